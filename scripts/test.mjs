@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+// Runs the test tiers with Node's test runner (TypeScript loaded through tsx, no build needed).
+// Usage: node scripts/test.mjs [--tier unit|pair|e2e|peers|fuzz ...] [file filter substrings...]
+// WINRM_TS_REQUIRE_PEERS=1 turns "peer missing -> skip" into a failure (CI sets it).
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { spawn } from 'node:child_process';
+
+const root = new URL('..', import.meta.url).pathname;
+const args = process.argv.slice(2);
+const tiers = []; const filters = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--tier') tiers.push(args[++i]); else filters.push(args[i]);
+}
+function walk(dir, out) {
+  for (const name of readdirSync(dir)) {
+    const p = join(dir, name);
+    if (statSync(p).isDirectory()) walk(p, out); else if (name.endsWith('.test.ts')) out.push(p);
+  }
+  return out;
+}
+let files = walk(join(root, 'test'), []).sort();
+if (tiers.length) files = files.filter((f) => tiers.some((t) => relative(join(root, 'test'), f).startsWith(t + '/')));
+if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
+if (!files.length) { console.error('no test files matched'); process.exit(1); }
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
+  stdio: 'inherit', cwd: root, env: process.env,
+});
+child.on('exit', (code, sig) => process.exit(sig ? 1 : code ?? 1));

@@ -1,0 +1,64 @@
+/**
+ * One interface for every authentication mechanism, both roles (DESIGN.md "Key interfaces").
+ * Sans-IO: a context consumes and produces tokens; the HTTP layer carries them in headers.
+ */
+export type AuthProtocol = 'ntlm' | 'kerberos' | 'negotiate' | 'credssp' | 'basic' | 'certificate';
+
+/** RFC 5929 tls-server-end-point / gss_channel_bindings_struct (MS-NLMP 2.2.2.1 MsvAvChannelBindings). */
+export interface ChannelBindings {
+  initiatorAddrType?: number;
+  initiatorAddress?: Uint8Array;
+  acceptorAddrType?: number;
+  acceptorAddress?: Uint8Array;
+  /** e.g. "tls-server-end-point:" + hash of the server certificate */
+  applicationData?: Uint8Array;
+}
+
+export interface StepOptions { channelBindings?: ChannelBindings; signal?: AbortSignal }
+
+export interface AuthContext {
+  readonly protocol: AuthProtocol;
+  /** true once the mechanism has finished (for initiators: the last token has been produced). */
+  readonly complete: boolean;
+  /** The HTTP auth scheme carried in Authorization / WWW-Authenticate ("Negotiate", "NTLM", "CredSSP", "Basic", "Kerberos"). */
+  readonly httpScheme: string;
+  /** Produce the next output token from the peer's last token; undefined = nothing to send. */
+  step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined>;
+  /** Whether this context can do WinRM message encryption (MS-WSMV 2.2.9.1). */
+  readonly canEncrypt: boolean;
+  /** The protocol string of the encrypted MIME body, e.g. "application/HTTP-SPNEGO-session-encrypted". */
+  readonly encryptionProtocol?: string;
+  /** Seal data for WinRM message encryption: header = signature part, data = sealed bytes. */
+  wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array; padding?: number }>;
+  unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array>;
+  /** A fresh context with the same credentials (NTLM and encryption are bound to ONE TCP connection). */
+  newContext(): AuthContext;
+}
+
+/** What an acceptor learned about the peer once complete. */
+export interface AcceptedIdentity {
+  domain: string;
+  user: string;
+  /** 'network' logons (NTLM, Kerberos without delegation) hold no reusable credentials. */
+  logonType: 'network' | 'interactive';
+  /** Only for Basic and CredSSP: the delegated password. Never log it. */
+  password?: string;
+  mechanism: AuthProtocol;
+}
+
+export interface AcceptorContext extends AuthContext {
+  readonly identity?: AcceptedIdentity;
+}
+
+/** User credentials as the caller gives them. `password` or `ntHash` (16 bytes) may be empty for anonymous. */
+export interface Credentials {
+  /** "DOMAIN\\user", "user@domain" or "user" */
+  username: string;
+  password?: string;
+  ntHash?: Uint8Array;
+}
+
+/** The users an acceptor knows (the endpoint's users file). Lookup is case-insensitive on domain and user. */
+export interface UserDatabase {
+  lookup(domain: string, user: string): { domain: string; user: string; password: string } | undefined;
+}

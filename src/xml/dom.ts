@@ -1,0 +1,106 @@
+/**
+ * A small namespace-aware element tree over `saxes` (an XXE-safe, namespace-aware SAX parser).
+ * DOCTYPE declarations are refused outright (no DTD, no entity expansion); only the five predefined
+ * entities and character references are decoded. Matching is always by namespace URI + local name,
+ * never by prefix: Windows answers with other prefixes than we send.
+ */
+import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { RemoteProtocolError } from '../errors.js';
+
+export class XmlError extends RemoteProtocolError { override readonly code: string = 'XML'; }
+
+export interface XmlElement {
+  readonly ns: string;
+  readonly local: string;
+  readonly prefix: string;
+  /** attributes keyed by local name (unqualified) and by `{ns}local` (qualified) */
+  readonly attrs: Map<string, string>;
+  readonly children: XmlElement[];
+  /** concatenated text content directly inside this element (not descendants) */
+  text: string;
+  parent?: XmlElement;
+}
+
+export interface ParseOptions {
+  /** maximum nesting depth (default 256) */
+  maxDepth?: number;
+  /** maximum input length in characters (default 64 MiB) */
+  maxLength?: number;
+}
+
+export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
+  const maxDepth = opts.maxDepth ?? 256;
+  const maxLength = opts.maxLength ?? 64 * 1024 * 1024;
+  if (xml.length > maxLength) throw new XmlError(`XML document too large (${xml.length} characters, limit ${maxLength})`);
+  const parser = new SaxesParser({ xmlns: true, position: false });
+  const stack: XmlElement[] = [];
+  let root: XmlElement | undefined;
+  let failure: Error | undefined;
+  parser.on('doctype', () => { failure ??= new XmlError('XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)'); });
+  parser.on('error', (e) => { failure ??= new XmlError(`malformed XML: ${e.message}`); });
+  parser.on('opentag', (tag) => {
+    if (failure) return;
+    const t = tag as SaxesTagNS;
+    const attrs = new Map<string, string>();
+    for (const a of Object.values(t.attributes)) {
+      if (a.prefix === 'xmlns' || a.name === 'xmlns') continue;
+      attrs.set(a.local, a.value);
+      if (a.uri) attrs.set(`{${a.uri}}${a.local}`, a.value);
+    }
+    const el: XmlElement = { ns: t.uri ?? '', local: t.local ?? t.name, prefix: t.prefix ?? '', attrs, children: [], text: '' };
+    const parent = stack[stack.length - 1];
+    if (parent) { el.parent = parent; parent.children.push(el); } else if (root) { failure = new XmlError('more than one root element'); } else root = el;
+    stack.push(el);
+    if (stack.length > maxDepth) failure = new XmlError(`XML nested deeper than ${maxDepth} levels`);
+  });
+  parser.on('text', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });
+  parser.on('cdata', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });
+  parser.on('closetag', () => { stack.pop(); });
+  try {
+    parser.write(xml);
+    if (failure) throw failure;
+    parser.close();
+  } catch (e) {
+    if (e instanceof XmlError) throw e;
+    throw failure ?? new XmlError(`malformed XML: ${(e as Error).message}`, { cause: e });
+  }
+  if (failure) throw failure;
+  if (!root) throw new XmlError('XML document has no root element');
+  return root;
+}
+
+/** First direct child with this namespace and local name. */
+export function child(el: XmlElement | undefined, ns: string, local: string): XmlElement | undefined {
+  if (!el) return undefined;
+  for (const c of el.children) if (c.local === local && c.ns === ns) return c;
+  return undefined;
+}
+
+export function childrenNamed(el: XmlElement | undefined, ns: string, local: string): XmlElement[] {
+  if (!el) return [];
+  return el.children.filter((c) => c.local === local && c.ns === ns);
+}
+
+/** Depth-first search for the first descendant (or self) with this namespace and local name. */
+export function find(el: XmlElement | undefined, ns: string, local: string): XmlElement | undefined {
+  if (!el) return undefined;
+  if (el.ns === ns && el.local === local) return el;
+  for (const c of el.children) { const r = find(c, ns, local); if (r) return r; }
+  return undefined;
+}
+
+export function findAll(el: XmlElement | undefined, ns: string, local: string, out: XmlElement[] = []): XmlElement[] {
+  if (!el) return out;
+  if (el.ns === ns && el.local === local) out.push(el);
+  for (const c of el.children) findAll(c, ns, local, out);
+  return out;
+}
+
+/** Attribute by unqualified local name, or by `{ns}local`. */
+export function attr(el: XmlElement | undefined, name: string, ns?: string): string | undefined {
+  if (!el) return undefined;
+  return ns ? el.attrs.get(`{${ns}}${name}`) : el.attrs.get(name);
+}
+
+const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
+export function escapeXml(s: string): string { return s.replace(/[&<>"']/g, (c) => ESC[c]!); }

@@ -1,0 +1,40 @@
+/**
+ * Peer discovery for interop suites. On a laptop a missing peer makes the suite skip with a clear
+ * message; with WINRM_TS_REQUIRE_PEERS=1 (CI) a missing peer is a failure.
+ */
+import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+
+export const REQUIRE_PEERS = process.env.WINRM_TS_REQUIRE_PEERS === '1';
+export const PROJECT_ROOT = new URL('../..', import.meta.url).pathname;
+export const SHARED = process.env.WINRM_TS_SHARED ?? join(PROJECT_ROOT, '..', 'shared');
+/** Where scripts/peers-install.sh puts the real PowerShell (dotnet tool). */
+export const PEERS_DIR = process.env.WINRM_TS_PEERS_DIR ?? '/opt/winrm-ts-peers';
+
+/**
+ * Returns `false` when the peer is present (run the test) or a skip message when it is absent.
+ * Throws when peers are required (CI). Use as: `test('x', { skip: peerSkip('pwsh', ok) }, ...)`.
+ */
+export function peerSkip(name: string, present: boolean, hint = 'run `npm run peers:install`'): false | string {
+  if (present) return false;
+  const msg = `peer ${name} is not installed (${hint})`;
+  if (REQUIRE_PEERS) throw new Error(`${msg}; WINRM_TS_REQUIRE_PEERS=1 requires it`);
+  return msg;
+}
+
+export function hasCommand(cmd: string): boolean {
+  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
+}
+export function hasDebPackage(pkg: string): boolean {
+  try { execFileSync('dpkg', ['-s', pkg], { stdio: 'ignore' }); return true; } catch { return false; }
+}
+export function findPwsh(): string | undefined {
+  const cands = [process.env.WINRM_TS_PWSH, join(PEERS_DIR, 'pwsh', 'pwsh')].filter(Boolean) as string[];
+  return cands.find((p) => existsSync(p));
+}
+/** ../shared/recordings/pypsrp, or undefined when absent (tests skip cleanly; recordings are never copied here). */
+export function recordingsDir(): string | undefined {
+  const d = join(SHARED, 'recordings', 'pypsrp');
+  return existsSync(d) ? d : undefined;
+}
