@@ -1,3 +1,5 @@
 import type { Command } from 'commander';
+import { register as run } from './run.js';
+import { register as serve } from './serve.js';
 // One line per command module; each exports `register(program)`.
-export const commands: Array<(program: Command) => void> = [];
+export const commands: Array<(program: Command) => void> = [run, serve];

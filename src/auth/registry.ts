@@ -1,0 +1,119 @@
+/**
+ * Authentication registry: protocol -> { initiator, acceptor }. THE seam every mechanism plugs into.
+ *
+ * Adding a mechanism = one import + one entry in MECHANISMS below, e.g.
+ *   import { ntlmMechanism } from './ntlm/index.js';   ...   ntlm: ntlmMechanism,
+ * A mechanism provides:
+ *   - httpScheme: the token name in `Authorization:` / `WWW-Authenticate:` ("Basic", "NTLM", "Negotiate", "CredSSP", "Kerberos")
+ *   - initiator(creds, opts): a client AuthContext (src/auth/types.ts). The HTTP transport (src/http/) drives `step()`
+ *     in its 401 loop and calls `newContext()` when the TCP connection is replaced.
+ *   - acceptor(opts): a server AcceptorContext; the endpoint (src/server/) creates one per TCP connection (per request
+ *     for `perRequest` mechanisms such as Basic) and reads `identity` once `complete`.
+ *   - perRequest: true when every HTTP request carries its own credentials (Basic). Otherwise the mechanism is
+ *     connection-bound (NTLM/Negotiate/Kerberos/CredSSP): authenticate once per TCP connection.
+ * Options are plain data so that the CLI, the client and the server can pass them through untouched.
+ *
+ * Ambient auth (the "logged-on user" inside a shell of `winrm-ts serve`): when the caller gives NO username, the
+ * client asks `ambientAuthProviders` in order; the first that returns a context is used (H3's credential broker
+ * registers one with `registerAmbientAuth`). None → anonymous requests (no Authorization header).
+ */
+import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
+import { InvalidArgumentError } from '../errors.js';
+import { basicMechanism } from './basic.js';
+import { credsspMechanism } from './credssp/index.js';
+import { ntlmMechanism } from './ntlm/index.js';
+import { negotiateMechanism } from './spnego/index.js';
+
+export interface InitiatorOptions {
+  /** host name the client connects to (for SPNs: `HTTP/<targetHost>`, delegation checks: `wsman/<targetHost>`) */
+  targetHost: string;
+  /** explicit service principal name, e.g. "HTTP/host.example" */
+  spn?: string;
+  /** CredSSP delegation allow-list: `wsman/HOST` patterns */
+  delegateTo?: string[];
+  /** lowest CredSSP TSRequest version accepted from the server (default 6) */
+  credsspMinVersion?: number;
+  /** true over HTTPS (mechanisms may adapt, e.g. sign-only) */
+  tls?: boolean;
+  /** anything else a mechanism needs; passed through untouched */
+  [extra: string]: unknown;
+}
+
+export interface AcceptorOptions {
+  /** the users the endpoint knows (the users file) */
+  userDb: UserDatabase;
+  /** the endpoint's host name (`--name`), e.g. the NetBIOS computer name for NTLM's target info */
+  serverName: string;
+  /** NetBIOS domain name the endpoint claims (default: the first user's domain, else "WORKGROUP") */
+  domainName?: string;
+  /** channel binding mode for connection-bound mechanisms (`--cbt`), default 'relaxed' */
+  cbt?: 'none' | 'relaxed' | 'strict';
+  /** the bindings the acceptor expects (tls-server-end-point of the endpoint's own certificate); absent on HTTP */
+  channelBindings?: ChannelBindings;
+  /** the endpoint's TLS certificate/key PEM (CredSSP acceptors may reuse them) */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** anything else a mechanism needs; passed through untouched */
+  [extra: string]: unknown;
+}
+
+export interface AuthMechanism {
+  readonly protocol: AuthProtocol;
+  readonly httpScheme: string;
+  /** every HTTP request carries credentials (Basic); otherwise connection-bound */
+  readonly perRequest?: boolean;
+  initiator?(creds: Credentials, opts: InitiatorOptions): AuthContext;
+  acceptor?(opts: AcceptorOptions): AcceptorContext;
+}
+
+/** The table. Keys are the names used by `--auth`. */
+const MECHANISMS: Record<string, AuthMechanism> = {
+  basic: basicMechanism,
+  credssp: credsspMechanism,
+  negotiate: negotiateMechanism,
+  ntlm: ntlmMechanism,
+};
+
+/** Register (or replace) a mechanism at runtime (tests, plug-ins). Prefer a static entry above. */
+export function registerMechanism(name: string, mech: AuthMechanism): void { MECHANISMS[name.toLowerCase()] = mech; }
+
+export function getMechanism(name: string): AuthMechanism | undefined { return MECHANISMS[name.toLowerCase()]; }
+
+export function mechanismNames(): string[] { return Object.keys(MECHANISMS); }
+
+/** Find the mechanism for an HTTP scheme token ("Negotiate", "basic", ...). */
+export function mechanismForScheme(scheme: string): { name: string; mech: AuthMechanism } | undefined {
+  const s = scheme.toLowerCase();
+  for (const [name, mech] of Object.entries(MECHANISMS)) if (mech.httpScheme.toLowerCase() === s) return { name, mech };
+  return undefined;
+}
+
+export function createInitiator(name: string, creds: Credentials, opts: InitiatorOptions): AuthContext {
+  const mech = getMechanism(name);
+  if (!mech?.initiator) {
+    throw new InvalidArgumentError(`authentication '${name}' is not available in this build (available: ${
+      mechanismNames().filter((n) => MECHANISMS[n]!.initiator).join(', ')}); try --auth basic over HTTPS`);
+  }
+  return mech.initiator(creds, opts);
+}
+
+export function createAcceptor(name: string, opts: AcceptorOptions): AcceptorContext {
+  const mech = getMechanism(name);
+  if (!mech?.acceptor) throw new InvalidArgumentError(`authentication '${name}' has no acceptor in this build (available: ${mechanismNames().filter((n) => MECHANISMS[n]!.acceptor).join(', ')})`);
+  return mech.acceptor(opts);
+}
+
+/** Whether a context authenticates each request by itself (Basic) rather than once per connection. */
+export function isPerRequest(ctx: AuthContext): boolean {
+  const m = getMechanism(ctx.protocol);
+  return Boolean(m?.perRequest);
+}
+
+export type AmbientAuthProvider = (opts: InitiatorOptions) => AuthContext | undefined;
+export const ambientAuthProviders: AmbientAuthProvider[] = [];
+/** Register a provider of "the logged-on user" credentials (used when no username is given). */
+export function registerAmbientAuth(p: AmbientAuthProvider): void { ambientAuthProviders.push(p); }
+export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
+  for (const p of ambientAuthProviders) { const c = p(opts); if (c) return c; }
+  return undefined;
+}

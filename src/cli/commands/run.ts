@@ -1,0 +1,71 @@
+/**
+ * `winrm-ts run -H HOST [connection flags] [--cwd D] [--env K=V]... [--codepage N] -- COMMAND ARGS...`
+ * Runs one command in a WinRS cmd shell: remote stdout -> stdout, stderr -> stderr, local stdin -> the command
+ * (EOF is sent as End="true"), exits with the remote exit code. One operand is sent as a whole command line;
+ * several are joined with quoting where needed (msvcrt rules; plain POSIX sh cases too).
+ */
+import type { Command } from 'commander';
+import { connect, InvalidArgumentError } from '../../index.js';
+import { addConnectionOptions, connectionFromOptions, quoteArg, type ConnectionFlags } from '../options.js';
+
+const collect = (v: string, prev: string[] = []) => prev.concat([v]);
+
+export function register(program: Command): void {
+  const cmd = program.command('run')
+    .description('run a command on a WinRM host (WinRS cmd shell) and exit with its exit code')
+    .argument('<command...>', 'the command and its arguments (put them after --)');
+  addConnectionOptions(cmd)
+    .option('--cwd <dir>', 'working directory on the host')
+    .option('--env <K=V>', 'environment variable for the remote shell (repeatable)', collect)
+    .option('--codepage <n>', 'console code page (default 65001 = UTF-8)')
+    .option('--no-profile', 'do not load the user profile (WINRS_NOPROFILE)')
+    .action(async (words: string[], flags: ConnectionFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }) => {
+      const environment: Record<string, string> = {};
+      for (const kv of flags.env ?? []) {
+        const i = kv.indexOf('=');
+        if (i <= 0) throw new InvalidArgumentError(`--env expects K=V, got ${kv}`);
+        environment[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      const codepage = flags.codepage === undefined ? 65001 : Number(flags.codepage);
+      if (!Number.isInteger(codepage) || codepage <= 0) throw new InvalidArgumentError(`--codepage must be a number, got ${flags.codepage}`);
+      const client = connect(await connectionFromOptions(flags));
+      const ac = new AbortController();
+      const onSig = () => ac.abort();
+      process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+      let code = 1;
+      try {
+        const shell = await client.openShell({ codepage, workingDirectory: flags.cwd, environment, noProfile: flags.profile === false ? true : undefined, signal: ac.signal });
+        try {
+          const [command, ...rest] = words;
+          const args = words.length === 1 ? [] : rest.map(quoteArg);
+          const run = await shell.run(words.length === 1 ? command! : quoteArg(command!), args, { signal: ac.signal });
+          run.stdout.pipe(process.stdout, { end: false });
+          run.stderr.pipe(process.stderr, { end: false });
+          const stdin = process.stdin;
+          const onIn = (d: Buffer) => { stdin.pause(); run.write(d).then(() => stdin.resume(), () => undefined); };
+          const onEnd = () => { void run.end().catch(() => undefined); };
+          stdin.on('data', onIn); stdin.once('end', onEnd);
+          stdin.on('error', () => undefined);
+          try {
+            code = await run.exitCode;
+            await Promise.all([drained(run.stdout), drained(run.stderr)]);
+          } finally {
+            stdin.off('data', onIn); stdin.off('end', onEnd); stdin.pause();
+            if (typeof (stdin as { unref?: () => void }).unref === 'function') (stdin as { unref: () => void }).unref();
+          }
+        } finally { await shell.close().catch(() => undefined); }
+      } finally {
+        client.close();
+        process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+      }
+      process.exitCode = code >= 0 && code <= 255 ? code : ((code & 0xff) || 1);
+      await new Promise<void>((r) => process.stdout.write('', () => r()));
+      // stdin may keep the event loop alive (an open pipe nobody writes to): we are done
+      setImmediate(() => process.exit(process.exitCode as number));
+    });
+}
+
+function drained(r: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
+  if (r.readableEnded) return Promise.resolve();
+  return new Promise((res) => { r.once('end', () => res()); r.once('close', () => res()); });
+}

@@ -1,0 +1,128 @@
+/**
+ * The client facade: connection options -> auth context (src/auth/registry.ts) -> HttpTransport -> WSManClient,
+ * and WinRS shells on top. No I/O until the first request.
+ *
+ *   const c = connect({ host: 'win1', username: 'EXAMPLE\\alice', password, auth: 'negotiate' });
+ *   const shell = await c.openShell();  ...  await c.close();
+ */
+import { createInitiator, ambientAuth, getMechanism, type InitiatorOptions } from '../auth/registry.js';
+import type { AuthContext } from '../auth/types.js';
+import { InvalidArgumentError } from '../errors.js';
+import { HttpTransport, type TransportStats } from '../http/transport.js';
+import { WSManClient } from '../wsman/client.js';
+import { WinrsShell, type ShellOpenOptions } from './winrs.js';
+
+export type AuthName = 'basic' | 'negotiate' | 'ntlm' | 'credssp' | 'kerberos' | (string & {});
+
+export interface ConnectOptions {
+  host: string;
+  port?: number;
+  https?: boolean;
+  /** default /wsman */
+  path?: string;
+  username?: string;
+  password?: string;
+  ntHash?: Uint8Array;
+  /** default: negotiate when a username is given (basic if negotiate is not available), anonymous otherwise */
+  auth?: AuthName;
+  encryption?: 'auto' | 'always' | 'never';
+  /** PEM text */
+  ca?: string | Buffer;
+  fingerprint?: string;
+  insecure?: boolean;
+  delegateTo?: string[];
+  credsspMinVersion?: number;
+  spn?: string;
+  /** seconds */
+  connectTimeout?: number;
+  operationTimeout?: number;
+  readTimeout?: number;
+  maxEnvelopeSize?: number;
+  locale?: string;
+  onWarning?: (msg: string) => void;
+  /** max parallel connections (default 2: a second one only while a long poll is in flight) */
+  maxConnections?: number;
+  /** a ready AuthContext (overrides username/password/auth) */
+  authContext?: AuthContext;
+}
+
+/** Split "host", "host:port", "[v6]:port". */
+export function parseHostPort(h: string): { host: string; port?: number } {
+  const m6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(h);
+  if (m6) return { host: m6[1]!, port: m6[2] ? Number(m6[2]) : undefined };
+  const m = /^([^:]+):(\d+)$/.exec(h);
+  if (m) return { host: m[1]!, port: Number(m[2]) };
+  return { host: h };
+}
+
+export function endpointUrl(o: Pick<ConnectOptions, 'host' | 'port' | 'https' | 'path'>): string {
+  const hp = parseHostPort(o.host);
+  const port = o.port ?? hp.port ?? (o.https ? 5986 : 5985);
+  const host = hp.host.includes(':') ? `[${hp.host}]` : hp.host;
+  return `${o.https ? 'https' : 'http'}://${host}:${port}${o.path ?? '/wsman'}`;
+}
+
+export function defaultAuthName(o: { username?: string; auth?: string }): string | undefined {
+  if (o.auth) return o.auth.toLowerCase();
+  if (!o.username) return undefined;
+  return getMechanism('negotiate')?.initiator ? 'negotiate' : 'basic';
+}
+
+export class WinRMClient {
+  readonly url: string;
+  readonly transport: HttpTransport;
+  readonly wsman: WSManClient;
+  readonly authName: string | undefined;
+
+  constructor(readonly options: ConnectOptions) {
+    this.url = endpointUrl(options);
+    const { host } = parseHostPort(options.host);
+    const initOpts: InitiatorOptions = {
+      targetHost: host, spn: options.spn, delegateTo: options.delegateTo, credsspMinVersion: options.credsspMinVersion,
+      tls: !!options.https,
+    };
+    let auth: AuthContext | undefined = options.authContext;
+    this.authName = auth?.protocol;
+    if (!auth) {
+      if (options.username) {
+        if (!options.auth && !getMechanism('negotiate')?.initiator) {
+          throw new InvalidArgumentError('Negotiate/NTLM is not available in this build yet: pass --auth basic (over HTTPS, or to an endpoint that allows unencrypted traffic)');
+        }
+        const name = defaultAuthName(options)!;
+        this.authName = name;
+        auth = createInitiator(name, { username: options.username, password: options.password, ntHash: options.ntHash }, initOpts);
+      } else {
+        if (options.auth) throw new InvalidArgumentError(`--auth ${options.auth} needs a user name (-u DOMAIN\\user)`);
+        auth = ambientAuth(initOpts);
+        this.authName = auth?.protocol;
+      }
+    }
+    const operation = options.operationTimeout ?? 20;
+    const read = options.readTimeout ?? operation + 10;
+    if (read <= operation) throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
+    this.transport = new HttpTransport({
+      url: this.url, auth, username: options.username, encryption: options.encryption,
+      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure },
+      connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
+      maxConnections: options.maxConnections, onWarning: options.onWarning,
+    });
+    this.wsman = new WSManClient(this.transport, {
+      to: this.url, maxEnvelopeSize: options.maxEnvelopeSize, operationTimeout: operation,
+      readTimeoutMarginMs: (read - operation) * 1000, locale: options.locale,
+    });
+  }
+
+  get stats(): TransportStats { return this.transport.stats; }
+
+  openShell(o: ShellOpenOptions = {}): Promise<WinrsShell> { return WinrsShell.open(this.wsman, o); }
+
+  /** Open a shell, run one command to completion, close the shell. Small outputs only. */
+  async exec(command: string, args: string[] = [], o: ShellOpenOptions & { input?: string | Uint8Array } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const shell = await this.openShell(o);
+    try { return await shell.exec(command, args, { signal: o.signal, input: o.input }); } finally { await shell.close().catch(() => undefined); }
+  }
+
+  close(): void { this.transport.close(); }
+}
+
+export function connect(options: ConnectOptions): WinRMClient { return new WinRMClient(options); }

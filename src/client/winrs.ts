@@ -1,0 +1,231 @@
+/**
+ * WinRS client (MS-WSMV 3.1.4.x): a cmd shell on the remote host, commands with streamed stdout/stderr, stdin, exit
+ * code, signals. I/O goes through a WSManClient (src/wsman/client.ts).
+ *
+ *   const shell = await WinrsShell.open(wsman, { codepage: 65001, workingDirectory, environment, noProfile });
+ *   const cmd = await shell.run('cmd.exe', ['/c', 'dir']);   // cmd.stdout / cmd.stderr: Node Readables (async-iterable)
+ *   cmd.stdin.write(...); cmd.stdin.end();  or await cmd.write(bytes) / await cmd.end()
+ *   const code = await cmd.exitCode;  await cmd.terminate(); await cmd.ctrlC();
+ *   await shell.close();
+ * Round trips for a short command: Create, Command, Receive (until Done), Delete. The terminate Signal is skipped
+ * when the command is already Done (sent only when aborting). Receive w:TimedOut faults are retried silently.
+ * Output is streamed with backpressure: the next Receive goes out only when the consumer has read what was delivered.
+ */
+import { Readable, Writable } from 'node:stream';
+import { AbortError, LocalProtocolError, WSManFaultError } from '../errors.js';
+import type { WSManClient } from '../wsman/client.js';
+import { isTimedOutFault } from '../wsman/envelope.js';
+import { Action } from '../wsman/ns.js';
+import {
+  SHELL_CMD_URI, SIGNAL, commandLineBody, parseCommandResponse, parseCreateResponse, parseReceiveResponse,
+  receiveBody, sendBody, shellBody, signalBody,
+} from '../winrs/messages.js';
+
+export interface ShellOpenOptions {
+  /** default 65001 (UTF-8) */
+  codepage?: number;
+  workingDirectory?: string;
+  environment?: Record<string, string>;
+  noProfile?: boolean;
+  /** seconds */
+  idleTimeout?: number;
+  resourceUri?: string;
+  signal?: AbortSignal;
+}
+
+export interface RunOptions {
+  signal?: AbortSignal;
+  /** WINRS_SKIP_CMD_SHELL (default false) */
+  skipCmdShell?: boolean;
+  /** WINRS_CONSOLEMODE_STDIN (default true) */
+  consoleModeStdin?: boolean;
+}
+
+export class WinrsShell {
+  private closed = false;
+  private constructor(readonly wsman: WSManClient, readonly shellId: string, readonly resourceUri: string) {}
+
+  static async open(wsman: WSManClient, o: ShellOpenOptions = {}): Promise<WinrsShell> {
+    const uri = o.resourceUri ?? SHELL_CMD_URI;
+    const options = [{ name: 'WINRS_CODEPAGE', value: String(o.codepage ?? 65001) }];
+    if (o.noProfile !== undefined) options.unshift({ name: 'WINRS_NOPROFILE', value: o.noProfile ? 'TRUE' : 'FALSE' });
+    const env = await wsman.invoke(Action.Create, uri, shellBody({ environment: o.environment, workingDirectory: o.workingDirectory, idleTimeout: o.idleTimeout }), { options, signal: o.signal });
+    return new WinrsShell(wsman, parseCreateResponse(env).shellId, uri);
+  }
+
+  get selectors(): Record<string, string> { return { ShellId: this.shellId }; }
+
+  /** Start a command. The command line on the host is the command plus its arguments joined by spaces. */
+  async run(command: string, args: string[] = [], o: RunOptions = {}): Promise<WinrsCommand> {
+    if (this.closed) throw new LocalProtocolError('the shell is closed');
+    const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(command, args), {
+      selectors: this.selectors, signal: o.signal,
+      options: [
+        { name: 'WINRS_CONSOLEMODE_STDIN', value: o.consoleModeStdin === false ? 'FALSE' : 'TRUE' },
+        { name: 'WINRS_SKIP_CMD_SHELL', value: o.skipCmdShell ? 'TRUE' : 'FALSE' },
+      ],
+    });
+    const cmd = new WinrsCommand(this, parseCommandResponse(env), o.signal);
+    cmd.start();
+    return cmd;
+  }
+
+  /** Run to completion and collect the output (small outputs only; use run() to stream). */
+  async exec(command: string, args: string[] = [], o: RunOptions & { input?: Uint8Array | string } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+    const cmd = await this.run(command, args, o);
+    const out: Buffer[] = []; const err: Buffer[] = [];
+    cmd.stdout.on('data', (d: Buffer) => out.push(d));
+    cmd.stderr.on('data', (d: Buffer) => err.push(d));
+    if (o.input !== undefined) await cmd.end(typeof o.input === 'string' ? Buffer.from(o.input) : o.input);
+    const exitCode = await cmd.exitCode;
+    await Promise.all([finished(cmd.stdout), finished(cmd.stderr)]);
+    return { stdout: Buffer.concat(out), stderr: Buffer.concat(err), exitCode };
+  }
+
+  async close(o: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.wsman.invoke(Action.Delete, this.resourceUri, '', { selectors: this.selectors, signal: o.signal });
+  }
+}
+
+function finished(r: Readable): Promise<void> {
+  if (r.readableEnded || r.destroyed) return Promise.resolve();
+  return new Promise((res) => { r.once('end', res); r.once('close', res); r.once('error', () => res()); });
+}
+
+export class WinrsCommand {
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  /** Node Writable for stdin (end() sends End="true") */
+  readonly stdin: Writable;
+  readonly exitCode: Promise<number>;
+  private resolveExit!: (n: number) => void;
+  private rejectExit!: (e: Error) => void;
+  private done = false;
+  private wanted: (() => void) | undefined;
+  private sendChain: Promise<void> = Promise.resolve();
+  private stdinEnded = false;
+  private readonly abort = new AbortController();
+
+  constructor(readonly shell: WinrsShell, readonly commandId: string, signal?: AbortSignal) {
+    const wake = () => { const w = this.wanted; this.wanted = undefined; w?.(); };
+    this.stdout = new Readable({ read: wake, highWaterMark: 1 << 20 });
+    this.stderr = new Readable({ read: wake, highWaterMark: 1 << 20 });
+    this.stdin = new Writable({
+      write: (chunk: Buffer, _enc, cb) => { this.write(chunk).then(() => cb(), cb); },
+      final: (cb) => { this.end().then(() => cb(), cb); },
+    });
+    this.exitCode = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
+    this.exitCode.catch(() => { /* surfaced to whoever awaits it */ });
+    if (signal) {
+      const onAbort = () => { void this.terminate().catch(() => undefined); this.fail(new AbortError()); };
+      if (signal.aborted) onAbort(); else signal.addEventListener('abort', onAbort, { once: true });
+      this.exitCode.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
+    }
+  }
+
+  get isDone(): boolean { return this.done; }
+
+  /** max raw bytes per Send so the envelope stays under MaxEnvelopeSize (base64: 4/3) */
+  private get maxSend(): number { return Math.max(1024, Math.floor((this.shell.wsman.maxEnvelopeSize - 4096) / 4) * 3); }
+
+  start(): void { void this.receiveLoop(); }
+
+  private fail(e: Error): void {
+    if (this.done) return;
+    this.done = true;
+    this.abort.abort();
+    this.stdout.destroy(e); this.stderr.destroy(e);
+    this.rejectExit(e);
+  }
+
+  private async receiveLoop(): Promise<void> {
+    const ws = this.shell.wsman;
+    try {
+      while (!this.done) {
+        // backpressure: wait until the consumer wants more
+        while ((this.stdout.readableLength >= this.stdout.readableHighWaterMark || this.stderr.readableLength >= this.stderr.readableHighWaterMark) && !this.done) {
+          await new Promise<void>((r) => { this.wanted = r; });
+        }
+        let env;
+        try {
+          env = await ws.invoke(Action.Receive, this.shell.resourceUri, receiveBody(this.commandId), {
+            selectors: this.shell.selectors, signal: this.abort.signal,
+            options: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'TRUE' }],
+          });
+        } catch (e) {
+          if (isTimedOutFault(e)) continue; // long poll ended without output: ask again
+          throw e;
+        }
+        const r = parseReceiveResponse(env);
+        for (const s of r.streams) {
+          if (s.commandId && s.commandId.toUpperCase() !== this.commandId.toUpperCase()) continue;
+          const target = s.name === 'stderr' ? this.stderr : this.stdout;
+          if (s.data.length) target.push(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength));
+        }
+        if (r.state?.state === 'Done') {
+          this.done = true;
+          this.stdout.push(null); this.stderr.push(null);
+          this.resolveExit(r.state.exitCode ?? 0);
+          return;
+        }
+      }
+    } catch (e) {
+      this.fail(e as Error);
+    }
+  }
+
+  /** Send stdin bytes (split to fit MaxEnvelopeSize). Serialized per command. */
+  write(data: Uint8Array | string): Promise<void> {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    return this.enqueue(bytes, false);
+  }
+
+  /** Send the last stdin bytes (optional) with End="true". */
+  end(data?: Uint8Array | string): Promise<void> {
+    if (this.stdinEnded) return this.sendChain;
+    this.stdinEnded = true;
+    const bytes = data === undefined ? new Uint8Array() : typeof data === 'string' ? Buffer.from(data) : data;
+    return this.enqueue(bytes, true);
+  }
+
+  private enqueue(bytes: Uint8Array, end: boolean): Promise<void> {
+    const ws = this.shell.wsman;
+    const p = this.sendChain.then(async () => {
+      if (this.done) return; // the command finished: nothing reads stdin any more
+      const max = this.maxSend;
+      let off = 0;
+      do {
+        const chunk = bytes.subarray(off, Math.min(off + max, bytes.length));
+        off += chunk.length;
+        const last = off >= bytes.length;
+        try {
+          await ws.invoke(Action.Send, this.shell.resourceUri, sendBody(this.commandId, chunk, end && last), { selectors: this.shell.selectors, signal: this.abort.signal });
+        } catch (e) {
+          if (this.done) return;
+          // the command ended while we were sending (Windows: InvalidSelectors on a finished command)
+          if (e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843) return;
+          throw e;
+        }
+      } while (off < bytes.length);
+    });
+    this.sendChain = p.catch(() => undefined);
+    return p;
+  }
+
+  async signal(code: string): Promise<void> {
+    await this.shell.wsman.invoke(Action.Signal, this.shell.resourceUri, signalBody(this.commandId, code), { selectors: this.shell.selectors });
+  }
+
+  /** Stop the command (skipped when it is already Done). */
+  async terminate(): Promise<void> {
+    if (this.done) return;
+    await this.signal(SIGNAL.terminate);
+  }
+
+  async ctrlC(): Promise<void> {
+    if (this.done) return;
+    await this.signal(SIGNAL.ctrl_c);
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * A small sans-IO HTTP/1.1 response parser (RFC 9112): feed bytes, get complete responses. Bounded: header block
+ * <= 64 KiB, body <= maxBody. Content-Length and chunked bodies; "until close" bodies finish on `end()`.
+ * Used by src/http/transport.ts (one keep-alive connection, one request in flight at a time).
+ */
+import { RemoteProtocolError } from '../errors.js';
+
+export interface HttpResponse {
+  status: number;
+  reason: string;
+  /** header names lower-cased; repeated headers keep every value in order */
+  headers: Map<string, string[]>;
+  body: Uint8Array;
+  /** the server asked to close the connection after this response */
+  close: boolean;
+}
+
+export function header(res: { headers: Map<string, string[]> }, name: string): string | undefined {
+  return res.headers.get(name.toLowerCase())?.[0];
+}
+
+const MAX_HEADER = 64 * 1024;
+
+type State =
+  | { k: 'head' }
+  | { k: 'length'; remaining: number }
+  | { k: 'chunk-size' }
+  | { k: 'chunk-data'; remaining: number }
+  | { k: 'chunk-crlf' }
+  | { k: 'trailers' }
+  | { k: 'until-close' };
+
+export class HttpResponseParser {
+  private buf: Buffer = Buffer.alloc(0);
+  private state: State = { k: 'head' };
+  private cur: Omit<HttpResponse, 'body'> | undefined;
+  private bodyParts: Buffer[] = [];
+  private bodyLen = 0;
+  /** set when the request was HEAD or the status has no body (1xx/204/304) — not used by WinRM but kept correct */
+  constructor(private readonly maxBody = 256 * 1024 * 1024) {}
+
+  /** Feed bytes; returns the responses completed by them. */
+  feed(chunk: Uint8Array): HttpResponse[] {
+    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const out: HttpResponse[] = [];
+    for (;;) {
+      const r = this.advance();
+      if (r === 'more') break;
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  /** The peer closed the connection: completes an "until close" body, else reports truncation. */
+  end(): HttpResponse | undefined {
+    if (this.state.k === 'until-close' && this.cur) return this.finish();
+    if (this.state.k === 'head' && this.buf.length === 0 && !this.cur) return undefined;
+    throw new RemoteProtocolError('the server closed the connection in the middle of an HTTP response');
+  }
+
+  /** true when no partial response is buffered */
+  get idle(): boolean { return this.state.k === 'head' && this.buf.length === 0; }
+
+  private pushBody(b: Buffer): void {
+    this.bodyLen += b.length;
+    if (this.bodyLen > this.maxBody) throw new RemoteProtocolError(`HTTP response body larger than ${this.maxBody} bytes`);
+    this.bodyParts.push(b);
+  }
+
+  private finish(): HttpResponse {
+    const body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts, this.bodyLen);
+    const res: HttpResponse = { ...this.cur!, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+    this.cur = undefined; this.bodyParts = []; this.bodyLen = 0; this.state = { k: 'head' };
+    return res;
+  }
+
+  private advance(): HttpResponse | 'more' | null {
+    const s = this.state;
+    switch (s.k) {
+      case 'head': {
+        const end = this.buf.indexOf('\r\n\r\n');
+        if (end < 0) {
+          if (this.buf.length > MAX_HEADER) throw new RemoteProtocolError('HTTP response header block larger than 64 KiB');
+          return 'more';
+        }
+        if (end > MAX_HEADER) throw new RemoteProtocolError('HTTP response header block larger than 64 KiB');
+        const head = this.buf.subarray(0, end).toString('latin1');
+        this.buf = this.buf.subarray(end + 4);
+        const lines = head.split('\r\n');
+        const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
+        if (!m) throw new RemoteProtocolError(`not an HTTP/1.x response: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+        const headers = new Map<string, string[]>();
+        for (const line of lines.slice(1)) {
+          const c = line.indexOf(':');
+          if (c <= 0) throw new RemoteProtocolError(`malformed HTTP header line: ${JSON.stringify(line.slice(0, 60))}`);
+          const k = line.slice(0, c).trim().toLowerCase();
+          const v = line.slice(c + 1).trim();
+          const arr = headers.get(k); if (arr) arr.push(v); else headers.set(k, [v]);
+        }
+        const status = Number(m[2]);
+        const connHdr = (headers.get('connection') ?? []).join(',').toLowerCase();
+        const close = m[1] === '0' ? !connHdr.includes('keep-alive') : connHdr.includes('close');
+        this.cur = { status, reason: m[3] ?? '', headers, close };
+        const te = (headers.get('transfer-encoding') ?? []).join(',').toLowerCase();
+        const cl = headers.get('content-length');
+        if (status < 200 || status === 204 || status === 304) {
+          if (status < 200) { this.cur = undefined; return null; } // 1xx: skip
+          return this.finish();
+        }
+        if (te.includes('chunked')) this.state = { k: 'chunk-size' };
+        else if (cl) {
+          if (new Set(cl).size !== 1 || !/^\d{1,15}$/.test(cl[0]!)) throw new RemoteProtocolError(`bad Content-Length: ${cl.join(',').slice(0, 40)}`);
+          const n = Number(cl[0]);
+          if (n > this.maxBody) throw new RemoteProtocolError(`HTTP response body of ${n} bytes exceeds the limit of ${this.maxBody}`);
+          if (n === 0) return this.finish();
+          this.state = { k: 'length', remaining: n };
+        } else { this.state = { k: 'until-close' }; this.cur.close = true; }
+        return null;
+      }
+      case 'length': {
+        if (!this.buf.length) return 'more';
+        const take = Math.min(s.remaining, this.buf.length);
+        this.pushBody(this.buf.subarray(0, take));
+        this.buf = this.buf.subarray(take);
+        s.remaining -= take;
+        return s.remaining === 0 ? this.finish() : 'more';
+      }
+      case 'chunk-size': {
+        const e = this.buf.indexOf('\r\n');
+        if (e < 0) { if (this.buf.length > 1024) throw new RemoteProtocolError('HTTP chunk size line too long'); return 'more'; }
+        const line = this.buf.subarray(0, e).toString('latin1').split(';')[0]!.trim();
+        if (!/^[0-9a-fA-F]{1,8}$/.test(line)) throw new RemoteProtocolError(`bad HTTP chunk size: ${JSON.stringify(line.slice(0, 20))}`);
+        this.buf = this.buf.subarray(e + 2);
+        const n = parseInt(line, 16);
+        this.state = n === 0 ? { k: 'trailers' } : { k: 'chunk-data', remaining: n };
+        return null;
+      }
+      case 'chunk-data': {
+        if (!this.buf.length) return 'more';
+        const take = Math.min(s.remaining, this.buf.length);
+        this.pushBody(this.buf.subarray(0, take));
+        this.buf = this.buf.subarray(take);
+        s.remaining -= take;
+        if (s.remaining === 0) this.state = { k: 'chunk-crlf' };
+        return null;
+      }
+      case 'chunk-crlf': {
+        if (this.buf.length < 2) return 'more';
+        if (this.buf[0] !== 0x0d || this.buf[1] !== 0x0a) throw new RemoteProtocolError('HTTP chunk not followed by CRLF');
+        this.buf = this.buf.subarray(2);
+        this.state = { k: 'chunk-size' };
+        return null;
+      }
+      case 'trailers': {
+        const e = this.buf.indexOf('\r\n');
+        if (e < 0) { if (this.buf.length > MAX_HEADER) throw new RemoteProtocolError('HTTP trailers too long'); return 'more'; }
+        this.buf = this.buf.subarray(e + 2);
+        if (e === 0) return this.finish();
+        return null;
+      }
+      case 'until-close': {
+        if (!this.buf.length) return 'more';
+        this.pushBody(this.buf); this.buf = Buffer.alloc(0);
+        return 'more';
+      }
+    }
+  }
+}

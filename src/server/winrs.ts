@@ -1,0 +1,259 @@
+/**
+ * The endpoint's WinRS cmd shell (ResourceURI http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd),
+ * answering as Windows does (response shapes of test_winrs_*.yml). Commands run through `/bin/sh -c` with the
+ * command line = command + arguments joined by spaces (so pywinrm's run_cmd works); a leading `cmd /c` or
+ * `cmd.exe /c` is dropped; WINRS_SKIP_CMD_SHELL=TRUE runs the executable directly (no shell).
+ * Receive is a long poll: it returns as soon as output is there (coalescing briefly so that a short command's output
+ * and its exit travel in one reply), when the command ends, or with w:TimedOut after OperationTimeout.
+ * Output is bounded: the child is paused while more than 4 MiB wait for the client.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { buildResponse } from '../wsman/envelope.js';
+import { Action } from '../wsman/ns.js';
+import {
+  SHELL_CMD_URI, SIGNAL, commandResponseBody, createResponseBody, parseCommandLineRequest, parseReceiveRequest,
+  parseSendRequest, parseShellRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody,
+  type StreamChunk,
+} from '../winrs/messages.js';
+import { RemoteProtocolError } from '../errors.js';
+import { childEnv, type LogonSession } from './logon.js';
+import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
+
+const HIGH_WATER = 4 * 1024 * 1024;
+const LOW_WATER = 1024 * 1024;
+const COALESCE_MS = 50;
+
+/** Environment variables passed from the server's own environment (nothing else leaks to commands). */
+const PASS_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'TZ', 'HOME', 'TMPDIR', 'SHELL', 'NODE_PATH', 'SYSTEMROOT'];
+
+class ServerCommand {
+  readonly id = randomUUID().toUpperCase();
+  child: ChildProcess | undefined;
+  private queue: Array<{ name: string; data: Buffer }> = [];
+  private queued = 0;
+  private paused = false;
+  finished = false;
+  reported = false;
+  exitCode = 0;
+  private waiters = new Set<() => void>();
+
+  constructor(readonly shell: ServerShell) {}
+
+  start(child: ChildProcess): void {
+    this.child = child;
+    const onData = (name: string) => (d: Buffer) => {
+      this.queue.push({ name, data: d });
+      this.queued += d.length;
+      if (this.queued > HIGH_WATER && !this.paused) { this.paused = true; child.stdout?.pause(); child.stderr?.pause(); }
+      this.wake();
+    };
+    child.stdout?.on('data', onData('stdout'));
+    child.stderr?.on('data', onData('stderr'));
+    child.stdin?.on('error', () => undefined); // EPIPE when the command does not read stdin
+    child.on('close', (code, sig) => {
+      this.exitCode = code ?? (sig ? 128 + (signalNumber(sig) ?? 15) : 1);
+      this.finished = true;
+      this.child = undefined;
+      this.wake();
+    });
+  }
+
+  wake(): void { for (const w of this.waiters) w(); }
+
+  get hasData(): boolean { return this.queued > 0 || this.queue.length > 0; }
+
+  /** Wait until predicate holds or ms pass or the signal aborts. */
+  wait(pred: () => boolean, ms: number, signal: AbortSignal): Promise<void> {
+    if (pred() || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(t); this.waiters.delete(check); signal.removeEventListener('abort', done); resolve(); };
+      const check = () => { if (pred()) done(); };
+      const t = setTimeout(done, ms);
+      this.waiters.add(check);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Take up to `budget` bytes of output in arrival order. */
+  take(budget: number): StreamChunk[] {
+    const out: StreamChunk[] = [];
+    while (this.queue.length && budget > 0) {
+      const head = this.queue[0]!;
+      const last = out[out.length - 1];
+      let piece: Buffer;
+      if (head.data.length <= budget) { piece = head.data; this.queue.shift(); } else { piece = head.data.subarray(0, budget); head.data = head.data.subarray(budget); }
+      budget -= piece.length + 120;
+      this.queued -= piece.length;
+      if (last && last.name === head.name && !last.end) last.data = Buffer.concat([last.data, piece]);
+      else out.push({ name: head.name, commandId: this.id, data: piece, end: false });
+    }
+    if (this.paused && this.queued < LOW_WATER && this.child) { this.paused = false; this.child.stdout?.resume(); this.child.stderr?.resume(); }
+    return out;
+  }
+
+  kill(sig: NodeJS.Signals): void {
+    const c = this.child;
+    if (!c?.pid) return;
+    try { process.kill(-c.pid, sig); } catch { try { c.kill(sig); } catch { /* gone */ } }
+  }
+}
+
+function signalNumber(sig: NodeJS.Signals): number | undefined {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGTERM: 15, SIGPIPE: 13 } as Record<string, number>)[sig];
+}
+
+class ServerShell {
+  readonly id = randomUUID().toUpperCase();
+  readonly commands = new Map<string, ServerCommand>();
+  lastUsed = Date.now();
+  constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {}
+  close(): void { for (const c of this.commands.values()) c.kill('SIGKILL'); this.commands.clear(); }
+}
+
+/** The cmd-shell resource. One instance per endpoint. */
+export class WinrsExecutor {
+  readonly shells = new Map<string, ServerShell>();
+
+  async handle(req: WsmanRequest): Promise<string> {
+    const { env } = req;
+    switch (env.action) {
+      case Action.Create: return this.create(req);
+      case Action.Delete: return this.delete(req);
+      case Action.Command: return this.command(req);
+      case Action.Send: return this.send(req);
+      case Action.Receive: return this.receive(req);
+      case Action.Signal: return this.signal(req);
+      default: throw faults.actionNotSupported(env.action ?? '(none)');
+    }
+  }
+
+  closeAll(): void { for (const s of this.shells.values()) { s.close(); s.owner.unref(); } this.shells.clear(); }
+
+  private shellFor(req: WsmanRequest): ServerShell {
+    const id = req.env.selectors.get('ShellId');
+    const shell = id ? this.shells.get(id.toUpperCase()) : undefined;
+    if (!shell) throw faults.invalidSelectors('shell');
+    const a = shell.owner.identity; const b = req.session.identity;
+    if (a.user.toLowerCase() !== b.user.toLowerCase() || a.domain.toLowerCase() !== b.domain.toLowerCase()) throw faults.accessDenied();
+    shell.lastUsed = Date.now();
+    return shell;
+  }
+
+  private create(req: WsmanRequest): string {
+    let spec;
+    try { spec = parseShellRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    if (spec.workingDirectory && !isDir(spec.workingDirectory)) {
+      throw faults.provider(2147942667, 'The directory name is invalid. ', 'w:InternalError');
+    }
+    const shell = new ServerShell(req.session, spec.workingDirectory, spec.environment, spec.inputStreams.join(' '), spec.outputStreams.join(' '));
+    req.session.ref();
+    this.shells.set(shell.id, shell);
+    return buildResponse(Action.CreateResponse, req.env.messageId, createResponseBody({
+      shellId: shell.id, address: req.endpoint.url, owner: req.session.identity.user, clientIp: req.clientIp,
+      idleTimeout: 'PT7200.000S', inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
+    }));
+  }
+
+  private delete(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    shell.close();
+    this.shells.delete(shell.id);
+    shell.owner.unref();
+    return buildResponse(Action.DeleteResponse, req.env.messageId, '');
+  }
+
+  private async command(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let cl;
+    try { cl = parseCommandLineRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
+    const cmd = new ServerCommand(shell);
+    const env: Record<string, string> = {};
+    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    Object.assign(env, shell.env, await childEnv(shell.owner));
+    let child: ChildProcess;
+    if (skipShell) {
+      child = spawn(cl.command, cl.args, { cwd: shell.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    } else {
+      let line = [cl.command, ...cl.args].join(' ');
+      line = line.replace(/^\s*cmd(\.exe)?\s+\/c\s+/i, '');
+      if (!line.trim()) throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
+      child = spawn('/bin/sh', ['-c', line], { cwd: shell.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    }
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT'
+        ? faults.provider(2147942402, 'The system cannot find the file specified. ')
+        : faults.provider(2147942405, `The command could not be started: ${e.code ?? e.message} `)));
+    });
+    cmd.start(child);
+    shell.commands.set(cmd.id, cmd);
+    return buildResponse(Action.CommandResponse, req.env.messageId, commandResponseBody(cmd.id));
+  }
+
+  private commandFor(shell: ServerShell, id: string | undefined): ServerCommand {
+    const c = id ? shell.commands.get(id.toUpperCase()) : undefined;
+    if (!c) throw faults.invalidSelectors('command');
+    return c;
+  }
+
+  private send(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    let streams;
+    try { streams = parseSendRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    for (const s of streams) {
+      const cmd = this.commandFor(shell, s.commandId);
+      const stdin = cmd.child?.stdin;
+      if (!stdin || stdin.destroyed || stdin.writableEnded) continue;
+      if (s.data.length) stdin.write(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength));
+      if (s.end) stdin.end();
+    }
+    return buildResponse(Action.SendResponse, req.env.messageId, sendResponseBody());
+  }
+
+  private async receive(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let r;
+    try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const cmd = this.commandFor(shell, r.commandId);
+    if (cmd.reported) throw faults.invalidSelectors('command');
+    const started = Date.now();
+    await cmd.wait(() => cmd.hasData || cmd.finished, req.operationTimeoutMs, req.signal);
+    if (req.signal.aborted) throw new RemoteProtocolError('client went away');
+    if (!cmd.hasData && !cmd.finished) throw faults.timedOut();
+    // coalesce: a short command's output and its end travel together
+    if (!cmd.finished) await cmd.wait(() => cmd.finished, Math.min(COALESCE_MS, Math.max(0, req.operationTimeoutMs - (Date.now() - started))), req.signal);
+    const budget = Math.max(1024, Math.floor((req.replyMaxEnvelopeSize - 3072) / 4) * 3 - 1024);
+    const chunks = cmd.take(budget);
+    let state;
+    if (cmd.finished && !cmd.hasData) {
+      chunks.push({ name: 'stdout', commandId: cmd.id, data: new Uint8Array(), end: true }, { name: 'stderr', commandId: cmd.id, data: new Uint8Array(), end: true });
+      state = { commandId: cmd.id, state: 'Done', exitCode: cmd.exitCode };
+      cmd.reported = true;
+      shell.commands.delete(cmd.id);
+    } else state = { commandId: cmd.id, state: 'Running' };
+    return buildResponse(Action.ReceiveResponse, req.env.messageId, receiveResponseBody(chunks, state));
+  }
+
+  private signal(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    let s;
+    try { s = parseSignalRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const cmd = s.commandId ? shell.commands.get(s.commandId.toUpperCase()) : undefined;
+    // a Signal for a finished (already reported) command is accepted silently, as pywinrm's cleanup expects
+    if (cmd) {
+      const code = s.code.toLowerCase();
+      if (code === SIGNAL.terminate.toLowerCase()) cmd.kill('SIGKILL');
+      else if (code === SIGNAL.ctrl_c.toLowerCase()) cmd.kill('SIGINT');
+      else if (code === SIGNAL.ctrl_break.toLowerCase()) cmd.kill('SIGTERM');
+      else throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
+    } else if (!s.commandId) throw faults.invalidSelectors('command');
+    return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
+  }
+}
+
+function isDir(p: string): boolean { try { return existsSync(p) && statSync(p).isDirectory(); } catch { return false; } }
+
+export { WsmanFault };
