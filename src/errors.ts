@@ -22,6 +22,18 @@ export class AbortError extends WinRMError {
 export class TransportError extends WinRMError { override readonly code: string = 'TRANSPORT'; }
 export class ConnectError extends TransportError { override readonly code: string = 'CONNECT'; }
 export class TlsError extends TransportError { override readonly code: string = 'TLS'; }
+/** The SSH server's host key is not trusted (unknown, changed or revoked in known_hosts). */
+export class HostKeyError extends TransportError {
+  override readonly code: string = 'HOST_KEY';
+  constructor(
+    message: string,
+    readonly reason: 'unknown' | 'changed' | 'revoked',
+    readonly host: string,
+    readonly keyType: string,
+    readonly fingerprint: string,
+    options?: ErrorOptions,
+  ) { super(message, options); }
+}
 export class HttpStatusError extends TransportError {
   override readonly code: string = 'HTTP_STATUS';
   constructor(message: string, readonly status: number, options?: ErrorOptions) { super(message, options); }

@@ -11,3 +11,39 @@ export { serve, type ServeOptions, type ServerHandle } from './server/server.js'
 export { registerResource, WsmanFault, type ResourceHandler, type WsmanRequest } from './server/dispatch.js';
 export { loadUsersFile, parseUsers, MemoryUserDatabase } from './server/users.js';
 export { registerMechanism, registerAmbientAuth, mechanismNames, type AuthMechanism } from './auth/registry.js';
+// --- CredSSP (H3): delegation guard, contexts ---
+export {
+  CredSSPInitiator, CredSSPAcceptor, checkDelegation, matchesPattern, parseDelegateList, ntStatusText, DELEGATE_ENV,
+  CREDSSP_VERSION,
+} from './auth/credssp/index.js';
+// --- CLIXML (H4) ---
+export {
+  serialize, serializeDocument, deserialize, deserializeDocument, deserializeDocumentItems, toPlain, ps,
+  PSObject, PSPrimitive, PSDateTime, PSTimeSpan, PSSecureString, PSList, PSDict, ClixmlRefs, unprotectedSecureStringCipher,
+  type PSValue, type ClixmlValue, type SecureStringCipher, type PlainValue, type SerializeOptions, type DeserializeOptions,
+} from './clixml/index.js';
+// --- PSRP (H5): Session, host, transports, sans-IO core ---
+export {
+  Session, registerSessionTransport, describe as describeRemoteError,
+  type SessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
+} from './client/session.js';
+export { answerHostCall, psCredential, nonInteractiveHost, type PSHostHandler, type PSHostUI, type PromptField, type PromptChoice, type CredentialAnswer } from './client/host.js';
+export { ClientRunspacePool, ClientPipeline, type PSRPPayload, type ClientRunspacePoolOptions } from './psrp/pool.js';
+export { RunspacePoolState, PSInvocationState } from './psrp/state.js';
+export type { PSRPEvent, HostCall } from './psrp/events.js';
+export type { PipelineSpec, CommandSpec, CommandArgument, HostInfoSpec } from './psrp/messages.js';
+export { OutOfProcTransport, type DuplexLike, type OutOfProcOptions } from './remoting/outofproc.js';
+export { spawnPwshTransport, findPwshExecutable } from './remoting/process.js';
+export type { PoolTransport, PoolTransportHooks } from './remoting/transport.js';
+// --- the double hop: logon-session broker and `winrm-ts demo` (H8) ---
+export { runDemo, type DemoOptions, type DemoResult, type DemoStep } from './demo/story.js';
+// --- PSRP over SSH (H7): importing ssh-session registers Session transport 'ssh' ---
+export { connectSsh, defaultKnownHostsPath, type SshConnectOptions } from './remoting/ssh.js';
+export { sshOptionsFrom, type SshSessionOptions } from './remoting/ssh-session.js';
+export { parseKnownHosts, checkHostKey, fingerprintSha256, knownHostName, type KnownHostEntry, type HostKeyVerdict } from './remoting/ssh-known-hosts.js';
+// --- PSRP over WinRM (H6): importing wsman-session registers Session transport 'wsman'; the endpoint's PowerShell resource ---
+export { WSManRunspacePool, resourceUriFor, readServerMaxEnvelopeSize, type WSManPoolOptions, type DisconnectedShell } from './remoting/wsman-pool.js';
+export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-transport.js';
+export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './remoting/wsman-session.js';
+export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';
+export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } from './server/psrp-config.js';

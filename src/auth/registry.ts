@@ -21,6 +21,7 @@ import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Crede
 import { InvalidArgumentError } from '../errors.js';
 import { basicMechanism } from './basic.js';
 import { credsspMechanism } from './credssp/index.js';
+import { brokeredAmbientAuth } from './brokered.js';
 import { ntlmMechanism } from './ntlm/index.js';
 import { negotiateMechanism } from './spnego/index.js';
 
@@ -117,3 +118,7 @@ export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
   for (const p of ambientAuthProviders) { const c = p(opts); if (c) return c; }
   return undefined;
 }
+
+// H8: inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
+// logon-session credential broker (src/auth/brokered.ts)
+registerAmbientAuth(brokeredAmbientAuth);

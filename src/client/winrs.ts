@@ -136,7 +136,8 @@ export class WinrsCommand {
     if (this.done) return;
     this.done = true;
     this.abort.abort();
-    this.stdout.destroy(e); this.stderr.destroy(e);
+    // only error streams somebody listens to (an unhandled 'error' would crash the process)
+    for (const r of [this.stdout, this.stderr]) r.destroy(r.listenerCount('error') ? e : undefined);
     this.rejectExit(e);
   }
 

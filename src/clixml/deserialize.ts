@@ -1,7 +1,12 @@
-/** CLIXML deserializer (MS-PSRP 2.2.5): XML text or element -> ClixmlValue. Pure: no I/O. */
+/**
+ * CLIXML deserializer (MS-PSRP 2.2.5): XML text or element -> ClixmlValue. Pure: no I/O.
+ * Streaming: values are built straight from the SAX events of `saxes` (namespace-aware, DOCTYPE refused), with
+ * no intermediate element tree, so memory is the result plus the open-element stack.
+ */
+import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { ClixmlError } from '../errors.js';
 import { fromBase64, fromUtf16le } from '../util/bytes.js';
-import { parseXml, XmlError, type XmlElement } from '../xml/dom.js';
+import type { XmlElement } from '../xml/dom.js';
 import { decodeClixmlString } from './escape.js';
 import { CLIXML_NS } from './serialize.js';
 import {
@@ -18,20 +23,9 @@ export interface DeserializeOptions {
   maxLength?: number;
 }
 
-/** Where an element sits, for error messages: `Obj/MS/S[N=Foo]`. */
-export function elementPath(el: XmlElement | undefined): string {
-  const parts: string[] = [];
-  for (let e = el; e; e = e.parent) {
-    const n = e.attrs.get('N');
-    parts.push(n === undefined ? e.local : `${e.local}[N=${n.length > 40 ? n.slice(0, 40) + '…' : n}]`);
-    if (parts.length > 24) { parts.push('…'); break; }
-  }
-  return parts.reverse().join('/');
-}
-
-function fail(el: XmlElement, what: string): never {
-  throw new ClixmlError(`invalid CLIXML at ${elementPath(el)}: ${what}`);
-}
+/** Thrown inside the reader; the reader adds the element path. */
+class Bad extends Error {}
+function bad(what: string): never { throw new Bad(what); }
 
 function snippet(s: string): string {
   const t = s.length > 40 ? s.slice(0, 40) + '…' : s;
@@ -49,12 +43,12 @@ const INT_RANGES: Partial<Record<string, [number, number]>> = {
   By: [0, 255], SB: [-128, 127], U16: [0, 65535], I16: [-32768, 32767], U32: [0, 4294967295], I32: [-2147483648, 2147483647],
 };
 
-function parseDouble(el: XmlElement, t: string): number {
+function parseDouble(t: string): number {
   const s = t.trim();
   if (s === 'INF' || s === 'Infinity' || s === '+INF') return Infinity;
   if (s === '-INF' || s === '-Infinity') return -Infinity;
   if (s === 'NaN') return NaN;
-  if (!FLOAT_RE.test(s)) fail(el, `not a number: ${snippet(t)}`);
+  if (!FLOAT_RE.test(s)) bad(`not a number: ${snippet(t)}`);
   return Number(s);
 }
 
@@ -92,217 +86,326 @@ export function parseDuration(t: string): PSTimeSpan | undefined {
   return new PSTimeSpan(ticks);
 }
 
-function text(el: XmlElement): string { return el.text; }
-
-class Reader {
-  readonly objs = new Map<string, PSObject>();
-  readonly tns = new Map<string, string[]>();
-  constructor(readonly cipher: SecureStringCipher | undefined) {}
-
-  value(el: XmlElement): ClixmlValue {
-    if (el.ns !== '' && el.ns !== CLIXML_NS) fail(el, `element in unexpected namespace ${el.ns}`);
-    switch (el.local) {
-      case 'Nil': return null;
-      case 'S': return decodeClixmlString(el.text);
-      case 'B': {
-        const t = el.text.trim();
-        if (t === 'true' || t === '1') return true;
-        if (t === 'false' || t === '0') return false;
-        return fail(el, `not a Boolean: ${snippet(el.text)}`);
-      }
-      case 'I32': {
-        const t = el.text.trim();
-        const v = Number(t);
-        if (!INT_RE.test(t) || v < -2147483648 || v > 2147483647) fail(el, `not an Int32: ${snippet(el.text)}`);
-        return v;
-      }
-      case 'Obj': return this.object(el);
-      case 'Ref': {
-        const id = el.attrs.get('RefId');
-        const o = id === undefined ? undefined : this.objs.get(id);
-        if (!o) fail(el, `Ref to unknown RefId ${String(id)}`);
-        return o;
-      }
-      case 'PR': return this.progressRecord(el);
-      default: return this.primitive(el);
-    }
-  }
-
-  primitive(el: XmlElement): PSPrimitive {
-    const tag = el.local as PrimitiveTag;
-    const t = text(el);
-    const ir = INT_RANGES[tag];
-    if (ir) {
+/** Convert the text of a primitive element (MS-PSRP 2.2.5.1). */
+function primitive(tag: string, t: string, cipher: SecureStringCipher | undefined): ClixmlValue {
+  switch (tag) {
+    case 'S': return decodeClixmlString(t);
+    case 'Nil': return null;
+    case 'B': {
       const s = t.trim();
-      const v = Number(s);
-      if (!INT_RE.test(s) || v < ir[0] || v > ir[1]) fail(el, `not a valid ${tag}: ${snippet(t)}`);
+      if (s === 'true' || s === '1') return true;
+      if (s === 'false' || s === '0') return false;
+      return bad(`not a Boolean: ${snippet(t)}`);
+    }
+    case 'I32': {
+      const s = t.trim(); const v = Number(s);
+      if (!INT_RE.test(s) || v < -2147483648 || v > 2147483647) bad(`not an Int32: ${snippet(t)}`);
+      return v;
+    }
+    case 'By': case 'SB': case 'U16': case 'I16': case 'U32': {
+      const ir = INT_RANGES[tag]!;
+      const s = t.trim(); const v = Number(s);
+      if (!INT_RE.test(s) || v < ir[0] || v > ir[1]) bad(`not a valid ${tag}: ${snippet(t)}`);
       return new PSPrimitive(tag, v);
     }
-    switch (tag) {
-      case 'I64': case 'U64': {
-        const s = t.trim();
-        if (!INT_RE.test(s)) fail(el, `not a valid ${tag}: ${snippet(t)}`);
-        const v = BigInt(s);
-        if (tag === 'I64' ? v < -(2n ** 63n) || v >= 2n ** 63n : v < 0n || v >= 2n ** 64n) fail(el, `${tag} out of range: ${snippet(t)}`);
-        return new PSPrimitive(tag, v);
-      }
-      case 'Db': return new PSPrimitive('Db', parseDouble(el, t));
-      case 'Sg': return new PSPrimitive('Sg', Math.fround(parseDouble(el, t)));
-      case 'D': {
-        const s = t.trim();
-        if (!FLOAT_RE.test(s)) fail(el, `not a Decimal: ${snippet(t)}`);
-        return new PSPrimitive('D', s);
-      }
-      case 'C': {
-        const s = t.trim();
-        const v = Number(s);
-        if (!INT_RE.test(s) || v < 0 || v > 0xffff) fail(el, `not a Char (UTF-16 code unit): ${snippet(t)}`);
-        return new PSPrimitive('C', v);
-      }
-      case 'DT': {
-        const v = parseDateTime(t);
-        if (!v) fail(el, `not a DateTime: ${snippet(t)}`);
-        return new PSPrimitive('DT', v);
-      }
-      case 'TS': {
-        const v = parseDuration(t);
-        if (!v) fail(el, `not a TimeSpan (xs:duration): ${snippet(t)}`);
-        return new PSPrimitive('TS', v);
-      }
-      case 'G': {
-        const m = GUID_RE.exec(t.trim());
-        if (!m) fail(el, `not a GUID: ${snippet(t)}`);
-        return new PSPrimitive('G', m[1]!.toLowerCase());
-      }
-      case 'BA': return new PSPrimitive('BA', this.base64(el));
-      case 'URI': case 'XD': case 'SBK': return new PSPrimitive(tag, decodeClixmlString(t));
-      case 'Version': {
-        const s = t.trim();
-        if (!/^\d+(\.\d+){1,3}$/.test(s)) fail(el, `not a Version: ${snippet(t)}`);
-        return new PSPrimitive('Version', s);
-      }
-      case 'SS': {
-        const ct = el.text.trim();
-        if (!this.cipher) return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct));
-        let plain: string;
-        try { plain = fromUtf16le(this.cipher.decrypt(ct)); } catch (e) {
-          throw new ClixmlError(`cannot decrypt the SecureString at ${elementPath(el)} (wrong or missing session key?)`, { cause: e });
-        }
-        return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct, plain));
-      }
-      default: return fail(el, `unknown element <${el.local}>`);
+    case 'I64': case 'U64': {
+      const s = t.trim();
+      if (!INT_RE.test(s)) bad(`not a valid ${tag}: ${snippet(t)}`);
+      const v = BigInt(s);
+      if (tag === 'I64' ? v < -(2n ** 63n) || v >= 2n ** 63n : v < 0n || v >= 2n ** 64n) bad(`${tag} out of range: ${snippet(t)}`);
+      return new PSPrimitive(tag, v);
     }
-  }
-
-  private base64(el: XmlElement): Uint8Array {
-    const s = el.text.replace(/\s+/g, '');
-    if (s.length % 4 !== 0 || !B64_RE.test(s)) fail(el, 'not valid base64');
-    return fromBase64(s);
-  }
-
-  private typeNames(el: XmlElement): string[] {
-    const id = el.attrs.get('RefId');
-    if (el.local === 'TNRef') {
-      const tn = id === undefined ? undefined : this.tns.get(id);
-      if (!tn) fail(el, `TNRef to unknown RefId ${String(id)}`);
-      return tn;
+    case 'Db': return new PSPrimitive('Db', parseDouble(t));
+    case 'Sg': return new PSPrimitive('Sg', Math.fround(parseDouble(t)));
+    case 'D': {
+      const s = t.trim();
+      if (!FLOAT_RE.test(s)) bad(`not a Decimal: ${snippet(t)}`);
+      return new PSPrimitive('D', s);
     }
-    const names: string[] = [];
-    for (const c of el.children) {
-      if (c.local !== 'T') fail(c, 'only <T> is allowed inside <TN>');
-      names.push(decodeClixmlString(c.text));
+    case 'C': {
+      const s = t.trim(); const v = Number(s);
+      if (!INT_RE.test(s) || v < 0 || v > 0xffff) bad(`not a Char (UTF-16 code unit): ${snippet(t)}`);
+      return new PSPrimitive('C', v);
     }
-    if (id !== undefined) this.tns.set(id, names);
-    return names;
-  }
-
-  private props(el: XmlElement, into: Map<string, unknown>): void {
-    for (const c of el.children) {
-      const n = c.attrs.get('N');
-      if (n === undefined) fail(c, 'property without a name (N attribute)');
-      into.set(decodeClixmlString(n), this.value(c));
+    case 'DT': { const v = parseDateTime(t); if (!v) bad(`not a DateTime: ${snippet(t)}`); return new PSPrimitive('DT', v); }
+    case 'TS': { const v = parseDuration(t); if (!v) bad(`not a TimeSpan (xs:duration): ${snippet(t)}`); return new PSPrimitive('TS', v); }
+    case 'G': {
+      const m = GUID_RE.exec(t.trim());
+      if (!m) bad(`not a GUID: ${snippet(t)}`);
+      return new PSPrimitive('G', m[1]!.toLowerCase());
     }
-  }
-
-  object(el: XmlElement): PSObject {
-    const o = new PSObject();
-    const id = el.attrs.get('RefId');
-    if (id !== undefined) {
-      if (this.objs.has(id)) fail(el, `duplicate RefId ${id}`);
-      this.objs.set(id, o);
+    case 'BA': {
+      const s = t.replace(/\s+/g, '');
+      if (s.length % 4 !== 0 || !B64_RE.test(s)) bad('not valid base64');
+      return new PSPrimitive('BA', fromBase64(s));
     }
-    for (const c of el.children) {
-      if (c.ns !== '' && c.ns !== CLIXML_NS) fail(c, `element in unexpected namespace ${c.ns}`);
-      switch (c.local) {
-        case 'TN': case 'TNRef': o.typeNames = [...this.typeNames(c)]; break;
-        case 'ToString': o.toStringValue = decodeClixmlString(c.text); break;
-        case 'Props': this.props(c, o.adapted); break;
-        case 'MS': this.props(c, o.extended); break;
-        case 'LST': case 'IE': case 'STK': case 'QUE': {
-          if (o.collection) fail(c, 'more than one collection in one object');
-          const items: ClixmlValue[] = [];
-          for (const it of c.children) items.push(this.value(it));
-          o.collection = new PSList(c.local, items);
-          break;
-        }
-        case 'DCT': {
-          if (o.collection) fail(c, 'more than one collection in one object');
-          const entries: Array<[ClixmlValue, ClixmlValue]> = [];
-          for (const en of c.children) {
-            if (en.local !== 'En') fail(en, 'only <En> is allowed inside <DCT>');
-            let k: ClixmlValue | undefined; let v: ClixmlValue | undefined; let hasK = false; let hasV = false;
-            for (const kv of en.children) {
-              const n = kv.attrs.get('N');
-              if (n === 'Key') { k = this.value(kv); hasK = true; } else if (n === 'Value') { v = this.value(kv); hasV = true; } else fail(kv, 'a dictionary entry holds only N="Key" and N="Value"');
-            }
-            if (!hasK || !hasV) fail(en, 'dictionary entry without Key or Value');
-            entries.push([k!, v!]);
-          }
-          o.collection = new PSDict(entries);
-          break;
-        }
-        default:
-          if (o.value !== undefined) fail(c, 'more than one base value in one object');
-          o.value = c.local === 'Obj' || c.local === 'Ref' ? fail(c, 'an object cannot be a base value') : this.value(c);
+    case 'URI': case 'XD': case 'SBK': return new PSPrimitive(tag, decodeClixmlString(t));
+    case 'Version': {
+      const s = t.trim();
+      if (!/^\d+(\.\d+){1,3}$/.test(s)) bad(`not a Version: ${snippet(t)}`);
+      return new PSPrimitive('Version', s);
+    }
+    case 'SS': {
+      const ct = t.trim();
+      if (!cipher) return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct));
+      let plain: string;
+      try { plain = fromUtf16le(cipher.decrypt(ct)); } catch {
+        return bad('cannot decrypt the SecureString (wrong or missing session key?)');
       }
+      return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct, plain));
     }
-    return o;
-  }
-
-  /** MS-PSRP 2.2.5.1.20 ProgressRecord `<PR>`: AV, AI, CO (Nil|S), PI, PC, T, SR, SD. */
-  private progressRecord(el: XmlElement): PSObject {
-    const o = new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] });
-    const names: Record<string, string> = { AV: 'Activity', AI: 'ActivityId', PI: 'ParentActivityId', PC: 'PercentComplete', T: 'RecordType', SR: 'SecondsRemaining', SD: 'StatusDescription' };
-    for (const c of el.children) {
-      const name = names[c.local];
-      if (!name) {
-        if (c.local === 'Nil' || c.local === 'S') o.adapted.set('CurrentOperation', this.value(c));
-        else fail(c, 'unexpected element in a ProgressRecord');
-      } else if (c.local === 'AV' || c.local === 'T' || c.local === 'SD') o.adapted.set(name, decodeClixmlString(c.text));
-      else {
-        const s = c.text.trim(); const v = Number(s);
-        if (!INT_RE.test(s) || v < -2147483648 || v > 2147483647) fail(c, `not an Int32: ${snippet(c.text)}`);
-        o.adapted.set(name, v);
-      }
-    }
-    if (!o.adapted.has('Activity') || !o.adapted.has('StatusDescription')) fail(el, 'a ProgressRecord needs AV and SD');
-    return o;
+    default: return bad(`unknown element <${tag}>`);
   }
 }
 
-function checkedParse(xml: string, opts: DeserializeOptions): XmlElement {
-  try {
-    return parseXml(xml, { maxDepth: opts.maxDepth ?? 1024, maxLength: opts.maxLength });
-  } catch (e) {
-    if (e instanceof XmlError) throw new ClixmlError(`invalid CLIXML: ${e.message}`, { cause: e });
-    throw e;
+const PRIMITIVE_TAGS = new Set(['S', 'Nil', 'B', 'I32', 'By', 'SB', 'U16', 'I16', 'U32', 'I64', 'U64', 'Db', 'Sg', 'D', 'C', 'DT', 'TS', 'G', 'BA', 'URI', 'XD', 'SBK', 'Version', 'SS']);
+const PR_FIELDS: Record<string, string> = { AV: 'Activity', AI: 'ActivityId', PI: 'ParentActivityId', PC: 'PercentComplete', T: 'RecordType', SR: 'SecondsRemaining', SD: 'StatusDescription' };
+
+/** Frame kinds of the open-element stack. */
+const enum K { Prim, Obj, Ref, TN, TNRef, T, ToString, Props, List, Dct, En, PR, PRField, Objs }
+interface Frame {
+  kind: K;
+  local: string;
+  name: string | undefined;
+  text: string;
+  obj?: PSObject;
+  value?: ClixmlValue;
+  items?: unknown[];
+  map?: Map<string, unknown>;
+  tnId?: string;
+  key?: ClixmlValue; hasK?: boolean; val?: ClixmlValue; hasV?: boolean;
+  stream?: string;
+}
+
+type GetAttr = (name: string) => string | undefined;
+
+/** Builds values from element events. `mode` 'one' = one top-level element; 'doc' = an `<Objs>` document. */
+class Reader {
+  readonly objs = new Map<string, PSObject>();
+  readonly tns = new Map<string, string[]>();
+  readonly stack: Frame[] = [];
+  result: ClixmlValue | undefined;
+  done = false;
+  readonly items: ClixmlDocumentItem[] = [];
+  constructor(readonly mode: 'one' | 'doc', readonly cipher: SecureStringCipher | undefined, readonly maxDepth: number) {}
+
+  path(extra?: string): string {
+    const parts = this.stack.map((f) => (f.name === undefined ? f.local : `${f.local}[N=${f.name.length > 40 ? f.name.slice(0, 40) + '…' : f.name}]`));
+    if (extra) parts.push(extra);
+    return parts.length > 26 ? [...parts.slice(0, 3), '…', ...parts.slice(-20)].join('/') : parts.join('/');
   }
+
+  private valueFrame(local: string, name: string | undefined, attr: GetAttr): Frame {
+    if (local === 'Obj') {
+      const o = new PSObject();
+      const id = attr('RefId');
+      if (id !== undefined) {
+        if (this.objs.has(id)) bad(`duplicate RefId ${id}`);
+        this.objs.set(id, o);
+      }
+      return { kind: K.Obj, local, name, text: '', obj: o };
+    }
+    if (local === 'Ref') {
+      const id = attr('RefId');
+      const o = id === undefined ? undefined : this.objs.get(id);
+      if (!o) bad(`Ref to unknown RefId ${String(id)}`);
+      return { kind: K.Ref, local, name, text: '', value: o };
+    }
+    if (local === 'PR') return { kind: K.PR, local, name, text: '', obj: new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] }) };
+    if (PRIMITIVE_TAGS.has(local)) return { kind: K.Prim, local, name, text: '' };
+    return bad(`unknown element <${local}>`);
+  }
+
+  open(local: string, ns: string, attr: GetAttr): void {
+    if (this.stack.length >= this.maxDepth) throw new ClixmlError(`invalid CLIXML: nested deeper than ${this.maxDepth} levels`);
+    try {
+      if (ns !== '' && ns !== CLIXML_NS) bad(`element in unexpected namespace ${ns}`);
+      const name = attr('N');
+      const parent = this.stack[this.stack.length - 1];
+      let f: Frame;
+      if (!parent) {
+        if (this.done) bad('more than one top-level element');
+        if (this.mode === 'doc') {
+          if (local !== 'Objs') bad(`a CLIXML document starts with <Objs>, not <${local}>`);
+          f = { kind: K.Objs, local, name, text: '', items: [] };
+        } else f = this.valueFrame(local, name, attr);
+      } else {
+        switch (parent.kind) {
+          case K.Objs: f = this.valueFrame(local, name, attr); f.stream = attr('S'); break;
+          case K.Obj: {
+            const o = parent.obj!;
+            switch (local) {
+              case 'TN': f = { kind: K.TN, local, name, text: '', items: [], tnId: attr('RefId') }; break;
+              case 'TNRef': {
+                const id = attr('RefId');
+                const tn = id === undefined ? undefined : this.tns.get(id);
+                if (!tn) bad(`TNRef to unknown RefId ${String(id)}`);
+                o.typeNames = [...tn];
+                f = { kind: K.TNRef, local, name, text: '' };
+                break;
+              }
+              case 'ToString': f = { kind: K.ToString, local, name, text: '' }; break;
+              case 'Props': f = { kind: K.Props, local, name, text: '', map: o.adapted }; break;
+              case 'MS': f = { kind: K.Props, local, name, text: '', map: o.extended }; break;
+              case 'LST': case 'IE': case 'STK': case 'QUE': {
+                if (o.collection) bad('more than one collection in one object');
+                const l = new PSList(local, []);
+                o.collection = l;
+                f = { kind: K.List, local, name, text: '', items: l.items };
+                break;
+              }
+              case 'DCT': {
+                if (o.collection) bad('more than one collection in one object');
+                const d = new PSDict([]);
+                o.collection = d;
+                f = { kind: K.Dct, local, name, text: '', items: d.entries };
+                break;
+              }
+              default: f = this.valueFrame(local, name, attr); // the base value
+            }
+            break;
+          }
+          case K.TN: if (local !== 'T') bad('only <T> is allowed inside <TN>'); f = { kind: K.T, local, name, text: '' }; break;
+          case K.Props: if (name === undefined) bad('property without a name (N attribute)'); f = this.valueFrame(local, name, attr); break;
+          case K.List: f = this.valueFrame(local, name, attr); break;
+          case K.Dct: if (local !== 'En') bad('only <En> is allowed inside <DCT>'); f = { kind: K.En, local, name, text: '' }; break;
+          case K.En:
+            if (name !== 'Key' && name !== 'Value') bad('a dictionary entry holds only N="Key" and N="Value"');
+            f = this.valueFrame(local, name, attr);
+            break;
+          case K.PR:
+            if (PR_FIELDS[local]) f = { kind: K.PRField, local, name, text: '' };
+            else if (local === 'Nil' || local === 'S') f = { kind: K.Prim, local, name: undefined, text: '' };
+            else bad('unexpected element in a ProgressRecord');
+            break;
+          default: bad(`no element is allowed inside <${parent.local}>`);
+        }
+      }
+      this.stack.push(f);
+    } catch (e) { throw this.wrap(e, local, attr('N')); }
+  }
+
+  private wrap(e: unknown, local?: string, name?: string): unknown {
+    if (e instanceof Bad) return new ClixmlError(`invalid CLIXML at ${this.path(local === undefined ? undefined : name === undefined ? local : `${local}[N=${name}]`)}: ${e.message}`);
+    return e;
+  }
+
+  text(t: string): void {
+    const f = this.stack[this.stack.length - 1];
+    if (!f) { if (t.trim()) throw new ClixmlError('invalid CLIXML: text outside the top-level element'); return; }
+    switch (f.kind) {
+      case K.Prim: case K.T: case K.ToString: case K.PRField: f.text += t; return;
+      default:
+        if (t.trim()) throw this.wrap(new Bad(`unexpected text ${snippet(t)} inside <${f.local}>`));
+    }
+  }
+
+  close(): void {
+    const f = this.stack[this.stack.length - 1]!;
+    try {
+      let v: ClixmlValue | undefined;
+      let deliver = true;
+      switch (f.kind) {
+        case K.Prim: v = primitive(f.local, f.text, this.cipher); break;
+        case K.Obj: v = f.obj!; break;
+        case K.Ref: v = f.value!; break;
+        case K.PR: {
+          const a = f.obj!.adapted;
+          if (!a.has('Activity') || !a.has('StatusDescription')) bad('a ProgressRecord needs AV and SD');
+          v = f.obj!;
+          break;
+        }
+        case K.TN: {
+          const names = f.items as string[];
+          if (f.tnId !== undefined) this.tns.set(f.tnId, names);
+          this.stack[this.stack.length - 2]!.obj!.typeNames = [...names];
+          deliver = false; break;
+        }
+        case K.T: (this.stack[this.stack.length - 2]!.items as string[]).push(decodeClixmlString(f.text)); deliver = false; break;
+        case K.ToString: this.stack[this.stack.length - 2]!.obj!.toStringValue = decodeClixmlString(f.text); deliver = false; break;
+        case K.En: {
+          if (!f.hasK || !f.hasV) bad('dictionary entry without Key or Value');
+          (this.stack[this.stack.length - 2]!.items as Array<[ClixmlValue, ClixmlValue]>).push([f.key!, f.val!]);
+          deliver = false; break;
+        }
+        case K.PRField: {
+          const p = this.stack[this.stack.length - 2]!.obj!;
+          const field = PR_FIELDS[f.local]!;
+          if (f.local === 'AV' || f.local === 'T' || f.local === 'SD') p.adapted.set(field, decodeClixmlString(f.text));
+          else {
+            const s = f.text.trim(); const n = Number(s);
+            if (!INT_RE.test(s) || n < -2147483648 || n > 2147483647) bad(`not an Int32: ${snippet(f.text)}`);
+            p.adapted.set(field, n);
+          }
+          deliver = false; break;
+        }
+        case K.Objs: this.done = true; deliver = false; break;
+        default: deliver = false; // TNRef, Props, List, Dct: content already placed
+      }
+      if (deliver) this.deliver(f, v as ClixmlValue);
+    } catch (e) { throw this.wrap(e); }
+    this.stack.pop();
+  }
+
+  private deliver(f: Frame, v: ClixmlValue): void {
+    const parent = this.stack[this.stack.length - 2];
+    if (!parent) { this.result = v; this.done = true; return; }
+    switch (parent.kind) {
+      case K.Objs: this.items.push(f.stream === undefined ? { value: v } : { value: v, stream: f.stream }); return;
+      case K.Obj: {
+        const o = parent.obj!;
+        if (o.value !== undefined) bad('more than one base value in one object');
+        o.value = v; // usually a primitive; Windows also nests an <Obj> as the base of an <Obj>
+        return;
+      }
+      case K.Props: parent.map!.set(decodeClixmlString(f.name!), v); return;
+      case K.List: parent.items!.push(v); return;
+      case K.En:
+        if (f.name === 'Key') { if (parent.hasK) bad('two keys in one dictionary entry'); parent.key = v; parent.hasK = true; }
+        else { if (parent.hasV) bad('two values in one dictionary entry'); parent.val = v; parent.hasV = true; }
+        return;
+      case K.PR: parent.obj!.adapted.set('CurrentOperation', v); return;
+      default: bad('unexpected value');
+    }
+  }
+}
+
+function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): void {
+  if (typeof xml !== 'string') {
+    // replay an element tree as events
+    const walk = (el: XmlElement): void => {
+      r.open(el.local, el.ns, (n) => el.attrs.get(n));
+      if (el.text) r.text(el.text);
+      for (const c of el.children) walk(c);
+      r.close();
+    };
+    walk(xml);
+    return;
+  }
+  const maxLength = opts.maxLength ?? 64 * 1024 * 1024;
+  if (xml.length > maxLength) throw new ClixmlError(`CLIXML too large (${xml.length} characters, limit ${maxLength})`);
+  const parser = new SaxesParser({ xmlns: true, position: false });
+  parser.on('doctype', () => { throw new ClixmlError('invalid CLIXML: XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)'); });
+  parser.on('error', (e) => { throw new ClixmlError(`invalid CLIXML: malformed XML: ${e.message}`); });
+  parser.on('opentag', (tag) => { const t = tag as SaxesTagNS; r.open(t.local, t.uri, (n) => t.attributes[n]?.value); });
+  parser.on('text', (t) => r.text(t));
+  parser.on('cdata', (t) => r.text(t));
+  parser.on('closetag', () => r.close());
+  try {
+    parser.write(xml);
+    parser.close();
+  } catch (e) {
+    if (e instanceof ClixmlError) throw e;
+    throw new ClixmlError(`invalid CLIXML: ${(e as Error).message}`, { cause: e });
+  }
+  if (!r.done) throw new ClixmlError('invalid CLIXML: no top-level element');
 }
 
 /** Deserialize one CLIXML element (e.g. a PSRP message body `<Obj RefId="0">...`). */
 export function deserialize(xml: string | XmlElement, opts: DeserializeOptions = {}): ClixmlValue {
-  const el = typeof xml === 'string' ? checkedParse(xml, opts) : xml;
-  return new Reader(opts.cipher).value(el);
+  const r = new Reader('one', opts.cipher, opts.maxDepth ?? 1024);
+  run(r, xml, opts);
+  return r.result as ClixmlValue;
 }
 
 export interface ClixmlDocumentItem {
@@ -316,17 +419,12 @@ export interface ClixmlDocumentItem {
  * (stderr of `powershell -EncodedCommand`). RefIds span the whole document.
  */
 export function deserializeDocumentItems(xml: string, opts: DeserializeOptions = {}): ClixmlDocumentItem[] {
-  let s = xml.replace(/^\uFEFF/, '');
+  let s = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
   const m = /^\s*#< CLIXML\r?\n/.exec(s);
   if (m) s = s.slice(m[0].length);
-  const root = checkedParse(s, opts);
-  if (root.local !== 'Objs' || (root.ns !== '' && root.ns !== CLIXML_NS)) throw new ClixmlError(`a CLIXML document starts with <Objs>, not <${root.local}>`);
-  const r = new Reader(opts.cipher);
-  return root.children.map((c) => {
-    const stream = c.attrs.get('S');
-    const value = r.value(c);
-    return stream === undefined ? { value } : { value, stream };
-  });
+  const r = new Reader('doc', opts.cipher, opts.maxDepth ?? 1024);
+  run(r, s, opts);
+  return r.items;
 }
 
 export function deserializeDocument(xml: string, opts: DeserializeOptions = {}): ClixmlValue[] {

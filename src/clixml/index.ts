@@ -21,7 +21,7 @@ import {
 export * from './types.js';
 export { serialize, serializeDocument, ClixmlRefs, CLIXML_NS, formatDouble, type SerializeOptions } from './serialize.js';
 export {
-  deserialize, deserializeDocument, deserializeDocumentItems, parseDateTime, parseDuration, elementPath,
+  deserialize, deserializeDocument, deserializeDocumentItems, parseDateTime, parseDuration,
   type DeserializeOptions, type ClixmlDocumentItem,
 } from './deserialize.js';
 export { toPlain, type PlainValue, type ToPlainOptions } from './plain.js';

@@ -22,8 +22,9 @@ function finite(v: number): number | string { return Number.isFinite(v) ? v : fo
  * string; DateTime -> its CLIXML text (ISO 8601 with 7-digit precision, kind kept: `Z`, offset or none);
  * TimeSpan -> xs:duration text; Guid/Uri/Version/XmlDocument/ScriptBlock -> string; byte[] -> base64;
  * SecureString -> "[SecureString]" (never revealed); lists/stacks/queues -> arrays; dictionaries -> objects
- * (keys as strings); enums -> their name (ToString); objects with properties -> { ...adapted, ...extended };
- * objects with no properties -> their base value, else their ToString. A cycle is written as "[Circular]".
+ * (keys as strings); enums -> their name (ToString); objects wrapping a base value (Get-Date, a string with
+ * note properties) -> that value; objects with properties -> { ...adapted, ...extended }; else their ToString.
+ * A cycle is written as "[Circular]".
  */
 export function toPlain(value: PSValue, opts: ToPlainOptions = {}): PlainValue {
   let budget = opts.maxNodes ?? 10_000_000;

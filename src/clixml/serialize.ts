@@ -110,13 +110,7 @@ class Writer {
     this.parts.push(`<Obj${n} RefId="${id}">`);
     this.typeNames(o.typeNames);
     if (o.toStringValue !== undefined) this.parts.push(`<ToString>${xmlText(encodeClixmlString(o.toStringValue))}</ToString>`);
-    if (o.value !== undefined) {
-      const v = o.value;
-      if (v !== null && typeof v === 'object' && !(v instanceof PSPrimitive) && !(v instanceof Date) && !(v instanceof Uint8Array) && !(v instanceof PSSecureString)) {
-        throw new InvalidArgumentError('PSObject.value must be a primitive; use `collection` for lists and dictionaries');
-      }
-      this.value(v, undefined, depth + 1);
-    }
+    if (o.value !== undefined) this.value(o.value, undefined, depth + 1);
     const c = o.collection;
     if (c instanceof PSList) {
       if (!c.items.length) this.parts.push(`<${c.kind} />`);

@@ -215,7 +215,7 @@ export class PSObject {
   adapted: Map<string, PSValue>;
   /** `<MS>` extended properties */
   extended: Map<string, PSValue>;
-  /** the primitive this object wraps, if any (enums: the underlying integer) */
+  /** the base value this object wraps, if any: a primitive (enums: the underlying integer), rarely an object */
   value: PSValue | undefined;
   /** the collection content, if any */
   collection: PSList | PSDict | undefined;

@@ -20,9 +20,10 @@
  */
 import net from 'node:net';
 import tls from 'node:tls';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { AuthContext, ChannelBindings } from '../auth/types.js';
 import { isPerRequest } from '../auth/registry.js';
+import { anonymousLogonHint } from '../auth/brokered.js';
 import {
   AbortError, AccessDeniedError, AuthError, ConnectError, EncryptionError, HttpStatusError, InvalidArgumentError,
   RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
@@ -131,9 +132,13 @@ class Connection {
 
   async connect(signal?: AbortSignal): Promise<void> {
     const t = this.t;
-    this.dead = undefined; this.queue = []; this.parser = new HttpResponseParser(t.maxResponseBytes);
+    const old = this.socket;
+    this.socket = undefined; // events of the old socket are ignored from now on
+    old?.destroy();
+    this.queue = []; this.parser = new HttpResponseParser(t.maxResponseBytes);
     this.authed = false; this.bindings = undefined;
     t.stats.connections++;
+    let peerDer: Uint8Array | undefined;
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       let s: net.Socket;
       const timer = setTimeout(() => { s?.destroy(); reject(new TimeoutError(`could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, port and firewall`)); }, t.connectTimeoutMs);
@@ -163,6 +168,7 @@ class Connection {
               return;
             }
           }
+          peerDer = new Uint8Array(peer.raw);
           resolve(s);
         });
         s.once('error', (e: NodeJS.ErrnoException) => {
@@ -180,24 +186,26 @@ class Connection {
         s.once('error', (e) => { done(); reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e })); });
       }
     });
+    this.dead = undefined;
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30000);
     this.socket = sock;
-    if (t.https) {
-      const peer = (sock as tls.TLSSocket).getPeerX509Certificate() as X509Certificate;
-      this.bindings = tlsServerEndPointBindings(new Uint8Array(peer.raw));
-    }
+    if (peerDer) this.bindings = tlsServerEndPointBindings(peerDer);
+    // events of a replaced socket must not touch the connection's new socket
+    const mine = () => this.socket === sock;
     sock.on('data', (d: Buffer) => {
+      if (!mine()) return;
       try {
         for (const r of this.parser.feed(d)) this.deliver(r);
       } catch (e) { this.destroy(e as Error); }
     });
     sock.on('end', () => {
+      if (!mine()) return;
       try { const r = this.parser.end(); if (r) this.deliver(r); } catch (e) { this.destroy(e as Error); return; }
       this.destroy(new TransportError('the server closed the connection'));
     });
-    sock.on('error', (e) => this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e })));
-    sock.on('close', () => this.destroy(new TransportError('the server closed the connection')));
+    sock.on('error', (e) => { if (mine()) this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e })); });
+    sock.on('close', () => { if (mine()) this.destroy(new TransportError('the server closed the connection')); });
   }
 
   private deliver(r: HttpResponse): void {
@@ -360,7 +368,7 @@ export class HttpTransport implements EnvelopeExchange {
     let res: HttpResponse;
     if (!ctx) {
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', undefined, opts, false);
-      if (res.status === 401) throw new AccessDeniedError(ANON_MSG);
+      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + anonymousLogonHint());
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
       const authz = `${ctx.httpScheme} ${toBase64(tok ?? new Uint8Array())}`;

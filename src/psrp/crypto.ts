@@ -41,12 +41,17 @@ export function decryptSessionKey(blob: Uint8Array, privateKey: KeyObject): Uint
   const alg = dv.getUint32(4, true);
   if (alg !== 0x00006610) throw new RemoteProtocolError(`ENCRYPTED_SESSION_KEY uses algorithm 0x${alg.toString(16)}, expected CALG_AES_256 (MS-PSRP 2.2.2.4)`);
   const ct = Uint8Array.from(blob.subarray(12)).reverse();
-  let key: Buffer;
+  // Node 20 refuses PKCS#1 v1.5 private decryption (CVE-2023-46809): decrypt raw, then check and strip the
+  // EME-PKCS1-v1_5 padding (RFC 8017 7.2.2) ourselves.
+  let em: Buffer;
   try {
-    key = privateDecrypt({ key: privateKey, padding: constants.RSA_PKCS1_PADDING }, ct);
+    em = privateDecrypt({ key: privateKey, padding: constants.RSA_NO_PADDING }, ct);
   } catch (e) {
     throw new RemoteProtocolError('could not decrypt the session key the server sent (MS-PSRP 3.1.4.11); the key exchange failed', { cause: e });
   }
+  const sep = em.indexOf(0, 2);
+  if (em[0] !== 0 || em[1] !== 2 || sep < 10) throw new RemoteProtocolError('the session key the server sent is not PKCS#1 v1.5 encrypted to our key (MS-PSRP 3.1.4.11); the key exchange failed');
+  const key = em.subarray(sep + 1);
   if (key.length !== 32) throw new RemoteProtocolError(`the session key is ${key.length} bytes, expected 32 (AES-256)`);
   return new Uint8Array(key);
 }

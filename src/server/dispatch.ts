@@ -95,6 +95,11 @@ export const faults = {
     code: 's:Sender', subcode: 'w:AccessDenied', wsmanCode: WSManFaultCode.AccessDenied,
     reason: 'Access is denied. ',
   }),
+  invalidParameter: () => new WsmanFault({
+    code: 's:Sender', subcode: 'w:InvalidParameter', wsmanCode: 87, reason: 'The parameter is incorrect. ',
+    faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
+    providerFault: '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">The parameter is incorrect. </f:ProviderFault>',
+  }),
   provider: (wsmanCode: number, reason: string, subcode = 'w:InternalError') => new WsmanFault({
     code: 's:Receiver', subcode, wsmanCode,
     reason,

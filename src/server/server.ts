@@ -16,7 +16,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type net from 'node:net';
 import { X509Certificate, createHash } from 'node:crypto';
-import { createAcceptor, getMechanism, mechanismForScheme } from '../auth/registry.js';
+import { createAcceptor, createInitiator, getMechanism, mechanismForScheme } from '../auth/registry.js';
 import type { AcceptorContext, ChannelBindings, UserDatabase } from '../auth/types.js';
 import { AuthError, EncryptionError, InvalidArgumentError, WinRMError } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
@@ -25,9 +25,14 @@ import { buildFault, parseEnvelope, type Envelope } from '../wsman/envelope.js';
 import { XmlError } from '../xml/dom.js';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 import { faults, findHandler, WsmanFault, type EndpointInfo, type ResourceHandler } from './dispatch.js';
-import { LogonSession } from './logon.js';
+import { LogonSession, registerChildEnvHook } from './logon.js';
+import { logonBrokerEnv } from './broker.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
+
+// H8: processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
+// broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
+registerChildEnvHook(logonBrokerEnv((mech, creds, o) => createInitiator(mech, creds, o)));
 
 export interface ServeOptions {
   /** "127.0.0.1:5985" (port 0 = ephemeral) */

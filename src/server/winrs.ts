@@ -10,7 +10,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { buildResponse } from '../wsman/envelope.js';
+import { buildResponse, parseDuration } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
   SHELL_CMD_URI, SIGNAL, commandResponseBody, createResponseBody, parseCommandLineRequest, parseReceiveRequest,
@@ -152,7 +152,8 @@ export class WinrsExecutor {
     this.shells.set(shell.id, shell);
     return buildResponse(Action.CreateResponse, req.env.messageId, createResponseBody({
       shellId: shell.id, address: req.endpoint.url, owner: req.session.identity.user, clientIp: req.clientIp,
-      idleTimeout: 'PT7200.000S', inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
+      idleTimeout: idleTimeout(spec.idleTimeout), inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
+      environment: spec.environment, workingDirectory: spec.workingDirectory,
     }));
   }
 
@@ -217,6 +218,7 @@ export class WinrsExecutor {
     const shell = this.shellFor(req);
     let r;
     try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    if (!r.commandId) throw faults.invalidParameter();
     const cmd = this.commandFor(shell, r.commandId);
     if (cmd.reported) throw faults.invalidSelectors('command');
     const started = Date.now();
@@ -252,6 +254,12 @@ export class WinrsExecutor {
     } else if (!s.commandId) throw faults.invalidSelectors('command');
     return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
   }
+}
+
+/** IdleTimeOut as Windows echoes it: PT<seconds with 3 decimals>S (default 7200 s). */
+function idleTimeout(raw: string | undefined): string {
+  const ms = parseDuration(raw);
+  return `PT${((ms && ms > 0 ? ms : 7_200_000) / 1000).toFixed(3)}S`;
 }
 
 function isDir(p: string): boolean { try { return existsSync(p) && statSync(p).isDirectory(); } catch { return false; } }

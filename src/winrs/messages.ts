@@ -170,7 +170,7 @@ export function parseSignalRequest(payload: XmlElement | undefined): { commandId
 
 // ---------------- server: response bodies (prefixes of buildResponse: a, x, w, rsp) ----------------
 
-export interface ShellInfo { shellId: string; address: string; owner: string; clientIp: string; idleTimeout: string; inputStreams: string; outputStreams: string; resourceUri?: string }
+export interface ShellInfo { shellId: string; address: string; owner: string; clientIp: string; idleTimeout: string; inputStreams: string; outputStreams: string; resourceUri?: string; environment?: Record<string, string>; workingDirectory?: string }
 
 /** CreateResponse body as Windows writes it (test_winrs_standard.yml). */
 export function createResponseBody(s: ShellInfo): string {
@@ -178,7 +178,10 @@ export function createResponseBody(s: ShellInfo): string {
   return `<x:ResourceCreated><a:Address>${escapeXml(s.address)}</a:Address><a:ReferenceParameters><w:ResourceURI>${escapeXml(uri)}</w:ResourceURI>` +
     `<w:SelectorSet><w:Selector Name="ShellId">${s.shellId}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
     `<rsp:Shell xmlns:rsp="${NS.rsp}"><rsp:ShellId>${s.shellId}</rsp:ShellId><rsp:ResourceUri>${escapeXml(uri)}</rsp:ResourceUri>` +
-    `<rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP><rsp:IdleTimeOut>${escapeXml(s.idleTimeout)}</rsp:IdleTimeOut>` +
+    `<rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
+    (s.workingDirectory ? `<rsp:WorkingDirectory>${escapeXml(s.workingDirectory)}</rsp:WorkingDirectory>` : '') +
+    (s.environment && Object.keys(s.environment).length ? '<rsp:Environment>' + Object.entries(s.environment).map(([k, v]) => `<rsp:Variable Name="${escapeXml(k)}">${escapeXml(v)}</rsp:Variable>`).join('') + '</rsp:Environment>' : '') +
+    `<rsp:IdleTimeOut>${escapeXml(s.idleTimeout)}</rsp:IdleTimeOut>` +
     `<rsp:InputStreams>${escapeXml(s.inputStreams)}</rsp:InputStreams><rsp:OutputStreams>${escapeXml(s.outputStreams)}</rsp:OutputStreams>` +
     '<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>';
 }

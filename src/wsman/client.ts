@@ -31,6 +31,8 @@ export interface InvokeOptions {
   signal?: AbortSignal;
   /** seconds, overrides the client default for this call */
   operationTimeout?: number;
+  /** bytes, overrides the client default for this call (PSRP raises it once protocol >= 2.2 is agreed) */
+  maxEnvelopeSize?: number;
 }
 
 export class WSManClient {
@@ -48,7 +50,7 @@ export class WSManClient {
     if (o.signal?.aborted) throw new AbortError();
     const ot = o.operationTimeout ?? this.operationTimeout;
     const { xml, messageId } = buildRequest({
-      action, resourceUri, to: this.opts.to, sessionId: this.sessionId, maxEnvelopeSize: this.maxEnvelopeSize,
+      action, resourceUri, to: this.opts.to, sessionId: this.sessionId, maxEnvelopeSize: o.maxEnvelopeSize ?? this.maxEnvelopeSize,
       operationTimeout: ot, locale: this.opts.locale, selectors: o.selectors, options: o.options,
     }, bodyXml);
     const readTimeoutMs = Math.max(this.opts.readTimeoutMs ?? 0, ot * 1000 + (this.opts.readTimeoutMarginMs ?? 10000));

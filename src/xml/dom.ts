@@ -51,7 +51,8 @@ export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
     const parent = stack[stack.length - 1];
     if (parent) { el.parent = parent; parent.children.push(el); } else if (root) { failure = new XmlError('more than one root element'); } else root = el;
     stack.push(el);
-    if (stack.length > maxDepth) failure = new XmlError(`XML nested deeper than ${maxDepth} levels`);
+    // stop at once: saxes resolves namespaces through a chain as deep as the nesting, so going on is quadratic
+    if (stack.length > maxDepth) throw (failure = new XmlError(`XML nested deeper than ${maxDepth} levels`));
   });
   parser.on('text', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });
   parser.on('cdata', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });

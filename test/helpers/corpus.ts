@@ -206,7 +206,8 @@ export function canonicalDump(v: ClixmlValue): string {
     if (!(x instanceof PSObject)) return primDump(x);
     if (x.isType('System.Management.Automation.PSCredential') && x.adapted.has('UserName')) {
       const pw = x.adapted.get('Password');
-      return `CRED:${esc(String(x.adapted.get('UserName')))}:${pw instanceof PSPrimitive && pw.tag === 'SS' ? sha((pw.value as PSSecureString).reveal()) : 'N'}`;
+      const u = x.adapted.get('UserName');
+      return `CRED:${typeof u === 'string' ? esc(u) : 'N'}:${pw instanceof PSPrimitive && pw.tag === 'SS' ? sha((pw.value as PSSecureString).reveal()) : 'N'}`;
     }
     if (isPR(x)) {
       const a = (n: string) => x.adapted.get(n) as ClixmlValue;
@@ -232,7 +233,7 @@ export function canonicalDump(v: ClixmlValue): string {
       } else if (c instanceof PSList) {
         s += `{${c.kind === 'STK' ? 'STK' : c.kind === 'QUE' ? 'QUE' : 'L'}[${c.items.map((i) => go(i as ClixmlValue)).join(';')}]}`;
       } else if (x.value !== undefined) {
-        s += `{v=${primDump(x.value as ClixmlValue)}}`;
+        s += `{v=${go(x.value as ClixmlValue)}}`;
       }
       const bag = !c && x.value === undefined;
       if (bag && x.adapted.size) s += `{a:${[...x.adapted].map(([k, val]) => esc(k) + '=' + go(val as ClixmlValue)).join(';')}}`;

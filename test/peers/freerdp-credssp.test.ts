@@ -48,13 +48,17 @@ before(async () => {
   if (skip) return;
   work = mkdtempSync(join(tmpdir(), 'winrm-ts-freerdp-'));
   port = await freePort();
-  execFileSync(SHADOW, ['start', work, String(port)], { stdio: 'ignore', timeout: 30000 });
+  try {
+    execFileSync(SHADOW, ['start', work, String(port)], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
+  } catch (e) {
+    throw new Error(`could not start freerdp-shadow-cli: ${(e as { stderr?: Buffer }).stderr ?? e}\n${log().slice(-2000)}`);
+  }
   display = readFileSync(join(work, 'display'), 'utf8').trim();
 });
 after(() => {
   if (!work) return;
   try { execFileSync(SHADOW, ['stop', work], { stdio: 'ignore' }); } catch { /* already gone */ }
-  rmSync(work, { recursive: true, force: true });
+  if (!process.env.KEEP_WORK) rmSync(work, { recursive: true, force: true });
 });
 
 const initOpts = (password: string) => ({

@@ -91,3 +91,34 @@ for (const mech of ['ntlm', 'spnego'] as const) {
     } finally { await peer.close(); }
   });
 }
+
+// Channel binding (MS-NLMP 2.2.2.1 MsvAvChannelBindings = MD5(gss_channel_bindings_struct)) checked by an independent
+// implementation: gss-ntlmssp compares our hash with the one it computes from the same application data.
+const app = (s: string) => utf8('tls-server-end-point:' + s);
+test('our initiator with channel bindings <-> gss-ntlmssp acceptor with the same bindings: accepted; different: refused', { skip }, async () => {
+  for (const [theirs, ok] of [['A'.repeat(32), true], ['B'.repeat(32), false]] as const) {
+    const peer = new GssPeer('accept', 'ntlm');
+    try {
+      await peer.cbt(app(theirs));
+      const ini = new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' } });
+      const cb = { channelBindings: { applicationData: app('A'.repeat(32)) } };
+      const r = await peer.token((await ini.step(undefined, cb))!);
+      const p = peer.token((await ini.step(r.token, cb))!);
+      if (ok) assert.ok((await p).complete); else await assert.rejects(p, /gss peer: ERROR/);
+    } finally { await peer.close(); }
+  }
+});
+
+test('gss-ntlmssp initiator with channel bindings <-> our acceptor (CBT strict): same bindings accepted, different denied', { skip }, async () => {
+  for (const [theirs, ok] of [['A'.repeat(32), true], ['B'.repeat(32), false]] as const) {
+    const peer = new GssPeer('initiate', 'ntlm');
+    try {
+      await peer.cred('EXAMPLE\\alice', 'Passw0rd!');
+      await peer.cbt(app(theirs));
+      const acc = new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE', cbt: 'strict', channelBindings: { applicationData: app('A'.repeat(32)) } });
+      const r = await peer.start();
+      const r2 = await peer.token((await acc.step(r.token))!);
+      if (ok) { await acc.step(r2.token); assert.ok(acc.complete); } else await assert.rejects(acc.step(r2.token), AccessDeniedError);
+    } finally { await peer.close(); }
+  }
+});

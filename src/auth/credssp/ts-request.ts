@@ -1,5 +1,5 @@
 /**
- * MS-CSSP 2.2.1 TSRequest and 2.2.1.1 NegoData: the message every CredSSP leg carries (inside the TLS channel).
+ * MS-CSSP 2.2.1 TSRequest: the message every CredSSP leg carries (inside the TLS channel).
  *
  * TSRequest ::= SEQUENCE {
  *   version [0] INTEGER, negoTokens [1] NegoData OPTIONAL, authInfo [2] OCTET STRING OPTIONAL,
@@ -8,23 +8,9 @@
 import * as der from '../../asn1/der.js';
 import { DerReader } from '../../asn1/der.js';
 import { RemoteProtocolError } from '../../errors.js';
+import { NegoData } from './nego-data.js';
 
-/** MS-CSSP 2.2.1.1 NegoData ::= SEQUENCE OF SEQUENCE { negoToken [0] OCTET STRING } */
-export const NegoData = {
-  encode(tokens: Uint8Array[]): Uint8Array {
-    return der.sequence(...tokens.map((t) => der.sequence(der.explicit(0, der.octetString(t)))));
-  },
-  decode(r: DerReader): Uint8Array[] {
-    const seq = r.sequence();
-    const out: Uint8Array[] = [];
-    while (!seq.done) {
-      const item = seq.sequence();
-      out.push(item.explicit(0).octetString());
-      item.end();
-    }
-    return out;
-  },
-};
+export { NegoData };
 
 /** MS-CSSP 2.2.1 TSRequest */
 export interface TSRequest {

@@ -187,9 +187,11 @@ export class SpnegoAcceptor implements AcceptorContext {
           return encodeNegTokenResp({ negState: NegState.ACCEPT_INCOMPLETE, supportedMech: MechOid.NTLM, responseToken: challenge });
         }
         // NTLM was not the preferred mechanism (RFC 4178 5 d): select it, ignore the optimistic token, require MICs.
-        this.micRequired = true;
+        // (NTLM preferred but no optimistic token: just select it.)
+        const preferred = t.mechTypes[0] === MechOid.NTLM;
+        this.micRequired = !preferred;
         this.state = 'await-mech-token';
-        return encodeNegTokenResp({ negState: NegState.REQUEST_MIC, supportedMech: MechOid.NTLM });
+        return encodeNegTokenResp({ negState: preferred ? NegState.ACCEPT_INCOMPLETE : NegState.REQUEST_MIC, supportedMech: MechOid.NTLM });
       }
       case 'await-mech-token': {
         if (t.kind !== 'resp' || !t.responseToken) throw new AuthError('expected a SPNEGO NegTokenResp carrying the NTLM NEGOTIATE');

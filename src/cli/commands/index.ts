@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { register as run } from './run.js';
 import { register as serve } from './serve.js';
+import { register as ps } from './ps.js';
+import { register as demo } from './demo.js';
 // One line per command module; each exports `register(program)`.
-export const commands: Array<(program: Command) => void> = [run, serve];
+export const commands: Array<(program: Command) => void> = [run, serve, ps, demo];

@@ -1,0 +1,82 @@
+/**
+ * The CLI's PowerShell host: Read-Host, Read-Host -AsSecureString (no echo on a TTY), PromptForChoice,
+ * Get-Credential, Write-Host and Write-Progress, answered on the terminal (prompts on stderr, answers from stdin;
+ * stdin may also be a pipe of answers, one per line).
+ */
+import { createInterface, type Interface } from 'node:readline';
+import type { PSHostHandler, PromptChoice } from '../../index.js';
+
+export function cliHost(opts: { json: boolean; onExit: (code: number) => void }): PSHostHandler & { dispose(): void } {
+  let rl: Interface | undefined;
+  const lines: string[] = [];
+  const waiters: Array<(l: string | undefined) => void> = [];
+  let eof = false;
+  const reader = () => {
+    if (!rl) {
+      rl = createInterface({ input: process.stdin, terminal: false });
+      rl.on('line', (l) => { const w = waiters.shift(); if (w) w(l); else lines.push(l); });
+      rl.on('close', () => { eof = true; for (const w of waiters.splice(0)) w(undefined); });
+    }
+  };
+  const readLine = async (prompt: string, secret = false): Promise<string> => {
+    process.stderr.write(prompt);
+    reader();
+    const tty = process.stdin.isTTY;
+    if (secret && tty) process.stdin.setRawMode?.(false);
+    const l = lines.length ? lines.shift() : eof ? undefined : await new Promise<string | undefined>((r) => waiters.push(r));
+    if (l === undefined) throw new Error('no answer: stdin is closed (the script asked for input)');
+    return l;
+  };
+  const readSecret = async (prompt: string): Promise<string> => {
+    const stdin = process.stdin;
+    if (!stdin.isTTY) return readLine(prompt, true);
+    process.stderr.write(prompt);
+    stdin.setRawMode(true); stdin.resume();
+    return new Promise((resolve, reject) => {
+      let s = '';
+      const onData = (d: Buffer) => {
+        for (const ch of d.toString('utf8')) {
+          if (ch === '\r' || ch === '\n') { done(); resolve(s); return; }
+          if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
+          if (ch === '\u007f' || ch === '\b') s = s.slice(0, -1); else s += ch;
+        }
+      };
+      const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
+      stdin.on('data', onData);
+    });
+  };
+  const choiceText = (choices: PromptChoice[], def: number) => choices.map((c, i) => {
+    const m = /&(.)/.exec(c.label);
+    return `[${m ? m[1]!.toUpperCase() : i}] ${c.label.replace('&', '')}${i === def ? ' (default)' : ''}`;
+  }).join('  ');
+  const out = opts.json ? process.stderr : process.stdout;
+  return {
+    setShouldExit: (c) => opts.onExit(c),
+    ui: {
+      readLine: () => readLine(''),
+      readLineAsSecureString: () => readSecret(''),
+      write: (t) => { out.write(t); },
+      writeLine: (t) => { out.write(t + '\n'); },
+      writeErrorLine: (t) => { process.stderr.write(t + '\n'); },
+      writeWarningLine: (t) => { process.stderr.write(`WARNING: ${t}\n`); },
+      writeVerboseLine: (t) => { process.stderr.write(`VERBOSE: ${t}\n`); },
+      writeDebugLine: (t) => { process.stderr.write(`DEBUG: ${t}\n`); },
+      writeProgress: () => { /* progress bars are not drawn */ },
+      promptForChoice: async (caption, message, choices, def) => {
+        for (;;) {
+          const a = (await readLine(`${caption ? caption + '\n' : ''}${message}\n${choiceText(choices, def)}: `)).trim();
+          if (!a) return def;
+          const i = choices.findIndex((c, n) => String(n) === a || (/&(.)/.exec(c.label)?.[1] ?? '').toLowerCase() === a.toLowerCase() || c.label.replace('&', '').toLowerCase() === a.toLowerCase());
+          if (i >= 0) return i;
+        }
+      },
+      promptForCredential: async (caption, message, userName) => {
+        if (caption || message) process.stderr.write(`${caption}\n${message}\n`);
+        const u = userName || (await readLine('User: ')).trim();
+        const p = await readSecret(`Password for ${u}: `);
+        return { userName: u, password: p };
+      },
+    },
+    dispose: () => { rl?.close(); process.stdin.unref?.(); },
+  };
+}

@@ -1,0 +1,141 @@
+/**
+ * `winrm-ts ps --local [--pwsh PATH] -c SCRIPT [--json]` and `-f FILE [-- ARGS...]`: run PowerShell through PSRP.
+ * Output objects go to stdout (text, or NDJSON with --json), error records to stderr, warnings/verbose/debug to
+ * stderr with a prefix; the exit code is non-zero when the pipeline had errors (or the script's `exit N`).
+ * The transport is chosen from the flags by `SESSION_SOURCES` (--local now; -H for WinRM and --ssh plug in here).
+ * Uses only the public API.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import {
+  InvalidArgumentError, PSInvocationState, PSObject, PSPrimitive, PSList, PSDict, Session, toPlain,
+  type ClixmlValue, type PSHostHandler, type SessionOptions, type InvokeEvent,
+} from '../../index.js';
+import { cliHost } from './ps-host.js';
+import { addSshOptions, SSH_SESSION_SOURCE } from './ps-ssh.js';
+import { addWinrmOptions, WINRM_SESSION_SOURCE } from './ps-winrm.js';
+
+export interface PsFlags {
+  local?: boolean; pwsh?: string; command?: string; file?: string; json?: boolean;
+  [flag: string]: unknown;
+}
+
+/** How `ps` turns flags into Session.open options. The first source whose `matches` is true is used. */
+export interface PsSessionSource { name: string; matches(flags: PsFlags): boolean; options(flags: PsFlags): Promise<SessionOptions> | SessionOptions }
+export const SESSION_SOURCES: PsSessionSource[] = [
+  SSH_SESSION_SOURCE,
+  WINRM_SESSION_SOURCE,
+  { name: 'local', matches: (f) => !!f.local, options: (f) => ({ transport: 'process', pwsh: f.pwsh }) },
+];
+
+export function register(program: Command): void {
+  const cmd = program.command('ps')
+    .description('run PowerShell through PSRP (--local: a local pwsh -s process)')
+    .argument('[args...]', 'arguments for the -f script (after --)')
+    .option('--local', 'run against a local PowerShell process (pwsh -s) over the OutOfProc transport')
+    .option('--pwsh <path>', 'pwsh to start for --local (default: $WINRM_TS_PWSH, the peer install, or PATH)')
+    .option('-c, --command <script>', 'the script to run')
+    .option('-f, --file <file.ps1>', 'a local script file to run (its param() block takes the arguments after --)')
+    .option('--json', 'print each output object as one JSON line (NDJSON)');
+  addWinrmOptions(cmd);
+  addSshOptions(cmd);
+  cmd.action(async (args: string[], flags: PsFlags) => { process.exitCode = await runPs(args, flags); });
+}
+
+export async function runPs(args: string[], flags: PsFlags): Promise<number> {
+  if (!!flags.command === !!flags.file) throw new InvalidArgumentError('give exactly one of -c SCRIPT or -f FILE');
+  if (flags.command && args.length) throw new InvalidArgumentError(`unexpected arguments ${JSON.stringify(args)}: arguments go with -f FILE`);
+  const source = SESSION_SOURCES.find((s) => s.matches(flags));
+  if (!source) throw new InvalidArgumentError('say where to run: --local (a local pwsh), or -H HOST for WinRM');
+  let script = flags.command;
+  if (flags.file) {
+    try { script = (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, ''); } catch (e) { throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`); }
+  }
+  let exitRequest: number | undefined;
+  const host: PSHostHandler = cliHost({ json: !!flags.json, onExit: (c) => { exitRequest = c; } });
+  const ac = new AbortController();
+  const onSig = () => ac.abort();
+  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  const session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
+  let hadErrors = false;
+  try {
+    for await (const ev of session.stream(script!, { args: flags.file ? args : undefined, signal: ac.signal })) {
+      if (emit(ev, !!flags.json)) hadErrors = true;
+    }
+  } finally {
+    process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    await session.close().catch(() => undefined);
+    host.ui && (host as { dispose?: () => void }).dispose?.();
+  }
+  if (exitRequest !== undefined) return exitRequest;
+  return hadErrors ? 1 : 0;
+}
+
+/** Print one event; returns true when it is an error. */
+function emit(ev: InvokeEvent, json: boolean): boolean {
+  switch (ev.type) {
+    case 'output':
+      if (json) process.stdout.write(JSON.stringify(toPlain(ev.value)) + '\n');
+      else { const t = formatValue(ev.value); if (t !== undefined) process.stdout.write(t + '\n'); }
+      return false;
+    case 'error': process.stderr.write(formatError(ev.record) + '\n'); return true;
+    // warnings, verbose, debug and Write-Host text reach the terminal through the host (WriteWarningLine, WriteLine ...)
+    // exactly as the server's preferences decide; the records themselves are not printed again
+    case 'warning': case 'verbose': case 'debug': case 'information':
+      return false;
+    case 'progress': return false;
+    case 'state':
+      if (ev.state === PSInvocationState.Failed) {
+        if (ev.error !== undefined) process.stderr.write(formatError(ev.error) + '\n');
+        return true;
+      }
+      if (ev.state === PSInvocationState.Stopped) { process.stderr.write('winrm-ts: the pipeline was stopped\n'); return true; }
+      return false;
+  }
+}
+
+function formatError(r: ClixmlValue): string {
+  if (!(r instanceof PSObject)) return String(r);
+  const msg = r.toStringValue ?? String(r.get('Message') ?? 'error');
+  const inv = r.get('InvocationInfo') as ClixmlValue | undefined;
+  const cmd = r.get('InvocationInfo_MyCommand') ?? (inv instanceof PSObject ? inv.get('MyCommand') : undefined);
+  const name = typeof cmd === 'string' && cmd && !/\s/.test(cmd) ? `${cmd}: ` : '';
+  return `${name}${msg}`;
+}
+
+/** PowerShell-like default formatting, kept simple: scalars as text, objects as `Name : Value` lists. */
+export function formatValue(v: ClixmlValue): string | undefined {
+  if (v === null) return undefined;
+  if (typeof v !== 'object') return String(v);
+  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : JSON.stringify(p); }
+  if (v instanceof PSObject) {
+    if (v.collection instanceof PSList) return v.collection.items.map((i) => formatValue(i as ClixmlValue) ?? '').join('\n');
+    if (v.collection instanceof PSDict) {
+      const rows = v.collection.entries.map(([k, val]) => [short(k as ClixmlValue), short(val as ClixmlValue)] as const);
+      const w = Math.max(4, ...rows.map((r) => r[0].length));
+      return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join('\n');
+    }
+    const props = [...v.adapted, ...v.extended];
+    if (v.value !== undefined && !v.collection && !v.adapted.size) return formatValue(v.value as ClixmlValue);
+    const custom = v.isType('System.Management.Automation.PSCustomObject');
+    if (props.length && (custom || v.toStringValue === undefined || v.typeNames.some((t) => t.startsWith('Deserialized.')))) {
+      const w = Math.max(...props.map(([k]) => k.length));
+      return ['', ...props.map(([k, val]) => `${k.padEnd(w)} : ${short(val as ClixmlValue)}`), ''].join('\n');
+    }
+    if (v.toStringValue !== undefined) return v.toStringValue;
+    if (v.value !== undefined) return formatValue(v.value as ClixmlValue);
+    return v.typeNames[0] ?? '';
+  }
+  return String(v);
+}
+
+function short(v: ClixmlValue): string {
+  if (v === null) return '';
+  if (typeof v !== 'object') return String(v);
+  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : JSON.stringify(p); }
+  if (v instanceof PSObject) {
+    if (v.collection instanceof PSList) return `{${v.collection.items.slice(0, 4).map((i) => short(i as ClixmlValue)).join(', ')}${v.collection.items.length > 4 ? '…' : ''}}`;
+    return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue) : v.typeNames[0] ?? '');
+  }
+  return String(v);
+}

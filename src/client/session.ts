@@ -1,0 +1,362 @@
+/**
+ * Session: a PowerShell runspace pool on a server (≈ PSSession). Transport-agnostic: it drives the sans-IO
+ * ClientRunspacePool and uses a PoolTransport for I/O ('process' = a local `pwsh -s`; other transports register
+ * themselves with `registerSessionTransport`).
+ *
+ * ```ts
+ * const s = await Session.open({ transport: 'process' });
+ * const r = await s.invoke('param($a) $a * 2', { args: [21] });   // r.output[0] === 42
+ * for await (const ev of s.stream('1..3')) console.log(ev);
+ * await s.close();
+ * ```
+ */
+import { generateKeyPair } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, WinRMError } from '../errors.js';
+import { PSObject, PSPrimitive, PSList, PSDict, type ClixmlValue, type PSValue } from '../clixml/index.js';
+import { ClientRunspacePool, type ClientPipeline } from '../psrp/pool.js';
+import { RunspacePoolState, PSInvocationState } from '../psrp/state.js';
+import type { HostCall, PSRPEvent } from '../psrp/events.js';
+import type { CommandArgument, CommandSpec, HostInfoSpec, PipelineSpec } from '../psrp/messages.js';
+import { hostMethod } from '../psrp/host-methods.js';
+import type { RsaKeyPair } from '../psrp/crypto.js';
+import type { PoolTransport } from '../remoting/transport.js';
+import { spawnPwshTransport } from '../remoting/process.js';
+import { answerHostCall, type PSHostHandler } from './host.js';
+
+/** Options for Session.open. Transport-specific options (host, auth, ...) ride along for registered factories. */
+export interface SessionOptions {
+  /** 'process' (default): a local `pwsh -s`; a registered name; or a PoolTransport instance */
+  transport?: string | PoolTransport;
+  /** path to pwsh for the 'process' transport */
+  pwsh?: string;
+  /** the default host that answers host calls (Read-Host, prompts, Write-Progress ...) */
+  host?: PSHostHandler;
+  minRunspaces?: number;
+  maxRunspaces?: number;
+  /** do the session key exchange while opening (default: lazily, when a SecureString is first needed) */
+  exchangeKeys?: boolean;
+  signal?: AbortSignal;
+  [option: string]: unknown;
+}
+
+export type SessionTransportFactory = (opts: SessionOptions) => PoolTransport | Promise<PoolTransport>;
+const FACTORIES = new Map<string, SessionTransportFactory>([
+  ['process', (o) => spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs as string[] | undefined })],
+]);
+/** Make `Session.open({ transport: name })` use `factory` (WS-Man, SSH, ...). */
+export function registerSessionTransport(name: string, factory: SessionTransportFactory): void { FACTORIES.set(name, factory); }
+
+export interface InvokeOptions {
+  /** named parameters of the script (its param() block) */
+  parameters?: Record<string, PSValue>;
+  /** positional arguments */
+  args?: PSValue[];
+  /** pipeline input ($input / process blocks) */
+  input?: Iterable<PSValue> | AsyncIterable<PSValue>;
+  /** abort = stop the pipeline (the promise rejects with AbortError) */
+  signal?: AbortSignal;
+  /** host for this invocation (default: the session's host) */
+  host?: PSHostHandler;
+  /** merge the error stream into output (2>&1) */
+  mergeErrorToOutput?: boolean;
+  /** run the text as a command name instead of a script */
+  isCommand?: boolean;
+}
+
+/** An event of a running pipeline (what `stream` yields). */
+export type InvokeEvent =
+  | { type: 'output'; value: ClixmlValue }
+  | { type: 'error' | 'warning' | 'verbose' | 'debug' | 'information' | 'progress'; record: ClixmlValue }
+  | { type: 'state'; state: PSInvocationState; error?: ClixmlValue };
+
+export interface InvokeStreams {
+  error: ClixmlValue[]; warning: ClixmlValue[]; verbose: ClixmlValue[]; debug: ClixmlValue[]; information: ClixmlValue[]; progress: ClixmlValue[];
+}
+export interface InvokeResult {
+  output: ClixmlValue[];
+  streams: InvokeStreams;
+  /** an error record was written or the pipeline failed */
+  hadErrors: boolean;
+  state: PSInvocationState;
+}
+
+const STREAM_OF: Record<string, InvokeEvent['type']> = { Error: 'error', Warning: 'warning', Verbose: 'verbose', Debug: 'debug', Information: 'information', Progress: 'progress' };
+
+/** One pipeline's events flowing to its consumer. */
+class Run {
+  readonly buffer: InvokeEvent[] = [];
+  private wake: (() => void) | undefined;
+  finished = false;
+  failure: Error | undefined;
+  constructor(readonly pipeline: ClientPipeline, readonly host: PSHostHandler | undefined) {}
+  push(e: InvokeEvent): void { this.buffer.push(e); this.poke(); }
+  finish(err?: Error): void { if (this.finished) return; this.finished = true; this.failure ??= err; this.poke(); }
+  poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
+  wait(): Promise<void> { return new Promise((r) => { this.wake = r; }); }
+}
+
+const genKeyPair = promisify(generateKeyPair);
+
+function hostInfoFor(host: PSHostHandler | undefined, useRunspaceHost: boolean): HostInfoSpec {
+  if (!host) return { isHostNull: true, isHostUINull: true, isHostRawUINull: true, useRunspaceHost };
+  return { isHostNull: false, isHostUINull: !host.ui, isHostRawUINull: !host.ui?.rawUI, useRunspaceHost, defaultData: host.ui?.rawUI };
+}
+
+function containsSecureString(v: unknown, depth = 0, seen = new Set<object>()): boolean {
+  if (depth > 64 || v === null || typeof v !== 'object') return false;
+  if (seen.has(v as object)) return false;
+  seen.add(v as object);
+  if (v instanceof PSPrimitive) return v.tag === 'SS';
+  if (v instanceof PSObject) {
+    for (const m of [v.adapted, v.extended]) for (const x of m.values()) if (containsSecureString(x, depth + 1, seen)) return true;
+    if (v.value !== undefined && containsSecureString(v.value, depth + 1, seen)) return true;
+    if (v.collection instanceof PSList) return v.collection.items.some((x) => containsSecureString(x, depth + 1, seen));
+    if (v.collection instanceof PSDict) return v.collection.entries.some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
+    return false;
+  }
+  if (Array.isArray(v)) return v.some((x) => containsSecureString(x, depth + 1, seen));
+  if (v instanceof Map) return [...v].some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
+  if (v instanceof Uint8Array || v instanceof Date) return false;
+  return Object.values(v as object).some((x) => containsSecureString(x, depth + 1, seen));
+}
+
+export class Session {
+  private readonly runs = new Map<string, Run>();
+  private readonly closings = new Set<Promise<void>>();
+  private openWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private keyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  private closed = false;
+  private connectionError: Error | undefined;
+
+  private constructor(readonly pool: ClientRunspacePool, readonly transport: PoolTransport, readonly host: PSHostHandler | undefined) {}
+
+  /** Open a runspace pool over the chosen transport. */
+  static async open(opts: SessionOptions = {}): Promise<Session> {
+    let transport: PoolTransport;
+    if (typeof opts.transport === 'object' && opts.transport) transport = opts.transport;
+    else {
+      const name = opts.transport ?? 'process';
+      const f = FACTORIES.get(name);
+      if (!f) throw new InvalidArgumentError(`unknown session transport '${name}' (known: ${[...FACTORIES.keys()].join(', ')})`);
+      transport = await f(opts);
+    }
+    const pool = new ClientRunspacePool({ minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
+    const s = new Session(pool, transport, opts.host);
+    transport.attach(pool, { onData: () => s.drain(), onClose: (e) => s.onClose(e) });
+    const opened = new Promise<void>((resolve, reject) => { s.openWaiter = { resolve, reject }; });
+    const onAbort = () => s.openWaiter?.reject(new AbortError('opening the session was aborted'));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (opts.signal?.aborted) throw new AbortError('opening the session was aborted');
+      pool.open();
+      await transport.openPool({ signal: opts.signal });
+      await opened;
+      if (opts.exchangeKeys) await s.ensureSessionKey();
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      throw e;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+    return s;
+  }
+
+  get state(): RunspacePoolState { return this.pool.state; }
+
+  /** Run a script and collect everything it produced. */
+  async invoke(script: string, opts: InvokeOptions = {}): Promise<InvokeResult> {
+    const result: InvokeResult = { output: [], streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] }, hadErrors: false, state: PSInvocationState.NotStarted };
+    for await (const ev of this.stream(script, opts)) {
+      if (ev.type === 'output') result.output.push(ev.value);
+      else if (ev.type === 'state') {
+        result.state = ev.state;
+        if (ev.state === PSInvocationState.Failed) { result.hadErrors = true; if (ev.error !== undefined) result.streams.error.push(ev.error); }
+      } else {
+        result.streams[ev.type].push(ev.record);
+        if (ev.type === 'error') result.hadErrors = true;
+      }
+    }
+    return result;
+  }
+
+  /** Run a local .ps1 on the server (Invoke-Command -FilePath): its text becomes the script, args bind to its param() block. */
+  async invokeFile(path: string, opts: InvokeOptions = {}): Promise<InvokeResult> {
+    const text = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
+    return this.invoke(text, opts);
+  }
+
+  /** Run a script and yield its events as they arrive (output, streams, then a final state). */
+  async *stream(script: string, opts: InvokeOptions = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+    this.checkUsable();
+    if (typeof script !== 'string' || !script.length) throw new InvalidArgumentError('the script is empty');
+    const args: CommandArgument[] = [];
+    for (const [k, v] of Object.entries(opts.parameters ?? {})) args.push({ name: k, value: v });
+    for (const v of opts.args ?? []) args.push({ name: null, value: v });
+    const cmd: CommandSpec = { cmd: script, isScript: !opts.isCommand, args, mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined };
+    const host = opts.host ?? this.host;
+    const spec: PipelineSpec = { statements: [[cmd]], noInput: opts.input === undefined, host: hostInfoFor(host, false) };
+    if (containsSecureString(opts.parameters) || containsSecureString(opts.args)) await this.ensureSessionKey();
+    if (opts.signal?.aborted) throw new AbortError('the invocation was aborted before it started');
+
+    const pipeline = this.pool.createPipeline(spec);
+    const run = new Run(pipeline, host);
+    this.runs.set(pipeline.id, run);
+    let stopping: Promise<void> | undefined;
+    const onAbort = () => {
+      if (run.finished || stopping) return;
+      pipeline.beginStop();
+      stopping = this.transport.stopPipeline(pipeline.id).catch(() => undefined);
+    };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      pipeline.start();
+      await this.transport.createPipeline(pipeline.id, { signal: opts.signal });
+      if (opts.input !== undefined) void this.feedInput(pipeline, opts.input, run);
+      for (;;) {
+        while (run.buffer.length) {
+          const ev = run.buffer.shift()!;
+          yield ev;
+        }
+        if (run.finished) break;
+        await run.wait();
+      }
+      if (run.failure) throw run.failure;
+      if (opts.signal?.aborted) throw new AbortError('the pipeline was stopped because the invocation was aborted');
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (!run.finished && !pipeline.done && !this.closed && !this.connectionError) {
+        // the consumer left early: stop the pipeline
+        try { pipeline.beginStop(); await this.transport.stopPipeline(pipeline.id); } catch { /* ignore */ }
+      }
+      await stopping;
+      this.runs.delete(pipeline.id);
+      this.releasePipeline(pipeline);
+    }
+  }
+
+  private releasePipeline(p: ClientPipeline): void {
+    if (this.closed || this.connectionError) { p.close(); return; }
+    const c = this.transport.closePipeline(p.id).catch(() => undefined).finally(() => { p.close(); this.closings.delete(c); });
+    this.closings.add(c);
+  }
+
+  private async feedInput(p: ClientPipeline, input: Iterable<PSValue> | AsyncIterable<PSValue>, run: Run): Promise<void> {
+    try {
+      for await (const v of input as AsyncIterable<PSValue>) {
+        if (run.finished || p.state !== PSInvocationState.Running) return;
+        if (containsSecureString(v)) await this.ensureSessionKey();
+        p.sendInput([v]);
+        this.transport.flush();
+      }
+      if (!run.finished && p.state === PSInvocationState.Running) { p.endInput(); this.transport.flush(); }
+    } catch (e) {
+      run.finish(e instanceof Error ? e : new WinRMError(String(e)));
+      try { p.beginStop(); await this.transport.stopPipeline(p.id); } catch { /* ignore */ }
+    }
+  }
+
+  /** MS-PSRP 3.1.4.11: make sure the session key is known (RSA generated off the main thread). */
+  async ensureSessionKey(): Promise<void> {
+    this.checkUsable();
+    if (this.pool.hasSessionKey) return;
+    const p = new Promise<void>((resolve, reject) => this.keyWaiters.push({ resolve, reject }));
+    if (!this.pool.keyExchangePending) {
+      const keys = await genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as RsaKeyPair;
+      if (!this.pool.hasSessionKey && !this.pool.keyExchangePending) {
+        this.pool.exchangeKey(keys);
+        this.transport.flush();
+      }
+    }
+    return p;
+  }
+
+  /** Close the pool and the connection (idempotent). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const r of this.runs.values()) if (!r.finished) { try { r.pipeline.beginStop(); await this.transport.stopPipeline(r.pipeline.id); } catch { /* ignore */ } }
+    await Promise.all([...this.closings]);
+    await this.transport.close();
+  }
+  async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
+
+  private checkUsable(): void {
+    if (this.connectionError) throw this.connectionError;
+    if (this.closed) throw new LocalProtocolError('the session is closed');
+  }
+
+  // ------------------------------------------------------------------ events from the pool
+
+  private drain(): void {
+    for (let e = this.pool.nextEvent(); e; e = this.pool.nextEvent()) this.onEvent(e);
+  }
+
+  private onEvent(e: PSRPEvent): void {
+    switch (e.type) {
+      case 'RunspacePoolState':
+        if (e.state === RunspacePoolState.Opened) { this.openWaiter?.resolve(); this.openWaiter = undefined; }
+        else if (e.state === RunspacePoolState.Broken || e.state === RunspacePoolState.Closed) {
+          const err = new RemoteCommandError(`the runspace pool is ${RunspacePoolState[e.state]}${e.error ? `: ${describe(e.error)}` : ''}`, e.error);
+          this.openWaiter?.reject(this.connectionError ?? err); this.openWaiter = undefined;
+          for (const w of this.keyWaiters.splice(0)) w.reject(this.connectionError ?? err);
+        }
+        return;
+      case 'SessionKeyReady':
+        for (const w of this.keyWaiters.splice(0)) w.resolve();
+        return;
+      case 'PublicKeyRequest':
+        void this.ensureSessionKey().catch(() => undefined);
+        return;
+      case 'HostCall':
+        void this.onHostCall(e.call);
+        return;
+      case 'Output': this.runs.get(e.pipelineId)?.push({ type: 'output', value: e.value }); return;
+      case 'Error': case 'Warning': case 'Verbose': case 'Debug': case 'Information': case 'Progress':
+        this.runs.get(e.pipelineId)?.push({ type: STREAM_OF[e.type] as 'error', record: e.record });
+        return;
+      case 'PipelineState': {
+        const r = this.runs.get(e.pipelineId);
+        if (!r) return;
+        if (e.state === PSInvocationState.Running) return;
+        r.push(e.error === undefined ? { type: 'state', state: e.state } : { type: 'state', state: e.state, error: e.error });
+        if (r.pipeline.done) r.finish();
+        return;
+      }
+      case 'SessionCapability': case 'ApplicationPrivateData': case 'RunspacePoolInitData': case 'RunspaceAvailability': case 'UserEvent': case 'Unknown':
+        return;
+    }
+  }
+
+  private async onHostCall(call: HostCall): Promise<void> {
+    const run = call.pipelineId ? this.runs.get(call.pipelineId) : undefined;
+    const host = call.pipelineId ? run?.host ?? this.host : this.host;
+    try {
+      const returns = hostMethod(call.methodId).returns;
+      if (returns === 'securestring' || returns === 'credential') await this.ensureSessionKey();
+      const answer = await answerHostCall(host, call);
+      if (call.ci === -100n || this.closed || this.connectionError) return;
+      if (call.pipelineId && (!run || run.pipeline.done)) return;
+      this.pool.hostResponse(call, answer === undefined ? {} : 'value' in answer ? { value: answer.value } : { error: answer.error });
+      this.transport.flush();
+    } catch (e) {
+      run?.finish(e instanceof Error ? e : new WinRMError(String(e)));
+    }
+  }
+
+  private onClose(err?: Error): void {
+    if (err) {
+      this.connectionError = err;
+      this.openWaiter?.reject(err); this.openWaiter = undefined;
+      for (const w of this.keyWaiters.splice(0)) w.reject(err);
+    }
+    for (const r of this.runs.values()) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
+  }
+}
+
+/** A short text for an ErrorRecord / exception value. */
+export function describe(v: ClixmlValue | undefined): string {
+  if (v instanceof PSObject) return v.toStringValue ?? String(v.get('Message') ?? v.typeNames[0] ?? 'error');
+  return String(v ?? '');
+}

@@ -1,0 +1,339 @@
+/**
+ * PSRP over SSH (PowerShell 7's `Invoke-Command -HostName`): an ssh2 connection, the `powershell` subsystem
+ * (`Subsystem powershell /usr/bin/pwsh -sshs -NoLogo` in sshd_config), and on its channel exactly the OutOfProc
+ * framing of `pwsh -s` (protocol.md 7.11), driven by the shared OutOfProcTransport.
+ *
+ *   const t = await connectSsh({ host: 'srv', username: 'alice', privateKeyPath: '~/.ssh/id_ed25519' });
+ *   const s = await Session.open({ transport: t });      // or Session.open({ transport: 'ssh', computerName: ... })
+ *
+ * Host keys are checked against known_hosts (default ~/.ssh/known_hosts) strictly: unknown, changed or revoked
+ * → HostKeyError saying how to trust the key; `insecureHostKey` skips the check with a warning.
+ * Auth: password (also answered to keyboard-interactive prompts), private key (OpenSSH/PEM, optional passphrase),
+ * or an ssh-agent socket. Wrong credentials → AccessDeniedError.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
+import {
+  AbortError, AccessDeniedError, ConnectError, HostKeyError, InvalidArgumentError, TimeoutError, TransportError,
+} from '../errors.js';
+import { debug } from '../util/debug.js';
+import { OutOfProcTransport, type DuplexLike } from './outofproc.js';
+import { checkHostKey, fingerprintSha256, keyBlobType, knownHostName, knownKeyTypes, parseKnownHosts, type KnownHostEntry } from './ssh-known-hosts.js';
+
+export interface SshConnectOptions {
+  host: string;
+  /** default 22 */
+  port?: number;
+  username: string;
+  password?: string;
+  /** private key text (OpenSSH or PEM) */
+  privateKey?: string | Uint8Array;
+  /** or a file to read it from (`~` expanded) */
+  privateKeyPath?: string;
+  passphrase?: string;
+  /** ssh-agent socket (e.g. process.env.SSH_AUTH_SOCK) */
+  agent?: string;
+  /** known_hosts file (default ~/.ssh/known_hosts; a missing file knows no host) */
+  knownHostsPath?: string;
+  /** known_hosts text instead of a file */
+  knownHosts?: string;
+  /** do not check the host key (a warning goes to onWarning) */
+  insecureHostKey?: boolean;
+  /** default 'powershell' */
+  subsystem?: string;
+  /** seconds to wait for the SSH handshake and authentication (default 30) */
+  connectTimeout?: number;
+  /** seconds between SSH keepalives (default 0 = off) */
+  keepaliveInterval?: number;
+  /** bytes of PSRP fragments per OutOfProc <Data> packet (default 32 KiB) */
+  fragmentSize?: number;
+  onWarning?: (msg: string) => void;
+  signal?: AbortSignal;
+}
+
+const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+/** known_hosts key type → the host key algorithms that produce it */
+const ALGOS_OF_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] };
+
+/** Host key algorithms with those of the keys we already know first (OpenSSH does the same). */
+export function hostKeyAlgorithms(knownTypes: string[]): string[] {
+  const first = knownTypes.flatMap((t) => ALGOS_OF_TYPE[t] ?? [t]).filter((a) => DEFAULT_HOST_KEY_ALGOS.includes(a));
+  return [...new Set([...first, ...DEFAULT_HOST_KEY_ALGOS])];
+}
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p;
+}
+
+export function defaultKnownHostsPath(): string { return `${homedir()}/.ssh/known_hosts`; }
+
+const PIPE_ERROR_PREFIX = new TextEncoder().encode('__NamedPipeError__:');
+const MAX_ERROR_LINE = 4096;
+
+/**
+ * `pwsh -sshs` writes its own errors to stdout as lines starting `__NamedPipeError__:` (FormattedErrorTextWriter),
+ * between OutOfProc packets. This splits them out of the byte stream (sans-IO, any chunking); the rest passes
+ * through unchanged.
+ */
+export class SshsOutputFilter {
+  private atLineStart = true;
+  private held: number[] = [];
+  private capturing: number[] | undefined;
+
+  push(chunk: Uint8Array): { data: Uint8Array[]; errors: string[] } {
+    const data: Uint8Array[] = [];
+    const errors: string[] = [];
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.capturing) {
+        const nl = chunk.indexOf(0x0a, i);
+        const end = nl < 0 ? chunk.length : nl;
+        const room = MAX_ERROR_LINE - this.capturing.length;
+        if (room > 0) for (const b of chunk.subarray(i, Math.min(end, i + room))) this.capturing.push(b);
+        if (nl < 0) return { data, errors };
+        errors.push(new TextDecoder().decode(new Uint8Array(this.capturing)).replace(/\r$/, '').trim());
+        this.capturing = undefined;
+        this.atLineStart = true;
+        i = nl + 1;
+        continue;
+      }
+      if (this.atLineStart) {
+        let matched = this.held.length;
+        let j = i;
+        while (matched < PIPE_ERROR_PREFIX.length && j < chunk.length && chunk[j] === PIPE_ERROR_PREFIX[matched]) { matched++; j++; }
+        if (matched === PIPE_ERROR_PREFIX.length) { this.held = []; this.capturing = []; i = j; continue; }
+        if (j === chunk.length) { for (let k = i; k < j; k++) this.held.push(chunk[k]!); return { data, errors }; }
+        // not an error line: release what was held and pass the line through
+        if (this.held.length) { data.push(new Uint8Array(this.held)); this.held = []; }
+        this.atLineStart = false;
+        continue;
+      }
+      const nl = chunk.indexOf(0x0a, i);
+      if (nl < 0) { data.push(chunk.subarray(i)); return { data, errors }; }
+      data.push(chunk.subarray(i, nl + 1));
+      i = nl + 1;
+      this.atLineStart = true;
+    }
+    return { data, errors };
+  }
+}
+
+/** Open an SSH connection, start the `powershell` subsystem and return an OutOfProc transport over its channel. */
+export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTransport> {
+  if (!opts.host || typeof opts.host !== 'string') throw new InvalidArgumentError('SSH needs a host name');
+  if (!opts.username) throw new InvalidArgumentError('SSH needs a user name (-u USER)');
+  const port = opts.port ?? 22;
+  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new InvalidArgumentError(`not a TCP port: ${port}`);
+  const target = knownHostName(opts.host, port);
+  if (opts.signal?.aborted) throw new AbortError('connecting over SSH was aborted');
+
+  let privateKey: string | Buffer | undefined;
+  if (opts.privateKey !== undefined) privateKey = typeof opts.privateKey === 'string' ? opts.privateKey : Buffer.from(opts.privateKey);
+  else if (opts.privateKeyPath) {
+    const p = expandHome(opts.privateKeyPath);
+    try { privateKey = readFileSync(p); } catch (e) { throw new InvalidArgumentError(`cannot read the SSH private key ${p}: ${(e as Error).message}`); }
+  }
+  if (opts.password === undefined && privateKey === undefined && !opts.agent) {
+    throw new InvalidArgumentError('SSH needs a password, a private key (--ssh-key FILE) or an ssh-agent');
+  }
+
+  // known_hosts, unless told not to check
+  let entries: KnownHostEntry[] = [];
+  const khPath = opts.knownHostsPath ? expandHome(opts.knownHostsPath) : defaultKnownHostsPath();
+  const khLabel = opts.knownHosts !== undefined ? 'the given known_hosts' : khPath;
+  if (!opts.insecureHostKey) {
+    let text = opts.knownHosts;
+    if (text === undefined) {
+      try { text = readFileSync(khPath, 'utf8'); } catch (e) {
+        // a missing file knows no host (every key is "unknown", and the error says how to trust it)
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InvalidArgumentError(`cannot read known_hosts ${khPath}: ${(e as Error).message}`);
+        text = '';
+      }
+    }
+    const parsed = parseKnownHosts(text);
+    for (const s of parsed.skipped) debug('ssh: %s line %d skipped: %s', khLabel, s.line, s.why);
+    entries = parsed.entries;
+  }
+
+  let hostKeyFailure: HostKeyError | undefined;
+  const hostVerifier = (key: Buffer): boolean => {
+    const type = keyBlobType(key) ?? 'unknown';
+    const fp = fingerprintSha256(key);
+    if (opts.insecureHostKey) {
+      opts.onWarning?.(`not checking the SSH host key of ${target} (${type} ${fp}): anyone on the network path could impersonate the server`);
+      return true;
+    }
+    const v = checkHostKey(entries, opts.host, port, key);
+    debug('ssh: host key %s %s for %s: %s', type, fp, target, v.status);
+    if (v.status === 'known') return true;
+    hostKeyFailure = hostKeyError(v, target, type, fp, khLabel, opts.host, port);
+    return false;
+  };
+
+  const client = new Client();
+  const config: ConnectConfig = {
+    host: opts.host,
+    port,
+    username: opts.username,
+    readyTimeout: Math.round((opts.connectTimeout ?? 30) * 1000),
+    keepaliveInterval: Math.round((opts.keepaliveInterval ?? 0) * 1000),
+    hostVerifier,
+    algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, opts.host, port)) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+  };
+  if (opts.password !== undefined) { config.password = opts.password; config.tryKeyboard = true; }
+  if (privateKey !== undefined) config.privateKey = privateKey;
+  if (opts.passphrase !== undefined) config.passphrase = opts.passphrase;
+  if (opts.agent) config.agent = opts.agent;
+  if (opts.password !== undefined) {
+    // keyboard-interactive (PAM): answer hidden prompts with the password, once
+    let answered = false;
+    client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => {
+      if (answered) { finish([]); return; }
+      answered = true;
+      finish(prompts.map((p) => (p.echo ? '' : opts.password!)));
+    });
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    let done = false;
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      opts.signal?.removeEventListener('abort', onAbort);
+      client.off('ready', onReady); client.off('error', onError); client.off('close', onClosed);
+      if (err) { client.on('error', () => undefined); client.destroy(); reject(err); } else resolve();
+    };
+    const onReady = () => finish();
+    const onError = (e: Error & { level?: string; code?: string }) => finish(mapConnectError(e, target, opts, hostKeyFailure, privateKey !== undefined));
+    const onClosed = () => finish(hostKeyFailure ?? new ConnectError(`the SSH connection to ${target} closed during the handshake`));
+    const onAbort = () => finish(new AbortError('connecting over SSH was aborted'));
+    client.on('ready', onReady);
+    client.on('error', onError);
+    client.on('close', onClosed);
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try { client.connect(config); } catch (e) {
+      finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}`, { cause: e }));
+    }
+  });
+
+  const subsystem = opts.subsystem ?? 'powershell';
+  let channel: ClientChannel;
+  try {
+    channel = await new Promise<ClientChannel>((resolve, reject) => {
+      const onAbort = () => reject(new AbortError('connecting over SSH was aborted'));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      client.subsys(subsystem, (err, ch) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (err) reject(new ConnectError(`the SSH server ${target} refused the '${subsystem}' subsystem: add \`Subsystem ${subsystem} /usr/bin/pwsh -sshs -NoLogo -NoProfile\` to its sshd_config (PowerShell 7 must be installed there)`, { cause: err }));
+        else resolve(ch);
+      });
+    });
+  } catch (e) {
+    client.on('error', () => undefined);
+    client.destroy();
+    throw e;
+  }
+  debug('ssh: %s subsystem %s open', target, subsystem);
+  return sshTransport(client, channel, target, opts.fragmentSize);
+}
+
+function hostKeyError(
+  v: ReturnType<typeof checkHostKey>, target: string, type: string, fp: string, khLabel: string, host: string, port: number,
+): HostKeyError {
+  const scan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}-t ${type.replace(/^ssh-/, '').replace(/^ecdsa-sha2-nistp\d+$/, 'ecdsa')} ${host}`;
+  const skip = '--insecure-host-key (API: insecureHostKey) skips the check, which is unsafe';
+  switch (v.status) {
+    case 'revoked':
+      return new HostKeyError(`the SSH host key of ${target} (${type} ${fp}) is marked @revoked in ${khLabel} line ${v.line}: refusing to connect`, 'revoked', target, type, fp);
+    case 'changed':
+      return new HostKeyError(
+        `the SSH host key of ${target} has CHANGED: the server sent ${type} ${fp}, but ${khLabel} line ${v.line} holds a different key. ` +
+        `Someone could be impersonating the server (man in the middle), or the server was reinstalled. If the change is expected, remove the old entry ` +
+        `(\`ssh-keygen -R '${target}' -f ${khLabel}\`) and trust the new key after checking its fingerprint; ${skip}`,
+        'changed', target, type, fp);
+    case 'unknown':
+      return new HostKeyError(
+        `the SSH host key of ${target} (${type} ${fp}) is not in ${khLabel}${v.otherTypes.length ? ` (it is known there only with ${v.otherTypes.join(', ')} keys, which the server did not offer)` : ''}. ` +
+        `Check the fingerprint with the server's administrator, then trust it: \`${scan} >> ${khLabel}\` (or connect once with OpenSSH \`ssh\`), ` +
+        `or pass --known-hosts FILE; ${skip}`,
+        'unknown', target, type, fp);
+    default:
+      return new HostKeyError(`the SSH host key of ${target} was not accepted`, 'unknown', target, type, fp);
+  }
+}
+
+function mapConnectError(
+  e: Error & { level?: string; code?: string }, target: string, opts: SshConnectOptions, hostKeyFailure: HostKeyError | undefined, hasKey: boolean,
+): Error {
+  if (hostKeyFailure) return hostKeyFailure;
+  const msg = e.message;
+  if (e.level === 'client-authentication') {
+    const tried = [opts.password !== undefined ? 'password' : '', hasKey ? 'public key' : '', opts.agent ? 'ssh-agent' : ''].filter(Boolean).join(', ');
+    return new AccessDeniedError(
+      `SSH authentication as ${opts.username} on ${target} failed (tried: ${tried}). Check the user name and the password or key, ` +
+      `and that the server allows that method (PasswordAuthentication / PubkeyAuthentication, AuthorizedKeysFile in sshd_config)`, { cause: e });
+  }
+  if (e.level === 'client-timeout') {
+    return new TimeoutError(`the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or raise --connect-timeout`, { cause: e });
+  }
+  if (e.code === 'ECONNREFUSED') return new ConnectError(`cannot connect to ${target}: connection refused (is sshd running on port ${opts.port ?? 22}?)`, { cause: e });
+  if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new ConnectError(`cannot resolve the host name ${opts.host}`, { cause: e });
+  if (e.level === 'client-socket' || e.code) return new ConnectError(`cannot connect to ${target}: ${msg}`, { cause: e });
+  if (/privateKey|private key|passphrase/i.test(msg)) return new InvalidArgumentError(`cannot use the SSH private key: ${msg}`, { cause: e });
+  return new TransportError(`the SSH handshake with ${target} failed: ${msg}`, { cause: e });
+}
+
+/** Wrap the subsystem channel as a DuplexLike (pwsh's `__NamedPipeError__:` lines become errors) and drive OutOfProc over it. */
+function sshTransport(client: Client, channel: ClientChannel, target: string, fragmentSize?: number): OutOfProcTransport {
+  const filter = new SshsOutputFilter();
+  const dataCbs: Array<(c: Uint8Array) => void> = [];
+  const closeCbs: Array<() => void> = [];
+  const errorCbs: Array<(e: Error) => void> = [];
+  let stderr = '';
+  let exit: { code?: number | null; signal?: string } | undefined;
+  let closed = false;
+  let clientClosed = false;
+  client.on('close', () => { clientClosed = true; });
+  const fireClose = () => { if (closed) return; closed = true; for (const f of closeCbs) f(); };
+  const fireError = (e: Error) => { for (const f of errorCbs) f(e); };
+
+  channel.on('data', (b: Buffer) => {
+    const r = filter.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    for (const d of r.data) for (const f of dataCbs) f(d);
+    for (const m of r.errors) fireError(new TransportError(`the PowerShell server on ${target} reported an error: ${m}`));
+  });
+  channel.stderr.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
+  channel.on('exit', (code: number | null, signal?: string) => { exit = { code, signal }; });
+  channel.on('close', fireClose);
+  channel.on('error', (e: Error) => fireError(e));
+  client.on('error', (e: Error) => fireError(new TransportError(`the SSH connection to ${target} failed: ${e.message}`, { cause: e })));
+  client.on('close', fireClose);
+
+  const duplex: DuplexLike = {
+    write: (c) => channel.write(c),
+    on: ((event: string, cb: (...a: never[]) => void) => {
+      if (event === 'data') dataCbs.push(cb as (c: Uint8Array) => void);
+      else if (event === 'close' || event === 'end') closeCbs.push(cb as () => void);
+      else if (event === 'error') errorCbs.push(cb as (e: Error) => void);
+    }) as DuplexLike['on'],
+    end: () => { try { channel.end(); } catch { /* already closed */ } },
+  };
+
+  return new OutOfProcTransport(duplex, {
+    kind: 'ssh',
+    fragmentSize,
+    describeClose: () => {
+      const tail = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500);
+      const how = exit ? `the remote pwsh exited${exit.code != null ? ` with code ${exit.code}` : ''}${exit.signal ? ` (signal ${exit.signal})` : ''}` : `the SSH channel to ${target} closed`;
+      return `${how}${tail ? `: ${tail}` : ''}`;
+    },
+    destroy: () => new Promise<void>((resolve) => {
+      if (clientClosed) { resolve(); return; }
+      const t = setTimeout(() => { client.destroy(); resolve(); }, 2000);
+      client.once('close', () => { clearTimeout(t); resolve(); });
+      client.on('error', () => undefined);
+      client.end();
+    }),
+  });
+}

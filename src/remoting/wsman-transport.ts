@@ -1,0 +1,201 @@
+/**
+ * WS-Man (WinRM) as a PoolTransport (src/remoting/transport.ts) for H5's Session: the same sans-IO pool as the
+ * OutOfProc transport, carried by WSManRunspacePool's verbs (src/remoting/wsman-pool.ts).
+ *
+ *   const t = new WSManTransport(client.wsman, { configurationName: 'Microsoft.PowerShell' });
+ *   // Session: t.attach(pool, hooks); pool.open(); await t.openPool(); ... pipeline.start(); await t.createPipeline(id)
+ *   await t.disconnect({ idleTimeout: 600 });  await t.reconnect();          // same client
+ *   // another process: pool = new ClientRunspacePool({ runspacePoolId: shellId }); t.attach(pool, hooks);
+ *   await t.connectPool(shellId); const p = await t.attachPipeline(pid);      // Connect-PSSession + Receive-PSSession
+ *
+ * Receiving: while the pool opens, a Receive loop on the pool; then one Receive loop per running pipeline (long
+ * polls; w:TimedOut = poll again) until the host reports the command Done. Each loop holds one HTTP connection
+ * while it waits, so give the client one connection more than the pipelines you run at once (default 4).
+ * Sending (Command, Send, Signal) is serialized in order on another connection.
+ */
+import { AbortError, LocalProtocolError, TransportError } from '../errors.js';
+import type { WSManClient } from '../wsman/client.js';
+import type { ClientRunspacePool, ClientPipeline } from '../psrp/pool.js';
+import { PSInvocationState, RunspacePoolState } from '../psrp/state.js';
+import type { PipelineSpec } from '../psrp/messages.js';
+import type { PoolTransport, PoolTransportHooks } from './transport.js';
+import { WSManRunspacePool, type DisconnectedShell } from './wsman-pool.js';
+
+export interface WSManTransportOptions {
+  /** `Microsoft.PowerShell` (default), a JEA / custom name, or a full resource URI */
+  configurationName?: string;
+  /** seconds the host keeps the shell when no client is connected (Create IdleTimeOut) */
+  idleTimeout?: number;
+  /** closed with the transport (the WinRMClient that owns the HTTP connections) */
+  owner?: { close(): void };
+}
+
+export class WSManTransport implements PoolTransport {
+  readonly kind = 'wsman';
+  private pool!: ClientRunspacePool;
+  private hooks!: PoolTransportHooks;
+  private rp: WSManRunspacePool | undefined;
+  private readonly loops = new Map<string, AbortController>();
+  private ended: Error | null | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(readonly wsman: WSManClient, readonly opts: WSManTransportOptions = {}) {}
+
+  /** The WS-Man shell id (= the runspace pool id) once created or connected. */
+  get shellId(): string | undefined { return this.rp?.shellId; }
+  get runspacePool(): WSManRunspacePool | undefined { return this.rp; }
+
+  attach(pool: ClientRunspacePool, hooks: PoolTransportHooks): void {
+    if (this.pool) throw new LocalProtocolError('this transport is already attached to a pool');
+    this.pool = pool; this.hooks = hooks;
+  }
+
+  private bind(rp: WSManRunspacePool): void {
+    this.rp = rp;
+    rp.onReceived = () => this.hooks.onData();
+  }
+
+  async openPool(o: { signal?: AbortSignal } = {}): Promise<void> {
+    this.checkOpen();
+    this.bind(await WSManRunspacePool.create(this.wsman, this.pool, { configurationName: this.opts.configurationName, idleTimeout: this.opts.idleTimeout, signal: o.signal }));
+    await this.rp!.flush(o.signal);
+    this.loopPool();
+  }
+
+  /** Connect-PSSession: pick up a Disconnected pool by its shell id (the attached pool has that runspacePoolId). */
+  async connectPool(shellId: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    this.checkOpen();
+    this.bind(await WSManRunspacePool.connect(this.wsman, {
+      shellId, existingPool: this.pool, configurationName: this.opts.configurationName, signal: o.signal,
+    }));
+    this.hooks.onData();
+  }
+
+  /** Pick up a pipeline that kept running while no client was connected; its output follows through the hooks. */
+  async attachPipeline(pipelineId: string, spec?: PipelineSpec, o: { signal?: AbortSignal } = {}): Promise<ClientPipeline> {
+    const rp = this.need();
+    const p = await rp.attach(pipelineId, spec, o.signal);
+    this.loopPipeline(p.id);
+    return p;
+  }
+
+  async createPipeline(pipelineId: string, o: { signal?: AbortSignal } = {}): Promise<void> {
+    this.checkOpen();
+    await this.need().command(pipelineId, o.signal);
+    this.loopPipeline(pipelineId.toUpperCase());
+  }
+
+  flush(): void {
+    if (this.ended !== undefined || !this.rp) return;
+    this.rp.flush().catch((e) => this.die(e as Error));
+  }
+
+  async stopPipeline(pipelineId: string): Promise<void> {
+    this.checkOpen();
+    await this.need().stop(pipelineId, undefined, { beginStop: false });
+  }
+
+  async closePipeline(pipelineId: string): Promise<void> {
+    const rp = this.rp;
+    if (!rp || this.ended !== undefined) return;
+    const k = pipelineId.toUpperCase();
+    this.loops.get(k)?.abort();
+    this.loops.delete(k);
+    if (!rp.isCommandDone(k) && !rp.disconnected && !rp.isClosed) await rp.terminate(k).catch(() => undefined);
+    rp.forgetCommand(k);
+  }
+
+  /** Disconnect-PSSession: stop receiving and leave the shell (and running pipelines) on the host. */
+  async disconnect(o: { idleTimeout?: number; signal?: AbortSignal } = {}): Promise<void> {
+    const rp = this.need();
+    for (const ac of this.loops.values()) ac.abort();
+    this.loops.clear();
+    await rp.disconnect(o);
+  }
+
+  /** Reconnect after `disconnect` from this client: receiving resumes for the pipelines still running. */
+  async reconnect(o: { signal?: AbortSignal } = {}): Promise<void> {
+    const rp = this.need();
+    await rp.reconnect(o);
+    for (const p of this.pool.pipelines.values()) if (!p.done || !rp.isCommandDone(p.id)) this.loopPipeline(p.id);
+  }
+
+  /** The user's PowerShell shells on the host with their commands (Get-PSSession -ComputerName). */
+  static list(wsman: WSManClient, o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> { return WSManRunspacePool.list(wsman, o); }
+
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      for (const ac of this.loops.values()) ac.abort();
+      this.loops.clear();
+      try {
+        if (this.rp && this.ended === undefined && !this.rp.disconnected) await this.rp.close();
+        else if (!this.rp) { this.pool?.beginClose(); this.pool?.closed(); }
+      } finally {
+        if (this.ended === undefined) { this.ended = null; this.hooks?.onData(); this.hooks?.onClose(); }
+        this.opts.owner?.close();
+      }
+    })();
+    return this.closing;
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  private need(): WSManRunspacePool {
+    if (!this.rp) throw new LocalProtocolError('the runspace pool has not been created or connected yet');
+    return this.rp;
+  }
+
+  private checkOpen(): void {
+    if (this.ended instanceof Error) throw this.ended;
+    if (this.ended !== undefined || this.closing) throw new LocalProtocolError('the WinRM PowerShell session is closed');
+  }
+
+  private loopPool(): void {
+    const ac = new AbortController();
+    this.loops.set('', ac);
+    const rp = this.rp!;
+    void (async () => {
+      try {
+        while (!ac.signal.aborted && this.ended === undefined) {
+          const st = this.pool.state;
+          if (st === RunspacePoolState.Opened || st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
+          await rp.receive(undefined, ac.signal);
+        }
+        rp.updateEnvelopeSize();
+      } catch (e) {
+        if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
+      } finally { if (this.loops.get('') === ac) this.loops.delete(''); }
+    })();
+  }
+
+  private loopPipeline(pid: string): void {
+    const k = pid.toUpperCase();
+    if (this.loops.has(k)) return;
+    const ac = new AbortController();
+    this.loops.set(k, ac);
+    const rp = this.rp!;
+    void (async () => {
+      try {
+        while (!ac.signal.aborted && this.ended === undefined && !rp.isCommandDone(k)) {
+          await rp.receive(k, ac.signal);
+          const p = this.pool.pipelines.get(k);
+          if (!p) break; // closed by the session
+          if (p.done && p.state !== PSInvocationState.Disconnected && rp.isCommandDone(k)) break;
+        }
+      } catch (e) {
+        if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
+      } finally { if (this.loops.get(k) === ac) this.loops.delete(k); }
+    })();
+  }
+
+  private die(err: Error): void {
+    if (this.ended !== undefined) return;
+    this.ended = err instanceof TransportError || err instanceof Error ? err : new TransportError(String(err));
+    for (const ac of this.loops.values()) ac.abort();
+    this.loops.clear();
+    this.pool.broken(err);
+    this.hooks.onData();
+    this.hooks.onClose(err);
+  }
+}

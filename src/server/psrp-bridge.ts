@@ -1,0 +1,375 @@
+/**
+ * One WS-Man PowerShell shell of the endpoint, bridged to a real `pwsh -s -NoLogo -NoProfile` child over the
+ * OutOfProc framing (pwsh-server.md §3; packet codec src/remoting/outofproc-codec.ts).
+ *
+ *  - Client → pwsh: creationXml / Arguments / Send bytes go out as `<Data>` packets, one un-acked Data per target
+ *    (the pool = the zero GUID, each pipeline = its PID), as the server requires; host answers use Stream
+ *    'PromptResponse'. `<Command>`, `<Signal>` and `<Close>` wait for their acks.
+ *  - pwsh → client: every `<Data>` carries whole PSRP fragments; they are kept per target until a Receive takes them.
+ *    Fragments larger than the client's envelope allows are re-split (same ObjectId, renumbered FragmentIds).
+ *    A fragment is dropped only once the whole message it belongs to has been delivered, so a client that
+ *    Connects after a Disconnect (another process, fresh defragmenter) gets every message whole: nothing lost,
+ *    nothing duplicated.
+ *  - Messages are decoded only to learn states: the terminal PIPELINE_STATE (the command is Done, then
+ *    `<Close>` frees it in pwsh), RUNSPACEPOOL_STATE, and the SESSION_CAPABILITY / APPLICATION_PRIVATE_DATA
+ *    kept for a later Connect (MS-PSRP 3.1.4.9 connectResponseXml).
+ *  - Memory is bounded: the child's stdout is paused while more than 16 MiB wait for a client (Block mode).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { RemoteProtocolError } from '../errors.js';
+import { decodeFragments, Defragmenter, encodeFragment, FRAGMENT_HEADER_SIZE, type Fragment } from '../psrp/fragment.js';
+import { decodeMessage, MessageType } from '../psrp/message.js';
+import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket, type OutOfProcStream } from '../remoting/outofproc-codec.js';
+import { concatBytes, fromUtf8 } from '../util/bytes.js';
+import { debug } from '../util/debug.js';
+
+const HIGH_WATER = 16 * 1024 * 1024;
+const LOW_WATER = 4 * 1024 * 1024;
+const ACK_TIMEOUT_MS = 60_000;
+
+export const POOL = OUTOFPROC_POOL_GUID;
+
+interface OutFrag { bytes: Uint8Array; oid: bigint; start: boolean; end: boolean; terminal: boolean }
+
+/** Output of one target (pool or pipeline) waiting for Receive. */
+class OutputTarget {
+  frags: OutFrag[] = [];
+  /** fragments from the head already handed to the current client */
+  sent = 0;
+  bytes = 0;
+  readonly defrag = new Defragmenter();
+  /** the terminal PIPELINE_STATE was ingested / delivered */
+  terminal = false;
+  terminalDelivered = false;
+  pipelineState: number | undefined;
+  nextFid = new Map<bigint, bigint>();
+  readonly waiters = new Set<() => void>();
+  wake(): void { for (const w of [...this.waiters]) w(); }
+  get pending(): number { return this.frags.length - this.sent; }
+}
+
+export interface BridgeOptions {
+  pwsh: string;
+  args: string[];
+  env: Record<string, string>;
+  cwd?: string;
+  /** largest fragment (header included) a Receive may carry */
+  maxFragmentSize: number;
+  log?: (line: string) => void;
+}
+
+/** The child process edge. Not sans-IO by nature; everything it parses goes through the shared codecs. */
+export class PsrpBridge {
+  private child: ChildProcess | undefined;
+  private readonly decoder = new OutOfProcDecoder();
+  private readonly targets = new Map<string, OutputTarget>();
+  private readonly queues = new Map<string, { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }>();
+  private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
+  private totalBytes = 0;
+  private paused = false;
+  private stderrTail = '';
+  exited = false;
+  exitCode: number | null = null;
+  poolState: number | undefined;
+  /** the server's first SESSION_CAPABILITY and APPLICATION_PRIVATE_DATA messages (whole, for Connect) */
+  sessionCapability: Uint8Array | undefined;
+  applicationPrivateData: Uint8Array | undefined;
+  private readonly exitWaiters: Array<() => void> = [];
+
+  constructor(readonly opts: BridgeOptions) { this.target(POOL); }
+
+  async start(): Promise<void> {
+    const child = spawn(this.opts.pwsh, ['-s', '-NoLogo', '-NoProfile', ...this.opts.args], {
+      cwd: this.opts.cwd, env: this.opts.env, stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      child.once('spawn', () => resolve());
+      child.once('error', (e: NodeJS.ErrnoException) => reject(new RemoteProtocolError(`cannot start PowerShell (${this.opts.pwsh}): ${e.code ?? e.message}; pass --pwsh PATH or set WINRM_TS_PWSH`)));
+    });
+    child.stdin!.on('error', () => undefined);
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-2000); });
+    child.stdout!.on('data', (d: Buffer) => {
+      let packets: OutOfProcPacket[];
+      try { packets = this.decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)); } catch (e) {
+        this.opts.log?.(`psrp: pwsh wrote something that is not OutOfProc framing: ${(e as Error).message}`);
+        this.kill();
+        return;
+      }
+      for (const p of packets) {
+        try { this.onPacket(p); } catch (e) { this.opts.log?.(`psrp: bad data from pwsh: ${(e as Error).message}`); this.kill(); return; }
+      }
+    });
+    child.on('exit', (code) => {
+      this.exited = true;
+      this.exitCode = code;
+      for (const [, ws] of this.ackWaiters) for (const w of ws) w.reject(new RemoteProtocolError(this.exitMessage()));
+      this.ackWaiters.clear();
+      for (const t of this.targets.values()) t.wake();
+      for (const w of this.exitWaiters.splice(0)) w();
+    });
+  }
+
+  exitMessage(): string {
+    const tail = this.stderrTail.trim().split('\n').slice(-2).join(' ').slice(0, 300);
+    return `the PowerShell host process exited (code ${this.exitCode ?? 'signal'})${tail ? `: ${tail}` : ''}`;
+  }
+
+  target(guid: string): OutputTarget {
+    const k = guid.toLowerCase();
+    let t = this.targets.get(k);
+    if (!t) { t = new OutputTarget(); this.targets.set(k, t); }
+    return t;
+  }
+  hasTarget(guid: string): boolean { return this.targets.has(guid.toLowerCase()); }
+  dropTarget(guid: string): void {
+    const k = guid.toLowerCase();
+    const t = this.targets.get(k);
+    if (!t || k === POOL) return;
+    this.totalBytes -= t.bytes;
+    this.targets.delete(k);
+    this.queues.delete(k);
+    this.maybeResume();
+  }
+  /** PIDs of pipelines that have not been closed. */
+  pipelines(): Array<{ pid: string; terminal: boolean }> {
+    return [...this.targets.entries()].filter(([k]) => k !== POOL).map(([pid, t]) => ({ pid, terminal: t.terminal }));
+  }
+
+  // ---------------- pwsh → client ----------------
+
+  private onPacket(p: OutOfProcPacket): void {
+    if (p.type === 'Data') { this.ingest(p.psGuid, p.data); return; }
+    if (p.type === 'DataAck') {
+      const q = this.queues.get(p.psGuid);
+      if (q) { q.inflight = false; this.pump(p.psGuid); }
+      return;
+    }
+    if (p.type === 'CommandAck' || p.type === 'SignalAck' || p.type === 'CloseAck') {
+      const key = `${p.type}:${p.psGuid}`;
+      const ws = this.ackWaiters.get(key);
+      const w = ws?.shift();
+      if (ws && !ws.length) this.ackWaiters.delete(key);
+      w?.resolve();
+      return;
+    }
+    // Command / Signal / Close from the server side are not expected
+    debug('psrp: ignoring %s from pwsh', p.type);
+  }
+
+  private ingest(guid: string, data: Uint8Array): void {
+    const t = this.target(guid);
+    const frags = decodeFragments(data);
+    const max = Math.max(FRAGMENT_HEADER_SIZE + 1, this.opts.maxFragmentSize);
+    for (const f of frags) {
+      const whole = t.defrag.add(f);
+      let terminal = false;
+      if (whole) terminal = this.onMessage(guid, t, whole);
+      for (const piece of this.split(t, f, max)) {
+        const out: OutFrag = { bytes: encodeFragment(piece), oid: piece.objectId, start: piece.start, end: piece.end, terminal: false };
+        t.frags.push(out);
+        t.bytes += out.bytes.length;
+        this.totalBytes += out.bytes.length;
+      }
+      if (terminal) t.frags[t.frags.length - 1]!.terminal = true;
+    }
+    if (this.totalBytes > HIGH_WATER && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
+    t.wake();
+  }
+
+  /** Re-split a fragment that is too big for the client's envelope (same object, renumbered fragments). */
+  private split(t: OutputTarget, f: Fragment, max: number): Fragment[] {
+    const room = max - FRAGMENT_HEADER_SIZE;
+    let fid = f.start ? 0n : (t.nextFid.get(f.objectId) ?? f.fragmentId);
+    const out: Fragment[] = [];
+    let off = 0;
+    do {
+      const blob = f.blob.subarray(off, off + room);
+      const first = off === 0;
+      off += blob.length;
+      const last = off >= f.blob.length;
+      out.push({ objectId: f.objectId, fragmentId: fid++, start: f.start && first, end: f.end && last, blob });
+    } while (off < f.blob.length);
+    if (f.end) t.nextFid.delete(f.objectId); else t.nextFid.set(f.objectId, fid);
+    return out;
+  }
+
+  /** Learn states from a whole message. Returns true when it is a terminal PIPELINE_STATE. */
+  private onMessage(guid: string, t: OutputTarget, blob: Uint8Array): boolean {
+    const m = decodeMessage(blob);
+    const text = () => fromUtf8(m.data);
+    switch (m.messageType) {
+      case MessageType.SESSION_CAPABILITY: this.sessionCapability ??= blob; return false;
+      case MessageType.APPLICATION_PRIVATE_DATA: this.applicationPrivateData ??= blob; return false;
+      case MessageType.RUNSPACEPOOL_STATE: {
+        const s = /<I32 N="RunspaceState">(\d+)<\/I32>/.exec(text());
+        if (s) this.poolState = Number(s[1]);
+        return false;
+      }
+      case MessageType.PIPELINE_STATE: {
+        const s = /<I32 N="PipelineState">(\d+)<\/I32>/.exec(text());
+        if (!s || guid === POOL) return false;
+        t.pipelineState = Number(s[1]);
+        // 3 Stopped, 4 Completed, 5 Failed (MS-PSRP 2.2.3.5)
+        if (t.pipelineState >= 3 && t.pipelineState <= 5) {
+          t.terminal = true;
+          // pwsh keeps the command until it is closed; the session Close waits for every command
+          queueMicrotask(() => { void this.closePipeline(guid).catch(() => undefined); });
+          return true;
+        }
+        return false;
+      }
+      default: return false;
+    }
+  }
+
+  /**
+   * Take undelivered fragments of a target, up to `budget` bytes (at least one fragment), and commit (drop) the
+   * fragments of every message that has now been delivered whole.
+   */
+  take(guid: string, budget: number): { data: Uint8Array; fragments: number; terminalDelivered: boolean } {
+    const t = this.target(guid);
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    while (t.sent < t.frags.length) {
+      const f = t.frags[t.sent]!;
+      if (parts.length && size + f.bytes.length > budget) break;
+      parts.push(f.bytes); size += f.bytes.length;
+      if (f.terminal) t.terminalDelivered = true;
+      t.sent++;
+    }
+    // commit: the longest delivered prefix in which every started message has ended
+    const open = new Set<bigint>();
+    let commit = 0;
+    for (let i = 0; i < t.sent; i++) {
+      const f = t.frags[i]!;
+      if (f.start && !f.end) open.add(f.oid);
+      else if (f.end) open.delete(f.oid);
+      if (open.size === 0) commit = i + 1;
+    }
+    if (commit) {
+      let freed = 0;
+      for (let i = 0; i < commit; i++) freed += t.frags[i]!.bytes.length;
+      t.frags.splice(0, commit);
+      t.sent -= commit;
+      t.bytes -= freed; this.totalBytes -= freed;
+      this.maybeResume();
+    }
+    return { data: parts.length === 1 ? parts[0]! : concatBytes(...parts), fragments: parts.length, terminalDelivered: t.terminalDelivered && t.pending === 0 };
+  }
+
+  /** Put a whole single-fragment message in front of a target's undelivered output (Connect replays). */
+  inject(guid: string, fragment: Uint8Array, oid: bigint): void {
+    const t = this.target(guid);
+    t.frags.splice(t.sent, 0, { bytes: fragment, oid, start: true, end: true, terminal: false });
+    t.bytes += fragment.length; this.totalBytes += fragment.length;
+    t.wake();
+  }
+
+  /** A new client (Connect) starts with a fresh defragmenter: hand out every uncommitted fragment again. */
+  rewind(): void { for (const t of this.targets.values()) t.sent = 0; }
+
+  private maybeResume(): void {
+    if (this.paused && this.totalBytes < LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
+  }
+
+  /** Wait until the target has undelivered data, the pipeline is done, pwsh exited, or ms/abort. */
+  wait(guid: string, ms: number, signal: AbortSignal): Promise<void> {
+    const t = this.target(guid);
+    const ready = () => t.pending > 0 || this.exited;
+    if (ready() || signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { clearTimeout(timer); t.waiters.delete(check); signal.removeEventListener('abort', done); resolve(); };
+      const check = () => { if (ready()) done(); };
+      const timer = setTimeout(done, ms);
+      t.waiters.add(check);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  // ---------------- client → pwsh ----------------
+
+  private write(line: string): void {
+    const stdin = this.child?.stdin;
+    if (!stdin || this.exited || stdin.destroyed) throw new RemoteProtocolError(this.exitMessage());
+    stdin.write(line);
+  }
+
+  /** Queue Data for a target; resolves when it has been written (one un-acked Data per target). */
+  sendData(guid: string, data: Uint8Array, stream: OutOfProcStream = 'Default'): Promise<void> {
+    if (!data.length) return Promise.resolve();
+    if (this.exited) return Promise.reject(new RemoteProtocolError(this.exitMessage()));
+    const k = guid.toLowerCase();
+    let q = this.queues.get(k);
+    if (!q) { q = { items: [], inflight: false }; this.queues.set(k, q); }
+    return new Promise((resolve) => {
+      q.items.push({ stream, data, written: resolve });
+      this.pump(k);
+    });
+  }
+
+  private pump(k: string): void {
+    const q = this.queues.get(k);
+    if (!q || q.inflight) return;
+    const item = q.items.shift();
+    if (!item) return;
+    q.inflight = true;
+    try { this.write(encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: item.data })); } catch { /* exit handler reports */ }
+    item.written();
+  }
+
+  private waitAck(type: 'CommandAck' | 'SignalAck' | 'CloseAck', guid: string, packet: 'Command' | 'Signal' | 'Close', timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
+    const k = guid.toLowerCase();
+    const key = `${type}:${k}`;
+    return new Promise<void>((resolve, reject) => {
+      if (this.exited) { reject(new RemoteProtocolError(this.exitMessage())); return; }
+      const timer = setTimeout(() => {
+        const ws = this.ackWaiters.get(key);
+        const i = ws?.indexOf(entry) ?? -1;
+        if (ws && i >= 0) ws.splice(i, 1);
+        reject(new RemoteProtocolError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
+      const entry = { resolve: () => { clearTimeout(timer); resolve(); }, reject: (e: Error) => { clearTimeout(timer); reject(e); } };
+      const ws = this.ackWaiters.get(key) ?? [];
+      ws.push(entry); this.ackWaiters.set(key, ws); // registered before writing: no race with a fast ack
+      try { this.write(encodePacket({ type: packet, psGuid: k })); } catch (e) { entry.reject(e as Error); }
+    });
+  }
+
+  /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline. */
+  async command(pid: string): Promise<void> {
+    this.target(pid);
+    await this.waitAck('CommandAck', pid, 'Command');
+  }
+  /** `<Signal>` → SignalAck: stop the pipeline (MS-PSRP stop; the WS-Man code `powershell/signal/crtl_c`). */
+  signal(pid: string): Promise<void> { return this.waitAck('SignalAck', pid, 'Signal'); }
+
+  private readonly closing = new Map<string, Promise<void>>();
+  /** `<Close>` → CloseAck: pwsh frees the pipeline (required before the pool can close). Idempotent. */
+  closePipeline(pid: string): Promise<void> {
+    const k = pid.toLowerCase();
+    let p = this.closing.get(k);
+    if (!p) { p = this.waitAck('CloseAck', k, 'Close', 15_000); this.closing.set(k, p); }
+    return p;
+  }
+
+  kill(): void {
+    const c = this.child;
+    if (!c || this.exited) return;
+    try { c.stdin?.end(); } catch { /* gone */ }
+    try { c.kill('SIGKILL'); } catch { /* gone */ }
+  }
+
+  /** Close stdin (pwsh exits on EOF), kill after a grace period. */
+  async stop(graceMs = 2000): Promise<void> {
+    const c = this.child;
+    if (!c || this.exited) return;
+    const exited = new Promise<void>((r) => this.exitWaiters.push(r));
+    try { c.stdin?.end(); } catch { /* gone */ }
+    const t = setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
+    await exited;
+    clearTimeout(t);
+  }
+
+  get pid(): number | undefined { return this.child?.pid; }
+}

@@ -1,0 +1,372 @@
+/**
+ * The endpoint's PowerShell resource (`http://schemas.microsoft.com/powershell/<configuration>`), answering as
+ * Windows' PowerShell plug-in does, with each shell bridged to a real `pwsh -s` (src/server/psrp-bridge.ts):
+ * Create (creationXml) · Receive (pool and pipelines; long poll → w:TimedOut) · Command (Arguments) · Send
+ * (stdin / pr) · Signal (`powershell/signal/crtl_c` stops, anything else closes the pipeline, as PowerShell's
+ * plug-in does) · Delete · Disconnect / Reconnect / Connect (MS-PSRP 3.1.4.9, protocol.md 7.10) · Enumerate of
+ * shells and commands (`…/windows/shell`, `…/windows/shell/Command`).
+ *
+ *   const ps = new PsrpEndpoint({ pwsh, configurations });
+ *   await serve({ ..., resources: ps.resources() });   ...   await ps.close();
+ *
+ * pwsh runs in the user's logon session: its environment comes from `childEnv(session)` (USERNAME, USERDOMAIN and
+ * the credential-broker hooks), never with a password. Shells belong to the user who created them; a Connect from
+ * another process of the same user picks up a Disconnected shell with its running pipelines.
+ */
+import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { buildResponse } from '../wsman/envelope.js';
+import { Action } from '../wsman/ns.js';
+import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
+import { decodeMessage, encodeMessage, Destination, MessageType } from '../psrp/message.js';
+import { parseReceiveRequest, parseSendRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody, commandResponseBody } from '../winrs/messages.js';
+import { bytesToGuid, concatBytes, fromUtf8 } from '../util/bytes.js';
+import {
+  PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
+  parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
+  SHELL_ENUM_URI, type PsrpShellInfo,
+} from '../remoting/wsman-messages.js';
+import { childEnv, type LogonSession } from './logon.js';
+import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
+import { PsrpBridge, POOL } from './psrp-bridge.js';
+import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
+
+/** Environment passed from the server to pwsh (nothing else leaks). */
+const PASS_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'HOME', 'TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
+const DEFAULT_IDLE_MS = 7200_000;
+const COALESCE_MS = 25;
+
+export interface PsrpEndpointOptions {
+  /** pwsh executable (default: WINRM_TS_PWSH, /opt/winrm-ts-peers/pwsh/pwsh, PATH) */
+  pwsh?: string;
+  /** extra session configurations (restricted ones are enforced through a .pssc) */
+  configurations?: SessionConfiguration[];
+  log?: (line: string) => void;
+  /** extra environment for pwsh (tests) */
+  env?: Record<string, string>;
+}
+
+interface PsrpCommand { pid: string; createdAt: number }
+
+class PsrpShell {
+  state: 'Connected' | 'Disconnected' = 'Connected';
+  readonly commands = new Map<string, PsrpCommand>();
+  readonly createdAt = Date.now();
+  lastUsed = Date.now();
+  idleTimer: NodeJS.Timeout | undefined;
+  minRunspaces = 1;
+  maxRunspaces = 1;
+  nextInjectedOid = 1n << 62n;
+  constructor(readonly id: string, readonly rpid: string, readonly owner: LogonSession, readonly resourceUri: string,
+    readonly bridge: PsrpBridge, readonly clientIp: string, public idleTimeoutMs: number, readonly name?: string) {}
+  info(): PsrpShellInfo {
+    return {
+      shellId: this.id, resourceUri: this.resourceUri, owner: this.owner.name, clientIp: this.clientIp, processId: this.bridge.pid,
+      idleTimeoutMs: this.idleTimeoutMs, state: this.state, runTimeMs: Date.now() - this.createdAt, inactivityMs: Date.now() - this.lastUsed, name: this.name,
+    };
+  }
+}
+
+const sameUser = (a: LogonSession, b: LogonSession) =>
+  a.identity.user.toLowerCase() === b.identity.user.toLowerCase() && a.identity.domain.toLowerCase() === b.identity.domain.toLowerCase();
+
+/** Windows' answer for an unknown configuration name (the text PowerShell clients show). */
+export function unknownConfigurationFault(resourceUri: string, machine: string): WsmanFault {
+  return new WsmanFault({
+    code: 's:Sender', subcode: 'w:InvalidResourceURI', wsmanCode: 2150858811,
+    reason: `The WS-Management service cannot process the request. Cannot find the ${configurationName(resourceUri).slice(0, 200)} session configuration in the WSMan: drive on the ${machine} computer. `,
+  });
+}
+
+export class PsrpEndpoint {
+  readonly shells = new Map<string, PsrpShell>();
+  readonly configs: SessionConfigurations;
+  private closed = false;
+
+  constructor(readonly opts: PsrpEndpointOptions = {}) {
+    this.configs = new SessionConfigurations(opts.configurations ?? []);
+  }
+
+  /** Handlers to pass as `serve({ resources })`. */
+  resources(): Record<string, ResourceHandler> {
+    return {
+      [PSRP_URI_PREFIX]: (req) => this.handle(req),
+      [SHELL_ENUM_URI]: (req) => this.handleEnumerate(req),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.shells.values()];
+    this.shells.clear();
+    await Promise.all(all.map((s) => this.dispose(s)));
+    this.configs.dispose();
+  }
+
+  private async dispose(s: PsrpShell): Promise<void> {
+    if (s.idleTimer) clearTimeout(s.idleTimer);
+    this.shells.delete(s.id);
+    await s.bridge.stop().catch(() => undefined);
+    s.owner.unref();
+  }
+
+  async handle(req: WsmanRequest): Promise<string> {
+    const uri = req.env.resourceUri ?? '';
+    const config = this.configs.resolve(uri);
+    if (!config) throw unknownConfigurationFault(uri, req.endpoint.name);
+    switch (req.env.action) {
+      case Action.Create: return this.create(req, config);
+      case Action.Receive: return this.receive(req);
+      case Action.Command: return this.command(req);
+      case Action.Send: return this.send(req);
+      case Action.Signal: return this.signal(req);
+      case Action.Delete: return this.delete(req);
+      case Action.Disconnect: return this.disconnect(req);
+      case Action.Reconnect: return this.reconnect(req);
+      case Action.Connect: return this.connect(req);
+      default: throw faults.actionNotSupported(req.env.action ?? '(none)');
+    }
+  }
+
+  private shellFor(req: WsmanRequest): PsrpShell {
+    const id = req.env.selectors.get('ShellId');
+    const shell = id ? this.shells.get(id.toUpperCase()) : undefined;
+    if (!shell || shell.resourceUri.toLowerCase() !== (req.env.resourceUri ?? '').toLowerCase()) throw faults.invalidSelectors('shell');
+    if (!sameUser(shell.owner, req.session)) throw faults.accessDenied();
+    shell.lastUsed = Date.now();
+    return shell;
+  }
+
+  private async create(req: WsmanRequest, config: ReturnType<SessionConfigurations['resolve']> & object): Promise<string> {
+    if (this.closed) throw faults.provider(2150858752, 'The endpoint is shutting down. ');
+    let spec;
+    try { spec = parsePsrpShellRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const pwsh = findPwshExecutable(this.opts.pwsh);
+    if (!pwsh) throw faults.provider(2147942402, 'PowerShell (pwsh) was not found on the endpoint: start `winrm-ts serve` with --pwsh PATH or set WINRM_TS_PWSH. ');
+    // the pool id comes from the messages; the ShellId defaults to it (pypsrp and PowerShell send ShellId = RPID)
+    let rpid: string | undefined;
+    const minmax: { min?: number; max?: number } = {};
+    try {
+      for (const f of decodeFragments(spec.creationXml)) {
+        if (!f.start || f.blob.length < 40) continue;
+        const m = decodeMessage(f.blob);
+        rpid ??= m.rpid;
+        if (m.messageType === MessageType.INIT_RUNSPACEPOOL && f.end) {
+          const t = fromUtf8(m.data);
+          const min = /<I32 N="MinRunspaces">(\d+)<\/I32>/.exec(t); const max = /<I32 N="MaxRunspaces">(\d+)<\/I32>/.exec(t);
+          if (min) minmax.min = Number(min[1]);
+          if (max) minmax.max = Number(max[1]);
+        }
+      }
+    } catch (e) { throw faults.invalidBody(`creationXml: ${(e as Error).message}`); }
+    let id = (spec.shellId ?? rpid ?? randomUUID()).toUpperCase();
+    if (this.shells.has(id)) id = randomUUID().toUpperCase();
+    const env: Record<string, string> = {};
+    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
+    env.HOME ??= tmpdir();
+    Object.assign(env, { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', NO_COLOR: '1' }, this.opts.env ?? {}, await childEnv(req.session));
+    const maxEnv = req.replyMaxEnvelopeSize;
+    const bridge = new PsrpBridge({
+      pwsh, env, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
+      maxFragmentSize: Math.max(FRAGMENT_HEADER_SIZE + 1024, Math.floor((maxEnv - 4096) / 4) * 3),
+      log: this.opts.log,
+    });
+    await bridge.start().catch((e) => { throw faults.provider(2147942402, `${(e as Error).message} `); });
+    const shell = new PsrpShell(id, (rpid ?? id).toUpperCase(), req.session, req.env.resourceUri!, bridge, req.clientIp, spec.idleTimeoutMs ?? DEFAULT_IDLE_MS, spec.name);
+    if (minmax.min) shell.minRunspaces = minmax.min;
+    if (minmax.max) shell.maxRunspaces = minmax.max;
+    req.session.ref();
+    this.shells.set(id, shell);
+    this.opts.log?.(`psrp: shell ${id} (${config.name}) for ${req.session.name}: pwsh pid ${bridge.pid}`);
+    await bridge.sendData(POOL, spec.creationXml);
+    return buildResponse(Action.CreateResponse, req.env.messageId, psrpCreateResponseBody(req.endpoint.url, shell.info()));
+  }
+
+  private async receive(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let r;
+    try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const pid = r.commandId?.toUpperCase();
+    if (pid && !shell.commands.has(pid)) throw faults.invalidSelectors('command');
+    const target = pid ?? POOL;
+    const bridge = shell.bridge;
+    const started = Date.now();
+    await bridge.wait(target, req.operationTimeoutMs, req.signal);
+    if (req.signal.aborted) throw new WsmanFault({ code: 's:Receiver', subcode: 'w:InternalError', wsmanCode: 2150858752, reason: 'client went away' });
+    const t = bridge.target(target);
+    if (t.pending === 0) {
+      if (bridge.exited) throw faults.provider(2150858752, `${bridge.exitMessage()} `);
+      throw faults.timedOut();
+    }
+    // coalesce briefly: a short pipeline's output and its final state travel in one reply
+    if (pid && !t.terminal) {
+      const left = Math.max(0, Math.min(COALESCE_MS, req.operationTimeoutMs - (Date.now() - started)));
+      await new Promise<void>((res) => {
+        const done = () => { clearTimeout(timer); t.waiters.delete(check); res(); };
+        const check = () => { if (t.terminal || bridge.exited) done(); };
+        const timer = setTimeout(done, left);
+        t.waiters.add(check);
+      });
+    }
+    const budget = Math.max(4096, Math.floor((req.replyMaxEnvelopeSize - 4096) / 4) * 3);
+    const got = bridge.take(target, budget);
+    const chunks = got.data.length ? [{ name: 'stdout', commandId: pid, data: got.data, end: false }] : [];
+    let state;
+    if (pid && got.terminalDelivered) {
+      state = { commandId: pid, state: 'Done', exitCode: 0 };
+      shell.commands.delete(pid);
+      void bridge.closePipeline(pid).catch(() => undefined).finally(() => bridge.dropTarget(pid));
+    }
+    return buildResponse(Action.ReceiveResponse, req.env.messageId, receiveResponseBody(chunks, state));
+  }
+
+  private async command(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let c;
+    try { c = parsePsrpCommandRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    let pid = pidOf(c.args) ?? c.commandId?.toUpperCase() ?? randomUUID().toUpperCase();
+    pid = pid.toUpperCase();
+    if (shell.commands.has(pid) || shell.bridge.hasTarget(pid)) throw faults.provider(87, 'The parameter is incorrect: the command id is already in use. ', 'w:InvalidParameter');
+    try { await shell.bridge.command(pid); } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
+    shell.commands.set(pid, { pid, createdAt: Date.now() });
+    void shell.bridge.sendData(pid, c.args).catch(() => undefined); // queued in order before any later Send
+    return buildResponse(Action.CommandResponse, req.env.messageId, commandResponseBody(pid));
+  }
+
+  private async send(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let streams;
+    try { streams = parseSendRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    for (const s of streams) {
+      let target = s.commandId?.toUpperCase();
+      if (target && !shell.commands.has(target)) throw faults.invalidSelectors('command');
+      // host answers may come without CommandId (pypsrp): route them by the message's pipeline id
+      if (!target) { const p = pidOf(s.data); target = p && shell.commands.has(p) ? p : POOL; }
+      try { await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default'); } catch (e) {
+        throw faults.provider(2150858752, `${(e as Error).message} `);
+      }
+    }
+    return buildResponse(Action.SendResponse, req.env.messageId, sendResponseBody());
+  }
+
+  private async signal(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    let s;
+    try { s = parseSignalRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const pid = s.commandId?.toUpperCase();
+    if (!pid) throw faults.invalidSelectors('command');
+    if (shell.commands.has(pid)) {
+      try {
+        // PowerShell's plug-in compares this exact string (ordinal); any other code closes the command
+        if (s.code === PSRP_STOP_SIGNAL) await shell.bridge.signal(pid);
+        else { shell.commands.delete(pid); await shell.bridge.closePipeline(pid); shell.bridge.dropTarget(pid); }
+      } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
+    }
+    return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
+  }
+
+  private async delete(req: WsmanRequest): Promise<string> {
+    const shell = this.shellFor(req);
+    await this.dispose(shell);
+    this.opts.log?.(`psrp: shell ${shell.id} deleted`);
+    return buildResponse(Action.DeleteResponse, req.env.messageId, '');
+  }
+
+  private armIdle(shell: PsrpShell): void {
+    if (shell.idleTimer) clearTimeout(shell.idleTimer);
+    const ms = Math.min(Math.max(shell.idleTimeoutMs, 1000), 0x7fffffff);
+    shell.idleTimer = setTimeout(() => {
+      if (shell.state !== 'Disconnected') return;
+      this.opts.log?.(`psrp: shell ${shell.id} closed after ${ms / 1000} s disconnected (IdleTimeOut)`);
+      void this.dispose(shell);
+    }, ms);
+    shell.idleTimer.unref?.();
+  }
+
+  private disconnect(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    let d;
+    try { d = parseDisconnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    if (d.idleTimeoutMs !== undefined) shell.idleTimeoutMs = d.idleTimeoutMs;
+    shell.state = 'Disconnected';
+    this.armIdle(shell);
+    this.opts.log?.(`psrp: shell ${shell.id} disconnected (idle timeout ${shell.idleTimeoutMs / 1000} s)`);
+    return buildResponse(Action.DisconnectResponse, req.env.messageId, '');
+  }
+
+  private reconnect(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    shell.state = 'Connected';
+    if (shell.idleTimer) clearTimeout(shell.idleTimer);
+    return buildResponse(Action.ReconnectResponse, req.env.messageId, '');
+  }
+
+  private connect(req: WsmanRequest): string {
+    const shell = this.shellFor(req);
+    let c;
+    try { c = parseConnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    if (c.commandId) {
+      if (!shell.commands.has(c.commandId.toUpperCase())) throw faults.invalidSelectors('command');
+      return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody());
+    }
+    if (shell.state !== 'Disconnected') {
+      throw faults.provider(2150858843, 'The shell is in use by another client: disconnect it first (Disconnect-PSSession), then connect. ', 'w:InvalidSelectors');
+    }
+    if (!c.connectXml) throw faults.invalidBody('Connect: a pool connect needs connectXml');
+    const bridge = shell.bridge;
+    if (!bridge.sessionCapability) throw faults.provider(2150858752, 'The runspace pool has not finished opening; try again. ');
+    let clientProtocol = '2.3';
+    try {
+      const types = decodeFragments(c.connectXml).filter((f) => f.start && f.blob.length >= 40).map((f) => decodeMessage(f.blob));
+      if (!types.some((m) => m.messageType === MessageType.CONNECT_RUNSPACEPOOL)) throw new Error('no CONNECT_RUNSPACEPOOL message');
+      const cap = types.find((m) => m.messageType === MessageType.SESSION_CAPABILITY);
+      const v = cap && /<Version N="protocolversion">([\d.]+)<\/Version>/.exec(fromUtf8(cap.data));
+      if (v) clientProtocol = v[1]!;
+    } catch (e) { throw faults.invalidBody(`connectXml: ${(e as Error).message}`); }
+    if (Number(clientProtocol.split('.')[1] ?? 0) < 2 && clientProtocol.startsWith('2.')) {
+      throw faults.provider(2150858752, `Disconnect and connect need PSRP protocol 2.2 or later (the client offers ${clientProtocol}). `);
+    }
+    // a new client: every message it has not received whole is handed out again, from its start
+    bridge.rewind();
+    const initData = encodeMessage({
+      destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_INIT_DATA, rpid: shell.rpid,
+      data: `<Obj RefId="0"><MS><I32 N="MinRunspaces">${shell.minRunspaces}</I32><I32 N="MaxRunspaces">${shell.maxRunspaces}</I32></MS></Obj>`,
+    });
+    const one = (blob: Uint8Array) => encodeFragment({ objectId: shell.nextInjectedOid++, fragmentId: 0n, start: true, end: true, blob });
+    const response = concatBytes(one(bridge.sessionCapability), one(initData));
+    if (bridge.applicationPrivateData) bridge.inject(POOL, one(bridge.applicationPrivateData), shell.nextInjectedOid - 1n);
+    shell.state = 'Connected';
+    if (shell.idleTimer) clearTimeout(shell.idleTimer);
+    this.opts.log?.(`psrp: shell ${shell.id} connected by ${req.session.name} from ${req.clientIp}`);
+    return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody(response));
+  }
+
+  /** Enumerate over `…/windows/shell` (the user's PowerShell shells) and `…/windows/shell/Command` (their commands). */
+  async handleEnumerate(req: WsmanRequest): Promise<string> {
+    if (req.env.action !== Action.Enumerate) throw faults.actionNotSupported(req.env.action ?? '(none)');
+    let f;
+    try { f = parseEnumerateFilter(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    const mine = [...this.shells.values()].filter((s) => sameUser(s.owner, req.session));
+    const uri = (req.env.resourceUri ?? '').replace(/\/+$/, '');
+    if (uri.toLowerCase() === `${SHELL_ENUM_URI}/command`) {
+      const shell = f.shellId ? mine.find((s) => s.id === f.shellId!.toUpperCase()) : undefined;
+      const cmds = shell ? [...shell.commands.keys()].map((commandId) => ({ commandId, state: 'Running' })) : [];
+      return buildResponse(Action.EnumerateResponse, req.env.messageId, enumerateCommandsResponseBody(cmds));
+    }
+    if (uri.toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(uri);
+    const list = f.shellId ? mine.filter((s) => s.id === f.shellId!.toUpperCase()) : mine;
+    return buildResponse(Action.EnumerateResponse, req.env.messageId, enumerateShellsResponseBody(list.map((s) => s.info())));
+  }
+}
+
+/** The pipeline id of the first whole-message-start fragment in a buffer, if any (MS-PSRP 2.2.1 PID). */
+function pidOf(data: Uint8Array): string | undefined {
+  try {
+    for (const f of decodeFragments(data)) {
+      if (!f.start || f.blob.length < 40) continue;
+      const pid = bytesToGuid(f.blob.subarray(24, 40));
+      return pid === '00000000-0000-0000-0000-000000000000' ? undefined : pid;
+    }
+  } catch { /* partial fragments: no id */ }
+  return undefined;
+}

@@ -1,0 +1,208 @@
+/**
+ * PSRP over SSH against independent software: our client (ssh2) → OpenSSH sshd (Debian) → the `powershell`
+ * subsystem → real pwsh 7.6.9 `-sshs`. The sshd is private: generated host key, loopback, ephemeral port
+ * (test/peers/fixtures/sshd/start.sh). Covers key and password auth, values, streams, errors, host calls, stop,
+ * `-f` with param(), strict host-key checking (unknown / changed / hashed known_hosts), wrong password, a missing
+ * subsystem, and the CLI (`ps --ssh`).
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  AbortError, AccessDeniedError, ConnectError, HostKeyError, PSInvocationState, PSObject, Session, connectSsh, describeRemoteError,
+  fingerprintSha256, toPlain, type PSHostHandler,
+} from '../../src/index.js';
+import { fromBase64 } from '../../src/util/bytes.js';
+import { peerSkip } from '../helpers/peers.js';
+import { runCli } from '../helpers/cli.js';
+import { sshdLog, sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+
+const skip = peerSkip('sshd + pwsh (PSRP over SSH)', sshdPresent(), 'apt-get install openssh-server, npm run peers:install, and run as root (the test user is created)');
+let peer: SshdPeer;
+let work: string;
+
+before(async () => {
+  if (skip) return;
+  peer = await startSshd();
+  work = mkdtempSync(join(tmpdir(), 'winrm-ts-ssh-test-'));
+});
+after(async () => {
+  await peer?.stop();
+  if (work) rmSync(work, { recursive: true, force: true });
+});
+
+const hostPub = () => readFileSync(peer.hostKeyPub, 'utf8').trim().split(/\s+/);
+
+describe('key auth, hashed known_hosts: one session', { skip }, () => {
+  let s: Session;
+  const prompts: string[] = [];
+  const host: PSHostHandler = {
+    ui: {
+      readLine: () => 'Alice',
+      promptForChoice: (caption, message, choices, def) => { prompts.push(`${caption}|${message}|${choices.map((c) => c.label).join(',')}|${def}`); return 1; },
+      writeLine: () => undefined, write: () => undefined, writeProgress: () => undefined,
+    },
+  };
+  before(async () => {
+    try {
+      s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHostsHashed, host });
+    } catch (e) { throw new Error(`${(e as Error).message}\nsshd log:\n${sshdLog(peer)}`); }
+  });
+  after(async () => { await s?.close(); });
+
+  test('values come back typed, as the remote user', async () => {
+    const r = await s.invoke(`1+1; 'text'; [pscustomobject]@{ a = 1; b = 'x'; c = @(1,2) }; whoami; $PSVersionTable.PSVersion.ToString(); [datetime]::new(2020,1,2,3,4,5,[DateTimeKind]::Utc)`);
+    assert.equal(r.hadErrors, false);
+    const [two, text, obj, who, ver, dt] = r.output.map((v) => toPlain(v));
+    assert.equal(two, 2);
+    assert.equal(text, 'text');
+    assert.deepEqual(obj, { a: 1, b: 'x', c: [1, 2] });
+    assert.equal(who, peer.user);
+    assert.match(String(ver), /^7\.6\./);
+    assert.equal(dt, '2020-01-02T03:04:05.0000000Z');
+  });
+
+  test('every stream arrives; Write-Error sets hadErrors', async () => {
+    const r = await s.invoke(`Write-Warning 'w1'; Write-Verbose 'v1' -Verbose; Write-Debug 'd1' -Debug; Write-Information 'i1'; Write-Progress -Activity act -Status st; Write-Error 'e1'; 'out'`);
+    assert.deepEqual(r.output.map((v) => toPlain(v)), ['out']);
+    const msg = (x: unknown) => String((x as PSObject).get('Message') ?? (x as PSObject).toStringValue);
+    assert.deepEqual(r.streams.warning.map(msg), ['w1']);
+    assert.deepEqual(r.streams.verbose.map(msg), ['v1']);
+    assert.deepEqual(r.streams.debug.map(msg), ['d1']);
+    assert.equal(String(toPlain((r.streams.information[0] as PSObject).get('MessageData') as never)), 'i1');
+    assert.ok(r.streams.progress.length >= 1);
+    assert.equal(r.streams.error.length, 1);
+    assert.match(describeRemoteError(r.streams.error[0]), /e1/);
+    assert.equal(r.hadErrors, true);
+  });
+
+  test('a terminating error fails the pipeline with its ErrorRecord', async () => {
+    const r = await s.invoke(`'before'; throw 'it broke'`);
+    assert.deepEqual(r.output.map((v) => toPlain(v)), ['before']);
+    assert.equal(r.state, PSInvocationState.Failed);
+    assert.equal(r.hadErrors, true);
+    assert.match(describeRemoteError(r.streams.error.at(-1)), /it broke/);
+  });
+
+  test('host calls: Read-Host and PromptForChoice are answered by our host', async () => {
+    const r = await s.invoke(`$n = Read-Host 'Your name'; $c = $host.UI.PromptForChoice('Cap', 'Pick one', [System.Management.Automation.Host.ChoiceDescription[]]@('&Yes', '&No'), 0); "hello $n, choice $c"`);
+    assert.equal(r.hadErrors, false, JSON.stringify(r.streams.error.map((e) => describeRemoteError(e))));
+    assert.deepEqual(r.output.map((v) => toPlain(v)), ['hello Alice, choice 1']);
+    assert.deepEqual(prompts, ['Cap|Pick one|&Yes,&No|0']);
+  });
+
+  test('stop: an endless pipeline stops on abort and the session stays usable', async () => {
+    const ac = new AbortController();
+    const seen: unknown[] = [];
+    await assert.rejects(async () => {
+      for await (const ev of s.stream(`'started'; while ($true) { Start-Sleep -Milliseconds 20 }`, { signal: ac.signal })) {
+        if (ev.type === 'output') { seen.push(toPlain(ev.value)); ac.abort(); }
+      }
+    }, AbortError);
+    assert.deepEqual(seen, ['started']);
+    const r = await s.invoke('2+2');
+    assert.deepEqual(r.output.map((v) => toPlain(v)), [4]);
+  });
+
+  test('invokeFile: a local .ps1 with param() and positional args (Invoke-Command -FilePath)', async () => {
+    const f = join(work, 'greet.ps1');
+    writeFileSync(f, '\uFEFFparam([string]$Name, [int]$Count = 1)\n1..$Count | ForEach-Object { "hello $Name $_" }\n');
+    const r = await s.invokeFile(f, { args: ['world', 3] });
+    assert.deepEqual(r.output.map((v) => toPlain(v)), ['hello world 1', 'hello world 2', 'hello world 3']);
+    const r2 = await s.invokeFile(f, { parameters: { Name: 'named' } });
+    assert.deepEqual(r2.output.map((v) => toPlain(v)), ['hello named 1']);
+  });
+
+  test('pipeline input and several pipelines at once', async () => {
+    const [a, b] = await Promise.all([
+      s.invoke('process { $_ * 10 }', { input: [1, 2, 3] }),
+      s.invoke('Start-Sleep -Milliseconds 50; "second"'),
+    ]);
+    assert.deepEqual(a.output.map((v) => toPlain(v)), [10, 20, 30]);
+    assert.deepEqual(b.output.map((v) => toPlain(v)), ['second']);
+  });
+});
+
+describe('password auth and host-key policy', { skip }, () => {
+  test('password auth with a plain known_hosts', async () => {
+    const s = await Session.open({ transport: 'ssh', computerName: '127.0.0.1', port: peer.port, username: peer.user, password: peer.password, knownHostsPath: peer.knownHosts });
+    try {
+      const r = await s.invoke('whoami');
+      assert.deepEqual(r.output.map((v) => toPlain(v)), [peer.user]);
+    } finally { await s.close(); }
+  });
+
+  test('a wrong password is AccessDeniedError, and the password is not in the message', async () => {
+    const bad = 'Wrong-Secret-123';
+    const e = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, password: bad, knownHostsPath: peer.knownHosts }).then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof AccessDeniedError, String(e));
+    assert.match(e.message, /authentication as winrmts/);
+    assert.ok(!e.message.includes(bad));
+  });
+
+  test('an unknown host key is refused by default, with the fingerprint OpenSSH shows and how to trust it', async () => {
+    const empty = join(work, 'empty_known_hosts');
+    writeFileSync(empty, '');
+    const e = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: empty }).then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof HostKeyError, String(e));
+    assert.equal(e.reason, 'unknown');
+    assert.equal(e.keyType, 'ssh-ed25519');
+    const openssh = execFileSync('ssh-keygen', ['-lf', peer.hostKeyPub], { encoding: 'utf8' }).split(/\s+/)[1];
+    assert.equal(e.fingerprint, openssh);
+    assert.equal(e.fingerprint, fingerprintSha256(fromBase64(hostPub()[1]!)));
+    assert.match(e.message, /ssh-keyscan -p \d+ -t ed25519 127\.0\.0\.1/);
+    assert.match(e.message, /--insecure-host-key/);
+  });
+
+  test('a changed host key is refused and names the known_hosts line', async () => {
+    const other = readFileSync(peer.keyPath + '.pub', 'utf8').trim().split(/\s+/); // some other ed25519 key
+    const e = await connectSsh({
+      host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: peer.keyPath,
+      knownHosts: `# first line\n[127.0.0.1]:${peer.port} ${other[0]} ${other[1]}\n`,
+    }).then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof HostKeyError, String(e));
+    assert.equal(e.reason, 'changed');
+    assert.match(e.message, /CHANGED.*line 2/);
+  });
+
+  test('--insecure-host-key skips the check with a warning; a missing subsystem is a ConnectError', async () => {
+    const warnings: string[] = [];
+    const e = await connectSsh({
+      host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: peer.keyPath, knownHosts: '',
+      insecureHostKey: true, onWarning: (m) => warnings.push(m), subsystem: 'no-such-subsystem',
+    }).then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof ConnectError, String(e));
+    assert.match(e.message, /refused the 'no-such-subsystem' subsystem/);
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0]!, /not checking the SSH host key.*SHA256:/);
+  });
+
+  test('connection refused is a ConnectError', async () => {
+    const net = await import('node:net');
+    const port = await new Promise<number>((r) => { const sv = net.createServer().listen(0, '127.0.0.1', () => { const p = (sv.address() as { port: number }).port; sv.close(() => r(p)); }); });
+    await assert.rejects(connectSsh({ host: '127.0.0.1', port, username: 'x', password: 'y', insecureHostKey: true }), ConnectError);
+  });
+});
+
+describe('CLI: winrm-ts ps --ssh', { skip }, () => {
+  test('-f script.ps1 -- args over SSH with a key', async () => {
+    const f = join(work, 's.ps1');
+    writeFileSync(f, 'param([string]$Name, [int]$Count = 1)\n1..$Count | ForEach-Object { "hello $Name $_" }\nWrite-Error "bad thing"\n');
+    const r = await runCli(['ps', '--ssh', '-H', `127.0.0.1:${peer.port}`, '-u', peer.user, '--ssh-key', peer.keyPath, '--known-hosts', peer.knownHosts, '-f', f, '--', 'world', '3']);
+    assert.deepEqual(r.stdout.trim().split('\n'), ['hello world 1', 'hello world 2', 'hello world 3'], r.stderr);
+    assert.match(r.stderr, /bad thing/);
+    assert.equal(r.code, 1, 'errors in the pipeline give a non-zero exit code');
+  });
+
+  test('an unknown host key stops the CLI before any authentication', async () => {
+    const empty = join(work, 'empty2');
+    writeFileSync(empty, '');
+    const r = await runCli(['ps', '--ssh', '-H', '127.0.0.1', '--port', String(peer.port), '-u', peer.user, '--ssh-key', peer.keyPath, '--known-hosts', empty, '-c', '1']);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /host key of \[127\.0\.0\.1\]:\d+ \(ssh-ed25519 SHA256:.*is not in/);
+    assert.equal(r.stdout, '');
+  });
+});

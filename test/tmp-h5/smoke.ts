@@ -1,0 +1,13 @@
+import { ClientRunspacePool } from '../../src/psrp/pool.js';
+import { spawnPwshTransport } from '../../src/remoting/process.js';
+import { RunspacePoolState, PSInvocationState } from '../../src/psrp/state.js';
+const t0 = Date.now();
+const pool = new ClientRunspacePool();
+const tr = spawnPwshTransport();
+let resolveOpen!: () => void; const opened = new Promise<void>((r) => resolveOpen = r);
+let resolveDone!: () => void; const done = new Promise<void>((r) => resolveDone = r);
+tr.attach(pool, { onData() { let e; while ((e = pool.nextEvent())) { console.log(JSON.stringify(e, (k, v) => typeof v === 'bigint' ? String(v) : v).slice(0, 300)); if (e.type === 'RunspacePoolState' && e.state === RunspacePoolState.Opened) resolveOpen(); if (e.type === 'PipelineState' && e.state >= 3) resolveDone(); } }, onClose(e) { console.log('closed', e?.message); } });
+pool.open(); await tr.openPool(); await opened; console.log('opened', Date.now() - t0);
+const p = pool.createPipeline({ statements: [[{ cmd: process.argv[2] ?? '1+1', isScript: true }]] });
+p.start(); await tr.createPipeline(p.id); await done; console.log('done', Date.now() - t0);
+await tr.closePipeline(p.id); await tr.close(); console.log('closed', Date.now() - t0);

@@ -1,0 +1,24 @@
+import { Session } from '../../src/client/session.js';
+import { toPlain, ps } from '../../src/clixml/index.js';
+import { psCredential } from '../../src/client/host.js';
+const t0 = Date.now();
+const s = await Session.open({ host: { ui: { readLine: () => 'typed', promptForChoice: () => 1, readLineAsSecureString: () => 'sekrit', promptForCredential: (c, m, u) => ({ userName: u || 'bob', password: 'pw1' }), writeProgress: (id, r) => console.log('progress', id) } } });
+console.log('open', Date.now() - t0);
+const show = (r: any) => console.log(JSON.stringify({ out: r.output.map((x: any) => toPlain(x)), err: r.streams.error.map(String), had: r.hadErrors, st: r.state }));
+show(await s.invoke('1+1')); console.log(Date.now() - t0);
+show(await s.invoke('1+1')); console.log(Date.now() - t0);
+show(await s.invoke('param($a, $b) "$a-$b"', { args: ['x', 2] }));
+show(await s.invoke('$x = Read-Host "name"; "got $x"'));
+show(await s.invoke('$host.UI.PromptForChoice("c", "m", [System.Management.Automation.Host.ChoiceDescription[]]@("&Yes","&No"), 0)'));
+show(await s.invoke('$c = Get-Credential -UserName alice -Message hi; $c.UserName; $c.GetNetworkCredential().Password -eq "pw1"'));
+show(await s.invoke('$p = Read-Host -AsSecureString; [Net.NetworkCredential]::new("", $p).Password -eq "sekrit"'));
+show(await s.invoke('param($ss) [Net.NetworkCredential]::new("", $ss).Password -eq "abc"', { args: [ps.secureString('abc')] }));
+show(await s.invoke('param($c) $c.UserName; $c.GetNetworkCredential().Password -eq "pw9"', { args: [psCredential('dom\\u', 'pw9')] }));
+show(await s.invoke('Write-Progress -Activity a -Status s -PercentComplete 50; 3'));
+show(await s.invoke('throw "bad"'));
+show(await s.invoke('$input | % { $_ * 2 }', { input: [1, 2, 3] }));
+show(await s.invoke('ConvertTo-SecureString -AsPlainText -Force x'));
+const ac = new AbortController(); const t1 = Date.now(); setTimeout(() => ac.abort(), 500);
+try { await s.invoke('while ($true) {}', { signal: ac.signal }); } catch (e) { console.log('abort', (e as Error).name, Date.now() - t1); }
+show(await s.invoke('"still alive"'));
+await s.close(); console.log('closed', Date.now() - t0);

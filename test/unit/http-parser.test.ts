@@ -1,0 +1,81 @@
+/** The sans-IO HTTP/1.1 response parser: chunk-split at every offset, chunked bodies, limits, typed errors. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpResponseParser, header } from '../../src/http/parser.js';
+import { parseChallenges, parseFingerprint } from '../../src/http/transport.js';
+import { RemoteProtocolError, InvalidArgumentError } from '../../src/errors.js';
+import { tlsServerEndPointHash, certSignatureOid } from '../../src/http/cbt.js';
+import { createHash, X509Certificate } from 'node:crypto';
+import { selfSigned } from '../helpers/server-fixture.js';
+
+const two = Buffer.from(
+  'HTTP/1.1 401 \r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: Basic realm="WSMAN"\r\nContent-Length: 0\r\n\r\n' +
+  'HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n' +
+  'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom');
+
+function check(rs: ReturnType<HttpResponseParser['feed']>) {
+  assert.equal(rs.length, 3);
+  assert.equal(rs[0]!.status, 401);
+  assert.deepEqual(rs[0]!.headers.get('www-authenticate'), ['Negotiate', 'Basic realm="WSMAN"']);
+  assert.equal(Buffer.from(rs[1]!.body).toString(), 'hello, world');
+  assert.equal(header(rs[1]!, 'Content-Type'), 'application/soap+xml;charset=UTF-8');
+  assert.equal(rs[2]!.status, 500); assert.equal(rs[2]!.close, true);
+  assert.equal(Buffer.from(rs[2]!.body).toString(), 'boom');
+}
+
+test('whole input and every two-way split give the same responses', () => {
+  check(new HttpResponseParser().feed(two));
+  for (let i = 1; i < two.length; i++) {
+    const p = new HttpResponseParser();
+    check([...p.feed(two.subarray(0, i)), ...p.feed(two.subarray(i))]);
+    assert.ok(p.idle);
+  }
+  const p = new HttpResponseParser(); const out = [];
+  for (const b of two) out.push(...p.feed(Buffer.from([b])));
+  check(out);
+});
+
+test('until-close bodies finish on end(); truncation is an error', () => {
+  const p = new HttpResponseParser();
+  assert.deepEqual(p.feed(Buffer.from('HTTP/1.0 200 OK\r\n\r\nabc')), []);
+  assert.equal(Buffer.from(p.end()!.body).toString(), 'abc');
+  const q = new HttpResponseParser();
+  q.feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc'));
+  assert.throws(() => q.end(), RemoteProtocolError);
+});
+
+test('bad input -> RemoteProtocolError', () => {
+  const bad = ['SSH-2.0-OpenSSH\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\nno colon\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc'];
+  for (const b of bad) assert.throws(() => new HttpResponseParser().feed(Buffer.from(b)), RemoteProtocolError, b);
+  assert.throws(() => new HttpResponseParser().feed(Buffer.alloc(70000, 0x41)), RemoteProtocolError);
+  assert.throws(() => new HttpResponseParser(10).feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n')), RemoteProtocolError);
+});
+
+test('random bytes never crash the parser (typed error or need-more)', () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  for (let i = 0; i < 500; i++) {
+    const base = Buffer.from(two);
+    for (let k = 0; k < 5; k++) base[Math.floor(rnd() * base.length)] = Math.floor(rnd() * 256);
+    try { new HttpResponseParser(1 << 20).feed(base); } catch (e) { assert.ok(e instanceof RemoteProtocolError, String(e)); }
+  }
+});
+
+test('WWW-Authenticate challenges and fingerprints', () => {
+  assert.deepEqual(parseChallenges(['Negotiate TlRMTVNTUAACAAAA', 'Basic realm="WSMAN"', 'CredSSP']),
+    [{ scheme: 'Negotiate', token: 'TlRMTVNTUAACAAAA' }, { scheme: 'Basic', token: undefined }, { scheme: 'CredSSP', token: undefined }]);
+  assert.deepEqual(parseChallenges(['Negotiate oRswGaADCgEAoxIEEAEAAAA=']), [{ scheme: 'Negotiate', token: 'oRswGaADCgEAoxIEEAEAAAA=' }]);
+  const hex = 'ab'.repeat(32);
+  assert.deepEqual(Buffer.from(parseFingerprint(`SHA256:${hex}`)).toString('hex'), hex);
+  assert.deepEqual(Buffer.from(parseFingerprint(`sha256:${hex.match(/../g)!.join(':')}`)).toString('hex'), hex);
+  assert.deepEqual(Buffer.from(parseFingerprint(`SHA256:${Buffer.from(hex, 'hex').toString('base64').replace(/=$/, '')}`)).toString('hex'), hex);
+  assert.throws(() => parseFingerprint('MD5:abc'), InvalidArgumentError);
+});
+
+test('RFC 5929 tls-server-end-point: SHA-256 for sha256WithRSA certificates', () => {
+  const der = new Uint8Array(new X509Certificate(selfSigned().cert).raw);
+  assert.equal(certSignatureOid(der), '1.2.840.113549.1.1.11');
+  assert.deepEqual(Buffer.from(tlsServerEndPointHash(der)), createHash('sha256').update(der).digest());
+  assert.equal(certSignatureOid(new Uint8Array([0x30, 0x80])), undefined);
+});
