@@ -169,6 +169,8 @@ export class BrokeredContext implements AuthContext {
   readonly canEncrypt = true;
   readonly encryptionProtocol: string;
   readonly encryptChunkSize?: number;
+  /** for error messages: whose logon session this is ("EXAMPLE\\alice, the logged-on user") */
+  readonly displayName: string;
   private sock: net.Socket | undefined;
   private readonly decoder = new BrokerFrameDecoder();
   private waiting: Array<{ resolve: (f: BrokerFrame) => void; reject: (e: Error) => void }> = [];
@@ -183,6 +185,8 @@ export class BrokeredContext implements AuthContext {
     }
     this.protocol = info.protocol; this.httpScheme = info.httpScheme;
     this.encryptionProtocol = info.encryptionProtocol; this.encryptChunkSize = info.encryptChunkSize;
+    const u = process.env.USERNAME;
+    this.displayName = `${u ? (process.env.USERDOMAIN ? `${process.env.USERDOMAIN}\\${u}` : u) + ', ' : ''}the logged-on user`;
   }
 
   get complete(): boolean { return this.done; }

@@ -92,8 +92,9 @@ export class WinRMClient {
         this.authName = name;
         auth = createInitiator(name, { username: options.username, password: options.password, ntHash: options.ntHash }, initOpts);
       } else {
-        if (options.auth) throw new InvalidArgumentError(`--auth ${options.auth} needs a user name (-u DOMAIN\\user)`);
-        auth = ambientAuth(initOpts);
+        // no user: "the logged-on user" (a logon-session broker, which may run --auth negotiate|ntlm|credssp), else anonymous
+        auth = ambientAuth(options.auth ? { ...initOpts, mechanism: options.auth.toLowerCase() } : initOpts);
+        if (!auth && options.auth) throw new InvalidArgumentError(`--auth ${options.auth} needs a user name (-u DOMAIN\\user)`);
         this.authName = auth?.protocol;
       }
     }
@@ -101,7 +102,7 @@ export class WinRMClient {
     const read = options.readTimeout ?? operation + 10;
     if (read <= operation) throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
     this.transport = new HttpTransport({
-      url: this.url, auth, username: options.username, encryption: options.encryption,
+      url: this.url, auth, username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName, encryption: options.encryption,
       tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure },
       connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
       maxConnections: options.maxConnections, onWarning: options.onWarning,

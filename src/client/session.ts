@@ -282,6 +282,78 @@ export class Session {
   }
   async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
 
+  // ------------------------------------------------------------------ disconnect / connect (WinRM; added by H6)
+
+  /** Create the transport of `opts` (a registered name or an instance). */
+  private static async transportFor(opts: SessionOptions): Promise<PoolTransport> {
+    if (typeof opts.transport === 'object' && opts.transport) return opts.transport;
+    const name = opts.transport ?? 'process';
+    const f = FACTORIES.get(name);
+    if (!f) throw new InvalidArgumentError(`unknown session transport '${name}' (known: ${[...FACTORIES.keys()].join(', ')})`);
+    return f(opts);
+  }
+
+  /**
+   * Disconnect-PSSession (WinRM): the pool and its running pipelines stay on the host (for `idleTimeout` seconds);
+   * pick them up later, from this or another process, with `Session.connect({ ..., shellId })` and `receive(id)`.
+   * Streams still running here end with an error that says so.
+   */
+  async disconnect(o: { idleTimeout?: number; signal?: AbortSignal } = {}): Promise<{ shellId: string; pipelineIds: string[] }> {
+    this.checkUsable();
+    const t = this.transport as PoolTransport & { disconnect?(o: { idleTimeout?: number; signal?: AbortSignal }): Promise<void>; shellId?: string };
+    if (!t.disconnect || !t.shellId) throw new InvalidArgumentError(`the ${t.kind} transport cannot disconnect a session (WinRM can)`);
+    const pipelineIds = [...this.runs.values()].filter((r) => !r.finished).map((r) => r.pipeline.id);
+    await t.disconnect(o);
+    this.closed = true;
+    for (const r of this.runs.values()) r.finish(new LocalProtocolError(`the session was disconnected; the pipeline ${r.pipeline.id} goes on running on the host (Session.connect + receive)`));
+    return { shellId: t.shellId, pipelineIds };
+  }
+
+  /** Connect-PSSession (WinRM): pick up a disconnected session by its shell id (options as for `open`). */
+  static async connect(opts: SessionOptions & { shellId: string }): Promise<Session> {
+    const transport = await Session.transportFor(opts) as PoolTransport & { connectPool?(id: string, o?: { signal?: AbortSignal }): Promise<void> };
+    if (!transport.connectPool) throw new InvalidArgumentError(`the ${transport.kind} transport cannot connect to a disconnected session (WinRM can)`);
+    const pool = new ClientRunspacePool({ runspacePoolId: opts.shellId, minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
+    const s = new Session(pool, transport, opts.host);
+    transport.attach(pool, { onData: () => s.drain(), onClose: (e) => s.onClose(e) });
+    try { await transport.connectPool(opts.shellId, { signal: opts.signal }); } catch (e) { await transport.close().catch(() => undefined); throw e; }
+    return s;
+  }
+
+  /** Get-PSSession -ComputerName (WinRM): the user's shells on the host, each with its running commands. */
+  static async list(opts: SessionOptions): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> {
+    const transport = await Session.transportFor(opts) as PoolTransport & { listShells?(o?: { signal?: AbortSignal }): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> };
+    try {
+      if (!transport.listShells) throw new InvalidArgumentError(`the ${transport.kind} transport cannot list sessions (WinRM can)`);
+      return await transport.listShells({ signal: opts.signal });
+    } finally { await transport.close().catch(() => undefined); }
+  }
+
+  /** Receive-PSSession: the events of a pipeline that went on running while no client was connected. */
+  async *receive(pipelineId: string, opts: { signal?: AbortSignal; host?: PSHostHandler } = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+    this.checkUsable();
+    const t = this.transport as PoolTransport & { attachPipeline?(id: string, spec?: PipelineSpec, o?: { signal?: AbortSignal }): Promise<ClientPipeline> };
+    if (!t.attachPipeline) throw new InvalidArgumentError(`the ${t.kind} transport cannot pick up a running pipeline (WinRM can)`);
+    const pipeline = await t.attachPipeline(pipelineId, undefined, { signal: opts.signal });
+    const run = new Run(pipeline, opts.host ?? this.host);
+    this.runs.set(pipeline.id, run);
+    const onAbort = () => { if (!run.finished) { pipeline.beginStop(); void this.transport.stopPipeline(pipeline.id).catch(() => undefined); } };
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      this.drain();
+      for (;;) {
+        while (run.buffer.length) yield run.buffer.shift()!;
+        if (run.finished) break;
+        await run.wait();
+      }
+      if (run.failure) throw run.failure;
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+      this.runs.delete(pipeline.id);
+      this.releasePipeline(pipeline);
+    }
+  }
+
   private checkUsable(): void {
     if (this.connectionError) throw this.connectionError;
     if (this.closed) throw new LocalProtocolError('the session is closed');

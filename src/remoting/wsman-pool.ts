@@ -74,6 +74,8 @@ export interface WSManPoolOptions {
 }
 
 export interface InvokeOptions {
+  /** the pipeline id (= WS-Man CommandId); default a new GUID */
+  pipelineId?: string;
   /** values piped into the pipeline (PIPELINE_INPUT, then END_OF_PIPELINE_INPUT) */
   input?: Iterable<PSValue>;
   signal?: AbortSignal;
@@ -99,6 +101,9 @@ export class WSManRunspacePool {
   private readonly queues = new Map<string, PSRPEvent[]>();
   private readonly poolEvents: PSRPEvent[] = [];
   private readonly commandDone = new Set<string>();
+  /** pipeline id (the PID in PSRP messages) -> WS-Man CommandId, when the host chose another id */
+  private readonly cmdIds = new Map<string, string>();
+  private cmd(pid: string): string { const k = pid.toUpperCase(); return this.cmdIds.get(k) ?? k; }
   private sendChain: Promise<void> = Promise.resolve();
   private closed = false;
   disconnected = false;
@@ -229,7 +234,7 @@ export class WSManRunspacePool {
   async receive(pipelineId?: string, signal?: AbortSignal): Promise<{ timedOut: boolean; done: boolean }> {
     let env;
     try {
-      env = await this.call(Action.Receive, receiveBody(pipelineId, 'stdout'), {
+      env = await this.call(Action.Receive, receiveBody(pipelineId && this.cmd(pipelineId), 'stdout'), {
         signal, commandOptions: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'True' }],
       });
     } catch (e) {
@@ -239,7 +244,7 @@ export class WSManRunspacePool {
     const r = parseReceiveResponse(env);
     for (const s of r.streams) {
       if (!s.data.length) continue;
-      this.pool.receiveData({ data: s.data, stream: 'default', pipelineId: s.commandId ?? pipelineId });
+      this.pool.receiveData({ data: s.data, stream: 'default', pipelineId: pipelineId ?? s.commandId });
     }
     const done = r.state?.state === 'Done';
     if (done && pipelineId) this.commandDone.add(pipelineId.toUpperCase());
@@ -287,7 +292,7 @@ export class WSManRunspacePool {
         if (t.pipelineId && !this.started.has(t.pipelineId.toUpperCase())) return; // its Command goes first
         const d = this.pool.dataToSend(this.payloadSize, t);
         if (!d) return;
-        await this.call(Action.Send, psrpSendBody(d.data, { commandId: d.pipelineId, stream: d.stream === 'pr' ? 'pr' : 'stdin' }), { signal });
+        await this.call(Action.Send, psrpSendBody(d.data, { commandId: d.pipelineId && this.cmd(d.pipelineId), stream: d.stream === 'pr' ? 'pr' : 'stdin' }), { signal });
       }
     };
     const p = this.sendChain.then(run, run);
@@ -311,8 +316,9 @@ export class WSManRunspacePool {
       const first = this.pool.dataToSend(this.payloadSize, { pipelineId: pid, stream: 'default' });
       if (!first) throw new LocalProtocolError('the pipeline produced no CREATE_PIPELINE');
       const env = await this.call(Action.Command, psrpCommandLineBody(pid, first.data), { signal, commandOptions: [{ name: 'WINRS_SKIP_CMD_SHELL', value: 'False' }] });
-      const id = parseCommandResponse(env);
-      if (id.toUpperCase() !== pid) throw new RemoteProtocolError(`the server answered Command with CommandId ${id}, not the pipeline id ${pid}`);
+      const id = parseCommandResponse(env).toUpperCase();
+      // hosts use the CommandId the client proposes (protocol >= 2.2); older ones may choose their own
+      if (id !== pid) this.cmdIds.set(pid, id);
       this.started.add(pid);
     };
     const s = this.sendChain.then(run, run);
@@ -323,13 +329,14 @@ export class WSManRunspacePool {
 
   /** Whether the host reported the pipeline's command Done (then no terminate Signal is needed). */
   isCommandDone(pipelineId: string): boolean { return this.commandDone.has(pipelineId.toUpperCase()); }
-  forgetCommand(pipelineId: string): void { const k = pipelineId.toUpperCase(); this.commandDone.delete(k); this.started.delete(k); this.queues.delete(k); }
+  forgetCommand(pipelineId: string): void { const k = pipelineId.toUpperCase(); this.commandDone.delete(k); this.started.delete(k); this.queues.delete(k); this.cmdIds.delete(k); }
   get isClosed(): boolean { return this.closed; }
 
   /** Pick up a pipeline that kept running on a connected pool (WS-Man Connect with CommandId). */
-  async attach(pipelineId: string, spec: PipelineSpec = { statements: [[{ cmd: '(attached)' }]] }, signal?: AbortSignal): Promise<ClientPipeline> {
-    const pid = pipelineId.toUpperCase();
-    await this.call(Action.Connect, connectCommandBody(pid), { signal });
+  async attach(commandId: string, spec: PipelineSpec = { statements: [[{ cmd: '(attached)' }]] }, signal?: AbortSignal, o: { pipelineId?: string } = {}): Promise<ClientPipeline> {
+    const pid = (o.pipelineId ?? commandId).toUpperCase();
+    if (commandId.toUpperCase() !== pid) this.cmdIds.set(pid, commandId.toUpperCase());
+    await this.call(Action.Connect, connectCommandBody(commandId.toUpperCase()), { signal });
     const p = this.pool.createPipeline(spec, { pipelineId: pid });
     p.sm.move(PSInvocationState.Running); // created by an earlier client: running on the host
     this.started.add(pid);
@@ -340,12 +347,12 @@ export class WSManRunspacePool {
   async stop(pipelineId: string, signal?: AbortSignal, o: { beginStop?: boolean } = {}): Promise<void> {
     const p = this.pool.pipelines.get(pipelineId.toUpperCase());
     if (o.beginStop !== false) p?.beginStop();
-    await this.call(Action.Signal, signalBody(pipelineId.toUpperCase(), PSRP_STOP_SIGNAL), { signal });
+    await this.call(Action.Signal, signalBody(this.cmd(pipelineId), PSRP_STOP_SIGNAL), { signal });
   }
 
   /** Close a pipeline on the host (Signal terminate). */
   async terminate(pipelineId: string, signal?: AbortSignal): Promise<void> {
-    await this.call(Action.Signal, signalBody(pipelineId.toUpperCase(), SIGNAL_TERMINATE), { signal });
+    await this.call(Action.Signal, signalBody(this.cmd(pipelineId), SIGNAL_TERMINATE), { signal });
   }
 
   // ---------------------------------------------------------------- pipelines, high level
@@ -356,7 +363,7 @@ export class WSManRunspacePool {
    */
   async *stream(spec: PipelineSpec, o: InvokeOptions = {}): AsyncGenerator<PSRPEvent> {
     const input = o.input ? [...o.input] : undefined;
-    const p = this.pool.createPipeline({ ...spec, noInput: input === undefined });
+    const p = this.pool.createPipeline({ ...spec, noInput: input === undefined }, { pipelineId: o.pipelineId });
     yield* this.follow(p, o, async () => {
       await this.start(p, o.signal);
       if (input) { if (input.length) p.sendInput(input); p.endInput(); await this.flush(o.signal); }

@@ -120,6 +120,9 @@ export class WSManTransport implements PoolTransport {
     for (const p of this.pool.pipelines.values()) if (!p.done || !rp.isCommandDone(p.id)) this.loopPipeline(p.id);
   }
 
+  /** The user's PowerShell shells on this host with their commands (Get-PSSession -ComputerName). */
+  listShells(o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> { return WSManRunspacePool.list(this.wsman, o); }
+
   /** The user's PowerShell shells on the host with their commands (Get-PSSession -ComputerName). */
   static list(wsman: WSManClient, o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> { return WSManRunspacePool.list(wsman, o); }
 
@@ -130,9 +133,9 @@ export class WSManTransport implements PoolTransport {
       this.loops.clear();
       try {
         if (this.rp && this.ended === undefined && !this.rp.disconnected) await this.rp.close();
-        else if (!this.rp) { this.pool?.beginClose(); this.pool?.closed(); }
       } finally {
-        if (this.ended === undefined) { this.ended = null; this.hooks?.onData(); this.hooks?.onClose(); }
+        // a pool that was never created on the host has no state to report (Session.open already failed)
+        if (this.ended === undefined) { this.ended = null; if (this.rp) { this.hooks?.onData(); this.hooks?.onClose(); } }
         this.opts.owner?.close();
       }
     })();

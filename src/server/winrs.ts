@@ -62,6 +62,8 @@ class ServerCommand {
 
   wake(): void { for (const w of this.waiters) w(); }
 
+  get queuedBytes(): number { return this.queued; }
+
   get hasData(): boolean { return this.queued > 0 || this.queue.length > 0; }
 
   /** Wait until predicate holds or ms pass or the signal aborts. */
@@ -108,6 +110,7 @@ class ServerShell {
   readonly id = randomUUID().toUpperCase();
   readonly commands = new Map<string, ServerCommand>();
   lastUsed = Date.now();
+  idleMs = 7_200_000;
   constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {}
   close(): void { for (const c of this.commands.values()) c.kill('SIGKILL'); this.commands.clear(); }
 }
@@ -115,6 +118,14 @@ class ServerShell {
 /** The cmd-shell resource. One instance per endpoint. */
 export class WinrsExecutor {
   readonly shells = new Map<string, ServerShell>();
+  /** Shells nobody used for their IdleTimeOut are closed (their commands killed), as Windows does. */
+  private readonly reaper = setInterval(() => this.reap(), 30_000).unref();
+
+  reap(now = Date.now()): void {
+    for (const [id, sh] of this.shells) {
+      if (now - sh.lastUsed > sh.idleMs) { sh.close(); this.shells.delete(id); sh.owner.unref(); }
+    }
+  }
 
   async handle(req: WsmanRequest): Promise<string> {
     const { env } = req;
@@ -129,7 +140,7 @@ export class WinrsExecutor {
     }
   }
 
-  closeAll(): void { for (const s of this.shells.values()) { s.close(); s.owner.unref(); } this.shells.clear(); }
+  closeAll(): void { clearInterval(this.reaper); for (const s of this.shells.values()) { s.close(); s.owner.unref(); } this.shells.clear(); }
 
   private shellFor(req: WsmanRequest): ServerShell {
     const id = req.env.selectors.get('ShellId');
@@ -148,6 +159,8 @@ export class WinrsExecutor {
       throw faults.provider(2147942667, 'The directory name is invalid. ', 'w:InternalError');
     }
     const shell = new ServerShell(req.session, spec.workingDirectory, spec.environment, spec.inputStreams.join(' '), spec.outputStreams.join(' '));
+    const idle = parseDuration(spec.idleTimeout);
+    if (idle && idle > 0) shell.idleMs = idle;
     req.session.ref();
     this.shells.set(shell.id, shell);
     return buildResponse(Action.CreateResponse, req.env.messageId, createResponseBody({
@@ -226,8 +239,8 @@ export class WinrsExecutor {
     if (req.signal.aborted) throw new RemoteProtocolError('client went away');
     if (!cmd.hasData && !cmd.finished) throw faults.timedOut();
     // coalesce: a short command's output and its end travel together
-    if (!cmd.finished) await cmd.wait(() => cmd.finished, Math.min(COALESCE_MS, Math.max(0, req.operationTimeoutMs - (Date.now() - started))), req.signal);
     const budget = Math.max(1024, Math.floor((req.replyMaxEnvelopeSize - 3072) / 4) * 3 - 1024);
+    if (!cmd.finished) await cmd.wait(() => cmd.finished || cmd.queuedBytes >= budget, Math.min(COALESCE_MS, Math.max(0, req.operationTimeoutMs - (Date.now() - started))), req.signal);
     const chunks = cmd.take(budget);
     let state;
     if (cmd.finished && !cmd.hasData) {

@@ -185,3 +185,34 @@ test('credssp pair: wrap/unwrap 1 byte .. 10 MB in 16 KiB chunks', async () => {
   const bad = Uint8Array.from(w.data); bad[bad.length - 1]! ^= 1;
   await assert.rejects(acc.unwrapWinrm(w.header, bad), /decrypted|TLS/);
 });
+
+test('credssp pair: a server answering pubKeyAuth for another key -> the initiator stops before sending credentials', async () => {
+  const { init, acc } = pair();
+  const real: Uint8Array = (acc as any).pubKey;
+  let reads = 0;
+  // first read: the acceptor checks the client's hash against its real key; second read: it answers for another key
+  Object.defineProperty(acc, 'pubKey', { get: () => (++reads === 1 ? real : new Uint8Array(real.length).fill(7)) });
+  const sent: Uint8Array[] = [];
+  const realStep = init.step.bind(init);
+  init.step = async (t?: Uint8Array) => { const out = await realStep(t); if (out) sent.push(out); return out; };
+  await assert.rejects(run(init, acc), (e: unknown) => e instanceof CredSSPError && /does not match the TLS public key/.test((e as Error).message) && /NOT sent/.test((e as Error).message));
+  assert.equal(acc.identity, undefined);
+  assert.equal(init.complete, false);
+});
+
+test('credssp pair: stream framing (RDP) with every flight split into small random pieces', async () => {
+  const { init, acc } = pair({ framing: 'stream', inner: 'ntlm' }, { framing: 'stream' });
+  const pieces = (b: Uint8Array) => { const out: Uint8Array[] = []; for (let o = 0; o < b.length;) { const n = 1 + Math.floor(Math.random() * 60); out.push(b.subarray(o, o + n)); o += n; } return out; };
+  let toAcc = await init.step();
+  for (let round = 0; round < 12 && !(init.complete && acc.complete); round++) {
+    const fromAcc: Uint8Array[] = [];
+    for (const p of pieces(toAcc ?? new Uint8Array())) { const o = await acc.step(p); if (o?.length) fromAcc.push(o); }
+    if (init.complete) break;
+    const outs: Uint8Array[] = [];
+    for (const f of fromAcc) for (const p of pieces(f)) { const o = await init.step(p); if (o?.length) outs.push(o); }
+    toAcc = Buffer.concat(outs);
+    if (init.complete && toAcc.length) { for (const p of pieces(toAcc)) await acc.step(p); }
+  }
+  assert.ok(init.complete && acc.complete);
+  assert.equal(acc.identity?.password, 'Passw0rd!');
+});

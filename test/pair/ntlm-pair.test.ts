@@ -212,3 +212,9 @@ test('newContext() gives a fresh context with the same credentials (re-auth on a
   await handshake(again, acc);
   await exchangeMany(again, acc, 3);
 });
+
+test('an NT hash of the wrong length is refused up front (InvalidArgumentError), without echoing it', async () => {
+  const { InvalidArgumentError } = await import('../../src/errors.js');
+  assert.throws(() => new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', ntHash: new Uint8Array(15).fill(0xab) } }),
+    (e: Error) => e instanceof InvalidArgumentError && !/abab/i.test(e.message));
+});

@@ -54,6 +54,9 @@ export function subjectPublicKey(key: KeyObject): Uint8Array {
 }
 
 const MAX_SETTLE_TURNS = 200;
+/** OpenSSL runs synchronously when bytes are pushed; two quiet event-loop turns (one spare, for deferred write
+ * completions) mean TLS has nothing more to do. */
+const SETTLE_QUIET_TURNS = 2;
 
 export class TlsPipe {
   private readonly wire = new WireEnd();
@@ -126,7 +129,7 @@ export class TlsPipe {
   async settle(): Promise<void> {
     let quiet = 0;
     let last = -1;
-    for (let i = 0; i < MAX_SETTLE_TURNS && quiet < 3; i++) {
+    for (let i = 0; i < MAX_SETTLE_TURNS && quiet < SETTLE_QUIET_TURNS; i++) {
       await new Promise<void>((r) => setImmediate(r));
       const now = this.activity + this.wire.written;
       if (now === last) quiet++; else { quiet = 0; last = now; }

@@ -4,7 +4,7 @@
  * stdin may also be a pipe of answers, one per line).
  */
 import { createInterface, type Interface } from 'node:readline';
-import type { PSHostHandler, PromptChoice } from '../../index.js';
+import { ps, psCredential, type PSHostHandler, type PromptChoice, type PSValue } from '../../index.js';
 
 export function cliHost(opts: { json: boolean; onExit: (code: number) => void }): PSHostHandler & { dispose(): void } {
   let rl: Interface | undefined;
@@ -62,6 +62,19 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
       writeVerboseLine: (t) => { process.stderr.write(`VERBOSE: ${t}\n`); },
       writeDebugLine: (t) => { process.stderr.write(`DEBUG: ${t}\n`); },
       writeProgress: () => { /* progress bars are not drawn */ },
+      prompt: async (caption, message, fields) => {
+        if (caption || message) process.stderr.write(`${[caption, message].filter(Boolean).join('\n')}\n`);
+        const out: Record<string, PSValue> = {};
+        for (const f of fields) {
+          const label = `${f.label || f.name}: `;
+          if (/SecureString$/.test(f.parameterType)) out[f.name] = ps.secureString(await readSecret(label));
+          else if (/PSCredential$/.test(f.parameterType)) {
+            const u = (await readLine('User: ')).trim();
+            out[f.name] = psCredential(u, await readSecret(`Password for ${u}: `));
+          } else out[f.name] = await readLine(label);
+        }
+        return out;
+      },
       promptForChoice: async (caption, message, choices, def) => {
         for (;;) {
           const a = (await readLine(`${caption ? caption + '\n' : ''}${message}\n${choiceText(choices, def)}: `)).trim();

@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { serve, loadUsersFile, InvalidArgumentError } from '../../index.js';
+import { serve, loadUsersFile, InvalidArgumentError, PsrpEndpoint, loadSessionConfigs } from '../../index.js';
 
 export function register(program: Command): void {
   program.command('serve')
@@ -21,14 +21,19 @@ export function register(program: Command): void {
     .addOption(new Option('--cbt <mode>', 'channel binding hardening for HTTPS').choices(['none', 'relaxed', 'strict']).default('relaxed'))
     .option('--max-envelope-size <bytes>', 'MaxEnvelopeSize in bytes', '512000')
     .option('--quiet', 'no per-request log lines')
-    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean }) => {
+    .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
+    .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
+    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string }) => {
       const read = (p: string | undefined, what: string) => {
         if (!p) return undefined;
         try { return readFileSync(p, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
       };
       const mes = Number(f.maxEnvelopeSize);
       if (!Number.isInteger(mes) || mes < 8192) throw new InvalidArgumentError('--max-envelope-size must be an integer >= 8192');
+      const log = f.quiet ? undefined : (line: string) => process.stdout.write(line + '\n');
+      const psrp = new PsrpEndpoint({ pwsh: f.pwsh, configurations: f.sessionConfig ? loadSessionConfigs(f.sessionConfig) : [], log });
       const handle = await serve({
+        resources: psrp.resources(),
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
         userDb: loadUsersFile(f.users), auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name: f.name, cbt: f.cbt, maxEnvelopeSize: mes,
@@ -36,7 +41,7 @@ export function register(program: Command): void {
       });
       process.stdout.write(`winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})${handle.fingerprint ? ` certificate ${handle.fingerprint}` : ''}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => { process.stdout.write('winrm-ts serve: stopping\n'); handle.close().then(resolve, resolve); };
+        const stop = () => { process.stdout.write('winrm-ts serve: stopping\n'); handle.close().then(() => psrp.close()).then(resolve, resolve); };
         process.once('SIGINT', stop); process.once('SIGTERM', stop);
       });
     });

@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// Runs the benchmarks one after another (never in parallel: machines are noisy) and leaves their results in
+// bench/results/<date>-<name>.md|json. Usage: node scripts/bench.mjs [name ...]   (default: all)
+// Add a bench: one entry below { name, file, args }. Kept out of `npm test`.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+const today = new Date().toISOString().slice(0, 10);
+const BENCHES = [
+  { name: 'winrs', file: 'bench/winrs.ts', args: [] },
+  { name: 'ntlm', file: 'bench/ntlm-winrm.ts', args: [] },
+  { name: 'credssp', file: 'bench/credssp-winrm.ts', args: [] },
+  { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
+];
+const wanted = process.argv.slice(2);
+let failed = 0;
+for (const b of BENCHES) {
+  if (wanted.length && !wanted.includes(b.name)) continue;
+  if (!existsSync(join(root, b.file))) { console.log(`bench ${b.name}: ${b.file} missing, skipped`); continue; }
+  console.log(`\n=== bench ${b.name} (${b.file})`);
+  const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, b.file), ...b.args], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) { failed++; console.log(`bench ${b.name} failed (exit ${r.status})`); }
+}
+process.exit(failed ? 1 : 0);
