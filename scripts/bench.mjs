@@ -12,6 +12,7 @@ const BENCHES = [
   { name: 'winrs', file: 'bench/winrs.ts', args: [] },
   { name: 'ntlm', file: 'bench/ntlm-winrm.ts', args: [] },
   { name: 'credssp', file: 'bench/credssp-winrm.ts', args: [] },
+  { name: 'psrp', file: 'bench/psrp-outofproc.ts', args: ['--json', `bench/results/${today}-psrp.json`] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
 ];
 const wanted = process.argv.slice(2);

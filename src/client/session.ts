@@ -305,6 +305,7 @@ export class Session {
     const pipelineIds = [...this.runs.values()].filter((r) => !r.finished).map((r) => r.pipeline.id);
     await t.disconnect(o);
     this.closed = true;
+    await this.transport.close(); // releases the connection; the shell stays on the host
     for (const r of this.runs.values()) r.finish(new LocalProtocolError(`the session was disconnected; the pipeline ${r.pipeline.id} goes on running on the host (Session.connect + receive)`));
     return { shellId: t.shellId, pipelineIds };
   }

@@ -244,7 +244,7 @@ class Connection {
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = { resolve: (r) => { cleanup(); resolve(r); }, reject: (e) => { cleanup(); reject(e); } };
     });
-    if (opts.signal?.aborted) { this.destroy(new AbortError()); throw new AbortError(); }
+    if (opts.signal?.aborted) { p.catch(() => undefined); this.destroy(new AbortError()); throw new AbortError(); }
     this.socket!.cork();
     this.socket!.write(head.join('\r\n') + '\r\n\r\n');
     if (body.length) this.socket!.write(body);

@@ -25,7 +25,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthContext, Credentials } from '../auth/types.js';
 import type { InitiatorOptions } from '../auth/registry.js';
 import {
-  BROKER_SOCKET_ENV, BROKER_TOKEN_ENV, BROKERED_MECHANISMS, BrokerFrameDecoder, bindingsFromWire, encodeBrokerFrame, errorToWire,
+  BROKER_MAX_JSON, BROKER_SOCKET_ENV, BROKER_TOKEN_ENV, BROKERED_MECHANISMS, BrokerFrameDecoder, bindingsFromWire, encodeBrokerFrame, errorToWire,
   type BrokerMessage,
 } from '../auth/brokered.js';
 import { AuthError, InvalidArgumentError, LocalProtocolError } from '../errors.js';
@@ -153,6 +153,8 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
     sock.on('data', (d: Buffer) => {
       if (refused) return;
       decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      // before the capability is checked, nothing larger than an open frame is buffered
+      if (!ctx && decoder.pending > BROKER_MAX_JSON + 8 + 1024) { sock.destroy(); return; }
       try {
         for (let f = decoder.next(); f; f = decoder.next()) queue.push(f);
       } catch { sock.destroy(); return; }

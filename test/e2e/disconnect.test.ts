@@ -95,3 +95,27 @@ test('a disconnected shell is closed after its IdleTimeOut', { skip }, async () 
     await assert.rejects(rp.reconnect(), (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843);
   } finally { c.close(); }
 });
+
+test('Session API: s.disconnect(), Session.list(), Session.connect() + receive() pick the pipeline up', { skip }, async () => {
+  const { Session } = await import('../../src/client/session.js');
+  await import('../../src/remoting/wsman-session.js');
+  const opts = { transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' };
+  const s1 = await Session.open(opts);
+  const first: unknown[] = [];
+  let info: { shellId: string; pipelineIds: string[] } | undefined;
+  await assert.rejects(async () => {
+    for await (const e of s1.stream('1..8 | ForEach-Object { $_; Start-Sleep -Milliseconds 250 }')) {
+      if (e.type === 'output') { first.push(e.value); if (first.length === 2 && !info) info = await s1.disconnect({ idleTimeout: 60 }); }
+    }
+  }, /disconnected/);
+  assert.ok(info && info.pipelineIds.length === 1);
+  const listed = await Session.list(opts);
+  assert.ok(listed.some((x) => x.shellId === info!.shellId && x.state === 'Disconnected' && x.commands.length === 1));
+  const s2 = await Session.connect({ ...opts, shellId: info!.shellId });
+  const rest: unknown[] = [];
+  for await (const e of s2.receive(info!.pipelineIds[0]!)) if (e.type === 'output') rest.push(e.value);
+  assert.deepEqual([...first, ...rest], [1, 2, 3, 4, 5, 6, 7, 8]);
+  const after = await s2.invoke('"again"');
+  assert.deepEqual(after.output, ['again']);
+  await s2.close();
+});

@@ -6,6 +6,8 @@
 // (Basic over HTTPS and a third hop: double-hop-more.test.ts; inside PSRP: double-hop-psrp.test.ts.)
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { Hosts, hop1, PASSWORD, type Endpoint } from './double-hop-helpers.js';
 
 const hosts = new Hosts();
@@ -45,6 +47,10 @@ test('a process on hostA holds a broker socket and capability, never the passwor
   assert.match(environ!, /^USERNAME=alice$/m);
   assert.match(environ!, /^WINRM_TS_LOGON_TYPE=interactive$/m);
   assert.match(ls!, /^drwx------/, 'the broker socket lives in a private 0700 directory');
+  // the logon session ended with the client's shell and connections: its broker is gone
+  const brokerDir = dirname(/^WINRM_TS_LOGON_BROKER=(.+)$/m.exec(environ!)![1]!);
+  for (let i = 0; i < 100 && existsSync(brokerDir); i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(existsSync(brokerDir), false, 'the broker is torn down when the logon session ends');
   for (const [what, text] of [['environ', environ], ['cmdline', cmdline], ...hosts.logs()] as const) {
     assert.ok(!text!.includes(PASSWORD), `the password appears in ${what}`);
   }
