@@ -95,6 +95,7 @@ if (out) {
     `Document ${result.documentMB} MB (Export-Clixml); messages ${result.messagesMB} MB (one PSSerializer string per object).`, '',
     '| what | ms | objects/s | MB/s |', '|---|---:|---:|---:|',
     ...result.rows.map((x) => `| ${x.name} | ${x.ms} | ${x.objectsPerSec} | ${x.mbPerSec} |`), '',
-    `Ratio (ours / pwsh): document ${result.ratioDocument}, messages ${result.ratioMessages}. ${result.note}`, ''].join('\n');
+    `Ratio (ours / pwsh): document ${result.ratioDocument}, messages ${result.ratioMessages}. ${result.note}`,
+    `Load average during the run: ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}.`, ''].join('\n');
   writeFileSync(out.replace(/\.json$/, '.md'), md);
 }

@@ -9,8 +9,8 @@
  * Run: node --import tsx bench/ssh.ts [--n 50] [--runs 3] [--objects 20000] [--out bench/results]
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../src/index.js';
 import { startSshd, sshdPresent, type SshdPeer } from '../test/peers/fixtures/sshd/sshd.js';
@@ -67,8 +67,10 @@ try {
   [pscustomobject]@{ lat = @($lat); runs = @($runs); openMs = $openMs } | ConvertTo-Json -Compress
 } finally { Remove-PSSession $s }
 `;
-  return new Promise((resolve, reject) => {
-    const c = spawn(peer.pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-Command', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-ssh-'));
+  writeFileSync(join(dir, 'bench.ps1'), script);
+  return new Promise<Side>((resolve, reject) => {
+    const c = spawn(peer.pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(dir, 'bench.ps1')], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = ''; let err = '';
     c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
     c.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
@@ -79,8 +81,7 @@ try {
       const j = JSON.parse(line) as { lat: number[]; runs: number[]; openMs: number };
       resolve({ latencyMedianMs: quantile(j.lat, 0.5), latencyP90Ms: quantile(j.lat, 0.9), latencyMinMs: Math.min(...j.lat), objectsPerSec: OBJECTS / (Math.min(...j.runs) / 1000), throughputRunsMs: j.runs, openMs: j.openMs });
     });
-    c.stdin.end(script);
-  });
+  }).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
 if (!sshdPresent()) { console.error('bench ssh: needs /usr/sbin/sshd, pwsh (npm run peers:install) and root'); process.exit(1); }

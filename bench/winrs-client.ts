@@ -4,12 +4,13 @@
  *   stream BYTES   one command writing BYTES to stdout; prints JSON {bytes, seconds, maxRssMB, requests}
  *   many N         N sequential `echo x` on one shell; prints JSON {seconds, n}
  *   roundtrips     one short command (open + run + close); prints JSON {requests}
+ * optional 6th argument: MaxEnvelopeSize in bytes (default 153600)
  */
 import { connect } from '../src/client/client.js';
 
-const [url, user, password, mode, arg] = process.argv.slice(2) as [string, string, string, string, string];
+const [url, user, password, mode, arg, mes] = process.argv.slice(2) as [string, string, string, string, string, string | undefined];
 const u = new URL(url);
-const c = connect({ host: `${u.hostname}:${u.port}`, username: user, password, auth: 'basic' });
+const c = connect({ host: `${u.hostname}:${u.port}`, username: user, password, auth: 'basic', maxEnvelopeSize: mes ? Number(mes) : undefined });
 try {
   if (mode === 'stream') {
     const shell = await c.openShell();

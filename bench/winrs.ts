@@ -9,7 +9,7 @@
  */
 import { spawn, execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
-import { cpus, tmpdir, totalmem, release, platform } from 'node:os';
+import { cpus, tmpdir, totalmem, release, platform, loadavg } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM helper without types
 import { goPeer } from '../test/peers/fixtures/go/build.mjs';
@@ -45,7 +45,7 @@ async function main(): Promise<void> {
   // our client from the compiled build when there is one (`npm run bench` builds first), else through tsx
   const compiled = join(ROOT, 'dist/bench/winrs-client.js');
   const clientArgv = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(ROOT, 'bench/winrs-client.ts')];
-  const ours = (mode: string, a = '') => run(process.execPath, [...clientArgv, url, USER, PASSWORD, mode, a]);
+  const ours = (mode: string, a = '', mes?: number) => run(process.execPath, [...clientArgv, url, USER, PASSWORD, mode, a, ...(mes ? [String(mes)] : [])]);
   const hasPy = existsSync('/usr/lib/python3/dist-packages/winrm');
   const py = (...a: string[]) => run('/usr/bin/python3', [join(ROOT, 'test/peers/fixtures/pywinrm_driver.py'), url, USER, PASSWORD, 'basic', ...a]);
   let go: string | undefined;
@@ -62,6 +62,8 @@ async function main(): Promise<void> {
     if (s1.code !== 0) throw new Error(`our stream failed: ${s1.stderr}`);
     const so = lastJson(s1.stdout);
     const stream: Record<string, unknown> = { ours: { MBps: +(so.bytes / 1048576 / so.seconds).toFixed(1), seconds: +so.seconds.toFixed(2), peakRssMB: +so.maxRssMB.toFixed(1), bytes: so.bytes, requests: so.requests } };
+    const s2 = await ours('stream', String(BYTES), 512000);
+    if (s2.code === 0) { const j = lastJson(s2.stdout); stream.ours512k = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), peakRssMB: +j.maxRssMB.toFixed(1), requests: j.requests }; }
     if (hasPy) {
       const p = await py('stream', 'head', '-c', String(BYTES), '/dev/zero');
       if (p.code === 0) { const j = lastJson(p.stdout); stream.pywinrm = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), bytes: j.bytes }; }
@@ -80,20 +82,21 @@ async function main(): Promise<void> {
     if (hasPy) { const mp = lastJson((await py('many', String(N), 'echo', 'x')).stdout); many.pywinrm = { commandsPerSec: +(mp.n / mp.seconds).toFixed(1), seconds: +mp.seconds.toFixed(2) }; }
     results.sequentialCommands = many;
   } finally { serve.kill('SIGTERM'); }
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${platform()} ${release()}` };
+  const machine = { loadAverage1m: +loadavg()[0]!.toFixed(1), cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${platform()} ${release()}` };
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(OUT, { recursive: true });
   const json = { bench: 'winrs', date: new Date().toISOString(), machine, params: { MB, N, transport: 'HTTP + Basic (unencrypted), one endpoint process', maxEnvelopeSize: 153600 }, results, notes };
   writeFileSync(join(OUT, `${date}-winrs.json`), JSON.stringify(json, null, 2) + '\n');
-  const r = results as { roundTrips: { ours: number; pywinrm: number | null }; stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number }>; sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }> };
+  const r = results as { roundTrips: { ours: number; pywinrm: number | null }; stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number } | undefined>; sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }> };
   const md = [
     `# WinRS bench (${date})`, '',
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (noisy): read ratios, not absolutes.`, '',
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`, '',
     '| measure | winrm-ts | pywinrm 0.3.0 | Go masterzen/winrm |', '|---|---|---|---|',
     `| HTTP requests for a short run (open, run, close) | ${r.roundTrips.ours} | ${r.roundTrips.pywinrm ?? 'n/a'} | – |`,
     `| ${MB} MB stdout, MB/s | ${r.stream200MB.ours?.MBps} | ${r.stream200MB.pywinrm?.MBps ?? 'n/a'} | ${r.stream200MB.go?.MBps ?? 'n/a'} |`,
     `| ${MB} MB stdout, seconds | ${r.stream200MB.ours?.seconds} | ${r.stream200MB.pywinrm?.seconds ?? 'n/a'} | ${r.stream200MB.go?.seconds ?? 'n/a'} |`,
     `| our client's peak RSS during the ${MB} MB run | ${r.stream200MB.ours?.peakRssMB} MB | | |`,
+    `| ${MB} MB stdout with MaxEnvelopeSize 512000 (Windows 2012+ default), MB/s | ${r.stream200MB.ours512k?.MBps ?? 'n/a'} (RSS ${r.stream200MB.ours512k?.peakRssMB ?? '?'} MB) | | |`,
     `| ${N} sequential short commands on one shell, commands/s | ${r.sequentialCommands.ours?.commandsPerSec} | ${r.sequentialCommands.pywinrm?.commandsPerSec ?? 'n/a'} | – |`,
     '', notes.length ? `Notes: ${notes.join('; ')}` : '', '',
     `Our client ran ${existsSync(join(ROOT, 'dist/bench/winrs-client.js')) ? 'from the compiled build (dist/)' : 'under tsx (TypeScript compiled at load time, ~50 MB more RSS)'}; the Go figure includes its process start.`,

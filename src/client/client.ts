@@ -123,7 +123,19 @@ export class WinRMClient {
     try { return await shell.exec(command, args, { signal: o.signal, input: o.input }); } finally { await shell.close().catch(() => undefined); }
   }
 
+  /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — protocol.md 6.6. */
+  async getConfig(o: { signal?: AbortSignal } = {}): Promise<{ maxEnvelopeSizeKb?: number; maxTimeoutMs?: number; allowUnencrypted?: boolean }> {
+    const env = await this.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config', { signal: o.signal });
+    const cfg = env.payload;
+    const num = (name: string) => { const t = cfg?.children.find((c) => c.local === name && c.ns === CFG_NS)?.text.trim(); return t && /^\d+$/.test(t) ? Number(t) : undefined; };
+    const svc = cfg?.children.find((c) => c.local === 'Service' && c.ns === CFG_NS);
+    const au = svc?.children.find((c) => c.local === 'AllowUnencrypted' && c.ns === CFG_NS)?.text.trim();
+    return { maxEnvelopeSizeKb: num('MaxEnvelopeSizekb'), maxTimeoutMs: num('MaxTimeoutms'), allowUnencrypted: au === undefined ? undefined : au === 'true' };
+  }
+
   close(): void { this.transport.close(); }
 }
+
+const CFG_NS = 'http://schemas.microsoft.com/wbem/wsman/1/config';
 
 export function connect(options: ConnectOptions): WinRMClient { return new WinRMClient(options); }

@@ -24,6 +24,7 @@ import type { RsaKeyPair } from '../psrp/crypto.js';
 import type { PoolTransport } from '../remoting/transport.js';
 import { spawnPwshTransport } from '../remoting/process.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
+export type { PSHostHandler } from './host.js';
 
 /** Options for Session.open. Transport-specific options (host, auth, ...) ride along for registered factories. */
 export interface SessionOptions {
@@ -167,18 +168,12 @@ export class Session {
 
   /** Run a script and collect everything it produced. */
   async invoke(script: string, opts: InvokeOptions = {}): Promise<InvokeResult> {
-    const result: InvokeResult = { output: [], streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] }, hadErrors: false, state: PSInvocationState.NotStarted };
-    for await (const ev of this.stream(script, opts)) {
-      if (ev.type === 'output') result.output.push(ev.value);
-      else if (ev.type === 'state') {
-        result.state = ev.state;
-        if (ev.state === PSInvocationState.Failed) { result.hadErrors = true; if (ev.error !== undefined) result.streams.error.push(ev.error); }
-      } else {
-        result.streams[ev.type].push(ev.record);
-        if (ev.type === 'error') result.hadErrors = true;
-      }
-    }
-    return result;
+    return collect(this.stream(script, opts));
+  }
+
+  /** Run a pipeline of statements/commands (see streamPipeline) and collect everything it produced. */
+  async invokePipeline(spec: PipelineSpec, opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {}): Promise<InvokeResult> {
+    return collect(this.streamPipeline(spec, opts));
   }
 
   /** Run a local .ps1 on the server (Invoke-Command -FilePath): its text becomes the script, args bind to its param() block. */
@@ -195,9 +190,19 @@ export class Session {
     for (const [k, v] of Object.entries(opts.parameters ?? {})) args.push({ name: k, value: v });
     for (const v of opts.args ?? []) args.push({ name: null, value: v });
     const cmd: CommandSpec = { cmd: script, isScript: !opts.isCommand, args, mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined };
+    yield* this.streamPipeline({ statements: [[cmd]] }, opts);
+  }
+
+  /**
+   * Run a pipeline given as statements of commands (MS-PSRP 2.2.3.11: commands, parameters, scripts, several
+   * statements, merged streams) and yield its events. `opts.parameters`/`args` are not used here: give each
+   * command its `args`.
+   */
+  async *streamPipeline(pipelineSpec: PipelineSpec, opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+    this.checkUsable();
     const host = opts.host ?? this.host;
-    const spec: PipelineSpec = { statements: [[cmd]], noInput: opts.input === undefined, host: hostInfoFor(host, false) };
-    if (containsSecureString(opts.parameters) || containsSecureString(opts.args)) await this.ensureSessionKey();
+    const spec: PipelineSpec = { ...pipelineSpec, noInput: opts.input === undefined, host: hostInfoFor(host, false) };
+    if (spec.statements.some((st) => st.some((c) => containsSecureString(c.args)))) await this.ensureSessionKey();
     if (opts.signal?.aborted) throw new AbortError('the invocation was aborted before it started');
 
     const pipeline = this.pool.createPipeline(spec);
@@ -305,8 +310,8 @@ export class Session {
     const pipelineIds = [...this.runs.values()].filter((r) => !r.finished).map((r) => r.pipeline.id);
     await t.disconnect(o);
     this.closed = true;
-    await this.transport.close(); // releases the connection; the shell stays on the host
     for (const r of this.runs.values()) r.finish(new LocalProtocolError(`the session was disconnected; the pipeline ${r.pipeline.id} goes on running on the host (Session.connect + receive)`));
+    await this.transport.close(); // releases the connection; the shell stays on the host
     return { shellId: t.shellId, pipelineIds };
   }
 
@@ -426,6 +431,21 @@ export class Session {
     }
     for (const r of this.runs.values()) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
   }
+}
+
+async function collect(events: AsyncIterable<InvokeEvent>): Promise<InvokeResult> {
+  const result: InvokeResult = { output: [], streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] }, hadErrors: false, state: PSInvocationState.NotStarted };
+  for await (const ev of events) {
+    if (ev.type === 'output') result.output.push(ev.value);
+    else if (ev.type === 'state') {
+      result.state = ev.state;
+      if (ev.state === PSInvocationState.Failed) { result.hadErrors = true; if (ev.error !== undefined) result.streams.error.push(ev.error); }
+    } else {
+      result.streams[ev.type].push(ev.record);
+      if (ev.type === 'error') result.hadErrors = true;
+    }
+  }
+  return result;
 }
 
 /** A short text for an ErrorRecord / exception value. */

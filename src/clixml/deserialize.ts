@@ -163,18 +163,23 @@ const PR_FIELDS: Record<string, string> = { AV: 'Activity', AI: 'ActivityId', PI
 
 /** Frame kinds of the open-element stack. */
 const enum K { Prim, Obj, Ref, TN, TNRef, T, ToString, Props, List, Dct, En, PR, PRField, Objs }
-interface Frame {
-  kind: K;
-  local: string;
-  name: string | undefined;
-  text: string;
-  obj?: PSObject;
-  value?: ClixmlValue;
-  items?: unknown[];
-  map?: Map<string, unknown>;
-  tnId?: string;
-  key?: ClixmlValue; hasK?: boolean; val?: ClixmlValue; hasV?: boolean;
-  stream?: string;
+/** One shape for every frame (monomorphic property access in the hot paths). */
+class Frame {
+  text = '';
+  obj: PSObject | undefined = undefined;
+  value: ClixmlValue | undefined = undefined;
+  items: unknown[] | undefined = undefined;
+  map: Map<string, unknown> | undefined = undefined;
+  tnId: string | undefined = undefined;
+  key: ClixmlValue | undefined = undefined; hasK = false;
+  val: ClixmlValue | undefined = undefined; hasV = false;
+  stream: string | undefined = undefined;
+  constructor(readonly kind: K, readonly local: string, readonly name: string | undefined) {}
+}
+function frame(kind: K, local: string, name: string | undefined, set?: Partial<Frame>): Frame {
+  const f = new Frame(kind, local, name);
+  if (set) Object.assign(f, set);
+  return f;
 }
 
 type GetAttr = (name: string) => string | undefined;
@@ -203,16 +208,18 @@ class Reader {
         if (this.objs.has(id)) bad(`duplicate RefId ${id}`);
         this.objs.set(id, o);
       }
-      return { kind: K.Obj, local, name, text: '', obj: o };
+      const f = new Frame(K.Obj, local, name); f.obj = o;
+      return f;
     }
     if (local === 'Ref') {
       const id = attr('RefId');
       const o = id === undefined ? undefined : this.objs.get(id);
       if (!o) bad(`Ref to unknown RefId ${String(id)}`);
-      return { kind: K.Ref, local, name, text: '', value: o };
+      const f = new Frame(K.Ref, local, name); f.value = o;
+      return f;
     }
-    if (local === 'PR') return { kind: K.PR, local, name, text: '', obj: new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] }) };
-    if (PRIMITIVE_TAGS.has(local)) return { kind: K.Prim, local, name, text: '' };
+    if (local === 'PR') return frame(K.PR, local, name, { obj: new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] }) });
+    if (PRIMITIVE_TAGS.has(local)) return frame(K.Prim, local, name);
     return bad(`unknown element <${local}>`);
   }
 
@@ -227,7 +234,7 @@ class Reader {
         if (this.done) bad('more than one top-level element');
         if (this.mode === 'doc') {
           if (local !== 'Objs') bad(`a CLIXML document starts with <Objs>, not <${local}>`);
-          f = { kind: K.Objs, local, name, text: '', items: [] };
+          f = frame(K.Objs, local, name, { items: [] });
         } else f = this.valueFrame(local, name, attr);
       } else {
         switch (parent.kind) {
@@ -235,47 +242,47 @@ class Reader {
           case K.Obj: {
             const o = parent.obj!;
             switch (local) {
-              case 'TN': f = { kind: K.TN, local, name, text: '', items: [], tnId: attr('RefId') }; break;
+              case 'TN': f = frame(K.TN, local, name, { items: [], tnId: attr('RefId') }); break;
               case 'TNRef': {
                 const id = attr('RefId');
                 const tn = id === undefined ? undefined : this.tns.get(id);
                 if (!tn) bad(`TNRef to unknown RefId ${String(id)}`);
                 o.typeNames = [...tn];
-                f = { kind: K.TNRef, local, name, text: '' };
+                f = frame(K.TNRef, local, name);
                 break;
               }
-              case 'ToString': f = { kind: K.ToString, local, name, text: '' }; break;
-              case 'Props': f = { kind: K.Props, local, name, text: '', map: o.adapted }; break;
-              case 'MS': f = { kind: K.Props, local, name, text: '', map: o.extended }; break;
+              case 'ToString': f = frame(K.ToString, local, name); break;
+              case 'Props': f = frame(K.Props, local, name, { map: o.adapted }); break;
+              case 'MS': f = new Frame(K.Props, local, name); f.map = o.extended; break;
               case 'LST': case 'IE': case 'STK': case 'QUE': {
                 if (o.collection) bad('more than one collection in one object');
                 const l = new PSList(local, []);
                 o.collection = l;
-                f = { kind: K.List, local, name, text: '', items: l.items };
+                f = frame(K.List, local, name, { items: l.items });
                 break;
               }
               case 'DCT': {
                 if (o.collection) bad('more than one collection in one object');
                 const d = new PSDict([]);
                 o.collection = d;
-                f = { kind: K.Dct, local, name, text: '', items: d.entries };
+                f = frame(K.Dct, local, name, { items: d.entries });
                 break;
               }
               default: f = this.valueFrame(local, name, attr); // the base value
             }
             break;
           }
-          case K.TN: if (local !== 'T') bad('only <T> is allowed inside <TN>'); f = { kind: K.T, local, name, text: '' }; break;
+          case K.TN: if (local !== 'T') bad('only <T> is allowed inside <TN>'); f = frame(K.T, local, name); break;
           case K.Props: if (name === undefined) bad('property without a name (N attribute)'); f = this.valueFrame(local, name, attr); break;
           case K.List: f = this.valueFrame(local, name, attr); break;
-          case K.Dct: if (local !== 'En') bad('only <En> is allowed inside <DCT>'); f = { kind: K.En, local, name, text: '' }; break;
+          case K.Dct: if (local !== 'En') bad('only <En> is allowed inside <DCT>'); f = frame(K.En, local, name); break;
           case K.En:
             if (name !== 'Key' && name !== 'Value') bad('a dictionary entry holds only N="Key" and N="Value"');
             f = this.valueFrame(local, name, attr);
             break;
           case K.PR:
-            if (PR_FIELDS[local]) f = { kind: K.PRField, local, name, text: '' };
-            else if (local === 'Nil' || local === 'S') f = { kind: K.Prim, local, name: undefined, text: '' };
+            if (PR_FIELDS[local]) f = frame(K.PRField, local, name);
+            else if (local === 'Nil' || local === 'S') f = frame(K.Prim, local, undefined);
             else bad('unexpected element in a ProgressRecord');
             break;
           default: bad(`no element is allowed inside <${parent.local}>`);

@@ -64,7 +64,7 @@ class Writer {
     const n = name === undefined ? '' : ` N="${xmlAttr(encodeClixmlString(name))}"`;
     if (v === null || v === undefined) { this.parts.push(`<Nil${n} />`); return; }
     switch (typeof v) {
-      case 'string': this.parts.push(`<S${n}>${xmlText(encodeClixmlString(v))}</S>`); return;
+      case 'string': this.parts.push(`<S${n}>${xmlText(encodeClixmlString(v))}</S>`); return; // '' -> <S></S> as pwsh writes it
       case 'boolean': this.parts.push(`<B${n}>${v}</B>`); return;
       case 'number':
         if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 && !Object.is(v, -0)) this.parts.push(`<I32${n}>${v}</I32>`);
@@ -169,7 +169,8 @@ class Writer {
   primitive(p: PSPrimitive, n: string): void {
     const tag = p.tag;
     const text = this.primitiveText(p);
-    this.parts.push(text === '' ? `<${tag}${n} />` : `<${tag}${n}>${text}</${tag}>`);
+    // PowerShell 7.6.9 writes an empty byte[] as <BA />, an empty string or Uri as <S></S>, <URI></URI>
+    this.parts.push(text === '' && tag === 'BA' ? `<BA${n} />` : `<${tag}${n}>${text}</${tag}>`);
   }
 
   private primitiveText(p: PSPrimitive): string {
@@ -198,7 +199,8 @@ class Writer {
       case 'Sg': return formatSingle(value as number);
       case 'D': {
         const v = String(value);
-        if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(v)) throw new InvalidArgumentError(`not a decimal number: ${v}`);
+        // XmlConvert.ToDecimal takes no exponent
+        if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(v)) throw new InvalidArgumentError(`not a decimal number: ${v}`);
         return v;
       }
       case 'DT': return (value as PSDateTime).toString();

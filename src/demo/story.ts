@@ -52,6 +52,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const hosts: ServerHandle[] = [];
   const steps: DemoStep[] = [];
   let urlA = '', urlB = '';
+  // the story sets its own delegate lists: an allow-list from the caller's environment must not change step 4
+  const savedDelegate = process.env.WINRM_TS_DELEGATE_TO;
+  delete process.env.WINRM_TS_DELEGATE_TO;
   try {
     const A = await serve({ listen: '127.0.0.1:0', userDb, auth: ['negotiate', 'credssp'], name: 'hostA', log: (l) => logs.A.push(l) });
     hosts.push(A);
@@ -144,6 +147,13 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       say('  Why it works: CredSSP sends your user name and password to hostA inside TLS (after NTLM proved who');
       say('  hostA is), so hostA holds an *interactive logon* with credentials. The program on hostA asked hostA\'s');
       say('  logon session to authenticate for it (like LSASS on Windows): it never saw the password itself.');
+      say('  All it holds is a socket and a capability for that session:');
+      const envLine = 'env | grep ^WINRM_TS_LOGON_ | sort';
+      const e = await onA('credssp', envLine, ['wsman/127.0.0.1']);
+      const masked = e.output.replace(/(WINRM_TS_LOGON_TOKEN=)\S+/, '$1<random, per session>');
+      show(cmdline('credssp', `'${envLine}'`, 'wsman/127.0.0.1'), { output: masked, exitCode: e.exitCode });
+      const envOk = e.exitCode === 0 && /WINRM_TS_LOGON_BROKER=/.test(e.output) && !e.output.includes(DEMO_PASSWORD);
+      if (!envOk) { steps[steps.length - 1]!.ok = false; verdict(false, 'the program on hostA does not see the broker as expected'); }
       say('  The Windows equivalent of what you just did:');
       say(dim('    client:  Enable-WSManCredSSP -Role Client -DelegateComputer hostA'));
       say(dim('             policy "Allow delegating fresh credentials with NTLM-only server authentication" = wsman/hostA'));
@@ -175,6 +185,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     say('  • Pass a credential into the script: winrm-ts run -H hostB -u DOMAIN\\user (or $using:cred / -Credential in PowerShell).');
     steps.push({ step: 5, title: 'other fixes', expected: 'explained', ok: true });
   } finally {
+    if (savedDelegate !== undefined) process.env.WINRM_TS_DELEGATE_TO = savedDelegate;
     await Promise.all(hosts.map((h) => h.close().catch(() => undefined)));
   }
   const ok = steps.length === 5 && steps.every((s) => s.ok);

@@ -73,47 +73,56 @@ const MAX_ERROR_LINE = 4096;
 
 /**
  * `pwsh -sshs` writes its own errors to stdout as lines starting `__NamedPipeError__:` (FormattedErrorTextWriter),
- * between OutOfProc packets. This splits them out of the byte stream (sans-IO, any chunking); the rest passes
- * through unchanged.
+ * between OutOfProc packets, followed by the .NET stack trace (lines starting with white space). This splits the
+ * error messages out of the byte stream and drops their stack lines (sans-IO, any chunking); every other byte
+ * passes through unchanged.
  */
 export class SshsOutputFilter {
-  private atLineStart = true;
+  private mode: 'start' | 'pass' | 'capture' | 'drop' = 'start';
   private held: number[] = [];
-  private capturing: number[] | undefined;
+  private captured: number[] = [];
+  private afterError = false;
 
   push(chunk: Uint8Array): { data: Uint8Array[]; errors: string[] } {
     const data: Uint8Array[] = [];
     const errors: string[] = [];
     let i = 0;
     while (i < chunk.length) {
-      if (this.capturing) {
+      if (this.mode === 'capture' || this.mode === 'drop') {
         const nl = chunk.indexOf(0x0a, i);
         const end = nl < 0 ? chunk.length : nl;
-        const room = MAX_ERROR_LINE - this.capturing.length;
-        if (room > 0) for (const b of chunk.subarray(i, Math.min(end, i + room))) this.capturing.push(b);
+        if (this.mode === 'capture') {
+          const room = MAX_ERROR_LINE - this.captured.length;
+          if (room > 0) for (const b of chunk.subarray(i, Math.min(end, i + room))) this.captured.push(b);
+        }
         if (nl < 0) return { data, errors };
-        errors.push(new TextDecoder().decode(new Uint8Array(this.capturing)).replace(/\r$/, '').trim());
-        this.capturing = undefined;
-        this.atLineStart = true;
+        if (this.mode === 'capture') {
+          errors.push(new TextDecoder().decode(new Uint8Array(this.captured)).replace(/\r$/, '').trim());
+          this.captured = [];
+          this.afterError = true;
+        }
+        this.mode = 'start';
         i = nl + 1;
         continue;
       }
-      if (this.atLineStart) {
+      if (this.mode === 'start') {
+        if (this.afterError && !this.held.length && (chunk[i] === 0x20 || chunk[i] === 0x09)) { this.mode = 'drop'; continue; }
         let matched = this.held.length;
         let j = i;
         while (matched < PIPE_ERROR_PREFIX.length && j < chunk.length && chunk[j] === PIPE_ERROR_PREFIX[matched]) { matched++; j++; }
-        if (matched === PIPE_ERROR_PREFIX.length) { this.held = []; this.capturing = []; i = j; continue; }
+        if (matched === PIPE_ERROR_PREFIX.length) { this.held = []; this.mode = 'capture'; i = j; continue; }
         if (j === chunk.length) { for (let k = i; k < j; k++) this.held.push(chunk[k]!); return { data, errors }; }
         // not an error line: release what was held and pass the line through
         if (this.held.length) { data.push(new Uint8Array(this.held)); this.held = []; }
-        this.atLineStart = false;
+        this.afterError = false;
+        this.mode = 'pass';
         continue;
       }
       const nl = chunk.indexOf(0x0a, i);
       if (nl < 0) { data.push(chunk.subarray(i)); return { data, errors }; }
       data.push(chunk.subarray(i, nl + 1));
       i = nl + 1;
-      this.atLineStart = true;
+      this.mode = 'start';
     }
     return { data, errors };
   }
@@ -300,8 +309,9 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
 
   channel.on('data', (b: Buffer) => {
     const r = filter.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
+    // errors first: after one the session is over, and its remaining bytes are not worth decoding
+    for (const m of r.errors) fireError(new TransportError(`the PowerShell server on ${target} failed: ${m}`));
     for (const d of r.data) for (const f of dataCbs) f(d);
-    for (const m of r.errors) fireError(new TransportError(`the PowerShell server on ${target} reported an error: ${m}`));
   });
   channel.stderr.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
   channel.on('exit', (code: number | null, signal?: string) => { exit = { code, signal }; });

@@ -59,7 +59,10 @@ export class WSManTransport implements PoolTransport {
     this.checkOpen();
     this.bind(await WSManRunspacePool.create(this.wsman, this.pool, { configurationName: this.opts.configurationName, idleTimeout: this.opts.idleTimeout, signal: o.signal }));
     await this.rp!.flush(o.signal);
-    this.loopPool();
+    this.loopPool(() => {
+      const st = this.pool.state;
+      return st === RunspacePoolState.Opened || st === RunspacePoolState.Broken || st === RunspacePoolState.Closed;
+    });
   }
 
   /** Connect-PSSession: pick up a Disconnected pool by its shell id (the attached pool has that runspacePoolId). */
@@ -87,7 +90,10 @@ export class WSManTransport implements PoolTransport {
 
   flush(): void {
     if (this.ended !== undefined || !this.rp) return;
-    this.rp.flush().catch((e) => this.die(e as Error));
+    this.rp.flush().then(() => {
+      // pool-level answers (the session key after PUBLIC_KEY) come on the pool's stream: receive there meanwhile
+      if (this.pool.keyExchangePending) this.loopPool(() => !this.pool.keyExchangePending);
+    }, (e) => this.die(e as Error));
   }
 
   async stopPipeline(pipelineId: string): Promise<void> {
@@ -154,15 +160,17 @@ export class WSManTransport implements PoolTransport {
     if (this.ended !== undefined || this.closing) throw new LocalProtocolError('the WinRM PowerShell session is closed');
   }
 
-  private loopPool(): void {
+  /** Receive on the pool (no CommandId) until `done()`. */
+  private loopPool(done: () => boolean): void {
+    if (this.loops.has('')) return;
     const ac = new AbortController();
     this.loops.set('', ac);
     const rp = this.rp!;
     void (async () => {
       try {
-        while (!ac.signal.aborted && this.ended === undefined) {
+        while (!ac.signal.aborted && this.ended === undefined && !done()) {
           const st = this.pool.state;
-          if (st === RunspacePoolState.Opened || st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
+          if (st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
           await rp.receive(undefined, ac.signal);
         }
         rp.updateEnvelopeSize();

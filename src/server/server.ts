@@ -29,6 +29,8 @@ import { LogonSession, registerChildEnvHook } from './logon.js';
 import { logonBrokerEnv } from './broker.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
+import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
+import { NS } from '../wsman/ns.js';
 
 // H8: processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
 // broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
@@ -110,6 +112,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const local = new Map<string, ResourceHandler>(Object.entries(o.resources ?? {}));
   const winrs = new WinrsExecutor();
   local.set(SHELL_CMD_URI, (req) => winrs.handle(req));
+  local.set(CONFIG_URI, configHandler(() => ({ maxEnvelopeSize, maxTimeoutMs: endpoint.maxTimeoutMs, allowUnencrypted, auth, cbt: o.cbt ?? 'relaxed' })));
   const conns = new WeakMap<net.Socket, ConnState>();
   let connSeq = 0;
   const stopping = new AbortController();
@@ -171,6 +174,15 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       return;
     }
     const body = Buffer.concat(parts, size);
+
+    // ---- DSP0226 Identify without authentication (WSMANIDENTIFY: unauthenticated) ----
+    if (String(req.headers['wsmanidentify'] ?? '').toLowerCase() === 'unauthenticated') {
+      action = 'Identify';
+      let ok = false;
+      try { const e = parseEnvelope(body.toString('utf8'), { maxLength: maxEnvelopeSize }); ok = e.payload?.local === 'Identify' && e.payload.ns === NS.wsmid; } catch { ok = false; }
+      if (ok) finish(200, identifyResponse()); else finish(400);
+      return;
+    }
 
     // ---- authentication ----
     let session: LogonSession | undefined;

@@ -188,3 +188,15 @@ test('the endpoint log names users and actions but never the password', () => {
   assert.match(text, /Receive/);
   assert.ok(!text.includes(PASSWORD));
 });
+
+test('a shell belongs to its owner: another user gets Access denied', async () => {
+  const alice = connect(opts());
+  const bob = connect(opts({ username: 'EXAMPLE\\bob', password: 'B0b-secret' }));
+  const shell = await alice.openShell();
+  try {
+    await assert.rejects(bob.wsman.invoke('http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command', shell.resourceUri,
+      '<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>', { selectors: { ShellId: shell.shellId } }),
+    (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2147942405);
+    assert.equal((await shell.exec('echo', ['mine'])).stdout.toString(), 'mine\n');
+  } finally { await shell.close(); alice.close(); bob.close(); }
+});

@@ -42,6 +42,11 @@ test('broker fuzz: garbage connections are dropped and the broker keeps serving'
     await poke(encodeBrokerFrame({ op: 'open', token: 'x'.repeat(43), mechanism: 'negotiate', targetHost: 'h' }));
     const bad = new Uint8Array(8); new DataView(bad.buffer).setUint32(0, 0xffffffff);
     await poke(bad);
+    // a big frame before the capability: dropped once the buffered bytes exceed an open frame's size
+    const big = new Uint8Array(200_000); new DataView(big.buffer).setUint32(0, 100); new DataView(big.buffer).setUint32(4, 1_000_000);
+    await poke(big);
+    for (let i = 0; i < 50 && b.contexts > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(b.contexts, 0, 'every garbage connection is gone');
     // still serving the real client
     const ctx = new BrokeredContext({ socketPath: b.socketPath, token: b.token }, 'negotiate', { targetHost: 'hostb' });
     const tok = await ctx.step();

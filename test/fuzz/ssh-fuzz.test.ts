@@ -58,10 +58,18 @@ test('sshs output filter: random bytes pass through unchanged unless they form e
     let expected = '';
     const errs: string[] = [];
     const n = 1 + Math.floor(rnd() * 12);
+    let afterError = false;
     for (let k = 0; k < n; k++) {
       const body = Array.from({ length: Math.floor(rnd() * 40) }, () => pick([...'abc<>_N: \u00e9\r'])).join('');
-      if (rnd() < 0.3) { lines.push(`__NamedPipeError__:${body}\n`); errs.push(body.replace(/\r$/, '').trim()); }
-      else { const l = pick(['', '_', '__NamedPipe', '__NamedPipeError_']) + body + '\n'; lines.push(l); expected += l; }
+      if (rnd() < 0.3) { lines.push(`__NamedPipeError__:${body}\n`); errs.push(body.replace(/\r$/, '').trim()); afterError = true; }
+      else {
+        const l = pick(['', '_', '__NamedPipe', '__NamedPipeError_', '   at ', '\tat ']) + body + '\n';
+        lines.push(l);
+        // the stack-trace lines after an error line (white space first) are dropped
+        if (afterError && (l[0] === ' ' || l[0] === '\t')) continue;
+        afterError = false;
+        expected += l;
+      }
     }
     const bytes = new TextEncoder().encode(lines.join(''));
     const f = new SshsOutputFilter();

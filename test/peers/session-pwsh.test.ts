@@ -73,6 +73,18 @@ test('parameters, positional args, input and merged errors', { skip }, async () 
   assert.equal(m.output.length, 2);
 });
 
+test('several statements, commands with parameters and merged streams (invokePipeline)', { skip }, async () => {
+  const r = await s.invokePipeline({ statements: [
+    [{ cmd: '"first"', isScript: true }],
+    [{ cmd: 'Write-Output', args: [{ name: 'InputObject', value: 'second' }] }],
+    [{ cmd: 'Get-Date', args: [{ name: 'Year', value: 2001 }] }, { cmd: 'Select-Object', args: [{ name: 'ExpandProperty', value: 'Year' }] }],
+    [{ cmd: 'Write-Error "e"; "after"', isScript: true, mergeToOutput: { error: true } }],
+  ] });
+  assert.equal(r.streams.error.length, 0);
+  assert.deepEqual(plain([r.output[0], r.output[1], r.output[2], r.output[4]]), ['first', 'second', 2001, 'after']);
+  assert.ok((r.output[3] as PSObject).isType('System.Management.Automation.ErrorRecord'));
+});
+
 test('a failing pipeline reports its error record', { skip }, async () => {
   const r = await s.invoke('1; throw "it broke"');
   assert.equal(r.state, PSInvocationState.Failed);

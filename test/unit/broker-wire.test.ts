@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BrokerFrameDecoder, encodeBrokerFrame, bindingsFromWire, bindingsToWire, errorFromWire, errorToWire, BROKER_MAX_BINARY, BROKER_MAX_JSON,
+  anonymousLogonHint,
 } from '../../src/auth/brokered.js';
 import { CredSSPError, DelegationRefusedError, AuthError, RemoteProtocolError, InvalidArgumentError } from '../../src/errors.js';
 
@@ -61,4 +62,13 @@ test('broker wire: channel bindings and typed errors cross intact', () => {
   const plain = round(new TypeError('boom'));
   assert.ok(plain instanceof AuthError);
   assert.equal(errorFromWire(42).constructor, AuthError, 'garbage error objects still become a typed error');
+});
+
+test('the ANONYMOUS LOGON hint explains the double hop only inside a network logon session', () => {
+  const hint = anonymousLogonHint({ WINRM_TS_LOGON_TYPE: 'network', USERDOMAIN: 'EXAMPLE', USERNAME: 'alice', WINRM_TS_LOGON_MECHANISM: 'ntlm' });
+  assert.match(hint, /double hop/);
+  assert.match(hint, /network logon session of EXAMPLE\\alice \(ntlm\)/);
+  assert.match(hint, /--auth credssp --delegate-to wsman\//);
+  assert.equal(anonymousLogonHint({ WINRM_TS_LOGON_TYPE: 'interactive' }), '');
+  assert.equal(anonymousLogonHint({}), '');
 });

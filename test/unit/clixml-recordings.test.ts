@@ -1,7 +1,7 @@
 /**
  * Every CLIXML payload in the pypsrp PSRP recordings (captured from real Windows hosts; ../shared/recordings,
- * never copied here) deserializes without error, and re-serializing it is stable (ser(de(ser(de(x)))) ==
- * ser(de(x))). Fragments/messages are decoded with the PSRP core's own fragment and message codecs.
+ * never copied here) deserializes without error, re-serializing it is stable, and our serializer reproduces
+ * each payload byte for byte (modulo pypsrp's own `<S />` and attribute order on the client side). Fragments/messages are decoded with the PSRP core's own fragment and message codecs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -27,7 +27,11 @@ function payloads(el: XmlElement, out: string[] = []): string[] {
 test('every CLIXML payload in the PSRP recordings deserializes', { skip: dir ? false : 'recordings not present (../shared/recordings/pypsrp)' }, (t) => {
   const files = readdirSync(dir!).filter((f) => /^test_psrp_.*\.yml$/.test(f)).sort();
   assert.ok(files.length >= 20, `${files.length} recordings`);
-  let messages = 0; let objects = 0;
+  let messages = 0; let objects = 0; let identical = 0;
+  const notIdentical: string[] = [];
+  // pypsrp (the client side of the recordings) writes `<S />`, `<ToString />` and `RefId` before `N`;
+  // PowerShell writes `<S></S>`, `<ToString></ToString>` and `N` first. Apart from that our serializer must reproduce every payload byte for byte.
+  const norm = (x: string) => x.replace(/<ToString \/>/g, '<ToString></ToString>').replace(/<S( N="[^"]*")? \/>/g, '<S$1></S>').replace(/<(Obj|Ref) RefId="(\d+)" N="([^"]*)"/g, '<$1 N="$3" RefId="$2"');
   const types = new Set<string>();
   for (const f of files) {
     const doc = parseYaml(readFileSync(join(dir!, f), 'utf8')) as { messages: Array<{ request?: string; response?: string }> };
@@ -58,13 +62,19 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: dir ? f
             // stable re-serialization
             const once = serialize(v);
             assert.equal(serialize(deserialize(once)), once, `${where}: re-serialization is not stable`);
+            if (once === text) identical++;
+            else if (norm(text) !== once) {
+              const a = norm(text); let i = 0; while (a[i] === once[i]) i++;
+              notIdentical.push(`${where} at ${i}: ${a.slice(Math.max(0, i - 80), i + 120)}\n   ours: ${once.slice(Math.max(0, i - 80), i + 120)}`);
+            }
             if (v instanceof PSObject) assert.ok(v.extended.size || v.adapted.size || v.collection || v.value !== undefined || v.typeNames.length, where);
           }
         }
       }
     }
   }
-  t.diagnostic(`${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types`);
+  t.diagnostic(`${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`);
+  assert.deepEqual(notIdentical, []);
   assert.ok(messages > 100, `${messages} PSRP messages decoded`);
   assert.ok(objects > 100, `${objects} CLIXML payloads`);
   for (const t of ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL', 'CREATE_PIPELINE', 'PIPELINE_OUTPUT', 'PIPELINE_STATE', 'RUNSPACEPOOL_STATE']) assert.ok(types.has(t), `saw ${t}`);

@@ -134,9 +134,9 @@ function filterAll(text: string, sizes: number[]): { data: string; errors: strin
   return { data: Buffer.concat(parts).toString('utf8'), errors };
 }
 
-test('SshsOutputFilter: __NamedPipeError__ lines are split out at any chunking', () => {
+test('SshsOutputFilter: __NamedPipeError__ lines (and their stack lines) are split out at any chunking', () => {
   const packet = "<DataAck PSGuid='00000000-0000-0000-0000-000000000000' />\n";
-  const text = packet + '__NamedPipeError__: the server failed\r\n' + "x__NamedPipeError__: not at line start\n" + '__NamedPipe is only a prefix\n' + packet + '__NamedPipeError__:tail';
+  const text = packet + '__NamedPipeError__: the server failed\r\n   at Some.Stack(Frame)\n\tat Another\n' + "x__NamedPipeError__: not at line start\n" + '__NamedPipe is only a prefix\n' + packet + '__NamedPipeError__:tail';
   const expectedData = packet + "x__NamedPipeError__: not at line start\n" + '__NamedPipe is only a prefix\n' + packet;
   for (const sizes of [[text.length], [1], [2, 3], [7], [19, 1], [64]]) {
     const r = filterAll(text, sizes);

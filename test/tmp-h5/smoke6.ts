@@ -1,0 +1,15 @@
+import { ClientRunspacePool } from '../../src/psrp/pool.js';
+import { spawnPwshTransport } from '../../src/remoting/process.js';
+import { RunspacePoolState } from '../../src/psrp/state.js';
+import { toPlain } from '../../src/clixml/index.js';
+const pool = new ClientRunspacePool();
+const tr = spawnPwshTransport();
+let resolveOpen!: () => void; const opened = new Promise<void>((r) => resolveOpen = r);
+let resolveDone!: () => void; const done = new Promise<void>((r) => resolveDone = r);
+const out: unknown[] = [];
+tr.attach(pool, { onData() { let e; while ((e = pool.nextEvent())) { if (e.type === 'Output') out.push(toPlain(e.value)); if (e.type === 'Error') out.push('ERR ' + String(e.record)); if (e.type === 'RunspacePoolState' && e.state === RunspacePoolState.Opened) resolveOpen(); if (e.type === 'PipelineState' && e.state >= 3) { out.push('state ' + e.state + ' ' + String(e.error ?? '')); resolveDone(); } } }, onClose() {} });
+pool.open(); await tr.openPool(); await opened;
+const p = pool.createPipeline({ statements: [[{ cmd: '"first"', isScript: true }], [{ cmd: 'Write-Output', args: [{ name: 'InputObject', value: 'second' }] }], [{ cmd: 'Get-Date', args: [{name: 'Year', value: 2001}] }, { cmd: 'Select-Object', args: [{ name: 'ExpandProperty', value: 'Year' }] }], [{ cmd: 'Write-Error "e"; "after"', isScript: true, mergeToOutput: { error: true } }]] });
+p.start(); await tr.createPipeline(p.id); await done;
+console.log(JSON.stringify(out));
+await tr.closePipeline(p.id); await tr.close();
