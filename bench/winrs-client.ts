@@ -21,7 +21,8 @@ try {
     await cmd.exitCode;
     const seconds = (performance.now() - t0) / 1000;
     await shell.close();
-    console.log(JSON.stringify({ bytes: n, seconds, maxRssMB: process.resourceUsage().maxRSS / 1024, requests: c.stats.requests }));
+    const cpu = process.cpuUsage();
+    console.log(JSON.stringify({ bytes: n, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024, requests: c.stats.requests }));
   } else if (mode === 'many') {
     const shell = await c.openShell();
     const n = Number(arg);

@@ -61,18 +61,22 @@ async function main(): Promise<void> {
     const s1 = await ours('stream', String(BYTES));
     if (s1.code !== 0) throw new Error(`our stream failed: ${s1.stderr}`);
     const so = lastJson(s1.stdout);
-    const stream: Record<string, unknown> = { ours: { MBps: +(so.bytes / 1048576 / so.seconds).toFixed(1), seconds: +so.seconds.toFixed(2), peakRssMB: +so.maxRssMB.toFixed(1), bytes: so.bytes, requests: so.requests } };
+    const stream: Record<string, unknown> = { ours: { MBps: +(so.bytes / 1048576 / so.seconds).toFixed(1), seconds: +so.seconds.toFixed(2), cpuSecondsPer100MB: +(so.cpuSeconds / (so.bytes / 104857600)).toFixed(2), peakRssMB: +so.maxRssMB.toFixed(1), bytes: so.bytes, requests: so.requests } };
     const s2 = await ours('stream', String(BYTES), 512000);
     if (s2.code === 0) { const j = lastJson(s2.stdout); stream.ours512k = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), peakRssMB: +j.maxRssMB.toFixed(1), requests: j.requests }; }
     if (hasPy) {
       const p = await py('stream', 'head', '-c', String(BYTES), '/dev/zero');
-      if (p.code === 0) { const j = lastJson(p.stdout); stream.pywinrm = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), bytes: j.bytes }; }
+      if (p.code === 0) { const j = lastJson(p.stdout); stream.pywinrm = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), cpuSecondsPer100MB: +(j.cpuSeconds / (j.bytes / 104857600)).toFixed(2), bytes: j.bytes }; }
       else notes.push(`pywinrm stream failed: ${p.stderr.slice(-200)}`);
     } else notes.push('pywinrm not installed');
     if (go) {
-      const g = await run(go, ['-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero']);
+      const timed = existsSync('/usr/bin/time');
+      const g = timed ? await run('/usr/bin/time', ['-f', 'cpu=%U+%S', go, '-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero'])
+        : await run(go, ['-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero']);
       const m = /bytes=(\d+)/.exec(g.stderr);
-      if (g.code === 0 && m) stream.go = { MBps: +(Number(m[1]) / 1048576 / g.seconds).toFixed(1), seconds: +g.seconds.toFixed(2), bytes: Number(m[1]), note: 'includes process start' };
+      const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(g.stderr);
+      if (g.code === 0 && m) stream.go = { MBps: +(Number(m[1]) / 1048576 / g.seconds).toFixed(1), seconds: +g.seconds.toFixed(2), bytes: Number(m[1]), note: 'includes process start',
+        ...(cpu ? { cpuSecondsPer100MB: +((Number(cpu[1]) + Number(cpu[2])) / (Number(m[1]) / 104857600)).toFixed(2) } : {}) };
       else notes.push(`go stream failed: ${g.stderr.slice(-200)}`);
     } else notes.push('Go masterzen/winrm not available');
     results.stream200MB = stream;
@@ -87,7 +91,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   const json = { bench: 'winrs', date: new Date().toISOString(), machine, params: { MB, N, transport: 'HTTP + Basic (unencrypted), one endpoint process', maxEnvelopeSize: 153600 }, results, notes };
   writeFileSync(join(OUT, `${date}-winrs.json`), JSON.stringify(json, null, 2) + '\n');
-  const r = results as { roundTrips: { ours: number; pywinrm: number | null }; stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number } | undefined>; sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }> };
+  const r = results as { roundTrips: { ours: number; pywinrm: number | null }; stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number; cpuSecondsPer100MB?: number } | undefined>; sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }> };
   const md = [
     `# WinRS bench (${date})`, '',
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`, '',
@@ -95,6 +99,7 @@ async function main(): Promise<void> {
     `| HTTP requests for a short run (open, run, close) | ${r.roundTrips.ours} | ${r.roundTrips.pywinrm ?? 'n/a'} | – |`,
     `| ${MB} MB stdout, MB/s | ${r.stream200MB.ours?.MBps} | ${r.stream200MB.pywinrm?.MBps ?? 'n/a'} | ${r.stream200MB.go?.MBps ?? 'n/a'} |`,
     `| ${MB} MB stdout, seconds | ${r.stream200MB.ours?.seconds} | ${r.stream200MB.pywinrm?.seconds ?? 'n/a'} | ${r.stream200MB.go?.seconds ?? 'n/a'} |`,
+    `| client CPU seconds per 100 MB of stdout (robust to a busy machine) | ${r.stream200MB.ours?.cpuSecondsPer100MB} | ${r.stream200MB.pywinrm?.cpuSecondsPer100MB ?? 'n/a'} | ${r.stream200MB.go?.cpuSecondsPer100MB ?? 'n/a'} |`,
     `| our client's peak RSS during the ${MB} MB run | ${r.stream200MB.ours?.peakRssMB} MB | | |`,
     `| ${MB} MB stdout with MaxEnvelopeSize 512000 (Windows 2012+ default), MB/s | ${r.stream200MB.ours512k?.MBps ?? 'n/a'} (RSS ${r.stream200MB.ours512k?.peakRssMB ?? '?'} MB) | | |`,
     `| ${N} sequential short commands on one shell, commands/s | ${r.sequentialCommands.ours?.commandsPerSec} | ${r.sequentialCommands.pywinrm?.commandsPerSec ?? 'n/a'} | – |`,

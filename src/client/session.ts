@@ -21,6 +21,7 @@ import type { HostCall, PSRPEvent } from '../psrp/events.js';
 import type { CommandArgument, CommandSpec, HostInfoSpec, PipelineSpec } from '../psrp/messages.js';
 import { hostMethod } from '../psrp/host-methods.js';
 import type { RsaKeyPair } from '../psrp/crypto.js';
+import { Queue } from '../psrp/queue.js';
 import type { PoolTransport } from '../remoting/transport.js';
 import { spawnPwshTransport } from '../remoting/process.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
@@ -87,7 +88,7 @@ const STREAM_OF: Record<string, InvokeEvent['type']> = { Error: 'error', Warning
 
 /** One pipeline's events flowing to its consumer. */
 class Run {
-  readonly buffer: InvokeEvent[] = [];
+  readonly buffer = new Queue<InvokeEvent>();
   private wake: (() => void) | undefined;
   finished = false;
   failure: Error | undefined;

@@ -127,7 +127,7 @@ export interface SecureStringCipher {
 
 /** PSSerializer on non-Windows (no DPAPI): `<SS>` holds the hex of the UTF-16LE plaintext. NOT a protection. */
 export const unprotectedSecureStringCipher: SecureStringCipher = {
-  encrypt: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex').toUpperCase(),
+  encrypt: (b) => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'), // lower case, as pwsh writes it
   decrypt: (t) => {
     const s = t.trim();
     if (!/^([0-9a-fA-F]{4})*$/.test(s)) throw new Error('SecureString text is not hex-encoded UTF-16LE');

@@ -1,7 +1,7 @@
 /**
  * PSRP message bodies (MS-PSRP 2.2.2.x), built and read with the CLIXML layer. Every body is one `<Obj>`.
  */
-import { RemoteProtocolError } from '../errors.js';
+import { LocalProtocolError, RemoteProtocolError } from '../errors.js';
 import { PSObject, PSPrimitive, PSList, PSDict, ps, type PSValue, type ClixmlValue } from '../clixml/index.js';
 
 export const TN_ENUM = ['System.Enum', 'System.ValueType', 'System.Object'];
@@ -143,7 +143,7 @@ function command(c: CommandSpec): PSObject {
 
 /** MS-PSRP 2.2.2.10 CREATE_PIPELINE. */
 export function createPipeline(p: PipelineSpec): PSObject {
-  if (!p.statements.length || p.statements.some((s) => !s.length)) throw new RemoteProtocolError('a pipeline needs at least one command');
+  if (!p.statements.length || p.statements.some((s) => !s.length)) throw new LocalProtocolError('a pipeline needs at least one command in every statement');
   const [first, ...rest] = p.statements;
   const extra = rest.length
     ? PSObject.list(p.statements.map((s) => new PSObject({ extended: [['Cmds', PSObject.list(s.map(command), LIST_PSOBJECT)]] })), LIST_PSOBJECT)

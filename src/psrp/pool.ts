@@ -18,6 +18,7 @@ import * as M from './messages.js';
 import { hostMethod } from './host-methods.js';
 import { decryptSessionKey, encodePublicKeyBlob, generateRsaKeyPair, SessionKeyCipher, type RsaKeyPair } from './crypto.js';
 import type { HostCall, PSRPEvent, RecordStream } from './events.js';
+import { Queue } from './queue.js';
 
 export type PSRPStream = 'default' | 'pr';
 /** Bytes for the transport: all fragments in `data` belong to one target and one stream. */
@@ -53,7 +54,7 @@ export class ClientRunspacePool {
   serverProtocolVersion: string | undefined;
   serverPSVersion: string | undefined;
   applicationPrivateData: ClixmlValue | undefined;
-  private readonly events: PSRPEvent[] = [];
+  private readonly events = new Queue<PSRPEvent>();
   private readonly outgoing = new Map<string, { default: Outgoing[]; pr: Outgoing[] }>();
   private readonly readers = new Map<string, { reader: FragmentReader; defrag: Defragmenter }>();
   private readonly maxMessageSize: number;
@@ -161,7 +162,11 @@ export class ClientRunspacePool {
       if (!p.done) { p.sm.state = PSInvocationState.Failed; this.events.push({ type: 'PipelineState', pipelineId: p.id, state: PSInvocationState.Failed }); }
     }
   }
-  private pushPoolState(state: RunspacePoolState): void { this.events.push({ type: 'RunspacePoolState', state }); }
+  private pushPoolState(state: RunspacePoolState): void {
+    if (this.lastPoolStateEvent !== state) this.events.push({ type: 'RunspacePoolState', state });
+    this.lastPoolStateEvent = state;
+  }
+  private lastPoolStateEvent: RunspacePoolState | undefined;
 
   // ------------------------------------------------------------------ bytes out
 

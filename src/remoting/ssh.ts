@@ -222,7 +222,8 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
     client.on('close', onClosed);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try { client.connect(config); } catch (e) {
-      finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}`, { cause: e }));
+      const hint = /passphrase|encrypted/i.test((e as Error).message) ? ' (an encrypted key needs its passphrase: the passphrase option, or env WINRM_SSH_PASSPHRASE for the CLI)' : '';
+      finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}${hint}`, { cause: e }));
     }
   });
 

@@ -4,6 +4,8 @@
  *    We: deserialize the same CLIXML -> canonical dump (actual). Must be equal for every case.
  * 2. Reverse: we serialize what we deserialized (our serializer, our RefId/TNRef numbering) into a new
  *    document; pwsh deserializes OUR CLIXML; its dump must equal the expected dump of step 1.
+ * 3. Wire: that document is byte for byte what pwsh wrote, once pwsh's pretty-printing (a newline and
+ *    indentation between tags; strings never hold a raw newline, it is escaped) is removed.
  * Two pwsh runs in total.
  */
 import { test } from 'node:test';
@@ -51,4 +53,11 @@ test('corpus: our deserializer == PowerShell deserializer, and PowerShell reads 
     else if (b.dump !== expected) rev.push(`${name} (reverse): ${diffAt(expected, b.dump)}`);
   }
   await t.test('reverse: pwsh deserializes our CLIXML to the same value', () => assert.deepEqual(rev, []));
+
+  const wire: string[] = [];
+  for (const [name, ours] of docs) {
+    const theirs = ref.get(name)!.clixml!.replace(/>\r?\n\s*</g, '><').trim();
+    if (ours !== theirs) { let i = 0; while (ours[i] === theirs[i]) i++; wire.push(`${name} at ${i}: pwsh …${theirs.slice(Math.max(0, i - 60), i + 80)}… ours …${ours.slice(Math.max(0, i - 60), i + 80)}…`); }
+  }
+  await t.test('wire: our serializer writes the same bytes as PowerShell for every case', () => assert.deepEqual(wire, []));
 });

@@ -7,12 +7,12 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  AbortError, AccessDeniedError, ConnectError, HostKeyError, PSInvocationState, PSObject, Session, connectSsh, describeRemoteError,
+  AbortError, AccessDeniedError, ConnectError, HostKeyError, InvalidArgumentError, PSInvocationState, PSObject, Session, connectSsh, describeRemoteError,
   fingerprintSha256, psCredential, toPlain, type PSHostHandler,
 } from '../../src/index.js';
 import { Client } from 'ssh2';
@@ -200,6 +200,45 @@ describe('password auth and host-key policy', { skip }, () => {
     assert.match(e.message, /refused the 'no-such-subsystem' subsystem/);
     assert.equal(warnings.length, 1);
     assert.match(warnings[0]!, /not checking the SSH host key.*SHA256:/);
+  });
+
+  test('default known_hosts is ~/.ssh/known_hosts (hashed entries work there too)', async () => {
+    const home = join(work, 'home');
+    mkdirSync(join(home, '.ssh'), { recursive: true });
+    writeFileSync(join(home, '.ssh', 'known_hosts'), readFileSync(peer.knownHostsHashed));
+    const saved = process.env.HOME;
+    process.env.HOME = home;
+    try {
+      // authentication and the host key pass; the made-up subsystem is what fails (no remote pwsh needed)
+      const e = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: peer.keyPath, subsystem: 'no-such-subsystem' }).then(() => undefined, (x: Error) => x);
+      assert.ok(e instanceof ConnectError && !(e instanceof HostKeyError), String(e));
+      assert.match(e.message, /refused the 'no-such-subsystem' subsystem/);
+    } finally { process.env.HOME = saved; }
+  });
+
+  test('an encrypted private key: refused without its passphrase (typed, says how), works with it', async () => {
+    const k = join(work, 'enc_key');
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'key-Pass-4', '-f', k]);
+    writeFileSync(join(peer.dir, 'authorized_keys'), readFileSync(peer.keyPath + '.pub', 'utf8') + readFileSync(k + '.pub', 'utf8'));
+    const e = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: k, knownHostsPath: peer.knownHosts }).then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof InvalidArgumentError, String(e));
+    assert.match(e.message, /passphrase/);
+    const ok = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: k, passphrase: 'key-Pass-4', knownHostsPath: peer.knownHosts, subsystem: 'no-such-subsystem' }).then(() => undefined, (x: Error) => x);
+    assert.ok(ok instanceof ConnectError && !(ok instanceof HostKeyError), String(ok)); // authenticated; only the subsystem is refused
+  });
+
+  test('ssh-agent auth (a key held by a real ssh-agent)', async () => {
+    const sock = join(work, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', sock], { stdio: 'ignore' });
+    try {
+      for (let i = 0; i < 100 && !existsSync(sock); i++) await new Promise((r) => setTimeout(r, 50));
+      execFileSync('ssh-add', [peer.keyPath], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: 'ignore' });
+      const e = await connectSsh({ host: '127.0.0.1', port: peer.port, username: peer.user, agent: sock, knownHostsPath: peer.knownHosts, subsystem: 'no-such-subsystem' }).then(() => undefined, (x: Error) => x);
+      assert.ok(e instanceof ConnectError, String(e)); // authenticated: only the subsystem is refused
+      const denied = await connectSsh({ host: '127.0.0.1', port: peer.port, username: 'root', agent: sock, knownHostsPath: peer.knownHosts }).then(() => undefined, (x: Error) => x);
+      assert.ok(denied instanceof AccessDeniedError, String(denied));
+      assert.match(denied.message, /tried: ssh-agent/);
+    } finally { agent.kill(); }
   });
 
   test("real pwsh -sshs errors (`__NamedPipeError__:` + stack) are split from the stream by SshsOutputFilter", async () => {

@@ -15,14 +15,13 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
     if (!rl) {
       rl = createInterface({ input: process.stdin, terminal: false });
       rl.on('line', (l) => { const w = waiters.shift(); if (w) w(l); else lines.push(l); });
-      rl.on('close', () => { eof = true; for (const w of waiters.splice(0)) w(undefined); });
+      const mine = rl;
+      rl.on('close', () => { if (rl !== mine) return; eof = true; for (const w of waiters.splice(0)) w(undefined); });
     }
   };
-  const readLine = async (prompt: string, secret = false): Promise<string> => {
+  const readLine = async (prompt: string, _secret = false): Promise<string> => {
     process.stderr.write(prompt);
     reader();
-    const tty = process.stdin.isTTY;
-    if (secret && tty) process.stdin.setRawMode?.(false);
     const l = lines.length ? lines.shift() : eof ? undefined : await new Promise<string | undefined>((r) => waiters.push(r));
     if (l === undefined) throw new Error('no answer: stdin is closed (the script asked for input)');
     return l;
@@ -30,6 +29,8 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
   const readSecret = async (prompt: string): Promise<string> => {
     const stdin = process.stdin;
     if (!stdin.isTTY) return readLine(prompt, true);
+    // the line reader must not see the secret: detach it while reading raw keys
+    if (rl) { const r = rl; rl = undefined; r.close(); }
     process.stderr.write(prompt);
     stdin.setRawMode(true); stdin.resume();
     return new Promise((resolve, reject) => {

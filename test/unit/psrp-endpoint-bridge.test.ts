@@ -1,0 +1,107 @@
+// The endpoint's pwsh bridge (src/server/psrp-bridge.ts) against a scripted stand-in for `pwsh -s` (a tiny Node
+// program speaking the OutOfProc framing), so the edge cases are exact: a fragment larger than the client's envelope
+// is re-split (same ObjectId, FragmentIds renumbered) and reassembles to the same message; a Receive budget that
+// stops mid-message delivers the rest next time; a new client (rewind after Connect) gets every message it has not
+// received whole, from its start, and nothing it already had; the terminal PIPELINE_STATE is seen; Command/Close
+// wait for their acks; a child that writes garbage is stopped with a typed error for the next caller.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, chmodSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PsrpBridge, POOL } from '../../src/server/psrp-bridge.js';
+import { decodeFragments, Defragmenter, encodeFragment } from '../../src/psrp/fragment.js';
+import { decodeMessage, encodeMessage, Destination, MessageType } from '../../src/psrp/message.js';
+import { fromUtf8, toBase64 } from '../../src/util/bytes.js';
+
+const RPID = '11111111-2222-3333-4444-555555555555';
+const PID = 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE';
+const msg = (type: number, data: string, pid?: string) => encodeMessage({ destination: Destination.Client, messageType: type, rpid: RPID, pid, data });
+const line = (guid: string, frag: Uint8Array) => `<Data Stream='Default' PSGuid='${guid.toLowerCase()}'>${toBase64(frag)}</Data>`;
+
+/** A fake pwsh: prints `lines` after its first stdin line, acks Command/Close, then waits for EOF. */
+function fakePwsh(dir: string, lines: string[]): string {
+  const p = join(dir, 'fake-pwsh');
+  writeFileSync(p, `#!${process.execPath}
+const out = ${JSON.stringify(lines)};
+let first = true;
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  if (first) { first = false; for (const o of out) process.stdout.write(o + '\\n'); }
+  const m = /^<(Command|Close|Signal) PSGuid='([^']+)'/.exec(l);
+  if (m) process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
+  const d = /^<Data Stream='\\w+' PSGuid='([^']+)'/.exec(l);
+  if (d) process.stdout.write("<DataAck PSGuid='" + d[1] + "' />\\n");
+}).on('close', () => process.exit(0));
+`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+function reassemble(chunks: Uint8Array[]): Array<{ type: number; text: string }> {
+  const d = new Defragmenter();
+  const out: Array<{ type: number; text: string }> = [];
+  for (const c of chunks) for (const f of decodeFragments(c)) { const b = d.add(f); if (b) { const m = decodeMessage(b); out.push({ type: m.messageType, text: fromUtf8(m.data) }); } }
+  return out;
+}
+
+async function until(pred: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !pred(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(pred(), 'condition not reached');
+}
+
+test('re-split, partial delivery, rewind for a new client, terminal state, acks', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+  const big = 'x'.repeat(5000);
+  const caps = msg(MessageType.SESSION_CAPABILITY, '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version></MS></Obj>');
+  const out1 = msg(MessageType.PIPELINE_OUTPUT, `<S>${big}</S>`, PID);
+  const out2 = msg(MessageType.PIPELINE_OUTPUT, '<S>two</S>', PID);
+  const done = msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', PID);
+  const one = (oid: bigint, b: Uint8Array) => encodeFragment({ objectId: oid, fragmentId: 0n, start: true, end: true, blob: b });
+  const pwsh = fakePwsh(dir, [line(POOL, one(1n, caps)), line(PID, one(2n, out1)), line(PID, one(3n, out2)), line(PID, one(4n, done))]);
+  const b = new PsrpBridge({ pwsh, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 1000 });
+  try {
+    await b.start();
+    await b.command(PID); // the fake acks it
+    await b.sendData(POOL, new Uint8Array([1, 2, 3]));
+    await until(() => b.target(PID).terminal);
+    assert.ok(b.sessionCapability, 'SESSION_CAPABILITY kept for Connect');
+    const t = b.target(PID);
+    assert.ok(t.frags.length > 6, `the 5 kB message was re-split into fragments of <= 1000 bytes (${t.frags.length})`);
+    assert.ok(t.frags.every((f) => f.bytes.length <= 1000));
+
+    // first client: a small budget stops in the middle of the big message
+    const a1 = b.take(PID, 2500);
+    assert.ok(a1.fragments >= 2 && !a1.terminalDelivered);
+    // that client goes away; a new one connects: rewind hands out the partial message again from its start
+    b.rewind();
+    const rest: Uint8Array[] = [];
+    for (let i = 0; i < 20; i++) {
+      const r = b.take(PID, 100_000);
+      if (r.fragments) rest.push(r.data);
+      if (r.terminalDelivered) break;
+    }
+    const msgs = reassemble(rest);
+    assert.deepEqual(msgs.map((m) => m.type), [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE]);
+    assert.equal(msgs[0]!.text, `<S>${big}</S>`);
+    assert.equal(msgs[1]!.text, '<S>two</S>');
+    assert.equal(b.target(PID).frags.length, 0, 'everything delivered whole was dropped');
+    b.rewind();
+    assert.equal(b.take(PID, 100_000).fragments, 0, 'nothing is handed out twice');
+    await b.closePipeline(PID);
+  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+  assert.ok(b.exited);
+});
+
+test('a child that writes garbage is stopped; later calls get a typed error', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+  const pwsh = fakePwsh(dir, ['this is not OutOfProc']);
+  const logs: string[] = [];
+  const b = new PsrpBridge({ pwsh, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 1000, log: (l) => logs.push(l) });
+  try {
+    await b.start();
+    await b.sendData(POOL, new Uint8Array([1]));
+    await until(() => b.exited);
+    assert.ok(logs.some((l) => /not OutOfProc framing/.test(l)));
+    await assert.rejects(b.command(PID), /exited/);
+  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+});
