@@ -10,7 +10,9 @@ const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const tiers = []; const filters = [];
 for (let i = 0; i < args.length; i++) {
-  if (args[i] === '--tier') tiers.push(args[++i]); else filters.push(args[i]);
+  if (args[i] === '--tier') tiers.push(args[++i]);
+  else if (args[i] === '--dist') process.env.WINRM_TS_TEST_DIST = '1'; // spawned CLIs run the fresh build (npm test builds first)
+  else filters.push(args[i]);
 }
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {

@@ -70,6 +70,12 @@ export interface WSManPoolOptions {
   idleTimeout?: number;
   /** answer host calls (Read-Host, PromptForChoice, ...); default: void calls are ignored, others get an error */
   onHostCall?: HostCallHandler;
+  /**
+   * MaxEnvelopeSize once the pool is open: 'auto' (default) reads the host's cfg:MaxEnvelopeSizekb (a config Get,
+   * refused to non-admins on Windows) and falls back to 'protocol'; 'protocol' = 500 KiB when the server speaks
+   * protocol >= 2.2, else 150 KiB (pypsrp's rule); or a number of bytes.
+   */
+  envelopeSize?: 'auto' | 'protocol' | number;
   signal?: AbortSignal;
 }
 
@@ -138,11 +144,11 @@ export class WSManRunspacePool {
     try {
       await rp.flush(o.signal); // an INIT_RUNSPACEPOOL larger than one envelope continues on stdin
       await rp.receivePoolUntil(() => pool.state === RunspacePoolState.Opened, o.signal);
+      await rp.negotiateEnvelopeSize(o.envelopeSize, o.signal);
     } catch (e) {
       await rp.close().catch(() => undefined);
       throw e;
     }
-    rp.updateEnvelopeSize();
     return rp;
   }
 
@@ -201,6 +207,22 @@ export class WSManRunspacePool {
       out.push({ ...s, commands: parseCommandEnumeration(ce) });
     }
     return out;
+  }
+
+  /** Size envelopes for this host (see WSManPoolOptions.envelopeSize). Never above what the host allows. */
+  async negotiateEnvelopeSize(how: 'auto' | 'protocol' | number = 'auto', signal?: AbortSignal): Promise<number> {
+    if (typeof how === 'number') { this.maxEnvelopeSize = how; return this.mes; }
+    if (how === 'auto') {
+      try {
+        const v = await readServerMaxEnvelopeSize(this.wsman, signal);
+        if (v && v >= 8192) { this.mes = v; return this.mes; }
+      } catch (e) {
+        if (e instanceof AbortError) throw e;
+        // not allowed to read the configuration (Windows: administrators only): fall back to the protocol rule
+      }
+    }
+    this.updateEnvelopeSize();
+    return this.mes;
   }
 
   /** pypsrp's rule: 150 KiB until the server speaks protocol >= 2.2, then 500 KiB (never lowered here). */

@@ -26,6 +26,8 @@ export interface WSManTransportOptions {
   configurationName?: string;
   /** seconds the host keeps the shell when no client is connected (Create IdleTimeOut) */
   idleTimeout?: number;
+  /** MaxEnvelopeSize policy once open (see WSManPoolOptions.envelopeSize; default 'auto') */
+  envelopeSize?: 'auto' | 'protocol' | number;
   /** closed with the transport (the WinRMClient that owns the HTTP connections) */
   owner?: { close(): void };
 }
@@ -37,6 +39,7 @@ export class WSManTransport implements PoolTransport {
   private rp: WSManRunspacePool | undefined;
   private readonly loops = new Map<string, AbortController>();
   private ended: Error | null | undefined;
+  private sized = false;
   private closing: Promise<void> | undefined;
 
   constructor(readonly wsman: WSManClient, readonly opts: WSManTransportOptions = {}) {}
@@ -71,6 +74,8 @@ export class WSManTransport implements PoolTransport {
     this.bind(await WSManRunspacePool.connect(this.wsman, {
       shellId, existingPool: this.pool, configurationName: this.opts.configurationName, signal: o.signal,
     }));
+    this.sized = true;
+    await this.rp!.negotiateEnvelopeSize(this.opts.envelopeSize, o.signal);
     this.hooks.onData();
   }
 
@@ -173,7 +178,7 @@ export class WSManTransport implements PoolTransport {
           if (st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
           await rp.receive(undefined, ac.signal);
         }
-        rp.updateEnvelopeSize();
+        if (this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
       } catch (e) {
         if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
       } finally { if (this.loops.get('') === ac) this.loops.delete(''); }

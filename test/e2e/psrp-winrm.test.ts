@@ -88,11 +88,11 @@ test('Basic over HTTPS: values, the user, streams, input, a script file with par
   assert.equal(ps.shells.size, 0, 'Delete removed the shell and its pwsh');
 });
 
-test('round trips: a warm invoke is Command + Receive; the envelope grows to 500 KiB after protocol 2.3', { skip }, async () => {
+test('round trips: a warm invoke is Command + Receive; the envelope is sized from the host config (500 KiB)', { skip }, async () => {
   const c = connect({ host: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth: 'basic' });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
-    assert.equal(rp.maxEnvelopeSize, PSV3_ENVELOPE_SIZE, 'raised once the server answered protocolversion 2.3');
+    assert.equal(rp.maxEnvelopeSize, PSV3_ENVELOPE_SIZE, 'cfg:MaxEnvelopeSizekb 500 of the endpoint');
     await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] }); // warm up the runspace
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -121,6 +121,20 @@ test('Negotiate over sealed HTTP and CredSSP: the real pwsh as the logged-on use
     const r = await c.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_TYPE');
     assert.deepEqual(plain(r.output), ['alice', 'interactive'], 'CredSSP: an interactive logon with delegated credentials');
   } finally { await c.close(); }
+});
+
+test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script still fits (Command + Sends)', { skip }, async () => {
+  const small = await startEndpoint({ resources: ps.resources(), maxEnvelopeSize: 153600 });
+  const c = connect({ host: `127.0.0.1:${small.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  try {
+    const rp = await WSManRunspacePool.open(c.wsman);
+    assert.equal(rp.maxEnvelopeSize, 153600, 'cfg:MaxEnvelopeSizekb 150, read by a config Get');
+    const before = c.stats.requests;
+    const r = await rp.invoke({ statements: [[{ cmd: `$x = 0; ${'$x++; '.repeat(70000)}$x`, isScript: true }]] });
+    assert.deepEqual(plain(r.output), [70000]);
+    assert.ok(c.stats.requests - before >= 4, 'the script went as Command + several Sends');
+    await rp.close();
+  } finally { c.close(); await small.close(); }
 });
 
 test('several pipelines at once on one pool', { skip }, async () => {

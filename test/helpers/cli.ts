@@ -3,8 +3,15 @@ import { spawn, type SpawnOptions } from 'node:child_process';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './peers.js';
 
+import { existsSync } from 'node:fs';
+
 export const CLI_ENTRY = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
-export function cliArgv(args: string[]): string[] { return ['--import', 'tsx', CLI_ENTRY, ...args]; }
+/** The built CLI: `npm test` builds first and sets WINRM_TS_TEST_DIST=1 so spawned CLIs skip tsx's start-up cost. */
+export const CLI_DIST = join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+const USE_DIST = process.env.WINRM_TS_TEST_DIST === '1' && existsSync(CLI_DIST);
+export function cliArgv(args: string[]): string[] {
+  return USE_DIST ? [CLI_DIST, ...args] : ['--import', 'tsx', CLI_ENTRY, ...args];
+}
 
 export interface CliResult { code: number | null; stdout: string; stderr: string }
 export function runCli(args: string[], opts: SpawnOptions & { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {

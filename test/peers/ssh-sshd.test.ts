@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   AbortError, AccessDeniedError, ConnectError, HostKeyError, InvalidArgumentError, PSInvocationState, PSObject, Session, connectSsh, describeRemoteError,
-  fingerprintSha256, psCredential, toPlain, type PSHostHandler,
+  TransportError, fingerprintSha256, psCredential, toPlain, type InvokeEvent, type PSHostHandler,
 } from '../../src/index.js';
 import { Client } from 'ssh2';
 import { fromBase64 } from '../../src/util/bytes.js';
@@ -241,6 +241,16 @@ describe('password auth and host-key policy', { skip }, () => {
     } finally { agent.kill(); }
   });
 
+  test('password through keyboard-interactive (PAM) when the server has PasswordAuthentication no', async () => {
+    const kbd = await startSshd({ keyboardInteractive: true });
+    try {
+      const ok = await connectSsh({ host: '127.0.0.1', port: kbd.port, username: kbd.user, password: kbd.password, knownHostsPath: kbd.knownHosts, subsystem: 'no-such-subsystem' }).then(() => undefined, (x: Error) => x);
+      assert.ok(ok instanceof ConnectError && !(ok instanceof AccessDeniedError), `${String(ok)}\n${sshdLog(kbd)}`); // authenticated
+      const bad = await connectSsh({ host: '127.0.0.1', port: kbd.port, username: kbd.user, password: 'Wrong-Secret-5', knownHostsPath: kbd.knownHosts }).then(() => undefined, (x: Error) => x);
+      assert.ok(bad instanceof AccessDeniedError, String(bad));
+    } finally { await kbd.stop(); }
+  });
+
   test("real pwsh -sshs errors (`__NamedPipeError__:` + stack) are split from the stream by SshsOutputFilter", async () => {
     const c = new Client();
     const out = await new Promise<{ data: string; errors: string[]; code: number | null }>((resolve, reject) => {
@@ -267,6 +277,35 @@ describe('password auth and host-key policy', { skip }, () => {
     const net = await import('node:net');
     const port = await new Promise<number>((r) => { const sv = net.createServer().listen(0, '127.0.0.1', () => { const p = (sv.address() as { port: number }).port; sv.close(() => r(p)); }); });
     await assert.rejects(connectSsh({ host: '127.0.0.1', port, username: 'x', password: 'y', insecureHostKey: true }), ConnectError);
+  });
+});
+
+describe('connection loss', { skip }, () => {
+  let s: Session;
+  const states: InvokeEvent[] = [];
+  let streamError: Error | undefined;
+  before(async () => {
+    s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+    try {
+      for await (const ev of s.stream('$PID; while ($true) { Start-Sleep -Milliseconds 50 }')) {
+        if (ev.type === 'output') process.kill(Number(toPlain(ev.value)), 'SIGKILL'); // the remote pwsh this session started
+        if (ev.type === 'state') states.push(ev);
+      }
+    } catch (e) { streamError = e as Error; }
+  });
+  after(async () => { await s?.close(); });
+
+  test('the remote pwsh dying mid-pipeline ends the pipeline (Failed), no hang; the session then refuses with a TransportError', async () => {
+    assert.ok(streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.state === PSInvocationState.Failed), `${String(streamError)} ${JSON.stringify(states)}`);
+    const e = await s.invoke('1').then(() => undefined, (x: Error) => x);
+    assert.ok(e instanceof TransportError, String(e));
+    assert.match(e.message, /closed unexpectedly: the remote pwsh exited with code \d+/);
+  });
+
+  test('the pipeline itself reports why it failed', {
+    todo: 'Session (H5): on connection loss the running pipeline gets state Failed with no error; it should carry (or reject with) the TransportError',
+  }, () => {
+    assert.ok(streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.error !== undefined));
   });
 });
 

@@ -47,7 +47,10 @@ export function register(program: Command): void {
           stdin.on('data', onIn); stdin.once('end', onEnd);
           stdin.on('error', () => undefined);
           try {
-            code = await run.exitCode;
+            code = await run.exitCode.catch((e: unknown) => {
+              if (ac.signal.aborted) { process.stderr.write('winrm-ts: interrupted; the remote command was terminated\n'); return 130; }
+              throw e;
+            });
             await Promise.all([drained(run.stdout), drained(run.stderr)]);
           } finally {
             stdin.off('data', onIn); stdin.off('end', onEnd); stdin.pause();
