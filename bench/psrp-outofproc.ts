@@ -4,6 +4,7 @@
  *  2. throughput of `1..200000 | % { [pscustomobject]@{ i = $_; s = "x$_" } }` received and deserialized by us
  *     (objects/s, MB/s of PSRP payload), side by side with the same pwsh running the same script locally with its
  *     output discarded (the limit: producing the objects, no transport) -> ratio.
+ *  3. PowerShell's own client over the same transport (Start-Job -> pwsh -s, Receive-Job) for the same script.
  * Run: node --import tsx bench/psrp-outofproc.ts [--count 200000] [--invokes 50] [--json bench/results/<date>-psrp.json]
  */
 import { spawn, spawnSync } from 'node:child_process';

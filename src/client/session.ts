@@ -45,7 +45,7 @@ export interface SessionOptions {
 
 export type SessionTransportFactory = (opts: SessionOptions) => PoolTransport | Promise<PoolTransport>;
 const FACTORIES = new Map<string, SessionTransportFactory>([
-  ['process', (o) => spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs as string[] | undefined })],
+  ['process', (o) => spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs as string[] | undefined, fragmentSize: o.fragmentSize as number | undefined })],
 ]);
 /** Make `Session.open({ transport: name })` use `factory` (WS-Man, SSH, ...). */
 export function registerSessionTransport(name: string, factory: SessionTransportFactory): void { FACTORIES.set(name, factory); }
@@ -94,7 +94,7 @@ class Run {
   failure: Error | undefined;
   constructor(readonly pipeline: ClientPipeline, readonly host: PSHostHandler | undefined) {}
   push(e: InvokeEvent): void { this.buffer.push(e); this.poke(); }
-  finish(err?: Error): void { if (this.finished) return; this.finished = true; this.failure ??= err; this.poke(); }
+  finish(err?: Error): void { this.failure ??= err; if (this.finished) return; this.finished = true; this.poke(); }
   poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
   wait(): Promise<void> { return new Promise((r) => { this.wake = r; }); }
 }
@@ -430,7 +430,8 @@ export class Session {
       this.openWaiter?.reject(err); this.openWaiter = undefined;
       for (const w of this.keyWaiters.splice(0)) w.reject(err);
     }
-    for (const r of this.runs.values()) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
+    // a dead connection fails every run (even one the broken pool already marked Failed); a clean close only the unfinished
+    for (const r of this.runs.values()) if (err || !r.finished) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
   }
 }
 

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { LocalProtocolError, RemoteProtocolError } from '../errors.js';
 import {
-  deserialize, serialize, PSObject, PSPrimitive, ps, type ClixmlValue, type PSValue, type SecureStringCipher,
+  deserialize, serialize, PSObject, type ClixmlValue, type PSValue, type SecureStringCipher,
 } from '../clixml/index.js';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
@@ -270,6 +270,8 @@ export class ClientRunspacePool {
     return p;
   }
   /** @internal */ _push(e: PSRPEvent): void { this.events.push(e); }
+  /** @internal drop a closed pipeline's state (its reassembly buffers and anything still queued) */
+  _forget(id: string): void { this.pipelines.delete(id); this.readers.delete(id); this.outgoing.delete(id); }
   /** @internal */ _onSessionCapability(m: PSRPMessage): void {
     const o = M.asObject(this._body(m), 'SESSION_CAPABILITY');
     const v = (n: string) => M.stringOf(o.get(n)) ?? '';
@@ -411,7 +413,6 @@ export class ClientPipeline {
   }
 
   /** Forget the pipeline in the pool (after the transport closed it). */
-  close(): void { this.pool.pipelines.delete(this.id); }
+  close(): void { this.pool._forget(this.id); }
 }
 
-export { PSObject, PSPrimitive, ps };

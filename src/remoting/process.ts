@@ -22,6 +22,8 @@ export interface ProcessTransportOptions {
   args?: string[];
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** bytes of PSRP fragments per <Data> packet (default 32 KiB; any size down to MIN_FRAGMENT_SIZE works) */
+  fragmentSize?: number;
 }
 
 /** Start `pwsh -s` and return an OutOfProc transport over its stdio. */
@@ -41,6 +43,7 @@ export function spawnPwshTransport(opts: ProcessTransportOptions = {}): OutOfPro
   child.on('exit', (code) => { exitCode = code; });
   return new OutOfProcTransport(duplex, {
     kind: 'process',
+    fragmentSize: opts.fragmentSize,
     describeClose: () => {
       if (spawnError) return `could not start ${exe}: ${spawnError.message}`;
       const tail = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500);

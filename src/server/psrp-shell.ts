@@ -11,7 +11,9 @@
  *
  * pwsh runs in the user's logon session: its environment comes from `childEnv(session)` (USERNAME, USERDOMAIN and
  * the credential-broker hooks), never with a password. Shells belong to the user who created them; a Connect from
- * another process of the same user picks up a Disconnected shell with its running pipelines.
+ * another process of the same user picks up a Disconnected shell with its running pipelines — or a Connected one whose
+ * client vanished (no request for `abandonedAfterMs`, Windows' robust-connection behaviour). A shell nobody uses for
+ * its IdleTimeOut (Create or Disconnect body; default 7200 s) is closed with its pwsh.
  */
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
@@ -44,12 +46,19 @@ export interface PsrpEndpointOptions {
   log?: (line: string) => void;
   /** extra environment for pwsh (tests) */
   env?: Record<string, string>;
+  /**
+   * ms without any request (and no Receive waiting) after which a Connected shell counts as Disconnected, as
+   * Windows does when a client vanishes without Disconnect (robust connections; default 240 000)
+   */
+  abandonedAfterMs?: number;
 }
 
 interface PsrpCommand { pid: string; createdAt: number }
 
 class PsrpShell {
   state: 'Connected' | 'Disconnected' = 'Connected';
+  /** Receives waiting right now */
+  polling = 0;
   readonly commands = new Map<string, PsrpCommand>();
   readonly createdAt = Date.now();
   lastUsed = Date.now();
@@ -59,10 +68,14 @@ class PsrpShell {
   nextInjectedOid = 1n << 62n;
   constructor(readonly id: string, readonly rpid: string, readonly owner: LogonSession, readonly resourceUri: string,
     readonly bridge: PsrpBridge, readonly clientIp: string, public idleTimeoutMs: number, readonly name?: string) {}
-  info(): PsrpShellInfo {
+  /** Disconnected, or Connected but abandoned by its client. */
+  disconnectedNow(abandonedAfterMs: number): boolean {
+    return this.state === 'Disconnected' || (this.polling === 0 && Date.now() - this.lastUsed > abandonedAfterMs);
+  }
+  info(abandonedAfterMs = Infinity): PsrpShellInfo {
     return {
       shellId: this.id, resourceUri: this.resourceUri, owner: this.owner.name, clientIp: this.clientIp, processId: this.bridge.pid,
-      idleTimeoutMs: this.idleTimeoutMs, state: this.state, runTimeMs: Date.now() - this.createdAt, inactivityMs: Date.now() - this.lastUsed, name: this.name,
+      idleTimeoutMs: this.idleTimeoutMs, state: this.disconnectedNow(abandonedAfterMs) ? 'Disconnected' : 'Connected', runTimeMs: Date.now() - this.createdAt, inactivityMs: Date.now() - this.lastUsed, name: this.name,
     };
   }
 }
@@ -128,12 +141,12 @@ export class PsrpEndpoint {
     }
   }
 
-  private shellFor(req: WsmanRequest): PsrpShell {
+  private shellFor(req: WsmanRequest, touch = true): PsrpShell {
     const id = req.env.selectors.get('ShellId');
     const shell = id ? this.shells.get(id.toUpperCase()) : undefined;
     if (!shell || shell.resourceUri.toLowerCase() !== (req.env.resourceUri ?? '').toLowerCase()) throw faults.invalidSelectors('shell');
     if (!sameUser(shell.owner, req.session)) throw faults.accessDenied();
-    shell.lastUsed = Date.now();
+    if (touch) shell.lastUsed = Date.now();
     return shell;
   }
 
@@ -177,6 +190,7 @@ export class PsrpEndpoint {
     if (minmax.max) shell.maxRunspaces = minmax.max;
     req.session.ref();
     this.shells.set(id, shell);
+    this.armIdle(shell);
     this.opts.log?.(`psrp: shell ${id} (${config.name}) for ${req.session.name}: pwsh pid ${bridge.pid}`);
     await bridge.sendData(POOL, spec.creationXml);
     return buildResponse(Action.CreateResponse, req.env.messageId, psrpCreateResponseBody(req.endpoint.url, shell.info()));
@@ -191,7 +205,8 @@ export class PsrpEndpoint {
     const target = pid ?? POOL;
     const bridge = shell.bridge;
     const started = Date.now();
-    await bridge.wait(target, req.operationTimeoutMs, req.signal);
+    shell.polling++;
+    try { await bridge.wait(target, req.operationTimeoutMs, req.signal); } finally { shell.polling--; shell.lastUsed = Date.now(); }
     if (req.signal.aborted) throw new WsmanFault({ code: 's:Receiver', subcode: 'w:InternalError', wsmanCode: 2150858752, reason: 'client went away' });
     const t = bridge.target(target);
     if (t.pending === 0) {
@@ -272,14 +287,17 @@ export class PsrpEndpoint {
     return buildResponse(Action.DeleteResponse, req.env.messageId, '');
   }
 
+  /** IdleTimeOut: a shell nobody used for that long (disconnected, or abandoned by its client) is closed. */
   private armIdle(shell: PsrpShell): void {
     if (shell.idleTimer) clearTimeout(shell.idleTimer);
-    const ms = Math.min(Math.max(shell.idleTimeoutMs, 1000), 0x7fffffff);
+    const idle = Math.min(Math.max(shell.idleTimeoutMs, 1000), 0x7fffffff);
+    const left = Math.max(50, Math.min(idle - (Date.now() - shell.lastUsed), 0x7fffffff));
     shell.idleTimer = setTimeout(() => {
-      if (shell.state !== 'Disconnected') return;
-      this.opts.log?.(`psrp: shell ${shell.id} closed after ${ms / 1000} s disconnected (IdleTimeOut)`);
+      if (!this.shells.has(shell.id)) return;
+      if (shell.polling > 0 || Date.now() - shell.lastUsed < idle) { this.armIdle(shell); return; }
+      this.opts.log?.(`psrp: shell ${shell.id} closed after ${idle / 1000} s without a client (IdleTimeOut)`);
       void this.dispose(shell);
-    }, ms);
+    }, left);
     shell.idleTimer.unref?.();
   }
 
@@ -289,6 +307,7 @@ export class PsrpEndpoint {
     try { d = parseDisconnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
     if (d.idleTimeoutMs !== undefined) shell.idleTimeoutMs = d.idleTimeoutMs;
     shell.state = 'Disconnected';
+    shell.lastUsed = Date.now();
     this.armIdle(shell);
     this.opts.log?.(`psrp: shell ${shell.id} disconnected (idle timeout ${shell.idleTimeoutMs / 1000} s)`);
     return buildResponse(Action.DisconnectResponse, req.env.messageId, '');
@@ -297,19 +316,19 @@ export class PsrpEndpoint {
   private reconnect(req: WsmanRequest): string {
     const shell = this.shellFor(req);
     shell.state = 'Connected';
-    if (shell.idleTimer) clearTimeout(shell.idleTimer);
     return buildResponse(Action.ReconnectResponse, req.env.messageId, '');
   }
 
   private connect(req: WsmanRequest): string {
-    const shell = this.shellFor(req);
+    const shell = this.shellFor(req, false); // a refused Connect must not make an abandoned shell look used
     let c;
     try { c = parseConnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
     if (c.commandId) {
       if (!shell.commands.has(c.commandId.toUpperCase())) throw faults.invalidSelectors('command');
+      shell.lastUsed = Date.now();
       return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody());
     }
-    if (shell.state !== 'Disconnected') {
+    if (!shell.disconnectedNow(this.opts.abandonedAfterMs ?? 240_000)) {
       throw faults.provider(2150858843, 'The shell is in use by another client: disconnect it first (Disconnect-PSSession), then connect. ', 'w:InvalidSelectors');
     }
     if (!c.connectXml) throw faults.invalidBody('Connect: a pool connect needs connectXml');
@@ -336,7 +355,7 @@ export class PsrpEndpoint {
     const response = concatBytes(one(bridge.sessionCapability), one(initData));
     if (bridge.applicationPrivateData) bridge.inject(POOL, one(bridge.applicationPrivateData), shell.nextInjectedOid - 1n);
     shell.state = 'Connected';
-    if (shell.idleTimer) clearTimeout(shell.idleTimer);
+    shell.lastUsed = Date.now();
     this.opts.log?.(`psrp: shell ${shell.id} connected by ${req.session.name} from ${req.clientIp}`);
     return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody(response));
   }
@@ -355,7 +374,7 @@ export class PsrpEndpoint {
     }
     if (uri.toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(uri);
     const list = f.shellId ? mine.filter((s) => s.id === f.shellId!.toUpperCase()) : mine;
-    return buildResponse(Action.EnumerateResponse, req.env.messageId, enumerateShellsResponseBody(list.map((s) => s.info())));
+    return buildResponse(Action.EnumerateResponse, req.env.messageId, enumerateShellsResponseBody(list.map((s) => s.info(this.opts.abandonedAfterMs ?? 240_000))));
   }
 }
 

@@ -22,7 +22,7 @@ let ps: PsrpEndpoint;
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
 before(async () => {
   if (skip) return;
-  ps = new PsrpEndpoint({ pwsh });
+  ps = new PsrpEndpoint({ pwsh, abandonedAfterMs: 3000 });
   ep = await startEndpoint({ resources: ps.resources() });
 });
 after(async () => { if (skip) return; await ps.close(); await ep.close(); });
@@ -118,4 +118,28 @@ test('Session API: s.disconnect(), Session.list(), Session.connect() + receive()
   const after = await s2.invoke('"again"');
   assert.deepEqual(after.output, ['again']);
   await s2.close();
+});
+
+test('a client killed without Disconnect: once the shell is abandoned, another process connects and receives the rest', { skip }, async () => {
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  try {
+    const rp = await WSManRunspacePool.open(c.wsman);
+    const p = rp.pool.createPipeline({ statements: [[{ cmd: '1..4 | ForEach-Object { $_; Start-Sleep -Milliseconds 200 }', isScript: true }]] });
+    await rp.start(p);
+    c.close(); // vanishes: no Disconnect, no Delete
+    await assert.rejects(WSManRunspacePool.connect(connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' }).wsman, { shellId: rp.shellId }),
+      (e: unknown) => e instanceof WSManFaultError && /in use/.test(e.message), 'still Connected right after');
+    await sleep(3500); // abandonedAfterMs of this endpoint: 3 s
+    const c2 = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+    try {
+      const listed = await WSManRunspacePool.list(c2.wsman);
+      assert.equal(listed.find((s) => s.shellId === rp.shellId)?.state, 'Disconnected');
+      const rp2 = await WSManRunspacePool.connect(c2.wsman, { shellId: rp.shellId });
+      const p2 = await rp2.attach(p.id);
+      const got: unknown[] = [];
+      for await (const e of rp2.follow(p2)) if (e.type === 'Output') got.push(e.value);
+      assert.deepEqual(got, [1, 2, 3, 4], 'nothing was delivered to the vanished client, so everything arrives here');
+      await rp2.close();
+    } finally { c2.close(); }
+  } finally { c.close(); }
 });

@@ -31,7 +31,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'winrm-ts-psrp-'));
   ps = new PsrpEndpoint({ pwsh });
   const c = selfSigned();
-  https = await startEndpoint({ auth: ['basic'], allowUnencrypted: false, https: true, cert: c.cert, key: c.key, resources: ps.resources() });
+  https = await startEndpoint({ auth: ['basic', ...sealedAuth], allowUnencrypted: false, https: true, cert: c.cert, key: c.key, resources: ps.resources() });
   if (sealedAuth.length) http = await startEndpoint({ auth: sealedAuth, allowUnencrypted: false, resources: ps.resources() });
 });
 after(async () => {
@@ -135,6 +135,16 @@ test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script
     assert.ok(c.stats.requests - before >= 4, 'the script went as Command + several Sends');
     await rp.close();
   } finally { c.close(); await small.close(); }
+});
+
+test('Negotiate and CredSSP over HTTPS (channel binding, no message encryption)', { skip: skip || (!sealedAuth.includes('negotiate') && 'the negotiate acceptor is not registered') }, async () => {
+  for (const auth of sealedAuth) {
+    const s = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
+    try {
+      const r = await s.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_MECHANISM');
+      assert.deepEqual(plain(r.output), ['alice', auth === 'credssp' ? 'credssp' : plain(r.output)[1]], auth);
+    } finally { await s.close(); }
+  }
 });
 
 test('several pipelines at once on one pool', { skip }, async () => {

@@ -84,3 +84,14 @@ test('serve: logs a line per request, never the password; unknown --auth is an e
   const r = await runCli(['serve', '--listen', '127.0.0.1:0', '--users', users, '--auth', 'basic,bogus']);
   assert.notEqual(r.code, 0); assert.match(r.stderr, /bogus/);
 });
+
+test('run: Ctrl-C terminates the remote command and exits 130', async () => {
+  const child = spawn(process.execPath, cliArgv([...R(), '--', 'sh', '-c', 'echo started; sleep 30']), { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr!.setEncoding('utf8').on('data', (d) => { err += d; });
+  await new Promise<void>((resolve) => child.stdout!.setEncoding('utf8').on('data', (d: string) => { if (d.includes('started')) resolve(); }));
+  child.kill('SIGINT');
+  const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+  assert.equal(code, 130);
+  assert.match(err, /interrupted/);
+});

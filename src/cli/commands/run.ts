@@ -68,7 +68,7 @@ export function register(program: Command): void {
     });
 }
 
-function drained(r: NodeJS.ReadableStream & { readableEnded?: boolean }): Promise<void> {
-  if (r.readableEnded) return Promise.resolve();
+function drained(r: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
+  if (r.readableEnded || r.destroyed) return Promise.resolve();
   return new Promise((res) => { r.once('end', () => res()); r.once('close', () => res()); });
 }
