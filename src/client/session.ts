@@ -13,7 +13,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, WinRMError } from '../errors.js';
+import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, TimeoutError, WinRMError } from '../errors.js';
 import { PSObject, PSPrimitive, PSList, PSDict, type ClixmlValue, type PSValue } from '../clixml/index.js';
 import { ClientRunspacePool, type ClientPipeline } from '../psrp/pool.js';
 import { RunspacePoolState, PSInvocationState } from '../psrp/state.js';
@@ -39,6 +39,8 @@ export interface SessionOptions {
   maxRunspaces?: number;
   /** do the session key exchange while opening (default: lazily, when a SecureString is first needed) */
   exchangeKeys?: boolean;
+  /** give up opening after this long (default 120 s: pwsh can take several seconds to start on a busy machine) */
+  openTimeoutMs?: number;
   signal?: AbortSignal;
   [option: string]: unknown;
 }
@@ -150,6 +152,8 @@ export class Session {
     const opened = new Promise<void>((resolve, reject) => { s.openWaiter = { resolve, reject }; });
     const onAbort = () => s.openWaiter?.reject(new AbortError('opening the session was aborted'));
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    const limit = opts.openTimeoutMs ?? 120_000;
+    const timer = setTimeout(() => s.openWaiter?.reject(new TimeoutError(`the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`)), limit);
     try {
       if (opts.signal?.aborted) throw new AbortError('opening the session was aborted');
       pool.open();
@@ -160,6 +164,7 @@ export class Session {
       await transport.close().catch(() => undefined);
       throw e;
     } finally {
+      clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
     return s;

@@ -27,6 +27,8 @@ export interface OutOfProcOptions {
   kind?: string;
   /** extra text for connection-lost errors (e.g. the child's stderr) */
   describeClose?: () => string;
+  /** how long close() waits for the server's CloseAck before tearing the stream down (default 10 s) */
+  closeTimeoutMs?: number;
 }
 
 type AckKey = string; // `${type}:${guid}`
@@ -110,9 +112,15 @@ export class OutOfProcTransport implements PoolTransport {
       try {
         if (this.ended === undefined) {
           this.pool.beginClose();
-          // the server blocks the session Close until every pipeline is closed
-          await Promise.all([...this.commanded].map((g) => this.closePipeline(g).catch(() => undefined)));
-          await this.request({ type: 'Close', psGuid: OUTOFPROC_POOL_GUID }, 'CloseAck').catch(() => undefined);
+          const handshake = (async () => {
+            // the server blocks the session Close until every pipeline is closed
+            await Promise.all([...this.commanded].map((g) => this.closePipeline(g).catch(() => undefined)));
+            await this.request({ type: 'Close', psGuid: OUTOFPROC_POOL_GUID }, 'CloseAck').catch(() => undefined);
+          })();
+          // a peer that stops answering must not hold close() forever
+          let timer: NodeJS.Timeout | undefined;
+          await Promise.race([handshake, new Promise<void>((r) => { timer = setTimeout(r, this.opts.closeTimeoutMs ?? 10_000); })]);
+          clearTimeout(timer);
         }
       } finally {
         this.pool.closed();

@@ -41,8 +41,11 @@ class ServerCommand {
 
   constructor(readonly shell: ServerShell) {}
 
+  startedAt = Date.now();
+
   start(child: ChildProcess): void {
     this.child = child;
+    this.startedAt = Date.now();
     const onData = (name: string) => (d: Buffer) => {
       this.queue.push({ name, data: d });
       this.queued += d.length;
@@ -93,6 +96,14 @@ class ServerCommand {
     }
     if (this.paused && this.queued < LOW_WATER && this.child) { this.paused = false; this.child.stdout?.resume(); this.child.stderr?.resume(); }
     return out;
+  }
+
+  /** ctrl_c: SIGINT to the process group. A signal that lands in the first moments after spawn can hit the shell
+   *  between fork and exec of its child and be deferred, so a young command gets a second SIGINT shortly after. */
+  interrupt(): void {
+    this.kill('SIGINT');
+    const age = Date.now() - this.startedAt;
+    if (age < 250) setTimeout(() => { if (!this.finished) this.kill('SIGINT'); }, 250 - age).unref();
   }
 
   kill(sig: NodeJS.Signals): void {
@@ -261,7 +272,7 @@ export class WinrsExecutor {
     if (cmd) {
       const code = s.code.toLowerCase();
       if (code === SIGNAL.terminate.toLowerCase()) cmd.kill('SIGKILL');
-      else if (code === SIGNAL.ctrl_c.toLowerCase()) cmd.kill('SIGINT');
+      else if (code === SIGNAL.ctrl_c.toLowerCase()) cmd.interrupt();
       else if (code === SIGNAL.ctrl_break.toLowerCase()) cmd.kill('SIGTERM');
       else throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
     } else if (!s.commandId) throw faults.invalidSelectors('command');

@@ -4,8 +4,10 @@ import assert from 'node:assert/strict';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
 import { Session } from '../../src/client/session.js';
 import { RunspacePoolState } from '../../src/psrp/state.js';
-import { TransportError, WinRMError, ConnectError } from '../../src/errors.js';
+import { TransportError, WinRMError, ConnectError, TimeoutError } from '../../src/errors.js';
 import { MIN_FRAGMENT_SIZE } from '../../src/psrp/fragment.js';
+import { PassThrough } from 'node:stream';
+import { OutOfProcTransport, type DuplexLike } from '../../src/remoting/outofproc.js';
 
 const pwsh = findPwsh();
 const skip = peerSkip('pwsh', !!pwsh);
@@ -43,4 +45,14 @@ test('the smallest fragment size (22 bytes: one byte of blob per fragment) works
     const r = await s.invoke('param($a) "got $a"', { args: ['é✓'] });
     assert.deepEqual(r.output, ['got é✓']);
   } finally { await s.close(); }
+});
+
+test('a peer that never answers makes open time out with a typed error', async () => {
+  const silent = new PassThrough(); // swallows what we write, never answers
+  const duplex: DuplexLike = {
+    write: () => true,
+    on: ((ev: string, cb: (...a: unknown[]) => void) => { silent.on(ev, cb); }) as DuplexLike['on'],
+    end: () => { silent.end(); },
+  };
+  await assert.rejects(Session.open({ transport: new OutOfProcTransport(duplex, { kind: 'test', closeTimeoutMs: 200 }), openTimeoutMs: 300 }), TimeoutError);
 });
