@@ -190,8 +190,13 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     const authz = req.headers.authorization;
     if (authz) {
       const m = /^\s*([A-Za-z][A-Za-z0-9-]*)(?:\s+(\S+))?\s*$/.exec(authz);
-      const found = m ? mechanismForScheme(m[1]!) : undefined;
+      let found = m ? mechanismForScheme(m[1]!) : undefined;
+      // Raw NTLMSSP under "Negotiate" (pywinrm's and `run --auth ntlm`'s form) is accepted by `--auth ntlm` too.
+      if (found?.name === 'negotiate' && !auth.includes('negotiate') && auth.includes('ntlm') && m?.[2]?.startsWith('TlRMTVNTUA')) {
+        found = { name: 'ntlm', mech: getMechanism('ntlm')! };
+      }
       if (!m || !found || !auth.includes(found.name)) { deny(`scheme ${m?.[1] ?? '?'} not enabled`); return; }
+      const replyScheme = found.name === 'ntlm' && /^negotiate$/i.test(m[1]!) ? 'Negotiate' : found.mech.httpScheme;
       let token: Uint8Array;
       try { token = fromBase64(m[2] ?? ''); } catch { deny('bad base64 token'); return; }
       if (found.mech.perRequest) {
@@ -206,14 +211,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
           st.session?.unref(); st.session = undefined;
           st.ctx = createAcceptor(found.name, acceptorOpts());
-          st.mechName = found.name; st.scheme = found.mech.httpScheme;
+          st.mechName = found.name; st.scheme = replyScheme;
         }
         let out: Uint8Array | undefined;
         try { out = await st.ctx.step(token, { channelBindings: bindings }); } catch (e) {
           st.ctx = undefined; deny(`${found.name} failed: ${safeMsg(e)}`); return;
         }
         if (!st.ctx.complete) {
-          finish(401, undefined, { 'WWW-Authenticate': `${found.mech.httpScheme} ${toBase64(out ?? new Uint8Array())}` });
+          finish(401, undefined, { 'WWW-Authenticate': `${replyScheme} ${toBase64(out ?? new Uint8Array())}` });
           return;
         }
         const id = st.ctx.identity;
@@ -221,7 +226,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         st.session = new LogonSession(id); st.session.ref();
         log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})`);
         session = st.session;
-        if (out?.length) finalToken = `${found.mech.httpScheme} ${toBase64(out)}`;
+        if (out?.length) finalToken = `${replyScheme} ${toBase64(out)}`;
       }
     } else if (st.session && st.ctx?.complete) {
       session = st.session;
