@@ -3,6 +3,11 @@
 import { Command } from 'commander';
 import { commands } from './commands/index.js';
 
+// A reader that went away (`winrm-ts demo | head`) ends the output quietly, as Unix tools do.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0); throw e; });
+}
+
 const program = new Command();
 program.name('winrm-ts').description('WinRM and PowerShell remoting for Node, past the double hop').version('0.1.0');
 for (const register of commands) register(program);
