@@ -7,9 +7,7 @@
  *  3. in-process handshake CPU time (no HTTP): CredSSP initiator<->acceptor vs SPNEGO/NTLM initiator<->acceptor.
  * Run: node --import tsx bench/credssp-winrm.ts [--mb 16] [--conns 20] [--out bench/results]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/index.js';
@@ -17,34 +15,14 @@ import { CredSSPInitiator } from '../src/auth/credssp/initiator.js';
 import { CredSSPAcceptor } from '../src/auth/credssp/acceptor.js';
 import { SpnegoAcceptor, SpnegoInitiator } from '../src/auth/spnego/context.js';
 import type { AuthContext, UserDatabase } from '../src/auth/types.js';
+import { arg, outDir, PASSWORD, quantile, startServe, stdoutThroughput, USER } from './lib.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const USER = 'EXAMPLE\\alice';
-const PASSWORD = 'Passw0rd!';
-const arg = (n: string, d: string) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1]! : d; };
 const MB = Number(arg('--mb', '16'));
 const CONNS = Number(arg('--conns', '20'));
-const OUT = arg('--out', join(ROOT, 'bench', 'results'));
+const OUT = outDir();
 type Mech = 'negotiate' | 'credssp';
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => { const s = createServer(); s.once('error', rej); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
-
-async function startEndpoint(dir: string): Promise<{ port: number; child: ChildProcess }> {
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`);
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', `127.0.0.1:${port}`,
-    '--users', join(dir, 'users'), '--auth', 'negotiate,credssp', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
-  });
-  return { port, child };
-}
-
 const client = (port: number, auth: Mech) => connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
 
 async function handshakes(port: number, auth: Mech, n: number): Promise<{ legs: number; msMedian: number }> {
   const times: number[] = [];
@@ -56,24 +34,12 @@ async function handshakes(port: number, auth: Mech, n: number): Promise<{ legs: 
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     legs = c.stats.authRequests;
   }
-  return { legs, msMedian: median(times) };
+  return { legs, msMedian: quantile(times, 0.5) };
 }
 
 async function throughput(port: number, auth: Mech, bytes: number): Promise<number> {
   const c = client(port, auth);
-  try {
-    const shell = await c.openShell();
-    const t0 = process.hrtime.bigint();
-    const cmd = await shell.run('sh', ['-c', `"head -c ${bytes} /dev/zero | tr '\\0' 'x'"`]);
-    let n = 0;
-    cmd.stderr.resume();
-    for await (const chunk of cmd.stdout) n += (chunk as Buffer).length;
-    await cmd.exitCode;
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    await shell.close();
-    if (n !== bytes) throw new Error(`got ${n} bytes, expected ${bytes}`);
-    return bytes / 1048576 / s;
-  } finally { c.close(); }
+  try { return await stdoutThroughput(c, bytes); } finally { c.close(); }
 }
 
 const users: UserDatabase = { lookup: () => ({ domain: 'EXAMPLE', user: 'alice', password: PASSWORD }) };
@@ -94,7 +60,7 @@ async function inProcess(mech: Mech, n: number): Promise<{ legs: number; cpuMs: 
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-credssp-'));
-  const ep = await startEndpoint(dir);
+  const ep = await startServe(dir, ['--auth', 'negotiate,credssp']);
   const json: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), mb: MB, conns: CONNS };
   const rows: string[] = [];
   try {

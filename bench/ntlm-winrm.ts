@@ -6,55 +6,21 @@
  * Run: node --import tsx bench/ntlm-winrm.ts [--mb 32] [--conns 100] [--out bench/results]
  * Writes <out>/<date>-ntlm.md and .json with machine info. pywinrm runs are skipped (noted) when it is not installed.
  */
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/index.js';
 import { runSealBench } from './ntlm-seal.js';
+import { arg, outDir, PASSWORD, ROOT, startServe, stdoutThroughput, USER } from './lib.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const USER = 'EXAMPLE\\alice';
-const PASSWORD = 'Passw0rd!';
-const arg = (n: string, d: string) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1]! : d; };
 const MB = Number(arg('--mb', '32'));
 const CONNS = Number(arg('--conns', '100'));
-const OUT = arg('--out', join(ROOT, 'bench', 'results'));
-
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => { const s = createServer(); s.once('error', rej); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
-
-async function startEndpoint(dir: string): Promise<{ port: number; child: ChildProcess }> {
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`);
-  const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--users', join(dir, 'users'), '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
-  });
-  return { port, child };
-}
-
-/** A command whose stdout is `bytes` of text. */
-const bigOutput = (bytes: number) => `head -c ${bytes} /dev/zero | tr '\\0' 'x'`;
+const OUT = outDir();
 
 async function oursThroughput(port: number, bytes: number): Promise<number> {
   const c = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD });
-  try {
-    const shell = await c.openShell();
-    const t0 = process.hrtime.bigint();
-    const cmd = await shell.run('sh', ['-c', `"${bigOutput(bytes)}"`]);
-    let n = 0;
-    cmd.stderr.resume();
-    for await (const chunk of cmd.stdout) n += (chunk as Buffer).length;
-    await cmd.exitCode;
-    const s = Number(process.hrtime.bigint() - t0) / 1e9;
-    await shell.close();
-    if (n !== bytes) throw new Error(`got ${n} bytes, expected ${bytes}`);
-    return bytes / 1048576 / s;
-  } finally { c.close(); }
+  try { return await stdoutThroughput(c, bytes); } finally { c.close(); }
 }
 
 async function oursConnections(port: number, n: number): Promise<number> {
@@ -77,7 +43,7 @@ function pywinrm(mode: 'throughput' | 'conns', port: number, n: number): Record<
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-'));
-  const ep = await startEndpoint(dir);
+  const ep = await startServe(dir, []);
   const bytes = MB * 1048576;
   const rows: Array<{ metric: string; winrmTs: string; pywinrm: string }> = [];
   const json: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), mb: MB, conns: CONNS };

@@ -11,6 +11,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session, OutOfProcTransport, type DuplexLike } from '../src/index.js';
 import { findPwsh } from '../test/helpers/peers.js';
+import { invokeLatencies, quantile } from './lib.js';
 
 const args = process.argv.slice(2);
 const opt = (n: string): string | undefined => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
@@ -36,17 +37,9 @@ const transport = new OutOfProcTransport(duplex, { kind: 'process', destroy: () 
 const t0 = performance.now();
 const s = await Session.open({ transport });
 const openMs = performance.now() - t0;
-for (let i = 0; i < 5; i++) await s.invoke('1+1');
-const lat: number[] = [];
-for (let i = 0; i < INVOKES; i++) {
-  const a = performance.now();
-  const r = await s.invoke('1+1');
-  lat.push(performance.now() - a);
-  if (r.output[0] !== 2) throw new Error('bad result');
-}
-lat.sort((a, b) => a - b);
-const median = lat[Math.floor(lat.length / 2)]!;
-const p90 = lat[Math.floor(lat.length * 0.9)]!;
+const lat = await invokeLatencies(s, INVOKES);
+const median = quantile(lat, 0.5);
+const p90 = quantile(lat, 0.9);
 
 const script = `1..${COUNT} | % { [pscustomobject]@{ i = $_; s = "x$_" } }`;
 await s.invoke(`1..1000 | % { [pscustomobject]@{ i = $_; s = "x$_" } }`); // warm the remote side too

@@ -7,70 +7,31 @@
  * `1..OBJECTS | % { [pscustomobject]@{ i = $_ } }` (objects/s, best of R), HTTP requests per warm invoke (WinRM).
  * Run: node --import tsx bench/psrp-winrm.ts [--n 40] [--runs 3] [--objects 20000] [--out bench/results]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect, Session, mechanismNames } from '../src/index.js';
 import { WSManRunspacePool } from '../src/remoting/wsman-pool.js';
+import { arg, invokeLatencies, outDir, PASSWORD, quantile, startServe, throughputRuns, USER } from './lib.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const arg = (n: string, d: string) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1]! : d; };
 const N = Number(arg('--n', '40'));
 const RUNS = Number(arg('--runs', '3'));
 const OBJECTS = Number(arg('--objects', '20000'));
-const OUT = arg('--out', join(ROOT, 'bench', 'results'));
+const OUT = outDir();
 const THROUGHPUT = `1..${OBJECTS} | ForEach-Object { [pscustomobject]@{ i = $_ } }`;
-const USER = 'EXAMPLE\\alice';
-const PASSWORD = 'Passw0rd!';
 
 interface Side { transport: string; openMs: number; latencyMedianMs: number; latencyP90Ms: number; latencyMinMs: number; objectsPerSec: number; throughputRunsMs: number[]; requestsPerInvoke?: number }
-const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; };
 
-async function freePort(): Promise<number> {
-  return new Promise((res, rej) => { const s = createServer(); s.once('error', rej); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => res(p)); }); });
-}
-
-async function startServe(dir: string, auth: string): Promise<{ port: number; child: ChildProcess }> {
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`);
-  const port = await freePort();
-  const args = ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', `127.0.0.1:${port}`, '--users', join(dir, 'users'), '--auth', auth, '--quiet'];
-  if (auth === 'basic') args.push('--allow-unencrypted');
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
-    child.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
-  });
-  return { port, child };
-}
-
-async function measure(name: string, s: Session, openMs: number, requests?: () => number): Promise<Side> {
-  for (let i = 0; i < 5; i++) await s.invoke('1+1');
-  const lat: number[] = [];
-  const before = requests?.();
-  for (let i = 0; i < N; i++) {
-    const a = performance.now();
-    const r = await s.invoke('1+1');
-    lat.push(performance.now() - a);
-    if (r.output[0] !== 2) throw new Error('1+1 did not return 2');
-  }
-  const requestsPerInvoke = before !== undefined ? (requests!() - before) / N : undefined;
-  await s.invoke(THROUGHPUT);
-  const runs: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const a = performance.now();
-    const r = await s.invoke(THROUGHPUT);
-    runs.push(performance.now() - a);
-    if (r.output.length !== OBJECTS) throw new Error(`got ${r.output.length} objects`);
-  }
-  return { transport: name, openMs, latencyMedianMs: quantile(lat, 0.5), latencyP90Ms: quantile(lat, 0.9), latencyMinMs: Math.min(...lat), objectsPerSec: OBJECTS / (Math.min(...runs) / 1000), throughputRunsMs: runs, requestsPerInvoke };
+async function measure(name: string, s: Session, openMs: number): Promise<Side> {
+  const lat = await invokeLatencies(s, N);
+  const runs = await throughputRuns(s, THROUGHPUT, RUNS, OBJECTS);
+  return { transport: name, openMs, latencyMedianMs: quantile(lat, 0.5), latencyP90Ms: quantile(lat, 0.9), latencyMinMs: Math.min(...lat), objectsPerSec: OBJECTS / (Math.min(...runs) / 1000), throughputRunsMs: runs };
 }
 
 async function winrm(): Promise<Side> {
   const auth = mechanismNames().includes('negotiate') ? 'negotiate' : 'basic';
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-psrp-'));
-  const { port, child } = await startServe(dir, auth);
+  const { port, child } = await startServe(dir, ['--auth', auth, ...(auth === 'basic' ? ['--allow-unencrypted'] : [])]);
   try {
     const client = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4 });
     const t0 = performance.now();

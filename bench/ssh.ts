@@ -14,40 +14,23 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../src/index.js';
 import { startSshd, sshdPresent, type SshdPeer } from '../test/peers/fixtures/sshd/sshd.js';
+import { arg, invokeLatencies, outDir, quantile, throughputRuns } from './lib.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const arg = (n: string, d: string) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1]! : d; };
 const N = Number(arg('--n', '50'));
 const RUNS = Number(arg('--runs', '3'));
 const OBJECTS = Number(arg('--objects', '20000'));
-const OUT = arg('--out', join(ROOT, 'bench', 'results'));
+const OUT = outDir();
 const THROUGHPUT = `1..${OBJECTS} | ForEach-Object { [pscustomobject]@{ i = $_ } }`;
 
 interface Side { latencyMedianMs: number; latencyP90Ms: number; latencyMinMs: number; objectsPerSec: number; throughputRunsMs: number[]; openMs: number }
-
-const quantile = (xs: number[], q: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; };
 
 async function ours(peer: SshdPeer): Promise<Side> {
   const t0 = performance.now();
   const s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
   const openMs = performance.now() - t0;
   try {
-    for (let i = 0; i < 5; i++) await s.invoke('1+1');
-    const lat: number[] = [];
-    for (let i = 0; i < N; i++) {
-      const a = performance.now();
-      const r = await s.invoke('1+1');
-      lat.push(performance.now() - a);
-      if (r.output[0] !== 2) throw new Error('1+1 did not return 2');
-    }
-    await s.invoke(THROUGHPUT); // warm
-    const runs: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const a = performance.now();
-      const r = await s.invoke(THROUGHPUT);
-      runs.push(performance.now() - a);
-      if (r.output.length !== OBJECTS) throw new Error(`got ${r.output.length} objects`);
-    }
+    const lat = await invokeLatencies(s, N);
+    const runs = await throughputRuns(s, THROUGHPUT, RUNS, OBJECTS);
     return { latencyMedianMs: quantile(lat, 0.5), latencyP90Ms: quantile(lat, 0.9), latencyMinMs: Math.min(...lat), objectsPerSec: OBJECTS / (Math.min(...runs) / 1000), throughputRunsMs: runs, openMs };
   } finally { await s.close(); }
 }

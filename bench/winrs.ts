@@ -7,20 +7,17 @@
  * Run: node --import tsx bench/winrs.ts [--mb 200] [--n 200] [--out bench/results]
  * Writes <out>/<date>-winrs.md and .json with machine info. A missing peer is noted, not fatal.
  */
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem, release, platform, loadavg } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM helper without types
 import { goPeer } from '../test/peers/fixtures/go/build.mjs';
+import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 
-const ROOT = new URL('..', import.meta.url).pathname;
-const USER = 'EXAMPLE\\alice';
-const PASSWORD = 'Passw0rd!';
-const arg = (n: string, d: string) => { const i = process.argv.indexOf(n); return i > 0 ? process.argv[i + 1]! : d; };
 const MB = Number(arg('--mb', '200'));
 const N = Number(arg('--n', '200'));
-const OUT = arg('--out', join(ROOT, 'bench', 'results'));
+const OUT = outDir();
 const BYTES = MB * 1024 * 1024;
 
 function run(cmd: string, args: string[], timeoutMs = 900_000): Promise<{ code: number; stdout: string; stderr: string; seconds: number }> {
@@ -35,13 +32,7 @@ const lastJson = (s: string) => JSON.parse(s.trim().split('\n').pop()!);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-'));
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`);
-  const serve = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', '127.0.0.1:0', '--users', join(dir, 'users'), '--auth', 'basic', '--allow-unencrypted', '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    serve.stdout!.setEncoding('utf8').on('data', (d) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]!); });
-    serve.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
-  });
+  const { url, child: serve } = await startServe(dir, ['--auth', 'basic', '--allow-unencrypted']);
   // our client from the compiled build when there is one (`npm run bench` builds first), else through tsx
   const compiled = join(ROOT, 'dist/bench/winrs-client.js');
   const clientArgv = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(ROOT, 'bench/winrs-client.ts')];

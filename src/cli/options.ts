@@ -1,5 +1,6 @@
 /**
- * Shared connection flags for commands that talk to a WinRM host (`run`, `ps`, ...). Usage in a command module:
+ * The one place the connection flags are declared: `run` (addConnectionOptions), `ps` over WinRM
+ * (addTargetOptions + addWinrmOnlyOptions) and `ps --ssh` (addTargetOptions). Usage in a command module:
  *   addConnectionOptions(cmd);  ...  const conn = await connectionFromOptions(cmd.opts());  const client = connect(conn);
  * Password: -p, else env WINRM_PASSWORD, else a prompt on a TTY. Default port 5985 / 5986 with --https.
  * Uses only the public API (src/index.ts).
@@ -8,20 +9,39 @@ import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, type ConnectOptions } from '../index.js';
 
-const collect = (v: string, prev: string[] = []) => prev.concat([v]);
+/** commander accumulator for a repeatable flag. */
+export const collect = (v: string, prev: string[] = []) => prev.concat([v]);
 const num = (name: string) => (v: string) => {
   const n = Number(v);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got ${v}`);
   return n;
 };
 
+/** All the WinRM connection flags; -H is required (`run`). */
 export function addConnectionOptions(cmd: Command): Command {
+  return addWinrmOnlyOptions(addTargetOptions(cmd, { hostRequired: true }));
+}
+
+/**
+ * The flags every remote source shares (`run`, `ps` over WinRM, `ps --ssh`): -H, --port, -u, -p, --connect-timeout.
+ * -H is optional for `ps` (it also runs with --local). Adds nothing when -H is already declared, so both `ps`
+ * sources may call it.
+ */
+export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Command {
+  if (cmd.options.some((opt) => opt.long === '--host')) return cmd;
+  if (o.hostRequired) cmd.requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https)');
+  else cmd.option('-H, --host <host[:port]>', 'the remote host (WinRM: port 5985, or 5986 with --https)');
   return cmd
-    .requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https)')
-    .option('--https', 'use HTTPS (certificate verified by default)')
     .option('--port <port>', 'port (overrides host:port)', num('--port'))
     .option('-u, --user <DOMAIN\\user>', 'user name (DOMAIN\\user, user@domain); none = anonymous / the logged-on user')
     .option('-p, --password <password>', 'password (default: env WINRM_PASSWORD, else a prompt on a TTY)')
+    .option('--connect-timeout <s>', 'TCP/TLS connect timeout, seconds (default 30)', num('--connect-timeout'));
+}
+
+/** The flags only WinRM has (auth, message encryption, TLS trust, CredSSP delegation, WS-Man timeouts). */
+export function addWinrmOnlyOptions(cmd: Command): Command {
+  return cmd
+    .option('--https', 'use HTTPS (certificate verified by default)')
     .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos (default: negotiate with a user)'))
     .addOption(new Option('--encryption <mode>', 'WinRM message encryption').choices(['auto', 'always', 'never']).default('auto'))
     .option('--ca <file>', 'trust this CA / self-signed certificate (PEM)')
@@ -29,7 +49,6 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--insecure', 'do not verify the server certificate (prints a warning)')
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable)', collect)
     .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
-    .option('--connect-timeout <s>', 'TCP/TLS connect timeout, seconds (default 30)', num('--connect-timeout'))
     .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
     .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'));
 }
@@ -42,8 +61,13 @@ export interface ConnectionFlags {
 
 /** Read a password from the TTY without echo. */
 export async function promptPassword(prompt: string): Promise<string> {
+  if (!process.stdin.isTTY) throw new InvalidArgumentError('no password: pass -p PASSWORD or set WINRM_PASSWORD (stdin is not a terminal)');
+  return readHidden(prompt, () => new InvalidArgumentError('cancelled'));
+}
+
+/** Read one line from stdin (a TTY) in raw mode, without echo: backspace edits, Enter ends, Ctrl-C rejects with `cancelled()`. */
+export function readHidden(prompt: string, cancelled: () => Error): Promise<string> {
   const stdin = process.stdin;
-  if (!stdin.isTTY) throw new InvalidArgumentError('no password: pass -p PASSWORD or set WINRM_PASSWORD (stdin is not a terminal)');
   process.stderr.write(prompt);
   stdin.setRawMode(true);
   stdin.resume();
@@ -52,7 +76,7 @@ export async function promptPassword(prompt: string): Promise<string> {
     const onData = (d: Buffer) => {
       for (const ch of d.toString('utf8')) {
         if (ch === '\r' || ch === '\n') { done(); resolve(pw); return; }
-        if (ch === '\u0003') { done(); reject(new InvalidArgumentError('cancelled')); return; }
+        if (ch === '\u0003') { done(); reject(cancelled()); return; }
         if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1); else pw += ch;
       }
     };

@@ -22,6 +22,7 @@ import { decodeMessage, MessageType } from '../psrp/message.js';
 import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket, type OutOfProcStream } from '../remoting/outofproc-codec.js';
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
+import { waitUntil } from './wait.js';
 
 const HIGH_WATER = 16 * 1024 * 1024;
 const LOW_WATER = 4 * 1024 * 1024;
@@ -276,15 +277,7 @@ export class PsrpBridge {
   /** Wait until the target has undelivered data, the pipeline is done, pwsh exited, or ms/abort. */
   wait(guid: string, ms: number, signal: AbortSignal): Promise<void> {
     const t = this.target(guid);
-    const ready = () => t.pending > 0 || this.exited;
-    if (ready() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { clearTimeout(timer); t.waiters.delete(check); signal.removeEventListener('abort', done); resolve(); };
-      const check = () => { if (ready()) done(); };
-      const timer = setTimeout(done, ms);
-      t.waiters.add(check);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return waitUntil(() => t.pending > 0 || this.exited, t.waiters, ms, signal);
   }
 
   // ---------------- client → pwsh ----------------

@@ -20,6 +20,7 @@ import {
 import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
+import { waitUntil } from './wait.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
@@ -71,14 +72,7 @@ class ServerCommand {
 
   /** Wait until predicate holds or ms pass or the signal aborts. */
   wait(pred: () => boolean, ms: number, signal: AbortSignal): Promise<void> {
-    if (pred() || signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => { clearTimeout(t); this.waiters.delete(check); signal.removeEventListener('abort', done); resolve(); };
-      const check = () => { if (pred()) done(); };
-      const t = setTimeout(done, ms);
-      this.waiters.add(check);
-      signal.addEventListener('abort', done, { once: true });
-    });
+    return waitUntil(pred, this.waiters, ms, signal);
   }
 
   /** Take up to `budget` bytes of output in arrival order. */

@@ -6,12 +6,12 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session, type ClixmlValue } from '../../src/index.js';
+import { Session } from '../../src/index.js';
 import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { getMechanism } from '../../src/auth/registry.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
-import { CORPUS, diffAt, runCorpus } from '../helpers/corpus.js';
+import { CORPUS, corpusFailures, runCorpus, sessionValue } from '../helpers/corpus.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
 const pwsh = findPwsh();
@@ -30,12 +30,6 @@ before(async () => {
 after(async () => { await s?.close(); await ps?.close(); await ep?.close(); });
 
 test(`corpus (${CORPUS.length} expressions) over WinRM (${auth}) equals pwsh's own deserialization`, { skip }, async () => {
-  const results = await runCorpus(async (c) => {
-    const r = await s!.invoke(`$v = ${c.expr}\n,$v`);
-    if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
-    if (r.output.length !== 1) throw new Error(`expected one output object, got ${r.output.length}`);
-    return r.output[0] as ClixmlValue;
-  }, { pwsh: pwsh!, depth: 1 });
-  const bad = results.filter((r) => !r.ok);
-  assert.deepEqual(bad.map((r) => `${r.name}: ${r.error ?? diffAt(r.expected, r.actual)}`), []);
+  const results = await runCorpus(sessionValue(s!), { pwsh: pwsh!, depth: 1 });
+  assert.deepEqual(corpusFailures(results), []);
 });

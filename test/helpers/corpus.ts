@@ -32,6 +32,7 @@ import {
   PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSDateTime, PSTimeSpan, type ClixmlValue,
 } from '../../src/clixml/index.js';
 import { toBase64 } from '../../src/util/bytes.js';
+import type { Session } from '../../src/index.js';
 import { PROJECT_ROOT } from './peers.js';
 
 export interface CorpusCase {
@@ -334,10 +335,11 @@ export interface CorpusResult { name: string; ok: boolean; expected?: string; ac
  */
 export async function runCorpus(
   getValue: (c: CorpusCase) => Promise<ClixmlValue>,
-  opts: { pwsh: string; cases?: CorpusCase[]; depth?: number; all?: boolean },
+  opts: { pwsh: string; cases?: CorpusCase[]; depth?: number; all?: boolean; reference?: Map<string, Reference> },
 ): Promise<CorpusResult[]> {
   const cases = (opts.cases ?? CORPUS).filter((c) => opts.all || !c.localOnly);
-  const ref = await pwshReference(opts.pwsh, cases, opts.depth);
+  // `reference`: pwshReference(pwsh, cases, depth) computed beforehand (e.g. while the session opens)
+  const ref = opts.reference ?? await pwshReference(opts.pwsh, cases, opts.depth);
   const out: CorpusResult[] = [];
   for (const c of cases) {
     const r = ref.get(c.name)!;
@@ -350,6 +352,22 @@ export async function runCorpus(
     }
   }
   return out;
+}
+
+/**
+ * `getValue` for a PSRP session: invokes `$v = EXPR` then `,$v`, which emits $v as ONE object (Write-Output
+ * -NoEnumerate wraps scalars in a List in PowerShell 7); remote errors or another number of objects fail the case.
+ */
+export const sessionValue = (s: Pick<Session, 'invoke'>) => async (c: CorpusCase): Promise<ClixmlValue> => {
+  const r = await s.invoke(`$v = ${c.expr}\n,$v`);
+  if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
+  if (r.output.length !== 1) throw new Error(`expected one output object, got ${r.output.length}`);
+  return r.output[0] as ClixmlValue;
+};
+
+/** One line per failed case (`name: error or first difference`), for `assert.deepEqual(corpusFailures(results), [])`. */
+export function corpusFailures(results: CorpusResult[], except: (name: string) => boolean = () => false): string[] {
+  return results.filter((r) => !r.ok && !except(r.name)).map((r) => `${r.name}: ${r.error ?? diffAt(r.expected, r.actual)}`);
 }
 
 /** First differing position of two dumps, for readable failures. */

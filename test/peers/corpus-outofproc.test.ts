@@ -5,9 +5,9 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Session, type ClixmlValue } from '../../src/index.js';
+import { Session } from '../../src/index.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
-import { CORPUS, diffAt, runCorpus } from '../helpers/corpus.js';
+import { CORPUS, corpusFailures, runCorpus, sessionValue } from '../helpers/corpus.js';
 
 const pwsh = findPwsh();
 const skip = peerSkip('pwsh (PowerShell 7.6.9)', !!pwsh);
@@ -17,13 +17,6 @@ before(async () => { if (!skip) s = await Session.open({ transport: 'process', p
 after(async () => { await s?.close(); });
 
 test(`corpus (${CORPUS.length} expressions) over PSRP (pwsh -s) equals pwsh's own deserialization`, { skip }, async () => {
-  const results = await runCorpus(async (c) => {
-    // `,$v` emits $v as ONE object (Write-Output -NoEnumerate wraps scalars in a List in PowerShell 7)
-    const r = await s!.invoke(`$v = ${c.expr}\n,$v`);
-    if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
-    if (r.output.length !== 1) throw new Error(`expected one output object, got ${r.output.length}`);
-    return r.output[0] as ClixmlValue;
-  }, { pwsh: pwsh!, depth: 1 });
-  const bad = results.filter((r) => !r.ok);
-  assert.deepEqual(bad.map((r) => `${r.name}: ${r.error ?? diffAt(r.expected, r.actual)}`), []);
+  const results = await runCorpus(sessionValue(s!), { pwsh: pwsh!, depth: 1 });
+  assert.deepEqual(corpusFailures(results), []);
 });

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session, type ClixmlValue } from '../../src/index.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
-import { CORPUS, canonicalDump, diffAt, pwshReference, type CorpusResult, type Reference } from '../helpers/corpus.js';
+import { CORPUS, corpusFailures, pwshReference, runCorpus, type Reference } from '../helpers/corpus.js';
 import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
 
 const skip = peerSkip('sshd + pwsh (PSRP over SSH)', sshdPresent(), 'apt-get install openssh-server, npm run peers:install, and run as root');
@@ -43,22 +43,13 @@ after(async () => { await s?.close(); await peer?.stop(); });
 
 test(`corpus (${CORPUS.length} expressions) over SSH equals pwsh's own deserialization`, { skip }, async () => {
   assert.ok(CORPUS.length >= 60);
-  const results: CorpusResult[] = [];
-  for (const c of CORPUS) {
-    const ref = reference.get(c.name)!;
-    if (ref.error !== undefined) { results.push({ name: c.name, ok: false, error: `pwsh: ${ref.error}` }); continue; }
-    try {
-      const r = await s.invoke(`$v = ${c.expr}\n,$v`);
-      if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
-      // the last object is `,$v` (an EXPR with several statements may write to the pipeline before it)
-      if (r.output.length < 1) throw new Error('no output object');
-      const actual = canonicalDump(r.output[r.output.length - 1] as ClixmlValue);
-      results.push({ name: c.name, ok: actual === ref.dump, expected: ref.dump, actual });
-    } catch (e) {
-      results.push({ name: c.name, ok: false, expected: ref.dump, error: String((e as Error).stack ?? e) });
-    }
-  }
+  const results = await runCorpus(async (c) => {
+    const r = await s.invoke(`$v = ${c.expr}\n,$v`);
+    if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
+    // the last object is `,$v` (an EXPR with several statements may write to the pipeline before it)
+    if (r.output.length < 1) throw new Error('no output object');
+    return r.output[r.output.length - 1] as ClixmlValue;
+  }, { pwsh: findPwsh()!, all: true, reference });
   for (const r of results) if (DIFFERS[r.name]) assert.ok(r.actual !== undefined, `${r.name} did not arrive: ${r.error}`);
-  const bad = results.filter((r) => !r.ok && !DIFFERS[r.name]);
-  assert.deepEqual(bad.map((r) => `${r.name}: ${r.error ?? diffAt(r.expected, r.actual)}`), []);
+  assert.deepEqual(corpusFailures(results, (name) => !!DIFFERS[name]), []);
 });

@@ -5,6 +5,7 @@
  */
 import { createInterface, type Interface } from 'node:readline';
 import { ps, psCredential, type PSHostHandler, type PromptChoice, type PSValue } from '../../index.js';
+import { readHidden } from '../options.js';
 
 export function cliHost(opts: { json: boolean; onExit: (code: number) => void }): PSHostHandler & { dispose(): void } {
   let rl: Interface | undefined;
@@ -31,20 +32,7 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
     if (!stdin.isTTY) return readLine(prompt, true);
     // the line reader must not see the secret: detach it while reading raw keys
     if (rl) { const r = rl; rl = undefined; r.close(); }
-    process.stderr.write(prompt);
-    stdin.setRawMode(true); stdin.resume();
-    return new Promise((resolve, reject) => {
-      let s = '';
-      const onData = (d: Buffer) => {
-        for (const ch of d.toString('utf8')) {
-          if (ch === '\r' || ch === '\n') { done(); resolve(s); return; }
-          if (ch === '\u0003') { done(); reject(new Error('cancelled')); return; }
-          if (ch === '\u007f' || ch === '\b') s = s.slice(0, -1); else s += ch;
-        }
-      };
-      const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
-      stdin.on('data', onData);
-    });
+    return readHidden(prompt, () => new Error('cancelled'));
   };
   const choiceText = (choices: PromptChoice[], def: number) => choices.map((c, i) => {
     const m = /&(.)/.exec(c.label);

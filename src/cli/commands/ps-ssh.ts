@@ -1,12 +1,12 @@
 /**
  * `winrm-ts ps --ssh -H HOST[:PORT] -u USER [--ssh-key FILE | -p PASSWORD] [--known-hosts FILE] [--insecure-host-key]
- * -c SCRIPT`: the SSH source for `ps` (PSRP over the server's `powershell` subsystem). -H / -u / -p / --port are
- * shared with the WinRM flags and added here only when no other module defined them yet.
+ * -c SCRIPT`: the SSH source for `ps` (PSRP over the server's `powershell` subsystem). -H / -u / -p / --port /
+ * --connect-timeout are shared with the WinRM flags (src/cli/options.ts).
  * Password: -p, else env WINRM_PASSWORD, else a prompt on a TTY (only when no key is given). Uses only the public API.
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, type SessionOptions } from '../../index.js';
-import { promptPassword } from '../options.js';
+import { addTargetOptions, promptPassword } from '../options.js';
 
 export interface SshFlags {
   ssh?: boolean; host?: string; port?: number | string; user?: string; password?: string; sshKey?: string;
@@ -14,21 +14,9 @@ export interface SshFlags {
   [flag: string]: unknown;
 }
 
-const num = (name: string) => (v: string) => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive integer, got ${v}`);
-  return n;
-};
-
-/** Add the SSH flags (and -H/-u/-p/--port/--connect-timeout if nobody added them). Call after the other options. */
+/** Add the SSH flags; -H/-u/-p/--port/--connect-timeout come from src/cli/options.ts (once, whichever source adds them first). */
 export function addSshOptions(cmd: Command): Command {
-  const has = (long: string) => cmd.options.some((o) => o.long === long);
-  if (!has('--host')) cmd.option('-H, --host <host[:port]>', 'the remote host');
-  if (!has('--port')) cmd.option('--port <port>', 'port (overrides host:port)', num('--port'));
-  if (!has('--user')) cmd.option('-u, --user <user>', 'user name');
-  if (!has('--password')) cmd.option('-p, --password <password>', 'password (default: env WINRM_PASSWORD, else a prompt on a TTY)');
-  if (!has('--connect-timeout')) cmd.option('--connect-timeout <s>', 'connect timeout, seconds (default 30)', num('--connect-timeout'));
-  return cmd
+  return addTargetOptions(cmd, { hostRequired: false })
     .option('--ssh', 'PSRP over SSH (the server\'s `powershell` subsystem, PowerShell 7 -HostName) instead of WinRM; port 22')
     .option('--ssh-key <file>', 'SSH: private key file (OpenSSH or PEM; passphrase from env WINRM_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'SSH: known_hosts file to check the host key against (default ~/.ssh/known_hosts)')

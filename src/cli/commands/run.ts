@@ -6,9 +6,7 @@
  */
 import type { Command } from 'commander';
 import { connect, InvalidArgumentError } from '../../index.js';
-import { addConnectionOptions, connectionFromOptions, quoteArg, type ConnectionFlags } from '../options.js';
-
-const collect = (v: string, prev: string[] = []) => prev.concat([v]);
+import { addConnectionOptions, collect, connectionFromOptions, quoteArg, type ConnectionFlags } from '../options.js';
 
 export function register(program: Command): void {
   const cmd = program.command('run')
