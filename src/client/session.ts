@@ -13,7 +13,7 @@
 import { generateKeyPair } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, TimeoutError, WinRMError } from '../errors.js';
+import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, TimeoutError, TransportError, WinRMError } from '../errors.js';
 import { PSObject, PSPrimitive, PSList, PSDict, type ClixmlValue, type PSValue } from '../clixml/index.js';
 import { ClientRunspacePool, type ClientPipeline } from '../psrp/pool.js';
 import { RunspacePoolState, PSInvocationState } from '../psrp/state.js';
@@ -37,8 +37,20 @@ export interface SessionOptions {
   host?: PSHostHandler;
   minRunspaces?: number;
   maxRunspaces?: number;
-  /** do the session key exchange while opening (default: lazily, when a SecureString is first needed) */
+  /**
+   * do the session key exchange (MS-PSRP 3.1.4.11) while opening, so SecureStrings work both ways from the start.
+   * Default: yes when the server speaks protocol >= 2.2 (one round trip; the RSA pair is generated while the pool
+   * opens). `false`: only lazily, when the client first sends a SecureString (server-sent SecureStrings then fail).
+   */
   exchangeKeys?: boolean;
+  /**
+   * receive backpressure: when a stream() consumer leaves more than this many events unread, the Session stops
+   * reading from the transport (OutOfProc: `pwsh -s` stdio; SSH once its channel can pause) and resumes at half.
+   * Default 1024. The WS-Man transport does not pause: it keeps one Receive long poll per running pipeline until
+   * the command is Done (header of src/remoting/wsman-transport.ts), so there unread events are bounded only by
+   * what the pipeline produces.
+   */
+  maxBufferedEvents?: number;
   /** give up opening after this long (default 120 s: pwsh can take several seconds to start on a busy machine) */
   openTimeoutMs?: number;
   signal?: AbortSignal;
@@ -94,8 +106,12 @@ class Run {
   private wake: (() => void) | undefined;
   finished = false;
   failure: Error | undefined;
+  /** the failure is a stand-in for the connection error the transport reports next (onClose) */
+  failureIsStandIn = false;
+  /** the consumer left: events are dropped and no longer count for backpressure */
+  abandoned = false;
   constructor(readonly pipeline: ClientPipeline, readonly host: PSHostHandler | undefined) {}
-  push(e: InvokeEvent): void { this.buffer.push(e); this.poke(); }
+  push(e: InvokeEvent): void { if (this.abandoned) return; this.buffer.push(e); this.poke(); }
   finish(err?: Error): void { this.failure ??= err; if (this.finished) return; this.finished = true; this.poke(); }
   poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
   wait(): Promise<void> { return new Promise((r) => { this.wake = r; }); }
@@ -126,15 +142,57 @@ function containsSecureString(v: unknown, depth = 0, seen = new Set<object>()): 
   return Object.values(v as object).some((x) => containsSecureString(x, depth + 1, seen));
 }
 
+/** Whether a SESSION_CAPABILITY protocolversion ("2.3") is at least major.minor. */
+function protocolAtLeast(v: string | undefined, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(v ?? '');
+  if (!m) return false;
+  const a = Number(m[1]); const b = Number(m[2]);
+  return a > major || (a === major && b >= minor);
+}
+
 export class Session {
   private readonly runs = new Map<string, Run>();
   private readonly closings = new Set<Promise<void>>();
   private openWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
   private keyWaiters: Array<{ resolve: () => void; reject: (e: Error) => void }> = [];
+  /** the key exchange in flight (one at a time, shared by every caller) */
+  private keyExchange: Promise<void> | undefined;
+  /** an RSA pair generated ahead (while the pool opens) */
+  private pregenKeys: Promise<RsaKeyPair> | undefined;
   private closed = false;
   private connectionError: Error | undefined;
+  /** backpressure: pause the transport above `highWater` unread events of one run, resume at `lowWater` */
+  private highWater = 1024;
+  private lowWater = 512;
+  private readingPaused = false;
 
   private constructor(readonly pool: ClientRunspacePool, readonly transport: PoolTransport, readonly host: PSHostHandler | undefined) {}
+
+  private setFlowLimit(n: number | undefined): void {
+    if (n === undefined) return;
+    if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`maxBufferedEvents must be an integer >= 2 (got ${n})`);
+    this.highWater = n; this.lowWater = Math.floor(n / 2);
+  }
+
+  /** Receive backpressure (OutOfProc and any transport with pauseReading/resumeReading). */
+  private updateFlow(): void {
+    const t = this.transport as PoolTransport & { pauseReading?(): void; resumeReading?(): void };
+    if (!t.pauseReading || !t.resumeReading) return;
+    let max = 0;
+    for (const r of this.runs.values()) if (!r.abandoned && r.buffer.length > max) max = r.buffer.length;
+    if (!this.readingPaused && max > this.highWater && !this.closed && !this.connectionError) { this.readingPaused = true; t.pauseReading(); }
+    else if (this.readingPaused && (max <= this.lowWater || this.closed || this.connectionError)) { this.readingPaused = false; t.resumeReading(); }
+  }
+  /** Events received but not yet read by stream() consumers (all pipelines). */
+  get bufferedEvents(): number { let n = 0; for (const r of this.runs.values()) n += r.buffer.length; return n; }
+  /** Whether the session stopped reading from the transport because a consumer fell behind. */
+  get receivePaused(): boolean { return this.readingPaused; }
+
+  /** The consumer of `run` left (or the session is closing): its events no longer hold the transport back. */
+  private abandon(run: Run): void {
+    run.abandoned = true;
+    this.updateFlow();
+  }
 
   /** Open a runspace pool over the chosen transport. */
   static async open(opts: SessionOptions = {}): Promise<Session> {
@@ -148,18 +206,31 @@ export class Session {
     }
     const pool = new ClientRunspacePool({ minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
     const s = new Session(pool, transport, opts.host);
+    s.setFlowLimit(opts.maxBufferedEvents);
     transport.attach(pool, { onData: () => s.drain(), onClose: (e) => s.onClose(e) });
+    if (opts.exchangeKeys !== false) {
+      s.pregenKeys = genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as Promise<RsaKeyPair>;
+      s.pregenKeys.catch(() => undefined);
+    }
     const opened = new Promise<void>((resolve, reject) => { s.openWaiter = { resolve, reject }; });
-    const onAbort = () => s.openWaiter?.reject(new AbortError('opening the session was aborted'));
+    const onAbort = () => {
+      const err = new AbortError('opening the session was aborted');
+      s.openWaiter?.reject(err);
+      for (const w of s.keyWaiters.splice(0)) w.reject(err); // the key exchange of open
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const limit = opts.openTimeoutMs ?? 120_000;
-    const timer = setTimeout(() => s.openWaiter?.reject(new TimeoutError(`the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`)), limit);
+    const timer = setTimeout(() => {
+      const err = new TimeoutError(`the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`);
+      s.openWaiter?.reject(err);
+      for (const w of s.keyWaiters.splice(0)) w.reject(err);
+    }, limit);
     try {
       if (opts.signal?.aborted) throw new AbortError('opening the session was aborted');
       pool.open();
       await transport.openPool({ signal: opts.signal });
       await opened;
-      if (opts.exchangeKeys) await s.ensureSessionKey();
+      if (opts.exchangeKeys === true || (opts.exchangeKeys === undefined && protocolAtLeast(pool.serverProtocolVersion, 2, 2))) await s.ensureSessionKey();
     } catch (e) {
       await transport.close().catch(() => undefined);
       throw e;
@@ -228,6 +299,7 @@ export class Session {
       for (;;) {
         while (run.buffer.length) {
           const ev = run.buffer.shift()!;
+          if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
           yield ev;
         }
         if (run.finished) break;
@@ -237,6 +309,7 @@ export class Session {
       if (opts.signal?.aborted) throw new AbortError('the pipeline was stopped because the invocation was aborted');
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      this.abandon(run); // before waiting for any ack: acks queue behind the unread data
       if (!run.finished && !pipeline.done && !this.closed && !this.connectionError) {
         // the consumer left early: stop the pipeline
         try { pipeline.beginStop(); await this.transport.stopPipeline(pipeline.id); } catch { /* ignore */ }
@@ -268,25 +341,39 @@ export class Session {
     }
   }
 
-  /** MS-PSRP 3.1.4.11: make sure the session key is known (RSA generated off the main thread). */
+  /**
+   * MS-PSRP 3.1.4.11: make sure the session key is known (RSA generated off the main thread). Concurrent callers
+   * (a host answer, a SecureString argument, the server's PUBLIC_KEY_REQUEST) share one exchange.
+   */
   async ensureSessionKey(): Promise<void> {
     this.checkUsable();
     if (this.pool.hasSessionKey) return;
-    const p = new Promise<void>((resolve, reject) => this.keyWaiters.push({ resolve, reject }));
+    this.keyExchange ??= this.exchangeKeysNow().finally(() => { this.keyExchange = undefined; });
+    return this.keyExchange;
+  }
+
+  private async exchangeKeysNow(): Promise<void> {
+    // registered before any await: SessionKeyReady (or a dead connection) settles it whenever it comes
+    const ready = new Promise<void>((resolve, reject) => this.keyWaiters.push({ resolve, reject }));
+    ready.catch(() => undefined); // handled by our caller; no unhandled rejection while the RSA pair is generated
     if (!this.pool.keyExchangePending) {
-      const keys = await genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as RsaKeyPair;
+      const pre = this.pregenKeys; this.pregenKeys = undefined;
+      const keys = await (pre ?? genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as Promise<RsaKeyPair>);
+      this.checkUsable();
       if (!this.pool.hasSessionKey && !this.pool.keyExchangePending) {
         this.pool.exchangeKey(keys);
         this.transport.flush();
       }
     }
-    return p;
+    if (this.pool.hasSessionKey) return;
+    return ready;
   }
 
   /** Close the pool and the connection (idempotent). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.updateFlow(); // resume reading: the acks of the stops and closes below queue behind unread data
     for (const r of this.runs.values()) if (!r.finished) { try { r.pipeline.beginStop(); await this.transport.stopPipeline(r.pipeline.id); } catch { /* ignore */ } }
     await Promise.all([...this.closings]);
     await this.transport.close();
@@ -354,13 +441,18 @@ export class Session {
     try {
       this.drain();
       for (;;) {
-        while (run.buffer.length) yield run.buffer.shift()!;
+        while (run.buffer.length) {
+          const ev = run.buffer.shift()!;
+          if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
+          yield ev;
+        }
         if (run.finished) break;
         await run.wait();
       }
       if (run.failure) throw run.failure;
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
+      this.abandon(run);
       this.runs.delete(pipeline.id);
       this.releasePipeline(pipeline);
     }
@@ -396,16 +488,21 @@ export class Session {
       case 'HostCall':
         void this.onHostCall(e.call);
         return;
-      case 'Output': this.runs.get(e.pipelineId)?.push({ type: 'output', value: e.value }); return;
+      case 'Output': this.deliver(e.pipelineId, { type: 'output', value: e.value }); return;
       case 'Error': case 'Warning': case 'Verbose': case 'Debug': case 'Information': case 'Progress':
-        this.runs.get(e.pipelineId)?.push({ type: STREAM_OF[e.type] as 'error', record: e.record });
+        this.deliver(e.pipelineId, { type: STREAM_OF[e.type] as 'error', record: e.record });
         return;
       case 'PipelineState': {
         const r = this.runs.get(e.pipelineId);
         if (!r) return;
         if (e.state === PSInvocationState.Running) return;
         r.push(e.error === undefined ? { type: 'state', state: e.state } : { type: 'state', state: e.state, error: e.error });
-        if (r.pipeline.done) r.finish();
+        // a pipeline failed by a lost connection (the pool is Broken) ends with the TransportError
+        if (r.pipeline.done) {
+          const lost = e.state === PSInvocationState.Failed && e.error === undefined && this.pool.state === RunspacePoolState.Broken;
+          if (lost && !r.failure && !this.connectionError) r.failureIsStandIn = true;
+          r.finish(lost ? this.lostConnection() : undefined);
+        }
         return;
       }
       case 'SessionCapability': case 'ApplicationPrivateData': case 'RunspacePoolInitData': case 'RunspaceAvailability': case 'UserEvent': case 'Unknown':
@@ -413,20 +510,38 @@ export class Session {
     }
   }
 
+  private deliver(pipelineId: string, ev: InvokeEvent): void {
+    const r = this.runs.get(pipelineId);
+    if (!r) return;
+    r.push(ev);
+    if (!this.readingPaused && !r.abandoned && r.buffer.length > this.highWater) this.updateFlow();
+  }
+
   private async onHostCall(call: HostCall): Promise<void> {
     const run = call.pipelineId ? this.runs.get(call.pipelineId) : undefined;
     const host = call.pipelineId ? run?.host ?? this.host : this.host;
     try {
       const returns = hostMethod(call.methodId).returns;
-      if (returns === 'securestring' || returns === 'credential') await this.ensureSessionKey();
+      // start the exchange early when the answer is surely secret; $host.UI.Prompt (Read-Host 'text' -AsSecureString)
+      // can carry SecureString / PSCredential fields too: whatever the answer holds, the key must be there before
+      // it is serialized
+      const early = returns === 'securestring' || returns === 'credential' ? this.ensureSessionKey() : undefined;
+      early?.catch(() => undefined);
       const answer = await answerHostCall(host, call);
       if (call.ci === -100n || this.closed || this.connectionError) return;
+      await early;
+      if (answer && 'value' in answer && !this.pool.hasSessionKey && containsSecureString(answer.value)) await this.ensureSessionKey();
+      if (this.closed || this.connectionError) return;
       if (call.pipelineId && (!run || run.pipeline.done)) return;
       this.pool.hostResponse(call, answer === undefined ? {} : 'value' in answer ? { value: answer.value } : { error: answer.error });
       this.transport.flush();
     } catch (e) {
       run?.finish(e instanceof Error ? e : new WinRMError(String(e)));
     }
+  }
+
+  private lostConnection(): Error {
+    return this.connectionError ?? new TransportError(`the PowerShell ${this.transport.kind} connection was lost while the pipeline ran`);
   }
 
   private onClose(err?: Error): void {
@@ -436,7 +551,11 @@ export class Session {
       for (const w of this.keyWaiters.splice(0)) w.reject(err);
     }
     // a dead connection fails every run (even one the broken pool already marked Failed); a clean close only the unfinished
-    for (const r of this.runs.values()) if (err || !r.finished) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
+    for (const r of this.runs.values()) {
+      if (err && r.failureIsStandIn) { r.failure = err; r.failureIsStandIn = false; }
+      if (err || !r.finished) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
+    }
+    this.updateFlow();
   }
 }
 

@@ -17,6 +17,9 @@ export interface DuplexLike {
   on(event: 'close' | 'end', cb: () => void): unknown;
   on(event: 'error', cb: (err: Error) => void): unknown;
   end?(): unknown;
+  /** stop emitting 'data' until resume() (receive backpressure; a Node Readable / ssh2 channel has both) */
+  pause?(): unknown;
+  resume?(): unknown;
 }
 
 export interface OutOfProcOptions {
@@ -46,6 +49,7 @@ export class OutOfProcTransport implements PoolTransport {
   private readonly waiters = new Map<AckKey, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private ended: Error | null | undefined; // undefined = open, null = closed cleanly, Error = died
   private closing: Promise<void> | undefined;
+  private paused = false;
 
   constructor(private readonly stream: DuplexLike, private readonly opts: OutOfProcOptions = {}) {
     this.kind = opts.kind ?? 'outofproc';
@@ -80,6 +84,26 @@ export class OutOfProcTransport implements PoolTransport {
     this.flush();
   }
 
+  /**
+   * Receive backpressure: stop reading the server's bytes (the OS pipe / SSH window fills and the server's writer
+   * waits) until resumeReading(). Acks travel on the same stream, so the Session resumes before it waits for one.
+   * A no-op when the stream cannot pause.
+   */
+  pauseReading(): void {
+    if (this.paused || this.ended !== undefined || !this.stream.pause || !this.stream.resume) return;
+    this.paused = true;
+    debug('outofproc: reading paused');
+    this.stream.pause();
+  }
+  resumeReading(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    debug('outofproc: reading resumed');
+    this.stream.resume?.();
+  }
+  /** Whether reading is paused (pauseReading). */
+  get readingPaused(): boolean { return this.paused; }
+
   flush(): void {
     if (this.ended !== undefined) return;
     for (const t of this.pool.pendingTargets()) {
@@ -108,6 +132,7 @@ export class OutOfProcTransport implements PoolTransport {
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.resumeReading(); // the CloseAcks come after whatever is buffered
     this.closing = (async () => {
       try {
         if (this.ended === undefined) {
@@ -200,7 +225,8 @@ export class OutOfProcTransport implements PoolTransport {
     for (const list of this.waiters.values()) for (const w of list) w.reject(rejectWith);
     this.waiters.clear();
     if (err) this.pool.broken(err);
-    this.hooks.onData();
+    // onClose first: the session learns the error before it drains the Failed pipeline states broken() queued
     this.hooks.onClose(err ?? undefined);
+    this.hooks.onData();
   }
 }

@@ -68,6 +68,8 @@ function childDuplex(child: ChildProcess, onSpawnError: (e: Error) => void): Dup
       else if (event === 'error') listeners.error.push(cb as (e: Error) => void);
     }) as DuplexLike['on'],
     end: () => child.stdin!.end(),
+    pause: () => child.stdout!.pause(),
+    resume: () => child.stdout!.resume(),
   };
 }
 

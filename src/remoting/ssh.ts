@@ -329,6 +329,9 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
       else if (event === 'error') errorCbs.push(cb as (e: Error) => void);
     }) as DuplexLike['on'],
     end: () => { try { channel.end(); } catch { /* already closed */ } },
+    // receive backpressure: the Session pauses reading above its event high-water mark (SSH window fills, pwsh waits)
+    pause: () => channel.pause(),
+    resume: () => channel.resume(),
   };
 
   return new OutOfProcTransport(duplex, {

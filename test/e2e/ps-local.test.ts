@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { cliArgv, runCli } from '../helpers/cli.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
 
 const pwsh = findPwsh();
@@ -58,4 +59,29 @@ test('bad usage is a clear error', async () => {
   const r = await runCli(['ps', '-c', '1']);
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--local/);
+});
+
+test('booleans print as PowerShell prints them: True / False (also as property values)', { skip }, async () => {
+  const r = await ps(['-c', '$true; $false; [pscustomobject]@{ flag = $true }']);
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+  assert.deepEqual(lines, ['True', 'False', 'flag : True']);
+});
+
+test('Ctrl+C stops the pipeline and says so once', { skip }, async () => {
+  const child = spawn(process.execPath, cliArgv(['ps', '--local', '--pwsh', pwsh!, '-c', `'started'; while ($true) { Start-Sleep -Milliseconds 50 }`]), { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = ''; let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000); // a hang fails the test instead of holding it
+  await new Promise<void>((resolve) => {
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; if (stdout.includes('started')) resolve(); });
+    void closed.then(() => resolve());
+  });
+  child.kill('SIGINT');
+  const code = await closed;
+  clearTimeout(guard);
+  assert.match(stdout, /started/, stderr);
+  assert.notEqual(code, 0);
+  assert.equal(stderr.match(/the pipeline was stopped/g)?.length, 1, stderr);
 });

@@ -2,17 +2,17 @@
  * Session over OutOfProc against the real PowerShell 7.6.9 (`pwsh -s`): values, streams, host calls, SecureString /
  * PSCredential, stop, concurrent pipelines, invokeFile with param(), long scripts.
  */
-import { test, before, after } from 'node:test';
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
-import { Session, type PSHostHandler } from '../../src/client/session.js';
+import { Session, type InvokeEvent, type PSHostHandler } from '../../src/client/session.js';
 import { psCredential } from '../../src/client/host.js';
 import { PSObject, PSPrimitive, ps, toPlain } from '../../src/clixml/index.js';
 import { PSInvocationState, RunspacePoolState } from '../../src/psrp/state.js';
-import { AbortError } from '../../src/errors.js';
+import { AbortError, TransportError } from '../../src/errors.js';
 
 const pwsh = findPwsh();
 const skip = peerSkip('pwsh', !!pwsh);
@@ -176,4 +176,68 @@ test('long scripts: > 3000 characters and 1 MB', { skip }, async () => {
   assert.deepEqual(plain((await s.invoke(s3k)).output), [400]);
   const big = '$s = "' + 'a'.repeat(1024 * 1024) + '"; $s.Length';
   assert.deepEqual(plain((await s.invoke(big)).output), [1024 * 1024]);
+});
+
+test('the session key is exchanged while opening by default: a server-sent SecureString decrypts at once', { skip }, async () => {
+  const s2 = await Session.open({ transport: 'process', pwsh });
+  try {
+    assert.ok(s2.pool.hasSessionKey, 'key exchanged during open (protocol >= 2.2)');
+    const r = await s2.invoke(`ConvertTo-SecureString -AsPlainText -Force 'sent by the server'`);
+    assert.equal(r.hadErrors, false, String(r.streams.error[0]));
+    const v = r.output[0] as PSPrimitive;
+    assert.ok(v instanceof PSPrimitive && v.tag === 'SS');
+    assert.equal((v.value as import('../../src/clixml/index.js').PSSecureString).reveal(), 'sent by the server');
+  } finally { await s2.close(); }
+});
+
+describe('exchangeKeys: false (lazy key exchange), then the pwsh process dies', { skip }, () => {
+  let lazy: Session;
+  before(async () => { lazy = await Session.open({ transport: 'process', pwsh, exchangeKeys: false, host: { ui: { readLineAsSecureString: () => 'pin-Secret-9' } } }); });
+  after(async () => { await lazy?.close(); });
+
+  test('Read-Host "pin" -AsSecureString as the first secret: the answer waits for the key exchange', async () => {
+    assert.equal(lazy.pool.hasSessionKey, false);
+    // with a prompt text Read-Host calls $host.UI.Prompt with a SecureString field (not ReadLineAsSecureString)
+    const r = await lazy.invoke(`$ss = Read-Host 'pin' -AsSecureString; [Net.NetworkCredential]::new('', $ss).Password -eq 'pin-Secret-9'`);
+    assert.equal(r.hadErrors, false, String(r.streams.error[0]));
+    assert.deepEqual(plain(r.output), [true]);
+    assert.ok(lazy.pool.hasSessionKey);
+  });
+
+  test('connection loss mid-pipeline: the running stream rejects with the TransportError', async () => {
+    const states: InvokeEvent[] = [];
+    const err = await (async () => {
+      for await (const ev of lazy.stream('$PID; while ($true) { Start-Sleep -Milliseconds 50 }')) {
+        if (ev.type === 'output') process.kill(Number(toPlain(ev.value)), 'SIGKILL');
+        if (ev.type === 'state') states.push(ev);
+      }
+    })().then(() => undefined, (e: Error) => e);
+    assert.ok(err instanceof TransportError, `${String(err)} ${JSON.stringify(states)}`);
+    assert.match(err.message, /closed unexpectedly: pwsh exited/);
+    assert.deepEqual(states.map((e) => e.type === 'state' && e.state), [PSInvocationState.Failed]);
+    const next = await lazy.invoke('1').then(() => undefined, (e: Error) => e);
+    assert.equal(next, err, 'the session refuses with the same error');
+  });
+});
+
+test('receive backpressure: a consumer that stops reading pauses the pwsh stdout, nothing is lost', { skip }, async () => {
+  const s3 = await Session.open({ transport: 'process', pwsh, maxBufferedEvents: 16 });
+  try {
+    const it = s3.stream('1..20000');
+    const first = await it.next();
+    assert.deepEqual(toPlain(first.value as never), { type: 'output', value: 1 });
+    // stop reading; wait (bounded) until the session pauses the transport
+    for (let i = 0; i < 500 && !s3.receivePaused; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(s3.receivePaused, `the transport was never paused (${s3.bufferedEvents} events buffered)`);
+    await new Promise((r) => setTimeout(r, 300)); // give unbounded buffering a chance to show
+    const buffered = s3.bufferedEvents;
+    // bound: the high-water mark plus what one pipe read already held when reading paused
+    assert.ok(buffered < 2000, `${buffered} events buffered while paused`);
+    const rest: unknown[] = [];
+    for await (const ev of it) if (ev.type === 'output') rest.push(toPlain(ev.value));
+    assert.equal(rest.length, 19999);
+    assert.equal(rest[0], 2); assert.equal(rest.at(-1), 20000);
+    assert.equal(s3.receivePaused, false);
+    assert.deepEqual(plain((await s3.invoke('"after"')).output), ['after']);
+  } finally { await s3.close(); }
 });

@@ -104,9 +104,8 @@ describe('key auth, hashed known_hosts: one session', { skip }, () => {
     assert.deepEqual(r.output.map((v) => toPlain(v)), [{ user: 'carol', pw: true }]);
   });
 
-  test('host calls returning secrets: Read-Host -AsSecureString', {
-    todo: 'Session (H5), intermittent: the answer can be serialized before the session key is ready (LocalProtocolError "a SecureString needs the session key"); same over the process transport',
-  }, async () => {
+  test('host calls returning secrets: Read-Host -AsSecureString (key exchanged while opening, the default)', async () => {
+    assert.ok(s.pool.hasSessionKey);
     const r = await s.invoke(`$ss = Read-Host -AsSecureString 'pin'; [pscredential]::new('x', $ss).GetNetworkCredential().Password -eq 'typed-Secret-1'`);
     assert.deepEqual(r.output.map((v) => toPlain(v)), [true]);
   });
@@ -280,12 +279,27 @@ describe('password auth and host-key policy', { skip }, () => {
   });
 });
 
-describe('connection loss', { skip }, () => {
+describe('lazy key exchange (exchangeKeys: false), then connection loss', { skip }, () => {
   let s: Session;
   const states: InvokeEvent[] = [];
   let streamError: Error | undefined;
   before(async () => {
-    s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+    s = await Session.open({
+      transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts,
+      exchangeKeys: false, host: { ui: { readLineAsSecureString: () => 'typed-Secret-4' } },
+    });
+  });
+  after(async () => { await s?.close(); });
+
+  test('Read-Host "pin" -AsSecureString as the first secret of the session: the answer waits for the key exchange', async () => {
+    assert.equal(s.pool.hasSessionKey, false);
+    const r = await s.invoke(`$ss = Read-Host -AsSecureString 'pin'; [pscredential]::new('x', $ss).GetNetworkCredential().Password -eq 'typed-Secret-4'`);
+    assert.equal(r.hadErrors, false, JSON.stringify(r.streams.error.map((e) => describeRemoteError(e))));
+    assert.deepEqual(r.output.map((v) => toPlain(v)), [true]);
+    assert.ok(s.pool.hasSessionKey);
+  });
+
+  test('the remote pwsh is killed mid-pipeline', async () => {
     try {
       for await (const ev of s.stream('$PID; while ($true) { Start-Sleep -Milliseconds 50 }')) {
         if (ev.type === 'output') process.kill(Number(toPlain(ev.value)), 'SIGKILL'); // the remote pwsh this session started
@@ -293,7 +307,6 @@ describe('connection loss', { skip }, () => {
       }
     } catch (e) { streamError = e as Error; }
   });
-  after(async () => { await s?.close(); });
 
   test('the remote pwsh dying mid-pipeline ends the pipeline (Failed), no hang; the session then refuses with a TransportError', async () => {
     assert.ok(streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.state === PSInvocationState.Failed), `${String(streamError)} ${JSON.stringify(states)}`);
@@ -302,10 +315,11 @@ describe('connection loss', { skip }, () => {
     assert.match(e.message, /closed unexpectedly: the remote pwsh exited with code \d+/);
   });
 
-  test('the pipeline itself reports why it failed', {
-    todo: 'Session (H5): on connection loss the running pipeline gets state Failed with no error; it should carry (or reject with) the TransportError',
-  }, () => {
-    assert.ok(streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.error !== undefined));
+  test('the pipeline itself reports why it failed: the running stream rejects with the TransportError', async () => {
+    assert.ok(streamError instanceof TransportError, String(streamError));
+    assert.match(streamError.message, /closed unexpectedly: the remote pwsh exited/);
+    const next = await s.invoke('1').then(() => undefined, (x: Error) => x);
+    assert.equal(next, streamError, 'the session refuses with the same error');
   });
 });
 
@@ -327,4 +341,25 @@ describe('CLI: winrm-ts ps --ssh', { skip }, () => {
     assert.match(r.stderr, /host key of \[127\.0\.0\.1\]:\d+ \(ssh-ed25519 SHA256:.*is not in/);
     assert.equal(r.stdout, '');
   });
+});
+
+test('receive backpressure over SSH: a consumer that stops reading pauses the channel, nothing is lost', { skip }, async () => {
+  const s = await Session.open({
+    transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath,
+    knownHostsPath: peer.knownHostsHashed, maxBufferedEvents: 16,
+  } as never);
+  try {
+    const it = s.stream('1..20000');
+    const first = await it.next();
+    assert.deepEqual(toPlain(first.value as never), { type: 'output', value: 1 });
+    for (let i = 0; i < 500 && !s.receivePaused; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(s.receivePaused, `the SSH channel was never paused (${s.bufferedEvents} events buffered)`);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(s.bufferedEvents < 2000, `${s.bufferedEvents} events buffered while paused`);
+    const rest: unknown[] = [];
+    for await (const ev of it) if (ev.type === 'output') rest.push(toPlain(ev.value));
+    assert.equal(rest.length, 19999);
+    assert.equal(rest[0], 2); assert.equal(rest.at(-1), 20000);
+    assert.deepEqual((await s.invoke('"after"')).output.map((v) => toPlain(v)), ['after']);
+  } finally { await s.close(); }
 });

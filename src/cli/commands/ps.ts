@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  InvalidArgumentError, PSInvocationState, PSObject, PSPrimitive, PSList, PSDict, Session, toPlain,
+  AbortError, InvalidArgumentError, PSInvocationState, PSObject, PSPrimitive, PSList, PSDict, Session, toPlain,
   type ClixmlValue, type PSHostHandler, type SessionOptions, type InvokeEvent,
 } from '../../index.js';
 import { cliHost } from './ps-host.js';
@@ -58,10 +58,17 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
   const session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
   let hadErrors = false;
+  let stopped = false;
   try {
     for await (const ev of session.stream(script!, { args: flags.file ? args : undefined, signal: ac.signal })) {
+      if (ev.type === 'state' && ev.state === PSInvocationState.Stopped) stopped = true;
       if (emit(ev, !!flags.json)) hadErrors = true;
     }
+  } catch (e) {
+    // Ctrl+C: the Stopped state already said so; the AbortError that follows is not printed again
+    if (!(e instanceof AbortError && ac.signal.aborted)) throw e;
+    if (!stopped) process.stderr.write('winrm-ts: the pipeline was stopped\n');
+    hadErrors = true;
   } finally {
     process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
     await session.close().catch(() => undefined);
@@ -106,8 +113,8 @@ function formatError(r: ClixmlValue): string {
 /** PowerShell-like default formatting, kept simple: scalars as text, objects as `Name : Value` lists. */
 export function formatValue(v: ClixmlValue): string | undefined {
   if (v === null) return undefined;
-  if (typeof v !== 'object') return String(v);
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : JSON.stringify(p); }
+  if (typeof v !== 'object') return scalarText(v);
+  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
   if (v instanceof PSObject) {
     if (v.collection instanceof PSList) return v.collection.items.map((i) => formatValue(i as ClixmlValue) ?? '').join('\n');
     if (v.collection instanceof PSDict) {
@@ -129,10 +136,15 @@ export function formatValue(v: ClixmlValue): string | undefined {
   return String(v);
 }
 
+/** A scalar as PowerShell prints it (booleans are `True` / `False`). */
+function scalarText(v: unknown): string {
+  return typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
+}
+
 function short(v: ClixmlValue): string {
   if (v === null) return '';
-  if (typeof v !== 'object') return String(v);
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : JSON.stringify(p); }
+  if (typeof v !== 'object') return scalarText(v);
+  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
   if (v instanceof PSObject) {
     if (v.collection instanceof PSList) return `{${v.collection.items.slice(0, 4).map((i) => short(i as ClixmlValue)).join(', ')}${v.collection.items.length > 4 ? '…' : ''}}`;
     return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue) : v.typeNames[0] ?? '');
