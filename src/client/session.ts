@@ -260,6 +260,20 @@ export class Session {
   }
 
   /** Run a script and yield its events as they arrive (output, streams, then a final state). */
+  /** Yield a run's events as they arrive (resuming the transport below the low-water mark); throw its failure. */
+  private async *drainRun(run: Run): AsyncGenerator<InvokeEvent, void, undefined> {
+    for (;;) {
+      while (run.buffer.length) {
+        const ev = run.buffer.shift()!;
+        if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
+        yield ev;
+      }
+      if (run.finished) break;
+      await run.wait();
+    }
+    if (run.failure) throw run.failure;
+  }
+
   async *stream(script: string, opts: InvokeOptions = {}): AsyncGenerator<InvokeEvent, void, undefined> {
     this.checkUsable();
     if (typeof script !== 'string' || !script.length) throw new InvalidArgumentError('the script is empty');
@@ -296,16 +310,7 @@ export class Session {
       pipeline.start();
       await this.transport.createPipeline(pipeline.id, { signal: opts.signal });
       if (opts.input !== undefined) void this.feedInput(pipeline, opts.input, run);
-      for (;;) {
-        while (run.buffer.length) {
-          const ev = run.buffer.shift()!;
-          if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
-          yield ev;
-        }
-        if (run.finished) break;
-        await run.wait();
-      }
-      if (run.failure) throw run.failure;
+      yield* this.drainRun(run);
       if (opts.signal?.aborted) throw new AbortError('the pipeline was stopped because the invocation was aborted');
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
@@ -440,16 +445,7 @@ export class Session {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       this.drain();
-      for (;;) {
-        while (run.buffer.length) {
-          const ev = run.buffer.shift()!;
-          if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
-          yield ev;
-        }
-        if (run.finished) break;
-        await run.wait();
-      }
-      if (run.failure) throw run.failure;
+      yield* this.drainRun(run);
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);
       this.abandon(run);
