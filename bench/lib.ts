@@ -23,7 +23,7 @@ export const quantile = (xs: number[], q: number): number => { const s = [...xs]
  * and wait for its "listening on URL" line. Kill `child` when done.
  */
 export async function startServe(dir: string, serveArgs: string[]): Promise<{ url: string; port: number; child: ChildProcess }> {
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`);
+  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`, { mode: 0o600 });
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', '127.0.0.1:0',
     '--users', join(dir, 'users'), ...serveArgs, '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
   const url = await new Promise<string>((resolve, reject) => {

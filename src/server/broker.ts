@@ -12,12 +12,19 @@
  * an idle timeout, MAX_STEPS per context, one request at a time per connection. Torn down with the session
  * (`session.onClose`) or the endpoint (`closeAllBrokers`).
  *
+ * Ownership: the socket belongs to the logon's local account (mode 0600) and lives in a directory of its own
+ * (`winrm-ts-broker-<endpoint pid>-*`): 0700 when the logon runs as the endpoint's account; owned by root, group =
+ * the account's group, 0710 when it runs as another account (only that account reaches the socket, nobody lists the
+ * directory, and root never has to remove a tree another account could change). Each use (logon, mechanism,
+ * target) is written to the endpoint log. Directories left by an endpoint that died are removed at the next start
+ * (`removeStaleRunFiles`).
+ *
  * Every child (with or without credentials) also gets a shim directory first on PATH with Windows-like helpers:
  * `whoami` (prints `example\alice` for the session's user) and `winrm-ts` (this same CLI), so a script on hostA can
  * run `winrm-ts run -H hostB -- whoami`.
  */
 import net from 'node:net';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +38,7 @@ import {
 import { AuthError, InvalidArgumentError, LocalProtocolError } from '../errors.js';
 import { debug } from '../util/debug.js';
 import type { LogonSession } from './logon.js';
+import { accountOf, accountPath } from './spawn.js';
 
 /** Concurrent security contexts (socket connections) per logon session. */
 export const MAX_CONTEXTS = 16;
@@ -56,7 +64,10 @@ export interface BrokerHandle {
  */
 export async function startBroker(session: LogonSession, factory: InitiatorFactory, log?: (line: string) => void): Promise<BrokerHandle> {
   if (!session.hasCredentials) throw new LocalProtocolError('a network logon session holds no credentials: no broker');
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-broker-')); // mode 0700
+  const account = accountOf(session);
+  const who = `${session.name} (logon ${session.id.slice(0, 8)}, account ${account.name})`;
+  const say = (line: string) => (log ?? session.log)?.(`${new Date().toISOString()} broker: ${line}`);
+  const dir = mkdtempSync(join(tmpdir(), `winrm-ts-broker-${process.pid}-`)); // mode 0700
   const socketPath = join(dir, 'lsa');
   const token = randomBytes(32).toString('base64url');
   const tokenBuf = Buffer.from(token);
@@ -92,7 +103,7 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
         // the first frame must be a valid open with the capability
         const given = Buffer.from(typeof msg.token === 'string' ? msg.token : '');
         if (msg.op !== 'open' || given.length !== tokenBuf.length || !timingSafeEqual(given, tokenBuf)) {
-          log?.(`broker ${session.name}: refused a connection without the session's capability`);
+          say(`${who}: refused a connection without the session's capability`);
           sock.end(encodeBrokerFrame(errorToWire(new AuthError("the credential broker refused the request: the capability (WINRM_TS_LOGON_TOKEN) does not match this logon session"))));
           sock.setTimeout(1000, () => sock.destroy());
           queue.length = 0; refused = true; return;
@@ -112,7 +123,7 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
           tls: msg.tls === true,
         });
         sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
-        log?.(`broker ${session.name}: ${mechanism} context for ${targetHost} (the password stays in the endpoint)`);
+        say(`${who}: ${mechanism} context for ${targetHost}${delegateTo?.length ? ` (delegate to ${delegateTo.join(',')})` : ''}; the password stays in the endpoint`);
         send({ ok: true });
         return;
       }
@@ -167,8 +178,20 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
     server.once('error', reject);
     server.listen(socketPath, () => { server.off('error', reject); resolve(); });
   });
-  try { chmodSync(socketPath, 0o600); } catch { /* the 0700 directory protects it anyway */ }
+  try {
+    chmodSync(socketPath, 0o600);
+    if (!account.own) {
+      // the logon's account owns the socket; the directory stays root's, reachable only through the account's group
+      chownSync(socketPath, account.uid, account.gid);
+      chownSync(dir, 0, account.gid);
+      chmodSync(dir, 0o710);
+    }
+  } catch (e) {
+    server.close(); rmSync(dir, { recursive: true, force: true });
+    throw new LocalProtocolError(`cannot give the credential broker's socket to ${account.name}: ${(e as Error).message}`);
+  }
   debug('broker for %s at %s', session.name, socketPath);
+  say(`${who}: started`);
   let closed = false;
   const handle: BrokerHandle = {
     socketPath, token,
@@ -227,10 +250,11 @@ export function cliCommand(): string[] {
 
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
-/** Create (once per process) the shim directory; removed when the process exits. */
+/** Create (once per process) the shim directory (readable by every account); removed when the process exits. */
 export function shimDirectory(): string {
   if (shimDir && existsSync(shimDir)) return shimDir;
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-shims-'));
+  const dir = mkdtempSync(join(tmpdir(), `winrm-ts-shims-${process.pid}-`));
+  chmodSync(dir, 0o755);
   // whoami: DOMAIN\user of the logon session, lower-case like Windows
   writeFileSync(join(dir, 'whoami'), '#!/bin/sh\n' +
     'if [ -n "$USERDOMAIN" ]; then printf \'%s\\\\%s\\n\' "$USERDOMAIN" "$USERNAME"; else printf \'%s\\n\' "$USERNAME"; fi | tr \'[:upper:]\' \'[:lower:]\'\n', { mode: 0o755 });
@@ -246,11 +270,53 @@ export function shimDirectory(): string {
  */
 export function logonBrokerEnv(factory: InitiatorFactory, log?: (line: string) => void) {
   return async (session: LogonSession): Promise<Record<string, string>> => {
-    const env: Record<string, string> = { PATH: `${shimDirectory()}:${process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin'}` };
+    const env: Record<string, string> = { PATH: `${shimDirectory()}:${accountPath(accountOf(session))}` };
     if (!session.hasCredentials || session.closed) return env;
     const b = await brokerFor(session, factory, log);
     env[BROKER_SOCKET_ENV] = b.socketPath;
     env[BROKER_TOKEN_ENV] = b.token;
     return env;
   };
+}
+
+/**
+ * Remove what an endpoint that died left in the temp directory: `winrm-ts-broker-<pid>-*` and
+ * `winrm-ts-shims-<pid>-*` of processes that no longer run, and unnamed broker directories (older versions) whose
+ * socket nobody listens on. Only entries owned by this account (or by root when root) are touched.
+ */
+export async function removeStaleRunFiles(dir = tmpdir()): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return removed; }
+  const me = typeof process.getuid === 'function' ? process.getuid() : -1;
+  for (const name of names) {
+    const m = /^winrm-ts-(broker|shims)-(?:(\d+)-)?[A-Za-z0-9]{6}$/.exec(name);
+    if (!m) continue;
+    const p = join(dir, name);
+    try {
+      const st = lstatSync(p);
+      if (!st.isDirectory() || st.uid !== me) continue;
+      if (m[2] !== undefined) {
+        if (Number(m[2]) === process.pid || alive(Number(m[2]))) continue;
+      } else if (m[1] === 'broker') {
+        if (await listening(join(p, 'lsa'))) continue;
+      } else continue;
+      rmSync(p, { recursive: true, force: true });
+      removed.push(p);
+    } catch { /* gone meanwhile, or not ours */ }
+  }
+  return removed;
+}
+
+function alive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+function listening(socketPath: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect(socketPath);
+    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('error', () => resolve(false));
+    s.setTimeout(1000, () => { s.destroy(); resolve(true); });
+  });
 }

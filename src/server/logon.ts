@@ -3,13 +3,23 @@
  * Basic and CredSSP logons are interactive and hold the user's password (in memory only) — `hasCredentials`;
  * NTLM/Kerberos network logons hold none (the double hop then fails as ANONYMOUS LOGON).
  *
+ * A session runs as a local account (`account`, from the users file: src/server/accounts.ts); its processes are
+ * started by src/server/spawn.ts as that account, with that account's HOME/USER/LOGNAME/SHELL.
  * Seam for child processes: `childEnv(session)` gives the environment additions for a process started for the
- * session (USERNAME, USERDOMAIN, USERPROFILE/HOME stay the server's own); hooks registered with
+ * session (USERNAME, USERDOMAIN, the logon type); hooks registered with
  * `registerChildEnvHook` may add more (H3: a credential-broker socket path). NEVER put a password in the env/argv.
  * `session.onClose(fn)` registers cleanup (e.g. the broker socket) run when the session ends.
  */
 import { randomUUID } from 'node:crypto';
 import type { AcceptedIdentity } from '../auth/types.js';
+import type { LocalAccount } from './accounts.js';
+
+export interface LogonSessionOptions {
+  /** the local account the session's processes run as (absent: the endpoint's own) */
+  account?: LocalAccount;
+  /** the endpoint's log (broker use is written there; never secrets) */
+  log?: (line: string) => void;
+}
 
 export class LogonSession {
   readonly id = randomUUID();
@@ -17,7 +27,12 @@ export class LogonSession {
   private readonly closers: Array<() => void | Promise<void>> = [];
   private refs = 0;
   closed = false;
-  constructor(readonly identity: AcceptedIdentity) {}
+  readonly account?: LocalAccount;
+  readonly log?: (line: string) => void;
+  constructor(readonly identity: AcceptedIdentity, o: LogonSessionOptions = {}) {
+    this.account = o.account;
+    this.log = o.log;
+  }
   get hasCredentials(): boolean { return this.identity.password !== undefined; }
   /** "DOMAIN\\user" */
   get name(): string { return this.identity.domain ? `${this.identity.domain}\\${this.identity.user}` : this.identity.user; }

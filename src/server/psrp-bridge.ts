@@ -15,7 +15,7 @@
  *    kept for a later Connect (MS-PSRP 3.1.4.9 connectResponseXml).
  *  - Memory is bounded: the child's stdout is paused while more than 16 MiB wait for a client (Block mode).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
 import { decodeFragments, Defragmenter, encodeFragment, FRAGMENT_HEADER_SIZE, type Fragment } from '../psrp/fragment.js';
 import { decodeMessage, MessageType } from '../psrp/message.js';
@@ -23,6 +23,8 @@ import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPack
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
 import { waitUntil } from './wait.js';
+import { spawnForLogon } from './spawn.js';
+import type { LogonSession } from './logon.js';
 
 const HIGH_WATER = 16 * 1024 * 1024;
 const LOW_WATER = 4 * 1024 * 1024;
@@ -52,7 +54,12 @@ class OutputTarget {
 export interface BridgeOptions {
   pwsh: string;
   args: string[];
+  /** added to the logon account's clean environment (src/server/spawn.ts) */
   env: Record<string, string>;
+  /** names passed from the endpoint's environment (DOTNET_ROOT...) */
+  passEnv?: readonly string[];
+  /** pwsh runs as this logon's local account (default: the endpoint's own) */
+  session?: LogonSession;
   cwd?: string;
   /** largest fragment (header included) a Receive may carry */
   maxFragmentSize: number;
@@ -80,14 +87,11 @@ export class PsrpBridge {
   constructor(readonly opts: BridgeOptions) { this.target(POOL); }
 
   async start(): Promise<void> {
-    const child = spawn(this.opts.pwsh, ['-s', '-NoLogo', '-NoProfile', ...this.opts.args], {
-      cwd: this.opts.cwd, env: this.opts.env, stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // its own process group, killed when pwsh exits: what a pipeline started dies with the shell
+    const child = await spawnForLogon(this.opts.session, this.opts.pwsh, ['-s', '-NoLogo', '-NoProfile', ...this.opts.args], {
+      cwd: this.opts.cwd, env: this.opts.env, passEnv: this.opts.passEnv, killGroupOnExit: true,
+    }).catch((e: NodeJS.ErrnoException) => { throw new RemoteProtocolError(`cannot start PowerShell (${this.opts.pwsh}): ${e.code ?? e.message}; pass --pwsh PATH or set WINRM_TS_PWSH`); });
     this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', (e: NodeJS.ErrnoException) => reject(new RemoteProtocolError(`cannot start PowerShell (${this.opts.pwsh}): ${e.code ?? e.message}; pass --pwsh PATH or set WINRM_TS_PWSH`)));
-    });
     child.stdin!.on('error', () => undefined);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-2000); });
     child.stdout!.on('data', (d: Buffer) => {

@@ -10,7 +10,7 @@
  * LanguageMode — the JEA mechanism itself. Also finds the pwsh executable (`--pwsh`, WINRM_TS_PWSH, the peers
  * folder, PATH).
  */
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync, accessSync, constants } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync, accessSync, constants } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
@@ -93,9 +93,10 @@ export class SessionConfigurations {
       const restricted = c.visibleCommands !== undefined || (c.language !== undefined && c.language !== 'FullLanguage');
       let pssc: string | undefined;
       if (restricted) {
-        this.dir ??= mkdtempSync(join(tmpdir(), 'winrm-ts-pssc-'));
+        // read by pwsh running as the logon's account: not secret, writable by the endpoint only
+        if (!this.dir) { this.dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pssc-')); chmodSync(this.dir, 0o755); }
         pssc = join(this.dir, `${c.name}.pssc`);
-        writeFileSync(pssc, psscText(c), { mode: 0o600 });
+        writeFileSync(pssc, psscText(c), { mode: 0o644 });
       }
       this.byName.set(c.name.toLowerCase(), { ...c, pssc });
     }

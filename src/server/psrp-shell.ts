@@ -16,7 +16,6 @@
  * its IdleTimeOut (Create or Disconnect body; default 7200 s) is closed with its pwsh.
  */
 import { randomUUID } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { buildResponse } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
@@ -34,7 +33,7 @@ import { PsrpBridge, POOL } from './psrp-bridge.js';
 import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
 /** Environment passed from the server to pwsh (nothing else leaks). */
-const PASS_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'HOME', 'TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
+const PASS_ENV = ['TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
 const DEFAULT_IDLE_MS = 7200_000;
 const COALESCE_MS = 25;
 
@@ -174,13 +173,11 @@ export class PsrpEndpoint {
     } catch (e) { throw faults.invalidBody(`creationXml: ${(e as Error).message}`); }
     let id = (spec.shellId ?? rpid ?? randomUUID()).toUpperCase();
     if (this.shells.has(id)) id = randomUUID().toUpperCase();
-    const env: Record<string, string> = {};
-    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-    env.HOME ??= tmpdir();
-    Object.assign(env, { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', NO_COLOR: '1' }, this.opts.env ?? {}, await childEnv(req.session));
+    // pwsh runs as the logon's account with a clean environment (src/server/spawn.ts) + these
+    const env: Record<string, string> = { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', NO_COLOR: '1', ...this.opts.env ?? {}, ...await childEnv(req.session) };
     const maxEnv = req.replyMaxEnvelopeSize;
     const bridge = new PsrpBridge({
-      pwsh, env, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
+      pwsh, env, passEnv: PASS_ENV, session: req.session, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
       maxFragmentSize: Math.max(FRAGMENT_HEADER_SIZE + 1024, Math.floor((maxEnv - 4096) / 4) * 3),
       log: this.opts.log,
     });

@@ -17,7 +17,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { X509Certificate, createHash } from 'node:crypto';
 import { createAcceptor, createInitiator, getMechanism, mechanismForScheme } from '../auth/registry.js';
-import type { AcceptorContext, ChannelBindings, UserDatabase } from '../auth/types.js';
+import type { AcceptedIdentity, AcceptorContext, ChannelBindings, UserDatabase } from '../auth/types.js';
 import { AuthError, EncryptionError, InvalidArgumentError, WinRMError } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
 import { tlsServerEndPointBindings } from '../http/cbt.js';
@@ -26,7 +26,8 @@ import { XmlError } from '../xml/dom.js';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 import { faults, findHandler, WsmanFault, type EndpointInfo, type ResourceHandler } from './dispatch.js';
 import { LogonSession, registerChildEnvHook } from './logon.js';
-import { logonBrokerEnv } from './broker.js';
+import { logonBrokerEnv, removeStaleRunFiles } from './broker.js';
+import { planAccounts, type AccountPlan } from './accounts.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
 import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
@@ -58,6 +59,10 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** extra resource handlers for this endpoint (prefix → handler) */
   resources?: Record<string, ResourceHandler>;
+  /** several users without a local account share the endpoint's account (src/server/accounts.ts) */
+  singleAccount?: boolean;
+  /** which account each logon runs as (default: planAccounts(userDb, { singleAccount })) */
+  accounts?: AccountPlan;
 }
 
 export interface ServerHandle {
@@ -67,6 +72,8 @@ export interface ServerHandle {
   close(): Promise<void>;
   /** the endpoint certificate's SHA-256 fingerprint (HTTPS) */
   fingerprint?: string;
+  /** which account logons run as (`summary` is what serve prints at start-up) */
+  readonly accounts: AccountPlan;
   readonly server: http.Server;
 }
 
@@ -96,6 +103,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   }
   if (o.https && (!o.cert || !o.key)) throw new InvalidArgumentError('--https needs --cert FILE and --key FILE (PEM)');
   const log = o.log ?? (() => undefined);
+  const accounts = o.accounts ?? planAccounts(o.userDb, { singleAccount: o.singleAccount });
+  staleRemoved ??= removeStaleRunFiles().then((gone) => { for (const d of gone) log(`removed ${d}, left by an endpoint that is no longer running`); }, () => undefined);
+  await staleRemoved;
+  /** A logon session runs as its users-file entry's account; undefined = no account may take this logon. */
+  const newSession = (id: AcceptedIdentity): LogonSession | undefined => {
+    const account = accounts.accountFor(id);
+    return account && new LogonSession(id, { account, log });
+  };
   const name = o.name ?? 'localhost';
   const maxEnvelopeSize = o.maxEnvelopeSize ?? 512000;
   const allowUnencrypted = !!o.allowUnencrypted;
@@ -206,7 +221,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         const id = acc.identity!;
         const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
         session = st.basic.get(key);
-        if (!session || session.closed) { session = new LogonSession(id); session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (interactive)`); }
+        if (!session || session.closed) {
+          session = newSession(id);
+          if (!session) { deny(`${id.domain}\\${id.user} matches no entry of the users file that has an account`); return; }
+          session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (interactive)${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
           st.session?.unref(); st.session = undefined;
@@ -223,8 +241,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         }
         const id = st.ctx.identity;
         if (!id) { st.ctx = undefined; deny(`${found.name} completed without an identity`); return; }
-        st.session = new LogonSession(id); st.session.ref();
-        log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})`);
+        const ns = newSession(id);
+        if (!ns) { st.ctx = undefined; deny(`${id.domain}\\${id.user} matches no entry of the users file that has an account`); return; }
+        st.session = ns; st.session.ref();
+        log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`);
         session = st.session;
         if (out?.length) finalToken = `${replyScheme} ${toBase64(out)}`;
       }
@@ -331,7 +351,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const url = `${o.https ? 'https' : 'http'}://${urlHost}:${addr.port}/wsman`;
   endpoint.url = url;
   return {
-    url, port: addr.port, host: addr.address, fingerprint, server,
+    url, port: addr.port, host: addr.address, fingerprint, server, accounts,
     close: async () => {
       stopping.abort();
       winrs.closeAll();
@@ -339,6 +359,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     },
   };
 }
+
+let staleRemoved: Promise<void> | undefined;
 
 function safeMsg(e: unknown): string {
   if (e instanceof WinRMError || e instanceof AuthError || e instanceof EncryptionError) return e.message;

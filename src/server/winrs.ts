@@ -7,7 +7,7 @@
  * and its exit travel in one reply), when the command ends, or with w:TimedOut after OperationTimeout.
  * Output is bounded: the child is paused while more than 4 MiB wait for the client.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { buildResponse, parseDuration } from '../wsman/envelope.js';
@@ -21,13 +21,12 @@ import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
+import { ProcessGroups, spawnForLogon } from './spawn.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const COALESCE_MS = 50;
 
-/** Environment variables passed from the server's own environment (nothing else leaks to commands). */
-const PASS_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TERM', 'TZ', 'HOME', 'TMPDIR', 'SHELL', 'NODE_PATH', 'SYSTEMROOT'];
 
 class ServerCommand {
   readonly id = randomUUID().toUpperCase();
@@ -116,8 +115,10 @@ class ServerShell {
   readonly commands = new Map<string, ServerCommand>();
   lastUsed = Date.now();
   idleMs = 7_200_000;
+  /** every command's process group: what a command left running dies with the shell */
+  readonly groups = new ProcessGroups();
   constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {}
-  close(): void { for (const c of this.commands.values()) c.kill('SIGKILL'); this.commands.clear(); }
+  close(): void { for (const c of this.commands.values()) c.kill('SIGKILL'); this.commands.clear(); this.groups.killAll(); }
 }
 
 /** The cmd-shell resource. One instance per endpoint. */
@@ -189,23 +190,19 @@ export class WinrsExecutor {
     try { cl = parseCommandLineRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
     const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
     const cmd = new ServerCommand(shell);
-    const env: Record<string, string> = {};
-    for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
-    Object.assign(env, shell.env, await childEnv(shell.owner));
-    let child: ChildProcess;
-    if (skipShell) {
-      child = spawn(cl.command, cl.args, { cwd: shell.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-    } else {
+    // the logon's account and a clean environment (src/server/spawn.ts) + the client's variables + the logon's
+    const env: Record<string, string> = { ...shell.env, ...await childEnv(shell.owner) };
+    let file = cl.command; let args = cl.args;
+    if (!skipShell) {
       let line = [cl.command, ...cl.args].join(' ');
       line = line.replace(/^\s*cmd(\.exe)?\s+\/c\s+/i, '');
       if (!line.trim()) throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
-      child = spawn('/bin/sh', ['-c', line], { cwd: shell.cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      file = '/bin/sh'; args = ['-c', line];
     }
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', () => resolve());
-      child.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'ENOENT'
+    const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'ENOENT'
         ? faults.provider(2147942402, 'The system cannot find the file specified. ')
-        : faults.provider(2147942405, `The command could not be started: ${e.code ?? e.message} `)));
+        : faults.provider(2147942405, `The command could not be started: ${e.code ?? e.message} `);
     });
     cmd.start(child);
     shell.commands.set(cmd.id, cmd);

@@ -16,7 +16,7 @@ export class Hosts {
   private readonly dir = mkdtempSync(join(tmpdir(), 'winrm-ts-double-hop-'));
   private readonly usersFile = join(this.dir, 'users');
   private readonly endpoints: Endpoint[] = [];
-  constructor() { writeFileSync(this.usersFile, `${USER}:${PASSWORD}\n`); }
+  constructor() { writeFileSync(this.usersFile, `${USER}:${PASSWORD}\n`, { mode: 0o600 }); }
 
   start(name: string, args: string[]): Promise<Endpoint> {
     return new Promise((resolve, reject) => {

@@ -20,7 +20,7 @@ const skip = peerSkip('pwsh', !!pwsh) || (psrpEndpoint ? false : 'the endpoint d
 
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-double-hop-psrp-'));
 const usersFile = join(dir, 'users');
-writeFileSync(usersFile, `${USER}:${PASSWORD}\n`);
+writeFileSync(usersFile, `${USER}:${PASSWORD}\n`, { mode: 0o600 });
 const children: ChildProcess[] = [];
 const logs: Record<string, string> = {};
 

@@ -11,7 +11,7 @@ import { selfSigned } from '../helpers/server-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-cli-'));
 const users = join(dir, 'users');
-writeFileSync(users, 'EXAMPLE\\alice:Passw0rd!\n');
+writeFileSync(users, 'EXAMPLE\\alice:Passw0rd!\n', { mode: 0o600 }); // serve refuses a users file others can read
 
 async function startServe(args: string[]): Promise<{ proc: ChildProcess; port: number; out: () => string }> {
   const proc = spawn(process.execPath, cliArgv(['serve', '--listen', '127.0.0.1:0', '--users', users, '--name', 'hostA', ...args]), { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

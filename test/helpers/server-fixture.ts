@@ -14,7 +14,8 @@ export const userDb = () => parseUsers(`${USER}:${PASSWORD}\n# a comment\n\nEXAM
 
 export async function startEndpoint(o: Partial<ServeOptions> = {}): Promise<ServerHandle & { lines: string[] }> {
   const lines: string[] = [];
-  const h = await serve({ listen: '127.0.0.1:0', userDb: userDb(), auth: ['basic'], allowUnencrypted: true, name: 'hostA', log: (l) => lines.push(l), ...o });
+  // two users without accounts: they share the test process's account (--single-account)
+  const h = await serve({ listen: '127.0.0.1:0', userDb: userDb(), singleAccount: true, auth: ['basic'], allowUnencrypted: true, name: 'hostA', log: (l) => lines.push(l), ...o });
   return Object.assign(h, { lines });
 }
 

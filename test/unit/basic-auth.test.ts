@@ -6,7 +6,7 @@ import { parseUsers } from '../../src/server/users.js';
 import { createInitiator, getMechanism, mechanismForScheme } from '../../src/auth/registry.js';
 import { AccessDeniedError, InvalidArgumentError } from '../../src/errors.js';
 
-const db = parseUsers('# users\nEXAMPLE\\alice:Passw0rd!\n\nEXAMPLE\\bob:has:colons\nlocal:pw\n');
+const db = parseUsers('# users\nEXAMPLE\\alice:Passw0rd!\n\nEXAMPLE\\bob:has\\:colons\nlocal:pw\n');
 
 test('initiator <-> acceptor: right, wrong, other forms of the user name', async () => {
   const ok = async (username: string, password: string) => {

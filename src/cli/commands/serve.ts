@@ -2,6 +2,9 @@
  * `winrm-ts serve --listen 127.0.0.1:5985 [--https --cert C --key K] --users FILE [--auth basic,negotiate,...]
  *   [--allow-unencrypted] [--name HOSTNAME] [--cbt none|relaxed|strict]`
  * A local WinRM endpoint. Prints the URL, logs one line per request/auth (never secrets), runs until SIGINT/SIGTERM.
+ * Accounts: each users-file entry may name the local account its logons run as (DOMAIN\user:password:account);
+ * entries without one run as the endpoint's own account (one user only, or --single-account). Start-up says which
+ * account logons run as, loudly when that is root; stopping kills every process the endpoint started.
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
@@ -14,7 +17,8 @@ export function register(program: Command): void {
     .option('--https', 'serve HTTPS (needs --cert and --key)')
     .option('--cert <file>', 'TLS certificate (PEM)')
     .option('--key <file>', 'TLS private key (PEM)')
-    .requiredOption('--users <file>', 'users file: one DOMAIN\\user:password per line')
+    .requiredOption('--users <file>', 'users file (mode 600): DOMAIN\\user:password[:account] per line; also DOMAIN\\user:cert:<upn>[:account], user@REALM:*[:account]')
+    .option('--single-account', "let several users without an account share the endpoint's own account")
     .option('--auth <list>', 'comma-separated: negotiate, ntlm, basic, credssp, kerberos', 'negotiate')
     .option('--allow-unencrypted', 'accept Basic and unencrypted bodies over plain HTTP (AllowUnencrypted=true)')
     .option('--name <hostname>', 'the machine name this endpoint reports', 'localhost')
@@ -23,7 +27,7 @@ export function register(program: Command): void {
     .option('--quiet', 'no per-request log lines')
     .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
     .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
-    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string }) => {
+    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string; singleAccount?: boolean }) => {
       const read = (p: string | undefined, what: string) => {
         if (!p) return undefined;
         try { return readFileSync(p, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
@@ -35,14 +39,27 @@ export function register(program: Command): void {
       const handle = await serve({
         resources: psrp.resources(),
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
-        userDb: loadUsersFile(f.users), auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
+        userDb: loadUsersFile(f.users), singleAccount: !!f.singleAccount, auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name: f.name, cbt: f.cbt, maxEnvelopeSize: mes,
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
+      for (const line of handle.accounts.summary) process.stdout.write(`winrm-ts serve: ${line}\n`);
+      if (handle.accounts.rootLogons) {
+        process.stderr.write('winrm-ts serve: WARNING: logons run as root: whoever logs on controls this machine. Map each user to a local account '
+          + '(DOMAIN\\user:password:account in the users file).\n');
+      }
       process.stdout.write(`winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})${handle.fingerprint ? ` certificate ${handle.fingerprint}` : ''}\n`);
       await new Promise<void>((resolve) => {
-        const stop = () => { process.stdout.write('winrm-ts serve: stopping\n'); handle.close().then(() => psrp.close()).then(resolve, resolve); };
-        process.once('SIGINT', stop); process.once('SIGTERM', stop);
+        let stopping = false;
+        // the first signal stops cleanly (shells deleted, their process groups killed); a second one exits at once
+        // (the exit hook of src/server/spawn.ts still kills every process group the endpoint started)
+        const stop = (sig: NodeJS.Signals) => {
+          if (stopping) process.exit(sig === 'SIGINT' ? 130 : 143);
+          stopping = true;
+          process.stdout.write('winrm-ts serve: stopping\n');
+          handle.close().then(() => psrp.close()).then(resolve, resolve);
+        };
+        process.on('SIGINT', stop); process.on('SIGTERM', stop);
       });
     });
 }
