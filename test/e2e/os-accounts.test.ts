@@ -152,6 +152,19 @@ test('bob cannot read alice\'s environment (broker capability), her broker socke
   } finally { await shell.close(); ca.close(); }
 });
 
+test('alice\'s command goes onward through her broker (a socket only her account reaches) and lands as wts-alice again', { skip }, async () => {
+  const ca = join(dir, 'ca.pem'); // readable by the accounts
+  writeFileSync(ca, selfSigned().cert, { mode: 0o644 });
+  const c = client(ALICE);
+  try {
+    const r = await c.exec('sh', ['-c', `'winrm-ts run -H 127.0.0.1:${ep.port} --https --ca ${ca} -- id -un'`]);
+    assert.equal(r.exitCode, 0, r.stderr.toString());
+    assert.equal(r.stdout.toString().replace(/\r/g, '').trim(), ALICE.account);
+  } finally { c.close(); }
+  assert.match(ep.out(), /broker: EXAMPLE\\alice \(logon [0-9a-f]{8}, account wts-alice\): negotiate context for 127\.0\.0\.1/);
+  assert.ok(!ep.out().includes(ALICE.password), 'the endpoint log never has the password');
+});
+
 test('Delete kills what the shell started: running commands and what finished commands left behind', { skip }, async () => {
   const c = client(ALICE);
   const shell = await c.openShell();
