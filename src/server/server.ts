@@ -223,7 +223,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         session = st.basic.get(key);
         if (!session || session.closed) {
           session = newSession(id);
-          if (!session) { deny(`${id.domain}\\${id.user} matches no entry of the users file that has an account`); return; }
+          if (!session) { deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
           session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (interactive)${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
@@ -242,7 +242,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         const id = st.ctx.identity;
         if (!id) { st.ctx = undefined; deny(`${found.name} completed without an identity`); return; }
         const ns = newSession(id);
-        if (!ns) { st.ctx = undefined; deny(`${id.domain}\\${id.user} matches no entry of the users file that has an account`); return; }
+        if (!ns) { st.ctx = undefined; deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
         st.session = ns; st.session.ref();
         log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`);
         session = st.session;
