@@ -11,6 +11,7 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
   golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev
   openssh-server openssh-client openssl)
+PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, useradd
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
