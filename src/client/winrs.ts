@@ -39,6 +39,33 @@ export interface RunOptions {
   skipCmdShell?: boolean;
   /** WINRS_CONSOLEMODE_STDIN (default true) */
   consoleModeStdin?: boolean;
+  /** send `args` (and the command) exactly as given, for callers that quote them themselves (default: quoteArg) */
+  rawArguments?: boolean;
+}
+
+/**
+ * Quote one argument for a remote command line (msvcrt rules, what CommandLineToArgvW undoes; also right for POSIX sh
+ * in plain cases): plain words and paths go as they are, anything else in double quotes with `\` and `"` escaped.
+ */
+export function quoteArg(a: string): string {
+  if (a !== '' && !/[\s"'&|<>;()^`$*?!{}[\]#~%]/.test(a)) return a; // plain words and paths go as they are
+  let out = '"';
+  let bs = 0;
+  for (const ch of a) {
+    if (ch === '\\') { bs++; continue; }
+    if (ch === '"') { out += '\\'.repeat(bs * 2 + 1) + '"'; bs = 0; continue; }
+    out += '\\'.repeat(bs) + ch; bs = 0;
+  }
+  return out + '\\'.repeat(bs * 2) + '"';
+}
+
+/**
+ * The command line `run(command, args)` sends: with arguments, the command and each argument are quoted where needed
+ * (quoteArg) and the host joins them with spaces; without arguments, `command` is the whole command line as given.
+ */
+export function commandLineParts(command: string, args: string[] = [], raw = false): { command: string; args: string[] } {
+  if (raw || !args.length) return { command, args };
+  return { command: quoteArg(command), args: args.map(quoteArg) };
 }
 
 export class WinrsShell {
@@ -55,10 +82,15 @@ export class WinrsShell {
 
   get selectors(): Record<string, string> { return { ShellId: this.shellId }; }
 
-  /** Start a command. The command line on the host is the command plus its arguments joined by spaces. */
+  /**
+   * Start a command. With arguments, the command and each argument are quoted where needed (quoteArg: a space, quote
+   * or shell character) and joined by spaces on the host, so `run('printf', ['%s|', 'a b'])` passes `a b` as one
+   * argument; without arguments `command` is sent as a whole command line. `rawArguments` sends them unquoted.
+   */
   async run(command: string, args: string[] = [], o: RunOptions = {}): Promise<WinrsCommand> {
     if (this.closed) throw new LocalProtocolError('the shell is closed');
-    const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(command, args), {
+    const line = commandLineParts(command, args, o.rawArguments);
+    const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(line.command, line.args), {
       selectors: this.selectors, signal: o.signal,
       options: [
         { name: 'WINRS_CONSOLEMODE_STDIN', value: o.consoleModeStdin === false ? 'FALSE' : 'TRUE' },

@@ -30,7 +30,11 @@ export interface WSManTransportOptions {
   envelopeSize?: 'auto' | 'protocol' | number;
   /** closed with the transport (the WinRMClient that owns the HTTP connections) */
   owner?: { close(): void };
+  /** how long closing may wait for the host's answer to Delete (default 10 s) */
+  closeTimeoutMs?: number;
 }
+
+const CLOSE_TIMEOUT_MS = 10_000;
 
 export class WSManTransport implements PoolTransport {
   readonly kind = 'wsman';
@@ -143,7 +147,12 @@ export class WSManTransport implements PoolTransport {
       for (const ac of this.loops.values()) ac.abort();
       this.loops.clear();
       try {
-        if (this.rp && this.ended === undefined && !this.rp.disconnected) await this.rp.close();
+        if (this.rp && !this.rp.disconnected) {
+          // Delete the shell on the host (its pwsh ends with it), bounded; after a lost connection too (best effort,
+          // on a new connection), so a failed session leaves nothing running behind
+          const del = this.rp.close({ signal: AbortSignal.timeout(this.opts.closeTimeoutMs ?? CLOSE_TIMEOUT_MS) });
+          if (this.ended === undefined) await del; else await del.catch(() => undefined);
+        }
       } finally {
         // a pool that was never created on the host has no state to report (Session.open already failed)
         if (this.ended === undefined) { this.ended = null; if (this.rp) { this.hooks?.onData(); this.hooks?.onClose(); } }
@@ -210,8 +219,9 @@ export class WSManTransport implements PoolTransport {
     this.ended = err instanceof TransportError || err instanceof Error ? err : new TransportError(String(err));
     for (const ac of this.loops.values()) ac.abort();
     this.loops.clear();
+    // the session learns the real cause first (a waiting open fails with it, not with "the pool is Broken")
+    this.hooks.onClose(err);
     this.pool.broken(err);
     this.hooks.onData();
-    this.hooks.onClose(err);
   }
 }
