@@ -244,7 +244,7 @@ class Connection {
         s.once('error', (e: NodeJS.ErrnoException) => {
           done();
           if (isNotTlsError(e)) {
-            reject(new TlsError(`${t.host}:${t.port} did not answer the TLS handshake with TLS (${e.message}): it looks like a plain HTTP port. ` +
+            reject(new TlsError(`${t.host}:${t.port} did not answer the TLS handshake with TLS (${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
               'WinRM listens for HTTP on 5985 and HTTPS on 5986: drop --https, or use the HTTPS port', { cause: e }));
           } else if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
             let fp = '';
