@@ -12,7 +12,7 @@
  * Output is streamed with backpressure: the next Receive goes out only when the consumer has read what was delivered.
  */
 import { Readable, Writable } from 'node:stream';
-import { AbortError, LocalProtocolError, WSManFaultError } from '../errors.js';
+import { AbortError, LocalProtocolError, OutcomeUnknownError, WSManFaultError } from '../errors.js';
 import type { WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
@@ -239,6 +239,9 @@ export class WinrsCommand {
           if (this.done) return;
           // the command ended while we were sending (Windows: InvalidSelectors on a finished command)
           if (e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843) return;
+          // input lost on the way (the connection dropped after the Send went out): the command's stdin is in an
+          // unknown state, so the command fails rather than finish on partial input
+          if (e instanceof OutcomeUnknownError) this.fail(e);
           throw e;
         }
       } while (off < bytes.length);

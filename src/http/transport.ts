@@ -447,9 +447,11 @@ export class HttpTransport implements EnvelopeExchange {
         c.busy = true; this.conns.push(c); return c;
       }
       await new Promise<void>((r) => {
-        const wake = () => { signal?.removeEventListener('abort', wake); r(); };
+        const wake = () => { signal?.removeEventListener('abort', onAbort); r(); };
+        // an aborted waiter leaves the queue, so a release still wakes somebody who waits
+        const onAbort = () => { const i = this.waiting.indexOf(wake); if (i >= 0) this.waiting.splice(i, 1); r(); };
         this.waiting.push(wake);
-        signal?.addEventListener('abort', wake, { once: true });
+        signal?.addEventListener('abort', onAbort, { once: true });
       });
     }
   }
@@ -482,13 +484,15 @@ export class HttpTransport implements EnvelopeExchange {
     try {
       const body = Buffer.from(envelopeXml, 'utf8');
       let resent = false;
+      let reconnects = 0;
       for (;;) {
         if (c.open && c.stale) { debug('keep-alive connection idle past the server timeout; reconnecting'); c.destroy(new TransportError('idle connection retired')); }
         const fresh = !c.open;
         try {
           return await this.send(c, body, opts);
         } catch (e) {
-          if (e instanceof NotWrittenError) { debug('connection closed before the request was written; reconnecting'); continue; }
+          if (e instanceof NotWrittenError && ++reconnects <= 3) { debug('connection closed before the request was written; reconnecting'); continue; }
+          if (e instanceof NotWrittenError) throw new TransportError(`${this.host}:${this.port} keeps closing the connection before a request can be sent; is it a WinRM endpoint?`, { cause: e });
           const lost = (e as { lost?: LostInfo }).lost;
           if (!lost || !(e instanceof TransportError) || e instanceof TimeoutError || e instanceof AbortError || e instanceof HttpStatusError) throw e;
           if (e instanceof AuthLegLost && !resent && lost.reused) { resent = true; debug('connection lost during an authentication leg; starting over'); continue; }

@@ -53,6 +53,17 @@ test('connection reset after a Receive answered: never exit 0 with partial outpu
   } finally { await proxy.close(); }
 });
 
+test('connection reset after stdin (Send) reached the host: the run fails instead of finishing on partial input', async () => {
+  const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Send' });
+  try {
+    const r = await runCli([...runArgs(proxy.port), '--', 'cat'], { input: 'line1\nline2\n' });
+    assert.ok(proxy.fired);
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /outcome is unknown/i);
+    assert.equal(proxy.count('/Send'), 1, 'the Send must not be resent');
+  } finally { await proxy.close(); }
+});
+
 test('library: a lost Command rejects with OutcomeUnknownError (code OUTCOME_UNKNOWN, action Command)', async () => {
   const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Command' });
   const c = connect({ host: `127.0.0.1:${proxy.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
@@ -107,6 +118,21 @@ test('a PowerShell pool whose connection is lost while opening fails at once wit
         assert.doesNotMatch(e.message, /PowerShell remoting endpoint/);
         return true;
       });
+    assert.ok(psEp.lines.some((l) => /\bDelete\b/.test(l)), `the pool must be deleted on the host:\n${psEp.lines.slice(-5).join('\n')}`);
+  } finally { await proxy.close(); await psEp.close(); await ps.close(); }
+});
+
+test('ps: connection reset after a pipeline Receive answered: exit non-zero, never partial output with 0, the pool deleted', { skip: peerSkip('pwsh (PowerShell 7)', !!pwsh) }, async () => {
+  const ps = new PsrpEndpoint({ pwsh });
+  const psEp = await startEndpoint({ resources: ps.resources() });
+  // a pipeline's Receive names its CommandId (the pool's own Receive does not)
+  const proxy = await startFaultProxy(psEp.port, { mode: 'rst-after-forward', trigger: 'DesiredStream CommandId' });
+  try {
+    const r = await runCli(['ps', '-H', `127.0.0.1:${proxy.port}`, '-u', USER, '-p', PASSWORD, '--auth', 'basic', '--allow-unencrypted', '-c', '"part1"; Start-Sleep -Milliseconds 500; "part2"']);
+    assert.ok(proxy.fired);
+    if (r.code === 0) assert.equal(r.stdout, 'part1\npart2\n');
+    assert.notEqual(r.code, 0, r.stdout);
+    assert.match(r.stderr, /outcome is unknown/i);
     assert.ok(psEp.lines.some((l) => /\bDelete\b/.test(l)), `the pool must be deleted on the host:\n${psEp.lines.slice(-5).join('\n')}`);
   } finally { await proxy.close(); await psEp.close(); await ps.close(); }
 });
