@@ -42,6 +42,8 @@ export class WSManTransport implements PoolTransport {
   private hooks!: PoolTransportHooks;
   private rp: WSManRunspacePool | undefined;
   private readonly loops = new Map<string, AbortController>();
+  /** what the pool's Receive loop waits for (see loopPool) */
+  private readonly poolWaits = new Set<() => boolean>();
   private ended: Error | null | undefined;
   private sized = false;
   private closing: Promise<void> | undefined;
@@ -174,23 +176,30 @@ export class WSManTransport implements PoolTransport {
     if (this.ended !== undefined || this.closing) throw new LocalProtocolError('the WinRM PowerShell session is closed');
   }
 
-  /** Receive on the pool (no CommandId) until `done()`. */
+  /**
+   * Receive on the pool (no CommandId) until `done()`. One loop serves every waiter: a wait added while the loop runs
+   * (the key exchange's answer, asked for while the opening loop sizes the envelope) keeps it receiving.
+   */
   private loopPool(done: () => boolean): void {
+    this.poolWaits.add(done);
     if (this.loops.has('')) return;
     const ac = new AbortController();
     this.loops.set('', ac);
     const rp = this.rp!;
+    const pending = () => { for (const w of this.poolWaits) if (w()) this.poolWaits.delete(w); return this.poolWaits.size > 0; };
+    const over = () => ac.signal.aborted || this.ended !== undefined || this.pool.state === RunspacePoolState.Broken || this.pool.state === RunspacePoolState.Closed;
     void (async () => {
       try {
-        while (!ac.signal.aborted && this.ended === undefined && !done()) {
-          const st = this.pool.state;
-          if (st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
-          await rp.receive(undefined, ac.signal);
+        for (;;) {
+          while (!over() && pending()) await rp.receive(undefined, ac.signal);
+          if (!over() && this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
+          if (over() || !pending()) break;
         }
-        if (this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
       } catch (e) {
         if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
-      } finally { if (this.loops.get('') === ac) this.loops.delete(''); }
+      } finally {
+        if (this.loops.get('') === ac) { this.loops.delete(''); this.poolWaits.clear(); }
+      }
     })();
   }
 
