@@ -38,7 +38,7 @@ export async function startServe(dir: string, serveArgs: string[]): Promise<{ ur
 export async function stdoutThroughput(c: WinRMClient, bytes: number): Promise<number> {
   const shell = await c.openShell();
   const t0 = process.hrtime.bigint();
-  const cmd = await shell.run('sh', ['-c', `"head -c ${bytes} /dev/zero | tr '\\0' 'x'"`]);
+  const cmd = await shell.run('sh', ['-c', `head -c ${bytes} /dev/zero | tr '\\0' 'x'`]);
   let n = 0;
   cmd.stderr.resume();
   for await (const chunk of cmd.stdout) n += (chunk as Buffer).length;

@@ -33,9 +33,9 @@ async function winrm(): Promise<Side> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-psrp-'));
   const { port, child } = await startServe(dir, ['--auth', auth, ...(auth === 'basic' ? ['--allow-unencrypted'] : [])]);
   try {
-    const client = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4 });
+    const client = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4, allowUnencrypted: auth === 'basic' });
     const t0 = performance.now();
-    const s = await Session.open({ transport: 'wsman', connection: { host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4 } });
+    const s = await Session.open({ transport: 'wsman', connection: { host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4, allowUnencrypted: auth === 'basic' } });
     const openMs = performance.now() - t0;
     // requests per invoke are counted on a pool driven directly (the Session's client is internal)
     const rp = await WSManRunspacePool.open(client.wsman);

@@ -10,7 +10,7 @@ import { connect } from '../src/client/client.js';
 
 const [url, user, password, mode, arg, mes] = process.argv.slice(2) as [string, string, string, string, string, string | undefined];
 const u = new URL(url);
-const c = connect({ host: `${u.hostname}:${u.port}`, username: user, password, auth: 'basic', maxEnvelopeSize: mes ? Number(mes) : undefined });
+const c = connect({ host: `${u.hostname}:${u.port}`, username: user, password, auth: 'basic', allowUnencrypted: true, maxEnvelopeSize: mes ? Number(mes) : undefined });
 try {
   if (mode === 'stream') {
     const shell = await c.openShell();

@@ -81,3 +81,13 @@ export class RemoteCommandError extends WinRMError {
 export function assertNever(x: never, what = 'value'): never {
   throw new LocalProtocolError(`unexpected ${what}: ${String(x)}`);
 }
+
+/**
+ * The connection was lost after a request had been sent and before its response arrived: the server may or may not
+ * have carried it out. The client does not resend such a request (a command could run twice, output could be lost).
+ * `action` is the WS-Man action (e.g. `Command`, `Receive`) when known.
+ */
+export class OutcomeUnknownError extends TransportError {
+  override readonly code: string = 'OUTCOME_UNKNOWN';
+  constructor(message: string, readonly action?: string, options?: ErrorOptions) { super(message, options); }
+}

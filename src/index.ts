@@ -3,7 +3,7 @@ export * from './errors.js';
 export type { AuthContext, AcceptorContext, AcceptedIdentity, Credentials, ChannelBindings } from './auth/types.js';
 // --- client: WS-Man + WinRS (H1) ---
 export { connect, WinRMClient, endpointUrl, type ConnectOptions, type AuthName } from './client/client.js';
-export { WinrsShell, WinrsCommand, type ShellOpenOptions, type RunOptions } from './client/winrs.js';
+export { WinrsShell, WinrsCommand, quoteArg, commandLineParts, type ShellOpenOptions, type RunOptions } from './client/winrs.js';
 export { HttpTransport, type EnvelopeExchange, type TransportStats, type TlsOptions } from './http/transport.js';
 export { WSManClient } from './wsman/client.js';
 // --- the local endpoint (H1) ---

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
-import { InvalidArgumentError, type ConnectOptions } from '../index.js';
+import { InvalidArgumentError, quoteArg, type ConnectOptions } from '../index.js';
 
 /** commander accumulator for a repeatable flag. */
 export const collect = (v: string, prev: string[] = []) => prev.concat([v]);
@@ -45,8 +45,9 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
     .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos (default: negotiate with a user)'))
     .addOption(new Option('--encryption <mode>', 'WinRM message encryption').choices(['auto', 'always', 'never']).default('auto'))
     .option('--ca <file>', 'trust this CA / self-signed certificate (PEM)')
-    .option('--fingerprint <SHA256:hex>', 'pin the server certificate (SHA-256)')
+    .option('--fingerprint <digest>', 'pin the server certificate: SHA256:<hex>, AA:BB:... (openssl), 64 hex digits, or a SHA-1 thumbprint (40 hex, weaker)')
     .option('--insecure', 'do not verify the server certificate (prints a warning)')
+    .option('--allow-unencrypted', 'allow Basic over plain HTTP: the password crosses the network in clear text (use --https instead)')
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable)', collect)
     .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
     .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
@@ -57,6 +58,7 @@ export interface ConnectionFlags {
   host: string; https?: boolean; port?: number; user?: string; password?: string; auth?: string;
   encryption?: 'auto' | 'always' | 'never'; ca?: string; fingerprint?: string; insecure?: boolean;
   delegateTo?: string[]; credsspMinVersion?: number; connectTimeout?: number; operationTimeout?: number; readTimeout?: number;
+  allowUnencrypted?: boolean;
 }
 
 /** Read a password from the TTY without echo. */
@@ -96,22 +98,12 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
   const delegateTo = [...(f.delegateTo ?? []), ...envDelegate];
   return {
     host: f.host, port: f.port, https: !!f.https, username: f.user, password, auth: f.auth,
-    encryption: f.encryption, ca, fingerprint: f.fingerprint, insecure: !!f.insecure,
+    encryption: f.encryption, ca, fingerprint: f.fingerprint, insecure: !!f.insecure, allowUnencrypted: !!f.allowUnencrypted,
     delegateTo: delegateTo.length ? delegateTo : undefined, credsspMinVersion: f.credsspMinVersion,
     connectTimeout: f.connectTimeout, operationTimeout: f.operationTimeout, readTimeout: f.readTimeout,
     onWarning: (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
   };
 }
 
-/** Quote one argument for a remote command line (msvcrt rules; also right for POSIX sh in plain cases). */
-export function quoteArg(a: string): string {
-  if (a !== '' && !/[\s"'&|<>;()^`$*?!{}[\]#~%]/.test(a)) return a; // plain words and paths go as they are
-  let out = '"';
-  let bs = 0;
-  for (const ch of a) {
-    if (ch === '\\') { bs++; continue; }
-    if (ch === '"') { out += '\\'.repeat(bs * 2 + 1) + '"'; bs = 0; continue; }
-    out += '\\'.repeat(bs) + ch; bs = 0;
-  }
-  return out + '\\'.repeat(bs * 2) + '"';
-}
+/** Quote one argument for a remote command line (the library's rule: src/client/winrs.ts). */
+export { quoteArg };

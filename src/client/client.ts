@@ -44,6 +44,11 @@ export interface ConnectOptions {
   maxConnections?: number;
   /** a ready AuthContext (overrides username/password/auth) */
   authContext?: AuthContext;
+  /**
+   * allow Basic over plain HTTP (the password in clear text on the wire; the Windows client's AllowUnencrypted).
+   * Default false: refused with an error naming `https: true`.
+   */
+  allowUnencrypted?: boolean;
 }
 
 /** Split "host", "host:port", "[v6]:port". */
@@ -105,7 +110,7 @@ export class WinRMClient {
       url: this.url, auth, username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName, encryption: options.encryption,
       tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure },
       connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
-      maxConnections: options.maxConnections, onWarning: options.onWarning,
+      maxConnections: options.maxConnections, onWarning: options.onWarning, allowUnencrypted: options.allowUnencrypted,
     });
     this.wsman = new WSManClient(this.transport, {
       to: this.url, maxEnvelopeSize: options.maxEnvelopeSize, operationTimeout: operation,

@@ -12,7 +12,7 @@
  * Output is streamed with backpressure: the next Receive goes out only when the consumer has read what was delivered.
  */
 import { Readable, Writable } from 'node:stream';
-import { AbortError, LocalProtocolError, WSManFaultError } from '../errors.js';
+import { AbortError, LocalProtocolError, OutcomeUnknownError, WSManFaultError } from '../errors.js';
 import type { WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
@@ -39,6 +39,33 @@ export interface RunOptions {
   skipCmdShell?: boolean;
   /** WINRS_CONSOLEMODE_STDIN (default true) */
   consoleModeStdin?: boolean;
+  /** send `args` (and the command) exactly as given, for callers that quote them themselves (default: quoteArg) */
+  rawArguments?: boolean;
+}
+
+/**
+ * Quote one argument for a remote command line (msvcrt rules, what CommandLineToArgvW undoes; also right for POSIX sh
+ * in plain cases): plain words and paths go as they are, anything else in double quotes with `\` and `"` escaped.
+ */
+export function quoteArg(a: string): string {
+  if (a !== '' && !/[\s"'&|<>;()^`$*?!{}[\]#~%]/.test(a)) return a; // plain words and paths go as they are
+  let out = '"';
+  let bs = 0;
+  for (const ch of a) {
+    if (ch === '\\') { bs++; continue; }
+    if (ch === '"') { out += '\\'.repeat(bs * 2 + 1) + '"'; bs = 0; continue; }
+    out += '\\'.repeat(bs) + ch; bs = 0;
+  }
+  return out + '\\'.repeat(bs * 2) + '"';
+}
+
+/**
+ * The command line `run(command, args)` sends: with arguments, the command and each argument are quoted where needed
+ * (quoteArg) and the host joins them with spaces; without arguments, `command` is the whole command line as given.
+ */
+export function commandLineParts(command: string, args: string[] = [], raw = false): { command: string; args: string[] } {
+  if (raw || !args.length) return { command, args };
+  return { command: quoteArg(command), args: args.map(quoteArg) };
 }
 
 export class WinrsShell {
@@ -55,10 +82,15 @@ export class WinrsShell {
 
   get selectors(): Record<string, string> { return { ShellId: this.shellId }; }
 
-  /** Start a command. The command line on the host is the command plus its arguments joined by spaces. */
+  /**
+   * Start a command. With arguments, the command and each argument are quoted where needed (quoteArg: a space, quote
+   * or shell character) and joined by spaces on the host, so `run('printf', ['%s|', 'a b'])` passes `a b` as one
+   * argument; without arguments `command` is sent as a whole command line. `rawArguments` sends them unquoted.
+   */
   async run(command: string, args: string[] = [], o: RunOptions = {}): Promise<WinrsCommand> {
     if (this.closed) throw new LocalProtocolError('the shell is closed');
-    const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(command, args), {
+    const line = commandLineParts(command, args, o.rawArguments);
+    const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(line.command, line.args), {
       selectors: this.selectors, signal: o.signal,
       options: [
         { name: 'WINRS_CONSOLEMODE_STDIN', value: o.consoleModeStdin === false ? 'FALSE' : 'TRUE' },
@@ -207,6 +239,9 @@ export class WinrsCommand {
           if (this.done) return;
           // the command ended while we were sending (Windows: InvalidSelectors on a finished command)
           if (e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843) return;
+          // input lost on the way (the connection dropped after the Send went out): the command's stdin is in an
+          // unknown state, so the command fails rather than finish on partial input
+          if (e instanceof OutcomeUnknownError) this.fail(e);
           throw e;
         }
       } while (off < bytes.length);

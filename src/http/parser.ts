@@ -78,6 +78,10 @@ export class HttpResponseParser {
     const s = this.state;
     switch (s.k) {
       case 'head': {
+        // a TLS record (alert 0x15 / handshake 0x16, version 3.x) where an HTTP status line belongs: an HTTPS port
+        if (this.buf.length >= 2 && (this.buf[0] === 0x15 || this.buf[0] === 0x16) && this.buf[1] === 0x03) {
+          throw new RemoteProtocolError('the server answered with TLS, not HTTP: this port speaks HTTPS; add --https (WinRM over HTTPS listens on 5986)');
+        }
         const end = this.buf.indexOf('\r\n\r\n');
         if (end < 0) {
           if (this.buf.length > MAX_HEADER) throw new RemoteProtocolError('HTTP response header block larger than 64 KiB');
@@ -88,7 +92,7 @@ export class HttpResponseParser {
         this.buf = this.buf.subarray(end + 4);
         const lines = head.split('\r\n');
         const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
-        if (!m) throw new RemoteProtocolError(`not an HTTP/1.x response: ${JSON.stringify(lines[0]!.slice(0, 60))}`);
+        if (!m) throw new RemoteProtocolError(`not an HTTP/1.x response: ${JSON.stringify(lines[0]!.slice(0, 60))} (is this port a WinRM endpoint?)`);
         const headers = new Map<string, string[]>();
         for (const line of lines.slice(1)) {
           const c = line.indexOf(':');

@@ -26,7 +26,7 @@ import { isPerRequest } from '../auth/registry.js';
 import { anonymousLogonHint } from '../auth/brokered.js';
 import {
   AbortError, AccessDeniedError, AuthError, ConnectError, EncryptionError, HttpStatusError, InvalidArgumentError,
-  RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
+  OutcomeUnknownError, RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
 } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
 import { HttpResponseParser, header, type HttpResponse } from './parser.js';
@@ -45,7 +45,7 @@ export interface TransportStats { requests: number; authRequests: number; connec
 export interface TlsOptions {
   /** PEM text of the CA (or the self-signed server certificate) to trust */
   ca?: string | Buffer;
-  /** "SHA256:<hex with or without colons | base64>": pin the leaf certificate */
+  /** pin the leaf certificate: "SHA256:<hex|base64>", "AA:BB:..." (openssl), 64 hex digits, or a SHA-1 thumbprint (see parseCertificatePin) */
   fingerprint?: string;
   /** skip verification entirely (a warning is printed) */
   insecure?: boolean;
@@ -70,22 +70,49 @@ export interface HttpTransportOptions {
   onWarning?: (msg: string) => void;
   /** max HTTP response body size (default 256 MiB) */
   maxResponseBytes?: number;
+  /**
+   * allow a mechanism that cannot encrypt (Basic) over plain HTTP, i.e. the password in clear text on the wire
+   * (the Windows client's AllowUnencrypted). Default false: such a transport is refused at construction.
+   */
+  allowUnencrypted?: boolean;
 }
 
 const ANON_MSG = 'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
   'Give credentials (-u DOMAIN\\user with -p or WINRM_PASSWORD); on a second hop, delegate them with --auth credssp';
 
-/** Parse "SHA256:..." into raw bytes. */
-export function parseFingerprint(fp: string): Uint8Array {
-  const m = /^sha-?256:(.+)$/i.exec(fp.trim());
-  if (!m) throw new InvalidArgumentError(`fingerprint must look like SHA256:<hex> or SHA256:<base64>, got ${fp.slice(0, 20)}...`);
-  const v = m[1]!.trim();
-  const hex = v.replace(/:/g, '');
-  if (/^[0-9a-fA-F]{64}$/.test(hex)) return new Uint8Array(Buffer.from(hex, 'hex'));
-  const b = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
-  if (b.length === 32) return new Uint8Array(b);
-  throw new InvalidArgumentError('fingerprint must be a SHA-256 digest (64 hex digits or 43/44 base64 characters)');
+/** A pinned certificate digest: SHA-256 (any form) or a SHA-1 thumbprint (Windows' form). */
+export interface CertificatePin { algorithm: 'sha256' | 'sha1'; digest: Uint8Array }
+
+/**
+ * Parse a certificate pin: `SHA256:<hex|base64>`, openssl's `AA:BB:...` (32 bytes), bare hex (64 digits), and SHA-1
+ * thumbprints (`SHA1:<hex>`, 40 hex digits bare or with separators — what Windows shows). Whitespace and the
+ * invisible U+200E the Windows certificate dialog copies are ignored. Throws InvalidArgumentError at once otherwise.
+ */
+export function parseCertificatePin(fp: string): CertificatePin {
+  const bad = (why: string) => new InvalidArgumentError(`--fingerprint ${JSON.stringify(fp.length > 80 ? fp.slice(0, 80) + '...' : fp)}: ${why}. ` +
+    'Give the SHA-256 of the server certificate as SHA256:<hex>, AA:BB:... (openssl x509 -fingerprint -sha256) or 64 hex digits, or a SHA-1 thumbprint (40 hex digits)');
+  const v = fp.replace(/[\u200e\u200f\ufeff]/g, '').trim();
+  const m = /^(sha-?256|sha-?1)\s*[:=]\s*(.+)$/i.exec(v);
+  const algo = m ? (/256/.test(m[1]!) ? 'sha256' : 'sha1') : undefined;
+  if (!m && /^[a-z0-9-]+:/i.test(v) && !/^[0-9a-f]{2}:/i.test(v)) throw bad(`unknown digest ${v.split(':')[0]} (SHA-256 or SHA-1 only)`);
+  const body = (m ? m[2]! : v).trim();
+  const hex = body.replace(/[\s:-]/g, '');
+  if (/^[0-9a-fA-F]+$/.test(hex) && (hex.length === 64 || hex.length === 40)) {
+    const a = hex.length === 64 ? 'sha256' : 'sha1';
+    if (algo && algo !== a) throw bad(`a ${algo === 'sha256' ? 'SHA-256' : 'SHA-1'} digest has ${algo === 'sha256' ? 64 : 40} hex digits, got ${hex.length}`);
+    return { algorithm: a, digest: new Uint8Array(Buffer.from(hex, 'hex')) };
+  }
+  if (m && /^[A-Za-z0-9+/_-]+=*$/.test(body)) {
+    const b = Buffer.from(body.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+    if (algo === 'sha256' && b.length === 32) return { algorithm: 'sha256', digest: new Uint8Array(b) };
+    if (algo === 'sha1' && b.length === 20) return { algorithm: 'sha1', digest: new Uint8Array(b) };
+  }
+  if (/^[0-9a-fA-F]+$/.test(hex)) throw bad(`${hex.length} hex digits (a SHA-256 digest has 64, a SHA-1 thumbprint 40)`);
+  throw bad('not a hex or base64 digest');
 }
+
+/** Parse a pin into its raw digest bytes (see parseCertificatePin). */
+export function parseFingerprint(fp: string): Uint8Array { return parseCertificatePin(fp).digest; }
 
 export function certFingerprint(der: Uint8Array): string {
   return 'SHA256:' + createHash('sha256').update(der).digest('hex');
@@ -105,6 +132,33 @@ export function parseChallenges(values: string[] | undefined): Array<{ scheme: s
   return out;
 }
 
+/** How a request on a connection ended without a response (see HttpTransport.exchange for what is resent). */
+interface LostInfo {
+  /** the connection had carried a complete response before this request (a kept-alive, reused connection) */
+  reused: boolean;
+  /** bytes of the response received before the connection was lost */
+  received: number;
+}
+
+/** Internal: the connection was found closed before any byte of the request was written (safe to send again). */
+class NotWrittenError extends TransportError {}
+/** Internal: the connection was lost during an authentication leg (an empty-body POST: nothing to run twice). */
+class AuthLegLost extends TransportError {
+  constructor(readonly lost: LostInfo, cause: Error) { super(cause.message, { cause }); }
+}
+
+/** After a plain-HTTP connection got no answer at all: does the port speak TLS? (a short handshake probe) */
+export function probeTls(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (v: boolean) => { if (done) return; done = true; clearTimeout(timer); s.destroy(); resolve(v); };
+    const s = tls.connect({ host, port, rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host });
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    s.once('secureConnect', () => finish(true));
+    s.once('error', () => finish(false));
+  });
+}
+
 class Connection {
   socket: net.Socket | undefined;
   parser: HttpResponseParser;
@@ -112,6 +166,16 @@ class Connection {
   authed = false;
   busy = false;
   bindings: ChannelBindings | undefined;
+  /** the leaf certificate of this TLS connection (for error messages) */
+  peerFingerprint: string | undefined;
+  /** complete responses received on the current socket */
+  responses = 0;
+  /** when the last response completed (ms, Date.now()) */
+  idleSince = 0;
+  /** the server's `Keep-Alive: timeout=N` (ms), when it announced one */
+  keepAliveMs: number | undefined;
+  /** response bytes received since the current request was written */
+  private received = 0;
   private waiter: { resolve: (r: HttpResponse) => void; reject: (e: Error) => void } | undefined;
   private queue: HttpResponse[] = [];
   private dead: Error | undefined;
@@ -121,7 +185,12 @@ class Connection {
     this.parser = new HttpResponseParser(t.maxResponseBytes);
   }
 
-  get open(): boolean { return !!this.socket && !this.dead && !this.socket.destroyed; }
+  get open(): boolean { return !!this.socket && !this.dead && !this.socket.destroyed && !this.socket.readableEnded; }
+
+  /** A kept-alive connection idle for longer than the server said it keeps them is not reused (it may be closing). */
+  get stale(): boolean {
+    return this.keepAliveMs !== undefined && this.responses > 0 && Date.now() - this.idleSince > Math.max(500, this.keepAliveMs - 1000);
+  }
 
   destroy(err?: Error): void {
     this.dead ??= err ?? new TransportError('connection closed');
@@ -136,7 +205,7 @@ class Connection {
     this.socket = undefined; // events of the old socket are ignored from now on
     old?.destroy();
     this.queue = []; this.parser = new HttpResponseParser(t.maxResponseBytes);
-    this.authed = false; this.bindings = undefined;
+    this.authed = false; this.bindings = undefined; this.responses = 0; this.keepAliveMs = undefined; this.peerFingerprint = undefined;
     t.stats.connections++;
     let peerDer: Uint8Array | undefined;
     const sock = await new Promise<net.Socket>((resolve, reject) => {
@@ -148,10 +217,10 @@ class Connection {
       const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
       if (t.https) {
         const o = t.tlsOpts;
-        const pinned = o.fingerprint ? parseFingerprint(o.fingerprint) : undefined;
+        const pin = t.pin;
         const servername = o.servername ?? (net.isIP(t.host) ? undefined : t.host);
         s = tls.connect({
-          host: t.host, port: t.port, servername, ca: o.ca, rejectUnauthorized: !(o.insecure || pinned),
+          host: t.host, port: t.port, servername, ca: o.ca, rejectUnauthorized: !(o.insecure || pin),
           ALPNProtocols: ['http/1.1'],
           checkServerIdentity: (host, cert) => tls.checkServerIdentity(o.servername ?? host, cert),
         });
@@ -160,11 +229,12 @@ class Connection {
           const ts = s as tls.TLSSocket;
           const peer = ts.getPeerX509Certificate();
           if (!peer) { s.destroy(); reject(new TlsError('the server presented no TLS certificate')); return; }
-          if (pinned) {
-            const got = createHash('sha256').update(peer.raw).digest();
-            if (!got.equals(Buffer.from(pinned))) {
+          if (pin) {
+            const got = createHash(pin.algorithm).update(peer.raw).digest();
+            if (!got.equals(Buffer.from(pin.digest))) {
               s.destroy();
-              reject(new TlsError(`the server certificate fingerprint ${certFingerprint(peer.raw)} does not match the pinned --fingerprint`));
+              reject(new TlsError(`the server certificate (${certFingerprint(peer.raw)}${pin.algorithm === 'sha1' ? `, SHA-1 thumbprint ${got.toString('hex').toUpperCase()}` : ''}) does not match the pinned --fingerprint; ` +
+                'if the server certificate was renewed, pin the new one; otherwise something may be intercepting the connection'));
               return;
             }
           }
@@ -173,11 +243,17 @@ class Connection {
         });
         s.once('error', (e: NodeJS.ErrnoException) => {
           done();
-          if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
+          if (isNotTlsError(e)) {
+            reject(new TlsError(`${t.host}:${t.port} did not answer the TLS handshake with TLS (${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
+              'WinRM listens for HTTP on 5985 and HTTPS on 5986: drop --https, or use the HTTPS port', { cause: e }));
+          } else if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
             let fp = '';
             try { const p = (s as tls.TLSSocket).getPeerX509Certificate(); if (p) fp = ` (server certificate ${certFingerprint(p.raw)})`; } catch { /* none */ }
             reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` +
               'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure', { cause: e }));
+          } else if (e.code === 'ECONNRESET' || /before secure TLS connection/i.test(e.message)) {
+            reject(new TlsError(`${t.host}:${t.port} closed the connection during the TLS handshake (${e.message}): the port may not speak TLS ` +
+              '(WinRM HTTP listens on 5985: drop --https), or the server refuses this client\'s TLS versions', { cause: e }));
           } else reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e }));
         });
       } else {
@@ -190,18 +266,21 @@ class Connection {
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30000);
     this.socket = sock;
-    if (peerDer) this.bindings = tlsServerEndPointBindings(peerDer);
+    if (peerDer) { this.bindings = tlsServerEndPointBindings(peerDer); this.peerFingerprint = certFingerprint(peerDer); }
     // events of a replaced socket must not touch the connection's new socket
     const mine = () => this.socket === sock;
     sock.on('data', (d: Buffer) => {
       if (!mine()) return;
+      this.received += d.length;
       try {
         for (const r of this.parser.feed(d)) this.deliver(r);
       } catch (e) { this.destroy(e as Error); }
     });
     sock.on('end', () => {
       if (!mine()) return;
-      try { const r = this.parser.end(); if (r) this.deliver(r); } catch (e) { this.destroy(e as Error); return; }
+      try { const r = this.parser.end(); if (r) this.deliver(r); } catch (e) {
+        this.destroy(new TransportError(`the server closed the connection in the middle of an HTTP response (${(e as Error).message})`, { cause: e })); return;
+      }
       this.destroy(new TransportError('the server closed the connection'));
     });
     sock.on('error', (e) => { if (mine()) this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e })); });
@@ -209,14 +288,27 @@ class Connection {
   }
 
   private deliver(r: HttpResponse): void {
+    this.responses++;
+    this.idleSince = Date.now();
+    const ka = /(?:^|[\s,])timeout=(\d{1,6})/i.exec((r.headers.get('keep-alive') ?? []).join(','));
+    if (ka) this.keepAliveMs = Number(ka[1]) * 1000;
     const w = this.waiter;
     if (w) { this.waiter = undefined; w.resolve(r); } else this.queue.push(r);
   }
 
-  /** One HTTP request/response on this connection. */
+  /**
+   * One HTTP request/response on this connection. A request that cannot have reached the server (the connection
+   * was found closed before writing) fails with NotWrittenError; a connection lost after writing fails with the
+   * connection's error, `lost` describing what was seen.
+   */
   async request(body: Uint8Array, contentType: string | undefined, authorization: string | undefined, opts: ExchangeOptions, isAuth: boolean): Promise<HttpResponse> {
     const t = this.t;
-    if (!this.open) throw this.dead ?? new TransportError('connection not open');
+    if (this.open && this.responses > 0 && !this.queue.length) {
+      // a kept-alive connection the server may have closed while it was idle: let already-arrived FIN/RST events be
+      // handled before writing (one turn of the event loop), so such a close is seen before anything is sent
+      await new Promise<void>((r) => setImmediate(() => setImmediate(r))); // the second turn passes a poll phase
+    }
+    if (!this.open) throw new NotWrittenError(this.dead?.message ?? 'connection not open', { cause: this.dead });
     const head = [
       `POST ${t.path} HTTP/1.1`,
       `Host: ${t.hostHeader}`,
@@ -230,6 +322,8 @@ class Connection {
     if (isAuth) t.stats.authRequests++;
     if (channels.request.hasSubscribers) channels.request.publish({ url: t.url, bytes: body.length, auth: isAuth });
     const readTimeout = opts.readTimeoutMs ?? t.readTimeoutMs;
+    const reused = this.responses > 0;
+    this.received = 0;
     const p = new Promise<HttpResponse>((resolve, reject) => {
       const q = this.queue.shift();
       if (q) { resolve(q); return; }
@@ -242,7 +336,14 @@ class Connection {
         this.destroy(e); reject(e);
       }, readTimeout);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiter = { resolve: (r) => { cleanup(); resolve(r); }, reject: (e) => { cleanup(); reject(e); } };
+      this.waiter = {
+        resolve: (r) => { cleanup(); resolve(r); },
+        reject: (e) => {
+          cleanup();
+          if (e instanceof TransportError && !(e instanceof AbortError)) (e as TransportError & { lost?: LostInfo }).lost = { reused, received: this.received };
+          reject(e);
+        },
+      };
     });
     if (opts.signal?.aborted) { p.catch(() => undefined); this.destroy(new AbortError()); throw new AbortError(); }
     this.socket!.cork();
@@ -255,6 +356,21 @@ class Connection {
     if (res.close) { this.socket?.end(); this.dead ??= new TransportError('server closed the keep-alive connection'); }
     return res;
   }
+}
+
+/** The TLS error a client gets when the server answers the ClientHello in plain text (an HTTP port). */
+function isNotTlsError(e: NodeJS.ErrnoException): boolean {
+  return /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i.test(e.message) ||
+    e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || e.code === 'ERR_SSL_HTTP_REQUEST';
+}
+
+/** WS-Man actions whose effect is the same when carried out twice (reads; Delete and Signal end in the same state). */
+const REPEATABLE_ACTIONS = /\/(?:transfer\/Get|enumeration\/Enumerate|enumeration\/Pull|transfer\/Delete|shell\/Signal)$/;
+
+/** The WS-Man action of an envelope (for error messages and the resend rule); undefined when not found. */
+export function envelopeAction(xml: string): string | undefined {
+  const m = /<(?:[A-Za-z_][\w.-]*:)?Action\b[^>]*>\s*([^<\s]+)\s*</.exec(xml.slice(0, 8192));
+  return m?.[1];
 }
 
 export class HttpTransport implements EnvelopeExchange {
@@ -270,6 +386,8 @@ export class HttpTransport implements EnvelopeExchange {
   readonly readTimeoutMs: number;
   readonly maxResponseBytes: number;
   readonly encrypt: boolean;
+  /** the parsed --fingerprint, if any */
+  readonly pin: CertificatePin | undefined;
   private readonly conns: Connection[] = [];
   private readonly waiting: Array<() => void> = [];
   private readonly maxConnections: number;
@@ -287,6 +405,11 @@ export class HttpTransport implements EnvelopeExchange {
     this.path = u.pathname || '/wsman';
     this.hostHeader = u.host;
     this.tlsOpts = opts.tls ?? {};
+    const warn = opts.onWarning ?? ((m: string) => process.emitWarning(m));
+    // a malformed pin fails here, before any connection (not at connect time)
+    this.pin = this.tlsOpts.fingerprint !== undefined ? parseCertificatePin(this.tlsOpts.fingerprint) : undefined;
+    if (this.pin && !this.https) throw new InvalidArgumentError('--fingerprint pins a TLS certificate: it needs --https');
+    if (this.pin?.algorithm === 'sha1' && this.https) warn('the pinned fingerprint is a SHA-1 thumbprint; SHA-1 is weaker than SHA-256: prefer --fingerprint SHA256:<hex> (openssl x509 -noout -fingerprint -sha256)');
     if (this.tlsOpts.insecure && this.https) (opts.onWarning ?? ((m: string) => process.emitWarning(m)))('TLS certificate verification is disabled (--insecure): the connection can be intercepted');
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 30000;
@@ -297,6 +420,11 @@ export class HttpTransport implements EnvelopeExchange {
     const can = !!ctx && ctx.canEncrypt;
     if (mode === 'always' && ctx && !can) throw new InvalidArgumentError(`--encryption always: ${ctx.protocol} cannot encrypt WinRM messages; use negotiate, kerberos or credssp, or HTTPS`);
     this.encrypt = can && (mode === 'always' || (mode === 'auto' && !this.https));
+    if (ctx && !this.https && !can && isPerRequest(ctx) && !opts.allowUnencrypted) {
+      throw new InvalidArgumentError(`${ctx.httpScheme} authentication over plain HTTP would send the password in clear text: refused ` +
+        '(as the Windows client does with AllowUnencrypted=false). Use --https (WinRM over HTTPS, port 5986), a mechanism that encrypts ' +
+        '(--auth negotiate, kerberos or credssp), or, on a network you trust, --allow-unencrypted (the server must allow it too)');
+    }
   }
 
   private newCtx(): AuthContext | undefined {
@@ -318,7 +446,13 @@ export class HttpTransport implements EnvelopeExchange {
         const c = new Connection(this, this.newCtx());
         c.busy = true; this.conns.push(c); return c;
       }
-      await new Promise<void>((r) => this.waiting.push(r));
+      await new Promise<void>((r) => {
+        const wake = () => { signal?.removeEventListener('abort', onAbort); r(); };
+        // an aborted waiter leaves the queue, so a release still wakes somebody who waits
+        const onAbort = () => { const i = this.waiting.indexOf(wake); if (i >= 0) this.waiting.splice(i, 1); r(); };
+        this.waiting.push(wake);
+        signal?.addEventListener('abort', onAbort, { once: true });
+      });
     }
   }
 
@@ -333,24 +467,69 @@ export class HttpTransport implements EnvelopeExchange {
     for (const w of this.waiting.splice(0)) w();
   }
 
+  /**
+   * Send one envelope and return the reply. Resending is limited to what cannot run twice:
+   *  - the connection was found closed before any byte of the request was written (a kept-alive connection the
+   *    server closed while idle; also one idle for longer than the server's `Keep-Alive: timeout`): reconnect and send;
+   *  - the connection was lost after writing, before any response byte, and the request changes nothing when done
+   *    twice (an authentication leg, Get, Enumerate, Pull, Delete, Signal): resend once on a new connection.
+   * Any other loss after writing (Create, Command, Send, Receive ...) fails with OutcomeUnknownError: the server may
+   * have carried the request out, and a Receive's output may be lost with the response.
+   */
   async exchange(envelopeXml: string, opts: ExchangeOptions = {}): Promise<string> {
     const c = await this.acquire(opts.signal);
+    const action = envelopeAction(envelopeXml);
+    const verb = action?.replace(/^.*\//, '');
+    const repeatable = !!action && REPEATABLE_ACTIONS.test(action);
     try {
       const body = Buffer.from(envelopeXml, 'utf8');
-      for (let attempt = 0; ; attempt++) {
+      let resent = false;
+      let reconnects = 0;
+      for (;;) {
+        if (c.open && c.stale) { debug('keep-alive connection idle past the server timeout; reconnecting'); c.destroy(new TransportError('idle connection retired')); }
         const fresh = !c.open;
         try {
           return await this.send(c, body, opts);
         } catch (e) {
-          // a reused keep-alive connection the server had already closed: reconnect once (nothing was processed)
-          if (attempt === 0 && !fresh && e instanceof TransportError && !(e instanceof TlsError) && !(e instanceof ConnectError) && !(e instanceof HttpStatusError) && !c.open) {
-            debug('connection lost before a response; reconnecting');
-            continue;
-          }
-          throw e;
+          if (e instanceof NotWrittenError && ++reconnects <= 3) { debug('connection closed before the request was written; reconnecting'); continue; }
+          if (e instanceof NotWrittenError) throw new TransportError(`${this.host}:${this.port} keeps closing the connection before a request can be sent; is it a WinRM endpoint?`, { cause: e });
+          const lost = (e as { lost?: LostInfo }).lost;
+          if (!lost || !(e instanceof TransportError) || e instanceof TimeoutError || e instanceof AbortError || e instanceof HttpStatusError) throw e;
+          if (e instanceof AuthLegLost && !resent && lost.reused) { resent = true; debug('connection lost during an authentication leg; starting over'); continue; }
+          if (e instanceof AuthLegLost) throw await this.lostError(c, e, lost, 'authentication', fresh);
+          if (repeatable && lost.received === 0 && !resent) { resent = true; debug('connection lost before the %s response; resending (repeatable)', verb); continue; }
+          throw await this.lostError(c, e, lost, verb, fresh);
         }
       }
     } finally { this.release(c); }
+  }
+
+  /** The error for a connection lost after a request was written. */
+  private async lostError(c: Connection, e: TransportError, lost: LostInfo, verb: string | undefined, fresh: boolean): Promise<TransportError> {
+    const where = `${this.host}:${this.port}`;
+    const cause = e.cause instanceof Error ? e.cause.message : e.message;
+    if (fresh && !lost.reused && lost.received === 0) {
+      // the very first request on a new connection got no answer at all: usually the wrong protocol for the port
+      if (!this.https && await probeTls(this.host, this.port)) {
+        return new ConnectError(`${where} speaks TLS (HTTPS) and closed the plain-HTTP connection: add --https (WinRM over HTTPS listens on 5986)`, { cause: e });
+      }
+    }
+    if (e instanceof RemoteProtocolError || (e.cause instanceof RemoteProtocolError)) {
+      // garbage in place of an HTTP response: say so (the parser names what it saw)
+      return e;
+    }
+    if (verb === 'authentication') {
+      return new TransportError(`the connection to ${where} was lost during authentication (${cause}); nothing was run. Try again; if it keeps happening, check for a proxy or load balancer closing connections`, { cause: e });
+    }
+    const what = verb ?? 'request';
+    const advice: Record<string, string> = {
+      Command: 'the command may or may not have started on the host (it was not sent again, so it cannot have run twice); check its effects before running it again',
+      Receive: 'what the host sent in the lost response (output, state) is gone, so the output may be incomplete; nothing was run again',
+      Send: 'the input may or may not have reached the command; run it again if it is safe to',
+      Create: 'a shell may or may not have been created on the host (it times out there when idle); try again',
+    };
+    return new OutcomeUnknownError(`the connection to ${where} was lost after the ${what} request was sent and before its response arrived (${cause}): ` +
+      `the outcome is unknown. ${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`, verb, { cause: e });
   }
 
   private async ensureConnected(c: Connection, signal?: AbortSignal): Promise<void> {
@@ -408,8 +587,13 @@ export class HttpTransport implements EnvelopeExchange {
       throw new EncryptionError(`the server answered an encrypted request with an unencrypted body (Content-Type ${ct ?? 'none'})`);
     }
     const text = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8');
-    if (res.status === 200) return text;
-    if (res.status === 500 && /Envelope/.test(text.slice(0, 4096))) return text; // a SOAP fault: the WS-Man layer reads it
+    const soap = /Envelope/.test(text.slice(0, 4096));
+    if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return text;
+    if (res.status === 500 && soap) return text; // a SOAP fault: the WS-Man layer reads it
+    if (res.status === 200 || res.status === 404 || res.status === 405 || (res.status >= 300 && res.status < 400)) {
+      throw new HttpStatusError(`${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
+        `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`, res.status);
+    }
     throw new HttpStatusError(`HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`, res.status);
   }
 
@@ -429,7 +613,14 @@ export class HttpTransport implements EnvelopeExchange {
         throw new AuthError(`${ctx.protocol} produced no token before completing`);
       }
       if (channels.auth.hasSubscribers) channels.auth.publish({ protocol: ctx.protocol, leg, bytes: out.length });
-      const res = await c.request(new Uint8Array(), undefined, `${ctx.httpScheme} ${toBase64(out)}`, opts, true);
+      let res: HttpResponse;
+      try {
+        res = await c.request(new Uint8Array(), undefined, `${ctx.httpScheme} ${toBase64(out)}`, opts, true);
+      } catch (e) {
+        const lost = (e as { lost?: LostInfo }).lost;
+        if (lost && e instanceof TransportError && !(e instanceof TimeoutError)) throw new AuthLegLost(lost, e);
+        throw e;
+      }
       const challenges = parseChallenges(res.headers.get('www-authenticate'));
       const mine = challenges.find((x) => x.scheme.toLowerCase() === ctx.httpScheme.toLowerCase() && x.token);
       if (res.status === 401) {
@@ -438,6 +629,13 @@ export class HttpTransport implements EnvelopeExchange {
           throw new AuthError(`the server does not accept ${ctx.httpScheme} authentication${offered.length ? ` (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}` : ''}`);
         }
         if (!mine?.token) {
+          if (leg > 0 && c.bindings) {
+            // over HTTPS the last leg carries the channel binding (the hash of the certificate this client saw); the
+            // server answers a mismatch exactly as a wrong password (Windows and this project's endpoint alike)
+            throw new AccessDeniedError(`Access is denied: the server rejected the authentication of ${this.who()} over HTTPS. Either the user name, ` +
+              `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate than the ${c.peerFingerprint ?? 'one'} ` +
+              'this client got, i.e. a TLS-intercepting proxy may be in between (compare the fingerprint with the server\'s certificate)');
+          }
           throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}; check the user name, domain and password`);
         }
         if (!c.open) throw new TransportError('the server closed the connection during authentication (connection-bound auth needs keep-alive)');
@@ -452,6 +650,12 @@ export class HttpTransport implements EnvelopeExchange {
     }
     throw new AuthError(`${ctx.protocol} authentication did not finish after 12 round trips`);
   }
+}
+
+/** A 200 answer that is a web page (HTML or plain text), not WS-Man XML. */
+function looksLikeWebPage(ct: string | undefined, text: string): boolean {
+  if (ct && /text\/html|text\/plain|application\/json/i.test(ct)) return true;
+  return /^\s*(?:<!doctype html|<html)/i.test(text.slice(0, 512));
 }
 
 /** Incidental: protect against responses that are not XML. */

@@ -19,7 +19,7 @@
  * `readServerMaxEnvelopeSize` is used; fragments are sized to fit the envelope.
  * Round trips of a warm `invoke`: Command + Receive (output, final state and CommandState Done travel together).
  */
-import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, RemoteProtocolError, WSManFaultError } from '../errors.js';
+import { AbortError, InvalidArgumentError, LocalProtocolError, OutcomeUnknownError, RemoteCommandError, RemoteProtocolError, WSManFaultError } from '../errors.js';
 import type { WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
 import { Action, NS } from '../wsman/ns.js';
@@ -158,9 +158,19 @@ export class WSManRunspacePool {
     const mes = wsman.maxEnvelopeSize;
     const first = pool.dataToSend(payloadSizeFor(mes), { stream: 'default' });
     if (!first) throw new LocalProtocolError('the runspace pool produced no creationXml');
-    const env = await wsman.invoke(Action.Create, uri, psrpShellBody({ shellId: pool.id, creationXml: first.data, idleTimeout: o.idleTimeout }), {
-      options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }], signal: o.signal, maxEnvelopeSize: mes,
-    });
+    let env;
+    try {
+      env = await wsman.invoke(Action.Create, uri, psrpShellBody({ shellId: pool.id, creationXml: first.data, idleTimeout: o.idleTimeout }), {
+        options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }], signal: o.signal, maxEnvelopeSize: mes,
+      });
+    } catch (e) {
+      if (e instanceof OutcomeUnknownError) {
+        // the Create may have been carried out: the shell would carry the id this client proposed, so delete it
+        // (best effort, bounded) rather than leave a pwsh running until the host's idle timeout
+        await wsman.invoke(Action.Delete, uri, '', { selectors: { ShellId: pool.id.toUpperCase() }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+      }
+      throw e;
+    }
     const { shellId } = parseCreateResponse(env);
     const rp = new WSManRunspacePool(wsman, pool, shellId, uri);
     rp.onHostCall = o.onHostCall;

@@ -30,7 +30,11 @@ export interface WSManTransportOptions {
   envelopeSize?: 'auto' | 'protocol' | number;
   /** closed with the transport (the WinRMClient that owns the HTTP connections) */
   owner?: { close(): void };
+  /** how long closing may wait for the host's answer to Delete (default 10 s) */
+  closeTimeoutMs?: number;
 }
+
+const CLOSE_TIMEOUT_MS = 10_000;
 
 export class WSManTransport implements PoolTransport {
   readonly kind = 'wsman';
@@ -38,6 +42,8 @@ export class WSManTransport implements PoolTransport {
   private hooks!: PoolTransportHooks;
   private rp: WSManRunspacePool | undefined;
   private readonly loops = new Map<string, AbortController>();
+  /** what the pool's Receive loop waits for (see loopPool) */
+  private readonly poolWaits = new Set<() => boolean>();
   private ended: Error | null | undefined;
   private sized = false;
   private closing: Promise<void> | undefined;
@@ -143,7 +149,12 @@ export class WSManTransport implements PoolTransport {
       for (const ac of this.loops.values()) ac.abort();
       this.loops.clear();
       try {
-        if (this.rp && this.ended === undefined && !this.rp.disconnected) await this.rp.close();
+        if (this.rp && !this.rp.disconnected) {
+          // Delete the shell on the host (its pwsh ends with it), bounded; after a lost connection too (best effort,
+          // on a new connection), so a failed session leaves nothing running behind
+          const del = this.rp.close({ signal: AbortSignal.timeout(this.opts.closeTimeoutMs ?? CLOSE_TIMEOUT_MS) });
+          if (this.ended === undefined) await del; else await del.catch(() => undefined);
+        }
       } finally {
         // a pool that was never created on the host has no state to report (Session.open already failed)
         if (this.ended === undefined) { this.ended = null; if (this.rp) { this.hooks?.onData(); this.hooks?.onClose(); } }
@@ -165,23 +176,30 @@ export class WSManTransport implements PoolTransport {
     if (this.ended !== undefined || this.closing) throw new LocalProtocolError('the WinRM PowerShell session is closed');
   }
 
-  /** Receive on the pool (no CommandId) until `done()`. */
+  /**
+   * Receive on the pool (no CommandId) until `done()`. One loop serves every waiter: a wait added while the loop runs
+   * (the key exchange's answer, asked for while the opening loop sizes the envelope) keeps it receiving.
+   */
   private loopPool(done: () => boolean): void {
+    this.poolWaits.add(done);
     if (this.loops.has('')) return;
     const ac = new AbortController();
     this.loops.set('', ac);
     const rp = this.rp!;
+    const pending = () => { for (const w of this.poolWaits) if (w()) this.poolWaits.delete(w); return this.poolWaits.size > 0; };
+    const over = () => ac.signal.aborted || this.ended !== undefined || this.pool.state === RunspacePoolState.Broken || this.pool.state === RunspacePoolState.Closed;
     void (async () => {
       try {
-        while (!ac.signal.aborted && this.ended === undefined && !done()) {
-          const st = this.pool.state;
-          if (st === RunspacePoolState.Broken || st === RunspacePoolState.Closed) break;
-          await rp.receive(undefined, ac.signal);
+        for (;;) {
+          while (!over() && pending()) await rp.receive(undefined, ac.signal);
+          if (!over() && this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
+          if (over() || !pending()) break;
         }
-        if (this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
       } catch (e) {
         if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
-      } finally { if (this.loops.get('') === ac) this.loops.delete(''); }
+      } finally {
+        if (this.loops.get('') === ac) { this.loops.delete(''); this.poolWaits.clear(); }
+      }
     })();
   }
 
@@ -210,8 +228,9 @@ export class WSManTransport implements PoolTransport {
     this.ended = err instanceof TransportError || err instanceof Error ? err : new TransportError(String(err));
     for (const ac of this.loops.values()) ac.abort();
     this.loops.clear();
+    // the session learns the real cause first (a waiting open fails with it, not with "the pool is Broken")
+    this.hooks.onClose(err);
     this.pool.broken(err);
     this.hooks.onData();
-    this.hooks.onClose(err);
   }
 }

@@ -45,7 +45,7 @@ test('CredSSP over HTTP: bodies from 1 byte to 10 MB both ways (16 KiB TLS recor
     }
     const big = 10 * 1024 * 1024;
     const shell = await c.openShell();
-    const cmd = await shell.run('sh', ['-c', `"head -c ${big} /dev/zero | tr '\\0' 'x'"`]);
+    const cmd = await shell.run('sh', ['-c', `head -c ${big} /dev/zero | tr '\\0' 'x'`]);
     let got = 0;
     cmd.stderr.resume();
     for await (const chunk of cmd.stdout) got += (chunk as Buffer).length;

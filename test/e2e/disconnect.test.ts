@@ -67,8 +67,8 @@ test('disconnect mid-pipeline, kill the client, connect from a new process: the 
 });
 
 test('Connect refuses a shell that is still connected, another user, and an unknown shell', { skip }, async () => {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
-  const bob = connect({ host: `127.0.0.1:${ep.port}`, username: 'EXAMPLE\\bob', password: 'B0b-secret', auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
+  const bob = connect({ host: `127.0.0.1:${ep.port}`, username: 'EXAMPLE\\bob', password: 'B0b-secret', auth: 'basic', allowUnencrypted: true });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
     await assert.rejects(WSManRunspacePool.connect(c.wsman, { shellId: rp.shellId }), (e: unknown) => e instanceof WSManFaultError && /in use/.test(e.message));
@@ -85,7 +85,7 @@ test('Connect refuses a shell that is still connected, another user, and an unkn
 });
 
 test('a disconnected shell is closed after its IdleTimeOut', { skip }, async () => {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
     await rp.disconnect({ idleTimeout: 1 });
@@ -99,7 +99,7 @@ test('a disconnected shell is closed after its IdleTimeOut', { skip }, async () 
 test('Session API: s.disconnect(), Session.list(), Session.connect() + receive() pick the pipeline up', { skip }, async () => {
   const { Session } = await import('../../src/client/session.js');
   await import('../../src/remoting/wsman-session.js');
-  const opts = { transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' };
+  const opts = { transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true };
   const s1 = await Session.open(opts);
   const first: unknown[] = [];
   let info: { shellId: string; pipelineIds: string[] } | undefined;
@@ -121,16 +121,16 @@ test('Session API: s.disconnect(), Session.list(), Session.connect() + receive()
 });
 
 test('a client killed without Disconnect: once the shell is abandoned, another process connects and receives the rest', { skip }, async () => {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
     const p = rp.pool.createPipeline({ statements: [[{ cmd: '1..4 | ForEach-Object { $_; Start-Sleep -Milliseconds 200 }', isScript: true }]] });
     await rp.start(p);
     c.close(); // vanishes: no Disconnect, no Delete
-    await assert.rejects(WSManRunspacePool.connect(connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' }).wsman, { shellId: rp.shellId }),
+    await assert.rejects(WSManRunspacePool.connect(connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true }).wsman, { shellId: rp.shellId }),
       (e: unknown) => e instanceof WSManFaultError && /in use/.test(e.message), 'still Connected right after');
     await sleep(3500); // abandonedAfterMs of this endpoint: 3 s
-    const c2 = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+    const c2 = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
     try {
       const listed = await WSManRunspacePool.list(c2.wsman);
       assert.equal(listed.find((s) => s.shellId === rp.shellId)?.state, 'Disconnected');

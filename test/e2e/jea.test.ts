@@ -35,7 +35,7 @@ before(async () => {
 });
 after(async () => { if (skip) return; await ps.close(); await ep.close(); rmSync(dir, { recursive: true, force: true }); });
 
-const open = (configurationName: string) => Session.open({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', configurationName });
+const open = (configurationName: string) => Session.open({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true, configurationName });
 
 test('an unknown configuration name gets the fault Windows sends', { skip }, async () => {
   await assert.rejects(open('Microsoft.PowerShell2'), (e: unknown) => {
@@ -70,7 +70,7 @@ test('JEA-like NoLanguage configuration: visible commands run, others and script
 
 test('CLI: ps --configuration-name with a restricted FullLanguage configuration', { skip }, async () => {
   const env = { ...process.env, WINRM_PASSWORD: PASSWORD };
-  const base = ['ps', '-H', `127.0.0.1:${ep.port}`, '-u', USER, '--auth', 'basic', '--configuration-name', 'Helpdesk'];
+  const base = ['ps', '-H', `127.0.0.1:${ep.port}`, '-u', USER, '--auth', 'basic', '--allow-unencrypted', '--configuration-name', 'Helpdesk'];
   const ok = await runCli([...base, '-c', 'Get-Date -Format yyyy'], { env });
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout.trim(), /^\d{4}$/);

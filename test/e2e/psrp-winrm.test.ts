@@ -125,7 +125,7 @@ test('Negotiate over sealed HTTP and CredSSP: the real pwsh as the logged-on use
 
 test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script still fits (Command + Sends)', { skip }, async () => {
   const small = await startEndpoint({ resources: ps.resources(), maxEnvelopeSize: 153600 });
-  const c = connect({ host: `127.0.0.1:${small.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${small.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
     assert.equal(rp.maxEnvelopeSize, 153600, 'cfg:MaxEnvelopeSizekb 150, read by a config Get');

@@ -38,7 +38,7 @@ before(async () => {
 });
 after(() => { plain?.proc.kill('SIGTERM'); tls?.proc.kill('SIGTERM'); });
 
-const R = () => ['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '-p', 'Passw0rd!', '--auth', 'basic'];
+const R = () => ['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '-p', 'Passw0rd!', '--auth', 'basic', '--allow-unencrypted'];
 
 test('run: stdout, stderr apart, exit code, UTF-8, stdin', async () => {
   const a = await runCli([...R(), '--', 'echo', 'hi']);
@@ -58,13 +58,13 @@ test('run: stdout, stderr apart, exit code, UTF-8, stdin', async () => {
 });
 
 test('run: password from WINRM_PASSWORD; errors are clear and exit non-zero', async () => {
-  const a = await runCli(['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '--auth', 'basic', '--', 'printenv', 'USERNAME'], { env: { ...process.env, WINRM_PASSWORD: 'Passw0rd!' } });
+  const a = await runCli(['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '--auth', 'basic', '--allow-unencrypted', '--', 'printenv', 'USERNAME'], { env: { ...process.env, WINRM_PASSWORD: 'Passw0rd!' } });
   assert.equal(a.stdout, 'alice\n');
   const anon = await runCli(['run', '-H', `127.0.0.1:${plain.port}`, '--', 'printenv', 'USERNAME']);
   assert.notEqual(anon.code, 0); assert.match(anon.stderr, /ANONYMOUS LOGON/);
-  const bad = await runCli(['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '-p', 'Zq9-notmine', '--auth', 'basic', '--', 'echo']);
+  const bad = await runCli(['run', '-H', `127.0.0.1:${plain.port}`, '-u', 'EXAMPLE\\alice', '-p', 'Zq9-notmine', '--auth', 'basic', '--allow-unencrypted', '--', 'echo']);
   assert.notEqual(bad.code, 0); assert.match(bad.stderr, /denied/i); assert.ok(!bad.stderr.includes('Zq9-notmine'));
-  const down = await runCli(['run', '-H', '127.0.0.1:1', '-u', 'EXAMPLE\\alice', '-p', 'x', '--auth', 'basic', '--', 'echo']);
+  const down = await runCli(['run', '-H', '127.0.0.1:1', '-u', 'EXAMPLE\\alice', '-p', 'x', '--auth', 'basic', '--allow-unencrypted', '--', 'echo']);
   assert.notEqual(down.code, 0); assert.match(down.stderr, /connect/i);
 });
 

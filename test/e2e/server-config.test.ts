@@ -21,7 +21,7 @@ function paths(el: XmlElement, p = '', out = new Set<string>()): Set<string> {
 }
 
 test('config Get: MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted; elements a subset of Windows\' reply', async () => {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
     assert.deepEqual(await c.getConfig(), { maxEnvelopeSizeKb: 500, maxTimeoutMs: 3600000, allowUnencrypted: true });
     const dir = recordingsDir();

@@ -13,7 +13,7 @@ before(async () => {
 });
 after(async () => { await http.close(); await https.close(); });
 
-const opts = (o: Partial<ConnectOptions> = {}): ConnectOptions => ({ host: `127.0.0.1:${http.port}`, username: USER, password: PASSWORD, auth: 'basic', ...o });
+const opts = (o: Partial<ConnectOptions> = {}): ConnectOptions => ({ host: `127.0.0.1:${http.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true, ...o });
 
 test('a short run takes exactly 4 HTTP requests (Create, Command, Receive, Delete)', async () => {
   const c = connect(opts());
@@ -34,14 +34,14 @@ test('UTF-8 both ways (Japanese, emoji), stderr apart, exit codes', async () => 
   const c = connect(opts());
   const shell = await c.openShell();
   try {
-    const u = await shell.exec('printf', ['%s', "'日本語 ✓ 🎉'"]);
+    const u = await shell.exec('printf', ['%s', '日本語 ✓ 🎉']);
     assert.equal(u.stdout.toString('utf8'), '日本語 ✓ 🎉');
-    const e = await shell.exec('sh', ['-c', "'echo out; echo err 1>&2; exit 3'"]);
+    const e = await shell.exec('sh', ['-c', 'echo out; echo err 1>&2; exit 3']);
     assert.equal(e.stdout.toString(), 'out\n');
     assert.equal(e.stderr.toString(), 'err\n');
     assert.equal(e.exitCode, 3);
     for (const code of [0, 1, 2, 42, 127, 128, 200, 254, 255]) {
-      assert.equal((await shell.exec('sh', ['-c', `'exit ${code}'`])).exitCode, code);
+      assert.equal((await shell.exec('sh', ['-c', `exit ${code}`])).exitCode, code);
     }
     const i = await shell.exec('cat', [], { input: 'データ 🚀\nline2\n' });
     assert.equal(i.stdout.toString('utf8'), 'データ 🚀\nline2\n');
@@ -59,7 +59,7 @@ test('shell options: working directory and environment', async () => {
   const c = connect(opts());
   const shell = await c.openShell({ workingDirectory: '/tmp', environment: { FOO: 'bar baz', 'X_1': 'ü' } });
   try {
-    const r = await shell.exec('sh', ['-c', '\'pwd; echo "$FOO"; echo "$X_1"\'']);
+    const r = await shell.exec('sh', ['-c', 'pwd; echo "$FOO"; echo "$X_1"']);
     assert.equal(r.stdout.toString(), '/tmp\nbar baz\nü\n');
   } finally { await shell.close(); c.close(); }
 });
@@ -116,7 +116,7 @@ test('a Receive long poll with no output: TimedOut faults are retried silently',
   const c = connect(opts({ operationTimeout: 1, readTimeout: 5 }));
   const shell = await c.openShell();
   try {
-    const r = await shell.exec('sh', ['-c', "'sleep 2.5; echo late'"]);
+    const r = await shell.exec('sh', ['-c', 'sleep 2.5; echo late']);
     assert.equal(r.stdout.toString(), 'late\n');
   } finally { await shell.close(); c.close(); }
 });
@@ -144,7 +144,7 @@ test('auth errors: anonymous names ANONYMOUS LOGON; wrong password is AccessDeni
 test('Basic over plain HTTP is refused when unencrypted traffic is not allowed', async () => {
   const strict = await startEndpoint({ allowUnencrypted: false });
   try {
-    const c = connect({ host: `127.0.0.1:${strict.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+    const c = connect({ host: `127.0.0.1:${strict.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
     await assert.rejects(c.exec('echo'), (e: unknown) => e instanceof AuthError && /HTTP|unencrypted/i.test((e as Error).message));
     c.close();
   } finally { await strict.close(); }

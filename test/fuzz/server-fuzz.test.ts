@@ -31,7 +31,7 @@ const env = (action: string, body: string, o: { resourceUri?: string; selectors?
   buildRequest({ action, resourceUri: o.resourceUri ?? SHELL_CMD_URI, to: ep.url, selectors: o.selectors, operationTimeout: o.operationTimeout }, body).xml;
 
 async function stillServes(): Promise<void> {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try { assert.equal((await c.exec('echo', ['alive'])).stdout.toString(), 'alive\n'); } finally { c.close(); }
 }
 

@@ -123,7 +123,7 @@ before(async () => { if (!skip) ep = await startEndpoint(); });
 after(async () => { await ep?.close(); });
 
 test('our endpoint answers with the same shapes as Windows', { skip }, async () => {
-  const t = new HttpTransport({ url: ep!.url, auth: new BasicInitiator({ username: USER, password: PASSWORD }) });
+  const t = new HttpTransport({ url: ep!.url, auth: new BasicInitiator({ username: USER, password: PASSWORD }), allowUnencrypted: true });
   const send = async (action: string, body: string, selectors?: Record<string, string>, operationTimeout = 20) => {
     const { xml } = buildRequest({ action, resourceUri: SHELL_CMD_URI, to: ep!.url, selectors, operationTimeout, options: action === Action.Create ? [{ name: 'WINRS_CODEPAGE', value: '65001' }] : undefined }, body);
     return parseEnvelope(await t.exchange(xml, { readTimeoutMs: 30000 }));

@@ -56,7 +56,15 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
-  const session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
+  let session: Session;
+  try {
+    session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
+  } catch (e) {
+    process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    (host as { dispose?: () => void }).dispose?.();
+    if (ac.signal.aborted) { process.stderr.write('winrm-ts: interrupted\n'); return 130; }
+    throw e;
+  }
   let hadErrors = false;
   let stopped = false;
   try {
@@ -71,9 +79,12 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
     hadErrors = true;
   } finally {
     process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    // the pool is closed on the host in every case (WinRM: Delete, bounded by the transport; a lost connection is
+    // replaced for it), so no PowerShell is left behind
     await session.close().catch(() => undefined);
     host.ui && (host as { dispose?: () => void }).dispose?.();
   }
+  if (ac.signal.aborted) return 130; // Ctrl+C, as for `run` (the shell's convention: 128 + SIGINT)
   if (exitRequest !== undefined) return exitRequest;
   return hadErrors ? 1 : 0;
 }
@@ -110,30 +121,56 @@ function formatError(r: ClixmlValue): string {
   return `${name}${msg}`;
 }
 
-/** PowerShell-like default formatting, kept simple: scalars as text, objects as `Name : Value` lists. */
-export function formatValue(v: ClixmlValue): string | undefined {
+/** Bounds of the text formatting (as `--json`'s toPlain bounds its walk): nesting, values visited, list items shown. */
+export const FORMAT_LIMITS = { depth: 16, nodes: 100_000, shortItems: 4, shortDepth: 3 };
+
+interface FormatWalk { budget: number; stack: Set<object> }
+
+/**
+ * PowerShell-like default formatting, kept simple: scalars as text, objects as `Name : Value` lists. Safe on any
+ * deserialized value: a cycle prints `[Circular]`, nesting past FORMAT_LIMITS.depth prints `…`, and a value that
+ * expands past FORMAT_LIMITS.nodes (shared references can grow exponentially) ends with `… (truncated)`.
+ */
+export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_LIMITS.nodes, stack: new Set() }, depth = 0): string | undefined {
   if (v === null) return undefined;
   if (typeof v !== 'object') return scalarText(v);
+  if (--walk.budget < 0) return '… (truncated)';
   if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
-  if (v instanceof PSObject) {
-    if (v.collection instanceof PSList) return v.collection.items.map((i) => formatValue(i as ClixmlValue) ?? '').join('\n');
-    if (v.collection instanceof PSDict) {
-      const rows = v.collection.entries.map(([k, val]) => [short(k as ClixmlValue), short(val as ClixmlValue)] as const);
-      const w = Math.max(4, ...rows.map((r) => r[0].length));
-      return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join('\n');
+  if (walk.stack.has(v)) return '[Circular]';
+  if (depth > FORMAT_LIMITS.depth) return '…';
+  walk.stack.add(v);
+  try {
+    if (v instanceof PSObject) {
+      if (v.collection instanceof PSList) {
+        const lines: string[] = [];
+        for (const i of v.collection.items) {
+          if (walk.budget <= 0) { lines.push('… (truncated)'); break; }
+          lines.push(formatValue(i as ClixmlValue, walk, depth + 1) ?? '');
+        }
+        return lines.join('\n');
+      }
+      if (v.collection instanceof PSDict) {
+        const rows: Array<readonly [string, string]> = [];
+        for (const [k, val] of v.collection.entries) {
+          if (walk.budget <= 0) { rows.push(['…', '(truncated)']); break; }
+          rows.push([short(k as ClixmlValue, walk), short(val as ClixmlValue, walk)] as const);
+        }
+        const w = Math.max(4, ...rows.map((r) => r[0].length));
+        return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join('\n');
+      }
+      const props = [...v.adapted, ...v.extended];
+      if (v.value !== undefined && !v.collection && !v.adapted.size) return formatValue(v.value as ClixmlValue, walk, depth + 1);
+      const custom = v.isType('System.Management.Automation.PSCustomObject');
+      if (props.length && (custom || v.toStringValue === undefined || v.typeNames.some((t) => t.startsWith('Deserialized.')))) {
+        const w = Math.max(...props.map(([k]) => k.length));
+        return ['', ...props.map(([k, val]) => `${k.padEnd(w)} : ${short(val as ClixmlValue, walk)}`), ''].join('\n');
+      }
+      if (v.toStringValue !== undefined) return v.toStringValue;
+      if (v.value !== undefined) return formatValue(v.value as ClixmlValue, walk, depth + 1);
+      return v.typeNames[0] ?? '';
     }
-    const props = [...v.adapted, ...v.extended];
-    if (v.value !== undefined && !v.collection && !v.adapted.size) return formatValue(v.value as ClixmlValue);
-    const custom = v.isType('System.Management.Automation.PSCustomObject');
-    if (props.length && (custom || v.toStringValue === undefined || v.typeNames.some((t) => t.startsWith('Deserialized.')))) {
-      const w = Math.max(...props.map(([k]) => k.length));
-      return ['', ...props.map(([k, val]) => `${k.padEnd(w)} : ${short(val as ClixmlValue)}`), ''].join('\n');
-    }
-    if (v.toStringValue !== undefined) return v.toStringValue;
-    if (v.value !== undefined) return formatValue(v.value as ClixmlValue);
-    return v.typeNames[0] ?? '';
-  }
-  return String(v);
+    return String(v);
+  } finally { walk.stack.delete(v); }
 }
 
 /** A scalar as PowerShell prints it (booleans are `True` / `False`). */
@@ -141,13 +178,23 @@ function scalarText(v: unknown): string {
   return typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
 }
 
-function short(v: ClixmlValue): string {
+/** A value inside a property list or a table cell: one line, lists abbreviated (`{a, b, c, d…}`), bounded. */
+function short(v: ClixmlValue, walk: FormatWalk, depth = 0): string {
   if (v === null) return '';
   if (typeof v !== 'object') return scalarText(v);
+  if (--walk.budget < 0) return '…';
   if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
-  if (v instanceof PSObject) {
-    if (v.collection instanceof PSList) return `{${v.collection.items.slice(0, 4).map((i) => short(i as ClixmlValue)).join(', ')}${v.collection.items.length > 4 ? '…' : ''}}`;
-    return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue) : v.typeNames[0] ?? '');
-  }
-  return String(v);
+  if (walk.stack.has(v)) return '[Circular]';
+  if (depth > FORMAT_LIMITS.shortDepth) return '…';
+  walk.stack.add(v);
+  try {
+    if (v instanceof PSObject) {
+      if (v.collection instanceof PSList) {
+        const items = v.collection.items;
+        return `{${items.slice(0, FORMAT_LIMITS.shortItems).map((i) => short(i as ClixmlValue, walk, depth + 1)).join(', ')}${items.length > FORMAT_LIMITS.shortItems ? '…' : ''}}`;
+      }
+      return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue, walk, depth + 1) : v.typeNames[0] ?? '');
+    }
+    return String(v);
+  } finally { walk.stack.delete(v); }
 }

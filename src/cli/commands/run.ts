@@ -2,11 +2,13 @@
  * `winrm-ts run -H HOST [connection flags] [--cwd D] [--env K=V]... [--codepage N] -- COMMAND ARGS...`
  * Runs one command in a WinRS cmd shell: remote stdout -> stdout, stderr -> stderr, local stdin -> the command
  * (EOF is sent as End="true"), exits with the remote exit code. One operand is sent as a whole command line;
- * several are joined with quoting where needed (msvcrt rules; plain POSIX sh cases too).
+ * several are joined with quoting where needed (msvcrt rules; plain POSIX sh cases too). A failure (e.g. a connection
+ * lost while the command ran: OutcomeUnknownError) exits non-zero; Ctrl+C terminates the command and exits 130; in
+ * every case the remote shell is deleted (best effort, bounded).
  */
 import type { Command } from 'commander';
 import { connect, InvalidArgumentError } from '../../index.js';
-import { addConnectionOptions, collect, connectionFromOptions, quoteArg, type ConnectionFlags } from '../options.js';
+import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFlags } from '../options.js';
 
 export function register(program: Command): void {
   const cmd = program.command('run')
@@ -35,8 +37,8 @@ export function register(program: Command): void {
         const shell = await client.openShell({ codepage, workingDirectory: flags.cwd, environment, noProfile: flags.profile === false ? true : undefined, signal: ac.signal });
         try {
           const [command, ...rest] = words;
-          const args = words.length === 1 ? [] : rest.map(quoteArg);
-          const run = await shell.run(words.length === 1 ? command! : quoteArg(command!), args, { signal: ac.signal });
+          // one operand is a whole command line; several are quoted where needed by the library (quoteArg)
+          const run = await shell.run(command!, rest, { signal: ac.signal });
           run.stdout.pipe(process.stdout, { end: false });
           run.stderr.pipe(process.stderr, { end: false });
           const stdin = process.stdin;
@@ -54,7 +56,15 @@ export function register(program: Command): void {
             stdin.off('data', onIn); stdin.off('end', onEnd); stdin.pause();
             if (typeof (stdin as { unref?: () => void }).unref === 'function') (stdin as { unref: () => void }).unref();
           }
-        } finally { await shell.close().catch(() => undefined); }
+        } finally {
+          // whatever happened, delete the shell on the host (its processes end with it): best effort, bounded; a lost
+          // connection is replaced by a new one for this
+          await shell.close({ signal: AbortSignal.timeout(CLEANUP_TIMEOUT_MS) }).catch(() => undefined);
+        }
+      } catch (e) {
+        if (!ac.signal.aborted) throw e;
+        process.stderr.write('winrm-ts: interrupted\n');
+        code = 130;
       } finally {
         client.close();
         process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
@@ -65,6 +75,9 @@ export function register(program: Command): void {
       setImmediate(() => process.exit(process.exitCode as number));
     });
 }
+
+/** How long the shell's Delete may take after a failure or Ctrl+C. */
+const CLEANUP_TIMEOUT_MS = 10_000;
 
 function drained(r: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
   if (r.readableEnded || r.destroyed) return Promise.resolve();
