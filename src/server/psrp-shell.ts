@@ -177,7 +177,7 @@ export class PsrpEndpoint {
     const env: Record<string, string> = {};
     for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
     env.HOME ??= tmpdir();
-    Object.assign(env, { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', NO_COLOR: '1' }, this.opts.env ?? {}, await childEnv(req.session));
+    Object.assign(env, { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off' }, this.opts.env ?? {}, await childEnv(req.session));
     const maxEnv = req.replyMaxEnvelopeSize;
     const bridge = new PsrpBridge({
       pwsh, env, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
