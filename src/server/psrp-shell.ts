@@ -36,6 +36,8 @@ import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigur
 /** Environment passed from the server to pwsh (nothing else leaks). */
 const PASS_ENV = ['PATH', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'HOME', 'TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
 const DEFAULT_IDLE_MS = 7200_000;
+/** the correctly spelled stop code, which pypsrp sends (SignalCode.PS_CTRL_C) */
+const PSRP_STOP_SIGNAL_CTRL_C = 'powershell/signal/ctrl_c';
 const COALESCE_MS = 25;
 
 export interface PsrpEndpointOptions {
@@ -271,11 +273,19 @@ export class PsrpEndpoint {
     const pid = s.commandId?.toUpperCase();
     if (!pid) throw faults.invalidSelectors('command');
     if (shell.commands.has(pid)) {
+      const bridge = shell.bridge;
+      if (bridge.exited) throw faults.provider(2150858752, `${bridge.exitMessage()} `);
+      // PowerShell's plug-in stops on `powershell/signal/crtl_c` (its spelling; pypsrp also sends `ctrl_c`) and
+      // closes the command on any other code. Either way the command's unread output is dropped first and the
+      // Signal is answered at once, without waiting for pwsh (a pwsh blocked on that output would never answer).
+      const code = s.code.toLowerCase();
+      const stop = code === PSRP_STOP_SIGNAL || code === PSRP_STOP_SIGNAL_CTRL_C;
+      const unread = bridge.target(pid).bytes;
       try {
-        // PowerShell's plug-in compares this exact string (ordinal); any other code closes the command
-        if (s.code === PSRP_STOP_SIGNAL) await shell.bridge.signal(pid);
-        else { shell.commands.delete(pid); await shell.bridge.closePipeline(pid); shell.bridge.dropTarget(pid); }
+        if (stop) bridge.signal(pid);
+        else { shell.commands.delete(pid); bridge.abandon(pid); }
       } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
+      this.opts.log?.(`psrp: shell ${shell.id} command ${pid} ${stop ? 'stopped' : 'closed'} by the client (${unread} bytes of unread output dropped)`);
     }
     return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
   }
@@ -353,7 +363,14 @@ export class PsrpEndpoint {
     });
     const one = (blob: Uint8Array) => encodeFragment({ objectId: shell.nextInjectedOid++, fragmentId: 0n, start: true, end: true, blob });
     const response = concatBytes(one(bridge.sessionCapability), one(initData));
-    if (bridge.applicationPrivateData) bridge.inject(POOL, one(bridge.applicationPrivateData), shell.nextInjectedOid - 1n);
+    // the first Receive of the new client carries the pool's state (Opened), as Windows sends it; a client that
+    // listed the pool as Disconnected (pypsrp's get_runspace_pools) only becomes Opened through it
+    const state = encodeMessage({
+      destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_STATE, rpid: shell.rpid,
+      data: `<Obj RefId="0"><MS><I32 N="RunspaceState">${bridge.poolState ?? 2}</I32></MS></Obj>`,
+    });
+    const replay = bridge.applicationPrivateData ? [bridge.applicationPrivateData, state] : [state];
+    bridge.inject(POOL, replay.map((blob) => ({ fragment: one(blob), oid: shell.nextInjectedOid - 1n })));
     shell.state = 'Connected';
     shell.lastUsed = Date.now();
     this.opts.log?.(`psrp: shell ${shell.id} connected by ${req.session.name} from ${req.clientIp}`);
