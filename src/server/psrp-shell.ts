@@ -18,7 +18,8 @@
 import { randomUUID } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { buildResponse } from '../wsman/envelope.js';
-import { Action } from '../wsman/ns.js';
+import { Action, NS } from '../wsman/ns.js';
+import { attr, child } from '../xml/dom.js';
 import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType } from '../psrp/message.js';
 import { parseReceiveRequest, parseSendRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody, commandResponseBody } from '../winrs/messages.js';
@@ -180,6 +181,10 @@ export class PsrpEndpoint {
     for (const k of PASS_ENV) if (process.env[k] !== undefined) env[k] = process.env[k]!;
     env.HOME ??= tmpdir();
     Object.assign(env, { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off' }, this.opts.env ?? {}, await childEnv(req.session));
+    // the client's culture (wsmv:DataLocale, else wsman:Locale of the Create) becomes pwsh's CurrentCulture and
+    // CurrentUICulture, as Windows sets them from these headers; .NET on Unix reads both from the locale variables
+    const culture = clientCulture(req);
+    if (culture) { env.LANG = culture; delete env.LC_ALL; delete env.LC_MESSAGES; }
     const maxEnv = req.replyMaxEnvelopeSize;
     const bridge = new PsrpBridge({
       pwsh, env, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
@@ -404,5 +409,17 @@ function pidOf(data: Uint8Array): string | undefined {
       return pid === '00000000-0000-0000-0000-000000000000' ? undefined : pid;
     }
   } catch { /* partial fragments: no id */ }
+  return undefined;
+}
+
+/** `de-DE` from the Create's wsmv:DataLocale or wsman:Locale (xml:lang), as a POSIX locale name (`de_DE.UTF-8`). */
+export function clientCulture(req: Pick<WsmanRequest, 'env'>): string | undefined {
+  const h = req.env.header;
+  const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+  for (const el of [child(h, NS.wsmv, 'DataLocale'), child(h, NS.wsman, 'Locale')]) {
+    const tag = attr(el, 'lang', XML_NS) ?? attr(el, 'lang');
+    // BCP 47 language[-script][-region]; anything else is ignored (pwsh keeps the endpoint's culture)
+    if (tag && /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?$/.test(tag)) return `${tag.replace(/-/g, '_')}.UTF-8`;
+  }
   return undefined;
 }
