@@ -27,7 +27,7 @@ import { bytesToGuid, concatBytes, fromUtf8 } from '../util/bytes.js';
 import {
   PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
   parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
-  SHELL_ENUM_URI, type PsrpShellInfo,
+  SHELL_ENUM_URI, shellXml, type PsrpShellInfo,
 } from '../remoting/wsman-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
@@ -382,8 +382,21 @@ export class PsrpEndpoint {
     return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody(response));
   }
 
+  /**
+   * Get of `…/windows/shell` with a ShellId selector: the shell's properties (pypsrp's RunspacePool.is_alive reads
+   * State); a shell that is gone, or another user's, gets Windows' InvalidSelectors fault.
+   */
+  private getShell(req: WsmanRequest): string {
+    if ((req.env.resourceUri ?? '').replace(/\/+$/, '').toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(req.env.resourceUri ?? '');
+    const id = req.env.selectors.get('ShellId')?.toUpperCase();
+    const shell = id ? this.shells.get(id) : undefined;
+    if (!shell || !sameUser(shell.owner, req.session)) throw faults.invalidSelectors('shell');
+    return buildResponse(Action.GetResponse, req.env.messageId, shellXml(shell.info(this.opts.abandonedAfterMs ?? 240_000)));
+  }
+
   /** Enumerate over `…/windows/shell` (the user's PowerShell shells) and `…/windows/shell/Command` (their commands). */
   async handleEnumerate(req: WsmanRequest): Promise<string> {
+    if (req.env.action === Action.Get) return this.getShell(req);
     if (req.env.action !== Action.Enumerate) throw faults.actionNotSupported(req.env.action ?? '(none)');
     let f;
     try { f = parseEnumerateFilter(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
