@@ -406,6 +406,7 @@ export class PsrpBridge {
   async command(pid: string): Promise<void> {
     await this.closedFully(pid);
     this.freed.delete(pid.toLowerCase());
+    this.closed.delete(pid.toLowerCase());
     this.target(pid);
     await this.waitAck('CommandAck', pid, 'Command');
   }
@@ -447,7 +448,7 @@ export class PsrpBridge {
   abandon(pid: string): { acked: Promise<void> } {
     const k = pid.toLowerCase();
     this.dropTarget(k);
-    this.closed.add(k);
+    if (!this.freed.has(k)) this.closed.add(k);
     const acked = this.closePipeline(k);
     acked.catch(() => undefined);
     return { acked };

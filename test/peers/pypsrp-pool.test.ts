@@ -1,10 +1,9 @@
 // Independent peer: pypsrp 0.9.1's RunspacePool / PowerShell (Python sources in ../shared/peers/python, MIT) against
 // our endpoint and the real pwsh 7.6.9: scripts, cmdlets, parameters, input, every stream, host calls with their
 // colours (Write2 / WriteLine3, as on Windows), ReadLine and ReadLineAsSecureString, the SecureString key exchange,
-// error semantics with and without RedirectShellErrorOutputPipe, disconnect and connect from new clients
-// (get_runspace_pools; the pool is Opened again and keeps its state, and disconnects again), is_alive (a WS-Man Get
-// of the shell), a stop with a lot of
-// unread output (answered at once, the shell stays usable), and the client's Locale reaching pwsh's culture.
+// error semantics with and without RedirectShellErrorOutputPipe, a stop with a lot of unread output (answered at
+// once, the shell stays usable), and the client's Locale reaching pwsh's culture. Disconnect / connect, is_alive
+// and pool calls are in pypsrp-reconnect.test.ts.
 //
 // Platform differences from a Windows host: none in these checks (paths and cmd.exe are not involved).
 import { test, before, after } from 'node:test';
@@ -50,30 +49,6 @@ test('RunspacePool: scripts, cmdlets, parameters, input, every stream, host call
   const [out2, hadErrors2] = r.error_redirect_False as [unknown[], boolean, string[]];
   assert.deepEqual(out2, [], 'without it (pypsrp\'s default) the pipeline stops at the failed statement, as on Windows');
   assert.equal(hadErrors2, true);
-});
-
-test('disconnect, then connect from new clients (get_runspace_pools): Opened, state kept, disconnect and connect again', { skip }, async () => {
-  const r = await runPypsrp(py!, 'reconnect', ep.port);
-  const opened = r.opened_value; const disconnected = r.disconnected_value;
-  assert.equal(r.alive, true, 'is_alive: a Get of the shell answers with its state');
-  assert.equal(r.alive_after_close, false, 'is_alive after close: the shell is gone (InvalidSelectors)');
-  assert.equal(r.after_disconnect, disconnected);
-  assert.deepEqual(r.listed, [disconnected], 'a new client lists the pool as Disconnected');
-  assert.equal(r.state_after_connect, opened, 'the first Receive after Connect carries RUNSPACEPOOL_STATE Opened');
-  const [pid] = r.pid as number[];
-  assert.deepEqual(r.kept, [42, pid], 'the same pwsh, with its variables');
-  assert.equal(r.second_disconnect, disconnected);
-  assert.equal(r.third_state, opened);
-  assert.deepEqual(r.third_kept, [41]);
-  assert.ok(log.some((l) => /connected by EXAMPLE\\alice/.test(l)), log.join('\n'));
-});
-
-test('pool calls (runspaces, command metadata, reset) and a running command picked up by a new client', { skip }, async () => {
-  const r = await runPypsrp(py!, 'commands', ep.port);
-  assert.deepEqual(r.runspaces, [2, 3, 3]);
-  assert.deepEqual(r.metadata, ['Get-Date']);
-  assert.equal(r.disconnected_commands, 1);
-  assert.deepEqual(r.picked_up, [[1, 2, 3, 4, 5]], 'every output of the command, none twice');
 });
 
 test('stop (ctrl_c and crtl_c) of a command with lots of unread output is answered at once; the next command runs', { skip }, async (t) => {
