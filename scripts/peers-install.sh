@@ -5,7 +5,7 @@
 #  - NuGet: the real PowerShell 7.6.9 as a dotnet tool, in $WINRM_TS_PEERS_DIR/pwsh (default /opt/winrm-ts-peers)
 set -euo pipefail
 PEERS_DIR=${WINRM_TS_PEERS_DIR:-/opt/winrm-ts-peers}
-PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl
+PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl python3-requests
   apache2 libapache2-mod-auth-gssapi curl
   python3-requests-ntlm python3-winrm python3-impacket
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb

@@ -111,6 +111,11 @@ export interface PipelineSpec {
   noInput?: boolean;
   addToHistory?: boolean;
   isNested?: boolean;
+  /**
+   * Write a statement's terminating error (command not found, a thrown error) to the error stream and go on
+   * with the next statement, as a script does in a console. Default true: PowerShell's own client (the
+   * PowerShell class behind Invoke-Command) sends true; false stops the pipeline at the first such error.
+   */
   redirectShellErrorOutputPipe?: boolean;
   host?: HostInfoSpec;
   /** MS-PSRP 2.2.3.30 RemoteStreamOptions (default 15 AddInvocationInfo) */
@@ -153,7 +158,7 @@ export function createPipeline(p: PipelineSpec): PSObject {
     ['ExtraCmds', extra],
     ['Cmds', PSObject.list(first!.map(command), LIST_PSOBJECT)],
     ['History', null],
-    ['RedirectShellErrorOutputPipe', !!p.redirectShellErrorOutputPipe],
+    ['RedirectShellErrorOutputPipe', p.redirectShellErrorOutputPipe ?? true],
   ] });
   return new PSObject({ extended: [
     ['NoInput', p.noInput ?? true],

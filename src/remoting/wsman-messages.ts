@@ -164,7 +164,8 @@ const dur = (ms: number) => {
   return `P${Math.floor(s / 86400)}DT${Math.floor(s / 3600) % 24}H${Math.floor(s / 60) % 60}M${s % 60}S`;
 };
 
-function shellXml(s: PsrpShellInfo): string {
+/** One `rsp:Shell` (Enumerate items, the body of a Get of `…/windows/shell` with a ShellId selector). */
+export function shellXml(s: PsrpShellInfo): string {
   return `<rsp:Shell xmlns:rsp="${NS.rsp}"><rsp:ShellId>${s.shellId}</rsp:ShellId>${s.name ? `<rsp:Name>${escapeXml(s.name)}</rsp:Name>` : ''}` +
     `<rsp:ResourceUri>${escapeXml(s.resourceUri)}</rsp:ResourceUri><rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
     (s.processId !== undefined ? `<rsp:ProcessId>${s.processId}</rsp:ProcessId>` : '') +

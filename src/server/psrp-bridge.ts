@@ -13,7 +13,13 @@
  *  - Messages are decoded only to learn states: the terminal PIPELINE_STATE (the command is Done, then
  *    `<Close>` frees it in pwsh), RUNSPACEPOOL_STATE, and the SESSION_CAPABILITY / APPLICATION_PRIVATE_DATA
  *    kept for a later Connect (MS-PSRP 3.1.4.9 connectResponseXml).
- *  - Memory is bounded: the child's stdout is paused while more than 16 MiB wait for a client (Block mode).
+ *  - Memory is bounded per command: each target (the pool, each pipeline) keeps at most 16 MiB for its client; while
+ *    one is over that (or all together over 64 MiB) the child's stdout is paused (Block mode). pwsh -s writes every
+ *    pipeline to one stdout, so a pause holds the shell's other output too, until that client reads or stops.
+ *  - A stop or close of a command discards what its client has not read (`discard`): only a message the client has
+ *    begun to receive and the final PIPELINE_STATE are kept, later output of that command is dropped as it
+ *    arrives, so the pause ends at once and the Signal is answered without waiting for pwsh's acknowledgement,
+ *    as PowerShell's own WinRM plug-in does.
  */
 import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
@@ -26,13 +32,23 @@ import { waitUntil } from './wait.js';
 import { spawnForLogon } from './spawn.js';
 import type { LogonSession } from './logon.js';
 
+/** bytes one target (a command, or the pool) may keep for its client before pwsh's output is paused */
 const HIGH_WATER = 16 * 1024 * 1024;
 const LOW_WATER = 4 * 1024 * 1024;
+/** all targets of a shell together */
+const TOTAL_HIGH_WATER = 4 * HIGH_WATER;
+const TOTAL_LOW_WATER = 2 * HIGH_WATER;
 const ACK_TIMEOUT_MS = 60_000;
 
 export const POOL = OUTOFPROC_POOL_GUID;
 
-interface OutFrag { bytes: Uint8Array; oid: bigint; start: boolean; end: boolean; terminal: boolean }
+interface OutFrag {
+  bytes: Uint8Array; oid: bigint; start: boolean; end: boolean; terminal: boolean;
+  /** MS-PSRP message type of the object this fragment belongs to (0 when unknown) */
+  mtype: number;
+  /** replayed by the endpoint itself (Connect): never discarded */
+  keep?: boolean;
+}
 
 /** Output of one target (pool or pipeline) waiting for Receive. */
 class OutputTarget {
@@ -46,6 +62,14 @@ class OutputTarget {
   terminalDelivered = false;
   pipelineState: number | undefined;
   nextFid = new Map<bigint, bigint>();
+  /** message type of each object whose fragments are still arriving */
+  readonly arriving = new Map<bigint, number>();
+  /** a stop or close was asked for: new output is dropped, only the final state (and messages begun) kept */
+  discarding = false;
+  /** while discarding: objects whose remaining fragments are still kept */
+  readonly keepOids = new Set<bigint>();
+  /** fragments dropped since the stop (figures for the log) */
+  droppedBytes = 0;
   readonly waiters = new Set<() => void>();
   wake(): void { for (const w of [...this.waiters]) w(); }
   get pending(): number { return this.frags.length - this.sent; }
@@ -75,6 +99,11 @@ export class PsrpBridge {
   private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private totalBytes = 0;
   private paused = false;
+  private stopping = false;
+  /** targets over HIGH_WATER (the reason for a pause) */
+  private readonly over = new Set<OutputTarget>();
+  /** pipelines closed by the client whose CloseAck has not come yet: their late output is dropped */
+  private readonly closed = new Set<string>();
   private stderrTail = '';
   exited = false;
   exitCode: number | null = null;
@@ -95,6 +124,7 @@ export class PsrpBridge {
     child.stdin!.on('error', () => undefined);
     child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-2000); });
     child.stdout!.on('data', (d: Buffer) => {
+      if (this.stopping) return; // the shell is going away: nobody will read it
       let packets: OutOfProcPacket[];
       try { packets = this.decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)); } catch (e) {
         this.opts.log?.(`psrp: pwsh wrote something that is not OutOfProc framing: ${(e as Error).message}`);
@@ -132,9 +162,37 @@ export class PsrpBridge {
     const t = this.targets.get(k);
     if (!t || k === POOL) return;
     this.totalBytes -= t.bytes;
+    this.over.delete(t);
     this.targets.delete(k);
     this.queues.delete(k);
     this.maybeResume();
+  }
+
+  /**
+   * A stop or close of a command: drop what its client has not read, keeping only the rest of a message the client
+   * has begun to receive and the PIPELINE_STATE messages; from now on its output is dropped as it arrives.
+   * The memory is freed at once (a paused pwsh resumes). Returns the bytes dropped.
+   */
+  discard(guid: string): number {
+    const t = this.targets.get(guid.toLowerCase());
+    if (!t || guid.toLowerCase() === POOL) return 0;
+    t.discarding = true;
+    // objects the current client has begun to receive and not finished
+    const begun = new Set<bigint>();
+    for (let i = 0; i < t.sent; i++) { const f = t.frags[i]!; if (f.start) begun.add(f.oid); if (f.end) begun.delete(f.oid); }
+    const kept: OutFrag[] = [];
+    let sent = 0; let freed = 0;
+    for (let i = 0; i < t.frags.length; i++) {
+      const f = t.frags[i]!;
+      if (f.keep || f.mtype === MessageType.PIPELINE_STATE || begun.has(f.oid)) { kept.push(f); if (i < t.sent) sent++; } else freed += f.bytes.length;
+    }
+    t.frags = kept; t.sent = sent;
+    t.bytes -= freed; this.totalBytes -= freed; t.droppedBytes += freed;
+    for (const oid of begun) t.keepOids.add(oid);
+    for (const [oid, type] of t.arriving) if (type === MessageType.PIPELINE_STATE) t.keepOids.add(oid);
+    this.maybeResume();
+    t.wake();
+    return freed;
   }
   /** PIDs of pipelines that have not been closed. */
   pipelines(): Array<{ pid: string; terminal: boolean }> {
@@ -163,22 +221,34 @@ export class PsrpBridge {
   }
 
   private ingest(guid: string, data: Uint8Array): void {
-    const t = this.target(guid);
+    const k = guid.toLowerCase();
     const frags = decodeFragments(data);
+    // a pipeline the client closed: its late output goes nowhere (and must not bring the target back)
+    if (this.closed.has(k)) return;
+    const t = this.target(k);
     const max = Math.max(FRAGMENT_HEADER_SIZE + 1, this.opts.maxFragmentSize);
     for (const f of frags) {
+      if (f.start) t.arriving.set(f.objectId, f.blob.length >= 8 ? new DataView(f.blob.buffer, f.blob.byteOffset + 4, 4).getUint32(0, true) : 0);
+      const mtype = t.arriving.get(f.objectId) ?? 0;
+      if (f.end) t.arriving.delete(f.objectId);
       const whole = t.defrag.add(f);
       let terminal = false;
-      if (whole) terminal = this.onMessage(guid, t, whole);
+      if (whole) terminal = this.onMessage(k, t, whole);
+      if (t.discarding) {
+        if (f.start && mtype === MessageType.PIPELINE_STATE) t.keepOids.add(f.objectId);
+        if (!t.keepOids.has(f.objectId)) { t.droppedBytes += f.blob.length; if (f.end) t.nextFid.delete(f.objectId); continue; }
+        if (f.end) t.keepOids.delete(f.objectId);
+      }
       for (const piece of this.split(t, f, max)) {
-        const out: OutFrag = { bytes: encodeFragment(piece), oid: piece.objectId, start: piece.start, end: piece.end, terminal: false };
+        const out: OutFrag = { bytes: encodeFragment(piece), oid: piece.objectId, start: piece.start, end: piece.end, terminal: false, mtype };
         t.frags.push(out);
         t.bytes += out.bytes.length;
         this.totalBytes += out.bytes.length;
       }
       if (terminal) t.frags[t.frags.length - 1]!.terminal = true;
     }
-    if (this.totalBytes > HIGH_WATER && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
+    if (t.bytes > HIGH_WATER) this.over.add(t);
+    if ((this.over.size || this.totalBytes > TOTAL_HIGH_WATER) && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
     t.wake();
   }
 
@@ -263,11 +333,11 @@ export class PsrpBridge {
     return { data: parts.length === 1 ? parts[0]! : concatBytes(...parts), fragments: parts.length, terminalDelivered: t.terminalDelivered && t.pending === 0 };
   }
 
-  /** Put a whole single-fragment message in front of a target's undelivered output (Connect replays). */
-  inject(guid: string, fragment: Uint8Array, oid: bigint): void {
+  /** Put whole single-fragment messages, in this order, in front of a target's undelivered output (Connect replays). */
+  inject(guid: string, messages: Array<{ fragment: Uint8Array; oid: bigint }>): void {
     const t = this.target(guid);
-    t.frags.splice(t.sent, 0, { bytes: fragment, oid, start: true, end: true, terminal: false });
-    t.bytes += fragment.length; this.totalBytes += fragment.length;
+    t.frags.splice(t.sent, 0, ...messages.map(({ fragment, oid }) => ({ bytes: fragment, oid, start: true, end: true, terminal: false, keep: true, mtype: 0 })));
+    for (const { fragment } of messages) { t.bytes += fragment.length; this.totalBytes += fragment.length; }
     t.wake();
   }
 
@@ -275,8 +345,11 @@ export class PsrpBridge {
   rewind(): void { for (const t of this.targets.values()) t.sent = 0; }
 
   private maybeResume(): void {
-    if (this.paused && this.totalBytes < LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
+    for (const t of this.over) if (t.bytes < LOW_WATER) this.over.delete(t);
+    if (this.paused && !this.over.size && this.totalBytes < TOTAL_LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
   }
+  /** pwsh's output is held because a client does not read (figures for tests and the log) */
+  get outputPaused(): boolean { return this.paused; }
 
   /** Wait until the target has undelivered data, the pipeline is done, pwsh exited, or ms/abort. */
   wait(guid: string, ms: number, signal: AbortSignal): Promise<void> {
@@ -335,19 +408,60 @@ export class PsrpBridge {
 
   /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline. */
   async command(pid: string): Promise<void> {
+    await this.closedFully(pid);
+    this.freed.delete(pid.toLowerCase());
+    this.closed.delete(pid.toLowerCase());
     this.target(pid);
     await this.waitAck('CommandAck', pid, 'Command');
   }
-  /** `<Signal>` → SignalAck: stop the pipeline (MS-PSRP stop; the WS-Man code `powershell/signal/crtl_c`). */
-  signal(pid: string): Promise<void> { return this.waitAck('SignalAck', pid, 'Signal'); }
+  /**
+   * `<Signal>`: stop the pipeline (MS-PSRP stop; the WS-Man code `powershell/signal/crtl_c`). The output the client
+   * has not read is discarded first, and the call returns once the packet is written: the SignalAck is not waited
+   * for (pwsh acknowledges when the pipeline has stopped; PowerShell's WinRM plug-in does not wait either).
+   * The promise resolves when pwsh acknowledges (or rejects), for callers that want to know.
+   */
+  signal(pid: string): { acked: Promise<void> } {
+    this.discard(pid);
+    const acked = this.waitAck('SignalAck', pid, 'Signal');
+    acked.catch(() => undefined);
+    return { acked };
+  }
 
   private readonly closing = new Map<string, Promise<void>>();
-  /** `<Close>` → CloseAck: pwsh frees the pipeline (required before the pool can close). Idempotent. */
+  /** `<Close>` → CloseAck: pwsh frees the pipeline (required before the pool can close). Idempotent until acked. */
   closePipeline(pid: string): Promise<void> {
     const k = pid.toLowerCase();
+    if (this.freed.has(k)) return Promise.resolve();
     let p = this.closing.get(k);
-    if (!p) { p = this.waitAck('CloseAck', k, 'Close', 15_000); this.closing.set(k, p); }
+    if (!p) {
+      p = this.waitAck('CloseAck', k, 'Close', 15_000)
+        .then(() => { this.freed.add(k); })
+        .finally(() => { this.closing.delete(k); this.closed.delete(k); });
+      this.closing.set(k, p);
+    }
     return p;
+  }
+  /** pipelines pwsh has freed (CloseAck); an id is taken off when a client reuses it */
+  private readonly freed = new Set<string>();
+
+  /**
+   * The client closed a command (a Signal other than stop, or Delete of the command): its unread output is
+   * dropped, later output from pwsh for it too, and pwsh is told to free it. Returns at once; the promise of the
+   * CloseAck is returned for callers that want to wait.
+   */
+  abandon(pid: string): { acked: Promise<void> } {
+    const k = pid.toLowerCase();
+    this.dropTarget(k);
+    if (!this.freed.has(k)) this.closed.add(k);
+    const acked = this.closePipeline(k);
+    acked.catch(() => undefined);
+    return { acked };
+  }
+
+  /** Wait until an earlier Close of this command id has been acknowledged (a client may reuse the id). */
+  async closedFully(pid: string): Promise<void> {
+    const p = this.closing.get(pid.toLowerCase());
+    if (p) await p.catch(() => undefined);
   }
 
   kill(): void {
@@ -362,6 +476,9 @@ export class PsrpBridge {
     const c = this.child;
     if (!c || this.exited) return;
     const exited = new Promise<void>((r) => this.exitWaiters.push(r));
+    // a pwsh blocked on a paused stdout could not see the end of its input
+    this.stopping = true;
+    if (this.paused) { this.paused = false; c.stdout?.resume(); }
     try { c.stdin?.end(); } catch { /* gone */ }
     const t = setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
     await exited;

@@ -17,7 +17,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { buildResponse } from '../wsman/envelope.js';
-import { Action } from '../wsman/ns.js';
+import { Action, NS } from '../wsman/ns.js';
+import { attr, child } from '../xml/dom.js';
 import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType } from '../psrp/message.js';
 import { parseReceiveRequest, parseSendRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody, commandResponseBody } from '../winrs/messages.js';
@@ -25,7 +26,7 @@ import { bytesToGuid, concatBytes, fromUtf8 } from '../util/bytes.js';
 import {
   PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
   parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
-  SHELL_ENUM_URI, type PsrpShellInfo,
+  SHELL_ENUM_URI, shellXml, type PsrpShellInfo,
 } from '../remoting/wsman-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
@@ -35,6 +36,8 @@ import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigur
 /** Environment passed from the server to pwsh (nothing else leaks). */
 const PASS_ENV = ['TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
 const DEFAULT_IDLE_MS = 7200_000;
+/** the correctly spelled stop code, which pypsrp sends (SignalCode.PS_CTRL_C) */
+const PSRP_STOP_SIGNAL_CTRL_C = 'powershell/signal/ctrl_c';
 const COALESCE_MS = 25;
 
 export interface PsrpEndpointOptions {
@@ -174,7 +177,12 @@ export class PsrpEndpoint {
     let id = (spec.shellId ?? rpid ?? randomUUID()).toUpperCase();
     if (this.shells.has(id)) id = randomUUID().toUpperCase();
     // pwsh runs as the logon's account with a clean environment (src/server/spawn.ts) + these
-    const env: Record<string, string> = { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', NO_COLOR: '1', ...this.opts.env ?? {}, ...await childEnv(req.session) };
+    const env: Record<string, string> = { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', ...this.opts.env ?? {}, ...await childEnv(req.session) };
+    // the client's culture (wsmv:DataLocale, else wsman:Locale of the Create) becomes pwsh's CurrentCulture and
+    // CurrentUICulture, as Windows sets them from these headers; .NET on Unix reads both from the locale variables
+    // (LC_ALL first, so it is set too: the endpoint's own LC_ALL must not win over the client's culture)
+    const culture = clientCulture(req);
+    if (culture) { env.LANG = culture; env.LC_ALL = culture; env.LC_MESSAGES = culture; }
     const maxEnv = req.replyMaxEnvelopeSize;
     const bridge = new PsrpBridge({
       pwsh, env, passEnv: PASS_ENV, session: req.session, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
@@ -268,11 +276,19 @@ export class PsrpEndpoint {
     const pid = s.commandId?.toUpperCase();
     if (!pid) throw faults.invalidSelectors('command');
     if (shell.commands.has(pid)) {
+      const bridge = shell.bridge;
+      if (bridge.exited) throw faults.provider(2150858752, `${bridge.exitMessage()} `);
+      // PowerShell's plug-in stops on `powershell/signal/crtl_c` (its spelling; pypsrp also sends `ctrl_c`) and
+      // closes the command on any other code. Either way the command's unread output is dropped first and the
+      // Signal is answered at once, without waiting for pwsh (a pwsh blocked on that output would never answer).
+      const code = s.code.toLowerCase();
+      const stop = code === PSRP_STOP_SIGNAL || code === PSRP_STOP_SIGNAL_CTRL_C;
+      const unread = bridge.target(pid).bytes;
       try {
-        // PowerShell's plug-in compares this exact string (ordinal); any other code closes the command
-        if (s.code === PSRP_STOP_SIGNAL) await shell.bridge.signal(pid);
-        else { shell.commands.delete(pid); await shell.bridge.closePipeline(pid); shell.bridge.dropTarget(pid); }
+        if (stop) bridge.signal(pid);
+        else { shell.commands.delete(pid); bridge.abandon(pid); }
       } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
+      this.opts.log?.(`psrp: shell ${shell.id} command ${pid} ${stop ? 'stopped' : 'closed'} by the client (${unread} bytes of unread output dropped)`);
     }
     return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
   }
@@ -350,15 +366,35 @@ export class PsrpEndpoint {
     });
     const one = (blob: Uint8Array) => encodeFragment({ objectId: shell.nextInjectedOid++, fragmentId: 0n, start: true, end: true, blob });
     const response = concatBytes(one(bridge.sessionCapability), one(initData));
-    if (bridge.applicationPrivateData) bridge.inject(POOL, one(bridge.applicationPrivateData), shell.nextInjectedOid - 1n);
+    // the first Receive of the new client carries the pool's state (Opened), as Windows sends it; a client that
+    // listed the pool as Disconnected (pypsrp's get_runspace_pools) only becomes Opened through it
+    const state = encodeMessage({
+      destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_STATE, rpid: shell.rpid,
+      data: `<Obj RefId="0"><MS><I32 N="RunspaceState">${bridge.poolState ?? 2}</I32></MS></Obj>`,
+    });
+    const replay = bridge.applicationPrivateData ? [bridge.applicationPrivateData, state] : [state];
+    bridge.inject(POOL, replay.map((blob) => ({ fragment: one(blob), oid: shell.nextInjectedOid - 1n })));
     shell.state = 'Connected';
     shell.lastUsed = Date.now();
     this.opts.log?.(`psrp: shell ${shell.id} connected by ${req.session.name} from ${req.clientIp}`);
     return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody(response));
   }
 
+  /**
+   * Get of `…/windows/shell` with a ShellId selector: the shell's properties (pypsrp's RunspacePool.is_alive reads
+   * State); a shell that is gone, or another user's, gets Windows' InvalidSelectors fault.
+   */
+  private getShell(req: WsmanRequest): string {
+    if ((req.env.resourceUri ?? '').replace(/\/+$/, '').toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(req.env.resourceUri ?? '');
+    const id = req.env.selectors.get('ShellId')?.toUpperCase();
+    const shell = id ? this.shells.get(id) : undefined;
+    if (!shell || !sameUser(shell.owner, req.session)) throw faults.invalidSelectors('shell');
+    return buildResponse(Action.GetResponse, req.env.messageId, shellXml(shell.info(this.opts.abandonedAfterMs ?? 240_000)));
+  }
+
   /** Enumerate over `…/windows/shell` (the user's PowerShell shells) and `…/windows/shell/Command` (their commands). */
   async handleEnumerate(req: WsmanRequest): Promise<string> {
+    if (req.env.action === Action.Get) return this.getShell(req);
     if (req.env.action !== Action.Enumerate) throw faults.actionNotSupported(req.env.action ?? '(none)');
     let f;
     try { f = parseEnumerateFilter(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
@@ -384,5 +420,17 @@ function pidOf(data: Uint8Array): string | undefined {
       return pid === '00000000-0000-0000-0000-000000000000' ? undefined : pid;
     }
   } catch { /* partial fragments: no id */ }
+  return undefined;
+}
+
+/** `de-DE` from the Create's wsmv:DataLocale or wsman:Locale (xml:lang), as a POSIX locale name (`de_DE.UTF-8`). */
+export function clientCulture(req: Pick<WsmanRequest, 'env'>): string | undefined {
+  const h = req.env.header;
+  const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+  for (const el of [child(h, NS.wsmv, 'DataLocale'), child(h, NS.wsman, 'Locale')]) {
+    const tag = attr(el, 'lang', XML_NS) ?? attr(el, 'lang');
+    // BCP 47 language[-script][-region]; anything else is ignored (pwsh keeps the endpoint's culture)
+    if (tag && /^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|\d{3}))?$/.test(tag)) return `${tag.replace(/-/g, '_')}.UTF-8`;
+  }
   return undefined;
 }

@@ -342,6 +342,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   server.maxHeadersCount = 100;
   server.on('clientError', (_e, socket) => { try { socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'); } catch { /* gone */ } });
   server.on('tlsClientError', () => undefined);
+  // A client that sends its next request while a large response (> the socket's 16 KiB write high-water mark) is
+  // still draining makes Node pause the HTTP parser; on TLS sockets already-decrypted data still reaches the paused
+  // parser (HPE_PAUSED) and the request got a bare 400 (seen with pypsrp's fetch over HTTPS). Responses are bounded
+  // by MaxEnvelopeSize, so let a whole one sit in the write buffer.
+  server.on('secureConnection', (socket: import('node:tls').TLSSocket) => {
+    const ws = (socket as unknown as { _writableState?: { highWaterMark: number } })._writableState;
+    if (ws) ws.highWaterMark = Math.max(ws.highWaterMark, 4 * maxEnvelopeSize + 65536);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => reject(new InvalidArgumentError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
     server.listen(port, host, () => resolve());

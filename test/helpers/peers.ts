@@ -38,3 +38,15 @@ export function recordingsDir(): string | undefined {
   const d = join(SHARED, 'recordings', 'pypsrp');
   return existsSync(d) ? d : undefined;
 }
+
+/**
+ * pypsrp 0.9.1 + pyspnego + requests-credssp from source (../shared/peers/python, MIT) with Debian's python3,
+ * python3-requests and python3-cryptography: the PYTHONPATH to run it with, or undefined when something is missing.
+ */
+export function pypsrpPath(): string | undefined {
+  const dir = join(SHARED, 'peers', 'python');
+  const parts = ['pypsrp', 'pyspnego', 'requests-credssp'].map((p) => join(dir, p));
+  if (!parts.every((p) => existsSync(p)) || !existsSync('/usr/bin/python3')) return undefined;
+  if (!hasDebPackage('python3-requests') || !hasDebPackage('python3-cryptography')) return undefined;
+  return parts.join(':');
+}

@@ -105,3 +105,61 @@ test('a child that writes garbage is stopped; later calls get a typed error', as
     await assert.rejects(b.command(PID), /exited/);
   } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
 });
+
+/** A fake pwsh that acks Command and Close, floods one pipeline after its Command, and on Signal sends Stopped (no SignalAck). */
+function floodingPwsh(dir: string, floodPid: string, line: string, count: number, stopped: string): string {
+  const p = join(dir, 'flood-pwsh');
+  writeFileSync(p, `#!${process.execPath}
+const flood = ${JSON.stringify(floodPid.toLowerCase())}, line = ${JSON.stringify(line)}, stopped = ${JSON.stringify(stopped)};
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  const m = /^<(Command|Close|Signal) PSGuid='([^']+)'/.exec(l);
+  if (!m) return;
+  if (m[1] === 'Signal') { process.stdout.write(stopped + '\\n'); return; } // stops, never acknowledges
+  process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
+  if (m[1] === 'Command' && m[2] === flood) for (let i = 0; i < ${count}; i++) process.stdout.write(line + '\\n'); // blocks while the bridge pauses
+}).on('close', () => process.exit(0));
+`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+test('a command with more unread output than its bound pauses pwsh; a stop drops it at once, is not held by the ack, and the shell goes on', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+  const PID2 = '99999999-8888-7777-6666-555555555555';
+  const one = (oid: bigint, b: Uint8Array) => encodeFragment({ objectId: oid, fragmentId: 0n, start: true, end: true, blob: b });
+  const chunk = line(PID, one(1n, msg(MessageType.PIPELINE_OUTPUT, `<S>${'x'.repeat(65536)}</S>`, PID)));
+  const stopped = line(PID, one(2n, msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">3</I32></MS></Obj>', PID)));
+  const pwsh = floodingPwsh(dir, PID, chunk, 320, stopped); // 320 x 64 KiB: 20 MiB for one command
+  const b = new PsrpBridge({ pwsh, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 500_000 });
+  try {
+    await b.start();
+    await b.command(PID);
+    await until(() => b.outputPaused);
+    const held = b.target(PID).bytes;
+    assert.ok(held > 16 * 1024 * 1024, `paused with ${held} bytes unread for the command`);
+    // a client read a little of it, then stopped it
+    const first = b.take(PID, 100_000);
+    assert.equal(reassemble([first.data])[0]!.type, MessageType.PIPELINE_OUTPUT);
+    const { acked } = b.signal(PID);
+    assert.equal(b.outputPaused, false, 'the stop dropped the unread output: pwsh runs again at once');
+    assert.equal(b.target(PID).bytes, 0);
+    let ackState = 'pending';
+    acked.then(() => { ackState = 'acked'; }, () => { ackState = 'failed'; });
+    // the shell is usable: the rest of the flood is dropped as it arrives, another command is acknowledged
+    await b.command(PID2);
+    await until(() => b.target(PID).terminal);
+    const rest: Uint8Array[] = [];
+    for (let r = b.take(PID, 1 << 20); r.fragments; r = b.take(PID, 1 << 20)) rest.push(r.data);
+    assert.deepEqual(reassemble(rest).map((m) => m.type), [MessageType.PIPELINE_STATE], 'only the final state is kept after the stop');
+    assert.ok(b.target(PID).droppedBytes > 16 * 1024 * 1024, `${b.target(PID).droppedBytes} bytes dropped`);
+    assert.equal(ackState, 'pending', 'pwsh never acknowledged the Signal; nobody waited for it');
+    // a closed command: its unread output goes, late output is not kept, the id can be used again
+    await b.closePipeline(PID);
+    b.dropTarget(PID);
+    const { acked: closeAcked } = b.abandon(PID2);
+    await closeAcked;
+    assert.equal(b.hasTarget(PID2), false);
+    await b.command(PID2);
+    assert.equal(b.hasTarget(PID2), true, 'a closed id can be used again');
+  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+});
