@@ -10,7 +10,8 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl
   python3-requests-ntlm python3-winrm python3-impacket
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
   golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev
-  openssh-server openssh-client openssl)
+  openssh-server openssh-client openssl
+  krb5-kdc krb5-admin-server krb5-user)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
