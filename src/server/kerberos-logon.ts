@@ -47,7 +47,8 @@ async function prepare(session: LogonSession): Promise<Record<string, string>> {
       debug('kerberos: no TGT for the logon session of %s: %s', session.name, (e as Error).message);
     }
   }
-  return { KRB5CCNAME: `FILE:${path}` };
+  // the machine's Kerberos configuration (what /etc/krb5.conf is for every program on a real host)
+  return { KRB5CCNAME: `FILE:${path}`, ...(process.env.KRB5_CONFIG ? { KRB5_CONFIG: process.env.KRB5_CONFIG } : {}) };
 }
 
 /** childEnv hook (src/server/logon.ts): KRB5CCNAME for the session's own credential cache. */

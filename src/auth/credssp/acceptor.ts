@@ -185,8 +185,11 @@ export class CredSSPAcceptor implements AcceptorContext {
     let dUser = pw.userName, dDomain = pw.domainName;
     const at = dUser.indexOf('@');
     if (!dDomain && at > 0) { dDomain = dUser.slice(at + 1); dUser = dUser.slice(0, at); }
-    const sameUser = dUser.toLowerCase() === authed.user.toLowerCase() &&
-      (!dDomain || dDomain.toLowerCase() === authed.domain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === authed.domain.toLowerCase());
+    let aUser = authed.user, aDomain = authed.domain;
+    const aAt = aUser.indexOf('@');
+    if (!aDomain && aAt > 0) { aDomain = aUser.slice(aAt + 1); aUser = aUser.slice(0, aAt); } // a user@REALM users-file entry
+    const sameUser = dUser.toLowerCase() === aUser.toLowerCase() &&
+      (!dDomain || dDomain.toLowerCase() === aDomain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
     if (!sameUser) {
       throw new AccessDeniedError(`CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`);
     }
