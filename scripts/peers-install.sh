@@ -9,7 +9,7 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl
   apache2 libapache2-mod-auth-gssapi curl
   python3-requests-ntlm python3-winrm python3-impacket
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
-  golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev
+  golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev golang-github-jcmturner-gokrb5.v8-dev
   openssh-server openssh-client openssl
   krb5-kdc krb5-admin-server krb5-user)
 missing=()
