@@ -19,6 +19,7 @@ cat > "$W/krb5.conf" <<EOC
   forwardable = true
   udp_preference_limit = ${UDP_LIMIT:-1}
   default_ccache_name = FILE:$W/ccache
+  ${KRB5_LIBDEFAULTS_EXTRA:-}
 [realms]
   $REALM = {
     kdc = 127.0.0.1:$PORT

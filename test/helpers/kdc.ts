@@ -17,12 +17,12 @@ export async function freePort(): Promise<number> {
   return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); }); });
 }
 
-export async function startKdc(o: { udpLimit?: number; enctypes?: string } = {}): Promise<Kdc> {
+export async function startKdc(o: { udpLimit?: number; enctypes?: string; libdefaults?: string } = {}): Promise<Kdc> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-kdc-'));
   const port = await freePort();
   const w = join(dir, 'krb');
   execFileSync('bash', [join(PROJECT_ROOT, 'scripts', 'kdc-start.sh'), w], {
-    env: { ...process.env, KDC_PORT: String(port), ...(o.udpLimit !== undefined ? { UDP_LIMIT: String(o.udpLimit) } : {}), ...(o.enctypes ? { ENCTYPES: o.enctypes } : {}) },
+    env: { ...process.env, KDC_PORT: String(port), ...(o.udpLimit !== undefined ? { UDP_LIMIT: String(o.udpLimit) } : {}), ...(o.enctypes ? { ENCTYPES: o.enctypes } : {}), ...(o.libdefaults ? { KRB5_LIBDEFAULTS_EXTRA: o.libdefaults } : {}) },
     stdio: 'pipe',
   });
   const pid = Number(readFileSync(join(w, 'kdc.pid'), 'utf8').trim());

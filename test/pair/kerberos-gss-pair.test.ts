@@ -30,8 +30,8 @@ function fakeCred(etype: number, server = http, flags = TicketFlags.FORWARDABLE 
   };
 }
 
-test('AP-REQ/AP-REP and WinRM-split wrap tokens both ways, for aes128/256-sha1 and the RFC 8009 types', () => {
-  for (const etype of [17, 18, 19, 20]) {
+test('AP-REQ/AP-REP and WinRM-split wrap tokens both ways, for aes128/256-sha1, the RFC 8009 types and rc4-hmac', () => {
+  for (const etype of [17, 18, 19, 20, 23]) {
     const { cred, keytab } = fakeCred(etype);
     const ap = buildApReq({ service: cred });
     const acc = acceptApReq(ap.token, { keytab });
@@ -40,9 +40,16 @@ test('AP-REQ/AP-REP and WinRM-split wrap tokens both ways, for aes128/256-sha1 a
     for (let i = 0; i < 3; i++) {
       const msg = utf8(`<s:Envelope>${'x'.repeat(i * 37)}</s:Envelope>`);
       const tok = init.wrap(msg);
-      assert.equal(tok.length, msg.length + 16 + 16 + 16 + (etype === 20 ? 24 : etype === 19 ? 16 : 12));
+      // RFC 4121: header 16 + confounder 16 + header copy 16 + MAC; RFC 4757: 0x60 len, OID 11, TOK_ID 2, 30 header bytes
+      const inner = 11 + 2 + 30 + msg.length + 1; // + the RFC 4757 padding byte (generic GSS form)
+      assert.equal(tok.length, etype === 23 ? 2 + (inner >= 128 ? 1 : 0) + inner : msg.length + 16 + 16 + 16 + (etype === 20 ? 24 : etype === 19 ? 16 : 12));
       assert.deepEqual(acc.security.unwrap(tok), msg);
       assert.deepEqual(init.unwrap(acc.security.wrap(msg)), msg);
+      const w = init.wrapWinrm(msg);
+      assert.equal(w.data.length, msg.length, 'WinRM: the data part is exactly as long as the plaintext');
+      assert.deepEqual(acc.security.unwrapWinrm(w.header, w.data), msg);
+      const r = acc.security.wrapWinrm(msg);
+      assert.deepEqual(init.unwrapWinrm(r.header, r.data), msg);
     }
     const bad = init.wrap(utf8('secret'));
     bad[bad.length - 1]! ^= 1;

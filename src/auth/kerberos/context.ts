@@ -9,7 +9,6 @@ import { isIP } from 'node:net';
 import { KerberosError, LocalProtocolError } from '../../errors.js';
 import { debug } from '../../util/debug.js';
 import type { AcceptedIdentity, AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, StepOptions, UserDatabase } from '../types.js';
-import { profile } from './crypto.js';
 import { loadKrb5Config, realmForHost, kdcsForRealm, type Krb5Config } from './config.js';
 import { defaultCCacheName, encodeCCache, readCCache, readKeytab, samePrincipal, type Credential, type KeytabEntry, type Principal } from './ccache.js';
 import { getInitialCredential, getServiceCredential, principalString, type ClientContext } from './client.js';
@@ -33,6 +32,8 @@ export interface KerberosInitiatorOptions {
   /** injected for tests; default: the network KDCs from krb5.conf */
   send?: KdcSend;
   config?: Krb5Config;
+  /** encryption types to ask the KDC for (default: AES first, rc4-hmac last) */
+  etypes?: number[];
 }
 
 /** Resolved tickets, shared by a context and its `newContext()` copies (one AS/TGS per client, not per connection). */
@@ -131,7 +132,7 @@ export class KerberosInitiator implements AuthContext {
     const now = Date.now();
     if (t.service && t.service.endtime.getTime() > now + 60_000 && (!this.opts.delegate || t.forwarded !== undefined)) return;
     const cfg = this.opts.config ?? loadKrb5Config(this.env);
-    const ctx: ClientContext = { send: this.opts.send ?? networkKdc({ config: cfg }), ...(signal ? { signal } : {}) };
+    const ctx: ClientContext = { send: this.opts.send ?? networkKdc({ config: cfg }), ...(signal ? { signal } : {}), ...(this.opts.etypes ? { etypes: this.opts.etypes } : {}) };
     const creds = this.opts.credentials;
     let cache: Credential[] = [];
     if (!t.tgt || !validTgt(t.tgt, now)) {
@@ -204,21 +205,13 @@ export class KerberosInitiator implements AuthContext {
     }
   }
 
-  /** RRC = 16 (header copy) + the etype's MAC length: 28 for AES-SHA1, as Windows sends. */
-  private rrc(): number { return 16 + profile(this.security!.key.etype).macSize; }
-
   async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
     if (!this.security) throw new LocalProtocolError('Kerberos is not complete: cannot seal messages yet');
-    const rrc = this.rrc();
-    const tok = this.security.wrap(data, rrc);
-    const hl = 16 + rrc + 16;
-    return { header: tok.subarray(0, hl), data: tok.subarray(hl) };
+    return this.security.wrapWinrm(data);
   }
   async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
     if (!this.security) throw new LocalProtocolError('Kerberos is not complete: cannot unseal messages yet');
-    const tok = new Uint8Array(header.length + data.length);
-    tok.set(header); tok.set(data, header.length);
-    return this.security.unwrap(tok);
+    return this.security.unwrapWinrm(header, data);
   }
 }
 
@@ -298,19 +291,13 @@ export class KerberosAcceptor implements AcceptorContext {
     return a.reply;
   }
 
-  private rrc(): number { return 16 + profile(this.security!.key.etype).macSize; }
   async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
     if (!this.security) throw new LocalProtocolError('Kerberos is not complete');
-    const rrc = this.rrc();
-    const tok = this.security.wrap(data, rrc);
-    const hl = 16 + rrc + 16;
-    return { header: tok.subarray(0, hl), data: tok.subarray(hl) };
+    return this.security.wrapWinrm(data);
   }
   async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
     if (!this.security) throw new LocalProtocolError('Kerberos is not complete');
-    const tok = new Uint8Array(header.length + data.length);
-    tok.set(header); tok.set(data, header.length);
-    return this.security.unwrap(tok);
+    return this.security.unwrapWinrm(header, data);
   }
 }
 

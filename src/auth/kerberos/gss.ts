@@ -8,7 +8,8 @@
  *  - per-message tokens: RFC 4121 4.2.6.2 Wrap (sealed) and 4.2.6.1 MIC, in WinRM's layout (MS-WSMV 2.2.9.1:
  *    RRC 28, EC 0, header = the first 60 bytes) for the AES etypes.
  */
-import { createHash, randomInt } from 'node:crypto';
+import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
+import { rc4 } from '../../crypto/rc4.js';
 import { KerberosError } from '../../errors.js';
 import { concatBytes } from '../../util/bytes.js';
 import { application } from '../../asn1/der.js';
@@ -124,9 +125,72 @@ export class GssSecurity {
   private get peerSealUsage(): number { return this.isAcceptor ? KeyUsage.GSS_INITIATOR_SEAL : KeyUsage.GSS_ACCEPTOR_SEAL; }
   private flags(): number { return (this.isAcceptor ? WRAP_FLAG.SENT_BY_ACCEPTOR : 0) | (this.acceptorSubkey ? WRAP_FLAG.ACCEPTOR_SUBKEY : 0); }
 
+  /** WinRM message encryption (MS-WSMV 2.2.9.1): the token split into header (signature part) and sealed data. */
+  wrapWinrm(data: Uint8Array): { header: Uint8Array; data: Uint8Array } {
+    if (this.key.etype === 23) {
+      const tok = this.wrapRc4(data);
+      return { header: tok.subarray(0, tok.length - data.length), data: tok.subarray(tok.length - data.length) };
+    }
+    // RRC = 16 (header copy) + the MAC length: 28 for AES-SHA1 as Windows sends; header = 16 + RRC + 16 (confounder)
+    const rrc = 16 + profile(this.key.etype).macSize;
+    const tok = this.wrap(data, rrc);
+    const hl = 16 + rrc + 16;
+    return { header: tok.subarray(0, hl), data: tok.subarray(hl) };
+  }
+  unwrapWinrm(header: Uint8Array, data: Uint8Array): Uint8Array {
+    const tok = concatBytes(header, data);
+    return tok[0] === 0x60 ? this.unwrapRc4(tok) : this.unwrap(tok);
+  }
+
+  // --- RFC 4757 7.3 (rc4-hmac) wrap tokens in RFC 1964 framing; WinRM sends them without padding ---
+  private rc4Keys(sgnCksum: Uint8Array, seqBytes?: Uint8Array) {
+    const hm = (k: Uint8Array, d: Uint8Array) => new Uint8Array(createHmac('md5', k).update(d).digest());
+    const zero = new Uint8Array(4);
+    const kseq = hm(hm(this.key.value, zero), sgnCksum);
+    const klocal = this.key.value.map((b) => b ^ 0xf0);
+    const kcrypt = seqBytes ? hm(hm(klocal, zero), seqBytes) : undefined;
+    return { kseq, kcrypt };
+  }
+  private rc4Cksum(hdr8: Uint8Array, confounder: Uint8Array, data: Uint8Array): Uint8Array {
+    const ksign = new Uint8Array(createHmac('md5', this.key.value).update('signaturekey\0').digest());
+    const md5 = createHash('md5').update(Uint8Array.of(13, 0, 0, 0)).update(hdr8).update(confounder).update(data).digest();
+    return new Uint8Array(createHmac('md5', ksign).update(md5).digest()).subarray(0, 8);
+  }
+  /** `pad`: RFC 4757 7.3 one padding byte (MIT expects it); WinRM sends and expects none (krb5 PR #1093). */
+  wrapRc4(data: Uint8Array, pad = false): Uint8Array {
+    if (pad) data = concatBytes(data, Uint8Array.of(1));
+    const hdr8 = Uint8Array.of(0x02, 0x01, 0x11, 0x00, 0x10, 0x00, 0xff, 0xff);
+    const seq = Number(this.sendSeq & 0xffffffffn);
+    this.sendSeq++;
+    const seqPlain = concatBytes(Uint8Array.of(seq >>> 24, (seq >>> 16) & 255, (seq >>> 8) & 255, seq & 255), this.isAcceptor ? Uint8Array.of(255, 255, 255, 255) : new Uint8Array(4));
+    const confounder = new Uint8Array(randomBytes(8));
+    const cksum = this.rc4Cksum(hdr8, confounder, data);
+    const { kseq, kcrypt } = this.rc4Keys(cksum, seqPlain.subarray(0, 4));
+    const sealed = rc4(kcrypt!, concatBytes(confounder, data));
+    return frameToken(0x0201, concatBytes(hdr8.subarray(2), rc4(kseq, seqPlain), cksum, sealed));
+  }
+  /** `padded`: strip the RFC 4757 padding byte (generic GSS peers such as MIT); WinRM tokens carry none. */
+  unwrapRc4(token: Uint8Array, padded = false): Uint8Array {
+    const { tokId, body } = unframeToken(token);
+    if (tokId !== 0x0201 || body.length < 30) throw new KerberosError('not an RFC 4757 wrap token');
+    const hdr8 = concatBytes(Uint8Array.of(0x02, 0x01), body.subarray(0, 6));
+    if (body[0] !== 0x11 || body[1] !== 0x00 || body[2] !== 0x10 || body[3] !== 0x00) throw new KerberosError('unsupported RFC 4757 wrap token algorithms (expected HMAC-MD5 / RC4)');
+    const cksum = body.subarray(14, 22);
+    const { kseq } = this.rc4Keys(cksum);
+    const seqPlain = rc4(kseq, body.subarray(6, 14));
+    const dir = seqPlain.subarray(4);
+    if (dir.every((b) => b === 0xff) === this.isAcceptor) throw new KerberosError('the wrap token was sent in the wrong direction (reflection?)');
+    const { kcrypt } = this.rc4Keys(cksum, seqPlain.subarray(0, 4));
+    const plain = rc4(kcrypt!, body.subarray(22));
+    const want = this.rc4Cksum(hdr8, plain.subarray(0, 8), plain.subarray(8));
+    if (!want.every((b, i) => b === cksum[i])) throw new KerberosError('the rc4-hmac wrap token checksum does not match (tampered token or wrong key)');
+    if (padded && plain.length > 8 && plain[plain.length - 1] === 1) return plain.subarray(8, plain.length - 1);
+    return plain.subarray(8);
+  }
+
   /** RFC 4121 4.2.6.2 sealed Wrap token; `rrc` 28 and EC 0 is what Windows sends for WinRM. */
   wrap(data: Uint8Array, rrc = 28): Uint8Array {
-    if (this.key.etype === 23) throw new KerberosError('message encryption with an rc4-hmac session key is not supported yet: enable AES for the service account');
+    if (this.key.etype === 23) return this.wrapRc4(data, true);
     const seq = this.sendSeq;
     const hdr = (r: number) => concatBytes(Uint8Array.of(0x05, 0x04, this.flags() | WRAP_FLAG.SEALED, 0xff, 0, 0, (r >> 8) & 255, r & 255), be64(seq));
     const c = encrypt(this.key, this.sealUsage, concatBytes(data, hdr(0)));
@@ -135,6 +199,7 @@ export class GssSecurity {
   }
 
   unwrap(token: Uint8Array): Uint8Array {
+    if (token[0] === 0x60) return this.unwrapRc4(token, true);
     if (token.length < 16) throw new KerberosError('the Kerberos wrap token is too short');
     if (token[0] !== 0x05 || token[1] !== 0x04 || token[3] !== 0xff) throw new KerberosError('not an RFC 4121 wrap token (bad token id); the peer may use an rc4-hmac session key');
     const flags = token[2]!;
