@@ -15,6 +15,10 @@ export class MemoryUserDatabase implements UserDatabase {
     for (const u of users) this.byKey.set(`${u.domain.toLowerCase()}\\${u.user.toLowerCase()}`, u);
   }
   lookup(domain: string, user: string): UserRecord | undefined {
+    const r = this.find(domain, user);
+    return r && r.password === '*' ? undefined : r; // `principal@REALM:*` admits that principal by Kerberos only
+  }
+  private find(domain: string, user: string): UserRecord | undefined {
     const d = domain.toLowerCase(); const u = user.toLowerCase();
     if (d && d !== '.') {
       const hit = this.byKey.get(`${d}\\${u}`);

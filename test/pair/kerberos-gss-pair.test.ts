@@ -123,3 +123,13 @@ test('MIT ccache and keytab round trips; krb5.conf realms, KDCs and domain_realm
   assert.equal(realmForHost(cfg, 'LOCALHOST'), 'EXAMPLE.TEST');
   assert.equal(realmForHost(cfg, 'elsewhere.net'), 'EXAMPLE.TEST');
 });
+
+test('users file: `principal@REALM:*` admits the principal by Kerberos only, never as a password "*"', async () => {
+  const { parseUsers } = await import('../../src/server/users.js');
+  const { findPrincipalUser } = await import('../../src/auth/kerberos/context.js');
+  const db = parseUsers('alice@EXAMPLE.TEST:*\nEXAMPLE\\bob:B0b!\n');
+  assert.equal(db.lookup('', 'alice@EXAMPLE.TEST'), undefined);
+  assert.equal(db.lookup('EXAMPLE.TEST', 'alice'), undefined);
+  assert.ok(findPrincipalUser(db, 'alice@example.test'));
+  assert.equal(findPrincipalUser(db, 'bob@EXAMPLE.TEST'), undefined, 'a DOMAIN\\user line is not a Kerberos principal');
+});

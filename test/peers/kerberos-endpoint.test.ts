@@ -98,3 +98,18 @@ test('HTTPS with strict channel binding: the AP-REQ checksum carries tls-server-
     assert.equal(r.stdout.trim(), 'alice');
   } finally { await s.close(); }
 });
+
+test('Negotiate falls back to NTLM when Kerberos cannot start (KDC down), unless --no-ntlm-fallback', { skip }, async () => {
+  const { writeFileSync } = await import('node:fs');
+  const conf = join(kdc.dir, 'down.conf');
+  writeFileSync(conf, '[libdefaults]\n  default_realm = EXAMPLE.TEST\n[realms]\n  EXAMPLE.TEST = {\n    kdc = 127.0.0.1:1\n  }\n');
+  const e2 = { ...env, KRB5_CONFIG: conf, KRB5CCNAME: `FILE:${join(kdc.dir, 'none.cc')}` };
+  const h = `localhost:${port(ep.url)}`;
+  const fb = await runCli(['run', '-H', h, '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--', 'printenv', 'USERNAME'], { env: e2 });
+  assert.equal(fb.code, 0, fb.stderr);
+  assert.equal(fb.stdout.trim(), 'alice');
+  assert.match(fb.stderr, /warning: Kerberos is not possible \(no KDC of realm EXAMPLE\.TEST is reachable.*falling back to NTLM/);
+  const no = await runCli(['run', '-H', h, '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--no-ntlm-fallback', '--', 'true'], { env: e2 });
+  assert.notEqual(no.code, 0);
+  assert.match(no.stderr, /no KDC of realm EXAMPLE\.TEST is reachable.*NTLM fallback refused by --no-ntlm-fallback/);
+});

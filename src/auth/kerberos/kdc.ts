@@ -103,7 +103,15 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
       const useTcp = t.proto === 'tcp' || (t.proto !== 'udp' && req.length > limit);
       try {
         debug('kerberos: %s request of %d bytes to KDC %s:%d for %s', useTcp ? 'TCP' : 'UDP', req.length, t.host, t.port, realm);
-        let rep = useTcp ? await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal) : await udpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
+        let rep: Uint8Array;
+        if (useTcp) rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
+        else {
+          // UDP first with a short wait (no answer is the only failure signal), then TCP on the same KDC
+          try { rep = await udpExchange(t.host, t.port, req, Math.min(timeoutMs, 2000), opts?.signal); } catch (e) {
+            if (opts?.signal?.aborted || t.proto === 'udp') throw e;
+            rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
+          }
+        }
         if (!useTcp && messageTag(rep) === 30) {
           try { if (decodeKrbError(rep).errorCode === 52) rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal); } catch { /* let the caller decode it */ }
         }
