@@ -113,3 +113,18 @@ test('Negotiate falls back to NTLM when Kerberos cannot start (KDC down), unless
   assert.notEqual(no.code, 0);
   assert.match(no.stderr, /no KDC of realm EXAMPLE\.TEST is reachable.*NTLM fallback refused by --no-ntlm-fallback/);
 });
+
+test('CredSSP with Kerberos inside (user@REALM and a KDC at hand): the delegated password gives the session a TGT', { skip }, async () => {
+  const { readFileSync } = await import('node:fs');
+  const s = await startEndpoint({ auth: ['credssp'], keytab: kdc.httpKeytab, userDb: users() });
+  try {
+    const tgsBefore = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8').split('\n').filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
+    const e2 = { ...env, KRB5CCNAME: `FILE:${join(kdc.dir, 'none.cc')}` };
+    const r = await runCli(['run', '-H', `localhost:${port(s.url)}`, '--auth', 'credssp', '--delegate-to', 'wsman/localhost', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!',
+      '--', 'kvno', 'HTTP/localhost@EXAMPLE.TEST'], { env: e2 });
+    assert.equal(r.code, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /kvno = \d+/);
+    const tgsAfter = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8').split('\n').filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
+    assert.ok(tgsAfter >= tgsBefore + 2, 'the client got a service ticket for CredSSP\'s inner Kerberos, and kvno one on the endpoint');
+  } finally { await s.close(); }
+});
