@@ -9,8 +9,9 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl python3-re
   apache2 libapache2-mod-auth-gssapi curl
   python3-requests-ntlm python3-winrm python3-impacket
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
-  golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev
-  openssh-server openssh-client openssl)
+  golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev golang-github-jcmturner-gokrb5.v8-dev
+  openssh-server openssh-client openssl
+  krb5-kdc krb5-admin-server krb5-user)
 PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, useradd
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

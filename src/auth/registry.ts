@@ -24,6 +24,7 @@ import { credsspMechanism } from './credssp/index.js';
 import { brokeredAmbientAuth } from './brokered.js';
 import { ntlmMechanism } from './ntlm/index.js';
 import { negotiateMechanism } from './spnego/index.js';
+import { kerberosAmbientAuth, kerberosMechanism } from './kerberos/index.js';
 
 export interface InitiatorOptions {
   /** host name the client connects to (for SPNs: `HTTP/<targetHost>`, delegation checks: `wsman/<targetHost>`) */
@@ -71,6 +72,7 @@ export interface AuthMechanism {
 const MECHANISMS: Record<string, AuthMechanism> = {
   basic: basicMechanism,
   credssp: credsspMechanism,
+  kerberos: kerberosMechanism,
   negotiate: negotiateMechanism,
   ntlm: ntlmMechanism,
 };
@@ -122,3 +124,5 @@ export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
 // H8: inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
 // logon-session credential broker (src/auth/brokered.ts)
 registerAmbientAuth(brokeredAmbientAuth);
+// then Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)
+registerAmbientAuth(kerberosAmbientAuth);

@@ -50,6 +50,10 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
     .option('--allow-unencrypted', 'allow Basic over plain HTTP: the password crosses the network in clear text (use --https instead)')
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable)', collect)
     .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
+    // Kerberos
+    .option('--spn <spn>', 'Kerberos service principal (default HTTP/<host>; needed when connecting by IP address)')
+    .option('--kerberos-delegate', 'Kerberos: send a forwarded TGT so the server can make the second hop as you')
+    .option('--no-ntlm-fallback', 'Negotiate: use Kerberos only, never fall back to NTLM')
     .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
     .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'));
 }
@@ -59,6 +63,7 @@ export interface ConnectionFlags {
   encryption?: 'auto' | 'always' | 'never'; ca?: string; fingerprint?: string; insecure?: boolean;
   delegateTo?: string[]; credsspMinVersion?: number; connectTimeout?: number; operationTimeout?: number; readTimeout?: number;
   allowUnencrypted?: boolean;
+  spn?: string; kerberosDelegate?: boolean; ntlmFallback?: boolean;
 }
 
 /** Read a password from the TTY without echo. */
@@ -101,6 +106,7 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
     encryption: f.encryption, ca, fingerprint: f.fingerprint, insecure: !!f.insecure, allowUnencrypted: !!f.allowUnencrypted,
     delegateTo: delegateTo.length ? delegateTo : undefined, credsspMinVersion: f.credsspMinVersion,
     connectTimeout: f.connectTimeout, operationTimeout: f.operationTimeout, readTimeout: f.readTimeout,
+    spn: f.spn, kerberosDelegate: !!f.kerberosDelegate, ntlmFallback: f.ntlmFallback !== false,
     onWarning: (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
   };
 }

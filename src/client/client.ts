@@ -33,6 +33,9 @@ export interface ConnectOptions {
   delegateTo?: string[];
   credsspMinVersion?: number;
   spn?: string;
+  /** Kerberos: send a forwarded TGT to the server (the second hop); `ntlmFallback: false` = Negotiate never uses NTLM */
+  kerberosDelegate?: boolean;
+  ntlmFallback?: boolean;
   /** seconds */
   connectTimeout?: number;
   operationTimeout?: number;
@@ -85,6 +88,8 @@ export class WinRMClient {
     const initOpts: InitiatorOptions = {
       targetHost: host, spn: options.spn, delegateTo: options.delegateTo, credsspMinVersion: options.credsspMinVersion,
       tls: !!options.https,
+      ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}), ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
+      ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     };
     let auth: AuthContext | undefined = options.authContext;
     this.authName = auth?.protocol;

@@ -28,6 +28,7 @@ import { faults, findHandler, WsmanFault, type EndpointInfo, type ResourceHandle
 import { LogonSession, registerChildEnvHook } from './logon.js';
 import { logonBrokerEnv, removeStaleRunFiles } from './broker.js';
 import { planAccounts, type AccountPlan } from './accounts.js';
+import { kerberosLogonEnv } from './kerberos-logon.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
 import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
@@ -36,6 +37,7 @@ import { NS } from '../wsman/ns.js';
 // H8: processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
 // broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
 registerChildEnvHook(logonBrokerEnv((mech, creds, o) => createInitiator(mech, creds, o)));
+registerChildEnvHook(kerberosLogonEnv);
 
 export interface ServeOptions {
   /** "127.0.0.1:5985" (port 0 = ephemeral) */
@@ -53,6 +55,8 @@ export interface ServeOptions {
   /** machine name (faults' Machine=, NTLM target info) */
   name?: string;
   cbt?: 'none' | 'relaxed' | 'strict';
+  /** Kerberos service keytab (`--keytab`) */
+  keytab?: string;
   /** bytes (default 512000 = MaxEnvelopeSizekb 500) */
   maxEnvelopeSize?: number;
   /** one line per request / auth event (never secrets) */
@@ -131,7 +135,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const conns = new WeakMap<net.Socket, ConnState>();
   let connSeq = 0;
   const stopping = new AbortController();
-  const acceptorOpts = () => ({ userDb: o.userDb, serverName: name, cbt: o.cbt ?? 'relaxed', channelBindings: bindings, tlsCert: o.cert?.toString(), tlsKey: o.key?.toString() });
+  const acceptorOpts = () => ({ userDb: o.userDb, serverName: name, cbt: o.cbt ?? 'relaxed', channelBindings: bindings, tlsCert: o.cert?.toString(), tlsKey: o.key?.toString(), keytab: o.keytab });
 
   const endpoint: EndpointInfo = { name, url: '', maxEnvelopeSize, maxTimeoutMs: 3600_000 };
 

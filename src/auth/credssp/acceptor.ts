@@ -15,6 +15,7 @@ import { TSRequest } from './ts-request.js';
 import { CredType, TSCredentials, TSPasswordCreds } from './ts-credentials.js';
 import { clientPubKeyAuth, serverPubKeyAuth, NONCE_VERSION } from './pub-key-auth.js';
 import { createInnerAcceptor, gssUnwrap, gssWrap } from './inner.js';
+import { findPrincipalUser, type KerberosAcceptorOptions } from '../kerberos/context.js';
 import { STATUS_LOGON_FAILURE, SEC_E_MESSAGE_ALTERED, STATUS_INVALID_PARAMETER } from './ntstatus.js';
 import { processCredSSPCertificate } from './x509.js';
 import { CREDSSP_CHUNK_SIZE, CREDSSP_ENCRYPTION_PROTOCOL, CREDSSP_VERSION, unwrapThroughPipe, wrapThroughPipe } from './initiator.js';
@@ -34,6 +35,8 @@ export interface CredSSPAcceptorOptions {
   minVersion?: number;
   tlsMinVersion?: SecureVersion;
   tlsMaxVersion?: SecureVersion;
+  /** Kerberos inside (SPNEGO) when the endpoint has a keytab */
+  kerberos?: KerberosAcceptorOptions;
   /** 'message' (HTTP) or 'stream' (RDP socket) */
   framing?: 'message' | 'stream';
   /** when true, the delegated password must match the user database (default true) */
@@ -138,11 +141,13 @@ export class CredSSPAcceptor implements AcceptorContext {
       this.selectedVersion = Math.min(req.version, this.ownVersion);
     }
     const token = req.negoTokens?.[0];
-    if (!token) throw new CredSSPError('the client TSRequest carries no negoToken');
-    this.inner ??= createInnerAcceptor(this.opts.userDb, this.opts.serverName, this.opts.domainName);
+    // Kerberos inside: the inner context completed on the AP-REQ; this TSRequest carries pubKeyAuth only
+    const innerDone = !!this.inner?.complete;
+    if (!token && !innerDone) throw new CredSSPError('the client TSRequest carries no negoToken');
+    this.inner ??= createInnerAcceptor(this.opts.userDb, this.opts.serverName, this.opts.domainName, this.opts.kerberos);
     let out: Uint8Array | undefined;
     try {
-      out = await this.inner.step(token);
+      if (!innerDone) out = await this.inner.step(token!);
     } catch (e) {
       if (e instanceof AccessDeniedError || e instanceof WinRMError) {
         return this.refuse(STATUS_LOGON_FAILURE, e.message, e);
@@ -153,6 +158,8 @@ export class CredSSPAcceptor implements AcceptorContext {
       if (!out) throw new CredSSPError('the inner authentication stopped without completing');
       return this.send({ version: this.ownVersion, negoTokens: [out] });
     }
+    // Kerberos completes on its first token: send the AP-REP and wait for pubKeyAuth (MS-CSSP 3.1.5 step 3)
+    if (!req.pubKeyAuth && out && this.inner.identity?.mechanism === 'kerberos') return this.send({ version: this.ownVersion, negoTokens: [out] });
     // inner complete: the same TSRequest must carry pubKeyAuth (MS-CSSP 3.1.5 step 3)
     if (!req.pubKeyAuth) throw new CredSSPError('the client did not send pubKeyAuth with its last authentication token');
     let nonce: Uint8Array | undefined;
@@ -185,13 +192,17 @@ export class CredSSPAcceptor implements AcceptorContext {
     let dUser = pw.userName, dDomain = pw.domainName;
     const at = dUser.indexOf('@');
     if (!dDomain && at > 0) { dDomain = dUser.slice(at + 1); dUser = dUser.slice(0, at); }
-    const sameUser = dUser.toLowerCase() === authed.user.toLowerCase() &&
-      (!dDomain || dDomain.toLowerCase() === authed.domain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === authed.domain.toLowerCase());
+    let aUser = authed.user, aDomain = authed.domain;
+    const aAt = aUser.indexOf('@');
+    if (!aDomain && aAt > 0) { aDomain = aUser.slice(aAt + 1); aUser = aUser.slice(0, aAt); } // a user@REALM users-file entry
+    const sameUser = dUser.toLowerCase() === aUser.toLowerCase() &&
+      (!dDomain || dDomain.toLowerCase() === aDomain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
     if (!sameUser) {
       throw new AccessDeniedError(`CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`);
     }
     if (this.opts.verifyDelegatedPassword !== false) {
-      const entry = this.opts.userDb.lookup(authed.domain, authed.user);
+      const kp = (authed as { kerberosPrincipal?: string }).kerberosPrincipal;
+      const entry = this.opts.userDb.lookup(authed.domain, authed.user) ?? (kp ? findPrincipalUser(this.opts.userDb, kp) : undefined);
       if (!entry || entry.password !== pw.password) {
         throw new AccessDeniedError(`CredSSP: the delegated password for ${authed.domain}\\${authed.user} does not log on (an interactive logon with it would fail)`);
       }

@@ -3,6 +3,7 @@
  * CredSSP hands the user's full password to the target host (it is NOT constrained delegation): the initiator
  * refuses targets outside the `delegateTo` allow-list before producing any token.
  */
+import { kerberosAcceptorOptions } from '../kerberos/index.js';
 import type { AuthMechanism, InitiatorOptions, AcceptorOptions } from '../registry.js';
 import type { Credentials } from '../types.js';
 import { CredSSPInitiator } from './initiator.js';
@@ -40,6 +41,7 @@ export const credsspMechanism: AuthMechanism = {
       tlsCert: opts.credsspCert as string | undefined,
       tlsKey: opts.credsspKey as string | undefined,
       minVersion: opts.credsspMinVersion as number | undefined,
+      ...((k) => (k ? { kerberos: k } : {}))(kerberosAcceptorOptions(opts, 'Negotiate')),
     });
   },
 };

@@ -7,6 +7,8 @@ import { concatBytes } from '../../util/bytes.js';
 import { CredSSPError } from '../../errors.js';
 import { NtlmInitiator } from '../ntlm/initiator.js';
 import { SpnegoAcceptor, SpnegoInitiator } from '../spnego/context.js';
+import { SpnegoKerberosInitiator, kerberosAvailable } from '../kerberos/index.js';
+import type { KerberosAcceptorOptions } from '../kerberos/context.js';
 
 /** A context that may offer GSS-style wrap/unwrap (pyspnego shape); otherwise the WinRM split is used. */
 type Gss = AuthContext & {
@@ -40,15 +42,20 @@ export async function gssUnwrap(ctx: AuthContext, token: Uint8Array, what: strin
 export type InnerMechanism = 'negotiate' | 'ntlm';
 
 /** The inner initiator: SPNEGO offering NTLM (what WinRM expects) or raw NTLM (what RDP servers take). */
-export function createInnerInitiator(kind: InnerMechanism, creds: Credentials, spn: string): AuthContext {
+export function createInnerInitiator(kind: InnerMechanism, creds: Credentials, spn: string, o: { kerberos?: boolean } = {}): AuthContext {
   if (kind === 'ntlm') return new NtlmInitiator({ credentials: creds, spn });
-  return new SpnegoInitiator({ credentials: creds, spn });
+  const ntlm = () => new SpnegoInitiator({ credentials: creds, spn });
+  // Kerberos inside CredSSP when a credential for it is at hand (user@REALM with a configured KDC, or a ticket)
+  if (o.kerberos !== false && kerberosAvailable(creds)) {
+    return new SpnegoKerberosInitiator({ credentials: creds, targetHost: spn.split('/')[1] ?? spn, spn }, ntlm);
+  }
+  return ntlm();
 }
 
 /**
  * The inner acceptor takes what Windows takes: SPNEGO, or a raw NTLMSSP token (mstsc, FreeRDP, impacket), which
  * the SPNEGO acceptor answers raw.
  */
-export function createInnerAcceptor(userDb: UserDatabase, serverName: string, domainName?: string): AcceptorContext {
-  return new SpnegoAcceptor({ userDb, netbiosComputer: serverName.toUpperCase().slice(0, 15), netbiosDomain: domainName });
+export function createInnerAcceptor(userDb: UserDatabase, serverName: string, domainName?: string, kerberos?: KerberosAcceptorOptions): AcceptorContext {
+  return new SpnegoAcceptor({ userDb, netbiosComputer: serverName.toUpperCase().slice(0, 15), netbiosDomain: domainName, ...(kerberos ? { kerberos } : {}) });
 }

@@ -11,6 +11,7 @@ import type { AcceptedIdentity, AcceptorContext, AuthContext, AuthProtocol, Step
 import { NtlmInitiator, WINRM_ENCRYPTION_PROTOCOL, type NtlmInitiatorOptions } from '../ntlm/initiator.js';
 import { NtlmAcceptor, type NtlmAcceptorOptions } from '../ntlm/acceptor.js';
 import { isNtlmToken } from '../ntlm/messages.js';
+import { KerberosAcceptor, type KerberosAcceptorOptions } from '../kerberos/context.js';
 import {
   MechOid, NegState, decodeNegotiationToken, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp, type NegTokenResp,
 } from './tokens.js';
@@ -146,13 +147,15 @@ export class SpnegoAcceptor implements AcceptorContext {
   private micRequired = false;
   /** The client spoke raw NTLMSSP: answer raw. */
   raw = false;
+  /** Kerberos chosen (the client's preferred mechanism, with a keytab configured) */
+  private krb?: KerberosAcceptor;
 
-  constructor(private readonly opts: NtlmAcceptorOptions) {
+  constructor(private readonly opts: NtlmAcceptorOptions & { kerberos?: KerberosAcceptorOptions }) {
     this.ntlm = new NtlmAcceptor({ ...opts, httpScheme: 'Negotiate' });
   }
 
   get complete(): boolean { return this.state === 'done'; }
-  get identity(): AcceptedIdentity | undefined { return this.ntlm.identity; }
+  get identity(): AcceptedIdentity | undefined { return this.krb ? this.krb.identity : this.ntlm.identity; }
   newContext(): SpnegoAcceptor { return new SpnegoAcceptor(this.opts); }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
@@ -177,8 +180,16 @@ export class SpnegoAcceptor implements AcceptorContext {
     switch (this.state) {
       case 'initial': {
         if (t.kind !== 'init') throw new AuthError('the Negotiate handshake must start with a SPNEGO NegTokenInit (or a raw NTLM NEGOTIATE)');
+        const first = t.mechTypes[0];
+        if (this.opts.kerberos && (first === MechOid.KRB5 || first === MechOid.MS_KRB5) && t.mechToken) {
+          // Kerberos is the client's preferred mechanism and came with its AP-REQ: one round trip (RFC 4178 5 c)
+          this.krb = new KerberosAcceptor(this.opts.kerberos);
+          const rep = this.krb.stepSync(t.mechToken, opts);
+          this.state = 'done';
+          return encodeNegTokenResp({ negState: NegState.ACCEPT_COMPLETED, supportedMech: first, ...(rep ? { responseToken: rep } : {}) });
+        }
         if (!t.mechTypes.includes(MechOid.NTLM)) {
-          throw new AuthError(`the client offered no SPNEGO mechanism this endpoint supports (offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM})`);
+          throw new AuthError(`the client offered no SPNEGO mechanism this endpoint supports (offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM}${this.opts.kerberos ? `, Kerberos ${MechOid.KRB5}` : '; Kerberos needs serve --keytab'})`);
         }
         this.mechTypesRaw = t.mechTypesRaw;
         if (t.mechTypes[0] === MechOid.NTLM && t.mechToken) {
@@ -221,6 +232,6 @@ export class SpnegoAcceptor implements AcceptorContext {
     throw new LocalProtocolError(`SPNEGO acceptor in state ${this.state}`);
   }
 
-  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> { return this.ntlm.wrapWinrm(data); }
-  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> { return this.ntlm.unwrapWinrm(header, data); }
+  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> { return (this.krb ?? this.ntlm).wrapWinrm(data); }
+  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> { return (this.krb ?? this.ntlm).unwrapWinrm(header, data); }
 }

@@ -5,12 +5,23 @@
 import type { AuthMechanism } from '../registry.js';
 import { ntlmAcceptorOptions, ntlmInitiatorOptions } from '../ntlm/index.js';
 import { SpnegoAcceptor, SpnegoInitiator } from './context.js';
+import { SpnegoKerberosInitiator, kerberosAcceptorOptions, kerberosAvailable, kerberosInitiatorOptions } from '../kerberos/index.js';
 
 export { SpnegoAcceptor, SpnegoInitiator } from './context.js';
 
 export const negotiateMechanism: AuthMechanism = {
   protocol: 'negotiate',
   httpScheme: 'Negotiate',
-  initiator: (creds, opts) => new SpnegoInitiator(ntlmInitiatorOptions(creds, opts)),
-  acceptor: (opts) => new SpnegoAcceptor(ntlmAcceptorOptions(opts)),
+  // Kerberos first when a credential for it is at hand (ticket, client keytab, user@REALM with a known KDC),
+  // NTLM as the fallback unless `ntlmFallback: false` (--no-ntlm-fallback)
+  initiator: (creds, opts) => {
+    const ntlm = () => new SpnegoInitiator(ntlmInitiatorOptions(creds, opts));
+    const noFallback = opts.ntlmFallback === false;
+    if (!noFallback && !kerberosAvailable(creds)) return ntlm();
+    return new SpnegoKerberosInitiator(kerberosInitiatorOptions(creds, opts, 'Negotiate'), noFallback || creds.password === undefined ? undefined : ntlm);
+  },
+  acceptor: (opts) => {
+    const k = kerberosAcceptorOptions(opts, 'Negotiate');
+    return new SpnegoAcceptor({ ...ntlmAcceptorOptions(opts), ...(k ? { kerberos: k } : {}) });
+  },
 };

@@ -26,8 +26,9 @@ export function register(program: Command): void {
     .option('--max-envelope-size <bytes>', 'MaxEnvelopeSize in bytes', '512000')
     .option('--quiet', 'no per-request log lines')
     .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
+    .option('--keytab <file>', 'Kerberos service keytab (HTTP/<name>) for --auth kerberos / negotiate (default: $KRB5_KTNAME)')
     .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
-    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string; singleAccount?: boolean }) => {
+    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string; singleAccount?: boolean; keytab?: string }) => {
       const read = (p: string | undefined, what: string) => {
         if (!p) return undefined;
         try { return readFileSync(p, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
@@ -40,7 +41,7 @@ export function register(program: Command): void {
         resources: psrp.resources(),
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
         userDb: loadUsersFile(f.users), singleAccount: !!f.singleAccount, auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
-        name: f.name, cbt: f.cbt, maxEnvelopeSize: mes,
+        name: f.name, cbt: f.cbt, maxEnvelopeSize: mes, ...(f.keytab ? { keytab: f.keytab } : {}),
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
       for (const line of handle.accounts.summary) process.stdout.write(`winrm-ts serve: ${line}\n`);
