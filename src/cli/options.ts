@@ -6,6 +6,7 @@
  * Uses only the public API (src/index.ts).
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, type ConnectOptions } from '../index.js';
 
@@ -50,13 +51,39 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable)', collect)
     .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
     .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
-    .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'));
+    .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'))
+    // certificate authentication (HTTPS only) and proxies
+    .option('--cert <file>', 'client certificate (PEM) for --auth certificate (HTTPS only)')
+    .option('--cert-key <file>', 'private key of --cert (PEM; an encrypted key\'s passphrase from env WINRM_CERT_PASSPHRASE)')
+    .option('--cert-p12 <file>', 'client certificate + key as PKCS#12 (passphrase: env WINRM_CERT_PASSPHRASE, else a prompt)')
+    .option('--proxy <url>', 'http://[user@]host:port (CONNECT) or socks5[h]://host:port; default HTTPS_PROXY / HTTP_PROXY; "" = none (proxy password: env WINRM_PROXY_PASSWORD)')
+    .option('--noproxy <hosts>', 'hosts that bypass the proxy (comma-separated, NO_PROXY syntax; * = all)');
+}
+
+/** --cert/--cert-key/--cert-p12 → ConnectOptions.clientCertificate (files read here; passphrase from env or a prompt). */
+async function clientCertificateFrom(f: ConnectionFlags): Promise<ConnectOptions['clientCertificate']> {
+  const read = (p: string, what: string) => {
+    try { return readFileSync(p); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
+  };
+  const passphrase = process.env.WINRM_CERT_PASSPHRASE;
+  if (f.certP12) {
+    if (f.cert || f.certKey) throw new InvalidArgumentError('give either --cert-p12 or --cert with --cert-key, not both');
+    const pfx = read(f.certP12, '--cert-p12');
+    if (passphrase !== undefined) return { pfx, passphrase };
+    try { createSecureContext({ pfx }); return { pfx }; } catch { /* encrypted: ask */ }
+    if (!process.stdin.isTTY) throw new InvalidArgumentError(`the PKCS#12 file ${f.certP12} needs a passphrase: set WINRM_CERT_PASSPHRASE (stdin is not a terminal)`);
+    return { pfx, passphrase: await readHidden(`Passphrase for ${f.certP12}: `, () => new InvalidArgumentError('cancelled')) };
+  }
+  if (!f.cert && !f.certKey) return undefined;
+  if (!f.cert || !f.certKey) throw new InvalidArgumentError('--cert and --cert-key go together (PEM certificate and its private key); or use --cert-p12');
+  return { cert: read(f.cert, '--cert'), key: read(f.certKey, '--cert-key'), passphrase };
 }
 
 export interface ConnectionFlags {
   host: string; https?: boolean; port?: number; user?: string; password?: string; auth?: string;
   encryption?: 'auto' | 'always' | 'never'; ca?: string; fingerprint?: string; insecure?: boolean;
   delegateTo?: string[]; credsspMinVersion?: number; connectTimeout?: number; operationTimeout?: number; readTimeout?: number;
+  cert?: string; certKey?: string; certP12?: string; proxy?: string; noproxy?: string;
 }
 
 /** Read a password from the TTY without echo. */
@@ -99,6 +126,7 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
     encryption: f.encryption, ca, fingerprint: f.fingerprint, insecure: !!f.insecure,
     delegateTo: delegateTo.length ? delegateTo : undefined, credsspMinVersion: f.credsspMinVersion,
     connectTimeout: f.connectTimeout, operationTimeout: f.operationTimeout, readTimeout: f.readTimeout,
+    clientCertificate: await clientCertificateFrom(f), proxy: f.proxy, noProxy: f.noproxy,
     onWarning: (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
   };
 }

@@ -17,6 +17,7 @@ import https from 'node:https';
 import type net from 'node:net';
 import { X509Certificate, createHash } from 'node:crypto';
 import { createAcceptor, createInitiator, getMechanism, mechanismForScheme } from '../auth/registry.js';
+import { peerCertificateOf } from '../auth/certificate.js';
 import type { AcceptorContext, ChannelBindings, UserDatabase } from '../auth/types.js';
 import { AuthError, EncryptionError, InvalidArgumentError, WinRMError } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
@@ -58,6 +59,10 @@ export interface ServeOptions {
   log?: (line: string) => void;
   /** extra resource handlers for this endpoint (prefix → handler) */
   resources?: Record<string, ResourceHandler>;
+  /** HTTPS: request client certificates and trust these CAs for them (PEM); `auth: ['certificate']` maps them to users */
+  clientCa?: string | Buffer;
+  /** PEM CRL(s) of the client CAs: revoked client certificates are refused */
+  crl?: string | Buffer;
 }
 
 export interface ServerHandle {
@@ -95,6 +100,9 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     if (!getMechanism(a)?.acceptor) throw new InvalidArgumentError(`--auth ${a}: no such authentication is available in this build (available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`);
   }
   if (o.https && (!o.cert || !o.key)) throw new InvalidArgumentError('--https needs --cert FILE and --key FILE (PEM)');
+  if ((o.clientCa || o.crl) && !o.https) throw new InvalidArgumentError('--client-ca and --crl need --https: client certificates are presented in the TLS handshake');
+  if (o.crl && !o.clientCa) throw new InvalidArgumentError('--crl needs --client-ca FILE');
+  if (auth.includes('certificate') && !o.clientCa) throw new InvalidArgumentError('--auth certificate needs --https and --client-ca FILE (the CA that issues the client certificates)');
   const log = o.log ?? (() => undefined);
   const name = o.name ?? 'localhost';
   const maxEnvelopeSize = o.maxEnvelopeSize ?? 512000;
@@ -189,7 +197,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     let finalToken: string | undefined;
     const authz = req.headers.authorization;
     if (authz) {
-      const m = /^\s*([A-Za-z][A-Za-z0-9-]*)(?:\s+(\S+))?\s*$/.exec(authz);
+      // the certificate profile URI is the whole header value (certificate.ts)
+      const m = /^\s*([A-Za-z][A-Za-z0-9-]*|https?:\/\/[^\s]+)(?:\s+(\S+))?\s*$/.exec(authz);
       let found = m ? mechanismForScheme(m[1]!) : undefined;
       // Raw NTLMSSP under "Negotiate" (pywinrm's and `run --auth ntlm`'s form) is accepted by `--auth ntlm` too.
       if (found?.name === 'negotiate' && !auth.includes('negotiate') && auth.includes('ntlm') && m?.[2]?.startsWith('TlRMTVNTUA')) {
@@ -201,7 +210,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       try { token = fromBase64(m[2] ?? ''); } catch { deny('bad base64 token'); return; }
       if (found.mech.perRequest) {
         if (!o.https && !allowUnencrypted) { deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`); return; }
-        const acc = createAcceptor(found.name, acceptorOpts());
+        const acc = createAcceptor(found.name, { ...acceptorOpts(), peerCertificate: peerCertificateOf(sock) });
         try { await acc.step(token); } catch (e) { deny(`${found.name} failed: ${safeMsg(e)}`); return; }
         const id = acc.identity!;
         const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
@@ -314,7 +323,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     });
   };
   const server: http.Server = o.https
-    ? https.createServer({ cert: o.cert, key: o.key }, onRequest)
+    ? https.createServer({ cert: o.cert, key: o.key, ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}) }, onRequest)
     : http.createServer(onRequest);
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 130_000;

@@ -7,12 +7,21 @@ import { readFileSync } from 'node:fs';
 import type { UserDatabase } from '../auth/types.js';
 import { InvalidArgumentError } from '../errors.js';
 
-export interface UserRecord { domain: string; user: string; password: string }
+export interface UserRecord {
+  domain: string; user: string; password: string;
+  /** `DOMAIN\\user:cert:NAME`: a certificate-mapping entry (no password); NAME = the certificate's SAN UPN or e-mail */
+  certName?: string;
+}
 
 export class MemoryUserDatabase implements UserDatabase {
   private readonly byKey = new Map<string, UserRecord>();
   constructor(readonly users: UserRecord[], readonly defaultDomain = users[0]?.domain || 'WORKGROUP') {
-    for (const u of users) this.byKey.set(`${u.domain.toLowerCase()}\\${u.user.toLowerCase()}`, u);
+    for (const u of users) if (u.certName === undefined) this.byKey.set(`${u.domain.toLowerCase()}\\${u.user.toLowerCase()}`, u);
+  }
+  /** The user a client certificate name (SAN UPN / e-mail) maps to. */
+  lookupCertificate(name: string): UserRecord | undefined {
+    const n = name.toLowerCase();
+    return this.users.find((r) => r.certName !== undefined && r.certName.toLowerCase() === n);
   }
   lookup(domain: string, user: string): UserRecord | undefined {
     const d = domain.toLowerCase(); const u = user.toLowerCase();
@@ -23,7 +32,7 @@ export class MemoryUserDatabase implements UserDatabase {
       const first = d.split('.')[0]!;
       return first !== d ? this.byKey.get(`${first}\\${u}`) : undefined;
     }
-    return this.users.find((r) => r.user.toLowerCase() === u);
+    return this.users.find((r) => r.certName === undefined && r.user.toLowerCase() === u);
   }
 }
 
@@ -40,6 +49,8 @@ export function parseUsers(text: string, source = 'users file'): MemoryUserDatab
     const domain = bs >= 0 ? name.slice(0, bs) : '';
     const user = bs >= 0 ? name.slice(bs + 1) : name;
     if (!user) throw new InvalidArgumentError(`${source} line ${i + 1}: empty user name`);
+    const cert = /^cert:([^:]+)/.exec(password);
+    if (cert) { users.push({ domain, user, password: '', certName: cert[1]!.trim() }); return; }
     users.push({ domain, user, password });
   });
   if (!users.length) throw new InvalidArgumentError(`${source} has no users (one DOMAIN\\user:password per line)`);

@@ -14,7 +14,7 @@ export function register(program: Command): void {
     .option('--https', 'serve HTTPS (needs --cert and --key)')
     .option('--cert <file>', 'TLS certificate (PEM)')
     .option('--key <file>', 'TLS private key (PEM)')
-    .requiredOption('--users <file>', 'users file: one DOMAIN\\user:password per line')
+    .requiredOption('--users <file>', 'users file: one DOMAIN\\user:password (or DOMAIN\\user:cert:UPN) per line')
     .option('--auth <list>', 'comma-separated: negotiate, ntlm, basic, credssp, kerberos', 'negotiate')
     .option('--allow-unencrypted', 'accept Basic and unencrypted bodies over plain HTTP (AllowUnencrypted=true)')
     .option('--name <hostname>', 'the machine name this endpoint reports', 'localhost')
@@ -23,7 +23,10 @@ export function register(program: Command): void {
     .option('--quiet', 'no per-request log lines')
     .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
     .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
-    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string }) => {
+    // certificate authentication: request client certificates, map them through `DOMAIN\\user:cert:UPN` users-file entries
+    .option('--client-ca <file>', 'HTTPS: request client certificates issued by this CA (PEM); with --auth certificate')
+    .option('--crl <file>', 'certificate revocation list(s) of the client CA (PEM): revoked client certificates are refused')
+    .action(async (f: { clientCa?: string; crl?: string; listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string }) => {
       const read = (p: string | undefined, what: string) => {
         if (!p) return undefined;
         try { return readFileSync(p, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
@@ -37,6 +40,7 @@ export function register(program: Command): void {
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
         userDb: loadUsersFile(f.users), auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name: f.name, cbt: f.cbt, maxEnvelopeSize: mes,
+        clientCa: read(f.clientCa, '--client-ca'), crl: read(f.crl, '--crl'),
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
       process.stdout.write(`winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})${handle.fingerprint ? ` certificate ${handle.fingerprint}` : ''}\n`);
