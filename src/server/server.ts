@@ -215,7 +215,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         const id = acc.identity!;
         const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
         session = st.basic.get(key);
-        if (!session || session.closed) { session = new LogonSession(id); session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (interactive)`); }
+        if (!session || session.closed) { session = new LogonSession(id); session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})`); }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
           st.session?.unref(); st.session = undefined;
