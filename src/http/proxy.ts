@@ -192,8 +192,9 @@ async function connectTunnel(proxy: ProxySpec, host: string, port: number, o: Tu
       const res = await readResponse(sock, proxy, deadline, o.signal);
       debug('proxy: CONNECT %s -> %d', authority, res.status);
       if (res.status >= 200 && res.status < 300) return sock;
-      if (res.status === 407) {
-        const offered = (res.headers.get('proxy-authenticate') ?? []).map((v) => /^\s*(\S+)(?:\s+(.*))?$/.exec(v)).filter((m): m is RegExpExecArray => !!m);
+      // 407, or 401 as some proxies (tinyproxy) answer a CONNECT with wrong credentials
+      if (res.status === 407 || res.status === 401) {
+        const offered = (res.headers.get('proxy-authenticate') ?? res.headers.get('www-authenticate') ?? []).map((v) => /^\s*(\S+)(?:\s+(.*))?$/.exec(v)).filter((m): m is RegExpExecArray => !!m);
         if (!creds) throw new ProxyError(`the proxy ${proxy.label} requires authentication (it offers: ${offered.map((m) => m[1]).join(', ') || 'nothing'}): put the credentials in the proxy URL, http://user:password@host:port`, proxy.label, 407);
         if (ntlm) {
           const tok = offered.find((m) => m[1]!.toLowerCase() === ntlm!.scheme.toLowerCase() && m[2])?.[2];
@@ -211,7 +212,7 @@ async function connectTunnel(proxy: ProxySpec, host: string, port: number, o: Tu
           if (res.closes) { sock.destroy(); sock = undefined; }
           continue;
         }
-        throw new ProxyError(`the proxy ${proxy.label} rejected the credentials of ${creds.username} (407 ${res.reason})`, proxy.label, 407);
+        throw new ProxyError(`the proxy ${proxy.label} rejected the credentials of ${creds.username} (${res.status} ${res.reason})`, proxy.label, res.status);
       }
       const why = res.status === 403 ? 'its access rules do not allow a tunnel to this host and port (e.g. tinyproxy ConnectPort/Allow, squid http_access)'
         : res.status === 502 || res.status === 503 || res.status === 504 ? 'the proxy could not reach the host (check the host name and port as the proxy sees them)'
