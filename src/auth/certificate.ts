@@ -74,7 +74,7 @@ export function subjectAltNames(certDer: Uint8Array): SubjectAltNames {
         if (typeId !== OID_UPN) continue;
         const inner = v.next();
         if (inner.tag.cls !== TagClass.Universal || inner.tag.number !== UniversalTag.UTF8String) throw new RemoteProtocolError('the UPN otherName is not a UTF8String');
-        out.upn.push(new TextDecoder('utf-8', { fatal: true }).decode(inner.value));
+        try { out.upn.push(new TextDecoder('utf-8', { fatal: true }).decode(inner.value)); } catch { throw new RemoteProtocolError('the UPN otherName is not valid UTF-8'); }
       } else if (gn.tag.number === 1 && !gn.tag.constructed) out.email.push(ascii(gn.value));
       else if (gn.tag.number === 2 && !gn.tag.constructed) out.dns.push(ascii(gn.value));
     }
