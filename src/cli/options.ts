@@ -43,7 +43,7 @@ export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Co
 export function addWinrmOnlyOptions(cmd: Command): Command {
   return cmd
     .option('--https', 'use HTTPS (certificate verified by default)')
-    .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos (default: negotiate with a user)'))
+    .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos | certificate (default: negotiate with a user)'))
     .addOption(new Option('--encryption <mode>', 'WinRM message encryption').choices(['auto', 'always', 'never']).default('auto'))
     .option('--ca <file>', 'trust this CA / self-signed certificate (PEM)')
     .option('--fingerprint <SHA256:hex>', 'pin the server certificate (SHA-256)')

@@ -4,22 +4,23 @@
  *   Negotiate with message encryption over HTTP, proxy Basic authentication (none / wrong / right, the password from
  *   env for the CLI), a proxy's 403 and 5xx reported as the proxy's, HTTPS_PROXY / HTTP_PROXY / NO_PROXY in the CLI;
  * - OpenSSH `ssh -D` against the local sshd peer as a SOCKS5 proxy (socks5:// and socks5h://);
- * - the local sshd as an SSH jump host for PSRP over SSH (`jump`, `ps --ssh --ssh-jump`).
+ * - the local sshd as an SSH jump host for PSRP over SSH (`jump`, `ps --ssh --ssh-jump`);
+ * - Apache as a CONNECT proxy with mod_auth_gssapi + gss-ntlmssp: NTLM proxy authentication.
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   ConnectError, HttpStatusError, ProxyError, Session, connect, parseUsers, serve, toPlain, type ConnectOptions, type ServerHandle,
 } from '../../src/index.js';
-import { hasCommand, peerSkip } from '../helpers/peers.js';
+import { hasCommand, hasDebPackage, peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { selfSigned } from '../helpers/server-fixture.js';
-import { sshdLog, sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
 
 const USER = 'EXAMPLE\\alice';
 const PASSWORD = 'Passw0rd!';
@@ -174,7 +175,8 @@ describe('CLI: HTTPS_PROXY / HTTP_PROXY / NO_PROXY', { skip: skipTiny }, () => {
     for (const k of ['http_proxy', 'HTTP_PROXY', 'https_proxy', 'HTTPS_PROXY', 'all_proxy', 'ALL_PROXY', 'no_proxy', 'NO_PROXY']) delete e[k];
     return { ...e, ...extra };
   };
-  const connects = () => (tp.log().match(/CONNECT/gi) ?? []).length;
+  // tinyproxy logs each request as "Request (file descriptor N): CONNECT host:port HTTP/1.1"
+  const connects = () => (tp.log().match(/Request \(file descriptor \d+\): CONNECT /g) ?? []).length;
 
   test('HTTPS_PROXY is used for an https:// target, and NO_PROXY (IP match) bypasses it', async () => {
     const args = ['run', '-H', `127.0.0.1:${httpsEp.port}`, '--https', '--ca', selfSigned().certFile, '-u', USER, '--', 'echo', 'env-https'];
@@ -234,7 +236,7 @@ describe('SOCKS5 (OpenSSH ssh -D) and an SSH jump host (the local sshd)', { skip
   });
 
   test('PSRP over SSH through a jump host (ssh -J): two SSH logons, one session', async () => {
-    const accepted = () => (sshdLog(peer).match(/Accepted publickey/g) ?? []).length;
+    const accepted = () => (readFileSync(join(peer.dir, 'sshd.log'), 'utf8').match(/Accepted publickey/g) ?? []).length;
     const n0 = accepted();
     const s = await Session.open({
       transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts,
@@ -261,5 +263,56 @@ describe('SOCKS5 (OpenSSH ssh -D) and an SSH jump host (the local sshd)', { skip
       '--ssh-jump', `${peer.user}@127.0.0.1:${peer.port}`, '-c', '"jumped"'], { timeoutMs: 90_000 });
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'jumped');
+  });
+});
+
+/**
+ * NTLM proxy authentication against an independent acceptor: Apache 2.4 as a CONNECT forward proxy (mod_proxy_connect)
+ * guarded by mod_auth_gssapi + gss-ntlmssp, which answers `407` with `Proxy-Authenticate: Negotiate` / `NTLM`.
+ */
+const apachePresent = hasDebPackage('apache2') && hasDebPackage('libapache2-mod-auth-gssapi') && hasDebPackage('gss-ntlmssp') && existsSync('/usr/sbin/apache2');
+const skipApache = peerSkip('apache2 + mod_auth_gssapi + gss-ntlmssp (NTLM proxy)', apachePresent);
+
+describe('Apache mod_proxy_connect + mod_auth_gssapi: NTLM proxy authentication', { skip: skipTiny || skipApache }, () => {
+  // Apache's workers (www-data) read the NTLM users file: a directory of its own that they can enter
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-apache-proxy-'));
+  let port = 0;
+  const conf = () => join(dir, 'httpd.conf');
+  before(async () => {
+    chmodSync(dir, 0o755);
+    port = await freePort();
+    writeFileSync(join(dir, 'users'), 'EXAMPLE:proxyuser:Pr0xy-Secret\n', { mode: 0o644 });
+    const mods = ['mpm_event', 'authz_core', 'authn_core', 'authz_user', 'auth_gssapi', 'proxy', 'proxy_connect'];
+    writeFileSync(conf(), [
+      'ServerRoot "/etc/apache2"', `PidFile "${dir}/httpd.pid"`, `Listen 127.0.0.1:${port}`, 'ServerName localhost', 'User www-data', 'Group www-data',
+      ...mods.map((m) => `LoadModule ${m}_module /usr/lib/apache2/modules/mod_${m}.so`),
+      `ErrorLog "${dir}/error.log"`, 'LogFormat "%h %u \\"%r\\" %>s" common', `CustomLog "${dir}/access.log" common`, 'KeepAlive On',
+      'ProxyRequests On', 'AllowCONNECT 1-65535',
+      '<Proxy "*">', '  AuthType GSSAPI', '  AuthName "winrm-ts proxy"', '  GssapiAllowedMech ntlmssp', '  GssapiConnectionBound On', '  GssapiBasicAuth Off', '  Require valid-user', '</Proxy>',
+    ].join('\n') + '\n');
+    execFileSync('/usr/sbin/apache2', ['-f', conf(), '-k', 'start'], { env: { ...process.env, NETBIOS_DOMAIN_NAME: 'EXAMPLE', NETBIOS_COMPUTER_NAME: 'PROXY', NTLM_USER_FILE: join(dir, 'users') } });
+    await waitPort(port, () => { try { return readFileSync(join(dir, 'error.log'), 'utf8'); } catch { return ''; } });
+  });
+  after(() => {
+    try { execFileSync('/usr/sbin/apache2', ['-f', conf(), '-k', 'stop']); } catch { /* not running */ }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('407 Negotiate/NTLM: the NTLM legs share the proxy connection, the tunnel opens as EXAMPLE\\proxyuser', async () => {
+    assert.equal(await echo({ auth: 'ntlm', proxy: `http://EXAMPLE%5Cproxyuser:Pr0xy-Secret@127.0.0.1:${port}` }), 'through');
+    // Apache logs a CONNECT when the tunnel ends
+    const want = new RegExp(`EXAMPLE\\\\\\\\proxyuser "CONNECT 127\\.0\\.0\\.1:${httpsEp.port} HTTP/1\\.1" 200`);
+    const log = () => readFileSync(join(dir, 'access.log'), 'utf8');
+    for (let i = 0; i < 100 && !want.test(log()); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.match(log(), want);
+  });
+
+  test('a wrong password: the proxy rejected the NTLM credentials (407), nothing reached the host', async () => {
+    await assert.rejects(echo({ proxy: `http://EXAMPLE%5Cproxyuser:wrong-Guess-3@127.0.0.1:${port}` }), (e: unknown) => {
+      assert.ok(e instanceof ProxyError && e.status === 407, String(e));
+      assert.match((e as Error).message, /rejected the NTLM credentials of EXAMPLE\\proxyuser/);
+      assert.doesNotMatch((e as Error).message, /wrong-Guess-3/);
+      return true;
+    });
   });
 });
