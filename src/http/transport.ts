@@ -219,7 +219,15 @@ class Connection {
       try { const r = this.parser.end(); if (r) this.deliver(r); } catch (e) { this.destroy(e as Error); return; }
       this.destroy(new TransportError('the server closed the connection'));
     });
-    sock.on('error', (e) => { if (mine()) this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e })); });
+    sock.on('error', (e) => {
+      if (!mine()) return;
+      // TLS 1.3: a server that refuses (or wants) a client certificate says so with an alert after the handshake
+      if (/alert (certificate required|bad certificate|certificate unknown|unsupported certificate|certificate revoked|certificate expired|unknown ca)/i.test(e.message)) {
+        this.destroy(new TlsError(`${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ${t.tlsOpts.cert || t.tlsOpts.pfx ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA' : 'it requires one: --auth certificate --cert FILE --cert-key FILE'}`, { cause: e }));
+        return;
+      }
+      this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e }));
+    });
     sock.on('close', () => { if (mine()) this.destroy(new TransportError('the server closed the connection')); });
   }
 

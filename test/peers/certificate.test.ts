@@ -14,10 +14,11 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import {
-  AccessDeniedError, CERTIFICATE_PROFILE, HttpTransport, InvalidArgumentError, connect, parseUsers, serve, subjectAltNames, type ServerHandle,
+  AccessDeniedError, CERTIFICATE_PROFILE, TlsError, HttpTransport, InvalidArgumentError, Session, connect, parseUsers, serve, subjectAltNames, toPlain, type ServerHandle,
 } from '../../src/index.js';
 import { createInitiator } from '../../src/auth/registry.js';
-import { hasCommand, peerSkip } from '../helpers/peers.js';
+import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
+import { findPwsh, hasCommand, peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { makePki, read, type Pki } from './fixtures/pki.js';
 
@@ -26,6 +27,7 @@ let pki: Pki;
 let A: ServerHandle & { lines: string[] };
 let B: ServerHandle & { lines: string[] };
 let usersFile: string;
+let psrp: PsrpEndpoint | undefined;
 
 const USERS = 'EXAMPLE\\alice:cert:alice@example.test\nEXAMPLE\\bob:cert:bob@example.test\nEXAMPLE\\carol:C4rol-pw\n';
 
@@ -35,7 +37,10 @@ before(async () => {
   usersFile = join(pki.dir, 'users');
   writeFileSync(usersFile, USERS, { mode: 0o600 });
   const lines: string[] = [];
+  const pwsh = findPwsh();
+  psrp = pwsh ? new PsrpEndpoint({ pwsh }) : undefined;
   const h = await serve({
+    resources: psrp?.resources(),
     listen: '127.0.0.1:0', https: true, cert: read(pki.serverCert), key: read(pki.serverKey), clientCa: read(pki.caFile), crl: read(pki.crlFile),
     userDb: parseUsers(USERS), auth: ['certificate', 'basic', 'negotiate'], name: 'hostA', log: (l) => lines.push(l),
   });
@@ -45,7 +50,7 @@ before(async () => {
   B = Object.assign(hb, { lines: linesB });
 });
 after(async () => {
-  await A?.close(); await B?.close();
+  await A?.close(); await B?.close(); await psrp?.close();
   if (pki) rmSync(pki.dir, { recursive: true, force: true });
 });
 
@@ -84,6 +89,17 @@ describe('our endpoint: --client-ca, --crl and the users-file mapping', { skip }
       assert.deepEqual(r.stdout.toString().trim().split('\n'), ['alice', 'EXAMPLE', 'network', 'certificate']);
     } finally { c.close(); }
     assert.match(A.lines.join('\n'), /auth ok EXAMPLE\\alice via certificate \(network\)/);
+  });
+
+  test('PowerShell remoting (PSRP over WinRM, the real pwsh) with a certificate logon', { skip: peerSkip('pwsh', !!findPwsh()) }, async () => {
+    const s = await Session.open({
+      transport: 'wsman', computerName: `127.0.0.1:${A.port}`, https: true, ca: read(pki.serverCert), auth: 'certificate',
+      clientCertificate: { cert: read(pki.client.alice.cert), key: read(pki.client.alice.key) },
+    });
+    try {
+      const r = await s.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_MECHANISM');
+      assert.deepEqual(r.output.map((v) => toPlain(v)), ['alice', 'certificate']);
+    } finally { await s.close(); }
   });
 
   test('a certificate with only an e-mail SAN is mapped by it', async () => {
@@ -172,7 +188,7 @@ describe('our client against openssl s_server -Verify (an independent TLS server
     const s = await sServer();
     const t = new HttpTransport({ url: `https://127.0.0.1:${s.port}/wsman`, tls: { ca: read(pki.serverCert) } });
     try {
-      await assert.rejects(t.exchange('<probe/>'), (e: unknown) => e instanceof Error && /certificate required|handshake|closed/i.test((e as Error).message));
+      await assert.rejects(t.exchange('<probe/>'), (e: unknown) => e instanceof TlsError && /refused the TLS client certificate \(certificate required\): it requires one/.test((e as Error).message));
     } finally { t.close(); s.stop(); }
   });
 });
