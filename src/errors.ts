@@ -34,6 +34,12 @@ export class HostKeyError extends TransportError {
     options?: ErrorOptions,
   ) { super(message, options); }
 }
+/** A proxy (HTTP CONNECT or SOCKS) refused or failed the tunnel: the proxy's answer, not the WinRM host's. */
+export class ProxyError extends ConnectError {
+  override readonly code: string = 'PROXY';
+  /** the proxy's HTTP status (403, 407, 502...) or undefined (SOCKS, connection failure) */
+  constructor(message: string, readonly proxy: string, readonly status?: number, options?: ErrorOptions) { super(message, options); }
+}
 export class HttpStatusError extends TransportError {
   override readonly code: string = 'HTTP_STATUS';
   constructor(message: string, readonly status: number, options?: ErrorOptions) { super(message, options); }

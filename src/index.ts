@@ -5,6 +5,8 @@ export type { AuthContext, AcceptorContext, AcceptedIdentity, Credentials, Chann
 export { connect, WinRMClient, endpointUrl, type ConnectOptions, type AuthName } from './client/client.js';
 export { WinrsShell, WinrsCommand, quoteArg, commandLineParts, type ShellOpenOptions, type RunOptions } from './client/winrs.js';
 export { HttpTransport, type EnvelopeExchange, type TransportStats, type TlsOptions } from './http/transport.js';
+export { proxyFor, parseProxyUrl, noProxyMatches, openTunnel, type ProxySpec, type ProxyChoice } from './http/proxy.js';
+export { CERTIFICATE_PROFILE, subjectAltNames, certificateLogonNames, type SubjectAltNames } from './auth/certificate.js';
 export { WSManClient } from './wsman/client.js';
 // --- the local endpoint (H1) ---
 export { serve, type ServeOptions, type ServerHandle } from './server/server.js';
@@ -38,7 +40,7 @@ export type { PoolTransport, PoolTransportHooks } from './remoting/transport.js'
 // --- the double hop: logon-session broker and `winrm-ts demo` (H8) ---
 export { runDemo, type DemoOptions, type DemoResult, type DemoStep } from './demo/story.js';
 // --- PSRP over SSH (H7): importing ssh-session registers Session transport 'ssh' ---
-export { connectSsh, defaultKnownHostsPath, type SshConnectOptions } from './remoting/ssh.js';
+export { connectSsh, defaultKnownHostsPath, parseJumpHost, type SshConnectOptions } from './remoting/ssh.js';
 export { sshOptionsFrom, type SshSessionOptions } from './remoting/ssh-session.js';
 export { parseKnownHosts, checkHostKey, fingerprintSha256, knownHostName, type KnownHostEntry, type HostKeyVerdict } from './remoting/ssh-known-hosts.js';
 // --- PSRP over WinRM (H6): importing wsman-session registers Session transport 'wsman'; the endpoint's PowerShell resource ---

@@ -20,6 +20,7 @@
 import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { basicMechanism } from './basic.js';
+import { certificateMechanism } from './certificate.js';
 import { credsspMechanism } from './credssp/index.js';
 import { brokeredAmbientAuth } from './brokered.js';
 import { ntlmMechanism } from './ntlm/index.js';
@@ -71,6 +72,7 @@ export interface AuthMechanism {
 /** The table. Keys are the names used by `--auth`. */
 const MECHANISMS: Record<string, AuthMechanism> = {
   basic: basicMechanism,
+  certificate: certificateMechanism,
   credssp: credsspMechanism,
   kerberos: kerberosMechanism,
   negotiate: negotiateMechanism,

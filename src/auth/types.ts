@@ -61,4 +61,6 @@ export interface Credentials {
 /** The users an acceptor knows (the endpoint's users file). Lookup is case-insensitive on domain and user. */
 export interface UserDatabase {
   lookup(domain: string, user: string): { domain: string; user: string; password: string } | undefined;
+  /** Certificate mapping: the user a client certificate's UPN / e-mail SAN maps to (`DOMAIN\\user:cert:NAME` entries). */
+  lookupCertificate?(name: string): { domain: string; user: string } | undefined;
 }

@@ -6,6 +6,7 @@
  * Uses only the public API (src/index.ts).
  */
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, quoteArg, type ConnectOptions } from '../index.js';
 
@@ -42,7 +43,7 @@ export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Co
 export function addWinrmOnlyOptions(cmd: Command): Command {
   return cmd
     .option('--https', 'use HTTPS (certificate verified by default)')
-    .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos (default: negotiate with a user)'))
+    .addOption(new Option('--auth <mechanism>', 'basic | negotiate | ntlm | credssp | kerberos | certificate (default: negotiate with a user)'))
     .addOption(new Option('--encryption <mode>', 'WinRM message encryption').choices(['auto', 'always', 'never']).default('auto'))
     .option('--ca <file>', 'trust this CA / self-signed certificate (PEM)')
     .option('--fingerprint <digest>', 'pin the server certificate: SHA256:<hex>, AA:BB:... (openssl), 64 hex digits, or a SHA-1 thumbprint (40 hex, weaker)')
@@ -55,7 +56,32 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
     .option('--kerberos-delegate', 'Kerberos: send a forwarded TGT so the server can make the second hop as you')
     .option('--no-ntlm-fallback', 'Negotiate: use Kerberos only, never fall back to NTLM')
     .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
-    .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'));
+    .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'))
+    // certificate authentication (HTTPS only) and proxies
+    .option('--cert <file>', 'client certificate (PEM) for --auth certificate (HTTPS only)')
+    .option('--cert-key <file>', 'private key of --cert (PEM; an encrypted key\'s passphrase from env WINRM_CERT_PASSPHRASE)')
+    .option('--cert-p12 <file>', 'client certificate + key as PKCS#12 (passphrase: env WINRM_CERT_PASSPHRASE, else a prompt)')
+    .option('--proxy <url>', 'http://[user@]host:port (CONNECT) or socks5[h]://host:port; default HTTPS_PROXY / HTTP_PROXY; "" = none (proxy password: env WINRM_PROXY_PASSWORD)')
+    .option('--noproxy <hosts>', 'hosts that bypass the proxy (comma-separated, NO_PROXY syntax; * = all)');
+}
+
+/** --cert/--cert-key/--cert-p12 → ConnectOptions.clientCertificate (files read here; passphrase from env or a prompt). */
+async function clientCertificateFrom(f: ConnectionFlags): Promise<ConnectOptions['clientCertificate']> {
+  const read = (p: string, what: string) => {
+    try { return readFileSync(p); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
+  };
+  const passphrase = process.env.WINRM_CERT_PASSPHRASE;
+  if (f.certP12) {
+    if (f.cert || f.certKey) throw new InvalidArgumentError('give either --cert-p12 or --cert with --cert-key, not both');
+    const pfx = read(f.certP12, '--cert-p12');
+    if (passphrase !== undefined) return { pfx, passphrase };
+    try { createSecureContext({ pfx }); return { pfx }; } catch { /* encrypted: ask */ }
+    if (!process.stdin.isTTY) throw new InvalidArgumentError(`the PKCS#12 file ${f.certP12} needs a passphrase: set WINRM_CERT_PASSPHRASE (stdin is not a terminal)`);
+    return { pfx, passphrase: await readHidden(`Passphrase for ${f.certP12}: `, () => new InvalidArgumentError('cancelled')) };
+  }
+  if (!f.cert && !f.certKey) return undefined;
+  if (!f.cert || !f.certKey) throw new InvalidArgumentError('--cert and --cert-key go together (PEM certificate and its private key); or use --cert-p12');
+  return { cert: read(f.cert, '--cert'), key: read(f.certKey, '--cert-key'), passphrase };
 }
 
 export interface ConnectionFlags {
@@ -64,6 +90,7 @@ export interface ConnectionFlags {
   delegateTo?: string[]; credsspMinVersion?: number; connectTimeout?: number; operationTimeout?: number; readTimeout?: number;
   allowUnencrypted?: boolean;
   spn?: string; kerberosDelegate?: boolean; ntlmFallback?: boolean;
+  cert?: string; certKey?: string; certP12?: string; proxy?: string; noproxy?: string;
 }
 
 /** Read a password from the TTY without echo. */
@@ -107,6 +134,7 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
     delegateTo: delegateTo.length ? delegateTo : undefined, credsspMinVersion: f.credsspMinVersion,
     connectTimeout: f.connectTimeout, operationTimeout: f.operationTimeout, readTimeout: f.readTimeout,
     spn: f.spn, kerberosDelegate: !!f.kerberosDelegate, ntlmFallback: f.ntlmFallback !== false,
+    clientCertificate: await clientCertificateFrom(f), proxy: f.proxy, noProxy: f.noproxy,
     onWarning: (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
   };
 }

@@ -52,6 +52,12 @@ export interface ConnectOptions {
    * Default false: refused with an error naming `https: true`.
    */
   allowUnencrypted?: boolean;
+  /** `auth: 'certificate'` (HTTPS only): the client certificate, PEM `cert` + `key`, or PKCS#12 `pfx` (+ `passphrase`) */
+  clientCertificate?: { cert?: string | Buffer; key?: string | Buffer; pfx?: Buffer; passphrase?: string };
+  /** proxy URL (`http://[user:pass@]host:port` CONNECT, `socks5://`, `socks5h://`); '' / false = none; default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY */
+  proxy?: string | false;
+  /** hosts that bypass the proxy (comma-separated, NO_PROXY syntax); replaces NO_PROXY */
+  noProxy?: string;
 }
 
 /** Split "host", "host:port", "[v6]:port". */
@@ -93,6 +99,12 @@ export class WinRMClient {
     };
     let auth: AuthContext | undefined = options.authContext;
     this.authName = auth?.protocol;
+    if (!auth && options.auth?.toLowerCase() === 'certificate') {
+      if (!options.https) throw new InvalidArgumentError('certificate authentication works only over HTTPS: add --https (the client certificate is presented in the TLS handshake)');
+      if (!options.clientCertificate) throw new InvalidArgumentError('certificate authentication needs a client certificate: --cert FILE --cert-key FILE (PEM) or --cert-p12 FILE');
+      this.authName = 'certificate';
+      auth = createInitiator('certificate', { username: options.username ?? '' }, initOpts);
+    }
     if (!auth) {
       if (options.username) {
         if (!options.auth && !getMechanism('negotiate')?.initiator) {
@@ -113,7 +125,8 @@ export class WinRMClient {
     if (read <= operation) throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
     this.transport = new HttpTransport({
       url: this.url, auth, username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName, encryption: options.encryption,
-      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure },
+      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure, ...options.clientCertificate },
+      proxy: options.proxy, noProxy: options.noProxy,
       connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
       maxConnections: options.maxConnections, onWarning: options.onWarning, allowUnencrypted: options.allowUnencrypted,
     });

@@ -31,6 +31,7 @@ import {
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
 import { HttpResponseParser, header, type HttpResponse } from './parser.js';
 import { tlsServerEndPointBindings } from './cbt.js';
+import { openTunnel, proxyFor, type ProxySpec } from './proxy.js';
 import { debug, channels } from '../util/debug.js';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 
@@ -51,6 +52,11 @@ export interface TlsOptions {
   insecure?: boolean;
   /** SNI / name to verify (default: the URL host) */
   servername?: string;
+  /** a client certificate for certificate authentication (PEM cert + key, or PKCS#12 `pfx` + `passphrase`) */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  pfx?: Buffer;
+  passphrase?: string;
 }
 
 export interface HttpTransportOptions {
@@ -75,6 +81,10 @@ export interface HttpTransportOptions {
    * (the Windows client's AllowUnencrypted). Default false: such a transport is refused at construction.
    */
   allowUnencrypted?: boolean;
+  /** proxy URL (http:// CONNECT, socks5://); '' or false = none; undefined = from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (src/http/proxy.ts) */
+  proxy?: string | false;
+  /** hosts that bypass the proxy (like curl --noproxy); replaces NO_PROXY */
+  noProxy?: string;
 }
 
 const ANON_MSG = 'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
@@ -208,6 +218,8 @@ class Connection {
     this.authed = false; this.bindings = undefined; this.responses = 0; this.keepAliveMs = undefined; this.peerFingerprint = undefined;
     t.stats.connections++;
     let peerDer: Uint8Array | undefined;
+    // through a proxy: a tunnel first (HTTP CONNECT / SOCKS), then TLS or HTTP on it, end to end with the host
+    const tunnel = t.proxy ? await openTunnel(t.proxy, t.host, t.port, { timeoutMs: t.connectTimeoutMs, signal }) : undefined;
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       let s: net.Socket;
       const timer = setTimeout(() => { s?.destroy(); reject(new TimeoutError(`could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, port and firewall`)); }, t.connectTimeoutMs);
@@ -220,7 +232,8 @@ class Connection {
         const pin = t.pin;
         const servername = o.servername ?? (net.isIP(t.host) ? undefined : t.host);
         s = tls.connect({
-          host: t.host, port: t.port, servername, ca: o.ca, rejectUnauthorized: !(o.insecure || pin),
+          host: t.host, port: t.port, socket: tunnel, servername, ca: o.ca, rejectUnauthorized: !(o.insecure || pin),
+          cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase,
           ALPNProtocols: ['http/1.1'],
           checkServerIdentity: (host, cert) => tls.checkServerIdentity(o.servername ?? host, cert),
         });
@@ -256,6 +269,8 @@ class Connection {
               '(WinRM HTTP listens on 5985: drop --https), or the server refuses this client\'s TLS versions', { cause: e }));
           } else reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e }));
         });
+      } else if (tunnel) {
+        s = tunnel; done(); resolve(s);
       } else {
         s = net.connect({ host: t.host, port: t.port });
         s.once('connect', () => { done(); resolve(s); });
@@ -283,7 +298,15 @@ class Connection {
       }
       this.destroy(new TransportError('the server closed the connection'));
     });
-    sock.on('error', (e) => { if (mine()) this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e })); });
+    sock.on('error', (e) => {
+      if (!mine()) return;
+      // TLS 1.3: a server that refuses (or wants) a client certificate says so with an alert after the handshake
+      if (/alert (certificate required|bad certificate|certificate unknown|unsupported certificate|certificate revoked|certificate expired|unknown ca)/i.test(e.message)) {
+        this.destroy(new TlsError(`${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ${t.tlsOpts.cert || t.tlsOpts.pfx ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA' : 'it requires one: --auth certificate --cert FILE --cert-key FILE'}`, { cause: e }));
+        return;
+      }
+      this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e }));
+    });
     sock.on('close', () => { if (mine()) this.destroy(new TransportError('the server closed the connection')); });
   }
 
@@ -388,6 +411,7 @@ export class HttpTransport implements EnvelopeExchange {
   readonly encrypt: boolean;
   /** the parsed --fingerprint, if any */
   readonly pin: CertificatePin | undefined;
+  readonly proxy: ProxySpec | undefined;
   private readonly conns: Connection[] = [];
   private readonly waiting: Array<() => void> = [];
   private readonly maxConnections: number;
@@ -415,6 +439,16 @@ export class HttpTransport implements EnvelopeExchange {
     this.readTimeoutMs = opts.readTimeoutMs ?? 30000;
     this.maxResponseBytes = opts.maxResponseBytes ?? 256 * 1024 * 1024;
     this.maxConnections = Math.max(1, opts.maxConnections ?? 2);
+    this.proxy = proxyFor({ https: this.https, host: this.host, port: this.port }, { proxy: opts.proxy, noProxy: opts.noProxy });
+    const o = this.tlsOpts;
+    if (o.cert || o.key || o.pfx) {
+      if (!this.https) throw new InvalidArgumentError('a client certificate is presented only over HTTPS: use --https');
+      try { tls.createSecureContext({ cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }); } catch (e) {
+        const m = (e as Error).message;
+        const hint = /mac verify|bad decrypt|passphrase/i.test(m) ? ' (wrong passphrase? set WINRM_CERT_PASSPHRASE)' : /unsupported/i.test(m) ? ' (a legacy PKCS#12 cipher: re-export it with `openssl pkcs12 -export` from OpenSSL 3, or use --cert/--cert-key PEM files)' : /key values mismatch/i.test(m) ? ' (the key does not belong to the certificate)' : '';
+        throw new InvalidArgumentError(`cannot use the client certificate: ${m}${hint}`, { cause: e });
+      }
+    }
     const mode = opts.encryption ?? 'auto';
     const ctx = opts.auth;
     const can = !!ctx && ctx.canEncrypt;
@@ -550,11 +584,15 @@ export class HttpTransport implements EnvelopeExchange {
       if (res.status === 401) throw new AccessDeniedError(ANON_MSG + anonymousLogonHint());
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
-      const authz = `${ctx.httpScheme} ${toBase64(tok ?? new Uint8Array())}`;
+      // a token-less scheme (the certificate profile URI) is the whole header value
+      const authz = tok?.length || ctx.protocol !== 'certificate' ? `${ctx.httpScheme} ${toBase64(tok ?? new Uint8Array())}` : ctx.httpScheme;
       if (!this.https && !ctx.canEncrypt) debug('warning: %s credentials over plain HTTP', ctx.httpScheme);
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', authz, opts, false);
       // a fresh context per request keeps step() simple for per-request mechanisms
       c.ctx = ctx.newContext();
+      if (res.status === 401 && ctx.protocol === 'certificate') {
+        throw new AccessDeniedError(`Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`);
+      }
       if (res.status === 401) {
         const offered = parseChallenges(res.headers.get('www-authenticate')).map((x) => x.scheme);
         if (offered.length && !offered.some((s) => s.toLowerCase() === ctx.httpScheme.toLowerCase())) {

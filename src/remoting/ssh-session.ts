@@ -30,7 +30,7 @@ export function splitHostPort(s: string, port?: number): { host: string; port: n
 
 const KEYS: Array<keyof SshSessionOptions> = [
   'username', 'password', 'privateKey', 'privateKeyPath', 'passphrase', 'agent', 'knownHostsPath', 'knownHosts', 'insecureHostKey',
-  'subsystem', 'connectTimeout', 'keepaliveInterval', 'fragmentSize', 'onWarning',
+  'subsystem', 'connectTimeout', 'keepaliveInterval', 'fragmentSize', 'onWarning', 'jump',
 ];
 
 /** SshConnectOptions from Session options. */

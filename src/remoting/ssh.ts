@@ -12,6 +12,7 @@
  * or an ssh-agent socket. Wrong credentials → AccessDeniedError.
  */
 import { readFileSync } from 'node:fs';
+import type { Duplex } from 'node:stream';
 import { homedir } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
@@ -50,6 +51,17 @@ export interface SshConnectOptions {
   fragmentSize?: number;
   onWarning?: (msg: string) => void;
   signal?: AbortSignal;
+  /** a jump host (like `ssh -J user@host:port`): same credentials and known_hosts; the target is reached from there */
+  jump?: { host: string; port?: number; username?: string };
+}
+
+/** Parse `ssh -J`'s `[user@]host[:port]` (`[v6]:port` too). */
+export function parseJumpHost(s: string): { host: string; port?: number; username?: string } {
+  const m = /^(?:([^@\s]+)@)?(?:\[([^\]]+)\]|([^:@\s\[\]]+))(?::(\d+))?$/.exec(s.trim());
+  if (!m) throw new InvalidArgumentError(`--ssh-jump expects [user@]host[:port], got ${s}`);
+  const port = m[4] ? Number(m[4]) : undefined;
+  if (port !== undefined && (port <= 0 || port > 65535)) throw new InvalidArgumentError(`--ssh-jump: not a TCP port: ${m[4]}`);
+  return { host: m[2] ?? m[3]!, port, username: m[1] };
 }
 
 const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
@@ -165,67 +177,103 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
     entries = parsed.entries;
   }
 
-  let hostKeyFailure: HostKeyError | undefined;
-  const hostVerifier = (key: Buffer): boolean => {
-    const type = keyBlobType(key) ?? 'unknown';
-    const fp = fingerprintSha256(key);
-    if (opts.insecureHostKey) {
-      opts.onWarning?.(`not checking the SSH host key of ${target} (${type} ${fp}): anyone on the network path could impersonate the server`);
-      return true;
-    }
-    const v = checkHostKey(entries, opts.host, port, key);
-    debug('ssh: host key %s %s for %s: %s', type, fp, target, v.status);
-    if (v.status === 'known') return true;
-    hostKeyFailure = hostKeyError(v, target, type, fp, khLabel, opts.host, port);
-    return false;
-  };
-
-  const client = new Client();
-  const config: ConnectConfig = {
-    host: opts.host,
-    port,
-    username: opts.username,
-    readyTimeout: Math.round((opts.connectTimeout ?? 30) * 1000),
-    keepaliveInterval: Math.round((opts.keepaliveInterval ?? 0) * 1000),
-    hostVerifier,
-    algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, opts.host, port)) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
-  };
-  if (opts.password !== undefined) { config.password = opts.password; config.tryKeyboard = true; }
-  if (privateKey !== undefined) config.privateKey = privateKey;
-  if (opts.passphrase !== undefined) config.passphrase = opts.passphrase;
-  if (opts.agent) config.agent = opts.agent;
-  if (opts.password !== undefined) {
-    // keyboard-interactive (PAM): answer hidden prompts with the password, once
-    let answered = false;
-    client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => {
-      if (answered) { finish([]); return; }
-      answered = true;
-      finish(prompts.map((p) => (p.echo ? '' : opts.password!)));
-    });
-  }
-
-  await new Promise<void>((resolve, reject) => {
-    let done = false;
-    const finish = (err?: Error) => {
-      if (done) return;
-      done = true;
-      opts.signal?.removeEventListener('abort', onAbort);
-      client.off('ready', onReady); client.off('error', onError); client.off('close', onClosed);
-      if (err) { client.on('error', () => undefined); client.destroy(); reject(err); } else resolve();
+  /** One SSH connection (host key check + authentication), over `sock` when given (a channel of the jump host). */
+  const handshake = async (host: string, hostPort: number, username: string, sock?: Duplex): Promise<Client> => {
+    const label = knownHostName(host, hostPort);
+    let hostKeyFailure: HostKeyError | undefined;
+    const hostVerifier = (key: Buffer): boolean => {
+      const type = keyBlobType(key) ?? 'unknown';
+      const fp = fingerprintSha256(key);
+      if (opts.insecureHostKey) {
+        opts.onWarning?.(`not checking the SSH host key of ${label} (${type} ${fp}): anyone on the network path could impersonate the server`);
+        return true;
+      }
+      const v = checkHostKey(entries, host, hostPort, key);
+      debug('ssh: host key %s %s for %s: %s', type, fp, label, v.status);
+      if (v.status === 'known') return true;
+      hostKeyFailure = hostKeyError(v, label, type, fp, khLabel, host, hostPort);
+      return false;
     };
-    const onReady = () => finish();
-    const onError = (e: Error & { level?: string; code?: string }) => finish(mapConnectError(e, target, opts, hostKeyFailure, privateKey !== undefined));
-    const onClosed = () => finish(hostKeyFailure ?? new ConnectError(`the SSH connection to ${target} closed during the handshake`));
-    const onAbort = () => finish(new AbortError('connecting over SSH was aborted'));
-    client.on('ready', onReady);
-    client.on('error', onError);
-    client.on('close', onClosed);
-    opts.signal?.addEventListener('abort', onAbort, { once: true });
-    try { client.connect(config); } catch (e) {
-      const hint = /passphrase|encrypted/i.test((e as Error).message) ? ' (an encrypted key needs its passphrase: the passphrase option, or env WINRM_SSH_PASSPHRASE for the CLI)' : '';
-      finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}${hint}`, { cause: e }));
+
+    const client = new Client();
+    const config: ConnectConfig = {
+      host,
+      port: hostPort,
+      username,
+      readyTimeout: Math.round((opts.connectTimeout ?? 30) * 1000),
+      keepaliveInterval: Math.round((opts.keepaliveInterval ?? 0) * 1000),
+      hostVerifier,
+      algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, host, hostPort)) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+    };
+    if (sock) config.sock = sock as ConnectConfig['sock'];
+    if (opts.password !== undefined) { config.password = opts.password; config.tryKeyboard = true; }
+    if (privateKey !== undefined) config.privateKey = privateKey;
+    if (opts.passphrase !== undefined) config.passphrase = opts.passphrase;
+    if (opts.agent) config.agent = opts.agent;
+    if (opts.password !== undefined) {
+      // keyboard-interactive (PAM): answer hidden prompts with the password, once
+      let answered = false;
+      client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => {
+        if (answered) { finish([]); return; }
+        answered = true;
+        finish(prompts.map((p) => (p.echo ? '' : opts.password!)));
+      });
     }
-  });
+
+    await new Promise<void>((resolve, reject) => {
+      let done = false;
+      const finish = (err?: Error) => {
+        if (done) return;
+        done = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        client.off('ready', onReady); client.off('error', onError); client.off('close', onClosed);
+        if (err) { client.on('error', () => undefined); client.destroy(); reject(err); } else resolve();
+      };
+      const onReady = () => finish();
+      const onError = (e: Error & { level?: string; code?: string }) => finish(mapConnectError(e, label, { ...opts, host, port: hostPort, username }, hostKeyFailure, privateKey !== undefined));
+      const onClosed = () => finish(hostKeyFailure ?? new ConnectError(`the SSH connection to ${label} closed during the handshake`));
+      const onAbort = () => finish(new AbortError('connecting over SSH was aborted'));
+      client.on('ready', onReady);
+      client.on('error', onError);
+      client.on('close', onClosed);
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      try { client.connect(config); } catch (e) {
+        const hint = /passphrase|encrypted/i.test((e as Error).message) ? ' (an encrypted key needs its passphrase: the passphrase option, or env WINRM_SSH_PASSPHRASE for the CLI)' : '';
+        finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}${hint}`, { cause: e }));
+      }
+    });
+    return client;
+  };
+
+  // ssh -J: authenticate to the jump host, open a direct-tcpip channel from it to the target, run SSH over that
+  let jumpClient: Client | undefined;
+  let sock: Duplex | undefined;
+  if (opts.jump) {
+    const j = opts.jump;
+    const jPort = j.port ?? 22;
+    const jLabel = knownHostName(j.host, jPort);
+    jumpClient = await handshake(j.host, jPort, j.username ?? opts.username);
+    const jc = jumpClient;
+    try {
+      sock = await new Promise<Duplex>((resolve, reject) => {
+        jc.forwardOut('127.0.0.1', 0, opts.host, port, (err, ch) => {
+          if (err) reject(new ConnectError(`the jump host ${jLabel} could not open a connection to ${target}: ${err.message} (is the target reachable from the jump host, and AllowTcpForwarding on there?)`, { cause: err }));
+          else resolve(ch);
+        });
+      });
+    } catch (e) { jc.on('error', () => undefined); jc.end(); throw e; }
+    debug('ssh: tunnel to %s through the jump host %s', target, jLabel);
+  }
+  let client: Client;
+  try { client = await handshake(opts.host, port, opts.username, sock); } catch (e) {
+    if (jumpClient) { jumpClient.on('error', () => undefined); jumpClient.end(); }
+    throw e;
+  }
+  if (jumpClient) {
+    const jc = jumpClient;
+    jc.on('error', () => undefined);
+    client.once('close', () => jc.end());
+  }
 
   const subsystem = opts.subsystem ?? 'powershell';
   let channel: ClientChannel;

@@ -26,7 +26,7 @@ export interface WSManSessionOptions extends Partial<Omit<ConnectOptions, 'host'
 const CONNECT_KEYS: Array<keyof ConnectOptions> = [
   'port', 'https', 'path', 'username', 'password', 'ntHash', 'auth', 'encryption', 'ca', 'fingerprint', 'insecure', 'delegateTo',
   'credsspMinVersion', 'spn', 'connectTimeout', 'operationTimeout', 'readTimeout', 'maxEnvelopeSize', 'locale', 'onWarning',
-  'maxConnections', 'authContext', 'allowUnencrypted',
+  'maxConnections', 'authContext', 'allowUnencrypted', 'clientCertificate', 'proxy', 'noProxy',
 ];
 
 /** ConnectOptions from Session options (maxConnections defaults to 4: one long poll per running pipeline). */

@@ -16,7 +16,7 @@ const b = (x: boolean) => (x ? 'true' : 'false');
 export function configBody(c: ConfigView): string {
   const has = (n: string) => c.auth.includes(n);
   const authXml = `<cfg:Auth><cfg:Basic>${b(has('basic'))}</cfg:Basic><cfg:Kerberos>${b(has('kerberos') || has('negotiate'))}</cfg:Kerberos>` +
-    `<cfg:Negotiate>${b(has('negotiate') || has('ntlm'))}</cfg:Negotiate><cfg:Certificate>false</cfg:Certificate><cfg:CredSSP>${b(has('credssp'))}</cfg:CredSSP>` +
+    `<cfg:Negotiate>${b(has('negotiate') || has('ntlm'))}</cfg:Negotiate><cfg:Certificate>${b(has('certificate'))}</cfg:Certificate><cfg:CredSSP>${b(has('credssp'))}</cfg:CredSSP>` +
     `<cfg:CbtHardeningLevel>${c.cbt[0]!.toUpperCase()}${c.cbt.slice(1)}</cfg:CbtHardeningLevel></cfg:Auth>`;
   return `<cfg:Config xmlns:cfg="${NS.cfg}"><cfg:MaxEnvelopeSizekb>${Math.floor(c.maxEnvelopeSize / 1024)}</cfg:MaxEnvelopeSizekb>` +
     `<cfg:MaxTimeoutms>${c.maxTimeoutMs}</cfg:MaxTimeoutms><cfg:MaxBatchItems>32000</cfg:MaxBatchItems>` +

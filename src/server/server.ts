@@ -18,6 +18,7 @@ import type net from 'node:net';
 import { X509Certificate, createHash } from 'node:crypto';
 import { createAcceptor, createInitiator, getMechanism, mechanismForScheme } from '../auth/registry.js';
 import type { AcceptedIdentity, AcceptorContext, ChannelBindings, UserDatabase } from '../auth/types.js';
+import { peerCertificateOf } from '../auth/certificate.js';
 import { AuthError, EncryptionError, InvalidArgumentError, WinRMError } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
 import { tlsServerEndPointBindings } from '../http/cbt.js';
@@ -67,6 +68,10 @@ export interface ServeOptions {
   singleAccount?: boolean;
   /** which account each logon runs as (default: planAccounts(userDb, { singleAccount })) */
   accounts?: AccountPlan;
+  /** HTTPS: request client certificates and trust these CAs for them (PEM); `auth: ['certificate']` maps them to users */
+  clientCa?: string | Buffer;
+  /** PEM CRL(s) of the client CAs: revoked client certificates are refused */
+  crl?: string | Buffer;
 }
 
 export interface ServerHandle {
@@ -106,6 +111,9 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     if (!getMechanism(a)?.acceptor) throw new InvalidArgumentError(`--auth ${a}: no such authentication is available in this build (available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`);
   }
   if (o.https && (!o.cert || !o.key)) throw new InvalidArgumentError('--https needs --cert FILE and --key FILE (PEM)');
+  if ((o.clientCa || o.crl) && !o.https) throw new InvalidArgumentError('--client-ca and --crl need --https: client certificates are presented in the TLS handshake');
+  if (o.crl && !o.clientCa) throw new InvalidArgumentError('--crl needs --client-ca FILE');
+  if (auth.includes('certificate') && !o.clientCa) throw new InvalidArgumentError('--auth certificate needs --https and --client-ca FILE (the CA that issues the client certificates)');
   const log = o.log ?? (() => undefined);
   const accounts = o.accounts ?? planAccounts(o.userDb, { singleAccount: o.singleAccount });
   staleRemoved ??= removeStaleRunFiles().then((gone) => { for (const d of gone) log(`removed ${d}, left by an endpoint that is no longer running`); }, () => undefined);
@@ -208,7 +216,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     let finalToken: string | undefined;
     const authz = req.headers.authorization;
     if (authz) {
-      const m = /^\s*([A-Za-z][A-Za-z0-9-]*)(?:\s+(\S+))?\s*$/.exec(authz);
+      // the certificate profile URI is the whole header value (certificate.ts)
+      const m = /^\s*([A-Za-z][A-Za-z0-9-]*|https?:\/\/[^\s]+)(?:\s+(\S+))?\s*$/.exec(authz);
       let found = m ? mechanismForScheme(m[1]!) : undefined;
       // Raw NTLMSSP under "Negotiate" (pywinrm's and `run --auth ntlm`'s form) is accepted by `--auth ntlm` too.
       if (found?.name === 'negotiate' && !auth.includes('negotiate') && auth.includes('ntlm') && m?.[2]?.startsWith('TlRMTVNTUA')) {
@@ -220,7 +229,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       try { token = fromBase64(m[2] ?? ''); } catch { deny('bad base64 token'); return; }
       if (found.mech.perRequest) {
         if (!o.https && !allowUnencrypted) { deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`); return; }
-        const acc = createAcceptor(found.name, acceptorOpts());
+        const acc = createAcceptor(found.name, { ...acceptorOpts(), peerCertificate: peerCertificateOf(sock) });
         try { await acc.step(token); } catch (e) { deny(`${found.name} failed: ${safeMsg(e)}`); return; }
         const id = acc.identity!;
         const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
@@ -228,7 +237,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         if (!session || session.closed) {
           session = newSession(id);
           if (!session) { deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
-          session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (interactive)${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
+          session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
           st.session?.unref(); st.session = undefined;
@@ -338,7 +347,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     });
   };
   const server: http.Server = o.https
-    ? https.createServer({ cert: o.cert, key: o.key }, onRequest)
+    ? https.createServer({ cert: o.cert, key: o.key, ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}) }, onRequest)
     : http.createServer(onRequest);
   server.keepAliveTimeout = 120_000;
   server.headersTimeout = 130_000;

@@ -70,6 +70,9 @@ export class MemoryUserDatabase implements UserDatabase {
     return this.users.find((r) => r.certName?.toLowerCase() === n);
   }
 
+  /** UserDatabase: the user a client certificate name (SAN UPN / e-mail) maps to. */
+  lookupCertificate(name: string): UserRecord | undefined { return this.findCertificate(name); }
+
   /** "line N" of the file the record came from (for start-up messages). */
   where(r: UserRecord): string { const n = this.lines.get(r); return n ? `line ${n}` : 'entry'; }
 }

@@ -5,12 +5,12 @@
  * Password: -p, else env WINRM_PASSWORD, else a prompt on a TTY (only when no key is given). Uses only the public API.
  */
 import { Option, type Command } from 'commander';
-import { InvalidArgumentError, type SessionOptions } from '../../index.js';
+import { InvalidArgumentError, parseJumpHost, type SessionOptions } from '../../index.js';
 import { addTargetOptions, promptPassword } from '../options.js';
 
 export interface SshFlags {
   ssh?: boolean; host?: string; port?: number | string; user?: string; password?: string; sshKey?: string;
-  knownHosts?: string; insecureHostKey?: boolean; connectTimeout?: number | string;
+  knownHosts?: string; insecureHostKey?: boolean; connectTimeout?: number | string; sshJump?: string;
   [flag: string]: unknown;
 }
 
@@ -20,7 +20,8 @@ export function addSshOptions(cmd: Command): Command {
     .option('--ssh', 'PSRP over SSH (the server\'s `powershell` subsystem, PowerShell 7 -HostName) instead of WinRM; port 22')
     .option('--ssh-key <file>', 'SSH: private key file (OpenSSH or PEM; passphrase from env WINRM_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'SSH: known_hosts file to check the host key against (default ~/.ssh/known_hosts)')
-    .addOption(new Option('--insecure-host-key', 'SSH: do not check the host key (prints a warning)'));
+    .addOption(new Option('--insecure-host-key', 'SSH: do not check the host key (prints a warning)'))
+    .option('--ssh-jump <[user@]host[:port]>', 'SSH: reach -H through this jump host (like ssh -J; same credentials and known_hosts)');
 }
 
 function splitTarget(s: string): { host: string; port?: number } {
@@ -53,6 +54,7 @@ export const SSH_SESSION_SOURCE = {
       insecureHostKey: !!f.insecureHostKey,
       connectTimeout: f.connectTimeout !== undefined ? Number(f.connectTimeout) : undefined,
       onWarning: (m: string) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
+      jump: f.sshJump ? parseJumpHost(f.sshJump) : undefined,
     };
   },
 };

@@ -28,7 +28,10 @@ export function register(program: Command): void {
     .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
     .option('--keytab <file>', 'Kerberos service keytab (HTTP/<name>) for --auth kerberos / negotiate (default: $KRB5_KTNAME)')
     .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
-    .action(async (f: { listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string; singleAccount?: boolean; keytab?: string }) => {
+    // certificate authentication: request client certificates, map them through `DOMAIN\\user:cert:UPN` users-file entries
+    .option('--client-ca <file>', 'HTTPS: request client certificates issued by this CA (PEM); with --auth certificate')
+    .option('--crl <file>', 'certificate revocation list(s) of the client CA (PEM): revoked client certificates are refused')
+    .action(async (f: { clientCa?: string; crl?: string; listen: string; https?: boolean; cert?: string; key?: string; users: string; auth: string; allowUnencrypted?: boolean; name: string; cbt: 'none' | 'relaxed' | 'strict'; maxEnvelopeSize: string; quiet?: boolean; pwsh?: string; sessionConfig?: string; singleAccount?: boolean; keytab?: string }) => {
       const read = (p: string | undefined, what: string) => {
         if (!p) return undefined;
         try { return readFileSync(p, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read ${what} ${p}: ${(e as Error).message}`); }
@@ -42,6 +45,7 @@ export function register(program: Command): void {
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
         userDb: loadUsersFile(f.users), singleAccount: !!f.singleAccount, auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name: f.name, cbt: f.cbt, maxEnvelopeSize: mes, ...(f.keytab ? { keytab: f.keytab } : {}),
+        clientCa: read(f.clientCa, '--client-ca'), crl: read(f.crl, '--crl'),
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
       for (const line of handle.accounts.summary) process.stdout.write(`winrm-ts serve: ${line}\n`);
