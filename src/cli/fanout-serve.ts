@@ -1,0 +1,33 @@
+/**
+ * `serve --listen A --listen B ...`: one endpoint process answering on many addresses, each as its own host
+ * (for fan-out tests and demos). With one --listen the endpoint is named --name (default localhost); with several,
+ * each is named NAME-PORT (localhost-5985, localhost-5986, ...), so every answer says which "host" it came from.
+ */
+import type { ServerHandle } from '../index.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:5985';
+
+/** The addresses to listen on (the repeatable --listen; none given = the default). */
+export function listenAddresses(listen: string[] | string | undefined): string[] {
+  const l = Array.isArray(listen) ? listen : listen ? [listen] : [];
+  return l.length ? l : [DEFAULT_LISTEN];
+}
+
+/** The machine name of the endpoint on `listen` when `count` addresses are served. */
+export function endpointName(name: string, listen: string, count: number): string {
+  if (count <= 1) return name;
+  const port = /:(\d+)$/.exec(listen)?.[1] ?? listen;
+  return `${name}-${port}`;
+}
+
+/** Start one endpoint per address (in order; the first failure closes the ones already started and throws). */
+export async function serveAll(listens: string[], name: string, start: (listen: string, name: string) => Promise<ServerHandle>): Promise<ServerHandle[]> {
+  const handles: ServerHandle[] = [];
+  try {
+    for (const l of listens) handles.push(await start(l, endpointName(name, l, listens.length)));
+  } catch (e) {
+    await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
+    throw e;
+  }
+  return handles;
+}
