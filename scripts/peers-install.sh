@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs the independent peers the interop suites use (idempotent; fast when already installed).
 #  - Debian: gss-ntlmssp + python3-gssapi, Apache mod_auth_gssapi, pywinrm 0.3.0, Go masterzen/winrm,
-#    FreeRDP shadow server + xfreerdp, impacket, OpenSSH server, Xvfb
+#    FreeRDP shadow server + xfreerdp, impacket, OpenSSH server, Xvfb, redis-server (the fan-out queue tests)
 #  - NuGet: the real PowerShell 7.6.9 as a dotnet tool, in $WINRM_TS_PEERS_DIR/pwsh (default /opt/winrm-ts-peers)
 set -euo pipefail
 PEERS_DIR=${WINRM_TS_PEERS_DIR:-/opt/winrm-ts-peers}
@@ -10,7 +10,8 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl
   python3-requests-ntlm python3-winrm python3-impacket
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
   golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev
-  openssh-server openssh-client openssl)
+  openssh-server openssh-client openssl
+  redis-server)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
