@@ -20,11 +20,24 @@ export function endpointName(name: string, listen: string, count: number): strin
   return `${name}-${port}`;
 }
 
-/** Start one endpoint per address (in order; the first failure closes the ones already started and throws). */
-export async function serveAll(listens: string[], name: string, start: (listen: string, name: string) => Promise<ServerHandle>): Promise<ServerHandle[]> {
+/**
+ * Start one endpoint per address (in order; the first failure closes the ones already started and throws).
+ * With several addresses, a port that is busy (EADDRINUSE: often a client connection on this machine that
+ * happened to take it as its ephemeral port, or one closing) is tried again for a few seconds before giving up.
+ */
+export async function serveAll(listens: string[], name: string, start: (listen: string, name: string) => Promise<ServerHandle>, busyRetryMs = 5000): Promise<ServerHandle[]> {
   const handles: ServerHandle[] = [];
+  const startRetrying = async (l: string): Promise<ServerHandle> => {
+    const until = Date.now() + (listens.length > 1 ? busyRetryMs : 0);
+    for (;;) {
+      try { return await start(l, endpointName(name, l, listens.length)); } catch (e) {
+        if (!/EADDRINUSE/.test((e as Error).message) || Date.now() >= until) throw e;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+  };
   try {
-    for (const l of listens) handles.push(await start(l, endpointName(name, l, listens.length)));
+    for (const l of listens) handles.push(await startRetrying(l));
   } catch (e) {
     await Promise.all(handles.map((h) => h.close().catch(() => undefined)));
     throw e;
