@@ -7,10 +7,12 @@ import type { ServerHandle } from '../index.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:5985';
 
-/** The addresses to listen on (the repeatable --listen; none given = the default). */
-export function listenAddresses(listen: string[] | string | undefined): string[] {
+/** The addresses to listen on (the repeatable --listen; none given = the default; an address given twice is served once). */
+export function listenAddresses(listen: string[] | string | undefined, warn: (m: string) => void = (m) => process.stderr.write(`winrm-ts serve: ${m}\n`)): string[] {
   const l = Array.isArray(listen) ? listen : listen ? [listen] : [];
-  return l.length ? l : [DEFAULT_LISTEN];
+  const unique = [...new Set(l)];
+  for (const dup of unique.filter((a) => l.indexOf(a) !== l.lastIndexOf(a))) warn(`--listen ${dup} is given more than once: listening on it once`);
+  return unique.length ? unique : [DEFAULT_LISTEN];
 }
 
 /** The machine name of the endpoint on `listen` when `count` addresses are served. */

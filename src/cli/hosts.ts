@@ -13,7 +13,8 @@ export function isHostList(h: string | undefined): boolean {
 }
 
 /** Parse a host list; `readFile` is injectable for tests. */
-export function parseHostList(spec: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8')): string[] {
+export function parseHostList(spec: string, readFile: (path: string) => string = (p) => readFileSync(p, 'utf8'),
+  warn: (m: string) => void = (m) => process.stderr.write(`winrm-ts: ${m}\n`)): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   const add = (h: string, where: string) => {
@@ -25,7 +26,7 @@ export function parseHostList(spec: string, readFile: (path: string) => string =
     if (!hp.host.includes(':') && host.includes(':') && hp.port === undefined) {
       throw new InvalidArgumentError(`${where}: bad host[:port] "${host}" (an IPv6 address goes in brackets: [::1]:5985)`);
     }
-    if (!seen.has(host)) { seen.add(host); out.push(host); }
+    if (!seen.has(host)) { seen.add(host); out.push(host); } else warn(`${where}: ${host} is listed more than once: it runs once`);
   };
   for (const part of spec.split(',')) {
     const item = part.trim();

@@ -94,8 +94,10 @@ test('host list: a,b,c, @file with comments and ports, mixes, duplicates, errors
   const files: Record<string, string> = { 'hosts.txt': '# fleet\nweb1\nweb2:5986   # tls\n\n  [::1]:5985\nweb1\n', 'empty.txt': '# none\n' };
   const read = (p: string) => { if (!(p in files)) throw new Error('ENOENT'); return files[p]!; };
   assert.deepEqual(parseHostList('a,b:1,c', read), ['a', 'b:1', 'c']);
-  assert.deepEqual(parseHostList('@hosts.txt', read), ['web1', 'web2:5986', '[::1]:5985']);
-  assert.deepEqual(parseHostList('x,@hosts.txt', read), ['x', 'web1', 'web2:5986', '[::1]:5985']);
+  const warnings: string[] = [];
+  assert.deepEqual(parseHostList('@hosts.txt', read, (m) => warnings.push(m)), ['web1', 'web2:5986', '[::1]:5985']);
+  assert.deepEqual(warnings, ['hosts.txt:6: web1 is listed more than once: it runs once']);
+  assert.deepEqual(parseHostList('x,@hosts.txt', read, () => undefined), ['x', 'web1', 'web2:5986', '[::1]:5985']);
   assert.throws(() => parseHostList('@empty.txt', read), /no hosts/);
   assert.throws(() => parseHostList('@missing.txt', read), /cannot read the host list missing\.txt/);
   assert.throws(() => parseHostList('a,b:99999', read), /bad host/);
