@@ -51,11 +51,13 @@ function runFanout(hosts, throttle, command) {
   const secs = (performance.now() - t0) / 1000;
   const [rssKb, user, sys] = readFileSync(join(dir, 'time'), 'utf8').trim().split('\n').at(-1).split(' ').map(Number);
   const ok = new Set(r.stdout.split('\n').filter((l) => l.includes('"exitCode":0')).map((l) => JSON.parse(l).PSComputerName)).size;
-  return { hosts, throttle, command, secs, hostsPerSec: hosts / secs, rssMb: rssKb / 1024, cpuSecs: user + sys, ok, exit: r.status };
+  const errors = {};
+  for (const l of r.stdout.split('\n')) { if (!l.includes('"error"')) continue; const e = JSON.parse(l).error; errors[e.code] = (errors[e.code] ?? 0) + 1; if (!errors.first) errors.first = e.message; }
+  return { hosts, throttle, command, secs, hostsPerSec: hosts / secs, rssMb: rssKb / 1024, cpuSecs: user + sys, ok, errors, exit: r.status };
 }
 
 const rows = [];
-const step = (label, res) => { rows.push({ label, ...res }); console.log(`${label}: ${res.ok}/${res.hosts} ok, ${res.secs.toFixed(1)} s, ${res.hostsPerSec.toFixed(1)} hosts/s, client peak RSS ${res.rssMb.toFixed(0)} MB, client CPU ${res.cpuSecs.toFixed(1)} s`); return res; };
+const step = (label, res) => { rows.push({ label, ...res }); console.log(`${label}: ${res.ok}/${res.hosts} ok, ${res.secs.toFixed(1)} s, ${res.hostsPerSec.toFixed(1)} hosts/s, client peak RSS ${res.rssMb.toFixed(0)} MB, client CPU ${res.cpuSecs.toFixed(1)} s${Object.keys(res.errors).length ? `, errors ${JSON.stringify(res.errors)}` : ''}`); return res; };
 const hold = 'sleep 3; echo pong';
 const base = step('T=1 (baseline), 3 hosts, holding', runFanout(3, 1, hold));
 const heldK2 = step(`T=100, 200 hosts, holding`, runFanout(Math.min(200, HOSTS), 100, hold));
@@ -77,9 +79,9 @@ Machine: ${machine}. One \`winrm-ts serve\` process listening on ${HOSTS} ports 
 message encryption; the client is the built CLI, \`winrm-ts run -H @hosts.txt --throttle T --json\`, measured from outside
 (/usr/bin/time). Client and endpoint share the machine's cores, so hosts/s is bound by the CPU of both: read it as a floor.
 
-| run | hosts ok | seconds | hosts/s | client peak RSS | client CPU s |
-|---|---|---|---|---|---|
-${rows.map((r) => `| ${r.label} | ${r.ok}/${r.hosts} | ${r.secs.toFixed(1)} | ${r.hostsPerSec.toFixed(1)} | ${r.rssMb.toFixed(0)} MB | ${r.cpuSecs.toFixed(1)} |`).join('\n')}
+| run | hosts ok | seconds | hosts/s | client peak RSS | client CPU s | errors |
+|---|---|---|---|---|---|---|
+${rows.map((r) => `| ${r.label} | ${r.ok}/${r.hosts} | ${r.secs.toFixed(1)} | ${r.hostsPerSec.toFixed(1)} | ${r.rssMb.toFixed(0)} MB | ${r.cpuSecs.toFixed(1)} | ${Object.entries(r.errors).filter(([k]) => k !== 'first').map(([k, n]) => `${k} ×${n}`).join(', ')} |`).join('\n')}
 
 MB per in-flight host (holding runs, (RSS − RSS at T=1) / (T − 1)): **${perHost(heldK2).toFixed(2)} MB** at T=100, **${perHost(held).toFixed(2)} MB** at T=${THROTTLE}.
 `;

@@ -138,3 +138,24 @@ test('output: lines split on any chunk boundary, UTF-8 safe, long lines cut; pre
   ]);
   assert.equal(pj.close(), 1);
 });
+
+test('serve --listen repeated: addresses (default, duplicates once), names NAME-PORT, a busy port retried then reported', async () => {
+  const { listenAddresses, endpointName, serveAll, DEFAULT_LISTEN } = await import('../../src/cli/fanout-serve.js');
+  const warned: string[] = [];
+  assert.deepEqual(listenAddresses(undefined, (m) => warned.push(m)), [DEFAULT_LISTEN]);
+  assert.deepEqual(listenAddresses(['127.0.0.1:1', '127.0.0.1:2', '127.0.0.1:1'], (m) => warned.push(m)), ['127.0.0.1:1', '127.0.0.1:2']);
+  assert.deepEqual(warned, ['--listen 127.0.0.1:1 is given more than once: listening on it once']);
+  assert.equal(endpointName('localhost', '127.0.0.1:5985', 1), 'localhost');
+  assert.equal(endpointName('localhost', '127.0.0.1:5985', 3), 'localhost-5985');
+  assert.equal(endpointName('fleet', '[::1]:6000', 2), 'fleet-6000');
+  const closed: string[] = [];
+  const fake = (l: string) => ({ url: l, port: 0, host: '', server: undefined as never, close: async () => { closed.push(l); } });
+  let tries = 0;
+  const started = await serveAll(['a:1', 'b:2'], 'n', async (l, name) => {
+    if (l === 'b:2' && tries++ < 2) throw new InvalidArgumentError('cannot listen on b:2: EADDRINUSE');
+    return { ...fake(l), url: name };
+  }, 2000);
+  assert.deepEqual(started.map((h) => h.url), ['n-1', 'n-2']);
+  await assert.rejects(serveAll(['a:1', 'c:3'], 'n', async (l) => { if (l === 'c:3') throw new InvalidArgumentError('cannot listen on c:3: EACCES'); return fake(l); }), /EACCES/);
+  assert.deepEqual(closed, ['a:1'], 'the endpoints already started are closed when a later one fails');
+});
