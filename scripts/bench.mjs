@@ -16,6 +16,7 @@ const BENCHES = [
   { name: 'ssh', file: 'bench/ssh.ts', args: [] },
   { name: 'psrp-winrm', file: 'bench/psrp-winrm.ts', args: [] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
+  { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
 ];
 const wanted = process.argv.slice(2);
 let failed = 0;

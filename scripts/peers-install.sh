@@ -1,7 +1,7 @@
 #!/bin/bash
 # Installs the independent peers the interop suites use (idempotent; fast when already installed).
 #  - Debian: gss-ntlmssp + python3-gssapi, Apache mod_auth_gssapi, pywinrm 0.3.0, Go masterzen/winrm,
-#    FreeRDP shadow server + xfreerdp, impacket, OpenSSH server, Xvfb, tinyproxy (HTTP CONNECT proxy)
+#    FreeRDP shadow server + xfreerdp, impacket, OpenSSH server, Xvfb, tinyproxy (HTTP CONNECT proxy), redis-server (the fan-out queue tests)
 #  - NuGet: the real PowerShell 7.6.9 as a dotnet tool, in $WINRM_TS_PEERS_DIR/pwsh (default /opt/winrm-ts-peers)
 set -euo pipefail
 PEERS_DIR=${WINRM_TS_PEERS_DIR:-/opt/winrm-ts-peers}
@@ -11,7 +11,7 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl python3-re
   freerdp2-shadow-x11 freerdp2-x11 winpr-utils xvfb
   golang-go golang-github-masterzen-winrm-dev golang-github-dylanmei-winrmtest-dev golang-github-jcmturner-gokrb5.v8-dev
   openssh-server openssh-client openssl
-  krb5-kdc krb5-admin-server krb5-user tinyproxy)
+  krb5-kdc krb5-admin-server krb5-user tinyproxy redis-server)
 PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, useradd
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -49,3 +49,6 @@ export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-tra
 export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './remoting/wsman-session.js';
 export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';
 export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } from './server/psrp-config.js';
+// --- many hosts: fan-out with a throttle, per-host deadlines and errors, results as one async stream ---
+export { fanout, DEFAULT_THROTTLE, type FanoutEvent, type FanoutJob, type FanoutContext, type FanoutOptions } from './client/fanout.js';
+export { parseHostPort } from './client/client.js';

@@ -30,7 +30,7 @@ export function addConnectionOptions(cmd: Command): Command {
  */
 export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Command {
   if (cmd.options.some((opt) => opt.long === '--host')) return cmd;
-  if (o.hostRequired) cmd.requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https)');
+  if (o.hostRequired) cmd.requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https); many: a,b,c or @hosts.txt');
   else cmd.option('-H, --host <host[:port]>', 'the remote host (WinRM: port 5985, or 5986 with --https)');
   return cmd
     .option('--port <port>', 'port (overrides host:port)', num('--port'))

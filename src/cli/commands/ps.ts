@@ -14,6 +14,8 @@ import {
 import { cliHost } from './ps-host.js';
 import { addSshOptions, SSH_SESSION_SOURCE } from './ps-ssh.js';
 import { addWinrmOptions, WINRM_SESSION_SOURCE } from './ps-winrm.js';
+import { addFanoutOptions, exitWith } from '../fanout-run.js';
+import { psFanout, wantsPsFanout } from '../fanout-ps.js';
 
 export interface PsFlags {
   local?: boolean; pwsh?: string; command?: string; file?: string; json?: boolean;
@@ -39,7 +41,11 @@ export function register(program: Command): void {
     .option('--json', 'print each output object as one JSON line (NDJSON)');
   addWinrmOptions(cmd);
   addSshOptions(cmd);
-  cmd.action(async (args: string[], flags: PsFlags) => { process.exitCode = await runPs(args, flags); });
+  cmd.action(async (args: string[], flags: PsFlags) => {
+    if (wantsPsFanout(flags)) { await exitWith(await psFanout(args, flags)); return; } // many hosts: src/cli/fanout-ps.ts
+    process.exitCode = await runPs(args, flags);
+  });
+  addFanoutOptions(cmd, { queue: false });
 }
 
 export async function runPs(args: string[], flags: PsFlags): Promise<number> {

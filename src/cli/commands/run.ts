@@ -9,6 +9,7 @@
 import type { Command } from 'commander';
 import { connect, InvalidArgumentError } from '../../index.js';
 import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFlags } from '../options.js';
+import { addFanoutOptions, exitWith, runFanout, wantsRunFanout } from '../fanout-run.js';
 
 export function register(program: Command): void {
   const cmd = program.command('run')
@@ -20,6 +21,8 @@ export function register(program: Command): void {
     .option('--codepage <n>', 'console code page (default 65001 = UTF-8)')
     .option('--no-profile', 'do not load the user profile (WINRS_NOPROFILE)')
     .action(async (words: string[], flags: ConnectionFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }) => {
+      // many hosts (-H a,b,c / -H @file), --json or --queue: src/cli/fanout-run.ts
+      if (wantsRunFanout(flags)) { await exitWith(await runFanout(words, flags)); return; }
       const environment: Record<string, string> = {};
       for (const kv of flags.env ?? []) {
         const i = kv.indexOf('=');
@@ -74,6 +77,7 @@ export function register(program: Command): void {
       // stdin may keep the event loop alive (an open pipe nobody writes to): we are done
       setImmediate(() => process.exit(process.exitCode as number));
     });
+  addFanoutOptions(cmd, { queue: true });
 }
 
 /** How long the shell's Delete may take after a failure or Ctrl+C. */
