@@ -101,11 +101,6 @@ export const faults = {
     reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
     message: `The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: ${raw.slice(0, 100)}. `,
   }),
-  /** a required addressing header is missing (DSP0226 wsa:MessageInformationHeaderRequired) */
-  headerRequired: (name: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'a:MessageInformationHeaderRequired', wsmanCode: WSManFaultCode.MessageInformationHeaderRequired,
-    reason: `The WS-Management service cannot process the request because the header ${name} is missing. `,
-  }),
   /** not well-formed XML / not a SOAP envelope (MS-WSMV 3.1.4.1.31.3 wsman:SchemaValidationError,
    *  ERROR_WSMAN_SCHEMA_VALIDATION_ERROR 0x80338041) */
   schemaValidation: () => new WsmanFault({

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Option, type Command } from 'commander';
 import { serve, loadUsersFile, InvalidArgumentError, PsrpEndpoint, loadSessionConfigs } from '../../index.js';
+import { addLimitOptions, limitsFromFlags } from './serve-limits.js';
 
 export function register(program: Command): void {
   program.command('serve')
@@ -37,6 +38,7 @@ export function register(program: Command): void {
         listen: f.listen, https: !!f.https, cert: read(f.cert, '--cert'), key: read(f.key, '--key'),
         userDb: loadUsersFile(f.users), auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name: f.name, cbt: f.cbt, maxEnvelopeSize: mes,
+        limits: limitsFromFlags(f as Record<string, unknown>), externalShells: () => psrp.shells.values(),
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
       process.stdout.write(`winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})${handle.fingerprint ? ` certificate ${handle.fingerprint}` : ''}\n`);
@@ -45,4 +47,6 @@ export function register(program: Command): void {
         process.once('SIGINT', stop); process.once('SIGTERM', stop);
       });
     });
+  // limits and quotas: Windows' names and defaults (serve-limits.ts)
+  addLimitOptions(program.commands.find((c) => c.name() === 'serve')!);
 }
