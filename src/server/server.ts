@@ -155,6 +155,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   let openConns = 0;
   /** "addr:port" of connections over a cap: their first request gets 503 and the connection is closed */
   const overCap = new Map<string, string>();
+  /** per connection ("addr:port"): requests in progress and the idle (keep-alive) timer */
+  const idleOf = new Map<string, { busy: number; timer?: NodeJS.Timeout; arm(): void }>();
   const addrOf = (s: net.Socket) => (s.remoteAddress ?? '').replace(/^::ffff:/, '');
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
@@ -202,7 +204,15 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     };
     const denyLine = (reason: string) => log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} auth: ${reason}`);
 
-    const over = overCap.get(`${sock.remoteAddress}:${sock.remotePort}`);
+    const connKey = `${sock.remoteAddress}:${sock.remotePort}`;
+    const idle = idleOf.get(connKey);
+    if (idle) {
+      idle.busy++; clearTimeout(idle.timer);
+      let ended = false;
+      const end = () => { if (ended) return; ended = true; idle.busy--; idle.arm(); };
+      res.once('finish', end); res.once('close', end);
+    }
+    const over = overCap.get(connKey);
     if (over) {
       action = 'refused';
       finishAndClose(503, `${over}\r\n`, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '5' });
@@ -442,7 +452,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   server.maxHeadersCount = 100;
   // beyond twice the global cap connections are dropped at once (no answer); below it, over-cap ones get a 503
   server.maxConnections = limits.maxConnections * 2;
+  const sockets = new Set<net.Socket>();
   server.on('connection', (sock: net.Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
     const addr = addrOf(sock);
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
     const n = perAddress.get(addr) ?? 0;
@@ -458,7 +471,17 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       return;
     }
     perAddress.set(addr, n + 1); openConns++;
-    sock.once('close', () => { openConns--; const v = (perAddress.get(addr) ?? 1) - 1; if (v > 0) perAddress.set(addr, v); else perAddress.delete(addr); });
+    // keep-alive: a connection with no request in progress for keepAliveTimeoutMs is closed
+    const idle = {
+      busy: 0, timer: undefined as NodeJS.Timeout | undefined,
+      arm() { clearTimeout(this.timer); if (this.busy === 0) { this.timer = setTimeout(() => sock.destroy(), limits.keepAliveTimeoutMs); this.timer.unref(); } },
+    };
+    idle.arm();
+    idleOf.set(key, idle);
+    sock.once('close', () => {
+      clearTimeout(idle.timer); idleOf.delete(key);
+      openConns--; const v = (perAddress.get(addr) ?? 1) - 1; if (v > 0) perAddress.set(addr, v); else perAddress.delete(addr);
+    });
   });
   server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
     const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
@@ -480,7 +503,7 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     close: async () => {
       stopping.abort();
       winrs.closeAll();
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); for (const x of sockets) x.destroy(); });
     },
   };
 }
