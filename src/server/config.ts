@@ -6,10 +6,11 @@
 import { buildResponse } from '../wsman/envelope.js';
 import { Action, NS } from '../wsman/ns.js';
 import { faults, type ResourceHandler } from './dispatch.js';
+import { DEFAULT_LIMITS, type EndpointLimits } from './limits.js';
 
 export const CONFIG_URI = 'http://schemas.microsoft.com/wbem/wsman/1/config';
 
-export interface ConfigView { maxEnvelopeSize: number; maxTimeoutMs: number; allowUnencrypted: boolean; auth: string[]; cbt: string }
+export interface ConfigView { maxEnvelopeSize: number; maxTimeoutMs: number; allowUnencrypted: boolean; auth: string[]; cbt: string; limits?: EndpointLimits }
 
 const b = (x: boolean) => (x ? 'true' : 'false');
 
@@ -18,11 +19,16 @@ export function configBody(c: ConfigView): string {
   const authXml = `<cfg:Auth><cfg:Basic>${b(has('basic'))}</cfg:Basic><cfg:Kerberos>${b(has('kerberos') || has('negotiate'))}</cfg:Kerberos>` +
     `<cfg:Negotiate>${b(has('negotiate') || has('ntlm'))}</cfg:Negotiate><cfg:Certificate>${b(has('certificate'))}</cfg:Certificate><cfg:CredSSP>${b(has('credssp'))}</cfg:CredSSP>` +
     `<cfg:CbtHardeningLevel>${c.cbt[0]!.toUpperCase()}${c.cbt.slice(1)}</cfg:CbtHardeningLevel></cfg:Auth>`;
+  const l = c.limits ?? DEFAULT_LIMITS;
+  // Windows' element names and order (winrm get winrm/config): the quotas `serve` enforces, with its flags' values
   return `<cfg:Config xmlns:cfg="${NS.cfg}"><cfg:MaxEnvelopeSizekb>${Math.floor(c.maxEnvelopeSize / 1024)}</cfg:MaxEnvelopeSizekb>` +
     `<cfg:MaxTimeoutms>${c.maxTimeoutMs}</cfg:MaxTimeoutms><cfg:MaxBatchItems>32000</cfg:MaxBatchItems>` +
-    `<cfg:Service><cfg:MaxConnections>300</cfg:MaxConnections><cfg:AllowUnencrypted>${b(c.allowUnencrypted)}</cfg:AllowUnencrypted>${authXml}` +
+    `<cfg:Service><cfg:MaxConcurrentOperationsPerUser>${l.maxConcurrentOperationsPerUser}</cfg:MaxConcurrentOperationsPerUser>` +
+    `<cfg:MaxConnections>${l.maxConnections}</cfg:MaxConnections><cfg:AllowUnencrypted>${b(c.allowUnencrypted)}</cfg:AllowUnencrypted>${authXml}` +
     '<cfg:DefaultPorts><cfg:HTTP>5985</cfg:HTTP><cfg:HTTPS>5986</cfg:HTTPS></cfg:DefaultPorts><cfg:AllowRemoteAccess>true</cfg:AllowRemoteAccess></cfg:Service>' +
-    '<cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess><cfg:IdleTimeout>7200000</cfg:IdleTimeout></cfg:Winrs></cfg:Config>';
+    `<cfg:Winrs><cfg:AllowRemoteShellAccess>true</cfg:AllowRemoteShellAccess><cfg:IdleTimeout>${l.idleTimeoutMs}</cfg:IdleTimeout>` +
+    `<cfg:MaxProcessesPerShell>${l.maxProcessesPerShell}</cfg:MaxProcessesPerShell><cfg:MaxMemoryPerShellMB>${l.maxMemoryPerShellMB}</cfg:MaxMemoryPerShellMB>` +
+    `<cfg:MaxShellsPerUser>${l.maxShellsPerUser}</cfg:MaxShellsPerUser></cfg:Winrs></cfg:Config>`;
 }
 
 /** Get (only) on the config root; sub-resources and other actions fault as unknown. */

@@ -190,7 +190,7 @@ export class PsrpEndpoint {
       log: this.opts.log,
     });
     await bridge.start().catch((e) => { throw faults.provider(2147942402, `${(e as Error).message} `); });
-    const shell = new PsrpShell(id, (rpid ?? id).toUpperCase(), req.session, req.env.resourceUri!, bridge, req.clientIp, spec.idleTimeoutMs ?? DEFAULT_IDLE_MS, spec.name);
+    const shell = new PsrpShell(id, (rpid ?? id).toUpperCase(), req.session, req.env.resourceUri!, bridge, req.clientIp, Math.min(spec.idleTimeoutMs ?? DEFAULT_IDLE_MS, req.endpoint.limits?.maxIdleTimeoutMs ?? 0x7fffffff), spec.name);
     if (minmax.min) shell.minRunspaces = minmax.min;
     if (minmax.max) shell.maxRunspaces = minmax.max;
     req.session.ref();
@@ -318,7 +318,7 @@ export class PsrpEndpoint {
     const shell = this.shellFor(req);
     let d;
     try { d = parseDisconnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
-    if (d.idleTimeoutMs !== undefined) shell.idleTimeoutMs = d.idleTimeoutMs;
+    if (d.idleTimeoutMs !== undefined) shell.idleTimeoutMs = Math.min(d.idleTimeoutMs, req.endpoint.limits?.maxIdleTimeoutMs ?? 0x7fffffff);
     shell.state = 'Disconnected';
     shell.lastUsed = Date.now();
     this.armIdle(shell);

@@ -9,8 +9,12 @@
  *    200 once the handshake completes; the final token, if any, rides in WWW-Authenticate).
  *  - On plain HTTP without --allow-unencrypted: Basic is refused (401) and unencrypted bodies are refused (401);
  *    encrypted bodies that do not decrypt get 400.
- *  - Bad XML / DOCTYPE → 400; a body over MaxEnvelopeSize → w:EncodingLimit fault; unknown resource → fault;
- *    the server keeps serving.
+ *  - Bad XML / DOCTYPE → w:SchemaValidationError fault (500); a body over MaxEnvelopeSize → w:EncodingLimit fault;
+ *    a request MaxEnvelopeSize under 8192 → w:EncodingLimit; unknown resource → fault; the server keeps serving.
+ *  - Limits (src/server/limits.ts): before a request is authenticated (from its Authorization header alone) at most
+ *    PRE_AUTH_BODY_LIMIT bytes of its body are read; header/request/keep-alive timeouts; connections per remote address
+ *    and in all are capped (503 with the reason); Windows' quotas MaxShellsPerUser and MaxConcurrentOperationsPerUser.
+ *  - Every request is logged, also one whose client went away before the answer.
  */
 import http from 'node:http';
 import https from 'node:https';
@@ -33,7 +37,11 @@ import { kerberosLogonEnv } from './kerberos-logon.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
 import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
-import { NS } from '../wsman/ns.js';
+import { Action, NS } from '../wsman/ns.js';
+import { MIN_ENVELOPE_SIZE, PRE_AUTH_BODY_LIMIT, REFUSE_LINGER_MS, quotaFaults, resolveLimits, userKey, type EndpointLimits } from './limits.js';
+
+/** ResourceURI prefix of PowerShell shells (counted for MaxShellsPerUser with the WinRS ones) */
+const PSRP_PREFIX = 'http://schemas.microsoft.com/powershell/';
 
 // H8: processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
 // broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
@@ -72,6 +80,10 @@ export interface ServeOptions {
   clientCa?: string | Buffer;
   /** PEM CRL(s) of the client CAs: revoked client certificates are refused */
   crl?: string | Buffer;
+  /** quotas and HTTP limits (Windows' names; defaults in src/server/limits.ts) */
+  limits?: Partial<EndpointLimits>;
+  /** shells kept by `resources` (e.g. PsrpEndpoint.shells.values()), counted for MaxShellsPerUser */
+  externalShells?: () => Iterable<{ owner: LogonSession }>;
 }
 
 export interface ServerHandle {
@@ -84,6 +96,10 @@ export interface ServerHandle {
   /** which account logons run as (`summary` is what serve prints at start-up) */
   readonly accounts: AccountPlan;
   readonly server: http.Server;
+  /** the limits in force */
+  readonly limits: EndpointLimits;
+  /** open connections, WinRS shells and commands, stdin bytes buffered for WinRS commands */
+  stats(): { connections: number; shells: number; commands: number; stdinBufferedBytes: number };
 }
 
 const SCHEME_ORDER = ['negotiate', 'kerberos', 'ntlm', 'basic', 'credssp'];
@@ -114,6 +130,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   if ((o.clientCa || o.crl) && !o.https) throw new InvalidArgumentError('--client-ca and --crl need --https: client certificates are presented in the TLS handshake');
   if (o.crl && !o.clientCa) throw new InvalidArgumentError('--crl needs --client-ca FILE');
   if (auth.includes('certificate') && !o.clientCa) throw new InvalidArgumentError('--auth certificate needs --https and --client-ca FILE (the CA that issues the client certificates)');
+  let limits: EndpointLimits;
+  try { limits = resolveLimits(o.limits); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
   const log = o.log ?? (() => undefined);
   const accounts = o.accounts ?? planAccounts(o.userDb, { singleAccount: o.singleAccount });
   staleRemoved ??= removeStaleRunFiles().then((gone) => { for (const d of gone) log(`removed ${d}, left by an endpoint that is no longer running`); }, () => undefined);
@@ -137,15 +155,36 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const offered = SCHEME_ORDER.filter((n) => auth.includes(n)).concat(auth.filter((n) => !SCHEME_ORDER.includes(n)));
   const offers = offered.map((n) => { const s = getMechanism(n)!.httpScheme; return s === 'Basic' ? 'Basic realm="WSMAN"' : s; });
   const local = new Map<string, ResourceHandler>(Object.entries(o.resources ?? {}));
-  const winrs = new WinrsExecutor();
+  const winrs = new WinrsExecutor(limits, log);
   local.set(SHELL_CMD_URI, (req) => winrs.handle(req));
-  local.set(CONFIG_URI, configHandler(() => ({ maxEnvelopeSize, maxTimeoutMs: endpoint.maxTimeoutMs, allowUnencrypted, auth, cbt: o.cbt ?? 'relaxed' })));
+  local.set(CONFIG_URI, configHandler(() => ({ maxEnvelopeSize, maxTimeoutMs: endpoint.maxTimeoutMs, allowUnencrypted, auth, cbt: o.cbt ?? 'relaxed', limits })));
   const conns = new WeakMap<net.Socket, ConnState>();
   let connSeq = 0;
   const stopping = new AbortController();
   const acceptorOpts = () => ({ userDb: o.userDb, serverName: name, cbt: o.cbt ?? 'relaxed', channelBindings: bindings, tlsCert: o.cert?.toString(), tlsKey: o.key?.toString(), keytab: o.keytab });
 
-  const endpoint: EndpointInfo = { name, url: '', maxEnvelopeSize, maxTimeoutMs: 3600_000 };
+  const endpoint: EndpointInfo = { name, url: '', maxEnvelopeSize, maxTimeoutMs: 3600_000, limits };
+
+  // ---- quotas: shells and operations per user ----
+  const operations = new Map<string, number>();
+  const creating = new Map<string, number>();
+  const bump = (m: Map<string, number>, k: string, d: number) => { const v = (m.get(k) ?? 0) + d; if (v > 0) m.set(k, v); else m.delete(k); };
+  const shellsOf = (user: string): number => {
+    let n = winrs.countShells(user) + (creating.get(user) ?? 0);
+    for (const sh of o.externalShells?.() ?? []) if (userKey(sh.owner.identity) === user) n++;
+    return n;
+  };
+  const isShellCreate = (env: Envelope) => env.action === Action.Create &&
+    (env.resourceUri === SHELL_CMD_URI || (env.resourceUri ?? '').toLowerCase().startsWith(PSRP_PREFIX));
+
+  // ---- connection caps (per remote address and in all) ----
+  const perAddress = new Map<string, number>();
+  let openConns = 0;
+  /** "addr:port" of connections over a cap: their first request gets 503 and the connection is closed */
+  const overCap = new Map<string, string>();
+  /** per connection ("addr:port"): requests in progress and the idle (keep-alive) timer */
+  const idleOf = new Map<string, { busy: number; timer?: NodeJS.Timeout; arm(): void }>();
+  const addrOf = (s: net.Socket) => (s.remoteAddress ?? '').replace(/^::ffff:/, '');
 
   const handler = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
     const started = Date.now();
@@ -157,61 +196,106 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       const s = st;
       sock.once('close', () => { s.session?.unref(); for (const b of s.basic.values()) b.unref(); });
     }
-    const clientIp = (sock.remoteAddress ?? '').replace(/^::ffff:/, '');
+    const clientIp = addrOf(sock);
     let who = '-';
     let action = '-';
+    let logged = false;
+    const line = (status: number | string) => {
+      logged = true;
+      log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} ${who} ${action} -> ${status} (${Date.now() - started} ms)`);
+    };
+    // a request whose client went away before the answer is logged too
+    res.once('close', () => { if (!logged) line('client went away'); });
     const finish = (status: number, body?: Uint8Array | string, headers: Record<string, string | string[]> = {}) => {
       const b = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       const h: Record<string, string | string[]> = { 'Content-Length': String(b.length), Server: 'Microsoft-HTTPAPI/2.0', ...headers };
       if (b.length && !h['Content-Type']) h['Content-Type'] = 'application/soap+xml;charset=UTF-8';
+      if (res.destroyed || res.headersSent) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
       res.writeHead(status, h);
       res.end(b);
-      log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} ${who} ${action} -> ${status} (${Date.now() - started} ms)`);
+      line(status);
     };
-    const deny = (reason: string, extraHeaders: Record<string, string | string[]> = {}) => {
-      log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} auth: ${reason}`);
-      finish(401, undefined, { 'WWW-Authenticate': offers, ...extraHeaders });
+    /** Answer and close without reading the rest of the body: the answer is written on the socket, which is then
+     *  half-closed and left unread for a moment (so the client can read the answer before the reset) and dropped. */
+    const finishAndClose = (status: number, body?: Uint8Array | string, headers: Record<string, string | string[]> = {}) => {
+      req.pause(); sock.pause();
+      const b = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      const h: Record<string, string | string[]> = { Server: 'Microsoft-HTTPAPI/2.0', ...headers, 'Content-Length': String(b.length), Connection: 'close' };
+      if (b.length && !h['Content-Type']) h['Content-Type'] = 'application/soap+xml;charset=UTF-8';
+      let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
+      for (const [k, v] of Object.entries(h)) for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one.replace(/[\r\n]/g, ' ')}\r\n`;
+      line(status);
+      log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} connection closed without reading the rest of the request (${sock.bytesRead} bytes read from the connection)`);
+      try { sock.end(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), b])); } catch { /* gone */ }
+      setTimeout(() => sock.destroy(), REFUSE_LINGER_MS).unref();
     };
+    const denyLine = (reason: string) => log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} auth: ${reason}`);
+
+    const connKey = `${sock.remoteAddress}:${sock.remotePort}`;
+    const idle = idleOf.get(connKey);
+    if (idle) {
+      idle.busy++; clearTimeout(idle.timer);
+      let ended = false;
+      const end = () => { if (ended) return; ended = true; idle.busy--; idle.arm(); };
+      res.once('finish', end); res.once('close', end);
+    }
+    const over = overCap.get(connKey);
+    if (over) {
+      action = 'refused';
+      finishAndClose(503, `${over}\r\n`, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '5' });
+      return;
+    }
     if (req.method !== 'POST') { finish(405, undefined, { Allow: 'POST' }); return; }
     if ((req.url ?? '').split('?')[0]!.toLowerCase() !== '/wsman') { finish(404); return; }
 
-    // ---- read the body (bounded) ----
+    // ---- body reading, bounded ----
     const rawLimit = maxEnvelopeSize * 2 + 65536;
-    const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > rawLimit) {
-      who = '?'; action = 'oversized';
-      res.setHeader('Connection', 'close');
-      const fault = faults.encodingLimit(declared, maxEnvelopeSize);
-      finish(500, buildFault({ ...fault.spec, machine: name }, undefined));
-      req.destroy();
-      return;
-    }
-    const parts: Buffer[] = []; let size = 0; let tooBig = false;
-    try {
-      for await (const chunk of req) {
-        size += (chunk as Buffer).length;
-        if (size > rawLimit) { tooBig = true; break; }
-        parts.push(chunk as Buffer);
-      }
-    } catch { return; }
-    if (tooBig) {
-      res.setHeader('Connection', 'close');
-      finish(500, buildFault({ ...faults.encodingLimit(size, maxEnvelopeSize).spec, machine: name }, undefined));
-      req.destroy();
-      return;
-    }
-    const body = Buffer.concat(parts, size);
+    const declaredRaw = req.headers['content-length'];
+    const declared = declaredRaw === undefined ? undefined : Number(declaredRaw);
+    /** Read the body up to `limit` bytes; undefined when the client went away. Over the limit: `tooBig`. */
+    const readBody = async (limit: number): Promise<{ body: Buffer; tooBig: false } | { size: number; tooBig: true } | undefined> => {
+      if (declared !== undefined && declared > limit) return { size: declared, tooBig: true };
+      const parts: Buffer[] = []; let size = 0;
+      try {
+        // destroyOnReturn false: stopping early must not reset the connection before the answer is written
+        for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+          size += (chunk as Buffer).length;
+          if (size > limit) return { size, tooBig: true };
+          parts.push(chunk as Buffer);
+        }
+      } catch { return undefined; }
+      if (!req.complete) return undefined;
+      return { body: Buffer.concat(parts, size), tooBig: false };
+    };
+    /** Not authenticated: at most PRE_AUTH_BODY_LIMIT bytes are read (and dropped) before answering. */
+    const refuseUnauthenticated = async (status: number, headers: Record<string, string | string[]>) => {
+      const r = await readBody(PRE_AUTH_BODY_LIMIT);
+      if (!r) return;
+      if (r.tooBig) { action = action === '-' ? 'body-before-auth' : action; finishAndClose(status, undefined, headers); return; }
+      finish(status, undefined, headers);
+    };
+    const deny = async (reason: string, extraHeaders: Record<string, string | string[]> = {}) => {
+      denyLine(reason);
+      await refuseUnauthenticated(401, { 'WWW-Authenticate': offers, ...extraHeaders });
+    };
 
     // ---- DSP0226 Identify without authentication (WSMANIDENTIFY: unauthenticated) ----
     if (String(req.headers['wsmanidentify'] ?? '').toLowerCase() === 'unauthenticated') {
       action = 'Identify';
+      const r = await readBody(PRE_AUTH_BODY_LIMIT);
+      if (!r) return;
+      if (r.tooBig) { finishAndClose(413); return; }
       let ok = false;
-      try { const e = parseEnvelope(body.toString('utf8'), { maxLength: maxEnvelopeSize }); ok = e.payload?.local === 'Identify' && e.payload.ns === NS.wsmid; } catch { ok = false; }
-      if (ok) finish(200, identifyResponse()); else finish(400);
+      try { const e = parseEnvelope(r.body.toString('utf8'), { maxLength: PRE_AUTH_BODY_LIMIT }); ok = e.payload?.local === 'Identify' && e.payload.ns === NS.wsmid; } catch { ok = false; }
+      if (ok) { finish(200, identifyResponse()); return; }
+      // anything else needs authentication
+      who = 'anonymous';
+      denyLine('unauthenticated request that is not an Identify refused');
+      finish(401, undefined, { 'WWW-Authenticate': offers });
       return;
     }
 
-    // ---- authentication ----
+    // ---- authentication: from the Authorization header alone, before the body is read ----
     let session: LogonSession | undefined;
     let finalToken: string | undefined;
     const authz = req.headers.authorization;
@@ -223,20 +307,20 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       if (found?.name === 'negotiate' && !auth.includes('negotiate') && auth.includes('ntlm') && m?.[2]?.startsWith('TlRMTVNTUA')) {
         found = { name: 'ntlm', mech: getMechanism('ntlm')! };
       }
-      if (!m || !found || !auth.includes(found.name)) { deny(`scheme ${m?.[1] ?? '?'} not enabled`); return; }
+      if (!m || !found || !auth.includes(found.name)) { await deny(`scheme ${m?.[1] ?? '?'} not enabled`); return; }
       const replyScheme = found.name === 'ntlm' && /^negotiate$/i.test(m[1]!) ? 'Negotiate' : found.mech.httpScheme;
       let token: Uint8Array;
-      try { token = fromBase64(m[2] ?? ''); } catch { deny('bad base64 token'); return; }
+      try { token = fromBase64(m[2] ?? ''); } catch { await deny('bad base64 token'); return; }
       if (found.mech.perRequest) {
-        if (!o.https && !allowUnencrypted) { deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`); return; }
+        if (!o.https && !allowUnencrypted) { await deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`); return; }
         const acc = createAcceptor(found.name, { ...acceptorOpts(), peerCertificate: peerCertificateOf(sock) });
-        try { await acc.step(token); } catch (e) { deny(`${found.name} failed: ${safeMsg(e)}`); return; }
+        try { await acc.step(token); } catch (e) { await deny(`${found.name} failed: ${safeMsg(e)}`); return; }
         const id = acc.identity!;
         const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
         session = st.basic.get(key);
         if (!session || session.closed) {
           session = newSession(id);
-          if (!session) { deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
+          if (!session) { await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
           session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
@@ -246,16 +330,26 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         }
         let out: Uint8Array | undefined;
         try { out = await st.ctx.step(token, { channelBindings: bindings }); } catch (e) {
-          st.ctx = undefined; deny(`${found.name} failed: ${safeMsg(e)}`); return;
+          st.ctx = undefined; await deny(`${found.name} failed: ${safeMsg(e)}`); return;
         }
         if (!st.ctx.complete) {
+          // a handshake leg: its body (if any) is read only up to the pre-authentication limit
+          action = 'auth';
+          const r = await readBody(PRE_AUTH_BODY_LIMIT);
+          if (!r) return;
+          if (r.tooBig) {
+            st.ctx = undefined;
+            denyLine(`${r.size} bytes of body during the ${found.name} handshake (over ${PRE_AUTH_BODY_LIMIT} before authentication): authenticate with an empty body first`);
+            finishAndClose(413);
+            return;
+          }
           finish(401, undefined, { 'WWW-Authenticate': `${replyScheme} ${toBase64(out ?? new Uint8Array())}` });
           return;
         }
         const id = st.ctx.identity;
-        if (!id) { st.ctx = undefined; deny(`${found.name} completed without an identity`); return; }
+        if (!id) { st.ctx = undefined; await deny(`${found.name} completed without an identity`); return; }
         const ns = newSession(id);
-        if (!ns) { st.ctx = undefined; deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
+        if (!ns) { st.ctx = undefined; await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
         st.session = ns; st.session.ref();
         log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`);
         session = st.session;
@@ -265,11 +359,22 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       session = st.session;
     } else {
       who = 'anonymous';
-      deny('anonymous request (NT AUTHORITY\\ANONYMOUS LOGON) refused');
+      await deny('anonymous request (NT AUTHORITY\\ANONYMOUS LOGON) refused');
       return;
     }
     who = session.name;
     const extra: Record<string, string> = finalToken ? { 'WWW-Authenticate': finalToken } : {};
+
+    // ---- the body of an authenticated request (bounded by MaxEnvelopeSize) ----
+    const r = await readBody(rawLimit);
+    if (!r) return;
+    if (r.tooBig) {
+      action = 'oversized';
+      req.pause();
+      finishAndClose(500, buildFault({ ...faults.encodingLimit(r.size, maxEnvelopeSize).spec, machine: name }, undefined), extra);
+      return;
+    }
+    const body = r.body;
     if (!body.length) { action = 'auth'; finish(200, undefined, extra); return; }
 
     // ---- decrypt ----
@@ -287,7 +392,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       if (!o.https && !allowUnencrypted) {
         action = 'unencrypted';
         st.ctx = undefined; st.session?.unref(); st.session = undefined;
-        deny('unencrypted request refused on HTTP (AllowUnencrypted=false)');
+        denyLine('unencrypted request refused on HTTP (AllowUnencrypted=false)');
+        finish(401, undefined, { 'WWW-Authenticate': offers });
         return;
       }
       if (!/^application\/soap\+xml/i.test(ct)) { action = 'bad-content-type'; finish(415, undefined, extra); return; }
@@ -296,29 +402,42 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
 
     // ---- parse + dispatch ----
     const reply = async (status: number, xml: string) => {
+      if (res.destroyed) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
       if (encrypted && connCtx) {
         const e = await encryptMessage(connCtx, Buffer.from(xml, 'utf8'));
         finish(status, e.body, { ...extra, 'Content-Type': e.contentType });
       } else finish(status, xml, extra);
     };
     let env: Envelope | undefined;
+    const user = userKey(session.identity);
+    let counted = false;
+    let creatingShell = false;
     try {
       if (xmlBytes.length > maxEnvelopeSize) throw faults.encodingLimit(xmlBytes.length, maxEnvelopeSize);
       try { env = parseEnvelope(Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8')); } catch (e) {
         action = 'bad-xml';
         log(`${new Date().toISOString()} conn#${st.id} ${clientIp} bad request: ${safeMsg(e)}`);
-        finish(400, undefined, extra); return;
+        throw faults.schemaValidation();
       }
       action = (env.action ?? '-').replace(/^.*\//, '');
-      if (!env.action) throw faults.invalidHeader('missing wsa:Action');
-      if (!env.resourceUri) throw faults.invalidHeader('missing wsman:ResourceURI');
+      if (!env.action) throw faults.invalidHeader('The WS-Management service cannot process the request because the header wsa:Action is missing. ');
+      if (!env.resourceUri) throw faults.invalidHeader('The WS-Management service cannot process the request because the header wsman:ResourceURI is missing. ');
+      if (env.maxEnvelopeSize !== undefined && env.maxEnvelopeSize < MIN_ENVELOPE_SIZE) throw faults.envelopeTooSmall(env.maxEnvelopeSize);
       let ot = 60000;
       if (env.operationTimeoutRaw !== undefined) {
-        if (env.operationTimeoutMs === undefined || env.operationTimeoutMs <= 0) throw faults.invalidHeader(`OperationTimeout ${env.operationTimeoutRaw}`);
+        if (env.operationTimeoutMs === undefined || env.operationTimeoutMs <= 0) throw faults.invalidTimeout(env.operationTimeoutRaw);
         ot = Math.min(env.operationTimeoutMs, endpoint.maxTimeoutMs);
       }
       const h = findHandler(env.resourceUri, local);
       if (!h) throw faults.unknownResource(env.resourceUri);
+      // MaxConcurrentOperationsPerUser: requests of this user being processed right now
+      if ((operations.get(user) ?? 0) >= limits.maxConcurrentOperationsPerUser) throw quotaFaults.maxOperations(limits.maxConcurrentOperationsPerUser);
+      bump(operations, user, 1); counted = true;
+      // MaxShellsPerUser: WinRS and PowerShell shells of this user (Creates under way included)
+      if (isShellCreate(env)) {
+        if (shellsOf(user) >= limits.maxShellsPerUser) throw quotaFaults.maxShells(limits.maxShellsPerUser);
+        bump(creating, user, 1); creatingShell = true;
+      }
       const ac = new AbortController();
       const onClose = () => ac.abort();
       res.once('close', onClose);
@@ -328,15 +447,18 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           env, session, endpoint, clientIp, signal: ac.signal, operationTimeoutMs: ot,
           replyMaxEnvelopeSize: Math.min(env.maxEnvelopeSize ?? 153600, maxEnvelopeSize),
         });
-        if (ac.signal.aborted) return;
+        if (ac.signal.aborted && res.destroyed) return;
         await reply(200, xml);
       } finally { stopping.signal.removeEventListener('abort', onClose); res.off('close', onClose); }
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
       if (e instanceof WsmanFault) { await reply(500, buildFault({ ...e.spec, machine: name }, env?.messageId)); return; }
-      if (e instanceof XmlError) { finish(400, undefined, extra); return; }
+      if (e instanceof XmlError) { await reply(500, buildFault({ ...faults.schemaValidation().spec, machine: name }, env?.messageId)); return; }
       log(`${new Date().toISOString()} conn#${st.id} ${clientIp} internal error: ${safeMsg(e)}`);
       await reply(500, buildFault({ ...faults.provider(2150858752, `The WS-Management service cannot process the request: ${safeMsg(e)} `).spec, machine: name }, env?.messageId));
+    } finally {
+      if (counted) bump(operations, user, -1);
+      if (creatingShell) bump(creating, user, -1);
     }
   };
 
@@ -346,14 +468,59 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       if (!res.headersSent) { try { res.writeHead(500, { 'Content-Length': '0' }); res.end(); } catch { /* gone */ } } else res.destroy();
     });
   };
+  const httpOpts: http.ServerOptions = {
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    // how often Node checks the two timeouts above
+    connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(limits.headersTimeoutMs / 4))),
+    maxHeaderSize: 16384,
+  };
   const server: http.Server = o.https
-    ? https.createServer({ cert: o.cert, key: o.key, ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}) }, onRequest)
-    : http.createServer(onRequest);
-  server.keepAliveTimeout = 120_000;
-  server.headersTimeout = 130_000;
-  server.requestTimeout = 0;
+    ? https.createServer({ ...httpOpts, cert: o.cert, key: o.key, ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}) }, onRequest)
+    : http.createServer(httpOpts, onRequest);
+  server.keepAliveTimeout = limits.keepAliveTimeoutMs;
+  server.headersTimeout = limits.headersTimeoutMs;
+  server.requestTimeout = limits.requestTimeoutMs;
   server.maxHeadersCount = 100;
-  server.on('clientError', (_e, socket) => { try { socket.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'); } catch { /* gone */ } });
+  // beyond twice the global cap connections are dropped at once (no answer); below it, over-cap ones get a 503
+  server.maxConnections = limits.maxConnections * 2;
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (sock: net.Socket) => {
+    sockets.add(sock);
+    sock.once('close', () => sockets.delete(sock));
+    const addr = addrOf(sock);
+    const key = `${sock.remoteAddress}:${sock.remotePort}`;
+    const n = perAddress.get(addr) ?? 0;
+    if (n >= limits.maxConnectionsPerAddress || openConns >= limits.maxConnections) {
+      const why = n >= limits.maxConnectionsPerAddress
+        ? `winrm-ts serve: too many connections from ${addr} (${n} open; limit ${limits.maxConnectionsPerAddress}, serve --max-connections-per-address). Close idle connections or retry later.`
+        : `winrm-ts serve: too many connections (${openConns} open; limit ${limits.maxConnections}, serve --max-connections). Retry later.`;
+      overCap.set(key, why);
+      log(`${new Date().toISOString()} ${addr} connection refused: ${why}`);
+      // it must send its request soon, or it is dropped
+      sock.setTimeout(Math.min(5000, limits.headersTimeoutMs), () => sock.destroy());
+      sock.once('close', () => overCap.delete(key));
+      return;
+    }
+    perAddress.set(addr, n + 1); openConns++;
+    // keep-alive: a connection with no request in progress for keepAliveTimeoutMs is closed
+    const idle = {
+      busy: 0, timer: undefined as NodeJS.Timeout | undefined,
+      arm() { clearTimeout(this.timer); if (this.busy === 0) { this.timer = setTimeout(() => sock.destroy(), limits.keepAliveTimeoutMs); this.timer.unref(); } },
+    };
+    idle.arm();
+    idleOf.set(key, idle);
+    sock.once('close', () => {
+      clearTimeout(idle.timer); idleOf.delete(key);
+      openConns--; const v = (perAddress.get(addr) ?? 1) - 1; if (v > 0) perAddress.set(addr, v); else perAddress.delete(addr);
+    });
+  });
+  server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+    const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    log(`${new Date().toISOString()} ${addrOf(socket as net.Socket)} -> ${status} (${e.code ?? e.message})`);
+    try { if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`); else socket.destroy(); } catch { /* gone */ }
+  });
   server.on('tlsClientError', () => undefined);
   // A client that sends its next request while a large response (> the socket's 16 KiB write high-water mark) is
   // still draining makes Node pause the HTTP parser; on TLS sockets already-decrypted data still reaches the paused
@@ -372,11 +539,12 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const url = `${o.https ? 'https' : 'http'}://${urlHost}:${addr.port}/wsman`;
   endpoint.url = url;
   return {
-    url, port: addr.port, host: addr.address, fingerprint, server, accounts,
+    url, port: addr.port, host: addr.address, fingerprint, server, accounts, limits,
+    stats: () => ({ connections: openConns, ...winrs.stats() }),
     close: async () => {
       stopping.abort();
       winrs.closeAll();
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); });
+      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); for (const x of sockets) x.destroy(); });
     },
   };
 }

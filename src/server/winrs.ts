@@ -5,7 +5,11 @@
  * `cmd.exe /c` is dropped; WINRS_SKIP_CMD_SHELL=TRUE runs the executable directly (no shell).
  * Receive is a long poll: it returns as soon as output is there (coalescing briefly so that a short command's output
  * and its exit travel in one reply), when the command ends, or with w:TimedOut after OperationTimeout.
- * Output is bounded: the child is paused while more than 4 MiB wait for the client.
+ * Output is bounded: the child is paused while more than 4 MiB wait for the client. Input is bounded too: stdin
+ * buffered for a command that does not read beyond `maxStdinBufferBytes` makes Send wait (up to its
+ * OperationTimeout) and then fault w:TimedOut, as a Windows Send on a full pipe does; Delete frees it.
+ * Quotas (src/server/limits.ts): MaxShellsPerUser is checked by the server before Create; IdleTimeout is the default
+ * and the maximum idle time of a shell; MaxProcessesPerShell / MaxMemoryPerShellMB are enforced by sampling /proc.
  */
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
@@ -22,6 +26,7 @@ import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
 import { ProcessGroups, spawnForLogon } from './spawn.js';
+import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
@@ -64,6 +69,26 @@ class ServerCommand {
   }
 
   wake(): void { for (const w of this.waiters) w(); }
+
+  /** A line from the endpoint itself on the command's stderr (e.g. a quota stopped it). */
+  note(text: string): void {
+    const d = Buffer.from(text, 'utf8');
+    this.queue.push({ name: 'stderr', data: d });
+    this.queued += d.length;
+    this.wake();
+  }
+
+  /** Bytes of stdin accepted but not yet taken by the process (Node's buffer; the pipe's 64 KiB not counted). */
+  get stdinBuffered(): number { return this.child?.stdin?.writableLength ?? 0; }
+
+  /** Release everything: the process group is killed, stdin and output buffers are dropped. */
+  dispose(): void {
+    this.kill('SIGKILL');
+    try { this.child?.stdin?.destroy(); } catch { /* gone */ }
+    this.queue = [];
+    this.queued = 0;
+    this.wake();
+  }
 
   get queuedBytes(): number { return this.queued; }
 
@@ -117,36 +142,87 @@ class ServerShell {
   idleMs = 7_200_000;
   /** every command's process group: what a command left running dies with the shell */
   readonly groups = new ProcessGroups();
-  constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {}
-  close(): void { for (const c of this.commands.values()) c.kill('SIGKILL'); this.commands.clear(); this.groups.killAll(); }
+  /** requests on this shell being processed (a shell is not idle while a Receive waits) */
+  busy = 0;
+  idleTimer: NodeJS.Timeout | undefined;
+  readonly ownerKey: string;
+  constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {
+    this.ownerKey = userKey(owner.identity);
+  }
+  close(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    for (const c of this.commands.values()) c.dispose();
+    this.commands.clear();
+    this.groups.killAll();
+  }
 }
 
 /** The cmd-shell resource. One instance per endpoint. */
 export class WinrsExecutor {
   readonly shells = new Map<string, ServerShell>();
-  /** Shells nobody used for their IdleTimeOut are closed (their commands killed), as Windows does. */
-  private readonly reaper = setInterval(() => this.reap(), 30_000).unref();
+  private readonly touched = new WeakMap<WsmanRequest, ServerShell>();
+  private sampler: NodeJS.Timeout | undefined;
+  private closed = false;
 
-  reap(now = Date.now()): void {
-    for (const [id, sh] of this.shells) {
-      if (now - sh.lastUsed > sh.idleMs) { sh.close(); this.shells.delete(id); sh.owner.unref(); }
-    }
+  constructor(readonly limits: EndpointLimits = DEFAULT_LIMITS, private readonly log: (line: string) => void = () => undefined, private readonly sampleMs = 1000) {}
+
+  /** Shells of one user ("domain\\user", any case). */
+  countShells(user: string): number {
+    let n = 0;
+    for (const s of this.shells.values()) if (s.ownerKey === user) n++;
+    return n;
+  }
+
+  /** Figures for tests and the log: shells, running commands, stdin bytes buffered in the endpoint. */
+  stats(): { shells: number; commands: number; stdinBufferedBytes: number } {
+    let commands = 0; let stdin = 0;
+    for (const s of this.shells.values()) for (const c of s.commands.values()) { commands++; stdin += c.stdinBuffered; }
+    return { shells: this.shells.size, commands, stdinBufferedBytes: stdin };
   }
 
   async handle(req: WsmanRequest): Promise<string> {
     const { env } = req;
-    switch (env.action) {
-      case Action.Create: return this.create(req);
-      case Action.Delete: return this.delete(req);
-      case Action.Command: return this.command(req);
-      case Action.Send: return this.send(req);
-      case Action.Receive: return this.receive(req);
-      case Action.Signal: return this.signal(req);
-      default: throw faults.actionNotSupported(env.action ?? '(none)');
+    try {
+      switch (env.action) {
+        case Action.Create: return this.create(req);
+        case Action.Delete: return this.delete(req);
+        case Action.Command: return await this.command(req);
+        case Action.Send: return await this.send(req);
+        case Action.Receive: return await this.receive(req);
+        case Action.Signal: return this.signal(req);
+        default: throw faults.actionNotSupported(env.action ?? '(none)');
+      }
+    } finally {
+      const shell = this.touched.get(req);
+      if (shell) { shell.busy--; shell.lastUsed = Date.now(); if (this.shells.has(shell.id)) this.armIdle(shell); }
     }
   }
 
-  closeAll(): void { clearInterval(this.reaper); for (const s of this.shells.values()) { s.close(); s.owner.unref(); } this.shells.clear(); }
+  closeAll(): void {
+    this.closed = true;
+    if (this.sampler) clearInterval(this.sampler);
+    this.sampler = undefined;
+    for (const s of this.shells.values()) { s.close(); s.owner.unref(); }
+    this.shells.clear();
+  }
+
+  /** Shells nobody used for their IdleTimeOut are closed (their commands killed), as Windows does. */
+  private armIdle(shell: ServerShell): void {
+    if (shell.idleTimer) clearTimeout(shell.idleTimer);
+    const left = Math.max(50, Math.min(shell.idleMs - (Date.now() - shell.lastUsed), 0x7fffffff));
+    shell.idleTimer = setTimeout(() => {
+      if (this.shells.get(shell.id) !== shell) return;
+      if (shell.busy > 0 || Date.now() - shell.lastUsed < shell.idleMs) { this.armIdle(shell); return; }
+      this.log(`${new Date().toISOString()} shell ${shell.id} of ${shell.owner.name} closed after IdleTimeout ${shell.idleMs} ms`);
+      this.drop(shell);
+    }, left).unref();
+  }
+
+  private drop(shell: ServerShell): void {
+    shell.close();
+    this.shells.delete(shell.id);
+    shell.owner.unref();
+  }
 
   private shellFor(req: WsmanRequest): ServerShell {
     const id = req.env.selectors.get('ShellId');
@@ -155,6 +231,7 @@ export class WinrsExecutor {
     const a = shell.owner.identity; const b = req.session.identity;
     if (a.user.toLowerCase() !== b.user.toLowerCase() || a.domain.toLowerCase() !== b.domain.toLowerCase()) throw faults.accessDenied();
     shell.lastUsed = Date.now();
+    if (!this.touched.has(req)) { this.touched.set(req, shell); shell.busy++; }
     return shell;
   }
 
@@ -165,22 +242,20 @@ export class WinrsExecutor {
       throw faults.provider(2147942667, 'The directory name is invalid. ', 'w:InternalError');
     }
     const shell = new ServerShell(req.session, spec.workingDirectory, spec.environment, spec.inputStreams.join(' '), spec.outputStreams.join(' '));
-    const idle = parseDuration(spec.idleTimeout);
-    if (idle && idle > 0) shell.idleMs = idle;
+    shell.idleMs = effectiveIdleMs(spec.idleTimeout, this.limits.idleTimeoutMs);
     req.session.ref();
     this.shells.set(shell.id, shell);
+    this.armIdle(shell);
     return buildResponse(Action.CreateResponse, req.env.messageId, createResponseBody({
       shellId: shell.id, address: req.endpoint.url, owner: req.session.identity.user, clientIp: req.clientIp,
-      idleTimeout: idleTimeout(spec.idleTimeout), inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
+      idleTimeout: `PT${(shell.idleMs / 1000).toFixed(3)}S`, inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
       environment: spec.environment, workingDirectory: spec.workingDirectory,
     }));
   }
 
   private delete(req: WsmanRequest): string {
     const shell = this.shellFor(req);
-    shell.close();
-    this.shells.delete(shell.id);
-    shell.owner.unref();
+    this.drop(shell);
     return buildResponse(Action.DeleteResponse, req.env.messageId, '');
   }
 
@@ -189,6 +264,7 @@ export class WinrsExecutor {
     let cl;
     try { cl = parseCommandLineRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
     const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
+    if (this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell) throw quotaFaults.maxProcesses();
     const cmd = new ServerCommand(shell);
     // the logon's account and a clean environment (src/server/spawn.ts) + the client's variables + the logon's
     const env: Record<string, string> = { ...shell.env, ...await childEnv(shell.owner) };
@@ -206,6 +282,8 @@ export class WinrsExecutor {
     });
     cmd.start(child);
     shell.commands.set(cmd.id, cmd);
+    if (!this.shells.has(shell.id) || this.closed) { cmd.dispose(); throw faults.invalidSelectors('shell'); }
+    this.startSampler();
     return buildResponse(Action.CommandResponse, req.env.messageId, commandResponseBody(cmd.id));
   }
 
@@ -215,7 +293,9 @@ export class WinrsExecutor {
     return c;
   }
 
-  private send(req: WsmanRequest): string {
+  /** Send: stdin for a command. While more than maxStdinBufferBytes wait in the endpoint (the command does not
+   *  read), the Send waits for the command to take some — up to its OperationTimeout — then faults w:TimedOut. */
+  private async send(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let streams;
     try { streams = parseSendRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
@@ -223,10 +303,62 @@ export class WinrsExecutor {
       const cmd = this.commandFor(shell, s.commandId);
       const stdin = cmd.child?.stdin;
       if (!stdin || stdin.destroyed || stdin.writableEnded) continue;
+      if (s.data.length && stdin.writableLength + s.data.length > this.limits.maxStdinBufferBytes) {
+        await waitDrain(stdin, this.limits.maxStdinBufferBytes - s.data.length, req.operationTimeoutMs, req.signal);
+        if (req.signal.aborted) throw new RemoteProtocolError('client went away');
+        if (stdin.destroyed || stdin.writableEnded) continue;
+        if (stdin.writableLength > 0 && stdin.writableLength + s.data.length > this.limits.maxStdinBufferBytes) throw faults.timedOut();
+      }
       if (s.data.length) stdin.write(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength));
       if (s.end) stdin.end();
     }
     return buildResponse(Action.SendResponse, req.env.messageId, sendResponseBody());
+  }
+
+  // ---- MaxProcessesPerShell / MaxMemoryPerShellMB: /proc sampling over the commands' sessions ----
+
+  private processesIn(shell: ServerShell): number {
+    if (this.limits.maxProcessesPerShell >= 0x7fffffff) return 0;
+    const sids = new Set<number>();
+    for (const c of shell.commands.values()) if (c.child?.pid && !c.finished) sids.add(c.child.pid);
+    let n = 0;
+    for (const u of sampleSessions(sids).values()) n += u.processes;
+    return n;
+  }
+
+  private startSampler(): void {
+    if (this.sampler || this.closed) return;
+    if (this.limits.maxProcessesPerShell >= 0x7fffffff && this.limits.maxMemoryPerShellMB >= 0x7fffffff) return;
+    this.sampler = setInterval(() => this.sample(), this.sampleMs);
+    this.sampler.unref();
+  }
+
+  /** One pass: count processes and resident memory per shell; stop commands of a shell over its quota. */
+  sample(): void {
+    const bySid = new Map<number, ServerCommand>();
+    for (const sh of this.shells.values()) for (const c of sh.commands.values()) if (c.child?.pid && !c.finished) bySid.set(c.child.pid, c);
+    if (!bySid.size) { if (this.sampler) clearInterval(this.sampler); this.sampler = undefined; return; }
+    const usage = sampleSessions(new Set(bySid.keys()));
+    const maxBytes = this.limits.maxMemoryPerShellMB * 1024 * 1024;
+    for (const sh of this.shells.values()) {
+      const live = [...sh.commands.values()].filter((c) => c.child?.pid && !c.finished);
+      if (!live.length) continue;
+      let procs = 0; let rss = 0;
+      for (const c of live) { const u = usage.get(c.child!.pid!); if (u) { procs += u.processes; rss += u.rssBytes; } }
+      if (rss > maxBytes) {
+        this.log(`${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${Math.round(rss / 1048576)} MB resident exceeds MaxMemoryPerShellMB ${this.limits.maxMemoryPerShellMB}; its commands are stopped`);
+        for (const c of live) { c.note(`winrm-ts serve: the shell's processes use ${Math.round(rss / 1048576)} MB, over MaxMemoryPerShellMB (${this.limits.maxMemoryPerShellMB}); the command was stopped.\n`); c.kill('SIGKILL'); }
+        continue;
+      }
+      // newest commands first until the shell is back within MaxProcessesPerShell
+      for (const c of live.sort((a, b) => b.startedAt - a.startedAt)) {
+        if (procs <= this.limits.maxProcessesPerShell) break;
+        this.log(`${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${procs} processes exceed MaxProcessesPerShell ${this.limits.maxProcessesPerShell}; command ${c.id} is stopped`);
+        c.note(`winrm-ts serve: the shell runs ${procs} processes, over MaxProcessesPerShell (${this.limits.maxProcessesPerShell}); the command was stopped.\n`);
+        c.kill('SIGKILL');
+        procs -= usage.get(c.child!.pid!)?.processes ?? 0;
+      }
+    }
   }
 
   private async receive(req: WsmanRequest): Promise<string> {
@@ -271,10 +403,24 @@ export class WinrsExecutor {
   }
 }
 
-/** IdleTimeOut as Windows echoes it: PT<seconds with 3 decimals>S (default 7200 s). */
-function idleTimeout(raw: string | undefined): string {
+/** A shell's idle timeout: the client's IdleTimeOut capped by the endpoint's IdleTimeout (which is also the default),
+ *  at least 1000 ms (Windows' minimum). */
+export function effectiveIdleMs(raw: string | undefined, maxMs: number): number {
   const ms = parseDuration(raw);
-  return `PT${((ms && ms > 0 ? ms : 7_200_000) / 1000).toFixed(3)}S`;
+  return Math.max(1000, Math.min(ms && ms > 0 ? ms : maxMs, maxMs));
+}
+
+/** Resolve once the writable's buffer is at most `target` bytes, after `ms`, or when `signal` aborts. */
+function waitDrain(w: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }, target: number, ms: number, signal: AbortSignal): Promise<void> {
+  if (w.writableLength <= Math.max(0, target) || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { clearTimeout(timer); w.off('drain', check); w.off('close', done); signal.removeEventListener('abort', done); resolve(); };
+    const check = () => { if (w.writableLength <= Math.max(0, target)) done(); };
+    const timer = setTimeout(done, ms);
+    w.on('drain', check);
+    w.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+  });
 }
 
 function isDir(p: string): boolean { try { return existsSync(p) && statSync(p).isDirectory(); } catch { return false; } }

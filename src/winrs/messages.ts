@@ -91,6 +91,14 @@ export interface ReceiveResult { streams: StreamChunk[]; state?: CommandStateInf
 
 const B64_RE = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 
+/** xs:boolean as Windows reads it: "true"/"1" (any case, surrounding blanks ignored) are true, anything else false.
+ *  pypsrp and Windows' own client write End="True". */
+export function xsBoolean(v: string | undefined): boolean {
+  if (v === undefined) return false;
+  const t = v.trim().toLowerCase();
+  return t === 'true' || t === '1';
+}
+
 /** MS-WSMV 2.2.4.27 ReceiveResponse. */
 export function parseReceiveResponse(env: Envelope): ReceiveResult {
   const rr = child(env.body, NS.rsp, 'ReceiveResponse');
@@ -99,7 +107,7 @@ export function parseReceiveResponse(env: Envelope): ReceiveResult {
   for (const s of childrenNamed(rr, NS.rsp, 'Stream')) {
     const t = s.text;
     if (!B64_RE.test(t)) throw new RemoteProtocolError(`stream ${attr(s, 'Name')} is not base64`);
-    streams.push({ name: attr(s, 'Name') ?? 'stdout', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(t, 'base64')), end: attr(s, 'End') === 'true' });
+    streams.push({ name: attr(s, 'Name') ?? 'stdout', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(t, 'base64')), end: xsBoolean(attr(s, 'End')) });
   }
   const cs = child(rr, NS.rsp, 'CommandState');
   let state: CommandStateInfo | undefined;
@@ -153,7 +161,7 @@ export function parseSendRequest(payload: XmlElement | undefined): StreamChunk[]
   if (!payload || payload.ns !== NS.rsp || payload.local !== 'Send') throw new RemoteProtocolError('Send: the body must be rsp:Send');
   return childrenNamed(payload, NS.rsp, 'Stream').map((s) => {
     if (!B64_RE.test(s.text)) throw new RemoteProtocolError('Send: stream content is not base64');
-    return { name: attr(s, 'Name') ?? 'stdin', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(s.text, 'base64')), end: attr(s, 'End') === 'true' };
+    return { name: attr(s, 'Name') ?? 'stdin', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(s.text, 'base64')), end: xsBoolean(attr(s, 'End')) };
   });
 }
 

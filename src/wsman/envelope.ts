@@ -176,12 +176,21 @@ export interface FaultSpec {
   providerFault?: string;
   /** w:FaultDetail URI, e.g. …/faultDetail/UnexpectedSelectors */
   faultDetail?: string;
+  /** f:Message text when it differs from the s:Reason text (Windows: Reason generic, Message specific) */
+  message?: string;
+  /** the message wrapped as Windows' shell provider does: f:ProviderFault(provider, path) > f:WSManFault > f:Message */
+  nestedProvider?: { provider: string; path: string };
 }
 
 /** A SOAP fault envelope shaped like Windows' (protocol.md 6.5). */
 export function buildFault(f: FaultSpec, relatesTo: string | undefined): string {
+  const wsmanFault = (inner: string) => `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
+  let message = f.providerFault ?? escapeXml(f.message ?? f.reason);
+  if (f.nestedProvider && !f.providerFault) {
+    message = `<f:ProviderFault provider="${escapeXml(f.nestedProvider.provider)}" path="${escapeXml(f.nestedProvider.path)}">${wsmanFault(message)}</f:ProviderFault>`;
+  }
   const body = `<s:Fault><s:Code><s:Value>${f.code}</s:Value><s:Subcode><s:Value>${escapeXml(f.subcode)}</s:Value></s:Subcode></s:Code>` +
     `<s:Reason><s:Text xml:lang="en-US">${escapeXml(f.reason)}</s:Text></s:Reason>` +
-    `<s:Detail>${f.faultDetail ? `<w:FaultDetail>${escapeXml(f.faultDetail)}</w:FaultDetail>` : ''}<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${f.providerFault ?? escapeXml(f.reason)}</f:Message></f:WSManFault></s:Detail></s:Fault>`;
+    `<s:Detail>${f.faultDetail ? `<w:FaultDetail>${escapeXml(f.faultDetail)}</w:FaultDetail>` : ''}${wsmanFault(message)}</s:Detail></s:Fault>`;
   return buildResponse(f.action ?? Action.Fault, relatesTo, body);
 }

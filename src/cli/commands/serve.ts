@@ -11,6 +11,7 @@ import { Option, type Command } from 'commander';
 import { serve, loadUsersFile, InvalidArgumentError, PsrpEndpoint, loadSessionConfigs } from '../../index.js';
 import { collect } from '../options.js';
 import { listenAddresses, serveAll } from '../fanout-serve.js';
+import { addLimitOptions, limitsFromFlags } from './serve-limits.js';
 
 export function register(program: Command): void {
   program.command('serve')
@@ -49,6 +50,7 @@ export function register(program: Command): void {
         resources: psrp.resources(),
         listen, https: !!f.https, cert, key, userDb, singleAccount: !!f.singleAccount, auth: f.auth.split(','), allowUnencrypted: !!f.allowUnencrypted,
         name, cbt: f.cbt, maxEnvelopeSize: mes, ...(f.keytab ? { keytab: f.keytab } : {}), clientCa, crl,
+        limits: limitsFromFlags(f as Record<string, unknown>), externalShells: () => psrp.shells.values(),
         log: f.quiet ? undefined : (line) => process.stdout.write(line + '\n'),
       });
       for (const line of first ? handle.accounts.summary : []) process.stdout.write(`winrm-ts serve: ${line}\n`);
@@ -72,4 +74,6 @@ export function register(program: Command): void {
         process.on('SIGINT', stop); process.on('SIGTERM', stop);
       });
     });
+  // limits and quotas: Windows' names and defaults (serve-limits.ts)
+  addLimitOptions(program.commands.find((c) => c.name() === 'serve')!);
 }
