@@ -149,7 +149,7 @@ test('serve --listen repeated: addresses (default, duplicates once), names NAME-
   assert.equal(endpointName('localhost', '127.0.0.1:5985', 3), 'localhost-5985');
   assert.equal(endpointName('fleet', '[::1]:6000', 2), 'fleet-6000');
   const closed: string[] = [];
-  const fake = (l: string) => ({ url: l, port: 0, host: '', server: undefined as never, accounts: { summary: [], rootLogons: false } as never, close: async () => { closed.push(l); } });
+  const fake = (l: string) => ({ url: l, port: 0, host: '', server: undefined as never, accounts: { summary: [], rootLogons: false } as never, limits: {} as never, stats: () => ({ connections: 0, shells: 0, commands: 0, stdinBufferedBytes: 0 }), close: async () => { closed.push(l); } });
   let tries = 0;
   const started = await serveAll(['a:1', 'b:2'], 'n', async (l, name) => {
     if (l === 'b:2' && tries++ < 2) throw new InvalidArgumentError('cannot listen on b:2: EADDRINUSE');
