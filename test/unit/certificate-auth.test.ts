@@ -65,11 +65,12 @@ test('SAN: garbage and truncations are RemoteProtocolError, never a crash', () =
 
 test('users file: DOMAIN\\user:cert:NAME entries map certificates and hold no password', () => {
   const db = parseUsers('EXAMPLE\\alice:cert:alice@example.test\nEXAMPLE\\alice:Passw0rd!\nEXAMPLE\\dave:cert:dave@example.test:osdave\n');
-  assert.deepEqual(db.lookupCertificate('ALICE@example.test'), { domain: 'EXAMPLE', user: 'alice', password: '', certName: 'alice@example.test' });
+  assert.deepEqual(db.lookupCertificate('ALICE@example.test'), { domain: 'EXAMPLE', user: 'alice', certName: 'alice@example.test' });
   assert.equal(db.lookup('EXAMPLE', 'alice')?.password, 'Passw0rd!', 'the password entry is still found');
   assert.equal(db.lookup('EXAMPLE', 'dave'), undefined, 'a cert entry is no password entry');
   assert.equal(db.lookup('', 'dave'), undefined);
   assert.equal(db.lookupCertificate('dave@example.test')?.user, 'dave');
+  assert.equal(db.lookupCertificate('dave@example.test')?.account, 'osdave', 'the fourth field names the local account');
   assert.equal(db.lookupCertificate('nobody@example.test'), undefined);
 });
 
