@@ -12,13 +12,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import {
   AccessDeniedError, CERTIFICATE_PROFILE, TlsError, HttpTransport, InvalidArgumentError, Session, connect, parseUsers, serve, subjectAltNames, toPlain, type ServerHandle,
 } from '../../src/index.js';
 import { createInitiator } from '../../src/auth/registry.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { findPwsh, hasCommand, peerSkip } from '../helpers/peers.js';
+import { findPwsh, hasCommand, hasDebPackage, peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { makePki, read, type Pki } from './fixtures/pki.js';
 
@@ -100,6 +101,23 @@ describe('our endpoint: --client-ca, --crl and the users-file mapping', { skip }
       const r = await s.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_MECHANISM');
       assert.deepEqual(r.output.map((v) => toPlain(v)), ['alice', 'certificate']);
     } finally { await s.close(); }
+  });
+
+  test('pywinrm (an independent client, transport="certificate") logs on with alice\'s certificate, not with mallory\'s', { skip: peerSkip('pywinrm (python3-winrm)', hasDebPackage('python3-winrm')) }, async () => {
+    const script = [
+      'import sys, winrm',
+      'url, cert, key, ca = sys.argv[1:5]',
+      "s = winrm.Session(url, auth=(None, None), transport='certificate', cert_pem=cert, cert_key_pem=key, server_cert_validation='validate', ca_trust_path=ca)",
+      'try:',
+      "    r = s.run_cmd('printenv', ['USERNAME'])",
+      "    print('ok', r.status_code, r.std_out.decode().strip())",
+      'except winrm.exceptions.InvalidCredentialsError as e:',
+      "    print('denied', e)",
+    ].join('\n');
+    // async: the endpoint runs in this process
+    const py = async (who: keyof Pki['client']) => (await promisify(execFile)('/usr/bin/python3', ['-c', script, `https://127.0.0.1:${A.port}/wsman`, pki.client[who].cert, pki.client[who].key, pki.serverCert], { encoding: 'utf8', timeout: 60_000 })).stdout.trim();
+    assert.equal(await py('alice'), 'ok 0 alice');
+    assert.match(await py('mallory'), /^denied the specified credentials were rejected/); // pywinrm's 401
   });
 
   test('a certificate with only an e-mail SAN is mapped by it', async () => {
