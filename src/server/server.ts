@@ -267,6 +267,19 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       if (!req.complete) return undefined;
       return { body: Buffer.concat(parts, size), tooBig: false };
     };
+    /** Read and drop the body (nothing is kept); its size, or more than `limit` when it is larger (reading stops),
+     *  or undefined when the client went away. */
+    const drainBody = async (limit: number): Promise<number | undefined> => {
+      if (declared !== undefined && declared > limit) return declared;
+      let size = 0;
+      try {
+        for await (const chunk of req.iterator({ destroyOnReturn: false })) {
+          size += (chunk as Buffer).length;
+          if (size > limit) return size;
+        }
+      } catch { return undefined; }
+      return req.complete ? size : undefined;
+    };
     /** Not authenticated: at most PRE_AUTH_BODY_LIMIT bytes are read (and dropped) before answering. */
     const refuseUnauthenticated = async (status: number, headers: Record<string, string | string[]>) => {
       const r = await readBody(PRE_AUTH_BODY_LIMIT);
@@ -333,13 +346,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           st.ctx = undefined; await deny(`${found.name} failed: ${safeMsg(e)}`); return;
         }
         if (!st.ctx.complete) {
-          // a handshake leg: its body (if any) is read only up to the pre-authentication limit
+          // a handshake leg. Clients that authenticate on demand (pypsrp and requests-ntlm over HTTPS) resend the
+          // request's body on every leg: it is read and dropped as it comes (never held), up to the envelope bound.
           action = 'auth';
-          const r = await readBody(PRE_AUTH_BODY_LIMIT);
-          if (!r) return;
-          if (r.tooBig) {
+          const r = await drainBody(rawLimit);
+          if (r === undefined) return;
+          if (r > rawLimit) {
             st.ctx = undefined;
-            denyLine(`${r.size} bytes of body during the ${found.name} handshake (over ${PRE_AUTH_BODY_LIMIT} before authentication): authenticate with an empty body first`);
+            denyLine(`${r} bytes of body on a ${found.name} handshake leg (over the envelope bound ${rawLimit})`);
             finishAndClose(413);
             return;
           }

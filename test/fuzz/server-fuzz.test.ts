@@ -98,3 +98,21 @@ test('random mutations of valid requests: a status, never a crash or hang', asyn
   }
   await stillServes();
 });
+
+test('Send with random End values and stream attributes: xs:boolean or ignored, never a crash; quotas keep serving', async () => {
+  const c = await post(env(Action.Create, shellBody()));
+  const shellId = parseCreateResponse(parseEnvelope(c.body)).shellId;
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const pick = (s: string) => s[Math.floor(rnd() * s.length)]!;
+  for (let i = 0; i < 40; i++) {
+    let end = '';
+    for (let k = Math.floor(rnd() * 6); k > 0; k--) end += pick('tTrRuUeE01fFaAlsS \t&<>"\'');
+    const attr = end.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+    const r = await post(env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="NOPE-${i}" End="${attr}">YQ==</rsp:Stream></rsp:Send>`, { selectors: { ShellId: shellId } }));
+    assert.equal(r.status, 500, `End=${JSON.stringify(end)}`);
+    assert.equal(faultCode(r.body), 2150858843); // unknown command, whatever End says
+  }
+  await post(env(Action.Delete, '', { selectors: { ShellId: shellId } }));
+  await stillServes();
+});
