@@ -10,7 +10,7 @@ import { Option, type Command } from 'commander';
 import { connect, fanout, parseHostPort, InvalidArgumentError, DEFAULT_THROTTLE, type ConnectOptions, type WinRMError } from '../index.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
 import { isHostList, parseHostList } from './hosts.js';
-import { connectionFromOptions, quoteArg, type ConnectionFlags } from './options.js';
+import { connectionFromOptions, type ConnectionFlags } from './options.js';
 
 export interface FanoutFlags {
   throttle?: number; group?: boolean; json?: boolean; hostTimeout?: number; queue?: string; queueName?: string; retryLost?: boolean;
@@ -78,9 +78,9 @@ export async function runOnHost(conn: ConnectOptions, spec: RunSpec, sink: RunLi
   try {
     const shell = await client.openShell({ codepage: spec.codepage, workingDirectory: spec.cwd, environment: spec.environment, noProfile: spec.noProfile, signal });
     try {
+      // one operand is a whole command line; several are quoted where needed by the library (as `run` does)
       const [command, ...rest] = spec.words;
-      const args = spec.words.length === 1 ? [] : rest.map(quoteArg);
-      const cmd = await shell.run(spec.words.length === 1 ? command! : quoteArg(command!), args, { signal });
+      const cmd = await shell.run(command!, rest, { signal });
       const pump = async (r: AsyncIterable<Buffer>, stream: 'stdout' | 'stderr') => {
         const sp = new LineSplitter();
         for await (const chunk of r) for (const l of sp.push(chunk)) await sink(stream, l);

@@ -141,9 +141,9 @@ export class WinRMClient {
   openShell(o: ShellOpenOptions = {}): Promise<WinrsShell> { return WinrsShell.open(this.wsman, o); }
 
   /** Open a shell, run one command to completion, close the shell. Small outputs only. */
-  async exec(command: string, args: string[] = [], o: ShellOpenOptions & { input?: string | Uint8Array } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+  async exec(command: string, args: string[] = [], o: ShellOpenOptions & { input?: string | Uint8Array; rawArguments?: boolean } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
     const shell = await this.openShell(o);
-    try { return await shell.exec(command, args, { signal: o.signal, input: o.input }); } finally { await shell.close().catch(() => undefined); }
+    try { return await shell.exec(command, args, { signal: o.signal, input: o.input, rawArguments: o.rawArguments }); } finally { await shell.close().catch(() => undefined); }
   }
 
   /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — protocol.md 6.6. */

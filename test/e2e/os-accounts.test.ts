@@ -105,7 +105,7 @@ test('each logon runs as its account: uid, gid, supplementary groups, HOME/USER/
   for (const who of [ALICE, BOB]) {
     const c = client(who);
     try {
-      const r = await c.exec('sh', ['-c', "'id -un; id -gn; id -Gn; pwd; env'"]);
+      const r = await c.exec('sh', ['-c', "'id -un; id -gn; id -Gn; pwd; env'"], { rawArguments: true });
       assert.equal(r.exitCode, 0, r.stderr.toString());
       const [un, gn, groups, cwd, ...envLines] = r.stdout.toString().split('\n');
       assert.equal(un, who.account);
@@ -141,12 +141,12 @@ test('bob cannot read alice\'s environment (broker capability), her broker socke
       const probe = await cb.exec('sh', ['-c', `'cat /proc/${pid}/environ >/dev/null 2>&1 && echo environ-readable; `
         + 'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c WINRM_TS_LOGON_TOKEN; '
         + `cat ${usersFile} >/dev/null 2>&1 && echo users-readable; ls ${join(socket!, '..')} >/dev/null 2>&1 && echo broker-dir-listable; `
-        + `test -w ${socket} && echo socket-writable; echo done'`]);
+        + `test -w ${socket} && echo socket-writable; echo done'`], { rawArguments: true });
       assert.deepEqual(probe.stdout.toString().trim().split('\n'), ['0', 'done']);
       assert.ok(!probe.stdout.toString().includes(ALICE.password));
     } finally { cb.close(); }
     // alice herself reaches her socket
-    const own = await shell.exec('sh', ['-c', `'test -w ${socket} && echo mine'`]);
+    const own = await shell.exec('sh', ['-c', `'test -w ${socket} && echo mine'`], { rawArguments: true });
     assert.equal(own.stdout.toString().trim(), 'mine');
     await held.terminate();
   } finally { await shell.close(); ca.close(); }
@@ -157,7 +157,7 @@ test('alice\'s command goes onward through her broker (a socket only her account
   writeFileSync(ca, selfSigned().cert, { mode: 0o644 });
   const c = client(ALICE);
   try {
-    const r = await c.exec('sh', ['-c', `'winrm-ts run -H 127.0.0.1:${ep.port} --https --ca ${ca} -- id -un'`]);
+    const r = await c.exec('sh', ['-c', `'winrm-ts run -H 127.0.0.1:${ep.port} --https --ca ${ca} -- id -un'`], { rawArguments: true });
     assert.equal(r.exitCode, 0, r.stderr.toString());
     assert.equal(r.stdout.toString().replace(/\r/g, '').trim(), ALICE.account);
   } finally { c.close(); }
@@ -171,9 +171,9 @@ test('Delete kills what the shell started: running commands and what finished co
   let leftover: number; let running: number;
   try {
     // the command line runs under /bin/sh -c: print the process group, not the inner shell's pid
-    const left = await shell.exec('sh', ['-c', "'sleep 300 >/dev/null 2>&1 & ps -o pgid= -p $$'"]);
+    const left = await shell.exec('sh', ['-c', "'sleep 300 >/dev/null 2>&1 & ps -o pgid= -p $$'"], { rawArguments: true });
     leftover = Number(left.stdout.toString().trim());
-    const run = await shell.run('sh', ['-c', "'ps -o pgid= -p $$; exec sleep 300'"]);
+    const run = await shell.run('sh', ['-c', "'ps -o pgid= -p $$; exec sleep 300'"], { rawArguments: true });
     running = Number(await firstLine(run));
     assert.ok(leftover > 1 && running > 1);
     process.kill(-leftover, 0); // both groups are alive before the Delete
@@ -204,7 +204,7 @@ test('SIGTERM stops the endpoint and kills every process group it started', { sk
   const c = connect({ host: `127.0.0.1:${own.port}`, https: true, ca: selfSigned().cert, username: ALICE.user, password: ALICE.password, auth: 'basic' });
   try {
     const shell = await c.openShell();
-    const cmd = await shell.run('sh', ['-c', "'sleep 300 >/dev/null 2>&1 & ps -o pgid= -p $$; exec sleep 301'"]);
+    const cmd = await shell.run('sh', ['-c', "'sleep 300 >/dev/null 2>&1 & ps -o pgid= -p $$; exec sleep 301'"], { rawArguments: true });
     const pgid = Number(await firstLine(cmd));
     process.kill(-pgid, 0);
     own.proc.kill('SIGTERM');
