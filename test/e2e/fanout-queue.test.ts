@@ -87,7 +87,7 @@ test('queue: the password stays out of the submitter\'s job; -p is refused with 
 test('queue: two workers, one killed mid-run: every host answered or "outcome unknown", none run twice', { skip }, async () => {
   const hosts = endpoints.map((e) => `127.0.0.1:${e.port}`);
   const env = { ...process.env }; delete env.WINRM_PASSWORD;
-  const sub = runCli(['run', '--queue', url, '-H', hosts.join(','), '--json', '-u', 'EXAMPLE\\alice', '--auth', 'basic', '--', 'sh', '-c', 'sleep 3; echo pong'],
+  const sub = runCli(['run', '--queue', url, '-H', hosts.join(','), '--json', '-u', 'EXAMPLE\\alice', '--auth', 'basic', '--allow-unencrypted', '--', 'sh', '-c', 'sleep 3; echo pong'],
     { timeoutMs: 180000, env });
   // the jobs wait in Redis: no password in there
   for (let i = 0; i < 100; i++) { if ((await redisDump()).includes('sleep 3; echo pong')) break; await new Promise((r) => setTimeout(r, 200)); }
@@ -95,9 +95,9 @@ test('queue: two workers, one killed mid-run: every host answered or "outcome un
   assert.ok(waiting.includes('sleep 3; echo pong'), 'the jobs are in Redis');
   assert.ok(!waiting.includes(PASSWORD), 'no password in Redis');
 
-  const a = startWorker(['--throttle', '3', '--lock-duration', '2']);
+  const a = startWorker(['--throttle', '3', '--lock-duration', '2', '--allow-unencrypted']);
   await until('worker A to start 3 hosts', () => (a.out().match(/: started \(run/g) ?? []).length >= 3);
-  const b = startWorker(['--throttle', '3', '--lock-duration', '2']);
+  const b = startWorker(['--throttle', '3', '--lock-duration', '2', '--allow-unencrypted']);
   a.proc.kill('SIGKILL');
   assert.ok(!(await redisDump()).includes(PASSWORD), 'no password in Redis mid-run');
   const r = await sub;

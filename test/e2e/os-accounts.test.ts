@@ -132,7 +132,7 @@ test('bob cannot read alice\'s environment (broker capability), her broker socke
   const shell = await ca.openShell();
   try {
     // alice's command holds the broker socket and capability in its environment
-    const held = await shell.run('sh', ['-c', '\'echo "$$ $WINRM_TS_LOGON_BROKER"; test -n "$WINRM_TS_LOGON_TOKEN" && echo token; exec sleep 120\'']);
+    const held = await shell.run('sh', ['-c', '\'echo "$$ $WINRM_TS_LOGON_BROKER"; test -n "$WINRM_TS_LOGON_TOKEN" && echo token; exec sleep 120\''], { rawArguments: true });
     const [pid, socket] = (await firstLine(held)).split(' ');
     assert.match(pid!, /^\d+$/);
     assert.ok(socket?.startsWith('/'), `broker socket: ${socket}`);

@@ -25,7 +25,7 @@ after(async () => {
 });
 
 test('a WinRS child sees its account and the client\'s variables, never the endpoint\'s TERM or other variables', async () => {
-  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   const shell = await c.openShell({ environment: { FROM_CLIENT: 'yes', TERM: 'vt100' } });
   try {
     const r = await shell.exec('env');
@@ -39,7 +39,7 @@ test('a WinRS child sees its account and the client\'s variables, never the endp
     assert.equal(env.USERNAME, 'alice');
     assert.ok(env.PATH!.split(':').length > 1);
     const plain = await c.openShell();
-    const noTerm = await plain.exec('sh', ['-c', '\'echo "TERM=${TERM-unset}"\'']);
+    const noTerm = await plain.exec('sh', ['-c', '\'echo "TERM=${TERM-unset}"\''], { rawArguments: true });
     assert.equal(noTerm.stdout.toString(), 'TERM=unset\n');
     await plain.close();
     // each command runs in a process group of its own, not the endpoint's

@@ -21,8 +21,9 @@ export function register(program: Command): void {
     .option('--throttle <n>', `hosts at a time (default ${DEFAULT_THROTTLE})`, pos('--throttle', true))
     .option('--lock-duration <s>', 'seconds before a silent worker\'s jobs count as lost (default 30)', pos('--lock-duration', false))
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable; also WINRM_TS_DELEGATE_TO)', collect)
+    .option('--allow-unencrypted', 'let jobs that ask for it send Basic credentials over plain HTTP (a job alone cannot)')
     .option('--quiet', 'no per-job log lines')
-    .action(async (f: { queue: string; queueName?: string; throttle?: number; lockDuration?: number; delegateTo?: string[]; quiet?: boolean }) => {
+    .action(async (f: { queue: string; queueName?: string; throttle?: number; lockDuration?: number; delegateTo?: string[]; allowUnencrypted?: boolean; quiet?: boolean }) => {
       const { runWorker } = await import('../queue/worker.js');
       process.exitCode = await runWorker(f);
       setImmediate(() => process.exit(process.exitCode as number));

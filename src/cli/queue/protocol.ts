@@ -33,7 +33,7 @@ export interface QueueJob {
   retryLost: boolean;
   conn: {
     port?: number; https?: boolean; username?: string; auth?: string; encryption?: 'auto' | 'always' | 'never';
-    ca?: string; fingerprint?: string; insecure?: boolean; credsspMinVersion?: number;
+    ca?: string; fingerprint?: string; insecure?: boolean; allowUnencrypted?: boolean; credsspMinVersion?: number;
     connectTimeout?: number; operationTimeout?: number; readTimeout?: number; hostTimeout?: number;
   };
   spec: RunSpec;

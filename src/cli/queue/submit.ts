@@ -31,7 +31,7 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
   const stream = streamKey(queueName, runId);
   const conn: QueueJob['conn'] = {
     port: f.port, https: !!f.https, username: f.user, auth: f.auth, encryption: f.encryption, ca, fingerprint: f.fingerprint,
-    insecure: !!f.insecure, credsspMinVersion: f.credsspMinVersion, connectTimeout: f.connectTimeout,
+    insecure: !!f.insecure, allowUnencrypted: !!f.allowUnencrypted, credsspMinVersion: f.credsspMinVersion, connectTimeout: f.connectTimeout,
     operationTimeout: f.operationTimeout, readTimeout: f.readTimeout, hostTimeout: f.hostTimeout,
   };
   const { bullmq, Redis } = await loadQueueLibs();

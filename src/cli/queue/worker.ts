@@ -12,7 +12,7 @@ import {
   type QueueEvent, type QueueJob,
 } from './protocol.js';
 
-export interface WorkerFlags { queue: string; queueName?: string; throttle?: number; lockDuration?: number; delegateTo?: string[]; quiet?: boolean }
+export interface WorkerFlags { queue: string; queueName?: string; throttle?: number; lockDuration?: number; delegateTo?: string[]; allowUnencrypted?: boolean; quiet?: boolean }
 
 export async function runWorker(f: WorkerFlags): Promise<number> {
   const url = queueUrl(f.queue);
@@ -55,7 +55,8 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
     const c = d.conn ?? {};
     const conn: ConnectOptions = {
       host: d.host, port: c.port, https: !!c.https, username: c.username, password, auth: c.auth, encryption: c.encryption,
-      ca: c.ca, fingerprint: c.fingerprint, insecure: !!c.insecure, credsspMinVersion: c.credsspMinVersion,
+      ca: c.ca, fingerprint: c.fingerprint, insecure: !!c.insecure, // Basic in clear text only when both the job and this worker allow it: a job cannot loosen the worker's policy
+      allowUnencrypted: !!c.allowUnencrypted && !!f.allowUnencrypted, credsspMinVersion: c.credsspMinVersion,
       delegateTo: delegateTo.length ? delegateTo : undefined,
       connectTimeout: c.connectTimeout, operationTimeout: c.operationTimeout, readTimeout: c.readTimeout,
       onWarning: (m) => log(`${d.host}: warning: ${m}`),
