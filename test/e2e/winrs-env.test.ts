@@ -43,7 +43,7 @@ test('a WinRS child sees its account and the client\'s variables, never the endp
     assert.equal(noTerm.stdout.toString(), 'TERM=unset\n');
     await plain.close();
     // each command runs in a process group of its own, not the endpoint's
-    const pg = Number((await shell.exec('sh', ['-c', '\'ps -o pgid= -p $$\''])).stdout.toString().trim());
+    const pg = Number((await shell.exec('sh', ['-c', '\'ps -o pgid= -p $$\''], { rawArguments: true })).stdout.toString().trim());
     const mine = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' }).trim());
     assert.ok(pg > 1 && pg !== mine, `command pgid ${pg}, endpoint pgid ${mine}`);
   } finally { await shell.close(); c.close(); }
