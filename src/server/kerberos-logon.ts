@@ -6,9 +6,12 @@
  *    is known for the user's realm;
  *  - otherwise an empty cache (MIT tools then say "no credentials"; winrm-ts names the double hop), so that the
  *    endpoint's own KRB5CCNAME never leaks into a user's session.
- * The cache lives in a private 0700 directory, is written 0600, and is removed when the session ends.
+ * The cache lives in a private 0700 directory, is written 0600, and is removed when the session ends. For a logon
+ * that runs as another local account, the cache file belongs to that account (its programs read and renew it) and
+ * the directory stays the endpoint's (0710, the account's group may enter it), so the endpoint never deletes a
+ * directory another account controls.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { LogonSession } from './logon.js';
@@ -46,6 +49,12 @@ async function prepare(session: LogonSession): Promise<Record<string, string>> {
     } catch (e) {
       debug('kerberos: no TGT for the logon session of %s: %s', session.name, (e as Error).message);
     }
+  }
+  const acct = session.account;
+  if (acct && !acct.own) {
+    if (existsSync(path)) chownSync(path, acct.uid, acct.gid);
+    chownSync(dir, process.getuid?.() ?? 0, acct.gid);
+    chmodSync(dir, 0o710);
   }
   // the machine's Kerberos configuration (what /etc/krb5.conf is for every program on a real host)
   return { KRB5CCNAME: `FILE:${path}`, ...(process.env.KRB5_CONFIG ? { KRB5_CONFIG: process.env.KRB5_CONFIG } : {}) };
