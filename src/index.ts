@@ -47,3 +47,10 @@ export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-tra
 export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './remoting/wsman-session.js';
 export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';
 export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } from './server/psrp-config.js';
+// --- file transfer: copy / fetch over PSRP (Session.copy / Session.fetch) ---
+export {
+  copyToRemote, fetchFromRemote, ProgressTracker, TransferError, PathNotFoundError, FileAccessDeniedError, DiskFullError, InvalidNameError,
+  PathKindError, ChecksumMismatchError, SourceChangedError, chunkSizeFor, PARTIAL_SUFFIX,
+  type CopyOptions, type CopySource, type FetchOptions, type FetchDestination, type TransferOptions, type TransferResult, type TransferredFile,
+  type TransferEvent, type ProgressListener, type TransferDirection, type TransferReason, type TransferSide, type TransferSession,
+} from './transfer/index.js';

@@ -13,7 +13,9 @@
  *  - Messages are decoded only to learn states: the terminal PIPELINE_STATE (the command is Done, then
  *    `<Close>` frees it in pwsh), RUNSPACEPOOL_STATE, and the SESSION_CAPABILITY / APPLICATION_PRIVATE_DATA
  *    kept for a later Connect (MS-PSRP 3.1.4.9 connectResponseXml).
- *  - Memory is bounded: the child's stdout is paused while more than 16 MiB wait for a client (Block mode).
+ *  - Memory is bounded: the child's stdout is paused while more than 16 MiB wait for a client (Block mode). Only
+ *    undelivered bytes count: fragments already delivered but kept until their (large) message is whole must not
+ *    hold back the rest of that message (a deadlock for any single object above 16 MiB).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
@@ -38,6 +40,8 @@ class OutputTarget {
   /** fragments from the head already handed to the current client */
   sent = 0;
   bytes = 0;
+  /** bytes of frags[0..sent): delivered, kept until their message is whole (Connect replays) */
+  sentBytes = 0;
   readonly defrag = new Defragmenter();
   /** the terminal PIPELINE_STATE was ingested / delivered */
   terminal = false;
@@ -67,6 +71,9 @@ export class PsrpBridge {
   private readonly queues = new Map<string, { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }>();
   private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private totalBytes = 0;
+  /** delivered-but-uncommitted bytes (sum of the targets' sentBytes) */
+  private deliveredBytes = 0;
+  private get undeliveredBytes(): number { return this.totalBytes - this.deliveredBytes; }
   private paused = false;
   private stderrTail = '';
   exited = false;
@@ -127,7 +134,7 @@ export class PsrpBridge {
     const k = guid.toLowerCase();
     const t = this.targets.get(k);
     if (!t || k === POOL) return;
-    this.totalBytes -= t.bytes;
+    this.totalBytes -= t.bytes; this.deliveredBytes -= t.sentBytes;
     this.targets.delete(k);
     this.queues.delete(k);
     this.maybeResume();
@@ -174,7 +181,7 @@ export class PsrpBridge {
       }
       if (terminal) t.frags[t.frags.length - 1]!.terminal = true;
     }
-    if (this.totalBytes > HIGH_WATER && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
+    if (this.undeliveredBytes > HIGH_WATER && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
     t.wake();
   }
 
@@ -236,6 +243,7 @@ export class PsrpBridge {
       const f = t.frags[t.sent]!;
       if (parts.length && size + f.bytes.length > budget) break;
       parts.push(f.bytes); size += f.bytes.length;
+      t.sentBytes += f.bytes.length; this.deliveredBytes += f.bytes.length;
       if (f.terminal) t.terminalDelivered = true;
       t.sent++;
     }
@@ -254,8 +262,9 @@ export class PsrpBridge {
       t.frags.splice(0, commit);
       t.sent -= commit;
       t.bytes -= freed; this.totalBytes -= freed;
-      this.maybeResume();
+      t.sentBytes -= freed; this.deliveredBytes -= freed;
     }
+    this.maybeResume();
     return { data: parts.length === 1 ? parts[0]! : concatBytes(...parts), fragments: parts.length, terminalDelivered: t.terminalDelivered && t.pending === 0 };
   }
 
@@ -268,10 +277,10 @@ export class PsrpBridge {
   }
 
   /** A new client (Connect) starts with a fresh defragmenter: hand out every uncommitted fragment again. */
-  rewind(): void { for (const t of this.targets.values()) t.sent = 0; }
+  rewind(): void { for (const t of this.targets.values()) { t.sent = 0; this.deliveredBytes -= t.sentBytes; t.sentBytes = 0; } }
 
   private maybeResume(): void {
-    if (this.paused && this.totalBytes < LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
+    if (this.paused && this.undeliveredBytes < LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
   }
 
   /** Wait until the target has undelivered data, the pipeline is done, pwsh exited, or ms/abort. */
