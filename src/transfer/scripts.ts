@@ -14,7 +14,7 @@
 export const PARTIAL_SUFFIX = '.winrm-ts.part';
 
 /** Helpers shared by every script (no backticks, no `${` — this text lives in TypeScript template literals). */
-const COMMON = String.raw`
+export const REMOTE_HELPERS = String.raw`
 $ErrorActionPreference = 'Stop'
 $wtSep = [IO.Path]::DirectorySeparatorChar
 $wtUnix = [bool]($IsLinux -or $IsMacOS)
@@ -90,7 +90,7 @@ function Move-WtFile([string]$from, [string]$to) {
  */
 export const PREPARE_UPLOAD = String.raw`
 param([string]$Target, [string]$Layout, [string[]]$Names, [string[]]$Rels, [string[]]$Dirs, [bool]$Resume)
-` + COMMON + String.raw`
+` + REMOTE_HELPERS + String.raw`
 if ($null -eq $Rels) { $Rels = @() }
 if ($null -eq $Dirs) { $Dirs = @() }
 try { $full = Resolve-WtPath $Target } catch { Stop-WtFrom $_ $Target }
@@ -136,7 +136,7 @@ $dirPaths = foreach ($d in $Dirs) { [IO.Path]::Combine($root, $d.Replace('/', $w
  *                                                           mode, rename it over path; answered by { Path; Sha256 }
  *   @{ op = 'pause' }                                        close the open file without finishing it (segment end)
  */
-export const UPLOAD = 'begin {' + COMMON + String.raw`
+export const UPLOAD = 'begin {' + REMOTE_HELPERS + String.raw`
 $cur = $null; $total = [long]0
 }
 process {
@@ -193,7 +193,7 @@ end { if ($null -ne $cur) { $cur.Fs.Dispose() } }
  */
 export const LIST = String.raw`
 param([string[]]$Paths)
-` + COMMON + String.raw`
+` + REMOTE_HELPERS + String.raw`
 foreach ($src in $Paths) {
   try { $full = Resolve-WtPath $src } catch { Stop-WtFrom $_ $src }
   $kind = Get-WtKind $full
@@ -228,7 +228,7 @@ foreach ($src in $Paths) {
 export const DOWNLOAD = String.raw`
 param([int]$Chunk)
 begin {
-` + COMMON + String.raw`
+` + REMOTE_HELPERS + String.raw`
   $queue = [Collections.Generic.Queue[object]]::new(); $credit = 0; $cur = $null
   function Open-WtNext {
     $r = $queue.Dequeue(); $p = [string]$r.path

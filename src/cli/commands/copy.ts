@@ -100,7 +100,8 @@ export async function withTransferSession(flags: TransferFlags, verb: string, wo
   let session: Session | undefined;
   let result: TransferResult | undefined;
   try {
-    session = await Session.open({ ...(await source.options(flags)), signal: ac.signal });
+    // no session key exchange: a transfer sends no SecureString, and the RSA key costs both ends CPU
+    session = await Session.open({ ...(await source.options(flags)), exchangeKeys: false, signal: ac.signal });
     result = await work(session, {
       resume: flags.resume !== false, signal: ac.signal, onProgress: report.onProgress,
       chunkSize: flags.chunkSize !== undefined ? Math.floor(flags.chunkSize) : undefined, window: flags.window !== undefined ? Math.floor(flags.window) : undefined,
