@@ -93,7 +93,7 @@ export async function withTransferSession(flags: TransferFlags, verb: string, wo
   const source = SESSION_SOURCES.find((s) => s.matches(flags));
   if (!source) throw new InvalidArgumentError('say where the remote side is: -H HOST (WinRM), --ssh -H HOST, or --local');
   const ac = new AbortController();
-  const onSig = () => ac.abort(new AbortError(`the ${verb} was interrupted`));
+  const onSig = (sig: NodeJS.Signals) => ac.abort(new AbortError(`the ${verb} was interrupted (${sig}); run it again to resume from the partial file`));
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
   const timer = flags.timeout ? setTimeout(() => ac.abort(new TimeoutError(`the ${verb} did not finish within ${flags.timeout} s (the partial file is kept: run it again to resume)`)), flags.timeout * 1000) : undefined;
   const report = progressReporter(flags);
