@@ -20,7 +20,8 @@ import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 const MB = Number(arg('--mb', '32'));
 const RSS_MB = Number(arg('--rss-mb', '0'));
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-transfer-'));
-const PY = join(ROOT, '..', 'shared', 'peers', 'python');
+const SHARED = process.env.WINRM_TS_SHARED ?? [join(ROOT, '..', 'shared'), join(ROOT, '..', '..', 'shared')].find((d) => existsSync(join(d, 'peers', 'python'))) ?? join(ROOT, '..', 'shared');
+const PY = join(SHARED, 'peers', 'python');
 const CLI = existsSync(join(ROOT, 'dist/src/cli/main.js')) ? [join(ROOT, 'dist/src/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 
 function randomFile(path: string, mb: number): string {
