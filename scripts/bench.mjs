@@ -15,6 +15,7 @@ const BENCHES = [
   { name: 'psrp', file: 'bench/psrp-outofproc.ts', args: ['--json', `bench/results/${today}-psrp.json`] },
   { name: 'ssh', file: 'bench/ssh.ts', args: [] },
   { name: 'psrp-winrm', file: 'bench/psrp-winrm.ts', args: [] },
+  { name: 'transfer', file: 'bench/transfer.ts', args: [] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
   { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
 ];

@@ -52,3 +52,10 @@ export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } fr
 // --- many hosts: fan-out with a throttle, per-host deadlines and errors, results as one async stream ---
 export { fanout, DEFAULT_THROTTLE, type FanoutEvent, type FanoutJob, type FanoutContext, type FanoutOptions } from './client/fanout.js';
 export { parseHostPort } from './client/client.js';
+// --- file transfer: copy / fetch over PSRP (Session.copy / Session.fetch) ---
+export {
+  copyToRemote, fetchFromRemote, ProgressTracker, TransferError, PathNotFoundError, FileAccessDeniedError, DiskFullError, InvalidNameError,
+  PathKindError, ChecksumMismatchError, SourceChangedError, chunkSizeFor, PARTIAL_SUFFIX,
+  type CopyOptions, type CopySource, type FetchOptions, type FetchDestination, type TransferOptions, type TransferResult, type TransferredFile,
+  type TransferEvent, type ProgressListener, type TransferDirection, type TransferReason, type TransferSide, type TransferSession,
+} from './transfer/index.js';

@@ -25,6 +25,7 @@ import { Queue } from '../psrp/queue.js';
 import type { PoolTransport } from '../remoting/transport.js';
 import { spawnPwshTransport } from '../remoting/process.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
+import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';
 export type { PSHostHandler } from './host.js';
 
 /** Options for Session.open. Transport-specific options (host, auth, ...) ride along for registered factories. */
@@ -258,6 +259,12 @@ export class Session {
     const text = (await readFile(path, 'utf8')).replace(/^\uFEFF/, '');
     return this.invoke(text, opts);
   }
+
+  /** Copy-Item -ToSession: local files / directories, or a stream, to `remote` (resumable, SHA-256 verified; src/transfer). */
+  copy(source: CopySource, remote: string, opts?: CopyOptions): Promise<TransferResult> { return copyToRemote(this, source, remote, opts); }
+
+  /** Copy-Item -FromSession: remote files / directories to a local path, or one file to a stream (src/transfer). */
+  fetch(remote: string | string[], dest: FetchDestination, opts?: FetchOptions): Promise<TransferResult> { return fetchFromRemote(this, remote, dest, opts); }
 
   /** Run a script and yield its events as they arrive (output, streams, then a final state). */
   /** Yield a run's events as they arrive (resuming the transport below the low-water mark); throw its failure. */

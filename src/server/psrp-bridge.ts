@@ -20,6 +20,8 @@
  *    begun to receive and the final PIPELINE_STATE are kept, later output of that command is dropped as it
  *    arrives, so the pause ends at once and the Signal is answered without waiting for pwsh's acknowledgement,
  *    as PowerShell's own WinRM plug-in does.
+ *    Only undelivered bytes count: fragments already delivered but kept until their (large) message is whole must
+ *    not hold back the rest of that message (a deadlock for any single object above 16 MiB).
  */
 import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
@@ -56,6 +58,8 @@ class OutputTarget {
   /** fragments from the head already handed to the current client */
   sent = 0;
   bytes = 0;
+  /** bytes of frags[0..sent): delivered, kept until their message is whole (Connect replays) */
+  sentBytes = 0;
   readonly defrag = new Defragmenter();
   /** the terminal PIPELINE_STATE was ingested / delivered */
   terminal = false;
@@ -98,6 +102,9 @@ export class PsrpBridge {
   private readonly queues = new Map<string, { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }>();
   private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private totalBytes = 0;
+  /** delivered-but-uncommitted bytes (sum of the targets' sentBytes) */
+  private deliveredBytes = 0;
+  private get undeliveredBytes(): number { return this.totalBytes - this.deliveredBytes; }
   private paused = false;
   private stopping = false;
   /** targets over HIGH_WATER (the reason for a pause) */
@@ -161,7 +168,7 @@ export class PsrpBridge {
     const k = guid.toLowerCase();
     const t = this.targets.get(k);
     if (!t || k === POOL) return;
-    this.totalBytes -= t.bytes;
+    this.totalBytes -= t.bytes; this.deliveredBytes -= t.sentBytes;
     this.over.delete(t);
     this.targets.delete(k);
     this.queues.delete(k);
@@ -181,13 +188,17 @@ export class PsrpBridge {
     const begun = new Set<bigint>();
     for (let i = 0; i < t.sent; i++) { const f = t.frags[i]!; if (f.start) begun.add(f.oid); if (f.end) begun.delete(f.oid); }
     const kept: OutFrag[] = [];
-    let sent = 0; let freed = 0;
+    let sent = 0; let freed = 0; let freedSent = 0;
     for (let i = 0; i < t.frags.length; i++) {
       const f = t.frags[i]!;
-      if (f.keep || f.mtype === MessageType.PIPELINE_STATE || begun.has(f.oid)) { kept.push(f); if (i < t.sent) sent++; } else freed += f.bytes.length;
+      if (f.keep || f.mtype === MessageType.PIPELINE_STATE || begun.has(f.oid)) { kept.push(f); if (i < t.sent) sent++; } else {
+        freed += f.bytes.length;
+        if (i < t.sent) freedSent += f.bytes.length;
+      }
     }
     t.frags = kept; t.sent = sent;
     t.bytes -= freed; this.totalBytes -= freed; t.droppedBytes += freed;
+    t.sentBytes -= freedSent; this.deliveredBytes -= freedSent;
     for (const oid of begun) t.keepOids.add(oid);
     for (const [oid, type] of t.arriving) if (type === MessageType.PIPELINE_STATE) t.keepOids.add(oid);
     this.maybeResume();
@@ -247,8 +258,8 @@ export class PsrpBridge {
       }
       if (terminal) t.frags[t.frags.length - 1]!.terminal = true;
     }
-    if (t.bytes > HIGH_WATER) this.over.add(t);
-    if ((this.over.size || this.totalBytes > TOTAL_HIGH_WATER) && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
+    if (t.bytes - t.sentBytes > HIGH_WATER) this.over.add(t);
+    if ((this.over.size || this.undeliveredBytes > TOTAL_HIGH_WATER) && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
     t.wake();
   }
 
@@ -310,6 +321,7 @@ export class PsrpBridge {
       const f = t.frags[t.sent]!;
       if (parts.length && size + f.bytes.length > budget) break;
       parts.push(f.bytes); size += f.bytes.length;
+      t.sentBytes += f.bytes.length; this.deliveredBytes += f.bytes.length;
       if (f.terminal) t.terminalDelivered = true;
       t.sent++;
     }
@@ -328,8 +340,9 @@ export class PsrpBridge {
       t.frags.splice(0, commit);
       t.sent -= commit;
       t.bytes -= freed; this.totalBytes -= freed;
-      this.maybeResume();
+      t.sentBytes -= freed; this.deliveredBytes -= freed;
     }
+    this.maybeResume();
     return { data: parts.length === 1 ? parts[0]! : concatBytes(...parts), fragments: parts.length, terminalDelivered: t.terminalDelivered && t.pending === 0 };
   }
 
@@ -342,11 +355,11 @@ export class PsrpBridge {
   }
 
   /** A new client (Connect) starts with a fresh defragmenter: hand out every uncommitted fragment again. */
-  rewind(): void { for (const t of this.targets.values()) t.sent = 0; }
+  rewind(): void { for (const t of this.targets.values()) { t.sent = 0; this.deliveredBytes -= t.sentBytes; t.sentBytes = 0; } }
 
   private maybeResume(): void {
-    for (const t of this.over) if (t.bytes < LOW_WATER) this.over.delete(t);
-    if (this.paused && !this.over.size && this.totalBytes < TOTAL_LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
+    for (const t of this.over) if (t.bytes - t.sentBytes < LOW_WATER) this.over.delete(t);
+    if (this.paused && !this.over.size && this.undeliveredBytes < TOTAL_LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
   }
   /** pwsh's output is held because a client does not read (figures for tests and the log) */
   get outputPaused(): boolean { return this.paused; }

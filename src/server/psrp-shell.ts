@@ -218,17 +218,17 @@ export class PsrpEndpoint {
       if (bridge.exited) throw faults.provider(2150858752, `${bridge.exitMessage()} `);
       throw faults.timedOut();
     }
-    // coalesce briefly: a short pipeline's output and its final state travel in one reply
-    if (pid && !t.terminal) {
+    const budget = Math.max(4096, Math.floor((req.replyMaxEnvelopeSize - 4096) / 4) * 3);
+    // coalesce briefly: a short pipeline's output and its final state travel in one reply (not when a full reply waits)
+    if (pid && !t.terminal && t.bytes - t.sentBytes < budget) {
       const left = Math.max(0, Math.min(COALESCE_MS, req.operationTimeoutMs - (Date.now() - started)));
       await new Promise<void>((res) => {
         const done = () => { clearTimeout(timer); t.waiters.delete(check); res(); };
-        const check = () => { if (t.terminal || bridge.exited) done(); };
+        const check = () => { if (t.terminal || bridge.exited || t.bytes - t.sentBytes >= budget) done(); };
         const timer = setTimeout(done, left);
         t.waiters.add(check);
       });
     }
-    const budget = Math.max(4096, Math.floor((req.replyMaxEnvelopeSize - 4096) / 4) * 3);
     const got = bridge.take(target, budget);
     const chunks = got.data.length ? [{ name: 'stdout', commandId: pid, data: got.data, end: false }] : [];
     let state;

@@ -163,3 +163,46 @@ test('a command with more unread output than its bound pauses pwsh; a stop drops
     assert.equal(b.hasTarget(PID2), true, 'a closed id can be used again');
   } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('one output object larger than the 16 MiB pause mark still arrives whole (delivered fragments do not hold back its rest)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+  const size = 20 * 1024 * 1024;
+  const blob = msg(MessageType.PIPELINE_OUTPUT, `<S>${'y'.repeat(size)}</S>`, PID);
+  const done = msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', PID);
+  const lines: string[] = [];
+  const room = 32 * 1024 - 21;
+  for (let off = 0, fid = 0n; off < blob.length; off += room, fid++) {
+    lines.push(line(PID, encodeFragment({ objectId: 7n, fragmentId: fid, start: off === 0, end: off + room >= blob.length, blob: blob.subarray(off, off + room) })));
+  }
+  lines.push(line(PID, encodeFragment({ objectId: 8n, fragmentId: 0n, start: true, end: true, blob: done })));
+  const data = join(dir, 'out.txt');
+  writeFileSync(data, lines.join('\n') + '\n');
+  const p = join(dir, 'fake-pwsh');
+  writeFileSync(p, `#!${process.execPath}
+const fs = require('fs'); let first = true;
+require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
+  if (first) { first = false; fs.createReadStream(${JSON.stringify(data)}).pipe(process.stdout, { end: false }); }
+  const m = /^<(Command|Close|Signal) PSGuid='([^']+)'/.exec(l);
+  if (m) process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
+}).on('close', () => process.exit(0));
+`);
+  chmodSync(p, 0o755);
+  const b = new PsrpBridge({ pwsh: p, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 400_000 });
+  try {
+    await b.start();
+    await b.command(PID);
+    await b.sendData(POOL, new Uint8Array([1])).catch(() => undefined); // starts the output (no DataAck from this fake)
+    const got: Uint8Array[] = [];
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const r = b.take(PID, 400_000);
+      if (r.fragments) got.push(r.data);
+      if (r.terminalDelivered) break;
+      assert.ok(Date.now() < deadline, 'the rest of the big object never came (the child stayed paused)');
+      if (!r.fragments) await new Promise((res) => setTimeout(res, 5));
+    }
+    const msgs = reassemble(got);
+    assert.deepEqual(msgs.map((m) => m.type), [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE]);
+    assert.equal(msgs[0]!.text.length, size + 7);
+  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+});

@@ -1,0 +1,112 @@
+/**
+ * File transfer, side by side in one run on one `winrm-ts serve --auth negotiate` endpoint (NTLM with message
+ * encryption, real pwsh 7.6.9 behind it): `winrm-ts copy` / `fetch` against pypsrp's Client.copy / Client.fetch
+ * (same file, same endpoint, each a fresh process that opens its own runspace pool), and the limit: a raw loopback
+ * HTTP upload of the same bytes (Node http, body streamed to a file). Also the client's peak RSS (`/usr/bin/time`).
+ *
+ *   node --import tsx bench/transfer.ts [--mb 32] [--rss-mb 0] [--out DIR]
+ *
+ * --rss-mb N also copies and fetches an N MiB file and reports the client RSS and the remote pwsh's RSS growth.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
+
+const MB = Number(arg('--mb', '32'));
+const RSS_MB = Number(arg('--rss-mb', '0'));
+const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-transfer-'));
+const SHARED = process.env.WINRM_TS_SHARED ?? [join(ROOT, '..', 'shared'), join(ROOT, '..', '..', 'shared')].find((d) => existsSync(join(d, 'peers', 'python'))) ?? join(ROOT, '..', 'shared');
+const PY = join(SHARED, 'peers', 'python');
+const CLI = existsSync(join(ROOT, 'dist/src/cli/main.js')) ? [join(ROOT, 'dist/src/cli/main.js')] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+
+function randomFile(path: string, mb: number): string {
+  const h = createHash('sha256'); const fd = openSync(path, 'w');
+  try { for (let i = 0; i < mb; i++) { const b = randomBytes(1 << 20); h.update(b); writeSync(fd, b); } } finally { closeSync(fd); }
+  return h.digest('hex');
+}
+const sha = (p: string) => createHash('sha256').update(readFileSync(p)).digest('hex');
+
+/** Run a command under /usr/bin/time; seconds and peak RSS (KB). */
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): { s: number; rssKb: number } {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', '-o', join(dir, 'rss'), cmd, ...args], { cwd: ROOT, env, stdio: ['ignore', 'ignore', 'pipe'], maxBuffer: 1 << 26 });
+  const s = (performance.now() - t0) / 1000;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed: ${r.stderr?.toString().slice(-400)}`);
+  return { s, rssKb: Number(readFileSync(join(dir, 'rss'), 'utf8').trim().split('\n').pop()) };
+}
+
+/** Raw loopback HTTP upload: MB/s of streaming the file's bytes into a file through Node's http (no auth, no XML). */
+async function rawHttpUpload(src: string, mb: number): Promise<number> {
+  const srv = http.createServer(async (req, res) => { await pipeline(req, createWriteStream(join(dir, 'raw.out'))); res.end('ok'); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  const t0 = performance.now();
+  await new Promise<void>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path: '/upload' }, (res) => { res.resume(); res.on('end', resolve); });
+    req.on('error', reject);
+    createReadStream(src).pipe(req);
+  });
+  const s = (performance.now() - t0) / 1000;
+  srv.close();
+  return mb / s;
+}
+
+const serve = await startServe(dir, ['--auth', 'negotiate']);
+const conn = ['-H', `127.0.0.1:${serve.port}`, '-u', USER, '-p', PASSWORD];
+const pyEnv = { ...process.env, PYTHONPATH: [join(PY, 'pypsrp'), join(PY, 'pyspnego'), join(PY, 'requests-credssp')].join(':') };
+const py = (op: string, a: string, b: string) => timed('/usr/bin/python3', ['-c',
+  `import sys; from pypsrp.client import Client; c=Client('127.0.0.1', port=${serve.port}, username='EXAMPLE\\\\alice', password='${PASSWORD}', ssl=False, auth='negotiate'); getattr(c, sys.argv[1])(sys.argv[2], sys.argv[3])`,
+  op, a, b], pyEnv);
+
+const rows: Array<{ measure: string; ours: number | string; peer: number | string; ratio?: number }> = [];
+const json: Record<string, unknown> = { mb: MB, date: new Date().toISOString() };
+try {
+  const src = join(dir, 'f.bin'); const want = randomFile(src, MB);
+  const hasPy = existsSync(join(PY, 'pypsrp')) && existsSync('/usr/bin/python3');
+
+  const up = timed(process.execPath, [...CLI, 'copy', ...conn, src, join(dir, 'r1.bin')]);
+  const dn = timed(process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'r1.bin'), join(dir, 'd1.bin')]);
+  if (sha(join(dir, 'd1.bin')) !== want) throw new Error('winrm-ts copy+fetch changed the bytes');
+  json.ours = { copyS: up.s, fetchS: dn.s, copyRssKb: up.rssKb, fetchRssKb: dn.rssKb };
+  const raw = await rawHttpUpload(src, MB);
+  json.rawHttpMBps = raw;
+
+  let pyUp: { s: number } | undefined; let pyDn: { s: number } | undefined;
+  if (hasPy) {
+    pyUp = py('copy', src, join(dir, 'r2.bin'));
+    pyDn = py('fetch', join(dir, 'r2.bin'), join(dir, 'd2.bin'));
+    if (sha(join(dir, 'd2.bin')) !== want) throw new Error('pypsrp copy+fetch changed the bytes');
+    json.pypsrp = { copyS: pyUp.s, fetchS: pyDn.s };
+  }
+  const mbps = (s: number) => Number((MB / s).toFixed(2));
+  rows.push({ measure: `copy ${MB} MiB (Negotiate, encrypted), MB/s`, ours: mbps(up.s), peer: pyUp ? `pypsrp ${mbps(pyUp.s)}` : 'n/a', ratio: pyUp ? Number((pyUp.s / up.s).toFixed(2)) : undefined });
+  rows.push({ measure: `fetch ${MB} MiB, MB/s`, ours: mbps(dn.s), peer: pyDn ? `pypsrp ${mbps(pyDn.s)}` : 'n/a', ratio: pyDn ? Number((pyDn.s / dn.s).toFixed(2)) : undefined });
+  rows.push({ measure: 'copy vs raw loopback HTTP upload of the same bytes', ours: `${((mbps(up.s) / raw) * 100).toFixed(1)} %`, peer: `raw ${raw.toFixed(0)} MB/s` });
+  rows.push({ measure: `client peak RSS, copy / fetch ${MB} MiB`, ours: `${Math.round(up.rssKb / 1024)} / ${Math.round(dn.rssKb / 1024)} MB`, peer: '' });
+
+  if (RSS_MB > 0) {
+    const big = join(dir, 'big.bin'); randomFile(big, RSS_MB);
+    const bu = timed(process.execPath, [...CLI, 'copy', ...conn, big, join(dir, 'big.r')]);
+    rmSync(big);
+    const bd = timed(process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'big.r'), join(dir, 'big.d')]);
+    json.big = { mb: RSS_MB, copyS: bu.s, fetchS: bd.s, copyRssKb: bu.rssKb, fetchRssKb: bd.rssKb };
+    rows.push({ measure: `client peak RSS, copy / fetch ${RSS_MB} MiB`, ours: `${Math.round(bu.rssKb / 1024)} / ${Math.round(bd.rssKb / 1024)} MB`, peer: `${(RSS_MB / bu.s).toFixed(1)} / ${(RSS_MB / bd.s).toFixed(1)} MB/s` });
+  }
+} finally {
+  serve.child.kill();
+  rmSync(dir, { recursive: true, force: true });
+}
+
+const day = new Date().toISOString().slice(0, 10);
+const md = [`# transfer (${day})`, '', `One \`winrm-ts serve --auth negotiate\` endpoint (NTLM, message encryption, real pwsh behind it), ${MB} MiB of random bytes, each client a fresh process (runspace pool open included).`, '',
+  '| measure | winrm-ts | peer | ratio (peer time / ours) |', '|---|---|---|---|',
+  ...rows.map((r) => `| ${r.measure} | ${r.ours} | ${r.peer} | ${r.ratio ?? ''} |`), ''].join('\n');
+writeFileSync(join(outDir(), `${day}-transfer.md`), md);
+writeFileSync(join(outDir(), `${day}-transfer.json`), JSON.stringify({ ...json, rows }, null, 2));
+console.log(md);
+process.exit(0);
