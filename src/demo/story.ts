@@ -6,6 +6,7 @@
  * endpoint (the `winrm-ts` shim on the child's PATH), authenticating — or not — through hostA's logon session.
  * Returns true when every step behaved as the story says it should.
  */
+import { randomBytes } from 'node:crypto';
 import { connect } from '../client/client.js';
 import { serve, type ServerHandle } from '../server/server.js';
 import { MemoryUserDatabase } from '../server/users.js';
@@ -35,8 +36,11 @@ export interface DemoStep {
 export interface DemoResult { ok: boolean; steps: DemoStep[]; hostA: string; hostB: string; ms: number }
 
 const USER = 'EXAMPLE\\alice';
-/** A throw-away password for the two in-process endpoints; printed nowhere (commands show WINRM_PASSWORD). */
-const DEMO_PASSWORD = 'Passw0rd!';
+/**
+ * A throw-away password for the two in-process endpoints, new for every run (the endpoints listen on loopback while
+ * the demo runs: a fixed, published password would let any local user log on to them); printed nowhere.
+ */
+const DEMO_PASSWORD = randomBytes(18).toString('base64url');
 
 export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
