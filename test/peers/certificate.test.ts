@@ -43,11 +43,11 @@ before(async () => {
   const h = await serve({
     resources: psrp?.resources(),
     listen: '127.0.0.1:0', https: true, cert: read(pki.serverCert), key: read(pki.serverKey), clientCa: read(pki.caFile), crl: read(pki.crlFile),
-    userDb: parseUsers(USERS), auth: ['certificate', 'basic', 'negotiate'], name: 'hostA', log: (l) => lines.push(l),
+    userDb: parseUsers(USERS), singleAccount: true, auth: ['certificate', 'basic', 'negotiate'], name: 'hostA', log: (l) => lines.push(l),
   });
   A = Object.assign(h, { lines });
   const linesB: string[] = [];
-  const hb = await serve({ listen: '127.0.0.1:0', userDb: parseUsers(USERS), auth: ['negotiate'], name: 'hostB', log: (l) => linesB.push(l) });
+  const hb = await serve({ listen: '127.0.0.1:0', userDb: parseUsers(USERS), singleAccount: true, auth: ['negotiate'], name: 'hostB', log: (l) => linesB.push(l) });
   B = Object.assign(hb, { lines: linesB });
 });
 after(async () => {
