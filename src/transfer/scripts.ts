@@ -131,13 +131,14 @@ $dirPaths = foreach ($d in $Dirs) { [IO.Path]::Combine($root, $d.Replace('/', $w
  * copy, step 2: one pipeline writes the files. Input records, in order:
  *   @{ op = 'mkdir'; path }                                  create a directory (and parents)
  *   @{ op = 'open'; path; offset }                          (re)open path's partial file at offset (truncating there)
- *   byte[]                                                  the next chunk of the open file; answered by [long] total
+ *   byte[]                                                  the next chunk of the open file; every $AckEvery bytes
+ *                                                           (and at close / pause) answered by the [long] total
  *   @{ op = 'close'; sha256; mode }                         verify the partial file (read back from disk), set its
  *                                                           mode, rename it over path; answered by { Path; Sha256 }
  *   @{ op = 'pause' }                                        close the open file without finishing it (segment end)
  */
-export const UPLOAD = 'begin {' + REMOTE_HELPERS + String.raw`
-$cur = $null; $total = [long]0
+export const UPLOAD = 'param([long]$AckEvery = 1)\nbegin {' + REMOTE_HELPERS + String.raw`
+$cur = $null; $total = [long]0; $acked = [long]0
 }
 process {
   $o = $_
@@ -145,7 +146,7 @@ process {
     if ($null -eq $cur) { Stop-Wt 'io' '' 'a chunk arrived with no open file' }
     try { $cur.Fs.Write($o, 0, $o.Length); $cur.Fs.Flush() } catch { Stop-WtFrom $_ $cur.Path }
     $total += $o.Length
-    $total
+    if ($total - $acked -ge $AckEvery) { $acked = $total; $total }
     return
   }
   switch ([string]$o.op) {
@@ -167,10 +168,11 @@ process {
       } catch { if ("$_".StartsWith('WTX1|')) { throw }; Stop-WtFrom $_ $p }
       $cur = @{ Fs = $fs; Path = $p; Part = $part }
     }
-    'pause' { if ($null -ne $cur) { $cur.Fs.Dispose(); $cur = $null } }
+    'pause' { if ($null -ne $cur) { $cur.Fs.Dispose(); $cur = $null }; if ($total -ne $acked) { $acked = $total; $total } }
     'close' {
       if ($null -eq $cur) { Stop-Wt 'io' '' 'close with no open file' }
       $cur.Fs.Dispose()
+      if ($total -ne $acked) { $acked = $total; $total }
       $p = $cur.Path; $part = $cur.Part; $cur = $null
       $h = Get-WtFileHash $part -1
       if ($h -ne [string]$o.sha256) {

@@ -236,7 +236,9 @@ class Uploader {
     let failed = false;
     const input = this.records();
     try {
-      for await (const ev of this.session.stream(UPLOAD, { input, signal: this.o.signal })) {
+      // acknowledgements every half window: the remote writes fewer output objects, the window never runs dry
+      const ackEvery = BigInt(Math.max(1, Math.floor((this.o.window * this.o.chunk) / 2)));
+      for await (const ev of this.session.stream(UPLOAD, { parameters: { AckEvery: ackEvery }, input, signal: this.o.signal })) {
         if (ev.type === 'output') {
           const n = numberOf(ev.value);
           if (n !== undefined) {
