@@ -72,13 +72,6 @@ const forbidden = [
     from: {},
     to: { circular: true, via: { pathNot: `(${KNOWN.cycles.join('|')})` } },
   },
-  {
-    name: 'no-circular-known',
-    severity: 'warn',
-    comment: 'A known cycle (see KNOWN.cycles in .dependency-cruiser.cjs): to be broken.',
-    from: {},
-    to: { circular: true, viaOnly: { path: `(${KNOWN.cycles.join('|')})` } },
-  },
 ];
 
 // Downward only: a layer must not import any layer above it.
