@@ -1,5 +1,5 @@
 /**
- * Error hierarchy (DESIGN.md "Errors"): one root with a stable `code`, a class per layer.
+ * Error hierarchy (docs/architecture.md, "Errors"): one root with a stable `code`, a class per layer.
  * Messages say what happened and what to try. They never contain secrets.
  */
 export interface ErrorOptions { cause?: unknown }

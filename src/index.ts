@@ -1,30 +1,30 @@
 /** winrm-ts public API. Keep it small; the CLI uses only what is exported here. */
 export * from './errors.js';
 export type { AuthContext, AcceptorContext, AcceptedIdentity, Credentials, ChannelBindings } from './auth/types.js';
-// --- client: WS-Man + WinRS (H1) ---
+// --- client: WS-Man + WinRS ---
 export { connect, WinRMClient, endpointUrl, type ConnectOptions, type AuthName } from './client/client.js';
 export { WinrsShell, WinrsCommand, quoteArg, commandLineParts, type ShellOpenOptions, type RunOptions } from './client/winrs.js';
 export { HttpTransport, type EnvelopeExchange, type TransportStats, type TlsOptions } from './http/transport.js';
 export { proxyFor, parseProxyUrl, noProxyMatches, openTunnel, type ProxySpec, type ProxyChoice } from './http/proxy.js';
 export { CERTIFICATE_PROFILE, subjectAltNames, certificateLogonNames, type SubjectAltNames } from './auth/certificate.js';
 export { WSManClient } from './wsman/client.js';
-// --- the local endpoint (H1) ---
+// --- the local endpoint ---
 export { serve, type ServeOptions, type ServerHandle } from './server/server.js';
 export { registerResource, WsmanFault, type ResourceHandler, type WsmanRequest } from './server/dispatch.js';
 export { loadUsersFile, parseUsers, MemoryUserDatabase } from './server/users.js';
 export { registerMechanism, registerAmbientAuth, mechanismNames, type AuthMechanism } from './auth/registry.js';
-// --- CredSSP (H3): delegation guard, contexts ---
+// --- CredSSP: delegation guard, contexts ---
 export {
   CredSSPInitiator, CredSSPAcceptor, checkDelegation, matchesPattern, parseDelegateList, ntStatusText, DELEGATE_ENV,
   CREDSSP_VERSION,
 } from './auth/credssp/index.js';
-// --- CLIXML (H4) ---
+// --- CLIXML ---
 export {
   serialize, serializeDocument, deserialize, deserializeDocument, deserializeDocumentItems, toPlain, ps,
   PSObject, PSPrimitive, PSDateTime, PSTimeSpan, PSSecureString, PSList, PSDict, ClixmlRefs, unprotectedSecureStringCipher,
   type PSValue, type ClixmlValue, type SecureStringCipher, type PlainValue, type SerializeOptions, type DeserializeOptions,
 } from './clixml/index.js';
-// --- PSRP (H5): Session, host, transports, sans-IO core ---
+// --- PSRP: Session, host, transports, sans-IO core ---
 export {
   Session, registerSessionTransport, describe as describeRemoteError,
   type SessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
@@ -37,16 +37,16 @@ export type { PipelineSpec, CommandSpec, CommandArgument, HostInfoSpec } from '.
 export { OutOfProcTransport, type DuplexLike, type OutOfProcOptions } from './remoting/outofproc.js';
 export { spawnPwshTransport, findPwshExecutable } from './remoting/process.js';
 export type { PoolTransport, PoolTransportHooks } from './remoting/transport.js';
-// --- the double hop: logon-session broker and `winrm-ts demo` (H8) ---
+// --- the double hop: logon-session broker and `winrm-ts demo` ---
 export { runDemo, type DemoOptions, type DemoResult, type DemoStep } from './demo/story.js';
-// --- PSRP over SSH (H7): importing ssh-session registers Session transport 'ssh' ---
+// --- PSRP over SSH: Session transport 'ssh' ---
 export { connectSsh, defaultKnownHostsPath, parseJumpHost, type SshConnectOptions } from './remoting/ssh.js';
-export { sshOptionsFrom, type SshSessionOptions } from './remoting/ssh-session.js';
+export { sshOptionsFrom, type SshSessionOptions } from './client/ssh-session.js';
 export { parseKnownHosts, checkHostKey, fingerprintSha256, knownHostName, type KnownHostEntry, type HostKeyVerdict } from './remoting/ssh-known-hosts.js';
-// --- PSRP over WinRM (H6): importing wsman-session registers Session transport 'wsman'; the endpoint's PowerShell resource ---
+// --- PSRP over WinRM: Session transport 'wsman'; the endpoint's PowerShell resource ---
 export { WSManRunspacePool, resourceUriFor, readServerMaxEnvelopeSize, type WSManPoolOptions, type DisconnectedShell } from './remoting/wsman-pool.js';
 export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-transport.js';
-export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './remoting/wsman-session.js';
+export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './client/wsman-session.js';
 export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';
 export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } from './server/psrp-config.js';
 // --- many hosts: fan-out with a throttle, per-host deadlines and errors, results as one async stream ---

@@ -14,7 +14,7 @@
  * Options are plain data so that the CLI, the client and the server can pass them through untouched.
  *
  * Ambient auth (the "logged-on user" inside a shell of `winrm-ts serve`): when the caller gives NO username, the
- * client asks `ambientAuthProviders` in order; the first that returns a context is used (H3's credential broker
+ * client asks `ambientAuthProviders` in order; the first that returns a context is used (the credential broker
  * registers one with `registerAmbientAuth`). None → anonymous requests (no Authorization header).
  */
 import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
@@ -123,7 +123,7 @@ export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
   return undefined;
 }
 
-// H8: inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
+// Inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
 // logon-session credential broker (src/auth/brokered.ts)
 registerAmbientAuth(brokeredAmbientAuth);
 // then Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)

@@ -1,5 +1,5 @@
 /**
- * One interface for every authentication mechanism, both roles (DESIGN.md "Key interfaces").
+ * One interface for every authentication mechanism, both roles (docs/architecture.md, "Authentication").
  * Sans-IO: a context consumes and produces tokens; the HTTP layer carries them in headers.
  */
 export type AuthProtocol = 'ntlm' | 'kerberos' | 'negotiate' | 'credssp' | 'basic' | 'certificate';

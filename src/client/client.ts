@@ -146,7 +146,7 @@ export class WinRMClient {
     try { return await shell.exec(command, args, { signal: o.signal, input: o.input, rawArguments: o.rawArguments }); } finally { await shell.close().catch(() => undefined); }
   }
 
-  /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — protocol.md 6.6. */
+  /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — a WS-Transfer Get (DSP0226 7; MS-WSMV 3.1.4) of the config resource. */
   async getConfig(o: { signal?: AbortSignal } = {}): Promise<{ maxEnvelopeSizeKb?: number; maxTimeoutMs?: number; allowUnencrypted?: boolean }> {
     const env = await this.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config', { signal: o.signal });
     const cfg = env.payload;

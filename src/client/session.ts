@@ -1,7 +1,8 @@
 /**
  * Session: a PowerShell runspace pool on a server (≈ PSSession). Transport-agnostic: it drives the sans-IO
- * ClientRunspacePool and uses a PoolTransport for I/O ('process' = a local `pwsh -s`; other transports register
- * themselves with `registerSessionTransport`).
+ * ClientRunspacePool and uses a PoolTransport for I/O, chosen by name in one table below ('process' = a local
+ * `pwsh -s`, 'wsman' = WinRM, 'ssh' = the SSH `powershell` subsystem); an application can add its own with
+ * `registerSessionTransport`, or pass a PoolTransport instance.
  *
  * ```ts
  * const s = await Session.open({ transport: 'process' });
@@ -24,6 +25,9 @@ import type { RsaKeyPair } from '../psrp/crypto.js';
 import { Queue } from '../psrp/queue.js';
 import type { PoolTransport } from '../remoting/transport.js';
 import { spawnPwshTransport } from '../remoting/process.js';
+import { connectSsh } from '../remoting/ssh.js';
+import { createWSManTransport, type WSManSessionOptions } from './wsman-session.js';
+import { sshOptionsFrom, type SshSessionOptions } from './ssh-session.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
 import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';
 export type { PSHostHandler } from './host.js';
@@ -61,8 +65,10 @@ export interface SessionOptions {
 export type SessionTransportFactory = (opts: SessionOptions) => PoolTransport | Promise<PoolTransport>;
 const FACTORIES = new Map<string, SessionTransportFactory>([
   ['process', (o) => spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs as string[] | undefined, fragmentSize: o.fragmentSize as number | undefined })],
+  ['wsman', (o) => createWSManTransport(o as WSManSessionOptions)],
+  ['ssh', (o) => connectSsh(sshOptionsFrom(o as SshSessionOptions))],
 ]);
-/** Make `Session.open({ transport: name })` use `factory` (WS-Man, SSH, ...). */
+/** Make `Session.open({ transport: name })` use `factory` (an application's own transport). */
 export function registerSessionTransport(name: string, factory: SessionTransportFactory): void { FACTORIES.set(name, factory); }
 
 export interface InvokeOptions {
@@ -392,7 +398,7 @@ export class Session {
   }
   async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
 
-  // ------------------------------------------------------------------ disconnect / connect (WinRM; added by H6)
+  // ------------------------------------------------------------------ disconnect / connect (WinRM)
 
   /** Create the transport of `opts` (a registered name or an instance). */
   private static async transportFor(opts: SessionOptions): Promise<PoolTransport> {

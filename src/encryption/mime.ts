@@ -9,7 +9,7 @@
  *   decryptMessage(ctx, contentType, body) -> soapBytes         (boundary read from Content-Type; tolerant of
  *                                                                 "-- Encrypted Boundary"; Length checked)
  *   isEncryptedContentType(contentType)
- * Body layout per part (protocol.md 1.3):
+ * Body layout per part (MS-WSMV 2.2.9.1):
  *   --Encrypted Boundary\r\n \tContent-Type: <PROTO>\r\n \tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=<N>\r\n
  *   --Encrypted Boundary\r\n \tContent-Type: application/octet-stream\r\n <u32le hlen><header><data>
  *   ... --Encrypted Boundary--\r\n

@@ -1,4 +1,4 @@
-/** PSRP events a ClientRunspacePool yields (DESIGN.md "Key interfaces"): a discriminated union on `type`. */
+/** PSRP events a ClientRunspacePool yields (docs/architecture.md, "Sans-IO cores"): a discriminated union on `type`. */
 import type { ClixmlValue } from '../clixml/index.js';
 import type { RunspacePoolState, PSInvocationState } from './state.js';
 import type { PSRPMessage } from './message.js';

@@ -1,7 +1,7 @@
 /**
  * PSRP over SSH (PowerShell 7's `Invoke-Command -HostName`): an ssh2 connection, the `powershell` subsystem
  * (`Subsystem powershell /usr/bin/pwsh -sshs -NoLogo` in sshd_config), and on its channel exactly the OutOfProc
- * framing of `pwsh -s` (protocol.md 7.11), driven by the shared OutOfProcTransport.
+ * framing of `pwsh -s` (PowerShell's OutOfProcessUtils packets; not in MS-PSRP), driven by the shared OutOfProcTransport.
  *
  *   const t = await connectSsh({ host: 'srv', username: 'alice', privateKeyPath: '~/.ssh/id_ed25519' });
  *   const s = await Session.open({ transport: t });      // or Session.open({ transport: 'ssh', computerName: ... })

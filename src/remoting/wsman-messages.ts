@@ -1,5 +1,5 @@
 /**
- * WS-Man bodies of PowerShell remoting over WinRM (MS-PSRP 3.1.5.1 / MS-WSMV 3.1.4.x; protocol.md 7.5-7.10),
+ * WS-Man bodies of PowerShell remoting over WinRM (MS-PSRP 3.1.5.1 / MS-WSMV 3.1.4.x),
  * both directions, sans-IO: strings and bytes in, strings and plain objects out.
  *
  * Client: Shell with creationXml, CommandLine with the first CREATE_PIPELINE fragments in Arguments, Send on
@@ -14,10 +14,10 @@ import { NS } from '../wsman/ns.js';
 import { parseDuration, type Envelope } from '../wsman/envelope.js';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 
-/** `powershell/signal/crtl_c` — the exact (misspelled) code PowerShell compares to stop a pipeline (protocol.md 7.7). */
+/** `powershell/signal/crtl_c` — the exact (misspelled) code PowerShell compares to stop a pipeline (MS-PSRP 3.1.5.3.9; MS-WSMV 2.2.5.6). */
 export const PSRP_STOP_SIGNAL = 'powershell/signal/crtl_c';
 export const SIGNAL_TERMINATE = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate';
-/** ResourceURI for enumerating shells (and, with `/Command`, their commands) — protocol.md 6.6. */
+/** ResourceURI for enumerating shells (and, with `/Command`, their commands) — DSP0226 8 (WS-Enumeration); MS-WSMV 3.1.4 (wsen:Enumerate). */
 export const SHELL_ENUM_URI = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell';
 export const COMMAND_ENUM_URI = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command';
 const SELECTOR_FILTER = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter';

@@ -1,6 +1,6 @@
 /**
- * PSRP over WS-Man (MS-PSRP 3.1.5.1; protocol.md 7.5-7.10): drives H5's sans-IO ClientRunspacePool through a
- * WSManClient (src/wsman/client.ts, any auth H1's transport offers — Basic, Negotiate with encryption, CredSSP —
+ * PSRP over WS-Man (MS-PSRP 3.1.5.1, 3.1.5.3): drives the sans-IO ClientRunspacePool through a
+ * WSManClient (src/wsman/client.ts, any auth the HTTP transport offers — Basic, Negotiate with encryption, CredSSP —
  * over HTTP or HTTPS).
  *
  *   const rp = await WSManRunspacePool.open(wsman, { configurationName: 'Microsoft.PowerShell' });

@@ -1,5 +1,5 @@
 /**
- * WS-Man (WinRM) as a PoolTransport (src/remoting/transport.ts) for H5's Session: the same sans-IO pool as the
+ * WS-Man (WinRM) as a PoolTransport (src/remoting/transport.ts) for the Session: the same sans-IO pool as the
  * OutOfProc transport, carried by WSManRunspacePool's verbs (src/remoting/wsman-pool.ts).
  *
  *   const t = new WSManTransport(client.wsman, { configurationName: 'Microsoft.PowerShell' });

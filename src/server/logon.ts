@@ -7,7 +7,7 @@
  * started by src/server/spawn.ts as that account, with that account's HOME/USER/LOGNAME/SHELL.
  * Seam for child processes: `childEnv(session)` gives the environment additions for a process started for the
  * session (USERNAME, USERDOMAIN, the logon type); hooks registered with
- * `registerChildEnvHook` may add more (H3: a credential-broker socket path). NEVER put a password in the env/argv.
+ * `registerChildEnvHook` may add more (e.g. a credential-broker socket path). NEVER put a password in the env/argv.
  * `session.onClose(fn)` registers cleanup (e.g. the broker socket) run when the session ends.
  */
 import { randomUUID } from 'node:crypto';

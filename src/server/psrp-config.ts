@@ -16,7 +16,7 @@ import { delimiter, join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 
-/** The resource URI prefix of PowerShell session configurations (MS-PSRP 3.1.4.1.30 / protocol.md 7.5). */
+/** The resource URI prefix of PowerShell session configurations (MS-PSRP 3.1.4.1.30, 3.1.5.3.3). */
 export const PSRP_URI_PREFIX = 'http://schemas.microsoft.com/powershell/';
 export const DEFAULT_CONFIGURATION = 'Microsoft.PowerShell';
 

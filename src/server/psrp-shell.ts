@@ -3,7 +3,7 @@
  * Windows' PowerShell plug-in does, with each shell bridged to a real `pwsh -s` (src/server/psrp-bridge.ts):
  * Create (creationXml) · Receive (pool and pipelines; long poll → w:TimedOut) · Command (Arguments) · Send
  * (stdin / pr) · Signal (`powershell/signal/crtl_c` stops, anything else closes the pipeline, as PowerShell's
- * plug-in does) · Delete · Disconnect / Reconnect / Connect (MS-PSRP 3.1.4.9, protocol.md 7.10) · Enumerate of
+ * plug-in does) · Delete · Disconnect / Reconnect / Connect (MS-PSRP 3.1.4.9, 3.1.5.3.x) · Enumerate of
  * shells and commands (`…/windows/shell`, `…/windows/shell/Command`).
  *
  *   const ps = new PsrpEndpoint({ pwsh, configurations });

@@ -43,7 +43,7 @@ import { MIN_ENVELOPE_SIZE, PRE_AUTH_BODY_LIMIT, REFUSE_LINGER_MS, quotaFaults, 
 /** ResourceURI prefix of PowerShell shells (counted for MaxShellsPerUser with the WinRS ones) */
 const PSRP_PREFIX = 'http://schemas.microsoft.com/powershell/';
 
-// H8: processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
+// Processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
 // broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
 registerChildEnvHook(logonBrokerEnv((mech, creds, o) => createInitiator(mech, creds, o)));
 registerChildEnvHook(kerberosLogonEnv);

@@ -1,5 +1,5 @@
 /**
- * WinRS bodies (MS-WSMV 2.2.4.x, protocol.md 6.4), both directions, sans-IO.
+ * WinRS bodies (MS-WSMV 2.2.4.x, 3.1.4.x), both directions, sans-IO.
  * Client: build Shell/CommandLine/Send/Receive/Signal bodies, parse Create/Command/Receive responses.
  * Server: parse those request bodies, build the responses shaped as Windows writes them (test_winrs_*.yml).
  */

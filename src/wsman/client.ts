@@ -3,7 +3,7 @@
  * shell actions (Command, Send, Receive, Signal) via `invoke`. Checks RelatesTo, turns SOAP faults into
  * WSManFaultError. Each call's HTTP read timeout = OperationTimeout + margin (read > operation, pypsrp uses +2 s).
  *
- * Seam for upper layers (WinRS here, PSRP for H5/H6):
+ * Seam for upper layers (WinRS here, PSRP in src/remoting/):
  *   const ws = new WSManClient(transport, { to: url });
  *   const env = await ws.invoke(Action.Create, resourceUri, bodyXml, { selectors, options, signal, operationTimeout });
  */

@@ -1,5 +1,5 @@
 /**
- * WS-Management SOAP envelopes (DSP0226 / MS-WSMV 2.2.4): build requests with the header set of protocol.md 6.3,
+ * WS-Management SOAP envelopes (DSP0226 / MS-WSMV 2.2.4): build requests with the WS-Addressing / WS-Man header set (DSP0226 5; MS-WSMV 3.1.4.1),
  * parse any envelope namespace-correctly (Windows answers with other prefixes than we send), faults both ways.
  * Sans-IO: strings in, strings/objects out. Used by the client (src/wsman/client.ts) and the endpoint (src/server/).
  */
@@ -39,7 +39,7 @@ export interface RequestHeader {
   options?: WsmanOption[];
 }
 
-/** DSP0226 request envelope with the header set of protocol.md 6.3. `bodyXml` uses prefixes rsp/wsman/wsa/s freely. */
+/** DSP0226 request envelope with the WS-Addressing / WS-Man header set (DSP0226 5). `bodyXml` uses prefixes rsp/wsman/wsa/s freely. */
 export function buildRequest(h: RequestHeader, bodyXml: string, extraNs = ''): { xml: string; messageId: string } {
   const messageId = h.messageId ?? newUuid();
   const locale = h.locale ?? 'en-US';
@@ -182,7 +182,7 @@ export interface FaultSpec {
   nestedProvider?: { provider: string; path: string };
 }
 
-/** A SOAP fault envelope shaped like Windows' (protocol.md 6.5). */
+/** A SOAP fault envelope shaped like Windows' (DSP0226 14; MS-WSMV 2.2.4.43 WSManFault). */
 export function buildFault(f: FaultSpec, relatesTo: string | undefined): string {
   const wsmanFault = (inner: string) => `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
   let message = f.providerFault ?? escapeXml(f.message ?? f.reason);

@@ -1,4 +1,4 @@
-/** MS-WSMV / DSP0226 namespaces and actions (protocol.md 6.1, 6.2). Match by URI, never by prefix. */
+/** MS-WSMV / DSP0226 namespaces and actions (DSP0226 1.5; MS-WSMV 2.2). Match by URI, never by prefix. */
 export const NS = {
   s: 'http://www.w3.org/2003/05/soap-envelope',
   wsa: 'http://schemas.xmlsoap.org/ws/2004/08/addressing',
@@ -16,7 +16,7 @@ export const NS = {
 
 export const ANONYMOUS = 'http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous';
 
-/** WS-Man actions (protocol.md 6.2). */
+/** WS-Man actions (DSP0226 / WS-Transfer / WS-Enumeration; MS-WSMV 3.1.4). */
 export const Action = {
   Get: 'http://schemas.xmlsoap.org/ws/2004/09/transfer/Get',
   GetResponse: 'http://schemas.xmlsoap.org/ws/2004/09/transfer/GetResponse',
@@ -48,7 +48,7 @@ export const Action = {
   AddressingFault: 'http://schemas.xmlsoap.org/ws/2004/08/addressing/fault',
 } as const;
 
-/** WSManFault codes (protocol.md 6.5; winerror.h ERROR_WSMAN_*), decimal. */
+/** WSManFault codes (MS-WSMV 2.2.4.43; winerror.h ERROR_WSMAN_*), decimal. */
 export const WSManFaultCode = {
   /** 0x80338029 w:TimedOut — a Receive long poll ended without output: retry */
   TimedOut: 2150858793,

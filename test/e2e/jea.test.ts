@@ -8,7 +8,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WSManFaultError, toPlain, PSObject, loadSessionConfigs } from '../../src/index.js';
 import { Session } from '../../src/client/session.js';
-import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { PSInvocationState } from '../../src/psrp/state.js';
 import { parseSessionConfigs, psscText } from '../../src/server/psrp-config.js';

@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectOptions } from '../../src/index.js';
 import { Session } from '../../src/client/session.js';
-import '../../src/remoting/wsman-session.js';
 import type { WinrsCommand } from '../../src/client/winrs.js';
 import { cliArgv, runCli } from '../helpers/cli.js';
 import { findPwsh, hasCommand, peerSkip, PROJECT_ROOT } from '../helpers/peers.js';

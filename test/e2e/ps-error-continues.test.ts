@@ -6,7 +6,6 @@ import assert from 'node:assert/strict';
 import { serialize, toPlain } from '../../src/clixml/index.js';
 import { createPipeline } from '../../src/psrp/messages.js';
 import { Session } from '../../src/client/session.js';
-import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { runCli } from '../helpers/cli.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';

@@ -7,7 +7,6 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Session } from '../../src/index.js';
-import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { getMechanism } from '../../src/auth/registry.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';

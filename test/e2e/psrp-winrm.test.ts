@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, toPlain } from '../../src/index.js';
 import { Session } from '../../src/client/session.js';
-import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { WSManRunspacePool, PSV3_ENVELOPE_SIZE } from '../../src/remoting/wsman-pool.js';
 import { getMechanism } from '../../src/auth/registry.js';

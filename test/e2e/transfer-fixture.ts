@@ -6,7 +6,6 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../../src/index.js';
-import '../../src/remoting/wsman-session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';

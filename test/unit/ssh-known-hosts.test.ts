@@ -9,7 +9,7 @@ import {
   checkHostKey, entryMatchesHost, fingerprintSha256, hashHostName, keyBlobType, knownHostName, knownKeyTypes, parseKnownHosts,
 } from '../../src/remoting/ssh-known-hosts.js';
 import { hostKeyAlgorithms, SshsOutputFilter } from '../../src/remoting/ssh.js';
-import { splitHostPort } from '../../src/remoting/ssh-session.js';
+import { splitHostPort } from '../../src/client/ssh-session.js';
 import { fromBase64 } from '../../src/util/bytes.js';
 
 const ED = 'AAAAC3NzaC1lZDI1NTE5AAAAIEmd88DHL92CTxUktHGrl9w1A2tGgVip/8HQnylQCqIy';

@@ -1,7 +1,7 @@
 /**
  * CredSSP initiator (MS-CSSP 3.1.5, client role): TLS -> SPNEGO/NTLM inside TSRequest.negoTokens -> pubKeyAuth
  * (binding the inner context to the server's TLS key) -> TSCredentials(TSPasswordCreds) sealed in authInfo.
- * Then WinRM message encryption through the same TLS session (MS-WSMV 2.2.9.1, protocol.md 1.4).
+ * Then WinRM message encryption through the same TLS session (MS-WSMV 2.2.9.1).
  *
  * Sans-IO apart from the in-memory TLS pipe: bytes in, bytes out. Over HTTP every leg is one
  * `Authorization: CredSSP <base64>` / `WWW-Authenticate: CredSSP <base64>` pair (framing 'message'); over an RDP
@@ -63,7 +63,7 @@ export class CredSSPInitiator implements AuthContext {
   readonly httpScheme = 'CredSSP';
   readonly canEncrypt = true;
   readonly encryptionProtocol = CREDSSP_ENCRYPTION_PROTOCOL;
-  /** H1's MIME framing splits bodies above this into multipart/x-multi-encrypted parts */
+  /** the MIME framing (src/encryption/mime.ts) splits bodies above this into multipart/x-multi-encrypted parts */
   readonly encryptChunkSize = CREDSSP_CHUNK_SIZE;
 
   private state: State = 'initial';
@@ -199,7 +199,7 @@ export class CredSSPInitiator implements AuthContext {
   }
 
   private async onPubKey(req: TSRequest): Promise<Uint8Array> {
-    // NTLM-in-SPNEGO: the server's mechListMIC comes first and must be verified before unwrapping (protocol.md 2.8)
+    // NTLM-in-SPNEGO: the server's mechListMIC comes first and must be verified before unwrapping (RFC 4178 5; MS-NLMP 3.4)
     if (req.negoTokens?.[0]) await this.inner.step(req.negoTokens[0]);
     if (!req.pubKeyAuth) throw new CredSSPError('the server did not answer with pubKeyAuth; it did not prove it holds the TLS key');
     const got = await gssUnwrap(this.inner, req.pubKeyAuth, "the server's pubKeyAuth");
@@ -273,7 +273,7 @@ export class CredSSPInitiator implements AuthContext {
   }
 
   // --------------------------------------------------------------------------------------------------------
-  // WinRM message encryption (protocol.md 1.4): header = the SChannel trailer length worth of the record
+  // WinRM message encryption (MS-WSMV 2.2.9.1): header = the SChannel trailer length worth of the record
   // --------------------------------------------------------------------------------------------------------
 
   async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {

@@ -1,6 +1,6 @@
 /**
  * The SChannel "cbTrailer" WinRM expects as the CredSSP encryption header length (MS-WSMV 2.2.9.1.1.2.2 with
- * CredSSP; protocol.md 1.4): the bytes after the payload in a TLS record for the negotiated cipher.
+ * CredSSP; MS-WSMV 2.2.9.1): the bytes after the payload in a TLS record for the negotiated cipher.
  */
 const HASH_LEN: Record<string, number> = { MD5: 16, SHA: 20, SHA256: 32, SHA384: 48 };
 

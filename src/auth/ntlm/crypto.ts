@@ -56,7 +56,7 @@ export function sealKey(exportedSessionKey: Uint8Array, mode: 'client' | 'server
   return md5(k, mode === 'client' ? MAGIC.clientSeal : MAGIC.serverSeal);
 }
 
-/** RFC 2744 3.11 gss_channel_bindings_struct as hashed for MsvAvChannelBindings (protocol.md 2.4). */
+/** RFC 2744 3.11 gss_channel_bindings_struct as hashed for MsvAvChannelBindings (MS-NLMP 2.2.2.1; RFC 5929). */
 export function encodeChannelBindings(cb: ChannelBindings): Uint8Array {
   const u32 = (n: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n >>> 0, true); return b; };
   const ia = cb.initiatorAddress ?? new Uint8Array(0);

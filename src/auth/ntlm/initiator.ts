@@ -165,7 +165,7 @@ export class NtlmInitiator implements AuthContext {
   }
 }
 
-/** Shared by both roles: a WinRM NTLM header must be exactly the 16-byte signature (protocol.md 1.4). */
+/** Shared by both roles: a WinRM NTLM header must be exactly the 16-byte signature (MS-WSMV 2.2.9.1; MS-NLMP 2.2.2.9). */
 export function unwrapChecked(session: NtlmSession, header: Uint8Array, data: Uint8Array): Uint8Array {
   if (header.length !== SIGNATURE_LENGTH) {
     // Some peers put the signature in front of the data with a zero-length header field; accept that form too.

@@ -1,6 +1,6 @@
 /**
  * NTLM session security with extended session security (MS-NLMP 3.4.4.2 SEAL/SIGN with ESS, 3.4.2 / 3.4.3):
- * per-direction RC4 handles and sequence numbers, and the reset SPNEGO performs after the mechListMIC (protocol.md 2.8).
+ * per-direction RC4 handles and sequence numbers, and the reset SPNEGO performs after the mechListMIC (MS-NLMP 3.4; RFC 4178 5).
  */
 import { AuthError, EncryptionError } from '../../errors.js';
 import { RC4 } from '../../crypto/rc4.js';

@@ -1,5 +1,5 @@
 /**
- * SPNEGO (RFC 4178) with NTLM inside, both roles, as Windows does it (protocol.md 2.8 and 3):
+ * SPNEGO (RFC 4178) with NTLM inside, both roles, as Windows does it (RFC 4178; section 5 for the mechListMIC):
  * the mechListMIC is the NTLM signature over the initiator's mechTypes DER; after both MICs the NTLM RC4 handles
  * are reset while the sequence numbers carry on, so the first sealed WinRM message uses sequence 1.
  * The acceptor also takes a raw NTLMSSP token sent under "Negotiate" (as Windows' WinRM does) and then answers raw.

@@ -6,14 +6,15 @@
  *   const s = await Session.open({ transport: 'ssh', computerName: 'srv:22', username: 'alice',
  *     privateKeyPath: '~/.ssh/id_ed25519', knownHostsPath: '~/.ssh/known_hosts' });
  */
-import { registerSessionTransport, type SessionOptions } from '../client/session.js';
 import { InvalidArgumentError } from '../errors.js';
-import { connectSsh, type SshConnectOptions } from './ssh.js';
+import type { SshConnectOptions } from '../remoting/ssh.js';
 
 /** Session options understood by the 'ssh' transport (besides SessionOptions). */
 export interface SshSessionOptions extends Partial<Omit<SshConnectOptions, 'host' | 'signal'>> {
   /** host, host:port or [IPv6]:port of the SSH server */
   computerName?: string;
+  /** abandons connecting (the Session's `signal`) */
+  signal?: AbortSignal;
 }
 
 /** Split `host[:port]` (IPv6 in brackets). An explicit `port` option wins. */
@@ -34,12 +35,10 @@ const KEYS: Array<keyof SshSessionOptions> = [
 ];
 
 /** SshConnectOptions from Session options. */
-export function sshOptionsFrom(o: SessionOptions & SshSessionOptions): SshConnectOptions {
+export function sshOptionsFrom(o: SshSessionOptions): SshConnectOptions {
   if (!o.computerName || typeof o.computerName !== 'string') throw new InvalidArgumentError("the 'ssh' transport needs computerName (host[:port] of the SSH server)");
   const { host, port } = splitHostPort(o.computerName, o.port);
   const c: Record<string, unknown> = { host, port, signal: o.signal };
   for (const k of KEYS) if (o[k] !== undefined) c[k] = o[k];
   return c as unknown as SshConnectOptions;
 }
-
-registerSessionTransport('ssh', (o) => connectSsh(sshOptionsFrom(o as SessionOptions & SshSessionOptions)));

@@ -1,15 +1,14 @@
 /**
- * `Session.open({ transport: 'wsman', computerName, ... })`: the WS-Man (WinRM) transport for H5's Session, with the
- * connection options of H1's client (`connect()` in src/client/client.ts: auth, HTTPS, CA / fingerprint, CredSSP
+ * `Session.open({ transport: 'wsman', computerName, ... })`: the WS-Man (WinRM) transport of the Session, with the
+ * connection options of the client (`connect()` in src/client/client.ts: auth, HTTPS, CA / fingerprint, CredSSP
  * delegation, timeouts). `computerName` is the host (`host[:port]`); `host` stays the PowerShell host handler.
  *
  *   const s = await Session.open({ transport: 'wsman', computerName: 'win1', username: 'EXAMPLE\\alice', password,
  *     auth: 'negotiate', configurationName: 'Microsoft.PowerShell' });
  */
-import { connect, type ConnectOptions } from '../client/client.js';
-import { registerSessionTransport, type SessionOptions } from '../client/session.js';
+import { connect, type ConnectOptions } from './client.js';
 import { InvalidArgumentError } from '../errors.js';
-import { WSManTransport } from './wsman-transport.js';
+import { WSManTransport } from '../remoting/wsman-transport.js';
 
 /** Session options understood by the 'wsman' transport (besides SessionOptions). */
 export interface WSManSessionOptions extends Partial<Omit<ConnectOptions, 'host'>> {
@@ -23,14 +22,14 @@ export interface WSManSessionOptions extends Partial<Omit<ConnectOptions, 'host'
   idleTimeout?: number;
 }
 
-const CONNECT_KEYS: Array<keyof ConnectOptions> = [
+const CONNECT_KEYS: Array<Exclude<keyof ConnectOptions, 'host'>> = [
   'port', 'https', 'path', 'username', 'password', 'ntHash', 'auth', 'encryption', 'ca', 'fingerprint', 'insecure', 'delegateTo',
   'credsspMinVersion', 'spn', 'connectTimeout', 'operationTimeout', 'readTimeout', 'maxEnvelopeSize', 'locale', 'onWarning',
   'maxConnections', 'authContext', 'allowUnencrypted', 'clientCertificate', 'proxy', 'noProxy',
 ];
 
 /** ConnectOptions from Session options (maxConnections defaults to 4: one long poll per running pipeline). */
-export function connectionOptionsFrom(o: SessionOptions & WSManSessionOptions): ConnectOptions {
+export function connectionOptionsFrom(o: WSManSessionOptions): ConnectOptions {
   if (o.connection) return { maxConnections: 4, ...o.connection };
   if (!o.computerName || typeof o.computerName !== 'string') throw new InvalidArgumentError("the 'wsman' transport needs computerName (host[:port] of the WinRM endpoint)");
   const c: Record<string, unknown> = { host: o.computerName, maxConnections: 4 };
@@ -39,9 +38,7 @@ export function connectionOptionsFrom(o: SessionOptions & WSManSessionOptions): 
 }
 
 /** Build the transport (and its HTTP client, closed with it). */
-export function createWSManTransport(o: SessionOptions & WSManSessionOptions): WSManTransport {
+export function createWSManTransport(o: WSManSessionOptions): WSManTransport {
   const client = connect(connectionOptionsFrom(o));
   return new WSManTransport(client.wsman, { configurationName: o.configurationName, idleTimeout: o.idleTimeout, owner: client });
 }
-
-registerSessionTransport('wsman', (o) => createWSManTransport(o as SessionOptions & WSManSessionOptions));
