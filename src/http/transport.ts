@@ -528,7 +528,8 @@ export class HttpTransport implements EnvelopeExchange {
           if (e instanceof NotWrittenError && ++reconnects <= 3) { debug('connection closed before the request was written; reconnecting'); continue; }
           if (e instanceof NotWrittenError) throw new TransportError(`${this.host}:${this.port} keeps closing the connection before a request can be sent; is it a WinRM endpoint?`, { cause: e });
           const lost = (e as { lost?: LostInfo }).lost;
-          if (!lost || !(e instanceof TransportError) || e instanceof TimeoutError || e instanceof AbortError || e instanceof HttpStatusError) throw e;
+          // a TLS refusal (a client-certificate alert) ends the connection before the request is processed: no doubt there
+          if (!lost || !(e instanceof TransportError) || e instanceof TimeoutError || e instanceof AbortError || e instanceof HttpStatusError || e instanceof TlsError) throw e;
           if (e instanceof AuthLegLost && !resent && lost.reused) { resent = true; debug('connection lost during an authentication leg; starting over'); continue; }
           if (e instanceof AuthLegLost) throw await this.lostError(c, e, lost, 'authentication', fresh);
           if (repeatable && lost.received === 0 && !resent) { resent = true; debug('connection lost before the %s response; resending (repeatable)', verb); continue; }
@@ -562,7 +563,7 @@ export class HttpTransport implements EnvelopeExchange {
       Send: 'the input may or may not have reached the command; run it again if it is safe to',
       Create: 'a shell may or may not have been created on the host (it times out there when idle); try again',
     };
-    return new OutcomeUnknownError(`the connection to ${where} was lost after the ${what} request was sent and before its response arrived (${cause}): ` +
+    return new OutcomeUnknownError(`the connection to ${where} was lost after the ${verb ? `${verb} ` : ''}request was sent and before its response arrived (${cause}): ` +
       `the outcome is unknown. ${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`, verb, { cause: e });
   }
 

@@ -22,7 +22,7 @@
 import { AbortError, InvalidArgumentError, LocalProtocolError, OutcomeUnknownError, RemoteCommandError, RemoteProtocolError, WSManFaultError } from '../errors.js';
 import type { WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
-import { Action, NS } from '../wsman/ns.js';
+import { Action, NS, WSManFaultCode } from '../wsman/ns.js';
 import { child } from '../xml/dom.js';
 import { parseCommandResponse, parseCreateResponse, parseReceiveResponse, receiveBody, signalBody } from '../winrs/messages.js';
 import { ClientRunspacePool, type ClientPipeline, type ClientRunspacePoolOptions } from '../psrp/pool.js';
@@ -324,7 +324,14 @@ export class WSManRunspacePool {
         if (t.pipelineId && !this.started.has(t.pipelineId.toUpperCase())) return; // its Command goes first
         const d = this.pool.dataToSend(this.payloadSize, t);
         if (!d) return;
-        await this.call(Action.Send, psrpSendBody(d.data, { commandId: d.pipelineId && this.cmd(d.pipelineId), stream: d.stream === 'pr' ? 'pr' : 'stdin' }), { signal });
+        try {
+          await this.call(Action.Send, psrpSendBody(d.data, { commandId: d.pipelineId && this.cmd(d.pipelineId), stream: d.stream === 'pr' ? 'pr' : 'stdin' }), { signal });
+        } catch (e) {
+          // the command already ended on the host (it failed or finished while input was in flight): as on Windows the
+          // Send faults w:InvalidSelectors; its input is no longer wanted, and its own state/error says what happened
+          if (!(d.pipelineId && e instanceof WSManFaultError && e.wsmanFaultCode === WSManFaultCode.InvalidSelectors)) throw e;
+          while (this.pool.dataToSend(this.payloadSize, { pipelineId: d.pipelineId, stream: d.stream })) { /* drop the rest of its input */ }
+        }
       }
     };
     const p = this.sendChain.then(run, run);

@@ -39,7 +39,14 @@ test('a copy and a fetch killed midway (SIGKILL) continue from the partial file 
   const part = join(dir, `.resume.remote${PARTIAL_SUFFIX}`);
   await runAndKill(['copy', ...cliConn(), '--json', '--window', '2', src, remote], 6 * 1024 * 1024);
   assert.equal(existsSync(remote), false, 'nothing at the target after the kill');
-  const partSize = statSync(part).size;
+  // the remote pwsh still writes the chunks that were in flight when the client died: wait until the file settles
+  let partSize = -1;
+  for (let i = 0; i < 60; i++) {
+    const now = statSync(part).size;
+    if (now === partSize) break;
+    partSize = now;
+    await new Promise((r) => setTimeout(r, 500));
+  }
   assert.ok(partSize > 0, 'a partial file is left');
   const again = await runCli(['copy', ...cliConn(), '--json', src, remote], { timeoutMs: 240_000 });
   assert.equal(again.code, 0, again.stderr);
