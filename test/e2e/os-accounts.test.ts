@@ -6,13 +6,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type ConnectOptions } from '../../src/index.js';
 import { Session } from '../../src/client/session.js';
 import type { WinrsCommand } from '../../src/client/winrs.js';
-import { cliArgv, runCli } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { findPwsh, hasCommand, peerSkip, PROJECT_ROOT } from '../helpers/peers.js';
 import { selfSigned } from '../helpers/server-fixture.js';
 
@@ -40,9 +40,36 @@ function ensureAccounts(): void {
 
 interface Serve { proc: ChildProcess; port: number; out: () => string; exited: Promise<number | null> }
 
+/**
+ * The project as the test accounts can read it: the checkout itself, or (when a parent directory such as /root shuts
+ * other accounts out) a world-readable copy of it. A mapped account runs `winrm-ts` onward from the endpoint's own
+ * installation, and the non-root start-up check runs `serve` as another account: both need to read the files.
+ */
+let copyOfProject: string | undefined;
+function accountReadableRoot(): string {
+  if (copyOfProject) return copyOfProject;
+  try {
+    execFileSync('setpriv', ['--reuid', 'nobody', '--regid', 'nogroup', '--clear-groups', '--', 'test', '-r', join(PROJECT_ROOT, 'package.json')]);
+    return PROJECT_ROOT;
+  } catch { /* not readable: copy */ }
+  const copy = mkdtempSync(join(tmpdir(), 'winrm-ts-project-'));
+  const entries = readdirSync(PROJECT_ROOT).filter((e) => e !== '.git').map((e) => join(PROJECT_ROOT, e));
+  execFileSync('cp', ['-a', ...entries, copy]);
+  execFileSync('chmod', ['-R', 'a+rX', copy]);
+  chmodSync(copy, 0o755);
+  copyOfProject = copy;
+  return copy;
+}
+/** The CLI's argv under `root` (the built CLI when the tests run the build, else the source through tsx). */
+function cliArgvAt(root: string, args: string[]): string[] {
+  const dist = join(root, 'dist', 'src', 'cli', 'main.js');
+  return process.env.WINRM_TS_TEST_DIST === '1' && existsSync(dist) ? [dist, ...args] : ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args];
+}
+
 function startServe(args: string[], env: Record<string, string> = {}, wrap: string[] = []): Promise<Serve> {
-  const argv = [...wrap, process.execPath, ...cliArgv(['serve', '--listen', '127.0.0.1:0', '--name', 'hostA', ...args])];
-  const proc = spawn(argv[0]!, argv.slice(1), { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const root = accountReadableRoot();
+  const argv = [...wrap, process.execPath, ...cliArgvAt(root, ['serve', '--listen', '127.0.0.1:0', '--name', 'hostA', ...args])];
+  const proc = spawn(argv[0]!, argv.slice(1), { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   proc.stdout!.setEncoding('utf8').on('data', (d) => { out += d; });
   proc.stderr!.setEncoding('utf8').on('data', (d) => { out += d; });
@@ -77,6 +104,7 @@ after(async () => {
   if (skip) return;
   ep?.proc.kill('SIGKILL');
   rmSync(dir, { recursive: true, force: true });
+  if (copyOfProject) rmSync(copyOfProject, { recursive: true, force: true });
 });
 
 async function firstLine(cmd: WinrsCommand): Promise<string> {
@@ -241,11 +269,10 @@ test('start-up refusals: a readable users file, several users without accounts, 
     const bobUid = Number(sh('id', ['-u', BOB.account])); const bobGid = Number(sh('id', ['-g', BOB.account]));
     chownSync(foreign, bobUid, bobGid);
     const asBob = ['setpriv', '--reuid', BOB.account, '--regid', BOB.account, '--init-groups', '--'];
-    const readable = (() => { try { execFileSync(asBob[0]!, [...asBob.slice(1), 'test', '-r', join(PROJECT_ROOT, 'package.json')]); return true; } catch { return false; } })();
-    if (!readable) { assert.fail(`the project at ${PROJECT_ROOT} is not readable by ${BOB.account}: cannot run serve as a non-root account`); }
+    const root = accountReadableRoot();
     const nr = await new Promise<{ code: number | null; out: string }>((resolve) => {
-      const p = spawn(asBob[0]!, [...asBob.slice(1), process.execPath, ...cliArgv(['serve', '--listen', '127.0.0.1:0', '--users', foreign])],
-        { cwd: PROJECT_ROOT, env: { ...process.env, HOME: '/' }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const p = spawn(asBob[0]!, [...asBob.slice(1), process.execPath, ...cliArgvAt(root, ['serve', '--listen', '127.0.0.1:0', '--users', foreign])],
+        { cwd: root, env: { ...process.env, HOME: '/' }, stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       p.stdout!.setEncoding('utf8').on('data', (x) => { out += x; });
       p.stderr!.setEncoding('utf8').on('data', (x) => { out += x; });
