@@ -5,7 +5,7 @@
 set -u
 cd "$(dirname "$0")/.."
 N=${1:-10}; BEFORE=${2:-}
-CLI=dist/src/cli/main.js
+CLI=${CLI_MAIN:-dist/src/bundle/main.js}   # package.json bin
 OSSL=${OPENSSL_CONF_LEGACY:-/work/shared/peers/openssl-legacy.cnf}
 T=$(mktemp -d); trap 'kill $SP 2>/dev/null; rm -rf "$T"' EXIT
 printf 'EXAMPLE\\alice:Passw0rd!\n' > "$T/users"; chmod 600 "$T/users"
