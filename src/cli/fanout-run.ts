@@ -7,7 +7,10 @@
  * host before anything is sent to it. Local stdin is not sent to the hosts. Uses only the public API.
  */
 import { Option, type Command } from 'commander';
-import { connect, fanout, parseHostPort, InvalidArgumentError, DEFAULT_THROTTLE, type ConnectOptions, type WinRMError } from '../index.js';
+// the modules behind the public API (src/index.ts), so that `run` starts without loading every layer
+import { InvalidArgumentError, type WinRMError } from '../errors.js';
+import { connect, parseHostPort, type ConnectOptions } from '../client/client.js';
+import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
 import { isHostList, parseHostList } from './hosts.js';
 import { connectionFromOptions, type ConnectionFlags } from './options.js';

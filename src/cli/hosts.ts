@@ -4,7 +4,8 @@
  * become PSComputerName); duplicates are dropped, first one wins.
  */
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError, parseHostPort } from '../index.js';
+import { InvalidArgumentError } from '../errors.js';
+import { parseHostPort } from '../client/client.js';
 
 /** True when -H names more than one host, or a file (the fan-out path). */
 export function isHostList(h: string | undefined): boolean {

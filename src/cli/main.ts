@@ -10,8 +10,16 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const program = new Command();
 program.name('winrm-ts').description('WinRM and PowerShell remoting for Node, past the double hop').version('0.1.0');
-for (const register of commands) register(program);
-program.parseAsync(process.argv).catch((e: unknown) => {
+// The command named on the command line (the program itself has only -V/--version and -h/--help), else every command
+// (top-level help, `help CMD`, an unknown command: commander's own messages list them all).
+const args = process.argv.slice(2);
+const named = args.find((a) => !a.startsWith('-'));
+const loaders = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]!]
+  : args.length === 1 && /^(-V|--version)$/.test(args[0]!) ? [] : Object.values(commands);
+Promise.all(loaders.map((load) => load())).then((mods) => {
+  for (const m of mods) m.register(program);
+  return program.parseAsync(process.argv);
+}).catch((e: unknown) => {
   const err = e as Error & { code?: string };
   process.stderr.write(`winrm-ts: ${err?.message ?? String(e)}\n`);
   process.exitCode = process.exitCode || 1;

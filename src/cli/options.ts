@@ -8,7 +8,10 @@
 import { readFileSync } from 'node:fs';
 import { createSecureContext } from 'node:tls';
 import { Option, type Command } from 'commander';
-import { InvalidArgumentError, quoteArg, type ConnectOptions } from '../index.js';
+// the modules behind the public API (src/index.ts), so that `run` starts without loading every layer
+import { InvalidArgumentError } from '../errors.js';
+import type { ConnectOptions } from '../client/client.js';
+import { quoteArg } from '../client/winrs.js';
 
 /** commander accumulator for a repeatable flag. */
 export const collect = (v: string, prev: string[] = []) => prev.concat([v]);

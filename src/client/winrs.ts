@@ -13,7 +13,7 @@
  */
 import { Readable, Writable } from 'node:stream';
 import { AbortError, LocalProtocolError, OutcomeUnknownError, WSManFaultError } from '../errors.js';
-import type { WSManClient } from '../wsman/client.js';
+import { isEnvelopeTooLargeFault, type WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
@@ -227,16 +227,21 @@ export class WinrsCommand {
     const ws = this.shell.wsman;
     const p = this.sendChain.then(async () => {
       if (this.done) return; // the command finished: nothing reads stdin any more
-      const max = this.maxSend;
       let off = 0;
+      let resized = false;
       do {
+        const max = this.maxSend;
         const chunk = bytes.subarray(off, Math.min(off + max, bytes.length));
-        off += chunk.length;
-        const last = off >= bytes.length;
+        const last = off + chunk.length >= bytes.length;
+        const used = ws.maxEnvelopeSize;
         try {
           await ws.invoke(Action.Send, this.shell.resourceUri, sendBody(this.commandId, chunk, end && last), { selectors: this.shell.selectors, signal: this.abort.signal });
+          off += chunk.length;
         } catch (e) {
           if (this.done) return;
+          // larger than the host's MaxEnvelopeSize: refused unprocessed, so it is safe to send again, once, re-split to
+          // the host's size (read from the fault or winrm/config)
+          if (!resized && isEnvelopeTooLargeFault(e) && await ws.learnEnvelopeSize(e, used, this.abort.signal) !== undefined) { resized = true; continue; }
           // the command ended while we were sending (Windows: InvalidSelectors on a finished command)
           if (e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843) return;
           // input lost on the way (the connection dropped after the Send went out): the command's stdin is in an

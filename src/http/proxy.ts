@@ -23,7 +23,6 @@
  */
 import net from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { SocksClient } from 'socks';
 import { AbortError, InvalidArgumentError, ProxyError, TimeoutError } from '../errors.js';
 import { createInitiator } from '../auth/registry.js';
 import type { AuthContext } from '../auth/types.js';
@@ -149,6 +148,8 @@ export async function openTunnel(proxy: ProxySpec, host: string, port: number, o
 }
 
 async function socksTunnel(proxy: ProxySpec, host: string, port: number, o: TunnelOptions): Promise<net.Socket> {
+  // loaded when a SOCKS proxy is used, not at every start-up
+  const { SocksClient } = await import('socks');
   let dest = host;
   if (proxy.kind === 'socks5' && !net.isIP(host)) {
     try { dest = (await lookup(host)).address; } catch (e) { throw new ProxyError(`cannot resolve ${host} for the SOCKS proxy ${proxy.label}: ${(e as Error).message} (socks5h:// lets the proxy resolve names)`, proxy.label, undefined, { cause: e }); }

@@ -119,18 +119,19 @@ export class WSManRunspacePool {
     this.mes = wsman.maxEnvelopeSize;
   }
 
-  get maxEnvelopeSize(): number { return this.mes; }
+  /** bytes: the size chosen (default, negotiated or set), capped by the host's limit once a request was refused as too large */
+  get maxEnvelopeSize(): number { return Math.min(this.mes, this.wsman.serverEnvelopeLimit ?? Infinity); }
   /** Override the envelope size (e.g. with `readServerMaxEnvelopeSize`). */
   set maxEnvelopeSize(v: number) {
     if (!Number.isInteger(v) || v < 8192) throw new InvalidArgumentError(`MaxEnvelopeSize must be an integer >= 8192, got ${v}`);
     this.mes = v;
   }
-  get payloadSize(): number { return payloadSizeFor(this.mes); }
+  get payloadSize(): number { return payloadSizeFor(this.maxEnvelopeSize); }
   get state(): RunspacePoolState { return this.pool.state; }
 
   private call(action: string, body: string, o: { signal?: AbortSignal; commandOptions?: Array<{ name: string; value: string; mustComply?: boolean }>; operationTimeout?: number } = {}) {
     return this.wsman.invoke(action, this.resourceUri, body, {
-      selectors: { ShellId: this.shellId }, options: o.commandOptions, signal: o.signal, maxEnvelopeSize: this.mes, operationTimeout: o.operationTimeout,
+      selectors: { ShellId: this.shellId }, options: o.commandOptions, signal: o.signal, maxEnvelopeSize: this.maxEnvelopeSize, operationTimeout: o.operationTimeout,
     });
   }
 

@@ -6,8 +6,9 @@ import { PROJECT_ROOT } from './peers.js';
 import { existsSync } from 'node:fs';
 
 export const CLI_ENTRY = join(PROJECT_ROOT, 'src', 'cli', 'main.ts');
-/** The built CLI: `npm test` builds first and sets WINRM_TS_TEST_DIST=1 so spawned CLIs skip tsx's start-up cost. */
-export const CLI_DIST = join(PROJECT_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** The built CLI as installed (package.json bin: the bundle of scripts/bundle-cli.mjs): `npm test` builds first and sets
+ *  WINRM_TS_TEST_DIST=1 so spawned CLIs skip tsx's start-up cost. */
+export const CLI_DIST = join(PROJECT_ROOT, 'dist', 'src', 'bundle', 'main.js');
 const USE_DIST = process.env.WINRM_TS_TEST_DIST === '1' && existsSync(CLI_DIST);
 export function cliArgv(args: string[]): string[] {
   return USE_DIST ? [CLI_DIST, ...args] : ['--import', 'tsx', CLI_ENTRY, ...args];

@@ -1,10 +1,13 @@
 import type { Command } from 'commander';
-import { register as run } from './run.js';
-import { register as serve } from './serve.js';
-import { register as ps } from './ps.js';
-import { register as demo } from './demo.js';
-import { register as worker } from './worker.js';
-import { register as copy } from './copy.js';
-import { register as fetch } from './fetch.js';
-// One line per command module; each exports `register(program)`.
-export const commands: Array<(program: Command) => void> = [run, serve, ps, copy, fetch, demo, worker];
+// One line per command module; each exports `register(program)`. Modules load lazily: a command line loads only the
+// command it names (start-up cost: `run` never loads ssh2, the endpoint, PSRP, transfer or the queue); `--help`
+// without a command and unknown commands load them all, in this order.
+export const commands: Record<string, () => Promise<{ register: (program: Command) => void }>> = {
+  run: () => import('./run.js'),
+  serve: () => import('./serve.js'),
+  ps: () => import('./ps.js'),
+  copy: () => import('./copy.js'),
+  fetch: () => import('./fetch.js'),
+  demo: () => import('./demo.js'),
+  worker: () => import('./worker.js'),
+};

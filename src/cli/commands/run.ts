@@ -7,7 +7,9 @@
  * every case the remote shell is deleted (best effort, bounded).
  */
 import type { Command } from 'commander';
-import { connect, InvalidArgumentError } from '../../index.js';
+// the modules behind the public API (src/index.ts), not index.js itself: `run` starts without ssh2, the endpoint or PSRP
+import { InvalidArgumentError } from '../../errors.js';
+import { connect } from '../../client/client.js';
 import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFlags } from '../options.js';
 import { addFanoutOptions, exitWith, runFanout, wantsRunFanout } from '../fanout-run.js';
 
