@@ -18,11 +18,16 @@ const users = join(dir, 'users');
 writeFileSync(users, 'EXAMPLE\\alice:Passw0rd!\n', { mode: 0o600 });
 chmodSync(users, 0o600);
 
+/** Ports handed out in this process: the kernel may give the same free port twice, and a host list must not repeat one. */
+const taken = new Set<number>();
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
-    s.on('error', reject);
-  });
+  for (;;) {
+    const p = await new Promise<number>((resolve, reject) => {
+      const s = net.createServer().listen(0, '127.0.0.1', () => { const port = (s.address() as net.AddressInfo).port; s.close(() => resolve(port)); });
+      s.on('error', reject);
+    });
+    if (!taken.has(p)) { taken.add(p); return p; }
+  }
 }
 
 const LIVE = 24;
@@ -41,7 +46,12 @@ before(async () => {
   for (let i = 0; i < 3; i++) dead.push(`127.0.0.1:${await freePort()}`);
   for (let i = 0; i < 2; i++) {
     const s = net.createServer((c) => { hangSockets.push(c); c.on('error', () => undefined); }); // accepts, never answers
-    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    for (;;) {
+      await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+      const port = (s.address() as net.AddressInfo).port;
+      if (!taken.has(port)) { taken.add(port); break; }
+      await new Promise<void>((r) => s.close(() => r())); // a port already listed as live or dead: take another
+    }
     hangServers.push(s); hung.push(`127.0.0.1:${(s.address() as net.AddressInfo).port}`);
   }
   const probe = { server: net.createServer((c) => { probe.connections++; c.destroy(); }), connections: 0, host: '' };
