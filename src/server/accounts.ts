@@ -113,9 +113,12 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
     mapped.set(r, a.uid === self.uid ? { ...a, own: true } : a);
   }
   const unmapped = records.filter((r) => !r.account);
-  if (records.length > 1 && unmapped.length && !o.singleAccount) {
+  // one user may have several entries (password, certificate, Kerberos principal: EXAMPLE\alice and alice@EXAMPLE.TEST
+  // are one account, as on Windows); what must not share an OS account is two different users
+  const users = new Set(records.map((r) => `${r.domain.toLowerCase()}\\${r.user.toLowerCase()}`)).size;
+  if (users > 1 && unmapped.length && !o.singleAccount) {
     const names = unmapped.slice(0, 3).map(recName).join(', ') + (unmapped.length > 3 ? ` and ${unmapped.length - 3} more` : '');
-    throw new InvalidArgumentError(`the users file has ${records.length} users and ${names} name${unmapped.length === 1 ? 's' : ''} no local account: `
+    throw new InvalidArgumentError(`the users file has ${users} users and ${names} name${unmapped.length === 1 ? 's' : ''} no local account: `
       + `each would run as this endpoint's own account ${describe(self)} and could read the others' processes. Give each entry its own account `
       + '(DOMAIN\\user:password:account), or pass --single-account to run them all as this account');
   }
@@ -124,7 +127,7 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
   if (switching && !setpriv) throw new InvalidArgumentError('the users file maps logons to other accounts, but setpriv (util-linux) is not installed: install util-linux');
   const summary: string[] = [];
   if (unmapped.length) {
-    summary.push(records.length === 1
+    summary.push(users === 1
       ? `logons of ${recName(unmapped[0]!)} run as this endpoint's own account ${describe(self)}`
       : `${unmapped.length} user${unmapped.length === 1 ? '' : 's'} without an account (${unmapped.map(recName).slice(0, 5).join(', ')}${unmapped.length > 5 ? ', ...' : ''}) share this endpoint's own account ${describe(self)} (--single-account)`);
   }

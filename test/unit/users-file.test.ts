@@ -113,6 +113,15 @@ test('accounts: several users need an account each, or --single-account', () => 
   assert.equal(p.rootLogons, true);
   assert.match(p.summary.join('\n'), /1 user without an account \(EXAMPLE\\bob\) share this endpoint's own account 'root'/);
 });
+test('accounts: entries of one user (password, certificate, Kerberos principal) are one user, not several', () => {
+  const db = parseUsers('EXAMPLE\\alice:pw\nEXAMPLE\\alice:cert:alice@example.test\nalice@EXAMPLE.TEST:*\n');
+  const p = planAccounts(db, { self: rootSelf, root: true, lookup });
+  assert.equal(p.accountFor(id('EXAMPLE', 'alice')), p.own);
+  assert.match(p.summary.join('\n'), /logons of EXAMPLE\\alice run as this endpoint's own account/);
+  assert.throws(() => planAccounts(parseUsers('EXAMPLE\\alice:pw\nbob@EXAMPLE.TEST:*\n'), { self: rootSelf, root: true, lookup }),
+    (e: unknown) => e instanceof InvalidArgumentError && /2 users/.test((e as Error).message));
+});
+
 
 test('accounts: not root -> an entry naming another account refuses the start; its own account is fine', () => {
   const other = parseUsers('EXAMPLE\\alice:a:wts-alice\n');
