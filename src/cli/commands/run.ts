@@ -8,10 +8,9 @@
  */
 import type { Command } from 'commander';
 // the modules behind the public API (src/index.ts), not index.js itself: `run` starts without ssh2, the endpoint or PSRP
-import { InvalidArgumentError } from '../../errors.js';
 import { connect } from '../../client/client.js';
 import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFlags } from '../options.js';
-import { addFanoutOptions, exitWith, runFanout, wantsRunFanout } from '../fanout-run.js';
+import { addFanoutOptions, exitWith, runFanout, runSpecFromFlags, wantsRunFanout } from '../fanout-run.js';
 
 export function register(program: Command): void {
   const cmd = program.command('run')
@@ -25,21 +24,15 @@ export function register(program: Command): void {
     .action(async (words: string[], flags: ConnectionFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }) => {
       // many hosts (-H a,b,c / -H @file), --json or --queue: src/cli/fanout-run.ts
       if (wantsRunFanout(flags)) { await exitWith(await runFanout(words, flags)); return; }
-      const environment: Record<string, string> = {};
-      for (const kv of flags.env ?? []) {
-        const i = kv.indexOf('=');
-        if (i <= 0) throw new InvalidArgumentError(`--env expects K=V, got ${kv}`);
-        environment[kv.slice(0, i)] = kv.slice(i + 1);
-      }
-      const codepage = flags.codepage === undefined ? 65001 : Number(flags.codepage);
-      if (!Number.isInteger(codepage) || codepage <= 0) throw new InvalidArgumentError(`--codepage must be a number, got ${flags.codepage}`);
+      // --env / --codepage / --cwd / --no-profile: read once, the same way for one host and for many
+      const { environment, codepage, cwd, noProfile } = runSpecFromFlags(words, flags);
       const client = connect(await connectionFromOptions(flags));
       const ac = new AbortController();
       const onSig = () => ac.abort();
       process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
       let code = 1;
       try {
-        const shell = await client.openShell({ codepage, workingDirectory: flags.cwd, environment, noProfile: flags.profile === false ? true : undefined, signal: ac.signal });
+        const shell = await client.openShell({ codepage, workingDirectory: cwd, environment, noProfile, signal: ac.signal });
         try {
           const [command, ...rest] = words;
           // one operand is a whole command line; several are quoted where needed by the library (quoteArg)
