@@ -13,6 +13,7 @@ import { InvalidArgumentError, LocalProtocolError } from '../errors.js';
 import type { ClixmlValue, PSValue } from '../clixml/index.js';
 import { PSInvocationState } from '../psrp/state.js';
 import { ChecksumMismatchError, localTransferError, transferError } from './errors.js';
+import { hashLocalFile } from './hash.js';
 import { ProgressTracker } from './progress.js';
 import { bytesOf, chunkSizeFor, recordOf, runScript, scriptFailure, Signal, type TransferSession } from './remote.js';
 import { DOWNLOAD, LIST, PARTIAL_SUFFIX } from './scripts.js';
@@ -36,32 +37,12 @@ async function kindOf(p: string): Promise<'file' | 'dir' | 'missing' | 'other'> 
 }
 
 async function sha256File(path: string): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (!bytesRead) break;
-      h.update(buf.subarray(0, bytesRead));
-    }
-  } finally { await fh.close(); }
-  return h.digest('hex');
+  return (await hashLocalFile(path)).hash.digest('hex');
 }
 
+/** SHA-256 of a partial file's first `n` bytes (fewer when it is shorter). */
 async function hashPrefix(path: string, n: number): Promise<string> {
-  const h = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    let pos = 0;
-    while (pos < n) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, n - pos), pos);
-      if (!bytesRead) break;
-      h.update(buf.subarray(0, bytesRead)); pos += bytesRead;
-    }
-  } finally { await fh.close(); }
-  return h.digest('hex');
+  return (await hashLocalFile(path, n)).hash.digest('hex');
 }
 
 /** Fetch remote files / directories to `dest` (cp semantics: into it when it is an existing directory), or one file to a stream. */

@@ -14,6 +14,7 @@ import { InvalidArgumentError, LocalProtocolError } from '../errors.js';
 import type { ClixmlValue, PSValue } from '../clixml/index.js';
 import { PSInvocationState } from '../psrp/state.js';
 import { localTransferError, transferError } from './errors.js';
+import { hashLocalFile } from './hash.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
 import { chunkSizeFor, numberOf, recordOf, runScript, scriptFailure, Signal, type TransferSession } from './remote.js';
 import { PREPARE_UPLOAD, UPLOAD } from './scripts.js';
@@ -118,19 +119,9 @@ async function planLocal(paths: string[]): Promise<{ layout: 'file' | 'dir' | 'm
 
 /** Hash the first `n` bytes of a local file; returns the hex digest and the hash object to continue with. */
 async function hashPrefix(path: string, n: number): Promise<{ hex: string; hash: Hash }> {
-  const h = createHash('sha256');
-  const fh = await open(path, 'r');
-  try {
-    const buf = Buffer.allocUnsafe(1024 * 1024);
-    let pos = 0;
-    while (pos < n) {
-      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, n - pos), pos);
-      if (bytesRead <= 0) break;
-      h.update(buf.subarray(0, bytesRead)); pos += bytesRead;
-    }
-    if (pos < n) throw transferError('local', 'changed', path, 'the file is shorter than the partial remote file');
-  } finally { await fh.close(); }
-  return { hex: h.copy().digest('hex'), hash: h };
+  const { hash, bytes } = await hashLocalFile(path, n);
+  if (bytes < n) throw transferError('local', 'changed', path, 'the file is shorter than the partial remote file');
+  return { hex: hash.copy().digest('hex'), hash };
 }
 
 /** Re-chunk a byte stream into pieces of `size` bytes (the last may be shorter). */
