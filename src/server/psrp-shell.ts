@@ -27,7 +27,7 @@ import {
   PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
   parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
   SHELL_ENUM_URI, shellXml, type PsrpShellInfo,
-} from '../remoting/wsman-messages.js';
+} from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
 import { PsrpBridge, POOL } from './psrp-bridge.js';
