@@ -13,16 +13,17 @@
  *     connection-bound (NTLM/Negotiate/Kerberos/CredSSP): authenticate once per TCP connection.
  * Options are plain data so that the CLI, the client and the server can pass them through untouched.
  *
- * Ambient auth (the "logged-on user" inside a shell of `winrm-ts serve`): when the caller gives NO username, the
- * client asks `ambientAuthProviders` in order; the first that returns a context is used (the credential broker
- * registers one with `registerAmbientAuth`). None → anonymous requests (no Authorization header).
+ * Ambient auth (no username given): the client facade first asks the endpoint's logon-session credential broker
+ * (src/broker/client.ts, "the logged-on user" inside a shell of `winrm-ts serve`), then `ambientAuthProviders` in
+ * order (Kerberos single sign-on, then what an application registered with `registerAmbientAuth`); the first that
+ * returns a context is used. None → anonymous requests (no Authorization header).
  */
 import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
+import type { KdcSend } from './kerberos/client.js';
 import { InvalidArgumentError } from '../errors.js';
 import { basicMechanism } from './basic.js';
 import { certificateMechanism } from './certificate.js';
 import { credsspMechanism } from './credssp/index.js';
-import { brokeredAmbientAuth } from './brokered.js';
 import { ntlmMechanism } from './ntlm/index.js';
 import { negotiateMechanism } from './spnego/index.js';
 import { kerberosAmbientAuth, kerberosMechanism } from './kerberos/index.js';
@@ -38,6 +39,8 @@ export interface InitiatorOptions {
   credsspMinVersion?: number;
   /** true over HTTPS (mechanisms may adapt, e.g. sign-only) */
   tls?: boolean;
+  /** how Kerberos reaches a KDC (src/kdc/network.ts `networkKdc`); auth/ does no network I/O of its own */
+  kdcSend?: KdcSend;
   /** anything else a mechanism needs; passed through untouched */
   [extra: string]: unknown;
 }
@@ -123,8 +126,5 @@ export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
   return undefined;
 }
 
-// Inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
-// logon-session credential broker (src/auth/brokered.ts)
-registerAmbientAuth(brokeredAmbientAuth);
-// then Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)
+// Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)
 registerAmbientAuth(kerberosAmbientAuth);

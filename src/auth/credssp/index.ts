@@ -29,6 +29,7 @@ export const credsspMechanism: AuthMechanism = {
       minVersion: opts.credsspMinVersion,
       spn: opts.spn,
       inner: (opts.credsspInner as InnerMechanism | undefined) ?? 'negotiate',
+      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}),
     });
   },
   acceptor(opts: AcceptorOptions) {

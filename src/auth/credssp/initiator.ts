@@ -20,6 +20,7 @@ import { TSCredentials } from './ts-credentials.js';
 import { clientPubKeyAuth, serverPubKeyAuth, NONCE_VERSION } from './pub-key-auth.js';
 import { checkDelegation } from './delegation.js';
 import { ntStatusText } from './ntstatus.js';
+import type { KdcSend } from '../kerberos/client.js';
 import { createInnerInitiator, gssUnwrap, gssWrap, type InnerMechanism } from './inner.js';
 import { tlsTrailerLength } from './trailer.js';
 import type { SecureVersion } from 'node:tls';
@@ -42,6 +43,8 @@ export interface CredSSPInitiatorOptions {
   inner?: InnerMechanism;
   /** SPN for the inner context (default HTTP/<targetHost>) */
   spn?: string;
+  /** how a Kerberos inner context reaches a KDC */
+  kdcSend?: KdcSend;
   /** 'message' (HTTP headers: each input is a complete flight) or 'stream' (a socket) */
   framing?: 'message' | 'stream';
   tlsMinVersion?: SecureVersion;
@@ -88,7 +91,7 @@ export class CredSSPInitiator implements AuthContext {
     if (!Number.isInteger(this.minVersion) || this.minVersion < 2 || this.minVersion > CREDSSP_VERSION) {
       throw new InvalidArgumentError(`--credssp-min-version must be 2..${CREDSSP_VERSION}, got ${opts.minVersion}`);
     }
-    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`);
+    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`, opts.kdcSend ? { kdcSend: opts.kdcSend } : {});
   }
 
   get complete(): boolean { return this.state === 'done'; }

@@ -16,6 +16,7 @@ export function kerberosInitiatorOptions(creds: Credentials | undefined, opts: I
     ...(creds?.username ? { credentials: creds } : {}),
     targetHost: opts.targetHost, httpScheme,
     ...(opts.spn ? { spn: opts.spn } : {}),
+    ...(opts.kdcSend ? { send: opts.kdcSend } : {}),
     ...(opts.kerberosDelegate ? { delegate: true } : {}),
     ...(typeof opts.onWarning === 'function' ? { onWarning: opts.onWarning as (m: string) => void } : {}),
   };
