@@ -5,7 +5,7 @@
  * password (kept in memory only: never logged, never put in an error message or a child's environment).
  */
 import type { AcceptedIdentity, AcceptorContext, AuthContext, Credentials, UserDatabase } from './types.js';
-import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './registry.js';
+import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './types.js';
 import { AccessDeniedError, AuthError, EncryptionError, LocalProtocolError } from '../errors.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { fromUtf8, utf8 } from '../util/bytes.js';

@@ -1,6 +1,7 @@
 /**
  * Authentication registry: protocol -> { initiator, acceptor }. THE seam every mechanism plugs into.
  *
+ * The registry imports the mechanisms (one way: their interface, AuthMechanism, lives in ./types.ts).
  * Adding a mechanism = one import + one entry in MECHANISMS below, e.g.
  *   import { ntlmMechanism } from './ntlm/index.js';   ...   ntlm: ntlmMechanism,
  * A mechanism provides:
@@ -18,8 +19,9 @@
  * order (Kerberos single sign-on, then what an application registered with `registerAmbientAuth`); the first that
  * returns a context is used. None → anonymous requests (no Authorization header).
  */
-import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
-import type { KdcSend } from './kerberos/client.js';
+import type { AcceptorContext, AcceptorOptions, AuthContext, AuthMechanism, Credentials, InitiatorOptions } from './types.js';
+
+export type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { basicMechanism } from './basic.js';
 import { certificateMechanism } from './certificate.js';
@@ -27,50 +29,6 @@ import { credsspMechanism } from './credssp/index.js';
 import { ntlmMechanism } from './ntlm/index.js';
 import { negotiateMechanism } from './spnego/index.js';
 import { kerberosAmbientAuth, kerberosMechanism } from './kerberos/index.js';
-
-export interface InitiatorOptions {
-  /** host name the client connects to (for SPNs: `HTTP/<targetHost>`, delegation checks: `wsman/<targetHost>`) */
-  targetHost: string;
-  /** explicit service principal name, e.g. "HTTP/host.example" */
-  spn?: string;
-  /** CredSSP delegation allow-list: `wsman/HOST` patterns */
-  delegateTo?: string[];
-  /** lowest CredSSP TSRequest version accepted from the server (default 6) */
-  credsspMinVersion?: number;
-  /** true over HTTPS (mechanisms may adapt, e.g. sign-only) */
-  tls?: boolean;
-  /** how Kerberos reaches a KDC (src/kdc/network.ts `networkKdc`); auth/ does no network I/O of its own */
-  kdcSend?: KdcSend;
-  /** anything else a mechanism needs; passed through untouched */
-  [extra: string]: unknown;
-}
-
-export interface AcceptorOptions {
-  /** the users the endpoint knows (the users file) */
-  userDb: UserDatabase;
-  /** the endpoint's host name (`--name`), e.g. the NetBIOS computer name for NTLM's target info */
-  serverName: string;
-  /** NetBIOS domain name the endpoint claims (default: the first user's domain, else "WORKGROUP") */
-  domainName?: string;
-  /** channel binding mode for connection-bound mechanisms (`--cbt`), default 'relaxed' */
-  cbt?: 'none' | 'relaxed' | 'strict';
-  /** the bindings the acceptor expects (tls-server-end-point of the endpoint's own certificate); absent on HTTP */
-  channelBindings?: ChannelBindings;
-  /** the endpoint's TLS certificate/key PEM (CredSSP acceptors may reuse them) */
-  tlsCert?: string;
-  tlsKey?: string;
-  /** anything else a mechanism needs; passed through untouched */
-  [extra: string]: unknown;
-}
-
-export interface AuthMechanism {
-  readonly protocol: AuthProtocol;
-  readonly httpScheme: string;
-  /** every HTTP request carries credentials (Basic); otherwise connection-bound */
-  readonly perRequest?: boolean;
-  initiator?(creds: Credentials, opts: InitiatorOptions): AuthContext;
-  acceptor?(opts: AcceptorOptions): AcceptorContext;
-}
 
 /** The table. Keys are the names used by `--auth`. */
 const MECHANISMS: Record<string, AuthMechanism> = {

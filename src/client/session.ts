@@ -29,6 +29,9 @@ import { connectSsh } from '../remoting/ssh.js';
 import { createWSManTransport, type WSManSessionOptions } from './wsman-session.js';
 import { sshOptionsFrom, type SshSessionOptions } from './ssh-session.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
+import type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
+
+export type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
 import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';
 export type { PSHostHandler } from './host.js';
 
@@ -70,40 +73,6 @@ const FACTORIES = new Map<string, SessionTransportFactory>([
 ]);
 /** Make `Session.open({ transport: name })` use `factory` (an application's own transport). */
 export function registerSessionTransport(name: string, factory: SessionTransportFactory): void { FACTORIES.set(name, factory); }
-
-export interface InvokeOptions {
-  /** named parameters of the script (its param() block) */
-  parameters?: Record<string, PSValue>;
-  /** positional arguments */
-  args?: PSValue[];
-  /** pipeline input ($input / process blocks) */
-  input?: Iterable<PSValue> | AsyncIterable<PSValue>;
-  /** abort = stop the pipeline (the promise rejects with AbortError) */
-  signal?: AbortSignal;
-  /** host for this invocation (default: the session's host) */
-  host?: PSHostHandler;
-  /** merge the error stream into output (2>&1) */
-  mergeErrorToOutput?: boolean;
-  /** run the text as a command name instead of a script */
-  isCommand?: boolean;
-}
-
-/** An event of a running pipeline (what `stream` yields). */
-export type InvokeEvent =
-  | { type: 'output'; value: ClixmlValue }
-  | { type: 'error' | 'warning' | 'verbose' | 'debug' | 'information' | 'progress'; record: ClixmlValue }
-  | { type: 'state'; state: PSInvocationState; error?: ClixmlValue };
-
-export interface InvokeStreams {
-  error: ClixmlValue[]; warning: ClixmlValue[]; verbose: ClixmlValue[]; debug: ClixmlValue[]; information: ClixmlValue[]; progress: ClixmlValue[];
-}
-export interface InvokeResult {
-  output: ClixmlValue[];
-  streams: InvokeStreams;
-  /** an error record was written or the pipeline failed */
-  hadErrors: boolean;
-  state: PSInvocationState;
-}
 
 const STREAM_OF: Record<string, InvokeEvent['type']> = { Error: 'error', Warning: 'warning', Verbose: 'verbose', Debug: 'debug', Information: 'information', Progress: 'progress' };
 

@@ -20,7 +20,7 @@ import { TSCredentials } from './ts-credentials.js';
 import { clientPubKeyAuth, serverPubKeyAuth, NONCE_VERSION } from './pub-key-auth.js';
 import { checkDelegation } from './delegation.js';
 import { ntStatusText } from './ntstatus.js';
-import type { KdcSend } from '../kerberos/client.js';
+import type { KdcSend } from '../types.js';
 import { createInnerInitiator, gssUnwrap, gssWrap, type InnerMechanism } from './inner.js';
 import { tlsTrailerLength } from './trailer.js';
 import type { SecureVersion } from 'node:tls';

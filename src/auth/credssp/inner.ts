@@ -9,7 +9,7 @@ import { NtlmInitiator } from '../ntlm/initiator.js';
 import { SpnegoAcceptor, SpnegoInitiator } from '../spnego/context.js';
 import { SpnegoKerberosInitiator, kerberosAvailable } from '../kerberos/index.js';
 import type { KerberosAcceptorOptions } from '../kerberos/context.js';
-import type { KdcSend } from '../kerberos/client.js';
+import type { KdcSend } from '../types.js';
 
 /** A context that may offer GSS-style wrap/unwrap (pyspnego shape); otherwise the WinRM split is used. */
 type Gss = AuthContext & {

@@ -16,9 +16,9 @@ import {
   decodeMethodData, encodeApReq, encodeAuthenticator, encodeEncryptedData, encodeKdcReq, encodeKdcReqBody, encodePaEncTsEnc,
   messageTag, principalText, type EtypeInfo2Entry, type KdcRep, type PaData, type PrincipalName,
 } from './messages.js';
+import type { KdcSend } from '../types.js';
 
-/** One request to a KDC of `realm` and its reply (the I/O edge: src/kdc/network.ts `networkKdc`, or a test double). */
-export type KdcSend = (realm: string, request: Uint8Array, opts?: { signal?: AbortSignal }) => Promise<Uint8Array>;
+export type { KdcSend };
 
 export interface ClientContext {
   send: KdcSend;
