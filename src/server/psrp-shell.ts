@@ -31,7 +31,8 @@ import {
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
 import { PsrpBridge, POOL } from './psrp-bridge.js';
-import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
+import { findPwshExecutable } from '../util/pwsh.js';
+import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
 /** Environment passed from the server to pwsh (nothing else leaks). */
 const PASS_ENV = ['TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
