@@ -26,8 +26,9 @@ export {
 } from './clixml/index.js';
 // --- PSRP: Session, host, transports, sans-IO core ---
 export {
-  Session, registerSessionTransport, describe as describeRemoteError,
-  type SessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
+  Session, describe as describeRemoteError,
+  type SessionOptions, type SessionCommonOptions, type ProcessSessionOptions, type WSManSessionOpenOptions,
+  type SshSessionOpenOptions, type CustomSessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
 } from './client/session.js';
 export { answerHostCall, psCredential, nonInteractiveHost, type PSHostHandler, type PSHostUI, type PromptField, type PromptChoice, type CredentialAnswer } from './client/host.js';
 export { ClientRunspacePool, ClientPipeline, type PSRPPayload, type ClientRunspacePoolOptions } from './psrp/pool.js';

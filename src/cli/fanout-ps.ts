@@ -15,7 +15,6 @@ import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, type FanoutFlags } from './fanout-run.js';
 import { isHostList, parseHostList } from './hosts.js';
 import { promptPassword } from './options.js';
-import { formatValue } from './commands/ps.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
@@ -28,8 +27,11 @@ export function wantsPsFanout(f: PsFanoutFlags): boolean {
 
 type PsItem = { kind: 'object'; plain: unknown; text: string | undefined } | { kind: 'message'; text: string };
 
+/** How `ps` prints one output object (src/cli/commands/ps.ts `formatValue`; passed in so that ps.ts and this module do not import each other). */
+export type PsFormatter = (v: ClixmlValue) => string | undefined;
+
 /** `ps` over many hosts. Returns the exit code. */
-export async function psFanout(args: string[], flags: PsFanoutFlags): Promise<number> {
+export async function psFanout(args: string[], flags: PsFanoutFlags, formatValue: PsFormatter): Promise<number> {
   if (!flags.host) throw new InvalidArgumentError('many hosts: give -H a,b,c or -H @hosts.txt');
   if (!!flags.command === !!flags.file) throw new InvalidArgumentError('give exactly one of -c SCRIPT or -f FILE');
   if (flags.command && args.length) throw new InvalidArgumentError(`unexpected arguments ${JSON.stringify(args)}: arguments go with -f FILE`);

@@ -14,10 +14,9 @@ import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
 import { isHostList, parseHostList } from './hosts.js';
 import { connectionFromOptions, type ConnectionFlags } from './options.js';
+import { stdoutRoom, type FanoutFlags, type RunSpec } from './fanout-spec.js';
 
-export interface FanoutFlags {
-  throttle?: number; group?: boolean; json?: boolean; hostTimeout?: number; queue?: string; queueName?: string; retryLost?: boolean;
-}
+export { stdoutRoom, type FanoutFlags, type RunSpec };
 
 const posInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -49,10 +48,6 @@ export function wantsRunFanout(f: ConnectionFlags & FanoutFlags): boolean {
   return isHostList(f.host) || !!f.queue || !!f.json || !!f.group || f.throttle !== undefined || f.hostTimeout !== undefined;
 }
 
-/** What a run job carries: everything a worker needs except secrets. */
-export interface RunSpec {
-  words: string[]; cwd?: string; environment: Record<string, string>; codepage: number; noProfile?: boolean;
-}
 
 export function runSpecFromFlags(words: string[], f: { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }): RunSpec {
   const environment: Record<string, string> = {};
@@ -130,10 +125,6 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   return printer.close();
 }
 
-/** Wait while stdout's buffer is full (a slow reader slows the hosts down instead of growing memory). */
-export async function stdoutRoom(): Promise<void> {
-  if (process.stdout.writableNeedDrain) await new Promise<void>((r) => { process.stdout.once('drain', r); process.stdout.once('close', r); });
-}
 
 /** Flush stdout, then end the process with `code` (connections and timers of finished hosts do not hold it). */
 export async function exitWith(code: number): Promise<void> {

@@ -8,6 +8,8 @@
 import { createInitiator, ambientAuth, getMechanism, type InitiatorOptions } from '../auth/registry.js';
 import type { AuthContext } from '../auth/types.js';
 import { InvalidArgumentError } from '../errors.js';
+import { anonymousLogonHint, brokeredAmbientAuth } from '../broker/client.js';
+import { networkKdc } from '../kdc/network.js';
 import { HttpTransport, type TransportStats } from '../http/transport.js';
 import { WSManClient } from '../wsman/client.js';
 import { WinrsShell, type ShellOpenOptions } from './winrs.js';
@@ -96,6 +98,7 @@ export class WinRMClient {
       tls: !!options.https,
       ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}), ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      kdcSend: networkKdc(),
     };
     let auth: AuthContext | undefined = options.authContext;
     this.authName = auth?.protocol;
@@ -115,7 +118,8 @@ export class WinRMClient {
         auth = createInitiator(name, { username: options.username, password: options.password, ntHash: options.ntHash }, initOpts);
       } else {
         // no user: "the logged-on user" (a logon-session broker, which may run --auth negotiate|ntlm|credssp), else anonymous
-        auth = ambientAuth(options.auth ? { ...initOpts, mechanism: options.auth.toLowerCase() } : initOpts);
+        const ambientOpts = options.auth ? { ...initOpts, mechanism: options.auth.toLowerCase() } : initOpts;
+        auth = brokeredAmbientAuth(ambientOpts) ?? ambientAuth(ambientOpts);
         if (!auth && options.auth) throw new InvalidArgumentError(`--auth ${options.auth} needs a user name (-u DOMAIN\\user)`);
         this.authName = auth?.protocol;
       }
@@ -129,6 +133,7 @@ export class WinRMClient {
       proxy: options.proxy, noProxy: options.noProxy,
       connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
       maxConnections: options.maxConnections, onWarning: options.onWarning, allowUnencrypted: options.allowUnencrypted,
+      ...(auth ? {} : { anonymousHint: anonymousLogonHint() }),
     });
     this.wsman = new WSManClient(this.transport, {
       to: this.url, maxEnvelopeSize: options.maxEnvelopeSize, operationTimeout: operation,

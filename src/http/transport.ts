@@ -23,7 +23,6 @@ import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { AuthContext, ChannelBindings } from '../auth/types.js';
 import { isPerRequest } from '../auth/registry.js';
-import { anonymousLogonHint } from '../auth/brokered.js';
 import {
   AbortError, AccessDeniedError, AuthError, ConnectError, EncryptionError, HttpStatusError, InvalidArgumentError,
   OutcomeUnknownError, RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
@@ -85,6 +84,8 @@ export interface HttpTransportOptions {
   proxy?: string | false;
   /** hosts that bypass the proxy (like curl --noproxy); replaces NO_PROXY */
   noProxy?: string;
+  /** appended to the "anonymous request refused" error (the caller knows why there are no credentials) */
+  anonymousHint?: string;
 }
 
 const ANON_MSG = 'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
@@ -582,7 +583,7 @@ export class HttpTransport implements EnvelopeExchange {
     let res: HttpResponse;
     if (!ctx) {
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', undefined, opts, false);
-      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + anonymousLogonHint());
+      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + (this.opts.anonymousHint ?? ''));
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
       // a token-less scheme (the certificate profile URI) is the whole header value

@@ -36,7 +36,7 @@ import {
   PSRP_STOP_SIGNAL, SIGNAL_TERMINATE, SHELL_ENUM_URI, COMMAND_ENUM_URI, connectCommandBody, connectPoolBody, disconnectBody,
   enumerateCommandsBody, enumerateShellsBody, parseCommandEnumeration, parseConnectResponse, parseShellEnumeration,
   psrpCommandLineBody, psrpSendBody, psrpShellBody, type CommandListing, type ShellListing,
-} from './wsman-messages.js';
+} from '../winrs/psrp-messages.js';
 
 export const PS_RESOURCE_PREFIX = 'http://schemas.microsoft.com/powershell/';
 export const DEFAULT_CONFIGURATION_NAME = 'Microsoft.PowerShell';

@@ -2,7 +2,7 @@
  * The `negotiate` mechanism for src/auth/registry.ts: SPNEGO (RFC 4178) with NTLM inside, HTTP scheme "Negotiate".
  * The acceptor also takes raw NTLMSSP under "Negotiate" (pywinrm, pypsrp auth=ntlm), as Windows does.
  */
-import type { AuthMechanism } from '../registry.js';
+import type { AuthMechanism } from '../types.js';
 import { ntlmAcceptorOptions, ntlmInitiatorOptions } from '../ntlm/index.js';
 import { SpnegoAcceptor, SpnegoInitiator } from './context.js';
 import { SpnegoKerberosInitiator, kerberosAcceptorOptions, kerberosAvailable, kerberosInitiatorOptions } from '../kerberos/index.js';

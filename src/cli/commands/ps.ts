@@ -42,7 +42,7 @@ export function register(program: Command): void {
   addWinrmOptions(cmd);
   addSshOptions(cmd);
   cmd.action(async (args: string[], flags: PsFlags) => {
-    if (wantsPsFanout(flags)) { await exitWith(await psFanout(args, flags)); return; } // many hosts: src/cli/fanout-ps.ts
+    if (wantsPsFanout(flags)) { await exitWith(await psFanout(args, flags, formatValue)); return; } // many hosts: src/cli/fanout-ps.ts
     process.exitCode = await runPs(args, flags);
   });
   addFanoutOptions(cmd, { queue: false });
