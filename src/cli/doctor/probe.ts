@@ -1,0 +1,158 @@
+/**
+ * The unauthenticated probes of `winrm-ts doctor` (I/O at the edge, each bounded by a timeout, none throws):
+ * DNS, a TCP connect, a TLS handshake that records what it saw instead of failing, and raw HTTP(S) requests (the
+ * WS-Man Identify of DSP0226 11 with `WSMANIDENTIFY: unauthenticated`, and an empty POST whose 401 lists the schemes).
+ * They go straight to the host (not through --proxy).
+ */
+import { lookup } from 'node:dns/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import http from 'node:http';
+import https from 'node:https';
+import { X509Certificate, createHash } from 'node:crypto';
+import { NS } from '../../wsman/ns.js';
+
+export interface DnsResult { ok: boolean; addresses: string[]; isIp: boolean; error?: string; ms: number }
+
+export async function resolveHost(host: string): Promise<DnsResult> {
+  const t0 = Date.now();
+  if (net.isIP(host)) return { ok: true, addresses: [host], isIp: true, ms: 0 };
+  try {
+    const all = await lookup(host, { all: true });
+    return { ok: true, addresses: all.map((a) => a.address), isIp: false, ms: Date.now() - t0 };
+  } catch (e) {
+    return { ok: false, addresses: [], isIp: false, error: (e as NodeJS.ErrnoException).code ?? (e as Error).message, ms: Date.now() - t0 };
+  }
+}
+
+export interface TcpResult { ok: boolean; ms: number; error?: string; timedOut?: boolean }
+
+export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<TcpResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    const done = (r: TcpResult) => { clearTimeout(timer); s.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, timedOut: true, error: 'ETIMEDOUT' }), timeoutMs);
+    s.once('connect', () => done({ ok: true, ms: Date.now() - t0 }));
+    s.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, ms: Date.now() - t0, error: e.code ?? e.message }));
+  });
+}
+
+export interface TlsResult {
+  /** the handshake completed */
+  ok: boolean;
+  error?: string;
+  ms: number;
+  protocol?: string;
+  cipher?: string;
+  /** chain verified against the system store (or --ca) */
+  authorized?: boolean;
+  authorizationError?: string;
+  /** the certificate's names match the host connected to */
+  nameMatches?: boolean;
+  nameError?: string;
+  subject?: string;
+  issuer?: string;
+  subjectAltName?: string;
+  validFrom?: Date;
+  validTo?: Date;
+  /** SHA256:<hex> of the leaf certificate (DER) */
+  sha256?: string;
+  /** SHA-1 thumbprint (Windows' CertificateThumbprint) */
+  sha1?: string;
+  raw?: Buffer;
+}
+
+/** A TLS handshake that does not reject: it records the chain verification and the name check. */
+export function tlsProbe(host: string, port: number, o: { ca?: string | Buffer; timeoutMs: number; servername?: string }): Promise<TlsResult> {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const sni = o.servername ?? (net.isIP(host) ? undefined : host);
+    const s = tls.connect({ host, port, rejectUnauthorized: false, ...(sni ? { servername: sni } : {}), ...(o.ca ? { ca: o.ca } : {}) });
+    const done = (r: TlsResult) => { clearTimeout(timer); s.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, error: 'no TLS handshake answer (timeout)' }), o.timeoutMs);
+    s.once('secureConnect', () => {
+      const x = s.getPeerX509Certificate();
+      const legacy = s.getPeerCertificate();
+      const nameErr = legacy && Object.keys(legacy).length ? tls.checkServerIdentity(o.servername ?? host, legacy) : new Error('no certificate');
+      const r: TlsResult = {
+        ok: true, ms: Date.now() - t0, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name,
+        authorized: s.authorized, authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
+        nameMatches: !nameErr, nameError: nameErr?.message,
+      };
+      if (x) {
+        Object.assign(r, {
+          subject: x.subject.replace(/\n/g, ', '), issuer: x.issuer.replace(/\n/g, ', '), subjectAltName: x.subjectAltName,
+          validFrom: new Date(x.validFrom), validTo: new Date(x.validTo), raw: x.raw,
+          sha256: 'SHA256:' + createHash('sha256').update(x.raw).digest('hex'),
+          sha1: createHash('sha1').update(x.raw).digest('hex').toUpperCase(),
+        });
+      }
+      done(r);
+    });
+    s.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, ms: Date.now() - t0, error: e.code ? `${e.code}: ${e.message}` : e.message }));
+  });
+}
+
+export interface HttpProbe {
+  ok: boolean;
+  status?: number;
+  headers?: http.IncomingHttpHeaders;
+  body?: string;
+  error?: string;
+  errorCode?: string;
+}
+
+/** One POST to /wsman (path given) without credentials; the body is read up to 64 KiB. */
+export function httpPost(o: { https: boolean; host: string; port: number; path: string; headers: Record<string, string>; body: string; timeoutMs: number; ca?: string | Buffer; servername?: string }): Promise<HttpProbe> {
+  return new Promise((resolve) => {
+    const mod = o.https ? https : http;
+    const sni = o.servername ?? (net.isIP(o.host) ? undefined : o.host);
+    const req = mod.request({
+      host: o.host, port: o.port, path: o.path, method: 'POST', agent: false,
+      headers: { ...o.headers, 'Content-Length': String(Buffer.byteLength(o.body)) },
+      ...(o.https ? { rejectUnauthorized: false, ...(sni ? { servername: sni } : {}), ...(o.ca ? { ca: o.ca } : {}) } : {}),
+    }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => { if (body.length < 65536) body += d; });
+      res.on('end', () => done({ ok: true, status: res.statusCode, headers: res.headers, body }));
+      res.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.message, errorCode: e.code }));
+    });
+    let finished = false;
+    const done = (r: HttpProbe) => { if (finished) return; finished = true; clearTimeout(timer); req.destroy(); resolve(r); };
+    const timer = setTimeout(() => done({ ok: false, error: 'no HTTP answer (timeout)', errorCode: 'ETIMEDOUT' }), o.timeoutMs);
+    req.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, error: e.message, errorCode: e.code }));
+    req.end(o.body);
+  });
+}
+
+const IDENTIFY = `<s:Envelope xmlns:s="${NS.s}" xmlns:wsmid="${NS.wsmid}"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`;
+const SOAP = 'application/soap+xml;charset=UTF-8';
+
+export interface ListenerProbe {
+  identify: HttpProbe;
+  /** the empty unauthenticated POST (its 401 lists the schemes) */
+  challenge: HttpProbe;
+  /** from the IdentifyResponse */
+  vendor?: string;
+  productVersion?: string;
+  protocolVersion?: string;
+  /** WWW-Authenticate schemes of the 401, in order */
+  schemes: string[];
+}
+
+/** Identify + the unauthenticated POST, over HTTP or HTTPS. */
+export async function probeListener(o: { https: boolean; host: string; port: number; path: string; timeoutMs: number; ca?: string | Buffer; servername?: string }): Promise<ListenerProbe> {
+  const identify = await httpPost({ ...o, headers: { 'Content-Type': SOAP, WSMANIDENTIFY: 'unauthenticated' }, body: IDENTIFY });
+  const challenge = await httpPost({ ...o, headers: { 'Content-Type': SOAP }, body: '' });
+  const tag = (name: string) => identify.body ? new RegExp(`<(?:\\w+:)?${name}>([^<]*)</`).exec(identify.body)?.[1]?.trim() : undefined;
+  const isIdentify = identify.status === 200 && /IdentifyResponse/.test(identify.body ?? '');
+  const raw = challenge.headers?.['www-authenticate'];
+  const values = raw === undefined ? [] : Array.isArray(raw) ? raw : [raw];
+  const schemes = values.flatMap((v) => v.split(/,(?=\s*[A-Za-z][A-Za-z0-9-]*(?:\s|$))/)).map((v) => v.trim().split(/\s+/)[0]!).filter(Boolean);
+  return {
+    identify, challenge, schemes,
+    ...(isIdentify ? { vendor: tag('ProductVendor'), productVersion: tag('ProductVersion'), protocolVersion: tag('ProtocolVersion') } : {}),
+  };
+}
