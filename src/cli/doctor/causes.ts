@@ -87,6 +87,7 @@ export function explain(e: unknown, c: CauseContext): Explained {
     if (!c.https && c.encryption === 'never') {
       fix.push('--encryption never sends the messages in clear text: the host refuses them unless AllowUnencrypted is true (Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true — not recommended); drop --encryption never, or use --https');
     }
+    if (c.auth === 'basic' && !c.https) fix.unshift('Basic over plain HTTP is refused while the service has AllowUnencrypted=false: use --https --auth basic (or, not recommended, on the host Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true)');
     if (c.auth === 'basic') fix.push('Basic works only for local accounts on Windows (not domain accounts); use --auth negotiate for a domain user');
     fix.push('a local administrator (not the built-in Administrator) over the network: LocalAccountTokenFilterPolicy=1 on the host');
     return { cause: msg, fix };

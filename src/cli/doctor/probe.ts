@@ -73,8 +73,10 @@ export function tlsProbe(host: string, port: number, o: { ca?: string | Buffer; 
     const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, error: 'no TLS handshake answer (timeout)' }), o.timeoutMs);
     s.once('secureConnect', () => {
       const x = s.getPeerX509Certificate();
-      const legacy = s.getPeerCertificate();
-      const nameErr = legacy && Object.keys(legacy).length ? tls.checkServerIdentity(o.servername ?? host, legacy) : new Error('no certificate');
+      // RFC 6125 as tls.checkServerIdentity: an address must be an IP SAN, a name a DNS SAN (or the CN without SANs)
+      const name = o.servername ?? host;
+      const matched = x ? (net.isIP(name) ? x.checkIP(name) : x.checkHost(name)) : undefined;
+      const nameErr = matched ? undefined : new Error(x ? `${name} is not among its names` : 'no certificate');
       const r: TlsResult = {
         ok: true, ms: Date.now() - t0, protocol: s.getProtocol() ?? undefined, cipher: s.getCipher()?.name,
         authorized: s.authorized, authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
