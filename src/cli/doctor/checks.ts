@@ -357,9 +357,10 @@ function configChecks(cfg: ServiceConfig, conn: ConnectOptions, authName: string
   if (cfg.allowUnencrypted !== undefined) {
     const clear = !https && ((conn.encryption ?? 'auto') === 'never' || authName === 'basic');
     const bad = clear && !cfg.allowUnencrypted;
-    out.push({ id: 'allow-unencrypted', title: 'AllowUnencrypted (winrm/config/service)', status: bad ? 'failed' : clear ? 'warning' : 'ok',
+    out.push({ id: 'allow-unencrypted', title: 'AllowUnencrypted (winrm/config/service)', status: bad ? 'failed' : clear || cfg.allowUnencrypted ? 'warning' : 'ok',
       detail: bad ? `AllowUnencrypted is false on the service, and ${authName === 'basic' ? 'Basic over HTTP' : '--encryption never'} sends the messages in clear text: the host refuses every one of them (HTTP 401)`
-        : `AllowUnencrypted is ${cfg.allowUnencrypted}${clear ? ': the messages cross the network in clear text' : ''}`,
+        : `AllowUnencrypted is ${cfg.allowUnencrypted}${clear ? ': the messages cross the network in clear text' : cfg.allowUnencrypted ? ': the host also accepts clear-text messages (and Basic passwords) over HTTP from other clients' : ''}`,
+      ...(!bad && !clear && cfg.allowUnencrypted ? { fix: ['on the host, unless a client needs it: Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $false'] } : {}),
       ...(bad ? { fix: [authName === 'basic' ? '--https --auth basic, or --auth negotiate' : 'drop --encryption never (auto: the auth mechanism encrypts the messages over HTTP)', 'or --https',
         'or on the host (not recommended: everything in clear text): Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true'] } : {}),
       data: { allowUnencrypted: cfg.allowUnencrypted } });
