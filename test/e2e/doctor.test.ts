@@ -227,6 +227,18 @@ test('a web server that is not WinRM, and a closed port: named as such, the rest
   assert.deepEqual(failedIds(c), ['tcp']);
 });
 
+test('a port that accepts the connection and never answers: no HTTP answer (bounded by the probe timeout)', async () => {
+  const silent = net.createServer((s) => { s.on('error', () => undefined); });
+  await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+  closers.push(() => silent.close());
+  const r = await runDoctor(alice((silent.address() as net.AddressInfo).port), { probeTimeoutMs: 500 });
+  assert.equal(check(r, 'tcp').status, 'ok');
+  const p = check(r, 'protocol');
+  assert.equal(p.status, 'failed');
+  assert.match(p.detail, /accepts connections but gives no HTTP answer: no HTTP answer \(timeout\)/);
+  assert.equal(check(r, 'round-trip').status, 'skipped');
+});
+
 test('the endpoint serves winrm/config sub-resources as Windows names them (service, service/auth, client, winrs)', async () => {
   const c = connect(alice(healthy.port));
   try {
@@ -256,4 +268,8 @@ test('CLI: --json is the whole report and the exit code is 1 on a failed check; 
   assert.match(t.stdout, /^ok {7}authenticated round trip: .*example\\alice/m);
   assert.match(t.stdout, /CredSSP on the service \(Get-WSManCredSSP\)/);
   assert.ok(!t.stdout.includes(PASSWORD) && !t.stderr.includes(PASSWORD));
+  const h = await runCli(['doctor', '--help']);
+  assert.match(h.stdout, /--second-hop <host\[:port\]\|https:\/\/host\[:port\]>/);
+  assert.match(h.stdout, /--json/);
+  assert.match(h.stdout, /--auth <mechanism>/);
 });

@@ -15,7 +15,7 @@ export function register(program: Command): void {
   const cmd = program.command('doctor')
     .description('diagnose a WinRM connection: reachability, TLS, auth schemes, service configuration, whoami, the second hop');
   addConnectionOptions(cmd)
-    .option('--second-hop <host[:port]>', 'from the host, reach this WinRM host too (the double hop) and report who arrives')
+    .option('--second-hop <host[:port]|https://host[:port]>', 'from the host, reach this WinRM host too (the double hop) and report who arrives')
     .option('--json', 'print the whole report as JSON');
   cmd.addHelpText('after', '\nExamples:\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice --second-hop win2 --json');
   cmd.action(async (f: ConnectionFlags & { secondHop?: string; json?: boolean }) => {

@@ -223,7 +223,7 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
     const who = client && await roundTrip(client, add, ctx, authName);
     if (o.secondHop) {
       if (!who || !client) add({ id: 'second-hop', title: 'second hop', status: 'skipped', detail: 'the first hop failed' });
-      else add(await secondHopCheck(client, o.secondHop, { host, isWinrmTs, authName, user: conn.username, who, ctx }));
+      else add(await secondHopCheck(client, o.secondHop, { host, isWinrmTs, authName, kerberosDelegate: !!conn.kerberosDelegate, user: conn.username, who, ctx }));
     }
   } finally { client?.close(); }
   return done();
@@ -403,15 +403,18 @@ async function roundTrip(client: WinRMClient, add: (c: Check) => Check, ctx: Cau
   }
 }
 
-interface HopContext { host: string; isWinrmTs: boolean; authName: string | undefined; user: string | undefined; who: string; ctx: CauseContext }
+interface HopContext { host: string; isWinrmTs: boolean; authName: string | undefined; kerberosDelegate?: boolean; user: string | undefined; who: string; ctx: CauseContext }
 
 /** From the host, reach `target` (the double hop) with no credentials given, and report who arrives. */
-async function secondHopCheck(client: WinRMClient, target: string, h: HopContext): Promise<Check> {
+async function secondHopCheck(client: WinRMClient, hop: string, h: HopContext): Promise<Check> {
+  const m = /^(https?:\/\/)?([A-Za-z0-9._:[\]-]+?)(\/wsman)?\/?$/i.exec(hop.trim());
+  if (!m) return { id: 'second-hop', title: 'second hop', status: 'failed', detail: `--second-hop ${hop}: not a host[:port] (or https://host[:port])` };
+  const tls = /^https/i.test(m[1] ?? '');
+  const target = m[2]!;
   const tp = parseHostPort(target);
-  if (/[^A-Za-z0-9._:[\]-]/.test(target)) return { id: 'second-hop', title: 'second hop', status: 'failed', detail: `--second-hop ${target}: not a host[:port]` };
   // winrm-ts serve: the host's processes have the winrm-ts client on PATH; Windows: PowerShell remoting
-  const command = h.isWinrmTs ? `winrm-ts run -H ${target} -- whoami`
-    : `powershell -NoProfile -NonInteractive -Command "Invoke-Command -ComputerName ${tp.host}${tp.port ? ` -Port ${tp.port}` : ''} -ScriptBlock { whoami } -ErrorAction Stop"`;
+  const command = h.isWinrmTs ? `winrm-ts run -H ${target}${tls ? ' --https' : ''} -- whoami`
+    : `powershell -NoProfile -NonInteractive -Command "Invoke-Command -ComputerName ${tp.host}${tp.port ? ` -Port ${tp.port}` : ''}${tls ? ' -UseSSL' : ''} -ScriptBlock { whoami } -ErrorAction Stop"`;
   let out = ''; let code = -1;
   try {
     const r = await client.exec(command, [], { signal: AbortSignal.timeout(120_000), rawArguments: true });
@@ -427,11 +430,17 @@ async function secondHopCheck(client: WinRMClient, target: string, h: HopContext
   if (code === 0 && last && !anonymous) {
     return { id: 'second-hop', title: 'second hop', status: 'ok', detail: `from ${h.host}, ${target} sees you as ${last}: your credentials reach the second hop${h.authName === 'credssp' ? ' (CredSSP delegated them)' : ''}`, data: { ...data, identity: last } };
   }
-  if (anonymous) {
+  // Windows words a hop without credentials in several ways (Access is denied, a Kerberos or WinRM client error): after
+  // a network logon (not CredSSP, no forwarded ticket) a failed hop is the double hop unless shown otherwise
+  const networkLogon = h.authName !== 'credssp' && !(h.authName === 'kerberos' || h.authName === 'negotiate' ? h.kerberosDelegate : false);
+  const likely = !anonymous && code !== 0 && !h.isWinrmTs && networkLogon;
+  if (anonymous || likely) {
     const user = h.user ?? 'DOMAIN\\user';
     return {
       id: 'second-hop', title: 'second hop', status: 'failed',
-      detail: `from ${h.host}, ${target} sees NT AUTHORITY\\ANONYMOUS LOGON: the logon on ${h.host} (${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on — the double hop`,
+      detail: anonymous
+        ? `from ${h.host}, ${target} sees NT AUTHORITY\\ANONYMOUS LOGON: the logon on ${h.host} (${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on — the double hop`
+        : `from ${h.host}, reaching ${target} failed (exit ${code}: ${last.slice(0, 300)}); the logon on ${h.host} (${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on, so ${target} most likely saw NT AUTHORITY\\ANONYMOUS LOGON — the double hop`,
       fix: [
         `CredSSP (hands your password to ${h.host}): --auth credssp --delegate-to wsman/${h.host}; on ${h.host}: Enable-WSManCredSSP -Role Server -Force; ` +
           `on a Windows client: Enable-WSManCredSSP -Role Client -DelegateComputer ${h.host} -Force, or the GPO "Allow delegating fresh credentials" (Computer Configuration > Administrative Templates > System > Credentials Delegation) with the entry wsman/${h.host}`,
@@ -442,7 +451,7 @@ async function secondHopCheck(client: WinRMClient, target: string, h: HopContext
         `pass a credential into the script: Invoke-Command -ComputerName ${tp.host} -Credential (Get-Credential ${user}) { ... } on ${h.host} ` +
           `(with winrm-ts on ${h.host}: winrm-ts run -H ${target} -u ${user} with the password in WINRM_PASSWORD, never on the command line)`,
       ],
-      data: { ...data, identity: 'NT AUTHORITY\\ANONYMOUS LOGON' },
+      data: { ...data, ...(anonymous ? { identity: 'NT AUTHORITY\\ANONYMOUS LOGON' } : {}) },
     };
   }
   return { id: 'second-hop', title: 'second hop', status: 'failed', detail: `from ${h.host}, reaching ${target} failed (exit ${code}): ${out.slice(-400)}`, data };
