@@ -13,7 +13,8 @@ import { WSManFaultError } from '../../errors.js';
 import type { XmlElement } from '../../xml/dom.js';
 import { explain, type CauseContext } from './causes.js';
 import { clientPolicy, isTrustedHost } from './policy.js';
-import { httpPost, probeListener, resolveHost, tcpConnect, tlsProbe, type ListenerProbe, type TlsResult } from './probe.js';
+import { directDialer, httpPost, probeListener, resolveHost, tcpConnect, tlsProbe, type Dialer, type ListenerProbe, type TlsResult } from './probe.js';
+import { openTunnel, proxyFor, type ProxySpec } from '../../http/proxy.js';
 
 export type Status = 'ok' | 'warning' | 'failed' | 'skipped';
 
@@ -76,22 +77,39 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
     return done();
   };
 
+  // ---- the proxy the client would use (--proxy, HTTPS_PROXY / HTTP_PROXY / NO_PROXY): the probes take it too ----
+  let proxy: ProxySpec | undefined;
+  try { proxy = proxyFor({ https, host, port }, { proxy: conn.proxy, noProxy: conn.noProxy }); } catch (e) {
+    add({ id: 'proxy', title: 'proxy', status: 'failed', detail: (e as Error).message, fix: ['fix --proxy (or HTTPS_PROXY / HTTP_PROXY), or --proxy "" to go direct'] });
+    return skipRest('the proxy setting is not usable');
+  }
+  if (proxy) add({ id: 'proxy', title: 'proxy', status: 'ok', detail: `this client reaches ${host}:${port} through ${proxy.label} (${conn.proxy !== undefined ? '--proxy' : 'the environment: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY'}); so do the probes below` });
+  const resolvedByProxy = !!proxy && proxy.kind !== 'socks5';
+
   // ---- reachability: DNS ----
   const dns = await resolveHost(host);
-  if (!dns.ok) {
+  if (!dns.ok && resolvedByProxy) {
+    add({ id: 'dns', title: 'DNS', status: 'ok', detail: `${host} does not resolve here (${dns.error}); the proxy ${proxy!.label} resolves it` });
+  } else if (!dns.ok) {
     add({ id: 'dns', title: 'DNS', status: 'failed', detail: `cannot resolve ${host} (${dns.error})`,
       fix: ['check the name and the DNS suffix (Resolve-DnsName HOST on Windows, getent hosts HOST here)', 'or connect by IP address (Kerberos then needs --spn HTTP/<name>; Negotiate falls back to NTLM)'] });
     return skipRest('the host name does not resolve');
   }
   const byIp = dns.isIp;
-  add({ id: 'dns', title: 'DNS', status: byIp && authName === 'kerberos' && !conn.spn ? 'warning' : 'ok',
+  if (dns.ok) add({ id: 'dns', title: 'DNS', status: byIp && authName === 'kerberos' && !conn.spn ? 'warning' : 'ok',
     detail: byIp ? `${host} is an IP address${authName === 'kerberos' || authName === 'negotiate' ? ': Kerberos cannot name the service (HTTP/<name>) from an address, so Negotiate uses NTLM' : ''}`
       : `${host} → ${dns.addresses.join(', ')} (${dns.ms} ms)`,
     ...(byIp && authName === 'kerberos' && !conn.spn ? { fix: ['connect by host name, or give the service principal: --spn HTTP/<name>'] } : {}),
     data: { addresses: dns.addresses } });
 
   // ---- reachability: TCP ----
-  const tcp = await tcpConnect(dns.addresses[0] ?? host, port, timeoutMs);
+  const dial: Dialer = proxy ? () => openTunnel(proxy!, host, port, { timeoutMs }) : directDialer(dns.addresses[0] ?? host, port, timeoutMs);
+  const tcp = await tcpConnect(dial);
+  if (!tcp.ok && proxy) {
+    const x = explain(tcp.cause, ctx);
+    add({ id: 'tcp', title: 'TCP connect', status: 'failed', detail: `through ${proxy.label}: ${x.cause}`, fix: x.fix, data: { ms: tcp.ms } });
+    return skipRest('the port cannot be reached through the proxy');
+  }
   if (!tcp.ok) {
     const refused = tcp.error === 'ECONNREFUSED';
     add({ id: 'tcp', title: 'TCP connect', status: 'failed',
@@ -105,7 +123,7 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       data: { ms: tcp.ms, error: tcp.error } });
     return skipRest('the port cannot be reached');
   }
-  add({ id: 'tcp', title: 'TCP connect', status: 'ok', detail: `${host}:${port} connected in ${tcp.ms} ms`, data: { ms: tcp.ms } });
+  add({ id: 'tcp', title: 'TCP connect', status: 'ok', detail: `${host}:${port} connected in ${tcp.ms} ms${proxy ? ` (through ${proxy.label})` : ''}`, data: { ms: tcp.ms } });
 
   // ---- HTTP vs HTTPS, and the listener ----
   let tls: TlsResult | undefined;
@@ -113,9 +131,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
   const path = conn.path ?? '/wsman';
   const ca = conn.ca;
   if (https) {
-    tls = await tlsProbe(host, port, { ca, timeoutMs });
+    tls = await tlsProbe(dial, host, { ca, timeoutMs });
     if (!tls.ok) {
-      const plain = await httpPost({ https: false, host, port, path, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: '', timeoutMs });
+      const plain = await httpPost({ https: false, host, port, path, dial, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: '', timeoutMs });
       add({ id: 'protocol', title: 'HTTP or HTTPS', status: 'failed',
         detail: plain.ok ? `${host}:${port} speaks plain HTTP, not HTTPS (the TLS handshake failed: ${tls.error})` : `the TLS handshake with ${host}:${port} failed: ${tls.error}`,
         fix: plain.ok ? [`drop --https (over HTTP Negotiate, Kerberos and CredSSP encrypt the messages), or use the HTTPS listener's port (5986): --port 5986`,
@@ -123,9 +141,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       return skipRest('no TLS on this port');
     }
   }
-  listener = await probeListener({ https, host, port, path, timeoutMs, ca });
+  listener = await probeListener({ https, host, port, path, timeoutMs, ca, dial });
   if (!listener.identify.ok && !listener.challenge.ok) {
-    const t = https ? undefined : await tlsProbe(host, port, { ca, timeoutMs });
+    const t = https ? undefined : await tlsProbe(dial, host, { ca, timeoutMs });
     if (t?.ok) {
       add({ id: 'protocol', title: 'HTTP or HTTPS', status: 'failed', detail: `${host}:${port} speaks HTTPS (a TLS handshake succeeded, ${t.protocol}), not plain HTTP`,
         fix: [`add --https (the port is the HTTPS listener${port === 5986 ? '' : `; HTTP is usually 5985`})`] });

@@ -2,13 +2,12 @@
  * The unauthenticated probes of `winrm-ts doctor` (I/O at the edge, each bounded by a timeout, none throws):
  * DNS, a TCP connect, a TLS handshake that records what it saw instead of failing, and raw HTTP(S) requests (the
  * WS-Man Identify of DSP0226 11 with `WSMANIDENTIFY: unauthenticated`, and an empty POST whose 401 lists the schemes).
- * They go straight to the host (not through --proxy).
+ * They connect as the client would: directly, or through its proxy (a Dialer).
  */
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
-import https from 'node:https';
 import { X509Certificate, createHash } from 'node:crypto';
 import { NS } from '../../wsman/ns.js';
 
@@ -25,17 +24,37 @@ export async function resolveHost(host: string): Promise<DnsResult> {
   }
 }
 
-export interface TcpResult { ok: boolean; ms: number; error?: string; timedOut?: boolean }
+/** Opens a TCP connection to the target: directly, or a tunnel through the client's proxy. Rejects with the cause. */
+export type Dialer = () => Promise<net.Socket>;
 
-export function tcpConnect(host: string, port: number, timeoutMs: number): Promise<TcpResult> {
-  const t0 = Date.now();
-  return new Promise((resolve) => {
+/** A direct TCP connection (error code as the message: ECONNREFUSED, ETIMEDOUT, ...). */
+export function directDialer(host: string, port: number, timeoutMs: number): Dialer {
+  return () => new Promise((resolve, reject) => {
     const s = net.connect({ host, port });
-    const done = (r: TcpResult) => { clearTimeout(timer); s.destroy(); resolve(r); };
-    const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, timedOut: true, error: 'ETIMEDOUT' }), timeoutMs);
-    s.once('connect', () => done({ ok: true, ms: Date.now() - t0 }));
-    s.once('error', (e: NodeJS.ErrnoException) => done({ ok: false, ms: Date.now() - t0, error: e.code ?? e.message }));
+    const timer = setTimeout(() => { s.destroy(); reject(Object.assign(new Error('ETIMEDOUT'), { code: 'ETIMEDOUT' })); }, timeoutMs);
+    s.once('connect', () => { clearTimeout(timer); s.removeAllListeners('error'); resolve(s); });
+    s.once('error', (e) => { clearTimeout(timer); s.destroy(); reject(e); });
   });
+}
+
+export interface TcpResult { ok: boolean; ms: number; error?: string; timedOut?: boolean; cause?: unknown }
+
+export async function tcpConnect(dial: Dialer): Promise<TcpResult> {
+  const t0 = Date.now();
+  try {
+    const s = await dial();
+    s.destroy();
+    return { ok: true, ms: Date.now() - t0 };
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    return { ok: false, ms: Date.now() - t0, error: code ?? (e as Error).message, timedOut: code === 'ETIMEDOUT', cause: e };
+  }
+}
+
+/** tls.connect over a dialed socket, without verification (the probe records it) */
+function tlsOver(sock: net.Socket, host: string, o: { ca?: string | Buffer; servername?: string }): tls.TLSSocket {
+  const sni = o.servername ?? (net.isIP(host) ? undefined : host);
+  return tls.connect({ socket: sock, rejectUnauthorized: false, ...(sni ? { servername: sni } : {}), ...(o.ca ? { ca: o.ca } : {}) });
 }
 
 export interface TlsResult {
@@ -64,12 +83,13 @@ export interface TlsResult {
 }
 
 /** A TLS handshake that does not reject: it records the chain verification and the name check. */
-export function tlsProbe(host: string, port: number, o: { ca?: string | Buffer; timeoutMs: number; servername?: string }): Promise<TlsResult> {
+export async function tlsProbe(dial: Dialer, host: string, o: { ca?: string | Buffer; timeoutMs: number; servername?: string }): Promise<TlsResult> {
   const t0 = Date.now();
+  let sock: net.Socket;
+  try { sock = await dial(); } catch (e) { return { ok: false, ms: Date.now() - t0, error: (e as Error).message }; }
   return new Promise((resolve) => {
-    const sni = o.servername ?? (net.isIP(host) ? undefined : host);
-    const s = tls.connect({ host, port, rejectUnauthorized: false, ...(sni ? { servername: sni } : {}), ...(o.ca ? { ca: o.ca } : {}) });
-    const done = (r: TlsResult) => { clearTimeout(timer); s.destroy(); resolve(r); };
+    const s = tlsOver(sock, host, o);
+    const done = (r: TlsResult) => { clearTimeout(timer); s.destroy(); sock.destroy(); resolve(r); };
     const timer = setTimeout(() => done({ ok: false, ms: Date.now() - t0, error: 'no TLS handshake answer (timeout)' }), o.timeoutMs);
     s.once('secureConnect', () => {
       const x = s.getPeerX509Certificate();
@@ -106,15 +126,17 @@ export interface HttpProbe {
 }
 
 /** One POST to /wsman (path given) without credentials; the body is read up to 64 KiB. */
-export function httpPost(o: { https: boolean; host: string; port: number; path: string; headers: Record<string, string>; body: string; timeoutMs: number; ca?: string | Buffer; servername?: string }): Promise<HttpProbe> {
+export function httpPost(o: ProbeTarget & { headers: Record<string, string>; body: string }): Promise<HttpProbe> {
   return new Promise((resolve) => {
-    const mod = o.https ? https : http;
-    const sni = o.servername ?? (net.isIP(o.host) ? undefined : o.host);
-    const req = mod.request({
-      host: o.host, port: o.port, path: o.path, method: 'POST', agent: false,
-      headers: { ...o.headers, 'Content-Length': String(Buffer.byteLength(o.body)) },
-      ...(o.https ? { rejectUnauthorized: false, ...(sni ? { servername: sni } : {}), ...(o.ca ? { ca: o.ca } : {}) } : {}),
-    }, (res) => {
+    const req = http.request({
+      host: o.host, port: o.port, path: o.path, method: 'POST',
+      headers: { Host: `${o.host.includes(':') ? `[${o.host}]` : o.host}:${o.port}`, ...o.headers, 'Content-Length': String(Buffer.byteLength(o.body)) },
+      // the connection comes from the dialer (direct or through the proxy), TLS on top for HTTPS
+      createConnection: (_opts: unknown, cb: (err: Error | null, s?: net.Socket) => void) => {
+        o.dial().then((sock) => cb(null, o.https ? tlsOver(sock, o.host, o) : sock), (e: Error) => cb(e));
+        return undefined;
+      },
+    } as http.RequestOptions, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => { if (body.length < 65536) body += d; });
@@ -128,6 +150,8 @@ export function httpPost(o: { https: boolean; host: string; port: number; path: 
     req.end(o.body);
   });
 }
+
+export interface ProbeTarget { https: boolean; host: string; port: number; path: string; timeoutMs: number; dial: Dialer; ca?: string | Buffer; servername?: string }
 
 const IDENTIFY = `<s:Envelope xmlns:s="${NS.s}" xmlns:wsmid="${NS.wsmid}"><s:Header/><s:Body><wsmid:Identify/></s:Body></s:Envelope>`;
 const SOAP = 'application/soap+xml;charset=UTF-8';
@@ -145,7 +169,7 @@ export interface ListenerProbe {
 }
 
 /** Identify + the unauthenticated POST, over HTTP or HTTPS. */
-export async function probeListener(o: { https: boolean; host: string; port: number; path: string; timeoutMs: number; ca?: string | Buffer; servername?: string }): Promise<ListenerProbe> {
+export async function probeListener(o: ProbeTarget): Promise<ListenerProbe> {
   const identify = await httpPost({ ...o, headers: { 'Content-Type': SOAP, WSMANIDENTIFY: 'unauthenticated' }, body: IDENTIFY });
   const challenge = await httpPost({ ...o, headers: { 'Content-Type': SOAP }, body: '' });
   const tag = (name: string) => identify.body ? new RegExp(`<(?:\\w+:)?${name}>([^<]*)</`).exec(identify.body)?.[1]?.trim() : undefined;
