@@ -97,13 +97,13 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
   }
   const byIp = dns.isIp;
   if (dns.ok) add({ id: 'dns', title: 'DNS', status: byIp && authName === 'kerberos' && !conn.spn ? 'warning' : 'ok',
-    detail: byIp ? `${host} is an IP address${authName === 'kerberos' || authName === 'negotiate' ? ': Kerberos cannot name the service (HTTP/<name>) from an address, so Negotiate uses NTLM' : ''}`
+    detail: byIp ? `${host} is an IP address${authName === 'kerberos' || authName === 'negotiate' ? `: Kerberos then needs the service principal HTTP/${host}, which domains rarely register (Negotiate falls back to NTLM without it)` : ''}`
       : `${host} → ${dns.addresses.join(', ')} (${dns.ms} ms)`,
-    ...(byIp && authName === 'kerberos' && !conn.spn ? { fix: ['connect by host name, or give the service principal: --spn HTTP/<name>'] } : {}),
+    ...(byIp && authName === 'kerberos' && !conn.spn ? { fix: [`connect by host name, or give the service principal: --spn HTTP/<name> (or register HTTP/${host}: setspn -S HTTP/${host} <computer account>)`] } : {}),
     data: { addresses: dns.addresses } });
 
   // ---- reachability: TCP ----
-  const dial: Dialer = proxy ? () => openTunnel(proxy!, host, port, { timeoutMs }) : directDialer(dns.addresses[0] ?? host, port, timeoutMs);
+  const dial: Dialer = proxy ? () => openTunnel(proxy!, host, port, { timeoutMs }) : directDialer(host, port, timeoutMs);
   const tcp = await tcpConnect(dial);
   if (!tcp.ok && proxy) {
     const x = explain(tcp.cause, ctx);
