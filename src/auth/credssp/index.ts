@@ -29,6 +29,7 @@ export const credsspMechanism: AuthMechanism = {
       minVersion: opts.credsspMinVersion,
       spn: opts.spn,
       inner: (opts.credsspInner as InnerMechanism | undefined) ?? 'negotiate',
+      ...(typeof opts.ntlmRefused === 'function' ? { ntlmRefused: opts.ntlmRefused as (what: string) => Error } : {}),
     });
   },
   acceptor(opts: AcceptorOptions) {
