@@ -71,3 +71,9 @@ test('Negotiate with a Kerberos credential to an untrusted host: Kerberos is tri
     assert.ok(tok && Buffer.from(tok).includes(Buffer.from('NTLMSSP\0')));
   } finally { if (old === undefined) delete process.env.WINRM_TS_KDC; else process.env.WINRM_TS_KDC = old; }
 });
+
+test('Session.open options carry trustedHosts and tlsServerName to the connection (the wsman transport)', async () => {
+  const { connectionOptionsFrom } = await import('../../src/index.js');
+  const c = connectionOptionsFrom({ computerName: '10.0.0.5', trustedHosts: ['*.corp'], trustedHostsSource: 'x', tlsServerName: 'web1.corp' });
+  assert.deepEqual([c.trustedHosts, c.trustedHostsSource, c.tlsServerName], [['*.corp'], 'x', 'web1.corp']);
+});
