@@ -53,6 +53,7 @@ export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } fr
 // --- many hosts: fan-out with a throttle, per-host deadlines and errors, results as one async stream ---
 export { fanout, DEFAULT_THROTTLE, type FanoutEvent, type FanoutJob, type FanoutContext, type FanoutOptions } from './client/fanout.js';
 export { parseHostPort } from './client/client.js';
+export { matchesTrustedHost, hostTrust } from './client/trusted-hosts.js';
 // --- file transfer: copy / fetch over PSRP (Session.copy / Session.fetch) ---
 export {
   copyToRemote, fetchFromRemote, ProgressTracker, TransferError, PathNotFoundError, FileAccessDeniedError, DiskFullError, InvalidNameError,

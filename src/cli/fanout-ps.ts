@@ -13,7 +13,7 @@ import {
 } from '../index.js';
 import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, type FanoutFlags } from './fanout-run.js';
-import { isHostList, parseHostList } from './hosts.js';
+import { hostFlags, isHostList, parseHostList } from './hosts.js';
 import { promptPassword } from './options.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
@@ -42,8 +42,9 @@ export async function psFanout(args: string[], flags: PsFanoutFlags, formatValue
   }
   // credentials once, for every host
   const f = { ...flags };
-  if (f.user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
-    f.password = await promptPassword(`Password for ${f.user}: `);
+  const user = f.user ?? hosts.map((h) => hostFlags(f, h).user as string | undefined).find(Boolean); // from the config's profiles
+  if (user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
+    f.password = await promptPassword(`Password for ${user}: `);
   }
   const source = f.ssh ? SSH_SESSION_SOURCE : WINRM_SESSION_SOURCE;
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: !!f.group });

@@ -12,7 +12,8 @@ import { InvalidArgumentError, type WinRMError } from '../errors.js';
 import { connect, parseHostPort, type ConnectOptions } from '../client/client.js';
 import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
-import { isHostList, parseHostList } from './hosts.js';
+import { hostFlags, isHostList, parseHostList } from './hosts.js';
+import { profileContext, profileFor } from './config.js';
 import { connectionFromOptions, type ConnectionFlags } from './options.js';
 import { stdoutRoom, type FanoutFlags, type RunSpec } from './fanout-spec.js';
 
@@ -100,17 +101,26 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   const hosts = parseHostList(flags.host);
   const spec = runSpecFromFlags(words, flags);
   if (flags.queue) {
+    const named = hosts.find((h) => profileFor(profileContext(flags)?.config, h));
+    if (named) throw new InvalidArgumentError(`--queue: ${named} is a named host of the config file; the workers do not read it: list addresses (host[:port]) for a queued run`);
     const { submitRun } = await import('./queue/submit.js');
     return submitRun(hosts, spec, flags);
   }
-  const base = await connectionFromOptions({ ...flags, host: hosts[0]! });
+  // each name through the config file's profiles; the password is read once (for the first host with a user)
+  const perHost = hosts.map((h) => hostFlags(flags, h));
+  const base = await connectionFromOptions(perHost.find((f) => f.user) ?? perHost[0]!);
+  const conns = new Map<string, ConnectOptions>();
+  for (const [i, h] of hosts.entries()) {
+    const c = await connectionFromOptions({ ...perHost[i]!, password: base.password });
+    conns.set(h, hostOptions(c, c.host, c.port));
+  }
   const printer = new FanoutPrinter(hosts, { json: !!flags.json, group: !!flags.group });
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
   try {
     const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, (host, ctx) =>
-      runOnHost(hostOptions(base, host, flags.port), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
+      runOnHost(conns.get(host)!, spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
     { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal });
     for await (const ev of events) {
       switch (ev.type) {

@@ -263,8 +263,9 @@ class Connection {
           } else if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
             let fp = '';
             try { const p = (s as tls.TLSSocket).getPeerX509Certificate(); if (p) fp = ` (server certificate ${certFingerprint(p.raw)})`; } catch { /* none */ }
-            reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` +
-              'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure', { cause: e }));
+            reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` + (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+              ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with --tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
+              : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure'), { cause: e }));
           } else if (e.code === 'ECONNRESET' || /before secure TLS connection/i.test(e.message)) {
             reject(new TlsError(`${t.host}:${t.port} closed the connection during the TLS handshake (${e.message}): the port may not speak TLS ` +
               '(WinRM HTTP listens on 5985: drop --https), or the server refuses this client\'s TLS versions', { cause: e }));

@@ -30,6 +30,7 @@ export const credsspMechanism: AuthMechanism = {
       spn: opts.spn,
       inner: (opts.credsspInner as InnerMechanism | undefined) ?? 'negotiate',
       ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}),
+      ...(typeof opts.ntlmRefused === 'function' ? { ntlmRefused: opts.ntlmRefused as (what: string) => Error } : {}),
     });
   },
   acceptor(opts: AcceptorOptions) {

@@ -42,6 +42,8 @@ export interface CredSSPInitiatorOptions {
   minVersion?: number;
   /** inner mechanism: 'negotiate' (SPNEGO, what Windows' WinRM expects) or raw 'ntlm' (RDP servers: mstsc, FreeRDP) */
   inner?: InnerMechanism;
+  /** a trusted-hosts policy refuses NTLM inside CredSSP for this host: Kerberos only (the error to throw otherwise) */
+  ntlmRefused?: (what: string) => Error;
   /** SPN for the inner context (default HTTP/<targetHost>) */
   spn?: string;
   /** how a Kerberos inner context reaches a KDC */
@@ -87,7 +89,9 @@ export class CredSSPInitiator implements AuthContext {
     if (!Number.isInteger(this.minVersion) || this.minVersion < 2 || this.minVersion > CREDSSP_VERSION) {
       throw new InvalidArgumentError(`--credssp-min-version must be 2..${CREDSSP_VERSION}, got ${opts.minVersion}`);
     }
-    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`, opts.kdcSend ? { kdcSend: opts.kdcSend } : {});
+    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`, {
+      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}), ...(opts.ntlmRefused ? { ntlmRefused: opts.ntlmRefused } : {}),
+    });
   }
 
   get complete(): boolean { return this.state === 'done'; }

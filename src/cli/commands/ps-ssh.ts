@@ -7,6 +7,7 @@
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, parseJumpHost, type SessionOptions } from '../../index.js';
 import { addTargetOptions, promptPassword } from '../options.js';
+import { hostFlags } from '../hosts.js';
 
 export interface SshFlags {
   ssh?: boolean; host?: string; port?: number | string; user?: string; password?: string; sshKey?: string;
@@ -34,7 +35,9 @@ function splitTarget(s: string): { host: string; port?: number } {
 export const SSH_SESSION_SOURCE = {
   name: 'ssh',
   matches: (f: SshFlags): boolean => !!f.ssh,
-  async options(f: SshFlags): Promise<SessionOptions> {
+  async options(given: SshFlags): Promise<SessionOptions> {
+    // a name of the config file (one host of a list; one -H is resolved already)
+    const f = given.host ? hostFlags(given, given.host) : given;
     if (!f.host) throw new InvalidArgumentError('--ssh needs -H HOST[:PORT]');
     if (!f.user) throw new InvalidArgumentError('--ssh needs -u USER');
     const t = splitTarget(f.host);
