@@ -13,7 +13,7 @@ import { WSManFaultError } from '../../errors.js';
 import type { XmlElement } from '../../xml/dom.js';
 import { explain, type CauseContext } from './causes.js';
 import { clientPolicy, isTrustedHost } from './policy.js';
-import { directDialer, httpPost, probeListener, resolveHost, tcpConnect, tlsProbe, type Dialer, type ListenerProbe, type TlsResult } from './probe.js';
+import { directDialer, httpPost, probeListener, resolveHost, tcpConnect, tlsProbe, type Dialer, type TlsResult } from './probe.js';
 import { openTunnel, proxyFor, type ProxySpec } from '../../http/proxy.js';
 
 export type Status = 'ok' | 'warning' | 'failed' | 'skipped';
@@ -127,7 +127,6 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
 
   // ---- HTTP vs HTTPS, and the listener ----
   let tls: TlsResult | undefined;
-  let listener: ListenerProbe | undefined;
   const path = conn.path ?? '/wsman';
   const ca = conn.ca;
   if (https) {
@@ -141,7 +140,7 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       return skipRest('no TLS on this port');
     }
   }
-  listener = await probeListener({ https, host, port, path, timeoutMs, ca, dial });
+  const listener = await probeListener({ https, host, port, path, timeoutMs, ca, dial });
   if (!listener.identify.ok && !listener.challenge.ok) {
     const t = https ? undefined : await tlsProbe(dial, host, { ca, timeoutMs });
     if (t?.ok) {
