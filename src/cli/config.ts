@@ -10,7 +10,7 @@
  * missing default file = no profiles; a missing --config file is an error). Keys are the long flags in camelCase
  * (`--delegate-to` → `delegateTo`, `--tls-server-name` → `tlsServerName`); file paths (`ca`, `cert`, `sshKey` ...)
  * are relative to the config file's directory and may start with `~/`. Precedence: flags > the host's profile >
- * `defaults` > built-in defaults. Passwords are never read from it (flags, env WINRM_PASSWORD or a prompt).
+ * `defaults` > built-in defaults. Passwords are never read from it (flags, env WINRM_PASSWORD, the opt-in keyring, or a prompt).
  * Pure parsing and validation here; the commander wiring is in options.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -31,14 +31,15 @@ export const PROFILE_KEYS: Record<string, Kind> = {
   delegateTo: 'strings', credsspMinVersion: 'positive', spn: 'string', kerberosDelegate: 'boolean', ntlmFallback: 'boolean',
   connectTimeout: 'positive', operationTimeout: 'positive', readTimeout: 'positive',
   cert: 'path', certKey: 'path', certP12: 'path', proxy: 'string', noproxy: 'string',
-  configurationName: 'string',
+  configurationName: 'string', keyring: 'boolean',
   ssh: 'boolean', sshKey: 'path', knownHosts: 'path', sshJump: 'string', insecureHostKey: 'boolean',
 };
 const TOP_KEYS = ['hosts', 'defaults', 'trustedHosts'];
 /** Keys that would hold a secret: refused with where secrets come from. */
 const SECRET_KEY = /pass(word|wd|phrase)?$|^pwd$|secret|token|nthash|^hash$|credential/i;
 const SECRET_HELP = 'secrets are never read from the config file (it is plain text on disk): give the password with -p, ' +
-  'in env WINRM_PASSWORD, or at the prompt on a terminal (key passphrases: WINRM_CERT_PASSPHRASE / WINRM_SSH_PASSPHRASE); no OS keyring is used';
+  'in env WINRM_PASSWORD, from the OS keyring with "keyring": true / --keyring (secret-tool), or at the prompt on a terminal ' +
+  '(key passphrases: WINRM_CERT_PASSPHRASE / WINRM_SSH_PASSPHRASE)';
 
 export type Profile = Record<string, unknown>;
 export interface ConfigFile {

@@ -14,7 +14,7 @@ import {
 import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, type FanoutFlags } from './fanout-run.js';
 import { hostFlags, isHostList, parseHostList } from './hosts.js';
-import { promptPassword } from './options.js';
+import { askPassword } from './options.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
@@ -42,9 +42,10 @@ export async function psFanout(args: string[], flags: PsFanoutFlags, formatValue
   }
   // credentials once, for every host
   const f = { ...flags };
-  const user = f.user ?? hosts.map((h) => hostFlags(f, h).user as string | undefined).find(Boolean); // from the config's profiles
+  const withUser = f.user ? f : hosts.map((h) => hostFlags(f, h)).find((x) => x.user); // a user may come from the config's profiles
+  const user = withUser?.user as string | undefined;
   if (user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
-    f.password = await promptPassword(`Password for ${user}: `);
+    f.password = await askPassword(user, withUser!);
   }
   const source = f.ssh ? SSH_SESSION_SOURCE : WINRM_SESSION_SOURCE;
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: !!f.group });

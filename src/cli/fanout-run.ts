@@ -109,18 +109,19 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   // each name through the config file's profiles; the password is read once (for the first host with a user)
   const perHost = hosts.map((h) => hostFlags(flags, h));
   const base = await connectionFromOptions(perHost.find((f) => f.user) ?? perHost[0]!);
-  const conns = new Map<string, ConnectOptions>();
-  for (const [i, h] of hosts.entries()) {
-    const c = await connectionFromOptions({ ...perHost[i]!, password: base.password });
-    conns.set(h, hostOptions(c, c.host, c.port));
-  }
+  const flagsOf = new Map(hosts.map((h, i) => [h, perHost[i]!]));
+  // a host's own settings (a profile's CA file ...) that cannot be read fail that host only
+  const connFor = async (host: string): Promise<ConnectOptions> => {
+    const c = await connectionFromOptions({ ...flagsOf.get(host)!, password: base.password });
+    return hostOptions(c, c.host, c.port);
+  };
   const printer = new FanoutPrinter(hosts, { json: !!flags.json, group: !!flags.group });
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
   try {
-    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, (host, ctx) =>
-      runOnHost(conns.get(host)!, spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
+    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, async (host, ctx) =>
+      runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
     { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal });
     for await (const ev of events) {
       switch (ev.type) {

@@ -13,7 +13,7 @@ import {
 import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, exitWith } from './fanout-run.js';
 import { hostFlags, parseHostList } from './hosts.js';
-import { promptPassword } from './options.js';
+import { askPassword } from './options.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
@@ -45,9 +45,10 @@ export async function transferFanout(flags: TransferFanoutFlags, verb: 'copy' | 
   const hosts = parseHostList(String(flags.host));
   const f: TransferFanoutFlags = { ...flags };
   // the password once, for every host (a user may come from the profiles)
-  const user = (f.user as string | undefined) ?? hosts.map((h) => hostFlags(f, h).user as string | undefined).find(Boolean);
+  const withUser = f.user ? f : hosts.map((h) => hostFlags(f, h)).find((x) => x.user);
+  const user = withUser?.user as string | undefined;
   if (user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
-    f.password = await promptPassword(`Password for ${user}: `);
+    f.password = await askPassword(user, withUser!);
   }
   const source = f.ssh ? SSH_SESSION_SOURCE : WINRM_SESSION_SOURCE;
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: false });

@@ -14,6 +14,7 @@ import type { ConnectOptions } from '../client/client.js';
 import { quoteArg } from '../client/winrs.js';
 import { applyProfile, loadConfig, mergeLayers, profileContext, profileFor, PROFILE_CONTEXT, type ProfileContext } from './config.js';
 import { isHostList } from './hosts.js';
+import { keyringPassword } from './keyring.js';
 
 /** commander accumulator for a repeatable flag. */
 export const collect = (v: string, prev: string[] = []) => prev.concat([v]);
@@ -44,6 +45,7 @@ export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Co
     .option('--port <port>', 'port (overrides host:port)', num('--port'))
     .option('-u, --user <DOMAIN\\user>', 'user name (DOMAIN\\user, user@domain); none = anonymous / the logged-on user')
     .option('-p, --password <password>', 'password (default: env WINRM_PASSWORD, else a prompt on a TTY)')
+    .option('--keyring', 'no -p / WINRM_PASSWORD: read the password from the OS keyring (secret-tool lookup service winrm-ts user USER) before prompting')
     .option('--connect-timeout <s>', 'TCP/TLS connect timeout, seconds (default 30)', num('--connect-timeout'));
 }
 
@@ -100,7 +102,16 @@ export interface ConnectionFlags {
   allowUnencrypted?: boolean;
   spn?: string; kerberosDelegate?: boolean; ntlmFallback?: boolean;
   cert?: string; certKey?: string; certP12?: string; proxy?: string; noproxy?: string;
-  tlsServerName?: string; config?: string;
+  tlsServerName?: string; config?: string; keyring?: boolean;
+}
+
+/**
+ * USER's password when neither -p nor WINRM_PASSWORD gave one: the OS keyring when asked for (--keyring, or
+ * "keyring": true in the config file), else a prompt on a terminal.
+ */
+export async function askPassword(user: string, f: object, prompt = `Password for ${user}: `): Promise<string> {
+  if ((f as { keyring?: unknown }).keyring === true) { const p = await keyringPassword(user); if (p !== undefined) return p; }
+  return promptPassword(prompt);
 }
 
 /**
@@ -154,7 +165,7 @@ export function readHidden(prompt: string, cancelled: () => Error): Promise<stri
 
 export async function connectionFromOptions(f: ConnectionFlags): Promise<ConnectOptions> {
   let password = f.password ?? process.env.WINRM_PASSWORD;
-  if (f.user && password === undefined) password = await promptPassword(`Password for ${f.user}: `);
+  if (f.user && password === undefined) password = await askPassword(f.user, f);
   let ca: string | undefined;
   if (f.ca?.trimStart().startsWith('-----BEGIN')) ca = f.ca; // PEM text from a config file
   else if (f.ca) {

@@ -131,10 +131,11 @@ test('precedence: flags > the profile > defaults > built-in defaults (commander\
 
 test('connection options from a profile: tlsServerName, inline CA, trusted hosts with the file named', async () => {
   const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
-  const cfg = configFile({ hosts: { web1: { host: '10.0.0.5', https: true, ca: pem, tlsServerName: 'web1.corp.example' } }, trustedHosts: ['*.corp.example'] });
+  const cfg = configFile({ hosts: { web1: { host: '10.0.0.5', https: true, ca: pem, tlsServerName: 'web1.corp.example', proxy: 'socks5h://127.0.0.1:1080', noproxy: '.lan' } }, trustedHosts: ['*.corp.example'] });
   const f = await parse(['--config', cfg, '-H', 'web1', '-p', 'pw', 'x']);
   const c = await connectionFromOptions(f as unknown as ConnectionFlags);
   assert.equal(c.host, '10.0.0.5'); assert.equal(c.https, true); assert.equal(c.ca, pem); assert.equal(c.tlsServerName, 'web1.corp.example');
+  assert.equal(c.proxy, 'socks5h://127.0.0.1:1080'); assert.equal(c.noProxy, '.lan'); // a per-host proxy
   assert.deepEqual(c.trustedHosts, ['*.corp.example']);
   assert.equal(c.trustedHostsSource, `"trustedHosts" in ${cfg}`);
   // no trustedHosts key: the library gets none (no policy)

@@ -6,7 +6,7 @@
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, parseJumpHost, type SessionOptions } from '../../index.js';
-import { addTargetOptions, promptPassword } from '../options.js';
+import { addTargetOptions, askPassword } from '../options.js';
 import { hostFlags } from '../hosts.js';
 
 export interface SshFlags {
@@ -43,7 +43,7 @@ export const SSH_SESSION_SOURCE = {
     const t = splitTarget(f.host);
     const port = f.port !== undefined ? Number(f.port) : t.port ?? 22;
     let password = f.password ?? process.env.WINRM_PASSWORD;
-    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK) password = await promptPassword(`Password for ${f.user}@${t.host}: `);
+    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK) password = await askPassword(f.user, f, `Password for ${f.user}@${t.host}: `);
     return {
       transport: 'ssh',
       computerName: t.host.includes(':') ? `[${t.host}]` : t.host,
