@@ -15,7 +15,7 @@ import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, type FanoutFlags } from './fanout-run.js';
 import { isHostList, parseHostList } from './hosts.js';
 import { promptPassword } from './options.js';
-import { formatValue } from './commands/ps.js';
+import { formatValue } from './format.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
