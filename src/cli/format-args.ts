@@ -12,8 +12,9 @@
  *
  * Uses only the public API.
  */
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
-import { InvalidArgumentError, PSObject, ps, type CommandArgument, type PSValue, type Session } from '../index.js';
+import { InvalidArgumentError, PSObject, ps, type CommandArgument, type CommandSpec, type PSValue, type Session } from '../index.js';
 
 /** Parameters of a script as the remote parser sees them: lower-cased name or alias -> { name, isSwitch }. */
 export type ParamTable = Map<string, { name: string; isSwitch: boolean }>;
@@ -167,3 +168,29 @@ export async function* stdinJson(stdin: NodeJS.ReadableStream = process.stdin): 
     if (Array.isArray(v)) for (const x of v) yield jsonToPS(x); else yield jsonToPS(v);
   }
 }
+
+/** The flags of `ps` that say what to run. */
+export interface ModeFlags { command?: string; file?: string; cmd?: string; param?: string[]; inputJson?: boolean; inputLines?: boolean }
+
+/** Check the mode flags; returns the script text (undefined in command mode). */
+export async function scriptOf(args: string[], flags: ModeFlags): Promise<string | undefined> {
+  const modes = [flags.command, flags.file, flags.cmd].filter((m) => m !== undefined).length;
+  if (modes !== 1) throw new InvalidArgumentError('give exactly one of -c SCRIPT, -f FILE or --cmd NAME');
+  if (flags.param?.length && flags.cmd === undefined) throw new InvalidArgumentError('--param goes with --cmd NAME (a script takes its arguments after --: -Name value)');
+  if (flags.inputJson && flags.inputLines) throw new InvalidArgumentError('give one of --input-json and --input-lines');
+  if (flags.cmd !== undefined) {
+    if (!/^[\w.\\:-]+$/.test(flags.cmd)) throw new InvalidArgumentError(`--cmd ${JSON.stringify(flags.cmd)}: give a command name (e.g. Get-Date); a script goes with -c`);
+    return undefined;
+  }
+  if (flags.file === undefined) return flags.command!;
+  try { return (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, ''); } catch (e) { throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`); }
+}
+
+/** The command to run: the script with its arguments bound as pwsh binds them, or --cmd with --param. */
+export async function commandOf(session: Session, script: string | undefined, args: string[], flags: ModeFlags): Promise<CommandSpec> {
+  if (script === undefined) {
+    return { cmd: flags.cmd!, isScript: false, args: [...commandParams(flags.param), ...args.map((a) => ({ name: null, value: a }))] };
+  }
+  return { cmd: script, isScript: true, args: await scriptArgs(session, script, args, flags.file === undefined) };
+}
+

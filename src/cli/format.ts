@@ -11,7 +11,7 @@
  */
 import {
   PSObject, PSPrimitive, PSList, PSDict, toPlain, PSInvocationState,
-  type ClixmlValue, type CommandSpec, type PipelineSpec, type PSHostHandler, type Session,
+  type ClixmlValue, type CommandSpec, type PipelineSpec, type PSHostHandler, type PSHostUI, type Session,
 } from '../index.js';
 
 /** Columns the remote formatter gets: the terminal's, else $COLUMNS, else 120 (as Out-String's default). */
@@ -42,7 +42,7 @@ export interface TextHostState {
  * pipeline's input, Read-Host and prompts fail as they do in `pwsh -c` with redirected input, instead of
  * waiting on a stream that is already taken.
  */
-export function textHost<H extends PSHostHandler>(base: H, opts: { width: number; color: boolean; stdinIsInput?: boolean }): H & { state: TextHostState } {
+export function textHost<H extends PSHostHandler>(base: H, opts: { width: number; color: boolean; stdinIsInput?: boolean }): H & { state: TextHostState; ui: PSHostUI } {
   const state: TextHostState = { errorLines: 0 };
   const ui = base.ui ?? {};
   const clean = (t: string) => (opts.color ? t : stripAnsi(t));

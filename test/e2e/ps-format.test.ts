@@ -106,7 +106,7 @@ test('piped: no escape sequences, neither the formatter\'s nor the script\'s own
   assert.match(r.stdout, /red/);
 });
 
-test('over WinRM (Negotiate, sealed): the same text as pwsh -c', { skip }, async () => {
+test('over WinRM (Negotiate, sealed): the same text as pwsh -c, also over many hosts', { skip }, async () => {
   const psrp = new PsrpEndpoint({ pwsh });
   const ep = await startEndpoint({ auth: ['negotiate'], allowUnencrypted: false, resources: psrp.resources() });
   try {
@@ -118,5 +118,15 @@ test('over WinRM (Negotiate, sealed): the same text as pwsh -c', { skip }, async
     assert.equal(stripAnsi(got.stdout), stripAnsi(want.stdout), got.stderr);
     assert.equal(stripAnsi(got.stderr), stripAnsi(want.stderr));
     assert.equal(got.code, 1);
+    // many hosts (two names of this endpoint): each host's lines, formatted by its PowerShell, prefixed with [host]
+    const hosts = [`127.0.0.1:${ep.port}`, `localhost:${ep.port}`];
+    const fan = await runCli(['ps', '-H', hosts.join(','), '-u', USER, '-c', CORPUS[1]![1]()], { env: { ...env(), WINRM_PASSWORD: PASSWORD }, timeoutMs: 180_000 });
+    assert.equal(fan.code, 0, fan.stderr);
+    const trim = (ls: string[]) => { const a = [...ls]; while (a.length && !a[0]!.trim()) a.shift(); while (a.length && !a[a.length - 1]!.trim()) a.pop(); return a.map((l) => l.trimEnd()); };
+    const expected = trim(stripAnsi(want.stdout).split('\n'));
+    for (const h of hosts) {
+      const mine = fan.stdout.split('\n').filter((l) => l.startsWith(`[${h}] `)).map((l) => l.slice(h.length + 3));
+      assert.deepEqual(trim(mine), expected, fan.stdout);
+    }
   } finally { await psrp.close(); await ep.close(); }
 });

@@ -7,11 +7,10 @@
  * pipeline had errors (or the script's `exit N`). The transport is chosen from the flags by `SESSION_SOURCES`.
  * Uses only the public API.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
   AbortError, InvalidArgumentError, PSInvocationState, Session, toPlain,
-  type CommandSpec, type PSHostHandler, type PSValue, type SessionOptions, type InvokeEvent,
+  type PSHostHandler, type PSValue, type SessionOptions, type InvokeEvent,
 } from '../../index.js';
 import { cliHost } from './ps-host.js';
 import { addSshOptions, SSH_SESSION_SOURCE } from './ps-ssh.js';
@@ -19,7 +18,7 @@ import { addWinrmOptions, WINRM_SESSION_SOURCE } from './ps-winrm.js';
 import { addFanoutOptions, exitWith } from '../fanout-run.js';
 import { psFanout, wantsPsFanout } from '../fanout-ps.js';
 import { colorWanted, formatError, formatValue, formattedPipeline, isMissingCommand, outputWidth, remoteErrorView, textHost } from '../format.js';
-import { commandParams, readsPipelineInput, scriptArgs, stdinJson, stdinLines } from '../format-args.js';
+import { commandOf, readsPipelineInput, scriptOf, stdinJson, stdinLines } from '../format-args.js';
 
 export interface PsFlags {
   local?: boolean; pwsh?: string; command?: string; file?: string; json?: boolean;
@@ -57,28 +56,6 @@ export function register(program: Command): void {
   addFanoutOptions(cmd, { queue: false });
 }
 
-
-/** Check the mode flags; returns the script text (undefined in command mode). */
-export async function scriptOf(args: string[], flags: PsFlags): Promise<string | undefined> {
-  const modes = [flags.command, flags.file, flags.cmd].filter((m) => m !== undefined).length;
-  if (modes !== 1) throw new InvalidArgumentError('give exactly one of -c SCRIPT, -f FILE or --cmd NAME');
-  if (flags.param?.length && flags.cmd === undefined) throw new InvalidArgumentError('--param goes with --cmd NAME (a script takes its arguments after --: -Name value)');
-  if (flags.inputJson && flags.inputLines) throw new InvalidArgumentError('give one of --input-json and --input-lines');
-  if (flags.cmd !== undefined) {
-    if (!/^[\w.\\:-]+$/.test(flags.cmd)) throw new InvalidArgumentError(`--cmd ${JSON.stringify(flags.cmd)}: give a command name (e.g. Get-Date); a script goes with -c`);
-    return undefined;
-  }
-  if (flags.file === undefined) return flags.command!;
-  try { return (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, ''); } catch (e) { throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`); }
-}
-
-/** The command to run: the script with its arguments bound as pwsh binds them, or --cmd with --param. */
-export async function commandOf(session: Session, script: string | undefined, args: string[], flags: PsFlags): Promise<CommandSpec> {
-  if (script === undefined) {
-    return { cmd: flags.cmd!, isScript: false, args: [...commandParams(flags.param), ...args.map((a) => ({ name: null, value: a }))] };
-  }
-  return { cmd: script, isScript: true, args: await scriptArgs(session, script, args, flags.file === undefined) };
-}
 
 /** Pipeline input from stdin: --input-json, --input-lines, or lines when stdin is piped and the script reads input. */
 function stdinInput(script: string | undefined, flags: PsFlags): AsyncIterable<PSValue> | undefined {
