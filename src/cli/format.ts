@@ -69,9 +69,21 @@ export function textHost<H extends PSHostHandler>(base: H, opts: { width: number
   };
 }
 
-/** The pipeline that prints `cmd`'s output as PowerShell does: `cmd 2>&1 | Out-Default`. */
+/**
+ * A native program's stderr lines arrive as error records; pwsh's console lets them through to stderr as plain
+ * text, so they go to the host's error line here too (Out-Default would write them to stdout).
+ */
+const NATIVE_STDERR = "process { if ($_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'NativeCommandError*') { $Host.UI.WriteErrorLine([string]$_.Exception.Message) } else { $_ } }";
+
+/**
+ * The pipeline that prints `cmd`'s output as PowerShell does: `cmd 2>&1 | Out-Default` (a script also passes its
+ * native programs' stderr to the host's error line on the way; command mode sends no script: NoLanguage
+ * endpoints refuse one).
+ */
 export function formattedPipeline(cmd: CommandSpec): PipelineSpec {
-  return { statements: [[{ ...cmd, mergeToOutput: { ...cmd.mergeToOutput, error: true } }, { cmd: 'Out-Default', isScript: false }]] };
+  const merged: CommandSpec = { ...cmd, mergeToOutput: { ...cmd.mergeToOutput, error: true } };
+  const out: CommandSpec = { cmd: 'Out-Default', isScript: false };
+  return { statements: [cmd.isScript ? [merged, { cmd: NATIVE_STDERR, isScript: true }, out] : [merged, out]] };
 }
 
 /** The pipeline for the many-hosts path: `cmd | Out-String -Stream -Width N` (one output string per line). */
