@@ -11,4 +11,5 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
   doctor: () => import('./doctor.js'),
+  completion: () => import('./completion.js'),
 };
