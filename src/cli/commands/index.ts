@@ -10,4 +10,5 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   fetch: () => import('./fetch.js'),
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
+  shell: () => import('./shell.js'),
 };
