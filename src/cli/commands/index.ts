@@ -11,4 +11,5 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
   shell: () => import('./shell.js'),
+  session: () => import('./session.js'),
 };

@@ -130,10 +130,14 @@ export class LineEditor {
     });
   }
 
-  /** Ctrl+C at a prompt: show ^C, drop the typed text and resolve the open question with `null`-like cancel. */
+  /** Ctrl+C at a prompt: show ^C, drop the typed text; the open question rejects with AbortError. */
   cancelLine(): boolean {
     const p = this.pending;
-    if (!p) return false;
+    if (!p) {
+      // keys typed before the prompt was drawn (type-ahead) are dropped the same way
+      if (this.terminal && this.rl.line) this.discardLine();
+      return false;
+    }
     this.pending = undefined;
     this.discardLine();
     p.reject(new AbortError('the line was cancelled'));

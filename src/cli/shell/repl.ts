@@ -104,10 +104,8 @@ export async function shellLoop(o: ShellLoopOptions): Promise<number> {
     } catch (e) {
       if (!(e instanceof AbortError)) { host.commandEnded(); throw e; }
     } finally {
-      const stopped = running.signal.aborted;
       running = undefined; host.signal = undefined;
       host.commandEnded();
-      if (stopped) editor.write('\n');
       o.afterCommand?.();
     }
     if (host.exitCode !== undefined) return host.exitCode;
