@@ -87,9 +87,12 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   }
   t.type('"kept " + $kept'); t.send('Enter');
   await t.waitFor(/^kept 2$/m);
+  await idle(t);
   // Ctrl+C at a prompt drops the typed text
   t.type('"never run"'); t.send('C-c');
   await t.waitFor(/> "never run"\^C\n\[127\.0\.0\.1\]: PS [^\n]*>\s*$/);
+  t.send('Enter');
+  await t.waitFor(/> "never run"\^C\n\[127\.0\.0\.1\]: PS [^\n]*>\s*\n\[127\.0\.0\.1\]: PS [^\n]*>\s*$/);
 
   // Write-Progress: drawn while the command runs (it waits for a file this test creates), cleared after
   const gate = join(dir, 'gate');
@@ -123,6 +126,8 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   await again.waitFor(PROMPT);
   again.send('Up'); again.send('Up');
   await again.waitFor(/> Get-Twice 2100$/m);
+  again.send('C-c'); // Ctrl+D leaves only at an empty line
+  await again.waitFor(PROMPT);
   again.send('C-d');
   await again.waitFor(/^EXITED 0$/m);
 });
