@@ -1,6 +1,7 @@
 // `winrm-ts shell` driven in tmux as a person uses Enter-PSSession, over WinRM to our endpoint and real pwsh
 // (Negotiate, then CredSSP), and over --local: the remote prompt with the host and path, a command, Tab completion,
-// Read-Host, Read-Host -AsSecureString (not echoed), PromptForChoice, Ctrl+C in a loop keeps the session, Ctrl+C at
+// Read-Host, Read-Host -AsSecureString and Get-Credential (not echoed), PromptForChoice, Ctrl+C in a loop keeps the
+// session, Ctrl+C at
 // a prompt drops the line, Write-Progress drawn and cleared, multi-line input, the history file (mode 600) read by the
 // next shell, exit / exit N / Ctrl+D. A password prompted at start leaves stdin working (`run -- cat`).
 import { test, before, after } from 'node:test';
@@ -53,8 +54,8 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   await t.waitFor(/^42$/m);
   await idle(t);
 
-  // Tab: the remote completes the command name
-  t.type('Get-ChildI'); t.send('Tab');
+  // Tab: the remote completes the command name (in PowerShell's case)
+  t.type('get-childi'); t.send('Tab');
   await t.waitFor(/> Get-ChildItem$/m);
   t.type(` ${q(join(PROJECT_ROOT, 'scripts'))} | Select-Object -First 1 Name`); t.send('Enter');
   await t.waitFor(/^Name\n----\n\S+/m);
@@ -76,6 +77,14 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   await t.waitFor(/^\[Y\] Yes  \[N\] No  \[\?\] Help \(default is "N"\):\s*$/m);
   t.type('y'); t.send('Enter');
   await t.waitFor(/^choice 0$/m);
+  await idle(t);
+  t.type('$c = Get-Credential; "cred " + $c.UserName + " " + $c.GetNetworkCredential().Password.Length'); t.send('Enter');
+  await t.waitFor(/^User:\s*$/m);
+  t.type('bob'); t.send('Enter');
+  await t.waitFor(/^Password for user bob:\s*$/m);
+  t.type('cred-Secret-9'); t.send('Enter');
+  await t.waitFor(/^cred bob 13$/m);
+  assert.ok(!t.screen().includes('cred-Secret-9'), 'the credential password is not echoed');
   await idle(t);
 
   // Ctrl+C stops a loop (twice) and the session goes on with its state
