@@ -152,12 +152,15 @@ test('shell over WinRM with CredSSP: the delegated logon answers; `exit 3` leave
 });
 
 test('shell --local without a terminal: lines from stdin, errors formatted by PowerShell, exit N', { skip, timeout: 180_000 }, async () => {
-  const r = await runCli(['shell', '--local', '--pwsh', pwsh!, '--no-history'], { input: '1+1\nGet-Item /no/such/path\nif ($true) {\n"in block"\n}\nexit 4\n', timeoutMs: 170_000 });
+  const r = await runCli(['shell', '--local', '--pwsh', pwsh!, '--no-history'], { input: '1+1\nGet-Item /no/such/path\nthrow "boom"\n)\nif ($true) {\n"in block"\n}\nexit 4\n', timeoutMs: 170_000 });
   assert.equal(r.code, 4, r.stderr);
   assert.match(r.stdout, /^\[localhost\]: PS [^\n]*> 1\+1$/m);
   assert.match(r.stdout, /^2$/m);
   assert.match(r.stdout, /^in block$/m);
-  assert.match(r.stderr, /Get-Item: Cannot find path '\/no\/such\/path' because it does not exist\./);
+  // PowerShell's error view (ConciseView), for errors written and thrown alike, on stderr
+  assert.match(r.stderr, /^Get-Item: Cannot find path '\/no\/such\/path' because it does not exist\.$/m);
+  assert.match(r.stderr, /^Exception: boom$/m);
+  assert.match(r.stderr, /^ParserError: *\nLine \|\n   1 \|  \)\n/m);
   assert.doesNotMatch(r.stdout + r.stderr, /\x1b\[/, 'no colours without a terminal');
 });
 

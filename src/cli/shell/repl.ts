@@ -55,6 +55,28 @@ export async function remoteCompletion(session: Session, before: string): Promis
   return { matches: matches.map(text), replace: before.slice(i, Math.min(before.length, i + n)) };
 }
 
+/**
+ * Show terminating errors as PowerShell's console does (its error view: `Exception: boom`, `ParserError: ...`):
+ * they are the newest entries of the remote $Error, formatted there; the local text when that is not possible (a
+ * restricted endpoint).
+ */
+async function showErrors(session: Session, host: ShellHost, failures: string[]): Promise<void> {
+  const width = host.ui?.rawUI?.bufferSize?.width ?? 120;
+  let formatted = '';
+  try {
+    const r = await session.invokePipeline({
+      statements: [[{
+        cmd: 'param($n, $w) if ($Error.Count -ge $n) { ($Error[($n - 1)..0] | ForEach-Object { if ($_ -is [System.Management.Automation.IContainsErrorRecord]) { $_.ErrorRecord } else { $_ } } | Out-String -Width $w).Trim("`r`n") }',
+        isScript: true, args: [{ name: null, value: failures.length }, { name: null, value: width }],
+      }]],
+      addToHistory: false,
+    });
+    formatted = r.output.map(text).join('\n');
+  } catch { /* the local text below */ }
+  if (formatted.trim()) host.ui!.writeErrorLine!(formatted);
+  else for (const f of failures) host.ui!.writeErrorLine!(f);
+}
+
 const CLEAR = /^\s*(clear|cls|clear-host)\s*;?\s*$/i;
 const EXIT = /^\s*exit(?:\s+(-?\d+))?\s*;?\s*$/i;
 
@@ -94,13 +116,17 @@ export async function shellLoop(o: ShellLoopOptions): Promise<number> {
 
     running = new AbortController();
     host.signal = running.signal;
+    // errors that did not go through Out-Default (a terminating error: throw, -ErrorAction Stop, a parse error)
+    const failures: string[] = [];
     try {
       for await (const ev of session.streamPipeline({
         statements: [[{ cmd: entry, isScript: true, useLocalScope: false, mergeToOutput: { error: true } }, { cmd: 'Out-Default', useLocalScope: true }]],
         addToHistory: true,
       }, { signal: running.signal })) {
-        if (ev.type === 'state' && ev.state === PSInvocationState.Failed && ev.error !== undefined) host.ui!.writeErrorLine!(text(ev.error));
+        if (ev.type === 'error') failures.push(text(ev.record));
+        else if (ev.type === 'state' && ev.state === PSInvocationState.Failed && ev.error !== undefined) failures.push(text(ev.error));
       }
+      if (failures.length) await showErrors(session, host, failures);
     } catch (e) {
       if (!(e instanceof AbortError)) { host.commandEnded(); throw e; }
     } finally {
