@@ -53,6 +53,12 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   t.type('21*2'); t.send('Enter');
   await t.waitFor(/^42$/m);
   await idle(t);
+  // colours on a terminal: Write-Host's, and errors in red
+  t.type('Write-Host -ForegroundColor Green green-text; Write-Error red-text'); t.send('Enter');
+  await t.waitFor(/^Write-Error: red-text$/m);
+  assert.match(t.screenWithColors(), /\x1b\[92mgreen-text/);
+  assert.match(t.screenWithColors(), /\x1b\[91mWrite-Error: red-text/);
+  await idle(t);
 
   // Tab: the remote completes the command name (in PowerShell's case)
   t.type('get-childi'); t.send('Tab');
@@ -141,11 +147,12 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   await again.waitFor(/^EXITED 0$/m);
 });
 
-test('shell over WinRM with CredSSP: the delegated logon answers; `exit 3` leaves with 3', { skip, timeout: 180_000 }, async () => {
-  const t = shell(['-H', `127.0.0.1:${ep.port}`, '-u', USER, '--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1', '--no-history'], { WINRM_PASSWORD: PASSWORD });
+test('shell over WinRM with CredSSP: the delegated logon answers; NO_COLOR; `exit 3` leaves with 3', { skip, timeout: 180_000 }, async () => {
+  const t = shell(['-H', `127.0.0.1:${ep.port}`, '-u', USER, '--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1', '--no-history'], { WINRM_PASSWORD: PASSWORD, NO_COLOR: '1' });
   await t.waitFor(PROMPT);
-  t.type('"credssp " + (1 + 1)'); t.send('Enter');
-  await t.waitFor(/^credssp 2$/m);
+  t.type('"credssp " + (1 + 1); Write-Host -ForegroundColor Green plain; Get-Item /nope'); t.send('Enter');
+  await t.waitFor(/^credssp 2\nplain\nGet-Item: Cannot find path/m);
+  assert.doesNotMatch(t.screenWithColors(), /\x1b\[(?!0?m|39m|49m)[0-9;]*m/, 'NO_COLOR: no colours');
   assert.ok(ep.lines.some((l) => /auth ok EXAMPLE\\alice via credssp/.test(l)), ep.lines.join('\n'));
   t.type('exit 3'); t.send('Enter');
   await t.waitFor(/^EXITED 3$/m);

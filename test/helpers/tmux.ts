@@ -15,6 +15,8 @@ export interface Terminal {
   /** type text literally (no key-name lookup) */
   type(text: string): void;
   screen(): string;
+  /** the screen with its colours (SGR escapes) */
+  screenWithColors(): string;
   /** wait until the screen matches (polled); throws with the screen when it does not within `timeoutMs` */
   waitFor(re: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   close(): void;
@@ -31,6 +33,7 @@ export function startTerminal(command: string, o: { env?: NodeJS.ProcessEnv; cwd
     send: (...keys) => { tmux('send-keys', '-t', 't', ...keys); },
     type: (text) => { tmux('send-keys', '-t', 't', '-l', text); },
     screen,
+    screenWithColors: () => tmux('capture-pane', '-p', '-e', '-t', 't'),
     async waitFor(re, timeoutMs = 60_000) {
       const end = Date.now() + timeoutMs;
       for (;;) {
