@@ -76,7 +76,7 @@ export class LineEditor {
     let prefix = c.matches[0]!;
     for (const m of c.matches) { let i = 0; while (i < prefix.length && i < m.length && prefix[i]!.toLowerCase() === m[i]!.toLowerCase()) i++; prefix = prefix.slice(0, i); }
     if (c.matches.length === 1) prefix = c.matches[0]!;
-    else if (prefix.length < c.replace.length) return [c.matches, ''];
+    else if (prefix.length < c.replace.length) return [[], c.replace]; // nothing both safe and useful to insert
     for (let i = 0; i < c.replace.length; i++) this.rl.write(null as unknown as string, { name: 'backspace' });
     this.rl.write(prefix);
     return [c.matches.length === 1 ? [] : c.matches, prefix];
