@@ -58,7 +58,14 @@ test('session disconnect -> list -> connect: the job goes on while nobody is con
   assert.ok(!gone.stdout.includes(id), 'connect removes the session when its commands are done');
 });
 
-test('session remove ends a disconnected job; connect to an unknown id says what to do', { skip, timeout: 240_000 }, async () => {
+test('a job with errors: connect exits 1; session remove ends a disconnected job; an unknown id says what to do', { skip, timeout: 240_000 }, async () => {
+  const failing = await cli('disconnect', '-c', "Write-Error 'job failed'; 'rest'");
+  assert.equal(failing.code, 0, failing.stderr);
+  const fid = lines(failing.stdout).pop()!;
+  const got = await cli('connect', fid);
+  assert.equal(got.code, 1, 'a job with errors: exit 1');
+  assert.match(lines(failing.stdout).concat(lines(got.stdout)).join('\n'), /Write-Error: job failed\nrest$/);
+
   const started = await cli('disconnect', '-c', 'while ($true) { Start-Sleep -Milliseconds 200 }');
   assert.equal(started.code, 0, started.stderr);
   const id = lines(started.stdout).pop()!;

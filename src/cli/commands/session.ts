@@ -4,6 +4,7 @@
  *   session disconnect -H HOST -c SCRIPT   start SCRIPT in a new session, disconnect, print the session id
  *   session list -H HOST                  the user's sessions on the host, their state and commands
  *   session connect -H HOST ID            reattach, print the rest of the output as it comes, remove the session
+ *                                         (exit 1 when the job had errors)
  *   session remove -H HOST ID             end a session (its commands stop)
  * Output is formatted on the host (Out-String -Stream at the terminal's width at start), so what arrives later is
  * the text PowerShell would have printed. Uses only the public API.
@@ -18,6 +19,8 @@ interface SessionFlags { command?: string; file?: string; idleTimeout?: number; 
 
 /** The first output of a started job: the pipeline exists on the host, so it can be disconnected. */
 const STARTED = 'winrm-ts:session-started';
+/** The last output of a job: how many errors it had (its $Error.Count), for the exit code of `connect`. */
+const ERRORS = 'winrm-ts:session-errors=';
 const text = (v: ClixmlValue): string => (typeof v === 'string' ? v : v === null ? '' : v instanceof PSObject ? v.toStringValue ?? String(v.value ?? '') : String(v));
 
 function winrm(cmd: Command): Command {
@@ -46,9 +49,15 @@ export function register(program: Command): void {
 
 const options = (f: SessionFlags): Promise<SessionOptions> => WINRM_SESSION_SOURCE.options(f);
 
-/** Print one event of a job (strings from Out-String -Stream; anything else as its text). */
+/** Print one event of a job (strings from Out-String -Stream; anything else as its text); true: the job had errors. */
 function emit(ev: InvokeEvent): boolean {
-  if (ev.type === 'output') { if (ev.value !== STARTED) process.stdout.write(text(ev.value) + '\n'); return false; }
+  if (ev.type === 'output') {
+    if (ev.value === STARTED) return false;
+    if (typeof ev.value === 'string' && ev.value.startsWith(ERRORS)) return Number(ev.value.slice(ERRORS.length)) > 0;
+    process.stdout.write(text(ev.value) + '\n');
+    return false;
+  }
+  if (ev.type === 'error') { process.stderr.write(text(ev.record) + '\n'); return true; }
   if (ev.type === 'state' && ev.state === PSInvocationState.Failed) { if (ev.error !== undefined) process.stderr.write(text(ev.error) + '\n'); return true; }
   return ev.type === 'state' && ev.state === PSInvocationState.Stopped;
 }
@@ -59,23 +68,25 @@ export async function startDisconnected(f: SessionFlags): Promise<number> {
   const width = Math.max(40, process.stdout.columns || 120);
   const s = await Session.open(await options(f));
   let disconnecting: Promise<{ shellId: string; pipelineIds: string[] }> | undefined;
+  let bad = false;
   try {
     const events = s.streamPipeline({
       statements: [
         [{ cmd: `'${STARTED}'`, isScript: true }],
         [{ cmd: script, isScript: true, mergeToOutput: { error: true } }, { cmd: 'Out-String', args: [{ name: 'Stream', value: true }, { name: 'Width', value: width }] }],
+        [{ cmd: `'${ERRORS}' + $Error.Count`, isScript: true }],
       ],
     });
     try {
       for await (const ev of events) {
         // what arrived before the Disconnect took effect is printed here; the host keeps the rest for `connect`
         if (ev.type === 'output' && ev.value === STARTED && !disconnecting) disconnecting = s.disconnect({ idleTimeout: f.idleTimeout });
-        emit(ev);
+        if (emit(ev)) bad = true;
       }
     } catch (e) {
       if (!disconnecting) throw e;
     }
-    if (!disconnecting) { process.stderr.write('winrm-ts: the script ended before it could be disconnected (nothing left on the host)\n'); return 0; }
+    if (!disconnecting) { process.stderr.write('winrm-ts: the script ended before it could be disconnected (nothing left on the host)\n'); return bad ? 1 : 0; }
     const { shellId } = await disconnecting;
     process.stderr.write(`winrm-ts: disconnected; reattach with: winrm-ts session connect -H ${String(f.host)} ${shellId}\n`);
     process.stdout.write(`${shellId}\n`);
