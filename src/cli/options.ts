@@ -143,22 +143,43 @@ export async function promptPassword(prompt: string): Promise<string> {
   return readHidden(prompt, () => new InvalidArgumentError('cancelled'));
 }
 
-/** Read one line from stdin (a TTY) in raw mode, without echo: backspace edits, Enter ends, Ctrl-C rejects with `cancelled()`. */
+/**
+ * Read one line from stdin (a TTY) in raw mode, without echo: backspace edits, Enter ends, Ctrl-C rejects with
+ * `cancelled()`. stdin is left as it was found: raw mode off, reading stopped, and its flowing state restored (a
+ * stream never read before goes back to "not yet flowing", so a later `on('data')` — `run -- cat` — starts it
+ * again; after a plain pause() it would not); keys typed after Enter are put back for the next reader.
+ */
 export function readHidden(prompt: string, cancelled: () => Error): Promise<string> {
   const stdin = process.stdin;
+  const flowing = stdin.readableFlowing;
+  const wasRaw = stdin.isRaw;
   process.stderr.write(prompt);
   stdin.setRawMode(true);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let pw = '';
     const onData = (d: Buffer) => {
-      for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { done(); resolve(pw); return; }
-        if (ch === '\u0003') { done(); reject(cancelled()); return; }
+      const chars = [...d.toString('utf8')];
+      for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i]!;
+        if (ch === '\r' || ch === '\n') {
+          let rest = chars.slice(i + 1).join('');
+          if (ch === '\r' && rest.startsWith('\n')) rest = rest.slice(1);
+          done(rest); resolve(pw); return;
+        }
+        if (ch === '\u0003') { done(''); reject(cancelled()); return; }
         if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1); else pw += ch;
       }
     };
-    const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
+    const done = (rest: string) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      if (rest) stdin.unshift(Buffer.from(rest, 'utf8'));
+      if (flowing !== false) (stdin as { readableFlowing: boolean | null }).readableFlowing = flowing;
+      if (flowing === true) stdin.resume();
+      process.stderr.write('\n');
+    };
     stdin.on('data', onData);
   });
 }

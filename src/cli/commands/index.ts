@@ -12,4 +12,6 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   worker: () => import('./worker.js'),
   doctor: () => import('./doctor.js'),
   completion: () => import('./completion.js'),
+  shell: () => import('./shell.js'),
+  session: () => import('./session.js'),
 };
