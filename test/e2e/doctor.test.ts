@@ -192,10 +192,15 @@ test('an expired certificate and a certificate for another name: the TLS check n
   assert.match(t2.detail, /the certificate is not for 127\.0\.0\.1/);
   assert.match(text(t2), /web\.corp\.example/);
   assert.match(t2.detail, /SHA256:[0-9a-f]{64}/);
+  assert.match(text(t2), /--tls-server-name web\.corp\.example/);
   // pinned: the name and chain no longer matter
   const r3 = await runDoctor(alice(e2.port, { https: true, fingerprint: String(t2.data?.sha256) }));
   assert.equal(check(r3, 'tls').status, 'ok', text(check(r3, 'tls')));
   assert.equal(check(r3, 'round-trip').status, 'ok');
+  // --tls-server-name: still connecting to 127.0.0.1, the certificate is checked for the name it has
+  const r4 = await runDoctor(alice(e2.port, { https: true, ca: wrong.cert, tlsServerName: 'web.corp.example' }));
+  assert.equal(check(r4, 'tls').status, 'ok', text(check(r4, 'tls')));
+  assert.equal(check(r4, 'round-trip').status, 'ok', text(check(r4, 'round-trip')));
 });
 
 test('HTTP to an HTTPS port and HTTPS to an HTTP port: doctor says which the port speaks', async () => {

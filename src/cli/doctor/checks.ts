@@ -129,8 +129,10 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
   let tls: TlsResult | undefined;
   const path = conn.path ?? '/wsman';
   const ca = conn.ca;
+  // --tls-server-name: the name the certificate is checked against (and SNI) when connecting by another name / address
+  const servername = conn.tlsServerName;
   if (https) {
-    tls = await tlsProbe(dial, host, { ca, timeoutMs });
+    tls = await tlsProbe(dial, host, { ca, timeoutMs, servername });
     if (!tls.ok) {
       const plain = await httpPost({ https: false, host, port, path, dial, headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8' }, body: '', timeoutMs });
       add({ id: 'protocol', title: 'HTTP or HTTPS', status: 'failed',
@@ -140,9 +142,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       return skipRest('no TLS on this port');
     }
   }
-  const listener = await probeListener({ https, host, port, path, timeoutMs, ca, dial });
+  const listener = await probeListener({ https, host, port, path, timeoutMs, ca, dial, servername });
   if (!listener.identify.ok && !listener.challenge.ok) {
-    const t = https ? undefined : await tlsProbe(dial, host, { ca, timeoutMs });
+    const t = https ? undefined : await tlsProbe(dial, host, { ca, timeoutMs, servername });
     if (t?.ok) {
       add({ id: 'protocol', title: 'HTTP or HTTPS', status: 'failed', detail: `${host}:${port} speaks HTTPS (a TLS handshake succeeded, ${t.protocol}), not plain HTTP`,
         fix: [`add --https (the port is the HTTPS listener${port === 5986 ? '' : `; HTTP is usually 5985`})`] });
@@ -175,13 +177,13 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
   }
 
   // ---- TLS ----
-  if (https && tls) add(tlsCheck(tls, conn, host));
+  if (https && tls) add(tlsCheck(tls, conn, servername ?? host));
 
   // ---- auth schemes ----
   const schemes = add(schemesCheck(listener.schemes, conn, authName, https));
 
   // ---- this client's side ----
-  const policy = clientPolicy({ ...conn, trustedHosts: o.trustedHosts, trustedHostsSource: o.trustedHostsSource });
+  const policy = clientPolicy({ ...conn, trustedHosts: o.trustedHosts ?? conn.trustedHosts, trustedHostsSource: o.trustedHostsSource ?? conn.trustedHostsSource });
   let delegation: Check;
   if (authName === 'credssp') {
     try {
@@ -275,7 +277,8 @@ function tlsCheck(t: TlsResult, conn: ConnectOptions, host: string): Check {
   if (!t.nameMatches) {
     if (!trusted) worse('failed');
     problems.push(`the certificate is not for ${host}: ${t.nameError ?? ''} (${t.subjectAltName ?? t.subject ?? 'no names'})`);
-    fix.push(`connect by a name the certificate has (${(t.subjectAltName ?? '').replace(/DNS:|IP Address:/g, '') || 'see its subject'}), or issue the listener a certificate for ${host}`);
+    const names = (t.subjectAltName ?? '').replace(/DNS:|IP Address:/g, '');
+    fix.push(`connect by a name the certificate has (${names || 'see its subject'}), or keep this address and check the certificate for its name: --tls-server-name ${names.split(',')[0]?.trim() || 'NAME'}, or issue the listener a certificate for ${host}`);
   }
   if (!t.authorized && t.authorizationError !== 'CERT_HAS_EXPIRED') {
     const e = t.authorizationError ?? '';
