@@ -186,6 +186,7 @@ export class WinrsCommand {
           env = await ws.invoke(Action.Receive, this.shell.resourceUri, receiveBody(this.commandId), {
             selectors: this.shell.selectors, signal: this.abort.signal,
             options: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'TRUE' }],
+            cutBase64: 'Stream', // stream data decoded from the reply's bytes, outside the XML parser
           });
         } catch (e) {
           if (isTimedOutFault(e)) continue; // long poll ended without output: ask again
