@@ -25,7 +25,7 @@ import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
-import { ProcessGroups, spawnForLogon } from './spawn.js';
+import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon } from './spawn.js';
 import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -276,7 +276,9 @@ export class WinrsExecutor {
       let line = [cl.command, ...cl.args].join(' ');
       line = line.replace(/^\s*cmd(\.exe)?\s+\/c\s+/i, '');
       if (!line.trim()) throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
-      file = '/bin/sh'; args = ['-c', line];
+      // a line without shell syntax runs directly (what the shell would exec), anything else through /bin/sh -c
+      const direct = directArgv(line, env.PATH ?? accountPath(accountOf(shell.owner)));
+      if (direct) { file = direct[0]!; args = direct.slice(1); } else { file = '/bin/sh'; args = ['-c', line]; }
     }
     const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT'
