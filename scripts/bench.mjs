@@ -18,6 +18,7 @@ const BENCHES = [
   { name: 'transfer', file: 'bench/transfer.ts', args: [] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
   { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
+  { name: 'stream', file: 'bench/stream.ts', args: [] },
 ];
 const wanted = process.argv.slice(2);
 let failed = 0;
