@@ -37,6 +37,8 @@ import { fromBase64, toBase64 } from '../util/bytes.js';
 export interface ExchangeOptions { signal?: AbortSignal; readTimeoutMs?: number }
 export interface EnvelopeExchange {
   exchange(envelopeXml: string, opts?: ExchangeOptions): Promise<string>;
+  /** the reply as bytes (UTF-8), so bulk content can be cut out before any text conversion (src/xml/base64-cut.ts) */
+  exchangeBytes?(envelopeXml: string, opts?: ExchangeOptions): Promise<Buffer>;
   readonly stats: TransportStats;
   close(): void;
 }
@@ -513,6 +515,11 @@ export class HttpTransport implements EnvelopeExchange {
    * have carried the request out, and a Receive's output may be lost with the response.
    */
   async exchange(envelopeXml: string, opts: ExchangeOptions = {}): Promise<string> {
+    return (await this.exchangeBytes(envelopeXml, opts)).toString('utf8');
+  }
+
+  /** exchange(), the reply as bytes (no text conversion of the body). */
+  async exchangeBytes(envelopeXml: string, opts: ExchangeOptions = {}): Promise<Buffer> {
     const c = await this.acquire(opts.signal);
     const action = envelopeAction(envelopeXml);
     const verb = action?.replace(/^.*\//, '');
@@ -578,7 +585,7 @@ export class HttpTransport implements EnvelopeExchange {
 
   private who(): string { return this.opts.username ? `${this.opts.username} (${this.opts.auth?.protocol})` : 'anonymous'; }
 
-  private async send(c: Connection, body: Uint8Array, opts: ExchangeOptions): Promise<string> {
+  private async send(c: Connection, body: Uint8Array, opts: ExchangeOptions): Promise<Buffer> {
     await this.ensureConnected(c, opts.signal);
     const ctx = c.ctx;
     let res: HttpResponse;
@@ -627,10 +634,12 @@ export class HttpTransport implements EnvelopeExchange {
     } else if (this.encrypt && res.body.length && (res.status === 200)) {
       throw new EncryptionError(`the server answered an encrypted request with an unencrypted body (Content-Type ${ct ?? 'none'})`);
     }
-    const text = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8');
-    const soap = /Envelope/.test(text.slice(0, 4096));
-    if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return text;
-    if (res.status === 500 && soap) return text; // a SOAP fault: the WS-Man layer reads it
+    const bytes = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength);
+    // only the start is looked at as text: the body may be megabytes of base64 that the WS-Man layer cuts out as bytes
+    const text = bytes.subarray(0, 4096).toString('utf8');
+    const soap = /Envelope/.test(text);
+    if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return bytes;
+    if (res.status === 500 && soap) return bytes; // a SOAP fault: the WS-Man layer reads it
     if (res.status === 200 || res.status === 404 || res.status === 405 || (res.status >= 300 && res.status < 400)) {
       throw new HttpStatusError(`${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
         `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`, res.status);

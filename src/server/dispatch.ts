@@ -40,7 +40,8 @@ export interface WsmanRequest {
   operationTimeoutMs: number;
 }
 
-export type ResourceHandler = (req: WsmanRequest) => Promise<string>;
+/** The reply envelope: XML text, or its UTF-8 bytes (replies built as bytes, e.g. WinRS Receive). */
+export type ResourceHandler = (req: WsmanRequest) => Promise<string | Uint8Array>;
 
 export { WsmanFault };
 

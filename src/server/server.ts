@@ -416,10 +416,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     }
 
     // ---- parse + dispatch ----
-    const reply = async (status: number, xml: string) => {
+    const reply = async (status: number, xml: string | Uint8Array) => {
       if (res.destroyed) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
       if (encrypted && connCtx) {
-        const e = await encryptMessage(connCtx, Buffer.from(xml, 'utf8'));
+        const e = await encryptMessage(connCtx, typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml);
         finish(status, e.body, { ...extra, 'Content-Type': e.contentType });
       } else finish(status, xml, extra);
     };
