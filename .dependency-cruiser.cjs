@@ -60,8 +60,8 @@ const KNOWN = {
     '^src/client/session\\.ts$', '^src/transfer/',
     // server/limits.ts throws dispatch.ts's WsmanFault; dispatch.ts takes the EndpointLimits type (type-only)
     '^src/server/(dispatch|limits)\\.ts$',
-    // the CLI's fan-out runner and queue submitter share helpers both ways; `ps` and its fan-out variant too
-    '^src/cli/fanout-run\\.ts$', '^src/cli/queue/(submit|protocol)\\.ts$', '^src/cli/commands/ps\\.ts$', '^src/cli/fanout-ps\\.ts$',
+    // the CLI's fan-out runner and queue submitter share helpers both ways
+    '^src/cli/fanout-run\\.ts$', '^src/cli/queue/(submit|protocol)\\.ts$',
   ],
 };
 

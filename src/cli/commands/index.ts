@@ -10,5 +10,5 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   fetch: () => import('./fetch.js'),
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
-  completion: () => import('./completion.js'),
+  completion: () => import('./completion.js').then((m) => m.withCommands(commands)),
 };
