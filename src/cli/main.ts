@@ -14,8 +14,7 @@ program.name('winrm-ts').description('WinRM and PowerShell remoting for Node, pa
 // (top-level help, `help CMD`, an unknown command: commander's own messages list them all).
 const args = process.argv.slice(2);
 const named = args.find((a) => !a.startsWith('-'));
-// `completion` describes every command, so it loads them all.
-const loaders = named !== undefined && named !== 'completion' && Object.hasOwn(commands, named) ? [commands[named]!]
+const loaders = named !== undefined && Object.hasOwn(commands, named) ? [commands[named]!]
   : args.length === 1 && /^(-V|--version)$/.test(args[0]!) ? [] : Object.values(commands);
 Promise.all(loaders.map((load) => load())).then((mods) => {
   for (const m of mods) m.register(program);

@@ -9,28 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { findPwsh, hasCommand, peerSkip } from '../helpers/peers.js';
-import { Command } from 'commander';
-import { completionScript, programModel as modelOf, SHELLS, type Shell } from '../../src/cli/commands/completion.js';
+import { completionScript, programModel, SHELLS, type Shell } from '../../src/cli/commands/completion.js';
 import { commands } from '../../src/cli/commands/index.js';
-
-/** The program as `winrm-ts completion` sees it: every command module registered. */
-async function programModel() {
-  const p = new Command().name('winrm-ts').version('0.0.0');
-  for (const load of Object.values(commands)) (await load()).register(p);
-  return modelOf(p);
-}
 
 const withScript = async <T>(shell: Shell, f: (path: string) => T): Promise<T> => {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-compl-'));
   try {
     const path = join(dir, `winrm-ts.${shell}`);
-    writeFileSync(path, completionScript(shell, await programModel()));
+    writeFileSync(path, completionScript(shell, await programModel(commands)));
     return f(path);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 };
 
 test('the model has every command module, its options and their choices', async () => {
-  const m = await programModel();
+  const m = await programModel(commands);
   assert.deepEqual(m.commands.map((c) => c.name).sort(), Object.keys(commands).sort());
   const ps = m.commands.find((c) => c.name === 'ps')!;
   for (const o of ['--command', '--file', '--cmd', '--param', '--input-json', '--json', '--host', '--help']) assert.ok(ps.options.some((x) => x.long === o), o);
@@ -41,7 +33,7 @@ test('the model has every command module, its options and their choices', async 
 });
 
 test('the CLI prints each script and names every command in it; an unknown shell is refused', async () => {
-  const m = await programModel();
+  const m = await programModel(commands);
   for (const shell of SHELLS) {
     const r = await runCli(['completion', shell]);
     assert.equal(r.code, 0, r.stderr);

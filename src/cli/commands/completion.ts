@@ -8,7 +8,10 @@
  *   winrm-ts completion fish > ~/.config/fish/completions/winrm-ts.fish
  *   winrm-ts completion powershell | Out-String | Invoke-Expression   # $PROFILE
  */
-import { Argument, type Command, type Option } from 'commander';
+import { Argument, Command, type Option } from 'commander';
+
+/** The CLI's command table (src/cli/commands/index.ts hands it in: importing it here would make a cycle). */
+export type CommandTable = Record<string, () => Promise<{ register: (program: Command) => void }>>;
 
 export const SHELLS = ['bash', 'zsh', 'fish', 'powershell'] as const;
 export type Shell = typeof SHELLS[number];
@@ -19,7 +22,12 @@ export interface OptionModel {
 export interface CommandModel { name: string; description: string; options: OptionModel[]; takesArgs: boolean; argChoices?: string[] }
 export interface ProgramModel { name: string; options: OptionModel[]; commands: CommandModel[] }
 
-export function register(program: Command): void {
+/** The `completion` command, generating from every command of `table`. */
+export function withCommands(table: CommandTable): { register: (program: Command) => void } {
+  return { register: (program) => register(program, table) };
+}
+
+function register(program: Command, table: CommandTable): void {
   program.command('completion')
     .description('print a shell completion script (bash, zsh, fish, powershell)')
     .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
@@ -29,15 +37,15 @@ Install:
   zsh         source <(winrm-ts completion zsh)             (in ~/.zshrc, after compinit)
   fish        winrm-ts completion fish > ~/.config/fish/completions/winrm-ts.fish
   powershell  winrm-ts completion powershell | Out-String | Invoke-Expression   (in $PROFILE)`)
-    .action((shell: Shell) => {
-      // main.ts registers every command module for `completion` (other command lines load only their own)
-      process.stdout.write(completionScript(shell, programModel(program)));
+    .action(async (shell: Shell) => {
+      process.stdout.write(completionScript(shell, await programModel(table, program.name())));
     });
 }
 
-/** The model of a program with every command module registered into it. */
-export function programModel(p: Command): ProgramModel {
-  const name = p.name();
+/** Every command module registered into a fresh program (the running one holds only the command it was asked for). */
+export async function programModel(table: CommandTable, name = 'winrm-ts'): Promise<ProgramModel> {
+  const p = new Command().name(name).version('0.0.0');
+  for (const load of Object.values(table)) (await load()).register(p);
   const visible = p.commands.filter((c) => !(c as Command & { _hidden?: boolean })._hidden);
   return {
     name,

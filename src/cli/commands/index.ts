@@ -13,5 +13,5 @@ export const commands: Record<string, () => Promise<{ register: (program: Comman
   serve: () => import('./serve.js'),
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
-  completion: () => import('./completion.js'),
+  completion: () => import('./completion.js').then((m) => m.withCommands(commands)),
 };

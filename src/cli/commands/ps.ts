@@ -56,7 +56,6 @@ export function register(program: Command): void {
   addFanoutOptions(cmd, { queue: false });
 }
 
-
 /** Pipeline input from stdin: --input-json, --input-lines, or lines when stdin is piped and the script reads input. */
 function stdinInput(script: string | undefined, flags: PsFlags): AsyncIterable<PSValue> | undefined {
   if (flags.inputJson) return stdinJson();
