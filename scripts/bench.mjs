@@ -18,7 +18,13 @@ const BENCHES = [
   { name: 'transfer', file: 'bench/transfer.ts', args: [] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
   { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
+  { name: 'stream', file: 'bench/stream.ts', args: [] },
 ];
+// the library finds pwsh through WINRM_TS_PWSH or PATH only; the benches use the peer install when nothing else is set
+if (!process.env.WINRM_TS_PWSH) {
+  const peerPwsh = join(process.env.WINRM_TS_PEERS_DIR ?? '/opt/winrm-ts-peers', 'pwsh', 'pwsh');
+  if (existsSync(peerPwsh)) process.env.WINRM_TS_PWSH = peerPwsh;
+}
 const wanted = process.argv.slice(2);
 let failed = 0;
 for (const b of BENCHES) {

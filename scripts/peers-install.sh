@@ -13,6 +13,9 @@ PKGS=(gss-ntlmssp python3-gssapi python3-cryptography python3-openssl python3-re
   openssh-server openssh-client openssl
   krb5-kdc krb5-admin-server krb5-user tinyproxy redis-server)
 PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, useradd
+PKGS+=(libsecret-tools gnome-keyring dbus) # the CLI's opt-in keyring (secret-tool) and a headless Secret Service for its test
+PKGS+=(zsh fish) # `winrm-ts completion`: each shell parses (and fish completes) its script
+PKGS+=(tmux) # the interactive shell tests drive `winrm-ts shell` in a terminal
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

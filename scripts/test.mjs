@@ -2,7 +2,7 @@
 // Runs the test tiers with Node's test runner (TypeScript loaded through tsx, no build needed).
 // Usage: node scripts/test.mjs [--tier unit|pair|e2e|peers|fuzz ...] [file filter substrings...]
 // WINRM_TS_REQUIRE_PEERS=1 turns "peer missing -> skip" into a failure (CI sets it).
-import { readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { spawn } from 'node:child_process';
 
@@ -20,6 +20,11 @@ function walk(dir, out) {
     if (statSync(p).isDirectory()) walk(p, out); else if (name.endsWith('.test.ts')) out.push(p);
   }
   return out;
+}
+// The library finds pwsh through WINRM_TS_PWSH or PATH only; tests use the peer install when nothing else is set.
+if (!process.env.WINRM_TS_PWSH) {
+  const peerPwsh = join(process.env.WINRM_TS_PEERS_DIR ?? '/opt/winrm-ts-peers', 'pwsh', 'pwsh');
+  if (existsSync(peerPwsh)) process.env.WINRM_TS_PWSH = peerPwsh;
 }
 let files = walk(join(root, 'test'), []).sort();
 if (tiers.length) files = files.filter((f) => tiers.some((t) => relative(join(root, 'test'), f).startsWith(t + '/')));

@@ -57,6 +57,15 @@ export class KerberosError extends AuthError {
 }
 /** Raised before any secret leaves the machine when a host is outside the delegate allow-list. */
 export class DelegationRefusedError extends AuthError { override readonly code: string = 'DELEGATION_REFUSED'; }
+/**
+ * Raised before any credential leaves the machine when a trusted-hosts list is set (ConnectOptions.trustedHosts, the
+ * config file's `trustedHosts`) and the host is not in it while nothing proves its identity (no verified TLS
+ * certificate, no Kerberos): NTLM, Basic and CredSSP-over-NTLM are refused, as the Windows client's TrustedHosts does.
+ */
+export class UntrustedHostError extends AuthError {
+  override readonly code: string = 'UNTRUSTED_HOST';
+  constructor(message: string, readonly host: string, options?: ErrorOptions) { super(message, options); }
+}
 
 export class EncryptionError extends WinRMError { override readonly code: string = 'ENCRYPTION'; }
 

@@ -26,8 +26,9 @@ export {
 } from './clixml/index.js';
 // --- PSRP: Session, host, transports, sans-IO core ---
 export {
-  Session, registerSessionTransport, describe as describeRemoteError,
-  type SessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
+  Session, describe as describeRemoteError,
+  type SessionOptions, type SessionCommonOptions, type ProcessSessionOptions, type WSManSessionOpenOptions,
+  type SshSessionOpenOptions, type CustomSessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
 } from './client/session.js';
 export { answerHostCall, psCredential, nonInteractiveHost, type PSHostHandler, type PSHostUI, type PromptField, type PromptChoice, type CredentialAnswer } from './client/host.js';
 export { ClientRunspacePool, ClientPipeline, type PSRPPayload, type ClientRunspacePoolOptions } from './psrp/pool.js';
@@ -52,6 +53,7 @@ export { loadSessionConfigs, parseSessionConfigs, type SessionConfiguration } fr
 // --- many hosts: fan-out with a throttle, per-host deadlines and errors, results as one async stream ---
 export { fanout, DEFAULT_THROTTLE, type FanoutEvent, type FanoutJob, type FanoutContext, type FanoutOptions } from './client/fanout.js';
 export { parseHostPort } from './client/client.js';
+export { matchesTrustedHost, hostTrust } from './client/trusted-hosts.js';
 // --- file transfer: copy / fetch over PSRP (Session.copy / Session.fetch) ---
 export {
   copyToRemote, fetchFromRemote, ProgressTracker, TransferError, PathNotFoundError, FileAccessDeniedError, DiskFullError, InvalidNameError,

@@ -5,13 +5,16 @@
  * password (kept in memory only: never logged, never put in an error message or a child's environment).
  */
 import type { AcceptedIdentity, AcceptorContext, AuthContext, Credentials, UserDatabase } from './types.js';
-import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './registry.js';
+import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './types.js';
 import { AccessDeniedError, AuthError, EncryptionError, LocalProtocolError } from '../errors.js';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { fromUtf8, utf8 } from '../util/bytes.js';
 
-/** Split "DOMAIN\user" / "user@domain" / "user" into domain and user (domain '' when absent). */
-export function splitUsername(username: string): { domain: string; user: string } {
+/**
+ * The account a Basic user name names, for the users file: "DOMAIN\user" and "user@domain" both give the domain
+ * and the user ('' domain when absent). (NTLM and CredSSP send the name differently: src/auth/ntlm/credentials.ts.)
+ */
+export function accountOfUsername(username: string): { domain: string; user: string } {
   const bs = username.indexOf('\\');
   if (bs >= 0) return { domain: username.slice(0, bs), user: username.slice(bs + 1) };
   const at = username.lastIndexOf('@');
@@ -57,7 +60,7 @@ export class BasicAcceptor extends NoEncryption implements AcceptorContext {
     const s = fromUtf8(inToken);
     const colon = s.indexOf(':');
     if (colon < 0) throw new AccessDeniedError('Basic authentication: malformed credentials (no ":")');
-    const { domain, user } = splitUsername(s.slice(0, colon));
+    const { domain, user } = accountOfUsername(s.slice(0, colon));
     const password = s.slice(colon + 1);
     const rec = this.userDb.lookup(domain || this.defaultDomain, user);
     if (!rec || !timingSafeStrEq(rec.password, password)) {

@@ -15,7 +15,7 @@
  * certificate and OpenSSL's verdict); this module never touches a socket.
  */
 import type { AcceptedIdentity, AcceptorContext, AuthContext, Credentials, UserDatabase } from './types.js';
-import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './registry.js';
+import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './types.js';
 import { AccessDeniedError, EncryptionError, InvalidArgumentError, LocalProtocolError, RemoteProtocolError } from '../errors.js';
 import { DerReader, TagClass, UniversalTag, children, decode } from '../asn1/der.js';
 

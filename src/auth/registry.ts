@@ -1,6 +1,7 @@
 /**
  * Authentication registry: protocol -> { initiator, acceptor }. THE seam every mechanism plugs into.
  *
+ * The registry imports the mechanisms (one way: their interface, AuthMechanism, lives in ./types.ts).
  * Adding a mechanism = one import + one entry in MECHANISMS below, e.g.
  *   import { ntlmMechanism } from './ntlm/index.js';   ...   ntlm: ntlmMechanism,
  * A mechanism provides:
@@ -13,61 +14,21 @@
  *     connection-bound (NTLM/Negotiate/Kerberos/CredSSP): authenticate once per TCP connection.
  * Options are plain data so that the CLI, the client and the server can pass them through untouched.
  *
- * Ambient auth (the "logged-on user" inside a shell of `winrm-ts serve`): when the caller gives NO username, the
- * client asks `ambientAuthProviders` in order; the first that returns a context is used (the credential broker
- * registers one with `registerAmbientAuth`). None → anonymous requests (no Authorization header).
+ * Ambient auth (no username given): the client facade first asks the endpoint's logon-session credential broker
+ * (src/broker/client.ts, "the logged-on user" inside a shell of `winrm-ts serve`), then `ambientAuthProviders` in
+ * order (Kerberos single sign-on, then what an application registered with `registerAmbientAuth`); the first that
+ * returns a context is used. None → anonymous requests (no Authorization header).
  */
-import type { AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, UserDatabase } from './types.js';
+import type { AcceptorContext, AcceptorOptions, AuthContext, AuthMechanism, Credentials, InitiatorOptions } from './types.js';
+
+export type { AcceptorOptions, AuthMechanism, InitiatorOptions } from './types.js';
 import { InvalidArgumentError } from '../errors.js';
 import { basicMechanism } from './basic.js';
 import { certificateMechanism } from './certificate.js';
 import { credsspMechanism } from './credssp/index.js';
-import { brokeredAmbientAuth } from './brokered.js';
 import { ntlmMechanism } from './ntlm/index.js';
 import { negotiateMechanism } from './spnego/index.js';
 import { kerberosAmbientAuth, kerberosMechanism } from './kerberos/index.js';
-
-export interface InitiatorOptions {
-  /** host name the client connects to (for SPNs: `HTTP/<targetHost>`, delegation checks: `wsman/<targetHost>`) */
-  targetHost: string;
-  /** explicit service principal name, e.g. "HTTP/host.example" */
-  spn?: string;
-  /** CredSSP delegation allow-list: `wsman/HOST` patterns */
-  delegateTo?: string[];
-  /** lowest CredSSP TSRequest version accepted from the server (default 6) */
-  credsspMinVersion?: number;
-  /** true over HTTPS (mechanisms may adapt, e.g. sign-only) */
-  tls?: boolean;
-  /** anything else a mechanism needs; passed through untouched */
-  [extra: string]: unknown;
-}
-
-export interface AcceptorOptions {
-  /** the users the endpoint knows (the users file) */
-  userDb: UserDatabase;
-  /** the endpoint's host name (`--name`), e.g. the NetBIOS computer name for NTLM's target info */
-  serverName: string;
-  /** NetBIOS domain name the endpoint claims (default: the first user's domain, else "WORKGROUP") */
-  domainName?: string;
-  /** channel binding mode for connection-bound mechanisms (`--cbt`), default 'relaxed' */
-  cbt?: 'none' | 'relaxed' | 'strict';
-  /** the bindings the acceptor expects (tls-server-end-point of the endpoint's own certificate); absent on HTTP */
-  channelBindings?: ChannelBindings;
-  /** the endpoint's TLS certificate/key PEM (CredSSP acceptors may reuse them) */
-  tlsCert?: string;
-  tlsKey?: string;
-  /** anything else a mechanism needs; passed through untouched */
-  [extra: string]: unknown;
-}
-
-export interface AuthMechanism {
-  readonly protocol: AuthProtocol;
-  readonly httpScheme: string;
-  /** every HTTP request carries credentials (Basic); otherwise connection-bound */
-  readonly perRequest?: boolean;
-  initiator?(creds: Credentials, opts: InitiatorOptions): AuthContext;
-  acceptor?(opts: AcceptorOptions): AcceptorContext;
-}
 
 /** The table. Keys are the names used by `--auth`. */
 const MECHANISMS: Record<string, AuthMechanism> = {
@@ -123,8 +84,5 @@ export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
   return undefined;
 }
 
-// Inside a logon session of `winrm-ts serve` with credentials, "no user" = the logged-on user, via the
-// logon-session credential broker (src/auth/brokered.ts)
-registerAmbientAuth(brokeredAmbientAuth);
-// then Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)
+// Kerberos single sign-on: a ticket in the ccache (KRB5CCNAME) or a client keytab (KRB5_CLIENT_KTNAME)
 registerAmbientAuth(kerberosAmbientAuth);

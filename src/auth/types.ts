@@ -64,3 +64,50 @@ export interface UserDatabase {
   /** Certificate mapping: the user a client certificate's UPN / e-mail SAN maps to (`DOMAIN\\user:cert:NAME` entries). */
   lookupCertificate?(name: string): { domain: string; user: string } | undefined;
 }
+
+/** One request to a KDC of `realm` and its reply (the I/O edge: src/kdc/network.ts `networkKdc`, or a test double). */
+export type KdcSend = (realm: string, request: Uint8Array, opts?: { signal?: AbortSignal }) => Promise<Uint8Array>;
+
+export interface InitiatorOptions {
+  /** host name the client connects to (for SPNs: `HTTP/<targetHost>`, delegation checks: `wsman/<targetHost>`) */
+  targetHost: string;
+  /** explicit service principal name, e.g. "HTTP/host.example" */
+  spn?: string;
+  /** CredSSP delegation allow-list: `wsman/HOST` patterns */
+  delegateTo?: string[];
+  /** lowest CredSSP TSRequest version accepted from the server (default 6) */
+  credsspMinVersion?: number;
+  /** true over HTTPS (mechanisms may adapt, e.g. sign-only) */
+  tls?: boolean;
+  /** how Kerberos reaches a KDC (src/kdc/network.ts `networkKdc`); auth/ does no network I/O of its own */
+  kdcSend?: KdcSend;
+  /** anything else a mechanism needs; passed through untouched */
+  [extra: string]: unknown;
+}
+
+export interface AcceptorOptions {
+  /** the users the endpoint knows (the users file) */
+  userDb: UserDatabase;
+  /** the endpoint's host name (`--name`), e.g. the NetBIOS computer name for NTLM's target info */
+  serverName: string;
+  /** NetBIOS domain name the endpoint claims (default: the first user's domain, else "WORKGROUP") */
+  domainName?: string;
+  /** channel binding mode for connection-bound mechanisms (`--cbt`), default 'relaxed' */
+  cbt?: 'none' | 'relaxed' | 'strict';
+  /** the bindings the acceptor expects (tls-server-end-point of the endpoint's own certificate); absent on HTTP */
+  channelBindings?: ChannelBindings;
+  /** the endpoint's TLS certificate/key PEM (CredSSP acceptors may reuse them) */
+  tlsCert?: string;
+  tlsKey?: string;
+  /** anything else a mechanism needs; passed through untouched */
+  [extra: string]: unknown;
+}
+
+export interface AuthMechanism {
+  readonly protocol: AuthProtocol;
+  readonly httpScheme: string;
+  /** every HTTP request carries credentials (Basic); otherwise connection-bound */
+  readonly perRequest?: boolean;
+  initiator?(creds: Credentials, opts: InitiatorOptions): AuthContext;
+  acceptor?(opts: AcceptorOptions): AcceptorContext;
+}

@@ -12,12 +12,12 @@ import { InvalidArgumentError, type WinRMError } from '../errors.js';
 import { connect, parseHostPort, type ConnectOptions } from '../client/client.js';
 import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
-import { isHostList, parseHostList } from './hosts.js';
+import { hostFlags, isHostList, parseHostList } from './hosts.js';
+import { profileContext, profileFor } from './config.js';
 import { connectionFromOptions, type ConnectionFlags } from './options.js';
+import { stdoutRoom, type FanoutFlags, type RunSpec } from './fanout-spec.js';
 
-export interface FanoutFlags {
-  throttle?: number; group?: boolean; json?: boolean; hostTimeout?: number; queue?: string; queueName?: string; retryLost?: boolean;
-}
+export { stdoutRoom, type FanoutFlags, type RunSpec };
 
 const posInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -49,10 +49,6 @@ export function wantsRunFanout(f: ConnectionFlags & FanoutFlags): boolean {
   return isHostList(f.host) || !!f.queue || !!f.json || !!f.group || f.throttle !== undefined || f.hostTimeout !== undefined;
 }
 
-/** What a run job carries: everything a worker needs except secrets. */
-export interface RunSpec {
-  words: string[]; cwd?: string; environment: Record<string, string>; codepage: number; noProfile?: boolean;
-}
 
 export function runSpecFromFlags(words: string[], f: { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }): RunSpec {
   const environment: Record<string, string> = {};
@@ -105,17 +101,27 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   const hosts = parseHostList(flags.host);
   const spec = runSpecFromFlags(words, flags);
   if (flags.queue) {
+    const named = hosts.find((h) => profileFor(profileContext(flags)?.config, h));
+    if (named) throw new InvalidArgumentError(`--queue: ${named} is a named host of the config file; the workers do not read it: list addresses (host[:port]) for a queued run`);
     const { submitRun } = await import('./queue/submit.js');
     return submitRun(hosts, spec, flags);
   }
-  const base = await connectionFromOptions({ ...flags, host: hosts[0]! });
+  // each name through the config file's profiles; the password is read once (for the first host with a user)
+  const perHost = hosts.map((h) => hostFlags(flags, h));
+  const base = await connectionFromOptions(perHost.find((f) => f.user) ?? perHost[0]!);
+  const flagsOf = new Map(hosts.map((h, i) => [h, perHost[i]!]));
+  // a host's own settings (a profile's CA file ...) that cannot be read fail that host only
+  const connFor = async (host: string): Promise<ConnectOptions> => {
+    const c = await connectionFromOptions({ ...flagsOf.get(host)!, password: base.password });
+    return hostOptions(c, c.host, c.port);
+  };
   const printer = new FanoutPrinter(hosts, { json: !!flags.json, group: !!flags.group });
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
   try {
-    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, (host, ctx) =>
-      runOnHost(hostOptions(base, host, flags.port), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
+    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, async (host, ctx) =>
+      runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
     { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal });
     for await (const ev of events) {
       switch (ev.type) {
@@ -130,10 +136,6 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   return printer.close();
 }
 
-/** Wait while stdout's buffer is full (a slow reader slows the hosts down instead of growing memory). */
-export async function stdoutRoom(): Promise<void> {
-  if (process.stdout.writableNeedDrain) await new Promise<void>((r) => { process.stdout.once('drain', r); process.stdout.once('close', r); });
-}
 
 /** Flush stdout, then end the process with `code` (connections and timers of finished hosts do not hold it). */
 export async function exitWith(code: number): Promise<void> {

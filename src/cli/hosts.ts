@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../errors.js';
 import { parseHostPort } from '../client/client.js';
+import { applyProfile, profileContext, profileFor } from './config.js';
 
 /** True when -H names more than one host, or a file (the fan-out path). */
 export function isHostList(h: string | undefined): boolean {
@@ -44,5 +45,24 @@ export function parseHostList(spec: string, readFile: (path: string) => string =
     } else add(item, '-H');
   }
   if (!out.length) throw new InvalidArgumentError(`-H ${spec}: no hosts in the list`);
+  return out;
+}
+
+/**
+ * The flag values for one host of a list: `{ ...flags, host: name }`, with the profile `name` of the config file
+ * applied (its address and settings; flags given on the command line win). A list runs over one transport: a
+ * profile whose `ssh` differs from the list's is an error.
+ */
+export function hostFlags<T extends object>(flags: T, name: string): T & { host: string } {
+  const out = { ...flags, host: name } as T & { host: string };
+  const ctx = profileContext(flags);
+  if (!ctx?.config || ctx.single) return out;
+  const r = profileFor(ctx.config, name);
+  if (!r) return out;
+  const ssh = (flags as { ssh?: boolean }).ssh;
+  if (ctx.known.has('ssh') && r.profile.ssh !== undefined && !!r.profile.ssh !== !!ssh && !ctx.explicit.has('ssh')) {
+    throw new InvalidArgumentError(`config file ${ctx.config.path}: hosts.${name} is reached ${r.profile.ssh ? 'over SSH' : 'over WinRM'}, but the host list runs ${ssh ? 'over SSH' : 'over WinRM'}: one list uses one transport (list the SSH hosts with --ssh separately)`);
+  }
+  applyProfile(out as Record<string, unknown>, name, r, ctx);
   return out;
 }

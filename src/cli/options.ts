@@ -12,6 +12,9 @@ import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
 import type { ConnectOptions } from '../client/client.js';
 import { quoteArg } from '../client/winrs.js';
+import { applyProfile, loadConfig, mergeLayers, profileContext, profileFor, PROFILE_CONTEXT, type ProfileContext } from './config.js';
+import { isHostList } from './hosts.js';
+import { keyringPassword } from './keyring.js';
 
 /** commander accumulator for a repeatable flag. */
 export const collect = (v: string, prev: string[] = []) => prev.concat([v]);
@@ -33,12 +36,16 @@ export function addConnectionOptions(cmd: Command): Command {
  */
 export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Command {
   if (cmd.options.some((opt) => opt.long === '--host')) return cmd;
-  if (o.hostRequired) cmd.requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https); many: a,b,c or @hosts.txt');
-  else cmd.option('-H, --host <host[:port]>', 'the remote host (WinRM: port 5985, or 5986 with --https)');
+  if (o.hostRequired) cmd.requiredOption('-H, --host <host[:port]>', 'the WinRM host (port 5985, or 5986 with --https), or a name from the config file; many: a,b,c or @hosts.txt');
+  else cmd.option('-H, --host <host[:port]>', 'the remote host (WinRM: port 5985, or 5986 with --https), or a name from the config file');
+  // named hosts, defaults and trusted hosts from the config file, applied before the action runs (flags win)
+  cmd.hook('preAction', (c) => { applyConfig(c); });
   return cmd
+    .option('--config <file>', 'config file: named hosts (-H NAME), defaults, trustedHosts (default $XDG_CONFIG_HOME/winrm-ts/config.json, else ~/.config/winrm-ts/config.json)')
     .option('--port <port>', 'port (overrides host:port)', num('--port'))
     .option('-u, --user <DOMAIN\\user>', 'user name (DOMAIN\\user, user@domain); none = anonymous / the logged-on user')
     .option('-p, --password <password>', 'password (default: env WINRM_PASSWORD, else a prompt on a TTY)')
+    .option('--keyring', 'no -p / WINRM_PASSWORD: read the password from the OS keyring (secret-tool lookup service winrm-ts user USER) before prompting')
     .option('--connect-timeout <s>', 'TCP/TLS connect timeout, seconds (default 30)', num('--connect-timeout'));
 }
 
@@ -51,6 +58,7 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
     .option('--ca <file>', 'trust this CA / self-signed certificate (PEM)')
     .option('--fingerprint <digest>', 'pin the server certificate: SHA256:<hex>, AA:BB:... (openssl), 64 hex digits, or a SHA-1 thumbprint (40 hex, weaker)')
     .option('--insecure', 'do not verify the server certificate (prints a warning)')
+    .option('--tls-server-name <name>', 'verify the server certificate against NAME (and send it as SNI) instead of the -H address, e.g. when connecting by IP')
     .option('--allow-unencrypted', 'allow Basic over plain HTTP: the password crosses the network in clear text (use --https instead)')
     .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable)', collect)
     .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
@@ -94,6 +102,39 @@ export interface ConnectionFlags {
   allowUnencrypted?: boolean;
   spn?: string; kerberosDelegate?: boolean; ntlmFallback?: boolean;
   cert?: string; certKey?: string; certP12?: string; proxy?: string; noproxy?: string;
+  tlsServerName?: string; config?: string; keyring?: boolean;
+}
+
+/**
+ * USER's password when neither -p nor WINRM_PASSWORD gave one: the OS keyring when asked for (--keyring, or
+ * "keyring": true in the config file), else a prompt on a terminal.
+ */
+export async function askPassword(user: string, f: object, prompt = `Password for ${user}: `): Promise<string> {
+  if ((f as { keyring?: unknown }).keyring === true) { const p = await keyringPassword(user); if (p !== undefined) return p; }
+  return promptPassword(prompt);
+}
+
+/**
+ * The preAction hook of every command with -H: load the config file (--config, else the default path), apply its
+ * `defaults`, and for one -H NAME the profile NAME (its address and settings); flags given on the command line win
+ * (commander's option-value source tells them from built-in defaults). For a host list (-H a,b,c / @file) each name
+ * is resolved when its connection is made (hostFlags in hosts.ts). The context rides on the values (PROFILE_CONTEXT).
+ */
+export function applyConfig(cmd: Command): void {
+  const values = cmd.opts() as Record<string | symbol, unknown>;
+  const keys = cmd.options.map((o) => o.attributeName());
+  const explicit = new Set(keys.filter((k) => { const src = cmd.getOptionValueSource(k); return src === 'cli' || src === 'env'; }));
+  const host = values.host as string | undefined;
+  if (host === undefined && values.config === undefined) return; // --local: no remote host, no config needed
+  const config = loadConfig(values.config as string | undefined);
+  const ctx: ProfileContext = { config, explicit, known: new Set(keys), single: host !== undefined && !isHostList(host), command: cmd.name() };
+  values[PROFILE_CONTEXT] = ctx;
+  if (!config) return;
+  mergeLayers(values, [config.defaults], explicit, ctx.known);
+  if (ctx.single) {
+    const r = profileFor(config, host!);
+    if (r) applyProfile(values, host!, r, ctx);
+  }
 }
 
 /** Read a password from the TTY without echo. */
@@ -102,31 +143,53 @@ export async function promptPassword(prompt: string): Promise<string> {
   return readHidden(prompt, () => new InvalidArgumentError('cancelled'));
 }
 
-/** Read one line from stdin (a TTY) in raw mode, without echo: backspace edits, Enter ends, Ctrl-C rejects with `cancelled()`. */
+/**
+ * Read one line from stdin (a TTY) in raw mode, without echo: backspace edits, Enter ends, Ctrl-C rejects with
+ * `cancelled()`. stdin is left as it was found: raw mode off, reading stopped, and its flowing state restored (a
+ * stream never read before goes back to "not yet flowing", so a later `on('data')` — `run -- cat` — starts it
+ * again; after a plain pause() it would not); keys typed after Enter are put back for the next reader.
+ */
 export function readHidden(prompt: string, cancelled: () => Error): Promise<string> {
   const stdin = process.stdin;
+  const flowing = stdin.readableFlowing;
+  const wasRaw = stdin.isRaw;
   process.stderr.write(prompt);
   stdin.setRawMode(true);
   stdin.resume();
   return new Promise((resolve, reject) => {
     let pw = '';
     const onData = (d: Buffer) => {
-      for (const ch of d.toString('utf8')) {
-        if (ch === '\r' || ch === '\n') { done(); resolve(pw); return; }
-        if (ch === '\u0003') { done(); reject(cancelled()); return; }
+      const chars = [...d.toString('utf8')];
+      for (let i = 0; i < chars.length; i++) {
+        const ch = chars[i]!;
+        if (ch === '\r' || ch === '\n') {
+          let rest = chars.slice(i + 1).join('');
+          if (ch === '\r' && rest.startsWith('\n')) rest = rest.slice(1);
+          done(rest); resolve(pw); return;
+        }
+        if (ch === '\u0003') { done(''); reject(cancelled()); return; }
         if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1); else pw += ch;
       }
     };
-    const done = () => { stdin.off('data', onData); stdin.setRawMode(false); stdin.pause(); process.stderr.write('\n'); };
+    const done = (rest: string) => {
+      stdin.off('data', onData);
+      stdin.setRawMode(wasRaw);
+      stdin.pause();
+      if (rest) stdin.unshift(Buffer.from(rest, 'utf8'));
+      if (flowing !== false) (stdin as { readableFlowing: boolean | null }).readableFlowing = flowing;
+      if (flowing === true) stdin.resume();
+      process.stderr.write('\n');
+    };
     stdin.on('data', onData);
   });
 }
 
 export async function connectionFromOptions(f: ConnectionFlags): Promise<ConnectOptions> {
   let password = f.password ?? process.env.WINRM_PASSWORD;
-  if (f.user && password === undefined) password = await promptPassword(`Password for ${f.user}: `);
+  if (f.user && password === undefined) password = await askPassword(f.user, f);
   let ca: string | undefined;
-  if (f.ca) {
+  if (f.ca?.trimStart().startsWith('-----BEGIN')) ca = f.ca; // PEM text from a config file
+  else if (f.ca) {
     try { ca = readFileSync(f.ca, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read --ca ${f.ca}: ${(e as Error).message}`); }
   }
   const envDelegate = process.env.WINRM_TS_DELEGATE_TO?.split(',').map((s) => s.trim()).filter(Boolean) ?? [];
@@ -138,8 +201,16 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
     connectTimeout: f.connectTimeout, operationTimeout: f.operationTimeout, readTimeout: f.readTimeout,
     spn: f.spn, kerberosDelegate: !!f.kerberosDelegate, ntlmFallback: f.ntlmFallback !== false,
     clientCertificate: await clientCertificateFrom(f), proxy: f.proxy, noProxy: f.noproxy,
+    tlsServerName: f.tlsServerName,
+    ...trustedHostsFrom(profileContext(f)),
     onWarning: (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
   };
+}
+
+/** The config file's trustedHosts (undefined when it has none: no policy). */
+function trustedHostsFrom(ctx: ProfileContext | undefined): Pick<ConnectOptions, 'trustedHosts' | 'trustedHostsSource'> {
+  const c = ctx?.config;
+  return c?.trustedHosts ? { trustedHosts: c.trustedHosts, trustedHostsSource: `"trustedHosts" in ${c.path}` } : {};
 }
 
 /** Quote one argument for a remote command line (the library's rule: src/client/winrs.ts). */

@@ -8,9 +8,12 @@
 import { createInitiator, ambientAuth, getMechanism, type InitiatorOptions } from '../auth/registry.js';
 import type { AuthContext } from '../auth/types.js';
 import { InvalidArgumentError } from '../errors.js';
+import { anonymousLogonHint, brokeredAmbientAuth } from '../broker/client.js';
+import { networkKdc } from '../kdc/network.js';
 import { HttpTransport, type TransportStats } from '../http/transport.js';
 import { WSManClient } from '../wsman/client.js';
 import { WinrsShell, type ShellOpenOptions } from './winrs.js';
+import { hostTrust, untrustedHostError } from './trusted-hosts.js';
 
 export type AuthName = 'basic' | 'negotiate' | 'ntlm' | 'credssp' | 'kerberos' | (string & {});
 
@@ -58,6 +61,20 @@ export interface ConnectOptions {
   proxy?: string | false;
   /** hosts that bypass the proxy (comma-separated, NO_PROXY syntax); replaces NO_PROXY */
   noProxy?: string;
+  /**
+   * HTTPS: verify the server certificate against this name (and send it as SNI) instead of `host` — connecting by
+   * IP address (or through another name) to a host whose certificate names it.
+   */
+  tlsServerName?: string;
+  /**
+   * The Windows client's TrustedHosts: patterns (`*.corp.example`, `192.168.1.*`, `*`, `<local>`, exact names).
+   * When given, Basic, NTLM, and Negotiate / CredSSP falling back to NTLM are refused (UntrustedHostError, before
+   * anything is sent) for a host that does not match, unless its identity is proven by a verified (or pinned) TLS
+   * certificate or by Kerberos. Undefined (the default) = no such check.
+   */
+  trustedHosts?: string[];
+  /** how the trusted-hosts setting is named in the refusal (default `ConnectOptions.trustedHosts`), e.g. the config file */
+  trustedHostsSource?: string;
 }
 
 /** Split "host", "host:port", "[v6]:port". */
@@ -96,7 +113,12 @@ export class WinRMClient {
       tls: !!options.https,
       ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}), ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
+      kdcSend: networkKdc(),
     };
+    // trusted hosts: nothing proves who this host is → NTLM and Basic are refused; Negotiate / CredSSP may use Kerberos only
+    const trust = { host, https: options.https, insecure: options.insecure, fingerprint: options.fingerprint, trustedHosts: options.trustedHosts, trustedHostsSource: options.trustedHostsSource };
+    const untrusted = hostTrust(trust) === 'untrusted';
+    if (untrusted) initOpts.ntlmRefused = (what: string) => untrustedHostError(trust, what);
     let auth: AuthContext | undefined = options.authContext;
     this.authName = auth?.protocol;
     if (!auth && options.auth?.toLowerCase() === 'certificate') {
@@ -115,20 +137,25 @@ export class WinRMClient {
         auth = createInitiator(name, { username: options.username, password: options.password, ntHash: options.ntHash }, initOpts);
       } else {
         // no user: "the logged-on user" (a logon-session broker, which may run --auth negotiate|ntlm|credssp), else anonymous
-        auth = ambientAuth(options.auth ? { ...initOpts, mechanism: options.auth.toLowerCase() } : initOpts);
+        const ambientOpts = options.auth ? { ...initOpts, mechanism: options.auth.toLowerCase() } : initOpts;
+        auth = brokeredAmbientAuth(ambientOpts) ?? ambientAuth(ambientOpts);
         if (!auth && options.auth) throw new InvalidArgumentError(`--auth ${options.auth} needs a user name (-u DOMAIN\\user)`);
         this.authName = auth?.protocol;
       }
+    }
+    if (untrusted && (auth?.protocol === 'basic' || auth?.protocol === 'ntlm')) {
+      throw untrustedHostError(trust, auth.protocol === 'basic' ? 'the password (Basic authentication)' : 'NTLM credentials');
     }
     const operation = options.operationTimeout ?? 20;
     const read = options.readTimeout ?? operation + 10;
     if (read <= operation) throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
     this.transport = new HttpTransport({
       url: this.url, auth, username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName, encryption: options.encryption,
-      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure, ...options.clientCertificate },
+      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure, ...options.clientCertificate, ...(options.tlsServerName ? { servername: options.tlsServerName } : {}) },
       proxy: options.proxy, noProxy: options.noProxy,
       connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
       maxConnections: options.maxConnections, onWarning: options.onWarning, allowUnencrypted: options.allowUnencrypted,
+      ...(auth ? {} : { anonymousHint: anonymousLogonHint() }),
     });
     this.wsman = new WSManClient(this.transport, {
       to: this.url, maxEnvelopeSize: options.maxEnvelopeSize, operationTimeout: operation,

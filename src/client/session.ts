@@ -29,15 +29,14 @@ import { connectSsh } from '../remoting/ssh.js';
 import { createWSManTransport, type WSManSessionOptions } from './wsman-session.js';
 import { sshOptionsFrom, type SshSessionOptions } from './ssh-session.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
+import type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
+
+export type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
 import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';
 export type { PSHostHandler } from './host.js';
 
-/** Options for Session.open. Transport-specific options (host, auth, ...) ride along for registered factories. */
-export interface SessionOptions {
-  /** 'process' (default): a local `pwsh -s`; a registered name; or a PoolTransport instance */
-  transport?: string | PoolTransport;
-  /** path to pwsh for the 'process' transport */
-  pwsh?: string;
+/** Options of Session.open that every transport takes. */
+export interface SessionCommonOptions {
   /** the default host that answers host calls (Read-Host, prompts, Write-Progress ...) */
   host?: PSHostHandler;
   minRunspaces?: number;
@@ -59,50 +58,51 @@ export interface SessionOptions {
   /** give up opening after this long (default 120 s: pwsh can take several seconds to start on a busy machine) */
   openTimeoutMs?: number;
   signal?: AbortSignal;
-  [option: string]: unknown;
 }
 
-export type SessionTransportFactory = (opts: SessionOptions) => PoolTransport | Promise<PoolTransport>;
-const FACTORIES = new Map<string, SessionTransportFactory>([
-  ['process', (o) => spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs as string[] | undefined, fragmentSize: o.fragmentSize as number | undefined })],
-  ['wsman', (o) => createWSManTransport(o as WSManSessionOptions)],
-  ['ssh', (o) => connectSsh(sshOptionsFrom(o as SshSessionOptions))],
-]);
-/** Make `Session.open({ transport: name })` use `factory` (an application's own transport). */
-export function registerSessionTransport(name: string, factory: SessionTransportFactory): void { FACTORIES.set(name, factory); }
-
-export interface InvokeOptions {
-  /** named parameters of the script (its param() block) */
-  parameters?: Record<string, PSValue>;
-  /** positional arguments */
-  args?: PSValue[];
-  /** pipeline input ($input / process blocks) */
-  input?: Iterable<PSValue> | AsyncIterable<PSValue>;
-  /** abort = stop the pipeline (the promise rejects with AbortError) */
-  signal?: AbortSignal;
-  /** host for this invocation (default: the session's host) */
-  host?: PSHostHandler;
-  /** merge the error stream into output (2>&1) */
-  mergeErrorToOutput?: boolean;
-  /** run the text as a command name instead of a script */
-  isCommand?: boolean;
+/** `transport: 'process'` (the default): a local `pwsh -s` over stdio. */
+export interface ProcessSessionOptions extends SessionCommonOptions {
+  transport?: 'process';
+  /** path to pwsh (default: WINRM_TS_PWSH, else pwsh on PATH) */
+  pwsh?: string;
+  /** extra arguments for pwsh (before `-s`) */
+  pwshArgs?: string[];
+  /** PSRP fragment size in bytes */
+  fragmentSize?: number;
 }
 
-/** An event of a running pipeline (what `stream` yields). */
-export type InvokeEvent =
-  | { type: 'output'; value: ClixmlValue }
-  | { type: 'error' | 'warning' | 'verbose' | 'debug' | 'information' | 'progress'; record: ClixmlValue }
-  | { type: 'state'; state: PSInvocationState; error?: ClixmlValue };
+/** `transport: 'wsman'`: PowerShell remoting over WinRM (src/client/wsman-session.ts). */
+export interface WSManSessionOpenOptions extends SessionCommonOptions, Omit<WSManSessionOptions, 'signal'> { transport: 'wsman' }
 
-export interface InvokeStreams {
-  error: ClixmlValue[]; warning: ClixmlValue[]; verbose: ClixmlValue[]; debug: ClixmlValue[]; information: ClixmlValue[]; progress: ClixmlValue[];
+/** `transport: 'ssh'`: the SSH `powershell` subsystem (src/client/ssh-session.ts). */
+export interface SshSessionOpenOptions extends SessionCommonOptions, Omit<SshSessionOptions, 'signal'> { transport: 'ssh' }
+
+/** An application's own transport: a ready PoolTransport, or a function that makes one from these options. */
+export interface CustomSessionOptions extends SessionCommonOptions {
+  transport: PoolTransport | SessionTransportFactory;
 }
-export interface InvokeResult {
-  output: ClixmlValue[];
-  streams: InvokeStreams;
-  /** an error record was written or the pipeline failed */
-  hadErrors: boolean;
-  state: PSInvocationState;
+
+/**
+ * Options for Session.open, a union keyed on `transport`: each transport takes its own options, so a misspelt
+ * transport name or an option of another transport does not compile.
+ */
+export type SessionOptions = ProcessSessionOptions | WSManSessionOpenOptions | SshSessionOpenOptions | CustomSessionOptions;
+
+export type SessionTransportFactory = (opts: CustomSessionOptions) => PoolTransport | Promise<PoolTransport>;
+
+/** The one place a transport is chosen. */
+function openTransport(opts: SessionOptions): PoolTransport | Promise<PoolTransport> {
+  const t = opts.transport;
+  if (t === undefined || t === 'process') {
+    const o = opts as ProcessSessionOptions;
+    return spawnPwshTransport({ pwsh: o.pwsh, args: o.pwshArgs, fragmentSize: o.fragmentSize });
+  }
+  if (t === 'wsman') return createWSManTransport(opts as WSManSessionOpenOptions);
+  if (t === 'ssh') return connectSsh(sshOptionsFrom(opts as SshSessionOpenOptions));
+  if (typeof t === 'function') return t(opts as CustomSessionOptions);
+  if (t && typeof t === 'object') return t;
+  // only reachable from JavaScript or through a cast
+  throw new InvalidArgumentError(`unknown session transport ${JSON.stringify(t)} (known: 'process', 'wsman', 'ssh', a PoolTransport or a function returning one)`);
 }
 
 const STREAM_OF: Record<string, InvokeEvent['type']> = { Error: 'error', Warning: 'warning', Verbose: 'verbose', Debug: 'debug', Information: 'information', Progress: 'progress' };
@@ -203,14 +203,7 @@ export class Session {
 
   /** Open a runspace pool over the chosen transport. */
   static async open(opts: SessionOptions = {}): Promise<Session> {
-    let transport: PoolTransport;
-    if (typeof opts.transport === 'object' && opts.transport) transport = opts.transport;
-    else {
-      const name = opts.transport ?? 'process';
-      const f = FACTORIES.get(name);
-      if (!f) throw new InvalidArgumentError(`unknown session transport '${name}' (known: ${[...FACTORIES.keys()].join(', ')})`);
-      transport = await f(opts);
-    }
+    const transport = await openTransport(opts);
     const pool = new ClientRunspacePool({ minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
     const s = new Session(pool, transport, opts.host);
     s.setFlowLimit(opts.maxBufferedEvents);
@@ -400,15 +393,6 @@ export class Session {
 
   // ------------------------------------------------------------------ disconnect / connect (WinRM)
 
-  /** Create the transport of `opts` (a registered name or an instance). */
-  private static async transportFor(opts: SessionOptions): Promise<PoolTransport> {
-    if (typeof opts.transport === 'object' && opts.transport) return opts.transport;
-    const name = opts.transport ?? 'process';
-    const f = FACTORIES.get(name);
-    if (!f) throw new InvalidArgumentError(`unknown session transport '${name}' (known: ${[...FACTORIES.keys()].join(', ')})`);
-    return f(opts);
-  }
-
   /**
    * Disconnect-PSSession (WinRM): the pool and its running pipelines stay on the host (for `idleTimeout` seconds);
    * pick them up later, from this or another process, with `Session.connect({ ..., shellId })` and `receive(id)`.
@@ -428,7 +412,7 @@ export class Session {
 
   /** Connect-PSSession (WinRM): pick up a disconnected session by its shell id (options as for `open`). */
   static async connect(opts: SessionOptions & { shellId: string }): Promise<Session> {
-    const transport = await Session.transportFor(opts) as PoolTransport & { connectPool?(id: string, o?: { signal?: AbortSignal }): Promise<void> };
+    const transport = await openTransport(opts) as PoolTransport & { connectPool?(id: string, o?: { signal?: AbortSignal }): Promise<void> };
     if (!transport.connectPool) throw new InvalidArgumentError(`the ${transport.kind} transport cannot connect to a disconnected session (WinRM can)`);
     const pool = new ClientRunspacePool({ runspacePoolId: opts.shellId, minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
     const s = new Session(pool, transport, opts.host);
@@ -439,7 +423,7 @@ export class Session {
 
   /** Get-PSSession -ComputerName (WinRM): the user's shells on the host, each with its running commands. */
   static async list(opts: SessionOptions): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> {
-    const transport = await Session.transportFor(opts) as PoolTransport & { listShells?(o?: { signal?: AbortSignal }): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> };
+    const transport = await openTransport(opts) as PoolTransport & { listShells?(o?: { signal?: AbortSignal }): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> };
     try {
       if (!transport.listShells) throw new InvalidArgumentError(`the ${transport.kind} transport cannot list sessions (WinRM can)`);
       return await transport.listShells({ signal: opts.signal });

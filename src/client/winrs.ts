@@ -14,7 +14,7 @@
 import { Readable, Writable } from 'node:stream';
 import { AbortError, LocalProtocolError, OutcomeUnknownError, WSManFaultError } from '../errors.js';
 import { isEnvelopeTooLargeFault, type WSManClient } from '../wsman/client.js';
-import { isTimedOutFault } from '../wsman/envelope.js';
+import { isTimedOutFault, type Envelope } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
   SHELL_CMD_URI, SIGNAL, commandLineBody, parseCommandResponse, parseCreateResponse, parseReceiveResponse,
@@ -173,34 +173,49 @@ export class WinrsCommand {
     this.rejectExit(e);
   }
 
-  private async receiveLoop(): Promise<void> {
+  private receiveOnce(): Promise<Envelope> {
     const ws = this.shell.wsman;
+    return ws.invoke(Action.Receive, this.shell.resourceUri, receiveBody(this.commandId), {
+      selectors: this.shell.selectors, signal: this.abort.signal,
+      options: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'TRUE' }],
+      cutBase64: 'Stream', // stream data decoded from the reply's bytes, outside the XML parser
+    });
+  }
+
+  private get wantsMore(): boolean {
+    return this.stdout.readableLength < this.stdout.readableHighWaterMark && this.stderr.readableLength < this.stderr.readableHighWaterMark;
+  }
+
+  private async receiveLoop(): Promise<void> {
+    // the next Receive goes out before this reply's output is handed to the consumer (written to stdout...), so the
+    // host prepares the next reply meanwhile; at most one reply is in flight, and only while the consumer keeps up
+    let next: Promise<Envelope> | undefined;
     try {
       while (!this.done) {
-        // backpressure: wait until the consumer wants more
-        while ((this.stdout.readableLength >= this.stdout.readableHighWaterMark || this.stderr.readableLength >= this.stderr.readableHighWaterMark) && !this.done) {
-          await new Promise<void>((r) => { this.wanted = r; });
-        }
         let env;
         try {
-          env = await ws.invoke(Action.Receive, this.shell.resourceUri, receiveBody(this.commandId), {
-            selectors: this.shell.selectors, signal: this.abort.signal,
-            options: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'TRUE' }],
-          });
+          if (next) { const p = next; next = undefined; env = await p; } else {
+            // backpressure: wait until the consumer wants more
+            while (!this.wantsMore && !this.done) await new Promise<void>((r) => { this.wanted = r; });
+            if (this.done) return;
+            env = await this.receiveOnce();
+          }
         } catch (e) {
           if (isTimedOutFault(e)) continue; // long poll ended without output: ask again
           throw e;
         }
         const r = parseReceiveResponse(env);
+        const finished = r.state?.state === 'Done';
+        if (!finished && !this.done && this.wantsMore) { next = this.receiveOnce(); next.catch(() => undefined); }
         for (const s of r.streams) {
           if (s.commandId && s.commandId.toUpperCase() !== this.commandId.toUpperCase()) continue;
           const target = s.name === 'stderr' ? this.stderr : this.stdout;
           if (s.data.length) target.push(Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength));
         }
-        if (r.state?.state === 'Done') {
+        if (finished) {
           this.done = true;
           this.stdout.push(null); this.stderr.push(null);
-          this.resolveExit(r.state.exitCode ?? 0);
+          this.resolveExit(r.state!.exitCode ?? 0);
           return;
         }
       }

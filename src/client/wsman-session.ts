@@ -26,6 +26,7 @@ const CONNECT_KEYS: Array<Exclude<keyof ConnectOptions, 'host'>> = [
   'port', 'https', 'path', 'username', 'password', 'ntHash', 'auth', 'encryption', 'ca', 'fingerprint', 'insecure', 'delegateTo',
   'credsspMinVersion', 'spn', 'connectTimeout', 'operationTimeout', 'readTimeout', 'maxEnvelopeSize', 'locale', 'onWarning',
   'maxConnections', 'authContext', 'allowUnencrypted', 'clientCertificate', 'proxy', 'noProxy',
+  'tlsServerName', 'trustedHosts', 'trustedHostsSource',
 ];
 
 /** ConnectOptions from Session options (maxConnections defaults to 4: one long poll per running pipeline). */

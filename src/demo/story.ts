@@ -11,6 +11,7 @@ import { connect } from '../client/client.js';
 import { serve, type ServerHandle } from '../server/server.js';
 import { MemoryUserDatabase } from '../server/users.js';
 import { DelegationRefusedError } from '../errors.js';
+import { DEMO_REALM, findRealmTools, startDemoRealm, type DemoRealm } from './realm.js';
 
 export interface DemoOptions {
   /** where the story goes (default process.stdout) */
@@ -21,6 +22,12 @@ export interface DemoOptions {
   pause?: () => Promise<void>;
   /** collect the steps as data instead of printing prose */
   json?: boolean;
+  /**
+   * The Kerberos-delegation chapter needs MIT's KDC tools (krb5kdc, kdb5_util, kadmin.local) for a throw-away realm.
+   * 'auto' (default): played when they are installed, else the step says what to install and is marked skipped;
+   * 'require': a missing tool fails the step; 'off': not played.
+   */
+  kerberos?: 'auto' | 'require' | 'off';
 }
 
 export interface DemoStep {
@@ -31,6 +38,8 @@ export interface DemoStep {
   exitCode?: number;
   expected: string;
   ok: boolean;
+  /** the step could not be played on this machine (why, and what to install) */
+  skipped?: string;
 }
 
 export interface DemoResult { ok: boolean; steps: DemoStep[]; hostA: string; hostB: string; ms: number }
@@ -51,18 +60,34 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const say = (t = '') => { if (!o.json) write(t + '\n'); };
   const indent = (t: string, pad = '    ') => t.replace(/\s+$/, '').split('\n').map((l) => pad + l).join('\n');
 
-  const userDb = new MemoryUserDatabase([{ domain: 'EXAMPLE', user: 'alice', password: DEMO_PASSWORD }]);
+  const userDb = new MemoryUserDatabase([
+    { domain: 'EXAMPLE', user: 'alice', password: DEMO_PASSWORD },
+    // the same user by Kerberos alone (users file line `alice@EXAMPLE.TEST:*`)
+    { domain: 'EXAMPLE', user: 'alice', kerberosPrincipal: `alice@${DEMO_REALM}` },
+  ]);
   const logs: Record<'A' | 'B', string[]> = { A: [], B: [] };
   const hosts: ServerHandle[] = [];
   const steps: DemoStep[] = [];
+  const TOTAL = 6;
   let urlA = '', urlB = '';
+  let realm: DemoRealm | undefined;
+  let realmMissing: string | undefined;
+  const kerberosMode = o.kerberos ?? 'auto';
   // the story sets its own delegate lists: an allow-list from the caller's environment must not change step 4
   const savedDelegate = process.env.WINRM_TS_DELEGATE_TO;
   delete process.env.WINRM_TS_DELEGATE_TO;
   try {
-    const A = await serve({ listen: '127.0.0.1:0', userDb, auth: ['negotiate', 'credssp'], name: 'hostA', log: (l) => logs.A.push(l) });
+    if (kerberosMode !== 'off') {
+      const { missing } = findRealmTools();
+      if (missing.length) realmMissing = `MIT Kerberos KDC tools not installed (${missing.join(', ')}): apt-get install krb5-kdc krb5-admin-server`;
+      else {
+        try { realm = await startDemoRealm(DEMO_PASSWORD); } catch (e) { realmMissing = `could not start a private Kerberos realm: ${(e as Error).message}`; }
+      }
+    }
+    const auth = realm ? ['negotiate', 'credssp', 'kerberos'] : ['negotiate', 'credssp'];
+    const A = await serve({ listen: '127.0.0.1:0', userDb, auth, keytab: realm?.keytab, name: 'hostA', log: (l) => logs.A.push(l) });
     hosts.push(A);
-    const B = await serve({ listen: '127.0.0.1:0', userDb, auth: ['negotiate', 'credssp'], name: 'hostB', log: (l) => logs.B.push(l) });
+    const B = await serve({ listen: '127.0.0.1:0', userDb, auth, keytab: realm?.keytab, name: 'hostB', log: (l) => logs.B.push(l) });
     hosts.push(B);
     urlA = A.url; urlB = B.url;
     const a = `127.0.0.1:${A.port}`, b = `127.0.0.1:${B.port}`;
@@ -70,8 +95,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     say(bold('winrm-ts demo') + ' — the WinRM "double hop", replayed on this machine (no Windows, no network)');
     say();
     say('Two WinRM endpoints on loopback, with the same users file (EXAMPLE\\alice):');
-    say(`  hostA  ${A.url}   offers Negotiate and CredSSP (as after Enable-WSManCredSSP -Role Server)`);
-    say(`  hostB  ${B.url}   offers Negotiate and CredSSP`);
+    const offers = realm ? 'Negotiate, CredSSP and Kerberos' : 'Negotiate and CredSSP';
+    say(`  hostA  ${A.url}   offers ${offers} (CredSSP as after Enable-WSManCredSSP -Role Server)`);
+    say(`  hostB  ${B.url}   offers ${offers}`);
     say(dim('The password is in WINRM_PASSWORD for every command below, so it is not on the command line.'));
 
     /** Run a command line on hostA as alice, the way `winrm-ts run -H hostA ...` does. */
@@ -94,7 +120,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
 
     const header = async (n: number, title: string) => {
       if (n > 1 && o.pause) await o.pause();
-      say(); say(cyan(bold(`── Step ${n}/5 · ${title}`)));
+      say(); say(cyan(bold(`── Step ${n}/${TOTAL} · ${title}`)));
     };
     const show = (cmd: string, r: { output: string; exitCode: number }) => {
       say(`  ${dim('$')} ${bold(cmd)}`);
@@ -181,21 +207,83 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       say('  or the delegateTo option. Trust those hosts as much as you trust your password.');
     }
 
-    // ---- 5. the other fixes ------------------------------------------------------------------------------
-    await header(5, 'The other fixes, in one line each');
+    // ---- 5. Kerberos delegation ---------------------------------------------------------------------------
+    await header(5, 'The other fix: Kerberos delegation (a forwarded ticket)');
+    if (!realm) {
+      const why = realmMissing ?? 'not played (kerberos: off)';
+      say(`  ${yellow('skipped:')} ${why}.`);
+      say('  With a KDC this step shows the same second hop failing with Kerberos, and working with --kerberos-delegate.');
+      const required = kerberosMode === 'require';
+      steps.push({ step: 5, title: 'second hop with Kerberos delegation', expected: 'ANONYMOUS LOGON without delegation; alice with it', ok: !required, skipped: why });
+      if (required) verdict(false, 'the Kerberos chapter was required but could not be played');
+    } else {
+      const pa = A.port, pb = B.port;
+      const saved = { conf: process.env.KRB5_CONFIG, cc: process.env.KRB5CCNAME };
+      // the realm's configuration for this process and the endpoints' logon sessions; no ccache of the caller's is used
+      process.env.KRB5_CONFIG = realm.krb5Conf;
+      process.env.KRB5CCNAME = `FILE:${realm.emptyCcache}`;
+      try {
+        say(`  A private realm ${DEMO_REALM} (MIT krb5kdc on loopback) knows alice@${DEMO_REALM} and HTTP/localhost; both hosts`);
+        say('  hold the HTTP/localhost key (serve --keytab) and admit the principal (users file line alice@EXAMPLE.TEST:*).');
+        const inner = `winrm-ts run -H localhost:${pb} --auth kerberos -- whoami`;
+        const kcmd = (delegate: boolean) => `winrm-ts run -H localhost:${pa} -u alice@${DEMO_REALM} --auth kerberos${delegate ? ' --kerberos-delegate' : ''} -- ${inner}`;
+        const onAKerberos = async (delegate: boolean, line = inner) => {
+          let client: ReturnType<typeof connect> | undefined;
+          try {
+            client = connect({ host: `localhost:${pa}`, username: `alice@${DEMO_REALM}`, password: DEMO_PASSWORD, auth: 'kerberos', kerberosDelegate: delegate });
+            const r = await client.exec(line);
+            return { output: (r.stdout.toString('utf8') + r.stderr.toString('utf8')).replace(/\r/g, ''), exitCode: r.exitCode };
+          } catch (e) {
+            return { output: `winrm-ts: ${(e as Error).message}\n`, exitCode: 1 };
+          } finally { client?.close(); }
+        };
+        snap();
+        const r1 = await onAKerberos(false);
+        show(kcmd(false), r1);
+        const ok1 = r1.exitCode !== 0 && /ANONYMOUS LOGON/.test(r1.output);
+        verdict(ok1, 'Kerberos alone proves who you are to hostA, but hostA gets no ticket to pass on: ANONYMOUS LOGON again.');
+        snap();
+        const r2 = await onAKerberos(true);
+        show(kcmd(true), r2);
+        const ok2 = r2.exitCode === 0 && r2.output.trim().toLowerCase() === 'example\\alice';
+        verdict(ok2, 'with a forwarded TGT hostB answers as example\\alice: the second hop works, and no password left this machine.');
+        for (const l of logLines('B', mark.B, /auth ok/)) say(dim(`    hostB log: ${l}`));
+        let ok3 = true;
+        if (findRealmTools().klist) {
+          // any program, not only winrm-ts: MIT's own klist sees the forwarded TGT in the logon session's cache
+          const r3 = await onAKerberos(true, 'klist');
+          show(`winrm-ts run -H localhost:${pa} -u alice@${DEMO_REALM} --auth kerberos --kerberos-delegate -- klist`, r3);
+          ok3 = r3.exitCode === 0 && r3.output.includes(`krbtgt/${DEMO_REALM}@${DEMO_REALM}`);
+          verdict(ok3, 'MIT\'s klist on hostA lists the forwarded TGT: every Kerberos program there can use it.');
+        }
+        steps.push({ step: 5, title: 'second hop with Kerberos delegation', command: kcmd(true), output: r1.output + r2.output, exitCode: r2.exitCode, expected: 'ANONYMOUS LOGON without delegation; example\\alice with it', ok: ok1 && ok2 && ok3 });
+        say('  Why: --kerberos-delegate puts a forwardable TGT (KRB-CRED) in the AP-REQ; hostA keeps it in the logon');
+        say('  session\'s own credential cache (KRB5CCNAME), so any program there — winrm-ts, curl --negotiate, smbclient,');
+        say('  psql — reaches the next service as you. On Windows the host account needs "Trust this computer for');
+        say('  delegation" (or constrained / resource-based delegation to the next service).');
+      } finally {
+        if (saved.conf === undefined) delete process.env.KRB5_CONFIG; else process.env.KRB5_CONFIG = saved.conf;
+        if (saved.cc === undefined) delete process.env.KRB5CCNAME; else process.env.KRB5CCNAME = saved.cc;
+      }
+    }
+
+    // ---- 6. the other fixes ------------------------------------------------------------------------------
+    await header(6, 'The other fixes, in one line each');
     say('  • Basic over HTTPS: the password reaches the host inside TLS, an interactive logon, so the second hop works too.');
-    say('  • Kerberos delegation (constrained / resource-based): the host gets a ticket for named services, never the password.');
+    say('  • Constrained / resource-based Kerberos delegation: the host gets tickets for named services only, never a TGT.');
     say('  • JEA or a RunAs session configuration: commands on the host run as a configured account with its own access.');
     say('  • Pass a credential into the script: winrm-ts run -H hostB -u DOMAIN\\user (or $using:cred / -Credential in PowerShell).');
-    steps.push({ step: 5, title: 'other fixes', expected: 'explained', ok: true });
+    steps.push({ step: 6, title: 'other fixes', expected: 'explained', ok: true });
   } finally {
     if (savedDelegate !== undefined) process.env.WINRM_TS_DELEGATE_TO = savedDelegate;
     await Promise.all(hosts.map((h) => h.close().catch(() => undefined)));
+    realm?.stop();
   }
-  const ok = steps.length === 5 && steps.every((s) => s.ok);
+  const ok = steps.length === TOTAL && steps.every((s) => s.ok);
   const ms = Date.now() - started;
   say();
-  say(ok ? green(bold(`Every step behaved as expected (${(ms / 1000).toFixed(1)} s).`))
+  const skipped = steps.filter((s) => s.skipped).map((s) => s.step);
+  say(ok ? green(bold(`Every step behaved as expected (${(ms / 1000).toFixed(1)} s)${skipped.length ? `; step ${skipped.join(', ')} skipped` : ''}.`))
     : red(bold(`Some steps did not behave as expected: ${steps.filter((s) => !s.ok).map((s) => s.step).join(', ')}.`)));
   return { ok, steps, hostA: urlA, hostB: urlB, ms };
 }

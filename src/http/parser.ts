@@ -20,6 +20,7 @@ export function header(res: { headers: Map<string, string[]> }, name: string): s
 }
 
 const MAX_HEADER = 64 * 1024;
+const PREALLOC_MAX = 16 * 1024 * 1024;
 
 type State =
   | { k: 'head' }
@@ -36,6 +37,8 @@ export class HttpResponseParser {
   private cur: Omit<HttpResponse, 'body'> | undefined;
   private bodyParts: Buffer[] = [];
   private bodyLen = 0;
+  /** the body's buffer when its length is known up front (Content-Length): chunks are copied in as they arrive */
+  private fixed: Buffer | undefined;
   /** set when the request was HEAD or the status has no body (1xx/204/304) — not used by WinRM but kept correct */
   constructor(private readonly maxBody = 256 * 1024 * 1024) {}
 
@@ -62,15 +65,16 @@ export class HttpResponseParser {
   get idle(): boolean { return this.state.k === 'head' && this.buf.length === 0; }
 
   private pushBody(b: Buffer): void {
+    if (this.fixed) { b.copy(this.fixed, this.bodyLen); this.bodyLen += b.length; return; } // bounded by Content-Length
     this.bodyLen += b.length;
     if (this.bodyLen > this.maxBody) throw new RemoteProtocolError(`HTTP response body larger than ${this.maxBody} bytes`);
     this.bodyParts.push(b);
   }
 
   private finish(): HttpResponse {
-    const body = this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts, this.bodyLen);
+    const body = this.fixed ?? (this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts, this.bodyLen));
     const res: HttpResponse = { ...this.cur!, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
-    this.cur = undefined; this.bodyParts = []; this.bodyLen = 0; this.state = { k: 'head' };
+    this.cur = undefined; this.bodyParts = []; this.bodyLen = 0; this.fixed = undefined; this.state = { k: 'head' };
     return res;
   }
 
@@ -123,6 +127,9 @@ export class HttpResponseParser {
       }
       case 'length': {
         if (!this.buf.length) return 'more';
+        // one buffer of the announced size, allocated when the first body bytes are there (a header alone reserves
+        // nothing) and only up to 16 MiB; larger bodies are joined at the end
+        if (!this.fixed && !this.bodyLen && s.remaining <= PREALLOC_MAX) this.fixed = Buffer.allocUnsafe(s.remaining);
         const take = Math.min(s.remaining, this.buf.length);
         this.pushBody(this.buf.subarray(0, take));
         this.buf = this.buf.subarray(take);

@@ -23,7 +23,6 @@ import tls from 'node:tls';
 import { createHash } from 'node:crypto';
 import type { AuthContext, ChannelBindings } from '../auth/types.js';
 import { isPerRequest } from '../auth/registry.js';
-import { anonymousLogonHint } from '../auth/brokered.js';
 import {
   AbortError, AccessDeniedError, AuthError, ConnectError, EncryptionError, HttpStatusError, InvalidArgumentError,
   OutcomeUnknownError, RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
@@ -38,6 +37,8 @@ import { fromBase64, toBase64 } from '../util/bytes.js';
 export interface ExchangeOptions { signal?: AbortSignal; readTimeoutMs?: number }
 export interface EnvelopeExchange {
   exchange(envelopeXml: string, opts?: ExchangeOptions): Promise<string>;
+  /** the reply as bytes (UTF-8), so bulk content can be cut out before any text conversion (src/xml/base64-cut.ts) */
+  exchangeBytes?(envelopeXml: string, opts?: ExchangeOptions): Promise<Buffer>;
   readonly stats: TransportStats;
   close(): void;
 }
@@ -85,6 +86,8 @@ export interface HttpTransportOptions {
   proxy?: string | false;
   /** hosts that bypass the proxy (like curl --noproxy); replaces NO_PROXY */
   noProxy?: string;
+  /** appended to the "anonymous request refused" error (the caller knows why there are no credentials) */
+  anonymousHint?: string;
 }
 
 const ANON_MSG = 'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
@@ -262,8 +265,9 @@ class Connection {
           } else if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
             let fp = '';
             try { const p = (s as tls.TLSSocket).getPeerX509Certificate(); if (p) fp = ` (server certificate ${certFingerprint(p.raw)})`; } catch { /* none */ }
-            reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` +
-              'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure', { cause: e }));
+            reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` + (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+              ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with --tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
+              : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure'), { cause: e }));
           } else if (e.code === 'ECONNRESET' || /before secure TLS connection/i.test(e.message)) {
             reject(new TlsError(`${t.host}:${t.port} closed the connection during the TLS handshake (${e.message}): the port may not speak TLS ` +
               '(WinRM HTTP listens on 5985: drop --https), or the server refuses this client\'s TLS versions', { cause: e }));
@@ -511,6 +515,11 @@ export class HttpTransport implements EnvelopeExchange {
    * have carried the request out, and a Receive's output may be lost with the response.
    */
   async exchange(envelopeXml: string, opts: ExchangeOptions = {}): Promise<string> {
+    return (await this.exchangeBytes(envelopeXml, opts)).toString('utf8');
+  }
+
+  /** exchange(), the reply as bytes (no text conversion of the body). */
+  async exchangeBytes(envelopeXml: string, opts: ExchangeOptions = {}): Promise<Buffer> {
     const c = await this.acquire(opts.signal);
     const action = envelopeAction(envelopeXml);
     const verb = action?.replace(/^.*\//, '');
@@ -576,13 +585,13 @@ export class HttpTransport implements EnvelopeExchange {
 
   private who(): string { return this.opts.username ? `${this.opts.username} (${this.opts.auth?.protocol})` : 'anonymous'; }
 
-  private async send(c: Connection, body: Uint8Array, opts: ExchangeOptions): Promise<string> {
+  private async send(c: Connection, body: Uint8Array, opts: ExchangeOptions): Promise<Buffer> {
     await this.ensureConnected(c, opts.signal);
     const ctx = c.ctx;
     let res: HttpResponse;
     if (!ctx) {
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', undefined, opts, false);
-      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + anonymousLogonHint());
+      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + (this.opts.anonymousHint ?? ''));
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
       // a token-less scheme (the certificate profile URI) is the whole header value
@@ -625,10 +634,12 @@ export class HttpTransport implements EnvelopeExchange {
     } else if (this.encrypt && res.body.length && (res.status === 200)) {
       throw new EncryptionError(`the server answered an encrypted request with an unencrypted body (Content-Type ${ct ?? 'none'})`);
     }
-    const text = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8');
-    const soap = /Envelope/.test(text.slice(0, 4096));
-    if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return text;
-    if (res.status === 500 && soap) return text; // a SOAP fault: the WS-Man layer reads it
+    const bytes = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength);
+    // only the start is looked at as text: the body may be megabytes of base64 that the WS-Man layer cuts out as bytes
+    const text = bytes.subarray(0, 4096).toString('utf8');
+    const soap = /Envelope/.test(text);
+    if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return bytes;
+    if (res.status === 500 && soap) return bytes; // a SOAP fault: the WS-Man layer reads it
     if (res.status === 200 || res.status === 404 || res.status === 405 || (res.status >= 300 && res.status < 400)) {
       throw new HttpStatusError(`${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
         `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`, res.status);

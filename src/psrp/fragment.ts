@@ -70,22 +70,28 @@ export class FragmentReader {
   push(data: Uint8Array): Fragment[] {
     if (data.length) { this.chunks.push(data); this.size += data.length; }
     const out: Fragment[] = [];
-    while (this.size >= FRAGMENT_HEADER_SIZE) {
-      const buf = this.flatten();
-      const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-      const flags = dv.getUint8(16);
+    if (this.size < FRAGMENT_HEADER_SIZE) return out;
+    // one pass over the joined bytes: every whole fragment in them, then the rest kept (one view, not one per fragment)
+    const buf = this.flatten();
+    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    let off = 0;
+    while (buf.length - off >= FRAGMENT_HEADER_SIZE) {
+      const flags = buf[off + 16]!;
       if (flags & ~0x3) throw new RemoteProtocolError(`PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the stream is corrupt`);
-      const len = dv.getUint32(17, false);
+      const len = dv.getUint32(off + 17, false);
       if (len > this.maxBlob) throw new RemoteProtocolError(`PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if this peer is trusted`);
-      if (buf.length < FRAGMENT_HEADER_SIZE + len) break;
+      if (buf.length - off < FRAGMENT_HEADER_SIZE + len) break;
       out.push({
-        objectId: dv.getBigUint64(0, false),
-        fragmentId: dv.getBigUint64(8, false),
+        objectId: dv.getBigUint64(off, false),
+        fragmentId: dv.getBigUint64(off + 8, false),
         start: (flags & FragmentFlags.Start) !== 0,
         end: (flags & FragmentFlags.End) !== 0,
-        blob: buf.slice(FRAGMENT_HEADER_SIZE, FRAGMENT_HEADER_SIZE + len),
+        blob: buf.slice(off + FRAGMENT_HEADER_SIZE, off + FRAGMENT_HEADER_SIZE + len),
       });
-      const rest = buf.subarray(FRAGMENT_HEADER_SIZE + len);
+      off += FRAGMENT_HEADER_SIZE + len;
+    }
+    if (off) {
+      const rest = buf.subarray(off);
       this.chunks = rest.length ? [rest] : [];
       this.size = rest.length;
     }

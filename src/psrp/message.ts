@@ -87,10 +87,27 @@ export function decodeMessage(b: Uint8Array): PSRPMessage {
   return {
     destination,
     messageType: dv.getUint32(4, true),
-    rpid: bytesToGuid(b.subarray(8, 24)),
-    pid: bytesToGuid(b.subarray(24, 40)),
+    rpid: guidAt(b, 8),
+    pid: guidAt(b, 24),
     data,
   };
+}
+
+/** The GUID at b[off, off + 16): the messages of a stream carry the same few (pool, pipeline), so the last ones
+ *  decoded are kept with their bytes and reused rather than formatted again for every message. */
+const guidCache: Array<{ bytes: Uint8Array; text: string }> = [];
+function guidAt(b: Uint8Array, off: number): string {
+  for (const c of guidCache) {
+    const x = c.bytes;
+    let same = true;
+    for (let i = 0; i < 16; i++) if (x[i] !== b[off + i]) { same = false; break; }
+    if (same) return c.text;
+  }
+  const bytes = b.slice(off, off + 16);
+  const text = bytesToGuid(bytes);
+  guidCache.unshift({ bytes, text });
+  if (guidCache.length > 4) guidCache.pop();
+  return text;
 }
 
 export function messageTypeName(t: number): string {

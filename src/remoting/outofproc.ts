@@ -7,7 +7,7 @@ import { RemoteProtocolError, TransportError, LocalProtocolError } from '../erro
 import { debug } from '../util/debug.js';
 import type { ClientRunspacePool } from '../psrp/pool.js';
 import { DEFAULT_FRAGMENT_SIZE } from '../psrp/fragment.js';
-import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket } from './outofproc-codec.js';
+import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket } from '../psrp/outofproc-codec.js';
 import type { PoolTransport, PoolTransportHooks } from './transport.js';
 
 /** What the driver needs from a byte stream: a Node Duplex, a child's stdio pair, an ssh2 channel. */

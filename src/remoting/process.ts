@@ -3,17 +3,11 @@
  * stdin/stdout as a DuplexLike for OutOfProcTransport. Stderr is kept (bounded) for error messages.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
 import { ConnectError } from '../errors.js';
+import { findPwshExecutable } from '../util/pwsh.js';
 import { OutOfProcTransport, type DuplexLike } from './outofproc.js';
 
-/** Where to look for pwsh: $WINRM_TS_PWSH, the peer install, then PATH. */
-export function findPwshExecutable(): string | undefined {
-  const cands = [process.env.WINRM_TS_PWSH, '/opt/winrm-ts-peers/pwsh/pwsh'];
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) if (dir) cands.push(join(dir, 'pwsh'));
-  return cands.find((p): p is string => !!p && existsSync(p));
-}
+export { findPwshExecutable };
 
 export interface ProcessTransportOptions {
   /** path to pwsh (default: findPwshExecutable()) */

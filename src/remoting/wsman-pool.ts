@@ -36,7 +36,7 @@ import {
   PSRP_STOP_SIGNAL, SIGNAL_TERMINATE, SHELL_ENUM_URI, COMMAND_ENUM_URI, connectCommandBody, connectPoolBody, disconnectBody,
   enumerateCommandsBody, enumerateShellsBody, parseCommandEnumeration, parseConnectResponse, parseShellEnumeration,
   psrpCommandLineBody, psrpSendBody, psrpShellBody, type CommandListing, type ShellListing,
-} from './wsman-messages.js';
+} from '../winrs/psrp-messages.js';
 
 export const PS_RESOURCE_PREFIX = 'http://schemas.microsoft.com/powershell/';
 export const DEFAULT_CONFIGURATION_NAME = 'Microsoft.PowerShell';
@@ -129,9 +129,9 @@ export class WSManRunspacePool {
   get payloadSize(): number { return payloadSizeFor(this.maxEnvelopeSize); }
   get state(): RunspacePoolState { return this.pool.state; }
 
-  private call(action: string, body: string, o: { signal?: AbortSignal; commandOptions?: Array<{ name: string; value: string; mustComply?: boolean }>; operationTimeout?: number } = {}) {
+  private call(action: string, body: string, o: { signal?: AbortSignal; commandOptions?: Array<{ name: string; value: string; mustComply?: boolean }>; operationTimeout?: number; cutBase64?: string } = {}) {
     return this.wsman.invoke(action, this.resourceUri, body, {
-      selectors: { ShellId: this.shellId }, options: o.commandOptions, signal: o.signal, maxEnvelopeSize: this.maxEnvelopeSize, operationTimeout: o.operationTimeout,
+      selectors: { ShellId: this.shellId }, options: o.commandOptions, signal: o.signal, maxEnvelopeSize: this.maxEnvelopeSize, operationTimeout: o.operationTimeout, cutBase64: o.cutBase64,
     });
   }
 
@@ -269,6 +269,7 @@ export class WSManRunspacePool {
     try {
       env = await this.call(Action.Receive, receiveBody(pipelineId && this.cmd(pipelineId), 'stdout'), {
         signal, commandOptions: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'True' }],
+        cutBase64: 'Stream', // PSRP fragments decoded from the reply's bytes, outside the XML parser
       });
     } catch (e) {
       if (isTimedOutFault(e)) return { timedOut: true, done: false };

@@ -4,7 +4,7 @@
  * Unix socket in a private 0700 directory; its children get WINRM_TS_LOGON_BROKER (the socket path) and
  * WINRM_TS_LOGON_TOKEN (a random per-session capability) — never the password. The broker runs initiator contexts
  * (negotiate, ntlm, credssp) inside the endpoint with the stored credentials and exposes only
- * open(mechanism, target) -> step(token) -> wrap/unwrap (src/auth/brokered.ts has the wire codec and the client).
+ * open(mechanism, target) -> step(token) -> wrap/unwrap (src/broker/wire.ts has the wire codec, src/broker/client.ts the client).
  * Network logons (NTLM; Kerberos without delegation) get no broker: their children connect onward anonymously and
  * meet NT AUTHORITY\ANONYMOUS LOGON, as on Windows.
  *
@@ -34,7 +34,7 @@ import type { InitiatorOptions } from '../auth/registry.js';
 import {
   BROKER_MAX_JSON, BROKER_SOCKET_ENV, BROKER_TOKEN_ENV, BROKERED_MECHANISMS, BrokerFrameDecoder, bindingsFromWire, encodeBrokerFrame, errorToWire,
   type BrokerMessage,
-} from '../auth/brokered.js';
+} from '../broker/wire.js';
 import { AuthError, InvalidArgumentError, LocalProtocolError } from '../errors.js';
 import { debug } from '../util/debug.js';
 import type { LogonSession } from './logon.js';

@@ -8,10 +8,11 @@
  * fault, throw `new WsmanFault({...})` (rendered as Windows does: HTTP 500 + s:Fault + f:WSManFault). The longest
  * registered prefix wins. Handlers registered on a Server instance override the global table.
  */
-import type { Envelope, FaultSpec } from '../wsman/envelope.js';
+import type { Envelope } from '../wsman/envelope.js';
 import { Action, WSManFaultCode } from '../wsman/ns.js';
 import type { LogonSession } from './logon.js';
 import type { EndpointLimits } from './limits.js';
+import { WsmanFault } from './fault.js';
 
 export interface EndpointInfo {
   /** `--name`: the machine name in faults (Machine=) */
@@ -39,12 +40,10 @@ export interface WsmanRequest {
   operationTimeoutMs: number;
 }
 
-export type ResourceHandler = (req: WsmanRequest) => Promise<string>;
+/** The reply envelope: XML text, or its UTF-8 bytes (replies built as bytes, e.g. WinRS Receive). */
+export type ResourceHandler = (req: WsmanRequest) => Promise<string | Uint8Array>;
 
-/** A WS-Man fault to send back. `machine` is filled in by the server. */
-export class WsmanFault extends Error {
-  constructor(readonly spec: Omit<FaultSpec, 'machine'> & { faultDetail?: string }) { super(spec.reason); }
-}
+export { WsmanFault };
 
 const GLOBAL = new Map<string, ResourceHandler>();
 export function registerResource(uriPrefix: string, handler: ResourceHandler): void { GLOBAL.set(uriPrefix, handler); }

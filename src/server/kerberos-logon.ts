@@ -19,7 +19,7 @@ import { debug } from '../util/debug.js';
 import { encodeCCache } from '../auth/kerberos/ccache.js';
 import { getInitialCredential } from '../auth/kerberos/client.js';
 import { kdcsForRealm, loadKrb5Config } from '../auth/kerberos/config.js';
-import { networkKdc } from '../auth/kerberos/kdc.js';
+import { networkKdc } from '../kdc/network.js';
 import { NameType } from '../auth/kerberos/messages.js';
 
 const perSession = new WeakMap<LogonSession, Promise<Record<string, string>>>();

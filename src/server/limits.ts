@@ -18,7 +18,7 @@
  * escape the count. PowerShell (PSRP) shells are counted for MaxShellsPerUser only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { WsmanFault } from './dispatch.js';
+import { WsmanFault } from './fault.js';
 
 /** Body bytes read from a request before it is authenticated (NTLM/CredSSP handshake legs carry tokens in the
  *  Authorization header; their bodies are empty or one small envelope). */

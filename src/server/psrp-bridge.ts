@@ -1,6 +1,6 @@
 /**
  * One WS-Man PowerShell shell of the endpoint, bridged to a real `pwsh -s -NoLogo -NoProfile` child over the
- * OutOfProc framing (pwsh-server.md §3; packet codec src/remoting/outofproc-codec.ts).
+ * OutOfProc framing (pwsh-server.md §3; packet codec src/psrp/outofproc-codec.ts).
  *
  *  - Client → pwsh: creationXml / Arguments / Send bytes go out as `<Data>` packets, one un-acked Data per target
  *    (the pool = the zero GUID, each pipeline = its PID), as the server requires; host answers use Stream
@@ -27,7 +27,7 @@ import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
 import { decodeFragments, Defragmenter, encodeFragment, FRAGMENT_HEADER_SIZE, type Fragment } from '../psrp/fragment.js';
 import { decodeMessage, MessageType } from '../psrp/message.js';
-import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket, type OutOfProcStream } from '../remoting/outofproc-codec.js';
+import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket, type OutOfProcStream } from '../psrp/outofproc-codec.js';
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
 import { waitUntil } from './wait.js';

@@ -10,9 +10,9 @@
  * LanguageMode — the JEA mechanism itself. Also finds the pwsh executable (`--pwsh`, WINRM_TS_PWSH, the peers
  * folder, PATH).
  */
-import { chmodSync, existsSync, mkdtempSync, readFileSync, writeFileSync, rmSync, accessSync, constants } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -116,19 +116,3 @@ export function configurationName(resourceUri: string): string {
   return resourceUri.startsWith(PSRP_URI_PREFIX) ? resourceUri.slice(PSRP_URI_PREFIX.length) : resourceUri;
 }
 
-function isExecutable(p: string): boolean {
-  try { accessSync(p, constants.X_OK); return true; } catch { return false; }
-}
-
-/** pwsh to host sessions: explicit path, WINRM_TS_PWSH, /opt/winrm-ts-peers/pwsh/pwsh, then `pwsh` on PATH. */
-export function findPwshExecutable(explicit?: string): string | undefined {
-  if (explicit) return explicit;
-  const cands = [process.env.WINRM_TS_PWSH, join(process.env.WINRM_TS_PEERS_DIR ?? '/opt/winrm-ts-peers', 'pwsh', 'pwsh')];
-  for (const c of cands) if (c && existsSync(c) && isExecutable(c)) return c;
-  for (const d of (process.env.PATH ?? '').split(delimiter)) {
-    if (!d) continue;
-    const p = join(d, 'pwsh');
-    if (existsSync(p) && isExecutable(p)) return p;
-  }
-  return undefined;
-}

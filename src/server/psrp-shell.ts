@@ -27,11 +27,12 @@ import {
   PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
   parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
   SHELL_ENUM_URI, shellXml, type PsrpShellInfo,
-} from '../remoting/wsman-messages.js';
+} from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
 import { PsrpBridge, POOL } from './psrp-bridge.js';
-import { configurationName, findPwshExecutable, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
+import { findPwshExecutable } from '../util/pwsh.js';
+import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
 /** Environment passed from the server to pwsh (nothing else leaks). */
 const PASS_ENV = ['TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];

@@ -34,6 +34,7 @@ import { LogonSession, registerChildEnvHook } from './logon.js';
 import { logonBrokerEnv, removeStaleRunFiles } from './broker.js';
 import { planAccounts, type AccountPlan } from './accounts.js';
 import { kerberosLogonEnv } from './kerberos-logon.js';
+import { networkKdc } from '../kdc/network.js';
 import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
 import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
@@ -45,7 +46,7 @@ const PSRP_PREFIX = 'http://schemas.microsoft.com/powershell/';
 
 // Processes of interactive (Basic/CredSSP) logon sessions connect onward through the logon-session credential
 // broker (src/server/broker.ts; never the password); every child gets the whoami / winrm-ts shims on PATH
-registerChildEnvHook(logonBrokerEnv((mech, creds, o) => createInitiator(mech, creds, o)));
+registerChildEnvHook(logonBrokerEnv((mech, creds, o) => createInitiator(mech, creds, { ...o, kdcSend: networkKdc() })));
 registerChildEnvHook(kerberosLogonEnv);
 
 export interface ServeOptions {
@@ -415,10 +416,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     }
 
     // ---- parse + dispatch ----
-    const reply = async (status: number, xml: string) => {
+    const reply = async (status: number, xml: string | Uint8Array) => {
       if (res.destroyed) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
       if (encrypted && connCtx) {
-        const e = await encryptMessage(connCtx, Buffer.from(xml, 'utf8'));
+        const e = await encryptMessage(connCtx, typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml);
         finish(status, e.body, { ...extra, 'Content-Type': e.contentType });
       } else finish(status, xml, extra);
     };

@@ -137,3 +137,30 @@ function findExecutable(file: string, path: string, cwd: string | undefined): bo
 }
 
 function isDir(p: string): boolean { try { return statSync(p).isDirectory(); } catch { return false; } }
+
+/** Words of a command line without shell syntax: no quotes, escapes, variables, globs, redirections, separators. */
+const PLAIN_LINE = /^[ \t]*[A-Za-z0-9_.,/:+@%=-]+(?:[ \t]+[A-Za-z0-9_.,/:+@%=-]+)*[ \t]*$/;
+/** Shell builtins and keywords, and utilities whose builtin differs from the executable of the same name (echo). */
+const SHELL_WORDS = new Set(['exit', 'cd', 'export', 'set', 'unset', 'exec', 'eval', '.', 'source', ':', 'alias', 'unalias', 'read',
+  'shift', 'trap', 'wait', 'umask', 'ulimit', 'return', 'break', 'continue', 'local', 'readonly', 'times', 'type', 'hash', 'getopts',
+  'command', 'jobs', 'fg', 'bg', 'if', 'then', 'else', 'elif', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', 'in',
+  'function', 'echo', 'printf', 'test', 'kill', 'pwd']);
+
+/**
+ * The argv to run a command line directly (no `/bin/sh -c`, one process creation less) when that is exactly what
+ * the shell would do: plain words only (see PLAIN_LINE), no variable assignment in front, no shell builtin or
+ * keyword, and the program found as an executable file on `path` (otherwise the shell's own "not found", exit 127,
+ * stays the answer). Undefined: run it through the shell.
+ */
+export function directArgv(line: string, path: string): string[] | undefined {
+  if (!PLAIN_LINE.test(line)) return undefined;
+  const words = line.trim().split(/[ \t]+/);
+  const file = words[0]!;
+  // a relative path with a slash resolves against the child's directory, which may be the account's home: the shell
+  if (file.includes('=') || SHELL_WORDS.has(file) || (file.includes('/') && !isAbsolute(file))) return undefined;
+  const candidates = file.includes('/') ? [file] : path.split(delimiter).filter((d) => isAbsolute(d)).map((d) => join(d, file));
+  for (const c of candidates) {
+    try { const st = statSync(c); if (st.isFile() && (st.mode & 0o111)) return words; } catch { /* next */ }
+  }
+  return undefined;
+}

@@ -14,18 +14,18 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { buildResponse, parseDuration } from '../wsman/envelope.js';
+import { buildResponse, parseDuration, responseEnvelopeParts } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
   SHELL_CMD_URI, SIGNAL, commandResponseBody, createResponseBody, parseCommandLineRequest, parseReceiveRequest,
-  parseSendRequest, parseShellRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody,
+  parseSendRequest, parseShellRequest, parseSignalRequest, receiveResponseBytes, sendResponseBody, signalResponseBody,
   type StreamChunk,
 } from '../winrs/messages.js';
 import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
-import { ProcessGroups, spawnForLogon } from './spawn.js';
+import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon } from './spawn.js';
 import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -102,6 +102,8 @@ class ServerCommand {
   /** Take up to `budget` bytes of output in arrival order. */
   take(budget: number): StreamChunk[] {
     const out: StreamChunk[] = [];
+    // consecutive pieces of one stream become one chunk, joined once (not re-concatenated piece by piece)
+    const runs: Buffer[][] = [];
     while (this.queue.length && budget > 0) {
       const head = this.queue[0]!;
       const last = out[out.length - 1];
@@ -109,9 +111,10 @@ class ServerCommand {
       if (head.data.length <= budget) { piece = head.data; this.queue.shift(); } else { piece = head.data.subarray(0, budget); head.data = head.data.subarray(budget); }
       budget -= piece.length + 120;
       this.queued -= piece.length;
-      if (last && last.name === head.name && !last.end) last.data = Buffer.concat([last.data, piece]);
-      else out.push({ name: head.name, commandId: this.id, data: piece, end: false });
+      if (last && last.name === head.name && !last.end) runs[runs.length - 1]!.push(piece);
+      else { out.push({ name: head.name, commandId: this.id, data: piece, end: false }); runs.push([piece]); }
     }
+    for (let i = 0; i < out.length; i++) if (runs[i]!.length > 1) out[i]!.data = Buffer.concat(runs[i]!);
     if (this.paused && this.queued < LOW_WATER && this.child) { this.paused = false; this.child.stdout?.resume(); this.child.stderr?.resume(); }
     return out;
   }
@@ -180,7 +183,7 @@ export class WinrsExecutor {
     return { shells: this.shells.size, commands, stdinBufferedBytes: stdin };
   }
 
-  async handle(req: WsmanRequest): Promise<string> {
+  async handle(req: WsmanRequest): Promise<string | Buffer> {
     const { env } = req;
     try {
       switch (env.action) {
@@ -273,7 +276,9 @@ export class WinrsExecutor {
       let line = [cl.command, ...cl.args].join(' ');
       line = line.replace(/^\s*cmd(\.exe)?\s+\/c\s+/i, '');
       if (!line.trim()) throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
-      file = '/bin/sh'; args = ['-c', line];
+      // a line without shell syntax runs directly (what the shell would exec), anything else through /bin/sh -c
+      const direct = directArgv(line, env.PATH ?? accountPath(accountOf(shell.owner)));
+      if (direct) { file = direct[0]!; args = direct.slice(1); } else { file = '/bin/sh'; args = ['-c', line]; }
     }
     const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch((e: NodeJS.ErrnoException) => {
       throw e.code === 'ENOENT'
@@ -361,7 +366,7 @@ export class WinrsExecutor {
     }
   }
 
-  private async receive(req: WsmanRequest): Promise<string> {
+  private async receive(req: WsmanRequest): Promise<Buffer> {
     const shell = this.shellFor(req);
     let r;
     try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
@@ -383,7 +388,8 @@ export class WinrsExecutor {
       cmd.reported = true;
       shell.commands.delete(cmd.id);
     } else state = { commandId: cmd.id, state: 'Running' };
-    return buildResponse(Action.ReceiveResponse, req.env.messageId, receiveResponseBody(chunks, state));
+    const { head, tail } = responseEnvelopeParts(Action.ReceiveResponse, req.env.messageId);
+    return receiveResponseBytes(head, chunks, state, tail); // built as bytes: the output's base64 never becomes one big string
   }
 
   private signal(req: WsmanRequest): string {

@@ -4,7 +4,7 @@
  */
 import { AbortError, RemoteCommandError, WinRMError } from '../errors.js';
 import { PSObject, PSPrimitive, toPlain, type ClixmlValue, type PSValue } from '../clixml/index.js';
-import type { InvokeEvent, InvokeOptions } from '../client/session.js';
+import type { InvokeEvent, InvokeOptions } from '../client/invoke.js';
 import type { PoolTransport } from '../remoting/transport.js';
 import { PSInvocationState } from '../psrp/state.js';
 import { remoteTransferError } from './errors.js';

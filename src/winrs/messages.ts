@@ -90,6 +90,7 @@ export interface CommandStateInfo { commandId?: string; state: 'Done' | 'Running
 export interface ReceiveResult { streams: StreamChunk[]; state?: CommandStateInfo }
 
 const B64_RE = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
+const EMPTY = Buffer.alloc(0);
 
 /** xs:boolean as Windows reads it: "true"/"1" (any case, surrounding blanks ignored) are true, anything else false.
  *  pypsrp and Windows' own client write End="True". */
@@ -104,10 +105,20 @@ export function parseReceiveResponse(env: Envelope): ReceiveResult {
   const rr = child(env.body, NS.rsp, 'ReceiveResponse');
   if (!rr) throw new RemoteProtocolError('expected rsp:ReceiveResponse in the Receive reply');
   const streams: StreamChunk[] = [];
+  const cut = env.payloads;
   for (const s of childrenNamed(rr, NS.rsp, 'Stream')) {
     const t = s.text;
-    if (!B64_RE.test(t)) throw new RemoteProtocolError(`stream ${attr(s, 'Name')} is not base64`);
-    streams.push({ name: attr(s, 'Name') ?? 'stdout', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(t, 'base64')), end: xsBoolean(attr(s, 'End')) });
+    let data: Uint8Array;
+    if (cut) {
+      // decoded from the bytes already (WSManClient cutBase64): the text is the index, or empty for an empty stream
+      const d = t === '' ? EMPTY : /^\d{1,9}$/.test(t) ? cut[Number(t)] : undefined;
+      if (!d) throw new RemoteProtocolError(`stream ${attr(s, 'Name')} is not base64`);
+      data = d;
+    } else {
+      if (!B64_RE.test(t)) throw new RemoteProtocolError(`stream ${attr(s, 'Name')} is not base64`);
+      data = Buffer.from(t, 'base64');
+    }
+    streams.push({ name: attr(s, 'Name') ?? 'stdout', commandId: attr(s, 'CommandId'), data, end: xsBoolean(attr(s, 'End')) });
   }
   const cs = child(rr, NS.rsp, 'CommandState');
   let state: CommandStateInfo | undefined;
@@ -210,6 +221,40 @@ export function receiveResponseBody(chunks: StreamChunk[], state?: CommandStateI
   }
   return x + '</rsp:ReceiveResponse>';
 }
+
+/**
+ * receiveResponseBody as UTF-8 bytes between `head` and `tail` (responseEnvelopeParts), built straight into one
+ * buffer: the base64 of each chunk is written in 48 KiB pieces (strings under V8's large-object size), never one
+ * large string re-encoded to UTF-8.
+ */
+export function receiveResponseBytes(head: string, chunks: StreamChunk[], state: CommandStateInfo | undefined, tail: string): Buffer {
+  // texts[i] goes before datas[i]; the last text after the last data
+  const texts: string[] = [];
+  const datas: Buffer[] = [];
+  let x = head + '<rsp:ReceiveResponse>';
+  for (const c of chunks) {
+    texts.push(x + `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`);
+    datas.push(Buffer.isBuffer(c.data) ? c.data : Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+    x = '</rsp:Stream>';
+  }
+  if (state) {
+    x += `<rsp:CommandState${state.commandId ? ` CommandId="${escapeXml(state.commandId)}"` : ''} State="${COMMAND_STATE}${escapeXml(state.state)}">` +
+      (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') + '</rsp:CommandState>';
+  }
+  texts.push(x + '</rsp:ReceiveResponse>' + tail);
+  let total = 0;
+  for (const t of texts) total += Buffer.byteLength(t);
+  for (const d of datas) total += Math.ceil(d.length / 3) * 4;
+  const out = Buffer.allocUnsafe(total);
+  let o = 0;
+  for (let i = 0; i < texts.length; i++) {
+    o += out.write(texts[i]!, o);
+    const d = datas[i];
+    if (d) for (let p = 0; p < d.length; p += B64_PIECE) o += out.write(d.toString('base64', p, Math.min(p + B64_PIECE, d.length)), o, 'latin1');
+  }
+  return o === total ? out : out.subarray(0, o);
+}
+const B64_PIECE = 49152; // a multiple of 3: the pieces' base64 concatenates to the whole's
 
 export const sendResponseBody = (): string => '<rsp:SendResponse/>';
 export const signalResponseBody = (): string => '<rsp:SignalResponse/>';

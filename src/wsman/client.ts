@@ -12,6 +12,7 @@ import type { EnvelopeExchange } from '../http/transport.js';
 import { buildRequest, faultFromEnvelope, newUuid, parseEnvelope, type Envelope, type WsmanOption } from './envelope.js';
 import { Action, NS } from './ns.js';
 import { child } from '../xml/dom.js';
+import { cutBase64Elements } from '../xml/base64-cut.js';
 
 export interface WSManClientOptions {
   /** the endpoint URL (wsa:To) */
@@ -38,6 +39,12 @@ export interface InvokeOptions {
   operationTimeout?: number;
   /** bytes, overrides the client default for this call (PSRP raises it once protocol >= 2.2 is agreed) */
   maxEnvelopeSize?: number;
+  /**
+   * the local name of elements whose base64 text is decoded straight from the reply's bytes, outside the XML parser
+   * (WinRS Receive: 'Stream'); the reply's `payloads` then hold the data and those elements' text is the index into
+   * it (src/xml/base64-cut.ts). Replies it does not apply to are parsed whole, and `payloads` is undefined.
+   */
+  cutBase64?: string;
 }
 
 /** Windows Server 2012+'s default MaxEnvelopeSize (MaxEnvelopeSizekb 500): this client's default. */
@@ -77,8 +84,16 @@ export class WSManClient {
         action, resourceUri, to: this.opts.to, sessionId: this.sessionId, maxEnvelopeSize,
         operationTimeout: ot, locale: this.opts.locale, selectors: o.selectors, options: o.options,
       }, bodyXml);
-      const reply = await this.transport.exchange(xml, { signal: o.signal, readTimeoutMs });
-      return { env: this.parseReply(reply, messageId), bytes: Buffer.byteLength(xml) };
+      const t = this.transport;
+      if (o.cutBase64 && t.exchangeBytes) {
+        const bytes = await t.exchangeBytes(xml, { signal: o.signal, readTimeoutMs });
+        const cut = cutBase64Elements(bytes, o.cutBase64);
+        const env = this.parseReply(cut ? cut.xml : bytes.toString('utf8'), messageId);
+        if (cut) env.payloads = cut.payloads;
+        return { env };
+      }
+      const reply = await t.exchange(xml, { signal: o.signal, readTimeoutMs });
+      return { env: this.parseReply(reply, messageId) };
     };
     const used = Math.min(o.maxEnvelopeSize ?? this.maxEnvelopeSize, this.serverEnvelopeLimit ?? Infinity);
     try {

@@ -85,6 +85,8 @@ export interface Envelope {
   maxEnvelopeSize: number | undefined;
   /** the first element inside s:Body */
   payload: XmlElement | undefined;
+  /** base64 contents decoded from the reply's bytes (InvokeOptions.cutBase64); the cut elements' text is the index */
+  payloads?: Buffer[];
 }
 
 const text = (el: XmlElement | undefined): string | undefined => (el ? el.text.trim() : undefined);
@@ -157,9 +159,17 @@ const RESP_NS = `xml:lang="en-US" xmlns:s="${NS.s}" xmlns:a="${NS.wsa}" xmlns:x=
 
 /** A response envelope as Windows writes it (prefixes a/x/w/rsp/p; body uses them). */
 export function buildResponse(action: string, relatesTo: string | undefined, bodyXml: string, headerExtra = ''): string {
-  return `<s:Envelope ${RESP_NS}><s:Header><a:Action>${escapeXml(action)}</a:Action><a:MessageID>${newUuid()}</a:MessageID>` +
-    `<a:To>${ANONYMOUS}</a:To>${relatesTo ? `<a:RelatesTo>${escapeXml(relatesTo)}</a:RelatesTo>` : ''}${headerExtra}</s:Header>` +
-    (bodyXml ? `<s:Body>${bodyXml}</s:Body>` : '<s:Body></s:Body>') + '</s:Envelope>';
+  const { head, tail } = responseEnvelopeParts(action, relatesTo, headerExtra);
+  return head + bodyXml + tail;
+}
+
+/** buildResponse's envelope around the body: the text before and after the body's content (for replies built as bytes). */
+export function responseEnvelopeParts(action: string, relatesTo: string | undefined, headerExtra = ''): { head: string; tail: string } {
+  return {
+    head: `<s:Envelope ${RESP_NS}><s:Header><a:Action>${escapeXml(action)}</a:Action><a:MessageID>${newUuid()}</a:MessageID>` +
+      `<a:To>${ANONYMOUS}</a:To>${relatesTo ? `<a:RelatesTo>${escapeXml(relatesTo)}</a:RelatesTo>` : ''}${headerExtra}</s:Header><s:Body>`,
+    tail: '</s:Body></s:Envelope>',
+  };
 }
 
 export interface FaultSpec {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { connect } from '../../src/index.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { cliArgv } from '../helpers/cli.js';
-import { BROKER_SOCKET_ENV } from '../../src/auth/brokered.js';
+import { BROKER_SOCKET_ENV } from '../../src/broker/wire.js';
 
 let hostA: Awaited<ReturnType<typeof startEndpoint>>;
 let hostB: Awaited<ReturnType<typeof startEndpoint>>;

@@ -98,7 +98,7 @@ test('a disconnected shell is closed after its IdleTimeOut', { skip }, async () 
 
 test('Session API: s.disconnect(), Session.list(), Session.connect() + receive() pick the pipeline up', { skip }, async () => {
   const { Session } = await import('../../src/client/session.js');
-  const opts = { transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true };
+  const opts = { transport: 'wsman' as const, computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true };
   const s1 = await Session.open(opts);
   const first: unknown[] = [];
   let info: { shellId: string; pipelineIds: string[] } | undefined;

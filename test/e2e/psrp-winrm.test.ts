@@ -39,7 +39,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const basicHttps = () => ({ transport: 'wsman', computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth: 'basic' });
+const basicHttps = () => ({ transport: 'wsman' as const, computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth: 'basic' });
 
 test('Basic over HTTPS: values, the user, streams, input, a script file with param(), stop', { skip }, async () => {
   const answers: string[] = [];
@@ -109,13 +109,13 @@ test('round trips: a warm invoke is Command + Receive; the envelope is sized fro
 });
 
 test('Negotiate over sealed HTTP and CredSSP: the real pwsh as the logged-on user', { skip: skip || (!sealedAuth.includes('negotiate') && 'the negotiate acceptor is not registered') }, async () => {
-  const s = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'negotiate' });
+  const s = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'negotiate' });
   try {
     const r = await s.invoke('$PSVersionTable.PSVersion.Major; $env:USERNAME; $env:WINRM_TS_LOGON_TYPE');
     assert.deepEqual(plain(r.output), [7, 'alice', 'network']);
   } finally { await s.close(); }
   if (!getMechanism('credssp')?.initiator) return;
-  const c = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] });
+  const c = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] });
   try {
     const r = await c.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_TYPE');
     assert.deepEqual(plain(r.output), ['alice', 'interactive'], 'CredSSP: an interactive logon with delegated credentials');
@@ -138,7 +138,7 @@ test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script
 
 test('Negotiate and CredSSP over HTTPS (channel binding, no message encryption)', { skip: skip || (!sealedAuth.includes('negotiate') && 'the negotiate acceptor is not registered') }, async () => {
   for (const auth of sealedAuth) {
-    const s = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
+    const s = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
     try {
       const r = await s.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_MECHANISM');
       assert.deepEqual(plain(r.output), ['alice', auth === 'credssp' ? 'credssp' : plain(r.output)[1]], auth);

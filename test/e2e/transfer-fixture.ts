@@ -17,7 +17,7 @@ let ps: PsrpEndpoint;
 export let ep: Awaited<ReturnType<typeof startEndpoint>>;
 export let dir: string;
 export let session: Session;
-export const opts = () => ({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
+export const opts = () => ({ transport: 'wsman' as const, computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
 export const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 export const cliConn = () => ['-H', `127.0.0.1:${ep.port}`, '-u', USER, '-p', PASSWORD, '--auth', 'basic', '--allow-unencrypted'];
 

@@ -12,7 +12,7 @@ import { parseEnvelope } from '../../src/wsman/envelope.js';
 import {
   parseConnectRequest, parseConnectResponse, parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest,
   parsePsrpShellRequest, parseShellEnumeration, parseCommandEnumeration,
-} from '../../src/remoting/wsman-messages.js';
+} from '../../src/winrs/psrp-messages.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
 

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { FragmentReader, decodeFragments, fragmentMessage, encodeFragment } from '../../src/psrp/fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType } from '../../src/psrp/message.js';
 import { ClientRunspacePool } from '../../src/psrp/pool.js';
-import { OutOfProcDecoder, decodePacketLine } from '../../src/remoting/outofproc-codec.js';
+import { OutOfProcDecoder, decodePacketLine } from '../../src/psrp/outofproc-codec.js';
 import { RemoteProtocolError } from '../../src/errors.js';
 import { concatBytes, utf8 } from '../../src/util/bytes.js';
 

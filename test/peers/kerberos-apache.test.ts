@@ -16,6 +16,7 @@ import { runCli } from '../helpers/cli.js';
 import { startEndpoint } from '../helpers/server-fixture.js';
 import { parseUsers } from '../../src/server/users.js';
 import { SpnegoKerberosInitiator } from '../../src/auth/kerberos/index.js';
+import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { fromBase64, toBase64 } from '../../src/util/bytes.js';
 
@@ -53,7 +54,7 @@ function get(token: Uint8Array): Promise<{ status: number; body: string; auth?: 
 test('our Negotiate (Kerberos) AP-REQ is accepted by Apache mod_auth_gssapi, and its AP-REP completes our side', { skip }, async () => {
   const me = new SpnegoKerberosInitiator({
     credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), env: { KRB5_CONFIG: kdc.krb5Conf },
+    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf },
   });
   const res = await get((await me.step())!);
   assert.equal(res.status, 200, res.body);

@@ -15,6 +15,7 @@ import { kdcSkip, startKdc, type Kdc } from '../helpers/kdc.js';
 import { startEndpoint } from '../helpers/server-fixture.js';
 import { parseUsers } from '../../src/server/users.js';
 import { SpnegoKerberosInitiator } from '../../src/auth/kerberos/index.js';
+import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { fromBase64, toBase64 } from '../../src/util/bytes.js';
 
@@ -59,7 +60,7 @@ test('our Negotiate (Kerberos) initiator -> gokrb5 SPNEGO HTTP service', { skip 
     });
     const me = new SpnegoKerberosInitiator({
       credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), env: { KRB5_CONFIG: kdc.krb5Conf },
+      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf },
     });
     const tok = await me.step();
     const port = addr.split(':').pop();

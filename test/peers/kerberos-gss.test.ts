@@ -13,6 +13,7 @@ import { Krb5Peer } from './fixtures/krb5-peer.js';
 import { KerberosAcceptor, KerberosInitiator } from '../../src/auth/kerberos/context.js';
 import { SpnegoKerberosInitiator } from '../../src/auth/kerberos/index.js';
 import { SpnegoAcceptor } from '../../src/auth/spnego/context.js';
+import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { readKeytab } from '../../src/auth/kerberos/ccache.js';
 import { decodeCCache } from '../../src/auth/kerberos/ccache.js';
@@ -27,7 +28,7 @@ after(() => kdc?.stop());
 const users = () => parseUsers('EXAMPLE\\alice:Passw0rd!\nalice@EXAMPLE.TEST:*\n');
 const ours = (o: { delegate?: boolean; scheme?: string } = {}) => new KerberosInitiator({
   credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-  config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), env: { KRB5_CONFIG: kdc.krb5Conf }, onWarning: () => undefined,
+  config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf }, onWarning: () => undefined,
   ...(o.delegate ? { delegate: true } : {}), ...(o.scheme ? { httpScheme: o.scheme } : {}),
 });
 const acceptorEnv = () => ({ KRB5_CONFIG: kdc.krb5Conf, KRB5_KTNAME: `FILE:${kdc.httpKeytab}` });
@@ -66,7 +67,7 @@ test('our SPNEGO initiator -> MIT SPNEGO acceptor', { skip }, async () => {
   try {
     const me = new SpnegoKerberosInitiator({
       credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), env: { KRB5_CONFIG: kdc.krb5Conf },
+      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf },
     });
     let t = await me.step();
     for (let i = 0; i < 3 && !me.complete; i++) {
@@ -134,7 +135,7 @@ test('rc4-hmac session (RFC 4757): AP-REQ accepted by MIT, RFC 1964-framed wrap 
   try {
     const me = new KerberosInitiator({
       credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost', etypes: [23],
-      config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }), env: { KRB5_CONFIG: rc4.krb5Conf },
+      config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }) }), env: { KRB5_CONFIG: rc4.krb5Conf },
     });
     const rep = await peer.token((await me.step())!);
     await me.step(rep.token);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { kdcSkip, startKdc, type Kdc } from '../helpers/kdc.js';
-import { networkKdc } from '../../src/auth/kerberos/kdc.js';
+import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { getInitialCredential, getServiceCredential } from '../../src/auth/kerberos/client.js';
 import { readCCache, readKeytab, writeCCache } from '../../src/auth/kerberos/ccache.js';

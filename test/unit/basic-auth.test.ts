@@ -1,7 +1,8 @@
 /** Basic (RFC 7617) initiator/acceptor pair, users file parsing, registry. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BasicInitiator, BasicAcceptor, splitUsername } from '../../src/auth/basic.js';
+import { BasicInitiator, BasicAcceptor, accountOfUsername } from '../../src/auth/basic.js';
+import { ntlmUserFields } from '../../src/auth/ntlm/credentials.js';
 import { parseUsers } from '../../src/server/users.js';
 import { createInitiator, getMechanism, mechanismForScheme } from '../../src/auth/registry.js';
 import { AccessDeniedError, InvalidArgumentError } from '../../src/errors.js';
@@ -34,8 +35,11 @@ test('users file: comments, blanks, errors', () => {
   assert.deepEqual(db.lookup('', 'local'), { domain: '', user: 'local', password: 'pw' });
   assert.throws(() => parseUsers('# only comments\n'), InvalidArgumentError);
   assert.throws(() => parseUsers('nopassword\n'), InvalidArgumentError);
-  assert.deepEqual(splitUsername('D\\u'), { domain: 'D', user: 'u' });
-  assert.deepEqual(splitUsername('u@d.e'), { domain: 'd.e', user: 'u' });
+  assert.deepEqual(accountOfUsername('D\\u'), { domain: 'D', user: 'u' });
+  assert.deepEqual(accountOfUsername('u@d.e'), { domain: 'd.e', user: 'u' });
+  // NTLM / CredSSP: a UPN travels whole in UserName
+  assert.deepEqual(ntlmUserFields('D\\u'), { domain: 'D', user: 'u' });
+  assert.deepEqual(ntlmUserFields('u@d.e'), { domain: '', user: 'u@d.e' });
 });
 
 test('registry: basic is registered by name and scheme; unknown names give a clear error', () => {

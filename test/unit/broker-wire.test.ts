@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   BrokerFrameDecoder, encodeBrokerFrame, bindingsFromWire, bindingsToWire, errorFromWire, errorToWire, BROKER_MAX_BINARY, BROKER_MAX_JSON,
-  anonymousLogonHint,
-} from '../../src/auth/brokered.js';
+} from '../../src/broker/wire.js';
+import { anonymousLogonHint } from '../../src/broker/client.js';
 import { CredSSPError, DelegationRefusedError, AuthError, RemoteProtocolError, InvalidArgumentError } from '../../src/errors.js';
 
 const frames = [

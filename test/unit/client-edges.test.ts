@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { connect, InvalidArgumentError, commandLineParts, quoteArg as libQuote, deserialize } from '../../src/index.js';
 import { HttpTransport, parseCertificatePin, envelopeAction } from '../../src/http/transport.js';
 import { quoteArg as cliQuote } from '../../src/cli/options.js';
-import { formatValue } from '../../src/cli/commands/ps.js';
+import { formatValue } from '../../src/cli/format.js';
 import { buildRequest } from '../../src/wsman/envelope.js';
 import { Action } from '../../src/wsman/ns.js';
 

@@ -1,7 +1,7 @@
 /** OutOfProc packet codec (PowerShell OutOfProcessUtils framing): exact strings, line splitting, bad input. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePacket, decodePacketLine, OutOfProcDecoder, OUTOFPROC_POOL_GUID } from '../../src/remoting/outofproc-codec.js';
+import { encodePacket, decodePacketLine, OutOfProcDecoder, OUTOFPROC_POOL_GUID } from '../../src/psrp/outofproc-codec.js';
 import { RemoteProtocolError } from '../../src/errors.js';
 import { utf8 } from '../../src/util/bytes.js';
 

@@ -4,7 +4,7 @@
  * refuses targets outside the `delegateTo` allow-list before producing any token.
  */
 import { kerberosAcceptorOptions } from '../kerberos/index.js';
-import type { AuthMechanism, InitiatorOptions, AcceptorOptions } from '../registry.js';
+import type { AuthMechanism, InitiatorOptions, AcceptorOptions } from '../types.js';
 import type { Credentials } from '../types.js';
 import { CredSSPInitiator } from './initiator.js';
 import { CredSSPAcceptor } from './acceptor.js';
@@ -29,6 +29,8 @@ export const credsspMechanism: AuthMechanism = {
       minVersion: opts.credsspMinVersion,
       spn: opts.spn,
       inner: (opts.credsspInner as InnerMechanism | undefined) ?? 'negotiate',
+      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}),
+      ...(typeof opts.ntlmRefused === 'function' ? { ntlmRefused: opts.ntlmRefused as (what: string) => Error } : {}),
     });
   },
   acceptor(opts: AcceptorOptions) {

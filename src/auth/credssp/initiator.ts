@@ -20,6 +20,8 @@ import { TSCredentials } from './ts-credentials.js';
 import { clientPubKeyAuth, serverPubKeyAuth, NONCE_VERSION } from './pub-key-auth.js';
 import { checkDelegation } from './delegation.js';
 import { ntStatusText } from './ntstatus.js';
+import type { KdcSend } from '../types.js';
+import { ntlmUserFields } from '../ntlm/credentials.js';
 import { createInnerInitiator, gssUnwrap, gssWrap, type InnerMechanism } from './inner.js';
 import { tlsTrailerLength } from './trailer.js';
 import type { SecureVersion } from 'node:tls';
@@ -40,8 +42,12 @@ export interface CredSSPInitiatorOptions {
   minVersion?: number;
   /** inner mechanism: 'negotiate' (SPNEGO, what Windows' WinRM expects) or raw 'ntlm' (RDP servers: mstsc, FreeRDP) */
   inner?: InnerMechanism;
+  /** a trusted-hosts policy refuses NTLM inside CredSSP for this host: Kerberos only (the error to throw otherwise) */
+  ntlmRefused?: (what: string) => Error;
   /** SPN for the inner context (default HTTP/<targetHost>) */
   spn?: string;
+  /** how a Kerberos inner context reaches a KDC */
+  kdcSend?: KdcSend;
   /** 'message' (HTTP headers: each input is a complete flight) or 'stream' (a socket) */
   framing?: 'message' | 'stream';
   tlsMinVersion?: SecureVersion;
@@ -52,11 +58,6 @@ export interface CredSSPInitiatorOptions {
 
 type State = 'initial' | 'tls' | 'auth' | 'pubkey' | 'done' | 'failed';
 
-function splitUser(username: string): { domain: string; user: string } {
-  const bs = username.indexOf('\\');
-  if (bs >= 0) return { domain: username.slice(0, bs), user: username.slice(bs + 1) };
-  return { domain: '', user: username }; // "user@domain" (UPN) travels whole in userName, as Windows does
-}
 
 export class CredSSPInitiator implements AuthContext {
   readonly protocol: AuthProtocol = 'credssp';
@@ -88,7 +89,9 @@ export class CredSSPInitiator implements AuthContext {
     if (!Number.isInteger(this.minVersion) || this.minVersion < 2 || this.minVersion > CREDSSP_VERSION) {
       throw new InvalidArgumentError(`--credssp-min-version must be 2..${CREDSSP_VERSION}, got ${opts.minVersion}`);
     }
-    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`);
+    this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`, {
+      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}), ...(opts.ntlmRefused ? { ntlmRefused: opts.ntlmRefused } : {}),
+    });
   }
 
   get complete(): boolean { return this.state === 'done'; }
@@ -209,7 +212,7 @@ export class CredSSPInitiator implements AuthContext {
         "CredSSP: the server's pubKeyAuth does not match the TLS public key: the TLS channel may be intercepted " +
         '(man in the middle); credentials were NOT sent');
     }
-    const { domain, user } = splitUser(this.opts.credentials.username);
+    const { domain, user } = ntlmUserFields(this.opts.credentials.username);
     const creds = TSCredentials.password({ domainName: domain, userName: user, password: this.opts.credentials.password ?? '' });
     const authInfo = await gssWrap(this.inner, creds);
     creds.fill(0);

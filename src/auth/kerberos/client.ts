@@ -1,5 +1,5 @@
 /**
- * Kerberos client exchanges (RFC 4120 3.1 AS, 3.3 TGS) over an injected KdcSend (the I/O edge is kdc.ts):
+ * Kerberos client exchanges (RFC 4120 3.1 AS, 3.3 TGS) over an injected KdcSend (the network one is src/kdc/network.ts):
  * AS-REQ with PA-ENC-TIMESTAMP pre-authentication from a password or a keytab (salt and s2kparams from
  * PA-ETYPE-INFO2), TGS-REQ with PA-TGS-REQ, cross-realm referrals, forwarded TGTs for delegation.
  */
@@ -11,12 +11,14 @@ import { DEFAULT_ETYPES, decrypt, encrypt, isSupportedEtype, profile, stringToKe
 import { krbErrorToError, KrbErrorCode } from './errors.js';
 import type { Credential, KeytabEntry, Principal } from './ccache.js';
 import { samePrincipal } from './ccache.js';
-import type { KdcSend } from './kdc.js';
 import {
   ApOptions, KdcOptions, KeyUsage, MsgType, NameType, PaType, decodeEncKdcRepPart, decodeEtypeInfo2, decodeKdcRep, decodeKrbError,
   decodeMethodData, encodeApReq, encodeAuthenticator, encodeEncryptedData, encodeKdcReq, encodeKdcReqBody, encodePaEncTsEnc,
   messageTag, principalText, type EtypeInfo2Entry, type KdcRep, type PaData, type PrincipalName,
 } from './messages.js';
+import type { KdcSend } from '../types.js';
+
+export type { KdcSend };
 
 export interface ClientContext {
   send: KdcSend;

@@ -5,14 +5,12 @@
  * AP-REQ/AP-REP; the acceptor checks AP-REQs with the endpoint's keytab and admits only principals listed in the
  * users file. Message encryption: RFC 4121 wrap tokens split the WinRM way (header = the first 16+RRC+16 bytes).
  */
-import { isIP } from 'node:net';
 import { KerberosError, LocalProtocolError } from '../../errors.js';
 import { debug } from '../../util/debug.js';
 import type { AcceptedIdentity, AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, StepOptions, UserDatabase } from '../types.js';
 import { loadKrb5Config, realmForHost, kdcsForRealm, type Krb5Config } from './config.js';
 import { defaultCCacheName, encodeCCache, readCCache, readKeytab, samePrincipal, type Credential, type KeytabEntry, type Principal } from './ccache.js';
-import { getInitialCredential, getServiceCredential, principalString, type ClientContext } from './client.js';
-import { networkKdc, type KdcSend } from './kdc.js';
+import { getInitialCredential, getServiceCredential, principalString, type ClientContext, type KdcSend } from './client.js';
 import { NameType, TicketFlags, parsePrincipal, principalText } from './messages.js';
 import { acceptApReq, buildApReq, checkApRep, type GssSecurity } from './gss.js';
 
@@ -29,11 +27,20 @@ export interface KerberosInitiatorOptions {
   /** "Kerberos" (raw GSS token) or "Negotiate" (when wrapped by SPNEGO) */
   httpScheme?: string;
   env?: NodeJS.ProcessEnv;
-  /** injected for tests; default: the network KDCs from krb5.conf */
+  /** the KDC exchange (src/kdc/network.ts `networkKdc`, injected by the client facade); without it no ticket can be requested */
   send?: KdcSend;
   config?: Krb5Config;
   /** encryption types to ask the KDC for (default: AES first, rc4-hmac last) */
   etypes?: number[];
+}
+
+/** The KdcSend of a context created without one: a ticket is needed but nobody gave this layer a way to reach a KDC. */
+const noKdc: KdcSend = () => Promise.reject(new KerberosError(
+  'no KDC transport was given to the Kerberos context (an application that creates it directly passes `send`, e.g. networkKdc() of src/kdc/network.ts)'));
+
+/** A literal IPv4 or IPv6 address (no SPN can name it): the same test as node:net isIP, without the socket module. */
+function isIpAddress(host: string): boolean {
+  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host) || (host.includes(':') && /^[0-9a-fA-F:.]+(%.+)?$/.test(host.replace(/^\[|\]$/g, '')));
 }
 
 /** Resolved tickets, shared by a context and its `newContext()` copies (one AS/TGS per client, not per connection). */
@@ -132,7 +139,7 @@ export class KerberosInitiator implements AuthContext {
     const now = Date.now();
     if (t.service && t.service.endtime.getTime() > now + 60_000 && (!this.opts.delegate || t.forwarded !== undefined)) return;
     const cfg = this.opts.config ?? loadKrb5Config(this.env);
-    const ctx: ClientContext = { send: this.opts.send ?? networkKdc({ config: cfg }), ...(signal ? { signal } : {}), ...(this.opts.etypes ? { etypes: this.opts.etypes } : {}) };
+    const ctx: ClientContext = { send: this.opts.send ?? noKdc, ...(signal ? { signal } : {}), ...(this.opts.etypes ? { etypes: this.opts.etypes } : {}) };
     const creds = this.opts.credentials;
     let cache: Credential[] = [];
     if (!t.tgt || !validTgt(t.tgt, now)) {
@@ -157,7 +164,7 @@ export class KerberosInitiator implements AuthContext {
     try {
       t.service = cached ?? await getServiceCredential(ctx, tgt, sp);
     } catch (e) {
-      if (e instanceof KerberosError && e.krbErrorCode === 7 && isIP(this.opts.targetHost) && !this.opts.spn) {
+      if (e instanceof KerberosError && e.krbErrorCode === 7 && isIpAddress(this.opts.targetHost) && !this.opts.spn) {
         throw new KerberosError(`${e.message}. You connected by IP address (${this.opts.targetHost}): Kerberos needs the host's name, so connect by name or pass --spn HTTP/<hostname>`, 7, { cause: e });
       }
       throw e;

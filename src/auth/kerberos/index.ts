@@ -4,7 +4,7 @@
  * when a credential is at hand, and the ambient provider (no -u: a ticket in the ccache / a client keytab).
  */
 import { AuthError, KerberosError } from '../../errors.js';
-import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../registry.js';
+import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../types.js';
 import type { AuthContext, AuthProtocol, Credentials, StepOptions } from '../types.js';
 import { MechOid, NegState, decodeNegotiationToken, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp } from '../spnego/tokens.js';
 import { KerberosAcceptor, KerberosInitiator, SPNEGO_ENCRYPTION_PROTOCOL, acceptorKeytab, kerberosAvailable, type KerberosAcceptorOptions, type KerberosInitiatorOptions } from './context.js';
@@ -16,6 +16,7 @@ export function kerberosInitiatorOptions(creds: Credentials | undefined, opts: I
     ...(creds?.username ? { credentials: creds } : {}),
     targetHost: opts.targetHost, httpScheme,
     ...(opts.spn ? { spn: opts.spn } : {}),
+    ...(opts.kdcSend ? { send: opts.kdcSend } : {}),
     ...(opts.kerberosDelegate ? { delegate: true } : {}),
     ...(typeof opts.onWarning === 'function' ? { onWarning: opts.onWarning as (m: string) => void } : {}),
   };

@@ -5,7 +5,11 @@ import { ntHash } from './crypto.js';
 
 export interface NtlmUser { domain: string; user: string }
 
-export function splitUsername(username: string): NtlmUser {
+/**
+ * The UserName and DomainName fields NTLM (MS-NLMP 2.2.1.3 AUTHENTICATE_MESSAGE) and CredSSP (MS-CSSP 2.2.1.2.1
+ * TSPasswordCreds) carry: "DOMAIN\user" splits; "user@domain" travels whole in UserName with an empty DomainName.
+ */
+export function ntlmUserFields(username: string): NtlmUser {
   const bs = username.indexOf('\\');
   if (bs >= 0) return { domain: username.slice(0, bs), user: username.slice(bs + 1) };
   return { domain: '', user: username };

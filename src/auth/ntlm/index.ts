@@ -3,7 +3,7 @@
  * HTTP scheme by default (what Windows' WinRM accepts; pypsrp does the same) — pass `httpScheme: 'NTLM'` in the
  * initiator options for servers that only offer "NTLM". The acceptor answers the "NTLM" scheme.
  */
-import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../registry.js';
+import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../types.js';
 import type { Credentials } from '../types.js';
 import { NtlmInitiator, type NtlmInitiatorOptions } from './initiator.js';
 import { NtlmAcceptor, type NtlmAcceptorOptions } from './acceptor.js';

@@ -13,7 +13,7 @@ import {
   type AvPair, avGet, decodeChallenge, encodeAuthenticate, encodeClientChallenge, encodeNegotiate, MIC_OFFSET, type Version,
 } from './messages.js';
 import { channelBindingsHash, fileTime, hmacMd5, lmv2Response, ntowfv2, ntProofStr, sessionBaseKey } from './crypto.js';
-import { credentialHash, splitUsername } from './credentials.js';
+import { credentialHash, ntlmUserFields } from './credentials.js';
 import { NtlmSession, SIGNATURE_LENGTH } from './security.js';
 
 /** MS-NLMP NEGOTIATE flags we request (what Windows sends: 0xE20882B7). */
@@ -103,7 +103,7 @@ export class NtlmInitiator implements AuthContext {
     this.flags = flags;
     debug('ntlm: CHALLENGE flags %s', flagNames(flags).join('|'));
 
-    const { domain, user } = splitUsername(this.opts.credentials.username);
+    const { domain, user } = ntlmUserFields(this.opts.credentials.username);
     const responseKey = ntowfv2(credentialHash(this.opts.credentials), user, domain);
 
     // Build the AV pairs of the NTLMv2 client challenge from the server's target info (MS-NLMP 3.1.5.1.2).

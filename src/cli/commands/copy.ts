@@ -12,9 +12,12 @@ import {
 import { SESSION_SOURCES, type PsFlags } from './ps.js';
 import { addSshOptions } from './ps-ssh.js';
 import { addWinrmOptions } from './ps-winrm.js';
+import { isHostList } from '../hosts.js';
+import { checkTransferFanout, transferFanout, transferSummary } from '../fanout-transfer.js';
 
 export interface TransferFlags extends PsFlags {
   resume?: boolean; json?: boolean; quiet?: boolean; progress?: boolean; timeout?: number; chunkSize?: number; window?: number;
+  throttle?: number;
 }
 
 const positive = (name: string) => (v: string) => {
@@ -32,6 +35,7 @@ export function addTransferOptions(cmd: Command): Command {
     .option('--timeout <s>', 'give up when the whole transfer takes longer (seconds; the partial file is kept for --resume)', positive('--timeout'))
     .option('--chunk-size <bytes>', 'bytes per chunk (default: fitted to the envelope / fragment size)', positive('--chunk-size'))
     .option('--window <n>', 'chunks in flight (default 8)', positive('--window'))
+    .option('--throttle <n>', 'many hosts (-H a,b,c or -H @hosts.txt): hosts at a time (default 32; --timeout then applies to each host)', positive('--throttle'))
     .option('--local', 'use a local PowerShell process (pwsh -s) as the "remote" side')
     .option('--pwsh <path>', 'pwsh to start for --local');
   addWinrmOptions(cmd);
@@ -80,7 +84,7 @@ export function progressReporter(flags: TransferFlags): { onProgress?: (ev: Tran
     },
     finish: (r, verb) => {
       bar?.stop();
-      if (r) process.stderr.write(`${verb} ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.directories ? ` in ${r.directories} director${r.directories === 1 ? 'y' : 'ies'}` : ''}, ${human(r.bytes)} in ${r.seconds.toFixed(1)} s (${human(r.bytesPerSecond)}/s${r.movedBytes < r.bytes ? `, ${human(r.bytes - r.movedBytes)} resumed` : ''}), SHA-256 verified\n`);
+      if (r) process.stderr.write(transferSummary(r, verb, human) + '\n');
     },
   };
 }
@@ -129,6 +133,11 @@ export function register(program: Command): void {
     const remote = paths[paths.length - 1]!;
     const locals = paths.slice(0, -1);
     if (locals.includes('-') && locals.length > 1) throw new InvalidArgumentError('- (stdin) is the only source when given');
+    if (isHostList(flags.host as string | undefined) && !flags.local) { // many hosts: src/cli/fanout-transfer.ts
+      checkTransferFanout('copy', locals, remote);
+      await transferFanout(flags, 'copy', human, (s, o) => s.copy(locals, remote, o));
+      return;
+    }
     process.exitCode = await withTransferSession(flags, 'copy', (s, o) => s.copy(locals[0] === '-' ? process.stdin : locals, remote, o));
   });
 }

@@ -4,7 +4,9 @@
  */
 import type { Command } from 'commander';
 import { InvalidArgumentError } from '../../index.js';
-import { addTransferOptions, withTransferSession, type TransferFlags } from './copy.js';
+import { addTransferOptions, human, withTransferSession, type TransferFlags } from './copy.js';
+import { isHostList } from '../hosts.js';
+import { checkTransferFanout, transferFanout } from '../fanout-transfer.js';
 
 export function register(program: Command): void {
   const cmd = program.command('fetch')
@@ -16,6 +18,11 @@ export function register(program: Command): void {
     if (paths.length < 2) throw new InvalidArgumentError('give REMOTE... LOCAL: at least one remote path and the local path');
     const local = paths[paths.length - 1]!;
     const remotes = paths.slice(0, -1);
+    if (isHostList(flags.host as string | undefined) && !flags.local) { // many hosts: each into LOCAL/<host>/ (src/cli/fanout-transfer.ts)
+      checkTransferFanout('fetch', remotes, local);
+      await transferFanout(flags, 'fetch', human, (s, o, dir) => s.fetch(remotes, dir!, o), local);
+      return;
+    }
     if (local === '-') {
       if (remotes.length > 1) throw new InvalidArgumentError('- (stdout) takes exactly one remote file');
       if (flags.json) throw new InvalidArgumentError('--json and - (stdout) both write to stdout: choose one');

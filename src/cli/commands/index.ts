@@ -4,10 +4,14 @@ import type { Command } from 'commander';
 // without a command and unknown commands load them all, in this order.
 export const commands: Record<string, () => Promise<{ register: (program: Command) => void }>> = {
   run: () => import('./run.js'),
-  serve: () => import('./serve.js'),
   ps: () => import('./ps.js'),
+  shell: () => import('./shell.js'),
+  session: () => import('./session.js'),
   copy: () => import('./copy.js'),
   fetch: () => import('./fetch.js'),
+  doctor: () => import('./doctor.js'),
+  serve: () => import('./serve.js'),
   demo: () => import('./demo.js'),
   worker: () => import('./worker.js'),
+  completion: () => import('./completion.js').then((m) => m.withCommands(commands)),
 };

@@ -6,7 +6,8 @@
  */
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError, parseJumpHost, type SessionOptions } from '../../index.js';
-import { addTargetOptions, promptPassword } from '../options.js';
+import { addTargetOptions, askPassword } from '../options.js';
+import { hostFlags } from '../hosts.js';
 
 export interface SshFlags {
   ssh?: boolean; host?: string; port?: number | string; user?: string; password?: string; sshKey?: string;
@@ -34,13 +35,15 @@ function splitTarget(s: string): { host: string; port?: number } {
 export const SSH_SESSION_SOURCE = {
   name: 'ssh',
   matches: (f: SshFlags): boolean => !!f.ssh,
-  async options(f: SshFlags): Promise<SessionOptions> {
+  async options(given: SshFlags): Promise<SessionOptions> {
+    // a name of the config file (one host of a list; one -H is resolved already)
+    const f = given.host ? hostFlags(given, given.host) : given;
     if (!f.host) throw new InvalidArgumentError('--ssh needs -H HOST[:PORT]');
     if (!f.user) throw new InvalidArgumentError('--ssh needs -u USER');
     const t = splitTarget(f.host);
     const port = f.port !== undefined ? Number(f.port) : t.port ?? 22;
     let password = f.password ?? process.env.WINRM_PASSWORD;
-    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK) password = await promptPassword(`Password for ${f.user}@${t.host}: `);
+    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK) password = await askPassword(f.user, f, `Password for ${f.user}@${t.host}: `);
     return {
       transport: 'ssh',
       computerName: t.host.includes(':') ? `[${t.host}]` : t.host,

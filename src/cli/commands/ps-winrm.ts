@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { SessionOptions } from '../../index.js';
 import { addTargetOptions, addWinrmOnlyOptions, connectionFromOptions, type ConnectionFlags } from '../options.js';
+import { hostFlags } from '../hosts.js';
 
 /** Add the WinRM connection flags to `ps` (declared in src/cli/options.ts; -H is optional because of --local). */
 export function addWinrmOptions(cmd: Command): Command {
@@ -17,7 +18,8 @@ export function addWinrmOptions(cmd: Command): Command {
 export const WINRM_SESSION_SOURCE = {
   name: 'winrm',
   matches: (f: Record<string, unknown>) => !!f.host && !f.ssh && !f.local,
-  options: async (f: Record<string, unknown>): Promise<SessionOptions> => {
+  options: async (given: Record<string, unknown>): Promise<SessionOptions> => {
+    const f = hostFlags(given, given.host as string); // a name of the config file (one host of a list; one -H is resolved already)
     const conn = await connectionFromOptions(f as unknown as ConnectionFlags);
     return { transport: 'wsman', connection: conn, configurationName: f.configurationName as string | undefined };
   },

@@ -1,24 +1,28 @@
 /**
- * `winrm-ts ps --local [--pwsh PATH] -c SCRIPT [--json]` and `-f FILE [-- ARGS...]`: run PowerShell through PSRP.
- * Output objects go to stdout (text, or NDJSON with --json), error records to stderr, warnings/verbose/debug to
- * stderr with a prefix; the exit code is non-zero when the pipeline had errors (or the script's `exit N`).
- * The transport is chosen from the flags by `SESSION_SOURCES` (--local now; -H for WinRM and --ssh plug in here).
+ * `winrm-ts ps --local | -H HOST | --ssh -H HOST  -c SCRIPT | -f FILE | --cmd NAME [--param K=V] [-- ARGS...] [--json]`:
+ * run PowerShell through PSRP. Text output is PowerShell's own formatting, done in the remote runspace (the command
+ * is followed by Out-Default, as in Enter-PSSession and `pwsh -c`; src/cli/format.ts): tables, lists, error views
+ * on stderr, line by line. `--json` prints each output object as one JSON line instead. Arguments bind as pwsh
+ * takes them and stdin is the pipeline's input (src/cli/format-args.ts). The exit code is non-zero when the
+ * pipeline had errors (or the script's `exit N`). The transport is chosen from the flags by `SESSION_SOURCES`.
  * Uses only the public API.
  */
-import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import {
-  AbortError, InvalidArgumentError, PSInvocationState, PSObject, PSPrimitive, PSList, PSDict, Session, toPlain,
-  type ClixmlValue, type PSHostHandler, type SessionOptions, type InvokeEvent,
+  AbortError, InvalidArgumentError, PSInvocationState, Session, toPlain,
+  type PSHostHandler, type PSValue, type SessionOptions, type InvokeEvent,
 } from '../../index.js';
 import { cliHost } from './ps-host.js';
 import { addSshOptions, SSH_SESSION_SOURCE } from './ps-ssh.js';
 import { addWinrmOptions, WINRM_SESSION_SOURCE } from './ps-winrm.js';
 import { addFanoutOptions, exitWith } from '../fanout-run.js';
 import { psFanout, wantsPsFanout } from '../fanout-ps.js';
+import { colorWanted, formatError, formatValue, formattedPipeline, isMissingCommand, outputWidth, remoteErrorView, textHost } from '../format.js';
+import { commandOf, readsPipelineInput, scriptOf, stdinJson, stdinLines } from '../format-args.js';
 
 export interface PsFlags {
   local?: boolean; pwsh?: string; command?: string; file?: string; json?: boolean;
+  cmd?: string; param?: string[]; inputJson?: boolean; inputLines?: boolean;
   [flag: string]: unknown;
 }
 
@@ -33,12 +37,16 @@ export const SESSION_SOURCES: PsSessionSource[] = [
 export function register(program: Command): void {
   const cmd = program.command('ps')
     .description('run PowerShell through PSRP (--local: a local pwsh -s process)')
-    .argument('[args...]', 'arguments for the -f script (after --)')
+    .argument('[args...]', 'arguments (after --) as pwsh -File takes them: -Name value, -Switch, positional values')
     .option('--local', 'run against a local PowerShell process (pwsh -s) over the OutOfProc transport')
     .option('--pwsh <path>', 'pwsh to start for --local (default: $WINRM_TS_PWSH, the peer install, or PATH)')
     .option('-c, --command <script>', 'the script to run')
     .option('-f, --file <file.ps1>', 'a local script file to run (its param() block takes the arguments after --)')
-    .option('--json', 'print each output object as one JSON line (NDJSON)');
+    .option('--cmd <name>', 'command mode: run this command, not a script (NoLanguage / JEA endpoints); see --param')
+    .option('--param <name=value>', 'a parameter of --cmd (repeatable; NAME alone is a switch)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option('--input-json', 'stdin is JSON or NDJSON: each value is one pipeline input object')
+    .option('--input-lines', 'stdin lines are pipeline input (default: when stdin is not a terminal and the script reads $input or has a process block)')
+    .option('--json', 'print each output object as one JSON line (NDJSON) instead of PowerShell\'s formatted text');
   addWinrmOptions(cmd);
   addSshOptions(cmd);
   cmd.action(async (args: string[], flags: PsFlags) => {
@@ -48,17 +56,25 @@ export function register(program: Command): void {
   addFanoutOptions(cmd, { queue: false });
 }
 
+/** Pipeline input from stdin: --input-json, --input-lines, or lines when stdin is piped and the script reads input. */
+function stdinInput(script: string | undefined, flags: PsFlags): AsyncIterable<PSValue> | undefined {
+  if (flags.inputJson) return stdinJson();
+  if (flags.inputLines) return stdinLines();
+  if (!process.stdin.isTTY && script !== undefined && readsPipelineInput(script)) return stdinLines();
+  return undefined;
+}
+
 export async function runPs(args: string[], flags: PsFlags): Promise<number> {
-  if (!!flags.command === !!flags.file) throw new InvalidArgumentError('give exactly one of -c SCRIPT or -f FILE');
-  if (flags.command && args.length) throw new InvalidArgumentError(`unexpected arguments ${JSON.stringify(args)}: arguments go with -f FILE`);
+  const script = await scriptOf(args, flags);
   const source = SESSION_SOURCES.find((s) => s.matches(flags));
   if (!source) throw new InvalidArgumentError('say where to run: --local (a local pwsh), or -H HOST for WinRM');
-  let script = flags.command;
-  if (flags.file) {
-    try { script = (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, ''); } catch (e) { throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`); }
-  }
+  const json = !!flags.json;
+  const width = outputWidth();
+  const input = stdinInput(script, flags);
   let exitRequest: number | undefined;
-  const host: PSHostHandler = cliHost({ json: !!flags.json, onExit: (c) => { exitRequest = c; } });
+  const base = cliHost({ json, onExit: (c) => { exitRequest = c; } });
+  const text = json ? undefined : textHost(base, { width, color: colorWanted(), stdinIsInput: input !== undefined });
+  const host: PSHostHandler & { dispose(): void } = text ?? base;
   const ac = new AbortController();
   const onSig = () => ac.abort();
   process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
@@ -67,16 +83,35 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
     session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
   } catch (e) {
     process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
-    (host as { dispose?: () => void }).dispose?.();
+    host.dispose();
+    if (input) process.stdin.destroy();
     if (ac.signal.aborted) { process.stderr.write('winrm-ts: interrupted\n'); return 130; }
     throw e;
   }
   let hadErrors = false;
   let stopped = false;
+  let failure: { error?: unknown } | undefined;
   try {
-    for await (const ev of session.stream(script!, { args: flags.file ? args : undefined, signal: ac.signal })) {
-      if (ev.type === 'state' && ev.state === PSInvocationState.Stopped) stopped = true;
-      if (emit(ev, !!flags.json)) hadErrors = true;
+    const cmd = await commandOf(session, script, args, flags);
+    let formatted = !json;
+    let seen = 0;
+    for (;;) {
+      const spec = formatted ? formattedPipeline(cmd) : { statements: [[cmd]] };
+      failure = undefined;
+      for await (const ev of session.streamPipeline(spec, { input, signal: ac.signal })) {
+        seen++;
+        if (ev.type === 'state' && ev.state === PSInvocationState.Stopped) stopped = true;
+        if (ev.type === 'state' && ev.state === PSInvocationState.Failed) { failure = { error: ev.error }; hadErrors = true; continue; }
+        if (emit(ev, json)) hadErrors = true;
+      }
+      // an endpoint without Out-Default (a bare restricted configuration): print the objects here instead
+      if (formatted && failure && seen === 1 && !input && isMissingCommand(failure.error as never, 'Out-Default')) { formatted = false; seen = 0; hadErrors = false; continue; }
+      break;
+    }
+    if (failure) {
+      const view = formatted ? await remoteErrorView(session, failure.error as never, width) : undefined;
+      const lines = view ?? (failure.error !== undefined ? [formatError(failure.error as never)] : []);
+      for (const l of lines) text ? text.ui!.writeErrorLine!(l) : process.stderr.write(l + '\n');
     }
   } catch (e) {
     // Ctrl+C: the Stopped state already said so; the AbortError that follows is not printed again
@@ -85,14 +120,16 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
     hadErrors = true;
   } finally {
     process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    // stdin still open after the pipeline ended (the script stopped reading it) must not keep the process alive
+    if (input) process.stdin.destroy();
     // the pool is closed on the host in every case (WinRM: Delete, bounded by the transport; a lost connection is
     // replaced for it), so no PowerShell is left behind
     await session.close().catch(() => undefined);
-    host.ui && (host as { dispose?: () => void }).dispose?.();
+    host.dispose();
   }
   if (ac.signal.aborted) return 130; // Ctrl+C, as for `run` (the shell's convention: 128 + SIGINT)
   if (exitRequest !== undefined) return exitRequest;
-  return hadErrors ? 1 : 0;
+  return hadErrors || (text?.state.errorLines ?? 0) > 0 ? 1 : 0;
 }
 
 /** Print one event; returns true when it is an error. */
@@ -109,98 +146,7 @@ function emit(ev: InvokeEvent, json: boolean): boolean {
       return false;
     case 'progress': return false;
     case 'state':
-      if (ev.state === PSInvocationState.Failed) {
-        if (ev.error !== undefined) process.stderr.write(formatError(ev.error) + '\n');
-        return true;
-      }
       if (ev.state === PSInvocationState.Stopped) { process.stderr.write('winrm-ts: the pipeline was stopped\n'); return true; }
       return false;
   }
-}
-
-function formatError(r: ClixmlValue): string {
-  if (!(r instanceof PSObject)) return String(r);
-  const msg = r.toStringValue ?? String(r.get('Message') ?? 'error');
-  const inv = r.get('InvocationInfo') as ClixmlValue | undefined;
-  const cmd = r.get('InvocationInfo_MyCommand') ?? (inv instanceof PSObject ? inv.get('MyCommand') : undefined);
-  const name = typeof cmd === 'string' && cmd && !/\s/.test(cmd) ? `${cmd}: ` : '';
-  return `${name}${msg}`;
-}
-
-/** Bounds of the text formatting (as `--json`'s toPlain bounds its walk): nesting, values visited, list items shown. */
-export const FORMAT_LIMITS = { depth: 16, nodes: 100_000, shortItems: 4, shortDepth: 3 };
-
-interface FormatWalk { budget: number; stack: Set<object> }
-
-/**
- * PowerShell-like default formatting, kept simple: scalars as text, objects as `Name : Value` lists. Safe on any
- * deserialized value: a cycle prints `[Circular]`, nesting past FORMAT_LIMITS.depth prints `…`, and a value that
- * expands past FORMAT_LIMITS.nodes (shared references can grow exponentially) ends with `… (truncated)`.
- */
-export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_LIMITS.nodes, stack: new Set() }, depth = 0): string | undefined {
-  if (v === null) return undefined;
-  if (typeof v !== 'object') return scalarText(v);
-  if (--walk.budget < 0) return '… (truncated)';
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
-  if (walk.stack.has(v)) return '[Circular]';
-  if (depth > FORMAT_LIMITS.depth) return '…';
-  walk.stack.add(v);
-  try {
-    if (v instanceof PSObject) {
-      if (v.collection instanceof PSList) {
-        const lines: string[] = [];
-        for (const i of v.collection.items) {
-          if (walk.budget <= 0) { lines.push('… (truncated)'); break; }
-          lines.push(formatValue(i as ClixmlValue, walk, depth + 1) ?? '');
-        }
-        return lines.join('\n');
-      }
-      if (v.collection instanceof PSDict) {
-        const rows: Array<readonly [string, string]> = [];
-        for (const [k, val] of v.collection.entries) {
-          if (walk.budget <= 0) { rows.push(['…', '(truncated)']); break; }
-          rows.push([short(k as ClixmlValue, walk), short(val as ClixmlValue, walk)] as const);
-        }
-        const w = Math.max(4, ...rows.map((r) => r[0].length));
-        return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join('\n');
-      }
-      const props = [...v.adapted, ...v.extended];
-      if (v.value !== undefined && !v.collection && !v.adapted.size) return formatValue(v.value as ClixmlValue, walk, depth + 1);
-      const custom = v.isType('System.Management.Automation.PSCustomObject');
-      if (props.length && (custom || v.toStringValue === undefined || v.typeNames.some((t) => t.startsWith('Deserialized.')))) {
-        const w = Math.max(...props.map(([k]) => k.length));
-        return ['', ...props.map(([k, val]) => `${k.padEnd(w)} : ${short(val as ClixmlValue, walk)}`), ''].join('\n');
-      }
-      if (v.toStringValue !== undefined) return v.toStringValue;
-      if (v.value !== undefined) return formatValue(v.value as ClixmlValue, walk, depth + 1);
-      return v.typeNames[0] ?? '';
-    }
-    return String(v);
-  } finally { walk.stack.delete(v); }
-}
-
-/** A scalar as PowerShell prints it (booleans are `True` / `False`). */
-function scalarText(v: unknown): string {
-  return typeof v === 'boolean' ? (v ? 'True' : 'False') : String(v);
-}
-
-/** A value inside a property list or a table cell: one line, lists abbreviated (`{a, b, c, d…}`), bounded. */
-function short(v: ClixmlValue, walk: FormatWalk, depth = 0): string {
-  if (v === null) return '';
-  if (typeof v !== 'object') return scalarText(v);
-  if (--walk.budget < 0) return '…';
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
-  if (walk.stack.has(v)) return '[Circular]';
-  if (depth > FORMAT_LIMITS.shortDepth) return '…';
-  walk.stack.add(v);
-  try {
-    if (v instanceof PSObject) {
-      if (v.collection instanceof PSList) {
-        const items = v.collection.items;
-        return `{${items.slice(0, FORMAT_LIMITS.shortItems).map((i) => short(i as ClixmlValue, walk, depth + 1)).join(', ')}${items.length > FORMAT_LIMITS.shortItems ? '…' : ''}}`;
-      }
-      return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue, walk, depth + 1) : v.typeNames[0] ?? '');
-    }
-    return String(v);
-  } finally { walk.stack.delete(v); }
 }

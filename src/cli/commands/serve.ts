@@ -28,7 +28,7 @@ export function register(program: Command): void {
     .addOption(new Option('--cbt <mode>', 'channel binding hardening for HTTPS').choices(['none', 'relaxed', 'strict']).default('relaxed'))
     .option('--max-envelope-size <bytes>', 'MaxEnvelopeSize in bytes', '512000')
     .option('--quiet', 'no per-request log lines')
-    .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, the peer install, or pwsh on PATH)')
+    .option('--pwsh <path>', 'PowerShell to host PSRP sessions (default: $WINRM_TS_PWSH, else pwsh on PATH)')
     .option('--keytab <file>', 'Kerberos service keytab (HTTP/<name>) for --auth kerberos / negotiate (default: $KRB5_KTNAME)')
     .option('--session-config <file>', 'JSON session configurations: { "name", "visibleCommands": [...], "language" } or an array')
     // certificate authentication: request client certificates, map them through `DOMAIN\\user:cert:UPN` users-file entries

@@ -16,7 +16,7 @@
  */
 import { hostname } from 'node:os';
 import { InvalidArgumentError } from '../../index.js';
-import type { RunSpec } from '../fanout-run.js';
+import type { RunSpec } from '../fanout-spec.js';
 
 export const DEFAULT_QUEUE = 'winrm-ts';
 export const JOB_VERSION = 1;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { InvalidArgumentError } from '../../index.js';
 import { FanoutPrinter, type HostOutcome } from '../fanout-output.js';
-import { stdoutRoom, type FanoutFlags, type RunSpec } from '../fanout-run.js';
+import { stdoutRoom, type FanoutFlags, type RunSpec } from '../fanout-spec.js';
 import type { ConnectionFlags } from '../options.js';
 import {
   DEFAULT_QUEUE, JOB_VERSION, KEEP_SECONDS, loadQueueLibs, queueUrl, redisOptions, safeUrl, streamKey,

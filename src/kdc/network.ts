@@ -1,17 +1,19 @@
 /**
- * KDC transport at the edge (RFC 4120 7.2): TCP (4-byte big-endian length prefix) and UDP, KDCs from krb5.conf,
- * explicit flags (`kdc` option / WINRM_TS_KDC), or DNS SRV (_kerberos._tcp.REALM / _kerberos._udp.REALM) when
+ * The KDC exchange over the network (RFC 4120 7.2.1 UDP, 7.2.2 TCP), outside auth/: the Kerberos initiator takes it
+ * as an injected `KdcSend` (src/auth/kerberos/client.ts). TCP (4-byte big-endian length prefix) and UDP, KDCs from
+ * krb5.conf, explicit flags (`kdc` option / WINRM_TS_KDC), or DNS SRV (_kerberos._tcp.REALM / _kerberos._udp.REALM) when
  * dns_lookup_kdc is on. UDP replies KRB_ERR_RESPONSE_TOO_BIG -> retry over TCP. Every failure is a KerberosError.
  */
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { promises as dns } from 'node:dns';
-import { KerberosError } from '../../errors.js';
-import { debug } from '../../util/debug.js';
-import { configBool, kdcsForRealm, loadKrb5Config, type Krb5Config } from './config.js';
-import { messageTag, decodeKrbError } from './messages.js';
+import { KerberosError } from '../errors.js';
+import { debug } from '../util/debug.js';
+import { configBool, kdcsForRealm, loadKrb5Config, type Krb5Config } from '../auth/kerberos/config.js';
+import { messageTag, decodeKrbError } from '../auth/kerberos/messages.js';
+import type { KdcSend } from '../auth/kerberos/client.js';
 
-export type KdcSend = (realm: string, request: Uint8Array, opts?: { signal?: AbortSignal }) => Promise<Uint8Array>;
+export type { KdcSend };
 
 export interface KdcTransportOptions {
   config?: Krb5Config;
