@@ -76,7 +76,8 @@ after(() => {
 });
 
 const AUTH = ['-u', 'EXAMPLE\\alice', '-p', 'Passw0rd!'];
-const SHORT = ['--connect-timeout', '2', '--operation-timeout', '1', '--read-timeout', '2'];
+// short enough that the hung hosts end soon, long enough that a live host on a loaded machine is never cut off
+const SHORT = ['--connect-timeout', '5', '--operation-timeout', '2', '--read-timeout', '8'];
 
 test('serve --listen repeated: one process answers on every port', () => {
   for (const h of live) assert.ok(serveOut.includes(`listening on http://${h}/wsman`), h);
