@@ -100,11 +100,11 @@ test('run over a host file with dead and hung hosts: live hosts answer, the othe
   }
   for (const h of dead) {
     const end = lines.find((l) => l.PSComputerName === h)!;
-    assert.equal((end.error as { code: string }).code, 'CONNECT', JSON.stringify(end));
+    assert.equal((end.error as { code: string }).code, 'WINRM_ERR_CONNECT', JSON.stringify(end));
   }
   for (const h of hung) {
     const end = lines.find((l) => l.PSComputerName === h)!;
-    assert.equal((end.error as { code: string }).code, 'TIMEOUT', JSON.stringify(end));
+    assert.equal((end.error as { code: string }).code, 'WINRM_ERR_TIMEOUT', JSON.stringify(end));
   }
   // the closing table: every host, its exit code or error
   for (const h of live) assert.match(r.stderr, new RegExp(`^${h.replace(/\./g, '\\.')} +exit 0$`, 'm'));
@@ -137,7 +137,7 @@ test('ps over many hosts: objects carry PSComputerName; a dead host is reported'
     assert.ok(lines.some((l) => l.PSComputerName === h && l.n === 1), r.stdout);
     assert.ok(lines.some((l) => l.PSComputerName === h && l.value === 'text'), r.stdout);
   }
-  assert.ok(lines.some((l) => l.PSComputerName === dead[0] && (l.error as { code: string })?.code === 'CONNECT'), r.stdout);
+  assert.ok(lines.some((l) => l.PSComputerName === dead[0] && (l.error as { code: string })?.code === 'WINRM_ERR_CONNECT'), r.stdout);
 });
 
 test('credentials once, CredSSP delegate list per host: the refused host gets not one byte', async () => {
