@@ -10,7 +10,7 @@
  * request must go out while another is still in flight (e.g. stdin Send during a long-poll Receive); at most
  * `maxConnections` (default 2). Each connection has its own AuthContext (`auth.newContext()`): connection-bound
  * mechanisms (NTLM, Negotiate, Kerberos, CredSSP) authenticate once per connection with an empty-body POST
- * (protocol.md 1.1); when the server closes a connection, the next request opens a new one and re-authenticates
+ * (RFC 4559, MS-WSMV 2.2.9.1; docs/protocol.md); when the server closes a connection, the next request opens a new one and re-authenticates
  * transparently. Per-request mechanisms (Basic) send `Authorization` with every request (no extra round trip).
  * Auth loop: `Authorization: <ctx.httpScheme> <base64 token>`, tokens back from `WWW-Authenticate: <scheme> <b64>`,
  * `ctx.step(token, { channelBindings })` — bindings are RFC 5929 tls-server-end-point over HTTPS (src/http/cbt.ts).
@@ -637,7 +637,7 @@ export class HttpTransport implements EnvelopeExchange {
     throw new HttpStatusError(`HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`, res.status);
   }
 
-  /** Connection-bound auth: the 401 loop on empty-body POSTs (protocol.md 1.1). */
+  /** Connection-bound auth: the 401 loop on empty-body POSTs (RFC 4559 4; docs/protocol.md, "WinRM over HTTP"). */
   private async handshake(c: Connection, ctx: AuthContext, opts: ExchangeOptions): Promise<void> {
     let inToken: Uint8Array | undefined;
     for (let leg = 0; leg < 12; leg++) {
