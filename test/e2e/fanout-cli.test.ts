@@ -147,6 +147,6 @@ test('credentials once, CredSSP delegate list per host: the refused host gets no
   assert.equal(r.code, 1);
   assert.equal(r.stdout, `[${ok}] pong\n`);
   assert.match(r.stderr, new RegExp(`\\[${credsspRefusedProbe.host}\\] winrm-ts: .*delegat`, 'i'));
-  assert.match(r.stderr, /ERROR DELEGATION_REFUSED/);
+  assert.match(r.stderr, /ERROR WINRM_ERR_DELEGATION_REFUSED/);
   assert.equal(credsspRefusedProbe.connections, 0);
 });

@@ -120,6 +120,6 @@ test('queue: two workers, one killed mid-run: every host answered or "outcome un
   assert.equal(answered + unknown, HOSTS);
   assert.ok(unknown >= 1 && unknown <= 3, `the killed worker had 3 hosts running; unknown=${unknown}`);
   assert.equal(r.code, 1, 'outcome unknown counts as failed');
-  assert.match(r.stderr, /UNKNOWN OUTCOME_UNKNOWN/);
+  assert.match(r.stderr, /UNKNOWN WINRM_ERR_OUTCOME_UNKNOWN/);
   assert.match(b.out(), /lost: reported as outcome unknown, not run again/);
 });
