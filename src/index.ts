@@ -61,3 +61,6 @@ export {
   type CopyOptions, type CopySource, type FetchOptions, type FetchDestination, type TransferOptions, type TransferResult, type TransferredFile,
   type TransferEvent, type ProgressListener, type TransferDirection, type TransferReason, type TransferSide, type TransferSession,
 } from './transfer/index.js';
+export {
+  WINRM_ERR_TRANSFER, WINRM_ERR_TRANSFER_NOT_FOUND, WINRM_ERR_TRANSFER_ACCESS_DENIED, WINRM_ERR_TRANSFER_DISK_FULL, WINRM_ERR_TRANSFER_INVALID_NAME, WINRM_ERR_TRANSFER_PATH_KIND, WINRM_ERR_TRANSFER_CHECKSUM, WINRM_ERR_TRANSFER_SOURCE_CHANGED,
+} from './transfer/errors.js';

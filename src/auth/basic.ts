@@ -56,7 +56,7 @@ export class BasicAcceptor extends NoEncryption implements AcceptorContext {
   get identity(): AcceptedIdentity | undefined { return this.id; }
   async step(inToken?: Uint8Array): Promise<undefined> {
     if (this.id) throw new LocalProtocolError('Basic acceptor already complete');
-    if (!inToken) throw new AccessDeniedError('Basic authentication: no credentials were sent');
+    if (!inToken) throw new AccessDeniedError('Basic authentication: no credentials were sent', 'anonymous');
     const s = fromUtf8(inToken);
     const colon = s.indexOf(':');
     if (colon < 0) throw new AccessDeniedError('Basic authentication: malformed credentials (no ":")');
@@ -64,7 +64,7 @@ export class BasicAcceptor extends NoEncryption implements AcceptorContext {
     const password = s.slice(colon + 1);
     const rec = this.userDb.lookup(domain || this.defaultDomain, user);
     if (!rec || !timingSafeStrEq(rec.password, password)) {
-      throw new AccessDeniedError(`Access is denied: Basic logon failed for ${domain ? `${domain}\\` : ''}${user} (unknown user or wrong password)`);
+      throw new AccessDeniedError(`Access is denied: Basic logon failed for ${domain ? `${domain}\\` : ''}${user} (unknown user or wrong password)`, 'bad-password');
     }
     this.id = { domain: rec.domain, user: rec.user, logonType: 'interactive', password, mechanism: 'basic' };
     return undefined;

@@ -151,15 +151,15 @@ export class CertificateAcceptor implements AcceptorContext {
   async step(): Promise<undefined> {
     if (this.id) throw new LocalProtocolError('certificate acceptor already complete');
     const p = this.peer;
-    if (!p?.der) throw new AccessDeniedError('certificate authentication: the client presented no TLS client certificate');
+    if (!p?.der) throw new AccessDeniedError('certificate authentication: the client presented no TLS client certificate', 'certificate');
     const who = p.subject ? ` (${p.subject})` : '';
     if (!p.authorized) {
       const code = p.authorizationError ?? 'not verified';
-      throw new AccessDeniedError(`certificate authentication: the client certificate${who} was refused: ${REASONS[code] ?? code}`);
+      throw new AccessDeniedError(`certificate authentication: the client certificate${who} was refused: ${REASONS[code] ?? code}`, 'certificate');
     }
     let names: string[];
     try { names = certificateLogonNames(p.der); } catch (e) {
-      throw new AccessDeniedError(`certificate authentication: cannot read the client certificate's subjectAltName: ${(e as Error).message}`);
+      throw new AccessDeniedError(`certificate authentication: cannot read the client certificate's subjectAltName: ${(e as Error).message}`, 'certificate');
     }
     for (const n of names) {
       const rec = this.userDb.lookupCertificate?.(n);
@@ -168,7 +168,7 @@ export class CertificateAcceptor implements AcceptorContext {
         return undefined;
       }
     }
-    throw new AccessDeniedError(`certificate authentication: the client certificate${who} is not mapped to a user (${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`);
+    throw new AccessDeniedError(`certificate authentication: the client certificate${who} is not mapped to a user (${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`, 'certificate');
   }
   async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> { throw new EncryptionError('certificate authentication cannot encrypt messages'); }
   async unwrapWinrm(): Promise<Uint8Array> { throw new EncryptionError('certificate authentication cannot decrypt messages'); }

@@ -19,8 +19,10 @@
 import type { AuthProtocol, ChannelBindings } from '../auth/types.js';
 import {
   AccessDeniedError, AuthError, CredSSPError, DelegationRefusedError, EncryptionError, InvalidArgumentError,
-  RemoteProtocolError, WinRMError,
+  RemoteProtocolError, WinRMError, type AccessDeniedReason,
 } from '../errors.js';
+
+const ACCESS_DENIED_REASONS = new Set(['bad-password', 'mic', 'channel-binding', 'anonymous', 'policy', 'certificate', 'unknown']);
 import { fromBase64, toBase64 } from '../util/bytes.js';
 
 export const BROKER_SOCKET_ENV = 'WINRM_TS_LOGON_BROKER';
@@ -124,9 +126,9 @@ export const BROKERED_MECHANISMS: Record<string, { protocol: AuthProtocol; httpS
 };
 
 /** Error classes that cross the broker socket by name (anything else becomes an AuthError). */
-const WIRE_ERRORS: Record<string, (m: string, s?: number) => Error> = {
+const WIRE_ERRORS: Record<string, (m: string, s?: number, r?: AccessDeniedReason) => Error> = {
   AuthError: (m) => new AuthError(m),
-  AccessDeniedError: (m) => new AccessDeniedError(m),
+  AccessDeniedError: (m, _s, r) => new AccessDeniedError(m, r),
   CredSSPError: (m, s) => new CredSSPError(m, s),
   DelegationRefusedError: (m) => new DelegationRefusedError(m),
   EncryptionError: (m) => new EncryptionError(m),
@@ -137,11 +139,12 @@ const WIRE_ERRORS: Record<string, (m: string, s?: number) => Error> = {
 export function errorToWire(e: unknown): BrokerMessage {
   const err = e instanceof Error ? e : new Error(String(e));
   const name = err instanceof WinRMError && WIRE_ERRORS[err.name] ? err.name : 'AuthError';
-  return { ok: false, error: { name, message: err.message.slice(0, 2000), ntStatus: (err as CredSSPError).ntStatus } };
+  return { ok: false, error: { name, message: err.message.slice(0, 2000), ntStatus: (err as CredSSPError).ntStatus, reason: (err as AccessDeniedError).reason } };
 }
 
 export function errorFromWire(v: unknown): Error {
-  const e = (v && typeof v === 'object' ? v : {}) as { name?: unknown; message?: unknown; ntStatus?: unknown };
+  const e = (v && typeof v === 'object' ? v : {}) as { name?: unknown; message?: unknown; ntStatus?: unknown; reason?: unknown };
   const make = WIRE_ERRORS[String(e.name)] ?? WIRE_ERRORS.AuthError!;
-  return make(typeof e.message === 'string' ? e.message : 'the credential broker refused the request', typeof e.ntStatus === 'number' ? e.ntStatus : undefined);
+  return make(typeof e.message === 'string' ? e.message : 'the credential broker refused the request', typeof e.ntStatus === 'number' ? e.ntStatus : undefined,
+    typeof e.reason === 'string' && ACCESS_DENIED_REASONS.has(e.reason) ? e.reason as AccessDeniedReason : undefined);
 }

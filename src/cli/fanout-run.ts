@@ -8,7 +8,7 @@
  */
 import { Option, type Command } from 'commander';
 // the modules behind the public API (src/index.ts), so that `run` starts without loading every layer
-import { InvalidArgumentError, type WinRMError } from '../errors.js';
+import { InvalidArgumentError, WINRM_ERR_ERROR, type WinRMError } from '../errors.js';
 import { connect, parseHostPort, type ConnectOptions } from '../client/client.js';
 import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
 import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
@@ -93,7 +93,7 @@ export async function runOnHost(conn: ConnectOptions, spec: RunSpec, sink: RunLi
 
 export function errorOutcome(e: unknown): HostOutcome {
   const err = e as WinRMError;
-  return { kind: 'error', code: typeof err?.code === 'string' ? err.code : 'ERROR', message: err?.message ?? String(e) };
+  return { kind: 'error', code: typeof err?.code === 'string' ? err.code : WINRM_ERR_ERROR, message: err?.message ?? String(e) };
 }
 
 /** `run` over many hosts, in this process. Returns the exit code. */

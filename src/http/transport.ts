@@ -10,7 +10,7 @@
  * request must go out while another is still in flight (e.g. stdin Send during a long-poll Receive); at most
  * `maxConnections` (default 2). Each connection has its own AuthContext (`auth.newContext()`): connection-bound
  * mechanisms (NTLM, Negotiate, Kerberos, CredSSP) authenticate once per connection with an empty-body POST
- * (protocol.md 1.1); when the server closes a connection, the next request opens a new one and re-authenticates
+ * (RFC 4559, MS-WSMV 2.2.9.1; docs/protocol.md); when the server closes a connection, the next request opens a new one and re-authenticates
  * transparently. Per-request mechanisms (Basic) send `Authorization` with every request (no extra round trip).
  * Auth loop: `Authorization: <ctx.httpScheme> <base64 token>`, tokens back from `WWW-Authenticate: <scheme> <b64>`,
  * `ctx.step(token, { channelBindings })` — bindings are RFC 5929 tls-server-end-point over HTTPS (src/http/cbt.ts).
@@ -591,7 +591,7 @@ export class HttpTransport implements EnvelopeExchange {
     let res: HttpResponse;
     if (!ctx) {
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', undefined, opts, false);
-      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + (this.opts.anonymousHint ?? ''));
+      if (res.status === 401) throw new AccessDeniedError(ANON_MSG + (this.opts.anonymousHint ?? ''), 'anonymous');
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
       // a token-less scheme (the certificate profile URI) is the whole header value
@@ -601,14 +601,14 @@ export class HttpTransport implements EnvelopeExchange {
       // a fresh context per request keeps step() simple for per-request mechanisms
       c.ctx = ctx.newContext();
       if (res.status === 401 && ctx.protocol === 'certificate') {
-        throw new AccessDeniedError(`Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`);
+        throw new AccessDeniedError(`Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`, 'certificate');
       }
       if (res.status === 401) {
         const offered = parseChallenges(res.headers.get('www-authenticate')).map((x) => x.scheme);
         if (offered.length && !offered.some((s) => s.toLowerCase() === ctx.httpScheme.toLowerCase())) {
           throw new AuthError(`the server does not accept ${ctx.httpScheme} authentication (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}${!this.https && ctx.httpScheme === 'Basic' ? ' (Basic over HTTP also needs AllowUnencrypted on the server)' : ''}`);
         }
-        throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}${!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''}`);
+        throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}${!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''}`, 'bad-password');
       }
     } else {
       if (!c.authed) await this.handshake(c, ctx, opts);
@@ -621,9 +621,9 @@ export class HttpTransport implements EnvelopeExchange {
       if (res.status === 401) {
         c.authed = false;
         if (!this.encrypt && !this.https) {
-          throw new AccessDeniedError(`the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`);
+          throw new AccessDeniedError(`the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`, 'policy');
         }
-        throw new AccessDeniedError(`Access is denied: the server refused the request after authenticating ${this.who()}`);
+        throw new AccessDeniedError(`Access is denied: the server refused the request after authenticating ${this.who()}`, 'policy');
       }
     }
     const ct = header(res, 'content-type');
@@ -647,7 +647,7 @@ export class HttpTransport implements EnvelopeExchange {
     throw new HttpStatusError(`HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`, res.status);
   }
 
-  /** Connection-bound auth: the 401 loop on empty-body POSTs (protocol.md 1.1). */
+  /** Connection-bound auth: the 401 loop on empty-body POSTs (RFC 4559 4; docs/protocol.md, "WinRM over HTTP"). */
   private async handshake(c: Connection, ctx: AuthContext, opts: ExchangeOptions): Promise<void> {
     let inToken: Uint8Array | undefined;
     for (let leg = 0; leg < 12; leg++) {
@@ -686,7 +686,7 @@ export class HttpTransport implements EnvelopeExchange {
               `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate than the ${c.peerFingerprint ?? 'one'} ` +
               'this client got, i.e. a TLS-intercepting proxy may be in between (compare the fingerprint with the server\'s certificate)');
           }
-          throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}; check the user name, domain and password`);
+          throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}; check the user name, domain and password`, 'bad-password');
         }
         if (!c.open) throw new TransportError('the server closed the connection during authentication (connection-bound auth needs keep-alive)');
         inToken = fromBase64(mine.token);

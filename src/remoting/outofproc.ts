@@ -1,7 +1,7 @@
 /**
  * The OutOfProc driver: runs a ClientRunspacePool over any byte stream that speaks PowerShell's OutOfProc framing
  * (`pwsh -s` stdio, the SSH `powershell` subsystem, named pipes). Ack-driven as the server requires
- * (pwsh-server.md §3): Command before a pipeline's Data, at most one un-acked Data per target, Close per pipeline.
+ * (docs/protocol.md, "OutOfProc"): Command before a pipeline's Data, at most one un-acked Data per target, Close per pipeline.
  */
 import { RemoteProtocolError, TransportError, LocalProtocolError } from '../errors.js';
 import { debug } from '../util/debug.js';

@@ -67,7 +67,7 @@ function childDuplex(child: ChildProcess, onSpawnError: (e: Error) => void): Dup
   };
 }
 
-/** The server never exits on its own after Close (pwsh-server.md §3): close stdin, then SIGKILL if it lingers. */
+/** The server never exits on its own after Close (docs/protocol.md, "OutOfProc"): close stdin, then SIGKILL if it lingers. */
 function killChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
     if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }

@@ -330,7 +330,7 @@ function mapConnectError(
     const tried = [opts.password !== undefined ? 'password' : '', hasKey ? 'public key' : '', opts.agent ? 'ssh-agent' : ''].filter(Boolean).join(', ');
     return new AccessDeniedError(
       `SSH authentication as ${opts.username} on ${target} failed (tried: ${tried}). Check the user name and the password or key, ` +
-      `and that the server allows that method (PasswordAuthentication / PubkeyAuthentication, AuthorizedKeysFile in sshd_config)`, { cause: e });
+      `and that the server allows that method (PasswordAuthentication / PubkeyAuthentication, AuthorizedKeysFile in sshd_config)`, 'bad-password', { cause: e });
   }
   if (e.level === 'client-timeout') {
     return new TimeoutError(`the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or raise --connect-timeout`, { cause: e });

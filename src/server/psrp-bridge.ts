@@ -1,6 +1,6 @@
 /**
  * One WS-Man PowerShell shell of the endpoint, bridged to a real `pwsh -s -NoLogo -NoProfile` child over the
- * OutOfProc framing (pwsh-server.md §3; packet codec src/psrp/outofproc-codec.ts).
+ * OutOfProc framing (docs/protocol.md, "OutOfProc"; packet codec src/psrp/outofproc-codec.ts).
  *
  *  - Client → pwsh: creationXml / Arguments / Send bytes go out as `<Data>` packets, one un-acked Data per target
  *    (the pool = the zero GUID, each pipeline = its PID), as the server requires; host answers use Stream

@@ -10,31 +10,41 @@ export type TransferReason =
   | 'not-found' | 'access-denied' | 'disk-full' | 'invalid-name' | 'is-directory' | 'not-a-directory'
   | 'checksum' | 'changed' | 'io';
 
+/** Transfer error codes (docs/errors.md). */
+export const WINRM_ERR_TRANSFER = 'WINRM_ERR_TRANSFER';
+export const WINRM_ERR_TRANSFER_NOT_FOUND = 'WINRM_ERR_TRANSFER_NOT_FOUND';
+export const WINRM_ERR_TRANSFER_ACCESS_DENIED = 'WINRM_ERR_TRANSFER_ACCESS_DENIED';
+export const WINRM_ERR_TRANSFER_DISK_FULL = 'WINRM_ERR_TRANSFER_DISK_FULL';
+export const WINRM_ERR_TRANSFER_INVALID_NAME = 'WINRM_ERR_TRANSFER_INVALID_NAME';
+export const WINRM_ERR_TRANSFER_PATH_KIND = 'WINRM_ERR_TRANSFER_PATH_KIND';
+export const WINRM_ERR_TRANSFER_CHECKSUM = 'WINRM_ERR_TRANSFER_CHECKSUM';
+export const WINRM_ERR_TRANSFER_SOURCE_CHANGED = 'WINRM_ERR_TRANSFER_SOURCE_CHANGED';
+
 export class TransferError extends WinRMError {
-  override readonly code: string = 'TRANSFER';
+  override readonly code: string = WINRM_ERR_TRANSFER;
   constructor(message: string, readonly side: TransferSide, readonly path: string, readonly reason: TransferReason, options?: ErrorOptions) {
     super(message, options);
   }
 }
 /** The path (or its parent directory) does not exist. */
-export class PathNotFoundError extends TransferError { override readonly code: string = 'TRANSFER_NOT_FOUND'; }
+export class PathNotFoundError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_NOT_FOUND; }
 /** The file system refused access (permissions, read-only, a file locked by another process). */
-export class FileAccessDeniedError extends TransferError { override readonly code: string = 'TRANSFER_ACCESS_DENIED'; }
+export class FileAccessDeniedError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_ACCESS_DENIED; }
 /** No space left on the device / quota exceeded. */
-export class DiskFullError extends TransferError { override readonly code: string = 'TRANSFER_DISK_FULL'; }
+export class DiskFullError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_DISK_FULL; }
 /** The file system refuses the name (characters, reserved names, length). */
-export class InvalidNameError extends TransferError { override readonly code: string = 'TRANSFER_INVALID_NAME'; }
+export class InvalidNameError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_INVALID_NAME; }
 /** A directory is where a file is expected (`reason` 'is-directory') or a file where a directory is expected ('not-a-directory'). */
-export class PathKindError extends TransferError { override readonly code: string = 'TRANSFER_PATH_KIND'; }
+export class PathKindError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_PATH_KIND; }
 /** The SHA-256 of the bytes written differs from the SHA-256 of the bytes read: nothing was renamed into place. */
 export class ChecksumMismatchError extends TransferError {
-  override readonly code: string = 'TRANSFER_CHECKSUM';
+  override readonly code: string = WINRM_ERR_TRANSFER_CHECKSUM;
   constructor(message: string, side: TransferSide, path: string, readonly expected: string, readonly actual: string, options?: ErrorOptions) {
     super(message, side, path, 'checksum', options);
   }
 }
 /** The source changed (size) while it was transferred. */
-export class SourceChangedError extends TransferError { override readonly code: string = 'TRANSFER_SOURCE_CHANGED'; }
+export class SourceChangedError extends TransferError { override readonly code: string = WINRM_ERR_TRANSFER_SOURCE_CHANGED; }
 
 const HINT: Record<TransferReason, string> = {
   'not-found': 'check the path (and that its parent directory exists)',

@@ -5,9 +5,9 @@
  * never by prefix: Windows answers with other prefixes than we send.
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
-import { RemoteProtocolError } from '../errors.js';
+import { RemoteProtocolError, WINRM_ERR_XML } from '../errors.js';
 
-export class XmlError extends RemoteProtocolError { override readonly code: string = 'XML'; }
+export class XmlError extends RemoteProtocolError { override readonly code: string = WINRM_ERR_XML; }
 
 export interface XmlElement {
   readonly ns: string;

@@ -15,19 +15,17 @@ import tls from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, AccessDeniedError, ConnectError, HttpStatusError, RemoteProtocolError, TlsError, WinRMError } from '../../src/index.js';
-import { getMechanism } from '../../src/auth/registry.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { startEndpoint, selfSigned, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { runCli, cliArgv } from '../helpers/cli.js';
 import { PROJECT_ROOT, findPwsh, peerSkip } from '../helpers/peers.js';
 
-const hasNegotiate = !!getMechanism('negotiate')?.acceptor;
 let plain: Awaited<ReturnType<typeof startEndpoint>>;
 let secure: Awaited<ReturnType<typeof startEndpoint>>;
 before(async () => {
   const c = selfSigned();
-  plain = await startEndpoint({ auth: hasNegotiate ? ['basic', 'negotiate'] : ['basic'] });
-  secure = await startEndpoint({ auth: hasNegotiate ? ['basic', 'negotiate'] : ['basic'], https: true, cert: c.cert, key: c.key, cbt: 'strict' });
+  plain = await startEndpoint({ auth: ['basic', 'negotiate'] });
+  secure = await startEndpoint({ auth: ['basic', 'negotiate'], https: true, cert: c.cert, key: c.key, cbt: 'strict' });
 });
 after(async () => { await plain?.close(); await secure?.close(); });
 
@@ -37,7 +35,7 @@ async function rejection(p: Promise<unknown>): Promise<Error> {
 }
 
 test('HTTP against an HTTPS port names --https', async () => {
-  for (const auth of hasNegotiate ? ['negotiate', 'basic'] : ['basic']) {
+  for (const auth of ['negotiate', 'basic']) {
     const c = connect({ host: `127.0.0.1:${secure.port}`, username: USER, password: PASSWORD, auth, allowUnencrypted: true });
     try {
       const e = await rejection(c.exec('echo'));
@@ -90,7 +88,7 @@ test('a plain TCP service answering garbage is a RemoteProtocolError, not a hang
   } finally { c.close(); srv.close(); }
 });
 
-test('a channel-binding mismatch (a TLS-intercepting proxy) says so, not only "check the password"', { skip: hasNegotiate ? false : 'no Negotiate in this build' }, async () => {
+test('a channel-binding mismatch (a TLS-intercepting proxy) says so, not only "check the password"', async () => {
   // the proxy terminates TLS with its own certificate and opens its own TLS connection to the endpoint
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-mitm-'));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'),

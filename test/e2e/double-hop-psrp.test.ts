@@ -15,8 +15,7 @@ import { PROJECT_ROOT, findPwsh, peerSkip } from '../helpers/peers.js';
 const USER = 'EXAMPLE\\alice';
 const PASSWORD = 'Passw0rd!';
 const pwsh = findPwsh();
-const psrpEndpoint = existsSync(join(PROJECT_ROOT, 'src', 'server', 'psrp-shell.ts')) && existsSync(join(PROJECT_ROOT, 'src', 'cli', 'commands', 'ps-winrm.ts'));
-const skip = peerSkip('pwsh', !!pwsh) || (psrpEndpoint ? false : 'the endpoint does not host PowerShell (PSRP) in this build yet');
+const skip = peerSkip('pwsh', !!pwsh);
 
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-double-hop-psrp-'));
 const usersFile = join(dir, 'users');

@@ -112,7 +112,7 @@ test('queue: two workers, one killed mid-run: every host answered or "outcome un
       assert.equal(commandsRun(endpoints[i]!), 1, `${h} answered: its command ran exactly once`);
     } else {
       assert.equal(last.outcome, 'unknown', `${h}: ${JSON.stringify(last)}`);
-      assert.equal((last.error as { code: string }).code, 'OUTCOME_UNKNOWN');
+      assert.equal((last.error as { code: string }).code, 'WINRM_ERR_OUTCOME_UNKNOWN');
       unknown++;
       assert.ok(commandsRun(endpoints[i]!) <= 1, `${h} (outcome unknown) was not run again`);
     }
@@ -120,6 +120,6 @@ test('queue: two workers, one killed mid-run: every host answered or "outcome un
   assert.equal(answered + unknown, HOSTS);
   assert.ok(unknown >= 1 && unknown <= 3, `the killed worker had 3 hosts running; unknown=${unknown}`);
   assert.equal(r.code, 1, 'outcome unknown counts as failed');
-  assert.match(r.stderr, /UNKNOWN OUTCOME_UNKNOWN/);
+  assert.match(r.stderr, /UNKNOWN WINRM_ERR_OUTCOME_UNKNOWN/);
   assert.match(b.out(), /lost: reported as outcome unknown, not run again/);
 });

@@ -71,7 +71,7 @@ test('library: a lost Command rejects with OutcomeUnknownError (code OUTCOME_UNK
     const shell = await c.openShell();
     await assert.rejects(shell.run('true'), (e: Error) => {
       assert.ok(e instanceof OutcomeUnknownError, String(e));
-      assert.equal(e.code, 'OUTCOME_UNKNOWN');
+      assert.equal(e.code, 'WINRM_ERR_OUTCOME_UNKNOWN');
       assert.equal(e.action, 'Command');
       return true;
     });

@@ -93,7 +93,7 @@ test('profiles: tlsServerName and ca as profile keys; verified HTTPS is allowed 
   const many = await run(['--config', cfg, '-H', 'secure,plain']);
   assert.notEqual(many.code, 0);
   assert.match(many.stdout, /^\[secure\] alice$/m);
-  assert.match(many.stderr + many.stdout, /plain\s+ERROR UNTRUSTED_HOST/);
+  assert.match(many.stderr + many.stdout, /plain\s+ERROR WINRM_ERR_UNTRUSTED_HOST/);
 });
 
 test('profiles: a password in the config file is refused (and never echoed); an unknown name is used as a host name', async () => {

@@ -9,7 +9,7 @@ import { connect } from '../../src/index.js';
 import { parseEnvelope } from '../../src/wsman/envelope.js';
 import { NS } from '../../src/wsman/ns.js';
 import type { XmlElement } from '../../src/xml/dom.js';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
@@ -20,17 +20,22 @@ function paths(el: XmlElement, p = '', out = new Set<string>()): Set<string> {
   const here = `${p}/${el.local}`; out.add(here); for (const c of el.children) paths(c, here, out); return out;
 }
 
-test('config Get: MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted; elements a subset of Windows\' reply', async () => {
+test('config Get: MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted', async () => {
   const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
     assert.deepEqual(await c.getConfig(), { maxEnvelopeSizeKb: 500, maxTimeoutMs: 3600000, allowUnencrypted: true });
-    const dir = recordingsDir();
-    if (dir) {
-      const rec = (parseYaml(readFileSync(join(dir, 'test_wsman_update_envelope_size_500.yml'), 'utf8')) as { messages: Array<{ response: string }> }).messages[0]!.response;
-      const win = paths(parseEnvelope(rec).payload!);
-      const ours = paths((await c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config')).payload!);
-      assert.deepEqual([...ours].filter((x) => !win.has(x)), []);
-    }
+  } finally { c.close(); }
+});
+
+const recordings = recordingsDir();
+test('config Get: every element of our reply is in Windows\' recorded reply', { skip: recordingsSkip(recordings) }, async () => {
+  const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
+  try {
+    const rec = (parseYaml(readFileSync(join(recordings!, 'test_wsman_update_envelope_size_500.yml'), 'utf8')) as { messages: Array<{ response: string }> }).messages[0]!.response;
+    const win = paths(parseEnvelope(rec).payload!);
+    const ours = paths((await c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config')).payload!);
+    assert.ok(ours.size > 3, 'our config reply has elements');
+    assert.deepEqual([...ours].filter((x) => !win.has(x)), []);
   } finally { c.close(); }
 });
 

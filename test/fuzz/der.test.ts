@@ -1,9 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import * as der from '../../src/asn1/der.js';
 import { DerReader } from '../../src/asn1/der.js';
 import { RemoteProtocolError } from '../../src/errors.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
+
+const fz = fuzzRandom('der.test.ts');
 
 /** Walk every element recursively and read it with every primitive decoder: only RemoteProtocolError may escape. */
 function exercise(buf: Uint8Array, depth = 0): void {
@@ -26,21 +28,21 @@ function ok(buf: Uint8Array): void {
 
 const seed = der.sequence(
   der.explicit(0, der.integer(6)),
-  der.explicit(1, der.sequence(der.sequence(der.explicit(0, der.octetString(randomBytes(40)))))),
-  der.explicit(3, der.octetString(randomBytes(300))),
+  der.explicit(1, der.sequence(der.sequence(der.explicit(0, der.octetString(fz.bytes(40)))))),
+  der.explicit(3, der.octetString(fz.bytes(300))),
   der.explicit(4, der.integer(-0x3ffffff3)),
   der.explicit(6, der.oid('1.3.6.1.4.1.311.2.2.10'), der.bitString(Uint8Array.of(0xa0), 5), der.generalString('x')),
 );
 
 test('fuzz der: random bytes never escape as untyped errors', () => {
-  for (let i = 0; i < 1000; i++) ok(randomBytes(1 + (i % 64)));
+  for (let i = 0; i < 1000; i++) ok(fz.bytes(1 + (i % 64)));
 });
 
 test('fuzz der: mutated valid structures', () => {
   for (let i = 0; i < 300; i++) {
     const b = Uint8Array.from(seed);
     const n = 1 + (i % 4);
-    for (let k = 0; k < n; k++) b[Math.floor(Math.random() * b.length)] = Math.floor(Math.random() * 256);
+    for (let k = 0; k < n; k++) b[Math.floor(fz.next() * b.length)] = Math.floor(fz.next() * 256);
     ok(b);
   }
 });

@@ -1,7 +1,6 @@
 /** Garbage and mutated Kerberos input from a KDC or a peer: always a KerberosError, never a crash or a hang. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { encrypt, randomKey } from '../../src/auth/kerberos/crypto.js';
 import { acceptApReq, buildApReq, checkApRep, unframeToken, decodeGssChecksum, openKrbCred } from '../../src/auth/kerberos/gss.js';
 import { decodeCCache, decodeKeytab, encodeCCache, encodeKeytab } from '../../src/auth/kerberos/ccache.js';
@@ -10,6 +9,9 @@ import {
   decodeMethodData, decodeTicket, encodeEncKdcRepPart, encodeEncTicketPart, encodeKdcRep, encodeKrbError, encodeTicket, encodeEtypeInfo2,
 } from '../../src/auth/kerberos/messages.js';
 import { KerberosError } from '../../src/errors.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
+
+const fz = fuzzRandom('kerberos-fuzz.test.ts');
 
 const alice = { name: { nameType: 1, nameString: ['alice'] }, realm: 'EXAMPLE.TEST' };
 const http = { nameType: 2, nameString: ['HTTP', 'localhost'] };
@@ -30,13 +32,13 @@ function mutate(b: Uint8Array, i: number): Uint8Array {
     case 0: c[i % c.length] = c[i % c.length]! ^ (1 << (i % 8)); return c;
     case 1: return c.subarray(0, i % c.length);
     case 2: c[i % c.length] = 0xff; c[(i * 7) % c.length] = 0x84; return c;
-    default: return new Uint8Array([...c.subarray(0, i % c.length), ...randomBytes(i % 13), ...c.subarray(i % c.length)]);
+    default: return new Uint8Array([...c.subarray(0, i % c.length), ...fz.bytes(i % 13), ...c.subarray(i % c.length)]);
   }
 }
 
 function onlyKerberosErrors(name: string, fn: (b: Uint8Array) => unknown, seeds: Uint8Array[]): void {
   const inputs: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(0x60), Uint8Array.of(0x6e, 0x84, 0xff, 0xff, 0xff, 0xff)];
-  for (let i = 0; i < 300; i++) inputs.push(new Uint8Array(randomBytes(i % 97)));
+  for (let i = 0; i < 300; i++) inputs.push(new Uint8Array(fz.bytes(i % 97)));
   for (const s of seeds) for (let i = 0; i < 400; i++) inputs.push(mutate(s, i));
   for (const inp of inputs) {
     try { fn(inp); } catch (e) {

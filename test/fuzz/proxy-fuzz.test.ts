@@ -6,6 +6,9 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { ProxyError, TimeoutError, openTunnel, parseProxyUrl } from '../../src/index.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
+
+const fz = fuzzRandom('proxy-fuzz.test.ts');
 
 let behaviour: (sock: net.Socket) => void = () => undefined;
 let server: net.Server;
@@ -37,7 +40,7 @@ test('not HTTP, a close before the answer, an oversized head, silence: typed err
 });
 
 test('random answers: typed errors or a tunnel, never a crash or a hang', async () => {
-  let seed = 7;
+  let seed = fz.int31();
   const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
   const heads = ['HTTP/1.1 200 Connection established\r\n\r\n', 'HTTP/1.1 407 x\r\nProxy-Authenticate: Basic realm="p"\r\nContent-Length: 3\r\n\r\nabc', 'HTTP/1.0 403 Forbidden\r\n\r\n'];
   for (let i = 0; i < 40; i++) {

@@ -2,7 +2,6 @@
 // WS-Man fault (never a crash or a hang), pwsh fed garbage fails that shell only, and the endpoint keeps serving.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import { connect, WSManFaultError, RemoteProtocolError } from '../../src/index.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { WSManRunspacePool } from '../../src/remoting/wsman-pool.js';
@@ -15,6 +14,9 @@ import {
 } from '../../src/winrs/psrp-messages.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
+
+const fz = fuzzRandom('psrp-endpoint-fuzz.test.ts');
 
 const pwsh = findPwsh();
 const skip = peerSkip('pwsh', !!pwsh);
@@ -39,7 +41,7 @@ test('endpoint: malformed Create / Command / Send / Receive / Connect bodies get
     const bad = [
       '<rsp:Shell><rsp:InputStreams>stdin pr</rsp:InputStreams></rsp:Shell>', // no creationXml
       '<rsp:Shell><creationXml xmlns="http://schemas.microsoft.com/powershell">!!notbase64!!</creationXml></rsp:Shell>',
-      `<rsp:Shell><creationXml xmlns="http://schemas.microsoft.com/powershell">${randomBytes(10).toString('base64')}</creationXml></rsp:Shell>`, // truncated fragment
+      `<rsp:Shell><creationXml xmlns="http://schemas.microsoft.com/powershell">${fz.bytes(10).toString('base64')}</creationXml></rsp:Shell>`, // truncated fragment
       `<rsp:Shell ShellId="not-a-guid"><creationXml xmlns="http://schemas.microsoft.com/powershell">AAAA</creationXml></rsp:Shell>`,
       '<rsp:NotAShell/>',
     ];
@@ -64,7 +66,7 @@ test('endpoint: malformed Create / Command / Send / Receive / Connect bodies get
     await assert.rejects(ws.invoke(Action.Connect, URI, `<rsp:Connect ${RSP}><connectXml xmlns="http://schemas.microsoft.com/powershell">AAAA</connectXml></rsp:Connect>`, shell), isFault(), 'a connected shell cannot be connected');
     await assert.rejects(ws.invoke(Action.Enumerate, 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell', '<rsp:Nope/>'), isFault());
     // random fragment bytes for the pool: pwsh may reject them; whatever happens, the answer is an answer
-    await ws.invoke(Action.Send, URI, `<rsp:Send><rsp:Stream Name="stdin">${randomBytes(200).toString('base64')}</rsp:Stream></rsp:Send>`, shell).catch((e) => assert.ok(e instanceof WSManFaultError));
+    await ws.invoke(Action.Send, URI, `<rsp:Send><rsp:Stream Name="stdin">${fz.bytes(200).toString('base64')}</rsp:Stream></rsp:Send>`, shell).catch((e) => assert.ok(e instanceof WSManFaultError));
     await rp.close().catch((e) => assert.ok(e instanceof WSManFaultError));
 
     // the endpoint still serves a clean session
@@ -89,7 +91,7 @@ test('parsers of PSRP-over-WS-Man bodies: random and truncated input -> RemotePr
   let n = 0;
   for (let round = 0; round < 300; round++) {
     const s = samples[round % samples.length]!;
-    const cut = round < 100 ? s.slice(0, (round * 37) % s.length) : s.replace(/QUJD|AAAA|PT60S|PT1S/, randomBytes(6).toString('latin1').replace(/[<&]/g, '?'));
+    const cut = round < 100 ? s.slice(0, (round * 37) % s.length) : s.replace(/QUJD|AAAA|PT60S|PT1S/, fz.bytes(6).toString('latin1').replace(/[<&]/g, '?'));
     let payload;
     try { payload = parseXml(cut); } catch (e) { assert.ok(e instanceof RemoteProtocolError); continue; }
     for (const p of parsers) {

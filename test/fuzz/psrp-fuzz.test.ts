@@ -11,6 +11,9 @@ import { ClientRunspacePool } from '../../src/psrp/pool.js';
 import { OutOfProcDecoder, decodePacketLine } from '../../src/psrp/outofproc-codec.js';
 import { RemoteProtocolError } from '../../src/errors.js';
 import { concatBytes, utf8 } from '../../src/util/bytes.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
+
+const fz = fuzzRandom('psrp-fuzz.test.ts');
 
 function rng(seed: number) {
   let x = seed >>> 0 || 1;
@@ -42,7 +45,7 @@ function freshPool(): { pool: ClientRunspacePool; pid: string } {
 }
 
 test('random bytes into the fragment reader and the pool', () => {
-  const r = rng(1234);
+  const r = rng(fz.int31());
   for (let i = 0; i < 400; i++) {
     const len = Math.floor(r() * 200);
     const b = new Uint8Array(len).map(() => Math.floor(r() * 256));
@@ -54,7 +57,7 @@ test('random bytes into the fragment reader and the pool', () => {
 });
 
 test('mutated and truncated valid messages', () => {
-  const r = rng(99);
+  const r = rng(fz.int31());
   for (let i = 0; i < 600; i++) {
     const { pool, pid } = freshPool();
     const [type, body] = SAMPLES[i % SAMPLES.length]!;
@@ -80,7 +83,7 @@ test('a huge declared fragment length is refused, not buffered', () => {
 });
 
 test('random and mutated OutOfProc lines', () => {
-  const r = rng(7);
+  const r = rng(fz.int31());
   const good = `<Data Stream='Default' PSGuid='00000000-0000-0000-0000-000000000000'>AAAAAAAAAAEAAAAAAAAAAAMAAAAB</Data>`;
   const alphabet = `<>/='" DataAckPSGuidStreamCommand0123456789abcdef-`;
   for (let i = 0; i < 2000; i++) {

@@ -8,8 +8,11 @@ import assert from 'node:assert/strict';
 import { checkHostKey, parseKnownHosts } from '../../src/remoting/ssh-known-hosts.js';
 import { SshsOutputFilter } from '../../src/remoting/ssh.js';
 import { WinRMError } from '../../src/errors.js';
+import { fuzzRandom } from '../helpers/fuzz.js';
 
-let seed = 7;
+const fz = fuzzRandom('ssh-fuzz.test.ts');
+
+let seed = fz.int31();
 const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
 const pick = <T>(a: T[]): T => a[Math.floor(rnd() * a.length)]!;
 

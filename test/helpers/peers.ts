@@ -33,10 +33,23 @@ export function findPwsh(): string | undefined {
   const cands = [process.env.WINRM_TS_PWSH, join(PEERS_DIR, 'pwsh', 'pwsh')].filter(Boolean) as string[];
   return cands.find((p) => existsSync(p));
 }
-/** ../shared/recordings/pypsrp, or undefined when absent (tests skip cleanly; recordings are never copied here). */
+/** Where the pypsrp recordings of real Windows hosts are looked for (they are not part of this repository). */
+export const RECORDINGS_DIR = join(SHARED, 'recordings', 'pypsrp');
+
+/**
+ * The pypsrp recordings folder, or undefined when it is absent (the tests that need it skip with
+ * `recordingsSkip()`). With WINRM_TS_REQUIRE_PEERS=1 (CI) an absent folder throws: the test file fails.
+ */
 export function recordingsDir(): string | undefined {
-  const d = join(SHARED, 'recordings', 'pypsrp');
-  return existsSync(d) ? d : undefined;
+  if (existsSync(RECORDINGS_DIR)) return RECORDINGS_DIR;
+  if (REQUIRE_PEERS) throw new Error(`${recordingsSkip(undefined)}; WINRM_TS_REQUIRE_PEERS=1 requires them`);
+  return undefined;
+}
+
+/** The skip reason of a recordings test: false when `dir` is there, else what is missing and where to get it. */
+export function recordingsSkip(dir: string | undefined): false | string {
+  return dir ? false : `the pypsrp recordings of real Windows hosts are missing: no folder ${RECORDINGS_DIR} (they are not part of ` +
+    'this repository; point WINRM_TS_SHARED at the folder that holds recordings/pypsrp)';
 }
 
 /**

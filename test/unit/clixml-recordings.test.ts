@@ -13,7 +13,7 @@ import { Defragmenter, decodeFragments } from '../../src/psrp/fragment.js';
 import { decodeMessage, messageTypeName } from '../../src/psrp/message.js';
 import { parseXml, type XmlElement } from '../../src/xml/dom.js';
 import { fromBase64, fromUtf8 } from '../../src/util/bytes.js';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 
 const dir = recordingsDir();
 const PAYLOAD = new Set(['creationXml', 'connectXml', 'Stream', 'Arguments']);
@@ -24,7 +24,7 @@ function payloads(el: XmlElement, out: string[] = []): string[] {
   return out;
 }
 
-test('every CLIXML payload in the PSRP recordings deserializes', { skip: dir ? false : 'recordings not present (../shared/recordings/pypsrp)' }, (t) => {
+test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordingsSkip(dir) }, (t) => {
   const files = readdirSync(dir!).filter((f) => /^test_psrp_.*\.yml$/.test(f)).sort();
   assert.ok(files.length >= 20, `${files.length} recordings`);
   let messages = 0; let objects = 0; let identical = 0;

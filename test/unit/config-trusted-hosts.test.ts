@@ -32,7 +32,7 @@ test('hostTrust: no list = no policy; verified or pinned HTTPS proves the host; 
 
 const base: ConnectOptions = { host: '127.0.0.1', username: 'EXAMPLE\\alice', password: 'Passw0rd!', trustedHosts: ['*.corp.example'] };
 const refused = (o: Partial<ConnectOptions>, what: RegExp) => assert.throws(() => connect({ ...base, ...o }), (e: unknown) =>
-  e instanceof UntrustedHostError && e.code === 'UNTRUSTED_HOST' && e.host === '127.0.0.1' && what.test(e.message)
+  e instanceof UntrustedHostError && e.code === 'WINRM_ERR_UNTRUSTED_HOST' && e.host === '127.0.0.1' && what.test(e.message)
   && /ConnectOptions\.trustedHosts/.test(e.message) && /"\*\.corp\.example"/.test(e.message) && !e.message.includes('Passw0rd!') || assert.fail(String(e)));
 
 test('NTLM, Basic, Negotiate and CredSSP without Kerberos to a host outside the list over HTTP: refused at connect()', () => {

@@ -6,7 +6,7 @@ import { clientPubKeyAuth, serverPubKeyAuth } from '../../src/auth/credssp/pub-k
 import { tlsTrailerLength } from '../../src/auth/credssp/trailer.js';
 import { ntStatusText } from '../../src/auth/credssp/ntstatus.js';
 import { DerReader } from '../../src/asn1/der.js';
-import { RemoteProtocolError } from '../../src/errors.js';
+import { RemoteProtocolError, InvalidTokenError } from '../../src/errors.js';
 import { fromHex, toHex, utf8 } from '../../src/util/bytes.js';
 
 // protocol.md 4.1, from pyspnego tests/test_credssp_structures.py (MS-CSSP 2.2.1)
@@ -46,7 +46,7 @@ test('tsrequest: errorCode is a signed 32-bit NTSTATUS on the wire, unsigned in 
   assert.equal(TSRequest.decode(TSRequest.encode({ version: 6, errorCode: 0xc00700ea })).errorCode, 0xc00700ea);
 });
 
-test('tsrequest: bad input -> RemoteProtocolError', () => {
+test('tsrequest: bad input -> InvalidTokenError (CredSSP)', () => {
   const bads = [
     '', '3000', '3003a00100', '3005a003020100', // version 0
     '3005a1030201063005', '3007a003020106ff00', // trailing / unknown
@@ -55,7 +55,7 @@ test('tsrequest: bad input -> RemoteProtocolError', () => {
     '3010a003020106a409020700ffffffffffff', // errorCode out of range
     '0403010203',
   ];
-  for (const h of bads) assert.throws(() => TSRequest.decode(fromHex(h)), RemoteProtocolError, h);
+  for (const h of bads) assert.throws(() => TSRequest.decode(fromHex(h)), (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'CredSSP', h);
   assert.throws(() => TSRequest.frameLength(fromHex('0401')), RemoteProtocolError);
   assert.throws(() => TSRequest.frameLength(fromHex('3084ffffffff')), /limit/);
   assert.equal(TSRequest.frameLength(fromHex('3082')), 0);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { buildFault, parseEnvelope, faultFromEnvelope } from '../../src/wsman/envelope.js';
 import { faults } from '../../src/server/dispatch.js';
 import { quotaFaults, resolveLimits, DEFAULT_LIMITS } from '../../src/server/limits.js';
@@ -17,7 +17,7 @@ import { xsBoolean, parseSendRequest } from '../../src/winrs/messages.js';
 import { NS } from '../../src/wsman/ns.js';
 
 const dir = recordingsDir();
-const skip = dir ? false : 'recordings folder ../shared/recordings/pypsrp is absent';
+const skip = recordingsSkip(dir);
 
 /** s:Fault elements Windows sent, with their Machine, by recording file. */
 function recordedFaults(): Array<{ file: string; fault: string; machine: string }> {

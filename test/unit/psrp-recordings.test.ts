@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { decodeFragments, Defragmenter } from '../../src/psrp/fragment.js';
 import { decodeMessage, Destination, MessageType, messageTypeName, type PSRPMessage } from '../../src/psrp/message.js';
 import { ClientRunspacePool } from '../../src/psrp/pool.js';
@@ -16,7 +16,7 @@ import { fromBase64, fromUtf8 } from '../../src/util/bytes.js';
 import { deserialize } from '../../src/clixml/index.js';
 
 const dir = recordingsDir();
-const skip = dir ? false : 'recordings not present (../shared/recordings/pypsrp)';
+const skip = recordingsSkip(dir);
 const PSRP_URI = 'http://schemas.microsoft.com/powershell/';
 const B64 = /<(?:[\w]+:)?(creationXml|connectXml|connectResponseXml|Stream|Arguments)\b[^>]*>([A-Za-z0-9+/=\s]+)<\//g;
 

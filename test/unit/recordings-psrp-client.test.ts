@@ -14,12 +14,12 @@ import type { EnvelopeExchange, TransportStats } from '../../src/http/transport.
 import { WSManFaultError, RemoteProtocolError, toPlain, PSObject } from '../../src/index.js';
 import { WSManRunspacePool, readServerMaxEnvelopeSize, SAFE_ENVELOPE_SIZE, PSV3_ENVELOPE_SIZE } from '../../src/remoting/wsman-pool.js';
 import { RunspacePoolState, PSInvocationState } from '../../src/psrp/state.js';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { decodeFragments } from '../../src/psrp/fragment.js';
 import { bytesToGuid, fromBase64 } from '../../src/util/bytes.js';
 
 const dir = recordingsDir();
-const skip = dir ? false : 'the pypsrp recordings (../shared/recordings/pypsrp) are absent';
+const skip = recordingsSkip(dir);
 
 interface Recorded { request: string; response?: string }
 const actionOf = (xml: string) => /<(?:\w+:)?Action\b[^>]*>([^<]+)</.exec(xml)?.[1]?.replace(/^.*\//, '') ?? '?';

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { parseEnvelope, buildRequest, type Envelope } from '../../src/wsman/envelope.js';
 import { WSManClient } from '../../src/wsman/client.js';
 import { Action, NS } from '../../src/wsman/ns.js';
@@ -24,7 +24,7 @@ import {
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
 const dir = recordingsDir();
-const skip = dir ? false : 'recordings folder ../shared/recordings/pypsrp is absent';
+const skip = recordingsSkip(dir);
 
 interface Msg { request: string; response: string; transport_error?: { code: number } }
 function load(): Array<{ file: string; messages: Msg[] }> {

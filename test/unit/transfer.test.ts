@@ -27,7 +27,7 @@ test('remote WTX1 failure texts become typed errors naming the side and path, wi
     assert.equal(e.side, 'remote');
     assert.ok(e.message.includes(e.path) && e.path.length > 0, e.message);
     assert.ok(!/CategoryInfo/.test(e.message), 'only the first line of the remote message');
-    assert.match(e.code, /^TRANSFER_/);
+    assert.match(e.code, /^WINRM_ERR_TRANSFER_/);
   }
   const c = remoteTransferError(`WTX1|checksum|/r/f|remote SHA-256 ${'a'.repeat(64)}, local ${'b'.repeat(64)}`)!;
   assert.ok(c instanceof ChecksumMismatchError);

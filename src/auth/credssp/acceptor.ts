@@ -198,13 +198,13 @@ export class CredSSPAcceptor implements AcceptorContext {
     const sameUser = dUser.toLowerCase() === aUser.toLowerCase() &&
       (!dDomain || dDomain.toLowerCase() === aDomain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
     if (!sameUser) {
-      throw new AccessDeniedError(`CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`);
+      throw new AccessDeniedError(`CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`, 'policy');
     }
     if (this.opts.verifyDelegatedPassword !== false) {
       const kp = (authed as { kerberosPrincipal?: string }).kerberosPrincipal;
       const entry = this.opts.userDb.lookup(authed.domain, authed.user) ?? (kp ? findPrincipalUser(this.opts.userDb, kp) : undefined);
       if (!entry || entry.password !== pw.password) {
-        throw new AccessDeniedError(`CredSSP: the delegated password for ${authed.domain}\\${authed.user} does not log on (an interactive logon with it would fail)`);
+        throw new AccessDeniedError(`CredSSP: the delegated password for ${authed.domain}\\${authed.user} does not log on (an interactive logon with it would fail)`, 'bad-password');
       }
     }
     this.identity = { domain: authed.domain, user: authed.user, logonType: 'interactive', password: pw.password, mechanism: 'credssp' };
@@ -219,7 +219,7 @@ export class CredSSPAcceptor implements AcceptorContext {
    * then this context is failed (the next step throws).
    */
   private async refuse(status: number, message: string, cause?: unknown): Promise<Uint8Array> {
-    const err = cause instanceof AccessDeniedError ? cause : new AccessDeniedError(`CredSSP: ${message}`, { cause });
+    const err = cause instanceof AccessDeniedError ? cause : new AccessDeniedError(`CredSSP: ${message}`, 'unknown', { cause });
     this.failure = err;
     const v = Math.min(this.clientVersion || this.ownVersion, this.ownVersion);
     const canSendError = v === 3 || v === 4 || v >= 6;

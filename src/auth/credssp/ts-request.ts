@@ -7,7 +7,7 @@
  */
 import * as der from '../../asn1/der.js';
 import { DerReader } from '../../asn1/der.js';
-import { RemoteProtocolError } from '../../errors.js';
+import { RemoteProtocolError, decodeToken } from '../../errors.js';
 import { NegoData } from './nego-data.js';
 
 export { NegoData };
@@ -37,7 +37,10 @@ export const TSRequest = {
     return der.sequence(...items);
   },
 
-  decode(bytes: Uint8Array): TSRequest {
+  /** A TSRequest from the peer (MS-CSSP 2.2.1); malformed → InvalidTokenError. */
+  decode(bytes: Uint8Array): TSRequest { return decodeToken('CredSSP', () => TSRequest.decodeFields(bytes)); },
+
+  decodeFields(bytes: Uint8Array): TSRequest {
     const top = new DerReader(bytes, 'TSRequest');
     const r = top.sequence();
     top.end();

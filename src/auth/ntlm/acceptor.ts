@@ -120,17 +120,17 @@ export class NtlmAcceptor implements AcceptorContext {
     const auth = decodeAuthenticate(authBytes);
     const who = auth.domainName ? `${auth.domainName}\\${auth.userName}` : auth.userName;
     if (!auth.userName && auth.ntChallengeResponse.length === 0) {
-      throw new AccessDeniedError('access denied for NT AUTHORITY\\ANONYMOUS LOGON (NTLM): anonymous logons are not accepted; give a user name and password');
+      throw new AccessDeniedError('access denied for NT AUTHORITY\\ANONYMOUS LOGON (NTLM): anonymous logons are not accepted; give a user name and password', 'anonymous');
     }
     if (auth.ntChallengeResponse.length <= 24) {
-      throw new AccessDeniedError(`access denied for ${who} (NTLM): only NTLMv2 responses are accepted, the client sent NTLMv1 (raise its LmCompatibilityLevel)`);
+      throw new AccessDeniedError(`access denied for ${who} (NTLM): only NTLMv2 responses are accepted, the client sent NTLMv1 (raise its LmCompatibilityLevel)`, 'policy');
     }
     const proof = auth.ntChallengeResponse.subarray(0, 16);
     const temp = auth.ntChallengeResponse.subarray(16);
     const cc = decodeClientChallenge(temp);
 
     const entry = this.lookup(auth.domainName, auth.userName);
-    const denied = () => new AccessDeniedError(`access denied for ${who} (NTLM): the user name or password is incorrect`);
+    const denied = () => new AccessDeniedError(`access denied for ${who} (NTLM): the user name or password is incorrect`, 'bad-password');
     if (!entry) { debug('ntlm acceptor: unknown user %s', who); throw denied(); }
     const key = ntowfv2(ntHash(entry.password), auth.userName, auth.domainName);
     const expected = ntProofStr(key, this.serverChallenge!, temp);
@@ -154,7 +154,7 @@ export class NtlmAcceptor implements AcceptorContext {
       const zeroed = authBytes.slice();
       zeroed.fill(0, MIC_OFFSET, MIC_OFFSET + 16);
       const mic = hmacMd5(exportedSessionKey, this.negotiateBytes!, this.challengeBytes!, zeroed);
-      if (!bytesEqual(mic, auth.mic)) throw new AccessDeniedError(`access denied for ${who} (NTLM): the message integrity code (MIC) does not verify; the NTLM messages were altered in transit`);
+      if (!bytesEqual(mic, auth.mic)) throw new AccessDeniedError(`access denied for ${who} (NTLM): the message integrity code (MIC) does not verify; the NTLM messages were altered in transit`, 'mic');
       this.micReceived = true;
     }
 
@@ -166,10 +166,10 @@ export class NtlmAcceptor implements AcceptorContext {
     if (mode !== 'none' && expectCb) {
       const want = channelBindingsHash(expectCb);
       if (provided && !bytesEqual(cbSent!, want)) {
-        throw new AccessDeniedError(`access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a TLS-intercepting proxy in between?)`);
+        throw new AccessDeniedError(`access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a TLS-intercepting proxy in between?)`, 'channel-binding');
       }
       if (!provided && mode === 'strict') {
-        throw new AccessDeniedError(`access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client sent none; use a client that supports Extended Protection`);
+        throw new AccessDeniedError(`access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client sent none; use a client that supports Extended Protection`, 'channel-binding');
       }
     }
 

@@ -2,7 +2,7 @@
  * NTLM wire messages (MS-NLMP 2.2.1): NEGOTIATE, CHALLENGE, AUTHENTICATE, AV_PAIR lists and VERSION.
  * Pure codecs: bytes in, typed objects out (and back). Every decoder bounds-checks and throws AuthError on bad input.
  */
-import { AuthError } from '../../errors.js';
+import { AuthError, decodeToken } from '../../errors.js';
 import { concatBytes, fromUtf16le, utf16le } from '../../util/bytes.js';
 import { AvId, MessageType, NegotiateFlags as F, hasFlag } from './flags.js';
 
@@ -156,7 +156,9 @@ export function encodeNegotiate(m: NegotiateMessage): Uint8Array {
   return w.finish();
 }
 
-export function decodeNegotiate(b: Uint8Array): NegotiateMessage {
+/** Negotiate message from a peer; malformed → InvalidTokenError. */
+export function decodeNegotiate(b: Uint8Array): NegotiateMessage { return decodeToken('NTLM', () => decodeNegotiateFields(b)); }
+function decodeNegotiateFields(b: Uint8Array): NegotiateMessage {
   const r = new Reader(b, 'NEGOTIATE message');
   checkHeader(r, MessageType.NEGOTIATE, 16);
   const flags = r.u32(12);
@@ -193,7 +195,9 @@ export function encodeChallenge(m: Omit<ChallengeMessage, 'targetInfoRaw'> & { t
   return w.finish();
 }
 
-export function decodeChallenge(b: Uint8Array): ChallengeMessage {
+/** Challenge message from a peer; malformed → InvalidTokenError. */
+export function decodeChallenge(b: Uint8Array): ChallengeMessage { return decodeToken('NTLM', () => decodeChallengeFields(b)); }
+function decodeChallengeFields(b: Uint8Array): ChallengeMessage {
   const r = new Reader(b, 'CHALLENGE message');
   checkHeader(r, MessageType.CHALLENGE, 32);
   const flags = r.u32(20);
@@ -244,7 +248,9 @@ export function encodeAuthenticate(m: AuthenticateMessage): Uint8Array {
   return w.finish();
 }
 
-export function decodeAuthenticate(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } {
+/** Authenticate message from a peer; malformed → InvalidTokenError. */
+export function decodeAuthenticate(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } { return decodeToken('NTLM', () => decodeAuthenticateFields(b)); }
+function decodeAuthenticateFields(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } {
   const r = new Reader(b, 'AUTHENTICATE message');
   checkHeader(r, MessageType.AUTHENTICATE, 64);
   const flags = r.u32(60);

@@ -2,7 +2,7 @@
  * SPNEGO tokens (RFC 4178 4.2): InitialContextToken(NegTokenInit), NegTokenResp; plus MS NegTokenInit2 hints
  * (MS-SPNG 2.2.1) tolerated on decode. DER via src/asn1/der.ts; decode errors become AuthError.
  */
-import { AuthError } from '../../errors.js';
+import { AuthError, decodeToken } from '../../errors.js';
 import {
   DerReader, TagClass, UniversalTag, application, enumerated, explicit, octetString, oid, sequence,
 } from '../../asn1/der.js';
@@ -103,7 +103,9 @@ function decodeRespBody(r: DerReader): NegTokenResp {
 }
 
 /** Decode a NegotiationToken from the wire (InitialContextToken, bare [0] NegTokenInit, or [1] NegTokenResp). */
-export function decodeNegotiationToken(b: Uint8Array): NegotiationToken {
+/** A SPNEGO token from a peer (RFC 4178 4.2); malformed → InvalidTokenError. */
+export function decodeNegotiationToken(b: Uint8Array): NegotiationToken { return decodeToken('SPNEGO', () => decodeNegotiationTokenFields(b)); }
+function decodeNegotiationTokenFields(b: Uint8Array): NegotiationToken {
   try {
     if (!b.length) throw new AuthError('empty SPNEGO token');
     const r = new DerReader(b, 'SPNEGO token');

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { InvalidArgumentError } from '../../index.js';
+import { InvalidArgumentError, WINRM_ERR_OUTCOME_UNKNOWN } from '../../index.js';
 import { FanoutPrinter, type HostOutcome } from '../fanout-output.js';
 import { stdoutRoom, type FanoutFlags, type RunSpec } from '../fanout-spec.js';
 import type { ConnectionFlags } from '../options.js';
@@ -91,7 +91,7 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
             const reason = job?.failedReason ?? 'the job failed';
             const lost = /stall/i.test(reason);
             suspect.set(i, lost
-              ? { kind: 'error', code: 'OUTCOME_UNKNOWN', message: `the worker running it was lost (${reason}); the command may or may not have run`, unknown: true }
+              ? { kind: 'error', code: WINRM_ERR_OUTCOME_UNKNOWN, message: `the worker running it was lost (${reason}); the command may or may not have run`, unknown: true }
               : { kind: 'error', code: 'QUEUE_JOB_FAILED', message: reason });
           } else if (state === 'missing' || state === 'completed') {
             suspect.set(i, { kind: 'error', code: 'QUEUE_NO_RESULT', message: 'the job ended without a result (was the queue cleaned, or the run\'s stream deleted?)' });

@@ -5,7 +5,7 @@
  * --delegate-to / WINRM_TS_DELEGATE_TO. SIGINT/SIGTERM: stop taking jobs, finish the running ones, exit
  * (a second signal exits at once; its running jobs are then reported "outcome unknown").
  */
-import { DEFAULT_THROTTLE, InvalidArgumentError, parseHostPort, type ConnectOptions, type WinRMError } from '../../index.js';
+import { DEFAULT_THROTTLE, InvalidArgumentError, parseHostPort, WINRM_ERR_ERROR, WINRM_ERR_OUTCOME_UNKNOWN, WINRM_ERR_TIMEOUT, type ConnectOptions, type WinRMError } from '../../index.js';
 import { runOnHost } from '../fanout-run.js';
 import {
   DEFAULT_QUEUE, JOB_VERSION, KEEP_SECONDS, loadQueueLibs, queueUrl, redisOptions, safeUrl, startedKey, workerId,
@@ -42,7 +42,7 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
       const prev = await redis.get(marker);
       if (!d.retryLost) {
         log(`${d.host}: started before by ${prev ?? 'a worker'} that was lost: reported as outcome unknown, not run again`);
-        await emit({ t: 'error', i: d.index, code: 'OUTCOME_UNKNOWN', unknown: true,
+        await emit({ t: 'error', i: d.index, code: WINRM_ERR_OUTCOME_UNKNOWN, unknown: true,
           m: `the worker that was running it (${prev ?? 'unknown'}) was lost mid-run: the command may or may not have run; it was not run again (--retry-lost allows that)` });
         return;
       }
@@ -71,7 +71,7 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
       log(`${d.host}: exit ${code}`);
     } catch (e) {
       const err = e as WinRMError;
-      const code = signal.aborted && !(typeof err?.code === 'string') ? 'TIMEOUT' : typeof err?.code === 'string' ? err.code : 'ERROR';
+      const code = signal.aborted && !(typeof err?.code === 'string') ? WINRM_ERR_TIMEOUT : typeof err?.code === 'string' ? err.code : WINRM_ERR_ERROR;
       await emit({ t: 'error', i: d.index, code, m: err?.message ?? String(e) });
       log(`${d.host}: ${code}: ${err?.message ?? String(e)}`);
     }
