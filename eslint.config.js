@@ -12,6 +12,8 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       // terminal output is stripped of / matched against ANSI escape sequences on purpose (\x1b in regexes)
       'no-control-regex': 'off',
+      // a timer declared before the callbacks that clear it, assigned after them
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
     },
   },
   {

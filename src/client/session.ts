@@ -29,7 +29,7 @@ import { connectSsh } from '../remoting/ssh.js';
 import { createWSManTransport, type WSManSessionOptions } from './wsman-session.js';
 import { sshOptionsFrom, type SshSessionOptions } from './ssh-session.js';
 import { answerHostCall, type PSHostHandler } from './host.js';
-import type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
+import type { InvokeEvent, InvokeOptions, InvokeResult } from './invoke.js';
 
 export type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
 import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';

@@ -12,7 +12,7 @@ import { decodeClixmlString } from './escape.js';
 import { CLIXML_NS } from './serialize.js';
 import {
   daysFromCivil, MAX_DATETIME_TICKS, PSDateTime, PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSTimeSpan,
-  type ClixmlValue, type PrimitiveTag, type SecureStringCipher,
+  type ClixmlValue, type SecureStringCipher,
 } from './types.js';
 
 export interface DeserializeOptions {

@@ -5,7 +5,6 @@
  * Applied to `<S>` text and to property names (`N=`). XML entity escaping (`&amp;` ...) comes on top.
  */
 
-// eslint-disable-next-line no-control-regex
 const NEEDS = /[\u0000-\u001f\u007f-\u009f\ud800-\udfff\ufffe\uffff]|_[xX]/;
 const HEX = '0123456789ABCDEF';
 

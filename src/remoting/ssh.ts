@@ -57,7 +57,7 @@ export interface SshConnectOptions {
 
 /** Parse `ssh -J`'s `[user@]host[:port]` (`[v6]:port` too). */
 export function parseJumpHost(s: string): { host: string; port?: number; username?: string } {
-  const m = /^(?:([^@\s]+)@)?(?:\[([^\]]+)\]|([^:@\s\[\]]+))(?::(\d+))?$/.exec(s.trim());
+  const m = /^(?:([^@\s]+)@)?(?:\[([^\]]+)\]|([^:@\s[\]]+))(?::(\d+))?$/.exec(s.trim());
   if (!m) throw new InvalidArgumentError(`--ssh-jump expects [user@]host[:port], got ${s}`);
   const port = m[4] ? Number(m[4]) : undefined;
   if (port !== undefined && (port <= 0 || port > 65535)) throw new InvalidArgumentError(`--ssh-jump: not a TCP port: ${m[4]}`);

@@ -80,7 +80,7 @@ test('shell over WinRM (Negotiate): prompt, command, Tab, Read-Host, secret, cho
   assert.ok(!t.screen().includes('hunter2-xyz'), 'the secret is not echoed');
   await idle(t);
   t.type('$c = $host.UI.PromptForChoice("Deploy", "Go on?", [System.Management.Automation.Host.ChoiceDescription[]]@("&Yes", "&No"), 1); "choice $c"'); t.send('Enter');
-  await t.waitFor(/^\[Y\] Yes  \[N\] No  \[\?\] Help \(default is "N"\):\s*$/m);
+  await t.waitFor(/^\[Y\] Yes {2}\[N\] No {2}\[\?\] Help \(default is "N"\):\s*$/m);
   t.type('y'); t.send('Enter');
   await t.waitFor(/^choice 0$/m);
   await idle(t);
@@ -167,7 +167,7 @@ test('shell --local without a terminal: lines from stdin, errors formatted by Po
   // PowerShell's error view (ConciseView), for errors written and thrown alike, on stderr
   assert.match(r.stderr, /^Get-Item: Cannot find path '\/no\/such\/path' because it does not exist\.$/m);
   assert.match(r.stderr, /^Exception: boom$/m);
-  assert.match(r.stderr, /^ParserError: *\nLine \|\n   1 \|  \)\n/m);
+  assert.match(r.stderr, /^ParserError: *\nLine \|\n {3}1 \| {2}\)\n/m);
   assert.doesNotMatch(r.stdout + r.stderr, /\x1b\[/, 'no colours without a terminal');
 });
 

@@ -112,7 +112,7 @@ test('Ref loops and reference bombs: no expansion at deserialize, bounded toPlai
   assert.equal(loop.get('me'), loop);
   assert.deepEqual(toPlain(loop), { me: '[Circular]', o: ['[Circular]', '[Circular]'] });
   // 60 levels, each a list of two Refs to the level below: 2^60 paths, 60 objects
-  let xml = '<Obj RefId="0"><LST><S>leaf</S></LST></Obj>';
+  const xml = '<Obj RefId="0"><LST><S>leaf</S></LST></Obj>';
   let inner = xml;
   for (let i = 1; i <= 60; i++) inner = `<Obj RefId="${i}"><LST>${i === 1 ? xml : ''}<Ref RefId="${i - 1}" /><Ref RefId="${i - 1}" /></LST></Obj>`;
   // build properly: the document lists every level, each referring to the previous

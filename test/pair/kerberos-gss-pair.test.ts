@@ -11,7 +11,7 @@ import { decodeCCache, decodeKeytab, encodeCCache, encodeKeytab, type Credential
 import { kdcsForRealm, parseKrb5Conf, realmForHost } from '../../src/auth/kerberos/config.js';
 import { TicketFlags, encodeEncTicketPart, encodeTicket } from '../../src/auth/kerberos/messages.js';
 import { KerberosError } from '../../src/errors.js';
-import { utf8, fromUtf8 } from '../../src/util/bytes.js';
+import { utf8 } from '../../src/util/bytes.js';
 
 const alice = { name: { nameType: 1, nameString: ['alice'] }, realm: 'EXAMPLE.TEST' };
 const http = { name: { nameType: 2, nameString: ['HTTP', 'localhost'] }, realm: 'EXAMPLE.TEST' };

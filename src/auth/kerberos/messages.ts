@@ -146,12 +146,6 @@ function readPaDataList(r: DerReader): PaData[] {
   }
   return out;
 }
-function readHostAddresses(r: DerReader): HostAddress[] {
-  const s = r.sequence();
-  const out: HostAddress[] = [];
-  while (!s.done) { const a = s.sequence(); out.push({ addrType: readInt(a.explicit(0)), address: a.explicit(1).octetString() }); }
-  return out;
-}
 
 function readTicketEl(r: DerReader): Ticket {
   const el = r.next();

@@ -111,7 +111,9 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
     if (failure) {
       const view = formatted ? await remoteErrorView(session, failure.error as never, width) : undefined;
       const lines = view ?? (failure.error !== undefined ? [formatError(failure.error as never)] : []);
-      for (const l of lines) text ? text.ui!.writeErrorLine!(l) : process.stderr.write(l + '\n');
+      for (const l of lines) {
+        if (text) text.ui!.writeErrorLine!(l); else process.stderr.write(l + '\n');
+      }
     }
   } catch (e) {
     // Ctrl+C: the Stopped state already said so; the AbortError that follows is not printed again

@@ -8,7 +8,7 @@ import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import tls from 'node:tls';
 import http from 'node:http';
-import { X509Certificate, createHash } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { NS } from '../../wsman/ns.js';
 
 export interface DnsResult { ok: boolean; addresses: string[]; isIp: boolean; error?: string; ms: number }

@@ -35,7 +35,7 @@ export async function remotePrompt(session: Session, label: string): Promise<str
 /** Whether PowerShell's parser says the input goes on (an open brace, paren, quote or here-string). */
 export async function incompleteInput(session: Session, input: string): Promise<boolean> {
   // only text that can be incomplete goes to the remote parser (one round trip saved on most lines)
-  if (!/[{(\["'@`|]/.test(input) && !/[`|,]\s*$/.test(input)) return false;
+  if (!/[{(["'@`|]/.test(input) && !/[`|,]\s*$/.test(input)) return false;
   const r = await session.invoke(
     'param($s) $e = $null; $null = [System.Management.Automation.Language.Parser]::ParseInput($s, [ref]$null, [ref]$e); [bool]@($e | Where-Object IncompleteInput).Count',
     { args: [input] },
