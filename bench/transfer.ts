@@ -4,13 +4,15 @@
  * (same file, same endpoint, each a fresh process that opens its own runspace pool), and the limit: a raw loopback
  * HTTP upload of the same bytes (Node http, body streamed to a file). Also the client's peak RSS (`/usr/bin/time`).
  *
- *   node --import tsx bench/transfer.ts [--mb 32] [--rss-mb 0] [--out DIR]
+ *   node --import tsx bench/transfer.ts [--mb 32] [--rss-mb 0] [--peer yes|no] [--out DIR]
  *
- * --rss-mb N also copies and fetches an N MiB file and reports the client RSS and the remote pwsh's RSS growth.
+ * --rss-mb N also copies and fetches an N MiB file and reports the client's peak RSS and the peak RSS of the
+ * endpoint's pwsh (sampled from /proc every 200 ms) against the same for the --mb file, so growth with the file
+ * size shows. --peer no skips pypsrp (its fetch reads the whole file into memory and takes minutes when loaded).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { closeSync, createReadStream, createWriteStream, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, createWriteStream, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +21,7 @@ import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 
 const MB = Number(arg('--mb', '32'));
 const RSS_MB = Number(arg('--rss-mb', '0'));
+const PEER = arg('--peer', 'yes') !== 'no';
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-transfer-'));
 const SHARED = process.env.WINRM_TS_SHARED ?? [join(ROOT, '..', 'shared'), join(ROOT, '..', '..', 'shared')].find((d) => existsSync(join(d, 'peers', 'python'))) ?? join(ROOT, '..', 'shared');
 const PY = join(SHARED, 'peers', 'python');
@@ -38,6 +41,43 @@ function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   const s = (performance.now() - t0) / 1000;
   if (r.status !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed: ${r.stderr?.toString().slice(-400)}`);
   return { s, rssKb: Number(readFileSync(join(dir, 'rss'), 'utf8').trim().split('\n').pop()) };
+}
+
+/** Peak RSS (KB) of the pwsh processes below `root` while `fn` runs (sampled from /proc every 200 ms). */
+function descendants(root: number): number[] {
+  const kids = new Map<number, number[]>();
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try { const st = readFileSync(`/proc/${p}/stat`, 'utf8'); const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]); kids.set(ppid, [...(kids.get(ppid) ?? []), Number(p)]); } catch { /* gone */ }
+  }
+  const out: number[] = []; const todo = [root];
+  while (todo.length) { const p = todo.pop()!; for (const k of kids.get(p) ?? []) { out.push(k); todo.push(k); } }
+  return out;
+}
+function pwshRssKb(root: number): number {
+  let sum = 0;
+  for (const p of descendants(root)) {
+    try {
+      const status = readFileSync(`/proc/${p}/status`, 'utf8');
+      if (!/^Name:\s*(pwsh|dotnet)/m.test(status)) continue;
+      sum += Number(/^VmRSS:\s*(\d+)/m.exec(status)?.[1] ?? 0);
+    } catch { /* gone */ }
+  }
+  return sum;
+}
+/** timed(), asynchronously, sampling the peak RSS of the pwsh processes below `root` (the endpoint) meanwhile. */
+async function timedWithPwshPeak(root: number, cmd: string, args: string[]): Promise<{ s: number; rssKb: number; pwshPeakKb: number }> {
+  let peak = pwshRssKb(root);
+  const timer = setInterval(() => { peak = Math.max(peak, pwshRssKb(root)); }, 200);
+  const t0 = performance.now();
+  try {
+    const child = spawn('/usr/bin/time', ['-f', '%M', '-o', join(dir, 'rss'), cmd, ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d: Buffer) => { err = (err + d.toString()).slice(-400); });
+    const code = await new Promise<number | null>((r) => child.on('close', r));
+    if (code !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed: ${err}`);
+  } finally { clearInterval(timer); }
+  return { s: (performance.now() - t0) / 1000, rssKb: Number(readFileSync(join(dir, 'rss'), 'utf8').trim().split('\n').pop()), pwshPeakKb: peak };
 }
 
 /** Raw loopback HTTP upload: MB/s of streaming the file's bytes into a file through Node's http (no auth, no XML). */
@@ -69,15 +109,15 @@ try {
   const src = join(dir, 'f.bin'); const want = randomFile(src, MB);
   const hasPy = existsSync(join(PY, 'pypsrp')) && existsSync('/usr/bin/python3');
 
-  const up = timed(process.execPath, [...CLI, 'copy', ...conn, src, join(dir, 'r1.bin')]);
-  const dn = timed(process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'r1.bin'), join(dir, 'd1.bin')]);
+  const up = await timedWithPwshPeak(serve.child.pid!, process.execPath, [...CLI, 'copy', ...conn, src, join(dir, 'r1.bin')]);
+  const dn = await timedWithPwshPeak(serve.child.pid!, process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'r1.bin'), join(dir, 'd1.bin')]);
   if (sha(join(dir, 'd1.bin')) !== want) throw new Error('winrm-ts copy+fetch changed the bytes');
-  json.ours = { copyS: up.s, fetchS: dn.s, copyRssKb: up.rssKb, fetchRssKb: dn.rssKb };
+  json.ours = { copyS: up.s, fetchS: dn.s, copyRssKb: up.rssKb, fetchRssKb: dn.rssKb, copyPwshPeakKb: up.pwshPeakKb, fetchPwshPeakKb: dn.pwshPeakKb };
   const raw = await rawHttpUpload(src, MB);
   json.rawHttpMBps = raw;
 
   let pyUp: { s: number } | undefined; let pyDn: { s: number } | undefined;
-  if (hasPy) {
+  if (hasPy && PEER) {
     pyUp = py('copy', src, join(dir, 'r2.bin'));
     pyDn = py('fetch', join(dir, 'r2.bin'), join(dir, 'd2.bin'));
     if (sha(join(dir, 'd2.bin')) !== want) throw new Error('pypsrp copy+fetch changed the bytes');
@@ -88,14 +128,16 @@ try {
   rows.push({ measure: `fetch ${MB} MiB, MB/s`, ours: mbps(dn.s), peer: pyDn ? `pypsrp ${mbps(pyDn.s)}` : 'n/a', ratio: pyDn ? Number((pyDn.s / dn.s).toFixed(2)) : undefined });
   rows.push({ measure: 'copy vs raw loopback HTTP upload of the same bytes', ours: `${((mbps(up.s) / raw) * 100).toFixed(1)} %`, peer: `raw ${raw.toFixed(0)} MB/s` });
   rows.push({ measure: `client peak RSS, copy / fetch ${MB} MiB`, ours: `${Math.round(up.rssKb / 1024)} / ${Math.round(dn.rssKb / 1024)} MB`, peer: '' });
+  rows.push({ measure: `endpoint pwsh peak RSS, copy / fetch ${MB} MiB`, ours: `${Math.round(up.pwshPeakKb / 1024)} / ${Math.round(dn.pwshPeakKb / 1024)} MB`, peer: '' });
 
   if (RSS_MB > 0) {
     const big = join(dir, 'big.bin'); randomFile(big, RSS_MB);
-    const bu = timed(process.execPath, [...CLI, 'copy', ...conn, big, join(dir, 'big.r')]);
+    const bu = await timedWithPwshPeak(serve.child.pid!, process.execPath, [...CLI, 'copy', ...conn, big, join(dir, 'big.r')]);
     rmSync(big);
-    const bd = timed(process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'big.r'), join(dir, 'big.d')]);
-    json.big = { mb: RSS_MB, copyS: bu.s, fetchS: bd.s, copyRssKb: bu.rssKb, fetchRssKb: bd.rssKb };
+    const bd = await timedWithPwshPeak(serve.child.pid!, process.execPath, [...CLI, 'fetch', ...conn, join(dir, 'big.r'), join(dir, 'big.d')]);
+    json.big = { mb: RSS_MB, copyS: bu.s, fetchS: bd.s, copyRssKb: bu.rssKb, fetchRssKb: bd.rssKb, copyPwshPeakKb: bu.pwshPeakKb, fetchPwshPeakKb: bd.pwshPeakKb };
     rows.push({ measure: `client peak RSS, copy / fetch ${RSS_MB} MiB`, ours: `${Math.round(bu.rssKb / 1024)} / ${Math.round(bd.rssKb / 1024)} MB`, peer: `${(RSS_MB / bu.s).toFixed(1)} / ${(RSS_MB / bd.s).toFixed(1)} MB/s` });
+    rows.push({ measure: `endpoint pwsh peak RSS, copy / fetch ${RSS_MB} MiB`, ours: `${Math.round(bu.pwshPeakKb / 1024)} / ${Math.round(bd.pwshPeakKb / 1024)} MB`, peer: '' });
   }
 } finally {
   serve.child.kill();

@@ -278,3 +278,21 @@ test('CLI: --json is the whole report and the exit code is 1 on a failed check; 
   assert.match(h.stdout, /--json/);
   assert.match(h.stdout, /--auth <mechanism>/);
 });
+
+test('CLI: a host list gets one report per host (NDJSON with PSComputerName, or text under [host]); exit 1 when a host failed', async () => {
+  const port = await closedPort();
+  const good = `127.0.0.1:${healthy.port}`, bad = `127.0.0.1:${port}`;
+  const j = await runCli(['doctor', '-H', `${good},${bad}`, '-u', USER, '-p', PASSWORD, '--json']);
+  assert.equal(j.code, 1, j.stderr);
+  const reps = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Report & { PSComputerName: string });
+  assert.deepEqual(reps.map((r) => r.PSComputerName).sort(), [good, bad].sort());
+  assert.equal(reps.find((r) => r.PSComputerName === good)?.ok, true);
+  const failed = reps.find((r) => r.PSComputerName === bad)!;
+  assert.equal(failed.ok, false);
+  assert.equal(failed.checks.find((x) => x.id === 'tcp')?.status, 'failed');
+  const t = await runCli(['doctor', '-H', `${good},${good.replace('127.0.0.1', 'localhost')}`, '-u', USER, '-p', PASSWORD]);
+  assert.equal(t.code, 0, t.stdout + t.stderr);
+  assert.match(t.stdout, new RegExp(`^\\[${good.replace(/\./g, '\\.')}\\]$`, 'm'));
+  assert.equal(t.stdout.match(/^ok {7}authenticated round trip: /gm)?.length, 2);
+  assert.match(t.stderr, /2 of 2 hosts without a failed check/);
+});

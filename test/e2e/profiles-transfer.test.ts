@@ -54,7 +54,7 @@ test('copy -H live,dead --json: the live host gets the file, the dead one is rep
   assert.equal(fileSha(join(target, 'to-copy.bin')), want);
   const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
   assert.ok(recs.some((x) => x.PSComputerName === 'live' && x.type === 'done' && x.files === 1 && x.bytes === 200_000), r.stdout);
-  assert.ok(recs.some((x) => x.PSComputerName === 'dead' && (x.error as { code?: string } | undefined)?.code === 'CONNECT'), r.stdout);
+  assert.ok(recs.some((x) => x.PSComputerName === 'dead' && (x.error as { code?: string } | undefined)?.code === 'WINRM_ERR_CONNECT'), r.stdout);
   assert.match(r.stderr, /1 of 2 hosts succeeded/);
   assert.ok(!existsSync(join(target, 'live')), 'copy does not make per-host directories');
 });
