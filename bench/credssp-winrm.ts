@@ -22,7 +22,8 @@ const CONNS = Number(arg('--conns', '20'));
 const OUT = outDir();
 type Mech = 'negotiate' | 'credssp';
 
-const client = (port: number, auth: Mech) => connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
+const client = (port: number, auth: Mech) =>
+  connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
 
 async function handshakes(port: number, auth: Mech, n: number): Promise<{ legs: number; msMedian: number }> {
   const times: number[] = [];
@@ -30,7 +31,12 @@ async function handshakes(port: number, auth: Mech, n: number): Promise<{ legs: 
   for (let i = 0; i < n; i++) {
     const c = client(port, auth);
     const t0 = process.hrtime.bigint();
-    try { const sh = await c.openShell(); await sh.close(); } finally { c.close(); }
+    try {
+      const sh = await c.openShell();
+      await sh.close();
+    } finally {
+      c.close();
+    }
     times.push(Number(process.hrtime.bigint() - t0) / 1e6);
     legs = c.stats.authRequests;
   }
@@ -39,7 +45,11 @@ async function handshakes(port: number, auth: Mech, n: number): Promise<{ legs: 
 
 async function throughput(port: number, auth: Mech, bytes: number): Promise<number> {
   const c = client(port, auth);
-  try { return await stdoutThroughput(c, bytes); } finally { c.close(); }
+  try {
+    return await stdoutThroughput(c, bytes);
+  } finally {
+    c.close();
+  }
 }
 
 const users: UserDatabase = { lookup: () => ({ domain: 'EXAMPLE', user: 'alice', password: PASSWORD }) };
@@ -47,12 +57,22 @@ async function inProcess(mech: Mech, n: number): Promise<{ legs: number; cpuMs: 
   let legs = 0;
   const c0 = process.cpuUsage();
   for (let i = 0; i < n; i++) {
-    const [ini, acc]: [AuthContext, AuthContext] = mech === 'credssp'
-      ? [new CredSSPInitiator({ credentials: { username: USER, password: PASSWORD }, targetHost: 'h', delegateTo: ['wsman/h'] }), new CredSSPAcceptor({ userDb: users, serverName: 'H' })]
-      : [new SpnegoInitiator({ credentials: { username: USER, password: PASSWORD } }), new SpnegoAcceptor({ userDb: users })];
+    const [ini, acc]: [AuthContext, AuthContext] =
+      mech === 'credssp'
+        ? [
+            new CredSSPInitiator({ credentials: { username: USER, password: PASSWORD }, targetHost: 'h', delegateTo: ['wsman/h'] }),
+            new CredSSPAcceptor({ userDb: users, serverName: 'H' }),
+          ]
+        : [new SpnegoInitiator({ credentials: { username: USER, password: PASSWORD } }), new SpnegoAcceptor({ userDb: users })];
     let tok = await ini.step();
     legs = 0;
-    while (tok && tok.length) { legs++; const back = await acc.step(tok); if (ini.complete) break; tok = await ini.step(back); if (ini.complete && !tok) break; }
+    while (tok && tok.length) {
+      legs++;
+      const back = await acc.step(tok);
+      if (ini.complete) break;
+      tok = await ini.step(back);
+      if (ini.complete && !tok) break;
+    }
   }
   const u = process.cpuUsage(c0);
   return { legs, cpuMs: (u.user + u.system) / 1000 / n };
@@ -61,7 +81,15 @@ async function inProcess(mech: Mech, n: number): Promise<{ legs: number; cpuMs: 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-credssp-'));
   const ep = await startServe(dir, ['--auth', 'negotiate,credssp']);
-  const json: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), mb: MB, conns: CONNS };
+  const json: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memGb: Math.round(totalmem() / 2 ** 30),
+    mb: MB,
+    conns: CONNS,
+  };
   const rows: string[] = [];
   try {
     for (const m of ['negotiate', 'credssp'] as const) await handshakes(ep.port, m, 2); // warm-up
@@ -74,9 +102,13 @@ async function main(): Promise<void> {
       tp[m] = await throughput(ep.port, m, MB * 1048576);
       ip[m] = await inProcess(m, CONNS);
     }
-    json.handshake = hs; json.throughput = tp; json.inProcess = ip;
+    json.handshake = hs;
+    json.throughput = tp;
+    json.inProcess = ip;
     rows.push(`| HTTP legs (401 round trips) per authentication | ${hs.negotiate!.legs} | ${hs.credssp!.legs} |`);
-    rows.push(`| fresh connection: auth + open/delete shell, median of ${CONNS} (ms) | ${hs.negotiate!.msMedian.toFixed(1)} | ${hs.credssp!.msMedian.toFixed(1)} |`);
+    rows.push(
+      `| fresh connection: auth + open/delete shell, median of ${CONNS} (ms) | ${hs.negotiate!.msMedian.toFixed(1)} | ${hs.credssp!.msMedian.toFixed(1)} |`,
+    );
     rows.push(`| encrypted stdout, ${MB} MB (MB/s) | ${tp.negotiate!.toFixed(1)} | ${tp.credssp!.toFixed(1)} |`);
     rows.push(`| in-process handshake CPU, both sides (ms) | ${ip.negotiate!.cpuMs.toFixed(2)} | ${ip.credssp!.cpuMs.toFixed(2)} |`);
   } finally {
@@ -84,10 +116,15 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
   const md = [
-    `# CredSSP vs Negotiate bench (${json.date})`, '',
+    `# CredSSP vs Negotiate bench (${json.date})`,
+    '',
     `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve --auth negotiate,credssp\` (separate process, HTTP, encrypted).`,
-    'CredSSP: TLS 1.2 inside (as Windows), SPNEGO/NTLM inside TLS, TSRequest v6.', '',
-    '| metric | Negotiate (NTLM) | CredSSP |', '|---|---|---|', ...rows, '',
+    'CredSSP: TLS 1.2 inside (as Windows), SPNEGO/NTLM inside TLS, TSRequest v6.',
+    '',
+    '| metric | Negotiate (NTLM) | CredSSP |',
+    '|---|---|---|',
+    ...rows,
+    '',
   ].join('\n');
   console.log(md);
   mkdirSync(OUT, { recursive: true });

@@ -12,11 +12,17 @@ export const USER = 'EXAMPLE\\alice';
 export const PASSWORD = 'Passw0rd!';
 
 /** The value after flag `name` on the command line, else `def`. */
-export const arg = (name: string, def: string): string => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1]! : def; };
+export const arg = (name: string, def: string): string => {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1]! : def;
+};
 /** `--out DIR`: where a bench writes its .md/.json (default bench/results). */
 export const outDir = (): string => arg('--out', join(ROOT, 'bench', 'results'));
 /** The q-quantile (0..1) of xs, nearest rank below. */
-export const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))]!; };
+export const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))]!;
+};
 
 /**
  * Start `winrm-ts serve --listen 127.0.0.1:0 --users DIR/users --quiet ...serveArgs` (USER:PASSWORD in DIR/users)
@@ -24,11 +30,29 @@ export const quantile = (xs: number[], q: number): number => { const s = [...xs]
  */
 export async function startServe(dir: string, serveArgs: string[]): Promise<{ url: string; port: number; child: ChildProcess }> {
   writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`, { mode: 0o600 });
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'serve', '--listen', '127.0.0.1:0',
-    '--users', join(dir, 'users'), ...serveArgs, '--quiet'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'src/cli/main.ts'),
+      'serve',
+      '--listen',
+      '127.0.0.1:0',
+      '--users',
+      join(dir, 'users'),
+      ...serveArgs,
+      '--quiet',
+    ],
+    { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; const m = /listening on (\S+)/.exec(out); if (m) resolve(m[1]!); });
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      const m = /listening on (\S+)/.exec(out);
+      if (m) resolve(m[1]!);
+    });
     child.once('exit', (c) => reject(new Error(`serve exited ${c}`)));
   });
   return { url, port: Number(new URL(url).port), child };

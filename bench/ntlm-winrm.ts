@@ -20,14 +20,23 @@ const OUT = outDir();
 
 async function oursThroughput(port: number, bytes: number): Promise<number> {
   const c = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD });
-  try { return await stdoutThroughput(c, bytes); } finally { c.close(); }
+  try {
+    return await stdoutThroughput(c, bytes);
+  } finally {
+    c.close();
+  }
 }
 
 async function oursConnections(port: number, n: number): Promise<number> {
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
     const c = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD });
-    try { const sh = await c.openShell(); await sh.close(); } finally { c.close(); }
+    try {
+      const sh = await c.openShell();
+      await sh.close();
+    } finally {
+      c.close();
+    }
   }
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
@@ -35,9 +44,17 @@ async function oursConnections(port: number, n: number): Promise<number> {
 function pywinrm(mode: 'throughput' | 'conns', port: number, n: number): Record<string, number> | undefined {
   if (!existsSync('/usr/lib/python3/dist-packages/winrm')) return undefined;
   const cnf = join(ROOT, 'test/peers/fixtures/openssl-legacy.cnf');
-  const out = execFileSync('/usr/bin/python3', [join(ROOT, 'bench/ntlm_pywinrm.py'), mode, `http://127.0.0.1:${port}/wsman`, USER, String(n)], {
-    input: PASSWORD + '\n', env: { PATH: process.env.PATH ?? '', OPENSSL_CONF: cnf }, encoding: 'utf8', timeout: 600000, maxBuffer: 1 << 30,
-  });
+  const out = execFileSync(
+    '/usr/bin/python3',
+    [join(ROOT, 'bench/ntlm_pywinrm.py'), mode, `http://127.0.0.1:${port}/wsman`, USER, String(n)],
+    {
+      input: PASSWORD + '\n',
+      env: { PATH: process.env.PATH ?? '', OPENSSL_CONF: cnf },
+      encoding: 'utf8',
+      timeout: 600000,
+      maxBuffer: 1 << 30,
+    },
+  );
   return JSON.parse(out.trim().split('\n').pop()!) as Record<string, number>;
 }
 
@@ -46,23 +63,46 @@ async function main(): Promise<void> {
   const ep = await startServe(dir, []);
   const bytes = MB * 1048576;
   const rows: Array<{ metric: string; winrmTs: string; pywinrm: string }> = [];
-  const json: Record<string, unknown> = { date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memGb: Math.round(totalmem() / 2 ** 30), mb: MB, conns: CONNS };
+  const json: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model,
+    memGb: Math.round(totalmem() / 2 ** 30),
+    mb: MB,
+    conns: CONNS,
+  };
   try {
     await oursThroughput(ep.port, 1048576); // warm-up (JIT, first connection)
     // alternate ours / pywinrm twice and keep the best of each: the machine is shared and noisy
-    const tp: number[] = []; const tpPy: number[] = []; const cs: number[] = []; const csPy: number[] = [];
+    const tp: number[] = [];
+    const tpPy: number[] = [];
+    const cs: number[] = [];
+    const csPy: number[] = [];
     for (let rep = 0; rep < 2; rep++) {
       tp.push(await oursThroughput(ep.port, bytes));
-      const py = pywinrm('throughput', ep.port, bytes); if (py) tpPy.push(py.mbps!);
+      const py = pywinrm('throughput', ep.port, bytes);
+      if (py) tpPy.push(py.mbps!);
       cs.push(await oursConnections(ep.port, CONNS));
-      const pc = pywinrm('conns', ep.port, CONNS); if (pc) csPy.push(pc.ms!);
+      const pc = pywinrm('conns', ep.port, CONNS);
+      if (pc) csPy.push(pc.ms!);
     }
     const best = (a: number[], hi: boolean) => (a.length ? (hi ? Math.max(...a) : Math.min(...a)) : undefined);
-    const ours = best(tp, true)!; const py = best(tpPy, true);
-    rows.push({ metric: `encrypted stdout, ${MB} MB (MB/s, best of 2)`, winrmTs: ours.toFixed(1), pywinrm: py !== undefined ? py.toFixed(1) : 'n/a (not installed)' });
+    const ours = best(tp, true)!;
+    const py = best(tpPy, true);
+    rows.push({
+      metric: `encrypted stdout, ${MB} MB (MB/s, best of 2)`,
+      winrmTs: ours.toFixed(1),
+      pywinrm: py !== undefined ? py.toFixed(1) : 'n/a (not installed)',
+    });
     json.throughput = { winrmTs: tp, pywinrm: tpPy };
-    const oc = best(cs, false)!; const pc = best(csPy, false);
-    rows.push({ metric: `${CONNS} fresh authenticated connections (ms total, best of 2)`, winrmTs: oc.toFixed(0), pywinrm: pc !== undefined ? pc.toFixed(0) : 'n/a' });
+    const oc = best(cs, false)!;
+    const pc = best(csPy, false);
+    rows.push({
+      metric: `${CONNS} fresh authenticated connections (ms total, best of 2)`,
+      winrmTs: oc.toFixed(0),
+      pywinrm: pc !== undefined ? pc.toFixed(0) : 'n/a',
+    });
     json.connections = { winrmTs: cs, pywinrm: csPy };
   } finally {
     ep.child.kill('SIGTERM');
@@ -71,10 +111,18 @@ async function main(): Promise<void> {
   const seal = runSealBench(32);
   json.seal = seal;
   const md = [
-    `# NTLM bench (${json.date})`, '', `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve\` (separate process, Negotiate over HTTP, sealed).`, '',
-    '| metric | winrm-ts | pywinrm 0.3.0 |', '|---|---|---|', ...rows.map((r) => `| ${r.metric} | ${r.winrmTs} | ${r.pywinrm} |`), '',
-    '| sealing (in process) | MB | CPU ms/MB | MB/s | CPU vs plain RC4 |', '|---|---|---|---|---|',
-    ...seal.map((r) => `| ${r.name} | ${r.mb} | ${r.cpuMsPerMb} | ${r.mbPerSec} | ${(r.cpuMsPerMb / seal[0]!.cpuMsPerMb).toFixed(2)}x |`), '',
+    `# NTLM bench (${json.date})`,
+    '',
+    `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve\` (separate process, Negotiate over HTTP, sealed).`,
+    '',
+    '| metric | winrm-ts | pywinrm 0.3.0 |',
+    '|---|---|---|',
+    ...rows.map((r) => `| ${r.metric} | ${r.winrmTs} | ${r.pywinrm} |`),
+    '',
+    '| sealing (in process) | MB | CPU ms/MB | MB/s | CPU vs plain RC4 |',
+    '|---|---|---|---|---|',
+    ...seal.map((r) => `| ${r.name} | ${r.mb} | ${r.cpuMsPerMb} | ${r.mbPerSec} | ${(r.cpuMsPerMb / seal[0]!.cpuMsPerMb).toFixed(2)}x |`),
+    '',
   ].join('\n');
   console.log(md);
   mkdirSync(OUT, { recursive: true });

@@ -20,12 +20,29 @@ const OBJECTS = Number(arg('--objects', '20000'));
 const OUT = outDir();
 const THROUGHPUT = `1..${OBJECTS} | ForEach-Object { [pscustomobject]@{ i = $_ } }`;
 
-interface Side { transport: string; openMs: number; latencyMedianMs: number; latencyP90Ms: number; latencyMinMs: number; objectsPerSec: number; throughputRunsMs: number[]; requestsPerInvoke?: number }
+interface Side {
+  transport: string;
+  openMs: number;
+  latencyMedianMs: number;
+  latencyP90Ms: number;
+  latencyMinMs: number;
+  objectsPerSec: number;
+  throughputRunsMs: number[];
+  requestsPerInvoke?: number;
+}
 
 async function measure(name: string, s: Session, openMs: number): Promise<Side> {
   const lat = await invokeLatencies(s, N);
   const runs = await throughputRuns(s, THROUGHPUT, RUNS, OBJECTS);
-  return { transport: name, openMs, latencyMedianMs: quantile(lat, 0.5), latencyP90Ms: quantile(lat, 0.9), latencyMinMs: Math.min(...lat), objectsPerSec: OBJECTS / (Math.min(...runs) / 1000), throughputRunsMs: runs };
+  return {
+    transport: name,
+    openMs,
+    latencyMedianMs: quantile(lat, 0.5),
+    latencyP90Ms: quantile(lat, 0.9),
+    latencyMinMs: Math.min(...lat),
+    objectsPerSec: OBJECTS / (Math.min(...runs) / 1000),
+    throughputRunsMs: runs,
+  };
 }
 
 async function winrm(): Promise<Side> {
@@ -33,9 +50,26 @@ async function winrm(): Promise<Side> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-psrp-'));
   const { port, child } = await startServe(dir, ['--auth', auth, ...(auth === 'basic' ? ['--allow-unencrypted'] : [])]);
   try {
-    const client = connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4, allowUnencrypted: auth === 'basic' });
+    const client = connect({
+      host: `127.0.0.1:${port}`,
+      username: USER,
+      password: PASSWORD,
+      auth,
+      maxConnections: 4,
+      allowUnencrypted: auth === 'basic',
+    });
     const t0 = performance.now();
-    const s = await Session.open({ transport: 'wsman', connection: { host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth, maxConnections: 4, allowUnencrypted: auth === 'basic' } });
+    const s = await Session.open({
+      transport: 'wsman',
+      connection: {
+        host: `127.0.0.1:${port}`,
+        username: USER,
+        password: PASSWORD,
+        auth,
+        maxConnections: 4,
+        allowUnencrypted: auth === 'basic',
+      },
+    });
     const openMs = performance.now() - t0;
     // requests per invoke are counted on a pool driven directly (the Session's client is internal)
     const rp = await WSManRunspacePool.open(client.wsman);
@@ -43,46 +77,98 @@ async function winrm(): Promise<Side> {
     const r0 = client.stats.requests;
     for (let i = 0; i < 10; i++) await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] });
     const perInvoke = (client.stats.requests - r0) / 10;
-    await rp.close(); client.close();
+    await rp.close();
+    client.close();
     try {
       const side = await measure(`WinRM/HTTP ${auth}${auth === 'basic' ? '' : ' (encrypted)'}`, s, openMs);
       return { ...side, requestsPerInvoke: perInvoke };
-    } finally { await s.close(); }
-  } finally { child.kill('SIGTERM'); rmSync(dir, { recursive: true, force: true }); }
+    } finally {
+      await s.close();
+    }
+  } finally {
+    child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function ssh(): Promise<Side | string> {
   let mod: typeof import('../test/peers/fixtures/sshd/sshd.js');
-  try { mod = await import('../test/peers/fixtures/sshd/sshd.js'); } catch (e) { return `skipped: the sshd fixture is not available (${(e as Error).message})`; }
+  try {
+    mod = await import('../test/peers/fixtures/sshd/sshd.js');
+  } catch (e) {
+    return `skipped: the sshd fixture is not available (${(e as Error).message})`;
+  }
   if (!mod.sshdPresent()) return 'skipped: OpenSSH sshd or pwsh is not installed';
   const peer = await mod.startSshd();
   try {
     const t0 = performance.now();
-    const s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+    const s = await Session.open({
+      transport: 'ssh',
+      computerName: `127.0.0.1:${peer.port}`,
+      username: peer.user,
+      privateKeyPath: peer.keyPath,
+      knownHostsPath: peer.knownHosts,
+    });
     const openMs = performance.now() - t0;
-    try { return await measure('SSH (key auth)', s, openMs); } finally { await s.close(); }
-  } finally { await peer.stop(); }
+    try {
+      return await measure('SSH (key auth)', s, openMs);
+    } finally {
+      await s.close();
+    }
+  } finally {
+    await peer.stop();
+  }
 }
 
 const w = await winrm();
 const sh = await ssh();
 const f = (n: number) => n.toFixed(1);
 const lines = [
-  `# PSRP over WinRM vs SSH (${new Date().toISOString()})`, '',
-  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}, Node ${process.version}. N=${N}, runs=${RUNS}, objects=${OBJECTS}.`, '',
+  `# PSRP over WinRM vs SSH (${new Date().toISOString()})`,
+  '',
+  `Machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB, load ${loadavg()
+    .map((x) => x.toFixed(2))
+    .join(' ')}, Node ${process.version}. N=${N}, runs=${RUNS}, objects=${OBJECTS}.`,
+  '',
   '| transport | open (ms) | 1+1 median (ms) | p90 | min | objects/s | HTTP requests per invoke |',
   '|---|---|---|---|---|---|---|',
 ];
 for (const x of [w, sh]) {
-  if (typeof x === 'string') { lines.push(`| SSH | ${x} | | | | | |`); continue; }
-  lines.push(`| ${x.transport} | ${f(x.openMs)} | ${f(x.latencyMedianMs)} | ${f(x.latencyP90Ms)} | ${f(x.latencyMinMs)} | ${Math.round(x.objectsPerSec)} | ${x.requestsPerInvoke ?? '-'} |`);
+  if (typeof x === 'string') {
+    lines.push(`| SSH | ${x} | | | | | |`);
+    continue;
+  }
+  lines.push(
+    `| ${x.transport} | ${f(x.openMs)} | ${f(x.latencyMedianMs)} | ${f(x.latencyP90Ms)} | ${f(x.latencyMinMs)} | ${Math.round(x.objectsPerSec)} | ${x.requestsPerInvoke ?? '-'} |`,
+  );
 }
 if (typeof sh !== 'string') {
-  lines.push('', `Ratios (WinRM / SSH): latency ${(w.latencyMedianMs / sh.latencyMedianMs).toFixed(2)}x, throughput ${(w.objectsPerSec / sh.objectsPerSec).toFixed(2)}x.`);
+  lines.push(
+    '',
+    `Ratios (WinRM / SSH): latency ${(w.latencyMedianMs / sh.latencyMedianMs).toFixed(2)}x, throughput ${(w.objectsPerSec / sh.objectsPerSec).toFixed(2)}x.`,
+  );
 }
-lines.push('', 'WinRM round trips per warm invoke: Command + Receive (the output, PIPELINE_STATE and CommandState Done share one Receive reply).');
+lines.push(
+  '',
+  'WinRM round trips per warm invoke: Command + Receive (the output, PIPELINE_STATE and CommandState Done share one Receive reply).',
+);
 mkdirSync(OUT, { recursive: true });
 const date = new Date().toISOString().slice(0, 10);
 writeFileSync(join(OUT, `${date}-psrp-winrm.md`), lines.join('\n') + '\n');
-writeFileSync(join(OUT, `${date}-psrp-winrm.json`), JSON.stringify({ date: new Date().toISOString(), machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version }, N, RUNS, OBJECTS, winrm: w, ssh: sh }, null, 2) + '\n');
+writeFileSync(
+  join(OUT, `${date}-psrp-winrm.json`),
+  JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, model: cpus()[0]?.model, node: process.version },
+      N,
+      RUNS,
+      OBJECTS,
+      winrm: w,
+      ssh: sh,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 console.log(lines.join('\n'));

@@ -22,17 +22,39 @@ const OBJECTS = Number(arg('--objects', '20000'));
 const OUT = outDir();
 const THROUGHPUT = `1..${OBJECTS} | ForEach-Object { [pscustomobject]@{ i = $_ } }`;
 
-interface Side { latencyMedianMs: number; latencyP90Ms: number; latencyMinMs: number; objectsPerSec: number; throughputRunsMs: number[]; openMs: number }
+interface Side {
+  latencyMedianMs: number;
+  latencyP90Ms: number;
+  latencyMinMs: number;
+  objectsPerSec: number;
+  throughputRunsMs: number[];
+  openMs: number;
+}
 
 async function ours(peer: SshdPeer): Promise<Side> {
   const t0 = performance.now();
-  const s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+  const s = await Session.open({
+    transport: 'ssh',
+    computerName: `127.0.0.1:${peer.port}`,
+    username: peer.user,
+    privateKeyPath: peer.keyPath,
+    knownHostsPath: peer.knownHosts,
+  });
   const openMs = performance.now() - t0;
   try {
     const lat = await invokeLatencies(s, N);
     const runs = await throughputRuns(s, THROUGHPUT, RUNS, OBJECTS);
-    return { latencyMedianMs: quantile(lat, 0.5), latencyP90Ms: quantile(lat, 0.9), latencyMinMs: Math.min(...lat), objectsPerSec: OBJECTS / (Math.min(...runs) / 1000), throughputRunsMs: runs, openMs };
-  } finally { await s.close(); }
+    return {
+      latencyMedianMs: quantile(lat, 0.5),
+      latencyP90Ms: quantile(lat, 0.9),
+      latencyMinMs: Math.min(...lat),
+      objectsPerSec: OBJECTS / (Math.min(...runs) / 1000),
+      throughputRunsMs: runs,
+      openMs,
+    };
+  } finally {
+    await s.close();
+  }
 }
 
 function pwshSide(peer: SshdPeer): Promise<Side> {
@@ -53,28 +75,54 @@ try {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-ssh-'));
   writeFileSync(join(dir, 'bench.ps1'), script);
   return new Promise<Side>((resolve, reject) => {
-    const c = spawn(peer.pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(dir, 'bench.ps1')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = ''; let err = '';
-    c.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+    const c = spawn(peer.pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', join(dir, 'bench.ps1')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    c.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+    });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => {
+      err += d;
+    });
     c.on('error', reject);
     c.on('close', (code) => {
-      const line = out.trim().split('\n').filter((l) => l.startsWith('{')).pop();
-      if (code !== 0 || !line) { reject(new Error(`pwsh failed (${code}): ${err.slice(0, 2000)}${out.slice(0, 500)}`)); return; }
+      const line = out
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .pop();
+      if (code !== 0 || !line) {
+        reject(new Error(`pwsh failed (${code}): ${err.slice(0, 2000)}${out.slice(0, 500)}`));
+        return;
+      }
       const j = JSON.parse(line) as { lat: number[]; runs: number[]; openMs: number };
-      resolve({ latencyMedianMs: quantile(j.lat, 0.5), latencyP90Ms: quantile(j.lat, 0.9), latencyMinMs: Math.min(...j.lat), objectsPerSec: OBJECTS / (Math.min(...j.runs) / 1000), throughputRunsMs: j.runs, openMs: j.openMs });
+      resolve({
+        latencyMedianMs: quantile(j.lat, 0.5),
+        latencyP90Ms: quantile(j.lat, 0.9),
+        latencyMinMs: Math.min(...j.lat),
+        objectsPerSec: OBJECTS / (Math.min(...j.runs) / 1000),
+        throughputRunsMs: j.runs,
+        openMs: j.openMs,
+      });
     });
   }).finally(() => rmSync(dir, { recursive: true, force: true }));
 }
 
-if (!sshdPresent()) { console.error('bench ssh: needs /usr/sbin/sshd, pwsh (npm run peers:install) and root'); process.exit(1); }
+if (!sshdPresent()) {
+  console.error('bench ssh: needs /usr/sbin/sshd, pwsh (npm run peers:install) and root');
+  process.exit(1);
+}
 const load0 = loadavg();
 const peer = await startSshd();
 let a: Side, b: Side;
 try {
   a = await ours(peer);
   b = await pwshSide(peer);
-} finally { await peer.stop(); }
+} finally {
+  await peer.stop();
+}
 const load1 = loadavg();
 const date = new Date();
 const f = (x: number, d = 1) => x.toFixed(d);
@@ -96,5 +144,22 @@ Ours: \`Session.open({ transport: 'ssh' })\` (ssh2). pwsh: \`New-PSSession -Host
 mkdirSync(OUT, { recursive: true });
 const stem = join(OUT, `${date.toISOString().slice(0, 10)}-ssh`);
 writeFileSync(stem + '.md', md);
-writeFileSync(stem + '.json', JSON.stringify({ date: date.toISOString(), node: process.version, cpus: cpus().length, loadavg: [load0, load1], n: N, runs: RUNS, objects: OBJECTS, ours: a, pwsh: b }, null, 2) + '\n');
+writeFileSync(
+  stem + '.json',
+  JSON.stringify(
+    {
+      date: date.toISOString(),
+      node: process.version,
+      cpus: cpus().length,
+      loadavg: [load0, load1],
+      n: N,
+      runs: RUNS,
+      objects: OBJECTS,
+      ours: a,
+      pwsh: b,
+    },
+    null,
+    2,
+  ) + '\n',
+);
 console.log(md);

@@ -23,22 +23,38 @@ const ROUNDS = Number(arg('--rounds', '3'));
 const OSSL = join(ROOT, 'test/peers/fixtures/openssl-legacy.cnf');
 const CLI = join(ROOT, 'dist/src/bundle/main.js');
 
-interface Sample { seconds: number; cpu: number; rssMB: number; bytes: number }
+interface Sample {
+  seconds: number;
+  cpu: number;
+  rssMB: number;
+  bytes: number;
+}
 
-function timed(cmd: string, args: string[], outFile: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<{ sample?: Sample; stderr: string }> {
+function timed(
+  cmd: string,
+  args: string[],
+  outFile: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ sample?: Sample; stderr: string }> {
   return new Promise((resolve) => {
     // stdout to a file (its size is checked), or kept when the client counts the bytes itself and prints the count
     const sh = `exec /usr/bin/time -f 'TIME %e %U %S %M' "$@"${outFile ? ` > '${outFile}'` : ''}`;
     execFile('sh', ['-c', sh, 'sh', cmd, ...args], { env, maxBuffer: 1 << 22, timeout: 900_000 }, (err, _o, stderr) => {
       const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(stderr);
-      if (err || !m) { resolve({ stderr }); return; }
+      if (err || !m) {
+        resolve({ stderr });
+        return;
+      }
       const bytes = outFile ? statSync(outFile).size : Number(/bytes["=:]+(\d+)/.exec(stderr + _o)?.[1] ?? 0);
       resolve({ sample: { seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024, bytes }, stderr });
     });
   });
 }
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor((s.length - 1) / 2)]! : NaN;
+};
 
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error('run `npm run build` first (the bench runs the CLI from dist/)');
@@ -47,22 +63,69 @@ async function main(): Promise<void> {
   const host = new URL(url).host;
   const hasPy = existsSync('/usr/lib/python3/dist-packages/winrm');
   let go: string | undefined;
-  try { go = goPeer(); } catch { go = undefined; }
+  try {
+    go = goPeer();
+  } catch {
+    go = undefined;
+  }
   const out = join(dir, 'out');
   const line = (bytes: number) => `head -c ${bytes} /dev/zero | tr '\\0' x`;
-  const py = (transport: string, bytes: number) => ['/usr/bin/python3', ['-c',
-    `import sys, winrm\ns = winrm.Session(sys.argv[1], auth=(sys.argv[2], sys.argv[3]), transport=sys.argv[4], server_cert_validation='ignore')\nr = s.run_cmd(sys.argv[5]); sys.stdout.buffer.write(r.std_out)`,
-    url, USER, PASSWORD, transport, line(bytes)]] as const;
+  const py = (transport: string, bytes: number) =>
+    [
+      '/usr/bin/python3',
+      [
+        '-c',
+        `import sys, winrm\ns = winrm.Session(sys.argv[1], auth=(sys.argv[2], sys.argv[3]), transport=sys.argv[4], server_cert_validation='ignore')\nr = s.run_cmd(sys.argv[5]); sys.stdout.buffer.write(r.std_out)`,
+        url,
+        USER,
+        PASSWORD,
+        transport,
+        line(bytes),
+      ],
+    ] as const;
   type Row = { name: string; bytes: number; run: () => Promise<{ sample?: Sample; stderr: string }> };
-  const basic = MB * 1048576; const ntlm = NTLM_MB * 1048576;
+  const basic = MB * 1048576;
+  const ntlm = NTLM_MB * 1048576;
   const rows: Row[] = [
-    { name: 'basic/winrm-ts', bytes: basic, run: () => timed(process.execPath, [CLI, 'run', '-H', host, '-u', USER, '-p', PASSWORD, '--auth', 'basic', '--allow-unencrypted', '--', 'sh', '-c', line(basic)], out) },
-    ...(hasPy ? [{ name: 'basic/pywinrm', bytes: basic, run: () => timed(py('plaintext', basic)[0], [...py('plaintext', basic)[1]], out) }] : []),
+    {
+      name: 'basic/winrm-ts',
+      bytes: basic,
+      run: () =>
+        timed(
+          process.execPath,
+          [CLI, 'run', '-H', host, '-u', USER, '-p', PASSWORD, '--auth', 'basic', '--allow-unencrypted', '--', 'sh', '-c', line(basic)],
+          out,
+        ),
+    },
+    ...(hasPy
+      ? [{ name: 'basic/pywinrm', bytes: basic, run: () => timed(py('plaintext', basic)[0], [...py('plaintext', basic)[1]], out) }]
+      : []),
     // masterzen/winrm joins its arguments unquoted: the command line goes as one argument
     ...(go ? [{ name: 'basic/go', bytes: basic, run: () => timed(go!, ['-count', url, USER, PASSWORD, line(basic)], undefined) }] : []),
-    { name: 'basic/minimal', bytes: basic, run: () => timed(process.execPath, [join(ROOT, 'bench/minimal-client.mjs'), url, USER, PASSWORD, '512000', line(basic)], undefined) },
-    { name: 'ntlm/winrm-ts', bytes: ntlm, run: () => timed(process.execPath, [CLI, 'run', '-H', host, '-u', USER, '-p', PASSWORD, '--auth', 'negotiate', '--', 'sh', '-c', line(ntlm)], out) },
-    ...(hasPy ? [{ name: 'ntlm/pywinrm', bytes: ntlm, run: () => timed(py('ntlm', ntlm)[0], [...py('ntlm', ntlm)[1]], out, { ...process.env, OPENSSL_CONF: OSSL }) }] : []),
+    {
+      name: 'basic/minimal',
+      bytes: basic,
+      run: () => timed(process.execPath, [join(ROOT, 'bench/minimal-client.mjs'), url, USER, PASSWORD, '512000', line(basic)], undefined),
+    },
+    {
+      name: 'ntlm/winrm-ts',
+      bytes: ntlm,
+      run: () =>
+        timed(
+          process.execPath,
+          [CLI, 'run', '-H', host, '-u', USER, '-p', PASSWORD, '--auth', 'negotiate', '--', 'sh', '-c', line(ntlm)],
+          out,
+        ),
+    },
+    ...(hasPy
+      ? [
+          {
+            name: 'ntlm/pywinrm',
+            bytes: ntlm,
+            run: () => timed(py('ntlm', ntlm)[0], [...py('ntlm', ntlm)[1]], out, { ...process.env, OPENSSL_CONF: OSSL }),
+          },
+        ]
+      : []),
   ];
   const samples = new Map<string, Sample[]>(rows.map((r) => [r.name, []]));
   const notes: string[] = [];
@@ -72,13 +135,23 @@ async function main(): Promise<void> {
       for (const r of rows) {
         loads.push(loadavg()[0]!);
         const { sample, stderr } = await r.run();
-        if (!sample) { notes.push(`${r.name} round ${round + 1} failed: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 200)}`); continue; }
-        if (sample.bytes !== r.bytes) { notes.push(`${r.name} round ${round + 1}: ${sample.bytes} of ${r.bytes} bytes`); continue; }
+        if (!sample) {
+          notes.push(`${r.name} round ${round + 1} failed: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 200)}`);
+          continue;
+        }
+        if (sample.bytes !== r.bytes) {
+          notes.push(`${r.name} round ${round + 1}: ${sample.bytes} of ${r.bytes} bytes`);
+          continue;
+        }
         samples.get(r.name)!.push(sample);
-        console.error(`${r.name} round ${round + 1}: ${(r.bytes / 1048576 / sample.seconds).toFixed(1)} MB/s, CPU ${sample.cpu.toFixed(2)} s`);
+        console.error(
+          `${r.name} round ${round + 1}: ${(r.bytes / 1048576 / sample.seconds).toFixed(1)} MB/s, CPU ${sample.cpu.toFixed(2)} s`,
+        );
       }
     }
-  } finally { serve.kill('SIGTERM'); }
+  } finally {
+    serve.kill('SIGTERM');
+  }
   const results: Record<string, { MBps: number; seconds: number; cpuSecondsPer100MB: number; peakRssMB: number; runs: number }> = {};
   for (const r of rows) {
     const s = samples.get(r.name)!;
@@ -95,30 +168,61 @@ async function main(): Promise<void> {
   const ratios = {
     basicVsPywinrm: ratio('basic/winrm-ts', 'basic/pywinrm'),
     basicVsGo: ratio('basic/winrm-ts', 'basic/go'),
-    basicPercentOfMinimal: results['basic/minimal'] && results['basic/winrm-ts'] ? Math.round(100 * results['basic/winrm-ts']!.MBps / results['basic/minimal']!.MBps) : null,
+    basicPercentOfMinimal:
+      results['basic/minimal'] && results['basic/winrm-ts']
+        ? Math.round((100 * results['basic/winrm-ts']!.MBps) / results['basic/minimal']!.MBps)
+        : null,
     ntlmVsPywinrm: ratio('ntlm/winrm-ts', 'ntlm/pywinrm'),
   };
-  const machine = { cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${platform()} ${release()}`,
-    loadAverage1m: { min: +Math.min(...loads).toFixed(1), median: +median(loads).toFixed(1), max: +Math.max(...loads).toFixed(1) } };
+  const machine = {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    os: `${platform()} ${release()}`,
+    loadAverage1m: { min: +Math.min(...loads).toFixed(1), median: +median(loads).toFixed(1), max: +Math.max(...loads).toFixed(1) },
+  };
   const date = new Date().toISOString().slice(0, 10);
   const OUT = outDir();
   mkdirSync(OUT, { recursive: true });
-  writeFileSync(join(OUT, `${date}-stream.json`), JSON.stringify({ bench: 'stream', date: new Date().toISOString(), machine, params: { MB, NTLM_MB, rounds: ROUNDS, endpoint: 'winrm-ts serve (one process), MaxEnvelopeSize 512000' }, results, ratios, notes }, null, 2) + '\n');
+  writeFileSync(
+    join(OUT, `${date}-stream.json`),
+    JSON.stringify(
+      {
+        bench: 'stream',
+        date: new Date().toISOString(),
+        machine,
+        params: { MB, NTLM_MB, rounds: ROUNDS, endpoint: 'winrm-ts serve (one process), MaxEnvelopeSize 512000' },
+        results,
+        ratios,
+        notes,
+      },
+      null,
+      2,
+    ) + '\n',
+  );
   const cell = (k: string, f: 'MBps' | 'cpuSecondsPer100MB' | 'peakRssMB') => results[k]?.[f] ?? 'n/a';
   const md = [
-    `# stdout streaming bench (${date})`, '',
+    `# stdout streaming bench (${date})`,
+    '',
     `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}; shared with other work (1-minute load average ${machine.loadAverage1m.min}–${machine.loadAverage1m.max}, median ${machine.loadAverage1m.median}, on ${machine.cpus} cores). ` +
-      `One \`winrm-ts serve\` endpoint; every client a separate process, ${ROUNDS} interleaved rounds, medians. Wall-clock MB/s include process start; CPU is the client process's user + system time.`, '',
-    '| client | Basic/HTTP MB/s | CPU s per 100 MB | peak RSS MB | NTLM-encrypted MB/s | CPU s per 100 MB |', '|---|---|---|---|---|---|',
+      `One \`winrm-ts serve\` endpoint; every client a separate process, ${ROUNDS} interleaved rounds, medians. Wall-clock MB/s include process start; CPU is the client process's user + system time.`,
+    '',
+    '| client | Basic/HTTP MB/s | CPU s per 100 MB | peak RSS MB | NTLM-encrypted MB/s | CPU s per 100 MB |',
+    '|---|---|---|---|---|---|',
     `| winrm-ts CLI | ${cell('basic/winrm-ts', 'MBps')} | ${cell('basic/winrm-ts', 'cpuSecondsPer100MB')} | ${cell('basic/winrm-ts', 'peakRssMB')} | ${cell('ntlm/winrm-ts', 'MBps')} | ${cell('ntlm/winrm-ts', 'cpuSecondsPer100MB')} |`,
     `| pywinrm | ${cell('basic/pywinrm', 'MBps')} | ${cell('basic/pywinrm', 'cpuSecondsPer100MB')} | ${cell('basic/pywinrm', 'peakRssMB')} | ${cell('ntlm/pywinrm', 'MBps')} | ${cell('ntlm/pywinrm', 'cpuSecondsPer100MB')} |`,
     `| Go masterzen/winrm | ${cell('basic/go', 'MBps')} | ${cell('basic/go', 'cpuSecondsPer100MB')} | ${cell('basic/go', 'peakRssMB')} | – | – |`,
     `| minimal client (floor) | ${cell('basic/minimal', 'MBps')} | ${cell('basic/minimal', 'cpuSecondsPer100MB')} | ${cell('basic/minimal', 'peakRssMB')} | – | – |`,
-    '', `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x pywinrm.`,
+    '',
+    `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x pywinrm.`,
     notes.length ? `\nNotes: ${notes.join('; ')}` : '',
   ].join('\n');
   writeFileSync(join(OUT, `${date}-stream.md`), md + '\n');
   console.log(md);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

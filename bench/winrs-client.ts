@@ -10,7 +10,14 @@ import { connect } from '../src/client/client.js';
 
 const [url, user, password, mode, arg, mes] = process.argv.slice(2) as [string, string, string, string, string, string | undefined];
 const u = new URL(url);
-const c = connect({ host: `${u.hostname}:${u.port}`, username: user, password, auth: 'basic', allowUnencrypted: true, maxEnvelopeSize: mes ? Number(mes) : undefined });
+const c = connect({
+  host: `${u.hostname}:${u.port}`,
+  username: user,
+  password,
+  auth: 'basic',
+  allowUnencrypted: true,
+  maxEnvelopeSize: mes ? Number(mes) : undefined,
+});
 try {
   if (mode === 'stream') {
     const shell = await c.openShell();
@@ -22,7 +29,15 @@ try {
     const seconds = (performance.now() - t0) / 1000;
     await shell.close();
     const cpu = process.cpuUsage();
-    console.log(JSON.stringify({ bytes: n, seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024, requests: c.stats.requests }));
+    console.log(
+      JSON.stringify({
+        bytes: n,
+        seconds,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
+        maxRssMB: process.resourceUsage().maxRSS / 1024,
+        requests: c.stats.requests,
+      }),
+    );
   } else if (mode === 'many') {
     const shell = await c.openShell();
     const n = Number(arg);
@@ -39,4 +54,6 @@ try {
     await c.exec('echo', ['x']);
     console.log(JSON.stringify({ requests: c.stats.requests - before }));
   } else throw new Error(`unknown mode ${mode}`);
-} finally { c.close(); }
+} finally {
+  c.close();
+}

@@ -36,11 +36,17 @@ async function main(): Promise<void> {
   // our client from the compiled build when there is one (`npm run bench` builds first), else through tsx
   const compiled = join(ROOT, 'dist/bench/winrs-client.js');
   const clientArgv = existsSync(compiled) ? [compiled] : ['--import', 'tsx', join(ROOT, 'bench/winrs-client.ts')];
-  const ours = (mode: string, a = '', mes?: number) => run(process.execPath, [...clientArgv, url, USER, PASSWORD, mode, a, ...(mes ? [String(mes)] : [])]);
+  const ours = (mode: string, a = '', mes?: number) =>
+    run(process.execPath, [...clientArgv, url, USER, PASSWORD, mode, a, ...(mes ? [String(mes)] : [])]);
   const hasPy = existsSync('/usr/lib/python3/dist-packages/winrm');
-  const py = (...a: string[]) => run('/usr/bin/python3', [join(ROOT, 'test/peers/fixtures/pywinrm_driver.py'), url, USER, PASSWORD, 'basic', ...a]);
+  const py = (...a: string[]) =>
+    run('/usr/bin/python3', [join(ROOT, 'test/peers/fixtures/pywinrm_driver.py'), url, USER, PASSWORD, 'basic', ...a]);
   let go: string | undefined;
-  try { go = goPeer(); } catch { go = undefined; }
+  try {
+    go = goPeer();
+  } catch {
+    go = undefined;
+  }
   const results: Record<string, unknown> = {};
   const notes: string[] = [];
   try {
@@ -52,41 +58,98 @@ async function main(): Promise<void> {
     const s1 = await ours('stream', String(BYTES));
     if (s1.code !== 0) throw new Error(`our stream failed: ${s1.stderr}`);
     const so = lastJson(s1.stdout);
-    const stream: Record<string, unknown> = { ours: { MBps: +(so.bytes / 1048576 / so.seconds).toFixed(1), seconds: +so.seconds.toFixed(2), cpuSecondsPer100MB: +(so.cpuSeconds / (so.bytes / 104857600)).toFixed(2), peakRssMB: +so.maxRssMB.toFixed(1), bytes: so.bytes, requests: so.requests } };
+    const stream: Record<string, unknown> = {
+      ours: {
+        MBps: +(so.bytes / 1048576 / so.seconds).toFixed(1),
+        seconds: +so.seconds.toFixed(2),
+        cpuSecondsPer100MB: +(so.cpuSeconds / (so.bytes / 104857600)).toFixed(2),
+        peakRssMB: +so.maxRssMB.toFixed(1),
+        bytes: so.bytes,
+        requests: so.requests,
+      },
+    };
     const s2 = await ours('stream', String(BYTES), 512000);
-    if (s2.code === 0) { const j = lastJson(s2.stdout); stream.ours512k = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), peakRssMB: +j.maxRssMB.toFixed(1), requests: j.requests }; }
+    if (s2.code === 0) {
+      const j = lastJson(s2.stdout);
+      stream.ours512k = {
+        MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1),
+        seconds: +j.seconds.toFixed(2),
+        peakRssMB: +j.maxRssMB.toFixed(1),
+        requests: j.requests,
+      };
+    }
     if (hasPy) {
       const p = await py('stream', 'head', '-c', String(BYTES), '/dev/zero');
-      if (p.code === 0) { const j = lastJson(p.stdout); stream.pywinrm = { MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1), seconds: +j.seconds.toFixed(2), cpuSecondsPer100MB: +(j.cpuSeconds / (j.bytes / 104857600)).toFixed(2), bytes: j.bytes }; }
-      else notes.push(`pywinrm stream failed: ${p.stderr.slice(-200)}`);
+      if (p.code === 0) {
+        const j = lastJson(p.stdout);
+        stream.pywinrm = {
+          MBps: +(j.bytes / 1048576 / j.seconds).toFixed(1),
+          seconds: +j.seconds.toFixed(2),
+          cpuSecondsPer100MB: +(j.cpuSeconds / (j.bytes / 104857600)).toFixed(2),
+          bytes: j.bytes,
+        };
+      } else notes.push(`pywinrm stream failed: ${p.stderr.slice(-200)}`);
     } else notes.push('pywinrm not installed');
     if (go) {
       const timed = existsSync('/usr/bin/time');
-      const g = timed ? await run('/usr/bin/time', ['-f', 'cpu=%U+%S', go, '-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero'])
+      const g = timed
+        ? await run('/usr/bin/time', ['-f', 'cpu=%U+%S', go, '-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero'])
         : await run(go, ['-count', url, USER, PASSWORD, 'head', '-c', String(BYTES), '/dev/zero']);
       const m = /bytes=(\d+)/.exec(g.stderr);
       const cpu = /cpu=([\d.]+)\+([\d.]+)/.exec(g.stderr);
-      if (g.code === 0 && m) stream.go = { MBps: +(Number(m[1]) / 1048576 / g.seconds).toFixed(1), seconds: +g.seconds.toFixed(2), bytes: Number(m[1]), note: 'includes process start',
-        ...(cpu ? { cpuSecondsPer100MB: +((Number(cpu[1]) + Number(cpu[2])) / (Number(m[1]) / 104857600)).toFixed(2) } : {}) };
+      if (g.code === 0 && m)
+        stream.go = {
+          MBps: +(Number(m[1]) / 1048576 / g.seconds).toFixed(1),
+          seconds: +g.seconds.toFixed(2),
+          bytes: Number(m[1]),
+          note: 'includes process start',
+          ...(cpu ? { cpuSecondsPer100MB: +((Number(cpu[1]) + Number(cpu[2])) / (Number(m[1]) / 104857600)).toFixed(2) } : {}),
+        };
       else notes.push(`go stream failed: ${g.stderr.slice(-200)}`);
     } else notes.push('Go masterzen/winrm not available');
     results.stream200MB = stream;
     // 3. N sequential short commands on one shell
     const mo = lastJson((await ours('many', String(N))).stdout);
     const many: Record<string, unknown> = { ours: { commandsPerSec: +(mo.n / mo.seconds).toFixed(1), seconds: +mo.seconds.toFixed(2) } };
-    if (hasPy) { const mp = lastJson((await py('many', String(N), 'echo', 'x')).stdout); many.pywinrm = { commandsPerSec: +(mp.n / mp.seconds).toFixed(1), seconds: +mp.seconds.toFixed(2) }; }
+    if (hasPy) {
+      const mp = lastJson((await py('many', String(N), 'echo', 'x')).stdout);
+      many.pywinrm = { commandsPerSec: +(mp.n / mp.seconds).toFixed(1), seconds: +mp.seconds.toFixed(2) };
+    }
     results.sequentialCommands = many;
-  } finally { serve.kill('SIGTERM'); }
-  const machine = { loadAverage1m: +loadavg()[0]!.toFixed(1), cpus: cpus().length, cpuModel: cpus()[0]?.model, memGB: +(totalmem() / 2 ** 30).toFixed(1), node: process.version, os: `${platform()} ${release()}` };
+  } finally {
+    serve.kill('SIGTERM');
+  }
+  const machine = {
+    loadAverage1m: +loadavg()[0]!.toFixed(1),
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memGB: +(totalmem() / 2 ** 30).toFixed(1),
+    node: process.version,
+    os: `${platform()} ${release()}`,
+  };
   const date = new Date().toISOString().slice(0, 10);
   mkdirSync(OUT, { recursive: true });
-  const json = { bench: 'winrs', date: new Date().toISOString(), machine, params: { MB, N, transport: 'HTTP + Basic (unencrypted), one endpoint process', maxEnvelopeSize: 153600 }, results, notes };
+  const json = {
+    bench: 'winrs',
+    date: new Date().toISOString(),
+    machine,
+    params: { MB, N, transport: 'HTTP + Basic (unencrypted), one endpoint process', maxEnvelopeSize: 153600 },
+    results,
+    notes,
+  };
   writeFileSync(join(OUT, `${date}-winrs.json`), JSON.stringify(json, null, 2) + '\n');
-  const r = results as { roundTrips: { ours: number; pywinrm: number | null }; stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number; cpuSecondsPer100MB?: number } | undefined>; sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }> };
+  const r = results as {
+    roundTrips: { ours: number; pywinrm: number | null };
+    stream200MB: Record<string, { MBps: number; seconds: number; peakRssMB?: number; cpuSecondsPer100MB?: number } | undefined>;
+    sequentialCommands: Record<string, { commandsPerSec: number; seconds: number }>;
+  };
   const md = [
-    `# WinRS bench (${date})`, '',
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`, '',
-    '| measure | winrm-ts | pywinrm 0.3.0 | Go masterzen/winrm |', '|---|---|---|---|',
+    `# WinRS bench (${date})`,
+    '',
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`,
+    '',
+    '| measure | winrm-ts | pywinrm 0.3.0 | Go masterzen/winrm |',
+    '|---|---|---|---|',
     `| HTTP requests for a short run (open, run, close) | ${r.roundTrips.ours} | ${r.roundTrips.pywinrm ?? 'n/a'} | – |`,
     `| ${MB} MB stdout, MB/s | ${r.stream200MB.ours?.MBps} | ${r.stream200MB.pywinrm?.MBps ?? 'n/a'} | ${r.stream200MB.go?.MBps ?? 'n/a'} |`,
     `| ${MB} MB stdout, seconds | ${r.stream200MB.ours?.seconds} | ${r.stream200MB.pywinrm?.seconds ?? 'n/a'} | ${r.stream200MB.go?.seconds ?? 'n/a'} |`,
@@ -94,11 +157,16 @@ async function main(): Promise<void> {
     `| our client's peak RSS during the ${MB} MB run | ${r.stream200MB.ours?.peakRssMB} MB | | |`,
     `| ${MB} MB stdout with MaxEnvelopeSize 512000 (Windows 2012+ default), MB/s | ${r.stream200MB.ours512k?.MBps ?? 'n/a'} (RSS ${r.stream200MB.ours512k?.peakRssMB ?? '?'} MB) | | |`,
     `| ${N} sequential short commands on one shell, commands/s | ${r.sequentialCommands.ours?.commandsPerSec} | ${r.sequentialCommands.pywinrm?.commandsPerSec ?? 'n/a'} | – |`,
-    '', notes.length ? `Notes: ${notes.join('; ')}` : '', '',
+    '',
+    notes.length ? `Notes: ${notes.join('; ')}` : '',
+    '',
     `Our client ran ${existsSync(join(ROOT, 'dist/bench/winrs-client.js')) ? 'from the compiled build (dist/)' : 'under tsx (TypeScript compiled at load time, ~50 MB more RSS)'}; the Go figure includes its process start.`,
   ].join('\n');
   writeFileSync(join(OUT, `${date}-winrs.md`), md + '\n');
   console.log(md);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

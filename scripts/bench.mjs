@@ -29,9 +29,15 @@ const wanted = process.argv.slice(2);
 let failed = 0;
 for (const b of BENCHES) {
   if (wanted.length && !wanted.includes(b.name)) continue;
-  if (!existsSync(join(root, b.file))) { console.log(`bench ${b.name}: ${b.file} missing, skipped`); continue; }
+  if (!existsSync(join(root, b.file))) {
+    console.log(`bench ${b.name}: ${b.file} missing, skipped`);
+    continue;
+  }
   console.log(`\n=== bench ${b.name} (${b.file})`);
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(root, b.file), ...b.args], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) { failed++; console.log(`bench ${b.name} failed (exit ${r.status})`); }
+  if (r.status !== 0) {
+    failed++;
+    console.log(`bench ${b.name} failed (exit ${r.status})`);
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -12,6 +12,13 @@ const outdir = join(root, 'dist', 'src', 'bundle');
 rmSync(outdir, { recursive: true, force: true });
 await build({
   entryPoints: [join(root, 'dist', 'src', 'cli', 'main.js')],
-  bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20', packages: 'external',
-  outdir, logLevel: 'warning', chunkNames: '[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  outdir,
+  logLevel: 'warning',
+  chunkNames: '[name]-[hash]',
 });

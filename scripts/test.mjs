@@ -8,16 +8,19 @@ import { spawn } from 'node:child_process';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const tiers = []; const filters = [];
+const tiers = [];
+const filters = [];
 for (let i = 0; i < args.length; i++) {
   if (args[i] === '--tier') tiers.push(args[++i]);
-  else if (args[i] === '--dist') process.env.WINRM_TS_TEST_DIST = '1'; // spawned CLIs run the fresh build (npm test builds first)
+  else if (args[i] === '--dist')
+    process.env.WINRM_TS_TEST_DIST = '1'; // spawned CLIs run the fresh build (npm test builds first)
   else filters.push(args[i]);
 }
 function walk(dir, out) {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p, out); else if (name.endsWith('.test.ts')) out.push(p);
+    if (statSync(p).isDirectory()) walk(p, out);
+    else if (name.endsWith('.test.ts')) out.push(p);
   }
   return out;
 }
@@ -29,8 +32,13 @@ if (!process.env.WINRM_TS_PWSH) {
 let files = walk(join(root, 'test'), []).sort();
 if (tiers.length) files = files.filter((f) => tiers.some((t) => relative(join(root, 'test'), f).startsWith(t + '/')));
 if (filters.length) files = files.filter((f) => filters.some((s) => f.includes(s)));
-if (!files.length) { console.error('no test files matched'); process.exit(1); }
+if (!files.length) {
+  console.error('no test files matched');
+  process.exit(1);
+}
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', '--test-timeout=300000', ...files], {
-  stdio: 'inherit', cwd: root, env: process.env,
+  stdio: 'inherit',
+  cwd: root,
+  env: process.env,
 });
-child.on('exit', (code, sig) => process.exit(sig ? 1 : code ?? 1));
+child.on('exit', (code, sig) => process.exit(sig ? 1 : (code ?? 1)));

@@ -2,7 +2,9 @@
  * Error hierarchy (docs/architecture.md, "Errors"): one root with a stable `code`, a class per layer.
  * Messages say what happened and what to try. They never contain secrets.
  */
-export interface ErrorOptions { cause?: unknown }
+export interface ErrorOptions {
+  cause?: unknown;
+}
 
 /*
  * Error codes (`err.code`), one per class, stable across releases; docs/errors.md says when each is raised and what
@@ -43,16 +45,28 @@ export class WinRMError extends Error {
   }
 }
 
-export class InvalidArgumentError extends WinRMError { override readonly code: string = WINRM_ERR_INVALID_ARGUMENT; }
-export class TimeoutError extends WinRMError { override readonly code: string = WINRM_ERR_TIMEOUT; }
+export class InvalidArgumentError extends WinRMError {
+  override readonly code: string = WINRM_ERR_INVALID_ARGUMENT;
+}
+export class TimeoutError extends WinRMError {
+  override readonly code: string = WINRM_ERR_TIMEOUT;
+}
 export class AbortError extends WinRMError {
   override readonly code: string = WINRM_ERR_ABORTED;
-  constructor(message = 'the operation was aborted', options?: ErrorOptions) { super(message, options); }
+  constructor(message = 'the operation was aborted', options?: ErrorOptions) {
+    super(message, options);
+  }
 }
 
-export class TransportError extends WinRMError { override readonly code: string = WINRM_ERR_TRANSPORT; }
-export class ConnectError extends TransportError { override readonly code: string = WINRM_ERR_CONNECT; }
-export class TlsError extends TransportError { override readonly code: string = WINRM_ERR_TLS; }
+export class TransportError extends WinRMError {
+  override readonly code: string = WINRM_ERR_TRANSPORT;
+}
+export class ConnectError extends TransportError {
+  override readonly code: string = WINRM_ERR_CONNECT;
+}
+export class TlsError extends TransportError {
+  override readonly code: string = WINRM_ERR_TLS;
+}
 /** The SSH server's host key is not trusted (unknown, changed or revoked in known_hosts). */
 export class HostKeyError extends TransportError {
   override readonly code: string = WINRM_ERR_HOST_KEY;
@@ -63,20 +77,37 @@ export class HostKeyError extends TransportError {
     readonly keyType: string,
     readonly fingerprint: string,
     options?: ErrorOptions,
-  ) { super(message, options); }
+  ) {
+    super(message, options);
+  }
 }
 /** A proxy (HTTP CONNECT or SOCKS) refused or failed the tunnel: the proxy's answer, not the WinRM host's. */
 export class ProxyError extends ConnectError {
   override readonly code: string = WINRM_ERR_PROXY;
   /** the proxy's HTTP status (403, 407, 502...) or undefined (SOCKS, connection failure) */
-  constructor(message: string, readonly proxy: string, readonly status?: number, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly proxy: string,
+    readonly status?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 export class HttpStatusError extends TransportError {
   override readonly code: string = WINRM_ERR_HTTP_STATUS;
-  constructor(message: string, readonly status: number, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly status: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
-export class AuthError extends WinRMError { override readonly code: string = WINRM_ERR_AUTH; }
+export class AuthError extends WinRMError {
+  override readonly code: string = WINRM_ERR_AUTH;
+}
 /**
  * Why a logon was refused, when the side that raises the error knows:
  *  - 'bad-password': unknown user or wrong password (or NT hash)
@@ -92,15 +123,33 @@ export type AccessDeniedReason = 'bad-password' | 'mic' | 'channel-binding' | 'a
 
 export class AccessDeniedError extends AuthError {
   override readonly code: string = WINRM_ERR_ACCESS_DENIED;
-  constructor(message: string, readonly reason: AccessDeniedReason = 'unknown', options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly reason: AccessDeniedReason = 'unknown',
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 export class CredSSPError extends AuthError {
   override readonly code: string = WINRM_ERR_CREDSSP;
-  constructor(message: string, readonly ntStatus?: number, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly ntStatus?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 export class KerberosError extends AuthError {
   override readonly code: string = WINRM_ERR_KERBEROS;
-  constructor(message: string, readonly krbErrorCode?: number, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly krbErrorCode?: number,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 /**
  * A peer's authentication token is malformed (truncated, wrong structure, out-of-range fields), whatever the
@@ -108,7 +157,13 @@ export class KerberosError extends AuthError {
  */
 export class InvalidTokenError extends AuthError {
   override readonly code: string = WINRM_ERR_INVALID_TOKEN;
-  constructor(readonly mechanism: 'NTLM' | 'SPNEGO' | 'CredSSP' | 'Kerberos', message: string, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    readonly mechanism: 'NTLM' | 'SPNEGO' | 'CredSSP' | 'Kerberos',
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 /**
@@ -116,14 +171,18 @@ export class InvalidTokenError extends AuthError {
  * plain AuthError) becomes an InvalidTokenError naming the mechanism.
  */
 export function decodeToken<T>(mechanism: InvalidTokenError['mechanism'], decode: () => T): T {
-  try { return decode(); } catch (e) {
+  try {
+    return decode();
+  } catch (e) {
     if (e instanceof InvalidTokenError || !(e instanceof RemoteProtocolError || (e as Error)?.constructor === AuthError)) throw e;
     throw new InvalidTokenError(mechanism, (e as Error).message, { cause: e });
   }
 }
 
 /** Raised before any secret leaves the machine when a host is outside the delegate allow-list. */
-export class DelegationRefusedError extends AuthError { override readonly code: string = WINRM_ERR_DELEGATION_REFUSED; }
+export class DelegationRefusedError extends AuthError {
+  override readonly code: string = WINRM_ERR_DELEGATION_REFUSED;
+}
 /**
  * Raised before any credential leaves the machine when a trusted-hosts list is set (ConnectOptions.trustedHosts, the
  * config file's `trustedHosts`) and the host is not in it while nothing proves its identity (no verified TLS
@@ -131,10 +190,18 @@ export class DelegationRefusedError extends AuthError { override readonly code: 
  */
 export class UntrustedHostError extends AuthError {
   override readonly code: string = WINRM_ERR_UNTRUSTED_HOST;
-  constructor(message: string, readonly host: string, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly host: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
-export class EncryptionError extends WinRMError { override readonly code: string = WINRM_ERR_ENCRYPTION; }
+export class EncryptionError extends WinRMError {
+  override readonly code: string = WINRM_ERR_ENCRYPTION;
+}
 
 export class WSManFaultError extends WinRMError {
   override readonly code: string = WINRM_ERR_WSMAN_FAULT;
@@ -146,18 +213,32 @@ export class WSManFaultError extends WinRMError {
     readonly faultCode?: string,
     readonly faultSubcode?: string,
     options?: ErrorOptions,
-  ) { super(message, options); }
+  ) {
+    super(message, options);
+  }
 }
 
 /** The caller used the API wrongly (state machine misuse). */
-export class LocalProtocolError extends WinRMError { override readonly code: string = WINRM_ERR_LOCAL_PROTOCOL; }
+export class LocalProtocolError extends WinRMError {
+  override readonly code: string = WINRM_ERR_LOCAL_PROTOCOL;
+}
 /** The peer sent something we cannot accept. */
-export class RemoteProtocolError extends WinRMError { override readonly code: string = WINRM_ERR_REMOTE_PROTOCOL; }
-export class ClixmlError extends RemoteProtocolError { override readonly code: string = WINRM_ERR_CLIXML; }
+export class RemoteProtocolError extends WinRMError {
+  override readonly code: string = WINRM_ERR_REMOTE_PROTOCOL;
+}
+export class ClixmlError extends RemoteProtocolError {
+  override readonly code: string = WINRM_ERR_CLIXML;
+}
 /** A failed PowerShell pipeline; carries the deserialized ErrorRecord. */
 export class RemoteCommandError extends WinRMError {
   override readonly code: string = WINRM_ERR_REMOTE_COMMAND;
-  constructor(message: string, readonly errorRecord?: unknown, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly errorRecord?: unknown,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }
 
 export function assertNever(x: never, what = 'value'): never {
@@ -171,5 +252,11 @@ export function assertNever(x: never, what = 'value'): never {
  */
 export class OutcomeUnknownError extends TransportError {
   override readonly code: string = WINRM_ERR_OUTCOME_UNKNOWN;
-  constructor(message: string, readonly action?: string, options?: ErrorOptions) { super(message, options); }
+  constructor(
+    message: string,
+    readonly action?: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
 }

@@ -15,22 +15,66 @@ export { loadUsersFile, parseUsers, MemoryUserDatabase } from './server/users.js
 export { registerMechanism, registerAmbientAuth, mechanismNames, type AuthMechanism } from './auth/registry.js';
 // --- CredSSP: delegation guard, contexts ---
 export {
-  CredSSPInitiator, CredSSPAcceptor, checkDelegation, matchesPattern, parseDelegateList, ntStatusText, DELEGATE_ENV,
+  CredSSPInitiator,
+  CredSSPAcceptor,
+  checkDelegation,
+  matchesPattern,
+  parseDelegateList,
+  ntStatusText,
+  DELEGATE_ENV,
   CREDSSP_VERSION,
 } from './auth/credssp/index.js';
 // --- CLIXML ---
 export {
-  serialize, serializeDocument, deserialize, deserializeDocument, deserializeDocumentItems, toPlain, ps,
-  PSObject, PSPrimitive, PSDateTime, PSTimeSpan, PSSecureString, PSList, PSDict, ClixmlRefs, unprotectedSecureStringCipher,
-  type PSValue, type ClixmlValue, type SecureStringCipher, type PlainValue, type SerializeOptions, type DeserializeOptions,
+  serialize,
+  serializeDocument,
+  deserialize,
+  deserializeDocument,
+  deserializeDocumentItems,
+  toPlain,
+  ps,
+  PSObject,
+  PSPrimitive,
+  PSDateTime,
+  PSTimeSpan,
+  PSSecureString,
+  PSList,
+  PSDict,
+  ClixmlRefs,
+  unprotectedSecureStringCipher,
+  type PSValue,
+  type ClixmlValue,
+  type SecureStringCipher,
+  type PlainValue,
+  type SerializeOptions,
+  type DeserializeOptions,
 } from './clixml/index.js';
 // --- PSRP: Session, host, transports, sans-IO core ---
 export {
-  Session, describe as describeRemoteError,
-  type SessionOptions, type SessionCommonOptions, type ProcessSessionOptions, type WSManSessionOpenOptions,
-  type SshSessionOpenOptions, type CustomSessionOptions, type SessionTransportFactory, type InvokeOptions, type InvokeEvent, type InvokeResult, type InvokeStreams,
+  Session,
+  describe as describeRemoteError,
+  type SessionOptions,
+  type SessionCommonOptions,
+  type ProcessSessionOptions,
+  type WSManSessionOpenOptions,
+  type SshSessionOpenOptions,
+  type CustomSessionOptions,
+  type SessionTransportFactory,
+  type InvokeOptions,
+  type InvokeEvent,
+  type InvokeResult,
+  type InvokeStreams,
 } from './client/session.js';
-export { answerHostCall, psCredential, nonInteractiveHost, type PSHostHandler, type PSHostUI, type PromptField, type PromptChoice, type CredentialAnswer } from './client/host.js';
+export {
+  answerHostCall,
+  psCredential,
+  nonInteractiveHost,
+  type PSHostHandler,
+  type PSHostUI,
+  type PromptField,
+  type PromptChoice,
+  type CredentialAnswer,
+} from './client/host.js';
 export { ClientRunspacePool, ClientPipeline, type PSRPPayload, type ClientRunspacePoolOptions } from './psrp/pool.js';
 export { RunspacePoolState, PSInvocationState } from './psrp/state.js';
 export type { PSRPEvent, HostCall } from './psrp/events.js';
@@ -43,9 +87,22 @@ export { runDemo, type DemoOptions, type DemoResult, type DemoStep } from './dem
 // --- PSRP over SSH: Session transport 'ssh' ---
 export { connectSsh, defaultKnownHostsPath, parseJumpHost, type SshConnectOptions } from './remoting/ssh.js';
 export { sshOptionsFrom, type SshSessionOptions } from './client/ssh-session.js';
-export { parseKnownHosts, checkHostKey, fingerprintSha256, knownHostName, type KnownHostEntry, type HostKeyVerdict } from './remoting/ssh-known-hosts.js';
+export {
+  parseKnownHosts,
+  checkHostKey,
+  fingerprintSha256,
+  knownHostName,
+  type KnownHostEntry,
+  type HostKeyVerdict,
+} from './remoting/ssh-known-hosts.js';
 // --- PSRP over WinRM: Session transport 'wsman'; the endpoint's PowerShell resource ---
-export { WSManRunspacePool, resourceUriFor, readServerMaxEnvelopeSize, type WSManPoolOptions, type DisconnectedShell } from './remoting/wsman-pool.js';
+export {
+  WSManRunspacePool,
+  resourceUriFor,
+  readServerMaxEnvelopeSize,
+  type WSManPoolOptions,
+  type DisconnectedShell,
+} from './remoting/wsman-pool.js';
 export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-transport.js';
 export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './client/wsman-session.js';
 export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';
@@ -56,11 +113,40 @@ export { parseHostPort } from './client/client.js';
 export { matchesTrustedHost, hostTrust } from './client/trusted-hosts.js';
 // --- file transfer: copy / fetch over PSRP (Session.copy / Session.fetch) ---
 export {
-  copyToRemote, fetchFromRemote, ProgressTracker, TransferError, PathNotFoundError, FileAccessDeniedError, DiskFullError, InvalidNameError,
-  PathKindError, ChecksumMismatchError, SourceChangedError, chunkSizeFor, PARTIAL_SUFFIX,
-  type CopyOptions, type CopySource, type FetchOptions, type FetchDestination, type TransferOptions, type TransferResult, type TransferredFile,
-  type TransferEvent, type ProgressListener, type TransferDirection, type TransferReason, type TransferSide, type TransferSession,
+  copyToRemote,
+  fetchFromRemote,
+  ProgressTracker,
+  TransferError,
+  PathNotFoundError,
+  FileAccessDeniedError,
+  DiskFullError,
+  InvalidNameError,
+  PathKindError,
+  ChecksumMismatchError,
+  SourceChangedError,
+  chunkSizeFor,
+  PARTIAL_SUFFIX,
+  type CopyOptions,
+  type CopySource,
+  type FetchOptions,
+  type FetchDestination,
+  type TransferOptions,
+  type TransferResult,
+  type TransferredFile,
+  type TransferEvent,
+  type ProgressListener,
+  type TransferDirection,
+  type TransferReason,
+  type TransferSide,
+  type TransferSession,
 } from './transfer/index.js';
 export {
-  WINRM_ERR_TRANSFER, WINRM_ERR_TRANSFER_NOT_FOUND, WINRM_ERR_TRANSFER_ACCESS_DENIED, WINRM_ERR_TRANSFER_DISK_FULL, WINRM_ERR_TRANSFER_INVALID_NAME, WINRM_ERR_TRANSFER_PATH_KIND, WINRM_ERR_TRANSFER_CHECKSUM, WINRM_ERR_TRANSFER_SOURCE_CHANGED,
+  WINRM_ERR_TRANSFER,
+  WINRM_ERR_TRANSFER_NOT_FOUND,
+  WINRM_ERR_TRANSFER_ACCESS_DENIED,
+  WINRM_ERR_TRANSFER_DISK_FULL,
+  WINRM_ERR_TRANSFER_INVALID_NAME,
+  WINRM_ERR_TRANSFER_PATH_KIND,
+  WINRM_ERR_TRANSFER_CHECKSUM,
+  WINRM_ERR_TRANSFER_SOURCE_CHANGED,
 } from './transfer/errors.js';

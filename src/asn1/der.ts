@@ -78,10 +78,14 @@ function bad(what: string, offset?: number): RemoteProtocolError {
 
 export function tagName(t: Tag): string {
   switch (t.cls) {
-    case TagClass.Universal: return `${UniversalTag[t.number] ?? 'UNIVERSAL ' + t.number}`;
-    case TagClass.Application: return `[APPLICATION ${t.number}]`;
-    case TagClass.Context: return `[${t.number}]`;
-    case TagClass.Private: return `[PRIVATE ${t.number}]`;
+    case TagClass.Universal:
+      return `${UniversalTag[t.number] ?? 'UNIVERSAL ' + t.number}`;
+    case TagClass.Application:
+      return `[APPLICATION ${t.number}]`;
+    case TagClass.Context:
+      return `[${t.number}]`;
+    case TagClass.Private:
+      return `[PRIVATE ${t.number}]`;
   }
 }
 
@@ -184,7 +188,11 @@ export function decodeOidContents(v: Uint8Array): string {
     cur = (cur << 7n) | BigInt(b & 0x7f);
     n++;
     if (n > MAX_OID_ARC_BYTES) throw bad('OBJECT IDENTIFIER arc too large');
-    if ((b & 0x80) === 0) { arcs.push(cur); cur = 0n; n = 0; }
+    if ((b & 0x80) === 0) {
+      arcs.push(cur);
+      cur = 0n;
+      n = 0;
+    }
   }
   if (n !== 0) throw bad('truncated OBJECT IDENTIFIER');
   const first = arcs[0]!;
@@ -192,7 +200,9 @@ export function decodeOidContents(v: Uint8Array): string {
   return [...head, ...arcs.slice(1)].map(String).join('.');
 }
 
-function latin1(v: Uint8Array): string { return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'); }
+function latin1(v: Uint8Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+}
 
 /**
  * A cursor over a sequence of TLVs (the body of a SEQUENCE / [n] / the top level).
@@ -200,13 +210,22 @@ function latin1(v: Uint8Array): string { return Buffer.from(v.buffer, v.byteOffs
  */
 export class DerReader {
   private off = 0;
-  constructor(private readonly buf: Uint8Array, private readonly what = 'DER data') {}
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly what = 'DER data',
+  ) {}
 
-  get done(): boolean { return this.off >= this.buf.length; }
-  get offset(): number { return this.off; }
+  get done(): boolean {
+    return this.off >= this.buf.length;
+  }
+  get offset(): number {
+    return this.off;
+  }
 
   /** Look at the next element without consuming it (undefined at the end). */
-  peek(): DerElement | undefined { return this.done ? undefined : readElement(this.buf, this.off); }
+  peek(): DerElement | undefined {
+    return this.done ? undefined : readElement(this.buf, this.off);
+  }
 
   /** Consume the next element whatever its tag. */
   next(): DerElement {
@@ -240,10 +259,16 @@ export class DerReader {
   }
 
   // --- constructed ---
-  sequence(): DerReader { return new DerReader(this.expect(TagClass.Universal, UniversalTag.Sequence, true).value, this.what); }
-  set(): DerReader { return new DerReader(this.expect(TagClass.Universal, UniversalTag.Set, true).value, this.what); }
+  sequence(): DerReader {
+    return new DerReader(this.expect(TagClass.Universal, UniversalTag.Sequence, true).value, this.what);
+  }
+  set(): DerReader {
+    return new DerReader(this.expect(TagClass.Universal, UniversalTag.Set, true).value, this.what);
+  }
   /** Constructed context-specific [n] (EXPLICIT tagging): a reader over its contents. */
-  explicit(n: number): DerReader { return new DerReader(this.expect(TagClass.Context, n, true).value, `${this.what} [${n}]`); }
+  explicit(n: number): DerReader {
+    return new DerReader(this.expect(TagClass.Context, n, true).value, `${this.what} [${n}]`);
+  }
   optionalExplicit(n: number): DerReader | undefined {
     const el = this.maybe(TagClass.Context, n);
     if (!el) return undefined;
@@ -251,9 +276,13 @@ export class DerReader {
     return new DerReader(el.value, `${this.what} [${n}]`);
   }
   /** Constructed [APPLICATION n]. */
-  application(n: number): DerReader { return new DerReader(this.expect(TagClass.Application, n, true).value, `${this.what} [APPLICATION ${n}]`); }
+  application(n: number): DerReader {
+    return new DerReader(this.expect(TagClass.Application, n, true).value, `${this.what} [APPLICATION ${n}]`);
+  }
   /** Implicitly tagged primitive [n]: the raw contents octets. */
-  implicit(n: number): Uint8Array { return this.expect(TagClass.Context, n, false).value; }
+  implicit(n: number): Uint8Array {
+    return this.expect(TagClass.Context, n, false).value;
+  }
   optionalImplicit(n: number): Uint8Array | undefined {
     const el = this.maybe(TagClass.Context, n);
     if (!el) return undefined;
@@ -262,7 +291,9 @@ export class DerReader {
   }
 
   // --- primitives ---
-  integer(): bigint { return decodeIntegerContents(this.expect(TagClass.Universal, UniversalTag.Integer, false).value); }
+  integer(): bigint {
+    return decodeIntegerContents(this.expect(TagClass.Universal, UniversalTag.Integer, false).value);
+  }
   /** INTEGER that must fit in a JS safe integer. */
   integerNumber(): number {
     const v = this.integer();
@@ -288,25 +319,39 @@ export class DerReader {
   null(): void {
     if (this.expect(TagClass.Universal, UniversalTag.Null, false).value.length !== 0) throw bad(`${this.what}: NULL with contents`);
   }
-  octetString(): Uint8Array { return this.expect(TagClass.Universal, UniversalTag.OctetString, false).value; }
+  octetString(): Uint8Array {
+    return this.expect(TagClass.Universal, UniversalTag.OctetString, false).value;
+  }
   /** BIT STRING: the bits (whole octets) and the count of unused bits in the last octet. */
   bitString(): { bytes: Uint8Array; unusedBits: number } {
     const v = this.expect(TagClass.Universal, UniversalTag.BitString, false).value;
     if (v.length === 0) throw bad(`${this.what}: BIT STRING with no content octets`);
     const unusedBits = v[0]!;
-    if (unusedBits > 7 || (v.length === 1 && unusedBits !== 0)) throw bad(`${this.what}: BIT STRING has invalid unused-bits count ${unusedBits}`);
+    if (unusedBits > 7 || (v.length === 1 && unusedBits !== 0))
+      throw bad(`${this.what}: BIT STRING has invalid unused-bits count ${unusedBits}`);
     return { bytes: v.subarray(1), unusedBits };
   }
-  oid(): string { return decodeOidContents(this.expect(TagClass.Universal, UniversalTag.ObjectIdentifier, false).value); }
-  generalString(): string { return latin1(this.expect(TagClass.Universal, UniversalTag.GeneralString, false).value); }
+  oid(): string {
+    return decodeOidContents(this.expect(TagClass.Universal, UniversalTag.ObjectIdentifier, false).value);
+  }
+  generalString(): string {
+    return latin1(this.expect(TagClass.Universal, UniversalTag.GeneralString, false).value);
+  }
   utf8String(): string {
     const v = this.expect(TagClass.Universal, UniversalTag.UTF8String, false).value;
-    try { return new TextDecoder('utf-8', { fatal: true }).decode(v); } catch { throw bad(`${this.what}: UTF8String is not valid UTF-8`); }
+    try {
+      return new TextDecoder('utf-8', { fatal: true }).decode(v);
+    } catch {
+      throw bad(`${this.what}: UTF8String is not valid UTF-8`);
+    }
   }
   /** GeneralizedTime / UTCTime as the raw string. */
   time(): string {
     const el = this.next();
-    if (!isTag(el, TagClass.Universal, UniversalTag.GeneralizedTime, false) && !isTag(el, TagClass.Universal, UniversalTag.UTCTime, false)) {
+    if (
+      !isTag(el, TagClass.Universal, UniversalTag.GeneralizedTime, false) &&
+      !isTag(el, TagClass.Universal, UniversalTag.UTCTime, false)
+    ) {
       throw bad(`${this.what}: expected a time, got ${tagName(el.tag)}`, el.start);
     }
     return latin1(el.value);
@@ -336,9 +381,14 @@ function encodeIdentifier(cls: TagClass, constructed: boolean, number: number): 
 }
 
 function join(parts: Uint8Array[]): Uint8Array {
-  let n = 0; for (const p of parts) n += p.length;
-  const out = new Uint8Array(n); let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
 
@@ -347,18 +397,26 @@ export function tlv(cls: TagClass, constructed: boolean, number: number, content
   return join([encodeIdentifier(cls, constructed, number), encodeLength(contents.length), contents]);
 }
 
-export function sequence(...items: Uint8Array[]): Uint8Array { return tlv(TagClass.Universal, true, UniversalTag.Sequence, join(items)); }
+export function sequence(...items: Uint8Array[]): Uint8Array {
+  return tlv(TagClass.Universal, true, UniversalTag.Sequence, join(items));
+}
 /** SET: DER sorts the encodings (X.690 11.6 for SET OF); we sort by encoding for both. */
 export function set(...items: Uint8Array[]): Uint8Array {
   const sorted = [...items].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
   return tlv(TagClass.Universal, true, UniversalTag.Set, join(sorted));
 }
 /** EXPLICIT [n]: constructed context-specific wrapper around complete TLVs. */
-export function explicit(n: number, ...inner: Uint8Array[]): Uint8Array { return tlv(TagClass.Context, true, n, join(inner)); }
+export function explicit(n: number, ...inner: Uint8Array[]): Uint8Array {
+  return tlv(TagClass.Context, true, n, join(inner));
+}
 /** IMPLICIT primitive [n] with raw contents. */
-export function implicit(n: number, contents: Uint8Array): Uint8Array { return tlv(TagClass.Context, false, n, contents); }
+export function implicit(n: number, contents: Uint8Array): Uint8Array {
+  return tlv(TagClass.Context, false, n, contents);
+}
 /** Constructed [APPLICATION n]. */
-export function application(n: number, ...inner: Uint8Array[]): Uint8Array { return tlv(TagClass.Application, true, n, join(inner)); }
+export function application(n: number, ...inner: Uint8Array[]): Uint8Array {
+  return tlv(TagClass.Application, true, n, join(inner));
+}
 
 /** Minimal two's complement big-endian contents of an integer. */
 export function encodeIntegerContents(value: number | bigint): Uint8Array {
@@ -367,18 +425,26 @@ export function encodeIntegerContents(value: number | bigint): Uint8Array {
   const bytes: number[] = [];
   if (x === 0n) return Uint8Array.of(0);
   if (x > 0n) {
-    while (x > 0n) { bytes.unshift(Number(x & 0xffn)); x >>= 8n; }
+    while (x > 0n) {
+      bytes.unshift(Number(x & 0xffn));
+      x >>= 8n;
+    }
     if (bytes[0]! & 0x80) bytes.unshift(0);
   } else {
     let n = 1;
     while (x < -(1n << BigInt(8 * n - 1))) n++;
     let u = x + (1n << BigInt(8 * n));
-    for (let i = 0; i < n; i++) { bytes.unshift(Number(u & 0xffn)); u >>= 8n; }
+    for (let i = 0; i < n; i++) {
+      bytes.unshift(Number(u & 0xffn));
+      u >>= 8n;
+    }
   }
   return Uint8Array.from(bytes);
 }
 
-export function integer(value: number | bigint): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.Integer, encodeIntegerContents(value)); }
+export function integer(value: number | bigint): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.Integer, encodeIntegerContents(value));
+}
 /** INTEGER from unsigned big-endian magnitude bytes (adds the 0x00 sign octet when needed, strips leading zeros). */
 export function unsignedInteger(magnitude: Uint8Array): Uint8Array {
   let i = 0;
@@ -388,10 +454,18 @@ export function unsignedInteger(magnitude: Uint8Array): Uint8Array {
   const contents = m[0]! & 0x80 ? join([Uint8Array.of(0), m]) : m;
   return tlv(TagClass.Universal, false, UniversalTag.Integer, contents);
 }
-export function enumerated(value: number): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.Enumerated, encodeIntegerContents(value)); }
-export function boolean(value: boolean): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.Boolean, Uint8Array.of(value ? 0xff : 0)); }
-export function nullValue(): Uint8Array { return Uint8Array.of(0x05, 0x00); }
-export function octetString(bytes: Uint8Array): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.OctetString, bytes); }
+export function enumerated(value: number): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.Enumerated, encodeIntegerContents(value));
+}
+export function boolean(value: boolean): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.Boolean, Uint8Array.of(value ? 0xff : 0));
+}
+export function nullValue(): Uint8Array {
+  return Uint8Array.of(0x05, 0x00);
+}
+export function octetString(bytes: Uint8Array): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.OctetString, bytes);
+}
 export function bitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
   if (unusedBits < 0 || unusedBits > 7 || (bytes.length === 0 && unusedBits !== 0)) throw new RangeError('invalid unused-bits count');
   return tlv(TagClass.Universal, false, UniversalTag.BitString, join([Uint8Array.of(unusedBits), bytes]));
@@ -401,7 +475,8 @@ export function bitString(bytes: Uint8Array, unusedBits = 0): Uint8Array {
 export function encodeOidContents(dotted: string): Uint8Array {
   if (!/^\d+(\.\d+)+$/.test(dotted)) throw new RangeError(`not an OID: ${dotted}`);
   const arcs = dotted.split('.').map((s) => BigInt(s));
-  const a0 = arcs[0]!, a1 = arcs[1]!;
+  const a0 = arcs[0]!,
+    a1 = arcs[1]!;
   if (a0 > 2n || (a0 < 2n && a1 > 39n)) throw new RangeError(`invalid first arcs in OID ${dotted}`);
   const out: number[] = [];
   for (const arc of [a0 * 40n + a1, ...arcs.slice(2)]) {
@@ -411,10 +486,18 @@ export function encodeOidContents(dotted: string): Uint8Array {
   }
   return Uint8Array.from(out);
 }
-export function oid(dotted: string): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.ObjectIdentifier, encodeOidContents(dotted)); }
-export function generalString(s: string): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.GeneralString, new Uint8Array(Buffer.from(s, 'latin1'))); }
-export function utf8String(s: string): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.UTF8String, new TextEncoder().encode(s)); }
-export function printableString(s: string): Uint8Array { return tlv(TagClass.Universal, false, UniversalTag.PrintableString, new Uint8Array(Buffer.from(s, 'latin1'))); }
+export function oid(dotted: string): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.ObjectIdentifier, encodeOidContents(dotted));
+}
+export function generalString(s: string): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.GeneralString, new Uint8Array(Buffer.from(s, 'latin1')));
+}
+export function utf8String(s: string): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.UTF8String, new TextEncoder().encode(s));
+}
+export function printableString(s: string): Uint8Array {
+  return tlv(TagClass.Universal, false, UniversalTag.PrintableString, new Uint8Array(Buffer.from(s, 'latin1')));
+}
 /** UTCTime "YYMMDDHHMMSSZ" (X.509 dates before 2050). */
 export function utcTime(d: Date): Uint8Array {
   const s = d.toISOString().replace(/[-:T]/g, '').slice(2, 14) + 'Z';

@@ -24,8 +24,12 @@ export function accountOfUsername(username: string): { domain: string; user: str
 
 abstract class NoEncryption {
   readonly canEncrypt = false;
-  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> { throw new EncryptionError('Basic authentication cannot encrypt messages; use HTTPS (--https) or Negotiate/CredSSP'); }
-  async unwrapWinrm(): Promise<Uint8Array> { throw new EncryptionError('Basic authentication cannot decrypt messages; the server sent an encrypted body'); }
+  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    throw new EncryptionError('Basic authentication cannot encrypt messages; use HTTPS (--https) or Negotiate/CredSSP');
+  }
+  async unwrapWinrm(): Promise<Uint8Array> {
+    throw new EncryptionError('Basic authentication cannot decrypt messages; the server sent an encrypted body');
+  }
 }
 
 /** RFC 7617 Basic initiator. */
@@ -37,13 +41,17 @@ export class BasicInitiator extends NoEncryption implements AuthContext {
     super();
     if (creds.username.includes(':')) throw new AuthError('a Basic user name cannot contain ":"');
   }
-  get complete(): boolean { return this.done; }
+  get complete(): boolean {
+    return this.done;
+  }
   async step(): Promise<Uint8Array> {
     if (this.creds.password === undefined) throw new AuthError('Basic authentication needs a password (an NT hash is not enough)');
     this.done = true;
     return utf8(`${this.creds.username}:${this.creds.password}`);
   }
-  newContext(): AuthContext { return new BasicInitiator(this.creds); }
+  newContext(): AuthContext {
+    return new BasicInitiator(this.creds);
+  }
 }
 
 /** RFC 7617 Basic acceptor: checks "user:password" against the user database. */
@@ -51,9 +59,18 @@ export class BasicAcceptor extends NoEncryption implements AcceptorContext {
   readonly protocol = 'basic' as const;
   readonly httpScheme = 'Basic';
   private id: AcceptedIdentity | undefined;
-  constructor(private readonly userDb: UserDatabase, private readonly defaultDomain = '') { super(); }
-  get complete(): boolean { return this.id !== undefined; }
-  get identity(): AcceptedIdentity | undefined { return this.id; }
+  constructor(
+    private readonly userDb: UserDatabase,
+    private readonly defaultDomain = '',
+  ) {
+    super();
+  }
+  get complete(): boolean {
+    return this.id !== undefined;
+  }
+  get identity(): AcceptedIdentity | undefined {
+    return this.id;
+  }
   async step(inToken?: Uint8Array): Promise<undefined> {
     if (this.id) throw new LocalProtocolError('Basic acceptor already complete');
     if (!inToken) throw new AccessDeniedError('Basic authentication: no credentials were sent', 'anonymous');
@@ -64,12 +81,17 @@ export class BasicAcceptor extends NoEncryption implements AcceptorContext {
     const password = s.slice(colon + 1);
     const rec = this.userDb.lookup(domain || this.defaultDomain, user);
     if (!rec || !timingSafeStrEq(rec.password, password)) {
-      throw new AccessDeniedError(`Access is denied: Basic logon failed for ${domain ? `${domain}\\` : ''}${user} (unknown user or wrong password)`, 'bad-password');
+      throw new AccessDeniedError(
+        `Access is denied: Basic logon failed for ${domain ? `${domain}\\` : ''}${user} (unknown user or wrong password)`,
+        'bad-password',
+      );
     }
     this.id = { domain: rec.domain, user: rec.user, logonType: 'interactive', password, mechanism: 'basic' };
     return undefined;
   }
-  newContext(): AuthContext { return new BasicAcceptor(this.userDb, this.defaultDomain); }
+  newContext(): AuthContext {
+    return new BasicAcceptor(this.userDb, this.defaultDomain);
+  }
 }
 
 /** Constant-time comparison (hashes first so lengths leak nothing). */

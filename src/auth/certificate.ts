@@ -53,7 +53,8 @@ export function subjectAltNames(certDer: Uint8Array): SubjectAltNames {
   let exts: DerReader | undefined;
   while (!tbs.done) {
     const el = tbs.next();
-    if (el.tag.cls === TagClass.Context && el.tag.number === 3 && el.tag.constructed) exts = new DerReader(el.value, 'Extensions').sequence();
+    if (el.tag.cls === TagClass.Context && el.tag.number === 3 && el.tag.constructed)
+      exts = new DerReader(el.value, 'Extensions').sequence();
   }
   if (!exts) return out;
   while (!exts.done) {
@@ -63,7 +64,8 @@ export function subjectAltNames(certDer: Uint8Array): SubjectAltNames {
     const value = ext.octetString();
     if (id !== OID_SAN) continue;
     const names = decode(value);
-    if (names.tag.cls !== TagClass.Universal || names.tag.number !== UniversalTag.Sequence) throw new RemoteProtocolError('subjectAltName is not a SEQUENCE');
+    if (names.tag.cls !== TagClass.Universal || names.tag.number !== UniversalTag.Sequence)
+      throw new RemoteProtocolError('subjectAltName is not a SEQUENCE');
     for (const gn of children(names)) {
       if (gn.tag.cls !== TagClass.Context) continue;
       if (gn.tag.number === 0 && gn.tag.constructed) {
@@ -73,8 +75,13 @@ export function subjectAltNames(certDer: Uint8Array): SubjectAltNames {
         const v = r.explicit(0);
         if (typeId !== OID_UPN) continue;
         const inner = v.next();
-        if (inner.tag.cls !== TagClass.Universal || inner.tag.number !== UniversalTag.UTF8String) throw new RemoteProtocolError('the UPN otherName is not a UTF8String');
-        try { out.upn.push(new TextDecoder('utf-8', { fatal: true }).decode(inner.value)); } catch { throw new RemoteProtocolError('the UPN otherName is not valid UTF-8'); }
+        if (inner.tag.cls !== TagClass.Universal || inner.tag.number !== UniversalTag.UTF8String)
+          throw new RemoteProtocolError('the UPN otherName is not a UTF8String');
+        try {
+          out.upn.push(new TextDecoder('utf-8', { fatal: true }).decode(inner.value));
+        } catch {
+          throw new RemoteProtocolError('the UPN otherName is not valid UTF-8');
+        }
       } else if (gn.tag.number === 1 && !gn.tag.constructed) out.email.push(ascii(gn.value));
       else if (gn.tag.number === 2 && !gn.tag.constructed) out.dns.push(ascii(gn.value));
     }
@@ -82,7 +89,9 @@ export function subjectAltNames(certDer: Uint8Array): SubjectAltNames {
   return out;
 }
 
-function ascii(v: Uint8Array): string { return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1'); }
+function ascii(v: Uint8Array): string {
+  return Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('latin1');
+}
 
 /** The names a certificate logs on with, in WinRM's order: its SAN UPNs, else its e-mail SANs. */
 export function certificateLogonNames(certDer: Uint8Array): string[] {
@@ -104,19 +113,28 @@ export interface PeerCertificate {
 
 /** Read the client certificate off a TLS socket (structural typing: no node:tls import here). */
 export function peerCertificateOf(sock: unknown): PeerCertificate | undefined {
-  const s = sock as { getPeerX509Certificate?: () => { raw: Buffer; subject: string } | undefined; authorized?: boolean; authorizationError?: Error | string };
+  const s = sock as {
+    getPeerX509Certificate?: () => { raw: Buffer; subject: string } | undefined;
+    authorized?: boolean;
+    authorizationError?: Error | string;
+  };
   if (typeof s?.getPeerX509Certificate !== 'function') return undefined;
   const x = s.getPeerX509Certificate();
   if (!x) return undefined;
-  return { der: new Uint8Array(x.raw), authorized: !!s.authorized, authorizationError: s.authorizationError ? String(s.authorizationError) : undefined, subject: x.subject.replace(/\n/g, ', ') };
+  return {
+    der: new Uint8Array(x.raw),
+    authorized: !!s.authorized,
+    authorizationError: s.authorizationError ? String(s.authorizationError) : undefined,
+    subject: x.subject.replace(/\n/g, ', '),
+  };
 }
 
 const REASONS: Record<string, string> = {
   CERT_HAS_EXPIRED: 'it has expired',
   CERT_NOT_YET_VALID: 'it is not valid yet',
-  CERT_REVOKED: 'it is revoked (listed in the endpoint\'s CRL)',
+  CERT_REVOKED: "it is revoked (listed in the endpoint's CRL)",
   UNABLE_TO_GET_CRL: 'the endpoint has no CRL for its issuer',
-  CRL_HAS_EXPIRED: 'the endpoint\'s CRL has expired',
+  CRL_HAS_EXPIRED: "the endpoint's CRL has expired",
   UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'it is not issued by a CA the endpoint trusts (--client-ca)',
   UNABLE_TO_GET_ISSUER_CERT: 'it is not issued by a CA the endpoint trusts (--client-ca)',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'it is self-signed and not issued by a CA the endpoint trusts (--client-ca)',
@@ -132,11 +150,22 @@ export class CertificateInitiator implements AuthContext {
   readonly httpScheme = CERTIFICATE_PROFILE;
   readonly canEncrypt = false;
   private done = false;
-  get complete(): boolean { return this.done; }
-  async step(): Promise<Uint8Array> { this.done = true; return new Uint8Array(); }
-  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> { throw new EncryptionError('certificate authentication cannot encrypt messages: it runs over HTTPS only'); }
-  async unwrapWinrm(): Promise<Uint8Array> { throw new EncryptionError('certificate authentication cannot decrypt messages; the server sent an encrypted body'); }
-  newContext(): AuthContext { return new CertificateInitiator(); }
+  get complete(): boolean {
+    return this.done;
+  }
+  async step(): Promise<Uint8Array> {
+    this.done = true;
+    return new Uint8Array();
+  }
+  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    throw new EncryptionError('certificate authentication cannot encrypt messages: it runs over HTTPS only');
+  }
+  async unwrapWinrm(): Promise<Uint8Array> {
+    throw new EncryptionError('certificate authentication cannot decrypt messages; the server sent an encrypted body');
+  }
+  newContext(): AuthContext {
+    return new CertificateInitiator();
+  }
 }
 
 /** The endpoint side: checks the TLS verdict, then maps the certificate to a users-file entry. */
@@ -145,9 +174,16 @@ export class CertificateAcceptor implements AcceptorContext {
   readonly httpScheme = CERTIFICATE_PROFILE;
   readonly canEncrypt = false;
   private id: AcceptedIdentity | undefined;
-  constructor(private readonly userDb: UserDatabase, private readonly peer: PeerCertificate | undefined) {}
-  get complete(): boolean { return this.id !== undefined; }
-  get identity(): AcceptedIdentity | undefined { return this.id; }
+  constructor(
+    private readonly userDb: UserDatabase,
+    private readonly peer: PeerCertificate | undefined,
+  ) {}
+  get complete(): boolean {
+    return this.id !== undefined;
+  }
+  get identity(): AcceptedIdentity | undefined {
+    return this.id;
+  }
   async step(): Promise<undefined> {
     if (this.id) throw new LocalProtocolError('certificate acceptor already complete');
     const p = this.peer;
@@ -155,11 +191,19 @@ export class CertificateAcceptor implements AcceptorContext {
     const who = p.subject ? ` (${p.subject})` : '';
     if (!p.authorized) {
       const code = p.authorizationError ?? 'not verified';
-      throw new AccessDeniedError(`certificate authentication: the client certificate${who} was refused: ${REASONS[code] ?? code}`, 'certificate');
+      throw new AccessDeniedError(
+        `certificate authentication: the client certificate${who} was refused: ${REASONS[code] ?? code}`,
+        'certificate',
+      );
     }
     let names: string[];
-    try { names = certificateLogonNames(p.der); } catch (e) {
-      throw new AccessDeniedError(`certificate authentication: cannot read the client certificate's subjectAltName: ${(e as Error).message}`, 'certificate');
+    try {
+      names = certificateLogonNames(p.der);
+    } catch (e) {
+      throw new AccessDeniedError(
+        `certificate authentication: cannot read the client certificate's subjectAltName: ${(e as Error).message}`,
+        'certificate',
+      );
     }
     for (const n of names) {
       const rec = this.userDb.lookupCertificate?.(n);
@@ -168,11 +212,20 @@ export class CertificateAcceptor implements AcceptorContext {
         return undefined;
       }
     }
-    throw new AccessDeniedError(`certificate authentication: the client certificate${who} is not mapped to a user (${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`, 'certificate');
+    throw new AccessDeniedError(
+      `certificate authentication: the client certificate${who} is not mapped to a user (${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`,
+      'certificate',
+    );
   }
-  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> { throw new EncryptionError('certificate authentication cannot encrypt messages'); }
-  async unwrapWinrm(): Promise<Uint8Array> { throw new EncryptionError('certificate authentication cannot decrypt messages'); }
-  newContext(): AuthContext { return new CertificateAcceptor(this.userDb, this.peer); }
+  async wrapWinrm(): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    throw new EncryptionError('certificate authentication cannot encrypt messages');
+  }
+  async unwrapWinrm(): Promise<Uint8Array> {
+    throw new EncryptionError('certificate authentication cannot decrypt messages');
+  }
+  newContext(): AuthContext {
+    return new CertificateAcceptor(this.userDb, this.peer);
+  }
 }
 
 export const certificateMechanism: AuthMechanism = {
@@ -180,7 +233,10 @@ export const certificateMechanism: AuthMechanism = {
   httpScheme: CERTIFICATE_PROFILE,
   perRequest: true,
   initiator: (_creds: Credentials, opts: InitiatorOptions) => {
-    if (opts.tls === false) throw new InvalidArgumentError('certificate authentication works only over HTTPS (--https): the client certificate is presented in the TLS handshake');
+    if (opts.tls === false)
+      throw new InvalidArgumentError(
+        'certificate authentication works only over HTTPS (--https): the client certificate is presented in the TLS handshake',
+      );
     return new CertificateInitiator();
   },
   acceptor: (opts: AcceptorOptions) => new CertificateAcceptor(opts.userDb, opts.peerCertificate as PeerCertificate | undefined),

@@ -41,11 +41,17 @@ const MECHANISMS: Record<string, AuthMechanism> = {
 };
 
 /** Register (or replace) a mechanism at runtime (tests, plug-ins). Prefer a static entry above. */
-export function registerMechanism(name: string, mech: AuthMechanism): void { MECHANISMS[name.toLowerCase()] = mech; }
+export function registerMechanism(name: string, mech: AuthMechanism): void {
+  MECHANISMS[name.toLowerCase()] = mech;
+}
 
-export function getMechanism(name: string): AuthMechanism | undefined { return MECHANISMS[name.toLowerCase()]; }
+export function getMechanism(name: string): AuthMechanism | undefined {
+  return MECHANISMS[name.toLowerCase()];
+}
 
-export function mechanismNames(): string[] { return Object.keys(MECHANISMS); }
+export function mechanismNames(): string[] {
+  return Object.keys(MECHANISMS);
+}
 
 /** Find the mechanism for an HTTP scheme token ("Negotiate", "basic", ...). */
 export function mechanismForScheme(scheme: string): { name: string; mech: AuthMechanism } | undefined {
@@ -57,15 +63,23 @@ export function mechanismForScheme(scheme: string): { name: string; mech: AuthMe
 export function createInitiator(name: string, creds: Credentials, opts: InitiatorOptions): AuthContext {
   const mech = getMechanism(name);
   if (!mech?.initiator) {
-    throw new InvalidArgumentError(`authentication '${name}' is not available in this build (available: ${
-      mechanismNames().filter((n) => MECHANISMS[n]!.initiator).join(', ')}); try --auth basic over HTTPS`);
+    throw new InvalidArgumentError(
+      `authentication '${name}' is not available in this build (available: ${mechanismNames()
+        .filter((n) => MECHANISMS[n]!.initiator)
+        .join(', ')}); try --auth basic over HTTPS`,
+    );
   }
   return mech.initiator(creds, opts);
 }
 
 export function createAcceptor(name: string, opts: AcceptorOptions): AcceptorContext {
   const mech = getMechanism(name);
-  if (!mech?.acceptor) throw new InvalidArgumentError(`authentication '${name}' has no acceptor in this build (available: ${mechanismNames().filter((n) => MECHANISMS[n]!.acceptor).join(', ')})`);
+  if (!mech?.acceptor)
+    throw new InvalidArgumentError(
+      `authentication '${name}' has no acceptor in this build (available: ${mechanismNames()
+        .filter((n) => MECHANISMS[n]!.acceptor)
+        .join(', ')})`,
+    );
   return mech.acceptor(opts);
 }
 
@@ -78,9 +92,14 @@ export function isPerRequest(ctx: AuthContext): boolean {
 export type AmbientAuthProvider = (opts: InitiatorOptions) => AuthContext | undefined;
 export const ambientAuthProviders: AmbientAuthProvider[] = [];
 /** Register a provider of "the logged-on user" credentials (used when no username is given). */
-export function registerAmbientAuth(p: AmbientAuthProvider): void { ambientAuthProviders.push(p); }
+export function registerAmbientAuth(p: AmbientAuthProvider): void {
+  ambientAuthProviders.push(p);
+}
 export function ambientAuth(opts: InitiatorOptions): AuthContext | undefined {
-  for (const p of ambientAuthProviders) { const c = p(opts); if (c) return c; }
+  for (const p of ambientAuthProviders) {
+    const c = p(opts);
+    if (c) return c;
+  }
   return undefined;
 }
 

@@ -14,7 +14,10 @@ export interface ChannelBindings {
   applicationData?: Uint8Array;
 }
 
-export interface StepOptions { channelBindings?: ChannelBindings; signal?: AbortSignal }
+export interface StepOptions {
+  channelBindings?: ChannelBindings;
+  signal?: AbortSignal;
+}
 
 export interface AuthContext {
   readonly protocol: AuthProtocol;

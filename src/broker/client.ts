@@ -8,14 +8,29 @@ import net from 'node:net';
 import type { AuthContext, AuthProtocol, StepOptions } from '../auth/types.js';
 import { AbortError, AuthError, InvalidArgumentError, RemoteProtocolError, TimeoutError } from '../errors.js';
 import {
-  BROKER_SOCKET_ENV, BROKER_TOKEN_ENV, BROKERED_MECHANISMS, BrokerFrameDecoder, LOGON_TYPE_ENV, bindingsToWire, encodeBrokerFrame,
-  errorFromWire, type BrokerFrame, type BrokerMessage,
+  BROKER_SOCKET_ENV,
+  BROKER_TOKEN_ENV,
+  BROKERED_MECHANISMS,
+  BrokerFrameDecoder,
+  LOGON_TYPE_ENV,
+  bindingsToWire,
+  encodeBrokerFrame,
+  errorFromWire,
+  type BrokerFrame,
+  type BrokerMessage,
 } from './wire.js';
 
-export interface BrokerAddress { socketPath: string; token: string }
+export interface BrokerAddress {
+  socketPath: string;
+  token: string;
+}
 
 export interface BrokeredOptions {
-  targetHost: string; spn?: string; delegateTo?: string[]; credsspMinVersion?: number; tls?: boolean;
+  targetHost: string;
+  spn?: string;
+  delegateTo?: string[];
+  credsspMinVersion?: number;
+  tls?: boolean;
   /** per-call timeout waiting for the broker (default 60 s) */
   timeoutMs?: number;
 }
@@ -36,21 +51,33 @@ export class BrokeredContext implements AuthContext {
   private chain: Promise<unknown> = Promise.resolve();
   private done = false;
 
-  constructor(private readonly address: BrokerAddress, private readonly mechanism: string, private readonly opts: BrokeredOptions) {
+  constructor(
+    private readonly address: BrokerAddress,
+    private readonly mechanism: string,
+    private readonly opts: BrokeredOptions,
+  ) {
     const info = BROKERED_MECHANISMS[mechanism];
     if (!info) {
-      throw new InvalidArgumentError(`the logged-on user's credentials can be used with ${Object.keys(BROKERED_MECHANISMS).join(', ')}, not '${mechanism}'; pass -u DOMAIN\\user and a password for ${mechanism}`);
+      throw new InvalidArgumentError(
+        `the logged-on user's credentials can be used with ${Object.keys(BROKERED_MECHANISMS).join(', ')}, not '${mechanism}'; pass -u DOMAIN\\user and a password for ${mechanism}`,
+      );
     }
-    this.protocol = info.protocol; this.httpScheme = info.httpScheme;
-    this.encryptionProtocol = info.encryptionProtocol; this.encryptChunkSize = info.encryptChunkSize;
+    this.protocol = info.protocol;
+    this.httpScheme = info.httpScheme;
+    this.encryptionProtocol = info.encryptionProtocol;
+    this.encryptChunkSize = info.encryptChunkSize;
     const u = process.env.USERNAME;
     this.displayName = `${u ? (process.env.USERDOMAIN ? `${process.env.USERDOMAIN}\\${u}` : u) + ', ' : ''}the logged-on user`;
   }
 
-  get complete(): boolean { return this.done; }
+  get complete(): boolean {
+    return this.done;
+  }
 
   /** A fresh context on its own broker connection (this one is left alone: it may still be in use). */
-  newContext(): BrokeredContext { return new BrokeredContext(this.address, this.mechanism, this.opts); }
+  newContext(): BrokeredContext {
+    return new BrokeredContext(this.address, this.mechanism, this.opts);
+  }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     const r = await this.call({ op: 'step', cb: bindingsToWire(opts?.channelBindings) }, inToken, opts?.signal);
@@ -67,7 +94,9 @@ export class BrokeredContext implements AuthContext {
   }
 
   async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
-    const bin = new Uint8Array(header.length + data.length); bin.set(header); bin.set(data, header.length);
+    const bin = new Uint8Array(header.length + data.length);
+    bin.set(header);
+    bin.set(data, header.length);
     return (await this.call({ op: 'unwrap', headerLength: header.length }, bin)).bin;
   }
 
@@ -88,22 +117,42 @@ export class BrokeredContext implements AuthContext {
     sock.unref(); // an idle context never keeps the process alive (ref'd while a request is in flight)
     await new Promise<void>((resolve, reject) => {
       sock.once('connect', resolve);
-      sock.once('error', (e: NodeJS.ErrnoException) => reject(new AuthError(
-        `the logon session's credential broker is not reachable (${e.code ?? e.message}): the session on the endpoint may have ended; pass -u DOMAIN\\user and a password instead`)));
+      sock.once('error', (e: NodeJS.ErrnoException) =>
+        reject(
+          new AuthError(
+            `the logon session's credential broker is not reachable (${e.code ?? e.message}): the session on the endpoint may have ended; pass -u DOMAIN\\user and a password instead`,
+          ),
+        ),
+      );
     });
     sock.on('data', (d: Buffer) => {
       this.decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       try {
         for (let f = this.decoder.next(); f; f = this.decoder.next()) this.waiting.shift()?.resolve(f);
-      } catch (e) { this.fail(e as Error); }
+      } catch (e) {
+        this.fail(e as Error);
+      }
     });
     const gone = () => this.fail(new AuthError('the credential broker closed the connection (the logon session on the endpoint ended?)'));
-    sock.on('close', gone); sock.on('error', gone);
+    sock.on('close', gone);
+    sock.on('error', gone);
     this.sock = sock;
     const { targetHost, spn, delegateTo, credsspMinVersion, tls } = this.opts;
     try {
-      await this.roundTrip({ op: 'open', token: this.address.token, mechanism: this.mechanism, targetHost, spn, delegateTo, credsspMinVersion, tls });
-    } catch (e) { this.fail(e as Error); throw e; } // a context the broker refused stays refused
+      await this.roundTrip({
+        op: 'open',
+        token: this.address.token,
+        mechanism: this.mechanism,
+        targetHost,
+        spn,
+        delegateTo,
+        credsspMinVersion,
+        tls,
+      });
+    } catch (e) {
+      this.fail(e as Error);
+      throw e;
+    } // a context the broker refused stays refused
   }
 
   private fail(e: Error): void {
@@ -117,17 +166,27 @@ export class BrokeredContext implements AuthContext {
     const frame = encodeBrokerFrame(msg, bin);
     return new Promise<BrokerFrame>((resolve, reject) => {
       const timeoutMs = this.opts.timeoutMs ?? 60_000;
-      const t = setTimeout(() => { this.fail(new TimeoutError(`the credential broker did not answer within ${timeoutMs / 1000} s`)); }, timeoutMs);
+      const t = setTimeout(() => {
+        this.fail(new TimeoutError(`the credential broker did not answer within ${timeoutMs / 1000} s`));
+      }, timeoutMs);
       t.unref();
       const onAbort = () => this.fail(new AbortError());
       signal?.addEventListener('abort', onAbort, { once: true });
       const settle = () => {
-        clearTimeout(t); signal?.removeEventListener('abort', onAbort);
+        clearTimeout(t);
+        signal?.removeEventListener('abort', onAbort);
         if (!this.waiting.length) this.sock?.unref();
       };
       this.waiting.push({
-        resolve: (f) => { settle(); if (f.msg.ok === true) resolve(f); else reject(errorFromWire(f.msg.error)); },
-        reject: (e) => { settle(); reject(e); },
+        resolve: (f) => {
+          settle();
+          if (f.msg.ok === true) resolve(f);
+          else reject(errorFromWire(f.msg.error));
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
       });
       this.sock!.ref(); // a request in flight keeps the process alive; an idle context does not
       this.sock!.write(frame);
@@ -137,7 +196,8 @@ export class BrokeredContext implements AuthContext {
 
 /** The broker address from the environment, if this process runs in a logon session that has one. */
 export function brokerFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerAddress | undefined {
-  const socketPath = env[BROKER_SOCKET_ENV]; const token = env[BROKER_TOKEN_ENV];
+  const socketPath = env[BROKER_SOCKET_ENV];
+  const token = env[BROKER_TOKEN_ENV];
   if (!socketPath || !token) return undefined;
   return { socketPath, token };
 }
@@ -146,12 +206,23 @@ export function brokerFromEnv(env: NodeJS.ProcessEnv = process.env): BrokerAddre
  * Ambient authentication, asked first by the client facade: no user name + a broker in the environment =
  * "the logged-on user", through Negotiate as Windows would (or the mechanism the caller names in `opts.mechanism`).
  */
-export function brokeredAmbientAuth(opts: { targetHost: string; spn?: string; delegateTo?: string[]; credsspMinVersion?: number; tls?: boolean; [k: string]: unknown }): AuthContext | undefined {
+export function brokeredAmbientAuth(opts: {
+  targetHost: string;
+  spn?: string;
+  delegateTo?: string[];
+  credsspMinVersion?: number;
+  tls?: boolean;
+  [k: string]: unknown;
+}): AuthContext | undefined {
   const address = brokerFromEnv();
   if (!address) return undefined;
   const mechanism = typeof opts.mechanism === 'string' ? opts.mechanism.toLowerCase() : 'negotiate';
   return new BrokeredContext(address, mechanism, {
-    targetHost: opts.targetHost, spn: opts.spn, delegateTo: opts.delegateTo, credsspMinVersion: opts.credsspMinVersion, tls: opts.tls,
+    targetHost: opts.targetHost,
+    spn: opts.spn,
+    delegateTo: opts.delegateTo,
+    credsspMinVersion: opts.credsspMinVersion,
+    tls: opts.tls,
   });
 }
 
@@ -161,10 +232,12 @@ export function brokeredAmbientAuth(opts: { targetHost: string; spn?: string; de
  */
 export function anonymousLogonHint(env: NodeJS.ProcessEnv = process.env): string {
   if (env[LOGON_TYPE_ENV] === 'network') {
-    const user = env.USERDOMAIN ? `${env.USERDOMAIN}\\${env.USERNAME ?? ''}` : env.USERNAME ?? 'the user';
+    const user = env.USERDOMAIN ? `${env.USERDOMAIN}\\${env.USERNAME ?? ''}` : (env.USERNAME ?? 'the user');
     const how = env.WINRM_TS_LOGON_MECHANISM ? ` (${env.WINRM_TS_LOGON_MECHANISM})` : '';
-    return `. This is the double hop: this process runs in a network logon session of ${user}${how}, and a network logon holds no credentials to forward.` +
-      ' Fix it on the first hop: --auth credssp --delegate-to wsman/<first host> (CredSSP hands over the password), Basic over HTTPS, or pass a credential here with -u DOMAIN\\user -p ...';
+    return (
+      `. This is the double hop: this process runs in a network logon session of ${user}${how}, and a network logon holds no credentials to forward.` +
+      ' Fix it on the first hop: --auth credssp --delegate-to wsman/<first host> (CredSSP hands over the password), Basic over HTTPS, or pass a credential here with -u DOMAIN\\user -p ...'
+    );
   }
   return '';
 }

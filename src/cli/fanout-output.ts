@@ -22,7 +22,11 @@ export type HostOutcome =
   | { kind: 'ps'; hadErrors: boolean; exitCode?: number }
   | { kind: 'error'; code: string; message: string; unknown?: boolean };
 
-export interface PrinterOptions { json: boolean; group: boolean; live?: boolean }
+export interface PrinterOptions {
+  json: boolean;
+  group: boolean;
+  live?: boolean;
+}
 
 const GROUP_MEMORY = 1 << 20;
 /** longest line kept whole; longer ones are cut into pieces of this size (bounded memory per host) */
@@ -34,7 +38,11 @@ class GroupBuffer {
   private fd: number | undefined;
   private dir: string | undefined;
   add(fd: 1 | 2, text: string): void {
-    if (this.fd === undefined && this.size + text.length <= GROUP_MEMORY) { this.parts.push([fd, text]); this.size += text.length; return; }
+    if (this.fd === undefined && this.size + text.length <= GROUP_MEMORY) {
+      this.parts.push([fd, text]);
+      this.size += text.length;
+      return;
+    }
     if (this.fd === undefined) {
       this.dir = mkdtempSync(join(tmpdir(), 'winrm-ts-group-'));
       this.fd = openSync(join(this.dir, 'out'), 'w+', 0o600);
@@ -45,21 +53,32 @@ class GroupBuffer {
   }
   private spill(fd: 1 | 2, text: string): void {
     const b = Buffer.from(text);
-    const head = Buffer.alloc(5); head[0] = fd; head.writeUInt32LE(b.length, 1);
-    writeSync(this.fd!, head); writeSync(this.fd!, b);
+    const head = Buffer.alloc(5);
+    head[0] = fd;
+    head.writeUInt32LE(b.length, 1);
+    writeSync(this.fd!, head);
+    writeSync(this.fd!, b);
   }
   drain(write: (fd: 1 | 2, text: string) => void): void {
-    if (this.fd === undefined) { for (const [f, t] of this.parts) write(f, t); this.parts = []; return; }
+    if (this.fd === undefined) {
+      for (const [f, t] of this.parts) write(f, t);
+      this.parts = [];
+      return;
+    }
     closeSync(this.fd);
     const all = readFileSync(join(this.dir!, 'out'));
     rmSync(this.dir!, { recursive: true, force: true });
     this.fd = undefined;
     for (let off = 0; off < all.length;) {
-      const fd = all[off] as 1 | 2; const n = all.readUInt32LE(off + 1);
-      write(fd, all.subarray(off + 5, off + 5 + n).toString()); off += 5 + n;
+      const fd = all[off] as 1 | 2;
+      const n = all.readUInt32LE(off + 1);
+      write(fd, all.subarray(off + 5, off + 5 + n).toString());
+      off += 5 + n;
     }
   }
-  discard(): void { if (this.dir) rmSync(this.dir, { recursive: true, force: true }); }
+  discard(): void {
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
 }
 
 /** Splits one host's byte stream into lines (UTF-8 safe); a line longer than MAX_LINE is emitted in pieces. */
@@ -74,12 +93,16 @@ export class LineSplitter {
       lines.push(this.pending.slice(0, i).replace(/\r$/, ''));
       this.pending = this.pending.slice(i + 1);
     }
-    while (this.pending.length > MAX_LINE) { lines.push(this.pending.slice(0, MAX_LINE)); this.pending = this.pending.slice(MAX_LINE); }
+    while (this.pending.length > MAX_LINE) {
+      lines.push(this.pending.slice(0, MAX_LINE));
+      this.pending = this.pending.slice(MAX_LINE);
+    }
     return lines;
   }
   end(): string[] {
     this.pending += this.dec.end();
-    const rest = this.pending; this.pending = '';
+    const rest = this.pending;
+    this.pending = '';
     return rest ? [rest.replace(/\r$/, '')] : [];
   }
 }
@@ -97,17 +120,28 @@ export class FanoutPrinter {
   private timer: NodeJS.Timeout | undefined;
   private readonly t0 = Date.now();
 
-  constructor(private readonly hosts: readonly string[], private readonly o: PrinterOptions,
+  constructor(
+    private readonly hosts: readonly string[],
+    private readonly o: PrinterOptions,
     private readonly out: { stdout: (s: string) => void; stderr: (s: string) => void } = {
-      stdout: (s) => { process.stdout.write(s); }, stderr: (s) => { process.stderr.write(s); },
-    }) {
+      stdout: (s) => {
+        process.stdout.write(s);
+      },
+      stderr: (s) => {
+        process.stderr.write(s);
+      },
+    },
+  ) {
     if (o.live ?? liveSummaryWanted()) {
       this.timer = setInterval(() => this.drawStatus(), 250);
       this.timer.unref();
     }
   }
 
-  start(host: string): void { this.running++; void host; }
+  start(host: string): void {
+    this.running++;
+    void host;
+  }
 
   /** one line of a host's stdout / stderr (run) */
   line(host: string, stream: 'stdout' | 'stderr', line: string): void {
@@ -118,9 +152,10 @@ export class FanoutPrinter {
   /** one output object (ps): its plain JSON form and its text form */
   object(host: string, plain: unknown, text: string | undefined): void {
     if (this.o.json) {
-      const rec = plain !== null && typeof plain === 'object' && !Array.isArray(plain)
-        ? { ...(plain as Record<string, unknown>), PSComputerName: host }
-        : { PSComputerName: host, value: plain };
+      const rec =
+        plain !== null && typeof plain === 'object' && !Array.isArray(plain)
+          ? { ...(plain as Record<string, unknown>), PSComputerName: host }
+          : { PSComputerName: host, value: plain };
       this.emit(host, 1, JSON.stringify(rec) + '\n');
     } else if (text !== undefined) {
       for (const l of text.split('\n')) this.emit(host, 1, `${this.prefix(host)}${l}\n`);
@@ -140,8 +175,13 @@ export class FanoutPrinter {
     if (this.o.json) {
       const rec: Record<string, unknown> = { PSComputerName: host };
       if (outcome.kind === 'exit') rec.exitCode = outcome.exitCode;
-      else if (outcome.kind === 'ps') { rec.hadErrors = outcome.hadErrors; if (outcome.exitCode !== undefined) rec.exitCode = outcome.exitCode; }
-      else { rec.error = { code: outcome.code, message: outcome.message }; if (outcome.unknown) rec.outcome = 'unknown'; }
+      else if (outcome.kind === 'ps') {
+        rec.hadErrors = outcome.hadErrors;
+        if (outcome.exitCode !== undefined) rec.exitCode = outcome.exitCode;
+      } else {
+        rec.error = { code: outcome.code, message: outcome.message };
+        if (outcome.unknown) rec.outcome = 'unknown';
+      }
       this.emit(host, 1, JSON.stringify(rec) + '\n');
     } else if (outcome.kind === 'error') {
       this.emit(host, 2, `${this.prefix(host)}winrm-ts: ${outcome.unknown ? 'outcome unknown: ' : ''}${outcome.message}\n`);
@@ -160,31 +200,52 @@ export class FanoutPrinter {
     if (this.timer) clearInterval(this.timer);
     this.clearStatus();
     for (const g of this.groups.values()) g.discard();
-    let failed = 0; let errors = 0; let unknown = 0;
+    let failed = 0;
+    let errors = 0;
+    let unknown = 0;
     const w = Math.min(48, Math.max(4, ...this.hosts.map((h) => h.length)));
     const rows: string[] = [`${'HOST'.padEnd(w)}  RESULT`];
     for (const h of this.hosts) {
       const oc = this.outcomes.get(h) ?? { kind: 'error', code: 'NOT_RUN', message: 'not run' };
       let text: string;
-      if (oc.kind === 'exit') { text = `exit ${oc.exitCode}`; if (oc.exitCode !== 0) failed++; }
-      else if (oc.kind === 'ps') { text = oc.exitCode !== undefined ? `exit ${oc.exitCode}` : oc.hadErrors ? 'errors' : 'ok'; if (oc.hadErrors || (oc.exitCode ?? 0) !== 0) failed++; }
-      else { text = `${oc.unknown ? 'UNKNOWN' : 'ERROR'} ${oc.code}: ${oc.message.split('\n')[0]}`; failed++; errors++; if (oc.unknown) unknown++; }
+      if (oc.kind === 'exit') {
+        text = `exit ${oc.exitCode}`;
+        if (oc.exitCode !== 0) failed++;
+      } else if (oc.kind === 'ps') {
+        text = oc.exitCode !== undefined ? `exit ${oc.exitCode}` : oc.hadErrors ? 'errors' : 'ok';
+        if (oc.hadErrors || (oc.exitCode ?? 0) !== 0) failed++;
+      } else {
+        text = `${oc.unknown ? 'UNKNOWN' : 'ERROR'} ${oc.code}: ${oc.message.split('\n')[0]}`;
+        failed++;
+        errors++;
+        if (oc.unknown) unknown++;
+      }
       rows.push(`${h.padEnd(w)}  ${text}`);
     }
     const secs = ((Date.now() - this.t0) / 1000).toFixed(1);
-    rows.push(`winrm-ts: ${this.hosts.length - failed} of ${this.hosts.length} hosts succeeded` +
-      (failed ? `, ${failed} failed (${errors} with errors${unknown ? `, ${unknown} outcome unknown` : ''}, ${failed - errors} non-zero exit)` : '') + ` in ${secs} s`);
+    rows.push(
+      `winrm-ts: ${this.hosts.length - failed} of ${this.hosts.length} hosts succeeded` +
+        (failed
+          ? `, ${failed} failed (${errors} with errors${unknown ? `, ${unknown} outcome unknown` : ''}, ${failed - errors} non-zero exit)`
+          : '') +
+        ` in ${secs} s`,
+    );
     this.out.stderr(rows.join('\n') + '\n');
     return failed ? 1 : 0;
   }
 
   /** `[host] ` before every text line; none under a --group header */
-  private prefix(host: string): string { return this.o.group ? '' : `[${host}] `; }
+  private prefix(host: string): string {
+    return this.o.group ? '' : `[${host}] `;
+  }
 
   private emit(host: string, fd: 1 | 2, text: string): void {
     if (this.o.group) {
       let g = this.groups.get(host);
-      if (!g) { g = new GroupBuffer(); this.groups.set(host, g); }
+      if (!g) {
+        g = new GroupBuffer();
+        this.groups.set(host, g);
+      }
       g.add(fd, text);
       return;
     }
@@ -193,14 +254,22 @@ export class FanoutPrinter {
   }
 
   private clearStatus(): void {
-    if (this.statusShown) { this.out.stderr('\r\x1b[K'); this.statusShown = false; }
+    if (this.statusShown) {
+      this.out.stderr('\r\x1b[K');
+      this.statusShown = false;
+    }
   }
 
   private drawStatus(): void {
     const done = this.outcomes.size;
     let failed = 0;
     for (const oc of this.outcomes.values()) {
-      if (oc.kind === 'error' || (oc.kind === 'exit' && oc.exitCode !== 0) || (oc.kind === 'ps' && (oc.hadErrors || (oc.exitCode ?? 0) !== 0))) failed++;
+      if (
+        oc.kind === 'error' ||
+        (oc.kind === 'exit' && oc.exitCode !== 0) ||
+        (oc.kind === 'ps' && (oc.hadErrors || (oc.exitCode ?? 0) !== 0))
+      )
+        failed++;
     }
     this.out.stderr(`\r\x1b[K${done}/${this.hosts.length} done, ${failed} failed, ${this.running} running`);
     this.statusShown = true;

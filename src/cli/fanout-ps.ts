@@ -8,8 +8,15 @@
  * (Read-Host, prompts) are answered "not interactive". Uses only the public API.
  */
 import {
-  fanout, Session, toPlain, describeRemoteError, nonInteractiveHost, InvalidArgumentError, PSInvocationState,
-  type ClixmlValue, type SessionOptions,
+  fanout,
+  Session,
+  toPlain,
+  describeRemoteError,
+  nonInteractiveHost,
+  InvalidArgumentError,
+  PSInvocationState,
+  type ClixmlValue,
+  type SessionOptions,
 } from '../index.js';
 import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, type FanoutFlags } from './fanout-run.js';
@@ -20,7 +27,17 @@ import { commandOf, scriptOf, type ModeFlags } from './format-args.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
-type PsFanoutFlags = FanoutFlags & ModeFlags & { host?: string; user?: string; password?: string; ssh?: boolean; sshKey?: string; local?: boolean; json?: boolean; [k: string]: unknown };
+type PsFanoutFlags = FanoutFlags &
+  ModeFlags & {
+    host?: string;
+    user?: string;
+    password?: string;
+    ssh?: boolean;
+    sshKey?: string;
+    local?: boolean;
+    json?: boolean;
+    [k: string]: unknown;
+  };
 
 /** True when `ps` should take the many-hosts path. */
 export function wantsPsFanout(f: PsFanoutFlags): boolean {
@@ -33,7 +50,8 @@ type PsItem = { kind: 'object'; plain: unknown; text: string | undefined } | { k
 export async function psFanout(args: string[], flags: PsFanoutFlags): Promise<number> {
   if (!flags.host) throw new InvalidArgumentError('many hosts: give -H a,b,c or -H @hosts.txt');
   const script = await scriptOf(args, flags);
-  if (flags.inputJson || flags.inputLines) throw new InvalidArgumentError('local stdin is not sent to many hosts (--input-json / --input-lines go with one host)');
+  if (flags.inputJson || flags.inputLines)
+    throw new InvalidArgumentError('local stdin is not sent to many hosts (--input-json / --input-lines go with one host)');
   const hosts = parseHostList(flags.host);
   const width = outputWidth();
   // credentials once, for every host
@@ -47,47 +65,93 @@ export async function psFanout(args: string[], flags: PsFanoutFlags): Promise<nu
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: !!f.group });
   const ac = new AbortController();
   const onSig = () => ac.abort();
-  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   try {
-    const events = fanout<PsItem, boolean>(hosts, async (host, ctx) => {
-      const opts = await source.options({ ...f, host } as never) as SessionOptions;
-      // no eager RSA key exchange per host (CPU): SecureStrings still work, the keys are exchanged when first needed
-      const session = await Session.open({ ...opts, host: nonInteractiveHost, exchangeKeys: false, signal: ctx.signal });
-      let hadErrors = false;
-      try {
-        const cmd = await commandOf(session, script, args, f);
-        let formatted = !f.json;
-        for (let seen = 0; ; seen = 0) {
-          let missing = false;
-          for await (const ev of session.streamPipeline(formatted ? outStringPipeline(cmd, width) : { statements: [[cmd]] }, { signal: ctx.signal })) {
-            seen++;
-            switch (ev.type) {
-              case 'output': await ctx.emit({ kind: 'object', plain: toPlain(ev.value), text: formatted && typeof ev.value === 'string' ? ev.value : formatValue(ev.value) }); break;
-              case 'error': hadErrors = true; await ctx.emit({ kind: 'message', text: describeRemoteError(ev.record as ClixmlValue) }); break;
-              case 'state':
-                // an endpoint without Out-String (a restricted configuration): the objects are printed here instead
-                if (ev.state === PSInvocationState.Failed && formatted && seen === 1 && isMissingCommand(ev.error as ClixmlValue, 'Out-String')) { missing = true; break; }
-                if (ev.state === PSInvocationState.Failed) { hadErrors = true; if (ev.error !== undefined) await ctx.emit({ kind: 'message', text: describeRemoteError(ev.error as ClixmlValue) }); }
-                if (ev.state === PSInvocationState.Stopped) hadErrors = true;
-                break;
-              default: break;
+    const events = fanout<PsItem, boolean>(
+      hosts,
+      async (host, ctx) => {
+        const opts = (await source.options({ ...f, host } as never)) as SessionOptions;
+        // no eager RSA key exchange per host (CPU): SecureStrings still work, the keys are exchanged when first needed
+        const session = await Session.open({ ...opts, host: nonInteractiveHost, exchangeKeys: false, signal: ctx.signal });
+        let hadErrors = false;
+        try {
+          const cmd = await commandOf(session, script, args, f);
+          let formatted = !f.json;
+          for (let seen = 0; ; seen = 0) {
+            let missing = false;
+            for await (const ev of session.streamPipeline(formatted ? outStringPipeline(cmd, width) : { statements: [[cmd]] }, {
+              signal: ctx.signal,
+            })) {
+              seen++;
+              switch (ev.type) {
+                case 'output':
+                  await ctx.emit({
+                    kind: 'object',
+                    plain: toPlain(ev.value),
+                    text: formatted && typeof ev.value === 'string' ? ev.value : formatValue(ev.value),
+                  });
+                  break;
+                case 'error':
+                  hadErrors = true;
+                  await ctx.emit({ kind: 'message', text: describeRemoteError(ev.record as ClixmlValue) });
+                  break;
+                case 'state':
+                  // an endpoint without Out-String (a restricted configuration): the objects are printed here instead
+                  if (
+                    ev.state === PSInvocationState.Failed &&
+                    formatted &&
+                    seen === 1 &&
+                    isMissingCommand(ev.error as ClixmlValue, 'Out-String')
+                  ) {
+                    missing = true;
+                    break;
+                  }
+                  if (ev.state === PSInvocationState.Failed) {
+                    hadErrors = true;
+                    if (ev.error !== undefined) await ctx.emit({ kind: 'message', text: describeRemoteError(ev.error as ClixmlValue) });
+                  }
+                  if (ev.state === PSInvocationState.Stopped) hadErrors = true;
+                  break;
+                default:
+                  break;
+              }
             }
+            if (!missing) break;
+            formatted = false;
           }
-          if (!missing) break;
-          formatted = false;
+        } finally {
+          await session.close().catch(() => undefined);
         }
-      } finally { await session.close().catch(() => undefined); }
-      return hadErrors;
-    }, { throttle: f.throttle, timeoutMs: f.hostTimeout ? f.hostTimeout * 1000 : undefined, signal: ac.signal });
+        return hadErrors;
+      },
+      { throttle: f.throttle, timeoutMs: f.hostTimeout ? f.hostTimeout * 1000 : undefined, signal: ac.signal },
+    );
     for await (const ev of events) {
       switch (ev.type) {
-        case 'start': printer.start(ev.host); break;
-        case 'data': if (ev.data.kind === 'object') printer.object(ev.host, ev.data.plain, ev.data.text); else printer.message(ev.host, ev.data.text); break;
-        case 'done': printer.finish(ev.host, { kind: 'ps', hadErrors: ev.result }); break;
-        case 'error': printer.finish(ev.host, errorOutcome(ev.error)); break;
+        case 'start':
+          printer.start(ev.host);
+          break;
+        case 'data':
+          if (ev.data.kind === 'object') printer.object(ev.host, ev.data.plain, ev.data.text);
+          else printer.message(ev.host, ev.data.text);
+          break;
+        case 'done':
+          printer.finish(ev.host, { kind: 'ps', hadErrors: ev.result });
+          break;
+        case 'error':
+          printer.finish(ev.host, errorOutcome(ev.error));
+          break;
       }
-      if (process.stdout.writableNeedDrain) await new Promise<void>((r) => { process.stdout.once('drain', r); process.stdout.once('close', r); });
+      if (process.stdout.writableNeedDrain)
+        await new Promise<void>((r) => {
+          process.stdout.once('drain', r);
+          process.stdout.once('close', r);
+        });
     }
-  } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
   return printer.close();
 }

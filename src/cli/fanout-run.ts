@@ -32,12 +32,21 @@ const posNum = (name: string) => (v: string) => {
 
 /** The many-hosts flags (`run` with queue: true, `ps` without). */
 export function addFanoutOptions(cmd: Command, o: { queue: boolean }): Command {
-  cmd.option('--throttle <n>', `many hosts (-H a,b,c or -H @hosts.txt): hosts at a time (default ${DEFAULT_THROTTLE})`, posInt('--throttle'))
+  cmd
+    .option('--throttle <n>', `many hosts (-H a,b,c or -H @hosts.txt): hosts at a time (default ${DEFAULT_THROTTLE})`, posInt('--throttle'))
     .option('--group', "many hosts: print each host's output together when it finishes, instead of [host]-prefixed lines")
-    .option('--host-timeout <s>', 'many hosts: give up on a host after this many seconds in all (default: no limit beyond the connect/operation timeouts)', posNum('--host-timeout'));
+    .option(
+      '--host-timeout <s>',
+      'many hosts: give up on a host after this many seconds in all (default: no limit beyond the connect/operation timeouts)',
+      posNum('--host-timeout'),
+    );
   if (!cmd.options.some((x) => x.long === '--json')) cmd.option('--json', 'NDJSON output, each line with PSComputerName (many hosts)');
   if (o.queue) {
-    cmd.option('--queue <redis-url>', 'submit one job per host to a BullMQ queue on Redis (redis://HOST:PORT); `winrm-ts worker` processes run them')
+    cmd
+      .option(
+        '--queue <redis-url>',
+        'submit one job per host to a BullMQ queue on Redis (redis://HOST:PORT); `winrm-ts worker` processes run them',
+      )
       .addOption(new Option('--queue-name <name>', 'BullMQ queue name').default('winrm-ts'))
       .option('--retry-lost', 'queue: run a host again when the worker running it died (default: report "outcome unknown")');
   }
@@ -48,7 +57,6 @@ export function addFanoutOptions(cmd: Command, o: { queue: boolean }): Command {
 export function wantsRunFanout(f: ConnectionFlags & FanoutFlags): boolean {
   return isHostList(f.host) || !!f.queue || !!f.json || !!f.group || f.throttle !== undefined || f.hostTimeout !== undefined;
 }
-
 
 export function runSpecFromFlags(words: string[], f: { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }): RunSpec {
   const environment: Record<string, string> = {};
@@ -75,7 +83,13 @@ export type RunLineSink = (stream: 'stdout' | 'stderr', line: string) => Promise
 export async function runOnHost(conn: ConnectOptions, spec: RunSpec, sink: RunLineSink, signal: AbortSignal): Promise<number> {
   const client = connect(conn);
   try {
-    const shell = await client.openShell({ codepage: spec.codepage, workingDirectory: spec.cwd, environment: spec.environment, noProfile: spec.noProfile, signal });
+    const shell = await client.openShell({
+      codepage: spec.codepage,
+      workingDirectory: spec.cwd,
+      environment: spec.environment,
+      noProfile: spec.noProfile,
+      signal,
+    });
     try {
       // one operand is a whole command line; several are quoted where needed by the library (as `run` does)
       const [command, ...rest] = spec.words;
@@ -87,8 +101,12 @@ export async function runOnHost(conn: ConnectOptions, spec: RunSpec, sink: RunLi
       };
       const [code] = await Promise.all([cmd.exitCode, pump(cmd.stdout, 'stdout'), pump(cmd.stderr, 'stderr')]);
       return code;
-    } finally { await shell.close({ signal: AbortSignal.timeout(5000) }).catch(() => undefined); }
-  } finally { client.close(); }
+    } finally {
+      await shell.close({ signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    }
+  } finally {
+    client.close();
+  }
 }
 
 export function errorOutcome(e: unknown): HostOutcome {
@@ -97,12 +115,18 @@ export function errorOutcome(e: unknown): HostOutcome {
 }
 
 /** `run` over many hosts, in this process. Returns the exit code. */
-export async function runFanout(words: string[], flags: ConnectionFlags & FanoutFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }): Promise<number> {
+export async function runFanout(
+  words: string[],
+  flags: ConnectionFlags & FanoutFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean },
+): Promise<number> {
   const hosts = parseHostList(flags.host);
   const spec = runSpecFromFlags(words, flags);
   if (flags.queue) {
     const named = hosts.find((h) => profileFor(profileContext(flags)?.config, h));
-    if (named) throw new InvalidArgumentError(`--queue: ${named} is a named host of the config file; the workers do not read it: list addresses (host[:port]) for a queued run`);
+    if (named)
+      throw new InvalidArgumentError(
+        `--queue: ${named} is a named host of the config file; the workers do not read it: list addresses (host[:port]) for a queued run`,
+      );
     const { submitRun } = await import('./queue/submit.js');
     return submitRun(hosts, spec, flags);
   }
@@ -118,24 +142,37 @@ export async function runFanout(words: string[], flags: ConnectionFlags & Fanout
   const printer = new FanoutPrinter(hosts, { json: !!flags.json, group: !!flags.group });
   const ac = new AbortController();
   const onSig = () => ac.abort();
-  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   try {
-    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(hosts, async (host, ctx) =>
-      runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
-    { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal });
+    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(
+      hosts,
+      async (host, ctx) => runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
+      { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal },
+    );
     for await (const ev of events) {
       switch (ev.type) {
-        case 'start': printer.start(ev.host); break;
-        case 'data': printer.line(ev.host, ev.data.stream, ev.data.line); break;
-        case 'done': printer.finish(ev.host, { kind: 'exit', exitCode: ev.result }); break;
-        case 'error': printer.finish(ev.host, errorOutcome(ev.error)); break;
+        case 'start':
+          printer.start(ev.host);
+          break;
+        case 'data':
+          printer.line(ev.host, ev.data.stream, ev.data.line);
+          break;
+        case 'done':
+          printer.finish(ev.host, { kind: 'exit', exitCode: ev.result });
+          break;
+        case 'error':
+          printer.finish(ev.host, errorOutcome(ev.error));
+          break;
       }
       await stdoutRoom();
     }
-  } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
   return printer.close();
 }
-
 
 /** Flush stdout, then end the process with `code` (connections and timers of finished hosts do not hold it). */
 export async function exitWith(code: number): Promise<void> {

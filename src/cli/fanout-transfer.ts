@@ -7,9 +7,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  AbortError, fanout, InvalidArgumentError, Session, TimeoutError, type TransferOptions, type TransferResult,
-} from '../index.js';
+import { AbortError, fanout, InvalidArgumentError, Session, TimeoutError, type TransferOptions, type TransferResult } from '../index.js';
 import { FanoutPrinter } from './fanout-output.js';
 import { errorOutcome, exitWith } from './fanout-run.js';
 import { hostFlags, parseHostList } from './hosts.js';
@@ -19,8 +17,17 @@ import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
 /** The flags of `copy` / `fetch` this uses (commands/copy.ts TransferFlags). */
 export interface TransferFanoutFlags {
-  host?: unknown; user?: unknown; password?: unknown; ssh?: unknown; sshKey?: unknown;
-  json?: boolean; resume?: boolean; timeout?: number; chunkSize?: number; window?: number; throttle?: number;
+  host?: unknown;
+  user?: unknown;
+  password?: unknown;
+  ssh?: unknown;
+  sshKey?: unknown;
+  json?: boolean;
+  resume?: boolean;
+  timeout?: number;
+  chunkSize?: number;
+  window?: number;
+  throttle?: number;
   [flag: string]: unknown;
 }
 
@@ -32,16 +39,23 @@ export function hostDirName(host: string): string {
 
 /** The one-line result of a transfer (the text `copy` / `fetch` print when done). */
 export function transferSummary(r: TransferResult, verbed: string, human: (n: number) => string): string {
-  return `${verbed} ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.directories ? ` in ${r.directories} director${r.directories === 1 ? 'y' : 'ies'}` : ''}, ` +
-    `${human(r.bytes)} in ${r.seconds.toFixed(1)} s (${human(r.bytesPerSecond)}/s${r.movedBytes < r.bytes ? `, ${human(r.bytes - r.movedBytes)} resumed` : ''}), SHA-256 verified`;
+  return (
+    `${verbed} ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.directories ? ` in ${r.directories} director${r.directories === 1 ? 'y' : 'ies'}` : ''}, ` +
+    `${human(r.bytes)} in ${r.seconds.toFixed(1)} s (${human(r.bytesPerSecond)}/s${r.movedBytes < r.bytes ? `, ${human(r.bytes - r.movedBytes)} resumed` : ''}), SHA-256 verified`
+  );
 }
 
 /**
  * Run `work` on every host of the list. For `fetch`, `work` gets the host's own destination directory
  * (`localDir/<host>`, created). Ends the process with the fan-out exit code (0: every host succeeded).
  */
-export async function transferFanout(flags: TransferFanoutFlags, verb: 'copy' | 'fetch', human: (n: number) => string,
-  work: (s: Session, o: TransferOptions, hostDir?: string) => Promise<TransferResult>, localDir?: string): Promise<void> {
+export async function transferFanout(
+  flags: TransferFanoutFlags,
+  verb: 'copy' | 'fetch',
+  human: (n: number) => string,
+  work: (s: Session, o: TransferOptions, hostDir?: string) => Promise<TransferResult>,
+  localDir?: string,
+): Promise<void> {
   const hosts = parseHostList(String(flags.host));
   const f: TransferFanoutFlags = { ...flags };
   // the password once, for every host (a user may come from the profiles)
@@ -54,44 +68,81 @@ export async function transferFanout(flags: TransferFanoutFlags, verb: 'copy' | 
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: false });
   const ac = new AbortController();
   const onSig = () => ac.abort(new AbortError(`the ${verb} was interrupted; run it again to resume from the partial files`));
-  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   try {
-    const events = fanout<never, TransferResult>(hosts, async (host, ctx) => {
-      const dir = localDir !== undefined ? join(localDir, hostDirName(host)) : undefined;
-      if (dir) await mkdir(dir, { recursive: true });
-      const opts = await source.options({ ...f, host } as never);
-      const session = await Session.open({ ...opts, exchangeKeys: false, signal: ctx.signal });
-      try {
-        return await work(session, {
-          resume: f.resume !== false, signal: ctx.signal,
-          chunkSize: f.chunkSize !== undefined ? Math.floor(f.chunkSize) : undefined, window: f.window !== undefined ? Math.floor(f.window) : undefined,
-        }, dir);
-      } finally { await session.close().catch(() => undefined); }
-    }, { throttle: f.throttle ? Math.floor(f.throttle) : undefined, timeoutMs: f.timeout ? f.timeout * 1000 : undefined, signal: ac.signal });
+    const events = fanout<never, TransferResult>(
+      hosts,
+      async (host, ctx) => {
+        const dir = localDir !== undefined ? join(localDir, hostDirName(host)) : undefined;
+        if (dir) await mkdir(dir, { recursive: true });
+        const opts = await source.options({ ...f, host } as never);
+        const session = await Session.open({ ...opts, exchangeKeys: false, signal: ctx.signal });
+        try {
+          return await work(
+            session,
+            {
+              resume: f.resume !== false,
+              signal: ctx.signal,
+              chunkSize: f.chunkSize !== undefined ? Math.floor(f.chunkSize) : undefined,
+              window: f.window !== undefined ? Math.floor(f.window) : undefined,
+            },
+            dir,
+          );
+        } finally {
+          await session.close().catch(() => undefined);
+        }
+      },
+      { throttle: f.throttle ? Math.floor(f.throttle) : undefined, timeoutMs: f.timeout ? f.timeout * 1000 : undefined, signal: ac.signal },
+    );
     for await (const ev of events) {
       switch (ev.type) {
-        case 'start': printer.start(ev.host); break;
-        case 'data': break;
+        case 'start':
+          printer.start(ev.host);
+          break;
+        case 'data':
+          break;
         case 'done': {
           const r = ev.result;
-          printer.object(ev.host, { type: 'done', files: r.files.length, directories: r.directories, bytes: r.bytes, movedBytes: r.movedBytes, seconds: Number(r.seconds.toFixed(3)), bytesPerSecond: Math.round(r.bytesPerSecond) },
-            transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human));
+          printer.object(
+            ev.host,
+            {
+              type: 'done',
+              files: r.files.length,
+              directories: r.directories,
+              bytes: r.bytes,
+              movedBytes: r.movedBytes,
+              seconds: Number(r.seconds.toFixed(3)),
+              bytesPerSecond: Math.round(r.bytesPerSecond),
+            },
+            transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human),
+          );
           printer.finish(ev.host, { kind: 'ps', hadErrors: false });
           break;
         }
         case 'error': {
-          const e = ev.error instanceof TimeoutError ? new TimeoutError(`the ${verb} did not finish within ${f.timeout} s on this host (the partial file is kept: run it again to resume)`) : ev.error;
+          const e =
+            ev.error instanceof TimeoutError
+              ? new TimeoutError(
+                  `the ${verb} did not finish within ${f.timeout} s on this host (the partial file is kept: run it again to resume)`,
+                )
+              : ev.error;
           printer.finish(ev.host, errorOutcome(e));
           break;
         }
       }
     }
-  } finally { process.off('SIGINT', onSig); process.off('SIGTERM', onSig); }
+  } finally {
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
+  }
   await exitWith(printer.close());
 }
 
 /** Checks before a many-hosts transfer: stdin / stdout cannot be shared by several hosts. */
 export function checkTransferFanout(verb: 'copy' | 'fetch', sources: string[], dest: string): void {
-  if (verb === 'copy' && sources.includes('-')) throw new InvalidArgumentError('many hosts: - (stdin) can be read only once; copy a file instead');
-  if (verb === 'fetch' && dest === '-') throw new InvalidArgumentError('many hosts: fetch into a directory (each host\'s files go to DIR/<host>/), not - (stdout)');
+  if (verb === 'copy' && sources.includes('-'))
+    throw new InvalidArgumentError('many hosts: - (stdin) can be read only once; copy a file instead');
+  if (verb === 'fetch' && dest === '-')
+    throw new InvalidArgumentError("many hosts: fetch into a directory (each host's files go to DIR/<host>/), not - (stdout)");
 }

@@ -22,7 +22,9 @@ export type ParamTable = Map<string, { name: string; isSwitch: boolean }>;
 /** A token that names a parameter: `-Name` or `-Name:value` (not `-`, `--`, or a negative number). */
 const PARAM_TOKEN = /^-([\p{L}_?][\p{L}\p{N}_?-]*)(?::([\s\S]*))?$/u;
 
-export function hasParameterTokens(args: string[]): boolean { return args.some((a) => PARAM_TOKEN.test(a)); }
+export function hasParameterTokens(args: string[]): boolean {
+  return args.some((a) => PARAM_TOKEN.test(a));
+}
 
 /**
  * What PowerShell makes of a bare word typed as an argument: a number when it reads as one (decimal or 0x hex
@@ -35,12 +37,15 @@ export function literalArg(s: string): PSValue {
     if (n >= -(2n ** 63n) && n < 2n ** 63n) return ps.int64(n);
     return ps.double(Number(s));
   }
-  if (/^0x[0-9a-f]{1,8}$/i.test(s)) { const n = Number.parseInt(s.slice(2), 16); return n > 0x7fffffff ? n - 0x1_0000_0000 : n; }
+  if (/^0x[0-9a-f]{1,8}$/i.test(s)) {
+    const n = Number.parseInt(s.slice(2), 16);
+    return n > 0x7fffffff ? n - 0x1_0000_0000 : n;
+  }
   if (/^[+-]?(\d+\.\d*|\.\d+|\d+)(e[+-]?\d+)?$/i.test(s) && /[.e]/i.test(s)) return ps.double(Number(s));
   return s;
 }
 
-const SWITCH_VALUE: Record<string, boolean> = { '$true': true, true: true, '1': true, '$false': false, false: false, '0': false };
+const SWITCH_VALUE: Record<string, boolean> = { $true: true, true: true, '1': true, $false: false, false: false, '0': false };
 
 /**
  * Bind `args` the way pwsh -File binds them to a script whose parameters are `params` (undefined: unknown, then a
@@ -54,27 +59,42 @@ export function bindArgs(args: string[], params: ParamTable | undefined, literal
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = PARAM_TOKEN.exec(a);
-    if (!m) { out.push({ name: null, value: value(a) }); continue; }
+    if (!m) {
+      out.push({ name: null, value: value(a) });
+      continue;
+    }
     const given = m[1]!;
     const inline = m[2];
     let p = params?.get(given.toLowerCase());
     if (params && !p) {
       const matches = [...new Set([...params.values()].filter((x) => x.name.toLowerCase().startsWith(given.toLowerCase())))];
       if (matches.length === 1) p = matches[0];
-      else if (!matches.length && !advanced) { out.push({ name: null, value: a }); continue; } // a simple script: into $args, as pwsh -File does
+      else if (!matches.length && !advanced) {
+        out.push({ name: null, value: a });
+        continue;
+      } // a simple script: into $args, as pwsh -File does
     }
     const name = p?.name ?? given;
     if (p?.isSwitch) {
-      if (inline === undefined) { out.push({ name, value: true }); continue; }
+      if (inline === undefined) {
+        out.push({ name, value: true });
+        continue;
+      }
       const b = SWITCH_VALUE[inline.toLowerCase()];
       if (b === undefined) throw new InvalidArgumentError(`-${given}:${inline}: a switch takes $true or $false`);
       out.push({ name, value: b });
       continue;
     }
-    if (inline !== undefined) { out.push({ name, value: value(inline) }); continue; }
+    if (inline !== undefined) {
+      out.push({ name, value: value(inline) });
+      continue;
+    }
     const next = args[i + 1];
     if (next === undefined || PARAM_TOKEN.test(next)) {
-      if (!p) { out.push({ name, value: true }); continue; } // not a known parameter: a lone -Name is a switch
+      if (!p) {
+        out.push({ name, value: true });
+        continue;
+      } // not a known parameter: a lone -Name is a switch
       throw new InvalidArgumentError(`missing an argument for parameter -${name}: give -${name} VALUE`);
     }
     out.push({ name, value: value(next) });
@@ -107,7 +127,9 @@ export async function remoteParams(session: Session, script: string): Promise<Pa
       for (const n of [name, ...aliases]) if (n) t.set(n.toLowerCase(), p);
     }
     return t;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Arguments of a script: named tokens resolved against the remote's view of its param() block. */
@@ -134,13 +156,18 @@ export function readsPipelineInput(script: string): boolean {
 /** stdin as lines, read as they come (no buffering of the whole input). */
 export async function* stdinLines(stdin: NodeJS.ReadableStream = process.stdin): AsyncGenerator<PSValue> {
   const rl = createInterface({ input: stdin, crlfDelay: Infinity, terminal: false });
-  try { for await (const line of rl) yield line; } finally { rl.close(); }
+  try {
+    for await (const line of rl) yield line;
+  } finally {
+    rl.close();
+  }
 }
 
 /** A JSON value as a PowerShell value: objects become PSCustomObjects (as ConvertFrom-Json makes them). */
 export function jsonToPS(v: unknown): PSValue {
   if (v === null || typeof v === 'string' || typeof v === 'boolean') return v;
-  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) <= 2147483647 ? v : Number.isSafeInteger(v) ? ps.int64(BigInt(v)) : ps.double(v);
+  if (typeof v === 'number')
+    return Number.isInteger(v) && Math.abs(v) <= 2147483647 ? v : Number.isSafeInteger(v) ? ps.int64(BigInt(v)) : ps.double(v);
   if (Array.isArray(v)) return PSObject.list(v.map(jsonToPS));
   return PSObject.custom(Object.entries(v as object).map(([k, x]) => [k, jsonToPS(x)] as [string, PSValue]));
 }
@@ -154,36 +181,65 @@ export async function* stdinJson(stdin: NodeJS.ReadableStream = process.stdin): 
   let n = 0;
   for await (const line of stdinLines(stdin)) {
     n++;
-    if (doc) { doc.push(line as string); continue; }
+    if (doc) {
+      doc.push(line as string);
+      continue;
+    }
     const t = (line as string).trim();
     if (!t) continue;
     let v: unknown;
-    try { v = JSON.parse(t); } catch { doc = [line as string]; continue; }
-    if (Array.isArray(v) && n === 1) { for (const x of v) yield jsonToPS(x); continue; }
+    try {
+      v = JSON.parse(t);
+    } catch {
+      doc = [line as string];
+      continue;
+    }
+    if (Array.isArray(v) && n === 1) {
+      for (const x of v) yield jsonToPS(x);
+      continue;
+    }
     yield jsonToPS(v);
   }
   if (doc) {
     let v: unknown;
-    try { v = JSON.parse(doc.join('\n')); } catch (e) { throw new InvalidArgumentError(`--input-json: stdin is not JSON or NDJSON (${(e as Error).message})`); }
-    if (Array.isArray(v)) for (const x of v) yield jsonToPS(x); else yield jsonToPS(v);
+    try {
+      v = JSON.parse(doc.join('\n'));
+    } catch (e) {
+      throw new InvalidArgumentError(`--input-json: stdin is not JSON or NDJSON (${(e as Error).message})`);
+    }
+    if (Array.isArray(v)) for (const x of v) yield jsonToPS(x);
+    else yield jsonToPS(v);
   }
 }
 
 /** The flags of `ps` that say what to run. */
-export interface ModeFlags { command?: string; file?: string; cmd?: string; param?: string[]; inputJson?: boolean; inputLines?: boolean }
+export interface ModeFlags {
+  command?: string;
+  file?: string;
+  cmd?: string;
+  param?: string[];
+  inputJson?: boolean;
+  inputLines?: boolean;
+}
 
 /** Check the mode flags; returns the script text (undefined in command mode). */
 export async function scriptOf(args: string[], flags: ModeFlags): Promise<string | undefined> {
   const modes = [flags.command, flags.file, flags.cmd].filter((m) => m !== undefined).length;
   if (modes !== 1) throw new InvalidArgumentError('give exactly one of -c SCRIPT, -f FILE or --cmd NAME');
-  if (flags.param?.length && flags.cmd === undefined) throw new InvalidArgumentError('--param goes with --cmd NAME (a script takes its arguments after --: -Name value)');
+  if (flags.param?.length && flags.cmd === undefined)
+    throw new InvalidArgumentError('--param goes with --cmd NAME (a script takes its arguments after --: -Name value)');
   if (flags.inputJson && flags.inputLines) throw new InvalidArgumentError('give one of --input-json and --input-lines');
   if (flags.cmd !== undefined) {
-    if (!/^[\w.\\:-]+$/.test(flags.cmd)) throw new InvalidArgumentError(`--cmd ${JSON.stringify(flags.cmd)}: give a command name (e.g. Get-Date); a script goes with -c`);
+    if (!/^[\w.\\:-]+$/.test(flags.cmd))
+      throw new InvalidArgumentError(`--cmd ${JSON.stringify(flags.cmd)}: give a command name (e.g. Get-Date); a script goes with -c`);
     return undefined;
   }
   if (flags.file === undefined) return flags.command!;
-  try { return (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, ''); } catch (e) { throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`); }
+  try {
+    return (await readFile(flags.file, 'utf8')).replace(/^\uFEFF/, '');
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read ${flags.file}: ${(e as Error).message}`);
+  }
 }
 
 /** The command to run: the script with its arguments bound as pwsh binds them, or --cmd with --param. */
@@ -193,4 +249,3 @@ export async function commandOf(session: Session, script: string | undefined, ar
   }
   return { cmd: script, isScript: true, args: await scriptArgs(session, script, args, flags.file === undefined) };
 }
-

@@ -10,8 +10,18 @@
  * small JS formatter below prints the deserialized objects. Uses only the public API.
  */
 import {
-  PSObject, PSPrimitive, PSList, PSDict, toPlain, PSInvocationState,
-  type ClixmlValue, type CommandSpec, type PipelineSpec, type PSHostHandler, type PSHostUI, type Session,
+  PSObject,
+  PSPrimitive,
+  PSList,
+  PSDict,
+  toPlain,
+  PSInvocationState,
+  type ClixmlValue,
+  type CommandSpec,
+  type PipelineSpec,
+  type PSHostHandler,
+  type PSHostUI,
+  type Session,
 } from '../index.js';
 
 /** Columns the remote formatter gets: the terminal's, else $COLUMNS, else 120 (as Out-String's default). */
@@ -29,7 +39,9 @@ export function colorWanted(stream: NodeJS.WriteStream = process.stdout, env: No
 // CSI (ESC [ ... final), OSC (ESC ] ... BEL | ESC \), and two-character escapes
 const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
 /** Text without terminal escape sequences (what `$PSStyle.OutputRendering = 'PlainText'` prints). */
-export function stripAnsi(s: string): string { return s.includes('\x1b') ? s.replace(ANSI, '') : s; }
+export function stripAnsi(s: string): string {
+  return s.includes('\x1b') ? s.replace(ANSI, '') : s;
+}
 
 export interface TextHostState {
   /** the remote wrote an error line (an error record through Out-Default, or $host.UI.WriteErrorLine) */
@@ -42,18 +54,29 @@ export interface TextHostState {
  * pipeline's input, Read-Host and prompts fail as they do in `pwsh -c` with redirected input, instead of
  * waiting on a stream that is already taken.
  */
-export function textHost<H extends PSHostHandler>(base: H, opts: { width: number; color: boolean; stdinIsInput?: boolean }): H & { state: TextHostState; ui: PSHostUI } {
+export function textHost<H extends PSHostHandler>(
+  base: H,
+  opts: { width: number; color: boolean; stdinIsInput?: boolean },
+): H & { state: TextHostState; ui: PSHostUI } {
   const state: TextHostState = { errorLines: 0 };
   const ui = base.ui ?? {};
   const clean = (t: string) => (opts.color ? t : stripAnsi(t));
-  const taken = () => { throw new Error('stdin is the pipeline input of this command: Read-Host and prompts cannot read from it'); };
+  const taken = () => {
+    throw new Error('stdin is the pipeline input of this command: Read-Host and prompts cannot read from it');
+  };
   const size = { width: opts.width, height: 9999 };
   return {
     ...base,
     state,
     ui: {
       ...ui,
-      rawUI: { ...(ui.rawUI ?? {}), bufferSize: size, windowSize: { width: opts.width, height: 50 }, maxWindowSize: size, maxPhysicalWindowSize: size },
+      rawUI: {
+        ...(ui.rawUI ?? {}),
+        bufferSize: size,
+        windowSize: { width: opts.width, height: 50 },
+        maxWindowSize: size,
+        maxPhysicalWindowSize: size,
+      },
       write: (t, c) => ui.write?.(clean(t), c),
       writeLine: (t, c) => ui.writeLine?.(clean(t), c),
       writeErrorLine: (t) => {
@@ -64,7 +87,9 @@ export function textHost<H extends PSHostHandler>(base: H, opts: { width: number
       writeWarningLine: (t) => ui.writeWarningLine?.(clean(t)),
       writeVerboseLine: (t) => ui.writeVerboseLine?.(clean(t)),
       writeDebugLine: (t) => ui.writeDebugLine?.(clean(t)),
-      ...(opts.stdinIsInput ? { readLine: taken, readLineAsSecureString: taken, prompt: taken, promptForChoice: taken, promptForCredential: taken } : {}),
+      ...(opts.stdinIsInput
+        ? { readLine: taken, readLineAsSecureString: taken, prompt: taken, promptForChoice: taken, promptForCredential: taken }
+        : {}),
     },
   };
 }
@@ -73,7 +98,8 @@ export function textHost<H extends PSHostHandler>(base: H, opts: { width: number
  * A native program's stderr lines arrive as error records; pwsh's console lets them through to stderr as plain
  * text, so they go to the host's error line here too (Out-Default would write them to stdout).
  */
-const NATIVE_STDERR = "process { if ($_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'NativeCommandError*') { $Host.UI.WriteErrorLine([string]$_.Exception.Message) } else { $_ } }";
+const NATIVE_STDERR =
+  "process { if ($_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'NativeCommandError*') { $Host.UI.WriteErrorLine([string]$_.Exception.Message) } else { $_ } }";
 
 /**
  * The pipeline that prints `cmd`'s output as PowerShell does: `cmd 2>&1 | Out-Default` (a script also passes its
@@ -88,7 +114,21 @@ export function formattedPipeline(cmd: CommandSpec): PipelineSpec {
 
 /** The pipeline for the many-hosts path: `cmd | Out-String -Stream -Width N` (one output string per line). */
 export function outStringPipeline(cmd: CommandSpec, width: number): PipelineSpec {
-  return { statements: [[cmd, { cmd: 'Out-String', isScript: false, args: [{ name: 'Stream', value: true }, { name: 'Width', value: width }] }]] };
+  return {
+    statements: [
+      [
+        cmd,
+        {
+          cmd: 'Out-String',
+          isScript: false,
+          args: [
+            { name: 'Stream', value: true },
+            { name: 'Width', value: width },
+          ],
+        },
+      ],
+    ],
+  };
 }
 
 /** The pipeline failed because the endpoint has no `name` command (the formatter is not available there). */
@@ -111,13 +151,16 @@ export async function remoteErrorView(session: Session, err: ClixmlValue, width:
   try {
     const r = await session.invoke(
       'param($id, $w) $e = $Error[0]; if ($e -is [System.Management.Automation.ErrorRecord] -and $e.FullyQualifiedErrorId -eq $id) { $e | Out-String -Stream -Width $w }',
-      { args: [id, width] });
+      { args: [id, width] },
+    );
     if (r.state !== PSInvocationState.Completed || r.hadErrors || !r.output.length) return undefined;
     const lines = r.output.map((l) => (typeof l === 'string' ? l : String(toPlain(l))));
     while (lines.length && !lines[0]!.trim()) lines.shift();
     while (lines.length && !lines[lines.length - 1]!.trim()) lines.pop();
     return lines.length ? lines : undefined;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** An error record as one line (where no remote view is available): `Command: message`. */
@@ -135,18 +178,28 @@ export function formatError(r: ClixmlValue): string {
 /** Bounds of the fallback formatting (as `--json`'s toPlain bounds its walk): nesting, values visited, list items shown. */
 export const FORMAT_LIMITS = { depth: 16, nodes: 100_000, shortItems: 4, shortDepth: 3 };
 
-interface FormatWalk { budget: number; stack: Set<object> }
+interface FormatWalk {
+  budget: number;
+  stack: Set<object>;
+}
 
 /**
  * A simple PowerShell-like rendering of a deserialized value (only where the remote cannot format): scalars as
  * text, objects as `Name : Value` lists. Safe on any value: a cycle prints `[Circular]`, nesting past
  * FORMAT_LIMITS.depth prints `…`, and a value that expands past FORMAT_LIMITS.nodes ends with `… (truncated)`.
  */
-export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_LIMITS.nodes, stack: new Set() }, depth = 0): string | undefined {
+export function formatValue(
+  v: ClixmlValue,
+  walk: FormatWalk = { budget: FORMAT_LIMITS.nodes, stack: new Set() },
+  depth = 0,
+): string | undefined {
   if (v === null) return undefined;
   if (typeof v !== 'object') return scalarText(v);
   if (--walk.budget < 0) return '… (truncated)';
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
+  if (v instanceof PSPrimitive) {
+    const p = toPlain(v);
+    return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p);
+  }
   if (walk.stack.has(v)) return '[Circular]';
   if (depth > FORMAT_LIMITS.depth) return '…';
   walk.stack.add(v);
@@ -155,7 +208,10 @@ export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_
       if (v.collection instanceof PSList) {
         const lines: string[] = [];
         for (const i of v.collection.items) {
-          if (walk.budget <= 0) { lines.push('… (truncated)'); break; }
+          if (walk.budget <= 0) {
+            lines.push('… (truncated)');
+            break;
+          }
           lines.push(formatValue(i as ClixmlValue, walk, depth + 1) ?? '');
         }
         return lines.join('\n');
@@ -163,11 +219,16 @@ export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_
       if (v.collection instanceof PSDict) {
         const rows: Array<readonly [string, string]> = [];
         for (const [k, val] of v.collection.entries) {
-          if (walk.budget <= 0) { rows.push(['…', '(truncated)']); break; }
+          if (walk.budget <= 0) {
+            rows.push(['…', '(truncated)']);
+            break;
+          }
           rows.push([short(k as ClixmlValue, walk), short(val as ClixmlValue, walk)] as const);
         }
         const w = Math.max(4, ...rows.map((r) => r[0].length));
-        return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join('\n');
+        return ['', `${'Name'.padEnd(w)} Value`, `${'----'.padEnd(w)} -----`, ...rows.map(([k, val]) => `${k.padEnd(w)} ${val}`), ''].join(
+          '\n',
+        );
       }
       const props = [...v.adapted, ...v.extended];
       if (v.value !== undefined && !v.collection && !v.adapted.size) return formatValue(v.value as ClixmlValue, walk, depth + 1);
@@ -181,7 +242,9 @@ export function formatValue(v: ClixmlValue, walk: FormatWalk = { budget: FORMAT_
       return v.typeNames[0] ?? '';
     }
     return String(v);
-  } finally { walk.stack.delete(v); }
+  } finally {
+    walk.stack.delete(v);
+  }
 }
 
 /** A scalar as PowerShell prints it (booleans are `True` / `False`). */
@@ -194,7 +257,10 @@ function short(v: ClixmlValue, walk: FormatWalk, depth = 0): string {
   if (v === null) return '';
   if (typeof v !== 'object') return scalarText(v);
   if (--walk.budget < 0) return '…';
-  if (v instanceof PSPrimitive) { const p = toPlain(v); return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p); }
+  if (v instanceof PSPrimitive) {
+    const p = toPlain(v);
+    return typeof p === 'string' ? p : typeof p === 'boolean' ? scalarText(p) : JSON.stringify(p);
+  }
   if (walk.stack.has(v)) return '[Circular]';
   if (depth > FORMAT_LIMITS.shortDepth) return '…';
   walk.stack.add(v);
@@ -202,10 +268,15 @@ function short(v: ClixmlValue, walk: FormatWalk, depth = 0): string {
     if (v instanceof PSObject) {
       if (v.collection instanceof PSList) {
         const items = v.collection.items;
-        return `{${items.slice(0, FORMAT_LIMITS.shortItems).map((i) => short(i as ClixmlValue, walk, depth + 1)).join(', ')}${items.length > FORMAT_LIMITS.shortItems ? '…' : ''}}`;
+        return `{${items
+          .slice(0, FORMAT_LIMITS.shortItems)
+          .map((i) => short(i as ClixmlValue, walk, depth + 1))
+          .join(', ')}${items.length > FORMAT_LIMITS.shortItems ? '…' : ''}}`;
       }
-      return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue, walk, depth + 1) : v.typeNames[0] ?? '');
+      return v.toStringValue ?? (v.value !== undefined ? short(v.value as ClixmlValue, walk, depth + 1) : (v.typeNames[0] ?? ''));
     }
     return String(v);
-  } finally { walk.stack.delete(v); }
+  } finally {
+    walk.stack.delete(v);
+  }
 }

@@ -23,22 +23,41 @@ export function keyringStoreHint(user: string): string {
  * USER's password from the keyring; undefined (with a warning saying how to store one) when it has none or the
  * keyring cannot be reached. `secret-tool` missing altogether is an error: the keyring was asked for explicitly.
  */
-export function keyringPassword(user: string, warn: (m: string) => void = (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
-  bin = process.env.WINRM_TS_SECRET_TOOL || 'secret-tool'): Promise<string | undefined> {
+export function keyringPassword(
+  user: string,
+  warn: (m: string) => void = (m) => process.stderr.write(`winrm-ts: warning: ${m}\n`),
+  bin = process.env.WINRM_TS_SECRET_TOOL || 'secret-tool',
+): Promise<string | undefined> {
   const env = { ...process.env };
   for (const k of SECRET_ENV) delete env[k];
   return new Promise((resolve, reject) => {
-    execFile(bin, ['lookup', 'service', KEYRING_SERVICE, 'user', user], { env, timeout: 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 }, (err, stdout, stderr) => {
-      if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
-        reject(new InvalidArgumentError(`--keyring: ${bin} is not installed (Debian/Ubuntu: apt-get install libsecret-tools; it needs a Secret Service such as GNOME Keyring on the session D-Bus)`));
-        return;
-      }
-      if (!err && stdout) { resolve(stdout); return; }
-      const why = String(stderr ?? '').trim().split('\n')[0];
-      warn(why
-        ? `the keyring could not be read (${why}): is a Secret Service (GNOME Keyring, KeePassXC) running and unlocked on this session's D-Bus?`
-        : `no password for ${user} in the keyring; store one with: ${keyringStoreHint(user)}`);
-      resolve(undefined);
-    });
+    execFile(
+      bin,
+      ['lookup', 'service', KEYRING_SERVICE, 'user', user],
+      { env, timeout: 15_000, encoding: 'utf8', maxBuffer: 64 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(
+            new InvalidArgumentError(
+              `--keyring: ${bin} is not installed (Debian/Ubuntu: apt-get install libsecret-tools; it needs a Secret Service such as GNOME Keyring on the session D-Bus)`,
+            ),
+          );
+          return;
+        }
+        if (!err && stdout) {
+          resolve(stdout);
+          return;
+        }
+        const why = String(stderr ?? '')
+          .trim()
+          .split('\n')[0];
+        warn(
+          why
+            ? `the keyring could not be read (${why}): is a Secret Service (GNOME Keyring, KeePassXC) running and unlocked on this session's D-Bus?`
+            : `no password for ${user} in the keyring; store one with: ${keyringStoreHint(user)}`,
+        );
+        resolve(undefined);
+      },
+    );
   });
 }

@@ -109,28 +109,47 @@ export class WinRMClient {
     this.url = endpointUrl(options);
     const { host } = parseHostPort(options.host);
     const initOpts: InitiatorOptions = {
-      targetHost: host, spn: options.spn, delegateTo: options.delegateTo, credsspMinVersion: options.credsspMinVersion,
+      targetHost: host,
+      spn: options.spn,
+      delegateTo: options.delegateTo,
+      credsspMinVersion: options.credsspMinVersion,
       tls: !!options.https,
-      ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}), ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
+      ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}),
+      ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       kdcSend: networkKdc(),
     };
     // trusted hosts: nothing proves who this host is → NTLM and Basic are refused; Negotiate / CredSSP may use Kerberos only
-    const trust = { host, https: options.https, insecure: options.insecure, fingerprint: options.fingerprint, trustedHosts: options.trustedHosts, trustedHostsSource: options.trustedHostsSource };
+    const trust = {
+      host,
+      https: options.https,
+      insecure: options.insecure,
+      fingerprint: options.fingerprint,
+      trustedHosts: options.trustedHosts,
+      trustedHostsSource: options.trustedHostsSource,
+    };
     const untrusted = hostTrust(trust) === 'untrusted';
     if (untrusted) initOpts.ntlmRefused = (what: string) => untrustedHostError(trust, what);
     let auth: AuthContext | undefined = options.authContext;
     this.authName = auth?.protocol;
     if (!auth && options.auth?.toLowerCase() === 'certificate') {
-      if (!options.https) throw new InvalidArgumentError('certificate authentication works only over HTTPS: add --https (the client certificate is presented in the TLS handshake)');
-      if (!options.clientCertificate) throw new InvalidArgumentError('certificate authentication needs a client certificate: --cert FILE --cert-key FILE (PEM) or --cert-p12 FILE');
+      if (!options.https)
+        throw new InvalidArgumentError(
+          'certificate authentication works only over HTTPS: add --https (the client certificate is presented in the TLS handshake)',
+        );
+      if (!options.clientCertificate)
+        throw new InvalidArgumentError(
+          'certificate authentication needs a client certificate: --cert FILE --cert-key FILE (PEM) or --cert-p12 FILE',
+        );
       this.authName = 'certificate';
       auth = createInitiator('certificate', { username: options.username ?? '' }, initOpts);
     }
     if (!auth) {
       if (options.username) {
         if (!options.auth && !getMechanism('negotiate')?.initiator) {
-          throw new InvalidArgumentError('Negotiate/NTLM is not available in this build yet: pass --auth basic (over HTTPS, or to an endpoint that allows unencrypted traffic)');
+          throw new InvalidArgumentError(
+            'Negotiate/NTLM is not available in this build yet: pass --auth basic (over HTTPS, or to an endpoint that allows unencrypted traffic)',
+          );
         }
         const name = defaultAuthName(options)!;
         this.authName = name;
@@ -148,44 +167,86 @@ export class WinRMClient {
     }
     const operation = options.operationTimeout ?? 20;
     const read = options.readTimeout ?? operation + 10;
-    if (read <= operation) throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
+    if (read <= operation)
+      throw new InvalidArgumentError(`the read timeout (${read} s) must be longer than the operation timeout (${operation} s)`);
     this.transport = new HttpTransport({
-      url: this.url, auth, username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName, encryption: options.encryption,
-      tls: { ca: options.ca, fingerprint: options.fingerprint, insecure: options.insecure, ...options.clientCertificate, ...(options.tlsServerName ? { servername: options.tlsServerName } : {}) },
-      proxy: options.proxy, noProxy: options.noProxy,
-      connectTimeoutMs: (options.connectTimeout ?? 30) * 1000, readTimeoutMs: read * 1000,
-      maxConnections: options.maxConnections, onWarning: options.onWarning, allowUnencrypted: options.allowUnencrypted,
+      url: this.url,
+      auth,
+      username: options.username ?? (auth as { displayName?: string } | undefined)?.displayName,
+      encryption: options.encryption,
+      tls: {
+        ca: options.ca,
+        fingerprint: options.fingerprint,
+        insecure: options.insecure,
+        ...options.clientCertificate,
+        ...(options.tlsServerName ? { servername: options.tlsServerName } : {}),
+      },
+      proxy: options.proxy,
+      noProxy: options.noProxy,
+      connectTimeoutMs: (options.connectTimeout ?? 30) * 1000,
+      readTimeoutMs: read * 1000,
+      maxConnections: options.maxConnections,
+      onWarning: options.onWarning,
+      allowUnencrypted: options.allowUnencrypted,
       ...(auth ? {} : { anonymousHint: anonymousLogonHint() }),
     });
     this.wsman = new WSManClient(this.transport, {
-      to: this.url, maxEnvelopeSize: options.maxEnvelopeSize, operationTimeout: operation,
-      readTimeoutMarginMs: (read - operation) * 1000, locale: options.locale,
+      to: this.url,
+      maxEnvelopeSize: options.maxEnvelopeSize,
+      operationTimeout: operation,
+      readTimeoutMarginMs: (read - operation) * 1000,
+      locale: options.locale,
     });
   }
 
-  get stats(): TransportStats { return this.transport.stats; }
+  get stats(): TransportStats {
+    return this.transport.stats;
+  }
 
-  openShell(o: ShellOpenOptions = {}): Promise<WinrsShell> { return WinrsShell.open(this.wsman, o); }
+  openShell(o: ShellOpenOptions = {}): Promise<WinrsShell> {
+    return WinrsShell.open(this.wsman, o);
+  }
 
   /** Open a shell, run one command to completion, close the shell. Small outputs only. */
-  async exec(command: string, args: string[] = [], o: ShellOpenOptions & { input?: string | Uint8Array; rawArguments?: boolean } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+  async exec(
+    command: string,
+    args: string[] = [],
+    o: ShellOpenOptions & { input?: string | Uint8Array; rawArguments?: boolean } = {},
+  ): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
     const shell = await this.openShell(o);
-    try { return await shell.exec(command, args, { signal: o.signal, input: o.input, rawArguments: o.rawArguments }); } finally { await shell.close().catch(() => undefined); }
+    try {
+      return await shell.exec(command, args, { signal: o.signal, input: o.input, rawArguments: o.rawArguments });
+    } finally {
+      await shell.close().catch(() => undefined);
+    }
   }
 
   /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — a WS-Transfer Get (DSP0226 7; MS-WSMV 3.1.4) of the config resource. */
-  async getConfig(o: { signal?: AbortSignal } = {}): Promise<{ maxEnvelopeSizeKb?: number; maxTimeoutMs?: number; allowUnencrypted?: boolean }> {
+  async getConfig(
+    o: { signal?: AbortSignal } = {},
+  ): Promise<{ maxEnvelopeSizeKb?: number; maxTimeoutMs?: number; allowUnencrypted?: boolean }> {
     const env = await this.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config', { signal: o.signal });
     const cfg = env.payload;
-    const num = (name: string) => { const t = cfg?.children.find((c) => c.local === name && c.ns === CFG_NS)?.text.trim(); return t && /^\d+$/.test(t) ? Number(t) : undefined; };
+    const num = (name: string) => {
+      const t = cfg?.children.find((c) => c.local === name && c.ns === CFG_NS)?.text.trim();
+      return t && /^\d+$/.test(t) ? Number(t) : undefined;
+    };
     const svc = cfg?.children.find((c) => c.local === 'Service' && c.ns === CFG_NS);
     const au = svc?.children.find((c) => c.local === 'AllowUnencrypted' && c.ns === CFG_NS)?.text.trim();
-    return { maxEnvelopeSizeKb: num('MaxEnvelopeSizekb'), maxTimeoutMs: num('MaxTimeoutms'), allowUnencrypted: au === undefined ? undefined : au === 'true' };
+    return {
+      maxEnvelopeSizeKb: num('MaxEnvelopeSizekb'),
+      maxTimeoutMs: num('MaxTimeoutms'),
+      allowUnencrypted: au === undefined ? undefined : au === 'true',
+    };
   }
 
-  close(): void { this.transport.close(); }
+  close(): void {
+    this.transport.close();
+  }
 }
 
 const CFG_NS = 'http://schemas.microsoft.com/wbem/wsman/1/config';
 
-export function connect(options: ConnectOptions): WinRMClient { return new WinRMClient(options); }
+export function connect(options: ConnectOptions): WinRMClient {
+  return new WinRMClient(options);
+}

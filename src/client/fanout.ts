@@ -66,14 +66,22 @@ export function fanout<D, R>(hosts: readonly string[], job: FanoutJob<D, R>, o: 
       const controllers = new Set<AbortController>();
       const stop = new AbortController();
       const onOuterAbort = () => stopAll(new AbortError('the fan-out was aborted'));
-      if (o.signal?.aborted) queueMicrotask(onOuterAbort); else o.signal?.addEventListener('abort', onOuterAbort, { once: true });
+      if (o.signal?.aborted) queueMicrotask(onOuterAbort);
+      else o.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
-      const push = (ev: FanoutEvent<D, R>) => { queue.push(ev); const w = wake; wake = undefined; w?.(); };
+      const push = (ev: FanoutEvent<D, R>) => {
+        queue.push(ev);
+        const w = wake;
+        wake = undefined;
+        w?.();
+      };
       const room = (): Promise<void> => {
         if (queue.length < bufferSize || stopped) return Promise.resolve();
         return new Promise((r) => roomWaiters.push(r));
       };
-      const releaseRoom = () => { while (roomWaiters.length && (queue.length < bufferSize || stopped)) roomWaiters.shift()!(); };
+      const releaseRoom = () => {
+        while (roomWaiters.length && (queue.length < bufferSize || stopped)) roomWaiters.shift()!();
+      };
 
       function stopAll(reason: Error): void {
         if (stopped) return;
@@ -82,15 +90,28 @@ export function fanout<D, R>(hosts: readonly string[], job: FanoutJob<D, R>, o: 
         for (const c of controllers) c.abort(reason);
         releaseRoom();
         // hosts that never started: reported, never run
-        while (next < hosts.length) { const i = next++; push({ type: 'error', host: hosts[i]!, index: i, error: reason, ms: 0 }); finished++; }
-        const w = wake; wake = undefined; w?.();
+        while (next < hosts.length) {
+          const i = next++;
+          push({ type: 'error', host: hosts[i]!, index: i, error: reason, ms: 0 });
+          finished++;
+        }
+        const w = wake;
+        wake = undefined;
+        w?.();
       }
 
       const launch = () => {
         while (!stopped && running < throttle && next < hosts.length) {
           const index = next++;
           running++;
-          void runOne(hosts[index]!, index).finally(() => { running--; finished++; launch(); const w = wake; wake = undefined; w?.(); });
+          void runOne(hosts[index]!, index).finally(() => {
+            running--;
+            finished++;
+            launch();
+            const w = wake;
+            wake = undefined;
+            w?.();
+          });
         }
       };
 
@@ -99,21 +120,29 @@ export function fanout<D, R>(hosts: readonly string[], job: FanoutJob<D, R>, o: 
         controllers.add(ac);
         const t0 = Date.now();
         let timer: NodeJS.Timeout | undefined;
-        const deadline = o.timeoutMs !== undefined && o.timeoutMs > 0 ? new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const e = new TimeoutError(`${host}: no result within ${o.timeoutMs! / 1000} s (the per-host time limit); the host may be slow or hung`);
-            ac.abort(e); reject(e);
-          }, o.timeoutMs);
-        }) : undefined;
+        const deadline =
+          o.timeoutMs !== undefined && o.timeoutMs > 0
+            ? new Promise<never>((_, reject) => {
+                timer = setTimeout(() => {
+                  const e = new TimeoutError(
+                    `${host}: no result within ${o.timeoutMs! / 1000} s (the per-host time limit); the host may be slow or hung`,
+                  );
+                  ac.abort(e);
+                  reject(e);
+                }, o.timeoutMs);
+              })
+            : undefined;
         deadline?.catch(() => undefined);
         const aborted = new Promise<never>((_, reject) => {
-          if (ac.signal.aborted) reject(ac.signal.reason); else ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
+          if (ac.signal.aborted) reject(ac.signal.reason);
+          else ac.signal.addEventListener('abort', () => reject(ac.signal.reason), { once: true });
         });
         aborted.catch(() => undefined);
         push({ type: 'start', host, index });
         try {
           const ctx: FanoutContext<D> = {
-            signal: ac.signal, index,
+            signal: ac.signal,
+            index,
             emit: async (data) => {
               if (ac.signal.aborted) throw asError(ac.signal.reason);
               await room();
@@ -137,9 +166,17 @@ export function fanout<D, R>(hosts: readonly string[], job: FanoutJob<D, R>, o: 
         async next(): Promise<IteratorResult<FanoutEvent<D, R>>> {
           for (;;) {
             const ev = queue.shift();
-            if (ev) { releaseRoom(); return { value: ev, done: false }; }
-            if (finished >= hosts.length && running === 0) { cleanup(); return { value: undefined, done: true }; }
-            await new Promise<void>((r) => { wake = r; });
+            if (ev) {
+              releaseRoom();
+              return { value: ev, done: false };
+            }
+            if (finished >= hosts.length && running === 0) {
+              cleanup();
+              return { value: undefined, done: true };
+            }
+            await new Promise<void>((r) => {
+              wake = r;
+            });
           }
         },
         async return(): Promise<IteratorResult<FanoutEvent<D, R>>> {
@@ -150,7 +187,9 @@ export function fanout<D, R>(hosts: readonly string[], job: FanoutJob<D, R>, o: 
         },
       };
 
-      function cleanup(): void { o.signal?.removeEventListener('abort', onOuterAbort); }
+      function cleanup(): void {
+        o.signal?.removeEventListener('abort', onOuterAbort);
+      }
     },
   };
 }

@@ -30,7 +30,12 @@ export type InvokeEvent =
   | { type: 'state'; state: PSInvocationState; error?: ClixmlValue };
 
 export interface InvokeStreams {
-  error: ClixmlValue[]; warning: ClixmlValue[]; verbose: ClixmlValue[]; debug: ClixmlValue[]; information: ClixmlValue[]; progress: ClixmlValue[];
+  error: ClixmlValue[];
+  warning: ClixmlValue[];
+  verbose: ClixmlValue[];
+  debug: ClixmlValue[];
+  information: ClixmlValue[];
+  progress: ClixmlValue[];
 }
 export interface InvokeResult {
   output: ClixmlValue[];

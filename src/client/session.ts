@@ -14,7 +14,15 @@
 import { generateKeyPair } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { AbortError, InvalidArgumentError, LocalProtocolError, RemoteCommandError, TimeoutError, TransportError, WinRMError } from '../errors.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  LocalProtocolError,
+  RemoteCommandError,
+  TimeoutError,
+  TransportError,
+  WinRMError,
+} from '../errors.js';
 import { PSObject, PSPrimitive, PSList, PSDict, type ClixmlValue, type PSValue } from '../clixml/index.js';
 import { ClientRunspacePool, type ClientPipeline } from '../psrp/pool.js';
 import { RunspacePoolState, PSInvocationState } from '../psrp/state.js';
@@ -32,7 +40,15 @@ import { answerHostCall, type PSHostHandler } from './host.js';
 import type { InvokeEvent, InvokeOptions, InvokeResult } from './invoke.js';
 
 export type { InvokeEvent, InvokeOptions, InvokeResult, InvokeStreams } from './invoke.js';
-import { copyToRemote, fetchFromRemote, type CopyOptions, type CopySource, type FetchDestination, type FetchOptions, type TransferResult } from '../transfer/index.js';
+import {
+  copyToRemote,
+  fetchFromRemote,
+  type CopyOptions,
+  type CopySource,
+  type FetchDestination,
+  type FetchOptions,
+  type TransferResult,
+} from '../transfer/index.js';
 export type { PSHostHandler } from './host.js';
 
 /** Options of Session.open that every transport takes. */
@@ -72,10 +88,14 @@ export interface ProcessSessionOptions extends SessionCommonOptions {
 }
 
 /** `transport: 'wsman'`: PowerShell remoting over WinRM (src/client/wsman-session.ts). */
-export interface WSManSessionOpenOptions extends SessionCommonOptions, Omit<WSManSessionOptions, 'signal'> { transport: 'wsman' }
+export interface WSManSessionOpenOptions extends SessionCommonOptions, Omit<WSManSessionOptions, 'signal'> {
+  transport: 'wsman';
+}
 
 /** `transport: 'ssh'`: the SSH `powershell` subsystem (src/client/ssh-session.ts). */
-export interface SshSessionOpenOptions extends SessionCommonOptions, Omit<SshSessionOptions, 'signal'> { transport: 'ssh' }
+export interface SshSessionOpenOptions extends SessionCommonOptions, Omit<SshSessionOptions, 'signal'> {
+  transport: 'ssh';
+}
 
 /** An application's own transport: a ready PoolTransport, or a function that makes one from these options. */
 export interface CustomSessionOptions extends SessionCommonOptions {
@@ -102,10 +122,19 @@ function openTransport(opts: SessionOptions): PoolTransport | Promise<PoolTransp
   if (typeof t === 'function') return t(opts as CustomSessionOptions);
   if (t && typeof t === 'object') return t;
   // only reachable from JavaScript or through a cast
-  throw new InvalidArgumentError(`unknown session transport ${JSON.stringify(t)} (known: 'process', 'wsman', 'ssh', a PoolTransport or a function returning one)`);
+  throw new InvalidArgumentError(
+    `unknown session transport ${JSON.stringify(t)} (known: 'process', 'wsman', 'ssh', a PoolTransport or a function returning one)`,
+  );
 }
 
-const STREAM_OF: Record<string, InvokeEvent['type']> = { Error: 'error', Warning: 'warning', Verbose: 'verbose', Debug: 'debug', Information: 'information', Progress: 'progress' };
+const STREAM_OF: Record<string, InvokeEvent['type']> = {
+  Error: 'error',
+  Warning: 'warning',
+  Verbose: 'verbose',
+  Debug: 'debug',
+  Information: 'information',
+  Progress: 'progress',
+};
 
 /** One pipeline's events flowing to its consumer. */
 class Run {
@@ -117,11 +146,31 @@ class Run {
   failureIsStandIn = false;
   /** the consumer left: events are dropped and no longer count for backpressure */
   abandoned = false;
-  constructor(readonly pipeline: ClientPipeline, readonly host: PSHostHandler | undefined) {}
-  push(e: InvokeEvent): void { if (this.abandoned) return; this.buffer.push(e); this.poke(); }
-  finish(err?: Error): void { this.failure ??= err; if (this.finished) return; this.finished = true; this.poke(); }
-  poke(): void { const w = this.wake; this.wake = undefined; w?.(); }
-  wait(): Promise<void> { return new Promise((r) => { this.wake = r; }); }
+  constructor(
+    readonly pipeline: ClientPipeline,
+    readonly host: PSHostHandler | undefined,
+  ) {}
+  push(e: InvokeEvent): void {
+    if (this.abandoned) return;
+    this.buffer.push(e);
+    this.poke();
+  }
+  finish(err?: Error): void {
+    this.failure ??= err;
+    if (this.finished) return;
+    this.finished = true;
+    this.poke();
+  }
+  poke(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+  wait(): Promise<void> {
+    return new Promise((r) => {
+      this.wake = r;
+    });
+  }
 }
 
 const genKeyPair = promisify(generateKeyPair);
@@ -140,11 +189,13 @@ function containsSecureString(v: unknown, depth = 0, seen = new Set<object>()): 
     for (const m of [v.adapted, v.extended]) for (const x of m.values()) if (containsSecureString(x, depth + 1, seen)) return true;
     if (v.value !== undefined && containsSecureString(v.value, depth + 1, seen)) return true;
     if (v.collection instanceof PSList) return v.collection.items.some((x) => containsSecureString(x, depth + 1, seen));
-    if (v.collection instanceof PSDict) return v.collection.entries.some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
+    if (v.collection instanceof PSDict)
+      return v.collection.entries.some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
     return false;
   }
   if (Array.isArray(v)) return v.some((x) => containsSecureString(x, depth + 1, seen));
-  if (v instanceof Map) return [...v].some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
+  if (v instanceof Map)
+    return [...v].some(([a, b]) => containsSecureString(a, depth + 1, seen) || containsSecureString(b, depth + 1, seen));
   if (v instanceof Uint8Array || v instanceof Date) return false;
   return Object.values(v as object).some((x) => containsSecureString(x, depth + 1, seen));
 }
@@ -153,7 +204,8 @@ function containsSecureString(v: unknown, depth = 0, seen = new Set<object>()): 
 function protocolAtLeast(v: string | undefined, major: number, minor: number): boolean {
   const m = /^(\d+)\.(\d+)/.exec(v ?? '');
   if (!m) return false;
-  const a = Number(m[1]); const b = Number(m[2]);
+  const a = Number(m[1]);
+  const b = Number(m[2]);
   return a > major || (a === major && b >= minor);
 }
 
@@ -173,12 +225,17 @@ export class Session {
   private lowWater = 512;
   private readingPaused = false;
 
-  private constructor(readonly pool: ClientRunspacePool, readonly transport: PoolTransport, readonly host: PSHostHandler | undefined) {}
+  private constructor(
+    readonly pool: ClientRunspacePool,
+    readonly transport: PoolTransport,
+    readonly host: PSHostHandler | undefined,
+  ) {}
 
   private setFlowLimit(n: number | undefined): void {
     if (n === undefined) return;
     if (!Number.isInteger(n) || n < 2) throw new InvalidArgumentError(`maxBufferedEvents must be an integer >= 2 (got ${n})`);
-    this.highWater = n; this.lowWater = Math.floor(n / 2);
+    this.highWater = n;
+    this.lowWater = Math.floor(n / 2);
   }
 
   /** Receive backpressure (OutOfProc and any transport with pauseReading/resumeReading). */
@@ -187,13 +244,24 @@ export class Session {
     if (!t.pauseReading || !t.resumeReading) return;
     let max = 0;
     for (const r of this.runs.values()) if (!r.abandoned && r.buffer.length > max) max = r.buffer.length;
-    if (!this.readingPaused && max > this.highWater && !this.closed && !this.connectionError) { this.readingPaused = true; t.pauseReading(); }
-    else if (this.readingPaused && (max <= this.lowWater || this.closed || this.connectionError)) { this.readingPaused = false; t.resumeReading(); }
+    if (!this.readingPaused && max > this.highWater && !this.closed && !this.connectionError) {
+      this.readingPaused = true;
+      t.pauseReading();
+    } else if (this.readingPaused && (max <= this.lowWater || this.closed || this.connectionError)) {
+      this.readingPaused = false;
+      t.resumeReading();
+    }
   }
   /** Events received but not yet read by stream() consumers (all pipelines). */
-  get bufferedEvents(): number { let n = 0; for (const r of this.runs.values()) n += r.buffer.length; return n; }
+  get bufferedEvents(): number {
+    let n = 0;
+    for (const r of this.runs.values()) n += r.buffer.length;
+    return n;
+  }
   /** Whether the session stopped reading from the transport because a consumer fell behind. */
-  get receivePaused(): boolean { return this.readingPaused; }
+  get receivePaused(): boolean {
+    return this.readingPaused;
+  }
 
   /** The consumer of `run` left (or the session is closing): its events no longer hold the transport back. */
   private abandon(run: Run): void {
@@ -204,7 +272,11 @@ export class Session {
   /** Open a runspace pool over the chosen transport. */
   static async open(opts: SessionOptions = {}): Promise<Session> {
     const transport = await openTransport(opts);
-    const pool = new ClientRunspacePool({ minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
+    const pool = new ClientRunspacePool({
+      minRunspaces: opts.minRunspaces,
+      maxRunspaces: opts.maxRunspaces,
+      host: hostInfoFor(opts.host, false),
+    });
     const s = new Session(pool, transport, opts.host);
     s.setFlowLimit(opts.maxBufferedEvents);
     transport.attach(pool, { onData: () => s.drain(), onClose: (e) => s.onClose(e) });
@@ -212,7 +284,9 @@ export class Session {
       s.pregenKeys = genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as Promise<RsaKeyPair>;
       s.pregenKeys.catch(() => undefined);
     }
-    const opened = new Promise<void>((resolve, reject) => { s.openWaiter = { resolve, reject }; });
+    const opened = new Promise<void>((resolve, reject) => {
+      s.openWaiter = { resolve, reject };
+    });
     const onAbort = () => {
       const err = new AbortError('opening the session was aborted');
       s.openWaiter?.reject(err);
@@ -221,7 +295,9 @@ export class Session {
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     const limit = opts.openTimeoutMs ?? 120_000;
     const timer = setTimeout(() => {
-      const err = new TimeoutError(`the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`);
+      const err = new TimeoutError(
+        `the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`,
+      );
       s.openWaiter?.reject(err);
       for (const w of s.keyWaiters.splice(0)) w.reject(err);
     }, limit);
@@ -230,7 +306,8 @@ export class Session {
       pool.open();
       await transport.openPool({ signal: opts.signal });
       await opened;
-      if (opts.exchangeKeys === true || (opts.exchangeKeys === undefined && protocolAtLeast(pool.serverProtocolVersion, 2, 2))) await s.ensureSessionKey();
+      if (opts.exchangeKeys === true || (opts.exchangeKeys === undefined && protocolAtLeast(pool.serverProtocolVersion, 2, 2)))
+        await s.ensureSessionKey();
     } catch (e) {
       await transport.close().catch(() => undefined);
       throw e;
@@ -241,7 +318,9 @@ export class Session {
     return s;
   }
 
-  get state(): RunspacePoolState { return this.pool.state; }
+  get state(): RunspacePoolState {
+    return this.pool.state;
+  }
 
   /** Run a script and collect everything it produced. */
   async invoke(script: string, opts: InvokeOptions = {}): Promise<InvokeResult> {
@@ -249,7 +328,10 @@ export class Session {
   }
 
   /** Run a pipeline of statements/commands (see streamPipeline) and collect everything it produced. */
-  async invokePipeline(spec: PipelineSpec, opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {}): Promise<InvokeResult> {
+  async invokePipeline(
+    spec: PipelineSpec,
+    opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {},
+  ): Promise<InvokeResult> {
     return collect(this.streamPipeline(spec, opts));
   }
 
@@ -260,10 +342,14 @@ export class Session {
   }
 
   /** Copy-Item -ToSession: local files / directories, or a stream, to `remote` (resumable, SHA-256 verified; src/transfer). */
-  copy(source: CopySource, remote: string, opts?: CopyOptions): Promise<TransferResult> { return copyToRemote(this, source, remote, opts); }
+  copy(source: CopySource, remote: string, opts?: CopyOptions): Promise<TransferResult> {
+    return copyToRemote(this, source, remote, opts);
+  }
 
   /** Copy-Item -FromSession: remote files / directories to a local path, or one file to a stream (src/transfer). */
-  fetch(remote: string | string[], dest: FetchDestination, opts?: FetchOptions): Promise<TransferResult> { return fetchFromRemote(this, remote, dest, opts); }
+  fetch(remote: string | string[], dest: FetchDestination, opts?: FetchOptions): Promise<TransferResult> {
+    return fetchFromRemote(this, remote, dest, opts);
+  }
 
   /** Run a script and yield its events as they arrive (output, streams, then a final state). */
   /** Yield a run's events as they arrive (resuming the transport below the low-water mark); throw its failure. */
@@ -286,7 +372,12 @@ export class Session {
     const args: CommandArgument[] = [];
     for (const [k, v] of Object.entries(opts.parameters ?? {})) args.push({ name: k, value: v });
     for (const v of opts.args ?? []) args.push({ name: null, value: v });
-    const cmd: CommandSpec = { cmd: script, isScript: !opts.isCommand, args, mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined };
+    const cmd: CommandSpec = {
+      cmd: script,
+      isScript: !opts.isCommand,
+      args,
+      mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined,
+    };
     yield* this.streamPipeline({ statements: [[cmd]] }, opts);
   }
 
@@ -295,7 +386,10 @@ export class Session {
    * statements, merged streams) and yield its events. `opts.parameters`/`args` are not used here: give each
    * command its `args`.
    */
-  async *streamPipeline(pipelineSpec: PipelineSpec, opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+  async *streamPipeline(
+    pipelineSpec: PipelineSpec,
+    opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {},
+  ): AsyncGenerator<InvokeEvent, void, undefined> {
     this.checkUsable();
     const host = opts.host ?? this.host;
     const spec: PipelineSpec = { ...pipelineSpec, noInput: opts.input === undefined, host: hostInfoFor(host, false) };
@@ -323,7 +417,12 @@ export class Session {
       this.abandon(run); // before waiting for any ack: acks queue behind the unread data
       if (!run.finished && !pipeline.done && !this.closed && !this.connectionError) {
         // the consumer left early: stop the pipeline
-        try { pipeline.beginStop(); await this.transport.stopPipeline(pipeline.id); } catch { /* ignore */ }
+        try {
+          pipeline.beginStop();
+          await this.transport.stopPipeline(pipeline.id);
+        } catch {
+          /* ignore */
+        }
       }
       await stopping;
       this.runs.delete(pipeline.id);
@@ -332,8 +431,17 @@ export class Session {
   }
 
   private releasePipeline(p: ClientPipeline): void {
-    if (this.closed || this.connectionError) { p.close(); return; }
-    const c = this.transport.closePipeline(p.id).catch(() => undefined).finally(() => { p.close(); this.closings.delete(c); });
+    if (this.closed || this.connectionError) {
+      p.close();
+      return;
+    }
+    const c = this.transport
+      .closePipeline(p.id)
+      .catch(() => undefined)
+      .finally(() => {
+        p.close();
+        this.closings.delete(c);
+      });
     this.closings.add(c);
   }
 
@@ -345,10 +453,18 @@ export class Session {
         p.sendInput([v]);
         this.transport.flush();
       }
-      if (!run.finished && p.state === PSInvocationState.Running) { p.endInput(); this.transport.flush(); }
+      if (!run.finished && p.state === PSInvocationState.Running) {
+        p.endInput();
+        this.transport.flush();
+      }
     } catch (e) {
       run.finish(e instanceof Error ? e : new WinRMError(String(e)));
-      try { p.beginStop(); await this.transport.stopPipeline(p.id); } catch { /* ignore */ }
+      try {
+        p.beginStop();
+        await this.transport.stopPipeline(p.id);
+      } catch {
+        /* ignore */
+      }
     }
   }
 
@@ -359,7 +475,9 @@ export class Session {
   async ensureSessionKey(): Promise<void> {
     this.checkUsable();
     if (this.pool.hasSessionKey) return;
-    this.keyExchange ??= this.exchangeKeysNow().finally(() => { this.keyExchange = undefined; });
+    this.keyExchange ??= this.exchangeKeysNow().finally(() => {
+      this.keyExchange = undefined;
+    });
     return this.keyExchange;
   }
 
@@ -368,8 +486,9 @@ export class Session {
     const ready = new Promise<void>((resolve, reject) => this.keyWaiters.push({ resolve, reject }));
     ready.catch(() => undefined); // handled by our caller; no unhandled rejection while the RSA pair is generated
     if (!this.pool.keyExchangePending) {
-      const pre = this.pregenKeys; this.pregenKeys = undefined;
-      const keys = await (pre ?? genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as Promise<RsaKeyPair>);
+      const pre = this.pregenKeys;
+      this.pregenKeys = undefined;
+      const keys = await (pre ?? (genKeyPair('rsa', { modulusLength: 2048, publicExponent: 0x10001 }) as unknown as Promise<RsaKeyPair>));
       this.checkUsable();
       if (!this.pool.hasSessionKey && !this.pool.keyExchangePending) {
         this.pool.exchangeKey(keys);
@@ -385,11 +504,21 @@ export class Session {
     if (this.closed) return;
     this.closed = true;
     this.updateFlow(); // resume reading: the acks of the stops and closes below queue behind unread data
-    for (const r of this.runs.values()) if (!r.finished) { try { r.pipeline.beginStop(); await this.transport.stopPipeline(r.pipeline.id); } catch { /* ignore */ } }
+    for (const r of this.runs.values())
+      if (!r.finished) {
+        try {
+          r.pipeline.beginStop();
+          await this.transport.stopPipeline(r.pipeline.id);
+        } catch {
+          /* ignore */
+        }
+      }
     await Promise.all([...this.closings]);
     await this.transport.close();
   }
-  async [Symbol.asyncDispose](): Promise<void> { await this.close(); }
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 
   // ------------------------------------------------------------------ disconnect / connect (WinRM)
 
@@ -400,45 +529,84 @@ export class Session {
    */
   async disconnect(o: { idleTimeout?: number; signal?: AbortSignal } = {}): Promise<{ shellId: string; pipelineIds: string[] }> {
     this.checkUsable();
-    const t = this.transport as PoolTransport & { disconnect?(o: { idleTimeout?: number; signal?: AbortSignal }): Promise<void>; shellId?: string };
+    const t = this.transport as PoolTransport & {
+      disconnect?(o: { idleTimeout?: number; signal?: AbortSignal }): Promise<void>;
+      shellId?: string;
+    };
     if (!t.disconnect || !t.shellId) throw new InvalidArgumentError(`the ${t.kind} transport cannot disconnect a session (WinRM can)`);
     const pipelineIds = [...this.runs.values()].filter((r) => !r.finished).map((r) => r.pipeline.id);
     await t.disconnect(o);
     this.closed = true;
-    for (const r of this.runs.values()) r.finish(new LocalProtocolError(`the session was disconnected; the pipeline ${r.pipeline.id} goes on running on the host (Session.connect + receive)`));
+    for (const r of this.runs.values())
+      r.finish(
+        new LocalProtocolError(
+          `the session was disconnected; the pipeline ${r.pipeline.id} goes on running on the host (Session.connect + receive)`,
+        ),
+      );
     await this.transport.close(); // releases the connection; the shell stays on the host
     return { shellId: t.shellId, pipelineIds };
   }
 
   /** Connect-PSSession (WinRM): pick up a disconnected session by its shell id (options as for `open`). */
   static async connect(opts: SessionOptions & { shellId: string }): Promise<Session> {
-    const transport = await openTransport(opts) as PoolTransport & { connectPool?(id: string, o?: { signal?: AbortSignal }): Promise<void> };
-    if (!transport.connectPool) throw new InvalidArgumentError(`the ${transport.kind} transport cannot connect to a disconnected session (WinRM can)`);
-    const pool = new ClientRunspacePool({ runspacePoolId: opts.shellId, minRunspaces: opts.minRunspaces, maxRunspaces: opts.maxRunspaces, host: hostInfoFor(opts.host, false) });
+    const transport = (await openTransport(opts)) as PoolTransport & {
+      connectPool?(id: string, o?: { signal?: AbortSignal }): Promise<void>;
+    };
+    if (!transport.connectPool)
+      throw new InvalidArgumentError(`the ${transport.kind} transport cannot connect to a disconnected session (WinRM can)`);
+    const pool = new ClientRunspacePool({
+      runspacePoolId: opts.shellId,
+      minRunspaces: opts.minRunspaces,
+      maxRunspaces: opts.maxRunspaces,
+      host: hostInfoFor(opts.host, false),
+    });
     const s = new Session(pool, transport, opts.host);
     transport.attach(pool, { onData: () => s.drain(), onClose: (e) => s.onClose(e) });
-    try { await transport.connectPool(opts.shellId, { signal: opts.signal }); } catch (e) { await transport.close().catch(() => undefined); throw e; }
+    try {
+      await transport.connectPool(opts.shellId, { signal: opts.signal });
+    } catch (e) {
+      await transport.close().catch(() => undefined);
+      throw e;
+    }
     return s;
   }
 
   /** Get-PSSession -ComputerName (WinRM): the user's shells on the host, each with its running commands. */
-  static async list(opts: SessionOptions): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> {
-    const transport = await openTransport(opts) as PoolTransport & { listShells?(o?: { signal?: AbortSignal }): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> };
+  static async list(
+    opts: SessionOptions,
+  ): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>> {
+    const transport = (await openTransport(opts)) as PoolTransport & {
+      listShells?(o?: {
+        signal?: AbortSignal;
+      }): Promise<Array<{ shellId: string; state?: string; resourceUri?: string; commands: Array<{ commandId: string; state?: string }> }>>;
+    };
     try {
       if (!transport.listShells) throw new InvalidArgumentError(`the ${transport.kind} transport cannot list sessions (WinRM can)`);
       return await transport.listShells({ signal: opts.signal });
-    } finally { await transport.close().catch(() => undefined); }
+    } finally {
+      await transport.close().catch(() => undefined);
+    }
   }
 
   /** Receive-PSSession: the events of a pipeline that went on running while no client was connected. */
-  async *receive(pipelineId: string, opts: { signal?: AbortSignal; host?: PSHostHandler } = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+  async *receive(
+    pipelineId: string,
+    opts: { signal?: AbortSignal; host?: PSHostHandler } = {},
+  ): AsyncGenerator<InvokeEvent, void, undefined> {
     this.checkUsable();
-    const t = this.transport as PoolTransport & { attachPipeline?(id: string, spec?: PipelineSpec, o?: { signal?: AbortSignal }): Promise<ClientPipeline> };
+    const t = this.transport as PoolTransport & {
+      attachPipeline?(id: string, spec?: PipelineSpec, o?: { signal?: AbortSignal }): Promise<ClientPipeline>;
+    };
     if (!t.attachPipeline) throw new InvalidArgumentError(`the ${t.kind} transport cannot pick up a running pipeline (WinRM can)`);
     const pipeline = await t.attachPipeline(pipelineId, undefined, { signal: opts.signal });
     const run = new Run(pipeline, opts.host ?? this.host);
     this.runs.set(pipeline.id, run);
-    const onAbort = () => { if (!run.finished) { pipeline.beginStop(); void this.transport.stopPipeline(pipeline.id).catch(() => undefined); } };
+    const onAbort = () => {
+      if (!run.finished) {
+        pipeline.beginStop();
+        void this.transport.stopPipeline(pipeline.id).catch(() => undefined);
+      }
+    };
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
       this.drain();
@@ -465,10 +633,16 @@ export class Session {
   private onEvent(e: PSRPEvent): void {
     switch (e.type) {
       case 'RunspacePoolState':
-        if (e.state === RunspacePoolState.Opened) { this.openWaiter?.resolve(); this.openWaiter = undefined; }
-        else if (e.state === RunspacePoolState.Broken || e.state === RunspacePoolState.Closed) {
-          const err = new RemoteCommandError(`the runspace pool is ${RunspacePoolState[e.state]}${e.error ? `: ${describe(e.error)}` : ''}`, e.error);
-          this.openWaiter?.reject(this.connectionError ?? err); this.openWaiter = undefined;
+        if (e.state === RunspacePoolState.Opened) {
+          this.openWaiter?.resolve();
+          this.openWaiter = undefined;
+        } else if (e.state === RunspacePoolState.Broken || e.state === RunspacePoolState.Closed) {
+          const err = new RemoteCommandError(
+            `the runspace pool is ${RunspacePoolState[e.state]}${e.error ? `: ${describe(e.error)}` : ''}`,
+            e.error,
+          );
+          this.openWaiter?.reject(this.connectionError ?? err);
+          this.openWaiter = undefined;
           for (const w of this.keyWaiters.splice(0)) w.reject(this.connectionError ?? err);
         }
         return;
@@ -481,8 +655,15 @@ export class Session {
       case 'HostCall':
         void this.onHostCall(e.call);
         return;
-      case 'Output': this.deliver(e.pipelineId, { type: 'output', value: e.value }); return;
-      case 'Error': case 'Warning': case 'Verbose': case 'Debug': case 'Information': case 'Progress':
+      case 'Output':
+        this.deliver(e.pipelineId, { type: 'output', value: e.value });
+        return;
+      case 'Error':
+      case 'Warning':
+      case 'Verbose':
+      case 'Debug':
+      case 'Information':
+      case 'Progress':
         this.deliver(e.pipelineId, { type: STREAM_OF[e.type] as 'error', record: e.record });
         return;
       case 'PipelineState': {
@@ -498,7 +679,12 @@ export class Session {
         }
         return;
       }
-      case 'SessionCapability': case 'ApplicationPrivateData': case 'RunspacePoolInitData': case 'RunspaceAvailability': case 'UserEvent': case 'Unknown':
+      case 'SessionCapability':
+      case 'ApplicationPrivateData':
+      case 'RunspacePoolInitData':
+      case 'RunspaceAvailability':
+      case 'UserEvent':
+      case 'Unknown':
         return;
     }
   }
@@ -512,7 +698,7 @@ export class Session {
 
   private async onHostCall(call: HostCall): Promise<void> {
     const run = call.pipelineId ? this.runs.get(call.pipelineId) : undefined;
-    const host = call.pipelineId ? run?.host ?? this.host : this.host;
+    const host = call.pipelineId ? (run?.host ?? this.host) : this.host;
     try {
       const returns = hostMethod(call.methodId).returns;
       // start the exchange early when the answer is surely secret; $host.UI.Prompt (Read-Host 'text' -AsSecureString)
@@ -540,12 +726,16 @@ export class Session {
   private onClose(err?: Error): void {
     if (err) {
       this.connectionError = err;
-      this.openWaiter?.reject(err); this.openWaiter = undefined;
+      this.openWaiter?.reject(err);
+      this.openWaiter = undefined;
       for (const w of this.keyWaiters.splice(0)) w.reject(err);
     }
     // a dead connection fails every run (even one the broken pool already marked Failed); a clean close only the unfinished
     for (const r of this.runs.values()) {
-      if (err && r.failureIsStandIn) { r.failure = err; r.failureIsStandIn = false; }
+      if (err && r.failureIsStandIn) {
+        r.failure = err;
+        r.failureIsStandIn = false;
+      }
       if (err || !r.finished) r.finish(err ?? new LocalProtocolError('the session was closed while the pipeline ran'));
     }
     this.updateFlow();
@@ -553,12 +743,20 @@ export class Session {
 }
 
 async function collect(events: AsyncIterable<InvokeEvent>): Promise<InvokeResult> {
-  const result: InvokeResult = { output: [], streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] }, hadErrors: false, state: PSInvocationState.NotStarted };
+  const result: InvokeResult = {
+    output: [],
+    streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] },
+    hadErrors: false,
+    state: PSInvocationState.NotStarted,
+  };
   for await (const ev of events) {
     if (ev.type === 'output') result.output.push(ev.value);
     else if (ev.type === 'state') {
       result.state = ev.state;
-      if (ev.state === PSInvocationState.Failed) { result.hadErrors = true; if (ev.error !== undefined) result.streams.error.push(ev.error); }
+      if (ev.state === PSInvocationState.Failed) {
+        result.hadErrors = true;
+        if (ev.error !== undefined) result.streams.error.push(ev.error);
+      }
     } else {
       result.streams[ev.type].push(ev.record);
       if (ev.type === 'error') result.hadErrors = true;

@@ -30,13 +30,27 @@ export function splitHostPort(s: string, port?: number): { host: string; port: n
 }
 
 const KEYS: Array<keyof SshSessionOptions> = [
-  'username', 'password', 'privateKey', 'privateKeyPath', 'passphrase', 'agent', 'knownHostsPath', 'knownHosts', 'insecureHostKey',
-  'subsystem', 'connectTimeout', 'keepaliveInterval', 'fragmentSize', 'onWarning', 'jump',
+  'username',
+  'password',
+  'privateKey',
+  'privateKeyPath',
+  'passphrase',
+  'agent',
+  'knownHostsPath',
+  'knownHosts',
+  'insecureHostKey',
+  'subsystem',
+  'connectTimeout',
+  'keepaliveInterval',
+  'fragmentSize',
+  'onWarning',
+  'jump',
 ];
 
 /** SshConnectOptions from Session options. */
 export function sshOptionsFrom(o: SshSessionOptions): SshConnectOptions {
-  if (!o.computerName || typeof o.computerName !== 'string') throw new InvalidArgumentError("the 'ssh' transport needs computerName (host[:port] of the SSH server)");
+  if (!o.computerName || typeof o.computerName !== 'string')
+    throw new InvalidArgumentError("the 'ssh' transport needs computerName (host[:port] of the SSH server)");
   const { host, port } = splitHostPort(o.computerName, o.port);
   const c: Record<string, unknown> = { host, port, signal: o.signal };
   for (const k of KEYS) if (o[k] !== undefined) c[k] = o[k];

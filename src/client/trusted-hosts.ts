@@ -19,15 +19,28 @@ export function matchesTrustedHost(host: string, patterns: readonly string[]): b
     const p = unbracket(raw.trim().toLowerCase());
     if (!p) continue;
     if (p === '*') return true;
-    if (p === '<local>') { if (!h.includes('.') && !h.includes(':')) return true; continue; }
-    if (!p.includes('*')) { if (p === h) return true; continue; }
-    const re = new RegExp(`^${p.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    if (p === '<local>') {
+      if (!h.includes('.') && !h.includes(':')) return true;
+      continue;
+    }
+    if (!p.includes('*')) {
+      if (p === h) return true;
+      continue;
+    }
+    const re = new RegExp(
+      `^${p
+        .split('*')
+        .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     if (re.test(h)) return true;
   }
   return false;
 }
 
-function unbracket(s: string): string { return s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s; }
+function unbracket(s: string): string {
+  return s.startsWith('[') && s.endsWith(']') ? s.slice(1, -1) : s;
+}
 
 /** Split a list given as text ("a, b,c" as in WSMan:\localhost\Client\TrustedHosts) or an array. */
 export function trustedHostsList(v: string | readonly string[]): string[] {
@@ -59,12 +72,17 @@ export function hostTrust(o: TrustInput): 'no-policy' | 'proven' | 'trusted' | '
 export function untrustedHostError(o: TrustInput, what: string): UntrustedHostError {
   const source = o.trustedHostsSource ?? 'ConnectOptions.trustedHosts';
   const list = o.trustedHosts ?? [];
-  const shown = list.length ? list.slice(0, 6).map((p) => JSON.stringify(p)).join(', ') + (list.length > 6 ? `, … (${list.length} entries)` : '') : 'empty';
+  const shown = list.length
+    ? list
+        .slice(0, 6)
+        .map((p) => JSON.stringify(p))
+        .join(', ') + (list.length > 6 ? `, … (${list.length} entries)` : '')
+    : 'empty';
   const why = o.https ? 'HTTPS with certificate verification off (--insecure)' : 'plain HTTP';
   return new UntrustedHostError(
     `refused to send ${what} to ${o.host}: nothing proves this host's identity (${why}, no Kerberos) and it is not in ` +
-    `${source} (${shown}). If you trust ${o.host}, add ${JSON.stringify(o.host)} (or a pattern such as "*.corp.example") to ${source}; ` +
-    'or connect with --https and a verified certificate (--ca FILE, --fingerprint, --tls-server-name NAME), or use Kerberos (--auth kerberos)',
+      `${source} (${shown}). If you trust ${o.host}, add ${JSON.stringify(o.host)} (or a pattern such as "*.corp.example") to ${source}; ` +
+      'or connect with --https and a verified certificate (--ca FILE, --fingerprint, --tls-server-name NAME), or use Kerberos (--auth kerberos)',
     o.host,
   );
 }

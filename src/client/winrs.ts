@@ -17,8 +17,16 @@ import { isEnvelopeTooLargeFault, type WSManClient } from '../wsman/client.js';
 import { isTimedOutFault, type Envelope } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
-  SHELL_CMD_URI, SIGNAL, commandLineBody, parseCommandResponse, parseCreateResponse, parseReceiveResponse,
-  receiveBody, sendBody, shellBody, signalBody,
+  SHELL_CMD_URI,
+  SIGNAL,
+  commandLineBody,
+  parseCommandResponse,
+  parseCreateResponse,
+  parseReceiveResponse,
+  receiveBody,
+  sendBody,
+  shellBody,
+  signalBody,
 } from '../winrs/messages.js';
 
 export interface ShellOpenOptions {
@@ -52,9 +60,17 @@ export function quoteArg(a: string): string {
   let out = '"';
   let bs = 0;
   for (const ch of a) {
-    if (ch === '\\') { bs++; continue; }
-    if (ch === '"') { out += '\\'.repeat(bs * 2 + 1) + '"'; bs = 0; continue; }
-    out += '\\'.repeat(bs) + ch; bs = 0;
+    if (ch === '\\') {
+      bs++;
+      continue;
+    }
+    if (ch === '"') {
+      out += '\\'.repeat(bs * 2 + 1) + '"';
+      bs = 0;
+      continue;
+    }
+    out += '\\'.repeat(bs) + ch;
+    bs = 0;
   }
   return out + '\\'.repeat(bs * 2) + '"';
 }
@@ -70,17 +86,28 @@ export function commandLineParts(command: string, args: string[] = [], raw = fal
 
 export class WinrsShell {
   private closed = false;
-  private constructor(readonly wsman: WSManClient, readonly shellId: string, readonly resourceUri: string) {}
+  private constructor(
+    readonly wsman: WSManClient,
+    readonly shellId: string,
+    readonly resourceUri: string,
+  ) {}
 
   static async open(wsman: WSManClient, o: ShellOpenOptions = {}): Promise<WinrsShell> {
     const uri = o.resourceUri ?? SHELL_CMD_URI;
     const options = [{ name: 'WINRS_CODEPAGE', value: String(o.codepage ?? 65001) }];
     if (o.noProfile !== undefined) options.unshift({ name: 'WINRS_NOPROFILE', value: o.noProfile ? 'TRUE' : 'FALSE' });
-    const env = await wsman.invoke(Action.Create, uri, shellBody({ environment: o.environment, workingDirectory: o.workingDirectory, idleTimeout: o.idleTimeout }), { options, signal: o.signal });
+    const env = await wsman.invoke(
+      Action.Create,
+      uri,
+      shellBody({ environment: o.environment, workingDirectory: o.workingDirectory, idleTimeout: o.idleTimeout }),
+      { options, signal: o.signal },
+    );
     return new WinrsShell(wsman, parseCreateResponse(env).shellId, uri);
   }
 
-  get selectors(): Record<string, string> { return { ShellId: this.shellId }; }
+  get selectors(): Record<string, string> {
+    return { ShellId: this.shellId };
+  }
 
   /**
    * Start a command. With arguments, the command and each argument are quoted where needed (quoteArg: a space, quote
@@ -91,7 +118,8 @@ export class WinrsShell {
     if (this.closed) throw new LocalProtocolError('the shell is closed');
     const line = commandLineParts(command, args, o.rawArguments);
     const env = await this.wsman.invoke(Action.Command, this.resourceUri, commandLineBody(line.command, line.args), {
-      selectors: this.selectors, signal: o.signal,
+      selectors: this.selectors,
+      signal: o.signal,
       options: [
         { name: 'WINRS_CONSOLEMODE_STDIN', value: o.consoleModeStdin === false ? 'FALSE' : 'TRUE' },
         { name: 'WINRS_SKIP_CMD_SHELL', value: o.skipCmdShell ? 'TRUE' : 'FALSE' },
@@ -103,9 +131,14 @@ export class WinrsShell {
   }
 
   /** Run to completion and collect the output (small outputs only; use run() to stream). */
-  async exec(command: string, args: string[] = [], o: RunOptions & { input?: Uint8Array | string } = {}): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
+  async exec(
+    command: string,
+    args: string[] = [],
+    o: RunOptions & { input?: Uint8Array | string } = {},
+  ): Promise<{ stdout: Buffer; stderr: Buffer; exitCode: number }> {
     const cmd = await this.run(command, args, o);
-    const out: Buffer[] = []; const err: Buffer[] = [];
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
     cmd.stdout.on('data', (d: Buffer) => out.push(d));
     cmd.stderr.on('data', (d: Buffer) => err.push(d));
     if (o.input !== undefined) await cmd.end(typeof o.input === 'string' ? Buffer.from(o.input) : o.input);
@@ -123,7 +156,11 @@ export class WinrsShell {
 
 function finished(r: Readable): Promise<void> {
   if (r.readableEnded || r.destroyed) return Promise.resolve();
-  return new Promise((res) => { r.once('end', res); r.once('close', res); r.once('error', () => res()); });
+  return new Promise((res) => {
+    r.once('end', res);
+    r.once('close', res);
+    r.once('error', () => res());
+  });
 }
 
 export class WinrsCommand {
@@ -140,29 +177,56 @@ export class WinrsCommand {
   private stdinEnded = false;
   private readonly abort = new AbortController();
 
-  constructor(readonly shell: WinrsShell, readonly commandId: string, signal?: AbortSignal) {
-    const wake = () => { const w = this.wanted; this.wanted = undefined; w?.(); };
+  constructor(
+    readonly shell: WinrsShell,
+    readonly commandId: string,
+    signal?: AbortSignal,
+  ) {
+    const wake = () => {
+      const w = this.wanted;
+      this.wanted = undefined;
+      w?.();
+    };
     this.stdout = new Readable({ read: wake, highWaterMark: 1 << 20 });
     this.stderr = new Readable({ read: wake, highWaterMark: 1 << 20 });
     this.stdin = new Writable({
-      write: (chunk: Buffer, _enc, cb) => { this.write(chunk).then(() => cb(), cb); },
-      final: (cb) => { this.end().then(() => cb(), cb); },
+      write: (chunk: Buffer, _enc, cb) => {
+        this.write(chunk).then(() => cb(), cb);
+      },
+      final: (cb) => {
+        this.end().then(() => cb(), cb);
+      },
     });
-    this.exitCode = new Promise<number>((res, rej) => { this.resolveExit = res; this.rejectExit = rej; });
-    this.exitCode.catch(() => { /* surfaced to whoever awaits it */ });
+    this.exitCode = new Promise<number>((res, rej) => {
+      this.resolveExit = res;
+      this.rejectExit = rej;
+    });
+    this.exitCode.catch(() => {
+      /* surfaced to whoever awaits it */
+    });
     if (signal) {
-      const onAbort = () => { void this.terminate().catch(() => undefined); this.fail(new AbortError()); };
-      if (signal.aborted) onAbort(); else signal.addEventListener('abort', onAbort, { once: true });
+      const onAbort = () => {
+        void this.terminate().catch(() => undefined);
+        this.fail(new AbortError());
+      };
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
       this.exitCode.finally(() => signal.removeEventListener('abort', onAbort)).catch(() => undefined);
     }
   }
 
-  get isDone(): boolean { return this.done; }
+  get isDone(): boolean {
+    return this.done;
+  }
 
   /** max raw bytes per Send so the envelope stays under MaxEnvelopeSize (base64: 4/3) */
-  private get maxSend(): number { return Math.max(1024, Math.floor((this.shell.wsman.maxEnvelopeSize - 4096) / 4) * 3); }
+  private get maxSend(): number {
+    return Math.max(1024, Math.floor((this.shell.wsman.maxEnvelopeSize - 4096) / 4) * 3);
+  }
 
-  start(): void { void this.receiveLoop(); }
+  start(): void {
+    void this.receiveLoop();
+  }
 
   private fail(e: Error): void {
     if (this.done) return;
@@ -176,7 +240,8 @@ export class WinrsCommand {
   private receiveOnce(): Promise<Envelope> {
     const ws = this.shell.wsman;
     return ws.invoke(Action.Receive, this.shell.resourceUri, receiveBody(this.commandId), {
-      selectors: this.shell.selectors, signal: this.abort.signal,
+      selectors: this.shell.selectors,
+      signal: this.abort.signal,
       options: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'TRUE' }],
       cutBase64: 'Stream', // stream data decoded from the reply's bytes, outside the XML parser
     });
@@ -194,9 +259,16 @@ export class WinrsCommand {
       while (!this.done) {
         let env;
         try {
-          if (next) { const p = next; next = undefined; env = await p; } else {
+          if (next) {
+            const p = next;
+            next = undefined;
+            env = await p;
+          } else {
             // backpressure: wait until the consumer wants more
-            while (!this.wantsMore && !this.done) await new Promise<void>((r) => { this.wanted = r; });
+            while (!this.wantsMore && !this.done)
+              await new Promise<void>((r) => {
+                this.wanted = r;
+              });
             if (this.done) return;
             env = await this.receiveOnce();
           }
@@ -206,7 +278,10 @@ export class WinrsCommand {
         }
         const r = parseReceiveResponse(env);
         const finished = r.state?.state === 'Done';
-        if (!finished && !this.done && this.wantsMore) { next = this.receiveOnce(); next.catch(() => undefined); }
+        if (!finished && !this.done && this.wantsMore) {
+          next = this.receiveOnce();
+          next.catch(() => undefined);
+        }
         for (const s of r.streams) {
           if (s.commandId && s.commandId.toUpperCase() !== this.commandId.toUpperCase()) continue;
           const target = s.name === 'stderr' ? this.stderr : this.stdout;
@@ -214,7 +289,8 @@ export class WinrsCommand {
         }
         if (finished) {
           this.done = true;
-          this.stdout.push(null); this.stderr.push(null);
+          this.stdout.push(null);
+          this.stderr.push(null);
           this.resolveExit(r.state!.exitCode ?? 0);
           return;
         }
@@ -250,13 +326,19 @@ export class WinrsCommand {
         const last = off + chunk.length >= bytes.length;
         const used = ws.maxEnvelopeSize;
         try {
-          await ws.invoke(Action.Send, this.shell.resourceUri, sendBody(this.commandId, chunk, end && last), { selectors: this.shell.selectors, signal: this.abort.signal });
+          await ws.invoke(Action.Send, this.shell.resourceUri, sendBody(this.commandId, chunk, end && last), {
+            selectors: this.shell.selectors,
+            signal: this.abort.signal,
+          });
           off += chunk.length;
         } catch (e) {
           if (this.done) return;
           // larger than the host's MaxEnvelopeSize: refused unprocessed, so it is safe to send again, once, re-split to
           // the host's size (read from the fault or winrm/config)
-          if (!resized && isEnvelopeTooLargeFault(e) && await ws.learnEnvelopeSize(e, used, this.abort.signal) !== undefined) { resized = true; continue; }
+          if (!resized && isEnvelopeTooLargeFault(e) && (await ws.learnEnvelopeSize(e, used, this.abort.signal)) !== undefined) {
+            resized = true;
+            continue;
+          }
           // the command ended while we were sending (Windows: InvalidSelectors on a finished command)
           if (e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843) return;
           // input lost on the way (the connection dropped after the Send went out): the command's stdin is in an
@@ -271,7 +353,9 @@ export class WinrsCommand {
   }
 
   async signal(code: string): Promise<void> {
-    await this.shell.wsman.invoke(Action.Signal, this.shell.resourceUri, signalBody(this.commandId, code), { selectors: this.shell.selectors });
+    await this.shell.wsman.invoke(Action.Signal, this.shell.resourceUri, signalBody(this.commandId, code), {
+      selectors: this.shell.selectors,
+    });
   }
 
   /** Stop the command (skipped when it is already Done). */

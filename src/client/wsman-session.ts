@@ -23,16 +23,42 @@ export interface WSManSessionOptions extends Partial<Omit<ConnectOptions, 'host'
 }
 
 const CONNECT_KEYS: Array<Exclude<keyof ConnectOptions, 'host'>> = [
-  'port', 'https', 'path', 'username', 'password', 'ntHash', 'auth', 'encryption', 'ca', 'fingerprint', 'insecure', 'delegateTo',
-  'credsspMinVersion', 'spn', 'connectTimeout', 'operationTimeout', 'readTimeout', 'maxEnvelopeSize', 'locale', 'onWarning',
-  'maxConnections', 'authContext', 'allowUnencrypted', 'clientCertificate', 'proxy', 'noProxy',
-  'tlsServerName', 'trustedHosts', 'trustedHostsSource',
+  'port',
+  'https',
+  'path',
+  'username',
+  'password',
+  'ntHash',
+  'auth',
+  'encryption',
+  'ca',
+  'fingerprint',
+  'insecure',
+  'delegateTo',
+  'credsspMinVersion',
+  'spn',
+  'connectTimeout',
+  'operationTimeout',
+  'readTimeout',
+  'maxEnvelopeSize',
+  'locale',
+  'onWarning',
+  'maxConnections',
+  'authContext',
+  'allowUnencrypted',
+  'clientCertificate',
+  'proxy',
+  'noProxy',
+  'tlsServerName',
+  'trustedHosts',
+  'trustedHostsSource',
 ];
 
 /** ConnectOptions from Session options (maxConnections defaults to 4: one long poll per running pipeline). */
 export function connectionOptionsFrom(o: WSManSessionOptions): ConnectOptions {
   if (o.connection) return { maxConnections: 4, ...o.connection };
-  if (!o.computerName || typeof o.computerName !== 'string') throw new InvalidArgumentError("the 'wsman' transport needs computerName (host[:port] of the WinRM endpoint)");
+  if (!o.computerName || typeof o.computerName !== 'string')
+    throw new InvalidArgumentError("the 'wsman' transport needs computerName (host[:port] of the WinRM endpoint)");
   const c: Record<string, unknown> = { host: o.computerName, maxConnections: 4 };
   for (const k of CONNECT_KEYS) if (o[k] !== undefined) c[k] = o[k];
   return c as unknown as ConnectOptions;

@@ -11,8 +11,17 @@ import type { XmlElement } from '../xml/dom.js';
 import { decodeClixmlString } from './escape.js';
 import { CLIXML_NS } from './serialize.js';
 import {
-  daysFromCivil, MAX_DATETIME_TICKS, PSDateTime, PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSTimeSpan,
-  type ClixmlValue, type SecureStringCipher,
+  daysFromCivil,
+  MAX_DATETIME_TICKS,
+  PSDateTime,
+  PSDict,
+  PSList,
+  PSObject,
+  PSPrimitive,
+  PSSecureString,
+  PSTimeSpan,
+  type ClixmlValue,
+  type SecureStringCipher,
 } from './types.js';
 
 export interface DeserializeOptions {
@@ -26,7 +35,9 @@ export interface DeserializeOptions {
 
 /** Thrown inside the reader; the reader adds the element path. */
 class Bad extends Error {}
-function bad(what: string): never { throw new Bad(what); }
+function bad(what: string): never {
+  throw new Bad(what);
+}
 
 function snippet(s: string): string {
   const t = s.length > 40 ? s.slice(0, 40) + '…' : s;
@@ -41,7 +52,12 @@ const DT_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d{1,7}))?(Z|[+-
 const TS_RE = /^(-)?P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:\.(\d+))?S)?)?$/;
 
 const INT_RANGES: Partial<Record<string, [number, number]>> = {
-  By: [0, 255], SB: [-128, 127], U16: [0, 65535], I16: [-32768, 32767], U32: [0, 4294967295], I32: [-2147483648, 2147483647],
+  By: [0, 255],
+  SB: [-128, 127],
+  U16: [0, 65535],
+  I16: [-32768, 32767],
+  U32: [0, 4294967295],
+  I32: [-2147483648, 2147483647],
 };
 
 function parseDouble(t: string): number {
@@ -67,7 +83,8 @@ export function parseDateTime(t: string): PSDateTime | undefined {
   const z = m[8];
   if (!z) return new PSDateTime(ticks, 'Unspecified');
   if (z === 'Z') return new PSDateTime(ticks, 'Utc');
-  const oh = Number(z.slice(1, 3)); const om = Number(z.slice(4, 6));
+  const oh = Number(z.slice(1, 3));
+  const om = Number(z.slice(4, 6));
   if (oh > 14 || om > 59) return undefined;
   const off = (z[0] === '-' ? -1 : 1) * (oh * 60 + om);
   if (Math.abs(off) > 14 * 60) return undefined;
@@ -90,8 +107,10 @@ export function parseDuration(t: string): PSTimeSpan | undefined {
 /** Convert the text of a primitive element (MS-PSRP 2.2.5.1). */
 function primitive(tag: string, t: string, cipher: SecureStringCipher | undefined): ClixmlValue {
   switch (tag) {
-    case 'S': return decodeClixmlString(t);
-    case 'Nil': return null;
+    case 'S':
+      return decodeClixmlString(t);
+    case 'Nil':
+      return null;
     case 'B': {
       const s = t.trim();
       if (s === 'true' || s === '1') return true;
@@ -99,37 +118,55 @@ function primitive(tag: string, t: string, cipher: SecureStringCipher | undefine
       return bad(`not a Boolean: ${snippet(t)}`);
     }
     case 'I32': {
-      const s = t.trim(); const v = Number(s);
+      const s = t.trim();
+      const v = Number(s);
       if (!INT_RE.test(s) || v < -2147483648 || v > 2147483647) bad(`not an Int32: ${snippet(t)}`);
       return v;
     }
-    case 'By': case 'SB': case 'U16': case 'I16': case 'U32': {
+    case 'By':
+    case 'SB':
+    case 'U16':
+    case 'I16':
+    case 'U32': {
       const ir = INT_RANGES[tag]!;
-      const s = t.trim(); const v = Number(s);
+      const s = t.trim();
+      const v = Number(s);
       if (!INT_RE.test(s) || v < ir[0] || v > ir[1]) bad(`not a valid ${tag}: ${snippet(t)}`);
       return new PSPrimitive(tag, v);
     }
-    case 'I64': case 'U64': {
+    case 'I64':
+    case 'U64': {
       const s = t.trim();
       if (!INT_RE.test(s)) bad(`not a valid ${tag}: ${snippet(t)}`);
       const v = BigInt(s);
       if (tag === 'I64' ? v < -(2n ** 63n) || v >= 2n ** 63n : v < 0n || v >= 2n ** 64n) bad(`${tag} out of range: ${snippet(t)}`);
       return new PSPrimitive(tag, v);
     }
-    case 'Db': return new PSPrimitive('Db', parseDouble(t));
-    case 'Sg': return new PSPrimitive('Sg', Math.fround(parseDouble(t)));
+    case 'Db':
+      return new PSPrimitive('Db', parseDouble(t));
+    case 'Sg':
+      return new PSPrimitive('Sg', Math.fround(parseDouble(t)));
     case 'D': {
       const s = t.trim();
       if (!FLOAT_RE.test(s)) bad(`not a Decimal: ${snippet(t)}`);
       return new PSPrimitive('D', s);
     }
     case 'C': {
-      const s = t.trim(); const v = Number(s);
+      const s = t.trim();
+      const v = Number(s);
       if (!INT_RE.test(s) || v < 0 || v > 0xffff) bad(`not a Char (UTF-16 code unit): ${snippet(t)}`);
       return new PSPrimitive('C', v);
     }
-    case 'DT': { const v = parseDateTime(t); if (!v) bad(`not a DateTime: ${snippet(t)}`); return new PSPrimitive('DT', v); }
-    case 'TS': { const v = parseDuration(t); if (!v) bad(`not a TimeSpan (xs:duration): ${snippet(t)}`); return new PSPrimitive('TS', v); }
+    case 'DT': {
+      const v = parseDateTime(t);
+      if (!v) bad(`not a DateTime: ${snippet(t)}`);
+      return new PSPrimitive('DT', v);
+    }
+    case 'TS': {
+      const v = parseDuration(t);
+      if (!v) bad(`not a TimeSpan (xs:duration): ${snippet(t)}`);
+      return new PSPrimitive('TS', v);
+    }
     case 'G': {
       const m = GUID_RE.exec(t.trim());
       if (!m) bad(`not a GUID: ${snippet(t)}`);
@@ -140,7 +177,10 @@ function primitive(tag: string, t: string, cipher: SecureStringCipher | undefine
       if (s.length % 4 !== 0 || !B64_RE.test(s)) bad('not valid base64');
       return new PSPrimitive('BA', fromBase64(s));
     }
-    case 'URI': case 'XD': case 'SBK': return new PSPrimitive(tag, decodeClixmlString(t));
+    case 'URI':
+    case 'XD':
+    case 'SBK':
+      return new PSPrimitive(tag, decodeClixmlString(t));
     case 'Version': {
       const s = t.trim();
       if (!/^\d+(\.\d+){1,3}$/.test(s)) bad(`not a Version: ${snippet(t)}`);
@@ -150,20 +190,71 @@ function primitive(tag: string, t: string, cipher: SecureStringCipher | undefine
       const ct = t.trim();
       if (!cipher) return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct));
       let plain: string;
-      try { plain = fromUtf16le(cipher.decrypt(ct)); } catch {
+      try {
+        plain = fromUtf16le(cipher.decrypt(ct));
+      } catch {
         return bad('cannot decrypt the SecureString (wrong or missing session key?)');
       }
       return new PSPrimitive('SS', PSSecureString.fromCiphertext(ct, plain));
     }
-    default: return bad(`unknown element <${tag}>`);
+    default:
+      return bad(`unknown element <${tag}>`);
   }
 }
 
-const PRIMITIVE_TAGS = new Set(['S', 'Nil', 'B', 'I32', 'By', 'SB', 'U16', 'I16', 'U32', 'I64', 'U64', 'Db', 'Sg', 'D', 'C', 'DT', 'TS', 'G', 'BA', 'URI', 'XD', 'SBK', 'Version', 'SS']);
-const PR_FIELDS: Record<string, string> = { AV: 'Activity', AI: 'ActivityId', PI: 'ParentActivityId', PC: 'PercentComplete', T: 'RecordType', SR: 'SecondsRemaining', SD: 'StatusDescription' };
+const PRIMITIVE_TAGS = new Set([
+  'S',
+  'Nil',
+  'B',
+  'I32',
+  'By',
+  'SB',
+  'U16',
+  'I16',
+  'U32',
+  'I64',
+  'U64',
+  'Db',
+  'Sg',
+  'D',
+  'C',
+  'DT',
+  'TS',
+  'G',
+  'BA',
+  'URI',
+  'XD',
+  'SBK',
+  'Version',
+  'SS',
+]);
+const PR_FIELDS: Record<string, string> = {
+  AV: 'Activity',
+  AI: 'ActivityId',
+  PI: 'ParentActivityId',
+  PC: 'PercentComplete',
+  T: 'RecordType',
+  SR: 'SecondsRemaining',
+  SD: 'StatusDescription',
+};
 
 /** Frame kinds of the open-element stack. */
-const enum K { Prim, Obj, Ref, TN, TNRef, T, ToString, Props, List, Dct, En, PR, PRField, Objs }
+const enum K {
+  Prim,
+  Obj,
+  Ref,
+  TN,
+  TNRef,
+  T,
+  ToString,
+  Props,
+  List,
+  Dct,
+  En,
+  PR,
+  PRField,
+  Objs,
+}
 /** One shape for every frame (monomorphic property access in the hot paths). */
 class Frame {
   text = '';
@@ -172,10 +263,16 @@ class Frame {
   items: unknown[] | undefined = undefined;
   map: Map<string, unknown> | undefined = undefined;
   tnId: string | undefined = undefined;
-  key: ClixmlValue | undefined = undefined; hasK = false;
-  val: ClixmlValue | undefined = undefined; hasV = false;
+  key: ClixmlValue | undefined = undefined;
+  hasK = false;
+  val: ClixmlValue | undefined = undefined;
+  hasV = false;
   stream: string | undefined = undefined;
-  constructor(readonly kind: K, readonly local: string, readonly name: string | undefined) {}
+  constructor(
+    readonly kind: K,
+    readonly local: string,
+    readonly name: string | undefined,
+  ) {}
 }
 function frame(kind: K, local: string, name: string | undefined, set?: Partial<Frame>): Frame {
   const f = new Frame(kind, local, name);
@@ -194,10 +291,16 @@ class Reader {
   result: ClixmlValue | undefined;
   done = false;
   readonly items: ClixmlDocumentItem[] = [];
-  constructor(readonly mode: 'one' | 'doc', readonly cipher: SecureStringCipher | undefined, readonly maxDepth: number) {}
+  constructor(
+    readonly mode: 'one' | 'doc',
+    readonly cipher: SecureStringCipher | undefined,
+    readonly maxDepth: number,
+  ) {}
 
   path(extra?: string): string {
-    const parts = this.stack.map((f) => (f.name === undefined ? f.local : `${f.local}[N=${f.name.length > 40 ? f.name.slice(0, 40) + '…' : f.name}]`));
+    const parts = this.stack.map((f) =>
+      f.name === undefined ? f.local : `${f.local}[N=${f.name.length > 40 ? f.name.slice(0, 40) + '…' : f.name}]`,
+    );
     if (extra) parts.push(extra);
     return parts.length > 26 ? [...parts.slice(0, 3), '…', ...parts.slice(-20)].join('/') : parts.join('/');
   }
@@ -210,17 +313,22 @@ class Reader {
         if (this.objs.has(id)) bad(`duplicate RefId ${id}`);
         this.objs.set(id, o);
       }
-      const f = new Frame(K.Obj, local, name); f.obj = o;
+      const f = new Frame(K.Obj, local, name);
+      f.obj = o;
       return f;
     }
     if (local === 'Ref') {
       const id = attrs['RefId'];
       const o = id === undefined ? undefined : this.objs.get(id);
       if (!o) bad(`Ref to unknown RefId ${String(id)}`);
-      const f = new Frame(K.Ref, local, name); f.value = o;
+      const f = new Frame(K.Ref, local, name);
+      f.value = o;
       return f;
     }
-    if (local === 'PR') return frame(K.PR, local, name, { obj: new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] }) });
+    if (local === 'PR')
+      return frame(K.PR, local, name, {
+        obj: new PSObject({ typeNames: ['System.Management.Automation.ProgressRecord', 'System.Object'] }),
+      });
     if (PRIMITIVE_TAGS.has(local)) return frame(K.Prim, local, name);
     return bad(`unknown element <${local}>`);
   }
@@ -240,11 +348,16 @@ class Reader {
         } else f = this.valueFrame(local, name, attrs);
       } else {
         switch (parent.kind) {
-          case K.Objs: f = this.valueFrame(local, name, attrs); f.stream = attrs['S']; break;
+          case K.Objs:
+            f = this.valueFrame(local, name, attrs);
+            f.stream = attrs['S'];
+            break;
           case K.Obj: {
             const o = parent.obj!;
             switch (local) {
-              case 'TN': f = frame(K.TN, local, name, { items: [], tnId: attrs['RefId'] }); break;
+              case 'TN':
+                f = frame(K.TN, local, name, { items: [], tnId: attrs['RefId'] });
+                break;
               case 'TNRef': {
                 const id = attrs['RefId'];
                 const tn = id === undefined ? undefined : this.tns.get(id);
@@ -253,10 +366,20 @@ class Reader {
                 f = frame(K.TNRef, local, name);
                 break;
               }
-              case 'ToString': f = frame(K.ToString, local, name); break;
-              case 'Props': f = frame(K.Props, local, name, { map: o.adapted }); break;
-              case 'MS': f = new Frame(K.Props, local, name); f.map = o.extended; break;
-              case 'LST': case 'IE': case 'STK': case 'QUE': {
+              case 'ToString':
+                f = frame(K.ToString, local, name);
+                break;
+              case 'Props':
+                f = frame(K.Props, local, name, { map: o.adapted });
+                break;
+              case 'MS':
+                f = new Frame(K.Props, local, name);
+                f.map = o.extended;
+                break;
+              case 'LST':
+              case 'IE':
+              case 'STK':
+              case 'QUE': {
                 if (o.collection) bad('more than one collection in one object');
                 const l = new PSList(local, []);
                 o.collection = l;
@@ -270,14 +393,26 @@ class Reader {
                 f = frame(K.Dct, local, name, { items: d.entries });
                 break;
               }
-              default: f = this.valueFrame(local, name, attrs); // the base value
+              default:
+                f = this.valueFrame(local, name, attrs); // the base value
             }
             break;
           }
-          case K.TN: if (local !== 'T') bad('only <T> is allowed inside <TN>'); f = frame(K.T, local, name); break;
-          case K.Props: if (name === undefined) bad('property without a name (N attribute)'); f = this.valueFrame(local, name, attrs); break;
-          case K.List: f = this.valueFrame(local, name, attrs); break;
-          case K.Dct: if (local !== 'En') bad('only <En> is allowed inside <DCT>'); f = frame(K.En, local, name); break;
+          case K.TN:
+            if (local !== 'T') bad('only <T> is allowed inside <TN>');
+            f = frame(K.T, local, name);
+            break;
+          case K.Props:
+            if (name === undefined) bad('property without a name (N attribute)');
+            f = this.valueFrame(local, name, attrs);
+            break;
+          case K.List:
+            f = this.valueFrame(local, name, attrs);
+            break;
+          case K.Dct:
+            if (local !== 'En') bad('only <En> is allowed inside <DCT>');
+            f = frame(K.En, local, name);
+            break;
           case K.En:
             if (name !== 'Key' && name !== 'Value') bad('a dictionary entry holds only N="Key" and N="Value"');
             f = this.valueFrame(local, name, attrs);
@@ -287,23 +422,37 @@ class Reader {
             else if (local === 'Nil' || local === 'S') f = frame(K.Prim, local, undefined);
             else bad('unexpected element in a ProgressRecord');
             break;
-          default: bad(`no element is allowed inside <${parent.local}>`);
+          default:
+            bad(`no element is allowed inside <${parent.local}>`);
         }
       }
       this.stack.push(f);
-    } catch (e) { throw this.wrap(e, local, attrs['N']); }
+    } catch (e) {
+      throw this.wrap(e, local, attrs['N']);
+    }
   }
 
   private wrap(e: unknown, local?: string, name?: string): unknown {
-    if (e instanceof Bad) return new ClixmlError(`invalid CLIXML at ${this.path(local === undefined ? undefined : name === undefined ? local : `${local}[N=${name}]`)}: ${e.message}`);
+    if (e instanceof Bad)
+      return new ClixmlError(
+        `invalid CLIXML at ${this.path(local === undefined ? undefined : name === undefined ? local : `${local}[N=${name}]`)}: ${e.message}`,
+      );
     return e;
   }
 
   text(t: string): void {
     const f = this.stack[this.stack.length - 1];
-    if (!f) { if (t.trim()) throw new ClixmlError('invalid CLIXML: text outside the top-level element'); return; }
+    if (!f) {
+      if (t.trim()) throw new ClixmlError('invalid CLIXML: text outside the top-level element');
+      return;
+    }
     switch (f.kind) {
-      case K.Prim: case K.T: case K.ToString: case K.PRField: f.text += t; return;
+      case K.Prim:
+      case K.T:
+      case K.ToString:
+      case K.PRField:
+        f.text += t;
+        return;
       default:
         if (t.trim()) throw this.wrap(new Bad(`unexpected text ${snippet(t)} inside <${f.local}>`));
     }
@@ -315,9 +464,15 @@ class Reader {
       let v: ClixmlValue | undefined;
       let deliver = true;
       switch (f.kind) {
-        case K.Prim: v = primitive(f.local, f.text, this.cipher); break;
-        case K.Obj: v = f.obj!; break;
-        case K.Ref: v = f.value!; break;
+        case K.Prim:
+          v = primitive(f.local, f.text, this.cipher);
+          break;
+        case K.Obj:
+          v = f.obj!;
+          break;
+        case K.Ref:
+          v = f.value!;
+          break;
         case K.PR: {
           const a = f.obj!.adapted;
           if (!a.has('Activity') || !a.has('StatusDescription')) bad('a ProgressRecord needs AV and SD');
@@ -328,53 +483,89 @@ class Reader {
           const names = f.items as string[];
           if (f.tnId !== undefined) this.tns.set(f.tnId, names);
           this.stack[this.stack.length - 2]!.obj!.typeNames = [...names];
-          deliver = false; break;
+          deliver = false;
+          break;
         }
-        case K.T: (this.stack[this.stack.length - 2]!.items as string[]).push(decodeClixmlString(f.text)); deliver = false; break;
-        case K.ToString: this.stack[this.stack.length - 2]!.obj!.toStringValue = decodeClixmlString(f.text); deliver = false; break;
+        case K.T:
+          (this.stack[this.stack.length - 2]!.items as string[]).push(decodeClixmlString(f.text));
+          deliver = false;
+          break;
+        case K.ToString:
+          this.stack[this.stack.length - 2]!.obj!.toStringValue = decodeClixmlString(f.text);
+          deliver = false;
+          break;
         case K.En: {
           if (!f.hasK || !f.hasV) bad('dictionary entry without Key or Value');
           (this.stack[this.stack.length - 2]!.items as Array<[ClixmlValue, ClixmlValue]>).push([f.key!, f.val!]);
-          deliver = false; break;
+          deliver = false;
+          break;
         }
         case K.PRField: {
           const p = this.stack[this.stack.length - 2]!.obj!;
           const field = PR_FIELDS[f.local]!;
           if (f.local === 'AV' || f.local === 'T' || f.local === 'SD') p.adapted.set(field, decodeClixmlString(f.text));
           else {
-            const s = f.text.trim(); const n = Number(s);
+            const s = f.text.trim();
+            const n = Number(s);
             if (!INT_RE.test(s) || n < -2147483648 || n > 2147483647) bad(`not an Int32: ${snippet(f.text)}`);
             p.adapted.set(field, n);
           }
-          deliver = false; break;
+          deliver = false;
+          break;
         }
-        case K.Objs: this.done = true; deliver = false; break;
-        default: deliver = false; // TNRef, Props, List, Dct: content already placed
+        case K.Objs:
+          this.done = true;
+          deliver = false;
+          break;
+        default:
+          deliver = false; // TNRef, Props, List, Dct: content already placed
       }
       if (deliver) this.deliver(f, v as ClixmlValue);
-    } catch (e) { throw this.wrap(e); }
+    } catch (e) {
+      throw this.wrap(e);
+    }
     this.stack.pop();
   }
 
   private deliver(f: Frame, v: ClixmlValue): void {
     const parent = this.stack[this.stack.length - 2];
-    if (!parent) { this.result = v; this.done = true; return; }
+    if (!parent) {
+      this.result = v;
+      this.done = true;
+      return;
+    }
     switch (parent.kind) {
-      case K.Objs: this.items.push(f.stream === undefined ? { value: v } : { value: v, stream: f.stream }); return;
+      case K.Objs:
+        this.items.push(f.stream === undefined ? { value: v } : { value: v, stream: f.stream });
+        return;
       case K.Obj: {
         const o = parent.obj!;
         if (o.value !== undefined) bad('more than one base value in one object');
         o.value = v; // usually a primitive; Windows also nests an <Obj> as the base of an <Obj>
         return;
       }
-      case K.Props: parent.map!.set(decodeClixmlString(f.name!), v); return;
-      case K.List: parent.items!.push(v); return;
-      case K.En:
-        if (f.name === 'Key') { if (parent.hasK) bad('two keys in one dictionary entry'); parent.key = v; parent.hasK = true; }
-        else { if (parent.hasV) bad('two values in one dictionary entry'); parent.val = v; parent.hasV = true; }
+      case K.Props:
+        parent.map!.set(decodeClixmlString(f.name!), v);
         return;
-      case K.PR: parent.obj!.adapted.set('CurrentOperation', v); return;
-      default: bad('unexpected value');
+      case K.List:
+        parent.items!.push(v);
+        return;
+      case K.En:
+        if (f.name === 'Key') {
+          if (parent.hasK) bad('two keys in one dictionary entry');
+          parent.key = v;
+          parent.hasK = true;
+        } else {
+          if (parent.hasV) bad('two values in one dictionary entry');
+          parent.val = v;
+          parent.hasV = true;
+        }
+        return;
+      case K.PR:
+        parent.obj!.adapted.set('CurrentOperation', v);
+        return;
+      default:
+        bad('unexpected value');
     }
   }
 }
@@ -398,14 +589,21 @@ function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): voi
   const parser = new SaxesParser({ position: false });
   const scopes: Array<Map<string, string>> = [new Map([['xml', 'http://www.w3.org/XML/1998/namespace']])];
   const pushed: boolean[] = [];
-  parser.on('doctype', () => { throw new ClixmlError('invalid CLIXML: XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)'); });
-  parser.on('error', (e) => { throw new ClixmlError(`invalid CLIXML: malformed XML: ${e.message}`); });
+  parser.on('doctype', () => {
+    throw new ClixmlError('invalid CLIXML: XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)');
+  });
+  parser.on('error', (e) => {
+    throw new ClixmlError(`invalid CLIXML: malformed XML: ${e.message}`);
+  });
   parser.on('opentag', (tag) => {
     const attrs = (tag as SaxesTagPlain).attributes;
     let p = false;
     for (const k in attrs) {
       if (k === 'xmlns' || k.startsWith('xmlns:')) {
-        if (!p) { scopes.push(new Map(scopes[scopes.length - 1])); p = true; }
+        if (!p) {
+          scopes.push(new Map(scopes[scopes.length - 1]));
+          p = true;
+        }
         scopes[scopes.length - 1]!.set(k === 'xmlns' ? '' : k.slice(6), attrs[k]!);
       }
     }
@@ -419,7 +617,10 @@ function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): voi
   });
   parser.on('text', (t) => r.text(t));
   parser.on('cdata', (t) => r.text(t));
-  parser.on('closetag', () => { if (pushed.pop()) scopes.pop(); r.close(); });
+  parser.on('closetag', () => {
+    if (pushed.pop()) scopes.pop();
+    r.close();
+  });
   try {
     parser.write(xml);
     parser.close();

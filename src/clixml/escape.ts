@@ -22,8 +22,14 @@ export function encodeClixmlString(s: string): string {
     const c = s.charCodeAt(i);
     let rep: string | undefined;
     if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) || c === 0xfffe || c === 0xffff) rep = esc(c);
-    else if (c === 0x5f && i + 1 < n) { const d = s.charCodeAt(i + 1); if (d === 0x78 || d === 0x58) rep = '_x005F_'; }
-    if (rep !== undefined) { out += s.slice(start, i) + rep; start = i + 1; }
+    else if (c === 0x5f && i + 1 < n) {
+      const d = s.charCodeAt(i + 1);
+      if (d === 0x78 || d === 0x58) rep = '_x005F_';
+    }
+    if (rep !== undefined) {
+      out += s.slice(start, i) + rep;
+      start = i + 1;
+    }
   }
   return out + s.slice(start);
 }

@@ -14,20 +14,25 @@
  * instance, so reference chains cannot expand memory.
  */
 import { InvalidArgumentError } from '../errors.js';
-import {
-  PSDateTime, PSObject, PSPrimitive, PSSecureString, PSTimeSpan, type PrimitiveTag, type PrimitiveValueMap,
-} from './types.js';
+import { PSDateTime, PSObject, PSPrimitive, PSSecureString, PSTimeSpan, type PrimitiveTag, type PrimitiveValueMap } from './types.js';
 
 export * from './types.js';
 export { serialize, serializeDocument, ClixmlRefs, CLIXML_NS, formatDouble, type SerializeOptions } from './serialize.js';
 export {
-  deserialize, deserializeDocument, deserializeDocumentItems, parseDateTime, parseDuration,
-  type DeserializeOptions, type ClixmlDocumentItem,
+  deserialize,
+  deserializeDocument,
+  deserializeDocumentItems,
+  parseDateTime,
+  parseDuration,
+  type DeserializeOptions,
+  type ClixmlDocumentItem,
 } from './deserialize.js';
 export { toPlain, type PlainValue, type ToPlainOptions } from './plain.js';
 export { encodeClixmlString, decodeClixmlString } from './escape.js';
 
-function prim<T extends PrimitiveTag>(tag: T, v: PrimitiveValueMap[T]): PSPrimitive<T> { return new PSPrimitive(tag, v); }
+function prim<T extends PrimitiveTag>(tag: T, v: PrimitiveValueMap[T]): PSPrimitive<T> {
+  return new PSPrimitive(tag, v);
+}
 function int(tag: 'By' | 'SB' | 'I16' | 'U16' | 'I32' | 'U32', lo: number, hi: number) {
   return (n: number): PSPrimitive => {
     if (!Number.isInteger(n) || n < lo || n > hi) throw new InvalidArgumentError(`${tag} out of range: ${n}`);
@@ -90,6 +95,7 @@ export const ps = {
   /** a SecureString from plaintext: serialize needs `{ cipher }` (the PSRP session key) to send it */
   secureString: (text: string) => prim('SS', PSSecureString.fromPlaintext(text)),
   /** `[pscustomobject]@{...}` */
-  custom: (props: Record<string, import('./types.js').PSValue> | Iterable<[string, import('./types.js').PSValue]>) => PSObject.custom(props),
+  custom: (props: Record<string, import('./types.js').PSValue> | Iterable<[string, import('./types.js').PSValue]>) =>
+    PSObject.custom(props),
   enum: PSObject.enum,
 };

@@ -14,7 +14,9 @@ export interface ToPlainOptions {
 function safeNumber(v: bigint): number | string {
   return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
 }
-function finite(v: number): number | string { return Number.isFinite(v) ? v : formatDouble(v); }
+function finite(v: number): number | string {
+  return Number.isFinite(v) ? v : formatDouble(v);
+}
 
 /**
  * Mapping: integers -> number (Int64/UInt64 outside ±2^53 -> decimal string); Single/Double -> number
@@ -33,23 +35,41 @@ export function toPlain(value: PSValue, opts: ToPlainOptions = {}): PlainValue {
     if (--budget < 0) throw new ClixmlError('value too large to convert (shared references expand beyond the node limit)');
     if (v === null || v === undefined) return null;
     switch (typeof v) {
-      case 'string': case 'boolean': return v;
-      case 'number': return finite(v);
-      case 'bigint': return safeNumber(v);
-      default: break;
+      case 'string':
+      case 'boolean':
+        return v;
+      case 'number':
+        return finite(v);
+      case 'bigint':
+        return safeNumber(v);
+      default:
+        break;
     }
     if (v instanceof PSPrimitive) {
       const x = v.value;
       switch (v.tag) {
-        case 'I64': case 'U64': return safeNumber(x as bigint);
-        case 'Db': return finite(x as number);
-        case 'Sg': return Number.isFinite(x) ? Number(formatSingle(x as number)) : formatDouble(x as number);
-        case 'D': { const n = Number(x); return Number.isFinite(n) && String(n) === x ? n : (x as string); }
-        case 'C': return String.fromCharCode(x as number);
-        case 'BA': return toBase64(x as Uint8Array);
-        case 'SS': return '[SecureString]';
-        case 'DT': case 'TS': return String(x);
-        default: return typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string' ? x : String(x);
+        case 'I64':
+        case 'U64':
+          return safeNumber(x as bigint);
+        case 'Db':
+          return finite(x as number);
+        case 'Sg':
+          return Number.isFinite(x) ? Number(formatSingle(x as number)) : formatDouble(x as number);
+        case 'D': {
+          const n = Number(x);
+          return Number.isFinite(n) && String(n) === x ? n : (x as string);
+        }
+        case 'C':
+          return String.fromCharCode(x as number);
+        case 'BA':
+          return toBase64(x as Uint8Array);
+        case 'SS':
+          return '[SecureString]';
+        case 'DT':
+        case 'TS':
+          return String(x);
+        default:
+          return typeof x === 'number' || typeof x === 'boolean' || typeof x === 'string' ? x : String(x);
       }
     }
     if (v instanceof Date) return v.toISOString();
@@ -58,11 +78,19 @@ export function toPlain(value: PSValue, opts: ToPlainOptions = {}): PlainValue {
     stack.add(v as object);
     try {
       if (Array.isArray(v)) return v.map(go);
-      if (v instanceof Map) { const o: Record<string, PlainValue> = {}; for (const [k, x] of v) o[keyOf(k)] = go(x); return o; }
+      if (v instanceof Map) {
+        const o: Record<string, PlainValue> = {};
+        for (const [k, x] of v) o[keyOf(k)] = go(x);
+        return o;
+      }
       if (v instanceof PSObject) {
         const c = v.collection;
         if (c instanceof PSList) return c.items.map(go);
-        if (c instanceof PSDict) { const o: Record<string, PlainValue> = {}; for (const [k, x] of c.entries) o[keyOf(k)] = go(x); return o; }
+        if (c instanceof PSDict) {
+          const o: Record<string, PlainValue> = {};
+          for (const [k, x] of c.entries) o[keyOf(k)] = go(x);
+          return o;
+        }
         const isEnum = v.isType('System.Enum');
         if (v.value !== undefined && !isEnum) return go(v.value);
         if (v.adapted.size || v.extended.size) {
@@ -78,7 +106,9 @@ export function toPlain(value: PSValue, opts: ToPlainOptions = {}): PlainValue {
       const o: Record<string, PlainValue> = {};
       for (const [k, x] of Object.entries(v)) o[k] = go(x as PSValue);
       return o;
-    } finally { stack.delete(v as object); }
+    } finally {
+      stack.delete(v as object);
+    }
   };
   return go(value);
 }

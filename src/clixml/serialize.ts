@@ -3,8 +3,17 @@ import { InvalidArgumentError, LocalProtocolError } from '../errors.js';
 import { toBase64, utf16le } from '../util/bytes.js';
 import { encodeClixmlString, xmlAttr, xmlText } from './escape.js';
 import {
-  PSDateTime, PSDict, PSList, PSObject, PSPrimitive, PSSecureString, TN_HASHTABLE, TN_OBJECT_ARRAY,
-  type PrimitiveTag, type PSValue, type SecureStringCipher,
+  PSDateTime,
+  PSDict,
+  PSList,
+  PSObject,
+  PSPrimitive,
+  PSSecureString,
+  TN_HASHTABLE,
+  TN_OBJECT_ARRAY,
+  type PrimitiveTag,
+  type PSValue,
+  type SecureStringCipher,
 } from './types.js';
 
 /**
@@ -30,10 +39,16 @@ export interface SerializeOptions {
 }
 
 const INT_RANGES: Partial<Record<PrimitiveTag, [number, number]>> = {
-  By: [0, 255], SB: [-128, 127], U16: [0, 65535], I16: [-32768, 32767], U32: [0, 4294967295], I32: [-2147483648, 2147483647],
+  By: [0, 255],
+  SB: [-128, 127],
+  U16: [0, 65535],
+  I16: [-32768, 32767],
+  U32: [0, 4294967295],
+  I32: [-2147483648, 2147483647],
 };
 const BIG_RANGES: Partial<Record<PrimitiveTag, [bigint, bigint]>> = {
-  I64: [-(2n ** 63n), 2n ** 63n - 1n], U64: [0n, 2n ** 64n - 1n],
+  I64: [-(2n ** 63n), 2n ** 63n - 1n],
+  U64: [0n, 2n ** 64n - 1n],
 };
 
 /** .NET XmlConvert.ToString(double): INF / -INF / NaN, `-0`, otherwise round-trip text. */
@@ -58,39 +73,83 @@ export function formatSingle(v: number): string {
 
 class Writer {
   readonly parts: string[] = [];
-  constructor(readonly refs: ClixmlRefs, readonly cipher: SecureStringCipher | undefined, readonly maxDepth: number) {}
+  constructor(
+    readonly refs: ClixmlRefs,
+    readonly cipher: SecureStringCipher | undefined,
+    readonly maxDepth: number,
+  ) {}
 
   value(v: PSValue, name: string | undefined, depth: number): void {
     const n = name === undefined ? '' : ` N="${xmlAttr(encodeClixmlString(name))}"`;
-    if (v === null || v === undefined) { this.parts.push(`<Nil${n} />`); return; }
+    if (v === null || v === undefined) {
+      this.parts.push(`<Nil${n} />`);
+      return;
+    }
     switch (typeof v) {
-      case 'string': this.parts.push(`<S${n}>${xmlText(encodeClixmlString(v))}</S>`); return; // '' -> <S></S> as pwsh writes it
-      case 'boolean': this.parts.push(`<B${n}>${v}</B>`); return;
+      case 'string':
+        this.parts.push(`<S${n}>${xmlText(encodeClixmlString(v))}</S>`);
+        return; // '' -> <S></S> as pwsh writes it
+      case 'boolean':
+        this.parts.push(`<B${n}>${v}</B>`);
+        return;
       case 'number':
         if (Number.isInteger(v) && v >= -2147483648 && v <= 2147483647 && !Object.is(v, -0)) this.parts.push(`<I32${n}>${v}</I32>`);
         else this.parts.push(`<Db${n}>${formatDouble(v)}</Db>`);
         return;
-      case 'bigint': this.primitive(new PSPrimitive('I64', v), n); return;
-      case 'object': break;
-      default: throw new InvalidArgumentError(`cannot serialize a ${typeof v} to CLIXML`);
+      case 'bigint':
+        this.primitive(new PSPrimitive('I64', v), n);
+        return;
+      case 'object':
+        break;
+      default:
+        throw new InvalidArgumentError(`cannot serialize a ${typeof v} to CLIXML`);
     }
-    if (v instanceof PSPrimitive) { this.primitive(v, n); return; }
-    if (v instanceof Date) { this.primitive(new PSPrimitive('DT', PSDateTime.fromDate(v)), n); return; }
-    if (v instanceof Uint8Array) { this.primitive(new PSPrimitive('BA', v), n); return; }
-    if (v instanceof PSSecureString) { this.primitive(new PSPrimitive('SS', v), n); return; }
-    if (v instanceof PSObject && isProgressRecord(v)) { this.progressRecord(v, n); return; }
-    if (depth >= this.maxDepth) throw new InvalidArgumentError(`value nested deeper than ${this.maxDepth} levels (a cycle in plain JS objects?)`);
+    if (v instanceof PSPrimitive) {
+      this.primitive(v, n);
+      return;
+    }
+    if (v instanceof Date) {
+      this.primitive(new PSPrimitive('DT', PSDateTime.fromDate(v)), n);
+      return;
+    }
+    if (v instanceof Uint8Array) {
+      this.primitive(new PSPrimitive('BA', v), n);
+      return;
+    }
+    if (v instanceof PSSecureString) {
+      this.primitive(new PSPrimitive('SS', v), n);
+      return;
+    }
+    if (v instanceof PSObject && isProgressRecord(v)) {
+      this.progressRecord(v, n);
+      return;
+    }
+    if (depth >= this.maxDepth)
+      throw new InvalidArgumentError(`value nested deeper than ${this.maxDepth} levels (a cycle in plain JS objects?)`);
     // complex: a back-reference if this very object was written already
     const seen = this.refs.objects.get(v);
-    if (seen !== undefined) { this.parts.push(`<Ref${n} RefId="${seen}" />`); return; }
+    if (seen !== undefined) {
+      this.parts.push(`<Ref${n} RefId="${seen}" />`);
+      return;
+    }
     const id = this.refs.nextObj++;
     this.refs.objects.set(v, id);
-    if (v instanceof PSObject) { this.object(v, n, id, depth); return; }
-    if (Array.isArray(v)) { this.object(PSObject.list(v, TN_OBJECT_ARRAY), n, id, depth); return; }
-    if (v instanceof Map) { this.object(PSObject.dict(v.entries(), TN_HASHTABLE), n, id, depth); return; }
+    if (v instanceof PSObject) {
+      this.object(v, n, id, depth);
+      return;
+    }
+    if (Array.isArray(v)) {
+      this.object(PSObject.list(v, TN_OBJECT_ARRAY), n, id, depth);
+      return;
+    }
+    if (v instanceof Map) {
+      this.object(PSObject.dict(v.entries(), TN_HASHTABLE), n, id, depth);
+      return;
+    }
     if (v instanceof PSList || v instanceof PSDict) throw new InvalidArgumentError('wrap a PSList/PSDict in a PSObject ({ collection })');
     const proto = Object.getPrototypeOf(v);
-    if (proto !== Object.prototype && proto !== null) throw new InvalidArgumentError(`cannot serialize an instance of ${proto?.constructor?.name ?? 'unknown'} to CLIXML`);
+    if (proto !== Object.prototype && proto !== null)
+      throw new InvalidArgumentError(`cannot serialize an instance of ${proto?.constructor?.name ?? 'unknown'} to CLIXML`);
     this.object(PSObject.dict(Object.entries(v), TN_HASHTABLE), n, id, depth);
   }
 
@@ -98,7 +157,10 @@ class Writer {
     if (!tn.length) return;
     const key = tn.join('\u0000');
     const seen = this.refs.typeNames.get(key);
-    if (seen !== undefined) { this.parts.push(`<TNRef RefId="${seen}" />`); return; }
+    if (seen !== undefined) {
+      this.parts.push(`<TNRef RefId="${seen}" />`);
+      return;
+    }
     const id = this.refs.nextTn++;
     this.refs.typeNames.set(key, id);
     let s = `<TN RefId="${id}">`;
@@ -178,7 +240,8 @@ class Writer {
     const ir = INT_RANGES[tag];
     if (ir) {
       const v = value as number;
-      if (typeof v !== 'number' || !Number.isInteger(v) || v < ir[0] || v > ir[1]) throw new InvalidArgumentError(`${tag} value out of range: ${String(v)}`);
+      if (typeof v !== 'number' || !Number.isInteger(v) || v < ir[0] || v > ir[1])
+        throw new InvalidArgumentError(`${tag} value out of range: ${String(v)}`);
       return String(v);
     }
     const br = BIG_RANGES[tag];
@@ -188,36 +251,48 @@ class Writer {
       return String(v);
     }
     switch (tag) {
-      case 'S': case 'URI': case 'XD': case 'SBK': case 'Version': return xmlText(encodeClixmlString(value as string));
+      case 'S':
+      case 'URI':
+      case 'XD':
+      case 'SBK':
+      case 'Version':
+        return xmlText(encodeClixmlString(value as string));
       case 'C': {
         const v = value as number;
         if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new InvalidArgumentError(`Char must be one UTF-16 code unit: ${v}`);
         return String(v);
       }
-      case 'B': return value ? 'true' : 'false';
-      case 'Db': return formatDouble(value as number);
-      case 'Sg': return formatSingle(value as number);
+      case 'B':
+        return value ? 'true' : 'false';
+      case 'Db':
+        return formatDouble(value as number);
+      case 'Sg':
+        return formatSingle(value as number);
       case 'D': {
         const v = String(value);
         // XmlConvert.ToDecimal takes no exponent
         if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(v)) throw new InvalidArgumentError(`not a decimal number: ${v}`);
         return v;
       }
-      case 'DT': return (value as PSDateTime).toString();
-      case 'TS': return String(value);
+      case 'DT':
+        return (value as PSDateTime).toString();
+      case 'TS':
+        return String(value);
       case 'G': {
         const v = String(value).toLowerCase();
         if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(v)) throw new InvalidArgumentError(`not a GUID: ${v}`);
         return v;
       }
-      case 'BA': return toBase64(value as Uint8Array);
+      case 'BA':
+        return toBase64(value as Uint8Array);
       case 'SS': {
         const ss = value as PSSecureString;
         if (ss.hasPlaintext && this.cipher) return xmlText(this.cipher.encrypt(utf16le(ss.reveal())));
         if (ss.ciphertext !== undefined) return xmlText(ss.ciphertext);
         throw new LocalProtocolError('a SecureString needs the session key to be sent: exchange keys first (no `cipher` given)');
       }
-      default: throw new InvalidArgumentError(`unknown CLIXML primitive tag ${String(tag)}`);
+      default:
+        throw new InvalidArgumentError(`unknown CLIXML primitive tag ${String(tag)}`);
     }
   }
 }
@@ -225,8 +300,14 @@ class Writer {
 export const PROGRESS_RECORD_TYPE = 'System.Management.Automation.ProgressRecord';
 /** A PSObject shaped like a deserialized `<PR>` (deserialize gives exactly this shape). */
 function isProgressRecord(o: PSObject): boolean {
-  return o.typeNames[0] === PROGRESS_RECORD_TYPE && o.adapted.has('Activity') && o.adapted.has('StatusDescription')
-    && !o.extended.size && !o.collection && o.value === undefined;
+  return (
+    o.typeNames[0] === PROGRESS_RECORD_TYPE &&
+    o.adapted.has('Activity') &&
+    o.adapted.has('StatusDescription') &&
+    !o.extended.size &&
+    !o.collection &&
+    o.value === undefined
+  );
 }
 
 /** Serialize one value to one CLIXML element (an `<Obj>` for PSRP message bodies). */

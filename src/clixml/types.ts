@@ -27,8 +27,29 @@ import { InvalidArgumentError } from '../errors.js';
 
 /** CLIXML primitive element names (MS-PSRP 2.2.5.1). */
 export type PrimitiveTag =
-  | 'S' | 'C' | 'B' | 'DT' | 'TS' | 'By' | 'SB' | 'U16' | 'I16' | 'U32' | 'I32' | 'U64' | 'I64'
-  | 'Sg' | 'Db' | 'D' | 'BA' | 'G' | 'URI' | 'Version' | 'XD' | 'SBK' | 'SS';
+  | 'S'
+  | 'C'
+  | 'B'
+  | 'DT'
+  | 'TS'
+  | 'By'
+  | 'SB'
+  | 'U16'
+  | 'I16'
+  | 'U32'
+  | 'I32'
+  | 'U64'
+  | 'I64'
+  | 'Sg'
+  | 'Db'
+  | 'D'
+  | 'BA'
+  | 'G'
+  | 'URI'
+  | 'Version'
+  | 'XD'
+  | 'SBK'
+  | 'SS';
 
 /** The JS type carried by each primitive tag. */
 export interface PrimitiveValueMap {
@@ -59,7 +80,10 @@ export interface PrimitiveValueMap {
 
 /** A .NET primitive with its exact CLIXML type. Build with the `ps.*` helpers. */
 export class PSPrimitive<T extends PrimitiveTag = PrimitiveTag> {
-  constructor(readonly tag: T, readonly value: PrimitiveValueMap[T]) {}
+  constructor(
+    readonly tag: T,
+    readonly value: PrimitiveValueMap[T],
+  ) {}
 }
 
 const TICKS_PER_MS = 10_000n;
@@ -80,21 +104,30 @@ export class PSDateTime {
     readonly offsetMinutes = 0,
   ) {
     if (ticks < 0n || ticks > MAX_DATETIME_TICKS) throw new InvalidArgumentError(`DateTime ticks out of range: ${ticks}`);
-    if (!Number.isInteger(offsetMinutes) || Math.abs(offsetMinutes) > 14 * 60) throw new InvalidArgumentError(`DateTime offset out of range: ${offsetMinutes} minutes`);
+    if (!Number.isInteger(offsetMinutes) || Math.abs(offsetMinutes) > 14 * 60)
+      throw new InvalidArgumentError(`DateTime offset out of range: ${offsetMinutes} minutes`);
     if (kind !== 'Local' && offsetMinutes !== 0) throw new InvalidArgumentError('only a Local DateTime carries an offset');
   }
   /** Ticks in UTC (Unspecified is taken as UTC). */
-  get utcTicks(): bigint { return this.ticks - BigInt(this.offsetMinutes) * 600_000_000n; }
+  get utcTicks(): bigint {
+    return this.ticks - BigInt(this.offsetMinutes) * 600_000_000n;
+  }
   static fromDate(d: Date): PSDateTime {
     const ms = d.getTime();
     if (!Number.isFinite(ms)) throw new InvalidArgumentError('invalid Date');
     return new PSDateTime(BigInt(ms) * TICKS_PER_MS + UNIX_EPOCH_TICKS, 'Utc');
   }
   /** A JS Date (millisecond precision: sub-millisecond ticks are dropped). */
-  toDate(): Date { return new Date(Number((this.utcTicks - UNIX_EPOCH_TICKS) / TICKS_PER_MS)); }
+  toDate(): Date {
+    return new Date(Number((this.utcTicks - UNIX_EPOCH_TICKS) / TICKS_PER_MS));
+  }
   /** The CLIXML / xs:dateTime text, e.g. `2008-04-11T10:42:32.2731993-07:00`. */
-  toString(): string { return formatDateTime(this); }
-  toJSON(): string { return this.toString(); }
+  toString(): string {
+    return formatDateTime(this);
+  }
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 /** .NET TimeSpan (MS-PSRP 2.2.5.1.5): signed 100 ns ticks. */
@@ -102,15 +135,33 @@ export class PSTimeSpan {
   constructor(readonly ticks: bigint) {
     if (ticks < -(2n ** 63n) || ticks >= 2n ** 63n) throw new InvalidArgumentError(`TimeSpan out of range: ${ticks}`);
   }
-  static fromParts(p: { days?: number; hours?: number; minutes?: number; seconds?: number; milliseconds?: number; ticks?: number | bigint }): PSTimeSpan {
-    const t = BigInt(p.days ?? 0) * 864_000_000_000n + BigInt(p.hours ?? 0) * 36_000_000_000n + BigInt(p.minutes ?? 0) * 600_000_000n
-      + BigInt(p.seconds ?? 0) * 10_000_000n + BigInt(p.milliseconds ?? 0) * 10_000n + BigInt(p.ticks ?? 0);
+  static fromParts(p: {
+    days?: number;
+    hours?: number;
+    minutes?: number;
+    seconds?: number;
+    milliseconds?: number;
+    ticks?: number | bigint;
+  }): PSTimeSpan {
+    const t =
+      BigInt(p.days ?? 0) * 864_000_000_000n +
+      BigInt(p.hours ?? 0) * 36_000_000_000n +
+      BigInt(p.minutes ?? 0) * 600_000_000n +
+      BigInt(p.seconds ?? 0) * 10_000_000n +
+      BigInt(p.milliseconds ?? 0) * 10_000n +
+      BigInt(p.ticks ?? 0);
     return new PSTimeSpan(t);
   }
-  get totalSeconds(): number { return Number(this.ticks) / 1e7; }
+  get totalSeconds(): number {
+    return Number(this.ticks) / 1e7;
+  }
   /** xs:duration as .NET XmlConvert writes it, e.g. `P1DT2H3M4.5S`, `PT0S`, `-PT0.0000001S`. */
-  toString(): string { return formatDuration(this.ticks); }
-  toJSON(): string { return this.toString(); }
+  toString(): string {
+    return formatDuration(this.ticks);
+  }
+  toJSON(): string {
+    return this.toString();
+  }
 }
 
 /**
@@ -148,22 +199,38 @@ export class PSSecureString {
     this[SECRET] = plain;
     this.ciphertext = ciphertext;
   }
-  static fromPlaintext(text: string): PSSecureString { return new PSSecureString(text, undefined); }
-  static fromCiphertext(ciphertext: string, plaintext?: string): PSSecureString { return new PSSecureString(plaintext, ciphertext); }
-  get hasPlaintext(): boolean { return this[SECRET] !== undefined; }
+  static fromPlaintext(text: string): PSSecureString {
+    return new PSSecureString(text, undefined);
+  }
+  static fromCiphertext(ciphertext: string, plaintext?: string): PSSecureString {
+    return new PSSecureString(plaintext, ciphertext);
+  }
+  get hasPlaintext(): boolean {
+    return this[SECRET] !== undefined;
+  }
   reveal(): string {
     const p = this[SECRET];
-    if (p === undefined) throw new InvalidArgumentError('this SecureString was received without a session key; pass `cipher` to deserialize to decrypt it');
+    if (p === undefined)
+      throw new InvalidArgumentError('this SecureString was received without a session key; pass `cipher` to deserialize to decrypt it');
     return p;
   }
-  toString(): string { return '[SecureString]'; }
-  toJSON(): string { return '[SecureString]'; }
-  [Symbol.for('nodejs.util.inspect.custom')](): string { return 'PSSecureString [SecureString]'; }
+  toString(): string {
+    return '[SecureString]';
+  }
+  toJSON(): string {
+    return '[SecureString]';
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return 'PSSecureString [SecureString]';
+  }
 }
 
 /** List-like collection content of an `<Obj>` (MS-PSRP 2.2.5.2.6.1-3): LST, IE, STK, QUE. Items in wire order. */
 export class PSList {
-  constructor(readonly kind: 'LST' | 'IE' | 'STK' | 'QUE', readonly items: PSValue[] = []) {}
+  constructor(
+    readonly kind: 'LST' | 'IE' | 'STK' | 'QUE',
+    readonly items: PSValue[] = [],
+  ) {}
 }
 
 /** Dictionary content of an `<Obj>` (MS-PSRP 2.2.5.2.6.4): DCT, entries in wire order. */
@@ -245,7 +312,10 @@ export class PSObject {
   }
   /** A Hashtable (`<DCT>`); pass `TN_ORDERED` for `[ordered]@{}`. */
   static dict(entries: Iterable<[PSValue, PSValue]> | Record<string, PSValue>, typeNames: string[] = TN_HASHTABLE): PSObject {
-    const e = Symbol.iterator in (entries as object) ? [...(entries as Iterable<[PSValue, PSValue]>)] : Object.entries(entries as Record<string, PSValue>);
+    const e =
+      Symbol.iterator in (entries as object)
+        ? [...(entries as Iterable<[PSValue, PSValue]>)]
+        : Object.entries(entries as Record<string, PSValue>);
     return new PSObject({ typeNames, collection: new PSDict(e) });
   }
   /**
@@ -268,26 +338,45 @@ export class PSObject {
     for (const m of [this.extended, this.adapted]) for (const [k, v] of m) if (k.toLowerCase() === n) return v;
     return undefined;
   }
-  has(name: string): boolean { return this.get(name) !== undefined || this.extended.has(name) || this.adapted.has(name); }
+  has(name: string): boolean {
+    return this.get(name) !== undefined || this.extended.has(name) || this.adapted.has(name);
+  }
   /** True when `typeName` (or `Deserialized.` + typeName) is among the type names. */
   isType(typeName: string): boolean {
     return this.typeNames.some((t) => t === typeName || t === `Deserialized.${typeName}` || `Deserialized.${t}` === typeName);
   }
-  toString(): string { return this.toStringValue ?? this.typeNames[0] ?? 'PSObject'; }
+  toString(): string {
+    return this.toStringValue ?? this.typeNames[0] ?? 'PSObject';
+  }
 }
 
 /** Anything `serialize` accepts. */
 export type PSValue =
-  | null | undefined | string | boolean | number | bigint | Date | Uint8Array
-  | PSPrimitive | PSObject | PSValue[] | Map<PSValue, PSValue> | PSPlainObject;
-export interface PSPlainObject { [key: string]: PSValue }
+  | null
+  | undefined
+  | string
+  | boolean
+  | number
+  | bigint
+  | Date
+  | Uint8Array
+  | PSPrimitive
+  | PSObject
+  | PSValue[]
+  | Map<PSValue, PSValue>
+  | PSPlainObject;
+export interface PSPlainObject {
+  [key: string]: PSValue;
+}
 
 /** What `deserialize` returns (a subset of PSValue). */
 export type ClixmlValue = null | string | boolean | number | PSPrimitive | PSObject;
 
 // ---- text formats shared by serializer and deserializer ------------------------------------------------
 
-function pad(n: number | bigint, w: number): string { return String(n).padStart(w, '0'); }
+function pad(n: number | bigint, w: number): string {
+  return String(n).padStart(w, '0');
+}
 
 /** Civil date from days since 0001-01-01 (proleptic Gregorian). */
 export function civilFromDays(days: number): [number, number, number] {
@@ -317,9 +406,12 @@ export function formatDateTime(dt: PSDateTime): string {
   const days = Number(t / 864_000_000_000n);
   let rem = t % 864_000_000_000n;
   const [y, mo, d] = civilFromDays(days);
-  const h = rem / 36_000_000_000n; rem %= 36_000_000_000n;
-  const mi = rem / 600_000_000n; rem %= 600_000_000n;
-  const s = rem / 10_000_000n; const frac = rem % 10_000_000n;
+  const h = rem / 36_000_000_000n;
+  rem %= 36_000_000_000n;
+  const mi = rem / 600_000_000n;
+  rem %= 600_000_000n;
+  const s = rem / 10_000_000n;
+  const frac = rem % 10_000_000n;
   let out = `${pad(y, 4)}-${pad(mo, 2)}-${pad(d, 2)}T${pad(h, 2)}:${pad(mi, 2)}:${pad(s, 2)}`;
   if (frac !== 0n) out += '.' + pad(frac, 7).replace(/0+$/, '');
   if (dt.kind === 'Utc') out += 'Z';
@@ -334,10 +426,14 @@ export function formatDuration(ticks: bigint): string {
   if (ticks === 0n) return 'PT0S';
   const neg = ticks < 0n;
   let t = neg ? -ticks : ticks;
-  const days = t / 864_000_000_000n; t %= 864_000_000_000n;
-  const h = t / 36_000_000_000n; t %= 36_000_000_000n;
-  const m = t / 600_000_000n; t %= 600_000_000n;
-  const s = t / 10_000_000n; const f = t % 10_000_000n;
+  const days = t / 864_000_000_000n;
+  t %= 864_000_000_000n;
+  const h = t / 36_000_000_000n;
+  t %= 36_000_000_000n;
+  const m = t / 600_000_000n;
+  t %= 600_000_000n;
+  const s = t / 10_000_000n;
+  const f = t % 10_000_000n;
   let out = neg ? '-P' : 'P';
   if (days) out += `${days}D`;
   if (h || m || s || f) {

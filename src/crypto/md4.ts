@@ -1,6 +1,8 @@
 /** MD4 message digest (RFC 1320). Node 20's OpenSSL 3 refuses MD4 without the legacy provider; NTLM needs it for the NT hash. */
 
-function rotl(x: number, n: number): number { return (x << n) | (x >>> (32 - n)); }
+function rotl(x: number, n: number): number {
+  return (x << n) | (x >>> (32 - n));
+}
 
 /** RFC 1320 MD4 of `data` (16 bytes). */
 export function md4(data: Uint8Array): Uint8Array {
@@ -14,11 +16,17 @@ export function md4(data: Uint8Array): Uint8Array {
   dv.setUint32(total * 64 - 8, bitLen >>> 0, true);
   dv.setUint32(total * 64 - 4, Math.floor(len / 0x20000000), true);
 
-  let a = 0x67452301, b = 0xefcdab89, c = 0x98badcfe, d = 0x10325476;
+  let a = 0x67452301,
+    b = 0xefcdab89,
+    c = 0x98badcfe,
+    d = 0x10325476;
   const x = new Int32Array(16);
   for (let blk = 0; blk < total; blk++) {
     for (let i = 0; i < 16; i++) x[i] = dv.getInt32(blk * 64 + i * 4, true);
-    const aa = a, bb = b, cc = c, dd = d;
+    const aa = a,
+      bb = b,
+      cc = c,
+      dd = d;
     // Round 1: F(x,y,z) = (x & y) | (~x & z)
     for (let i = 0; i < 16; i += 4) {
       a = rotl((a + ((b & c) | (~b & d)) + x[i]!) | 0, 3);
@@ -40,10 +48,16 @@ export function md4(data: Uint8Array): Uint8Array {
       c = rotl((c + (d ^ a ^ b) + x[i + 4]! + 0x6ed9eba1) | 0, 11);
       b = rotl((b + (c ^ d ^ a) + x[i + 12]! + 0x6ed9eba1) | 0, 15);
     }
-    a = (a + aa) | 0; b = (b + bb) | 0; c = (c + cc) | 0; d = (d + dd) | 0;
+    a = (a + aa) | 0;
+    b = (b + bb) | 0;
+    c = (c + cc) | 0;
+    d = (d + dd) | 0;
   }
   const out = new Uint8Array(16);
   const ov = new DataView(out.buffer);
-  ov.setInt32(0, a, true); ov.setInt32(4, b, true); ov.setInt32(8, c, true); ov.setInt32(12, d, true);
+  ov.setInt32(0, a, true);
+  ov.setInt32(4, b, true);
+  ov.setInt32(8, c, true);
+  ov.setInt32(12, d, true);
   return out;
 }

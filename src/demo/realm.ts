@@ -38,10 +38,25 @@ export function findRealmTools(): { found: Record<string, string>; missing: stri
   for (const t of TOOLS) {
     for (const d of dirs) {
       const p = join(d, t);
-      try { accessSync(p, constants.X_OK); found[t] = p; break; } catch { /* next */ }
+      try {
+        accessSync(p, constants.X_OK);
+        found[t] = p;
+        break;
+      } catch {
+        /* next */
+      }
     }
   }
-  const klist = dirs.map((d) => join(d, 'klist')).find((p) => { try { accessSync(p, constants.X_OK); return true; } catch { return false; } });
+  const klist = dirs
+    .map((d) => join(d, 'klist'))
+    .find((p) => {
+      try {
+        accessSync(p, constants.X_OK);
+        return true;
+      } catch {
+        return false;
+      }
+    });
   return { found, missing: TOOLS.filter((t) => !found[t]), klist };
 }
 
@@ -49,7 +64,10 @@ function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -70,35 +88,75 @@ export async function startDemoRealm(password: string): Promise<DemoRealm> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-demo-krb-'));
   let pid: number | undefined;
   const stop = () => {
-    if (pid) { try { process.kill(pid); } catch { /* gone */ } pid = undefined; }
+    if (pid) {
+      try {
+        process.kill(pid);
+      } catch {
+        /* gone */
+      }
+      pid = undefined;
+    }
     rmSync(dir, { recursive: true, force: true });
   };
   try {
     const port = await freePort();
-    const krb5Conf = join(dir, 'krb5.conf'); const kdcConf = join(dir, 'kdc.conf');
-    writeFileSync(krb5Conf, [
-      '[libdefaults]', `  default_realm = ${DEMO_REALM}`, '  dns_lookup_kdc = false', '  dns_lookup_realm = false',
-      '  dns_canonicalize_hostname = false', '  rdns = false', '  forwardable = true', '  udp_preference_limit = 1',
-      '[realms]', `  ${DEMO_REALM} = {`, `    kdc = 127.0.0.1:${port}`, '  }',
-      '[domain_realm]', `  localhost = ${DEMO_REALM}`, '',
-    ].join('\n'));
-    writeFileSync(kdcConf, [
-      '[kdcdefaults]', `  kdc_listen = 127.0.0.1:${port}`, `  kdc_tcp_listen = 127.0.0.1:${port}`,
-      '[realms]', `  ${DEMO_REALM} = {`, `    database_name = ${join(dir, 'principal')}`, `    key_stash_file = ${join(dir, 'stash')}`,
-      `    acl_file = ${join(dir, 'kadm5.acl')}`, '    supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal',
-      '    default_principal_flags = +forwardable', '  }',
-      '[logging]', `  kdc = FILE:${join(dir, 'kdc.log')}`, '',
-    ].join('\n'));
+    const krb5Conf = join(dir, 'krb5.conf');
+    const kdcConf = join(dir, 'kdc.conf');
+    writeFileSync(
+      krb5Conf,
+      [
+        '[libdefaults]',
+        `  default_realm = ${DEMO_REALM}`,
+        '  dns_lookup_kdc = false',
+        '  dns_lookup_realm = false',
+        '  dns_canonicalize_hostname = false',
+        '  rdns = false',
+        '  forwardable = true',
+        '  udp_preference_limit = 1',
+        '[realms]',
+        `  ${DEMO_REALM} = {`,
+        `    kdc = 127.0.0.1:${port}`,
+        '  }',
+        '[domain_realm]',
+        `  localhost = ${DEMO_REALM}`,
+        '',
+      ].join('\n'),
+    );
+    writeFileSync(
+      kdcConf,
+      [
+        '[kdcdefaults]',
+        `  kdc_listen = 127.0.0.1:${port}`,
+        `  kdc_tcp_listen = 127.0.0.1:${port}`,
+        '[realms]',
+        `  ${DEMO_REALM} = {`,
+        `    database_name = ${join(dir, 'principal')}`,
+        `    key_stash_file = ${join(dir, 'stash')}`,
+        `    acl_file = ${join(dir, 'kadm5.acl')}`,
+        '    supported_enctypes = aes256-cts-hmac-sha1-96:normal aes128-cts-hmac-sha1-96:normal',
+        '    default_principal_flags = +forwardable',
+        '  }',
+        '[logging]',
+        `  kdc = FILE:${join(dir, 'kdc.log')}`,
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(dir, 'kadm5.acl'), '');
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, KRB5_CONFIG: krb5Conf, KRB5_KDC_PROFILE: kdcConf };
     const keytab = join(dir, 'http.keytab');
     await run(found.kdb5_util!, ['create', '-s', '-r', DEMO_REALM, '-P', randomBytes(12).toString('hex')], env);
     // kadmin.local reads its commands from stdin: the password is never on a command line
-    await run(found['kadmin.local']!, [], env, [
-      `addprinc +requires_preauth -pw ${password} alice`,
-      'addprinc -randkey +ok_as_delegate HTTP/localhost',
-      `ktadd -k ${keytab} HTTP/localhost`, '',
-    ].join('\n'));
+    await run(
+      found['kadmin.local']!,
+      [],
+      env,
+      [
+        `addprinc +requires_preauth -pw ${password} alice`,
+        'addprinc -randkey +ok_as_delegate HTTP/localhost',
+        `ktadd -k ${keytab} HTTP/localhost`,
+        '',
+      ].join('\n'),
+    );
     const pidFile = join(dir, 'kdc.pid');
     await new Promise<void>((resolve, reject) => {
       const c = spawn(found.krb5kdc!, ['-P', pidFile], { env, stdio: 'ignore' });
@@ -106,7 +164,11 @@ export async function startDemoRealm(password: string): Promise<DemoRealm> {
       c.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`krb5kdc exited with ${code}`))));
     });
     for (let i = 0; i < 50 && pid === undefined; i++) {
-      try { pid = Number(readFileSync(pidFile, 'utf8').trim()) || undefined; } catch { /* not yet */ }
+      try {
+        pid = Number(readFileSync(pidFile, 'utf8').trim()) || undefined;
+      } catch {
+        /* not yet */
+      }
       if (pid === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     if (pid === undefined) throw new Error('krb5kdc did not start');

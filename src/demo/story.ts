@@ -42,7 +42,13 @@ export interface DemoStep {
   skipped?: string;
 }
 
-export interface DemoResult { ok: boolean; steps: DemoStep[]; hostA: string; hostB: string; ms: number }
+export interface DemoResult {
+  ok: boolean;
+  steps: DemoStep[];
+  hostA: string;
+  hostB: string;
+  ms: number;
+}
 
 const USER = 'EXAMPLE\\alice';
 /**
@@ -53,12 +59,28 @@ const DEMO_PASSWORD = randomBytes(18).toString('base64url');
 
 export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const started = Date.now();
-  const write = o.write ?? ((t: string) => { process.stdout.write(t); });
+  const write =
+    o.write ??
+    ((t: string) => {
+      process.stdout.write(t);
+    });
   const useColor = o.color ?? (!!process.stdout.isTTY && !process.env.NO_COLOR);
   const c = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
-  const bold = c('1'), dim = c('2'), green = c('32'), red = c('31'), cyan = c('36'), yellow = c('33');
-  const say = (t = '') => { if (!o.json) write(t + '\n'); };
-  const indent = (t: string, pad = '    ') => t.replace(/\s+$/, '').split('\n').map((l) => pad + l).join('\n');
+  const bold = c('1'),
+    dim = c('2'),
+    green = c('32'),
+    red = c('31'),
+    cyan = c('36'),
+    yellow = c('33');
+  const say = (t = '') => {
+    if (!o.json) write(t + '\n');
+  };
+  const indent = (t: string, pad = '    ') =>
+    t
+      .replace(/\s+$/, '')
+      .split('\n')
+      .map((l) => pad + l)
+      .join('\n');
 
   const userDb = new MemoryUserDatabase([
     { domain: 'EXAMPLE', user: 'alice', password: DEMO_PASSWORD },
@@ -69,7 +91,8 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const hosts: ServerHandle[] = [];
   const steps: DemoStep[] = [];
   const TOTAL = 6;
-  let urlA = '', urlB = '';
+  let urlA = '',
+    urlB = '';
   let realm: DemoRealm | undefined;
   let realmMissing: string | undefined;
   const kerberosMode = o.kerberos ?? 'auto';
@@ -79,9 +102,14 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   try {
     if (kerberosMode !== 'off') {
       const { missing } = findRealmTools();
-      if (missing.length) realmMissing = `MIT Kerberos KDC tools not installed (${missing.join(', ')}): apt-get install krb5-kdc krb5-admin-server`;
+      if (missing.length)
+        realmMissing = `MIT Kerberos KDC tools not installed (${missing.join(', ')}): apt-get install krb5-kdc krb5-admin-server`;
       else {
-        try { realm = await startDemoRealm(DEMO_PASSWORD); } catch (e) { realmMissing = `could not start a private Kerberos realm: ${(e as Error).message}`; }
+        try {
+          realm = await startDemoRealm(DEMO_PASSWORD);
+        } catch (e) {
+          realmMissing = `could not start a private Kerberos realm: ${(e as Error).message}`;
+        }
       }
     }
     const auth = realm ? ['negotiate', 'credssp', 'kerberos'] : ['negotiate', 'credssp'];
@@ -89,8 +117,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     hosts.push(A);
     const B = await serve({ listen: '127.0.0.1:0', userDb, auth, keytab: realm?.keytab, name: 'hostB', log: (l) => logs.B.push(l) });
     hosts.push(B);
-    urlA = A.url; urlB = B.url;
-    const a = `127.0.0.1:${A.port}`, b = `127.0.0.1:${B.port}`;
+    urlA = A.url;
+    urlB = B.url;
+    const a = `127.0.0.1:${A.port}`,
+      b = `127.0.0.1:${B.port}`;
 
     say(bold('winrm-ts demo') + ' — the WinRM "double hop", replayed on this machine (no Windows, no network)');
     say();
@@ -109,18 +139,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         return { output: (r.stdout.toString('utf8') + r.stderr.toString('utf8')).replace(/\r/g, ''), exitCode: r.exitCode };
       } catch (e) {
         return { output: `winrm-ts: ${(e as Error).message}\n`, exitCode: 1, error: e as Error };
-      } finally { client?.close(); }
+      } finally {
+        client?.close();
+      }
     };
     const cmdline = (auth: string, rest: string, delegate?: string) =>
       `winrm-ts run -H ${a} -u '${USER}' --auth ${auth}${delegate ? ` --delegate-to '${delegate}'` : ''} -- ${rest}`;
-    const logLines = (host: 'A' | 'B', from: number, re: RegExp) => logs[host].slice(from).filter((l) => re.test(l))
-      .map((l) => l.replace(/^\S+ conn#\d+ \S+ /, ''));
+    const logLines = (host: 'A' | 'B', from: number, re: RegExp) =>
+      logs[host]
+        .slice(from)
+        .filter((l) => re.test(l))
+        .map((l) => l.replace(/^\S+ conn#\d+ \S+ /, ''));
     const mark = { A: 0, B: 0 };
-    const snap = () => { mark.A = logs.A.length; mark.B = logs.B.length; };
+    const snap = () => {
+      mark.A = logs.A.length;
+      mark.B = logs.B.length;
+    };
 
     const header = async (n: number, title: string) => {
       if (n > 1 && o.pause) await o.pause();
-      say(); say(cyan(bold(`── Step ${n}/${TOTAL} · ${title}`)));
+      say();
+      say(cyan(bold(`── Step ${n}/${TOTAL} · ${title}`)));
     };
     const show = (cmd: string, r: { output: string; exitCode: number }) => {
       say(`  ${dim('$')} ${bold(cmd)}`);
@@ -137,7 +176,15 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const r = await onA('negotiate', 'whoami');
       show(cmd, r);
       const ok = r.exitCode === 0 && r.output.trim().toLowerCase() === 'example\\alice';
-      steps.push({ step: 1, title: 'Negotiate to hostA', command: cmd, output: r.output, exitCode: r.exitCode, expected: 'example\\alice', ok });
+      steps.push({
+        step: 1,
+        title: 'Negotiate to hostA',
+        command: cmd,
+        output: r.output,
+        exitCode: r.exitCode,
+        expected: 'example\\alice',
+        ok,
+      });
       verdict(ok, 'hostA knows you. NTLM inside Negotiate proved the password without sending it.');
       for (const l of logLines('A', mark.A, /auth ok/)) say(dim(`    hostA log: ${l}`));
     }
@@ -151,14 +198,22 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const r = await onA('negotiate', inner);
       show(cmd, r);
       const ok = r.exitCode !== 0 && /ANONYMOUS LOGON/.test(r.output);
-      steps.push({ step: 2, title: 'second hop with Negotiate', command: cmd, output: r.output, exitCode: r.exitCode, expected: 'NT AUTHORITY\\ANONYMOUS LOGON refused', ok });
+      steps.push({
+        step: 2,
+        title: 'second hop with Negotiate',
+        command: cmd,
+        output: r.output,
+        exitCode: r.exitCode,
+        expected: 'NT AUTHORITY\\ANONYMOUS LOGON refused',
+        ok,
+      });
       verdict(ok, `hostB saw ${yellow('NT AUTHORITY\\ANONYMOUS LOGON')} and refused it.`);
       for (const l of logLines('A', mark.A, /auth ok/)) say(dim(`    hostA log: ${l}`));
       for (const l of logLines('B', mark.B, /ANONYMOUS|anonymous/)) say(dim(`    hostB log: ${l}`));
       say('  What went wrong: Negotiate (NTLM) gives hostA a *network logon*. hostA learned who you are, but it never');
       say('  got your password or a forwardable ticket, so a program running there has nothing to authenticate with:');
       say('  its connection to hostB is anonymous. On Windows the same thing shows up as "Login failed for user');
-      say('  \'NT AUTHORITY\\ANONYMOUS LOGON\'" from SQL Server, a share, or the next WinRM host.');
+      say("  'NT AUTHORITY\\ANONYMOUS LOGON'\" from SQL Server, a share, or the next WinRM host.");
     }
 
     // ---- 3. the fix: CredSSP with a delegate list --------------------------------------------------------
@@ -170,12 +225,20 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const r = await onA('credssp', inner, ['wsman/127.0.0.1']);
       show(cmd, r);
       const ok = r.exitCode === 0 && r.output.trim().toLowerCase() === 'example\\alice';
-      steps.push({ step: 3, title: 'second hop with CredSSP', command: cmd, output: r.output, exitCode: r.exitCode, expected: 'example\\alice from hostB', ok });
+      steps.push({
+        step: 3,
+        title: 'second hop with CredSSP',
+        command: cmd,
+        output: r.output,
+        exitCode: r.exitCode,
+        expected: 'example\\alice from hostB',
+        ok,
+      });
       verdict(ok, 'hostB answers as example\\alice: the second hop works.');
       for (const l of logLines('A', mark.A, /auth ok/)) say(dim(`    hostA log: ${l}`));
       for (const l of logLines('B', mark.B, /auth ok/)) say(dim(`    hostB log: ${l}`));
       say('  Why it works: CredSSP sends your user name and password to hostA inside TLS (after NTLM proved who');
-      say('  hostA is), so hostA holds an *interactive logon* with credentials. The program on hostA asked hostA\'s');
+      say("  hostA is), so hostA holds an *interactive logon* with credentials. The program on hostA asked hostA's");
       say('  logon session to authenticate for it (like LSASS on Windows): it never saw the password itself.');
       say('  All it holds is a socket and a capability for that session:');
       const envLine = 'env | grep ^WINRM_TS_LOGON_ | sort';
@@ -183,7 +246,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       const masked = e.output.replace(/(WINRM_TS_LOGON_TOKEN=)\S+/, '$1<random, per session>');
       show(cmdline('credssp', `'${envLine}'`, 'wsman/127.0.0.1'), { output: masked, exitCode: e.exitCode });
       const envOk = e.exitCode === 0 && /WINRM_TS_LOGON_BROKER=/.test(e.output) && !e.output.includes(DEMO_PASSWORD);
-      if (!envOk) { steps[steps.length - 1]!.ok = false; verdict(false, 'the program on hostA does not see the broker as expected'); }
+      if (!envOk) {
+        steps[steps.length - 1]!.ok = false;
+        verdict(false, 'the program on hostA does not see the broker as expected');
+      }
       say('  The Windows equivalent of what you just did:');
       say(dim('    client:  Enable-WSManCredSSP -Role Client -DelegateComputer hostA'));
       say(dim('             policy "Allow delegating fresh credentials with NTLM-only server authentication" = wsman/hostA'));
@@ -200,8 +266,19 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       show(cmd, r);
       const credsspSeen = logLines('A', mark.A, /credssp/i);
       const ok = r.exitCode !== 0 && (r as { error?: Error }).error instanceof DelegationRefusedError && credsspSeen.length === 0;
-      steps.push({ step: 4, title: 'delegation guard', command: cmd, output: r.output, exitCode: r.exitCode, expected: 'refused before any token is sent', ok });
-      verdict(ok, `refused on this machine before any secret left it (hostA's log shows ${credsspSeen.length ? 'CredSSP traffic!' : 'no CredSSP traffic at all'}).`);
+      steps.push({
+        step: 4,
+        title: 'delegation guard',
+        command: cmd,
+        output: r.output,
+        exitCode: r.exitCode,
+        expected: 'refused before any token is sent',
+        ok,
+      });
+      verdict(
+        ok,
+        `refused on this machine before any secret left it (hostA's log shows ${credsspSeen.length ? 'CredSSP traffic!' : 'no CredSSP traffic at all'}).`,
+      );
       say('  CredSSP hands over your full password — it is not constrained delegation — so winrm-ts sends it only to');
       say('  hosts you list: --delegate-to wsman/HOST (patterns like wsman/*.corp.example), WINRM_TS_DELEGATE_TO,');
       say('  or the delegateTo option. Trust those hosts as much as you trust your password.');
@@ -214,10 +291,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       say(`  ${yellow('skipped:')} ${why}.`);
       say('  With a KDC this step shows the same second hop failing with Kerberos, and working with --kerberos-delegate.');
       const required = kerberosMode === 'require';
-      steps.push({ step: 5, title: 'second hop with Kerberos delegation', expected: 'ANONYMOUS LOGON without delegation; alice with it', ok: !required, skipped: why });
+      steps.push({
+        step: 5,
+        title: 'second hop with Kerberos delegation',
+        expected: 'ANONYMOUS LOGON without delegation; alice with it',
+        ok: !required,
+        skipped: why,
+      });
       if (required) verdict(false, 'the Kerberos chapter was required but could not be played');
     } else {
-      const pa = A.port, pb = B.port;
+      const pa = A.port,
+        pb = B.port;
       const saved = { conf: process.env.KRB5_CONFIG, cc: process.env.KRB5CCNAME };
       // the realm's configuration for this process and the endpoints' logon sessions; no ccache of the caller's is used
       process.env.KRB5_CONFIG = realm.krb5Conf;
@@ -226,16 +310,25 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
         say(`  A private realm ${DEMO_REALM} (MIT krb5kdc on loopback) knows alice@${DEMO_REALM} and HTTP/localhost; both hosts`);
         say('  hold the HTTP/localhost key (serve --keytab) and admit the principal (users file line alice@EXAMPLE.TEST:*).');
         const inner = `winrm-ts run -H localhost:${pb} --auth kerberos -- whoami`;
-        const kcmd = (delegate: boolean) => `winrm-ts run -H localhost:${pa} -u alice@${DEMO_REALM} --auth kerberos${delegate ? ' --kerberos-delegate' : ''} -- ${inner}`;
+        const kcmd = (delegate: boolean) =>
+          `winrm-ts run -H localhost:${pa} -u alice@${DEMO_REALM} --auth kerberos${delegate ? ' --kerberos-delegate' : ''} -- ${inner}`;
         const onAKerberos = async (delegate: boolean, line = inner) => {
           let client: ReturnType<typeof connect> | undefined;
           try {
-            client = connect({ host: `localhost:${pa}`, username: `alice@${DEMO_REALM}`, password: DEMO_PASSWORD, auth: 'kerberos', kerberosDelegate: delegate });
+            client = connect({
+              host: `localhost:${pa}`,
+              username: `alice@${DEMO_REALM}`,
+              password: DEMO_PASSWORD,
+              auth: 'kerberos',
+              kerberosDelegate: delegate,
+            });
             const r = await client.exec(line);
             return { output: (r.stdout.toString('utf8') + r.stderr.toString('utf8')).replace(/\r/g, ''), exitCode: r.exitCode };
           } catch (e) {
             return { output: `winrm-ts: ${(e as Error).message}\n`, exitCode: 1 };
-          } finally { client?.close(); }
+          } finally {
+            client?.close();
+          }
         };
         snap();
         const r1 = await onAKerberos(false);
@@ -254,16 +347,26 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
           const r3 = await onAKerberos(true, 'klist');
           show(`winrm-ts run -H localhost:${pa} -u alice@${DEMO_REALM} --auth kerberos --kerberos-delegate -- klist`, r3);
           ok3 = r3.exitCode === 0 && r3.output.includes(`krbtgt/${DEMO_REALM}@${DEMO_REALM}`);
-          verdict(ok3, 'MIT\'s klist on hostA lists the forwarded TGT: every Kerberos program there can use it.');
+          verdict(ok3, "MIT's klist on hostA lists the forwarded TGT: every Kerberos program there can use it.");
         }
-        steps.push({ step: 5, title: 'second hop with Kerberos delegation', command: kcmd(true), output: r1.output + r2.output, exitCode: r2.exitCode, expected: 'ANONYMOUS LOGON without delegation; example\\alice with it', ok: ok1 && ok2 && ok3 });
+        steps.push({
+          step: 5,
+          title: 'second hop with Kerberos delegation',
+          command: kcmd(true),
+          output: r1.output + r2.output,
+          exitCode: r2.exitCode,
+          expected: 'ANONYMOUS LOGON without delegation; example\\alice with it',
+          ok: ok1 && ok2 && ok3,
+        });
         say('  Why: --kerberos-delegate puts a forwardable TGT (KRB-CRED) in the AP-REQ; hostA keeps it in the logon');
-        say('  session\'s own credential cache (KRB5CCNAME), so any program there — winrm-ts, curl --negotiate, smbclient,');
+        say("  session's own credential cache (KRB5CCNAME), so any program there — winrm-ts, curl --negotiate, smbclient,");
         say('  psql — reaches the next service as you. On Windows the host account needs "Trust this computer for');
         say('  delegation" (or constrained / resource-based delegation to the next service).');
       } finally {
-        if (saved.conf === undefined) delete process.env.KRB5_CONFIG; else process.env.KRB5_CONFIG = saved.conf;
-        if (saved.cc === undefined) delete process.env.KRB5CCNAME; else process.env.KRB5CCNAME = saved.cc;
+        if (saved.conf === undefined) delete process.env.KRB5_CONFIG;
+        else process.env.KRB5_CONFIG = saved.conf;
+        if (saved.cc === undefined) delete process.env.KRB5CCNAME;
+        else process.env.KRB5CCNAME = saved.cc;
       }
     }
 
@@ -283,7 +386,21 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
   const ms = Date.now() - started;
   say();
   const skipped = steps.filter((s) => s.skipped).map((s) => s.step);
-  say(ok ? green(bold(`Every step behaved as expected (${(ms / 1000).toFixed(1)} s)${skipped.length ? `; step ${skipped.join(', ')} skipped` : ''}.`))
-    : red(bold(`Some steps did not behave as expected: ${steps.filter((s) => !s.ok).map((s) => s.step).join(', ')}.`)));
+  say(
+    ok
+      ? green(
+          bold(
+            `Every step behaved as expected (${(ms / 1000).toFixed(1)} s)${skipped.length ? `; step ${skipped.join(', ')} skipped` : ''}.`,
+          ),
+        )
+      : red(
+          bold(
+            `Some steps did not behave as expected: ${steps
+              .filter((s) => !s.ok)
+              .map((s) => s.step)
+              .join(', ')}.`,
+          ),
+        ),
+  );
   return { ok, steps, hostA: urlA, hostB: urlB, ms };
 }

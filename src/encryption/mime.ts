@@ -21,9 +21,17 @@ export const DEFAULT_BOUNDARY = 'Encrypted Boundary';
 const enc = new TextEncoder();
 const latin1 = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
 
-export interface EncryptedBody { contentType: string; body: Uint8Array }
+export interface EncryptedBody {
+  contentType: string;
+  body: Uint8Array;
+}
 /** One sealed chunk as carried in the MIME body. */
-export interface EncryptedPart { protocol: string; length: number; header: Uint8Array; data: Uint8Array }
+export interface EncryptedPart {
+  protocol: string;
+  length: number;
+  header: Uint8Array;
+  data: Uint8Array;
+}
 
 export function isEncryptedContentType(ct: string | undefined): boolean {
   if (!ct) return false;
@@ -41,12 +49,15 @@ export function parseContentType(ct: string): { type: string; protocol?: string;
     const k = seg.slice(0, eq).trim().toLowerCase();
     let v = seg.slice(eq + 1).trim();
     if (v.startsWith('"') && v.endsWith('"') && v.length >= 2) v = v.slice(1, -1);
-    if (k === 'protocol') out.protocol = v; else if (k === 'boundary') out.boundary = v;
+    if (k === 'protocol') out.protocol = v;
+    else if (k === 'boundary') out.boundary = v;
   }
   return out;
 }
 
-interface ChunkingContext { encryptChunkSize?: number }
+interface ChunkingContext {
+  encryptChunkSize?: number;
+}
 
 /** MS-WSMV 2.2.9.1.1 build an encrypted body (sans-IO apart from the context's own async wrap). */
 export async function encryptMessage(ctx: AuthContext, plaintext: Uint8Array, opts: { chunkSize?: number } = {}): Promise<EncryptedBody> {
@@ -74,15 +85,24 @@ export async function encryptMessage(ctx: AuthContext, plaintext: Uint8Array, op
 export function frameParts(parts: EncryptedPart[], boundary = DEFAULT_BOUNDARY): Uint8Array {
   const pieces: Uint8Array[] = [];
   for (const p of parts) {
-    pieces.push(enc.encode(`--${boundary}\r\n\tContent-Type: ${p.protocol}\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=${p.length}\r\n--${boundary}\r\n\tContent-Type: application/octet-stream\r\n`));
+    pieces.push(
+      enc.encode(
+        `--${boundary}\r\n\tContent-Type: ${p.protocol}\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=${p.length}\r\n--${boundary}\r\n\tContent-Type: application/octet-stream\r\n`,
+      ),
+    );
     const hl = new Uint8Array(4);
     new DataView(hl.buffer).setUint32(0, p.header.length, true);
     pieces.push(hl, p.header, p.data);
   }
   pieces.push(enc.encode(`--${boundary}--\r\n`));
-  let n = 0; for (const x of pieces) n += x.length;
-  const out = new Uint8Array(n); let o = 0;
-  for (const x of pieces) { out.set(x, o); o += x.length; }
+  let n = 0;
+  for (const x of pieces) n += x.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const x of pieces) {
+    out.set(x, o);
+    o += x.length;
+  }
   return out;
 }
 
@@ -100,9 +120,13 @@ function findDelimiters(body: Buffer, boundary: string): Array<{ start: number; 
     if (j >= 1 && body[j] === 0x2d && body[j - 1] === 0x2d) {
       let end = i + b.length;
       let final = false;
-      if (body[end] === 0x2d && body[end + 1] === 0x2d) { final = true; end += 2; }
+      if (body[end] === 0x2d && body[end + 1] === 0x2d) {
+        final = true;
+        end += 2;
+      }
       while (end < body.length && (body[end] === 0x20 || body[end] === 0x09)) end++;
-      if (body[end] === 0x0d && body[end + 1] === 0x0a) end += 2; else if (body[end] === 0x0a) end += 1;
+      if (body[end] === 0x0d && body[end + 1] === 0x0a) end += 2;
+      else if (body[end] === 0x0a) end += 1;
       out.push({ start: j - 1, end, final });
       from = end;
     } else from = i + b.length;
@@ -126,13 +150,17 @@ export function parseEncryptedBody(contentType: string, body: Uint8Array): Encry
   let sawFinal = false;
   for (let k = 0; k < delims.length; k++) {
     const d = delims[k]!;
-    if (d.final) { sawFinal = true; break; }
+    if (d.final) {
+      sawFinal = true;
+      break;
+    }
     const next = delims[k + 1];
     if (!next) break;
     sections.push({ start: d.end, end: next.start });
   }
   if (!sawFinal) throw new EncryptionError('encrypted body is truncated: no closing MIME boundary');
-  if (sections.length === 0 || sections.length % 2 !== 0) throw new EncryptionError(`encrypted body has ${sections.length} MIME sections; expected pairs of (headers, data)`);
+  if (sections.length === 0 || sections.length % 2 !== 0)
+    throw new EncryptionError(`encrypted body has ${sections.length} MIME sections; expected pairs of (headers, data)`);
   for (let k = 0; k < sections.length; k += 2) {
     const h = latin1(buf.subarray(sections[k]!.start, sections[k]!.end));
     const proto = /Content-Type:\s*([^\r\n;]+)/i.exec(h)?.[1]?.trim();
@@ -145,7 +173,8 @@ export function parseEncryptedBody(contentType: string, body: Uint8Array): Encry
     const payload = data.subarray(m[0].length);
     if (payload.length < 4) throw new EncryptionError('encrypted body: data part shorter than its 4-byte header length');
     const hl = payload.readUInt32LE(0);
-    if (hl > payload.length - 4) throw new EncryptionError(`encrypted body: header length ${hl} exceeds the ${payload.length - 4} bytes present`);
+    if (hl > payload.length - 4)
+      throw new EncryptionError(`encrypted body: header length ${hl} exceeds the ${payload.length - 4} bytes present`);
     parts.push({
       protocol: proto,
       length: Number(lenM[1]),
@@ -161,22 +190,31 @@ export async function decryptMessage(ctx: AuthContext, contentType: string, body
   const parts = parseEncryptedBody(contentType, body);
   if (ctx.encryptionProtocol) {
     for (const p of parts) {
-      if (p.protocol.toLowerCase() !== ctx.encryptionProtocol.toLowerCase()) throw new EncryptionError(`encrypted body uses protocol ${p.protocol}; this connection uses ${ctx.encryptionProtocol}`);
+      if (p.protocol.toLowerCase() !== ctx.encryptionProtocol.toLowerCase())
+        throw new EncryptionError(`encrypted body uses protocol ${p.protocol}; this connection uses ${ctx.encryptionProtocol}`);
     }
   }
   const plains: Uint8Array[] = [];
   let total = 0;
   for (const p of parts) {
     let plain: Uint8Array;
-    try { plain = await ctx.unwrapWinrm(p.header, p.data); } catch (e) {
+    try {
+      plain = await ctx.unwrapWinrm(p.header, p.data);
+    } catch (e) {
       if (e instanceof EncryptionError) throw e;
       throw new EncryptionError(`could not decrypt the message (${(e as Error).message})`, { cause: e });
     }
-    if (plain.length !== p.length) throw new EncryptionError(`decrypted length ${plain.length} does not match OriginalContent Length ${p.length}`);
-    plains.push(plain); total += plain.length;
+    if (plain.length !== p.length)
+      throw new EncryptionError(`decrypted length ${plain.length} does not match OriginalContent Length ${p.length}`);
+    plains.push(plain);
+    total += plain.length;
   }
   if (plains.length === 1) return plains[0]!;
-  const out = new Uint8Array(total); let o = 0;
-  for (const x of plains) { out.set(x, o); o += x.length; }
+  const out = new Uint8Array(total);
+  let o = 0;
+  for (const x of plains) {
+    out.set(x, o);
+    o += x.length;
+  }
   return out;
 }

@@ -18,11 +18,14 @@ const SIG_HASH: Record<string, 'sha256' | 'sha384' | 'sha512'> = {
 /** Read one DER TLV header at `o`: returns tag, content start and end. Throws RangeError on bad input. */
 function tlv(b: Uint8Array, o: number): { tag: number; start: number; end: number } {
   if (o + 2 > b.length) throw new RangeError('truncated DER');
-  const tag = b[o]!; let len = b[o + 1]!; let p = o + 2;
+  const tag = b[o]!;
+  let len = b[o + 1]!;
+  let p = o + 2;
   if (len & 0x80) {
     const n = len & 0x7f;
     if (n === 0 || n > 4 || p + n > b.length) throw new RangeError('bad DER length');
-    len = 0; for (let i = 0; i < n; i++) len = len * 256 + b[p + i]!;
+    len = 0;
+    for (let i = 0; i < n; i++) len = len * 256 + b[p + i]!;
     p += n;
   }
   if (p + len > b.length) throw new RangeError('truncated DER');
@@ -32,7 +35,13 @@ function tlv(b: Uint8Array, o: number): { tag: number; start: number; end: numbe
 function oidToString(b: Uint8Array): string {
   const parts: number[] = [];
   let v = 0;
-  for (let i = 0; i < b.length; i++) { v = v * 128 + (b[i]! & 0x7f); if (!(b[i]! & 0x80)) { parts.push(v); v = 0; } }
+  for (let i = 0; i < b.length; i++) {
+    v = v * 128 + (b[i]! & 0x7f);
+    if (!(b[i]! & 0x80)) {
+      parts.push(v);
+      v = 0;
+    }
+  }
   if (!parts.length) return '';
   const first = parts[0]!;
   const a = first < 80 ? Math.floor(first / 40) : 2;
@@ -48,7 +57,9 @@ export function certSignatureOid(der: Uint8Array): string | undefined {
     const oid = tlv(der, alg.start);
     if (oid.tag !== 0x06) return undefined;
     return oidToString(der.subarray(oid.start, oid.end));
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 /** RFC 5929 §4.1 certificate hash. */

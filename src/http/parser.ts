@@ -62,10 +62,16 @@ export class HttpResponseParser {
   }
 
   /** true when no partial response is buffered */
-  get idle(): boolean { return this.state.k === 'head' && this.buf.length === 0; }
+  get idle(): boolean {
+    return this.state.k === 'head' && this.buf.length === 0;
+  }
 
   private pushBody(b: Buffer): void {
-    if (this.fixed) { b.copy(this.fixed, this.bodyLen); this.bodyLen += b.length; return; } // bounded by Content-Length
+    if (this.fixed) {
+      b.copy(this.fixed, this.bodyLen);
+      this.bodyLen += b.length;
+      return;
+    } // bounded by Content-Length
     this.bodyLen += b.length;
     if (this.bodyLen > this.maxBody) throw new RemoteProtocolError(`HTTP response body larger than ${this.maxBody} bytes`);
     this.bodyParts.push(b);
@@ -74,7 +80,11 @@ export class HttpResponseParser {
   private finish(): HttpResponse {
     const body = this.fixed ?? (this.bodyParts.length === 1 ? this.bodyParts[0]! : Buffer.concat(this.bodyParts, this.bodyLen));
     const res: HttpResponse = { ...this.cur!, body: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
-    this.cur = undefined; this.bodyParts = []; this.bodyLen = 0; this.fixed = undefined; this.state = { k: 'head' };
+    this.cur = undefined;
+    this.bodyParts = [];
+    this.bodyLen = 0;
+    this.fixed = undefined;
+    this.state = { k: 'head' };
     return res;
   }
 
@@ -84,7 +94,9 @@ export class HttpResponseParser {
       case 'head': {
         // a TLS record (alert 0x15 / handshake 0x16, version 3.x) where an HTTP status line belongs: an HTTPS port
         if (this.buf.length >= 2 && (this.buf[0] === 0x15 || this.buf[0] === 0x16) && this.buf[1] === 0x03) {
-          throw new RemoteProtocolError('the server answered with TLS, not HTTP: this port speaks HTTPS; add --https (WinRM over HTTPS listens on 5986)');
+          throw new RemoteProtocolError(
+            'the server answered with TLS, not HTTP: this port speaks HTTPS; add --https (WinRM over HTTPS listens on 5986)',
+          );
         }
         const end = this.buf.indexOf('\r\n\r\n');
         if (end < 0) {
@@ -96,14 +108,19 @@ export class HttpResponseParser {
         this.buf = this.buf.subarray(end + 4);
         const lines = head.split('\r\n');
         const m = /^HTTP\/1\.([01]) (\d{3})(?: (.*))?$/.exec(lines[0]!);
-        if (!m) throw new RemoteProtocolError(`not an HTTP/1.x response: ${JSON.stringify(lines[0]!.slice(0, 60))} (is this port a WinRM endpoint?)`);
+        if (!m)
+          throw new RemoteProtocolError(
+            `not an HTTP/1.x response: ${JSON.stringify(lines[0]!.slice(0, 60))} (is this port a WinRM endpoint?)`,
+          );
         const headers = new Map<string, string[]>();
         for (const line of lines.slice(1)) {
           const c = line.indexOf(':');
           if (c <= 0) throw new RemoteProtocolError(`malformed HTTP header line: ${JSON.stringify(line.slice(0, 60))}`);
           const k = line.slice(0, c).trim().toLowerCase();
           const v = line.slice(c + 1).trim();
-          const arr = headers.get(k); if (arr) arr.push(v); else headers.set(k, [v]);
+          const arr = headers.get(k);
+          if (arr) arr.push(v);
+          else headers.set(k, [v]);
         }
         const status = Number(m[2]);
         const connHdr = (headers.get('connection') ?? []).join(',').toLowerCase();
@@ -112,17 +129,24 @@ export class HttpResponseParser {
         const te = (headers.get('transfer-encoding') ?? []).join(',').toLowerCase();
         const cl = headers.get('content-length');
         if (status < 200 || status === 204 || status === 304) {
-          if (status < 200) { this.cur = undefined; return null; } // 1xx: skip
+          if (status < 200) {
+            this.cur = undefined;
+            return null;
+          } // 1xx: skip
           return this.finish();
         }
         if (te.includes('chunked')) this.state = { k: 'chunk-size' };
         else if (cl) {
-          if (new Set(cl).size !== 1 || !/^\d{1,15}$/.test(cl[0]!)) throw new RemoteProtocolError(`bad Content-Length: ${cl.join(',').slice(0, 40)}`);
+          if (new Set(cl).size !== 1 || !/^\d{1,15}$/.test(cl[0]!))
+            throw new RemoteProtocolError(`bad Content-Length: ${cl.join(',').slice(0, 40)}`);
           const n = Number(cl[0]);
           if (n > this.maxBody) throw new RemoteProtocolError(`HTTP response body of ${n} bytes exceeds the limit of ${this.maxBody}`);
           if (n === 0) return this.finish();
           this.state = { k: 'length', remaining: n };
-        } else { this.state = { k: 'until-close' }; this.cur.close = true; }
+        } else {
+          this.state = { k: 'until-close' };
+          this.cur.close = true;
+        }
         return null;
       }
       case 'length': {
@@ -138,7 +162,10 @@ export class HttpResponseParser {
       }
       case 'chunk-size': {
         const e = this.buf.indexOf('\r\n');
-        if (e < 0) { if (this.buf.length > 1024) throw new RemoteProtocolError('HTTP chunk size line too long'); return 'more'; }
+        if (e < 0) {
+          if (this.buf.length > 1024) throw new RemoteProtocolError('HTTP chunk size line too long');
+          return 'more';
+        }
         const line = this.buf.subarray(0, e).toString('latin1').split(';')[0]!.trim();
         if (!/^[0-9a-fA-F]{1,8}$/.test(line)) throw new RemoteProtocolError(`bad HTTP chunk size: ${JSON.stringify(line.slice(0, 20))}`);
         this.buf = this.buf.subarray(e + 2);
@@ -164,14 +191,18 @@ export class HttpResponseParser {
       }
       case 'trailers': {
         const e = this.buf.indexOf('\r\n');
-        if (e < 0) { if (this.buf.length > MAX_HEADER) throw new RemoteProtocolError('HTTP trailers too long'); return 'more'; }
+        if (e < 0) {
+          if (this.buf.length > MAX_HEADER) throw new RemoteProtocolError('HTTP trailers too long');
+          return 'more';
+        }
         this.buf = this.buf.subarray(e + 2);
         if (e === 0) return this.finish();
         return null;
       }
       case 'until-close': {
         if (!this.buf.length) return 'more';
-        this.pushBody(this.buf); this.buf = Buffer.alloc(0);
+        this.pushBody(this.buf);
+        this.buf = Buffer.alloc(0);
         return 'more';
       }
     }

@@ -24,8 +24,19 @@ import { createHash } from 'node:crypto';
 import type { AuthContext, ChannelBindings } from '../auth/types.js';
 import { isPerRequest } from '../auth/registry.js';
 import {
-  AbortError, AccessDeniedError, AuthError, ConnectError, EncryptionError, HttpStatusError, InvalidArgumentError,
-  OutcomeUnknownError, RemoteProtocolError, TimeoutError, TlsError, TransportError, WinRMError,
+  AbortError,
+  AccessDeniedError,
+  AuthError,
+  ConnectError,
+  EncryptionError,
+  HttpStatusError,
+  InvalidArgumentError,
+  OutcomeUnknownError,
+  RemoteProtocolError,
+  TimeoutError,
+  TlsError,
+  TransportError,
+  WinRMError,
 } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
 import { HttpResponseParser, header, type HttpResponse } from './parser.js';
@@ -34,7 +45,10 @@ import { openTunnel, proxyFor, type ProxySpec } from './proxy.js';
 import { debug, channels } from '../util/debug.js';
 import { fromBase64, toBase64 } from '../util/bytes.js';
 
-export interface ExchangeOptions { signal?: AbortSignal; readTimeoutMs?: number }
+export interface ExchangeOptions {
+  signal?: AbortSignal;
+  readTimeoutMs?: number;
+}
 export interface EnvelopeExchange {
   exchange(envelopeXml: string, opts?: ExchangeOptions): Promise<string>;
   /** the reply as bytes (UTF-8), so bulk content can be cut out before any text conversion (src/xml/base64-cut.ts) */
@@ -42,7 +56,11 @@ export interface EnvelopeExchange {
   readonly stats: TransportStats;
   close(): void;
 }
-export interface TransportStats { requests: number; authRequests: number; connections: number }
+export interface TransportStats {
+  requests: number;
+  authRequests: number;
+  connections: number;
+}
 
 export interface TlsOptions {
   /** PEM text of the CA (or the self-signed server certificate) to trust */
@@ -90,11 +108,15 @@ export interface HttpTransportOptions {
   anonymousHint?: string;
 }
 
-const ANON_MSG = 'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
+const ANON_MSG =
+  'Access is denied: the server refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON). ' +
   'Give credentials (-u DOMAIN\\user with -p or WINRM_PASSWORD); on a second hop, delegate them with --auth credssp';
 
 /** A pinned certificate digest: SHA-256 (any form) or a SHA-1 thumbprint (Windows' form). */
-export interface CertificatePin { algorithm: 'sha256' | 'sha1'; digest: Uint8Array }
+export interface CertificatePin {
+  algorithm: 'sha256' | 'sha1';
+  digest: Uint8Array;
+}
 
 /**
  * Parse a certificate pin: `SHA256:<hex|base64>`, openssl's `AA:BB:...` (32 bytes), bare hex (64 digits), and SHA-1
@@ -102,8 +124,11 @@ export interface CertificatePin { algorithm: 'sha256' | 'sha1'; digest: Uint8Arr
  * invisible U+200E the Windows certificate dialog copies are ignored. Throws InvalidArgumentError at once otherwise.
  */
 export function parseCertificatePin(fp: string): CertificatePin {
-  const bad = (why: string) => new InvalidArgumentError(`--fingerprint ${JSON.stringify(fp.length > 80 ? fp.slice(0, 80) + '...' : fp)}: ${why}. ` +
-    'Give the SHA-256 of the server certificate as SHA256:<hex>, AA:BB:... (openssl x509 -fingerprint -sha256) or 64 hex digits, or a SHA-1 thumbprint (40 hex digits)');
+  const bad = (why: string) =>
+    new InvalidArgumentError(
+      `--fingerprint ${JSON.stringify(fp.length > 80 ? fp.slice(0, 80) + '...' : fp)}: ${why}. ` +
+        'Give the SHA-256 of the server certificate as SHA256:<hex>, AA:BB:... (openssl x509 -fingerprint -sha256) or 64 hex digits, or a SHA-1 thumbprint (40 hex digits)',
+    );
   const v = fp.replace(/[\u200e\u200f\ufeff]/g, '').trim();
   const m = /^(sha-?256|sha-?1)\s*[:=]\s*(.+)$/i.exec(v);
   const algo = m ? (/256/.test(m[1]!) ? 'sha256' : 'sha1') : undefined;
@@ -112,7 +137,8 @@ export function parseCertificatePin(fp: string): CertificatePin {
   const hex = body.replace(/[\s:-]/g, '');
   if (/^[0-9a-fA-F]+$/.test(hex) && (hex.length === 64 || hex.length === 40)) {
     const a = hex.length === 64 ? 'sha256' : 'sha1';
-    if (algo && algo !== a) throw bad(`a ${algo === 'sha256' ? 'SHA-256' : 'SHA-1'} digest has ${algo === 'sha256' ? 64 : 40} hex digits, got ${hex.length}`);
+    if (algo && algo !== a)
+      throw bad(`a ${algo === 'sha256' ? 'SHA-256' : 'SHA-1'} digest has ${algo === 'sha256' ? 64 : 40} hex digits, got ${hex.length}`);
     return { algorithm: a, digest: new Uint8Array(Buffer.from(hex, 'hex')) };
   }
   if (m && /^[A-Za-z0-9+/_-]+=*$/.test(body)) {
@@ -125,7 +151,9 @@ export function parseCertificatePin(fp: string): CertificatePin {
 }
 
 /** Parse a pin into its raw digest bytes (see parseCertificatePin). */
-export function parseFingerprint(fp: string): Uint8Array { return parseCertificatePin(fp).digest; }
+export function parseFingerprint(fp: string): Uint8Array {
+  return parseCertificatePin(fp).digest;
+}
 
 export function certFingerprint(der: Uint8Array): string {
   return 'SHA256:' + createHash('sha256').update(der).digest('hex');
@@ -157,14 +185,25 @@ interface LostInfo {
 class NotWrittenError extends TransportError {}
 /** Internal: the connection was lost during an authentication leg (an empty-body POST: nothing to run twice). */
 class AuthLegLost extends TransportError {
-  constructor(readonly lost: LostInfo, cause: Error) { super(cause.message, { cause }); }
+  constructor(
+    readonly lost: LostInfo,
+    cause: Error,
+  ) {
+    super(cause.message, { cause });
+  }
 }
 
 /** After a plain-HTTP connection got no answer at all: does the port speak TLS? (a short handshake probe) */
 export function probeTls(host: string, port: number, timeoutMs = 3000): Promise<boolean> {
   return new Promise((resolve) => {
     let done = false;
-    const finish = (v: boolean) => { if (done) return; done = true; clearTimeout(timer); s.destroy(); resolve(v); };
+    const finish = (v: boolean) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      s.destroy();
+      resolve(v);
+    };
     const s = tls.connect({ host, port, rejectUnauthorized: false, servername: net.isIP(host) ? undefined : host });
     const timer = setTimeout(() => finish(false), timeoutMs);
     s.once('secureConnect', () => finish(true));
@@ -193,12 +232,17 @@ class Connection {
   private queue: HttpResponse[] = [];
   private dead: Error | undefined;
 
-  constructor(private readonly t: HttpTransport, ctx: AuthContext | undefined) {
+  constructor(
+    private readonly t: HttpTransport,
+    ctx: AuthContext | undefined,
+  ) {
     this.ctx = ctx;
     this.parser = new HttpResponseParser(t.maxResponseBytes);
   }
 
-  get open(): boolean { return !!this.socket && !this.dead && !this.socket.destroyed && !this.socket.readableEnded; }
+  get open(): boolean {
+    return !!this.socket && !this.dead && !this.socket.destroyed && !this.socket.readableEnded;
+  }
 
   /** A kept-alive connection idle for longer than the server said it keeps them is not reused (it may be closing). */
   get stale(): boolean {
@@ -208,7 +252,8 @@ class Connection {
   destroy(err?: Error): void {
     this.dead ??= err ?? new TransportError('connection closed');
     this.socket?.destroy();
-    const w = this.waiter; this.waiter = undefined;
+    const w = this.waiter;
+    this.waiter = undefined;
     w?.reject(this.dead);
   }
 
@@ -217,26 +262,57 @@ class Connection {
     const old = this.socket;
     this.socket = undefined; // events of the old socket are ignored from now on
     old?.destroy();
-    this.queue = []; this.parser = new HttpResponseParser(t.maxResponseBytes);
-    this.authed = false; this.bindings = undefined; this.responses = 0; this.keepAliveMs = undefined; this.peerFingerprint = undefined;
+    this.queue = [];
+    this.parser = new HttpResponseParser(t.maxResponseBytes);
+    this.authed = false;
+    this.bindings = undefined;
+    this.responses = 0;
+    this.keepAliveMs = undefined;
+    this.peerFingerprint = undefined;
     t.stats.connections++;
     let peerDer: Uint8Array | undefined;
     // through a proxy: a tunnel first (HTTP CONNECT / SOCKS), then TLS or HTTP on it, end to end with the host
     const tunnel = t.proxy ? await openTunnel(t.proxy, t.host, t.port, { timeoutMs: t.connectTimeoutMs, signal }) : undefined;
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       let s: net.Socket;
-      const timer = setTimeout(() => { s?.destroy(); reject(new TimeoutError(`could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, port and firewall`)); }, t.connectTimeoutMs);
-      const onAbort = () => { clearTimeout(timer); s?.destroy(); reject(new AbortError()); };
-      if (signal?.aborted) { clearTimeout(timer); reject(new AbortError()); return; }
+      const timer = setTimeout(() => {
+        s?.destroy();
+        reject(
+          new TimeoutError(
+            `could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, port and firewall`,
+          ),
+        );
+      }, t.connectTimeoutMs);
+      const onAbort = () => {
+        clearTimeout(timer);
+        s?.destroy();
+        reject(new AbortError());
+      };
+      if (signal?.aborted) {
+        clearTimeout(timer);
+        reject(new AbortError());
+        return;
+      }
       signal?.addEventListener('abort', onAbort, { once: true });
-      const done = () => { clearTimeout(timer); signal?.removeEventListener('abort', onAbort); };
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+      };
       if (t.https) {
         const o = t.tlsOpts;
         const pin = t.pin;
         const servername = o.servername ?? (net.isIP(t.host) ? undefined : t.host);
         s = tls.connect({
-          host: t.host, port: t.port, socket: tunnel, servername, ca: o.ca, rejectUnauthorized: !(o.insecure || pin),
-          cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase,
+          host: t.host,
+          port: t.port,
+          socket: tunnel,
+          servername,
+          ca: o.ca,
+          rejectUnauthorized: !(o.insecure || pin),
+          cert: o.cert,
+          key: o.key,
+          pfx: o.pfx,
+          passphrase: o.passphrase,
           ALPNProtocols: ['http/1.1'],
           checkServerIdentity: (host, cert) => tls.checkServerIdentity(o.servername ?? host, cert),
         });
@@ -244,13 +320,21 @@ class Connection {
           done();
           const ts = s as tls.TLSSocket;
           const peer = ts.getPeerX509Certificate();
-          if (!peer) { s.destroy(); reject(new TlsError('the server presented no TLS certificate')); return; }
+          if (!peer) {
+            s.destroy();
+            reject(new TlsError('the server presented no TLS certificate'));
+            return;
+          }
           if (pin) {
             const got = createHash(pin.algorithm).update(peer.raw).digest();
             if (!got.equals(Buffer.from(pin.digest))) {
               s.destroy();
-              reject(new TlsError(`the server certificate (${certFingerprint(peer.raw)}${pin.algorithm === 'sha1' ? `, SHA-1 thumbprint ${got.toString('hex').toUpperCase()}` : ''}) does not match the pinned --fingerprint; ` +
-                'if the server certificate was renewed, pin the new one; otherwise something may be intercepting the connection'));
+              reject(
+                new TlsError(
+                  `the server certificate (${certFingerprint(peer.raw)}${pin.algorithm === 'sha1' ? `, SHA-1 thumbprint ${got.toString('hex').toUpperCase()}` : ''}) does not match the pinned --fingerprint; ` +
+                    'if the server certificate was renewed, pin the new one; otherwise something may be intercepting the connection',
+                ),
+              );
               return;
             }
           }
@@ -260,32 +344,64 @@ class Connection {
         s.once('error', (e: NodeJS.ErrnoException) => {
           done();
           if (isNotTlsError(e)) {
-            reject(new TlsError(`${t.host}:${t.port} did not answer the TLS handshake with TLS (${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
-              'WinRM listens for HTTP on 5985 and HTTPS on 5986: drop --https, or use the HTTPS port', { cause: e }));
+            reject(
+              new TlsError(
+                `${t.host}:${t.port} did not answer the TLS handshake with TLS (${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
+                  'WinRM listens for HTTP on 5985 and HTTPS on 5986: drop --https, or use the HTTPS port',
+                { cause: e },
+              ),
+            );
           } else if (e.code && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|HOSTNAME|ALTNAME|SSL|EPROTO/.test(e.code)) {
             let fp = '';
-            try { const p = (s as tls.TLSSocket).getPeerX509Certificate(); if (p) fp = ` (server certificate ${certFingerprint(p.raw)})`; } catch { /* none */ }
-            reject(new TlsError(`TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` + (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-              ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with --tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
-              : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure'), { cause: e }));
+            try {
+              const p = (s as tls.TLSSocket).getPeerX509Certificate();
+              if (p) fp = ` (server certificate ${certFingerprint(p.raw)})`;
+            } catch {
+              /* none */
+            }
+            reject(
+              new TlsError(
+                `TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` +
+                  (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
+                    ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with --tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
+                    : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure'),
+                { cause: e },
+              ),
+            );
           } else if (e.code === 'ECONNRESET' || /before secure TLS connection/i.test(e.message)) {
-            reject(new TlsError(`${t.host}:${t.port} closed the connection during the TLS handshake (${e.message}): the port may not speak TLS ` +
-              '(WinRM HTTP listens on 5985: drop --https), or the server refuses this client\'s TLS versions', { cause: e }));
+            reject(
+              new TlsError(
+                `${t.host}:${t.port} closed the connection during the TLS handshake (${e.message}): the port may not speak TLS ` +
+                  "(WinRM HTTP listens on 5985: drop --https), or the server refuses this client's TLS versions",
+                { cause: e },
+              ),
+            );
           } else reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e }));
         });
       } else if (tunnel) {
-        s = tunnel; done(); resolve(s);
+        s = tunnel;
+        done();
+        resolve(s);
       } else {
         s = net.connect({ host: t.host, port: t.port });
-        s.once('connect', () => { done(); resolve(s); });
-        s.once('error', (e) => { done(); reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e })); });
+        s.once('connect', () => {
+          done();
+          resolve(s);
+        });
+        s.once('error', (e) => {
+          done();
+          reject(new ConnectError(`could not connect to ${t.host}:${t.port}: ${e.message}`, { cause: e }));
+        });
       }
     });
     this.dead = undefined;
     sock.setNoDelay(true);
     sock.setKeepAlive(true, 30000);
     this.socket = sock;
-    if (peerDer) { this.bindings = tlsServerEndPointBindings(peerDer); this.peerFingerprint = certFingerprint(peerDer); }
+    if (peerDer) {
+      this.bindings = tlsServerEndPointBindings(peerDer);
+      this.peerFingerprint = certFingerprint(peerDer);
+    }
     // events of a replaced socket must not touch the connection's new socket
     const mine = () => this.socket === sock;
     sock.on('data', (d: Buffer) => {
@@ -293,25 +409,44 @@ class Connection {
       this.received += d.length;
       try {
         for (const r of this.parser.feed(d)) this.deliver(r);
-      } catch (e) { this.destroy(e as Error); }
+      } catch (e) {
+        this.destroy(e as Error);
+      }
     });
     sock.on('end', () => {
       if (!mine()) return;
-      try { const r = this.parser.end(); if (r) this.deliver(r); } catch (e) {
-        this.destroy(new TransportError(`the server closed the connection in the middle of an HTTP response (${(e as Error).message})`, { cause: e })); return;
+      try {
+        const r = this.parser.end();
+        if (r) this.deliver(r);
+      } catch (e) {
+        this.destroy(
+          new TransportError(`the server closed the connection in the middle of an HTTP response (${(e as Error).message})`, { cause: e }),
+        );
+        return;
       }
       this.destroy(new TransportError('the server closed the connection'));
     });
     sock.on('error', (e) => {
       if (!mine()) return;
       // TLS 1.3: a server that refuses (or wants) a client certificate says so with an alert after the handshake
-      if (/alert (certificate required|bad certificate|certificate unknown|unsupported certificate|certificate revoked|certificate expired|unknown ca)/i.test(e.message)) {
-        this.destroy(new TlsError(`${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ${t.tlsOpts.cert || t.tlsOpts.pfx ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA' : 'it requires one: --auth certificate --cert FILE --cert-key FILE'}`, { cause: e }));
+      if (
+        /alert (certificate required|bad certificate|certificate unknown|unsupported certificate|certificate revoked|certificate expired|unknown ca)/i.test(
+          e.message,
+        )
+      ) {
+        this.destroy(
+          new TlsError(
+            `${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ${t.tlsOpts.cert || t.tlsOpts.pfx ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA' : 'it requires one: --auth certificate --cert FILE --cert-key FILE'}`,
+            { cause: e },
+          ),
+        );
         return;
       }
       this.destroy(new TransportError(`connection to ${t.host}:${t.port} failed: ${e.message}`, { cause: e }));
     });
-    sock.on('close', () => { if (mine()) this.destroy(new TransportError('the server closed the connection')); });
+    sock.on('close', () => {
+      if (mine()) this.destroy(new TransportError('the server closed the connection'));
+    });
   }
 
   private deliver(r: HttpResponse): void {
@@ -320,7 +455,10 @@ class Connection {
     const ka = /(?:^|[\s,])timeout=(\d{1,6})/i.exec((r.headers.get('keep-alive') ?? []).join(','));
     if (ka) this.keepAliveMs = Number(ka[1]) * 1000;
     const w = this.waiter;
-    if (w) { this.waiter = undefined; w.resolve(r); } else this.queue.push(r);
+    if (w) {
+      this.waiter = undefined;
+      w.resolve(r);
+    } else this.queue.push(r);
   }
 
   /**
@@ -328,7 +466,13 @@ class Connection {
    * was found closed before writing) fails with NotWrittenError; a connection lost after writing fails with the
    * connection's error, `lost` describing what was seen.
    */
-  async request(body: Uint8Array, contentType: string | undefined, authorization: string | undefined, opts: ExchangeOptions, isAuth: boolean): Promise<HttpResponse> {
+  async request(
+    body: Uint8Array,
+    contentType: string | undefined,
+    authorization: string | undefined,
+    opts: ExchangeOptions,
+    isAuth: boolean,
+  ): Promise<HttpResponse> {
     const t = this.t;
     if (this.open && this.responses > 0 && !this.queue.length) {
       // a kept-alive connection the server may have closed while it was idle: let already-arrived FIN/RST events be
@@ -353,26 +497,47 @@ class Connection {
     this.received = 0;
     const p = new Promise<HttpResponse>((resolve, reject) => {
       const q = this.queue.shift();
-      if (q) { resolve(q); return; }
+      if (q) {
+        resolve(q);
+        return;
+      }
       let timer: NodeJS.Timeout | undefined;
-      const onAbort = () => { cleanup(); this.destroy(new AbortError()); reject(new AbortError()); };
-      const cleanup = () => { if (timer) clearTimeout(timer); opts.signal?.removeEventListener('abort', onAbort); };
+      const onAbort = () => {
+        cleanup();
+        this.destroy(new AbortError());
+        reject(new AbortError());
+      };
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+      };
       timer = setTimeout(() => {
         cleanup();
-        const e = new TimeoutError(`no HTTP response from ${t.host}:${t.port} within ${readTimeout / 1000} s (read timeout); raise --read-timeout`);
-        this.destroy(e); reject(e);
+        const e = new TimeoutError(
+          `no HTTP response from ${t.host}:${t.port} within ${readTimeout / 1000} s (read timeout); raise --read-timeout`,
+        );
+        this.destroy(e);
+        reject(e);
       }, readTimeout);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       this.waiter = {
-        resolve: (r) => { cleanup(); resolve(r); },
+        resolve: (r) => {
+          cleanup();
+          resolve(r);
+        },
         reject: (e) => {
           cleanup();
-          if (e instanceof TransportError && !(e instanceof AbortError)) (e as TransportError & { lost?: LostInfo }).lost = { reused, received: this.received };
+          if (e instanceof TransportError && !(e instanceof AbortError))
+            (e as TransportError & { lost?: LostInfo }).lost = { reused, received: this.received };
           reject(e);
         },
       };
     });
-    if (opts.signal?.aborted) { p.catch(() => undefined); this.destroy(new AbortError()); throw new AbortError(); }
+    if (opts.signal?.aborted) {
+      p.catch(() => undefined);
+      this.destroy(new AbortError());
+      throw new AbortError();
+    }
     this.socket!.cork();
     this.socket!.write(head.join('\r\n') + '\r\n\r\n');
     if (body.length) this.socket!.write(body);
@@ -380,15 +545,22 @@ class Connection {
     const res = await p;
     if (channels.response.hasSubscribers) channels.response.publish({ url: t.url, status: res.status, bytes: res.body.length });
     debug('HTTP %d (%d bytes)', res.status, res.body.length);
-    if (res.close) { this.socket?.end(); this.dead ??= new TransportError('server closed the keep-alive connection'); }
+    if (res.close) {
+      this.socket?.end();
+      this.dead ??= new TransportError('server closed the keep-alive connection');
+    }
     return res;
   }
 }
 
 /** The TLS error a client gets when the server answers the ClientHello in plain text (an HTTP port). */
 function isNotTlsError(e: NodeJS.ErrnoException): boolean {
-  return /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i.test(e.message) ||
-    e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' || e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' || e.code === 'ERR_SSL_HTTP_REQUEST';
+  return (
+    /wrong version number|packet length too long|http request|unknown protocol|record layer failure/i.test(e.message) ||
+    e.code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    e.code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    e.code === 'ERR_SSL_HTTP_REQUEST'
+  );
 }
 
 /** WS-Man actions whose effect is the same when carried out twice (reads; Delete and Signal end in the same state). */
@@ -424,8 +596,13 @@ export class HttpTransport implements EnvelopeExchange {
 
   constructor(private readonly opts: HttpTransportOptions) {
     let u: URL;
-    try { u = new URL(opts.url); } catch { throw new InvalidArgumentError(`not a URL: ${opts.url}`); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new InvalidArgumentError(`URL must be http:// or https://, got ${u.protocol}`);
+    try {
+      u = new URL(opts.url);
+    } catch {
+      throw new InvalidArgumentError(`not a URL: ${opts.url}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      throw new InvalidArgumentError(`URL must be http:// or https://, got ${u.protocol}`);
     this.url = u.toString();
     this.https = u.protocol === 'https:';
     this.host = u.hostname.replace(/^\[|\]$/g, '');
@@ -437,8 +614,14 @@ export class HttpTransport implements EnvelopeExchange {
     // a malformed pin fails here, before any connection (not at connect time)
     this.pin = this.tlsOpts.fingerprint !== undefined ? parseCertificatePin(this.tlsOpts.fingerprint) : undefined;
     if (this.pin && !this.https) throw new InvalidArgumentError('--fingerprint pins a TLS certificate: it needs --https');
-    if (this.pin?.algorithm === 'sha1' && this.https) warn('the pinned fingerprint is a SHA-1 thumbprint; SHA-1 is weaker than SHA-256: prefer --fingerprint SHA256:<hex> (openssl x509 -noout -fingerprint -sha256)');
-    if (this.tlsOpts.insecure && this.https) (opts.onWarning ?? ((m: string) => process.emitWarning(m)))('TLS certificate verification is disabled (--insecure): the connection can be intercepted');
+    if (this.pin?.algorithm === 'sha1' && this.https)
+      warn(
+        'the pinned fingerprint is a SHA-1 thumbprint; SHA-1 is weaker than SHA-256: prefer --fingerprint SHA256:<hex> (openssl x509 -noout -fingerprint -sha256)',
+      );
+    if (this.tlsOpts.insecure && this.https)
+      (opts.onWarning ?? ((m: string) => process.emitWarning(m)))(
+        'TLS certificate verification is disabled (--insecure): the connection can be intercepted',
+      );
     this.connectTimeoutMs = opts.connectTimeoutMs ?? 30000;
     this.readTimeoutMs = opts.readTimeoutMs ?? 30000;
     this.maxResponseBytes = opts.maxResponseBytes ?? 256 * 1024 * 1024;
@@ -447,28 +630,44 @@ export class HttpTransport implements EnvelopeExchange {
     const o = this.tlsOpts;
     if (o.cert || o.key || o.pfx) {
       if (!this.https) throw new InvalidArgumentError('a client certificate is presented only over HTTPS: use --https');
-      try { tls.createSecureContext({ cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase }); } catch (e) {
+      try {
+        tls.createSecureContext({ cert: o.cert, key: o.key, pfx: o.pfx, passphrase: o.passphrase });
+      } catch (e) {
         const m = (e as Error).message;
-        const hint = /mac verify|bad decrypt|passphrase/i.test(m) ? ' (wrong passphrase? set WINRM_CERT_PASSPHRASE)' : /unsupported/i.test(m) ? ' (a legacy PKCS#12 cipher: re-export it with `openssl pkcs12 -export` from OpenSSL 3, or use --cert/--cert-key PEM files)' : /key values mismatch/i.test(m) ? ' (the key does not belong to the certificate)' : '';
+        const hint = /mac verify|bad decrypt|passphrase/i.test(m)
+          ? ' (wrong passphrase? set WINRM_CERT_PASSPHRASE)'
+          : /unsupported/i.test(m)
+            ? ' (a legacy PKCS#12 cipher: re-export it with `openssl pkcs12 -export` from OpenSSL 3, or use --cert/--cert-key PEM files)'
+            : /key values mismatch/i.test(m)
+              ? ' (the key does not belong to the certificate)'
+              : '';
         throw new InvalidArgumentError(`cannot use the client certificate: ${m}${hint}`, { cause: e });
       }
     }
     const mode = opts.encryption ?? 'auto';
     const ctx = opts.auth;
     const can = !!ctx && ctx.canEncrypt;
-    if (mode === 'always' && ctx && !can) throw new InvalidArgumentError(`--encryption always: ${ctx.protocol} cannot encrypt WinRM messages; use negotiate, kerberos or credssp, or HTTPS`);
+    if (mode === 'always' && ctx && !can)
+      throw new InvalidArgumentError(
+        `--encryption always: ${ctx.protocol} cannot encrypt WinRM messages; use negotiate, kerberos or credssp, or HTTPS`,
+      );
     this.encrypt = can && (mode === 'always' || (mode === 'auto' && !this.https));
     if (ctx && !this.https && !can && isPerRequest(ctx) && !opts.allowUnencrypted) {
-      throw new InvalidArgumentError(`${ctx.httpScheme} authentication over plain HTTP would send the password in clear text: refused ` +
-        '(as the Windows client does with AllowUnencrypted=false). Use --https (WinRM over HTTPS, port 5986), a mechanism that encrypts ' +
-        '(--auth negotiate, kerberos or credssp), or, on a network you trust, --allow-unencrypted (the server must allow it too)');
+      throw new InvalidArgumentError(
+        `${ctx.httpScheme} authentication over plain HTTP would send the password in clear text: refused ` +
+          '(as the Windows client does with AllowUnencrypted=false). Use --https (WinRM over HTTPS, port 5986), a mechanism that encrypts ' +
+          '(--auth negotiate, kerberos or credssp), or, on a network you trust, --allow-unencrypted (the server must allow it too)',
+      );
     }
   }
 
   private newCtx(): AuthContext | undefined {
     const base = this.opts.auth;
     if (!base) return undefined;
-    if (!this.baseCtxUsed) { this.baseCtxUsed = true; return base; }
+    if (!this.baseCtxUsed) {
+      this.baseCtxUsed = true;
+      return base;
+    }
     return base.newContext();
   }
 
@@ -479,15 +678,27 @@ export class HttpTransport implements EnvelopeExchange {
       if (signal?.aborted) throw new AbortError();
       const idle = this.conns.filter((c) => !c.busy);
       const best = idle.find((c) => c.open && c.authed) ?? idle.find((c) => c.open) ?? idle[0];
-      if (best) { best.busy = true; return best; }
+      if (best) {
+        best.busy = true;
+        return best;
+      }
       if (this.conns.length < this.maxConnections) {
         const c = new Connection(this, this.newCtx());
-        c.busy = true; this.conns.push(c); return c;
+        c.busy = true;
+        this.conns.push(c);
+        return c;
       }
       await new Promise<void>((r) => {
-        const wake = () => { signal?.removeEventListener('abort', onAbort); r(); };
+        const wake = () => {
+          signal?.removeEventListener('abort', onAbort);
+          r();
+        };
         // an aborted waiter leaves the queue, so a release still wakes somebody who waits
-        const onAbort = () => { const i = this.waiting.indexOf(wake); if (i >= 0) this.waiting.splice(i, 1); r(); };
+        const onAbort = () => {
+          const i = this.waiting.indexOf(wake);
+          if (i >= 0) this.waiting.splice(i, 1);
+          r();
+        };
         this.waiting.push(wake);
         signal?.addEventListener('abort', onAbort, { once: true });
       });
@@ -496,7 +707,8 @@ export class HttpTransport implements EnvelopeExchange {
 
   private release(c: Connection): void {
     c.busy = false;
-    const w = this.waiting.shift(); w?.();
+    const w = this.waiting.shift();
+    w?.();
   }
 
   close(): void {
@@ -529,51 +741,96 @@ export class HttpTransport implements EnvelopeExchange {
       let resent = false;
       let reconnects = 0;
       for (;;) {
-        if (c.open && c.stale) { debug('keep-alive connection idle past the server timeout; reconnecting'); c.destroy(new TransportError('idle connection retired')); }
+        if (c.open && c.stale) {
+          debug('keep-alive connection idle past the server timeout; reconnecting');
+          c.destroy(new TransportError('idle connection retired'));
+        }
         const fresh = !c.open;
         try {
           return await this.send(c, body, opts);
         } catch (e) {
-          if (e instanceof NotWrittenError && ++reconnects <= 3) { debug('connection closed before the request was written; reconnecting'); continue; }
-          if (e instanceof NotWrittenError) throw new TransportError(`${this.host}:${this.port} keeps closing the connection before a request can be sent; is it a WinRM endpoint?`, { cause: e });
+          if (e instanceof NotWrittenError && ++reconnects <= 3) {
+            debug('connection closed before the request was written; reconnecting');
+            continue;
+          }
+          if (e instanceof NotWrittenError)
+            throw new TransportError(
+              `${this.host}:${this.port} keeps closing the connection before a request can be sent; is it a WinRM endpoint?`,
+              { cause: e },
+            );
           const lost = (e as { lost?: LostInfo }).lost;
           // a TLS refusal (a client-certificate alert) ends the connection before the request is processed: no doubt there
-          if (!lost || !(e instanceof TransportError) || e instanceof TimeoutError || e instanceof AbortError || e instanceof HttpStatusError || e instanceof TlsError) throw e;
-          if (e instanceof AuthLegLost && !resent && lost.reused) { resent = true; debug('connection lost during an authentication leg; starting over'); continue; }
+          if (
+            !lost ||
+            !(e instanceof TransportError) ||
+            e instanceof TimeoutError ||
+            e instanceof AbortError ||
+            e instanceof HttpStatusError ||
+            e instanceof TlsError
+          )
+            throw e;
+          if (e instanceof AuthLegLost && !resent && lost.reused) {
+            resent = true;
+            debug('connection lost during an authentication leg; starting over');
+            continue;
+          }
           if (e instanceof AuthLegLost) throw await this.lostError(c, e, lost, 'authentication', fresh);
-          if (repeatable && lost.received === 0 && !resent) { resent = true; debug('connection lost before the %s response; resending (repeatable)', verb); continue; }
+          if (repeatable && lost.received === 0 && !resent) {
+            resent = true;
+            debug('connection lost before the %s response; resending (repeatable)', verb);
+            continue;
+          }
           throw await this.lostError(c, e, lost, verb, fresh);
         }
       }
-    } finally { this.release(c); }
+    } finally {
+      this.release(c);
+    }
   }
 
   /** The error for a connection lost after a request was written. */
-  private async lostError(c: Connection, e: TransportError, lost: LostInfo, verb: string | undefined, fresh: boolean): Promise<TransportError> {
+  private async lostError(
+    c: Connection,
+    e: TransportError,
+    lost: LostInfo,
+    verb: string | undefined,
+    fresh: boolean,
+  ): Promise<TransportError> {
     const where = `${this.host}:${this.port}`;
     const cause = e.cause instanceof Error ? e.cause.message : e.message;
     if (fresh && !lost.reused && lost.received === 0) {
       // the very first request on a new connection got no answer at all: usually the wrong protocol for the port
-      if (!this.https && await probeTls(this.host, this.port)) {
-        return new ConnectError(`${where} speaks TLS (HTTPS) and closed the plain-HTTP connection: add --https (WinRM over HTTPS listens on 5986)`, { cause: e });
+      if (!this.https && (await probeTls(this.host, this.port))) {
+        return new ConnectError(
+          `${where} speaks TLS (HTTPS) and closed the plain-HTTP connection: add --https (WinRM over HTTPS listens on 5986)`,
+          { cause: e },
+        );
       }
     }
-    if (e instanceof RemoteProtocolError || (e.cause instanceof RemoteProtocolError)) {
+    if (e instanceof RemoteProtocolError || e.cause instanceof RemoteProtocolError) {
       // garbage in place of an HTTP response: say so (the parser names what it saw)
       return e;
     }
     if (verb === 'authentication') {
-      return new TransportError(`the connection to ${where} was lost during authentication (${cause}); nothing was run. Try again; if it keeps happening, check for a proxy or load balancer closing connections`, { cause: e });
+      return new TransportError(
+        `the connection to ${where} was lost during authentication (${cause}); nothing was run. Try again; if it keeps happening, check for a proxy or load balancer closing connections`,
+        { cause: e },
+      );
     }
     const what = verb ?? 'request';
     const advice: Record<string, string> = {
-      Command: 'the command may or may not have started on the host (it was not sent again, so it cannot have run twice); check its effects before running it again',
+      Command:
+        'the command may or may not have started on the host (it was not sent again, so it cannot have run twice); check its effects before running it again',
       Receive: 'what the host sent in the lost response (output, state) is gone, so the output may be incomplete; nothing was run again',
       Send: 'the input may or may not have reached the command; run it again if it is safe to',
       Create: 'a shell may or may not have been created on the host (it times out there when idle); try again',
     };
-    return new OutcomeUnknownError(`the connection to ${where} was lost after the ${verb ? `${verb} ` : ''}request was sent and before its response arrived (${cause}): ` +
-      `the outcome is unknown. ${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`, verb, { cause: e });
+    return new OutcomeUnknownError(
+      `the connection to ${where} was lost after the ${verb ? `${verb} ` : ''}request was sent and before its response arrived (${cause}): ` +
+        `the outcome is unknown. ${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`,
+      verb,
+      { cause: e },
+    );
   }
 
   private async ensureConnected(c: Connection, signal?: AbortSignal): Promise<void> {
@@ -583,7 +840,9 @@ export class HttpTransport implements EnvelopeExchange {
     await c.connect(signal);
   }
 
-  private who(): string { return this.opts.username ? `${this.opts.username} (${this.opts.auth?.protocol})` : 'anonymous'; }
+  private who(): string {
+    return this.opts.username ? `${this.opts.username} (${this.opts.auth?.protocol})` : 'anonymous';
+  }
 
   private async send(c: Connection, body: Uint8Array, opts: ExchangeOptions): Promise<Buffer> {
     await this.ensureConnected(c, opts.signal);
@@ -595,20 +854,29 @@ export class HttpTransport implements EnvelopeExchange {
     } else if (isPerRequest(ctx)) {
       const tok = await ctx.step(undefined, { channelBindings: c.bindings, signal: opts.signal });
       // a token-less scheme (the certificate profile URI) is the whole header value
-      const authz = tok?.length || ctx.protocol !== 'certificate' ? `${ctx.httpScheme} ${toBase64(tok ?? new Uint8Array())}` : ctx.httpScheme;
+      const authz =
+        tok?.length || ctx.protocol !== 'certificate' ? `${ctx.httpScheme} ${toBase64(tok ?? new Uint8Array())}` : ctx.httpScheme;
       if (!this.https && !ctx.canEncrypt) debug('warning: %s credentials over plain HTTP', ctx.httpScheme);
       res = await c.request(body, 'application/soap+xml;charset=UTF-8', authz, opts, false);
       // a fresh context per request keeps step() simple for per-request mechanisms
       c.ctx = ctx.newContext();
       if (res.status === 401 && ctx.protocol === 'certificate') {
-        throw new AccessDeniedError(`Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`, 'certificate');
+        throw new AccessDeniedError(
+          `Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`,
+          'certificate',
+        );
       }
       if (res.status === 401) {
         const offered = parseChallenges(res.headers.get('www-authenticate')).map((x) => x.scheme);
         if (offered.length && !offered.some((s) => s.toLowerCase() === ctx.httpScheme.toLowerCase())) {
-          throw new AuthError(`the server does not accept ${ctx.httpScheme} authentication (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}${!this.https && ctx.httpScheme === 'Basic' ? ' (Basic over HTTP also needs AllowUnencrypted on the server)' : ''}`);
+          throw new AuthError(
+            `the server does not accept ${ctx.httpScheme} authentication (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}${!this.https && ctx.httpScheme === 'Basic' ? ' (Basic over HTTP also needs AllowUnencrypted on the server)' : ''}`,
+          );
         }
-        throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}${!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''}`, 'bad-password');
+        throw new AccessDeniedError(
+          `Access is denied: the server rejected the credentials of ${this.who()}${!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''}`,
+          'bad-password',
+        );
       }
     } else {
       if (!c.authed) await this.handshake(c, ctx, opts);
@@ -621,7 +889,10 @@ export class HttpTransport implements EnvelopeExchange {
       if (res.status === 401) {
         c.authed = false;
         if (!this.encrypt && !this.https) {
-          throw new AccessDeniedError(`the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`, 'policy');
+          throw new AccessDeniedError(
+            `the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`,
+            'policy',
+          );
         }
         throw new AccessDeniedError(`Access is denied: the server refused the request after authenticating ${this.who()}`, 'policy');
       }
@@ -629,9 +900,10 @@ export class HttpTransport implements EnvelopeExchange {
     const ct = header(res, 'content-type');
     let xmlBytes: Uint8Array = res.body;
     if (isEncryptedContentType(ct)) {
-      if (!ctx?.canEncrypt) throw new EncryptionError('the server sent an encrypted response but this connection has no encryption context');
+      if (!ctx?.canEncrypt)
+        throw new EncryptionError('the server sent an encrypted response but this connection has no encryption context');
       xmlBytes = await decryptMessage(ctx, ct!, res.body);
-    } else if (this.encrypt && res.body.length && (res.status === 200)) {
+    } else if (this.encrypt && res.body.length && res.status === 200) {
       throw new EncryptionError(`the server answered an encrypted request with an unencrypted body (Content-Type ${ct ?? 'none'})`);
     }
     const bytes = Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength);
@@ -641,10 +913,16 @@ export class HttpTransport implements EnvelopeExchange {
     if (res.status === 200 && (soap || !looksLikeWebPage(ct, text))) return bytes;
     if (res.status === 500 && soap) return bytes; // a SOAP fault: the WS-Man layer reads it
     if (res.status === 200 || res.status === 404 || res.status === 405 || (res.status >= 300 && res.status < 400)) {
-      throw new HttpStatusError(`${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
-        `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`, res.status);
+      throw new HttpStatusError(
+        `${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
+          `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`,
+        res.status,
+      );
     }
-    throw new HttpStatusError(`HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`, res.status);
+    throw new HttpStatusError(
+      `HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`,
+      res.status,
+    );
   }
 
   /** Connection-bound auth: the 401 loop on empty-body POSTs (RFC 4559 4; docs/protocol.md, "WinRM over HTTP"). */
@@ -659,7 +937,10 @@ export class HttpTransport implements EnvelopeExchange {
         throw new AuthError(`${ctx.protocol} authentication failed: ${(e as Error).message}`, { cause: e });
       }
       if (!out) {
-        if (ctx.complete) { c.authed = true; return; }
+        if (ctx.complete) {
+          c.authed = true;
+          return;
+        }
         throw new AuthError(`${ctx.protocol} produced no token before completing`);
       }
       if (channels.auth.hasSubscribers) channels.auth.publish({ protocol: ctx.protocol, leg, bytes: out.length });
@@ -676,25 +957,34 @@ export class HttpTransport implements EnvelopeExchange {
       if (res.status === 401) {
         if (!challenges.some((x) => x.scheme.toLowerCase() === ctx.httpScheme.toLowerCase())) {
           const offered = challenges.map((x) => x.scheme);
-          throw new AuthError(`the server does not accept ${ctx.httpScheme} authentication${offered.length ? ` (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}` : ''}`);
+          throw new AuthError(
+            `the server does not accept ${ctx.httpScheme} authentication${offered.length ? ` (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}` : ''}`,
+          );
         }
         if (!mine?.token) {
           if (leg > 0 && c.bindings) {
             // over HTTPS the last leg carries the channel binding (the hash of the certificate this client saw); the
             // server answers a mismatch exactly as a wrong password (Windows and this project's endpoint alike)
-            throw new AccessDeniedError(`Access is denied: the server rejected the authentication of ${this.who()} over HTTPS. Either the user name, ` +
-              `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate than the ${c.peerFingerprint ?? 'one'} ` +
-              'this client got, i.e. a TLS-intercepting proxy may be in between (compare the fingerprint with the server\'s certificate)');
+            throw new AccessDeniedError(
+              `Access is denied: the server rejected the authentication of ${this.who()} over HTTPS. Either the user name, ` +
+                `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate than the ${c.peerFingerprint ?? 'one'} ` +
+                "this client got, i.e. a TLS-intercepting proxy may be in between (compare the fingerprint with the server's certificate)",
+            );
           }
-          throw new AccessDeniedError(`Access is denied: the server rejected the credentials of ${this.who()}; check the user name, domain and password`, 'bad-password');
+          throw new AccessDeniedError(
+            `Access is denied: the server rejected the credentials of ${this.who()}; check the user name, domain and password`,
+            'bad-password',
+          );
         }
-        if (!c.open) throw new TransportError('the server closed the connection during authentication (connection-bound auth needs keep-alive)');
+        if (!c.open)
+          throw new TransportError('the server closed the connection during authentication (connection-bound auth needs keep-alive)');
         inToken = fromBase64(mine.token);
         continue;
       }
       if (mine?.token && !ctx.complete) await ctx.step(fromBase64(mine.token), { channelBindings: c.bindings, signal: opts.signal });
       if (!ctx.complete) throw new AuthError(`the server accepted the request but ${ctx.protocol} authentication did not complete`);
-      if (res.status >= 400 && res.status !== 500) throw new HttpStatusError(`HTTP ${res.status} ${res.reason} while authenticating to ${this.url}`, res.status);
+      if (res.status >= 400 && res.status !== 500)
+        throw new HttpStatusError(`HTTP ${res.status} ${res.reason} while authenticating to ${this.url}`, res.status);
       c.authed = true;
       return;
     }

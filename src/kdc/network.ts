@@ -32,26 +32,39 @@ function tcpExchange(host: string, port: number, req: Uint8Array, timeoutMs: num
     const chunks: Buffer[] = [];
     let got = 0;
     const done = (err?: Error, v?: Uint8Array) => {
-      clearTimeout(timer); signal?.removeEventListener('abort', onAbort); sock.destroy();
-      if (err) reject(err); else resolve(v!);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      sock.destroy();
+      if (err) reject(err);
+      else resolve(v!);
     };
     const onAbort = () => done(new KerberosError('KDC request aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => done(new KerberosError(`the KDC ${host}:${port} did not answer within ${timeoutMs} ms (TCP)`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new KerberosError(`the KDC ${host}:${port} did not answer within ${timeoutMs} ms (TCP)`)),
+      timeoutMs,
+    );
     sock.on('connect', () => {
-      const len = Buffer.alloc(4); len.writeUInt32BE(req.length);
+      const len = Buffer.alloc(4);
+      len.writeUInt32BE(req.length);
       sock.write(Buffer.concat([len, Buffer.from(req)]));
     });
     sock.on('data', (d) => {
-      chunks.push(d); got += d.length;
+      chunks.push(d);
+      got += d.length;
       if (got >= 4) {
         const all = Buffer.concat(chunks);
         const n = all.readUInt32BE(0);
-        if (n > MAX_REPLY) { done(new KerberosError(`the KDC ${host}:${port} announced a ${n}-byte reply: refused`)); return; }
+        if (n > MAX_REPLY) {
+          done(new KerberosError(`the KDC ${host}:${port} announced a ${n}-byte reply: refused`));
+          return;
+        }
         if (all.length >= 4 + n) done(undefined, new Uint8Array(all.subarray(4, 4 + n)));
       }
     });
-    sock.on('error', (e) => done(new KerberosError(`cannot reach the KDC ${host}:${port} over TCP: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    sock.on('error', (e) =>
+      done(new KerberosError(`cannot reach the KDC ${host}:${port} over TCP: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
+    );
     sock.on('close', () => done(new KerberosError(`the KDC ${host}:${port} closed the TCP connection without a complete reply`)));
   });
 }
@@ -60,15 +73,26 @@ function udpExchange(host: string, port: number, req: Uint8Array, timeoutMs: num
   return new Promise((resolve, reject) => {
     const sock = dgram.createSocket(net.isIPv6(host) ? 'udp6' : 'udp4');
     const done = (err?: Error, v?: Uint8Array) => {
-      clearTimeout(timer); signal?.removeEventListener('abort', onAbort);
-      try { sock.close(); } catch { /* closed */ }
-      if (err) reject(err); else resolve(v!);
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      try {
+        sock.close();
+      } catch {
+        /* closed */
+      }
+      if (err) reject(err);
+      else resolve(v!);
     };
     const onAbort = () => done(new KerberosError('KDC request aborted'));
     signal?.addEventListener('abort', onAbort, { once: true });
-    const timer = setTimeout(() => done(new KerberosError(`the KDC ${host}:${port} did not answer within ${timeoutMs} ms (UDP)`)), timeoutMs);
+    const timer = setTimeout(
+      () => done(new KerberosError(`the KDC ${host}:${port} did not answer within ${timeoutMs} ms (UDP)`)),
+      timeoutMs,
+    );
     sock.on('message', (m) => done(undefined, new Uint8Array(m)));
-    sock.on('error', (e) => done(new KerberosError(`cannot reach the KDC ${host}:${port} over UDP: ${(e as NodeJS.ErrnoException).code ?? e.message}`)));
+    sock.on('error', (e) =>
+      done(new KerberosError(`cannot reach the KDC ${host}:${port} over UDP: ${(e as NodeJS.ErrnoException).code ?? e.message}`)),
+    );
     sock.send(req, port, host);
   });
 }
@@ -80,7 +104,9 @@ async function srvKdcs(realm: string): Promise<Array<{ host: string; port: numbe
       const recs = await dns.resolveSrv(`_kerberos._${proto}.${realm}`);
       recs.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
       for (const r of recs) out.push({ host: r.name, port: r.port, proto });
-    } catch { /* none */ }
+    } catch {
+      /* none */
+    }
   }
   return out;
 }
@@ -98,7 +124,9 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
     let targets: Array<{ host: string; port: number; proto?: 'tcp' | 'udp' }> = [...explicit, ...kdcsForRealm(cfg, realm)];
     if (!targets.length && configBool(cfg.libdefaults.dns_lookup_kdc, true)) targets = await srvKdcs(realm);
     if (!targets.length) {
-      throw new KerberosError(`no KDC known for realm ${realm}: add "${realm} = { kdc = host }" under [realms] in krb5.conf (KRB5_CONFIG), publish _kerberos._tcp.${realm} SRV records, or set WINRM_TS_KDC=host[:port]`);
+      throw new KerberosError(
+        `no KDC known for realm ${realm}: add "${realm} = { kdc = host }" under [realms] in krb5.conf (KRB5_CONFIG), publish _kerberos._tcp.${realm} SRV records, or set WINRM_TS_KDC=host[:port]`,
+      );
     }
     const errors: string[] = [];
     for (const t of targets) {
@@ -109,13 +137,19 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
         if (useTcp) rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
         else {
           // UDP first with a short wait (no answer is the only failure signal), then TCP on the same KDC
-          try { rep = await udpExchange(t.host, t.port, req, Math.min(timeoutMs, 2000), opts?.signal); } catch (e) {
+          try {
+            rep = await udpExchange(t.host, t.port, req, Math.min(timeoutMs, 2000), opts?.signal);
+          } catch (e) {
             if (opts?.signal?.aborted || t.proto === 'udp') throw e;
             rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
           }
         }
         if (!useTcp && messageTag(rep) === 30) {
-          try { if (decodeKrbError(rep).errorCode === 52) rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal); } catch { /* let the caller decode it */ }
+          try {
+            if (decodeKrbError(rep).errorCode === 52) rep = await tcpExchange(t.host, t.port, req, timeoutMs, opts?.signal);
+          } catch {
+            /* let the caller decode it */
+          }
         }
         return rep;
       } catch (e) {
@@ -123,6 +157,8 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
         errors.push((e as Error).message);
       }
     }
-    throw new KerberosError(`no KDC of realm ${realm} is reachable: ${errors.join('; ')}. Check the kdc lines in krb5.conf (KRB5_CONFIG) and that port 88 is open`);
+    throw new KerberosError(
+      `no KDC of realm ${realm} is reachable: ${errors.join('; ')}. Check the kdc lines in krb5.conf (KRB5_CONFIG) and that port 88 is open`,
+    );
   };
 }

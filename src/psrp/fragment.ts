@@ -63,12 +63,19 @@ export class FragmentReader {
   private chunks: Uint8Array[] = [];
   private size = 0;
   private readonly maxBlob: number;
-  constructor(opts: { maxBlob?: number } = {}) { this.maxBlob = opts.maxBlob ?? 0x7fffffff; }
+  constructor(opts: { maxBlob?: number } = {}) {
+    this.maxBlob = opts.maxBlob ?? 0x7fffffff;
+  }
   /** Bytes held that do not yet form a whole fragment. */
-  get buffered(): number { return this.size; }
+  get buffered(): number {
+    return this.size;
+  }
 
   push(data: Uint8Array): Fragment[] {
-    if (data.length) { this.chunks.push(data); this.size += data.length; }
+    if (data.length) {
+      this.chunks.push(data);
+      this.size += data.length;
+    }
     const out: Fragment[] = [];
     if (this.size < FRAGMENT_HEADER_SIZE) return out;
     // one pass over the joined bytes: every whole fragment in them, then the rest kept (one view, not one per fragment)
@@ -77,9 +84,15 @@ export class FragmentReader {
     let off = 0;
     while (buf.length - off >= FRAGMENT_HEADER_SIZE) {
       const flags = buf[off + 16]!;
-      if (flags & ~0x3) throw new RemoteProtocolError(`PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the stream is corrupt`);
+      if (flags & ~0x3)
+        throw new RemoteProtocolError(
+          `PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the stream is corrupt`,
+        );
       const len = dv.getUint32(off + 17, false);
-      if (len > this.maxBlob) throw new RemoteProtocolError(`PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if this peer is trusted`);
+      if (len > this.maxBlob)
+        throw new RemoteProtocolError(
+          `PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if this peer is trusted`,
+        );
       if (buf.length - off < FRAGMENT_HEADER_SIZE + len) break;
       out.push({
         objectId: dv.getBigUint64(off, false),
@@ -120,22 +133,36 @@ export class Defragmenter {
   /** Feed one fragment; returns the whole message blob when this fragment completes it. */
   add(f: Fragment): Uint8Array | undefined {
     if (f.start) {
-      if (f.fragmentId !== 0n) throw new RemoteProtocolError(`PSRP fragment ${f.fragmentId} of object ${f.objectId} has the Start flag but FragmentId is not 0 (MS-PSRP 2.2.4)`);
-      if (this.pending.has(f.objectId)) throw new RemoteProtocolError(`PSRP object ${f.objectId} started twice before it ended (MS-PSRP 2.2.4)`);
+      if (f.fragmentId !== 0n)
+        throw new RemoteProtocolError(
+          `PSRP fragment ${f.fragmentId} of object ${f.objectId} has the Start flag but FragmentId is not 0 (MS-PSRP 2.2.4)`,
+        );
+      if (this.pending.has(f.objectId))
+        throw new RemoteProtocolError(`PSRP object ${f.objectId} started twice before it ended (MS-PSRP 2.2.4)`);
       if (f.end) {
         if (f.blob.length > this.maxMessageSize) throw this.tooBig(f.objectId);
         return f.blob;
       }
-      if (this.pending.size >= this.maxPending) throw new RemoteProtocolError(`more than ${this.maxPending} PSRP messages are partially received at once; the peer is misbehaving`);
+      if (this.pending.size >= this.maxPending)
+        throw new RemoteProtocolError(`more than ${this.maxPending} PSRP messages are partially received at once; the peer is misbehaving`);
       if (f.blob.length > this.maxMessageSize) throw this.tooBig(f.objectId);
       this.pending.set(f.objectId, { next: 1n, parts: [f.blob], size: f.blob.length });
       return undefined;
     }
     const p = this.pending.get(f.objectId);
-    if (!p) throw new RemoteProtocolError(`PSRP fragment ${f.fragmentId} of object ${f.objectId} arrived without its start fragment (MS-PSRP 2.2.4)`);
-    if (f.fragmentId !== p.next) throw new RemoteProtocolError(`PSRP fragment ${f.fragmentId} of object ${f.objectId} is out of order (expected ${p.next}) (MS-PSRP 2.2.4)`);
+    if (!p)
+      throw new RemoteProtocolError(
+        `PSRP fragment ${f.fragmentId} of object ${f.objectId} arrived without its start fragment (MS-PSRP 2.2.4)`,
+      );
+    if (f.fragmentId !== p.next)
+      throw new RemoteProtocolError(
+        `PSRP fragment ${f.fragmentId} of object ${f.objectId} is out of order (expected ${p.next}) (MS-PSRP 2.2.4)`,
+      );
     p.size += f.blob.length;
-    if (p.size > this.maxMessageSize) { this.pending.delete(f.objectId); throw this.tooBig(f.objectId); }
+    if (p.size > this.maxMessageSize) {
+      this.pending.delete(f.objectId);
+      throw this.tooBig(f.objectId);
+    }
     p.parts.push(f.blob);
     p.next++;
     if (!f.end) return undefined;
@@ -144,7 +171,9 @@ export class Defragmenter {
   }
 
   private tooBig(id: bigint): RemoteProtocolError {
-    return new RemoteProtocolError(`PSRP object ${id} is larger than the limit of ${this.maxMessageSize} bytes; raise maxMessageSize if this is expected`);
+    return new RemoteProtocolError(
+      `PSRP object ${id} is larger than the limit of ${this.maxMessageSize} bytes; raise maxMessageSize if this is expected`,
+    );
   }
 }
 
@@ -155,7 +184,8 @@ export function fragmentMessage(objectId: bigint, message: Uint8Array, maxSize =
   }
   const room = maxSize - FRAGMENT_HEADER_SIZE;
   const out: Fragment[] = [];
-  let off = 0; let id = 0n;
+  let off = 0;
+  let id = 0n;
   do {
     const blob = message.subarray(off, off + room);
     off += blob.length;

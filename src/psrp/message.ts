@@ -60,7 +60,13 @@ export interface PSRPMessage {
 }
 
 /** MS-PSRP 2.2.1: encode a message (data sent without a BOM, as psrpcore/pypsrp do). */
-export function encodeMessage(m: { destination: Destination; messageType: number; rpid: string; pid?: string; data: string | Uint8Array }): Uint8Array {
+export function encodeMessage(m: {
+  destination: Destination;
+  messageType: number;
+  rpid: string;
+  pid?: string;
+  data: string | Uint8Array;
+}): Uint8Array {
   const data = typeof m.data === 'string' ? utf8(m.data) : m.data;
   const out = new Uint8Array(MESSAGE_HEADER_SIZE + data.length);
   const dv = new DataView(out.buffer);
@@ -100,7 +106,11 @@ function guidAt(b: Uint8Array, off: number): string {
   for (const c of guidCache) {
     const x = c.bytes;
     let same = true;
-    for (let i = 0; i < 16; i++) if (x[i] !== b[off + i]) { same = false; break; }
+    for (let i = 0; i < 16; i++)
+      if (x[i] !== b[off + i]) {
+        same = false;
+        break;
+      }
     if (same) return c.text;
   }
   const bytes = b.slice(off, off + 16);

@@ -38,7 +38,9 @@ export function decodePacketLine(line: string): OutOfProcPacket[] {
   let i = 0;
   const s = line.replace(/^\uFEFF/, '');
   const fail = (why: string): never => {
-    throw new RemoteProtocolError(`bad OutOfProc packet (${why}): ${JSON.stringify(s.length > 120 ? s.slice(0, 120) + '…' : s)}; the process is not a PowerShell server (pwsh -s) or wrote to stdout`);
+    throw new RemoteProtocolError(
+      `bad OutOfProc packet (${why}): ${JSON.stringify(s.length > 120 ? s.slice(0, 120) + '…' : s)}; the process is not a PowerShell server (pwsh -s) or wrote to stdout`,
+    );
   };
   while (i < s.length) {
     while (i < s.length && /\s/.test(s[i]!)) i++;
@@ -97,7 +99,9 @@ export class OutOfProcDecoder {
   private size = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
   readonly maxLineLength: number;
-  constructor(opts: { maxLineLength?: number } = {}) { this.maxLineLength = opts.maxLineLength ?? 16 * 1024 * 1024; }
+  constructor(opts: { maxLineLength?: number } = {}) {
+    this.maxLineLength = opts.maxLineLength ?? 16 * 1024 * 1024;
+  }
 
   push(chunk: Uint8Array): OutOfProcPacket[] {
     const out: OutOfProcPacket[] = [];
@@ -107,7 +111,8 @@ export class OutOfProcDecoder {
       if (nl < 0) break;
       const piece = chunk.subarray(start, nl);
       const line = this.parts.length ? concatBytes(...this.parts, piece) : piece;
-      this.parts = []; this.size = 0;
+      this.parts = [];
+      this.size = 0;
       start = nl + 1;
       if (line.length > this.maxLineLength) this.tooLong();
       const text = this.decoder.decode(line).replace(/\r$/, '');
@@ -124,10 +129,15 @@ export class OutOfProcDecoder {
   }
 
   /** Bytes held that do not yet form a whole line. */
-  get buffered(): number { return this.size; }
+  get buffered(): number {
+    return this.size;
+  }
 
   private tooLong(): never {
-    this.parts = []; this.size = 0;
-    throw new RemoteProtocolError(`an OutOfProc line exceeded ${this.maxLineLength} bytes; the peer is not a PowerShell server or is misbehaving`);
+    this.parts = [];
+    this.size = 0;
+    throw new RemoteProtocolError(
+      `an OutOfProc line exceeded ${this.maxLineLength} bytes; the peer is not a PowerShell server or is misbehaving`,
+    );
   }
 }

@@ -6,12 +6,17 @@
  */
 import { randomUUID } from 'node:crypto';
 import { LocalProtocolError, RemoteProtocolError } from '../errors.js';
-import {
-  deserialize, serialize, PSObject, type ClixmlValue, type PSValue, type SecureStringCipher,
-} from '../clixml/index.js';
+import { deserialize, serialize, PSObject, type ClixmlValue, type PSValue, type SecureStringCipher } from '../clixml/index.js';
 import { fromBase64, fromUtf8, toBase64, utf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
-import { Defragmenter, FragmentReader, DEFAULT_FRAGMENT_SIZE, FRAGMENT_HEADER_SIZE, MIN_FRAGMENT_SIZE, encodeFragment } from './fragment.js';
+import {
+  Defragmenter,
+  FragmentReader,
+  DEFAULT_FRAGMENT_SIZE,
+  FRAGMENT_HEADER_SIZE,
+  MIN_FRAGMENT_SIZE,
+  encodeFragment,
+} from './fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType, EMPTY_GUID, messageTypeName, type PSRPMessage } from './message.js';
 import { PoolStateMachine, PipelineStateMachine, RunspacePoolState, PSInvocationState } from './state.js';
 import * as M from './messages.js';
@@ -22,9 +27,18 @@ import { Queue } from './queue.js';
 
 export type PSRPStream = 'default' | 'pr';
 /** Bytes for the transport: all fragments in `data` belong to one target and one stream. */
-export interface PSRPPayload { data: Uint8Array; stream: PSRPStream; pipelineId?: string }
+export interface PSRPPayload {
+  data: Uint8Array;
+  stream: PSRPStream;
+  pipelineId?: string;
+}
 
-interface Outgoing { objectId: bigint; bytes: Uint8Array; offset: number; fragmentId: bigint }
+interface Outgoing {
+  objectId: bigint;
+  bytes: Uint8Array;
+  offset: number;
+  fragmentId: bigint;
+}
 
 export interface ClientRunspacePoolOptions {
   runspacePoolId?: string;
@@ -39,7 +53,9 @@ export interface ClientRunspacePoolOptions {
   maxMessageSize?: number;
 }
 
-function upperGuid(g: string): string { return g.toUpperCase(); }
+function upperGuid(g: string): string {
+  return g.toUpperCase();
+}
 
 /** MS-PSRP 3.1 client runspace pool. */
 export class ClientRunspacePool {
@@ -69,7 +85,12 @@ export class ClientRunspacePool {
     this.id = upperGuid(opts.runspacePoolId ?? randomUUID());
     this.minRunspaces = opts.minRunspaces ?? 1;
     this.maxRunspaces = opts.maxRunspaces ?? 1;
-    if (!Number.isInteger(this.minRunspaces) || !Number.isInteger(this.maxRunspaces) || this.minRunspaces < 1 || this.maxRunspaces < this.minRunspaces) {
+    if (
+      !Number.isInteger(this.minRunspaces) ||
+      !Number.isInteger(this.maxRunspaces) ||
+      this.minRunspaces < 1 ||
+      this.maxRunspaces < this.minRunspaces
+    ) {
       throw new LocalProtocolError(`invalid runspace counts min=${this.minRunspaces} max=${this.maxRunspaces}`);
     }
     this.host = opts.host ?? M.NULL_HOST_INFO;
@@ -78,10 +99,16 @@ export class ClientRunspacePool {
     this.maxMessageSize = opts.maxMessageSize ?? 256 * 1024 * 1024;
   }
 
-  get state(): RunspacePoolState { return this.sm.state; }
+  get state(): RunspacePoolState {
+    return this.sm.state;
+  }
   /** The SecureString cipher once the session key is known (MS-PSRP 3.1.4.11). */
-  get cipher(): SecureStringCipher | undefined { return this.sessionCipher; }
-  get hasSessionKey(): boolean { return this.sessionCipher !== undefined; }
+  get cipher(): SecureStringCipher | undefined {
+    return this.sessionCipher;
+  }
+  get hasSessionKey(): boolean {
+    return this.sessionCipher !== undefined;
+  }
 
   // ------------------------------------------------------------------ actions
 
@@ -89,9 +116,15 @@ export class ClientRunspacePool {
   open(): void {
     this.sm.require('open the pool', RunspacePoolState.BeforeOpen);
     this.queue(MessageType.SESSION_CAPABILITY, M.sessionCapability(this.protocolVersion));
-    this.queue(MessageType.INIT_RUNSPACEPOOL, M.initRunspacePool({
-      minRunspaces: this.minRunspaces, maxRunspaces: this.maxRunspaces, host: this.host, applicationArguments: this.applicationArguments,
-    }));
+    this.queue(
+      MessageType.INIT_RUNSPACEPOOL,
+      M.initRunspacePool({
+        minRunspaces: this.minRunspaces,
+        maxRunspaces: this.maxRunspaces,
+        host: this.host,
+        applicationArguments: this.applicationArguments,
+      }),
+    );
     this.sm.move(RunspacePoolState.NegotiationSent);
   }
 
@@ -127,8 +160,14 @@ export class ClientRunspacePool {
   /** Answer a host call (MS-PSRP 2.2.2.16 / 2.2.2.28). `value` must already have the .NET type the method returns. */
   hostResponse(call: HostCall, result: { value?: PSValue } | { error: PSValue }): void {
     if (call.ci === -100n) throw new LocalProtocolError(`host method ${call.methodName} is void: it takes no response`);
-    const body = M.hostResponse(call.ci, call.methodId, call.methodName,
-      'error' in result ? { error: typeof result.error === 'string' ? M.errorRecordForRemoting(result.error) : result.error, hasValue: false } : { value: result.value, hasValue: hostMethod(call.methodId).returns !== 'void' });
+    const body = M.hostResponse(
+      call.ci,
+      call.methodId,
+      call.methodName,
+      'error' in result
+        ? { error: typeof result.error === 'string' ? M.errorRecordForRemoting(result.error) : result.error, hasValue: false }
+        : { value: result.value, hasValue: hostMethod(call.methodId).returns !== 'void' },
+    );
     if (call.pipelineId) {
       const p = this.pipelines.get(call.pipelineId);
       if (!p) throw new LocalProtocolError(`no pipeline ${call.pipelineId} to answer a host call for`);
@@ -157,9 +196,16 @@ export class ClientRunspacePool {
   broken(reason?: unknown): void {
     if (this.sm.state === RunspacePoolState.Closed || this.sm.state === RunspacePoolState.Broken) return;
     this.sm.state = RunspacePoolState.Broken;
-    this.events.push({ type: 'RunspacePoolState', state: RunspacePoolState.Broken, error: reason === undefined ? undefined : String((reason as Error)?.message ?? reason) });
+    this.events.push({
+      type: 'RunspacePoolState',
+      state: RunspacePoolState.Broken,
+      error: reason === undefined ? undefined : String((reason as Error)?.message ?? reason),
+    });
     for (const p of this.pipelines.values()) {
-      if (!p.done) { p.sm.state = PSInvocationState.Failed; this.events.push({ type: 'PipelineState', pipelineId: p.id, state: PSInvocationState.Failed }); }
+      if (!p.done) {
+        p.sm.state = PSInvocationState.Failed;
+        this.events.push({ type: 'PipelineState', pipelineId: p.id, state: PSInvocationState.Failed });
+      }
     }
   }
   private pushPoolState(state: RunspacePoolState): void {
@@ -173,10 +219,19 @@ export class ClientRunspacePool {
   /** @internal queue one message for `target` ('' = the pool). */
   queue(type: MessageType, body: PSValue, pipelineId?: string, rawData?: string, stream: PSRPStream = 'default'): void {
     const data = rawData ?? serialize(body, { cipher: this.sessionCipher });
-    const bytes = encodeMessage({ destination: Destination.Server, messageType: type, rpid: this.id, pid: pipelineId ?? EMPTY_GUID, data: utf8(data) });
+    const bytes = encodeMessage({
+      destination: Destination.Server,
+      messageType: type,
+      rpid: this.id,
+      pid: pipelineId ?? EMPTY_GUID,
+      data: utf8(data),
+    });
     const key = pipelineId ?? '';
     let q = this.outgoing.get(key);
-    if (!q) { q = { default: [], pr: [] }; this.outgoing.set(key, q); }
+    if (!q) {
+      q = { default: [], pr: [] };
+      this.outgoing.set(key, q);
+    }
     q[stream].push({ objectId: this.nextObjectId++, bytes, offset: 0, fragmentId: 0n });
     debug('psrp > %s %s %d bytes', messageTypeName(type), pipelineId ?? 'pool', bytes.length);
   }
@@ -196,8 +251,10 @@ export class ClientRunspacePool {
    * With no `target`, the first target with data is used. Undefined when nothing is waiting.
    */
   dataToSend(maxSize = DEFAULT_FRAGMENT_SIZE, target?: { pipelineId?: string; stream?: PSRPStream }): PSRPPayload | undefined {
-    if (!Number.isInteger(maxSize) || maxSize < MIN_FRAGMENT_SIZE) throw new LocalProtocolError(`maximum size ${maxSize} is below the minimum of ${MIN_FRAGMENT_SIZE} bytes`);
-    let key: string | undefined; let stream: PSRPStream | undefined;
+    if (!Number.isInteger(maxSize) || maxSize < MIN_FRAGMENT_SIZE)
+      throw new LocalProtocolError(`maximum size ${maxSize} is below the minimum of ${MIN_FRAGMENT_SIZE} bytes`);
+    let key: string | undefined;
+    let stream: PSRPStream | undefined;
     if (target) {
       key = target.pipelineId ? upperGuid(target.pipelineId) : '';
       const q = this.outgoing.get(key);
@@ -206,7 +263,8 @@ export class ClientRunspacePool {
     } else {
       const t = this.pendingTargets()[0];
       if (!t) return undefined;
-      key = t.pipelineId ?? ''; stream = t.stream;
+      key = t.pipelineId ?? '';
+      stream = t.stream;
     }
     const q = this.outgoing.get(key)!;
     const list = q[stream];
@@ -223,11 +281,18 @@ export class ClientRunspacePool {
       const frag = encodeFragment({ objectId: o.objectId, fragmentId: o.fragmentId++, start, end, blob });
       parts.push(frag);
       room -= frag.length;
-      if (end) list.shift(); else break;
+      if (end) list.shift();
+      else break;
     }
     if (!q.default.length && !q.pr.length) this.outgoing.delete(key);
-    let n = 0; for (const p of parts) n += p.length;
-    const data = new Uint8Array(n); let off = 0; for (const p of parts) { data.set(p, off); off += p.length; }
+    let n = 0;
+    for (const p of parts) n += p.length;
+    const data = new Uint8Array(n);
+    let off = 0;
+    for (const p of parts) {
+      data.set(p, off);
+      off += p.length;
+    }
     return key ? { data, stream, pipelineId: key } : { data, stream };
   }
 
@@ -238,7 +303,10 @@ export class ClientRunspacePool {
     const key = payload.pipelineId && payload.pipelineId !== EMPTY_GUID ? upperGuid(payload.pipelineId) : '';
     let r = this.readers.get(key);
     if (!r) {
-      r = { reader: new FragmentReader({ maxBlob: this.maxMessageSize }), defrag: new Defragmenter({ maxMessageSize: this.maxMessageSize }) };
+      r = {
+        reader: new FragmentReader({ maxBlob: this.maxMessageSize }),
+        defrag: new Defragmenter({ maxMessageSize: this.maxMessageSize }),
+      };
       this.readers.set(key, r);
     }
     for (const f of r.reader.push(payload.data)) {
@@ -248,7 +316,9 @@ export class ClientRunspacePool {
   }
 
   /** The next event, or undefined when more data is needed. */
-  nextEvent(): PSRPEvent | undefined { return this.events.shift(); }
+  nextEvent(): PSRPEvent | undefined {
+    return this.events.shift();
+  }
 
   /** @internal */ _body(m: PSRPMessage): ClixmlValue {
     if (!m.data.length) return null;
@@ -258,9 +328,15 @@ export class ClientRunspacePool {
   /** @internal */
   processMessage(m: PSRPMessage): void {
     debug('psrp < %s %s %d bytes', messageTypeName(m.messageType), m.pid, m.data.length);
-    if (m.destination !== Destination.Client) throw new RemoteProtocolError(`PSRP message ${messageTypeName(m.messageType)} is addressed to the server, not the client (MS-PSRP 2.2.1)`);
+    if (m.destination !== Destination.Client)
+      throw new RemoteProtocolError(
+        `PSRP message ${messageTypeName(m.messageType)} is addressed to the server, not the client (MS-PSRP 2.2.1)`,
+      );
     const handler = HANDLERS[m.messageType as MessageType];
-    if (!handler) { this.events.push({ type: 'Unknown', message: m }); return; }
+    if (!handler) {
+      this.events.push({ type: 'Unknown', message: m });
+      return;
+    }
     handler.call(this, m);
   }
 
@@ -269,9 +345,15 @@ export class ClientRunspacePool {
     if (!p) debug('psrp: message %s for unknown pipeline %s ignored', messageTypeName(m.messageType), m.pid);
     return p;
   }
-  /** @internal */ _push(e: PSRPEvent): void { this.events.push(e); }
+  /** @internal */ _push(e: PSRPEvent): void {
+    this.events.push(e);
+  }
   /** @internal drop a closed pipeline's state (its reassembly buffers and anything still queued) */
-  _forget(id: string): void { this.pipelines.delete(id); this.readers.delete(id); this.outgoing.delete(id); }
+  _forget(id: string): void {
+    this.pipelines.delete(id);
+    this.readers.delete(id);
+    this.outgoing.delete(id);
+  }
   /** @internal */ _onSessionCapability(m: PSRPMessage): void {
     const o = M.asObject(this._body(m), 'SESSION_CAPABILITY');
     const v = (n: string) => M.stringOf(o.get(n)) ?? '';
@@ -279,7 +361,12 @@ export class ClientRunspacePool {
     this.serverPSVersion = v('PSVersion');
     if (!this.serverProtocolVersion) throw new RemoteProtocolError('malformed SESSION_CAPABILITY message: no protocolversion');
     if (this.sm.state === RunspacePoolState.NegotiationSent) this.sm.move(RunspacePoolState.NegotiationSucceeded);
-    this.events.push({ type: 'SessionCapability', protocolVersion: this.serverProtocolVersion, psVersion: this.serverPSVersion, serializationVersion: v('SerializationVersion') });
+    this.events.push({
+      type: 'SessionCapability',
+      protocolVersion: this.serverProtocolVersion,
+      psVersion: this.serverPSVersion,
+      serializationVersion: v('SerializationVersion'),
+    });
   }
   /** @internal */ _onPoolState(m: PSRPMessage): void {
     const o = M.asObject(this._body(m), 'RUNSPACEPOOL_STATE');
@@ -287,10 +374,15 @@ export class ClientRunspacePool {
     if (!(state in RunspacePoolState)) throw new RemoteProtocolError(`RUNSPACEPOOL_STATE carries an unknown state ${state}`);
     if (!this.sm.move(state)) {
       if (state === RunspacePoolState.Broken || state === RunspacePoolState.Closed) this.sm.state = state;
-      else throw new RemoteProtocolError(`the server moved the runspace pool from ${RunspacePoolState[this.sm.state]} to ${RunspacePoolState[state]}, which is not allowed (MS-PSRP 3.1.1.1)`);
+      else
+        throw new RemoteProtocolError(
+          `the server moved the runspace pool from ${RunspacePoolState[this.sm.state]} to ${RunspacePoolState[state]}, which is not allowed (MS-PSRP 3.1.1.1)`,
+        );
     }
     const err = o.get('ExceptionAsErrorRecord');
-    this.events.push(err === undefined ? { type: 'RunspacePoolState', state } : { type: 'RunspacePoolState', state, error: err as ClixmlValue });
+    this.events.push(
+      err === undefined ? { type: 'RunspacePoolState', state } : { type: 'RunspacePoolState', state, error: err as ClixmlValue },
+    );
   }
   /** @internal */ _onEncryptedSessionKey(m: PSRPMessage): void {
     const o = M.asObject(this._body(m), 'ENCRYPTED_SESSION_KEY');
@@ -324,33 +416,57 @@ export class ClientRunspacePool {
 type Handler = (this: ClientRunspacePool, m: PSRPMessage) => void;
 function record(type: RecordStream): Handler {
   return function (m) {
-    const p = this._pipeFor(m); if (!p) return;
+    const p = this._pipeFor(m);
+    if (!p) return;
     this._push({ type, pipelineId: p.id, record: this._body(m) });
   };
 }
 const HANDLERS: Partial<Record<MessageType, Handler>> = {
-  [MessageType.SESSION_CAPABILITY]: function (m) { this._onSessionCapability(m); },
+  [MessageType.SESSION_CAPABILITY]: function (m) {
+    this._onSessionCapability(m);
+  },
   [MessageType.APPLICATION_PRIVATE_DATA]: function (m) {
     const o = M.asObject(this._body(m), 'APPLICATION_PRIVATE_DATA');
     this.applicationPrivateData = (o.get('ApplicationPrivateData') ?? null) as ClixmlValue;
     this._push({ type: 'ApplicationPrivateData', data: this.applicationPrivateData });
   },
-  [MessageType.RUNSPACEPOOL_STATE]: function (m) { this._onPoolState(m); },
+  [MessageType.RUNSPACEPOOL_STATE]: function (m) {
+    this._onPoolState(m);
+  },
   [MessageType.RUNSPACEPOOL_INIT_DATA]: function (m) {
     const o = M.asObject(this._body(m), 'RUNSPACEPOOL_INIT_DATA');
-    this._push({ type: 'RunspacePoolInitData', minRunspaces: M.intOf(o.get('MinRunspaces'), 'RUNSPACEPOOL_INIT_DATA', 'MinRunspaces'), maxRunspaces: M.intOf(o.get('MaxRunspaces'), 'RUNSPACEPOOL_INIT_DATA', 'MaxRunspaces') });
+    this._push({
+      type: 'RunspacePoolInitData',
+      minRunspaces: M.intOf(o.get('MinRunspaces'), 'RUNSPACEPOOL_INIT_DATA', 'MinRunspaces'),
+      maxRunspaces: M.intOf(o.get('MaxRunspaces'), 'RUNSPACEPOOL_INIT_DATA', 'MaxRunspaces'),
+    });
   },
   [MessageType.RUNSPACE_AVAILABILITY]: function (m) {
     const o = M.asObject(this._body(m), 'RUNSPACE_AVAILABILITY');
-    this._push({ type: 'RunspaceAvailability', ci: M.bigintOf(o.get('ci'), 'RUNSPACE_AVAILABILITY', 'ci'), value: (o.get('SetMinMaxRunspacesResponse') ?? null) as ClixmlValue });
+    this._push({
+      type: 'RunspaceAvailability',
+      ci: M.bigintOf(o.get('ci'), 'RUNSPACE_AVAILABILITY', 'ci'),
+      value: (o.get('SetMinMaxRunspacesResponse') ?? null) as ClixmlValue,
+    });
   },
-  [MessageType.PUBLIC_KEY_REQUEST]: function () { this._push({ type: 'PublicKeyRequest' }); },
-  [MessageType.ENCRYPTED_SESSION_KEY]: function (m) { this._onEncryptedSessionKey(m); },
-  [MessageType.USER_EVENT]: function (m) { this._push({ type: 'UserEvent', event: this._body(m) }); },
-  [MessageType.RUNSPACEPOOL_HOST_CALL]: function (m) { this._onHostCall(m, false); },
-  [MessageType.PIPELINE_HOST_CALL]: function (m) { this._onHostCall(m, true); },
+  [MessageType.PUBLIC_KEY_REQUEST]: function () {
+    this._push({ type: 'PublicKeyRequest' });
+  },
+  [MessageType.ENCRYPTED_SESSION_KEY]: function (m) {
+    this._onEncryptedSessionKey(m);
+  },
+  [MessageType.USER_EVENT]: function (m) {
+    this._push({ type: 'UserEvent', event: this._body(m) });
+  },
+  [MessageType.RUNSPACEPOOL_HOST_CALL]: function (m) {
+    this._onHostCall(m, false);
+  },
+  [MessageType.PIPELINE_HOST_CALL]: function (m) {
+    this._onHostCall(m, true);
+  },
   [MessageType.PIPELINE_OUTPUT]: function (m) {
-    const p = this._pipeFor(m); if (!p) return;
+    const p = this._pipeFor(m);
+    if (!p) return;
     this._push({ type: 'Output', pipelineId: p.id, value: this._body(m) });
   },
   [MessageType.ERROR_RECORD]: record('Error'),
@@ -360,13 +476,21 @@ const HANDLERS: Partial<Record<MessageType, Handler>> = {
   [MessageType.INFORMATION_RECORD]: record('Information'),
   [MessageType.PROGRESS_RECORD]: record('Progress'),
   [MessageType.PIPELINE_STATE]: function (m) {
-    const p = this._pipeFor(m); if (!p) return;
+    const p = this._pipeFor(m);
+    if (!p) return;
     const o = M.asObject(this._body(m), 'PIPELINE_STATE');
     const state = M.intOf(o.get('PipelineState'), 'PIPELINE_STATE', 'PipelineState') as PSInvocationState;
     if (!(state in PSInvocationState)) throw new RemoteProtocolError(`PIPELINE_STATE carries an unknown state ${state}`);
-    if (!p.sm.move(state)) throw new RemoteProtocolError(`the server moved pipeline ${p.id} from ${PSInvocationState[p.sm.state]} to ${PSInvocationState[state]}, which is not allowed (MS-PSRP 3.1.1.2)`);
+    if (!p.sm.move(state))
+      throw new RemoteProtocolError(
+        `the server moved pipeline ${p.id} from ${PSInvocationState[p.sm.state]} to ${PSInvocationState[state]}, which is not allowed (MS-PSRP 3.1.1.2)`,
+      );
     const err = o.get('ExceptionAsErrorRecord');
-    this._push(err === undefined ? { type: 'PipelineState', pipelineId: p.id, state } : { type: 'PipelineState', pipelineId: p.id, state, error: err as ClixmlValue });
+    this._push(
+      err === undefined
+        ? { type: 'PipelineState', pipelineId: p.id, state }
+        : { type: 'PipelineState', pipelineId: p.id, state, error: err as ClixmlValue },
+    );
   },
 };
 
@@ -374,16 +498,27 @@ const HANDLERS: Partial<Record<MessageType, Handler>> = {
 export class ClientPipeline {
   /** @internal */ readonly sm = new PipelineStateMachine();
   private inputEnded = false;
-  constructor(readonly pool: ClientRunspacePool, readonly id: string, readonly spec: M.PipelineSpec) {}
-  get state(): PSInvocationState { return this.sm.state; }
-  get done(): boolean { return this.sm.done; }
+  constructor(
+    readonly pool: ClientRunspacePool,
+    readonly id: string,
+    readonly spec: M.PipelineSpec,
+  ) {}
+  get state(): PSInvocationState {
+    return this.sm.state;
+  }
+  get done(): boolean {
+    return this.sm.done;
+  }
 
-  /** @internal */ requireActive(action: string): void { this.sm.require(action, PSInvocationState.Running, PSInvocationState.Stopping); }
+  /** @internal */ requireActive(action: string): void {
+    this.sm.require(action, PSInvocationState.Running, PSInvocationState.Stopping);
+  }
 
   /** MS-PSRP 3.1.4.3: queue CREATE_PIPELINE (the transport creates the command, then sends it). */
   start(): void {
     this.sm.require('start the pipeline', PSInvocationState.NotStarted);
-    if (this.pool.state !== RunspacePoolState.Opened) throw new LocalProtocolError(`cannot start the pipeline: the runspace pool is ${RunspacePoolState[this.pool.state]}`);
+    if (this.pool.state !== RunspacePoolState.Opened)
+      throw new LocalProtocolError(`cannot start the pipeline: the runspace pool is ${RunspacePoolState[this.pool.state]}`);
     this.pool.queue(MessageType.CREATE_PIPELINE, M.createPipeline(this.spec), this.id);
     this.sm.move(PSInvocationState.Running);
   }
@@ -391,7 +526,8 @@ export class ClientPipeline {
   /** MS-PSRP 2.2.2.17 PIPELINE_INPUT: one message per value. */
   sendInput(values: Iterable<PSValue>): void {
     this.sm.require('send input', PSInvocationState.Running);
-    if (this.spec.noInput ?? true) throw new LocalProtocolError('the pipeline was created with noInput: create it with noInput false to send input');
+    if (this.spec.noInput ?? true)
+      throw new LocalProtocolError('the pipeline was created with noInput: create it with noInput false to send input');
     if (this.inputEnded) throw new LocalProtocolError('input was already ended');
     for (const v of values) this.pool.queue(MessageType.PIPELINE_INPUT, v, this.id);
   }
@@ -408,11 +544,15 @@ export class ClientPipeline {
   beginStop(): void {
     if (this.sm.done || this.sm.state === PSInvocationState.Stopping) return;
     this.sm.require('stop the pipeline', PSInvocationState.Running, PSInvocationState.NotStarted);
-    if (this.sm.state === PSInvocationState.NotStarted) { this.sm.move(PSInvocationState.Stopped); return; }
+    if (this.sm.state === PSInvocationState.NotStarted) {
+      this.sm.move(PSInvocationState.Stopped);
+      return;
+    }
     this.sm.move(PSInvocationState.Stopping);
   }
 
   /** Forget the pipeline in the pool (after the transport closed it). */
-  close(): void { this.pool._forget(this.id); }
+  close(): void {
+    this.pool._forget(this.id);
+  }
 }
-

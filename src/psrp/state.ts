@@ -30,18 +30,56 @@ export enum PSInvocationState {
 }
 
 export const TERMINAL_PIPELINE_STATES: ReadonlySet<PSInvocationState> = new Set([
-  PSInvocationState.Stopped, PSInvocationState.Completed, PSInvocationState.Failed,
+  PSInvocationState.Stopped,
+  PSInvocationState.Completed,
+  PSInvocationState.Failed,
 ]);
 
 /** Allowed pool transitions (client view). */
 const POOL_NEXT: Record<RunspacePoolState, RunspacePoolState[]> = {
-  [RunspacePoolState.BeforeOpen]: [RunspacePoolState.NegotiationSent, RunspacePoolState.Opening, RunspacePoolState.Connecting, RunspacePoolState.Closed, RunspacePoolState.Broken],
-  [RunspacePoolState.NegotiationSent]: [RunspacePoolState.NegotiationSucceeded, RunspacePoolState.Opening, RunspacePoolState.Opened, RunspacePoolState.Broken, RunspacePoolState.Closing, RunspacePoolState.Closed],
-  [RunspacePoolState.NegotiationSucceeded]: [RunspacePoolState.Opening, RunspacePoolState.Opened, RunspacePoolState.Broken, RunspacePoolState.Closing, RunspacePoolState.Closed],
+  [RunspacePoolState.BeforeOpen]: [
+    RunspacePoolState.NegotiationSent,
+    RunspacePoolState.Opening,
+    RunspacePoolState.Connecting,
+    RunspacePoolState.Closed,
+    RunspacePoolState.Broken,
+  ],
+  [RunspacePoolState.NegotiationSent]: [
+    RunspacePoolState.NegotiationSucceeded,
+    RunspacePoolState.Opening,
+    RunspacePoolState.Opened,
+    RunspacePoolState.Broken,
+    RunspacePoolState.Closing,
+    RunspacePoolState.Closed,
+  ],
+  [RunspacePoolState.NegotiationSucceeded]: [
+    RunspacePoolState.Opening,
+    RunspacePoolState.Opened,
+    RunspacePoolState.Broken,
+    RunspacePoolState.Closing,
+    RunspacePoolState.Closed,
+  ],
   [RunspacePoolState.Opening]: [RunspacePoolState.Opened, RunspacePoolState.Broken, RunspacePoolState.Closing, RunspacePoolState.Closed],
-  [RunspacePoolState.Connecting]: [RunspacePoolState.Opened, RunspacePoolState.Broken, RunspacePoolState.Closing, RunspacePoolState.Closed, RunspacePoolState.NegotiationSucceeded],
-  [RunspacePoolState.Opened]: [RunspacePoolState.Closing, RunspacePoolState.Closed, RunspacePoolState.Broken, RunspacePoolState.Disconnected],
-  [RunspacePoolState.Disconnected]: [RunspacePoolState.Opened, RunspacePoolState.Connecting, RunspacePoolState.Closing, RunspacePoolState.Closed, RunspacePoolState.Broken],
+  [RunspacePoolState.Connecting]: [
+    RunspacePoolState.Opened,
+    RunspacePoolState.Broken,
+    RunspacePoolState.Closing,
+    RunspacePoolState.Closed,
+    RunspacePoolState.NegotiationSucceeded,
+  ],
+  [RunspacePoolState.Opened]: [
+    RunspacePoolState.Closing,
+    RunspacePoolState.Closed,
+    RunspacePoolState.Broken,
+    RunspacePoolState.Disconnected,
+  ],
+  [RunspacePoolState.Disconnected]: [
+    RunspacePoolState.Opened,
+    RunspacePoolState.Connecting,
+    RunspacePoolState.Closing,
+    RunspacePoolState.Closed,
+    RunspacePoolState.Broken,
+  ],
   [RunspacePoolState.Closing]: [RunspacePoolState.Closed, RunspacePoolState.Broken],
   [RunspacePoolState.Closed]: [],
   [RunspacePoolState.Broken]: [RunspacePoolState.Closed],
@@ -53,7 +91,9 @@ export class PoolStateMachine {
   /** Throws LocalProtocolError unless the pool is in one of `states`. */
   require(action: string, ...states: RunspacePoolState[]): void {
     if (!states.includes(this.state)) {
-      throw new LocalProtocolError(`cannot ${action}: the runspace pool is ${RunspacePoolState[this.state]} (needs ${states.map((s) => RunspacePoolState[s]).join(' or ')})`);
+      throw new LocalProtocolError(
+        `cannot ${action}: the runspace pool is ${RunspacePoolState[this.state]} (needs ${states.map((s) => RunspacePoolState[s]).join(' or ')})`,
+      );
     }
   }
   /** Moves to `next` (a no-op when already there). Returns false when the transition is not allowed. */
@@ -66,10 +106,26 @@ export class PoolStateMachine {
 }
 
 const PIPE_NEXT: Record<PSInvocationState, PSInvocationState[]> = {
-  [PSInvocationState.NotStarted]: [PSInvocationState.Running, PSInvocationState.Stopped, PSInvocationState.Failed, PSInvocationState.Completed],
-  [PSInvocationState.Running]: [PSInvocationState.Stopping, PSInvocationState.Stopped, PSInvocationState.Completed, PSInvocationState.Failed, PSInvocationState.Disconnected],
+  [PSInvocationState.NotStarted]: [
+    PSInvocationState.Running,
+    PSInvocationState.Stopped,
+    PSInvocationState.Failed,
+    PSInvocationState.Completed,
+  ],
+  [PSInvocationState.Running]: [
+    PSInvocationState.Stopping,
+    PSInvocationState.Stopped,
+    PSInvocationState.Completed,
+    PSInvocationState.Failed,
+    PSInvocationState.Disconnected,
+  ],
   [PSInvocationState.Stopping]: [PSInvocationState.Stopped, PSInvocationState.Completed, PSInvocationState.Failed],
-  [PSInvocationState.Disconnected]: [PSInvocationState.Running, PSInvocationState.Stopped, PSInvocationState.Completed, PSInvocationState.Failed],
+  [PSInvocationState.Disconnected]: [
+    PSInvocationState.Running,
+    PSInvocationState.Stopped,
+    PSInvocationState.Completed,
+    PSInvocationState.Failed,
+  ],
   [PSInvocationState.Stopped]: [],
   [PSInvocationState.Completed]: [],
   [PSInvocationState.Failed]: [],
@@ -80,7 +136,9 @@ export class PipelineStateMachine {
   state: PSInvocationState = PSInvocationState.NotStarted;
   require(action: string, ...states: PSInvocationState[]): void {
     if (!states.includes(this.state)) {
-      throw new LocalProtocolError(`cannot ${action}: the pipeline is ${PSInvocationState[this.state]} (needs ${states.map((s) => PSInvocationState[s]).join(' or ')})`);
+      throw new LocalProtocolError(
+        `cannot ${action}: the pipeline is ${PSInvocationState[this.state]} (needs ${states.map((s) => PSInvocationState[s]).join(' or ')})`,
+      );
     }
   }
   move(next: PSInvocationState): boolean {
@@ -89,5 +147,7 @@ export class PipelineStateMachine {
     this.state = next;
     return true;
   }
-  get done(): boolean { return TERMINAL_PIPELINE_STATES.has(this.state); }
+  get done(): boolean {
+    return TERMINAL_PIPELINE_STATES.has(this.state);
+  }
 }

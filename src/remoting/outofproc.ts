@@ -51,17 +51,24 @@ export class OutOfProcTransport implements PoolTransport {
   private closing: Promise<void> | undefined;
   private paused = false;
 
-  constructor(private readonly stream: DuplexLike, private readonly opts: OutOfProcOptions = {}) {
+  constructor(
+    private readonly stream: DuplexLike,
+    private readonly opts: OutOfProcOptions = {},
+  ) {
     this.kind = opts.kind ?? 'outofproc';
     this.fragmentSize = opts.fragmentSize ?? DEFAULT_FRAGMENT_SIZE;
   }
 
   attach(pool: ClientRunspacePool, hooks: PoolTransportHooks): void {
     if (this.pool) throw new LocalProtocolError('this transport is already attached to a pool');
-    this.pool = pool; this.hooks = hooks;
+    this.pool = pool;
+    this.hooks = hooks;
     this.stream.on('data', (c) => this.onBytes(typeof c === 'string' ? new TextEncoder().encode(c) : c));
-    this.stream.on('error', (e) => this.die(new TransportError(`the PowerShell ${this.kind} connection failed: ${e.message}`, { cause: e })));
-    const onEnd = () => this.die(this.closing ? null : new TransportError(`the PowerShell ${this.kind} connection closed unexpectedly${this.describe()}`));
+    this.stream.on('error', (e) =>
+      this.die(new TransportError(`the PowerShell ${this.kind} connection failed: ${e.message}`, { cause: e })),
+    );
+    const onEnd = () =>
+      this.die(this.closing ? null : new TransportError(`the PowerShell ${this.kind} connection closed unexpectedly${this.describe()}`));
     this.stream.on('end', onEnd);
     this.stream.on('close', onEnd);
   }
@@ -102,7 +109,9 @@ export class OutOfProcTransport implements PoolTransport {
     this.stream.resume?.();
   }
   /** Whether reading is paused (pauseReading). */
-  get readingPaused(): boolean { return this.paused; }
+  get readingPaused(): boolean {
+    return this.paused;
+  }
 
   flush(): void {
     if (this.ended !== undefined) return;
@@ -144,13 +153,22 @@ export class OutOfProcTransport implements PoolTransport {
           })();
           // a peer that stops answering must not hold close() forever
           let timer: NodeJS.Timeout | undefined;
-          await Promise.race([handshake, new Promise<void>((r) => { timer = setTimeout(r, this.opts.closeTimeoutMs ?? 10_000); })]);
+          await Promise.race([
+            handshake,
+            new Promise<void>((r) => {
+              timer = setTimeout(r, this.opts.closeTimeoutMs ?? 10_000);
+            }),
+          ]);
           clearTimeout(timer);
         }
       } finally {
         this.pool.closed();
         this.die(null);
-        try { this.stream.end?.(); } catch { /* ignore */ }
+        try {
+          this.stream.end?.();
+        } catch {
+          /* ignore */
+        }
         await this.opts.destroy?.();
       }
     })();
@@ -171,11 +189,20 @@ export class OutOfProcTransport implements PoolTransport {
 
   private request(p: OutOfProcPacket, ack: OutOfProcPacket['type']): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      if (this.ended instanceof Error) { reject(this.ended); return; }
-      if (this.ended === null) { reject(new LocalProtocolError(`the PowerShell ${this.kind} connection is closed`)); return; }
+      if (this.ended instanceof Error) {
+        reject(this.ended);
+        return;
+      }
+      if (this.ended === null) {
+        reject(new LocalProtocolError(`the PowerShell ${this.kind} connection is closed`));
+        return;
+      }
       const key = `${ack}:${p.psGuid.toLowerCase()}`;
       let list = this.waiters.get(key);
-      if (!list) { list = []; this.waiters.set(key, list); }
+      if (!list) {
+        list = [];
+        this.waiters.set(key, list);
+      }
       list.push({ resolve, reject }); // registered before writing: the ack can come back at once
       this.write(p);
     });
@@ -186,7 +213,10 @@ export class OutOfProcTransport implements PoolTransport {
     try {
       for (const p of this.decoder.push(chunk)) this.onPacket(p);
     } catch (e) {
-      const err = e instanceof RemoteProtocolError ? e : new RemoteProtocolError(`bad data from the PowerShell ${this.kind} server: ${(e as Error).message}`, { cause: e });
+      const err =
+        e instanceof RemoteProtocolError
+          ? e
+          : new RemoteProtocolError(`bad data from the PowerShell ${this.kind} server: ${(e as Error).message}`, { cause: e });
       this.die(err);
       void this.opts.destroy?.();
     }
@@ -196,7 +226,11 @@ export class OutOfProcTransport implements PoolTransport {
     debug('outofproc < %s %s', p.type, p.psGuid);
     switch (p.type) {
       case 'Data':
-        this.pool.receiveData({ data: p.data, stream: p.stream === 'PromptResponse' ? 'pr' : 'default', pipelineId: p.psGuid === OUTOFPROC_POOL_GUID ? undefined : p.psGuid });
+        this.pool.receiveData({
+          data: p.data,
+          stream: p.stream === 'PromptResponse' ? 'pr' : 'default',
+          pipelineId: p.psGuid === OUTOFPROC_POOL_GUID ? undefined : p.psGuid,
+        });
         this.hooks.onData();
         this.flush();
         return;
@@ -204,7 +238,9 @@ export class OutOfProcTransport implements PoolTransport {
         this.inflight.delete(p.psGuid);
         this.flush();
         return;
-      case 'CommandAck': case 'SignalAck': case 'CloseAck': {
+      case 'CommandAck':
+      case 'SignalAck':
+      case 'CloseAck': {
         const key = `${p.type}:${p.psGuid}`;
         const list = this.waiters.get(key);
         const w = list?.shift();
@@ -213,7 +249,9 @@ export class OutOfProcTransport implements PoolTransport {
         w.resolve();
         return;
       }
-      case 'Command': case 'Signal': case 'Close':
+      case 'Command':
+      case 'Signal':
+      case 'Close':
         throw new RemoteProtocolError(`the server sent a client-only <${p.type}> packet`);
     }
   }

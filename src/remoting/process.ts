@@ -30,11 +30,17 @@ export function spawnPwshTransport(opts: ProcessTransportOptions = {}): OutOfPro
     env: { ...process.env, POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', ...opts.env },
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => { if (stderr.length < 8192) stderr += d; });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+    if (stderr.length < 8192) stderr += d;
+  });
   let spawnError: Error | undefined;
-  const duplex = childDuplex(child, (e) => { spawnError = e; });
+  const duplex = childDuplex(child, (e) => {
+    spawnError = e;
+  });
   let exitCode: number | null = null;
-  child.on('exit', (code) => { exitCode = code; });
+  child.on('exit', (code) => {
+    exitCode = code;
+  });
   return new OutOfProcTransport(duplex, {
     kind: 'process',
     fragmentSize: opts.fragmentSize,
@@ -50,10 +56,20 @@ export function spawnPwshTransport(opts: ProcessTransportOptions = {}): OutOfPro
 function childDuplex(child: ChildProcess, onSpawnError: (e: Error) => void): DuplexLike {
   const listeners: { close: Array<() => void>; error: Array<(e: Error) => void> } = { close: [], error: [] };
   let closed = false;
-  const fireClose = () => { if (closed) return; closed = true; for (const f of listeners.close) f(); };
-  child.on('error', (e) => { onSpawnError(e); for (const f of listeners.error) f(e); fireClose(); });
+  const fireClose = () => {
+    if (closed) return;
+    closed = true;
+    for (const f of listeners.close) f();
+  };
+  child.on('error', (e) => {
+    onSpawnError(e);
+    for (const f of listeners.error) f(e);
+    fireClose();
+  });
   child.on('close', fireClose);
-  child.stdin!.on('error', () => { /* EPIPE when the child died: reported through close */ });
+  child.stdin!.on('error', () => {
+    /* EPIPE when the child died: reported through close */
+  });
   return {
     write: (c) => child.stdin!.write(c),
     on: ((event: string, cb: (...a: never[]) => void) => {
@@ -70,10 +86,22 @@ function childDuplex(child: ChildProcess, onSpawnError: (e: Error) => void): Dup
 /** The server never exits on its own after Close (docs/protocol.md, "OutOfProc"): close stdin, then SIGKILL if it lingers. */
 function killChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) { resolve(); return; }
-    const t = setTimeout(() => { child.kill('SIGKILL'); }, 2000);
-    child.once('close', () => { clearTimeout(t); resolve(); });
-    try { child.stdin!.end(); } catch { /* ignore */ }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      resolve();
+      return;
+    }
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+    }, 2000);
+    child.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    try {
+      child.stdin!.end();
+    } catch {
+      /* ignore */
+    }
     child.kill('SIGTERM');
   });
 }

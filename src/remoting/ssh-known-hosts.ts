@@ -39,30 +39,51 @@ export function parseKnownHosts(text: string): KnownHostsParse {
     const line = i + 1;
     const s = raw.trim();
     if (!s || s.startsWith('#')) return;
-    if (s.length > MAX_LINE) { skipped.push({ line, why: 'line too long' }); return; }
+    if (s.length > MAX_LINE) {
+      skipped.push({ line, why: 'line too long' });
+      return;
+    }
     const f = s.split(/[ \t]+/);
     let marker: KnownHostEntry['marker'];
     if (f[0]!.startsWith('@')) {
-      if (f[0] !== '@revoked' && f[0] !== '@cert-authority') { skipped.push({ line, why: `unknown marker ${f[0]}` }); return; }
+      if (f[0] !== '@revoked' && f[0] !== '@cert-authority') {
+        skipped.push({ line, why: `unknown marker ${f[0]}` });
+        return;
+      }
       marker = f.shift() as KnownHostEntry['marker'];
     }
-    if (f.length < 3) { skipped.push({ line, why: 'expected "hosts keytype base64-key"' }); return; }
+    if (f.length < 3) {
+      skipped.push({ line, why: 'expected "hosts keytype base64-key"' });
+      return;
+    }
     const [hosts, keyType, keyB64] = f as [string, string, string];
-    if (!B64_RE.test(keyB64) || keyB64.length % 4 !== 0) { skipped.push({ line, why: 'the key is not base64' }); return; }
+    if (!B64_RE.test(keyB64) || keyB64.length % 4 !== 0) {
+      skipped.push({ line, why: 'the key is not base64' });
+      return;
+    }
     const key = fromBase64(keyB64);
     const inner = keyBlobType(key);
-    if (inner !== keyType) { skipped.push({ line, why: `the key blob is ${inner ?? 'malformed'}, not ${keyType}` }); return; }
+    if (inner !== keyType) {
+      skipped.push({ line, why: `the key blob is ${inner ?? 'malformed'}, not ${keyType}` });
+      return;
+    }
     const e: KnownHostEntry = { line, keyType, key };
     if (marker) e.marker = marker;
     if (hosts.startsWith('|')) {
       const m = /^\|1\|([A-Za-z0-9+/=]+)\|([A-Za-z0-9+/=]+)$/.exec(hosts);
       const salt = m ? fromBase64(m[1]!) : undefined;
       const hash = m ? fromBase64(m[2]!) : undefined;
-      if (!salt || !hash || salt.length !== 20 || hash.length !== 20) { skipped.push({ line, why: 'malformed hashed host name' }); return; }
+      if (!salt || !hash || salt.length !== 20 || hash.length !== 20) {
+        skipped.push({ line, why: 'malformed hashed host name' });
+        return;
+      }
       e.hashed = { salt, hash };
     } else {
       e.patterns = hosts.toLowerCase().split(',').filter(Boolean);
-      if (!e.patterns.length) { skipped.push({ line, why: 'no host patterns' }); return; }
+      if (!e.patterns.length) {
+        skipped.push({ line, why: 'no host patterns' });
+        return;
+      }
     }
     entries.push(e);
   });
@@ -97,12 +118,21 @@ export function hashHostName(name: string, salt: Uint8Array): string {
 
 /** OpenSSH match_pattern: `*` any run, `?` one character; case already folded. */
 function globMatch(s: string, p: string): boolean {
-  let si = 0, pi = 0, star = -1, mark = 0;
+  let si = 0,
+    pi = 0,
+    star = -1,
+    mark = 0;
   while (si < s.length) {
-    if (pi < p.length && (p[pi] === '?' || p[pi] === s[si])) { si++; pi++; }
-    else if (pi < p.length && p[pi] === '*') { star = pi++; mark = si; }
-    else if (star >= 0) { pi = star + 1; si = ++mark; }
-    else return false;
+    if (pi < p.length && (p[pi] === '?' || p[pi] === s[si])) {
+      si++;
+      pi++;
+    } else if (pi < p.length && p[pi] === '*') {
+      star = pi++;
+      mark = si;
+    } else if (star >= 0) {
+      pi = star + 1;
+      si = ++mark;
+    } else return false;
   }
   while (pi < p.length && p[pi] === '*') pi++;
   return pi === p.length;
@@ -116,8 +146,9 @@ export function entryMatchesHost(e: KnownHostEntry, name: string): boolean {
   }
   let hit = false;
   for (const p of e.patterns ?? []) {
-    if (p.startsWith('!')) { if (globMatch(name, p.slice(1))) return false; }
-    else if (globMatch(name, p)) hit = true;
+    if (p.startsWith('!')) {
+      if (globMatch(name, p.slice(1))) return false;
+    } else if (globMatch(name, p)) hit = true;
   }
   return hit;
 }

@@ -16,11 +16,25 @@ import type { Duplex } from 'node:stream';
 import { homedir } from 'node:os';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
-  AbortError, AccessDeniedError, ConnectError, HostKeyError, InvalidArgumentError, TimeoutError, TransportError,
+  AbortError,
+  AccessDeniedError,
+  ConnectError,
+  HostKeyError,
+  InvalidArgumentError,
+  TimeoutError,
+  TransportError,
 } from '../errors.js';
 import { debug } from '../util/debug.js';
 import { OutOfProcTransport, type DuplexLike } from './outofproc.js';
-import { checkHostKey, fingerprintSha256, keyBlobType, knownHostName, knownKeyTypes, parseKnownHosts, type KnownHostEntry } from './ssh-known-hosts.js';
+import {
+  checkHostKey,
+  fingerprintSha256,
+  keyBlobType,
+  knownHostName,
+  knownKeyTypes,
+  parseKnownHosts,
+  type KnownHostEntry,
+} from './ssh-known-hosts.js';
 
 export interface SshConnectOptions {
   host: string;
@@ -64,7 +78,15 @@ export function parseJumpHost(s: string): { host: string; port?: number; usernam
   return { host: m[2] ?? m[3]!, port, username: m[1] };
 }
 
-const DEFAULT_HOST_KEY_ALGOS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'];
+const DEFAULT_HOST_KEY_ALGOS = [
+  'ssh-ed25519',
+  'ecdsa-sha2-nistp256',
+  'ecdsa-sha2-nistp384',
+  'ecdsa-sha2-nistp521',
+  'rsa-sha2-512',
+  'rsa-sha2-256',
+  'ssh-rsa',
+];
 /** known_hosts key type → the host key algorithms that produce it */
 const ALGOS_OF_TYPE: Record<string, string[]> = { 'ssh-rsa': ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] };
 
@@ -78,7 +100,9 @@ function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p;
 }
 
-export function defaultKnownHostsPath(): string { return `${homedir()}/.ssh/known_hosts`; }
+export function defaultKnownHostsPath(): string {
+  return `${homedir()}/.ssh/known_hosts`;
+}
 
 const PIPE_ERROR_PREFIX = new TextEncoder().encode('__NamedPipeError__:');
 const MAX_ERROR_LINE = 4096;
@@ -118,20 +142,40 @@ export class SshsOutputFilter {
         continue;
       }
       if (this.mode === 'start') {
-        if (this.afterError && !this.held.length && (chunk[i] === 0x20 || chunk[i] === 0x09)) { this.mode = 'drop'; continue; }
+        if (this.afterError && !this.held.length && (chunk[i] === 0x20 || chunk[i] === 0x09)) {
+          this.mode = 'drop';
+          continue;
+        }
         let matched = this.held.length;
         let j = i;
-        while (matched < PIPE_ERROR_PREFIX.length && j < chunk.length && chunk[j] === PIPE_ERROR_PREFIX[matched]) { matched++; j++; }
-        if (matched === PIPE_ERROR_PREFIX.length) { this.held = []; this.mode = 'capture'; i = j; continue; }
-        if (j === chunk.length) { for (let k = i; k < j; k++) this.held.push(chunk[k]!); return { data, errors }; }
+        while (matched < PIPE_ERROR_PREFIX.length && j < chunk.length && chunk[j] === PIPE_ERROR_PREFIX[matched]) {
+          matched++;
+          j++;
+        }
+        if (matched === PIPE_ERROR_PREFIX.length) {
+          this.held = [];
+          this.mode = 'capture';
+          i = j;
+          continue;
+        }
+        if (j === chunk.length) {
+          for (let k = i; k < j; k++) this.held.push(chunk[k]!);
+          return { data, errors };
+        }
         // not an error line: release what was held and pass the line through
-        if (this.held.length) { data.push(new Uint8Array(this.held)); this.held = []; }
+        if (this.held.length) {
+          data.push(new Uint8Array(this.held));
+          this.held = [];
+        }
         this.afterError = false;
         this.mode = 'pass';
         continue;
       }
       const nl = chunk.indexOf(0x0a, i);
-      if (nl < 0) { data.push(chunk.subarray(i)); return { data, errors }; }
+      if (nl < 0) {
+        data.push(chunk.subarray(i));
+        return { data, errors };
+      }
       data.push(chunk.subarray(i, nl + 1));
       i = nl + 1;
       this.mode = 'start';
@@ -153,7 +197,11 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
   if (opts.privateKey !== undefined) privateKey = typeof opts.privateKey === 'string' ? opts.privateKey : Buffer.from(opts.privateKey);
   else if (opts.privateKeyPath) {
     const p = expandHome(opts.privateKeyPath);
-    try { privateKey = readFileSync(p); } catch (e) { throw new InvalidArgumentError(`cannot read the SSH private key ${p}: ${(e as Error).message}`); }
+    try {
+      privateKey = readFileSync(p);
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot read the SSH private key ${p}: ${(e as Error).message}`);
+    }
   }
   if (opts.password === undefined && privateKey === undefined && !opts.agent) {
     throw new InvalidArgumentError('SSH needs a password, a private key (--ssh-key FILE) or an ssh-agent');
@@ -166,9 +214,12 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
   if (!opts.insecureHostKey) {
     let text = opts.knownHosts;
     if (text === undefined) {
-      try { text = readFileSync(khPath, 'utf8'); } catch (e) {
+      try {
+        text = readFileSync(khPath, 'utf8');
+      } catch (e) {
         // a missing file knows no host (every key is "unknown", and the error says how to trust it)
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new InvalidArgumentError(`cannot read known_hosts ${khPath}: ${(e as Error).message}`);
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT')
+          throw new InvalidArgumentError(`cannot read known_hosts ${khPath}: ${(e as Error).message}`);
         text = '';
       }
     }
@@ -185,7 +236,9 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
       const type = keyBlobType(key) ?? 'unknown';
       const fp = fingerprintSha256(key);
       if (opts.insecureHostKey) {
-        opts.onWarning?.(`not checking the SSH host key of ${label} (${type} ${fp}): anyone on the network path could impersonate the server`);
+        opts.onWarning?.(
+          `not checking the SSH host key of ${label} (${type} ${fp}): anyone on the network path could impersonate the server`,
+        );
         return true;
       }
       const v = checkHostKey(entries, host, hostPort, key);
@@ -203,10 +256,17 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
       readyTimeout: Math.round((opts.connectTimeout ?? 30) * 1000),
       keepaliveInterval: Math.round((opts.keepaliveInterval ?? 0) * 1000),
       hostVerifier,
-      algorithms: { serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, host, hostPort)) as NonNullable<ConnectConfig['algorithms']>['serverHostKey'] },
+      algorithms: {
+        serverHostKey: hostKeyAlgorithms(knownKeyTypes(entries, host, hostPort)) as NonNullable<
+          ConnectConfig['algorithms']
+        >['serverHostKey'],
+      },
     };
     if (sock) config.sock = sock as ConnectConfig['sock'];
-    if (opts.password !== undefined) { config.password = opts.password; config.tryKeyboard = true; }
+    if (opts.password !== undefined) {
+      config.password = opts.password;
+      config.tryKeyboard = true;
+    }
     if (privateKey !== undefined) config.privateKey = privateKey;
     if (opts.passphrase !== undefined) config.passphrase = opts.passphrase;
     if (opts.agent) config.agent = opts.agent;
@@ -214,7 +274,10 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
       // keyboard-interactive (PAM): answer hidden prompts with the password, once
       let answered = false;
       client.on('keyboard-interactive', (_n, _i, _l, prompts, finish) => {
-        if (answered) { finish([]); return; }
+        if (answered) {
+          finish([]);
+          return;
+        }
         answered = true;
         finish(prompts.map((p) => (p.echo ? '' : opts.password!)));
       });
@@ -226,20 +289,36 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
         if (done) return;
         done = true;
         opts.signal?.removeEventListener('abort', onAbort);
-        client.off('ready', onReady); client.off('error', onError); client.off('close', onClosed);
-        if (err) { client.on('error', () => undefined); client.destroy(); reject(err); } else resolve();
+        client.off('ready', onReady);
+        client.off('error', onError);
+        client.off('close', onClosed);
+        if (err) {
+          client.on('error', () => undefined);
+          client.destroy();
+          reject(err);
+        } else resolve();
       };
       const onReady = () => finish();
-      const onError = (e: Error & { level?: string; code?: string }) => finish(mapConnectError(e, label, { ...opts, host, port: hostPort, username }, hostKeyFailure, privateKey !== undefined));
+      const onError = (e: Error & { level?: string; code?: string }) =>
+        finish(mapConnectError(e, label, { ...opts, host, port: hostPort, username }, hostKeyFailure, privateKey !== undefined));
       const onClosed = () => finish(hostKeyFailure ?? new ConnectError(`the SSH connection to ${label} closed during the handshake`));
       const onAbort = () => finish(new AbortError('connecting over SSH was aborted'));
       client.on('ready', onReady);
       client.on('error', onError);
       client.on('close', onClosed);
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      try { client.connect(config); } catch (e) {
-        const hint = /passphrase|encrypted/i.test((e as Error).message) ? ' (an encrypted key needs its passphrase: the passphrase option, or env WINRM_SSH_PASSPHRASE for the CLI)' : '';
-        finish(new InvalidArgumentError(`cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}${hint}`, { cause: e }));
+      try {
+        client.connect(config);
+      } catch (e) {
+        const hint = /passphrase|encrypted/i.test((e as Error).message)
+          ? ' (an encrypted key needs its passphrase: the passphrase option, or env WINRM_SSH_PASSPHRASE for the CLI)'
+          : '';
+        finish(
+          new InvalidArgumentError(
+            `cannot use the SSH private key${opts.privateKeyPath ? ` ${opts.privateKeyPath}` : ''}: ${(e as Error).message}${hint}`,
+            { cause: e },
+          ),
+        );
       }
     });
     return client;
@@ -257,16 +336,31 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
     try {
       sock = await new Promise<Duplex>((resolve, reject) => {
         jc.forwardOut('127.0.0.1', 0, opts.host, port, (err, ch) => {
-          if (err) reject(new ConnectError(`the jump host ${jLabel} could not open a connection to ${target}: ${err.message} (is the target reachable from the jump host, and AllowTcpForwarding on there?)`, { cause: err }));
+          if (err)
+            reject(
+              new ConnectError(
+                `the jump host ${jLabel} could not open a connection to ${target}: ${err.message} (is the target reachable from the jump host, and AllowTcpForwarding on there?)`,
+                { cause: err },
+              ),
+            );
           else resolve(ch);
         });
       });
-    } catch (e) { jc.on('error', () => undefined); jc.end(); throw e; }
+    } catch (e) {
+      jc.on('error', () => undefined);
+      jc.end();
+      throw e;
+    }
     debug('ssh: tunnel to %s through the jump host %s', target, jLabel);
   }
   let client: Client;
-  try { client = await handshake(opts.host, port, opts.username, sock); } catch (e) {
-    if (jumpClient) { jumpClient.on('error', () => undefined); jumpClient.end(); }
+  try {
+    client = await handshake(opts.host, port, opts.username, sock);
+  } catch (e) {
+    if (jumpClient) {
+      jumpClient.on('error', () => undefined);
+      jumpClient.end();
+    }
     throw e;
   }
   if (jumpClient) {
@@ -283,7 +377,13 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       client.subsys(subsystem, (err, ch) => {
         opts.signal?.removeEventListener('abort', onAbort);
-        if (err) reject(new ConnectError(`the SSH server ${target} refused the '${subsystem}' subsystem: add \`Subsystem ${subsystem} /usr/bin/pwsh -sshs -NoLogo -NoProfile\` to its sshd_config (PowerShell 7 must be installed there)`, { cause: err }));
+        if (err)
+          reject(
+            new ConnectError(
+              `the SSH server ${target} refused the '${subsystem}' subsystem: add \`Subsystem ${subsystem} /usr/bin/pwsh -sshs -NoLogo -NoProfile\` to its sshd_config (PowerShell 7 must be installed there)`,
+              { cause: err },
+            ),
+          );
         else resolve(ch);
       });
     });
@@ -297,48 +397,82 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
 }
 
 function hostKeyError(
-  v: ReturnType<typeof checkHostKey>, target: string, type: string, fp: string, khLabel: string, host: string, port: number,
+  v: ReturnType<typeof checkHostKey>,
+  target: string,
+  type: string,
+  fp: string,
+  khLabel: string,
+  host: string,
+  port: number,
 ): HostKeyError {
   const scan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}-t ${type.replace(/^ssh-/, '').replace(/^ecdsa-sha2-nistp\d+$/, 'ecdsa')} ${host}`;
   const skip = '--insecure-host-key (API: insecureHostKey) skips the check, which is unsafe';
   switch (v.status) {
     case 'revoked':
-      return new HostKeyError(`the SSH host key of ${target} (${type} ${fp}) is marked @revoked in ${khLabel} line ${v.line}: refusing to connect`, 'revoked', target, type, fp);
+      return new HostKeyError(
+        `the SSH host key of ${target} (${type} ${fp}) is marked @revoked in ${khLabel} line ${v.line}: refusing to connect`,
+        'revoked',
+        target,
+        type,
+        fp,
+      );
     case 'changed':
       return new HostKeyError(
         `the SSH host key of ${target} has CHANGED: the server sent ${type} ${fp}, but ${khLabel} line ${v.line} holds a different key. ` +
-        `Someone could be impersonating the server (man in the middle), or the server was reinstalled. If the change is expected, remove the old entry ` +
-        `(\`ssh-keygen -R '${target}' -f ${khLabel}\`) and trust the new key after checking its fingerprint; ${skip}`,
-        'changed', target, type, fp);
+          `Someone could be impersonating the server (man in the middle), or the server was reinstalled. If the change is expected, remove the old entry ` +
+          `(\`ssh-keygen -R '${target}' -f ${khLabel}\`) and trust the new key after checking its fingerprint; ${skip}`,
+        'changed',
+        target,
+        type,
+        fp,
+      );
     case 'unknown':
       return new HostKeyError(
         `the SSH host key of ${target} (${type} ${fp}) is not in ${khLabel}${v.otherTypes.length ? ` (it is known there only with ${v.otherTypes.join(', ')} keys, which the server did not offer)` : ''}. ` +
-        `Check the fingerprint with the server's administrator, then trust it: \`${scan} >> ${khLabel}\` (or connect once with OpenSSH \`ssh\`), ` +
-        `or pass --known-hosts FILE; ${skip}`,
-        'unknown', target, type, fp);
+          `Check the fingerprint with the server's administrator, then trust it: \`${scan} >> ${khLabel}\` (or connect once with OpenSSH \`ssh\`), ` +
+          `or pass --known-hosts FILE; ${skip}`,
+        'unknown',
+        target,
+        type,
+        fp,
+      );
     default:
       return new HostKeyError(`the SSH host key of ${target} was not accepted`, 'unknown', target, type, fp);
   }
 }
 
 function mapConnectError(
-  e: Error & { level?: string; code?: string }, target: string, opts: SshConnectOptions, hostKeyFailure: HostKeyError | undefined, hasKey: boolean,
+  e: Error & { level?: string; code?: string },
+  target: string,
+  opts: SshConnectOptions,
+  hostKeyFailure: HostKeyError | undefined,
+  hasKey: boolean,
 ): Error {
   if (hostKeyFailure) return hostKeyFailure;
   const msg = e.message;
   if (e.level === 'client-authentication') {
-    const tried = [opts.password !== undefined ? 'password' : '', hasKey ? 'public key' : '', opts.agent ? 'ssh-agent' : ''].filter(Boolean).join(', ');
+    const tried = [opts.password !== undefined ? 'password' : '', hasKey ? 'public key' : '', opts.agent ? 'ssh-agent' : '']
+      .filter(Boolean)
+      .join(', ');
     return new AccessDeniedError(
       `SSH authentication as ${opts.username} on ${target} failed (tried: ${tried}). Check the user name and the password or key, ` +
-      `and that the server allows that method (PasswordAuthentication / PubkeyAuthentication, AuthorizedKeysFile in sshd_config)`, 'bad-password', { cause: e });
+        `and that the server allows that method (PasswordAuthentication / PubkeyAuthentication, AuthorizedKeysFile in sshd_config)`,
+      'bad-password',
+      { cause: e },
+    );
   }
   if (e.level === 'client-timeout') {
-    return new TimeoutError(`the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or raise --connect-timeout`, { cause: e });
+    return new TimeoutError(
+      `the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or raise --connect-timeout`,
+      { cause: e },
+    );
   }
-  if (e.code === 'ECONNREFUSED') return new ConnectError(`cannot connect to ${target}: connection refused (is sshd running on port ${opts.port ?? 22}?)`, { cause: e });
+  if (e.code === 'ECONNREFUSED')
+    return new ConnectError(`cannot connect to ${target}: connection refused (is sshd running on port ${opts.port ?? 22}?)`, { cause: e });
   if (e.code === 'ENOTFOUND' || e.code === 'EAI_AGAIN') return new ConnectError(`cannot resolve the host name ${opts.host}`, { cause: e });
   if (e.level === 'client-socket' || e.code) return new ConnectError(`cannot connect to ${target}: ${msg}`, { cause: e });
-  if (/privateKey|private key|passphrase/i.test(msg)) return new InvalidArgumentError(`cannot use the SSH private key: ${msg}`, { cause: e });
+  if (/privateKey|private key|passphrase/i.test(msg))
+    return new InvalidArgumentError(`cannot use the SSH private key: ${msg}`, { cause: e });
   return new TransportError(`the SSH handshake with ${target} failed: ${msg}`, { cause: e });
 }
 
@@ -352,9 +486,17 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
   let exit: { code?: number | null; signal?: string } | undefined;
   let closed = false;
   let clientClosed = false;
-  client.on('close', () => { clientClosed = true; });
-  const fireClose = () => { if (closed) return; closed = true; for (const f of closeCbs) f(); };
-  const fireError = (e: Error) => { for (const f of errorCbs) f(e); };
+  client.on('close', () => {
+    clientClosed = true;
+  });
+  const fireClose = () => {
+    if (closed) return;
+    closed = true;
+    for (const f of closeCbs) f();
+  };
+  const fireError = (e: Error) => {
+    for (const f of errorCbs) f(e);
+  };
 
   channel.on('data', (b: Buffer) => {
     const r = filter.push(new Uint8Array(b.buffer, b.byteOffset, b.byteLength));
@@ -362,8 +504,12 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
     for (const m of r.errors) fireError(new TransportError(`the PowerShell server on ${target} failed: ${m}`));
     for (const d of r.data) for (const f of dataCbs) f(d);
   });
-  channel.stderr.on('data', (b: Buffer) => { if (stderr.length < 8192) stderr += b.toString('utf8'); });
-  channel.on('exit', (code: number | null, signal?: string) => { exit = { code, signal }; });
+  channel.stderr.on('data', (b: Buffer) => {
+    if (stderr.length < 8192) stderr += b.toString('utf8');
+  });
+  channel.on('exit', (code: number | null, signal?: string) => {
+    exit = { code, signal };
+  });
   channel.on('close', fireClose);
   channel.on('error', (e: Error) => fireError(e));
   client.on('error', (e: Error) => fireError(new TransportError(`the SSH connection to ${target} failed: ${e.message}`, { cause: e })));
@@ -376,7 +522,13 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
       else if (event === 'close' || event === 'end') closeCbs.push(cb as () => void);
       else if (event === 'error') errorCbs.push(cb as (e: Error) => void);
     }) as DuplexLike['on'],
-    end: () => { try { channel.end(); } catch { /* already closed */ } },
+    end: () => {
+      try {
+        channel.end();
+      } catch {
+        /* already closed */
+      }
+    },
     // receive backpressure: the Session pauses reading above its event high-water mark (SSH window fills, pwsh waits)
     pause: () => channel.pause(),
     resume: () => channel.resume(),
@@ -387,15 +539,27 @@ function sshTransport(client: Client, channel: ClientChannel, target: string, fr
     fragmentSize,
     describeClose: () => {
       const tail = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500);
-      const how = exit ? `the remote pwsh exited${exit.code != null ? ` with code ${exit.code}` : ''}${exit.signal ? ` (signal ${exit.signal})` : ''}` : `the SSH channel to ${target} closed`;
+      const how = exit
+        ? `the remote pwsh exited${exit.code != null ? ` with code ${exit.code}` : ''}${exit.signal ? ` (signal ${exit.signal})` : ''}`
+        : `the SSH channel to ${target} closed`;
       return `${how}${tail ? `: ${tail}` : ''}`;
     },
-    destroy: () => new Promise<void>((resolve) => {
-      if (clientClosed) { resolve(); return; }
-      const t = setTimeout(() => { client.destroy(); resolve(); }, 2000);
-      client.once('close', () => { clearTimeout(t); resolve(); });
-      client.on('error', () => undefined);
-      client.end();
-    }),
+    destroy: () =>
+      new Promise<void>((resolve) => {
+        if (clientClosed) {
+          resolve();
+          return;
+        }
+        const t = setTimeout(() => {
+          client.destroy();
+          resolve();
+        }, 2000);
+        client.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+        client.on('error', () => undefined);
+        client.end();
+      }),
   });
 }

@@ -19,7 +19,15 @@
  * `readServerMaxEnvelopeSize` is used; fragments are sized to fit the envelope.
  * Round trips of a warm `invoke`: Command + Receive (output, final state and CommandState Done travel together).
  */
-import { AbortError, InvalidArgumentError, LocalProtocolError, OutcomeUnknownError, RemoteCommandError, RemoteProtocolError, WSManFaultError } from '../errors.js';
+import {
+  AbortError,
+  InvalidArgumentError,
+  LocalProtocolError,
+  OutcomeUnknownError,
+  RemoteCommandError,
+  RemoteProtocolError,
+  WSManFaultError,
+} from '../errors.js';
 import type { WSManClient } from '../wsman/client.js';
 import { isTimedOutFault } from '../wsman/envelope.js';
 import { Action, NS, WSManFaultCode } from '../wsman/ns.js';
@@ -33,9 +41,23 @@ import type { HostCall, PSRPEvent } from '../psrp/events.js';
 import type { PipelineSpec } from '../psrp/messages.js';
 import type { ClixmlValue, PSValue } from '../clixml/index.js';
 import {
-  PSRP_STOP_SIGNAL, SIGNAL_TERMINATE, SHELL_ENUM_URI, COMMAND_ENUM_URI, connectCommandBody, connectPoolBody, disconnectBody,
-  enumerateCommandsBody, enumerateShellsBody, parseCommandEnumeration, parseConnectResponse, parseShellEnumeration,
-  psrpCommandLineBody, psrpSendBody, psrpShellBody, type CommandListing, type ShellListing,
+  PSRP_STOP_SIGNAL,
+  SIGNAL_TERMINATE,
+  SHELL_ENUM_URI,
+  COMMAND_ENUM_URI,
+  connectCommandBody,
+  connectPoolBody,
+  disconnectBody,
+  enumerateCommandsBody,
+  enumerateShellsBody,
+  parseCommandEnumeration,
+  parseConnectResponse,
+  parseShellEnumeration,
+  psrpCommandLineBody,
+  psrpSendBody,
+  psrpShellBody,
+  type CommandListing,
+  type ShellListing,
 } from '../winrs/psrp-messages.js';
 
 export const PS_RESOURCE_PREFIX = 'http://schemas.microsoft.com/powershell/';
@@ -60,7 +82,9 @@ export function payloadSizeFor(maxEnvelopeSize: number): number {
   return Math.floor((maxEnvelopeSize - ENVELOPE_OVERHEAD - 256) / 4) * 3;
 }
 
-export type HostCallHandler = (call: HostCall) => Promise<{ value?: PSValue } | { error: PSValue } | undefined> | { value?: PSValue } | { error: PSValue } | undefined;
+export type HostCallHandler = (
+  call: HostCall,
+) => Promise<{ value?: PSValue } | { error: PSValue } | undefined> | { value?: PSValue } | { error: PSValue } | undefined;
 
 export interface WSManPoolOptions {
   /** `Microsoft.PowerShell` (default), a JEA / custom name, or a full resource URI */
@@ -90,7 +114,14 @@ export interface InvokeOptions {
 
 export interface InvokeResult {
   output: ClixmlValue[];
-  streams: { error: ClixmlValue[]; warning: ClixmlValue[]; verbose: ClixmlValue[]; debug: ClixmlValue[]; information: ClixmlValue[]; progress: ClixmlValue[] };
+  streams: {
+    error: ClixmlValue[];
+    warning: ClixmlValue[];
+    verbose: ClixmlValue[];
+    debug: ClixmlValue[];
+    information: ClixmlValue[];
+    progress: ClixmlValue[];
+  };
   hadErrors: boolean;
   state: PSInvocationState;
   /** the reason of a Failed pipeline (ErrorRecord) */
@@ -98,9 +129,12 @@ export interface InvokeResult {
   pipelineId: string;
 }
 
-export interface DisconnectedShell extends ShellListing { commands: CommandListing[] }
+export interface DisconnectedShell extends ShellListing {
+  commands: CommandListing[];
+}
 
-const terminal = (s: PSInvocationState) => s === PSInvocationState.Completed || s === PSInvocationState.Failed || s === PSInvocationState.Stopped;
+const terminal = (s: PSInvocationState) =>
+  s === PSInvocationState.Completed || s === PSInvocationState.Failed || s === PSInvocationState.Stopped;
 
 export class WSManRunspacePool {
   private mes: number;
@@ -109,29 +143,57 @@ export class WSManRunspacePool {
   private readonly commandDone = new Set<string>();
   /** pipeline id (the PID in PSRP messages) -> WS-Man CommandId, when the host chose another id */
   private readonly cmdIds = new Map<string, string>();
-  private cmd(pid: string): string { const k = pid.toUpperCase(); return this.cmdIds.get(k) ?? k; }
+  private cmd(pid: string): string {
+    const k = pid.toUpperCase();
+    return this.cmdIds.get(k) ?? k;
+  }
   private sendChain: Promise<void> = Promise.resolve();
   private closed = false;
   disconnected = false;
   onHostCall: HostCallHandler | undefined;
 
-  private constructor(readonly wsman: WSManClient, readonly pool: ClientRunspacePool, readonly shellId: string, readonly resourceUri: string) {
+  private constructor(
+    readonly wsman: WSManClient,
+    readonly pool: ClientRunspacePool,
+    readonly shellId: string,
+    readonly resourceUri: string,
+  ) {
     this.mes = wsman.maxEnvelopeSize;
   }
 
   /** bytes: the size chosen (default, negotiated or set), capped by the host's limit once a request was refused as too large */
-  get maxEnvelopeSize(): number { return Math.min(this.mes, this.wsman.serverEnvelopeLimit ?? Infinity); }
+  get maxEnvelopeSize(): number {
+    return Math.min(this.mes, this.wsman.serverEnvelopeLimit ?? Infinity);
+  }
   /** Override the envelope size (e.g. with `readServerMaxEnvelopeSize`). */
   set maxEnvelopeSize(v: number) {
     if (!Number.isInteger(v) || v < 8192) throw new InvalidArgumentError(`MaxEnvelopeSize must be an integer >= 8192, got ${v}`);
     this.mes = v;
   }
-  get payloadSize(): number { return payloadSizeFor(this.maxEnvelopeSize); }
-  get state(): RunspacePoolState { return this.pool.state; }
+  get payloadSize(): number {
+    return payloadSizeFor(this.maxEnvelopeSize);
+  }
+  get state(): RunspacePoolState {
+    return this.pool.state;
+  }
 
-  private call(action: string, body: string, o: { signal?: AbortSignal; commandOptions?: Array<{ name: string; value: string; mustComply?: boolean }>; operationTimeout?: number; cutBase64?: string } = {}) {
+  private call(
+    action: string,
+    body: string,
+    o: {
+      signal?: AbortSignal;
+      commandOptions?: Array<{ name: string; value: string; mustComply?: boolean }>;
+      operationTimeout?: number;
+      cutBase64?: string;
+    } = {},
+  ) {
     return this.wsman.invoke(action, this.resourceUri, body, {
-      selectors: { ShellId: this.shellId }, options: o.commandOptions, signal: o.signal, maxEnvelopeSize: this.maxEnvelopeSize, operationTimeout: o.operationTimeout, cutBase64: o.cutBase64,
+      selectors: { ShellId: this.shellId },
+      options: o.commandOptions,
+      signal: o.signal,
+      maxEnvelopeSize: this.maxEnvelopeSize,
+      operationTimeout: o.operationTimeout,
+      cutBase64: o.cutBase64,
     });
   }
 
@@ -161,14 +223,23 @@ export class WSManRunspacePool {
     if (!first) throw new LocalProtocolError('the runspace pool produced no creationXml');
     let env;
     try {
-      env = await wsman.invoke(Action.Create, uri, psrpShellBody({ shellId: pool.id, creationXml: first.data, idleTimeout: o.idleTimeout }), {
-        options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }], signal: o.signal, maxEnvelopeSize: mes,
-      });
+      env = await wsman.invoke(
+        Action.Create,
+        uri,
+        psrpShellBody({ shellId: pool.id, creationXml: first.data, idleTimeout: o.idleTimeout }),
+        {
+          options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }],
+          signal: o.signal,
+          maxEnvelopeSize: mes,
+        },
+      );
     } catch (e) {
       if (e instanceof OutcomeUnknownError) {
         // the Create may have been carried out: the shell would carry the id this client proposed, so delete it
         // (best effort, bounded) rather than leave a pwsh running until the host's idle timeout
-        await wsman.invoke(Action.Delete, uri, '', { selectors: { ShellId: pool.id.toUpperCase() }, signal: AbortSignal.timeout(10_000) }).catch(() => undefined);
+        await wsman
+          .invoke(Action.Delete, uri, '', { selectors: { ShellId: pool.id.toUpperCase() }, signal: AbortSignal.timeout(10_000) })
+          .catch(() => undefined);
       }
       throw e;
     }
@@ -183,7 +254,10 @@ export class WSManRunspacePool {
    * (SESSION_CAPABILITY + CONNECT_RUNSPACEPOOL), answered with SESSION_CAPABILITY + RUNSPACEPOOL_INIT_DATA.
    * Running pipelines are picked up with `attach(pipelineId)`.
    */
-  static async connect(wsman: WSManClient, o: WSManPoolOptions & { shellId: string; existingPool?: ClientRunspacePool }): Promise<WSManRunspacePool> {
+  static async connect(
+    wsman: WSManClient,
+    o: WSManPoolOptions & { shellId: string; existingPool?: ClientRunspacePool },
+  ): Promise<WSManRunspacePool> {
     const uri = resourceUriFor(o.configurationName);
     const pool = o.existingPool ?? new ClientRunspacePool({ ...o.pool, runspacePoolId: o.shellId });
     pool.connect();
@@ -192,7 +266,10 @@ export class WSManRunspacePool {
     const cx = pool.dataToSend(rp.payloadSize, { stream: 'default' });
     if (!cx) throw new LocalProtocolError('the runspace pool produced no connectXml');
     const env = await wsman.invoke(Action.Connect, uri, connectPoolBody(cx.data), {
-      selectors: { ShellId: rp.shellId }, options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }], signal: o.signal, maxEnvelopeSize: rp.mes,
+      selectors: { ShellId: rp.shellId },
+      options: [{ name: 'protocolversion', value: pool.protocolVersion, mustComply: true }],
+      signal: o.signal,
+      maxEnvelopeSize: rp.mes,
     });
     const resp = parseConnectResponse(env);
     if (!resp) throw new RemoteProtocolError('the Connect response carries no connectResponseXml');
@@ -222,11 +299,17 @@ export class WSManRunspacePool {
 
   /** Size envelopes for this host (see WSManPoolOptions.envelopeSize). Never above what the host allows. */
   async negotiateEnvelopeSize(how: 'auto' | 'protocol' | number = 'auto', signal?: AbortSignal): Promise<number> {
-    if (typeof how === 'number') { this.maxEnvelopeSize = how; return this.mes; }
+    if (typeof how === 'number') {
+      this.maxEnvelopeSize = how;
+      return this.mes;
+    }
     if (how === 'auto') {
       try {
         const v = await readServerMaxEnvelopeSize(this.wsman, signal);
-        if (v && v >= 8192) { this.mes = v; return this.mes; }
+        if (v && v >= 8192) {
+          this.mes = v;
+          return this.mes;
+        }
       } catch (e) {
         if (e instanceof AbortError) throw e;
         // not allowed to read the configuration (Windows: administrators only): fall back to the protocol rule
@@ -249,26 +332,35 @@ export class WSManRunspacePool {
 
   /** Move the pool's events into per-pipeline queues (several pipelines may run at once). */
   private dispatch(): void {
-    if (this.onReceived) { this.onReceived(); return; }
+    if (this.onReceived) {
+      this.onReceived();
+      return;
+    }
     for (let e = this.pool.nextEvent(); e; e = this.pool.nextEvent()) {
       const pid = 'pipelineId' in e && e.pipelineId ? e.pipelineId.toUpperCase() : undefined;
       if (pid) {
         let q = this.queues.get(pid);
-        if (!q) { q = []; this.queues.set(pid, q); }
+        if (!q) {
+          q = [];
+          this.queues.set(pid, q);
+        }
         q.push(e);
       } else this.poolEvents.push(e);
     }
   }
 
   /** Pool-level events received so far (state, application private data, pool host calls), drained. */
-  takePoolEvents(): PSRPEvent[] { return this.poolEvents.splice(0); }
+  takePoolEvents(): PSRPEvent[] {
+    return this.poolEvents.splice(0);
+  }
 
   /** One Receive round for the pool (no CommandId) or a pipeline. A w:TimedOut long poll returns quietly. */
   async receive(pipelineId?: string, signal?: AbortSignal): Promise<{ timedOut: boolean; done: boolean }> {
     let env;
     try {
       env = await this.call(Action.Receive, receiveBody(pipelineId && this.cmd(pipelineId), 'stdout'), {
-        signal, commandOptions: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'True' }],
+        signal,
+        commandOptions: [{ name: 'WSMAN_CMDSHELL_OPTION_KEEPALIVE', value: 'True' }],
         cutBase64: 'Stream', // PSRP fragments decoded from the reply's bytes, outside the XML parser
       });
     } catch (e) {
@@ -290,8 +382,12 @@ export class WSManRunspacePool {
     while (!pred()) {
       if (signal?.aborted) throw new AbortError();
       if (this.pool.state === RunspacePoolState.Broken || this.pool.state === RunspacePoolState.Closed) {
-        const e = this.poolEvents.find((x) => x.type === 'RunspacePoolState' && x.error !== undefined) as { error?: ClixmlValue } | undefined;
-        throw new RemoteCommandError(`the runspace pool could not be opened: it is ${RunspacePoolState[this.pool.state]}${e?.error ? ` (${describeError(e.error)})` : ''}`, e?.error);
+        const e = this.poolEvents.find((x) => x.type === 'RunspacePoolState' && x.error !== undefined) as
+          { error?: ClixmlValue } | undefined;
+        throw new RemoteCommandError(
+          `the runspace pool could not be opened: it is ${RunspacePoolState[this.pool.state]}${e?.error ? ` (${describeError(e.error)})` : ''}`,
+          e?.error,
+        );
       }
       await this.receive(undefined, signal);
       await this.answerPoolHostCalls(signal);
@@ -308,9 +404,16 @@ export class WSManRunspacePool {
   }
 
   private async answer(call: HostCall, handler: HostCallHandler | undefined, signal?: AbortSignal): Promise<void> {
-    if (call.ci === -100n) { if (handler) await handler(call); return; }
+    if (call.ci === -100n) {
+      if (handler) await handler(call);
+      return;
+    }
     let r: { value?: PSValue } | { error: PSValue } | undefined;
-    try { r = handler ? await handler(call) : undefined; } catch (e) { r = { error: (e as Error).message ?? String(e) }; }
+    try {
+      r = handler ? await handler(call) : undefined;
+    } catch (e) {
+      r = { error: (e as Error).message ?? String(e) };
+    }
     this.pool.hostResponse(call, r ?? { error: `the client has no host to answer ${call.methodName}` });
     await this.flush(signal);
   }
@@ -327,12 +430,18 @@ export class WSManRunspacePool {
         const d = this.pool.dataToSend(this.payloadSize, t);
         if (!d) return;
         try {
-          await this.call(Action.Send, psrpSendBody(d.data, { commandId: d.pipelineId && this.cmd(d.pipelineId), stream: d.stream === 'pr' ? 'pr' : 'stdin' }), { signal });
+          await this.call(
+            Action.Send,
+            psrpSendBody(d.data, { commandId: d.pipelineId && this.cmd(d.pipelineId), stream: d.stream === 'pr' ? 'pr' : 'stdin' }),
+            { signal },
+          );
         } catch (e) {
           // the command already ended on the host (it failed or finished while input was in flight): as on Windows the
           // Send faults w:InvalidSelectors; its input is no longer wanted, and its own state/error says what happened
           if (!(d.pipelineId && e instanceof WSManFaultError && e.wsmanFaultCode === WSManFaultCode.InvalidSelectors)) throw e;
-          while (this.pool.dataToSend(this.payloadSize, { pipelineId: d.pipelineId, stream: d.stream })) { /* drop the rest of its input */ }
+          while (this.pool.dataToSend(this.payloadSize, { pipelineId: d.pipelineId, stream: d.stream })) {
+            /* drop the rest of its input */
+          }
         }
       }
     };
@@ -356,7 +465,10 @@ export class WSManRunspacePool {
     const run = async () => {
       const first = this.pool.dataToSend(this.payloadSize, { pipelineId: pid, stream: 'default' });
       if (!first) throw new LocalProtocolError('the pipeline produced no CREATE_PIPELINE');
-      const env = await this.call(Action.Command, psrpCommandLineBody(pid, first.data), { signal, commandOptions: [{ name: 'WINRS_SKIP_CMD_SHELL', value: 'False' }] });
+      const env = await this.call(Action.Command, psrpCommandLineBody(pid, first.data), {
+        signal,
+        commandOptions: [{ name: 'WINRS_SKIP_CMD_SHELL', value: 'False' }],
+      });
       const id = parseCommandResponse(env).toUpperCase();
       // hosts use the CommandId the client proposes (protocol >= 2.2); older ones may choose their own
       if (id !== pid) this.cmdIds.set(pid, id);
@@ -369,12 +481,27 @@ export class WSManRunspacePool {
   }
 
   /** Whether the host reported the pipeline's command Done (then no terminate Signal is needed). */
-  isCommandDone(pipelineId: string): boolean { return this.commandDone.has(pipelineId.toUpperCase()); }
-  forgetCommand(pipelineId: string): void { const k = pipelineId.toUpperCase(); this.commandDone.delete(k); this.started.delete(k); this.queues.delete(k); this.cmdIds.delete(k); }
-  get isClosed(): boolean { return this.closed; }
+  isCommandDone(pipelineId: string): boolean {
+    return this.commandDone.has(pipelineId.toUpperCase());
+  }
+  forgetCommand(pipelineId: string): void {
+    const k = pipelineId.toUpperCase();
+    this.commandDone.delete(k);
+    this.started.delete(k);
+    this.queues.delete(k);
+    this.cmdIds.delete(k);
+  }
+  get isClosed(): boolean {
+    return this.closed;
+  }
 
   /** Pick up a pipeline that kept running on a connected pool (WS-Man Connect with CommandId). */
-  async attach(commandId: string, spec: PipelineSpec = { statements: [[{ cmd: '(attached)' }]] }, signal?: AbortSignal, o: { pipelineId?: string } = {}): Promise<ClientPipeline> {
+  async attach(
+    commandId: string,
+    spec: PipelineSpec = { statements: [[{ cmd: '(attached)' }]] },
+    signal?: AbortSignal,
+    o: { pipelineId?: string } = {},
+  ): Promise<ClientPipeline> {
     const pid = (o.pipelineId ?? commandId).toUpperCase();
     if (commandId.toUpperCase() !== pid) this.cmdIds.set(pid, commandId.toUpperCase());
     await this.call(Action.Connect, connectCommandBody(commandId.toUpperCase()), { signal });
@@ -407,7 +534,11 @@ export class WSManRunspacePool {
     const p = this.pool.createPipeline({ ...spec, noInput: input === undefined }, { pipelineId: o.pipelineId });
     yield* this.follow(p, o, async () => {
       await this.start(p, o.signal);
-      if (input) { if (input.length) p.sendInput(input); p.endInput(); await this.flush(o.signal); }
+      if (input) {
+        if (input.length) p.sendInput(input);
+        p.endInput();
+        await this.flush(o.signal);
+      }
     });
   }
 
@@ -416,7 +547,12 @@ export class WSManRunspacePool {
     const pid = p.id.toUpperCase();
     const handler = o.onHostCall ?? this.onHostCall;
     let stopping = false;
-    const onAbort = () => { if (!stopping && !p.done) { stopping = true; void this.stop(pid).catch(() => undefined); } };
+    const onAbort = () => {
+      if (!stopping && !p.done) {
+        stopping = true;
+        void this.stop(pid).catch(() => undefined);
+      }
+    };
     o.signal?.addEventListener('abort', onAbort, { once: true });
     let finished = false;
     try {
@@ -454,8 +590,11 @@ export class WSManRunspacePool {
   /** Run a pipeline to the end and collect its output and streams. */
   async invoke(spec: PipelineSpec, o: InvokeOptions = {}): Promise<InvokeResult> {
     const r: InvokeResult = {
-      output: [], streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] },
-      hadErrors: false, state: PSInvocationState.Running, pipelineId: '',
+      output: [],
+      streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] },
+      hadErrors: false,
+      state: PSInvocationState.Running,
+      pipelineId: '',
     };
     for await (const e of this.stream(spec, o)) collect(r, e);
     if (o.signal?.aborted && r.state !== PSInvocationState.Completed) throw new AbortError('the pipeline was stopped (aborted)');
@@ -481,27 +620,52 @@ export class WSManRunspacePool {
     if (this.closed) return;
     this.closed = true;
     this.pool.beginClose();
-    try { await this.call(Action.Delete, '', { signal: o.signal }); } catch (e) {
+    try {
+      await this.call(Action.Delete, '', { signal: o.signal });
+    } catch (e) {
       if (!(e instanceof WSManFaultError)) throw e; // already gone on the host
-    } finally { this.pool.closed(); }
+    } finally {
+      this.pool.closed();
+    }
   }
 }
 
 /** Fold one event into an InvokeResult. */
 export function collect(r: InvokeResult, e: PSRPEvent): void {
   switch (e.type) {
-    case 'Output': r.output.push(e.value); r.pipelineId = e.pipelineId; break;
-    case 'Error': r.streams.error.push(e.record); r.hadErrors = true; break;
-    case 'Warning': r.streams.warning.push(e.record); break;
-    case 'Verbose': r.streams.verbose.push(e.record); break;
-    case 'Debug': r.streams.debug.push(e.record); break;
-    case 'Information': r.streams.information.push(e.record); break;
-    case 'Progress': r.streams.progress.push(e.record); break;
-    case 'PipelineState':
-      r.state = e.state; r.pipelineId = e.pipelineId;
-      if (e.state === PSInvocationState.Failed) { r.hadErrors = true; r.reason = e.error; }
+    case 'Output':
+      r.output.push(e.value);
+      r.pipelineId = e.pipelineId;
       break;
-    default: break;
+    case 'Error':
+      r.streams.error.push(e.record);
+      r.hadErrors = true;
+      break;
+    case 'Warning':
+      r.streams.warning.push(e.record);
+      break;
+    case 'Verbose':
+      r.streams.verbose.push(e.record);
+      break;
+    case 'Debug':
+      r.streams.debug.push(e.record);
+      break;
+    case 'Information':
+      r.streams.information.push(e.record);
+      break;
+    case 'Progress':
+      r.streams.progress.push(e.record);
+      break;
+    case 'PipelineState':
+      r.state = e.state;
+      r.pipelineId = e.pipelineId;
+      if (e.state === PSInvocationState.Failed) {
+        r.hadErrors = true;
+        r.reason = e.error;
+      }
+      break;
+    default:
+      break;
   }
 }
 
@@ -516,7 +680,12 @@ export function describeError(v: ClixmlValue | undefined): string {
 
 /** A RUNSPACEPOOL_STATE message in one fragment (MS-PSRP 2.2.2.9), for the state machine after a Connect. */
 function stateFragment(rpid: string, state: RunspacePoolState): Uint8Array {
-  const blob = encodeMessage({ destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_STATE, rpid, data: `<Obj RefId="0"><MS><I32 N="RunspaceState">${state}</I32></MS></Obj>` });
+  const blob = encodeMessage({
+    destination: Destination.Client,
+    messageType: MessageType.RUNSPACEPOOL_STATE,
+    rpid,
+    data: `<Obj RefId="0"><MS><I32 N="RunspaceState">${state}</I32></MS></Obj>`,
+  });
   return encodeFragment({ objectId: (1n << 62n) + BigInt(state), fragmentId: 0n, start: true, end: true, blob });
 }
 

@@ -48,15 +48,23 @@ export class WSManTransport implements PoolTransport {
   private sized = false;
   private closing: Promise<void> | undefined;
 
-  constructor(readonly wsman: WSManClient, readonly opts: WSManTransportOptions = {}) {}
+  constructor(
+    readonly wsman: WSManClient,
+    readonly opts: WSManTransportOptions = {},
+  ) {}
 
   /** The WS-Man shell id (= the runspace pool id) once created or connected. */
-  get shellId(): string | undefined { return this.rp?.shellId; }
-  get runspacePool(): WSManRunspacePool | undefined { return this.rp; }
+  get shellId(): string | undefined {
+    return this.rp?.shellId;
+  }
+  get runspacePool(): WSManRunspacePool | undefined {
+    return this.rp;
+  }
 
   attach(pool: ClientRunspacePool, hooks: PoolTransportHooks): void {
     if (this.pool) throw new LocalProtocolError('this transport is already attached to a pool');
-    this.pool = pool; this.hooks = hooks;
+    this.pool = pool;
+    this.hooks = hooks;
   }
 
   private bind(rp: WSManRunspacePool): void {
@@ -66,7 +74,13 @@ export class WSManTransport implements PoolTransport {
 
   async openPool(o: { signal?: AbortSignal } = {}): Promise<void> {
     this.checkOpen();
-    this.bind(await WSManRunspacePool.create(this.wsman, this.pool, { configurationName: this.opts.configurationName, idleTimeout: this.opts.idleTimeout, signal: o.signal }));
+    this.bind(
+      await WSManRunspacePool.create(this.wsman, this.pool, {
+        configurationName: this.opts.configurationName,
+        idleTimeout: this.opts.idleTimeout,
+        signal: o.signal,
+      }),
+    );
     await this.rp!.flush(o.signal);
     this.loopPool(() => {
       const st = this.pool.state;
@@ -77,9 +91,14 @@ export class WSManTransport implements PoolTransport {
   /** Connect-PSSession: pick up a Disconnected pool by its shell id (the attached pool has that runspacePoolId). */
   async connectPool(shellId: string, o: { signal?: AbortSignal } = {}): Promise<void> {
     this.checkOpen();
-    this.bind(await WSManRunspacePool.connect(this.wsman, {
-      shellId, existingPool: this.pool, configurationName: this.opts.configurationName, signal: o.signal,
-    }));
+    this.bind(
+      await WSManRunspacePool.connect(this.wsman, {
+        shellId,
+        existingPool: this.pool,
+        configurationName: this.opts.configurationName,
+        signal: o.signal,
+      }),
+    );
     this.sized = true;
     await this.rp!.negotiateEnvelopeSize(this.opts.envelopeSize, o.signal);
     this.hooks.onData();
@@ -101,10 +120,13 @@ export class WSManTransport implements PoolTransport {
 
   flush(): void {
     if (this.ended !== undefined || !this.rp) return;
-    this.rp.flush().then(() => {
-      // pool-level answers (the session key after PUBLIC_KEY) come on the pool's stream: receive there meanwhile
-      if (this.pool.keyExchangePending) this.loopPool(() => !this.pool.keyExchangePending);
-    }, (e) => this.die(e as Error));
+    this.rp.flush().then(
+      () => {
+        // pool-level answers (the session key after PUBLIC_KEY) come on the pool's stream: receive there meanwhile
+        if (this.pool.keyExchangePending) this.loopPool(() => !this.pool.keyExchangePending);
+      },
+      (e) => this.die(e as Error),
+    );
   }
 
   async stopPipeline(pipelineId: string): Promise<void> {
@@ -138,10 +160,14 @@ export class WSManTransport implements PoolTransport {
   }
 
   /** The user's PowerShell shells on this host with their commands (Get-PSSession -ComputerName). */
-  listShells(o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> { return WSManRunspacePool.list(this.wsman, o); }
+  listShells(o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> {
+    return WSManRunspacePool.list(this.wsman, o);
+  }
 
   /** The user's PowerShell shells on the host with their commands (Get-PSSession -ComputerName). */
-  static list(wsman: WSManClient, o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> { return WSManRunspacePool.list(wsman, o); }
+  static list(wsman: WSManClient, o: { signal?: AbortSignal } = {}): Promise<DisconnectedShell[]> {
+    return WSManRunspacePool.list(wsman, o);
+  }
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
@@ -153,11 +179,18 @@ export class WSManTransport implements PoolTransport {
           // Delete the shell on the host (its pwsh ends with it), bounded; after a lost connection too (best effort,
           // on a new connection), so a failed session leaves nothing running behind
           const del = this.rp.close({ signal: AbortSignal.timeout(this.opts.closeTimeoutMs ?? CLOSE_TIMEOUT_MS) });
-          if (this.ended === undefined) await del; else await del.catch(() => undefined);
+          if (this.ended === undefined) await del;
+          else await del.catch(() => undefined);
         }
       } finally {
         // a pool that was never created on the host has no state to report (Session.open already failed)
-        if (this.ended === undefined) { this.ended = null; if (this.rp) { this.hooks?.onData(); this.hooks?.onClose(); } }
+        if (this.ended === undefined) {
+          this.ended = null;
+          if (this.rp) {
+            this.hooks?.onData();
+            this.hooks?.onClose();
+          }
+        }
         this.opts.owner?.close();
       }
     })();
@@ -186,19 +219,32 @@ export class WSManTransport implements PoolTransport {
     const ac = new AbortController();
     this.loops.set('', ac);
     const rp = this.rp!;
-    const pending = () => { for (const w of this.poolWaits) if (w()) this.poolWaits.delete(w); return this.poolWaits.size > 0; };
-    const over = () => ac.signal.aborted || this.ended !== undefined || this.pool.state === RunspacePoolState.Broken || this.pool.state === RunspacePoolState.Closed;
+    const pending = () => {
+      for (const w of this.poolWaits) if (w()) this.poolWaits.delete(w);
+      return this.poolWaits.size > 0;
+    };
+    const over = () =>
+      ac.signal.aborted ||
+      this.ended !== undefined ||
+      this.pool.state === RunspacePoolState.Broken ||
+      this.pool.state === RunspacePoolState.Closed;
     void (async () => {
       try {
         for (;;) {
           while (!over() && pending()) await rp.receive(undefined, ac.signal);
-          if (!over() && this.pool.state === RunspacePoolState.Opened && !this.sized) { this.sized = true; await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal); }
+          if (!over() && this.pool.state === RunspacePoolState.Opened && !this.sized) {
+            this.sized = true;
+            await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal);
+          }
           if (over() || !pending()) break;
         }
       } catch (e) {
         if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
       } finally {
-        if (this.loops.get('') === ac) { this.loops.delete(''); this.poolWaits.clear(); }
+        if (this.loops.get('') === ac) {
+          this.loops.delete('');
+          this.poolWaits.clear();
+        }
       }
     })();
   }
@@ -219,7 +265,9 @@ export class WSManTransport implements PoolTransport {
         }
       } catch (e) {
         if (!ac.signal.aborted && !(e instanceof AbortError)) this.die(e as Error);
-      } finally { if (this.loops.get(k) === ac) this.loops.delete(k); }
+      } finally {
+        if (this.loops.get(k) === ac) this.loops.delete(k);
+      }
     })();
   }
 

@@ -39,7 +39,8 @@ export const isRoot = (): boolean => typeof process.getuid === 'function' && pro
 function fromPasswdLine(line: string, self: LocalAccount): LocalAccount | undefined {
   const f = line.trim().split(':');
   if (f.length < 7) return undefined;
-  const uid = Number(f[2]); const gid = Number(f[3]);
+  const uid = Number(f[2]);
+  const gid = Number(f[3]);
   if (!Number.isInteger(uid) || !Number.isInteger(gid)) return undefined;
   return { name: f[0]!, uid, gid, home: f[5] || '/', shell: f[6] || '/bin/sh', own: uid === self.uid };
 }
@@ -48,10 +49,18 @@ function fromPasswdLine(line: string, self: LocalAccount): LocalAccount | undefi
 export function lookupAccount(name: string, self: LocalAccount = ownAccount()): LocalAccount | undefined {
   if (!/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(name)) return undefined;
   let text: string | undefined;
-  try { text = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 }); } catch (e) {
+  try {
+    text = execFileSync('getent', ['passwd', name], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10_000 });
+  } catch (e) {
     // exit status 2 = no such key; anything else (no getent): read the file
     if ((e as { status?: number }).status === 2) return undefined;
-    try { text = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`)); } catch { text = undefined; }
+    try {
+      text = readFileSync('/etc/passwd', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${name}:`));
+    } catch {
+      text = undefined;
+    }
   }
   if (!text) return undefined;
   const a = fromPasswdLine(text.split('\n')[0]!, self);
@@ -97,7 +106,9 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
   if (!(db instanceof MemoryUserDatabase)) {
     // a caller's own database (library use): no mapping, every logon is the endpoint's account
     return {
-      own: self, accountFor: () => self, rootLogons: self.uid === 0,
+      own: self,
+      accountFor: () => self,
+      rootLogons: self.uid === 0,
       summary: [`every logon runs as this endpoint's own account ${describe(self)}`],
     };
   }
@@ -106,9 +117,14 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
   for (const r of records) {
     if (!r.account) continue;
     const a = lookup(r.account);
-    if (!a) throw new InvalidArgumentError(`users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but there is no such local account (create it, e.g. \`useradd -r -M ${r.account}\`, or fix the name)`);
+    if (!a)
+      throw new InvalidArgumentError(
+        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but there is no such local account (create it, e.g. \`useradd -r -M ${r.account}\`, or fix the name)`,
+      );
     if (!root && a.uid !== self.uid) {
-      throw new InvalidArgumentError(`users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but this endpoint runs as ${describe(self)}, not root, and cannot start processes as another account: run serve as root, or remove the account field`);
+      throw new InvalidArgumentError(
+        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but this endpoint runs as ${describe(self)}, not root, and cannot start processes as another account: run serve as root, or remove the account field`,
+      );
     }
     mapped.set(r, a.uid === self.uid ? { ...a, own: true } : a);
   }
@@ -118,23 +134,34 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
   const users = new Set(records.map((r) => `${r.domain.toLowerCase()}\\${r.user.toLowerCase()}`)).size;
   if (users > 1 && unmapped.length && !o.singleAccount) {
     const names = unmapped.slice(0, 3).map(recName).join(', ') + (unmapped.length > 3 ? ` and ${unmapped.length - 3} more` : '');
-    throw new InvalidArgumentError(`the users file has ${users} users and ${names} name${unmapped.length === 1 ? 's' : ''} no local account: `
-      + `each would run as this endpoint's own account ${describe(self)} and could read the others' processes. Give each entry its own account `
-      + '(DOMAIN\\user:password:account), or pass --single-account to run them all as this account');
+    throw new InvalidArgumentError(
+      `the users file has ${users} users and ${names} name${unmapped.length === 1 ? 's' : ''} no local account: ` +
+        `each would run as this endpoint's own account ${describe(self)} and could read the others' processes. Give each entry its own account ` +
+        '(DOMAIN\\user:password:account), or pass --single-account to run them all as this account',
+    );
   }
   const switching = [...mapped.values()].some((a) => !a.own);
   const setpriv = switching ? ('setpriv' in o ? o.setpriv : findSetpriv()) : undefined;
-  if (switching && !setpriv) throw new InvalidArgumentError('the users file maps logons to other accounts, but setpriv (util-linux) is not installed: install util-linux');
+  if (switching && !setpriv)
+    throw new InvalidArgumentError(
+      'the users file maps logons to other accounts, but setpriv (util-linux) is not installed: install util-linux',
+    );
   const summary: string[] = [];
   if (unmapped.length) {
-    summary.push(users === 1
-      ? `logons of ${recName(unmapped[0]!)} run as this endpoint's own account ${describe(self)}`
-      : `${unmapped.length} user${unmapped.length === 1 ? '' : 's'} without an account (${unmapped.map(recName).slice(0, 5).join(', ')}${unmapped.length > 5 ? ', ...' : ''}) share this endpoint's own account ${describe(self)} (--single-account)`);
+    summary.push(
+      users === 1
+        ? `logons of ${recName(unmapped[0]!)} run as this endpoint's own account ${describe(self)}`
+        : `${unmapped.length} user${unmapped.length === 1 ? '' : 's'} without an account (${unmapped.map(recName).slice(0, 5).join(', ')}${unmapped.length > 5 ? ', ...' : ''}) share this endpoint's own account ${describe(self)} (--single-account)`,
+    );
   }
-  for (const [r, a] of mapped) summary.push(`logons of ${recName(r)} run as ${describe(a)}${a.own ? " (this endpoint's own account)" : ''}`);
+  for (const [r, a] of mapped)
+    summary.push(`logons of ${recName(r)} run as ${describe(a)}${a.own ? " (this endpoint's own account)" : ''}`);
   const rootLogons = (unmapped.length > 0 && self.uid === 0) || [...mapped.values()].some((a) => a.uid === 0);
   return {
-    own: self, summary, rootLogons, setpriv,
+    own: self,
+    summary,
+    rootLogons,
+    setpriv,
     accountFor(identity: AcceptedIdentity): LocalAccount | undefined {
       const r = recordFor(db, identity);
       if (r) return mapped.get(r) ?? self;

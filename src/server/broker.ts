@@ -32,7 +32,14 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AuthContext, Credentials } from '../auth/types.js';
 import type { InitiatorOptions } from '../auth/registry.js';
 import {
-  BROKER_MAX_JSON, BROKER_SOCKET_ENV, BROKER_TOKEN_ENV, BROKERED_MECHANISMS, BrokerFrameDecoder, bindingsFromWire, encodeBrokerFrame, errorToWire,
+  BROKER_MAX_JSON,
+  BROKER_SOCKET_ENV,
+  BROKER_TOKEN_ENV,
+  BROKERED_MECHANISMS,
+  BrokerFrameDecoder,
+  bindingsFromWire,
+  encodeBrokerFrame,
+  errorToWire,
   type BrokerMessage,
 } from '../broker/wire.js';
 import { AuthError, InvalidArgumentError, LocalProtocolError } from '../errors.js';
@@ -78,7 +85,11 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
     sock.on('close', () => all.delete(sock));
     sock.on('error', () => sock.destroy());
     if (sockets.size >= MAX_CONTEXTS) {
-      sock.end(encodeBrokerFrame(errorToWire(new InvalidArgumentError(`too many security contexts open in this logon session (the limit is ${MAX_CONTEXTS})`))));
+      sock.end(
+        encodeBrokerFrame(
+          errorToWire(new InvalidArgumentError(`too many security contexts open in this logon session (the limit is ${MAX_CONTEXTS})`)),
+        ),
+      );
       sock.setTimeout(1000, () => sock.destroy());
       return;
     }
@@ -96,7 +107,9 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
     let refused = false;
     const queue: Array<{ msg: BrokerMessage; bin: Uint8Array }> = [];
     sock.setTimeout(OPEN_TIMEOUT_MS, () => sock.destroy());
-    const send = (msg: BrokerMessage, bin?: Uint8Array) => { if (!sock.destroyed) sock.write(encodeBrokerFrame(msg, bin)); };
+    const send = (msg: BrokerMessage, bin?: Uint8Array) => {
+      if (!sock.destroyed) sock.write(encodeBrokerFrame(msg, bin));
+    };
 
     const handle = async (msg: BrokerMessage, bin: Uint8Array): Promise<void> => {
       if (!ctx) {
@@ -104,26 +117,47 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
         const given = Buffer.from(typeof msg.token === 'string' ? msg.token : '');
         if (msg.op !== 'open' || given.length !== tokenBuf.length || !timingSafeEqual(given, tokenBuf)) {
           say(`${who}: refused a connection without the session's capability`);
-          sock.end(encodeBrokerFrame(errorToWire(new AuthError("the credential broker refused the request: the capability (WINRM_TS_LOGON_TOKEN) does not match this logon session"))));
+          sock.end(
+            encodeBrokerFrame(
+              errorToWire(
+                new AuthError(
+                  'the credential broker refused the request: the capability (WINRM_TS_LOGON_TOKEN) does not match this logon session',
+                ),
+              ),
+            ),
+          );
           sock.setTimeout(1000, () => sock.destroy());
-          queue.length = 0; refused = true; return;
+          queue.length = 0;
+          refused = true;
+          return;
         }
         const mechanism = String(msg.mechanism ?? '').toLowerCase();
-        if (!BROKERED_MECHANISMS[mechanism]) throw new InvalidArgumentError(`the credential broker cannot do '${mechanism}' (it can: ${Object.keys(BROKERED_MECHANISMS).join(', ')})`);
+        if (!BROKERED_MECHANISMS[mechanism])
+          throw new InvalidArgumentError(
+            `the credential broker cannot do '${mechanism}' (it can: ${Object.keys(BROKERED_MECHANISMS).join(', ')})`,
+          );
         const targetHost = String(msg.targetHost ?? '');
         if (!targetHost || targetHost.length > 255) throw new InvalidArgumentError('the credential broker needs the target host');
-        const delegateTo = Array.isArray(msg.delegateTo) ? msg.delegateTo.filter((x): x is string => typeof x === 'string').slice(0, 64) : undefined;
+        const delegateTo = Array.isArray(msg.delegateTo)
+          ? msg.delegateTo.filter((x): x is string => typeof x === 'string').slice(0, 64)
+          : undefined;
         const password = session.identity.password;
         if (password === undefined) throw new LocalProtocolError('the logon session no longer holds credentials');
-        ctx = factory(mechanism, { username: session.name, password }, {
-          targetHost,
-          spn: typeof msg.spn === 'string' ? msg.spn : undefined,
-          delegateTo,
-          credsspMinVersion: typeof msg.credsspMinVersion === 'number' ? msg.credsspMinVersion : undefined,
-          tls: msg.tls === true,
-        });
+        ctx = factory(
+          mechanism,
+          { username: session.name, password },
+          {
+            targetHost,
+            spn: typeof msg.spn === 'string' ? msg.spn : undefined,
+            delegateTo,
+            credsspMinVersion: typeof msg.credsspMinVersion === 'number' ? msg.credsspMinVersion : undefined,
+            tls: msg.tls === true,
+          },
+        );
         sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
-        say(`${who}: ${mechanism} context for ${targetHost}${delegateTo?.length ? ` (delegate to ${delegateTo.join(',')})` : ''}; the password stays in the endpoint`);
+        say(
+          `${who}: ${mechanism} context for ${targetHost}${delegateTo?.length ? ` (delegate to ${delegateTo.join(',')})` : ''}; the password stays in the endpoint`,
+        );
         send({ ok: true });
         return;
       }
@@ -136,7 +170,9 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
         }
         case 'wrap': {
           const w = await ctx.wrapWinrm(bin);
-          const all = new Uint8Array(w.header.length + w.data.length); all.set(w.header); all.set(w.data, w.header.length);
+          const all = new Uint8Array(w.header.length + w.data.length);
+          all.set(w.header);
+          all.set(w.data, w.header.length);
           send({ ok: true, headerLength: w.header.length, ...(w.padding !== undefined ? { padding: w.padding } : {}) }, all);
           return;
         }
@@ -156,27 +192,45 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
       busy = true;
       try {
         for (let f = queue.shift(); f && !sock.destroyed && !refused; f = queue.shift()) {
-          try { await handle(f.msg, f.bin); } catch (e) { send(errorToWire(e)); }
+          try {
+            await handle(f.msg, f.bin);
+          } catch (e) {
+            send(errorToWire(e));
+          }
         }
-      } finally { busy = false; }
+      } finally {
+        busy = false;
+      }
     };
 
     sock.on('data', (d: Buffer) => {
       if (refused) return;
       decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
       // before the capability is checked, nothing larger than an open frame is buffered
-      if (!ctx && decoder.pending > BROKER_MAX_JSON + 8 + 1024) { sock.destroy(); return; }
+      if (!ctx && decoder.pending > BROKER_MAX_JSON + 8 + 1024) {
+        sock.destroy();
+        return;
+      }
       try {
         for (let f = decoder.next(); f; f = decoder.next()) queue.push(f);
-      } catch { sock.destroy(); return; }
-      if (queue.length > 4) { sock.destroy(); return; } // one request at a time: a client that floods is dropped
+      } catch {
+        sock.destroy();
+        return;
+      }
+      if (queue.length > 4) {
+        sock.destroy();
+        return;
+      } // one request at a time: a client that floods is dropped
       void pump();
     });
   }
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(socketPath, () => { server.off('error', reject); resolve(); });
+    server.listen(socketPath, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   try {
     chmodSync(socketPath, 0o600);
@@ -187,15 +241,19 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
       chmodSync(dir, 0o710);
     }
   } catch (e) {
-    server.close(); rmSync(dir, { recursive: true, force: true });
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
     throw new LocalProtocolError(`cannot give the credential broker's socket to ${account.name}: ${(e as Error).message}`);
   }
   debug('broker for %s at %s', session.name, socketPath);
   say(`${who}: started`);
   let closed = false;
   const handle: BrokerHandle = {
-    socketPath, token,
-    get contexts() { return sockets.size; },
+    socketPath,
+    token,
+    get contexts() {
+      return sockets.size;
+    },
     close: async () => {
       if (closed) return;
       closed = true;
@@ -214,11 +272,21 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
 const live = new Set<BrokerHandle>();
 /** Socket directories to remove even if the endpoint exits without closing its sessions. */
 const liveDirs = new Set<string>();
-process.once('exit', () => { for (const d of liveDirs) { try { rmSync(d, { recursive: true, force: true }); } catch { /* best effort */ } } });
+process.once('exit', () => {
+  for (const d of liveDirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  }
+});
 const bySession = new WeakMap<LogonSession, Promise<BrokerHandle>>();
 
 /** Close every broker of this process (the endpoint is stopping). */
-export async function closeAllBrokers(): Promise<void> { await Promise.all([...live].map((b) => b.close())); }
+export async function closeAllBrokers(): Promise<void> {
+  await Promise.all([...live].map((b) => b.close()));
+}
 
 /** The broker of a session, started on first use and closed with the session. */
 export function brokerFor(session: LogonSession, factory: InitiatorFactory, log?: (line: string) => void): Promise<BrokerHandle> {
@@ -226,7 +294,9 @@ export function brokerFor(session: LogonSession, factory: InitiatorFactory, log?
   if (!b) {
     b = startBroker(session, factory, log);
     bySession.set(session, b);
-    session.onClose(async () => { await (await b!).close(); });
+    session.onClose(async () => {
+      await (await b!).close();
+    });
   }
   return b;
 }
@@ -244,7 +314,11 @@ export function cliCommand(): string[] {
   if (existsSync(js)) return [process.execPath, js];
   const ts = join(here, '..', 'cli', 'main.ts');
   let loader = 'tsx';
-  try { loader = import.meta.resolve('tsx'); } catch { /* node resolves it from the cwd */ }
+  try {
+    loader = import.meta.resolve('tsx');
+  } catch {
+    /* node resolves it from the cwd */
+  }
   return [process.execPath, '--import', loader, ts];
 }
 
@@ -256,11 +330,21 @@ export function shimDirectory(): string {
   const dir = mkdtempSync(join(tmpdir(), `winrm-ts-shims-${process.pid}-`));
   chmodSync(dir, 0o755);
   // whoami: DOMAIN\user of the logon session, lower-case like Windows
-  writeFileSync(join(dir, 'whoami'), '#!/bin/sh\n' +
-    'if [ -n "$USERDOMAIN" ]; then printf \'%s\\\\%s\\n\' "$USERDOMAIN" "$USERNAME"; else printf \'%s\\n\' "$USERNAME"; fi | tr \'[:upper:]\' \'[:lower:]\'\n', { mode: 0o755 });
+  writeFileSync(
+    join(dir, 'whoami'),
+    '#!/bin/sh\n' +
+      'if [ -n "$USERDOMAIN" ]; then printf \'%s\\\\%s\\n\' "$USERDOMAIN" "$USERNAME"; else printf \'%s\\n\' "$USERNAME"; fi | tr \'[:upper:]\' \'[:lower:]\'\n',
+    { mode: 0o755 },
+  );
   writeFileSync(join(dir, 'winrm-ts'), `#!/bin/sh\nexec ${cliCommand().map(sq).join(' ')} "$@"\n`, { mode: 0o755 });
   shimDir = dir;
-  process.once('exit', () => { try { rmSync(dir, { recursive: true, force: true }); } catch { /* best effort */ } });
+  process.once('exit', () => {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+    } catch {
+      /* best effort */
+    }
+  });
   return dir;
 }
 
@@ -287,7 +371,11 @@ export function logonBrokerEnv(factory: InitiatorFactory, log?: (line: string) =
 export async function removeStaleRunFiles(dir = tmpdir()): Promise<string[]> {
   const removed: string[] = [];
   let names: string[];
-  try { names = readdirSync(dir); } catch { return removed; }
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
   const me = typeof process.getuid === 'function' ? process.getuid() : -1;
   for (const name of names) {
     const m = /^winrm-ts-(broker|shims)-(?:(\d+)-)?[A-Za-z0-9]{6}$/.exec(name);
@@ -303,20 +391,33 @@ export async function removeStaleRunFiles(dir = tmpdir()): Promise<string[]> {
       } else continue;
       rmSync(p, { recursive: true, force: true });
       removed.push(p);
-    } catch { /* gone meanwhile, or not ours */ }
+    } catch {
+      /* gone meanwhile, or not ours */
+    }
   }
   return removed;
 }
 
 function alive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function listening(socketPath: string): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.connect(socketPath);
-    s.once('connect', () => { s.destroy(); resolve(true); });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
-    s.setTimeout(1000, () => { s.destroy(); resolve(true); });
+    s.setTimeout(1000, () => {
+      s.destroy();
+      resolve(true);
+    });
   });
 }

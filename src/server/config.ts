@@ -11,7 +11,14 @@ import { DEFAULT_LIMITS, type EndpointLimits } from './limits.js';
 
 export const CONFIG_URI = 'http://schemas.microsoft.com/wbem/wsman/1/config';
 
-export interface ConfigView { maxEnvelopeSize: number; maxTimeoutMs: number; allowUnencrypted: boolean; auth: string[]; cbt: string; limits?: EndpointLimits }
+export interface ConfigView {
+  maxEnvelopeSize: number;
+  maxTimeoutMs: number;
+  allowUnencrypted: boolean;
+  auth: string[];
+  cbt: string;
+  limits?: EndpointLimits;
+}
 
 const b = (x: boolean) => (x ? 'true' : 'false');
 
@@ -22,23 +29,68 @@ type Node = [name: string, value: string | Node[]];
 function configTree(c: ConfigView): Node[] {
   const has = (n: string) => c.auth.includes(n);
   const l = c.limits ?? DEFAULT_LIMITS;
-  const ports: Node = ['DefaultPorts', [['HTTP', '5985'], ['HTTPS', '5986']]];
+  const ports: Node = [
+    'DefaultPorts',
+    [
+      ['HTTP', '5985'],
+      ['HTTPS', '5986'],
+    ],
+  ];
   return [
     ['MaxEnvelopeSizekb', String(Math.floor(c.maxEnvelopeSize / 1024))],
     ['MaxTimeoutms', String(c.maxTimeoutMs)],
     ['MaxBatchItems', '32000'],
     // this machine's WinRM client side (the winrm-ts client processes on it use for the next hop)
-    ['Client', [['AllowUnencrypted', 'false'],
-      ['Auth', [['Basic', 'true'], ['Kerberos', 'true'], ['Negotiate', 'true'], ['Certificate', 'true'], ['CredSSP', 'false']]],
-      ports, ['TrustedHosts', '']]],
+    [
+      'Client',
+      [
+        ['AllowUnencrypted', 'false'],
+        [
+          'Auth',
+          [
+            ['Basic', 'true'],
+            ['Kerberos', 'true'],
+            ['Negotiate', 'true'],
+            ['Certificate', 'true'],
+            ['CredSSP', 'false'],
+          ],
+        ],
+        ports,
+        ['TrustedHosts', ''],
+      ],
+    ],
     // the quotas `serve` enforces, with its flags' values
-    ['Service', [['MaxConcurrentOperationsPerUser', String(l.maxConcurrentOperationsPerUser)], ['MaxConnections', String(l.maxConnections)],
-      ['AllowUnencrypted', b(c.allowUnencrypted)],
-      ['Auth', [['Basic', b(has('basic'))], ['Kerberos', b(has('kerberos') || has('negotiate'))], ['Negotiate', b(has('negotiate') || has('ntlm'))],
-        ['Certificate', b(has('certificate'))], ['CredSSP', b(has('credssp'))], ['CbtHardeningLevel', `${c.cbt[0]!.toUpperCase()}${c.cbt.slice(1)}`]]],
-      ports, ['AllowRemoteAccess', 'true']]],
-    ['Winrs', [['AllowRemoteShellAccess', 'true'], ['IdleTimeout', String(l.idleTimeoutMs)], ['MaxProcessesPerShell', String(l.maxProcessesPerShell)],
-      ['MaxMemoryPerShellMB', String(l.maxMemoryPerShellMB)], ['MaxShellsPerUser', String(l.maxShellsPerUser)]]],
+    [
+      'Service',
+      [
+        ['MaxConcurrentOperationsPerUser', String(l.maxConcurrentOperationsPerUser)],
+        ['MaxConnections', String(l.maxConnections)],
+        ['AllowUnencrypted', b(c.allowUnencrypted)],
+        [
+          'Auth',
+          [
+            ['Basic', b(has('basic'))],
+            ['Kerberos', b(has('kerberos') || has('negotiate'))],
+            ['Negotiate', b(has('negotiate') || has('ntlm'))],
+            ['Certificate', b(has('certificate'))],
+            ['CredSSP', b(has('credssp'))],
+            ['CbtHardeningLevel', `${c.cbt[0]!.toUpperCase()}${c.cbt.slice(1)}`],
+          ],
+        ],
+        ports,
+        ['AllowRemoteAccess', 'true'],
+      ],
+    ],
+    [
+      'Winrs',
+      [
+        ['AllowRemoteShellAccess', 'true'],
+        ['IdleTimeout', String(l.idleTimeoutMs)],
+        ['MaxProcessesPerShell', String(l.maxProcessesPerShell)],
+        ['MaxMemoryPerShellMB', String(l.maxMemoryPerShellMB)],
+        ['MaxShellsPerUser', String(l.maxShellsPerUser)],
+      ],
+    ],
   ];
 }
 
@@ -55,7 +107,8 @@ export function configBody(c: ConfigView, sub: string[] = []): string | undefine
   for (const part of sub) {
     const found = nodes.find(([n, v]) => n.toLowerCase() === part.toLowerCase() && typeof v !== 'string');
     if (!found) return undefined;
-    name = found[0]; nodes = found[1] as Node[];
+    name = found[0];
+    nodes = found[1] as Node[];
   }
   const ns = [NS.cfg, ...sub.map((s) => s.toLowerCase())].join('/');
   return `<cfg:${name} xmlns:cfg="${ns}">${xml(nodes)}</cfg:${name}>`;
@@ -76,7 +129,9 @@ export function configHandler(view: () => ConfigView): ResourceHandler {
 
 /** DSP0226 IdentifyResponse. */
 export function identifyResponse(): string {
-  return `<s:Envelope xml:lang="en-US" xmlns:s="${NS.s}"><s:Header/><s:Body><wsmid:IdentifyResponse xmlns:wsmid="${NS.wsmid}">` +
+  return (
+    `<s:Envelope xml:lang="en-US" xmlns:s="${NS.s}"><s:Header/><s:Body><wsmid:IdentifyResponse xmlns:wsmid="${NS.wsmid}">` +
     '<wsmid:ProtocolVersion>http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd</wsmid:ProtocolVersion><wsmid:ProductVendor>winrm-ts</wsmid:ProductVendor>' +
-    '<wsmid:ProductVersion>OS: 0.0.0 SP: 0.0 Stack: 3.0</wsmid:ProductVersion></wsmid:IdentifyResponse></s:Body></s:Envelope>';
+    '<wsmid:ProductVersion>OS: 0.0.0 SP: 0.0 Stack: 3.0</wsmid:ProductVersion></wsmid:IdentifyResponse></s:Body></s:Envelope>'
+  );
 }

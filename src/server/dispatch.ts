@@ -46,7 +46,9 @@ export type ResourceHandler = (req: WsmanRequest) => Promise<string | Uint8Array
 export { WsmanFault };
 
 const GLOBAL = new Map<string, ResourceHandler>();
-export function registerResource(uriPrefix: string, handler: ResourceHandler): void { GLOBAL.set(uriPrefix, handler); }
+export function registerResource(uriPrefix: string, handler: ResourceHandler): void {
+  GLOBAL.set(uriPrefix, handler);
+}
 
 export function findHandler(uri: string, local?: Map<string, ResourceHandler>): ResourceHandler | undefined {
   let best: { len: number; h: ResourceHandler } | undefined;
@@ -61,75 +63,120 @@ export function findHandler(uri: string, local?: Map<string, ResourceHandler>): 
 
 // ---- Windows-shaped faults ----
 export const faults = {
-  unknownResource: (uri: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:DestinationUnreachable', wsmanCode: WSManFaultCode.InvalidResourceUri,
-    reason: `The WS-Management service cannot process the request. The resource URI (${uri.slice(0, 300)}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints. `,
-  }),
-  actionNotSupported: (action: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'a:ActionNotSupported', wsmanCode: WSManFaultCode.ActionNotSupported, action: 'http://schemas.xmlsoap.org/ws/2004/08/addressing/fault',
-    reason: `The WS-Management service does not support the action ${action.slice(0, 300)} for this resource. `,
-  }),
+  unknownResource: (uri: string) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:DestinationUnreachable',
+      wsmanCode: WSManFaultCode.InvalidResourceUri,
+      reason: `The WS-Management service cannot process the request. The resource URI (${uri.slice(0, 300)}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints. `,
+    }),
+  actionNotSupported: (action: string) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'a:ActionNotSupported',
+      wsmanCode: WSManFaultCode.ActionNotSupported,
+      action: 'http://schemas.xmlsoap.org/ws/2004/08/addressing/fault',
+      reason: `The WS-Management service does not support the action ${action.slice(0, 300)} for this resource. `,
+    }),
   /** Windows: Reason is the generic selectors text; an unknown shell's Message comes wrapped by the shell provider
    *  (test_psrp_is_alive_invalid_selectors.yml), an unknown command's is WinRS' text (test_winrs_bad_cmd_id.yml). */
-  invalidSelectors: (what = 'shell') => new WsmanFault({
-    code: 's:Sender', subcode: 'w:InvalidSelectors', wsmanCode: WSManFaultCode.InvalidSelectors,
-    faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors',
-    reason: 'The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ',
-    ...(what === 'command'
-      ? { message: 'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. Either the command has completed execution or the client specified an invalid command identifier. ' }
-      : { nestedProvider: { provider: 'Shell provider', path: '%systemroot%\\system32\\WsmSvc.dll' } }),
-  }),
-  timedOut: () => new WsmanFault({
-    code: 's:Receiver', subcode: 'w:TimedOut', wsmanCode: WSManFaultCode.TimedOut,
-    reason: 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ',
-  }),
-  encodingLimit: (size: number, max: number) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:EncodingLimit', wsmanCode: WSManFaultCode.EncodingLimit,
-    faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
-    reason: `The WS-Management service cannot process the request because the envelope size (${size} bytes) exceeds the maximum envelope size (${max} bytes). `,
-  }),
+  invalidSelectors: (what = 'shell') =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:InvalidSelectors',
+      wsmanCode: WSManFaultCode.InvalidSelectors,
+      faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/UnexpectedSelectors',
+      reason: 'The WS-Management service cannot process the request because the request contained invalid selectors for the resource. ',
+      ...(what === 'command'
+        ? {
+            message:
+              'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. Either the command has completed execution or the client specified an invalid command identifier. ',
+          }
+        : { nestedProvider: { provider: 'Shell provider', path: '%systemroot%\\system32\\WsmSvc.dll' } }),
+    }),
+  timedOut: () =>
+    new WsmanFault({
+      code: 's:Receiver',
+      subcode: 'w:TimedOut',
+      wsmanCode: WSManFaultCode.TimedOut,
+      reason: 'The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  ',
+    }),
+  encodingLimit: (size: number, max: number) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:EncodingLimit',
+      wsmanCode: WSManFaultCode.EncodingLimit,
+      faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
+      reason: `The WS-Management service cannot process the request because the envelope size (${size} bytes) exceeds the maximum envelope size (${max} bytes). `,
+    }),
   /** Reason generic, Message names the header (test_psrp_is_alive_other_wsman_error.yml). */
-  invalidHeader: (message: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'a:InvalidMessageInformationHeader', wsmanCode: WSManFaultCode.InvalidMessageInformationHeader,
-    reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
-    message: message.slice(0, 400),
-  }),
+  invalidHeader: (message: string) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'a:InvalidMessageInformationHeader',
+      wsmanCode: WSManFaultCode.InvalidMessageInformationHeader,
+      reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
+      message: message.slice(0, 400),
+    }),
   /** OperationTimeout that is not a positive xs:duration, worded as Windows does */
-  invalidTimeout: (raw: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'a:InvalidMessageInformationHeader', wsmanCode: WSManFaultCode.InvalidMessageInformationHeader,
-    reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
-    message: `The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: ${raw.slice(0, 100)}. `,
-  }),
+  invalidTimeout: (raw: string) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'a:InvalidMessageInformationHeader',
+      wsmanCode: WSManFaultCode.InvalidMessageInformationHeader,
+      reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
+      message: `The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: ${raw.slice(0, 100)}. `,
+    }),
   /** not well-formed XML / not a SOAP envelope (MS-WSMV 3.1.4.1.31.3 wsman:SchemaValidationError,
    *  ERROR_WSMAN_SCHEMA_VALIDATION_ERROR 0x80338041) */
-  schemaValidation: () => new WsmanFault({
-    code: 's:Sender', subcode: 'w:SchemaValidationError', wsmanCode: 2150858817,
-    reason: 'The SOAP XML in the message does not match the corresponding XML schema definition. Change the XML and retry. ',
-  }),
+  schemaValidation: () =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:SchemaValidationError',
+      wsmanCode: 2150858817,
+      reason: 'The SOAP XML in the message does not match the corresponding XML schema definition. Change the XML and retry. ',
+    }),
   /** a request's MaxEnvelopeSize below 8192 (DSP0226 6.2, MS-WSMV 3.1.4.1.7; ERROR_WSMAN_MAX_ENVELOPE_SIZE 0x80338047) */
-  envelopeTooSmall: (size: number) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:EncodingLimit', wsmanCode: 2150858823,
-    faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MinimumEnvelopeLimit',
-    reason: `The WS-Management service cannot process the request because the MaxEnvelopeSize in the request (${size}) is less than the minimum of 8192 bytes. `,
-  }),
-  invalidBody: (what: string) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:InvalidBody', wsmanCode: WSManFaultCode.InvalidSoapBody,
-    reason: `The WS-Management service cannot process the request because the request packet does not have a valid SOAP body: ${what.slice(0, 200)} `,
-  }),
-  accessDenied: () => new WsmanFault({
-    code: 's:Sender', subcode: 'w:AccessDenied', wsmanCode: WSManFaultCode.AccessDenied,
-    reason: 'Access is denied. ',
-  }),
-  invalidParameter: () => new WsmanFault({
-    code: 's:Sender', subcode: 'w:InvalidParameter', wsmanCode: 87, reason: 'The parameter is incorrect. ',
-    faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
-    providerFault: '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">The parameter is incorrect. </f:ProviderFault>',
-  }),
-  provider: (wsmanCode: number, reason: string, subcode = 'w:InternalError') => new WsmanFault({
-    code: 's:Receiver', subcode, wsmanCode,
-    reason,
-    providerFault: `<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">${reason.replace(/[<&>]/g, ' ')}</f:ProviderFault>`,
-  }),
+  envelopeTooSmall: (size: number) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:EncodingLimit',
+      wsmanCode: 2150858823,
+      faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MinimumEnvelopeLimit',
+      reason: `The WS-Management service cannot process the request because the MaxEnvelopeSize in the request (${size}) is less than the minimum of 8192 bytes. `,
+    }),
+  invalidBody: (what: string) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:InvalidBody',
+      wsmanCode: WSManFaultCode.InvalidSoapBody,
+      reason: `The WS-Management service cannot process the request because the request packet does not have a valid SOAP body: ${what.slice(0, 200)} `,
+    }),
+  accessDenied: () =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:AccessDenied',
+      wsmanCode: WSManFaultCode.AccessDenied,
+      reason: 'Access is denied. ',
+    }),
+  invalidParameter: () =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:InvalidParameter',
+      wsmanCode: 87,
+      reason: 'The parameter is incorrect. ',
+      faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
+      providerFault:
+        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">The parameter is incorrect. </f:ProviderFault>',
+    }),
+  provider: (wsmanCode: number, reason: string, subcode = 'w:InternalError') =>
+    new WsmanFault({
+      code: 's:Receiver',
+      subcode,
+      wsmanCode,
+      reason,
+      providerFault: `<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">${reason.replace(/[<&>]/g, ' ')}</f:ProviderFault>`,
+    }),
 };
 
 export { Action };

@@ -5,5 +5,7 @@
 import type { FaultSpec } from '../wsman/envelope.js';
 
 export class WsmanFault extends Error {
-  constructor(readonly spec: Omit<FaultSpec, 'machine'> & { faultDetail?: string }) { super(spec.reason); }
+  constructor(readonly spec: Omit<FaultSpec, 'machine'> & { faultDetail?: string }) {
+    super(spec.reason);
+  }
 }

@@ -34,16 +34,24 @@ async function prepare(session: LogonSession): Promise<Record<string, string>> {
   } else if (id.password !== undefined) {
     try {
       const cfg = loadKrb5Config();
-      let user = id.user; let realm: string | undefined;
+      let user = id.user;
+      let realm: string | undefined;
       const at = user.lastIndexOf('@');
-      if (at > 0) { realm = user.slice(at + 1).toUpperCase(); user = user.slice(0, at); }
-      else if (id.domain) {
+      if (at > 0) {
+        realm = user.slice(at + 1).toUpperCase();
+        user = user.slice(0, at);
+      } else if (id.domain) {
         const d = id.domain.toUpperCase();
-        realm = d.includes('.') ? d : [cfg.libdefaults.default_realm, ...Object.keys(cfg.realms)].find((r) => r && r.split('.')[0]!.toUpperCase() === d);
+        realm = d.includes('.')
+          ? d
+          : [cfg.libdefaults.default_realm, ...Object.keys(cfg.realms)].find((r) => r && r.split('.')[0]!.toUpperCase() === d);
       }
       if (realm && kdcsForRealm(cfg, realm).length) {
-        const tgt = await getInitialCredential({ send: networkKdc({ config: cfg, timeoutMs: 5000 }) },
-          { name: { nameType: NameType.PRINCIPAL, nameString: [user] }, realm }, { password: id.password });
+        const tgt = await getInitialCredential(
+          { send: networkKdc({ config: cfg, timeoutMs: 5000 }) },
+          { name: { nameType: NameType.PRINCIPAL, nameString: [user] }, realm },
+          { password: id.password },
+        );
         writeFileSync(path, encodeCCache({ defaultPrincipal: tgt.client, credentials: [tgt] }), { mode: 0o600 });
       }
     } catch (e) {
@@ -63,6 +71,9 @@ async function prepare(session: LogonSession): Promise<Record<string, string>> {
 /** childEnv hook (src/server/logon.ts): KRB5CCNAME for the session's own credential cache. */
 export function kerberosLogonEnv(session: LogonSession): Promise<Record<string, string>> {
   let p = perSession.get(session);
-  if (!p) { p = prepare(session); perSession.set(session, p); }
+  if (!p) {
+    p = prepare(session);
+    perSession.set(session, p);
+  }
   return p;
 }

@@ -76,7 +76,8 @@ export function resolveLimits(o: Partial<EndpointLimits> | undefined): EndpointL
   const l = { ...DEFAULT_LIMITS };
   for (const [k, v] of Object.entries(o ?? {})) {
     if (v === undefined) continue;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new RangeError(`limit ${k} must be a positive number, got ${String(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+      throw new RangeError(`limit ${k} must be a positive number, got ${String(v)}`);
     (l as Record<string, number>)[k] = Math.floor(v);
   }
   if (l.headersTimeoutMs > l.requestTimeoutMs) l.headersTimeoutMs = l.requestTimeoutMs;
@@ -88,24 +89,37 @@ export const userKey = (identity: { user: string; domain: string }): string => `
 
 // ---- Windows' quota faults ----
 export const quotaFaults = {
-  maxShells: (max: number) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:QuotaLimit', wsmanCode: 2150859173,
-    reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. `,
-  }),
-  maxOperations: (max: number) => new WsmanFault({
-    code: 's:Sender', subcode: 'w:QuotaLimit', wsmanCode: 2150859174,
-    reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. `,
-  }),
+  maxShells: (max: number) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:QuotaLimit',
+      wsmanCode: 2150859173,
+      reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. `,
+    }),
+  maxOperations: (max: number) =>
+    new WsmanFault({
+      code: 's:Sender',
+      subcode: 'w:QuotaLimit',
+      wsmanCode: 2150859174,
+      reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. `,
+    }),
   /** a job object's process limit makes CreateProcess fail with ERROR_NOT_ENOUGH_QUOTA (1816) */
-  maxProcesses: () => new WsmanFault({
-    code: 's:Receiver', subcode: 'w:InternalError', wsmanCode: 2147944216,
-    reason: 'Not enough quota is available to process this command. ',
-    providerFault: '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">Not enough quota is available to process this command. </f:ProviderFault>',
-  }),
+  maxProcesses: () =>
+    new WsmanFault({
+      code: 's:Receiver',
+      subcode: 'w:InternalError',
+      wsmanCode: 2147944216,
+      reason: 'Not enough quota is available to process this command. ',
+      providerFault:
+        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">Not enough quota is available to process this command. </f:ProviderFault>',
+    }),
 };
 
 // ---- per-session process accounting from /proc ----
-export interface SessionUsage { processes: number; rssBytes: number }
+export interface SessionUsage {
+  processes: number;
+  rssBytes: number;
+}
 
 const PAGE = 4096;
 
@@ -114,11 +128,19 @@ export function sampleSessions(sids: Set<number>): Map<number, SessionUsage> {
   const out = new Map<number, SessionUsage>();
   if (!sids.size) return out;
   let names: string[];
-  try { names = readdirSync('/proc'); } catch { return out; }
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out;
+  }
   for (const n of names) {
     if (n.charCodeAt(0) < 48 || n.charCodeAt(0) > 57) continue;
     let stat: string;
-    try { stat = readFileSync(`/proc/${n}/stat`, 'latin1'); } catch { continue; }
+    try {
+      stat = readFileSync(`/proc/${n}/stat`, 'latin1');
+    } catch {
+      continue;
+    }
     const close = stat.lastIndexOf(')');
     if (close < 0) continue;
     // fields after "pid (comm)": state ppid pgrp session ... rss is field 24 overall (index 21 here)

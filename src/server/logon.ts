@@ -29,26 +29,47 @@ export class LogonSession {
   closed = false;
   readonly account?: LocalAccount;
   readonly log?: (line: string) => void;
-  constructor(readonly identity: AcceptedIdentity, o: LogonSessionOptions = {}) {
+  constructor(
+    readonly identity: AcceptedIdentity,
+    o: LogonSessionOptions = {},
+  ) {
     this.account = o.account;
     this.log = o.log;
   }
-  get hasCredentials(): boolean { return this.identity.password !== undefined; }
+  get hasCredentials(): boolean {
+    return this.identity.password !== undefined;
+  }
   /** "DOMAIN\\user" */
-  get name(): string { return this.identity.domain ? `${this.identity.domain}\\${this.identity.user}` : this.identity.user; }
-  onClose(fn: () => void | Promise<void>): void { this.closers.push(fn); }
-  ref(): void { this.refs++; }
-  unref(): void { if (--this.refs <= 0) void this.close(); }
+  get name(): string {
+    return this.identity.domain ? `${this.identity.domain}\\${this.identity.user}` : this.identity.user;
+  }
+  onClose(fn: () => void | Promise<void>): void {
+    this.closers.push(fn);
+  }
+  ref(): void {
+    this.refs++;
+  }
+  unref(): void {
+    if (--this.refs <= 0) void this.close();
+  }
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const f of this.closers.splice(0)) { try { await f(); } catch { /* best effort */ } }
+    for (const f of this.closers.splice(0)) {
+      try {
+        await f();
+      } catch {
+        /* best effort */
+      }
+    }
   }
 }
 
 export type ChildEnvHook = (session: LogonSession) => Record<string, string> | undefined | Promise<Record<string, string> | undefined>;
 const hooks: ChildEnvHook[] = [];
-export function registerChildEnvHook(h: ChildEnvHook): void { hooks.push(h); }
+export function registerChildEnvHook(h: ChildEnvHook): void {
+  hooks.push(h);
+}
 
 /** Environment additions for a child process started on behalf of `session`. */
 export async function childEnv(session: LogonSession): Promise<Record<string, string>> {
@@ -73,6 +94,11 @@ export class LogonSessions {
     this.byKey.set(key, n);
     return n;
   }
-  drop(key: string): void { this.byKey.delete(key); }
-  async closeAll(): Promise<void> { for (const s of this.byKey.values()) await s.close(); this.byKey.clear(); }
+  drop(key: string): void {
+    this.byKey.delete(key);
+  }
+  async closeAll(): Promise<void> {
+    for (const s of this.byKey.values()) await s.close();
+    this.byKey.clear();
+  }
 }

@@ -27,7 +27,13 @@ import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
 import { decodeFragments, Defragmenter, encodeFragment, FRAGMENT_HEADER_SIZE, type Fragment } from '../psrp/fragment.js';
 import { decodeMessage, MessageType } from '../psrp/message.js';
-import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket, type OutOfProcStream } from '../psrp/outofproc-codec.js';
+import {
+  encodePacket,
+  OutOfProcDecoder,
+  OUTOFPROC_POOL_GUID,
+  type OutOfProcPacket,
+  type OutOfProcStream,
+} from '../psrp/outofproc-codec.js';
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
 import { waitUntil } from './wait.js';
@@ -45,7 +51,11 @@ const ACK_TIMEOUT_MS = 60_000;
 export const POOL = OUTOFPROC_POOL_GUID;
 
 interface OutFrag {
-  bytes: Uint8Array; oid: bigint; start: boolean; end: boolean; terminal: boolean;
+  bytes: Uint8Array;
+  oid: bigint;
+  start: boolean;
+  end: boolean;
+  terminal: boolean;
   /** MS-PSRP message type of the object this fragment belongs to (0 when unknown) */
   mtype: number;
   /** replayed by the endpoint itself (Connect): never discarded */
@@ -75,8 +85,12 @@ class OutputTarget {
   /** fragments dropped since the stop (figures for the log) */
   droppedBytes = 0;
   readonly waiters = new Set<() => void>();
-  wake(): void { for (const w of [...this.waiters]) w(); }
-  get pending(): number { return this.frags.length - this.sent; }
+  wake(): void {
+    for (const w of [...this.waiters]) w();
+  }
+  get pending(): number {
+    return this.frags.length - this.sent;
+  }
 }
 
 export interface BridgeOptions {
@@ -99,12 +113,17 @@ export class PsrpBridge {
   private child: ChildProcess | undefined;
   private readonly decoder = new OutOfProcDecoder();
   private readonly targets = new Map<string, OutputTarget>();
-  private readonly queues = new Map<string, { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }>();
+  private readonly queues = new Map<
+    string,
+    { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }
+  >();
   private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private totalBytes = 0;
   /** delivered-but-uncommitted bytes (sum of the targets' sentBytes) */
   private deliveredBytes = 0;
-  private get undeliveredBytes(): number { return this.totalBytes - this.deliveredBytes; }
+  private get undeliveredBytes(): number {
+    return this.totalBytes - this.deliveredBytes;
+  }
   private paused = false;
   private stopping = false;
   /** targets over HIGH_WATER (the reason for a pause) */
@@ -120,26 +139,45 @@ export class PsrpBridge {
   applicationPrivateData: Uint8Array | undefined;
   private readonly exitWaiters: Array<() => void> = [];
 
-  constructor(readonly opts: BridgeOptions) { this.target(POOL); }
+  constructor(readonly opts: BridgeOptions) {
+    this.target(POOL);
+  }
 
   async start(): Promise<void> {
     // its own process group, killed when pwsh exits: what a pipeline started dies with the shell
     const child = await spawnForLogon(this.opts.session, this.opts.pwsh, ['-s', '-NoLogo', '-NoProfile', ...this.opts.args], {
-      cwd: this.opts.cwd, env: this.opts.env, passEnv: this.opts.passEnv, killGroupOnExit: true,
-    }).catch((e: NodeJS.ErrnoException) => { throw new RemoteProtocolError(`cannot start PowerShell (${this.opts.pwsh}): ${e.code ?? e.message}; pass --pwsh PATH or set WINRM_TS_PWSH`); });
+      cwd: this.opts.cwd,
+      env: this.opts.env,
+      passEnv: this.opts.passEnv,
+      killGroupOnExit: true,
+    }).catch((e: NodeJS.ErrnoException) => {
+      throw new RemoteProtocolError(
+        `cannot start PowerShell (${this.opts.pwsh}): ${e.code ?? e.message}; pass --pwsh PATH or set WINRM_TS_PWSH`,
+      );
+    });
     this.child = child;
     child.stdin!.on('error', () => undefined);
-    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderrTail = (this.stderrTail + d).slice(-2000); });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => {
+      this.stderrTail = (this.stderrTail + d).slice(-2000);
+    });
     child.stdout!.on('data', (d: Buffer) => {
       if (this.stopping) return; // the shell is going away: nobody will read it
       let packets: OutOfProcPacket[];
-      try { packets = this.decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)); } catch (e) {
+      try {
+        packets = this.decoder.push(new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+      } catch (e) {
         this.opts.log?.(`psrp: pwsh wrote something that is not OutOfProc framing: ${(e as Error).message}`);
         this.kill();
         return;
       }
       for (const p of packets) {
-        try { this.onPacket(p); } catch (e) { this.opts.log?.(`psrp: bad data from pwsh: ${(e as Error).message}`); this.kill(); return; }
+        try {
+          this.onPacket(p);
+        } catch (e) {
+          this.opts.log?.(`psrp: bad data from pwsh: ${(e as Error).message}`);
+          this.kill();
+          return;
+        }
       }
     });
     child.on('exit', (code) => {
@@ -160,15 +198,21 @@ export class PsrpBridge {
   target(guid: string): OutputTarget {
     const k = guid.toLowerCase();
     let t = this.targets.get(k);
-    if (!t) { t = new OutputTarget(); this.targets.set(k, t); }
+    if (!t) {
+      t = new OutputTarget();
+      this.targets.set(k, t);
+    }
     return t;
   }
-  hasTarget(guid: string): boolean { return this.targets.has(guid.toLowerCase()); }
+  hasTarget(guid: string): boolean {
+    return this.targets.has(guid.toLowerCase());
+  }
   dropTarget(guid: string): void {
     const k = guid.toLowerCase();
     const t = this.targets.get(k);
     if (!t || k === POOL) return;
-    this.totalBytes -= t.bytes; this.deliveredBytes -= t.sentBytes;
+    this.totalBytes -= t.bytes;
+    this.deliveredBytes -= t.sentBytes;
     this.over.delete(t);
     this.targets.delete(k);
     this.queues.delete(k);
@@ -186,19 +230,32 @@ export class PsrpBridge {
     t.discarding = true;
     // objects the current client has begun to receive and not finished
     const begun = new Set<bigint>();
-    for (let i = 0; i < t.sent; i++) { const f = t.frags[i]!; if (f.start) begun.add(f.oid); if (f.end) begun.delete(f.oid); }
+    for (let i = 0; i < t.sent; i++) {
+      const f = t.frags[i]!;
+      if (f.start) begun.add(f.oid);
+      if (f.end) begun.delete(f.oid);
+    }
     const kept: OutFrag[] = [];
-    let sent = 0; let freed = 0; let freedSent = 0;
+    let sent = 0;
+    let freed = 0;
+    let freedSent = 0;
     for (let i = 0; i < t.frags.length; i++) {
       const f = t.frags[i]!;
-      if (f.keep || f.mtype === MessageType.PIPELINE_STATE || begun.has(f.oid)) { kept.push(f); if (i < t.sent) sent++; } else {
+      if (f.keep || f.mtype === MessageType.PIPELINE_STATE || begun.has(f.oid)) {
+        kept.push(f);
+        if (i < t.sent) sent++;
+      } else {
         freed += f.bytes.length;
         if (i < t.sent) freedSent += f.bytes.length;
       }
     }
-    t.frags = kept; t.sent = sent;
-    t.bytes -= freed; this.totalBytes -= freed; t.droppedBytes += freed;
-    t.sentBytes -= freedSent; this.deliveredBytes -= freedSent;
+    t.frags = kept;
+    t.sent = sent;
+    t.bytes -= freed;
+    this.totalBytes -= freed;
+    t.droppedBytes += freed;
+    t.sentBytes -= freedSent;
+    this.deliveredBytes -= freedSent;
     for (const oid of begun) t.keepOids.add(oid);
     for (const [oid, type] of t.arriving) if (type === MessageType.PIPELINE_STATE) t.keepOids.add(oid);
     this.maybeResume();
@@ -213,10 +270,16 @@ export class PsrpBridge {
   // ---------------- pwsh → client ----------------
 
   private onPacket(p: OutOfProcPacket): void {
-    if (p.type === 'Data') { this.ingest(p.psGuid, p.data); return; }
+    if (p.type === 'Data') {
+      this.ingest(p.psGuid, p.data);
+      return;
+    }
     if (p.type === 'DataAck') {
       const q = this.queues.get(p.psGuid);
-      if (q) { q.inflight = false; this.pump(p.psGuid); }
+      if (q) {
+        q.inflight = false;
+        this.pump(p.psGuid);
+      }
       return;
     }
     if (p.type === 'CommandAck' || p.type === 'SignalAck' || p.type === 'CloseAck') {
@@ -239,7 +302,8 @@ export class PsrpBridge {
     const t = this.target(k);
     const max = Math.max(FRAGMENT_HEADER_SIZE + 1, this.opts.maxFragmentSize);
     for (const f of frags) {
-      if (f.start) t.arriving.set(f.objectId, f.blob.length >= 8 ? new DataView(f.blob.buffer, f.blob.byteOffset + 4, 4).getUint32(0, true) : 0);
+      if (f.start)
+        t.arriving.set(f.objectId, f.blob.length >= 8 ? new DataView(f.blob.buffer, f.blob.byteOffset + 4, 4).getUint32(0, true) : 0);
       const mtype = t.arriving.get(f.objectId) ?? 0;
       if (f.end) t.arriving.delete(f.objectId);
       const whole = t.defrag.add(f);
@@ -247,11 +311,22 @@ export class PsrpBridge {
       if (whole) terminal = this.onMessage(k, t, whole);
       if (t.discarding) {
         if (f.start && mtype === MessageType.PIPELINE_STATE) t.keepOids.add(f.objectId);
-        if (!t.keepOids.has(f.objectId)) { t.droppedBytes += f.blob.length; if (f.end) t.nextFid.delete(f.objectId); continue; }
+        if (!t.keepOids.has(f.objectId)) {
+          t.droppedBytes += f.blob.length;
+          if (f.end) t.nextFid.delete(f.objectId);
+          continue;
+        }
         if (f.end) t.keepOids.delete(f.objectId);
       }
       for (const piece of this.split(t, f, max)) {
-        const out: OutFrag = { bytes: encodeFragment(piece), oid: piece.objectId, start: piece.start, end: piece.end, terminal: false, mtype };
+        const out: OutFrag = {
+          bytes: encodeFragment(piece),
+          oid: piece.objectId,
+          start: piece.start,
+          end: piece.end,
+          terminal: false,
+          mtype,
+        };
         t.frags.push(out);
         t.bytes += out.bytes.length;
         this.totalBytes += out.bytes.length;
@@ -259,7 +334,10 @@ export class PsrpBridge {
       if (terminal) t.frags[t.frags.length - 1]!.terminal = true;
     }
     if (t.bytes - t.sentBytes > HIGH_WATER) this.over.add(t);
-    if ((this.over.size || this.undeliveredBytes > TOTAL_HIGH_WATER) && !this.paused && this.child?.stdout) { this.paused = true; this.child.stdout.pause(); }
+    if ((this.over.size || this.undeliveredBytes > TOTAL_HIGH_WATER) && !this.paused && this.child?.stdout) {
+      this.paused = true;
+      this.child.stdout.pause();
+    }
     t.wake();
   }
 
@@ -276,7 +354,8 @@ export class PsrpBridge {
       const last = off >= f.blob.length;
       out.push({ objectId: f.objectId, fragmentId: fid++, start: f.start && first, end: f.end && last, blob });
     } while (off < f.blob.length);
-    if (f.end) t.nextFid.delete(f.objectId); else t.nextFid.set(f.objectId, fid);
+    if (f.end) t.nextFid.delete(f.objectId);
+    else t.nextFid.set(f.objectId, fid);
     return out;
   }
 
@@ -285,8 +364,12 @@ export class PsrpBridge {
     const m = decodeMessage(blob);
     const text = () => fromUtf8(m.data);
     switch (m.messageType) {
-      case MessageType.SESSION_CAPABILITY: this.sessionCapability ??= blob; return false;
-      case MessageType.APPLICATION_PRIVATE_DATA: this.applicationPrivateData ??= blob; return false;
+      case MessageType.SESSION_CAPABILITY:
+        this.sessionCapability ??= blob;
+        return false;
+      case MessageType.APPLICATION_PRIVATE_DATA:
+        this.applicationPrivateData ??= blob;
+        return false;
       case MessageType.RUNSPACEPOOL_STATE: {
         const s = /<I32 N="RunspaceState">(\d+)<\/I32>/.exec(text());
         if (s) this.poolState = Number(s[1]);
@@ -300,12 +383,15 @@ export class PsrpBridge {
         if (t.pipelineState >= 3 && t.pipelineState <= 5) {
           t.terminal = true;
           // pwsh keeps the command until it is closed; the session Close waits for every command
-          queueMicrotask(() => { void this.closePipeline(guid).catch(() => undefined); });
+          queueMicrotask(() => {
+            void this.closePipeline(guid).catch(() => undefined);
+          });
           return true;
         }
         return false;
       }
-      default: return false;
+      default:
+        return false;
     }
   }
 
@@ -320,8 +406,10 @@ export class PsrpBridge {
     while (t.sent < t.frags.length) {
       const f = t.frags[t.sent]!;
       if (parts.length && size + f.bytes.length > budget) break;
-      parts.push(f.bytes); size += f.bytes.length;
-      t.sentBytes += f.bytes.length; this.deliveredBytes += f.bytes.length;
+      parts.push(f.bytes);
+      size += f.bytes.length;
+      t.sentBytes += f.bytes.length;
+      this.deliveredBytes += f.bytes.length;
       if (f.terminal) t.terminalDelivered = true;
       t.sent++;
     }
@@ -339,30 +427,54 @@ export class PsrpBridge {
       for (let i = 0; i < commit; i++) freed += t.frags[i]!.bytes.length;
       t.frags.splice(0, commit);
       t.sent -= commit;
-      t.bytes -= freed; this.totalBytes -= freed;
-      t.sentBytes -= freed; this.deliveredBytes -= freed;
+      t.bytes -= freed;
+      this.totalBytes -= freed;
+      t.sentBytes -= freed;
+      this.deliveredBytes -= freed;
     }
     this.maybeResume();
-    return { data: parts.length === 1 ? parts[0]! : concatBytes(...parts), fragments: parts.length, terminalDelivered: t.terminalDelivered && t.pending === 0 };
+    return {
+      data: parts.length === 1 ? parts[0]! : concatBytes(...parts),
+      fragments: parts.length,
+      terminalDelivered: t.terminalDelivered && t.pending === 0,
+    };
   }
 
   /** Put whole single-fragment messages, in this order, in front of a target's undelivered output (Connect replays). */
   inject(guid: string, messages: Array<{ fragment: Uint8Array; oid: bigint }>): void {
     const t = this.target(guid);
-    t.frags.splice(t.sent, 0, ...messages.map(({ fragment, oid }) => ({ bytes: fragment, oid, start: true, end: true, terminal: false, keep: true, mtype: 0 })));
-    for (const { fragment } of messages) { t.bytes += fragment.length; this.totalBytes += fragment.length; }
+    t.frags.splice(
+      t.sent,
+      0,
+      ...messages.map(({ fragment, oid }) => ({ bytes: fragment, oid, start: true, end: true, terminal: false, keep: true, mtype: 0 })),
+    );
+    for (const { fragment } of messages) {
+      t.bytes += fragment.length;
+      this.totalBytes += fragment.length;
+    }
     t.wake();
   }
 
   /** A new client (Connect) starts with a fresh defragmenter: hand out every uncommitted fragment again. */
-  rewind(): void { for (const t of this.targets.values()) { t.sent = 0; this.deliveredBytes -= t.sentBytes; t.sentBytes = 0; } }
+  rewind(): void {
+    for (const t of this.targets.values()) {
+      t.sent = 0;
+      this.deliveredBytes -= t.sentBytes;
+      t.sentBytes = 0;
+    }
+  }
 
   private maybeResume(): void {
     for (const t of this.over) if (t.bytes - t.sentBytes < LOW_WATER) this.over.delete(t);
-    if (this.paused && !this.over.size && this.undeliveredBytes < TOTAL_LOW_WATER && this.child?.stdout) { this.paused = false; this.child.stdout.resume(); }
+    if (this.paused && !this.over.size && this.undeliveredBytes < TOTAL_LOW_WATER && this.child?.stdout) {
+      this.paused = false;
+      this.child.stdout.resume();
+    }
   }
   /** pwsh's output is held because a client does not read (figures for tests and the log) */
-  get outputPaused(): boolean { return this.paused; }
+  get outputPaused(): boolean {
+    return this.paused;
+  }
 
   /** Wait until the target has undelivered data, the pipeline is done, pwsh exited, or ms/abort. */
   wait(guid: string, ms: number, signal: AbortSignal): Promise<void> {
@@ -384,7 +496,10 @@ export class PsrpBridge {
     if (this.exited) return Promise.reject(new RemoteProtocolError(this.exitMessage()));
     const k = guid.toLowerCase();
     let q = this.queues.get(k);
-    if (!q) { q = { items: [], inflight: false }; this.queues.set(k, q); }
+    if (!q) {
+      q = { items: [], inflight: false };
+      this.queues.set(k, q);
+    }
     return new Promise((resolve) => {
       q.items.push({ stream, data, written: resolve });
       this.pump(k);
@@ -397,25 +512,51 @@ export class PsrpBridge {
     const item = q.items.shift();
     if (!item) return;
     q.inflight = true;
-    try { this.write(encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: item.data })); } catch { /* exit handler reports */ }
+    try {
+      this.write(encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: item.data }));
+    } catch {
+      /* exit handler reports */
+    }
     item.written();
   }
 
-  private waitAck(type: 'CommandAck' | 'SignalAck' | 'CloseAck', guid: string, packet: 'Command' | 'Signal' | 'Close', timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
+  private waitAck(
+    type: 'CommandAck' | 'SignalAck' | 'CloseAck',
+    guid: string,
+    packet: 'Command' | 'Signal' | 'Close',
+    timeoutMs = ACK_TIMEOUT_MS,
+  ): Promise<void> {
     const k = guid.toLowerCase();
     const key = `${type}:${k}`;
     return new Promise<void>((resolve, reject) => {
-      if (this.exited) { reject(new RemoteProtocolError(this.exitMessage())); return; }
+      if (this.exited) {
+        reject(new RemoteProtocolError(this.exitMessage()));
+        return;
+      }
       const timer = setTimeout(() => {
         const ws = this.ackWaiters.get(key);
         const i = ws?.indexOf(entry) ?? -1;
         if (ws && i >= 0) ws.splice(i, 1);
         reject(new RemoteProtocolError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
-      const entry = { resolve: () => { clearTimeout(timer); resolve(); }, reject: (e: Error) => { clearTimeout(timer); reject(e); } };
+      const entry = {
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
       const ws = this.ackWaiters.get(key) ?? [];
-      ws.push(entry); this.ackWaiters.set(key, ws); // registered before writing: no race with a fast ack
-      try { this.write(encodePacket({ type: packet, psGuid: k })); } catch (e) { entry.reject(e as Error); }
+      ws.push(entry);
+      this.ackWaiters.set(key, ws); // registered before writing: no race with a fast ack
+      try {
+        this.write(encodePacket({ type: packet, psGuid: k }));
+      } catch (e) {
+        entry.reject(e as Error);
+      }
     });
   }
 
@@ -448,8 +589,13 @@ export class PsrpBridge {
     let p = this.closing.get(k);
     if (!p) {
       p = this.waitAck('CloseAck', k, 'Close', 15_000)
-        .then(() => { this.freed.add(k); })
-        .finally(() => { this.closing.delete(k); this.closed.delete(k); });
+        .then(() => {
+          this.freed.add(k);
+        })
+        .finally(() => {
+          this.closing.delete(k);
+          this.closed.delete(k);
+        });
       this.closing.set(k, p);
     }
     return p;
@@ -480,8 +626,16 @@ export class PsrpBridge {
   kill(): void {
     const c = this.child;
     if (!c || this.exited) return;
-    try { c.stdin?.end(); } catch { /* gone */ }
-    try { c.kill('SIGKILL'); } catch { /* gone */ }
+    try {
+      c.stdin?.end();
+    } catch {
+      /* gone */
+    }
+    try {
+      c.kill('SIGKILL');
+    } catch {
+      /* gone */
+    }
   }
 
   /** Close stdin (pwsh exits on EOF), kill after a grace period. */
@@ -491,12 +645,27 @@ export class PsrpBridge {
     const exited = new Promise<void>((r) => this.exitWaiters.push(r));
     // a pwsh blocked on a paused stdout could not see the end of its input
     this.stopping = true;
-    if (this.paused) { this.paused = false; c.stdout?.resume(); }
-    try { c.stdin?.end(); } catch { /* gone */ }
-    const t = setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, graceMs);
+    if (this.paused) {
+      this.paused = false;
+      c.stdout?.resume();
+    }
+    try {
+      c.stdin?.end();
+    } catch {
+      /* gone */
+    }
+    const t = setTimeout(() => {
+      try {
+        c.kill('SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }, graceMs);
     await exited;
     clearTimeout(t);
   }
 
-  get pid(): number | undefined { return this.child?.pid; }
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 }

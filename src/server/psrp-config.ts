@@ -33,23 +33,33 @@ export interface SessionConfiguration {
 /** Parse the `--session-config` JSON (one object or an array). */
 export function parseSessionConfigs(text: string, source = 'session configuration file'): SessionConfiguration[] {
   let raw: unknown;
-  try { raw = JSON.parse(text); } catch (e) { throw new InvalidArgumentError(`${source} is not JSON: ${(e as Error).message}`); }
+  try {
+    raw = JSON.parse(text);
+  } catch (e) {
+    throw new InvalidArgumentError(`${source} is not JSON: ${(e as Error).message}`);
+  }
   const list = Array.isArray(raw) ? raw : [raw];
   return list.map((o, i) => {
     const where = `${source} entry ${i + 1}`;
-    if (!o || typeof o !== 'object') throw new InvalidArgumentError(`${where}: expected an object { "name": ..., "visibleCommands": [...], "language": ... }`);
+    if (!o || typeof o !== 'object')
+      throw new InvalidArgumentError(`${where}: expected an object { "name": ..., "visibleCommands": [...], "language": ... }`);
     const r = o as Record<string, unknown>;
-    if (typeof r.name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(r.name)) throw new InvalidArgumentError(`${where}: "name" must be letters, digits, '.', '_' or '-'`);
+    if (typeof r.name !== 'string' || !/^[A-Za-z0-9._-]{1,128}$/.test(r.name))
+      throw new InvalidArgumentError(`${where}: "name" must be letters, digits, '.', '_' or '-'`);
     let visibleCommands: string[] | undefined;
     if (r.visibleCommands !== undefined) {
-      if (!Array.isArray(r.visibleCommands) || r.visibleCommands.some((c) => typeof c !== 'string' || !/^[A-Za-z0-9_.*-]{1,200}$/.test(c))) {
+      if (
+        !Array.isArray(r.visibleCommands) ||
+        r.visibleCommands.some((c) => typeof c !== 'string' || !/^[A-Za-z0-9_.*-]{1,200}$/.test(c))
+      ) {
         throw new InvalidArgumentError(`${where}: "visibleCommands" must be an array of command names (e.g. "Get-Date")`);
       }
       visibleCommands = r.visibleCommands as string[];
     }
     let language: LanguageMode | undefined;
     if (r.language !== undefined) {
-      if (!LANGUAGES.includes(r.language as LanguageMode)) throw new InvalidArgumentError(`${where}: "language" must be one of ${LANGUAGES.join(', ')}`);
+      if (!LANGUAGES.includes(r.language as LanguageMode))
+        throw new InvalidArgumentError(`${where}: "language" must be one of ${LANGUAGES.join(', ')}`);
       language = r.language as LanguageMode;
     }
     return { name: r.name, visibleCommands, language };
@@ -58,7 +68,11 @@ export function parseSessionConfigs(text: string, source = 'session configuratio
 
 export function loadSessionConfigs(path: string): SessionConfiguration[] {
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read --session-config ${path}: ${(e as Error).message}`); }
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read --session-config ${path}: ${(e as Error).message}`);
+  }
   return parseSessionConfigs(text, path);
 }
 
@@ -94,7 +108,10 @@ export class SessionConfigurations {
       let pssc: string | undefined;
       if (restricted) {
         // read by pwsh running as the logon's account: not secret, writable by the endpoint only
-        if (!this.dir) { this.dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pssc-')); chmodSync(this.dir, 0o755); }
+        if (!this.dir) {
+          this.dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pssc-'));
+          chmodSync(this.dir, 0o755);
+        }
         pssc = join(this.dir, `${c.name}.pssc`);
         writeFileSync(pssc, psscText(c), { mode: 0o644 });
       }
@@ -107,12 +124,22 @@ export class SessionConfigurations {
     const name = resourceUri.slice(PSRP_URI_PREFIX.length).replace(/\/+$/, '');
     return this.byName.get(name.toLowerCase());
   }
-  names(): string[] { return [...this.byName.values()].map((c) => c.name); }
-  dispose(): void { if (this.dir) { try { rmSync(this.dir, { recursive: true, force: true }); } catch { /* best effort */ } this.dir = undefined; } }
+  names(): string[] {
+    return [...this.byName.values()].map((c) => c.name);
+  }
+  dispose(): void {
+    if (this.dir) {
+      try {
+        rmSync(this.dir, { recursive: true, force: true });
+      } catch {
+        /* best effort */
+      }
+      this.dir = undefined;
+    }
+  }
 }
 
 /** The name in a PowerShell resource URI (for fault text). */
 export function configurationName(resourceUri: string): string {
   return resourceUri.startsWith(PSRP_URI_PREFIX) ? resourceUri.slice(PSRP_URI_PREFIX.length) : resourceUri;
 }
-

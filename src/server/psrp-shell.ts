@@ -21,12 +21,30 @@ import { Action, NS } from '../wsman/ns.js';
 import { attr, child } from '../xml/dom.js';
 import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType } from '../psrp/message.js';
-import { parseReceiveRequest, parseSendRequest, parseSignalRequest, receiveResponseBody, sendResponseBody, signalResponseBody, commandResponseBody } from '../winrs/messages.js';
+import {
+  parseReceiveRequest,
+  parseSendRequest,
+  parseSignalRequest,
+  receiveResponseBody,
+  sendResponseBody,
+  signalResponseBody,
+  commandResponseBody,
+} from '../winrs/messages.js';
 import { bytesToGuid, concatBytes, fromUtf8 } from '../util/bytes.js';
 import {
-  PSRP_STOP_SIGNAL, connectResponseBody, enumerateCommandsResponseBody, enumerateShellsResponseBody, parseConnectRequest,
-  parseDisconnectRequest, parseEnumerateFilter, parsePsrpCommandRequest, parsePsrpShellRequest, psrpCreateResponseBody,
-  SHELL_ENUM_URI, shellXml, type PsrpShellInfo,
+  PSRP_STOP_SIGNAL,
+  connectResponseBody,
+  enumerateCommandsResponseBody,
+  enumerateShellsResponseBody,
+  parseConnectRequest,
+  parseDisconnectRequest,
+  parseEnumerateFilter,
+  parsePsrpCommandRequest,
+  parsePsrpShellRequest,
+  psrpCreateResponseBody,
+  SHELL_ENUM_URI,
+  shellXml,
+  type PsrpShellInfo,
 } from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
@@ -35,7 +53,14 @@ import { findPwshExecutable } from '../util/pwsh.js';
 import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
 /** Environment passed from the server to pwsh (nothing else leaks). */
-const PASS_ENV = ['TMPDIR', 'DOTNET_ROOT', 'DOTNET_CLI_HOME', 'DOTNET_BUNDLE_EXTRACT_BASE_DIR', 'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT', 'SYSTEMROOT'];
+const PASS_ENV = [
+  'TMPDIR',
+  'DOTNET_ROOT',
+  'DOTNET_CLI_HOME',
+  'DOTNET_BUNDLE_EXTRACT_BASE_DIR',
+  'DOTNET_SYSTEM_GLOBALIZATION_INVARIANT',
+  'SYSTEMROOT',
+];
 const DEFAULT_IDLE_MS = 7200_000;
 /** the correctly spelled stop code, which pypsrp sends (SignalCode.PS_CTRL_C) */
 const PSRP_STOP_SIGNAL_CTRL_C = 'powershell/signal/ctrl_c';
@@ -56,7 +81,10 @@ export interface PsrpEndpointOptions {
   abandonedAfterMs?: number;
 }
 
-interface PsrpCommand { pid: string; createdAt: number }
+interface PsrpCommand {
+  pid: string;
+  createdAt: number;
+}
 
 class PsrpShell {
   state: 'Connected' | 'Disconnected' = 'Connected';
@@ -69,16 +97,32 @@ class PsrpShell {
   minRunspaces = 1;
   maxRunspaces = 1;
   nextInjectedOid = 1n << 62n;
-  constructor(readonly id: string, readonly rpid: string, readonly owner: LogonSession, readonly resourceUri: string,
-    readonly bridge: PsrpBridge, readonly clientIp: string, public idleTimeoutMs: number, readonly name?: string) {}
+  constructor(
+    readonly id: string,
+    readonly rpid: string,
+    readonly owner: LogonSession,
+    readonly resourceUri: string,
+    readonly bridge: PsrpBridge,
+    readonly clientIp: string,
+    public idleTimeoutMs: number,
+    readonly name?: string,
+  ) {}
   /** Disconnected, or Connected but abandoned by its client. */
   disconnectedNow(abandonedAfterMs: number): boolean {
     return this.state === 'Disconnected' || (this.polling === 0 && Date.now() - this.lastUsed > abandonedAfterMs);
   }
   info(abandonedAfterMs = Infinity): PsrpShellInfo {
     return {
-      shellId: this.id, resourceUri: this.resourceUri, owner: this.owner.name, clientIp: this.clientIp, processId: this.bridge.pid,
-      idleTimeoutMs: this.idleTimeoutMs, state: this.disconnectedNow(abandonedAfterMs) ? 'Disconnected' : 'Connected', runTimeMs: Date.now() - this.createdAt, inactivityMs: Date.now() - this.lastUsed, name: this.name,
+      shellId: this.id,
+      resourceUri: this.resourceUri,
+      owner: this.owner.name,
+      clientIp: this.clientIp,
+      processId: this.bridge.pid,
+      idleTimeoutMs: this.idleTimeoutMs,
+      state: this.disconnectedNow(abandonedAfterMs) ? 'Disconnected' : 'Connected',
+      runTimeMs: Date.now() - this.createdAt,
+      inactivityMs: Date.now() - this.lastUsed,
+      name: this.name,
     };
   }
 }
@@ -89,7 +133,9 @@ const sameUser = (a: LogonSession, b: LogonSession) =>
 /** Windows' answer for an unknown configuration name (the text PowerShell clients show). */
 export function unknownConfigurationFault(resourceUri: string, machine: string): WsmanFault {
   return new WsmanFault({
-    code: 's:Sender', subcode: 'w:InvalidResourceURI', wsmanCode: 2150858811,
+    code: 's:Sender',
+    subcode: 'w:InvalidResourceURI',
+    wsmanCode: 2150858811,
     reason: `The WS-Management service cannot process the request. Cannot find the ${configurationName(resourceUri).slice(0, 200)} session configuration in the WSMan: drive on the ${machine} computer. `,
   });
 }
@@ -131,16 +177,26 @@ export class PsrpEndpoint {
     const config = this.configs.resolve(uri);
     if (!config) throw unknownConfigurationFault(uri, req.endpoint.name);
     switch (req.env.action) {
-      case Action.Create: return this.create(req, config);
-      case Action.Receive: return this.receive(req);
-      case Action.Command: return this.command(req);
-      case Action.Send: return this.send(req);
-      case Action.Signal: return this.signal(req);
-      case Action.Delete: return this.delete(req);
-      case Action.Disconnect: return this.disconnect(req);
-      case Action.Reconnect: return this.reconnect(req);
-      case Action.Connect: return this.connect(req);
-      default: throw faults.actionNotSupported(req.env.action ?? '(none)');
+      case Action.Create:
+        return this.create(req, config);
+      case Action.Receive:
+        return this.receive(req);
+      case Action.Command:
+        return this.command(req);
+      case Action.Send:
+        return this.send(req);
+      case Action.Signal:
+        return this.signal(req);
+      case Action.Delete:
+        return this.delete(req);
+      case Action.Disconnect:
+        return this.disconnect(req);
+      case Action.Reconnect:
+        return this.reconnect(req);
+      case Action.Connect:
+        return this.connect(req);
+      default:
+        throw faults.actionNotSupported(req.env.action ?? '(none)');
     }
   }
 
@@ -156,9 +212,17 @@ export class PsrpEndpoint {
   private async create(req: WsmanRequest, config: ReturnType<SessionConfigurations['resolve']> & object): Promise<string> {
     if (this.closed) throw faults.provider(2150858752, 'The endpoint is shutting down. ');
     let spec;
-    try { spec = parsePsrpShellRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      spec = parsePsrpShellRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const pwsh = findPwshExecutable(this.opts.pwsh);
-    if (!pwsh) throw faults.provider(2147942402, 'PowerShell (pwsh) was not found on the endpoint: start `winrm-ts serve` with --pwsh PATH or set WINRM_TS_PWSH. ');
+    if (!pwsh)
+      throw faults.provider(
+        2147942402,
+        'PowerShell (pwsh) was not found on the endpoint: start `winrm-ts serve` with --pwsh PATH or set WINRM_TS_PWSH. ',
+      );
     // the pool id comes from the messages; the ShellId defaults to it (pypsrp and PowerShell send ShellId = RPID)
     let rpid: string | undefined;
     const minmax: { min?: number; max?: number } = {};
@@ -169,29 +233,56 @@ export class PsrpEndpoint {
         rpid ??= m.rpid;
         if (m.messageType === MessageType.INIT_RUNSPACEPOOL && f.end) {
           const t = fromUtf8(m.data);
-          const min = /<I32 N="MinRunspaces">(\d+)<\/I32>/.exec(t); const max = /<I32 N="MaxRunspaces">(\d+)<\/I32>/.exec(t);
+          const min = /<I32 N="MinRunspaces">(\d+)<\/I32>/.exec(t);
+          const max = /<I32 N="MaxRunspaces">(\d+)<\/I32>/.exec(t);
           if (min) minmax.min = Number(min[1]);
           if (max) minmax.max = Number(max[1]);
         }
       }
-    } catch (e) { throw faults.invalidBody(`creationXml: ${(e as Error).message}`); }
+    } catch (e) {
+      throw faults.invalidBody(`creationXml: ${(e as Error).message}`);
+    }
     let id = (spec.shellId ?? rpid ?? randomUUID()).toUpperCase();
     if (this.shells.has(id)) id = randomUUID().toUpperCase();
     // pwsh runs as the logon's account with a clean environment (src/server/spawn.ts) + these
-    const env: Record<string, string> = { POWERSHELL_TELEMETRY_OPTOUT: '1', POWERSHELL_UPDATECHECK: 'Off', ...this.opts.env ?? {}, ...await childEnv(req.session) };
+    const env: Record<string, string> = {
+      POWERSHELL_TELEMETRY_OPTOUT: '1',
+      POWERSHELL_UPDATECHECK: 'Off',
+      ...(this.opts.env ?? {}),
+      ...(await childEnv(req.session)),
+    };
     // the client's culture (wsmv:DataLocale, else wsman:Locale of the Create) becomes pwsh's CurrentCulture and
     // CurrentUICulture, as Windows sets them from these headers; .NET on Unix reads both from the locale variables
     // (LC_ALL first, so it is set too: the endpoint's own LC_ALL must not win over the client's culture)
     const culture = clientCulture(req);
-    if (culture) { env.LANG = culture; env.LC_ALL = culture; env.LC_MESSAGES = culture; }
+    if (culture) {
+      env.LANG = culture;
+      env.LC_ALL = culture;
+      env.LC_MESSAGES = culture;
+    }
     const maxEnv = req.replyMaxEnvelopeSize;
     const bridge = new PsrpBridge({
-      pwsh, env, passEnv: PASS_ENV, session: req.session, args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
+      pwsh,
+      env,
+      passEnv: PASS_ENV,
+      session: req.session,
+      args: config.pssc ? ['-ConfigurationFile', config.pssc] : [],
       maxFragmentSize: Math.max(FRAGMENT_HEADER_SIZE + 1024, Math.floor((maxEnv - 4096) / 4) * 3),
       log: this.opts.log,
     });
-    await bridge.start().catch((e) => { throw faults.provider(2147942402, `${(e as Error).message} `); });
-    const shell = new PsrpShell(id, (rpid ?? id).toUpperCase(), req.session, req.env.resourceUri!, bridge, req.clientIp, Math.min(spec.idleTimeoutMs ?? DEFAULT_IDLE_MS, req.endpoint.limits?.maxIdleTimeoutMs ?? 0x7fffffff), spec.name);
+    await bridge.start().catch((e) => {
+      throw faults.provider(2147942402, `${(e as Error).message} `);
+    });
+    const shell = new PsrpShell(
+      id,
+      (rpid ?? id).toUpperCase(),
+      req.session,
+      req.env.resourceUri!,
+      bridge,
+      req.clientIp,
+      Math.min(spec.idleTimeoutMs ?? DEFAULT_IDLE_MS, req.endpoint.limits?.maxIdleTimeoutMs ?? 0x7fffffff),
+      spec.name,
+    );
     if (minmax.min) shell.minRunspaces = minmax.min;
     if (minmax.max) shell.maxRunspaces = minmax.max;
     req.session.ref();
@@ -205,15 +296,25 @@ export class PsrpEndpoint {
   private async receive(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let r;
-    try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      r = parseReceiveRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const pid = r.commandId?.toUpperCase();
     if (pid && !shell.commands.has(pid)) throw faults.invalidSelectors('command');
     const target = pid ?? POOL;
     const bridge = shell.bridge;
     const started = Date.now();
     shell.polling++;
-    try { await bridge.wait(target, req.operationTimeoutMs, req.signal); } finally { shell.polling--; shell.lastUsed = Date.now(); }
-    if (req.signal.aborted) throw new WsmanFault({ code: 's:Receiver', subcode: 'w:InternalError', wsmanCode: 2150858752, reason: 'client went away' });
+    try {
+      await bridge.wait(target, req.operationTimeoutMs, req.signal);
+    } finally {
+      shell.polling--;
+      shell.lastUsed = Date.now();
+    }
+    if (req.signal.aborted)
+      throw new WsmanFault({ code: 's:Receiver', subcode: 'w:InternalError', wsmanCode: 2150858752, reason: 'client went away' });
     const t = bridge.target(target);
     if (t.pending === 0) {
       if (bridge.exited) throw faults.provider(2150858752, `${bridge.exitMessage()} `);
@@ -224,8 +325,14 @@ export class PsrpEndpoint {
     if (pid && !t.terminal && t.bytes - t.sentBytes < budget) {
       const left = Math.max(0, Math.min(COALESCE_MS, req.operationTimeoutMs - (Date.now() - started)));
       await new Promise<void>((res) => {
-        const done = () => { clearTimeout(timer); t.waiters.delete(check); res(); };
-        const check = () => { if (t.terminal || bridge.exited || t.bytes - t.sentBytes >= budget) done(); };
+        const done = () => {
+          clearTimeout(timer);
+          t.waiters.delete(check);
+          res();
+        };
+        const check = () => {
+          if (t.terminal || bridge.exited || t.bytes - t.sentBytes >= budget) done();
+        };
         const timer = setTimeout(done, left);
         t.waiters.add(check);
       });
@@ -236,7 +343,10 @@ export class PsrpEndpoint {
     if (pid && got.terminalDelivered) {
       state = { commandId: pid, state: 'Done', exitCode: 0 };
       shell.commands.delete(pid);
-      void bridge.closePipeline(pid).catch(() => undefined).finally(() => bridge.dropTarget(pid));
+      void bridge
+        .closePipeline(pid)
+        .catch(() => undefined)
+        .finally(() => bridge.dropTarget(pid));
     }
     return buildResponse(Action.ReceiveResponse, req.env.messageId, receiveResponseBody(chunks, state));
   }
@@ -244,11 +354,20 @@ export class PsrpEndpoint {
   private async command(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let c;
-    try { c = parsePsrpCommandRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      c = parsePsrpCommandRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     let pid = pidOf(c.args) ?? c.commandId?.toUpperCase() ?? randomUUID().toUpperCase();
     pid = pid.toUpperCase();
-    if (shell.commands.has(pid) || shell.bridge.hasTarget(pid)) throw faults.provider(87, 'The parameter is incorrect: the command id is already in use. ', 'w:InvalidParameter');
-    try { await shell.bridge.command(pid); } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
+    if (shell.commands.has(pid) || shell.bridge.hasTarget(pid))
+      throw faults.provider(87, 'The parameter is incorrect: the command id is already in use. ', 'w:InvalidParameter');
+    try {
+      await shell.bridge.command(pid);
+    } catch (e) {
+      throw faults.provider(2150858752, `${(e as Error).message} `);
+    }
     shell.commands.set(pid, { pid, createdAt: Date.now() });
     void shell.bridge.sendData(pid, c.args).catch(() => undefined); // queued in order before any later Send
     return buildResponse(Action.CommandResponse, req.env.messageId, commandResponseBody(pid));
@@ -257,13 +376,22 @@ export class PsrpEndpoint {
   private async send(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let streams;
-    try { streams = parseSendRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      streams = parseSendRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     for (const s of streams) {
       let target = s.commandId?.toUpperCase();
       if (target && !shell.commands.has(target)) throw faults.invalidSelectors('command');
       // host answers may come without CommandId (pypsrp): route them by the message's pipeline id
-      if (!target) { const p = pidOf(s.data); target = p && shell.commands.has(p) ? p : POOL; }
-      try { await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default'); } catch (e) {
+      if (!target) {
+        const p = pidOf(s.data);
+        target = p && shell.commands.has(p) ? p : POOL;
+      }
+      try {
+        await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default');
+      } catch (e) {
         throw faults.provider(2150858752, `${(e as Error).message} `);
       }
     }
@@ -273,7 +401,11 @@ export class PsrpEndpoint {
   private async signal(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let s;
-    try { s = parseSignalRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      s = parseSignalRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const pid = s.commandId?.toUpperCase();
     if (!pid) throw faults.invalidSelectors('command');
     if (shell.commands.has(pid)) {
@@ -287,9 +419,16 @@ export class PsrpEndpoint {
       const unread = bridge.target(pid).bytes;
       try {
         if (stop) bridge.signal(pid);
-        else { shell.commands.delete(pid); bridge.abandon(pid); }
-      } catch (e) { throw faults.provider(2150858752, `${(e as Error).message} `); }
-      this.opts.log?.(`psrp: shell ${shell.id} command ${pid} ${stop ? 'stopped' : 'closed'} by the client (${unread} bytes of unread output dropped)`);
+        else {
+          shell.commands.delete(pid);
+          bridge.abandon(pid);
+        }
+      } catch (e) {
+        throw faults.provider(2150858752, `${(e as Error).message} `);
+      }
+      this.opts.log?.(
+        `psrp: shell ${shell.id} command ${pid} ${stop ? 'stopped' : 'closed'} by the client (${unread} bytes of unread output dropped)`,
+      );
     }
     return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
   }
@@ -308,7 +447,10 @@ export class PsrpEndpoint {
     const left = Math.max(50, Math.min(idle - (Date.now() - shell.lastUsed), 0x7fffffff));
     shell.idleTimer = setTimeout(() => {
       if (!this.shells.has(shell.id)) return;
-      if (shell.polling > 0 || Date.now() - shell.lastUsed < idle) { this.armIdle(shell); return; }
+      if (shell.polling > 0 || Date.now() - shell.lastUsed < idle) {
+        this.armIdle(shell);
+        return;
+      }
       this.opts.log?.(`psrp: shell ${shell.id} closed after ${idle / 1000} s without a client (IdleTimeOut)`);
       void this.dispose(shell);
     }, left);
@@ -318,7 +460,11 @@ export class PsrpEndpoint {
   private disconnect(req: WsmanRequest): string {
     const shell = this.shellFor(req);
     let d;
-    try { d = parseDisconnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      d = parseDisconnectRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     if (d.idleTimeoutMs !== undefined) shell.idleTimeoutMs = Math.min(d.idleTimeoutMs, req.endpoint.limits?.maxIdleTimeoutMs ?? 0x7fffffff);
     shell.state = 'Disconnected';
     shell.lastUsed = Date.now();
@@ -336,33 +482,47 @@ export class PsrpEndpoint {
   private connect(req: WsmanRequest): string {
     const shell = this.shellFor(req, false); // a refused Connect must not make an abandoned shell look used
     let c;
-    try { c = parseConnectRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      c = parseConnectRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     if (c.commandId) {
       if (!shell.commands.has(c.commandId.toUpperCase())) throw faults.invalidSelectors('command');
       shell.lastUsed = Date.now();
       return buildResponse(Action.ConnectResponse, req.env.messageId, connectResponseBody());
     }
     if (!shell.disconnectedNow(this.opts.abandonedAfterMs ?? 240_000)) {
-      throw faults.provider(2150858843, 'The shell is in use by another client: disconnect it first (Disconnect-PSSession), then connect. ', 'w:InvalidSelectors');
+      throw faults.provider(
+        2150858843,
+        'The shell is in use by another client: disconnect it first (Disconnect-PSSession), then connect. ',
+        'w:InvalidSelectors',
+      );
     }
     if (!c.connectXml) throw faults.invalidBody('Connect: a pool connect needs connectXml');
     const bridge = shell.bridge;
     if (!bridge.sessionCapability) throw faults.provider(2150858752, 'The runspace pool has not finished opening; try again. ');
     let clientProtocol = '2.3';
     try {
-      const types = decodeFragments(c.connectXml).filter((f) => f.start && f.blob.length >= 40).map((f) => decodeMessage(f.blob));
+      const types = decodeFragments(c.connectXml)
+        .filter((f) => f.start && f.blob.length >= 40)
+        .map((f) => decodeMessage(f.blob));
       if (!types.some((m) => m.messageType === MessageType.CONNECT_RUNSPACEPOOL)) throw new Error('no CONNECT_RUNSPACEPOOL message');
       const cap = types.find((m) => m.messageType === MessageType.SESSION_CAPABILITY);
       const v = cap && /<Version N="protocolversion">([\d.]+)<\/Version>/.exec(fromUtf8(cap.data));
       if (v) clientProtocol = v[1]!;
-    } catch (e) { throw faults.invalidBody(`connectXml: ${(e as Error).message}`); }
+    } catch (e) {
+      throw faults.invalidBody(`connectXml: ${(e as Error).message}`);
+    }
     if (Number(clientProtocol.split('.')[1] ?? 0) < 2 && clientProtocol.startsWith('2.')) {
       throw faults.provider(2150858752, `Disconnect and connect need PSRP protocol 2.2 or later (the client offers ${clientProtocol}). `);
     }
     // a new client: every message it has not received whole is handed out again, from its start
     bridge.rewind();
     const initData = encodeMessage({
-      destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_INIT_DATA, rpid: shell.rpid,
+      destination: Destination.Client,
+      messageType: MessageType.RUNSPACEPOOL_INIT_DATA,
+      rpid: shell.rpid,
       data: `<Obj RefId="0"><MS><I32 N="MinRunspaces">${shell.minRunspaces}</I32><I32 N="MaxRunspaces">${shell.maxRunspaces}</I32></MS></Obj>`,
     });
     const one = (blob: Uint8Array) => encodeFragment({ objectId: shell.nextInjectedOid++, fragmentId: 0n, start: true, end: true, blob });
@@ -370,11 +530,16 @@ export class PsrpEndpoint {
     // the first Receive of the new client carries the pool's state (Opened), as Windows sends it; a client that
     // listed the pool as Disconnected (pypsrp's get_runspace_pools) only becomes Opened through it
     const state = encodeMessage({
-      destination: Destination.Client, messageType: MessageType.RUNSPACEPOOL_STATE, rpid: shell.rpid,
+      destination: Destination.Client,
+      messageType: MessageType.RUNSPACEPOOL_STATE,
+      rpid: shell.rpid,
       data: `<Obj RefId="0"><MS><I32 N="RunspaceState">${bridge.poolState ?? 2}</I32></MS></Obj>`,
     });
     const replay = bridge.applicationPrivateData ? [bridge.applicationPrivateData, state] : [state];
-    bridge.inject(POOL, replay.map((blob) => ({ fragment: one(blob), oid: shell.nextInjectedOid - 1n })));
+    bridge.inject(
+      POOL,
+      replay.map((blob) => ({ fragment: one(blob), oid: shell.nextInjectedOid - 1n })),
+    );
     shell.state = 'Connected';
     shell.lastUsed = Date.now();
     this.opts.log?.(`psrp: shell ${shell.id} connected by ${req.session.name} from ${req.clientIp}`);
@@ -386,7 +551,8 @@ export class PsrpEndpoint {
    * State); a shell that is gone, or another user's, gets Windows' InvalidSelectors fault.
    */
   private getShell(req: WsmanRequest): string {
-    if ((req.env.resourceUri ?? '').replace(/\/+$/, '').toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(req.env.resourceUri ?? '');
+    if ((req.env.resourceUri ?? '').replace(/\/+$/, '').toLowerCase() !== SHELL_ENUM_URI)
+      throw faults.unknownResource(req.env.resourceUri ?? '');
     const id = req.env.selectors.get('ShellId')?.toUpperCase();
     const shell = id ? this.shells.get(id) : undefined;
     if (!shell || !sameUser(shell.owner, req.session)) throw faults.invalidSelectors('shell');
@@ -398,7 +564,11 @@ export class PsrpEndpoint {
     if (req.env.action === Action.Get) return this.getShell(req);
     if (req.env.action !== Action.Enumerate) throw faults.actionNotSupported(req.env.action ?? '(none)');
     let f;
-    try { f = parseEnumerateFilter(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      f = parseEnumerateFilter(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const mine = [...this.shells.values()].filter((s) => sameUser(s.owner, req.session));
     const uri = (req.env.resourceUri ?? '').replace(/\/+$/, '');
     if (uri.toLowerCase() === `${SHELL_ENUM_URI}/command`) {
@@ -408,7 +578,11 @@ export class PsrpEndpoint {
     }
     if (uri.toLowerCase() !== SHELL_ENUM_URI) throw faults.unknownResource(uri);
     const list = f.shellId ? mine.filter((s) => s.id === f.shellId!.toUpperCase()) : mine;
-    return buildResponse(Action.EnumerateResponse, req.env.messageId, enumerateShellsResponseBody(list.map((s) => s.info(this.opts.abandonedAfterMs ?? 240_000))));
+    return buildResponse(
+      Action.EnumerateResponse,
+      req.env.messageId,
+      enumerateShellsResponseBody(list.map((s) => s.info(this.opts.abandonedAfterMs ?? 240_000))),
+    );
   }
 }
 
@@ -420,7 +594,9 @@ function pidOf(data: Uint8Array): string | undefined {
       const pid = bytesToGuid(f.blob.subarray(24, 40));
       return pid === '00000000-0000-0000-0000-000000000000' ? undefined : pid;
     }
-  } catch { /* partial fragments: no id */ }
+  } catch {
+    /* partial fragments: no id */
+  }
   return undefined;
 }
 

@@ -39,7 +39,15 @@ import { WinrsExecutor } from './winrs.js';
 import { SHELL_CMD_URI } from '../winrs/messages.js';
 import { CONFIG_URI, configHandler, identifyResponse } from './config.js';
 import { Action, NS } from '../wsman/ns.js';
-import { MIN_ENVELOPE_SIZE, PRE_AUTH_BODY_LIMIT, REFUSE_LINGER_MS, quotaFaults, resolveLimits, userKey, type EndpointLimits } from './limits.js';
+import {
+  MIN_ENVELOPE_SIZE,
+  PRE_AUTH_BODY_LIMIT,
+  REFUSE_LINGER_MS,
+  quotaFaults,
+  resolveLimits,
+  userKey,
+  type EndpointLimits,
+} from './limits.js';
 
 /** ResourceURI prefix of PowerShell shells (counted for MaxShellsPerUser with the WinRS ones) */
 const PSRP_PREFIX = 'http://schemas.microsoft.com/powershell/';
@@ -125,17 +133,31 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const { host, port } = o.listen ? parseListen(o.listen) : { host: o.host ?? '127.0.0.1', port: o.port ?? 5985 };
   const auth = (o.auth?.length ? o.auth : ['negotiate']).map((a) => a.trim().toLowerCase()).filter(Boolean);
   for (const a of auth) {
-    if (!getMechanism(a)?.acceptor) throw new InvalidArgumentError(`--auth ${a}: no such authentication is available in this build (available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`);
+    if (!getMechanism(a)?.acceptor)
+      throw new InvalidArgumentError(
+        `--auth ${a}: no such authentication is available in this build (available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`,
+      );
   }
   if (o.https && (!o.cert || !o.key)) throw new InvalidArgumentError('--https needs --cert FILE and --key FILE (PEM)');
-  if ((o.clientCa || o.crl) && !o.https) throw new InvalidArgumentError('--client-ca and --crl need --https: client certificates are presented in the TLS handshake');
+  if ((o.clientCa || o.crl) && !o.https)
+    throw new InvalidArgumentError('--client-ca and --crl need --https: client certificates are presented in the TLS handshake');
   if (o.crl && !o.clientCa) throw new InvalidArgumentError('--crl needs --client-ca FILE');
-  if (auth.includes('certificate') && !o.clientCa) throw new InvalidArgumentError('--auth certificate needs --https and --client-ca FILE (the CA that issues the client certificates)');
+  if (auth.includes('certificate') && !o.clientCa)
+    throw new InvalidArgumentError('--auth certificate needs --https and --client-ca FILE (the CA that issues the client certificates)');
   let limits: EndpointLimits;
-  try { limits = resolveLimits(o.limits); } catch (e) { throw new InvalidArgumentError((e as Error).message); }
+  try {
+    limits = resolveLimits(o.limits);
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
   const log = o.log ?? (() => undefined);
   const accounts = o.accounts ?? planAccounts(o.userDb, { singleAccount: o.singleAccount });
-  staleRemoved ??= removeStaleRunFiles().then((gone) => { for (const d of gone) log(`removed ${d}, left by an endpoint that is no longer running`); }, () => undefined);
+  staleRemoved ??= removeStaleRunFiles().then(
+    (gone) => {
+      for (const d of gone) log(`removed ${d}, left by an endpoint that is no longer running`);
+    },
+    () => undefined,
+  );
   await staleRemoved;
   /** A logon session runs as its users-file entry's account; undefined = no account may take this logon. */
   const newSession = (id: AcceptedIdentity): LogonSession | undefined => {
@@ -154,29 +176,54 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     fingerprint = 'SHA256:' + createHash('sha256').update(x.raw).digest('hex');
   }
   const offered = SCHEME_ORDER.filter((n) => auth.includes(n)).concat(auth.filter((n) => !SCHEME_ORDER.includes(n)));
-  const offers = offered.map((n) => { const s = getMechanism(n)!.httpScheme; return s === 'Basic' ? 'Basic realm="WSMAN"' : s; });
+  const offers = offered.map((n) => {
+    const s = getMechanism(n)!.httpScheme;
+    return s === 'Basic' ? 'Basic realm="WSMAN"' : s;
+  });
   const local = new Map<string, ResourceHandler>(Object.entries(o.resources ?? {}));
   const winrs = new WinrsExecutor(limits, log);
   local.set(SHELL_CMD_URI, (req) => winrs.handle(req));
-  local.set(CONFIG_URI, configHandler(() => ({ maxEnvelopeSize, maxTimeoutMs: endpoint.maxTimeoutMs, allowUnencrypted, auth, cbt: o.cbt ?? 'relaxed', limits })));
+  local.set(
+    CONFIG_URI,
+    configHandler(() => ({
+      maxEnvelopeSize,
+      maxTimeoutMs: endpoint.maxTimeoutMs,
+      allowUnencrypted,
+      auth,
+      cbt: o.cbt ?? 'relaxed',
+      limits,
+    })),
+  );
   const conns = new WeakMap<net.Socket, ConnState>();
   let connSeq = 0;
   const stopping = new AbortController();
-  const acceptorOpts = () => ({ userDb: o.userDb, serverName: name, cbt: o.cbt ?? 'relaxed', channelBindings: bindings, tlsCert: o.cert?.toString(), tlsKey: o.key?.toString(), keytab: o.keytab });
+  const acceptorOpts = () => ({
+    userDb: o.userDb,
+    serverName: name,
+    cbt: o.cbt ?? 'relaxed',
+    channelBindings: bindings,
+    tlsCert: o.cert?.toString(),
+    tlsKey: o.key?.toString(),
+    keytab: o.keytab,
+  });
 
   const endpoint: EndpointInfo = { name, url: '', maxEnvelopeSize, maxTimeoutMs: 3600_000, limits };
 
   // ---- quotas: shells and operations per user ----
   const operations = new Map<string, number>();
   const creating = new Map<string, number>();
-  const bump = (m: Map<string, number>, k: string, d: number) => { const v = (m.get(k) ?? 0) + d; if (v > 0) m.set(k, v); else m.delete(k); };
+  const bump = (m: Map<string, number>, k: string, d: number) => {
+    const v = (m.get(k) ?? 0) + d;
+    if (v > 0) m.set(k, v);
+    else m.delete(k);
+  };
   const shellsOf = (user: string): number => {
     let n = winrs.countShells(user) + (creating.get(user) ?? 0);
     for (const sh of o.externalShells?.() ?? []) if (userKey(sh.owner.identity) === user) n++;
     return n;
   };
-  const isShellCreate = (env: Envelope) => env.action === Action.Create &&
-    (env.resourceUri === SHELL_CMD_URI || (env.resourceUri ?? '').toLowerCase().startsWith(PSRP_PREFIX));
+  const isShellCreate = (env: Envelope) =>
+    env.action === Action.Create && (env.resourceUri === SHELL_CMD_URI || (env.resourceUri ?? '').toLowerCase().startsWith(PSRP_PREFIX));
 
   // ---- connection caps (per remote address and in all) ----
   const perAddress = new Map<string, number>();
@@ -195,7 +242,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       st = { id: ++connSeq, basic: new Map() };
       conns.set(sock, st);
       const s = st;
-      sock.once('close', () => { s.session?.unref(); for (const b of s.basic.values()) b.unref(); });
+      sock.once('close', () => {
+        s.session?.unref();
+        for (const b of s.basic.values()) b.unref();
+      });
     }
     const clientIp = addrOf(sock);
     let who = '-';
@@ -206,12 +256,22 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} ${who} ${action} -> ${status} (${Date.now() - started} ms)`);
     };
     // a request whose client went away before the answer is logged too
-    res.once('close', () => { if (!logged) line('client went away'); });
+    res.once('close', () => {
+      if (!logged) line('client went away');
+    });
     const finish = (status: number, body?: Uint8Array | string, headers: Record<string, string | string[]> = {}) => {
-      const b = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      const b =
+        body === undefined
+          ? Buffer.alloc(0)
+          : typeof body === 'string'
+            ? Buffer.from(body, 'utf8')
+            : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       const h: Record<string, string | string[]> = { 'Content-Length': String(b.length), Server: 'Microsoft-HTTPAPI/2.0', ...headers };
       if (b.length && !h['Content-Type']) h['Content-Type'] = 'application/soap+xml;charset=UTF-8';
-      if (res.destroyed || res.headersSent) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
+      if (res.destroyed || res.headersSent) {
+        if (!logged) line(`${status} (not sent: the connection is gone)`);
+        return;
+      }
       res.writeHead(status, h);
       res.end(b);
       line(status);
@@ -219,15 +279,33 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     /** Answer and close without reading the rest of the body: the answer is written on the socket, which is then
      *  half-closed and left unread for a moment (so the client can read the answer before the reset) and dropped. */
     const finishAndClose = (status: number, body?: Uint8Array | string, headers: Record<string, string | string[]> = {}) => {
-      req.pause(); sock.pause();
-      const b = body === undefined ? Buffer.alloc(0) : typeof body === 'string' ? Buffer.from(body, 'utf8') : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-      const h: Record<string, string | string[]> = { Server: 'Microsoft-HTTPAPI/2.0', ...headers, 'Content-Length': String(b.length), Connection: 'close' };
+      req.pause();
+      sock.pause();
+      const b =
+        body === undefined
+          ? Buffer.alloc(0)
+          : typeof body === 'string'
+            ? Buffer.from(body, 'utf8')
+            : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+      const h: Record<string, string | string[]> = {
+        Server: 'Microsoft-HTTPAPI/2.0',
+        ...headers,
+        'Content-Length': String(b.length),
+        Connection: 'close',
+      };
       if (b.length && !h['Content-Type']) h['Content-Type'] = 'application/soap+xml;charset=UTF-8';
       let head = `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? ''}\r\n`;
-      for (const [k, v] of Object.entries(h)) for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one.replace(/[\r\n]/g, ' ')}\r\n`;
+      for (const [k, v] of Object.entries(h))
+        for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one.replace(/[\r\n]/g, ' ')}\r\n`;
       line(status);
-      log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} connection closed without reading the rest of the request (${sock.bytesRead} bytes read from the connection)`);
-      try { sock.end(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), b])); } catch { /* gone */ }
+      log(
+        `${new Date().toISOString()} conn#${st!.id} ${clientIp} connection closed without reading the rest of the request (${sock.bytesRead} bytes read from the connection)`,
+      );
+      try {
+        sock.end(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), b]));
+      } catch {
+        /* gone */
+      }
       setTimeout(() => sock.destroy(), REFUSE_LINGER_MS).unref();
     };
     const denyLine = (reason: string) => log(`${new Date().toISOString()} conn#${st!.id} ${clientIp} auth: ${reason}`);
@@ -235,10 +313,17 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     const connKey = `${sock.remoteAddress}:${sock.remotePort}`;
     const idle = idleOf.get(connKey);
     if (idle) {
-      idle.busy++; clearTimeout(idle.timer);
+      idle.busy++;
+      clearTimeout(idle.timer);
       let ended = false;
-      const end = () => { if (ended) return; ended = true; idle.busy--; idle.arm(); };
-      res.once('finish', end); res.once('close', end);
+      const end = () => {
+        if (ended) return;
+        ended = true;
+        idle.busy--;
+        idle.arm();
+      };
+      res.once('finish', end);
+      res.once('close', end);
     }
     const over = overCap.get(connKey);
     if (over) {
@@ -246,8 +331,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       finishAndClose(503, `${over}\r\n`, { 'Content-Type': 'text/plain; charset=utf-8', 'Retry-After': '5' });
       return;
     }
-    if (req.method !== 'POST') { finish(405, undefined, { Allow: 'POST' }); return; }
-    if ((req.url ?? '').split('?')[0]!.toLowerCase() !== '/wsman') { finish(404); return; }
+    if (req.method !== 'POST') {
+      finish(405, undefined, { Allow: 'POST' });
+      return;
+    }
+    if ((req.url ?? '').split('?')[0]!.toLowerCase() !== '/wsman') {
+      finish(404);
+      return;
+    }
 
     // ---- body reading, bounded ----
     const rawLimit = maxEnvelopeSize * 2 + 65536;
@@ -256,7 +347,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     /** Read the body up to `limit` bytes; undefined when the client went away. Over the limit: `tooBig`. */
     const readBody = async (limit: number): Promise<{ body: Buffer; tooBig: false } | { size: number; tooBig: true } | undefined> => {
       if (declared !== undefined && declared > limit) return { size: declared, tooBig: true };
-      const parts: Buffer[] = []; let size = 0;
+      const parts: Buffer[] = [];
+      let size = 0;
       try {
         // destroyOnReturn false: stopping early must not reset the connection before the answer is written
         for await (const chunk of req.iterator({ destroyOnReturn: false })) {
@@ -264,7 +356,9 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           if (size > limit) return { size, tooBig: true };
           parts.push(chunk as Buffer);
         }
-      } catch { return undefined; }
+      } catch {
+        return undefined;
+      }
       if (!req.complete) return undefined;
       return { body: Buffer.concat(parts, size), tooBig: false };
     };
@@ -278,14 +372,20 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           size += (chunk as Buffer).length;
           if (size > limit) return size;
         }
-      } catch { return undefined; }
+      } catch {
+        return undefined;
+      }
       return req.complete ? size : undefined;
     };
     /** Not authenticated: at most PRE_AUTH_BODY_LIMIT bytes are read (and dropped) before answering. */
     const refuseUnauthenticated = async (status: number, headers: Record<string, string | string[]>) => {
       const r = await readBody(PRE_AUTH_BODY_LIMIT);
       if (!r) return;
-      if (r.tooBig) { action = action === '-' ? 'body-before-auth' : action; finishAndClose(status, undefined, headers); return; }
+      if (r.tooBig) {
+        action = action === '-' ? 'body-before-auth' : action;
+        finishAndClose(status, undefined, headers);
+        return;
+      }
       finish(status, undefined, headers);
     };
     const deny = async (reason: string, extraHeaders: Record<string, string | string[]> = {}) => {
@@ -298,10 +398,21 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       action = 'Identify';
       const r = await readBody(PRE_AUTH_BODY_LIMIT);
       if (!r) return;
-      if (r.tooBig) { finishAndClose(413); return; }
+      if (r.tooBig) {
+        finishAndClose(413);
+        return;
+      }
       let ok = false;
-      try { const e = parseEnvelope(r.body.toString('utf8'), { maxLength: PRE_AUTH_BODY_LIMIT }); ok = e.payload?.local === 'Identify' && e.payload.ns === NS.wsmid; } catch { ok = false; }
-      if (ok) { finish(200, identifyResponse()); return; }
+      try {
+        const e = parseEnvelope(r.body.toString('utf8'), { maxLength: PRE_AUTH_BODY_LIMIT });
+        ok = e.payload?.local === 'Identify' && e.payload.ns === NS.wsmid;
+      } catch {
+        ok = false;
+      }
+      if (ok) {
+        finish(200, identifyResponse());
+        return;
+      }
       // anything else needs authentication
       who = 'anonymous';
       denyLine('unauthenticated request that is not an Identify refused');
@@ -321,30 +432,62 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       if (found?.name === 'negotiate' && !auth.includes('negotiate') && auth.includes('ntlm') && m?.[2]?.startsWith('TlRMTVNTUA')) {
         found = { name: 'ntlm', mech: getMechanism('ntlm')! };
       }
-      if (!m || !found || !auth.includes(found.name)) { await deny(`scheme ${m?.[1] ?? '?'} not enabled`); return; }
+      if (!m || !found || !auth.includes(found.name)) {
+        await deny(`scheme ${m?.[1] ?? '?'} not enabled`);
+        return;
+      }
       const replyScheme = found.name === 'ntlm' && /^negotiate$/i.test(m[1]!) ? 'Negotiate' : found.mech.httpScheme;
       let token: Uint8Array;
-      try { token = fromBase64(m[2] ?? ''); } catch { await deny('bad base64 token'); return; }
+      try {
+        token = fromBase64(m[2] ?? '');
+      } catch {
+        await deny('bad base64 token');
+        return;
+      }
       if (found.mech.perRequest) {
-        if (!o.https && !allowUnencrypted) { await deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`); return; }
+        if (!o.https && !allowUnencrypted) {
+          await deny(`${found.mech.httpScheme} refused over HTTP (AllowUnencrypted=false; use --allow-unencrypted or --https)`);
+          return;
+        }
         const acc = createAcceptor(found.name, { ...acceptorOpts(), peerCertificate: peerCertificateOf(sock) });
-        try { await acc.step(token); } catch (e) { await deny(`${found.name} failed: ${safeMsg(e)}`); return; }
+        try {
+          await acc.step(token);
+        } catch (e) {
+          await deny(`${found.name} failed: ${safeMsg(e)}`);
+          return;
+        }
         const id = acc.identity!;
-        const key = `${id.domain}\\${id.user}|${createHash('sha256').update(id.password ?? '').digest('hex')}`;
+        const key = `${id.domain}\\${id.user}|${createHash('sha256')
+          .update(id.password ?? '')
+          .digest('hex')}`;
         session = st.basic.get(key);
         if (!session || session.closed) {
           session = newSession(id);
-          if (!session) { await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
-          session.ref(); st.basic.set(key, session); log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`); }
+          if (!session) {
+            await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`);
+            return;
+          }
+          session.ref();
+          st.basic.set(key, session);
+          log(
+            `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`,
+          );
+        }
       } else {
         if (!st.ctx || st.ctx.complete || st.mechName !== found.name) {
-          st.session?.unref(); st.session = undefined;
+          st.session?.unref();
+          st.session = undefined;
           st.ctx = createAcceptor(found.name, acceptorOpts());
-          st.mechName = found.name; st.scheme = replyScheme;
+          st.mechName = found.name;
+          st.scheme = replyScheme;
         }
         let out: Uint8Array | undefined;
-        try { out = await st.ctx.step(token, { channelBindings: bindings }); } catch (e) {
-          st.ctx = undefined; await deny(`${found.name} failed: ${safeMsg(e)}`); return;
+        try {
+          out = await st.ctx.step(token, { channelBindings: bindings });
+        } catch (e) {
+          st.ctx = undefined;
+          await deny(`${found.name} failed: ${safeMsg(e)}`);
+          return;
         }
         if (!st.ctx.complete) {
           // a handshake leg. Clients that authenticate on demand (pypsrp and requests-ntlm over HTTPS) resend the
@@ -362,11 +505,22 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           return;
         }
         const id = st.ctx.identity;
-        if (!id) { st.ctx = undefined; await deny(`${found.name} completed without an identity`); return; }
+        if (!id) {
+          st.ctx = undefined;
+          await deny(`${found.name} completed without an identity`);
+          return;
+        }
         const ns = newSession(id);
-        if (!ns) { st.ctx = undefined; await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`); return; }
-        st.session = ns; st.session.ref();
-        log(`${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`);
+        if (!ns) {
+          st.ctx = undefined;
+          await deny(`no local account to run ${id.domain ? `${id.domain}\\` : ''}${id.user} as: it matches no entry of the users file`);
+          return;
+        }
+        st.session = ns;
+        st.session.ref();
+        log(
+          `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`,
+        );
         session = st.session;
         if (out?.length) finalToken = `${replyScheme} ${toBase64(out)}`;
       }
@@ -390,7 +544,11 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       return;
     }
     const body = r.body;
-    if (!body.length) { action = 'auth'; finish(200, undefined, extra); return; }
+    if (!body.length) {
+      action = 'auth';
+      finish(200, undefined, extra);
+      return;
+    }
 
     // ---- decrypt ----
     const ct = String(req.headers['content-type'] ?? '');
@@ -398,26 +556,44 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     let xmlBytes: Uint8Array;
     let encrypted = false;
     if (isEncryptedContentType(ct)) {
-      if (!connCtx?.canEncrypt) { action = 'encrypted?'; finish(400, undefined, extra); return; }
-      try { xmlBytes = await decryptMessage(connCtx, ct, body); encrypted = true; } catch (e) {
-        action = 'decrypt-failed'; log(`${new Date().toISOString()} conn#${st.id} ${clientIp} could not decrypt: ${safeMsg(e)}`);
-        finish(400, undefined, extra); return;
+      if (!connCtx?.canEncrypt) {
+        action = 'encrypted?';
+        finish(400, undefined, extra);
+        return;
+      }
+      try {
+        xmlBytes = await decryptMessage(connCtx, ct, body);
+        encrypted = true;
+      } catch (e) {
+        action = 'decrypt-failed';
+        log(`${new Date().toISOString()} conn#${st.id} ${clientIp} could not decrypt: ${safeMsg(e)}`);
+        finish(400, undefined, extra);
+        return;
       }
     } else {
       if (!o.https && !allowUnencrypted) {
         action = 'unencrypted';
-        st.ctx = undefined; st.session?.unref(); st.session = undefined;
+        st.ctx = undefined;
+        st.session?.unref();
+        st.session = undefined;
         denyLine('unencrypted request refused on HTTP (AllowUnencrypted=false)');
         finish(401, undefined, { 'WWW-Authenticate': offers });
         return;
       }
-      if (!/^application\/soap\+xml/i.test(ct)) { action = 'bad-content-type'; finish(415, undefined, extra); return; }
+      if (!/^application\/soap\+xml/i.test(ct)) {
+        action = 'bad-content-type';
+        finish(415, undefined, extra);
+        return;
+      }
       xmlBytes = body;
     }
 
     // ---- parse + dispatch ----
     const reply = async (status: number, xml: string | Uint8Array) => {
-      if (res.destroyed) { if (!logged) line(`${status} (not sent: the connection is gone)`); return; }
+      if (res.destroyed) {
+        if (!logged) line(`${status} (not sent: the connection is gone)`);
+        return;
+      }
       if (encrypted && connCtx) {
         const e = await encryptMessage(connCtx, typeof xml === 'string' ? Buffer.from(xml, 'utf8') : xml);
         finish(status, e.body, { ...extra, 'Content-Type': e.contentType });
@@ -429,14 +605,20 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     let creatingShell = false;
     try {
       if (xmlBytes.length > maxEnvelopeSize) throw faults.encodingLimit(xmlBytes.length, maxEnvelopeSize);
-      try { env = parseEnvelope(Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8')); } catch (e) {
+      try {
+        env = parseEnvelope(Buffer.from(xmlBytes.buffer, xmlBytes.byteOffset, xmlBytes.byteLength).toString('utf8'));
+      } catch (e) {
         action = 'bad-xml';
         log(`${new Date().toISOString()} conn#${st.id} ${clientIp} bad request: ${safeMsg(e)}`);
         throw faults.schemaValidation();
       }
       action = (env.action ?? '-').replace(/^.*\//, '');
-      if (!env.action) throw faults.invalidHeader('The WS-Management service cannot process the request because the header wsa:Action is missing. ');
-      if (!env.resourceUri) throw faults.invalidHeader('The WS-Management service cannot process the request because the header wsman:ResourceURI is missing. ');
+      if (!env.action)
+        throw faults.invalidHeader('The WS-Management service cannot process the request because the header wsa:Action is missing. ');
+      if (!env.resourceUri)
+        throw faults.invalidHeader(
+          'The WS-Management service cannot process the request because the header wsman:ResourceURI is missing. ',
+        );
       if (env.maxEnvelopeSize !== undefined && env.maxEnvelopeSize < MIN_ENVELOPE_SIZE) throw faults.envelopeTooSmall(env.maxEnvelopeSize);
       let ot = 60000;
       if (env.operationTimeoutRaw !== undefined) {
@@ -446,12 +628,15 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       const h = findHandler(env.resourceUri, local);
       if (!h) throw faults.unknownResource(env.resourceUri);
       // MaxConcurrentOperationsPerUser: requests of this user being processed right now
-      if ((operations.get(user) ?? 0) >= limits.maxConcurrentOperationsPerUser) throw quotaFaults.maxOperations(limits.maxConcurrentOperationsPerUser);
-      bump(operations, user, 1); counted = true;
+      if ((operations.get(user) ?? 0) >= limits.maxConcurrentOperationsPerUser)
+        throw quotaFaults.maxOperations(limits.maxConcurrentOperationsPerUser);
+      bump(operations, user, 1);
+      counted = true;
       // MaxShellsPerUser: WinRS and PowerShell shells of this user (Creates under way included)
       if (isShellCreate(env)) {
         if (shellsOf(user) >= limits.maxShellsPerUser) throw quotaFaults.maxShells(limits.maxShellsPerUser);
-        bump(creating, user, 1); creatingShell = true;
+        bump(creating, user, 1);
+        creatingShell = true;
       }
       const ac = new AbortController();
       const onClose = () => ac.abort();
@@ -459,18 +644,38 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       stopping.signal.addEventListener('abort', onClose, { once: true });
       try {
         const xml = await h({
-          env, session, endpoint, clientIp, signal: ac.signal, operationTimeoutMs: ot,
+          env,
+          session,
+          endpoint,
+          clientIp,
+          signal: ac.signal,
+          operationTimeoutMs: ot,
           replyMaxEnvelopeSize: Math.min(env.maxEnvelopeSize ?? 153600, maxEnvelopeSize),
         });
         if (ac.signal.aborted && res.destroyed) return;
         await reply(200, xml);
-      } finally { stopping.signal.removeEventListener('abort', onClose); res.off('close', onClose); }
+      } finally {
+        stopping.signal.removeEventListener('abort', onClose);
+        res.off('close', onClose);
+      }
     } catch (e) {
       if (res.headersSent || res.destroyed) return;
-      if (e instanceof WsmanFault) { await reply(500, buildFault({ ...e.spec, machine: name }, env?.messageId)); return; }
-      if (e instanceof XmlError) { await reply(500, buildFault({ ...faults.schemaValidation().spec, machine: name }, env?.messageId)); return; }
+      if (e instanceof WsmanFault) {
+        await reply(500, buildFault({ ...e.spec, machine: name }, env?.messageId));
+        return;
+      }
+      if (e instanceof XmlError) {
+        await reply(500, buildFault({ ...faults.schemaValidation().spec, machine: name }, env?.messageId));
+        return;
+      }
       log(`${new Date().toISOString()} conn#${st.id} ${clientIp} internal error: ${safeMsg(e)}`);
-      await reply(500, buildFault({ ...faults.provider(2150858752, `The WS-Management service cannot process the request: ${safeMsg(e)} `).spec, machine: name }, env?.messageId));
+      await reply(
+        500,
+        buildFault(
+          { ...faults.provider(2150858752, `The WS-Management service cannot process the request: ${safeMsg(e)} `).spec, machine: name },
+          env?.messageId,
+        ),
+      );
     } finally {
       if (counted) bump(operations, user, -1);
       if (creatingShell) bump(creating, user, -1);
@@ -480,7 +685,14 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     handler(req, res).catch((e) => {
       log(`internal error: ${safeMsg(e)}`);
-      if (!res.headersSent) { try { res.writeHead(500, { 'Content-Length': '0' }); res.end(); } catch { /* gone */ } } else res.destroy();
+      if (!res.headersSent) {
+        try {
+          res.writeHead(500, { 'Content-Length': '0' });
+          res.end();
+        } catch {
+          /* gone */
+        }
+      } else res.destroy();
     });
   };
   const httpOpts: http.ServerOptions = {
@@ -492,7 +704,15 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     maxHeaderSize: 16384,
   };
   const server: http.Server = o.https
-    ? https.createServer({ ...httpOpts, cert: o.cert, key: o.key, ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}) }, onRequest)
+    ? https.createServer(
+        {
+          ...httpOpts,
+          cert: o.cert,
+          key: o.key,
+          ...(o.clientCa ? { requestCert: true, rejectUnauthorized: false, ca: o.clientCa, crl: o.crl } : {}),
+        },
+        onRequest,
+      )
     : http.createServer(httpOpts, onRequest);
   server.keepAliveTimeout = limits.keepAliveTimeoutMs;
   server.headersTimeout = limits.headersTimeoutMs;
@@ -508,9 +728,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     const key = `${sock.remoteAddress}:${sock.remotePort}`;
     const n = perAddress.get(addr) ?? 0;
     if (n >= limits.maxConnectionsPerAddress || openConns >= limits.maxConnections) {
-      const why = n >= limits.maxConnectionsPerAddress
-        ? `winrm-ts serve: too many connections from ${addr} (${n} open; limit ${limits.maxConnectionsPerAddress}, serve --max-connections-per-address). Close idle connections or retry later.`
-        : `winrm-ts serve: too many connections (${openConns} open; limit ${limits.maxConnections}, serve --max-connections). Retry later.`;
+      const why =
+        n >= limits.maxConnectionsPerAddress
+          ? `winrm-ts serve: too many connections from ${addr} (${n} open; limit ${limits.maxConnectionsPerAddress}, serve --max-connections-per-address). Close idle connections or retry later.`
+          : `winrm-ts serve: too many connections (${openConns} open; limit ${limits.maxConnections}, serve --max-connections). Retry later.`;
       overCap.set(key, why);
       log(`${new Date().toISOString()} ${addr} connection refused: ${why}`);
       // it must send its request soon, or it is dropped
@@ -518,23 +739,40 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
       sock.once('close', () => overCap.delete(key));
       return;
     }
-    perAddress.set(addr, n + 1); openConns++;
+    perAddress.set(addr, n + 1);
+    openConns++;
     // keep-alive: a connection with no request in progress for keepAliveTimeoutMs is closed
     const idle = {
-      busy: 0, timer: undefined as NodeJS.Timeout | undefined,
-      arm() { clearTimeout(this.timer); if (this.busy === 0) { this.timer = setTimeout(() => sock.destroy(), limits.keepAliveTimeoutMs); this.timer.unref(); } },
+      busy: 0,
+      timer: undefined as NodeJS.Timeout | undefined,
+      arm() {
+        clearTimeout(this.timer);
+        if (this.busy === 0) {
+          this.timer = setTimeout(() => sock.destroy(), limits.keepAliveTimeoutMs);
+          this.timer.unref();
+        }
+      },
     };
     idle.arm();
     idleOf.set(key, idle);
     sock.once('close', () => {
-      clearTimeout(idle.timer); idleOf.delete(key);
-      openConns--; const v = (perAddress.get(addr) ?? 1) - 1; if (v > 0) perAddress.set(addr, v); else perAddress.delete(addr);
+      clearTimeout(idle.timer);
+      idleOf.delete(key);
+      openConns--;
+      const v = (perAddress.get(addr) ?? 1) - 1;
+      if (v > 0) perAddress.set(addr, v);
+      else perAddress.delete(addr);
     });
   });
   server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
     const status = e.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : e.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     log(`${new Date().toISOString()} ${addrOf(socket as net.Socket)} -> ${status} (${e.code ?? e.message})`);
-    try { if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`); else socket.destroy(); } catch { /* gone */ }
+    try {
+      if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+      else socket.destroy();
+    } catch {
+      /* gone */
+    }
   });
   server.on('tlsClientError', () => undefined);
   // A client that sends its next request while a large response (> the socket's 16 KiB write high-water mark) is
@@ -546,7 +784,9 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     if (ws) ws.highWaterMark = Math.max(ws.highWaterMark, 4 * maxEnvelopeSize + 65536);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (e: NodeJS.ErrnoException) => reject(new InvalidArgumentError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new InvalidArgumentError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`)),
+    );
     server.listen(port, host, () => resolve());
   });
   const addr = server.address() as net.AddressInfo;
@@ -554,12 +794,22 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   const url = `${o.https ? 'https' : 'http'}://${urlHost}:${addr.port}/wsman`;
   endpoint.url = url;
   return {
-    url, port: addr.port, host: addr.address, fingerprint, server, accounts, limits,
+    url,
+    port: addr.port,
+    host: addr.address,
+    fingerprint,
+    server,
+    accounts,
+    limits,
     stats: () => ({ connections: openConns, ...winrs.stats() }),
     close: async () => {
       stopping.abort();
       winrs.closeAll();
-      await new Promise<void>((r) => { server.close(() => r()); server.closeAllConnections(); for (const x of sockets) x.destroy(); });
+      await new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+        for (const x of sockets) x.destroy();
+      });
     },
   };
 }

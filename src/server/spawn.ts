@@ -53,18 +53,32 @@ export function logonEnvironment(account: LocalAccount, passEnv: readonly string
 /** Send a signal to a whole process group; false when the group is gone. */
 export function killGroup(pgid: number | undefined, sig: NodeJS.Signals | 0 = 'SIGKILL'): boolean {
   if (!pgid || pgid <= 1) return false;
-  try { process.kill(-pgid, sig); return true; } catch { return false; }
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Process groups that belong together (one WinRS shell's commands): killed as one. */
 export class ProcessGroups {
   private readonly ids = new Set<number>();
-  add(pgid: number): void { this.ids.add(pgid); }
-  forget(pgid: number): void { this.ids.delete(pgid); }
-  get size(): number { return this.ids.size; }
+  add(pgid: number): void {
+    this.ids.add(pgid);
+  }
+  forget(pgid: number): void {
+    this.ids.delete(pgid);
+  }
+  get size(): number {
+    return this.ids.size;
+  }
   /** SIGKILL every group (e.g. the shell was deleted or idled out). */
   killAll(sig: NodeJS.Signals = 'SIGKILL'): void {
-    for (const id of this.ids) { killGroup(id, sig); live.delete(id); }
+    for (const id of this.ids) {
+      killGroup(id, sig);
+      live.delete(id);
+    }
     this.ids.clear();
   }
 }
@@ -76,13 +90,21 @@ function track(pgid: number): void {
   live.add(pgid);
   if (!exitHook) {
     exitHook = true;
-    process.on('exit', () => { for (const id of live) killGroup(id, 'SIGKILL'); live.clear(); });
+    process.on('exit', () => {
+      for (const id of live) killGroup(id, 'SIGKILL');
+      live.clear();
+    });
   }
 }
 /** Process groups started by this process and possibly alive (tests). */
-export function liveProcessGroups(): number[] { return [...live]; }
+export function liveProcessGroups(): number[] {
+  return [...live];
+}
 /** Kill every process group this process started (the endpoint is stopping). */
-export function killAllProcessGroups(): void { for (const id of live) killGroup(id, 'SIGKILL'); live.clear(); }
+export function killAllProcessGroups(): void {
+  for (const id of live) killGroup(id, 'SIGKILL');
+  live.clear();
+}
 
 export interface LogonSpawnOptions {
   cwd?: string;
@@ -103,15 +125,24 @@ let setprivPath: string | undefined;
  * process group. Resolves once the process runs; rejects with the spawn error (`code` ENOENT when the
  * executable does not exist).
  */
-export async function spawnForLogon(session: LogonSession | undefined, file: string, args: readonly string[], o: LogonSpawnOptions = {}): Promise<ChildProcess> {
+export async function spawnForLogon(
+  session: LogonSession | undefined,
+  file: string,
+  args: readonly string[],
+  o: LogonSpawnOptions = {},
+): Promise<ChildProcess> {
   const account = accountOf(session);
   const env = { ...logonEnvironment(account, o.passEnv), ...(o.env ?? {}) };
-  let cmd = file; let argv = [...args]; let cwd = o.cwd;
+  let cmd = file;
+  let argv = [...args];
+  let cwd = o.cwd;
   if (!account.own) {
     setprivPath ??= findSetpriv();
-    if (!setprivPath) throw Object.assign(new Error('setpriv (util-linux) is needed to run a logon as its account'), { code: 'ENOSETPRIV' });
+    if (!setprivPath)
+      throw Object.assign(new Error('setpriv (util-linux) is needed to run a logon as its account'), { code: 'ENOSETPRIV' });
     cwd ??= isDir(account.home) ? account.home : '/';
-    if (!findExecutable(file, env.PATH ?? USER_PATH, cwd)) throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', path: file });
+    if (!findExecutable(file, env.PATH ?? USER_PATH, cwd))
+      throw Object.assign(new Error(`spawn ${file} ENOENT`), { code: 'ENOENT', path: file });
     cmd = setprivPath;
     argv = ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--pdeathsig', 'KILL', '--', file, ...args];
   }
@@ -126,7 +157,10 @@ export async function spawnForLogon(session: LogonSession | undefined, file: str
   child.once('exit', () => {
     if (o.killGroupOnExit) killGroup(pgid, 'SIGKILL');
     // forget a group that has no member left (its number may be reused); a shell's groups are killed with it
-    if (!killGroup(pgid, 0)) { live.delete(pgid); o.groups?.forget(pgid); }
+    if (!killGroup(pgid, 0)) {
+      live.delete(pgid);
+      o.groups?.forget(pgid);
+    }
   });
   return child;
 }
@@ -136,15 +170,69 @@ function findExecutable(file: string, path: string, cwd: string | undefined): bo
   return path.split(delimiter).some((d) => d && existsSync(join(d, file)));
 }
 
-function isDir(p: string): boolean { try { return statSync(p).isDirectory(); } catch { return false; } }
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 /** Words of a command line without shell syntax: no quotes, escapes, variables, globs, redirections, separators. */
 const PLAIN_LINE = /^[ \t]*[A-Za-z0-9_.,/:+@%=-]+(?:[ \t]+[A-Za-z0-9_.,/:+@%=-]+)*[ \t]*$/;
 /** Shell builtins and keywords, and utilities whose builtin differs from the executable of the same name (echo). */
-const SHELL_WORDS = new Set(['exit', 'cd', 'export', 'set', 'unset', 'exec', 'eval', '.', 'source', ':', 'alias', 'unalias', 'read',
-  'shift', 'trap', 'wait', 'umask', 'ulimit', 'return', 'break', 'continue', 'local', 'readonly', 'times', 'type', 'hash', 'getopts',
-  'command', 'jobs', 'fg', 'bg', 'if', 'then', 'else', 'elif', 'fi', 'for', 'while', 'until', 'do', 'done', 'case', 'esac', 'in',
-  'function', 'echo', 'printf', 'test', 'kill', 'pwd']);
+const SHELL_WORDS = new Set([
+  'exit',
+  'cd',
+  'export',
+  'set',
+  'unset',
+  'exec',
+  'eval',
+  '.',
+  'source',
+  ':',
+  'alias',
+  'unalias',
+  'read',
+  'shift',
+  'trap',
+  'wait',
+  'umask',
+  'ulimit',
+  'return',
+  'break',
+  'continue',
+  'local',
+  'readonly',
+  'times',
+  'type',
+  'hash',
+  'getopts',
+  'command',
+  'jobs',
+  'fg',
+  'bg',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'for',
+  'while',
+  'until',
+  'do',
+  'done',
+  'case',
+  'esac',
+  'in',
+  'function',
+  'echo',
+  'printf',
+  'test',
+  'kill',
+  'pwd',
+]);
 
 /**
  * The argv to run a command line directly (no `/bin/sh -c`, one process creation less) when that is exactly what
@@ -158,9 +246,19 @@ export function directArgv(line: string, path: string): string[] | undefined {
   const file = words[0]!;
   // a relative path with a slash resolves against the child's directory, which may be the account's home: the shell
   if (file.includes('=') || SHELL_WORDS.has(file) || (file.includes('/') && !isAbsolute(file))) return undefined;
-  const candidates = file.includes('/') ? [file] : path.split(delimiter).filter((d) => isAbsolute(d)).map((d) => join(d, file));
+  const candidates = file.includes('/')
+    ? [file]
+    : path
+        .split(delimiter)
+        .filter((d) => isAbsolute(d))
+        .map((d) => join(d, file));
   for (const c of candidates) {
-    try { const st = statSync(c); if (st.isFile() && (st.mode & 0o111)) return words; } catch { /* next */ }
+    try {
+      const st = statSync(c);
+      if (st.isFile() && st.mode & 0o111) return words;
+    } catch {
+      /* next */
+    }
   }
   return undefined;
 }

@@ -41,7 +41,11 @@ export class MemoryUserDatabase implements UserDatabase {
   private readonly byKey = new Map<string, UserRecord>();
   private readonly withPassword = new Map<string, PasswordRecord>();
   private readonly lines = new Map<UserRecord, number>();
-  constructor(readonly users: UserRecord[], readonly defaultDomain = users[0]?.domain || 'WORKGROUP', lines?: number[]) {
+  constructor(
+    readonly users: UserRecord[],
+    readonly defaultDomain = users[0]?.domain || 'WORKGROUP',
+    lines?: number[],
+  ) {
     users.forEach((u, i) => {
       const k = `${u.domain.toLowerCase()}\\${u.user.toLowerCase()}`;
       if (!this.byKey.has(k)) this.byKey.set(k, u);
@@ -52,11 +56,18 @@ export class MemoryUserDatabase implements UserDatabase {
 
   /** The record a password logon checks against (records without a password are never returned). */
   lookup(domain: string, user: string): PasswordRecord | undefined {
-    return find(this.withPassword, this.users.filter((r): r is PasswordRecord => r.password !== undefined), domain, user);
+    return find(
+      this.withPassword,
+      this.users.filter((r): r is PasswordRecord => r.password !== undefined),
+      domain,
+      user,
+    );
   }
 
   /** Any record for DOMAIN\user (password, certificate or Kerberos). */
-  find(domain: string, user: string): UserRecord | undefined { return find(this.byKey, this.users, domain, user); }
+  find(domain: string, user: string): UserRecord | undefined {
+    return find(this.byKey, this.users, domain, user);
+  }
 
   /** The Kerberos-only record of a principal (`user@REALM`, case-insensitive). */
   findPrincipal(principal: string): UserRecord | undefined {
@@ -71,14 +82,20 @@ export class MemoryUserDatabase implements UserDatabase {
   }
 
   /** UserDatabase: the user a client certificate name (SAN UPN / e-mail) maps to. */
-  lookupCertificate(name: string): UserRecord | undefined { return this.findCertificate(name); }
+  lookupCertificate(name: string): UserRecord | undefined {
+    return this.findCertificate(name);
+  }
 
   /** "line N" of the file the record came from (for start-up messages). */
-  where(r: UserRecord): string { const n = this.lines.get(r); return n ? `line ${n}` : 'entry'; }
+  where(r: UserRecord): string {
+    const n = this.lines.get(r);
+    return n ? `line ${n}` : 'entry';
+  }
 }
 
 function find<R extends UserRecord>(byKey: Map<string, R>, all: R[], domain: string, user: string): R | undefined {
-  const d = domain.toLowerCase(); const u = user.toLowerCase();
+  const d = domain.toLowerCase();
+  const u = user.toLowerCase();
   if (d && d !== '.') {
     const hit = byKey.get(`${d}\\${u}`);
     if (hit) return hit;
@@ -95,8 +112,15 @@ export function splitFields(line: string): string[] {
   let cur = '';
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
-    if (c === '\\' && (line[i + 1] === ':' || line[i + 1] === '\\')) { cur += line[++i]; continue; }
-    if (c === ':') { out.push(cur); cur = ''; continue; }
+    if (c === '\\' && (line[i + 1] === ':' || line[i + 1] === '\\')) {
+      cur += line[++i];
+      continue;
+    }
+    if (c === ':') {
+      out.push(cur);
+      cur = '';
+      continue;
+    }
     cur += c;
   }
   out.push(cur);
@@ -125,24 +149,33 @@ export function parseUsers(text: string, source = 'users file'): MemoryUserDatab
       if (field === undefined) return {};
       const a = field.trim();
       if (!ACCOUNT_NAME.test(a)) {
-        throw new InvalidArgumentError(`${at}: '${a.slice(0, 40)}' is not a local account name (the field after the password names the Unix account the logon runs as; a ':' inside a password is written '\\:')`);
+        throw new InvalidArgumentError(
+          `${at}: '${a.slice(0, 40)}' is not a local account name (the field after the password names the Unix account the logon runs as; a ':' inside a password is written '\\:')`,
+        );
       }
       return { account: a };
     };
     const keyword = rest[0];
     let rec: UserRecord;
     if (keyword === 'cert') {
-      if (rest.length < 2 || !rest[1]!.trim()) throw new InvalidArgumentError(`${at}: a certificate mapping needs the certificate's UPN or e-mail: DOMAIN\\user:cert:alice@example.com[:account]`);
+      if (rest.length < 2 || !rest[1]!.trim())
+        throw new InvalidArgumentError(
+          `${at}: a certificate mapping needs the certificate's UPN or e-mail: DOMAIN\\user:cert:alice@example.com[:account]`,
+        );
       if (rest.length > 3) throw new InvalidArgumentError(`${at}: too many fields (expected DOMAIN\\user:cert:<upn-or-email>[:account])`);
       rec = { domain, user, certName: rest[1]!.trim(), ...account(rest[2]) };
     } else if (keyword === '*') {
       const m = /^([^@\\\s]+)@([^@\\\s]+)$/.exec(name);
       if (!m) throw new InvalidArgumentError(`${at}: a Kerberos-only entry names a principal: user@REALM:*[:account]`);
       if (rest.length > 2) throw new InvalidArgumentError(`${at}: too many fields (expected user@REALM:*[:account])`);
-      user = m[1]!; domain = m[2]!.split('.')[0]!.toUpperCase();
+      user = m[1]!;
+      domain = m[2]!.split('.')[0]!.toUpperCase();
       rec = { domain, user, kerberosPrincipal: name, ...account(rest[1]) };
     } else {
-      if (rest.length > 2) throw new InvalidArgumentError(`${at}: too many ':' (expected DOMAIN\\user:password[:account]; a ':' inside a password is written '\\:')`);
+      if (rest.length > 2)
+        throw new InvalidArgumentError(
+          `${at}: too many ':' (expected DOMAIN\\user:password[:account]; a ':' inside a password is written '\\:')`,
+        );
       rec = { domain, user, password: rest[0]!, ...account(rest[1]) };
     }
     users.push(rec);
@@ -160,19 +193,31 @@ export function parseUsers(text: string, source = 'users file'): MemoryUserDatab
 export function checkUsersFilePermissions(path: string): void {
   if (process.platform === 'win32' || typeof process.getuid !== 'function') return;
   let st;
-  try { st = statSync(path); } catch (e) { throw new InvalidArgumentError(`cannot read the users file ${path}: ${(e as Error).message}`); }
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read the users file ${path}: ${(e as Error).message}`);
+  }
   if (st.mode & 0o077) {
-    throw new InvalidArgumentError(`the users file ${path} is accessible by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); it holds passwords: run \`chmod 600 ${path}\``);
+    throw new InvalidArgumentError(
+      `the users file ${path} is accessible by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); it holds passwords: run \`chmod 600 ${path}\``,
+    );
   }
   const me = process.getuid();
   if (st.uid !== me && st.uid !== 0) {
-    throw new InvalidArgumentError(`the users file ${path} belongs to uid ${st.uid}, not to this endpoint's account (uid ${me}) or root: whoever owns it decides who logs on as what; run \`chown ${me} ${path}\``);
+    throw new InvalidArgumentError(
+      `the users file ${path} belongs to uid ${st.uid}, not to this endpoint's account (uid ${me}) or root: whoever owns it decides who logs on as what; run \`chown ${me} ${path}\``,
+    );
   }
 }
 
 export function loadUsersFile(path: string): MemoryUserDatabase {
   checkUsersFilePermissions(path);
   let text: string;
-  try { text = readFileSync(path, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read the users file ${path}: ${(e as Error).message}`); }
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InvalidArgumentError(`cannot read the users file ${path}: ${(e as Error).message}`);
+  }
   return parseUsers(text, path);
 }

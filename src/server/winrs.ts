@@ -17,8 +17,18 @@ import { randomUUID } from 'node:crypto';
 import { buildResponse, parseDuration, responseEnvelopeParts } from '../wsman/envelope.js';
 import { Action } from '../wsman/ns.js';
 import {
-  SHELL_CMD_URI, SIGNAL, commandResponseBody, createResponseBody, parseCommandLineRequest, parseReceiveRequest,
-  parseSendRequest, parseShellRequest, parseSignalRequest, receiveResponseBytes, sendResponseBody, signalResponseBody,
+  SHELL_CMD_URI,
+  SIGNAL,
+  commandResponseBody,
+  createResponseBody,
+  parseCommandLineRequest,
+  parseReceiveRequest,
+  parseSendRequest,
+  parseShellRequest,
+  parseSignalRequest,
+  receiveResponseBytes,
+  sendResponseBody,
+  signalResponseBody,
   type StreamChunk,
 } from '../winrs/messages.js';
 import { RemoteProtocolError } from '../errors.js';
@@ -31,7 +41,6 @@ import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimi
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
 const COALESCE_MS = 50;
-
 
 class ServerCommand {
   readonly id = randomUUID().toUpperCase();
@@ -54,7 +63,11 @@ class ServerCommand {
     const onData = (name: string) => (d: Buffer) => {
       this.queue.push({ name, data: d });
       this.queued += d.length;
-      if (this.queued > HIGH_WATER && !this.paused) { this.paused = true; child.stdout?.pause(); child.stderr?.pause(); }
+      if (this.queued > HIGH_WATER && !this.paused) {
+        this.paused = true;
+        child.stdout?.pause();
+        child.stderr?.pause();
+      }
       this.wake();
     };
     child.stdout?.on('data', onData('stdout'));
@@ -68,7 +81,9 @@ class ServerCommand {
     });
   }
 
-  wake(): void { for (const w of this.waiters) w(); }
+  wake(): void {
+    for (const w of this.waiters) w();
+  }
 
   /** A line from the endpoint itself on the command's stderr (e.g. a quota stopped it). */
   note(text: string): void {
@@ -79,20 +94,30 @@ class ServerCommand {
   }
 
   /** Bytes of stdin accepted but not yet taken by the process (Node's buffer; the pipe's 64 KiB not counted). */
-  get stdinBuffered(): number { return this.child?.stdin?.writableLength ?? 0; }
+  get stdinBuffered(): number {
+    return this.child?.stdin?.writableLength ?? 0;
+  }
 
   /** Release everything: the process group is killed, stdin and output buffers are dropped. */
   dispose(): void {
     this.kill('SIGKILL');
-    try { this.child?.stdin?.destroy(); } catch { /* gone */ }
+    try {
+      this.child?.stdin?.destroy();
+    } catch {
+      /* gone */
+    }
     this.queue = [];
     this.queued = 0;
     this.wake();
   }
 
-  get queuedBytes(): number { return this.queued; }
+  get queuedBytes(): number {
+    return this.queued;
+  }
 
-  get hasData(): boolean { return this.queued > 0 || this.queue.length > 0; }
+  get hasData(): boolean {
+    return this.queued > 0 || this.queue.length > 0;
+  }
 
   /** Wait until predicate holds or ms pass or the signal aborts. */
   wait(pred: () => boolean, ms: number, signal: AbortSignal): Promise<void> {
@@ -108,14 +133,27 @@ class ServerCommand {
       const head = this.queue[0]!;
       const last = out[out.length - 1];
       let piece: Buffer;
-      if (head.data.length <= budget) { piece = head.data; this.queue.shift(); } else { piece = head.data.subarray(0, budget); head.data = head.data.subarray(budget); }
+      if (head.data.length <= budget) {
+        piece = head.data;
+        this.queue.shift();
+      } else {
+        piece = head.data.subarray(0, budget);
+        head.data = head.data.subarray(budget);
+      }
       budget -= piece.length + 120;
       this.queued -= piece.length;
       if (last && last.name === head.name && !last.end) runs[runs.length - 1]!.push(piece);
-      else { out.push({ name: head.name, commandId: this.id, data: piece, end: false }); runs.push([piece]); }
+      else {
+        out.push({ name: head.name, commandId: this.id, data: piece, end: false });
+        runs.push([piece]);
+      }
     }
     for (let i = 0; i < out.length; i++) if (runs[i]!.length > 1) out[i]!.data = Buffer.concat(runs[i]!);
-    if (this.paused && this.queued < LOW_WATER && this.child) { this.paused = false; this.child.stdout?.resume(); this.child.stderr?.resume(); }
+    if (this.paused && this.queued < LOW_WATER && this.child) {
+      this.paused = false;
+      this.child.stdout?.resume();
+      this.child.stderr?.resume();
+    }
     return out;
   }
 
@@ -124,13 +162,24 @@ class ServerCommand {
   interrupt(): void {
     this.kill('SIGINT');
     const age = Date.now() - this.startedAt;
-    if (age < 250) setTimeout(() => { if (!this.finished) this.kill('SIGINT'); }, 250 - age).unref();
+    if (age < 250)
+      setTimeout(() => {
+        if (!this.finished) this.kill('SIGINT');
+      }, 250 - age).unref();
   }
 
   kill(sig: NodeJS.Signals): void {
     const c = this.child;
     if (!c?.pid) return;
-    try { process.kill(-c.pid, sig); } catch { try { c.kill(sig); } catch { /* gone */ } }
+    try {
+      process.kill(-c.pid, sig);
+    } catch {
+      try {
+        c.kill(sig);
+      } catch {
+        /* gone */
+      }
+    }
   }
 }
 
@@ -149,7 +198,13 @@ class ServerShell {
   busy = 0;
   idleTimer: NodeJS.Timeout | undefined;
   readonly ownerKey: string;
-  constructor(readonly owner: LogonSession, readonly cwd: string | undefined, readonly env: Record<string, string>, readonly inputStreams: string, readonly outputStreams: string) {
+  constructor(
+    readonly owner: LogonSession,
+    readonly cwd: string | undefined,
+    readonly env: Record<string, string>,
+    readonly inputStreams: string,
+    readonly outputStreams: string,
+  ) {
     this.ownerKey = userKey(owner.identity);
   }
   close(): void {
@@ -167,7 +222,11 @@ export class WinrsExecutor {
   private sampler: NodeJS.Timeout | undefined;
   private closed = false;
 
-  constructor(readonly limits: EndpointLimits = DEFAULT_LIMITS, private readonly log: (line: string) => void = () => undefined, private readonly sampleMs = 1000) {}
+  constructor(
+    readonly limits: EndpointLimits = DEFAULT_LIMITS,
+    private readonly log: (line: string) => void = () => undefined,
+    private readonly sampleMs = 1000,
+  ) {}
 
   /** Shells of one user ("domain\\user", any case). */
   countShells(user: string): number {
@@ -178,8 +237,13 @@ export class WinrsExecutor {
 
   /** Figures for tests and the log: shells, running commands, stdin bytes buffered in the endpoint. */
   stats(): { shells: number; commands: number; stdinBufferedBytes: number } {
-    let commands = 0; let stdin = 0;
-    for (const s of this.shells.values()) for (const c of s.commands.values()) { commands++; stdin += c.stdinBuffered; }
+    let commands = 0;
+    let stdin = 0;
+    for (const s of this.shells.values())
+      for (const c of s.commands.values()) {
+        commands++;
+        stdin += c.stdinBuffered;
+      }
     return { shells: this.shells.size, commands, stdinBufferedBytes: stdin };
   }
 
@@ -187,17 +251,28 @@ export class WinrsExecutor {
     const { env } = req;
     try {
       switch (env.action) {
-        case Action.Create: return this.create(req);
-        case Action.Delete: return this.delete(req);
-        case Action.Command: return await this.command(req);
-        case Action.Send: return await this.send(req);
-        case Action.Receive: return await this.receive(req);
-        case Action.Signal: return this.signal(req);
-        default: throw faults.actionNotSupported(env.action ?? '(none)');
+        case Action.Create:
+          return this.create(req);
+        case Action.Delete:
+          return this.delete(req);
+        case Action.Command:
+          return await this.command(req);
+        case Action.Send:
+          return await this.send(req);
+        case Action.Receive:
+          return await this.receive(req);
+        case Action.Signal:
+          return this.signal(req);
+        default:
+          throw faults.actionNotSupported(env.action ?? '(none)');
       }
     } finally {
       const shell = this.touched.get(req);
-      if (shell) { shell.busy--; shell.lastUsed = Date.now(); if (this.shells.has(shell.id)) this.armIdle(shell); }
+      if (shell) {
+        shell.busy--;
+        shell.lastUsed = Date.now();
+        if (this.shells.has(shell.id)) this.armIdle(shell);
+      }
     }
   }
 
@@ -205,7 +280,10 @@ export class WinrsExecutor {
     this.closed = true;
     if (this.sampler) clearInterval(this.sampler);
     this.sampler = undefined;
-    for (const s of this.shells.values()) { s.close(); s.owner.unref(); }
+    for (const s of this.shells.values()) {
+      s.close();
+      s.owner.unref();
+    }
     this.shells.clear();
   }
 
@@ -215,7 +293,10 @@ export class WinrsExecutor {
     const left = Math.max(50, Math.min(shell.idleMs - (Date.now() - shell.lastUsed), 0x7fffffff));
     shell.idleTimer = setTimeout(() => {
       if (this.shells.get(shell.id) !== shell) return;
-      if (shell.busy > 0 || Date.now() - shell.lastUsed < shell.idleMs) { this.armIdle(shell); return; }
+      if (shell.busy > 0 || Date.now() - shell.lastUsed < shell.idleMs) {
+        this.armIdle(shell);
+        return;
+      }
       this.log(`${new Date().toISOString()} shell ${shell.id} of ${shell.owner.name} closed after IdleTimeout ${shell.idleMs} ms`);
       this.drop(shell);
     }, left).unref();
@@ -231,29 +312,54 @@ export class WinrsExecutor {
     const id = req.env.selectors.get('ShellId');
     const shell = id ? this.shells.get(id.toUpperCase()) : undefined;
     if (!shell) throw faults.invalidSelectors('shell');
-    const a = shell.owner.identity; const b = req.session.identity;
+    const a = shell.owner.identity;
+    const b = req.session.identity;
     if (a.user.toLowerCase() !== b.user.toLowerCase() || a.domain.toLowerCase() !== b.domain.toLowerCase()) throw faults.accessDenied();
     shell.lastUsed = Date.now();
-    if (!this.touched.has(req)) { this.touched.set(req, shell); shell.busy++; }
+    if (!this.touched.has(req)) {
+      this.touched.set(req, shell);
+      shell.busy++;
+    }
     return shell;
   }
 
   private create(req: WsmanRequest): string {
     let spec;
-    try { spec = parseShellRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      spec = parseShellRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     if (spec.workingDirectory && !isDir(spec.workingDirectory)) {
       throw faults.provider(2147942667, 'The directory name is invalid. ', 'w:InternalError');
     }
-    const shell = new ServerShell(req.session, spec.workingDirectory, spec.environment, spec.inputStreams.join(' '), spec.outputStreams.join(' '));
+    const shell = new ServerShell(
+      req.session,
+      spec.workingDirectory,
+      spec.environment,
+      spec.inputStreams.join(' '),
+      spec.outputStreams.join(' '),
+    );
     shell.idleMs = effectiveIdleMs(spec.idleTimeout, this.limits.idleTimeoutMs);
     req.session.ref();
     this.shells.set(shell.id, shell);
     this.armIdle(shell);
-    return buildResponse(Action.CreateResponse, req.env.messageId, createResponseBody({
-      shellId: shell.id, address: req.endpoint.url, owner: req.session.identity.user, clientIp: req.clientIp,
-      idleTimeout: `PT${(shell.idleMs / 1000).toFixed(3)}S`, inputStreams: shell.inputStreams, outputStreams: shell.outputStreams, resourceUri: SHELL_CMD_URI,
-      environment: spec.environment, workingDirectory: spec.workingDirectory,
-    }));
+    return buildResponse(
+      Action.CreateResponse,
+      req.env.messageId,
+      createResponseBody({
+        shellId: shell.id,
+        address: req.endpoint.url,
+        owner: req.session.identity.user,
+        clientIp: req.clientIp,
+        idleTimeout: `PT${(shell.idleMs / 1000).toFixed(3)}S`,
+        inputStreams: shell.inputStreams,
+        outputStreams: shell.outputStreams,
+        resourceUri: SHELL_CMD_URI,
+        environment: spec.environment,
+        workingDirectory: spec.workingDirectory,
+      }),
+    );
   }
 
   private delete(req: WsmanRequest): string {
@@ -265,29 +371,45 @@ export class WinrsExecutor {
   private async command(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let cl;
-    try { cl = parseCommandLineRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      cl = parseCommandLineRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
     if (this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell) throw quotaFaults.maxProcesses();
     const cmd = new ServerCommand(shell);
     // the logon's account and a clean environment (src/server/spawn.ts) + the client's variables + the logon's
-    const env: Record<string, string> = { ...shell.env, ...await childEnv(shell.owner) };
-    let file = cl.command; let args = cl.args;
+    const env: Record<string, string> = { ...shell.env, ...(await childEnv(shell.owner)) };
+    let file = cl.command;
+    let args = cl.args;
     if (!skipShell) {
       let line = [cl.command, ...cl.args].join(' ');
       line = line.replace(/^\s*cmd(\.exe)?\s+\/c\s+/i, '');
       if (!line.trim()) throw faults.provider(87, 'The parameter is incorrect. ', 'w:InvalidParameter');
       // a line without shell syntax runs directly (what the shell would exec), anything else through /bin/sh -c
       const direct = directArgv(line, env.PATH ?? accountPath(accountOf(shell.owner)));
-      if (direct) { file = direct[0]!; args = direct.slice(1); } else { file = '/bin/sh'; args = ['-c', line]; }
+      if (direct) {
+        file = direct[0]!;
+        args = direct.slice(1);
+      } else {
+        file = '/bin/sh';
+        args = ['-c', line];
+      }
     }
-    const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch((e: NodeJS.ErrnoException) => {
-      throw e.code === 'ENOENT'
-        ? faults.provider(2147942402, 'The system cannot find the file specified. ')
-        : faults.provider(2147942405, `The command could not be started: ${e.code ?? e.message} `);
-    });
+    const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch(
+      (e: NodeJS.ErrnoException) => {
+        throw e.code === 'ENOENT'
+          ? faults.provider(2147942402, 'The system cannot find the file specified. ')
+          : faults.provider(2147942405, `The command could not be started: ${e.code ?? e.message} `);
+      },
+    );
     cmd.start(child);
     shell.commands.set(cmd.id, cmd);
-    if (!this.shells.has(shell.id) || this.closed) { cmd.dispose(); throw faults.invalidSelectors('shell'); }
+    if (!this.shells.has(shell.id) || this.closed) {
+      cmd.dispose();
+      throw faults.invalidSelectors('shell');
+    }
     this.startSampler();
     return buildResponse(Action.CommandResponse, req.env.messageId, commandResponseBody(cmd.id));
   }
@@ -303,7 +425,11 @@ export class WinrsExecutor {
   private async send(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
     let streams;
-    try { streams = parseSendRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      streams = parseSendRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     for (const s of streams) {
       const cmd = this.commandFor(shell, s.commandId);
       const stdin = cmd.child?.stdin;
@@ -342,24 +468,46 @@ export class WinrsExecutor {
   sample(): void {
     const bySid = new Map<number, ServerCommand>();
     for (const sh of this.shells.values()) for (const c of sh.commands.values()) if (c.child?.pid && !c.finished) bySid.set(c.child.pid, c);
-    if (!bySid.size) { if (this.sampler) clearInterval(this.sampler); this.sampler = undefined; return; }
+    if (!bySid.size) {
+      if (this.sampler) clearInterval(this.sampler);
+      this.sampler = undefined;
+      return;
+    }
     const usage = sampleSessions(new Set(bySid.keys()));
     const maxBytes = this.limits.maxMemoryPerShellMB * 1024 * 1024;
     for (const sh of this.shells.values()) {
       const live = [...sh.commands.values()].filter((c) => c.child?.pid && !c.finished);
       if (!live.length) continue;
-      let procs = 0; let rss = 0;
-      for (const c of live) { const u = usage.get(c.child!.pid!); if (u) { procs += u.processes; rss += u.rssBytes; } }
+      let procs = 0;
+      let rss = 0;
+      for (const c of live) {
+        const u = usage.get(c.child!.pid!);
+        if (u) {
+          procs += u.processes;
+          rss += u.rssBytes;
+        }
+      }
       if (rss > maxBytes) {
-        this.log(`${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${Math.round(rss / 1048576)} MB resident exceeds MaxMemoryPerShellMB ${this.limits.maxMemoryPerShellMB}; its commands are stopped`);
-        for (const c of live) { c.note(`winrm-ts serve: the shell's processes use ${Math.round(rss / 1048576)} MB, over MaxMemoryPerShellMB (${this.limits.maxMemoryPerShellMB}); the command was stopped.\n`); c.kill('SIGKILL'); }
+        this.log(
+          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${Math.round(rss / 1048576)} MB resident exceeds MaxMemoryPerShellMB ${this.limits.maxMemoryPerShellMB}; its commands are stopped`,
+        );
+        for (const c of live) {
+          c.note(
+            `winrm-ts serve: the shell's processes use ${Math.round(rss / 1048576)} MB, over MaxMemoryPerShellMB (${this.limits.maxMemoryPerShellMB}); the command was stopped.\n`,
+          );
+          c.kill('SIGKILL');
+        }
         continue;
       }
       // newest commands first until the shell is back within MaxProcessesPerShell
       for (const c of live.sort((a, b) => b.startedAt - a.startedAt)) {
         if (procs <= this.limits.maxProcessesPerShell) break;
-        this.log(`${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${procs} processes exceed MaxProcessesPerShell ${this.limits.maxProcessesPerShell}; command ${c.id} is stopped`);
-        c.note(`winrm-ts serve: the shell runs ${procs} processes, over MaxProcessesPerShell (${this.limits.maxProcessesPerShell}); the command was stopped.\n`);
+        this.log(
+          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${procs} processes exceed MaxProcessesPerShell ${this.limits.maxProcessesPerShell}; command ${c.id} is stopped`,
+        );
+        c.note(
+          `winrm-ts serve: the shell runs ${procs} processes, over MaxProcessesPerShell (${this.limits.maxProcessesPerShell}); the command was stopped.\n`,
+        );
         c.kill('SIGKILL');
         procs -= usage.get(c.child!.pid!)?.processes ?? 0;
       }
@@ -369,7 +517,11 @@ export class WinrsExecutor {
   private async receive(req: WsmanRequest): Promise<Buffer> {
     const shell = this.shellFor(req);
     let r;
-    try { r = parseReceiveRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      r = parseReceiveRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     if (!r.commandId) throw faults.invalidParameter();
     const cmd = this.commandFor(shell, r.commandId);
     if (cmd.reported) throw faults.invalidSelectors('command');
@@ -379,11 +531,19 @@ export class WinrsExecutor {
     if (!cmd.hasData && !cmd.finished) throw faults.timedOut();
     // coalesce: a short command's output and its end travel together
     const budget = Math.max(1024, Math.floor((req.replyMaxEnvelopeSize - 3072) / 4) * 3 - 1024);
-    if (!cmd.finished) await cmd.wait(() => cmd.finished || cmd.queuedBytes >= budget, Math.min(COALESCE_MS, Math.max(0, req.operationTimeoutMs - (Date.now() - started))), req.signal);
+    if (!cmd.finished)
+      await cmd.wait(
+        () => cmd.finished || cmd.queuedBytes >= budget,
+        Math.min(COALESCE_MS, Math.max(0, req.operationTimeoutMs - (Date.now() - started))),
+        req.signal,
+      );
     const chunks = cmd.take(budget);
     let state;
     if (cmd.finished && !cmd.hasData) {
-      chunks.push({ name: 'stdout', commandId: cmd.id, data: new Uint8Array(), end: true }, { name: 'stderr', commandId: cmd.id, data: new Uint8Array(), end: true });
+      chunks.push(
+        { name: 'stdout', commandId: cmd.id, data: new Uint8Array(), end: true },
+        { name: 'stderr', commandId: cmd.id, data: new Uint8Array(), end: true },
+      );
       state = { commandId: cmd.id, state: 'Done', exitCode: cmd.exitCode };
       cmd.reported = true;
       shell.commands.delete(cmd.id);
@@ -395,7 +555,11 @@ export class WinrsExecutor {
   private signal(req: WsmanRequest): string {
     const shell = this.shellFor(req);
     let s;
-    try { s = parseSignalRequest(req.env.payload); } catch (e) { throw faults.invalidBody((e as Error).message); }
+    try {
+      s = parseSignalRequest(req.env.payload);
+    } catch (e) {
+      throw faults.invalidBody((e as Error).message);
+    }
     const cmd = s.commandId ? shell.commands.get(s.commandId.toUpperCase()) : undefined;
     // a Signal for a finished (already reported) command is accepted silently, as pywinrm's cleanup expects
     if (cmd) {
@@ -417,11 +581,24 @@ export function effectiveIdleMs(raw: string | undefined, maxMs: number): number 
 }
 
 /** Resolve once the writable's buffer is at most `target` bytes, after `ms`, or when `signal` aborts. */
-function waitDrain(w: NodeJS.WritableStream & { writableLength: number; destroyed: boolean }, target: number, ms: number, signal: AbortSignal): Promise<void> {
+function waitDrain(
+  w: NodeJS.WritableStream & { writableLength: number; destroyed: boolean },
+  target: number,
+  ms: number,
+  signal: AbortSignal,
+): Promise<void> {
   if (w.writableLength <= Math.max(0, target) || signal.aborted) return Promise.resolve();
   return new Promise((resolve) => {
-    const done = () => { clearTimeout(timer); w.off('drain', check); w.off('close', done); signal.removeEventListener('abort', done); resolve(); };
-    const check = () => { if (w.writableLength <= Math.max(0, target)) done(); };
+    const done = () => {
+      clearTimeout(timer);
+      w.off('drain', check);
+      w.off('close', done);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const check = () => {
+      if (w.writableLength <= Math.max(0, target)) done();
+    };
     const timer = setTimeout(done, ms);
     w.on('drain', check);
     w.once('close', done);
@@ -429,6 +606,12 @@ function waitDrain(w: NodeJS.WritableStream & { writableLength: number; destroye
   });
 }
 
-function isDir(p: string): boolean { try { return existsSync(p) && statSync(p).isDirectory(); } catch { return false; } }
+function isDir(p: string): boolean {
+  try {
+    return existsSync(p) && statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 export { WsmanFault };

@@ -12,8 +12,11 @@ export async function hashLocalFile(path: string, limit = Number.POSITIVE_INFINI
     while (bytes < limit) {
       const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, limit - bytes), bytes);
       if (bytesRead <= 0) break;
-      hash.update(buf.subarray(0, bytesRead)); bytes += bytesRead;
+      hash.update(buf.subarray(0, bytesRead));
+      bytes += bytesRead;
     }
-  } finally { await fh.close(); }
+  } finally {
+    await fh.close();
+  }
   return { hash, bytes };
 }

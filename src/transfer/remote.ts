@@ -64,18 +64,27 @@ export function numberOf(v: ClixmlValue): number | undefined {
 /** A property bag out of a PSCustomObject / hashtable output value. */
 export function recordOf(v: ClixmlValue): Record<string, unknown> | undefined {
   const p = toPlain(v as PSValue);
-  return p && typeof p === 'object' && !Array.isArray(p) && !(p instanceof Uint8Array) ? p as Record<string, unknown> : undefined;
+  return p && typeof p === 'object' && !Array.isArray(p) && !(p instanceof Uint8Array) ? (p as Record<string, unknown>) : undefined;
 }
 
 /** Run a script to completion and return its output; a failure (error record or Failed state) becomes a typed error. */
-export async function runScript(session: TransferSession, what: string, script: string, parameters: Record<string, PSValue>, signal?: AbortSignal): Promise<ClixmlValue[]> {
+export async function runScript(
+  session: TransferSession,
+  what: string,
+  script: string,
+  parameters: Record<string, PSValue>,
+  signal?: AbortSignal,
+): Promise<ClixmlValue[]> {
   const output: ClixmlValue[] = [];
   const errors: ClixmlValue[] = [];
   let failed = false;
   for await (const ev of session.stream(script, { parameters, signal })) {
     if (ev.type === 'output') output.push(ev.value);
     else if (ev.type === 'error') errors.push(ev.record);
-    else if (ev.type === 'state' && ev.state === PSInvocationState.Failed) { failed = true; if (ev.error !== undefined) errors.push(ev.error); }
+    else if (ev.type === 'state' && ev.state === PSInvocationState.Failed) {
+      failed = true;
+      if (ev.error !== undefined) errors.push(ev.error);
+    }
   }
   if (signal?.aborted) throw signal.reason instanceof WinRMError ? signal.reason : new AbortError(`${what} was aborted`);
   if (failed || errors.length) throw scriptFailure(what, errors);
@@ -85,6 +94,12 @@ export async function runScript(session: TransferSession, what: string, script: 
 /** A promise-based wake-up: `wait()` resolves at the next `wake()`. */
 export class Signal {
   private waiters: Array<() => void> = [];
-  wait(): Promise<void> { return new Promise((r) => this.waiters.push(r)); }
-  wake(): void { const w = this.waiters; this.waiters = []; for (const f of w) f(); }
+  wait(): Promise<void> {
+    return new Promise((r) => this.waiters.push(r));
+  }
+  wake(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
 }

@@ -88,9 +88,12 @@ function Move-WtFile([string]$from, [string]$to) {
  * ('/'-separated, under the source), `$Dirs` the directories to create (relative). Output: one object with the
  * resolved root and, per file, its full path and partial file (length + SHA-256) when one exists.
  */
-export const PREPARE_UPLOAD = String.raw`
+export const PREPARE_UPLOAD =
+  String.raw`
 param([string]$Target, [string]$Layout, [string[]]$Names, [string[]]$Rels, [string[]]$Dirs, [bool]$Resume)
-` + REMOTE_HELPERS + String.raw`
+` +
+  REMOTE_HELPERS +
+  String.raw`
 if ($null -eq $Rels) { $Rels = @() }
 if ($null -eq $Dirs) { $Dirs = @() }
 try { $full = Resolve-WtPath $Target } catch { Stop-WtFrom $_ $Target }
@@ -137,7 +140,10 @@ $dirPaths = foreach ($d in $Dirs) { [IO.Path]::Combine($root, $d.Replace('/', $w
  *                                                           mode, rename it over path; answered by { Path; Sha256 }
  *   @{ op = 'pause' }                                        close the open file without finishing it (segment end)
  */
-export const UPLOAD = 'param([long]$AckEvery = 1)\nbegin {' + REMOTE_HELPERS + String.raw`
+export const UPLOAD =
+  'param([long]$AckEvery = 1)\nbegin {' +
+  REMOTE_HELPERS +
+  String.raw`
 $cur = $null; $total = [long]0; $acked = [long]0
 }
 process {
@@ -193,9 +199,12 @@ end { if ($null -ne $cur) { $cur.Fs.Dispose() } }
  * fetch, step 1: what the sources are. Output per source: { Source; Full; Name; Kind = 'file'|'dir'; Entries },
  * Entries = files and directories below a directory: { Rel ('/'-separated); Dir; Length; Mode }.
  */
-export const LIST = String.raw`
+export const LIST =
+  String.raw`
 param([string[]]$Paths)
-` + REMOTE_HELPERS + String.raw`
+` +
+  REMOTE_HELPERS +
+  String.raw`
 foreach ($src in $Paths) {
   try { $full = Resolve-WtPath $src } catch { Stop-WtFrom $_ $src }
   $kind = Get-WtKind $full
@@ -227,10 +236,13 @@ foreach ($src in $Paths) {
  * byte[] chunk of at most $Chunk bytes; after a file's last chunk { Done = path; Sha256; Length } (SHA-256 of the
  * whole file as read, prefix included).
  */
-export const DOWNLOAD = String.raw`
+export const DOWNLOAD =
+  String.raw`
 param([int]$Chunk)
 begin {
-` + REMOTE_HELPERS + String.raw`
+` +
+  REMOTE_HELPERS +
+  String.raw`
   $queue = [Collections.Generic.Queue[object]]::new(); $credit = 0; $cur = $null
   function Open-WtNext {
     $r = $queue.Dequeue(); $p = [string]$r.path

@@ -39,7 +39,13 @@ export interface CopyOptions extends TransferOptions {
   segmentBytes?: number;
 }
 
-export interface TransferredFile { local: string; remote: string; bytes: number; sha256: string; resumedFrom: number }
+export interface TransferredFile {
+  local: string;
+  remote: string;
+  bytes: number;
+  sha256: string;
+  resumedFrom: number;
+}
 export interface TransferResult {
   files: TransferredFile[];
   directories: number;
@@ -54,8 +60,19 @@ export interface TransferResult {
 /** What can be copied: local paths (files or directories), or the bytes of one file as a stream or buffer. */
 export type CopySource = string | string[] | AsyncIterable<Uint8Array> | Uint8Array;
 
-interface LocalFile { local: string; rel: string; size: number | undefined; mode: number | undefined; stream?: AsyncIterable<Uint8Array> }
-interface UploadJob extends LocalFile { remote: string; offset: number; hash: Hash; resumedFrom: number }
+interface LocalFile {
+  local: string;
+  rel: string;
+  size: number | undefined;
+  mode: number | undefined;
+  stream?: AsyncIterable<Uint8Array>;
+}
+interface UploadJob extends LocalFile {
+  remote: string;
+  offset: number;
+  hash: Hash;
+  resumedFrom: number;
+}
 
 const DEFAULT_SEGMENT = 24 * 1024 * 1024;
 
@@ -66,38 +83,59 @@ function isStreamSource(s: CopySource): s is AsyncIterable<Uint8Array> | Uint8Ar
 /** Files and directories under `dir` (relative, '/'-separated), sorted; symbolic links to directories are not followed. */
 async function walk(dir: string, rel: string, files: LocalFile[], dirs: Array<{ rel: string; mode: number }>): Promise<void> {
   let entries;
-  try { entries = await readdir(dir, { withFileTypes: true }); } catch (e) { throw localTransferError(e, dir); }
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    throw localTransferError(e, dir);
+  }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const d of entries) {
     const full = join(dir, d.name);
     const r = rel ? `${rel}/${d.name}` : d.name;
-    let isDir = d.isDirectory(); let isFile = d.isFile();
+    let isDir = d.isDirectory();
+    let isFile = d.isFile();
     let st;
     if (d.isSymbolicLink()) {
-      try { st = await stat(full); } catch { continue; } // a dangling link: nothing to copy
-      isDir = false; isFile = st.isFile(); // links to directories are not followed (no cycles)
+      try {
+        st = await stat(full);
+      } catch {
+        continue;
+      } // a dangling link: nothing to copy
+      isDir = false;
+      isFile = st.isFile(); // links to directories are not followed (no cycles)
     }
     if (isDir) {
-      const s = await stat(full).catch((e) => { throw localTransferError(e, full); });
+      const s = await stat(full).catch((e) => {
+        throw localTransferError(e, full);
+      });
       dirs.push({ rel: r, mode: s.mode & 0o7777 });
       await walk(full, r, files, dirs);
     } else if (isFile) {
-      st ??= await stat(full).catch((e) => { throw localTransferError(e, full); });
+      st ??= await stat(full).catch((e) => {
+        throw localTransferError(e, full);
+      });
       files.push({ local: full, rel: r, size: st.size, mode: st.mode & 0o7777 });
     }
   }
 }
 
 /** Plan the copy of local paths: the layout the remote side resolves (cp semantics) and every file and directory. */
-async function planLocal(paths: string[]): Promise<{ layout: 'file' | 'dir' | 'multi'; names: string[]; files: LocalFile[]; dirs: Array<{ rel: string; mode: number }> }> {
+async function planLocal(
+  paths: string[],
+): Promise<{ layout: 'file' | 'dir' | 'multi'; names: string[]; files: LocalFile[]; dirs: Array<{ rel: string; mode: number }> }> {
   if (!paths.length) throw new InvalidArgumentError('nothing to copy: give at least one local path');
-  const files: LocalFile[] = []; const dirs: Array<{ rel: string; mode: number }> = [];
+  const files: LocalFile[] = [];
+  const dirs: Array<{ rel: string; mode: number }> = [];
   const names = new Set<string>();
   const kinds: Array<'file' | 'dir'> = [];
   for (const p of paths) {
     const full = resolve(p);
     let st;
-    try { st = await stat(full); } catch (e) { throw localTransferError(e, p); }
+    try {
+      st = await stat(full);
+    } catch (e) {
+      throw localTransferError(e, p);
+    }
     const name = basename(full);
     if (paths.length > 1) {
       if (names.has(name)) throw new InvalidArgumentError(`two sources are named '${name}': they would land on the same remote path`);
@@ -126,48 +164,102 @@ async function hashPrefix(path: string, n: number): Promise<{ hex: string; hash:
 
 /** Re-chunk a byte stream into pieces of `size` bytes (the last may be shorter). */
 async function* rechunk(src: AsyncIterable<Uint8Array> | Uint8Array, size: number): AsyncGenerator<Uint8Array> {
-  if (src instanceof Uint8Array) { for (let o = 0; o < src.length; o += size) yield src.subarray(o, Math.min(src.length, o + size)); return; }
-  let pend: Uint8Array[] = []; let n = 0;
+  if (src instanceof Uint8Array) {
+    for (let o = 0; o < src.length; o += size) yield src.subarray(o, Math.min(src.length, o + size));
+    return;
+  }
+  let pend: Uint8Array[] = [];
+  let n = 0;
   for await (const c0 of src) {
     let c = typeof c0 === 'string' ? new TextEncoder().encode(c0) : c0;
     while (c.length) {
       const take = Math.min(size - n, c.length);
-      pend.push(c.subarray(0, take)); n += take; c = c.subarray(take);
-      if (n === size) { yield pend.length === 1 ? pend[0]! : Buffer.concat(pend); pend = []; n = 0; }
+      pend.push(c.subarray(0, take));
+      n += take;
+      c = c.subarray(take);
+      if (n === size) {
+        yield pend.length === 1 ? pend[0]! : Buffer.concat(pend);
+        pend = [];
+        n = 0;
+      }
     }
   }
   if (n) yield pend.length === 1 ? pend[0]! : Buffer.concat(pend);
 }
 
 /** Copy local files / directories, or a stream, to `remote` (cp semantics: into it when it is a directory). */
-export async function copyToRemote(session: TransferSession, source: CopySource, remote: string, opts: CopyOptions = {}): Promise<TransferResult> {
+export async function copyToRemote(
+  session: TransferSession,
+  source: CopySource,
+  remote: string,
+  opts: CopyOptions = {},
+): Promise<TransferResult> {
   if (typeof remote !== 'string' || !remote) throw new InvalidArgumentError('give the remote path to copy to');
   const signal = opts.signal;
   const resume = opts.resume !== false;
-  let layout: 'file' | 'dir' | 'multi' | 'stream'; let names: string[]; let files: LocalFile[]; let dirs: Array<{ rel: string; mode: number }>;
+  let layout: 'file' | 'dir' | 'multi' | 'stream';
+  let names: string[];
+  let files: LocalFile[];
+  let dirs: Array<{ rel: string; mode: number }>;
   if (isStreamSource(source)) {
-    layout = 'stream'; names = ['']; dirs = [];
-    files = [{ local: '-', rel: '', size: source instanceof Uint8Array ? source.length : undefined, mode: opts.mode, stream: source instanceof Uint8Array ? undefined : source }];
-    if (source instanceof Uint8Array) files[0]!.stream = (async function* () { yield source; })();
+    layout = 'stream';
+    names = [''];
+    dirs = [];
+    files = [
+      {
+        local: '-',
+        rel: '',
+        size: source instanceof Uint8Array ? source.length : undefined,
+        mode: opts.mode,
+        stream: source instanceof Uint8Array ? undefined : source,
+      },
+    ];
+    if (source instanceof Uint8Array)
+      files[0]!.stream = (async function* () {
+        yield source;
+      })();
   } else {
     ({ layout, names, files, dirs } = await planLocal(Array.isArray(source) ? source : [source]));
   }
 
   // one round trip: where everything goes, and what is already there
-  const prep = recordOf((await runScript(session, 'preparing the copy', PREPARE_UPLOAD, {
-    Target: remote, Layout: layout, Names: names, Rels: files.map((f) => f.rel), Dirs: dirs.map((d) => d.rel), Resume: resume && layout !== 'stream',
-  }, signal))[0] as ClixmlValue);
+  const prep = recordOf(
+    (
+      await runScript(
+        session,
+        'preparing the copy',
+        PREPARE_UPLOAD,
+        {
+          Target: remote,
+          Layout: layout,
+          Names: names,
+          Rels: files.map((f) => f.rel),
+          Dirs: dirs.map((d) => d.rel),
+          Resume: resume && layout !== 'stream',
+        },
+        signal,
+      )
+    )[0] as ClixmlValue,
+  );
   const remoteFiles = prep?.Files as Array<{ Path: string; PartLength: number; PartSha256: string }> | undefined;
   const remoteDirs = (prep?.Dirs as string[] | undefined) ?? [];
-  if (!remoteFiles || remoteFiles.length !== files.length) throw new LocalProtocolError('the remote host answered the copy preparation with an unexpected shape');
+  if (!remoteFiles || remoteFiles.length !== files.length)
+    throw new LocalProtocolError('the remote host answered the copy preparation with an unexpected shape');
 
   const jobs: UploadJob[] = [];
   for (let i = 0; i < files.length; i++) {
-    const f = files[i]!; const r = remoteFiles[i]!;
-    let offset = 0; let hash = createHash('sha256');
+    const f = files[i]!;
+    const r = remoteFiles[i]!;
+    let offset = 0;
+    let hash = createHash('sha256');
     if (resume && f.size !== undefined && r.PartLength >= 0 && r.PartLength <= f.size && r.PartSha256) {
-      const p = await hashPrefix(f.local, r.PartLength).catch((e) => { throw localTransferError(e, f.local); });
-      if (p.hex === r.PartSha256) { offset = r.PartLength; hash = p.hash; }
+      const p = await hashPrefix(f.local, r.PartLength).catch((e) => {
+        throw localTransferError(e, f.local);
+      });
+      if (p.hex === r.PartSha256) {
+        offset = r.PartLength;
+        hash = p.hash;
+      }
     }
     jobs.push({ ...f, remote: r.Path, offset, hash, resumedFrom: offset });
   }
@@ -177,18 +269,37 @@ export async function copyToRemote(session: TransferSession, source: CopySource,
   progress.emit({ type: 'start', direction: 'copy', files: jobs.length, directories: dirs.length, totalBytes, resumedBytes: resumed });
   progress.skip(resumed);
 
-  const up = new Uploader(session, jobs, remoteDirs.map((p, i) => ({ path: p, mode: dirs[i]?.mode })), {
-    chunk: opts.chunkSize ?? chunkSizeFor(session), window: opts.window ?? 8, segment: opts.segmentBytes ?? DEFAULT_SEGMENT, signal, progress,
-  });
+  const up = new Uploader(
+    session,
+    jobs,
+    remoteDirs.map((p, i) => ({ path: p, mode: dirs[i]?.mode })),
+    {
+      chunk: opts.chunkSize ?? chunkSizeFor(session),
+      window: opts.window ?? 8,
+      segment: opts.segmentBytes ?? DEFAULT_SEGMENT,
+      signal,
+      progress,
+    },
+  );
   const results = await up.run();
   progress.tick();
   return {
-    files: results, directories: dirs.length, bytes: results.reduce((a, r) => a + r.bytes, 0), movedBytes: progress.movedBytes,
-    seconds: progress.seconds, bytesPerSecond: progress.bytesPerSecond,
+    files: results,
+    directories: dirs.length,
+    bytes: results.reduce((a, r) => a + r.bytes, 0),
+    movedBytes: progress.movedBytes,
+    seconds: progress.seconds,
+    bytesPerSecond: progress.bytesPerSecond,
   };
 }
 
-interface UploaderOptions { chunk: number; window: number; segment: number; signal?: AbortSignal; progress: ProgressTracker }
+interface UploaderOptions {
+  chunk: number;
+  window: number;
+  segment: number;
+  signal?: AbortSignal;
+  progress: ProgressTracker;
+}
 
 class Uploader {
   private fileIndex = 0;
@@ -205,8 +316,14 @@ class Uploader {
   /** a read failure of the local side, raised after the pipeline stopped */
   private localError: Error | undefined;
 
-  constructor(private readonly session: TransferSession, private readonly jobs: UploadJob[], private readonly dirs: Array<{ path: string; mode: number | undefined }>, private readonly o: UploaderOptions) {
-    if (!Number.isInteger(o.chunk) || o.chunk < 1024) throw new InvalidArgumentError(`chunkSize must be an integer >= 1024 (got ${o.chunk})`);
+  constructor(
+    private readonly session: TransferSession,
+    private readonly jobs: UploadJob[],
+    private readonly dirs: Array<{ path: string; mode: number | undefined }>,
+    private readonly o: UploaderOptions,
+  ) {
+    if (!Number.isInteger(o.chunk) || o.chunk < 1024)
+      throw new InvalidArgumentError(`chunkSize must be an integer >= 1024 (got ${o.chunk})`);
     if (!Number.isInteger(o.window) || o.window < 1) throw new InvalidArgumentError(`window must be an integer >= 1 (got ${o.window})`);
   }
 
@@ -222,7 +339,9 @@ class Uploader {
 
   /** One pipeline: records until the segment's byte budget is used, then 'pause' (the next one reopens the file). */
   private async segment(): Promise<void> {
-    this.sent = 0; this.acked = 0; this.ended = false;
+    this.sent = 0;
+    this.acked = 0;
+    this.ended = false;
     const errors: ClixmlValue[] = [];
     let failed = false;
     const input = this.records();
@@ -233,17 +352,24 @@ class Uploader {
         if (ev.type === 'output') {
           const n = numberOf(ev.value);
           if (n !== undefined) {
-            if (n > this.acked) { this.o.progress.add(n - this.acked); this.acked = n; }
+            if (n > this.acked) {
+              this.o.progress.add(n - this.acked);
+              this.acked = n;
+            }
             this.ack.wake();
             continue;
           }
           const r = recordOf(ev.value);
           if (r && typeof r.Path === 'string') this.fileDone(r.Path, String(r.Sha256 ?? ''));
         } else if (ev.type === 'error') errors.push(ev.record);
-        else if (ev.type === 'state' && ev.state === PSInvocationState.Failed) { failed = true; if (ev.error !== undefined) errors.push(ev.error); }
+        else if (ev.type === 'state' && ev.state === PSInvocationState.Failed) {
+          failed = true;
+          if (ev.error !== undefined) errors.push(ev.error);
+        }
       }
     } finally {
-      this.ended = true; this.ack.wake();
+      this.ended = true;
+      this.ack.wake();
     }
     if (this.localError) throw this.localError;
     if (failed || errors.length) throw scriptFailure('the copy', errors);
@@ -255,7 +381,15 @@ class Uploader {
     const bytes = j.size ?? this.pos;
     this.results.push({ local: j.local, remote: remotePath, bytes, sha256, resumedFrom: j.resumedFrom });
     this.o.progress.fileDone();
-    this.o.progress.emit({ type: 'file-done', direction: 'copy', local: j.local, remote: remotePath, bytes, sha256, resumedFrom: j.resumedFrom });
+    this.o.progress.emit({
+      type: 'file-done',
+      direction: 'copy',
+      local: j.local,
+      remote: remotePath,
+      bytes,
+      sha256,
+      resumedFrom: j.resumedFrom,
+    });
   }
 
   /** Wait until `n` more bytes fit in the window (or the pipeline ended). */
@@ -272,7 +406,8 @@ class Uploader {
     }
     const buf = Buffer.allocUnsafe(this.o.chunk);
     const { bytesRead } = await this.fh!.read(buf, 0, buf.length, this.pos);
-    if (j.size !== undefined && bytesRead === 0 && this.pos < j.size) throw transferError('local', 'changed', j.local, 'the file shrank while it was read');
+    if (j.size !== undefined && bytesRead === 0 && this.pos < j.size)
+      throw transferError('local', 'changed', j.local, 'the file shrank while it was read');
     return buf.subarray(0, bytesRead);
   }
 
@@ -281,7 +416,10 @@ class Uploader {
     try {
       if (!this.dirsSent) {
         for (const d of this.dirs) {
-          const rec = new Map<string, PSValue>([['op', 'mkdir'], ['path', d.path]]);
+          const rec = new Map<string, PSValue>([
+            ['op', 'mkdir'],
+            ['path', d.path],
+          ]);
           if (d.mode !== undefined) rec.set('mode', d.mode);
           yield rec;
         }
@@ -294,13 +432,24 @@ class Uploader {
         if (!this.fh && !this.streamIt) {
           if (j.stream) this.streamIt = rechunk(j.stream, this.o.chunk)[Symbol.asyncIterator]();
           else {
-            try { this.fh = await open(j.local, 'r'); } catch (e) { throw localTransferError(e, j.local); }
+            try {
+              this.fh = await open(j.local, 'r');
+            } catch (e) {
+              throw localTransferError(e, j.local);
+            }
           }
           this.pos = j.offset;
           reopen = true;
           this.o.progress.emit({ type: 'file', direction: 'copy', local: j.local, remote: j.remote, bytes: j.size, resumedFrom: j.offset });
         }
-        if (reopen) { yield new Map<string, PSValue>([['op', 'open'], ['path', j.remote], ['offset', BigInt(this.pos)]]); reopen = false; }
+        if (reopen) {
+          yield new Map<string, PSValue>([
+            ['op', 'open'],
+            ['path', j.remote],
+            ['offset', BigInt(this.pos)],
+          ]);
+          reopen = false;
+        }
         for (;;) {
           if (j.size !== undefined && this.pos >= j.size) {
             // the file may have grown since it was listed
@@ -310,18 +459,28 @@ class Uploader {
             }
             break;
           }
-          if (budget <= 0) { yield new Map<string, PSValue>([['op', 'pause']]); return; }
+          if (budget <= 0) {
+            yield new Map<string, PSValue>([['op', 'pause']]);
+            return;
+          }
           const c = await this.readChunk(j);
           if (!c.length) break; // a stream ended
           if (!(await this.room(c.length))) return;
           j.hash.update(c);
-          this.pos += c.length; this.sent += c.length; budget -= c.length;
+          this.pos += c.length;
+          this.sent += c.length;
+          budget -= c.length;
           yield c;
         }
-        const rec = new Map<string, PSValue>([['op', 'close'], ['sha256', j.hash.digest('hex')]]);
+        const rec = new Map<string, PSValue>([
+          ['op', 'close'],
+          ['sha256', j.hash.digest('hex')],
+        ]);
         if (j.mode !== undefined) rec.set('mode', j.mode);
         if (j.size === undefined) j.size = this.pos;
-        await this.fh?.close(); this.fh = undefined; this.streamIt = undefined;
+        await this.fh?.close();
+        this.fh = undefined;
+        this.streamIt = undefined;
         this.fileIndex++;
         yield rec;
       }

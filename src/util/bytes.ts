@@ -1,21 +1,43 @@
 /** Byte helpers: Uint8Array inside, Buffer only at Node edges. */
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
-  let n = 0; for (const p of parts) n += p.length;
-  const out = new Uint8Array(n); let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
   return out;
 }
-export function utf16le(s: string): Uint8Array { return new Uint8Array(Buffer.from(s, 'utf16le')); }
-export function fromUtf16le(b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf16le'); }
-export function utf8(s: string): Uint8Array { return new TextEncoder().encode(s); }
-export function fromUtf8(b: Uint8Array): string { return new TextDecoder().decode(b); }
-export function toHex(b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex'); }
-export function fromHex(h: string): Uint8Array { return new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex')); }
-export function toBase64(b: Uint8Array): string { return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64'); }
-export function fromBase64(s: string): Uint8Array { return new Uint8Array(Buffer.from(s, 'base64')); }
+export function utf16le(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'utf16le'));
+}
+export function fromUtf16le(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf16le');
+}
+export function utf8(s: string): Uint8Array {
+  return new TextEncoder().encode(s);
+}
+export function fromUtf8(b: Uint8Array): string {
+  return new TextDecoder().decode(b);
+}
+export function toHex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}
+export function fromHex(h: string): Uint8Array {
+  return new Uint8Array(Buffer.from(h.replace(/\s+/g, ''), 'hex'));
+}
+export function toBase64(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64');
+}
+export function fromBase64(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s, 'base64'));
+}
 export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
-  let d = 0; for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
+  let d = 0;
+  for (let i = 0; i < a.length; i++) d |= a[i]! ^ b[i]!;
   return d === 0;
 }
 

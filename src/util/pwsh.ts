@@ -6,7 +6,11 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 function isExecutableFile(p: string): boolean {
-  try { return statSync(p).isFile() && (accessSync(p, constants.X_OK), true); } catch { return false; }
+  try {
+    return statSync(p).isFile() && (accessSync(p, constants.X_OK), true);
+  } catch {
+    return false;
+  }
 }
 
 /** `explicit` when given, else $WINRM_TS_PWSH, else the first executable `pwsh` on PATH; undefined when none. */

@@ -35,7 +35,12 @@ export interface ShellSpec {
 export function shellBody(s: ShellSpec = {}): string {
   let x = `<rsp:Shell><rsp:InputStreams>${escapeXml(s.inputStreams ?? 'stdin')}</rsp:InputStreams><rsp:OutputStreams>${escapeXml(s.outputStreams ?? 'stdout stderr')}</rsp:OutputStreams>`;
   if (s.environment && Object.keys(s.environment).length) {
-    x += '<rsp:Environment>' + Object.entries(s.environment).map(([k, v]) => `<rsp:Variable Name="${escapeXml(k)}">${escapeXml(v)}</rsp:Variable>`).join('') + '</rsp:Environment>';
+    x +=
+      '<rsp:Environment>' +
+      Object.entries(s.environment)
+        .map(([k, v]) => `<rsp:Variable Name="${escapeXml(k)}">${escapeXml(v)}</rsp:Variable>`)
+        .join('') +
+      '</rsp:Environment>';
   }
   if (s.idleTimeout !== undefined) x += `<rsp:IdleTimeOut>PT${s.idleTimeout}S</rsp:IdleTimeOut>`;
   if (s.lifetime !== undefined) x += `<rsp:Lifetime>PT${s.lifetime}S</rsp:Lifetime>`;
@@ -46,8 +51,11 @@ export function shellBody(s: ShellSpec = {}): string {
 
 /** MS-WSMV 2.2.4.7 CommandLine. */
 export function commandLineBody(command: string, args: string[] = [], commandId?: string): string {
-  return `<rsp:CommandLine${commandId ? ` CommandId="${escapeXml(commandId)}"` : ''}><rsp:Command>${escapeXml(command)}</rsp:Command>` +
-    args.map((a) => `<rsp:Arguments>${escapeXml(a)}</rsp:Arguments>`).join('') + '</rsp:CommandLine>';
+  return (
+    `<rsp:CommandLine${commandId ? ` CommandId="${escapeXml(commandId)}"` : ''}><rsp:Command>${escapeXml(command)}</rsp:Command>` +
+    args.map((a) => `<rsp:Arguments>${escapeXml(a)}</rsp:Arguments>`).join('') +
+    '</rsp:CommandLine>'
+  );
 }
 
 /** MS-WSMV 2.2.4.34 Send. */
@@ -85,9 +93,21 @@ export function parseCommandResponse(env: Envelope): string {
   return id;
 }
 
-export interface StreamChunk { name: string; commandId?: string; data: Uint8Array; end: boolean }
-export interface CommandStateInfo { commandId?: string; state: 'Done' | 'Running' | 'Pending' | string; exitCode?: number }
-export interface ReceiveResult { streams: StreamChunk[]; state?: CommandStateInfo }
+export interface StreamChunk {
+  name: string;
+  commandId?: string;
+  data: Uint8Array;
+  end: boolean;
+}
+export interface CommandStateInfo {
+  commandId?: string;
+  state: 'Done' | 'Running' | 'Pending' | string;
+  exitCode?: number;
+}
+export interface ReceiveResult {
+  streams: StreamChunk[];
+  state?: CommandStateInfo;
+}
 
 const B64_RE = /^[A-Za-z0-9+/\s]*={0,2}\s*$/;
 const EMPTY = Buffer.alloc(0);
@@ -139,7 +159,14 @@ export function parseReceiveResponse(env: Envelope): ReceiveResult {
 
 // ---------------- server: request parsing ----------------
 
-export interface ShellRequest { inputStreams: string[]; outputStreams: string[]; environment: Record<string, string>; workingDirectory?: string; idleTimeout?: string; name?: string }
+export interface ShellRequest {
+  inputStreams: string[];
+  outputStreams: string[];
+  environment: Record<string, string>;
+  workingDirectory?: string;
+  idleTimeout?: string;
+  name?: string;
+}
 
 export function parseShellRequest(payload: XmlElement | undefined): ShellRequest {
   if (!payload || payload.ns !== NS.rsp || payload.local !== 'Shell') throw new RemoteProtocolError('Create: the body must be rsp:Shell');
@@ -159,7 +186,8 @@ export function parseShellRequest(payload: XmlElement | undefined): ShellRequest
 }
 
 export function parseCommandLineRequest(payload: XmlElement | undefined): { command: string; args: string[]; commandId?: string } {
-  if (!payload || payload.ns !== NS.rsp || payload.local !== 'CommandLine') throw new RemoteProtocolError('Command: the body must be rsp:CommandLine');
+  if (!payload || payload.ns !== NS.rsp || payload.local !== 'CommandLine')
+    throw new RemoteProtocolError('Command: the body must be rsp:CommandLine');
   const cmd = child(payload, NS.rsp, 'Command');
   return {
     command: (cmd?.text ?? '').trim(),
@@ -172,12 +200,18 @@ export function parseSendRequest(payload: XmlElement | undefined): StreamChunk[]
   if (!payload || payload.ns !== NS.rsp || payload.local !== 'Send') throw new RemoteProtocolError('Send: the body must be rsp:Send');
   return childrenNamed(payload, NS.rsp, 'Stream').map((s) => {
     if (!B64_RE.test(s.text)) throw new RemoteProtocolError('Send: stream content is not base64');
-    return { name: attr(s, 'Name') ?? 'stdin', commandId: attr(s, 'CommandId'), data: new Uint8Array(Buffer.from(s.text, 'base64')), end: xsBoolean(attr(s, 'End')) };
+    return {
+      name: attr(s, 'Name') ?? 'stdin',
+      commandId: attr(s, 'CommandId'),
+      data: new Uint8Array(Buffer.from(s.text, 'base64')),
+      end: xsBoolean(attr(s, 'End')),
+    };
   });
 }
 
 export function parseReceiveRequest(payload: XmlElement | undefined): { commandId?: string; streams: string[] } {
-  if (!payload || payload.ns !== NS.rsp || payload.local !== 'Receive') throw new RemoteProtocolError('Receive: the body must be rsp:Receive');
+  if (!payload || payload.ns !== NS.rsp || payload.local !== 'Receive')
+    throw new RemoteProtocolError('Receive: the body must be rsp:Receive');
   const ds = child(payload, NS.rsp, 'DesiredStream');
   return { commandId: attr(ds, 'CommandId'), streams: (ds?.text ?? 'stdout stderr').trim().split(/\s+/).filter(Boolean) };
 }
@@ -189,20 +223,39 @@ export function parseSignalRequest(payload: XmlElement | undefined): { commandId
 
 // ---------------- server: response bodies (prefixes of buildResponse: a, x, w, rsp) ----------------
 
-export interface ShellInfo { shellId: string; address: string; owner: string; clientIp: string; idleTimeout: string; inputStreams: string; outputStreams: string; resourceUri?: string; environment?: Record<string, string>; workingDirectory?: string }
+export interface ShellInfo {
+  shellId: string;
+  address: string;
+  owner: string;
+  clientIp: string;
+  idleTimeout: string;
+  inputStreams: string;
+  outputStreams: string;
+  resourceUri?: string;
+  environment?: Record<string, string>;
+  workingDirectory?: string;
+}
 
 /** CreateResponse body as Windows writes it (test_winrs_standard.yml). */
 export function createResponseBody(s: ShellInfo): string {
   const uri = s.resourceUri ?? SHELL_CMD_URI;
-  return `<x:ResourceCreated><a:Address>${escapeXml(s.address)}</a:Address><a:ReferenceParameters><w:ResourceURI>${escapeXml(uri)}</w:ResourceURI>` +
+  return (
+    `<x:ResourceCreated><a:Address>${escapeXml(s.address)}</a:Address><a:ReferenceParameters><w:ResourceURI>${escapeXml(uri)}</w:ResourceURI>` +
     `<w:SelectorSet><w:Selector Name="ShellId">${s.shellId}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
     `<rsp:Shell xmlns:rsp="${NS.rsp}"><rsp:ShellId>${s.shellId}</rsp:ShellId><rsp:ResourceUri>${escapeXml(uri)}</rsp:ResourceUri>` +
     `<rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
     (s.workingDirectory ? `<rsp:WorkingDirectory>${escapeXml(s.workingDirectory)}</rsp:WorkingDirectory>` : '') +
-    (s.environment && Object.keys(s.environment).length ? '<rsp:Environment>' + Object.entries(s.environment).map(([k, v]) => `<rsp:Variable Name="${escapeXml(k)}">${escapeXml(v)}</rsp:Variable>`).join('') + '</rsp:Environment>' : '') +
+    (s.environment && Object.keys(s.environment).length
+      ? '<rsp:Environment>' +
+        Object.entries(s.environment)
+          .map(([k, v]) => `<rsp:Variable Name="${escapeXml(k)}">${escapeXml(v)}</rsp:Variable>`)
+          .join('') +
+        '</rsp:Environment>'
+      : '') +
     `<rsp:IdleTimeOut>${escapeXml(s.idleTimeout)}</rsp:IdleTimeOut>` +
     `<rsp:InputStreams>${escapeXml(s.inputStreams)}</rsp:InputStreams><rsp:OutputStreams>${escapeXml(s.outputStreams)}</rsp:OutputStreams>` +
-    '<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>';
+    '<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>'
+  );
 }
 
 export function commandResponseBody(commandId: string): string {
@@ -216,8 +269,10 @@ export function receiveResponseBody(chunks: StreamChunk[], state?: CommandStateI
     x += `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${c.commandId}"` : ''}${c.end ? ' End="true"' : ''}>${c.data.length ? b64(c.data) : ''}</rsp:Stream>`;
   }
   if (state) {
-    x += `<rsp:CommandState${state.commandId ? ` CommandId="${state.commandId}"` : ''} State="${COMMAND_STATE}${state.state}">` +
-      (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') + '</rsp:CommandState>';
+    x +=
+      `<rsp:CommandState${state.commandId ? ` CommandId="${state.commandId}"` : ''} State="${COMMAND_STATE}${state.state}">` +
+      (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') +
+      '</rsp:CommandState>';
   }
   return x + '</rsp:ReceiveResponse>';
 }
@@ -233,13 +288,18 @@ export function receiveResponseBytes(head: string, chunks: StreamChunk[], state:
   const datas: Buffer[] = [];
   let x = head + '<rsp:ReceiveResponse>';
   for (const c of chunks) {
-    texts.push(x + `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`);
+    texts.push(
+      x +
+        `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`,
+    );
     datas.push(Buffer.isBuffer(c.data) ? c.data : Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
     x = '</rsp:Stream>';
   }
   if (state) {
-    x += `<rsp:CommandState${state.commandId ? ` CommandId="${escapeXml(state.commandId)}"` : ''} State="${COMMAND_STATE}${escapeXml(state.state)}">` +
-      (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') + '</rsp:CommandState>';
+    x +=
+      `<rsp:CommandState${state.commandId ? ` CommandId="${escapeXml(state.commandId)}"` : ''} State="${COMMAND_STATE}${escapeXml(state.state)}">` +
+      (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') +
+      '</rsp:CommandState>';
   }
   texts.push(x + '</rsp:ReceiveResponse>' + tail);
   let total = 0;
@@ -250,7 +310,8 @@ export function receiveResponseBytes(head: string, chunks: StreamChunk[], state:
   for (let i = 0; i < texts.length; i++) {
     o += out.write(texts[i]!, o);
     const d = datas[i];
-    if (d) for (let p = 0; p < d.length; p += B64_PIECE) o += out.write(d.toString('base64', p, Math.min(p + B64_PIECE, d.length)), o, 'latin1');
+    if (d)
+      for (let p = 0; p < d.length; p += B64_PIECE) o += out.write(d.toString('base64', p, Math.min(p + B64_PIECE, d.length)), o, 'latin1');
   }
   return o === total ? out : out.subarray(0, o);
 }

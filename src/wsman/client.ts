@@ -68,22 +68,37 @@ export class WSManClient {
   /** the host's MaxEnvelopeSize once a request was refused as too large: no request asks for more from then on */
   serverEnvelopeLimit: number | undefined;
   readonly operationTimeout: number;
-  constructor(readonly transport: EnvelopeExchange, readonly opts: WSManClientOptions) {
+  constructor(
+    readonly transport: EnvelopeExchange,
+    readonly opts: WSManClientOptions,
+  ) {
     this.maxEnvelopeSize = opts.maxEnvelopeSize ?? DEFAULT_ENVELOPE_SIZE;
     this.operationTimeout = opts.operationTimeout ?? 20;
   }
 
-  get stats() { return this.transport.stats; }
+  get stats() {
+    return this.transport.stats;
+  }
 
   async invoke(action: string, resourceUri: string, bodyXml: string, o: InvokeOptions = {}): Promise<Envelope> {
     if (o.signal?.aborted) throw new AbortError();
     const ot = o.operationTimeout ?? this.operationTimeout;
     const readTimeoutMs = Math.max(this.opts.readTimeoutMs ?? 0, ot * 1000 + (this.opts.readTimeoutMarginMs ?? 10000));
     const send = async (maxEnvelopeSize: number) => {
-      const { xml, messageId } = buildRequest({
-        action, resourceUri, to: this.opts.to, sessionId: this.sessionId, maxEnvelopeSize,
-        operationTimeout: ot, locale: this.opts.locale, selectors: o.selectors, options: o.options,
-      }, bodyXml);
+      const { xml, messageId } = buildRequest(
+        {
+          action,
+          resourceUri,
+          to: this.opts.to,
+          sessionId: this.sessionId,
+          maxEnvelopeSize,
+          operationTimeout: ot,
+          locale: this.opts.locale,
+          selectors: o.selectors,
+          options: o.options,
+        },
+        bodyXml,
+      );
       const t = this.transport;
       if (o.cutBase64 && t.exchangeBytes) {
         const bytes = await t.exchangeBytes(xml, { signal: o.signal, readTimeoutMs });
@@ -113,7 +128,9 @@ export class WSManClient {
   /** Parse a reply: faults -> WSManFaultError; RelatesTo must match. Exposed for replay tests (recordings). */
   parseReply(reply: string, messageId?: string): Envelope {
     let env: Envelope;
-    try { env = parseEnvelope(reply); } catch (e) {
+    try {
+      env = parseEnvelope(reply);
+    } catch (e) {
       throw new RemoteProtocolError(`the server's reply is not a WS-Management envelope: ${(e as Error).message}`, { cause: e });
     }
     const fault = faultFromEnvelope(env);
@@ -151,14 +168,28 @@ export class WSManClient {
     return size;
   }
 
-  create(resourceUri: string, bodyXml: string, o?: InvokeOptions) { return this.invoke(Action.Create, resourceUri, bodyXml, o); }
-  delete(resourceUri: string, o?: InvokeOptions) { return this.invoke(Action.Delete, resourceUri, '', o); }
-  get(resourceUri: string, o?: InvokeOptions) { return this.invoke(Action.Get, resourceUri, '', o); }
-  put(resourceUri: string, bodyXml: string, o?: InvokeOptions) { return this.invoke(Action.Put, resourceUri, bodyXml, o); }
-  enumerate(resourceUri: string, bodyXml = '<wsen:Enumerate xmlns:wsen="http://schemas.xmlsoap.org/ws/2004/09/enumeration"><wsman:OptimizeEnumeration/><wsman:MaxElements>32000</wsman:MaxElements></wsen:Enumerate>', o?: InvokeOptions) {
+  create(resourceUri: string, bodyXml: string, o?: InvokeOptions) {
+    return this.invoke(Action.Create, resourceUri, bodyXml, o);
+  }
+  delete(resourceUri: string, o?: InvokeOptions) {
+    return this.invoke(Action.Delete, resourceUri, '', o);
+  }
+  get(resourceUri: string, o?: InvokeOptions) {
+    return this.invoke(Action.Get, resourceUri, '', o);
+  }
+  put(resourceUri: string, bodyXml: string, o?: InvokeOptions) {
+    return this.invoke(Action.Put, resourceUri, bodyXml, o);
+  }
+  enumerate(
+    resourceUri: string,
+    bodyXml = '<wsen:Enumerate xmlns:wsen="http://schemas.xmlsoap.org/ws/2004/09/enumeration"><wsman:OptimizeEnumeration/><wsman:MaxElements>32000</wsman:MaxElements></wsen:Enumerate>',
+    o?: InvokeOptions,
+  ) {
     return this.invoke(Action.Enumerate, resourceUri, bodyXml, o);
   }
-  close(): void { this.transport.close(); }
+  close(): void {
+    this.transport.close();
+  }
 }
 
 export { WSManFaultError };

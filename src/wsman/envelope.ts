@@ -8,7 +8,9 @@ import { parseXml, child, childrenNamed, find, attr, escapeXml, type XmlElement 
 import { RemoteProtocolError, WSManFaultError } from '../errors.js';
 import { NS, ANONYMOUS, Action, WSManFaultCode } from './ns.js';
 
-export function newUuid(): string { return `uuid:${randomUUID().toUpperCase()}`; }
+export function newUuid(): string {
+  return `uuid:${randomUUID().toUpperCase()}`;
+}
 
 /** xs:duration "PT20S" / "PT7200.000S" / "P0DT0H0M5S" -> milliseconds; undefined when not parseable. */
 export function parseDuration(d: string | undefined): number | undefined {
@@ -23,7 +25,11 @@ export function formatDuration(ms: number): string {
   return `PT${Number.isInteger(s) ? s : s.toFixed(3)}S`;
 }
 
-export interface WsmanOption { name: string; value: string; mustComply?: boolean }
+export interface WsmanOption {
+  name: string;
+  value: string;
+  mustComply?: boolean;
+}
 export interface RequestHeader {
   action: string;
   resourceUri: string;
@@ -43,7 +49,8 @@ export interface RequestHeader {
 export function buildRequest(h: RequestHeader, bodyXml: string, extraNs = ''): { xml: string; messageId: string } {
   const messageId = h.messageId ?? newUuid();
   const locale = h.locale ?? 'en-US';
-  let hdr = `<wsa:Action s:mustUnderstand="true">${escapeXml(h.action)}</wsa:Action>` +
+  let hdr =
+    `<wsa:Action s:mustUnderstand="true">${escapeXml(h.action)}</wsa:Action>` +
     `<wsmv:DataLocale s:mustUnderstand="false" xml:lang="${escapeXml(locale)}"/>` +
     `<wsman:Locale s:mustUnderstand="false" xml:lang="${escapeXml(locale)}"/>` +
     `<wsman:MaxEnvelopeSize s:mustUnderstand="true">${h.maxEnvelopeSize ?? 153600}</wsman:MaxEnvelopeSize>` +
@@ -54,14 +61,26 @@ export function buildRequest(h: RequestHeader, bodyXml: string, extraNs = ''): {
     (h.sessionId ? `<wsmv:SessionId s:mustUnderstand="false">${escapeXml(h.sessionId)}</wsmv:SessionId>` : '') +
     `<wsa:To>${escapeXml(h.to)}</wsa:To>`;
   if (h.options?.length) {
-    hdr += '<wsman:OptionSet s:mustUnderstand="true">' + h.options.map((o) =>
-      `<wsman:Option Name="${escapeXml(o.name)}"${o.mustComply ? ' MustComply="true"' : ''}>${escapeXml(o.value)}</wsman:Option>`).join('') + '</wsman:OptionSet>';
+    hdr +=
+      '<wsman:OptionSet s:mustUnderstand="true">' +
+      h.options
+        .map(
+          (o) =>
+            `<wsman:Option Name="${escapeXml(o.name)}"${o.mustComply ? ' MustComply="true"' : ''}>${escapeXml(o.value)}</wsman:Option>`,
+        )
+        .join('') +
+      '</wsman:OptionSet>';
   }
   if (h.selectors && Object.keys(h.selectors).length) {
-    hdr += '<wsman:SelectorSet>' + Object.entries(h.selectors).map(([k, v]) =>
-      `<wsman:Selector Name="${escapeXml(k)}">${escapeXml(v)}</wsman:Selector>`).join('') + '</wsman:SelectorSet>';
+    hdr +=
+      '<wsman:SelectorSet>' +
+      Object.entries(h.selectors)
+        .map(([k, v]) => `<wsman:Selector Name="${escapeXml(k)}">${escapeXml(v)}</wsman:Selector>`)
+        .join('') +
+      '</wsman:SelectorSet>';
   }
-  const xml = `<s:Envelope xmlns:rsp="${NS.rsp}" xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" xmlns:wsmv="${NS.wsmv}"${extraNs}>` +
+  const xml =
+    `<s:Envelope xmlns:rsp="${NS.rsp}" xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" xmlns:wsmv="${NS.wsmv}"${extraNs}>` +
     `<s:Header>${hdr}</s:Header><s:Body>${bodyXml}</s:Body></s:Envelope>`;
   return { xml, messageId };
 }
@@ -93,26 +112,38 @@ const text = (el: XmlElement | undefined): string | undefined => (el ? el.text.t
 
 export function parseEnvelope(xml: string, opts: { maxLength?: number } = {}): Envelope {
   const root = parseXml(xml, { maxLength: opts.maxLength });
-  if (root.ns !== NS.s || root.local !== 'Envelope') throw new RemoteProtocolError(`expected a SOAP 1.2 Envelope, got <${root.prefix ? root.prefix + ':' : ''}${root.local}> (namespace ${root.ns || 'none'})`);
+  if (root.ns !== NS.s || root.local !== 'Envelope')
+    throw new RemoteProtocolError(
+      `expected a SOAP 1.2 Envelope, got <${root.prefix ? root.prefix + ':' : ''}${root.local}> (namespace ${root.ns || 'none'})`,
+    );
   const header = child(root, NS.s, 'Header');
   const body = child(root, NS.s, 'Body');
   const selectors = new Map<string, string>();
   const selSet = child(header, NS.wsman, 'SelectorSet');
-  for (const s of childrenNamed(selSet, NS.wsman, 'Selector')) { const n = attr(s, 'Name'); if (n) selectors.set(n, s.text.trim()); }
+  for (const s of childrenNamed(selSet, NS.wsman, 'Selector')) {
+    const n = attr(s, 'Name');
+    if (n) selectors.set(n, s.text.trim());
+  }
   const options = new Map<string, string>();
   const optSet = child(header, NS.wsman, 'OptionSet');
-  for (const o of childrenNamed(optSet, NS.wsman, 'Option')) { const n = attr(o, 'Name'); if (n) options.set(n, o.text.trim()); }
+  for (const o of childrenNamed(optSet, NS.wsman, 'Option')) {
+    const n = attr(o, 'Name');
+    if (n) options.set(n, o.text.trim());
+  }
   const otRaw = text(child(header, NS.wsman, 'OperationTimeout'));
   const mes = text(child(header, NS.wsman, 'MaxEnvelopeSize'));
   return {
-    root, header, body,
+    root,
+    header,
+    body,
     action: text(child(header, NS.wsa, 'Action')),
     messageId: text(child(header, NS.wsa, 'MessageID')),
     relatesTo: text(child(header, NS.wsa, 'RelatesTo')),
     resourceUri: text(child(header, NS.wsman, 'ResourceURI')),
     to: text(child(header, NS.wsa, 'To')),
     sessionId: text(child(header, NS.wsmv, 'SessionId')),
-    selectors, options,
+    selectors,
+    options,
     operationTimeoutMs: parseDuration(otRaw),
     operationTimeoutRaw: otRaw,
     maxEnvelopeSize: mes && /^\d{1,10}$/.test(mes) ? Number(mes) : undefined,
@@ -144,13 +175,23 @@ export function faultFromEnvelope(env: Envelope): WSManFaultError | undefined {
   const msg = message || reason || subValue || codeValue || 'unknown WS-Management fault';
   return new WSManFaultError(
     `WS-Management fault${num !== undefined ? ` ${num} (0x${num.toString(16)})` : subValue ? ` ${subValue}` : ''}${machine ? ` from ${machine}` : ''}: ${msg.replace(/\s+/g, ' ').trim()}`,
-    num, machine, msg, codeValue, subValue);
+    num,
+    machine,
+    msg,
+    codeValue,
+    subValue,
+  );
 }
 
-function collectText(el: XmlElement): string { return el.text + el.children.map(collectText).join(''); }
+function collectText(el: XmlElement): string {
+  return el.text + el.children.map(collectText).join('');
+}
 
 export function isTimedOutFault(e: unknown): boolean {
-  return e instanceof WSManFaultError && (e.wsmanFaultCode === WSManFaultCode.TimedOut || (e.wsmanFaultCode === undefined && /(^|:)TimedOut$/.test(e.faultSubcode ?? '')));
+  return (
+    e instanceof WSManFaultError &&
+    (e.wsmanFaultCode === WSManFaultCode.TimedOut || (e.wsmanFaultCode === undefined && /(^|:)TimedOut$/.test(e.faultSubcode ?? '')))
+  );
 }
 
 // ---- server side: responses in Windows' prefixes (s, a, x, w, rsp, p) ----
@@ -166,7 +207,8 @@ export function buildResponse(action: string, relatesTo: string | undefined, bod
 /** buildResponse's envelope around the body: the text before and after the body's content (for replies built as bytes). */
 export function responseEnvelopeParts(action: string, relatesTo: string | undefined, headerExtra = ''): { head: string; tail: string } {
   return {
-    head: `<s:Envelope ${RESP_NS}><s:Header><a:Action>${escapeXml(action)}</a:Action><a:MessageID>${newUuid()}</a:MessageID>` +
+    head:
+      `<s:Envelope ${RESP_NS}><s:Header><a:Action>${escapeXml(action)}</a:Action><a:MessageID>${newUuid()}</a:MessageID>` +
       `<a:To>${ANONYMOUS}</a:To>${relatesTo ? `<a:RelatesTo>${escapeXml(relatesTo)}</a:RelatesTo>` : ''}${headerExtra}</s:Header><s:Body>`,
     tail: '</s:Body></s:Envelope>',
   };
@@ -194,12 +236,14 @@ export interface FaultSpec {
 
 /** A SOAP fault envelope shaped like Windows' (DSP0226 14; MS-WSMV 2.2.4.43 WSManFault). */
 export function buildFault(f: FaultSpec, relatesTo: string | undefined): string {
-  const wsmanFault = (inner: string) => `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
+  const wsmanFault = (inner: string) =>
+    `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
   let message = f.providerFault ?? escapeXml(f.message ?? f.reason);
   if (f.nestedProvider && !f.providerFault) {
     message = `<f:ProviderFault provider="${escapeXml(f.nestedProvider.provider)}" path="${escapeXml(f.nestedProvider.path)}">${wsmanFault(message)}</f:ProviderFault>`;
   }
-  const body = `<s:Fault><s:Code><s:Value>${f.code}</s:Value><s:Subcode><s:Value>${escapeXml(f.subcode)}</s:Value></s:Subcode></s:Code>` +
+  const body =
+    `<s:Fault><s:Code><s:Value>${f.code}</s:Value><s:Subcode><s:Value>${escapeXml(f.subcode)}</s:Value></s:Subcode></s:Code>` +
     `<s:Reason><s:Text xml:lang="en-US">${escapeXml(f.reason)}</s:Text></s:Reason>` +
     `<s:Detail>${f.faultDetail ? `<w:FaultDetail>${escapeXml(f.faultDetail)}</w:FaultDetail>` : ''}${wsmanFault(message)}</s:Detail></s:Fault>`;
   return buildResponse(f.action ?? Action.Fault, relatesTo, body);

@@ -17,8 +17,16 @@
  *    for with indexOf, and any other character Node's decoder skips makes the decoded length come out short.
  * Bounded: bodies over `maxBytes` are not cut (the caller's parser applies its own limit).
  */
-const LT = 0x3c; const GT = 0x3e; const SLASH = 0x2f; const COLON = 0x3a; const QUOT = 0x22; const APOS = 0x27;
-const AMP = 0x26; const EQ = 0x3d; const DASH = 0x2d; const UNDERSCORE = 0x5f;
+const LT = 0x3c;
+const GT = 0x3e;
+const SLASH = 0x2f;
+const COLON = 0x3a;
+const QUOT = 0x22;
+const APOS = 0x27;
+const AMP = 0x26;
+const EQ = 0x3d;
+const DASH = 0x2d;
+const UNDERSCORE = 0x5f;
 
 export interface CutResult {
   /** the body as text with each cut element's content replaced by its index */
@@ -74,23 +82,42 @@ export function cutBase64Elements(body: Buffer, local: string, maxBytes = 64 * 1
   let last = 0;
   let p = 0;
   while ((p = body.indexOf(LT, p)) >= 0) {
-    if (body[p + 1] === SLASH) { p += 2; continue; } // an end tag
+    if (body[p + 1] === SLASH) {
+      p += 2;
+      continue;
+    } // an end tag
     const nameStart = p + 1;
     let i = nameStart;
-    while (i < len) { const c = body[i]!; if (c === GT || c === SLASH || isSpace(c) || c === LT) break; i++; }
+    while (i < len) {
+      const c = body[i]!;
+      if (c === GT || c === SLASH || isSpace(c) || c === LT) break;
+      i++;
+    }
     const nl = i - nameStart;
-    const matches = nl >= name.length && body.compare(name, 0, name.length, i - name.length, i) === 0 &&
+    const matches =
+      nl >= name.length &&
+      body.compare(name, 0, name.length, i - name.length, i) === 0 &&
       (nl === name.length || body[i - name.length - 1] === COLON);
-    if (!matches) { p = i; continue; }
+    if (!matches) {
+      p = i;
+      continue;
+    }
     // end of the start tag (quotes may hold `>`; a `<` here is malformed: leave it to the parser)
-    let j = i; let quote = 0;
+    let j = i;
+    let quote = 0;
     for (; j < len; j++) {
       const c = body[j]!;
       if (c === LT) return undefined;
-      if (quote) { if (c === quote) quote = 0; } else if (c === QUOT || c === APOS) quote = c; else if (c === GT) break;
+      if (quote) {
+        if (c === quote) quote = 0;
+      } else if (c === QUOT || c === APOS) quote = c;
+      else if (c === GT) break;
     }
     if (j >= len) return undefined;
-    if (body[j - 1] === SLASH) { p = j + 1; continue; } // <x:Stream .../>
+    if (body[j - 1] === SLASH) {
+      p = j + 1;
+      continue;
+    } // <x:Stream .../>
     const k = body.indexOf(LT, j + 1);
     if (k < 0 || body[k + 1] !== SLASH) return undefined; // no end tag next: a child element, or truncated
     // the end tag must close this element: </ + the same qualified name + optional blanks + >

@@ -7,7 +7,9 @@
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { RemoteProtocolError, WINRM_ERR_XML } from '../errors.js';
 
-export class XmlError extends RemoteProtocolError { override readonly code: string = WINRM_ERR_XML; }
+export class XmlError extends RemoteProtocolError {
+  override readonly code: string = WINRM_ERR_XML;
+}
 
 export interface XmlElement {
   readonly ns: string;
@@ -36,8 +38,12 @@ export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   let failure: Error | undefined;
-  parser.on('doctype', () => { failure ??= new XmlError('XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)'); });
-  parser.on('error', (e) => { failure ??= new XmlError(`malformed XML: ${e.message}`); });
+  parser.on('doctype', () => {
+    failure ??= new XmlError('XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)');
+  });
+  parser.on('error', (e) => {
+    failure ??= new XmlError(`malformed XML: ${e.message}`);
+  });
   parser.on('opentag', (tag) => {
     if (failure) return;
     const t = tag as SaxesTagNS;
@@ -49,14 +55,27 @@ export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
     }
     const el: XmlElement = { ns: t.uri ?? '', local: t.local ?? t.name, prefix: t.prefix ?? '', attrs, children: [], text: '' };
     const parent = stack[stack.length - 1];
-    if (parent) { el.parent = parent; parent.children.push(el); } else if (root) { failure = new XmlError('more than one root element'); } else root = el;
+    if (parent) {
+      el.parent = parent;
+      parent.children.push(el);
+    } else if (root) {
+      failure = new XmlError('more than one root element');
+    } else root = el;
     stack.push(el);
     // stop at once: saxes resolves namespaces through a chain as deep as the nesting, so going on is quadratic
     if (stack.length > maxDepth) throw (failure = new XmlError(`XML nested deeper than ${maxDepth} levels`));
   });
-  parser.on('text', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });
-  parser.on('cdata', (text) => { const top = stack[stack.length - 1]; if (top && !failure) top.text += text; });
-  parser.on('closetag', () => { stack.pop(); });
+  parser.on('text', (text) => {
+    const top = stack[stack.length - 1];
+    if (top && !failure) top.text += text;
+  });
+  parser.on('cdata', (text) => {
+    const top = stack[stack.length - 1];
+    if (top && !failure) top.text += text;
+  });
+  parser.on('closetag', () => {
+    stack.pop();
+  });
   try {
     parser.write(xml);
     if (failure) throw failure;
@@ -86,7 +105,10 @@ export function childrenNamed(el: XmlElement | undefined, ns: string, local: str
 export function find(el: XmlElement | undefined, ns: string, local: string): XmlElement | undefined {
   if (!el) return undefined;
   if (el.ns === ns && el.local === local) return el;
-  for (const c of el.children) { const r = find(c, ns, local); if (r) return r; }
+  for (const c of el.children) {
+    const r = find(c, ns, local);
+    if (r) return r;
+  }
   return undefined;
 }
 
@@ -104,4 +126,6 @@ export function attr(el: XmlElement | undefined, name: string, ns?: string): str
 }
 
 const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
-export function escapeXml(s: string): string { return s.replace(/[&<>"']/g, (c) => ESC[c]!); }
+export function escapeXml(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ESC[c]!);
+}

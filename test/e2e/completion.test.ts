@@ -18,14 +18,20 @@ const withScript = async <T>(shell: Shell, f: (path: string) => T): Promise<T> =
     const path = join(dir, `winrm-ts.${shell}`);
     writeFileSync(path, completionScript(shell, await programModel(commands)));
     return f(path);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 };
 
 test('the model has every command module, its options and their choices', async () => {
   const m = await programModel(commands);
   assert.deepEqual(m.commands.map((c) => c.name).sort(), Object.keys(commands).sort());
   const ps = m.commands.find((c) => c.name === 'ps')!;
-  for (const o of ['--command', '--file', '--cmd', '--param', '--input-json', '--json', '--host', '--help']) assert.ok(ps.options.some((x) => x.long === o), o);
+  for (const o of ['--command', '--file', '--cmd', '--param', '--input-json', '--json', '--host', '--help'])
+    assert.ok(
+      ps.options.some((x) => x.long === o),
+      o,
+    );
   assert.deepEqual(ps.options.find((o) => o.long === '--encryption')!.choices, ['auto', 'always', 'never']);
   assert.ok(ps.options.find((o) => o.long === '--auth')!.choices!.includes('kerberos'));
   assert.equal(ps.options.find((o) => o.long === '--file')!.file, true);
@@ -47,7 +53,18 @@ test('the CLI prints each script and names every command in it; an unknown shell
 test('bash: parses (bash -n) and completes commands, options and choices', async () => {
   await withScript('bash', (path) => {
     execFileSync('bash', ['-n', path]);
-    const complete = (line: string) => execFileSync('bash', ['-c', `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _winrm_ts; echo "\${COMPREPLY[*]}"`, 'x', path, line], { encoding: 'utf8' }).trim();
+    const complete = (line: string) =>
+      execFileSync(
+        'bash',
+        [
+          '-c',
+          `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _winrm_ts; echo "\${COMPREPLY[*]}"`,
+          'x',
+          path,
+          line,
+        ],
+        { encoding: 'utf8' },
+      ).trim();
     assert.equal(complete('winrm-ts p'), 'ps');
     assert.equal(complete('winrm-ts ps --input-j'), '--input-json');
     assert.equal(complete('winrm-ts run --encryption a'), 'auto always');
@@ -56,14 +73,19 @@ test('bash: parses (bash -n) and completes commands, options and choices', async
 });
 
 test('zsh: parses (zsh -n)', { skip: peerSkip('zsh', hasCommand('zsh'), 'apt-get install zsh') }, async () => {
-  await withScript('zsh', (path) => { execFileSync('zsh', ['-n', path]); });
+  await withScript('zsh', (path) => {
+    execFileSync('zsh', ['-n', path]);
+  });
 });
 
 test('fish: parses and completes (complete -C)', { skip: peerSkip('fish', hasCommand('fish'), 'apt-get install fish') }, async () => {
   await withScript('fish', (path) => {
     execFileSync('fish', ['--no-execute', path]);
-    const complete = (line: string) => execFileSync('fish', ['-c', `source $argv[1]; complete -C "$argv[2]"`, path, line], { encoding: 'utf8' })
-      .trim().split('\n').map((l) => l.split('\t')[0]);
+    const complete = (line: string) =>
+      execFileSync('fish', ['-c', `source $argv[1]; complete -C "$argv[2]"`, path, line], { encoding: 'utf8' })
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t')[0]);
     assert.deepEqual(complete('winrm-ts p'), ['ps']);
     assert.deepEqual(complete('winrm-ts ps --cm'), ['--cmd']);
     assert.deepEqual(complete('winrm-ts serve --cbt s'), ['strict']);
@@ -72,12 +94,23 @@ test('fish: parses and completes (complete -C)', { skip: peerSkip('fish', hasCom
 
 test('powershell: parses and completes through TabExpansion2', { skip: peerSkip('pwsh', !!findPwsh()) }, async () => {
   await withScript('powershell', (path) => {
-    const out = execFileSync(findPwsh()!, ['-NoProfile', '-NonInteractive', '-c', `
+    const out = execFileSync(
+      findPwsh()!,
+      [
+        '-NoProfile',
+        '-NonInteractive',
+        '-c',
+        `
       $errs = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('${path}', [ref]$null, [ref]$errs); "parse errors: $($errs.Count)"
       Get-Content -Raw '${path}' | Invoke-Expression
       foreach ($l in 'winrm-ts p', 'winrm-ts ps --input-j', 'winrm-ts ps --auth n', 'winrm-ts completion f') {
         ((TabExpansion2 -inputScript $l -cursorColumn $l.Length).CompletionMatches.CompletionText -join ' ')
-      }`], { encoding: 'utf8' }).trim().split('\n');
+      }`,
+      ],
+      { encoding: 'utf8' },
+    )
+      .trim()
+      .split('\n');
     assert.deepEqual(out, ['parse errors: 0', 'ps', '--input-json', 'negotiate ntlm', 'fish']);
   });
 });

@@ -17,7 +17,10 @@ before(async () => {
   hostA = await startEndpoint({ auth: ['negotiate', 'credssp', 'basic'], allowUnencrypted: false, name: 'hostA' });
   hostB = await startEndpoint({ auth: ['negotiate', 'credssp'], allowUnencrypted: false, name: 'hostB' });
 });
-after(async () => { await hostA.close(); await hostB.close(); });
+after(async () => {
+  await hostA.close();
+  await hostB.close();
+});
 
 const inner = () => [process.execPath, ...cliArgv(['run', '-H', `127.0.0.1:${hostB.port}`, '--', 'printenv', 'USERNAME'])];
 
@@ -26,7 +29,9 @@ async function viaHostA(o: Record<string, unknown>) {
   try {
     const [cmd, ...args] = inner();
     return await c.exec(cmd!, args);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 }
 
 test('double hop with Negotiate: hostB refuses NT AUTHORITY\\ANONYMOUS LOGON', async () => {
@@ -35,22 +40,33 @@ test('double hop with Negotiate: hostB refuses NT AUTHORITY\\ANONYMOUS LOGON', a
   assert.match(r.stderr.toString(), /ANONYMOUS LOGON/);
 });
 
-test('double hop with CredSSP: hostB sees EXAMPLE\\alice through hostA\'s credential broker', async () => {
+test("double hop with CredSSP: hostB sees EXAMPLE\\alice through hostA's credential broker", async () => {
   const r = await viaHostA({ auth: 'credssp' });
   assert.equal(r.exitCode, 0, r.stderr.toString());
   assert.equal(r.stdout.toString().trim(), 'alice');
   assert.ok(hostA.lines.some((l) => /via credssp \(interactive\)/.test(l)));
-  assert.ok(hostB.lines.some((l) => /auth ok EXAMPLE\\alice via negotiate/.test(l)), hostB.lines.join('\n'));
+  assert.ok(
+    hostB.lines.some((l) => /auth ok EXAMPLE\\alice via negotiate/.test(l)),
+    hostB.lines.join('\n'),
+  );
 });
 
 test('double hop: the child environment holds a broker handle, never the password', async () => {
-  const c = connect({ host: `127.0.0.1:${hostA.port}`, username: USER, password: PASSWORD, auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] });
+  const c = connect({
+    host: `127.0.0.1:${hostA.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth: 'credssp',
+    delegateTo: ['wsman/127.0.0.1'],
+  });
   try {
     const r = await c.exec('env', []);
     const env = r.stdout.toString();
     assert.match(env, new RegExp(`^${BROKER_SOCKET_ENV}=.+$`, 'm'), 'a CredSSP logon holds credentials: its processes get the broker');
     assert.match(env, /^USERNAME=alice$/m);
     assert.doesNotMatch(env, /Passw0rd/);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
   for (const l of [...hostA.lines, ...hostB.lines]) assert.doesNotMatch(l, /Passw0rd/);
 });

@@ -16,7 +16,11 @@ before(async () => {
   https = await startEndpoint({ auth: ['credssp'], allowUnencrypted: false, https: true, cert: c.cert, key: c.key });
   noCredssp = await startEndpoint({ auth: ['negotiate'], allowUnencrypted: false });
 });
-after(async () => { await http.close(); await https.close(); await noCredssp.close(); });
+after(async () => {
+  await http.close();
+  await https.close();
+  await noCredssp.close();
+});
 
 const credssp = (port: number, o: Record<string, unknown> = {}) =>
   connect({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth: 'credssp', delegateTo: ['wsman/127.0.0.1'], ...o });
@@ -30,9 +34,14 @@ test('CredSSP over HTTP: encrypted exchange, delegated (interactive) logon, pinn
     // TLS 1.2 (2 legs) + NTLM NEGOTIATE/CHALLENGE (1) + AUTHENTICATE/pubKeyAuth (1) + authInfo (1)
     assert.equal(c.stats.authRequests, 5, 'CredSSP handshake legs');
     assert.equal(c.stats.connections, 1);
-    assert.ok(http.lines.some((l) => /auth ok EXAMPLE\\alice via credssp \(interactive\)/.test(l)), http.lines.join('\n'));
+    assert.ok(
+      http.lines.some((l) => /auth ok EXAMPLE\\alice via credssp \(interactive\)/.test(l)),
+      http.lines.join('\n'),
+    );
     assert.ok(!http.lines.some((l) => l.includes(PASSWORD)), 'no password in the endpoint log');
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('CredSSP over HTTP: bodies from 1 byte to 10 MB both ways (16 KiB TLS records, x-multi-encrypted)', async () => {
@@ -52,7 +61,9 @@ test('CredSSP over HTTP: bodies from 1 byte to 10 MB both ways (16 KiB TLS recor
     assert.equal(await cmd.exitCode, 0);
     assert.equal(got, big);
     await shell.close();
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('CredSSP over HTTPS: plain SOAP inside the listener TLS, delegated logon', async () => {
@@ -61,7 +72,9 @@ test('CredSSP over HTTPS: plain SOAP inside the listener TLS, delegated logon', 
     const r = await c.exec('printenv', ['USERNAME']);
     assert.equal(r.stdout.toString().trim(), 'alice');
     assert.ok(https.lines.some((l) => /via credssp \(interactive\)/.test(l)));
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('CredSSP: wrong password -> CredSSPError with the NTSTATUS as text, no secret', async () => {
@@ -73,7 +86,9 @@ test('CredSSP: wrong password -> CredSSPError with the NTSTATUS as text, no secr
       assert.doesNotMatch(e.message, /not-the-password|Passw0rd/);
       return true;
     });
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('CredSSP: host outside the delegate list -> refused before any request', async () => {
@@ -82,8 +97,14 @@ test('CredSSP: host outside the delegate list -> refused before any request', as
   let err: unknown;
   try {
     const c = credssp(http.port, { delegateTo: ['wsman/*.corp.example'] });
-    try { await c.exec('echo', ['x']); } finally { c.close(); }
-  } catch (e) { err = e; }
+    try {
+      await c.exec('echo', ['x']);
+    } finally {
+      c.close();
+    }
+  } catch (e) {
+    err = e;
+  }
   assert.ok(err instanceof DelegationRefusedError, String(err));
   assert.match((err as Error).message, /--delegate-to wsman\/127\.0\.0\.1/);
   assert.equal(http.lines.length, before, `the endpoint saw traffic: ${http.lines.slice(before).join('\n')}`);
@@ -97,17 +118,28 @@ test('CredSSP: a host that does not offer CredSSP -> an error that says so', asy
       assert.match(e.message, /CredSSP/i);
       return true;
     });
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 /** One raw HTTP request on its own connection: garbage in `Authorization: CredSSP ...`. */
 function rawAuth(port: number, value: string): Promise<{ status: number; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: '127.0.0.1', port, path: '/wsman', method: 'POST', agent: false,
-      headers: { Authorization: value, 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': 0 } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
+    const req = httpRequest(
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/wsman',
+        method: 'POST',
+        agent: false,
+        headers: { Authorization: value, 'Content-Type': 'application/soap+xml;charset=UTF-8', 'Content-Length': 0 },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -126,5 +158,9 @@ test('CredSSP endpoint: garbage TLS / TSRequest in the header -> a clean 401/400
     assert.ok(r.status === 401 || r.status === 400, `${g} -> ${r.status}`);
   }
   const c = credssp(http.port);
-  try { assert.equal((await c.exec('echo', ['still', 'serving'])).stdout.toString().trim(), 'still serving'); } finally { c.close(); }
+  try {
+    assert.equal((await c.exec('echo', ['still', 'serving'])).stdout.toString().trim(), 'still serving');
+  } finally {
+    c.close();
+  }
 });

@@ -18,7 +18,10 @@ test('winrm-ts demo: the story (ANONYMOUS LOGON, the CredSSP fix, the guard, Ker
   // step 2: the real error of the real second-hop process
   assert.match(out, /winrm-ts: Access is denied.*NT AUTHORITY\\ANONYMOUS LOGON.*network logon/);
   // step 3: CredSSP with the delegate list -> hostB answers example\alice
-  assert.match(out, /--auth credssp --delegate-to 'wsman\/127\.0\.0\.1' -- winrm-ts run -H 127\.0\.0\.1:\d+ -- whoami\n\s+example\\alice\n/);
+  assert.match(
+    out,
+    /--auth credssp --delegate-to 'wsman\/127\.0\.0\.1' -- winrm-ts run -H 127\.0\.0\.1:\d+ -- whoami\n\s+example\\alice\n/,
+  );
   assert.match(out, /Enable-WSManCredSSP -Role Client -DelegateComputer/);
   assert.match(out, /Get-WSManCredSSP/);
   assert.match(out, /Allow delegating fresh credentials with NTLM-only server authentication/);
@@ -27,7 +30,10 @@ test('winrm-ts demo: the story (ANONYMOUS LOGON, the CredSSP fix, the guard, Ker
   // step 5: Kerberos delegation: anonymous without a forwarded TGT, alice on hostB with one, klist sees it
   if (kerberos) {
     assert.match(out, /--auth kerberos -- winrm-ts run -H localhost:\d+ --auth kerberos -- whoami\n\s+winrm-ts: .*ANONYMOUS LOGON/);
-    assert.match(out, /--auth kerberos --kerberos-delegate -- winrm-ts run -H localhost:\d+ --auth kerberos -- whoami\n\s+example\\alice\n/);
+    assert.match(
+      out,
+      /--auth kerberos --kerberos-delegate -- winrm-ts run -H localhost:\d+ --auth kerberos -- whoami\n\s+example\\alice\n/,
+    );
     assert.match(out, /hostB log: auth ok EXAMPLE\\alice via kerberos/);
     if (hasCommand('klist')) assert.match(out, /krbtgt\/EXAMPLE\.TEST@EXAMPLE\.TEST/);
   } else assert.match(out, /skipped: MIT Kerberos KDC tools not installed/);

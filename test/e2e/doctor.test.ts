@@ -31,8 +31,13 @@ async function endpoint(o: Parameters<typeof startEndpoint>[0]): Promise<Endpoin
   eps.push(e);
   return e;
 }
-const alice = (port: number, o: Partial<ConnectOptions> = {}): ConnectOptions =>
-  ({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, connectTimeout: 10, ...o });
+const alice = (port: number, o: Partial<ConnectOptions> = {}): ConnectOptions => ({
+  host: `127.0.0.1:${port}`,
+  username: USER,
+  password: PASSWORD,
+  connectTimeout: 10,
+  ...o,
+});
 const check = (r: Report, id: string): Check => {
   const c = r.checks.find((x) => x.id === id);
   assert.ok(c, `no check ${id} in ${r.checks.map((x) => x.id).join(', ')}`);
@@ -47,11 +52,37 @@ function makeCert(name: string, san: string, start?: string, end?: string): { ce
   mkdirSync(join(d, 'db'), { recursive: true });
   writeFileSync(join(d, 'db', 'index.txt'), '');
   writeFileSync(join(d, 'db', 'serial'), '01\n');
-  writeFileSync(join(d, 'ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(d, 'db', 'index.txt')}\nserial = ${join(d, 'db', 'serial')}\n` +
-    `new_certs_dir = ${join(d, 'db')}\ndefault_md = sha256\npolicy = p\ndefault_days = 30\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = ${san}\n`);
-  execFileSync('openssl', ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(d, 'k.pem'), '-out', join(d, 'r.csr'), '-subj', `/CN=${name}`], { stdio: 'ignore' });
-  execFileSync('openssl', ['ca', '-batch', '-config', join(d, 'ca.cnf'), '-selfsign', '-keyfile', join(d, 'k.pem'), '-in', join(d, 'r.csr'), '-out', join(d, 'c.pem'),
-    '-extensions', 'ext', ...(start ? ['-startdate', start] : []), ...(end ? ['-enddate', end] : [])], { stdio: 'ignore' });
+  writeFileSync(
+    join(d, 'ca.cnf'),
+    `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(d, 'db', 'index.txt')}\nserial = ${join(d, 'db', 'serial')}\n` +
+      `new_certs_dir = ${join(d, 'db')}\ndefault_md = sha256\npolicy = p\ndefault_days = 30\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = ${san}\n`,
+  );
+  execFileSync(
+    'openssl',
+    ['req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(d, 'k.pem'), '-out', join(d, 'r.csr'), '-subj', `/CN=${name}`],
+    { stdio: 'ignore' },
+  );
+  execFileSync(
+    'openssl',
+    [
+      'ca',
+      '-batch',
+      '-config',
+      join(d, 'ca.cnf'),
+      '-selfsign',
+      '-keyfile',
+      join(d, 'k.pem'),
+      '-in',
+      join(d, 'r.csr'),
+      '-out',
+      join(d, 'c.pem'),
+      '-extensions',
+      'ext',
+      ...(start ? ['-startdate', start] : []),
+      ...(end ? ['-enddate', end] : []),
+    ],
+    { stdio: 'ignore' },
+  );
   return { cert: readFileSync(join(d, 'c.pem'), 'utf8'), key: readFileSync(join(d, 'k.pem'), 'utf8'), certFile: join(d, 'c.pem') };
 }
 
@@ -65,7 +96,9 @@ async function closedPort(): Promise<number> {
 }
 
 let healthy: Endpoint;
-before(async () => { healthy = await endpoint({ auth: ['negotiate'] }); });
+before(async () => {
+  healthy = await endpoint({ auth: ['negotiate'] });
+});
 
 test('a healthy Negotiate endpoint: every check ok, the schemes, CredSSP off on the service, whoami = example\\alice', async () => {
   const r = await runDoctor(alice(healthy.port));
@@ -143,7 +176,10 @@ test('a quota hit: MaxShellsPerUser reached by a shell left open is named, with 
     assert.match(rt.detail, /2150859173/);
     assert.match(text(rt), /Set-Item WSMan:\\localhost\\Shell\\MaxShellsPerUser/);
     assert.match(check(r, 'limits').detail, /MaxShellsPerUser 1\b/);
-  } finally { await shell.close().catch(() => undefined); c.close(); }
+  } finally {
+    await shell.close().catch(() => undefined);
+    c.close();
+  }
 });
 
 test('HTTPS, CbtHardeningLevel Strict: direct it works and says binding is required; through a TLS-terminating proxy the cause is the channel binding', async () => {
@@ -159,13 +195,19 @@ test('HTTPS, CbtHardeningLevel Strict: direct it works and says binding is requi
   const proxy = tls.createServer({ cert: p.cert, key: p.key }, (down) => {
     const up = tls.connect({ host: '127.0.0.1', port: ep.port, rejectUnauthorized: false });
     down.pipe(up).pipe(down);
-    const end = () => { down.destroy(); up.destroy(); };
-    down.on('error', end); up.on('error', end); down.on('close', end); up.on('close', end);
+    const end = () => {
+      down.destroy();
+      up.destroy();
+    };
+    down.on('error', end);
+    up.on('error', end);
+    down.on('close', end);
+    up.on('close', end);
   });
   await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
   closers.push(() => proxy.close());
   const r = await runDoctor(alice((proxy.address() as net.AddressInfo).port, { https: true, ca: p.cert }));
-  assert.equal(check(r, 'tls').status, 'ok', 'the proxy\'s certificate verifies with --ca');
+  assert.equal(check(r, 'tls').status, 'ok', "the proxy's certificate verifies with --ca");
   const rt = check(r, 'round-trip');
   assert.equal(rt.status, 'failed');
   assert.match(rt.detail, /channel binding did not match/);
@@ -214,7 +256,10 @@ test('HTTP to an HTTPS port and HTTPS to an HTTP port: doctor says which the por
 });
 
 test('a web server that is not WinRM, and a closed port: named as such, the rest skipped', async () => {
-  const web = http.createServer((_req, res) => { res.writeHead(200, { 'Content-Type': 'text/html', Server: 'nginx' }); res.end('<html>hello</html>'); });
+  const web = http.createServer((_req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html', Server: 'nginx' });
+    res.end('<html>hello</html>');
+  });
   await new Promise<void>((r) => web.listen(0, '127.0.0.1', r));
   closers.push(() => web.close());
   const r = await runDoctor(alice((web.address() as net.AddressInfo).port));
@@ -233,7 +278,9 @@ test('a web server that is not WinRM, and a closed port: named as such, the rest
 });
 
 test('a port that accepts the connection and never answers: no HTTP answer (bounded by the probe timeout)', async () => {
-  const silent = net.createServer((s) => { s.on('error', () => undefined); });
+  const silent = net.createServer((s) => {
+    s.on('error', () => undefined);
+  });
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
   closers.push(() => silent.close());
   const r = await runDoctor(alice((silent.address() as net.AddressInfo).port), { probeTimeoutMs: 500 });
@@ -255,9 +302,16 @@ test('the endpoint serves winrm/config sub-resources as Windows names them (serv
     assert.equal(svc.local, 'Service');
     assert.equal(svc.children.find((x) => x.local === 'AllowUnencrypted')?.text, 'false');
     assert.equal((await c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config/client')).payload?.local, 'Client');
-    assert.equal((await c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config/winrs')).payload?.children.find((x) => x.local === 'MaxShellsPerUser')?.text, '30');
+    assert.equal(
+      (await c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config/winrs')).payload?.children.find(
+        (x) => x.local === 'MaxShellsPerUser',
+      )?.text,
+      '30',
+    );
     await assert.rejects(c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/config/nosuch'), /resource URI .* was not found/);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('CLI: --json is the whole report and the exit code is 1 on a failed check; text output piped has no colour', async () => {
@@ -281,10 +335,14 @@ test('CLI: --json is the whole report and the exit code is 1 on a failed check; 
 
 test('CLI: a host list gets one report per host (NDJSON with PSComputerName, or text under [host]); exit 1 when a host failed', async () => {
   const port = await closedPort();
-  const good = `127.0.0.1:${healthy.port}`, bad = `127.0.0.1:${port}`;
+  const good = `127.0.0.1:${healthy.port}`,
+    bad = `127.0.0.1:${port}`;
   const j = await runCli(['doctor', '-H', `${good},${bad}`, '-u', USER, '-p', PASSWORD, '--json']);
   assert.equal(j.code, 1, j.stderr);
-  const reps = j.stdout.trim().split('\n').map((l) => JSON.parse(l) as Report & { PSComputerName: string });
+  const reps = j.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Report & { PSComputerName: string });
   assert.deepEqual(reps.map((r) => r.PSComputerName).sort(), [good, bad].sort());
   assert.equal(reps.find((r) => r.PSComputerName === good)?.ok, true);
   const failed = reps.find((r) => r.PSComputerName === bad)!;

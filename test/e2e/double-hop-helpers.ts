@@ -10,33 +10,53 @@ import { PROJECT_ROOT } from '../helpers/peers.js';
 export const USER = 'EXAMPLE\\alice';
 export const PASSWORD = 'Passw0rd!';
 
-export interface Endpoint { name: string; port: number; log: () => string; child: ChildProcess }
+export interface Endpoint {
+  name: string;
+  port: number;
+  log: () => string;
+  child: ChildProcess;
+}
 
 export class Hosts {
   private readonly dir = mkdtempSync(join(tmpdir(), 'winrm-ts-double-hop-'));
   private readonly usersFile = join(this.dir, 'users');
   private readonly endpoints: Endpoint[] = [];
-  constructor() { writeFileSync(this.usersFile, `${USER}:${PASSWORD}\n`, { mode: 0o600 }); }
+  constructor() {
+    writeFileSync(this.usersFile, `${USER}:${PASSWORD}\n`, { mode: 0o600 });
+  }
 
   start(name: string, args: string[]): Promise<Endpoint> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, cliArgv(['serve', '--listen', '127.0.0.1:0', '--users', this.usersFile, '--name', name, ...args]), {
-        cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
-      });
+      const child = spawn(
+        process.execPath,
+        cliArgv(['serve', '--listen', '127.0.0.1:0', '--users', this.usersFile, '--name', name, ...args]),
+        {
+          cwd: PROJECT_ROOT,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      );
       let out = '';
       const ep: Endpoint = { name, port: 0, log: () => out, child };
       this.endpoints.push(ep);
       const onData = (d: Buffer) => {
         out += d.toString('utf8');
         const m = /listening on https?:\/\/127\.0\.0\.1:(\d+)\//.exec(out);
-        if (m && !ep.port) { ep.port = Number(m[1]); resolve(ep); }
+        if (m && !ep.port) {
+          ep.port = Number(m[1]);
+          resolve(ep);
+        }
       };
-      child.stdout!.on('data', onData); child.stderr!.on('data', onData);
-      child.once('exit', (code) => { if (!ep.port) reject(new Error(`serve ${name} exited with ${code}: ${out}`)); });
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+      child.once('exit', (code) => {
+        if (!ep.port) reject(new Error(`serve ${name} exited with ${code}: ${out}`));
+      });
     });
   }
 
-  logs(): Array<[string, string]> { return this.endpoints.map((e) => [e.name, e.log()]); }
+  logs(): Array<[string, string]> {
+    return this.endpoints.map((e) => [e.name, e.log()]);
+  }
 
   stop(): void {
     for (const e of this.endpoints) e.child.kill('SIGTERM');

@@ -28,8 +28,11 @@ test('double hop with Basic over HTTPS: the password reached hostA (an interacti
 test('a third hop: from the CredSSP session on hostA, CredSSP onward through the broker, then back again', async () => {
   // hostA's process asks hostA's broker for a CredSSP context to hostB: hostB gets an interactive logon too
   const third = `winrm-ts run -H 127.0.0.1:${A.port} -- whoami`;
-  const r = await hop1(A, ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
-    `winrm-ts run -H 127.0.0.1:${B.port} --auth credssp --delegate-to wsman/127.0.0.1 -- "${third}"`);
+  const r = await hop1(
+    A,
+    ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
+    `winrm-ts run -H 127.0.0.1:${B.port} --auth credssp --delegate-to wsman/127.0.0.1 -- "${third}"`,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout.replace(/\r/g, '').trim(), 'example\\alice');
   assert.match(B.log(), /auth ok EXAMPLE\\alice via credssp \(interactive\)/);

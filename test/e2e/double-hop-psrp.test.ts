@@ -26,7 +26,8 @@ const logs: Record<string, string> = {};
 function startServe(name: string, args: string[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, cliArgv(['serve', '--listen', '127.0.0.1:0', '--users', usersFile, '--name', name, ...args]), {
-      cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(child);
     logs[name] = '';
@@ -34,14 +35,21 @@ function startServe(name: string, args: string[]): Promise<number> {
     const onData = (d: Buffer) => {
       logs[name] += d.toString('utf8');
       const m = /listening on http:\/\/127\.0\.0\.1:(\d+)\//.exec(logs[name]!);
-      if (m && !port) { port = Number(m[1]); resolve(port); }
+      if (m && !port) {
+        port = Number(m[1]);
+        resolve(port);
+      }
     };
-    child.stdout!.on('data', onData); child.stderr!.on('data', onData);
-    child.once('exit', (code) => { if (!port) reject(new Error(`serve ${name} exited with ${code}: ${logs[name]}`)); });
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => {
+      if (!port) reject(new Error(`serve ${name} exited with ${code}: ${logs[name]}`));
+    });
   });
 }
 
-let PA = 0, PB = 0;
+let PA = 0,
+  PB = 0;
 before(async () => {
   if (skip) return;
   [PA, PB] = await Promise.all([
@@ -58,8 +66,10 @@ const psOnA = (auth: string[], script: string) =>
   runCli(['ps', '-H', `127.0.0.1:${PA}`, '-u', USER, '-p', PASSWORD, ...auth, '-c', script], { timeoutMs: 120_000 });
 
 test('PSRP double hop with CredSSP: a script on hostA reaches hostB as example\\alice', { skip }, async () => {
-  const r = await psOnA(['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
-    `$env:USERNAME; winrm-ts run -H 127.0.0.1:${PB} -- whoami; "exit=$LASTEXITCODE"`);
+  const r = await psOnA(
+    ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
+    `$env:USERNAME; winrm-ts run -H 127.0.0.1:${PB} -- whoami; "exit=$LASTEXITCODE"`,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.replace(/\r/g, '').trim().split('\n'), ['alice', 'example\\alice', 'exit=0']);
   assert.match(logs.hostB!, /auth ok EXAMPLE\\alice via negotiate/);

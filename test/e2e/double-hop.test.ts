@@ -13,7 +13,10 @@ import { Hosts, hop1, PASSWORD, type Endpoint } from './double-hop-helpers.js';
 const hosts = new Hosts();
 let A: Endpoint, B: Endpoint;
 before(async () => {
-  [A, B] = await Promise.all([hosts.start('hostA', ['--auth', 'negotiate,credssp']), hosts.start('hostB', ['--auth', 'negotiate,credssp'])]);
+  [A, B] = await Promise.all([
+    hosts.start('hostA', ['--auth', 'negotiate,credssp']),
+    hosts.start('hostB', ['--auth', 'negotiate,credssp']),
+  ]);
 });
 after(() => hosts.stop());
 
@@ -28,8 +31,11 @@ test('double hop with Negotiate: hostB refuses NT AUTHORITY\\ANONYMOUS LOGON and
 });
 
 test('double hop with CredSSP (--delegate-to wsman/127.0.0.1): hostB answers example\\alice / alice', async () => {
-  const r = await hop1(A, ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
-    `winrm-ts run -H 127.0.0.1:${B.port} -- "whoami; printenv USERNAME"`);
+  const r = await hop1(
+    A,
+    ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
+    `winrm-ts run -H 127.0.0.1:${B.port} -- "whoami; printenv USERNAME"`,
+  );
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(r.stdout.replace(/\r/g, '').trim().split('\n'), ['example\\alice', 'alice']);
   assert.match(A.log(), /auth ok EXAMPLE\\alice via credssp \(interactive\)/);
@@ -38,8 +44,11 @@ test('double hop with CredSSP (--delegate-to wsman/127.0.0.1): hostB answers exa
 
 test('a process on hostA holds a broker socket and capability, never the password (environ, cmdline, logs)', async () => {
   // the command on hostA is a shell started for the CredSSP logon session: print its own /proc entries
-  const r = await hop1(A, ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
-    'tr "\\0" "\\n" < /proc/$$/environ; echo ---; tr "\\0" " " < /proc/$$/cmdline; echo; echo ---; ls -ld "$(dirname "$WINRM_TS_LOGON_BROKER")"');
+  const r = await hop1(
+    A,
+    ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
+    'tr "\\0" "\\n" < /proc/$$/environ; echo ---; tr "\\0" " " < /proc/$$/cmdline; echo; echo ---; ls -ld "$(dirname "$WINRM_TS_LOGON_BROKER")"',
+  );
   assert.equal(r.code, 0, r.stderr);
   const [environ, cmdline, ls] = r.stdout.split('---\n');
   assert.match(environ!, /^WINRM_TS_LOGON_BROKER=\//m);

@@ -16,9 +16,19 @@ before(async () => {
   small = await startEndpoint({ maxEnvelopeSize: SMALL });
   big = await startEndpoint();
 });
-after(async () => { await small.close(); await big.close(); });
+after(async () => {
+  await small.close();
+  await big.close();
+});
 
-const opts = (port: number, o: Partial<ConnectOptions> = {}): ConnectOptions => ({ host: `127.0.0.1:${port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true, ...o });
+const opts = (port: number, o: Partial<ConnectOptions> = {}): ConnectOptions => ({
+  host: `127.0.0.1:${port}`,
+  username: USER,
+  password: PASSWORD,
+  auth: 'basic',
+  allowUnencrypted: true,
+  ...o,
+});
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
 test('the client asks for 512000 bytes by default; a 300 KB stdin goes in one Send to a default endpoint', async () => {
@@ -33,7 +43,9 @@ test('the client asks for 512000 bytes by default; a 300 KB stdin goes in one Se
     assert.equal(c.wsman.serverEnvelopeLimit, undefined, 'no request was refused');
     // Create, Command, one Send, Receive(s), Delete: far fewer requests than at the old 150 KiB default
     assert.ok(c.stats.requests <= 8, `requests: ${c.stats.requests}`);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('an endpoint with a smaller MaxEnvelopeSize: the refused Send is re-split to its size once, then every request fits', async () => {
@@ -52,11 +64,20 @@ test('an endpoint with a smaller MaxEnvelopeSize: the refused Send is re-split t
     const r2 = await c.exec('sha256sum', [], { input: again });
     assert.equal(r2.stdout.toString().split(' ')[0], sha(again));
     assert.equal(small.lines.filter((l) => / 500 /.test(l) || /oversized|EncodingLimit/i.test(l)).length, 1);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('a fault that is not about the envelope size is not retried; the size fault is recognised by its subcode', () => {
-  const tooLarge = new WSManFaultError('x', 2150858805, 'h', 'The WS-Management service cannot process the request because the envelope size (20000 bytes) exceeds the maximum envelope size (16384 bytes). ', 's:Sender', 'w:EncodingLimit');
+  const tooLarge = new WSManFaultError(
+    'x',
+    2150858805,
+    'h',
+    'The WS-Management service cannot process the request because the envelope size (20000 bytes) exceeds the maximum envelope size (16384 bytes). ',
+    's:Sender',
+    'w:EncodingLimit',
+  );
   const belowMinimum = new WSManFaultError('x', 2150858823, 'h', 'below the minimum', 's:Sender', 'w:EncodingLimit');
   const other = new WSManFaultError('x', 2150858843, 'h', 'invalid selectors', 's:Sender', 'w:InvalidSelectors');
   assert.equal(isEnvelopeTooLargeFault(tooLarge), true);

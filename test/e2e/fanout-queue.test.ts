@@ -19,28 +19,50 @@ const endpoints: Awaited<ReturnType<typeof startEndpoint>>[] = [];
 const procs: ChildProcess[] = [];
 
 async function freePort(): Promise<number> {
-  return new Promise((resolve) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); }); });
+  return new Promise((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+  });
 }
 async function waitPort(port: number, ms: number): Promise<void> {
   const end = Date.now() + ms;
   for (;;) {
-    const ok = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1', () => { c.destroy(); r(true); }); c.on('error', () => r(false)); });
+    const ok = await new Promise<boolean>((r) => {
+      const c = net.connect(port, '127.0.0.1', () => {
+        c.destroy();
+        r(true);
+      });
+      c.on('error', () => r(false));
+    });
     if (ok) return;
     if (Date.now() > end) throw new Error(`nothing listens on ${port}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 function startWorker(args: string[]): { proc: ChildProcess; out: () => string } {
-  const proc = spawn(process.execPath, cliArgv(['worker', '--queue', url, ...args]), { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WINRM_PASSWORD: PASSWORD } });
+  const proc = spawn(process.execPath, cliArgv(['worker', '--queue', url, ...args]), {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, WINRM_PASSWORD: PASSWORD },
+  });
   let out = '';
-  proc.stdout!.setEncoding('utf8').on('data', (d) => { out += d; });
-  proc.stderr!.setEncoding('utf8').on('data', (d) => { out += d; });
+  proc.stdout!.setEncoding('utf8').on('data', (d) => {
+    out += d;
+  });
+  proc.stderr!.setEncoding('utf8').on('data', (d) => {
+    out += d;
+  });
   procs.push(proc);
   return { proc, out: () => out };
 }
 async function until(what: string, cond: () => boolean, ms = 60000): Promise<void> {
   const end = Date.now() + ms;
-  while (!cond()) { if (Date.now() > end) throw new Error(`timed out waiting for ${what}`); await new Promise((r) => setTimeout(r, 100)); }
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 /** every value stored in Redis, as one string */
 async function redisDump(): Promise<string> {
@@ -59,7 +81,9 @@ async function redisDump(): Promise<string> {
       else if (type === 'stream') parts.push(JSON.stringify(await r.xrange(k, '-', '+')));
     }
     return parts.join('\n');
-  } finally { r.disconnect(); }
+  } finally {
+    r.disconnect();
+  }
 }
 const commandsRun = (e: { lines: string[] }) => e.lines.filter((l) => / Command -> 200 /.test(l)).length;
 
@@ -77,7 +101,7 @@ after(async () => {
   await Promise.all(endpoints.map((e) => e.close()));
 });
 
-test('queue: the password stays out of the submitter\'s job; -p is refused with --queue', { skip }, async () => {
+test("queue: the password stays out of the submitter's job; -p is refused with --queue", { skip }, async () => {
   const r = await runCli(['run', '--queue', url, '-H', 'a,b', '-u', 'EXAMPLE\\alice', '-p', PASSWORD, '--', 'echo'], { timeoutMs: 60000 });
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /password does not go into the queue.*WINRM_PASSWORD/);
@@ -86,11 +110,33 @@ test('queue: the password stays out of the submitter\'s job; -p is refused with 
 
 test('queue: two workers, one killed mid-run: every host answered or "outcome unknown", none run twice', { skip }, async () => {
   const hosts = endpoints.map((e) => `127.0.0.1:${e.port}`);
-  const env = { ...process.env }; delete env.WINRM_PASSWORD;
-  const sub = runCli(['run', '--queue', url, '-H', hosts.join(','), '--json', '-u', 'EXAMPLE\\alice', '--auth', 'basic', '--allow-unencrypted', '--', 'sh', '-c', 'sleep 3; echo pong'],
-    { timeoutMs: 180000, env });
+  const env = { ...process.env };
+  delete env.WINRM_PASSWORD;
+  const sub = runCli(
+    [
+      'run',
+      '--queue',
+      url,
+      '-H',
+      hosts.join(','),
+      '--json',
+      '-u',
+      'EXAMPLE\\alice',
+      '--auth',
+      'basic',
+      '--allow-unencrypted',
+      '--',
+      'sh',
+      '-c',
+      'sleep 3; echo pong',
+    ],
+    { timeoutMs: 180000, env },
+  );
   // the jobs wait in Redis: no password in there
-  for (let i = 0; i < 100; i++) { if ((await redisDump()).includes('sleep 3; echo pong')) break; await new Promise((r) => setTimeout(r, 200)); }
+  for (let i = 0; i < 100; i++) {
+    if ((await redisDump()).includes('sleep 3; echo pong')) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
   const waiting = await redisDump();
   assert.ok(waiting.includes('sleep 3; echo pong'), 'the jobs are in Redis');
   assert.ok(!waiting.includes(PASSWORD), 'no password in Redis');
@@ -101,14 +147,21 @@ test('queue: two workers, one killed mid-run: every host answered or "outcome un
   a.proc.kill('SIGKILL');
   assert.ok(!(await redisDump()).includes(PASSWORD), 'no password in Redis mid-run');
   const r = await sub;
-  const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  let answered = 0; let unknown = 0;
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  let answered = 0;
+  let unknown = 0;
   hosts.forEach((h, i) => {
     const last = lines.filter((l) => l.PSComputerName === h).at(-1);
     assert.ok(last, `${h}: no result\n${r.stdout}\n${r.stderr}\n${b.out()}`);
     if (last.exitCode === 0) {
       answered++;
-      assert.ok(lines.some((l) => l.PSComputerName === h && l.line === 'pong'), h);
+      assert.ok(
+        lines.some((l) => l.PSComputerName === h && l.line === 'pong'),
+        h,
+      );
       assert.equal(commandsRun(endpoints[i]!), 1, `${h} answered: its command ran exactly once`);
     } else {
       assert.equal(last.outcome, 'unknown', `${h}: ${JSON.stringify(last)}`);

@@ -25,16 +25,33 @@ before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'winrm-ts-jea-'));
   const file = join(dir, 'configs.json');
-  writeFileSync(file, JSON.stringify([
-    { name: 'JEARole', visibleCommands: ['Get-Date', 'Measure-Object'], language: 'NoLanguage' },
-    { name: 'Helpdesk', visibleCommands: ['Get-Date'], language: 'FullLanguage' },
-  ]));
+  writeFileSync(
+    file,
+    JSON.stringify([
+      { name: 'JEARole', visibleCommands: ['Get-Date', 'Measure-Object'], language: 'NoLanguage' },
+      { name: 'Helpdesk', visibleCommands: ['Get-Date'], language: 'FullLanguage' },
+    ]),
+  );
   ps = new PsrpEndpoint({ pwsh, configurations: loadSessionConfigs(file) });
   ep = await startEndpoint({ resources: ps.resources() });
 });
-after(async () => { if (skip) return; await ps.close(); await ep.close(); rmSync(dir, { recursive: true, force: true }); });
+after(async () => {
+  if (skip) return;
+  await ps.close();
+  await ep.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 
-const open = (configurationName: string) => Session.open({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true, configurationName });
+const open = (configurationName: string) =>
+  Session.open({
+    transport: 'wsman',
+    computerName: `127.0.0.1:${ep.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+    allowUnencrypted: true,
+    configurationName,
+  });
 
 test('an unknown configuration name gets the fault Windows sends', { skip }, async () => {
   await assert.rejects(open('Microsoft.PowerShell2'), (e: unknown) => {
@@ -64,12 +81,25 @@ test('JEA-like NoLanguage configuration: visible commands run, others and script
     const script = await s.invoke('1 + 1');
     assert.equal(script.state, PSInvocationState.Failed);
     assert.match(script.streams.error.map((e) => (e as PSObject).toStringValue ?? '').join(' '), /no-language mode/);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });
 
 test('CLI: ps --configuration-name with a restricted FullLanguage configuration', { skip }, async () => {
   const env = { ...process.env, WINRM_PASSWORD: PASSWORD };
-  const base = ['ps', '-H', `127.0.0.1:${ep.port}`, '-u', USER, '--auth', 'basic', '--allow-unencrypted', '--configuration-name', 'Helpdesk'];
+  const base = [
+    'ps',
+    '-H',
+    `127.0.0.1:${ep.port}`,
+    '-u',
+    USER,
+    '--auth',
+    'basic',
+    '--allow-unencrypted',
+    '--configuration-name',
+    'Helpdesk',
+  ];
   const ok = await runCli([...base, '-c', 'Get-Date -Format yyyy'], { env });
   assert.equal(ok.code, 0, ok.stderr);
   assert.match(ok.stdout.trim(), /^\d{4}$/);

@@ -7,8 +7,12 @@ import { runCli } from '../helpers/cli.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
-before(async () => { ep = await startEndpoint({ auth: ['negotiate'], allowUnencrypted: false }); });
-after(async () => { await ep.close(); });
+before(async () => {
+  ep = await startEndpoint({ auth: ['negotiate'], allowUnencrypted: false });
+});
+after(async () => {
+  await ep.close();
+});
 
 const run = (pw: string, ...args: string[]) =>
   runCli(['run', '-H', `127.0.0.1:${ep.port}`, '-u', USER, ...args], { env: { ...process.env, WINRM_PASSWORD: pw } });
@@ -30,7 +34,8 @@ test('winrm-ts run --auth ntlm (raw NTLM) works; --encryption never is refused; 
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /denied|credential|password/i);
   assert.match(bad.stderr, /EXAMPLE\\alice/);
-  for (const r of [ntlm, never, bad]) assert.ok(!r.stderr.includes('Zq9-notmine') && !r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD));
+  for (const r of [ntlm, never, bad])
+    assert.ok(!r.stderr.includes('Zq9-notmine') && !r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD));
 });
 
 test('serve --auth ntlm (no negotiate) accepts run --auth ntlm (raw NTLMSSP under the Negotiate scheme) and explains a Negotiate-only client', async () => {
@@ -40,9 +45,14 @@ test('serve --auth ntlm (no negotiate) accepts run --auth ntlm (raw NTLMSSP unde
     const ok = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--auth', 'ntlm', '--', 'echo', 'raw-ntlm'], { env });
     assert.equal(ok.stdout.trim(), 'raw-ntlm', ok.stderr);
     assert.equal(ok.code, 0);
-    assert.ok(ntlmOnly.lines.some((l) => /auth ok EXAMPLE\\alice via ntlm \(network\)/.test(l)), ntlmOnly.lines.join('\n'));
+    assert.ok(
+      ntlmOnly.lines.some((l) => /auth ok EXAMPLE\\alice via ntlm \(network\)/.test(l)),
+      ntlmOnly.lines.join('\n'),
+    );
     const neg = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--', 'echo', 'x'], { env });
     assert.notEqual(neg.code, 0);
     assert.match(neg.stderr, /offers: NTLM.*--auth ntlm/);
-  } finally { await ntlmOnly.close(); }
+  } finally {
+    await ntlmOnly.close();
+  }
 });

@@ -14,8 +14,10 @@ import { dir, ep, fileSha, randomFile, skip, useEndpoint } from './transfer-fixt
 useEndpoint();
 
 async function deadPort(): Promise<number> {
-  const s = createServer(); await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as AddressInfo).port; await new Promise<void>((r) => s.close(() => r()));
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
   return p;
 }
 
@@ -24,11 +26,12 @@ function setup(): { cfg: string; env: NodeJS.ProcessEnv } {
   return { cfg, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), WINRM_PASSWORD: PASSWORD } };
 }
 
-test('fetch -H web1,web2 DIR: each host\'s files in DIR/<name>/, verified', { skip }, async () => {
+test("fetch -H web1,web2 DIR: each host's files in DIR/<name>/, verified", { skip }, async () => {
   const { cfg, env } = setup();
   const p = { host: `127.0.0.1:${ep.port}`, user: USER, auth: 'basic', allowUnencrypted: true };
   writeFileSync(cfg, JSON.stringify({ hosts: { web1: p, web2: p } }));
-  const src = join(dir, 'remote-src.bin'); const want = randomFile(src, 300_000);
+  const src = join(dir, 'remote-src.bin');
+  const want = randomFile(src, 300_000);
   const out = join(dir, 'fetched');
   const r = await runCli(['fetch', '--config', cfg, '-H', 'web1,web2', '--throttle', '2', src, out], { env });
   assert.equal(r.code, 0, r.stderr);
@@ -37,24 +40,42 @@ test('fetch -H web1,web2 DIR: each host\'s files in DIR/<name>/, verified', { sk
   assert.match(r.stderr, /2 of 2 hosts succeeded/);
   // stdout cannot be shared
   const bad = await runCli(['fetch', '--config', cfg, '-H', 'web1,web2', src, '-'], { env });
-  assert.notEqual(bad.code, 0); assert.match(bad.stderr, /many hosts: fetch into a directory/);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /many hosts: fetch into a directory/);
 });
 
 test('copy -H live,dead --json: the live host gets the file, the dead one is reported, exit 1', { skip }, async () => {
   const { cfg, env } = setup();
   const dead = await deadPort();
-  writeFileSync(cfg, JSON.stringify({
-    hosts: { live: { host: `127.0.0.1:${ep.port}`, auth: 'basic', allowUnencrypted: true }, dead: { host: `127.0.0.1:${dead}`, connectTimeout: 5 } },
-    defaults: { user: USER },
-  }));
-  const src = join(dir, 'to-copy.bin'); const want = randomFile(src, 200_000);
-  const target = join(dir, 'copied'); mkdirSync(target, { recursive: true });
+  writeFileSync(
+    cfg,
+    JSON.stringify({
+      hosts: {
+        live: { host: `127.0.0.1:${ep.port}`, auth: 'basic', allowUnencrypted: true },
+        dead: { host: `127.0.0.1:${dead}`, connectTimeout: 5 },
+      },
+      defaults: { user: USER },
+    }),
+  );
+  const src = join(dir, 'to-copy.bin');
+  const want = randomFile(src, 200_000);
+  const target = join(dir, 'copied');
+  mkdirSync(target, { recursive: true });
   const r = await runCli(['copy', '--config', cfg, '-H', 'live,dead', '--json', src, target], { env });
   assert.equal(r.code, 1, r.stderr);
   assert.equal(fileSha(join(target, 'to-copy.bin')), want);
-  const recs = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
-  assert.ok(recs.some((x) => x.PSComputerName === 'live' && x.type === 'done' && x.files === 1 && x.bytes === 200_000), r.stdout);
-  assert.ok(recs.some((x) => x.PSComputerName === 'dead' && (x.error as { code?: string } | undefined)?.code === 'WINRM_ERR_CONNECT'), r.stdout);
+  const recs = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.ok(
+    recs.some((x) => x.PSComputerName === 'live' && x.type === 'done' && x.files === 1 && x.bytes === 200_000),
+    r.stdout,
+  );
+  assert.ok(
+    recs.some((x) => x.PSComputerName === 'dead' && (x.error as { code?: string } | undefined)?.code === 'WINRM_ERR_CONNECT'),
+    r.stdout,
+  );
   assert.match(r.stderr, /1 of 2 hosts succeeded/);
   assert.ok(!existsSync(join(target, 'live')), 'copy does not make per-host directories');
 });

@@ -17,8 +17,27 @@ const env = { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), WINRM_PASSWORD:
 const NAME = 'web1.winrm-ts.test';
 
 // a certificate that names NAME only (no IP address): connecting to 127.0.0.1 needs --tls-server-name NAME
-execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'),
-  '-days', '2', '-subj', `/CN=${NAME}`, '-addext', `subjectAltName=DNS:${NAME}`], { stdio: 'ignore' });
+execFileSync(
+  'openssl',
+  [
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'k.pem'),
+    '-out',
+    join(dir, 'c.pem'),
+    '-days',
+    '2',
+    '-subj',
+    `/CN=${NAME}`,
+    '-addext',
+    `subjectAltName=DNS:${NAME}`,
+  ],
+  { stdio: 'ignore' },
+);
 const certFile = join(dir, 'c.pem');
 
 let http: Awaited<ReturnType<typeof startEndpoint>>;
@@ -27,11 +46,20 @@ let httpConnections = 0;
 before(async () => {
   [http, https] = await Promise.all([
     startEndpoint({ auth: ['negotiate', 'ntlm'] }),
-    startEndpoint({ auth: ['negotiate', 'ntlm'], https: true, cert: readFileSync(certFile, 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8') }),
+    startEndpoint({
+      auth: ['negotiate', 'ntlm'],
+      https: true,
+      cert: readFileSync(certFile, 'utf8'),
+      key: readFileSync(join(dir, 'k.pem'), 'utf8'),
+    }),
   ]);
-  http.server.on('connection', () => { httpConnections++; });
+  http.server.on('connection', () => {
+    httpConnections++;
+  });
 });
-after(async () => { await Promise.all([http?.close(), https?.close()]); });
+after(async () => {
+  await Promise.all([http?.close(), https?.close()]);
+});
 
 function config(doc: unknown): string {
   const p = join(dir, `config-${Math.random().toString(36).slice(2)}.json`);
@@ -53,7 +81,8 @@ test('trusted hosts: NTLM over HTTP to 127.0.0.1 outside the list is refused bef
   assert.equal(httpConnections, before, 'nothing was sent to the host');
   // Negotiate (no Kerberos credential here) is refused the same way
   const neg = await run(['--config', denied, '-H', 'web1', '--auth', 'negotiate']);
-  assert.notEqual(neg.code, 0); assert.match(neg.stderr, /Negotiate has no Kerberos credential/);
+  assert.notEqual(neg.code, 0);
+  assert.match(neg.stderr, /Negotiate has no Kerberos credential/);
 
   const allowed = config({ hosts: { web1 }, trustedHosts: ['127.0.0.1'] });
   const ok = await run(['--config', allowed, '-H', 'web1']);
@@ -61,7 +90,8 @@ test('trusted hosts: NTLM over HTTP to 127.0.0.1 outside the list is refused bef
   assert.equal(ok.stdout.trim(), 'alice');
   // no trustedHosts key at all: as before (no policy)
   const none = await run(['--config', config({ hosts: { web1 } }), '-H', 'web1']);
-  assert.equal(none.code, 0, none.stderr); assert.equal(none.stdout.trim(), 'alice');
+  assert.equal(none.code, 0, none.stderr);
+  assert.equal(none.stdout.trim(), 'alice');
 });
 
 test('--tls-server-name: a certificate for a name, reached by IP: refused without it (the error says how), verified with it', async () => {
@@ -74,7 +104,8 @@ test('--tls-server-name: a certificate for a name, reached by IP: refused withou
   assert.equal(good.code, 0, good.stderr);
   assert.equal(good.stdout.trim(), 'alice');
   const wrong = await run([...H, '--tls-server-name', 'other.winrm-ts.test']);
-  assert.notEqual(wrong.code, 0); assert.match(wrong.stderr, /TLS verification/);
+  assert.notEqual(wrong.code, 0);
+  assert.match(wrong.stderr, /TLS verification/);
 });
 
 test('profiles: tlsServerName and ca as profile keys; verified HTTPS is allowed whatever trustedHosts says; a list resolves each name', async () => {
@@ -88,7 +119,8 @@ test('profiles: tlsServerName and ca as profile keys; verified HTTPS is allowed 
     trustedHosts: [],
   });
   const one = await run(['--config', cfg, '-H', 'secure']);
-  assert.equal(one.code, 0, one.stderr); assert.equal(one.stdout.trim(), 'alice');
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(one.stdout.trim(), 'alice');
   // fan-out: each name through its profile; the HTTP one is refused by the (empty) trusted-hosts list, the HTTPS one runs
   const many = await run(['--config', cfg, '-H', 'secure,plain']);
   assert.notEqual(many.code, 0);
@@ -103,5 +135,6 @@ test('profiles: a password in the config file is refused (and never echoed); an 
   assert.match(r.stderr, /hosts\.web1\.password: secrets are never read from the config file/);
   assert.ok(!r.stderr.includes('Zq9-inthefile'));
   const missing = await run(['--config', join(dir, 'no-such.json'), '-H', 'web1']);
-  assert.notEqual(missing.code, 0); assert.match(missing.stderr, /cannot read the config file .*no-such\.json \(--config\)/);
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /cannot read the config file .*no-such\.json \(--config\)/);
 });

@@ -18,19 +18,28 @@ const pwsh = findPwsh();
 const skip = peerSkip('pwsh', !!pwsh);
 let dir: string;
 const ps = (args: string[], input?: string) => runCli(['ps', '--local', '--pwsh', pwsh!, ...args], { input, timeoutMs: 180_000 });
-const lines = (s: string) => s.split('\n').map((l) => l.trimEnd()).filter(Boolean);
+const lines = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter(Boolean);
 
 before(() => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'winrm-ts-args-'));
-  writeFileSync(join(dir, 's.ps1'), [
-    'param([string]$Name, [int]$Count = 1, [switch]$Loud, $Raw)',
-    '1..$Count | ForEach-Object { $m = "hello $Name $_"; if ($Loud) { $m.ToUpper() } else { $m } }',
-    'if ($null -ne $Raw) { "raw is $($Raw.GetType().Name) $Raw" }',
-    'if ($args.Count) { "args: $($args -join \',\')" }',
-  ].join('\n'));
+  writeFileSync(
+    join(dir, 's.ps1'),
+    [
+      'param([string]$Name, [int]$Count = 1, [switch]$Loud, $Raw)',
+      '1..$Count | ForEach-Object { $m = "hello $Name $_"; if ($Loud) { $m.ToUpper() } else { $m } }',
+      'if ($null -ne $Raw) { "raw is $($Raw.GetType().Name) $Raw" }',
+      'if ($args.Count) { "args: $($args -join \',\')" }',
+    ].join('\n'),
+  );
 });
-after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 test('-f FILE -- named parameters, a switch, positional values; strings stay strings unless typed', { skip }, async () => {
   const f = join(dir, 's.ps1');
@@ -51,19 +60,34 @@ test('-c SCRIPT -- ARGS: the arguments of the script block, numbers as numbers (
   const r = await ps(['-c', 'param($a, $b) $a * $b; $a.GetType().Name', '--', '6', '7']);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(lines(r.stdout), ['42', 'Int32']);
-  const named = await ps(['-c', 'param($Greeting, [switch]$Shout) if ($Shout) { $Greeting.ToUpper() } else { $Greeting }', '--', '-Shout', '-Greeting', 'hi there']);
+  const named = await ps([
+    '-c',
+    'param($Greeting, [switch]$Shout) if ($Shout) { $Greeting.ToUpper() } else { $Greeting }',
+    '--',
+    '-Shout',
+    '-Greeting',
+    'hi there',
+  ]);
   assert.deepEqual(lines(named.stdout), ['HI THERE'], named.stderr);
 });
 
 test('stdin lines are $input, streamed: the first line is answered before stdin ends', { skip }, async () => {
-  const child = spawn(process.execPath, cliArgv(['ps', '--local', '--pwsh', pwsh!, '-c', '$input | ForEach-Object { "got $_" }']), { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = ''; let err = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const child = spawn(process.execPath, cliArgv(['ps', '--local', '--pwsh', pwsh!, '-c', '$input | ForEach-Object { "got $_" }']), {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let err = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   const closed = new Promise<number | null>((r) => child.on('close', r));
   const guard = setTimeout(() => child.kill('SIGKILL'), 150_000);
   child.stdin.write('x\n');
   await new Promise<void>((resolve) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; if (out.includes('got x')) resolve(); });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.includes('got x')) resolve();
+    });
     void closed.then(() => resolve());
   });
   assert.match(out, /got x/, err);
@@ -77,9 +101,15 @@ test('stdin lines are $input, streamed: the first line is answered before stdin 
 test('stdin to a process block; --input-json objects; Read-Host still reads stdin when the script takes no input', { skip }, async () => {
   const proc = await ps(['-c', 'process { "[$_]" }'], 'a\nb c\n');
   assert.deepEqual(lines(proc.stdout), ['[a]', '[b c]'], proc.stderr);
-  const j = await ps(['--input-json', '-c', '$input | Sort-Object n -Descending | ForEach-Object { "$($_.n):$($_.tag.name)" }'], '{"n":1,"tag":{"name":"one"}}\n{"n":2,"tag":{"name":"two"}}\n');
+  const j = await ps(
+    ['--input-json', '-c', '$input | Sort-Object n -Descending | ForEach-Object { "$($_.n):$($_.tag.name)" }'],
+    '{"n":1,"tag":{"name":"one"}}\n{"n":2,"tag":{"name":"two"}}\n',
+  );
   assert.deepEqual(lines(j.stdout), ['2:two', '1:one'], j.stderr);
-  const doc = await ps(['--input-json', '--json', '-c', '$input | Measure-Object -Property v -Sum | Select-Object Count, Sum'], '[\n {"v": 2},\n {"v": 5}\n]\n');
+  const doc = await ps(
+    ['--input-json', '--json', '-c', '$input | Measure-Object -Property v -Sum | Select-Object Count, Sum'],
+    '[\n {"v": 2},\n {"v": 5}\n]\n',
+  );
   assert.deepEqual(JSON.parse(doc.stdout), { Count: 2, Sum: 7 }, doc.stderr);
   const rh = await ps(['-c', '$n = Read-Host "name"; "hi $n"'], 'alice\n');
   assert.equal(rh.code, 0, rh.stderr);
@@ -96,7 +126,10 @@ test('command mode: --cmd NAME --param K=V on a NoLanguage (JEA-like) endpoint, 
   try {
     const base = ['ps', '-H', `127.0.0.1:${ep.port}`, '-u', USER, '--configuration-name', 'JEARole'];
     const env = { ...process.env, WINRM_PASSWORD: PASSWORD };
-    const ok = await runCli([...base, '--cmd', 'Get-Date', '--param', 'Date=2024-01-02T03:04:05', '--param', 'Format=yyyy-MM-dd HH:mm'], { env, timeoutMs: 180_000 });
+    const ok = await runCli([...base, '--cmd', 'Get-Date', '--param', 'Date=2024-01-02T03:04:05', '--param', 'Format=yyyy-MM-dd HH:mm'], {
+      env,
+      timeoutMs: 180_000,
+    });
     assert.equal(ok.code, 0, ok.stderr);
     assert.equal(ok.stdout.trim(), '2024-01-02 03:04');
     // pipeline input and the formatter (Out-Default is visible on a restricted endpoint)
@@ -109,7 +142,10 @@ test('command mode: --cmd NAME --param K=V on a NoLanguage (JEA-like) endpoint, 
     const hidden = await runCli([...base, '--cmd', 'Get-ChildItem'], { env, timeoutMs: 180_000 });
     assert.notEqual(hidden.code, 0);
     assert.match(hidden.stderr, /Get-ChildItem/);
-  } finally { await psrp.close(); await ep.close(); }
+  } finally {
+    await psrp.close();
+    await ep.close();
+  }
 });
 
 test('bad usage: two modes, --param without --cmd, a script as --cmd', async () => {

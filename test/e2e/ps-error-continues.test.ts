@@ -16,7 +16,8 @@ const skip = peerSkip('pwsh', !!pwsh);
 const SCRIPT = 'Get-NoSuchThing; "after"';
 
 test('CREATE_PIPELINE: RedirectShellErrorOutputPipe is true unless the caller says otherwise (MS-PSRP 2.2.3.11)', () => {
-  const body = (o: { redirectShellErrorOutputPipe?: boolean } = {}) => serialize(createPipeline({ statements: [[{ cmd: SCRIPT, isScript: true }]], ...o }));
+  const body = (o: { redirectShellErrorOutputPipe?: boolean } = {}) =>
+    serialize(createPipeline({ statements: [[{ cmd: SCRIPT, isScript: true }]], ...o }));
   assert.match(body(), /<B N="RedirectShellErrorOutputPipe">true<\/B>/);
   assert.match(body({ redirectShellErrorOutputPipe: false }), /<B N="RedirectShellErrorOutputPipe">false<\/B>/);
 });
@@ -35,15 +36,31 @@ before(async () => {
   ps = new PsrpEndpoint({ pwsh });
   ep = await startEndpoint({ auth: ['negotiate'], allowUnencrypted: false, resources: ps.resources() });
 });
-after(async () => { if (!skip) { await ps.close(); await ep.close(); } });
+after(async () => {
+  if (!skip) {
+    await ps.close();
+    await ep.close();
+  }
+});
 
 test('Session API over WinRM: the error record, then "after"', { skip }, async () => {
-  const s = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'negotiate' });
+  const s = await Session.open({
+    transport: 'wsman',
+    computerName: `127.0.0.1:${ep.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth: 'negotiate',
+  });
   try {
     const r = await s.invoke(SCRIPT);
-    assert.deepEqual(r.output.map((v) => toPlain(v)), ['after']);
+    assert.deepEqual(
+      r.output.map((v) => toPlain(v)),
+      ['after'],
+    );
     assert.equal(r.hadErrors, true);
     assert.equal(r.streams.error.length, 1);
     assert.match(String((r.streams.error[0] as { toStringValue?: string }).toStringValue), /Get-NoSuchThing/);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });

@@ -33,7 +33,13 @@ test('a 20 kB script and --json objects', { skip }, async () => {
   assert.ok(r.stdout.split('\n').includes('42'));
   const j = await ps(['--json', '-c', '[pscustomobject]@{ a = 1; b = "x"; c = @(1,2) }; "s"']);
   assert.equal(j.code, 0, j.stderr);
-  assert.deepEqual(j.stdout.trim().split('\n').map((l) => JSON.parse(l)), [{ a: 1, b: 'x', c: [1, 2] }, 's']);
+  assert.deepEqual(
+    j.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
+    [{ a: 1, b: 'x', c: [1, 2] }, 's'],
+  );
 });
 
 test('-f FILE -- ARGS binds the param() block; exit N is the exit code', { skip }, async () => {
@@ -46,7 +52,9 @@ test('-f FILE -- ARGS binds the param() block; exit N is the exit code', { skip 
     assert.deepEqual(r.stdout.trim().split('\n'), ['hello world 1', 'hello world 2', 'hello world 3']);
     const e = await ps(['-c', '"before"; exit 7']);
     assert.equal(e.code, 7);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('Read-Host is answered from stdin by the CLI host', { skip }, async () => {
@@ -65,18 +73,30 @@ test('booleans print as PowerShell prints them: True / False (also as property v
   const script = '$true; $false; [pscustomobject]@{ flag = $true }';
   const r = await ps(['-c', script]);
   assert.equal(r.code, 0, r.stderr);
-  const want = execFileSync(pwsh!, ['-NoProfile', '-NonInteractive', '-c', `$PSStyle.OutputRendering = 'PlainText'; ${script}`], { encoding: 'utf8' });
+  const want = execFileSync(pwsh!, ['-NoProfile', '-NonInteractive', '-c', `$PSStyle.OutputRendering = 'PlainText'; ${script}`], {
+    encoding: 'utf8',
+  });
   assert.equal(r.stdout, want);
 });
 
 test('Ctrl+C stops the pipeline and says so once', { skip }, async () => {
-  const child = spawn(process.execPath, cliArgv(['ps', '--local', '--pwsh', pwsh!, '-c', `'started'; while ($true) { Start-Sleep -Milliseconds 50 }`]), { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = ''; let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const child = spawn(
+    process.execPath,
+    cliArgv(['ps', '--local', '--pwsh', pwsh!, '-c', `'started'; while ($true) { Start-Sleep -Milliseconds 50 }`]),
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   const guard = setTimeout(() => child.kill('SIGKILL'), 60_000); // a hang fails the test instead of holding it
   await new Promise<void>((resolve) => {
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; if (stdout.includes('started')) resolve(); });
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (stdout.includes('started')) resolve();
+    });
     void closed.then(() => resolve());
   });
   child.kill('SIGINT');

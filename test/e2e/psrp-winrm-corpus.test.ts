@@ -24,9 +24,20 @@ before(async () => {
   if (skip) return;
   ps = new PsrpEndpoint({ pwsh });
   ep = await startEndpoint({ auth: [auth], allowUnencrypted: auth === 'basic', resources: ps.resources() });
-  s = await Session.open({ transport: 'wsman', computerName: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth, exchangeKeys: true });
+  s = await Session.open({
+    transport: 'wsman',
+    computerName: `127.0.0.1:${ep.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth,
+    exchangeKeys: true,
+  });
 });
-after(async () => { await s?.close(); await ps?.close(); await ep?.close(); });
+after(async () => {
+  await s?.close();
+  await ps?.close();
+  await ep?.close();
+});
 
 test(`corpus (${CORPUS.length} expressions) over WinRM (${auth}) equals pwsh's own deserialization`, { skip }, async () => {
   const results = await runCorpus(sessionValue(s!), { pwsh: pwsh!, depth: 1 });

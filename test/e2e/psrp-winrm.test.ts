@@ -29,20 +29,47 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'winrm-ts-psrp-'));
   ps = new PsrpEndpoint({ pwsh });
   const c = selfSigned();
-  https = await startEndpoint({ auth: ['basic', ...sealedAuth], allowUnencrypted: false, https: true, cert: c.cert, key: c.key, resources: ps.resources() });
+  https = await startEndpoint({
+    auth: ['basic', ...sealedAuth],
+    allowUnencrypted: false,
+    https: true,
+    cert: c.cert,
+    key: c.key,
+    resources: ps.resources(),
+  });
   http = await startEndpoint({ auth: sealedAuth, allowUnencrypted: false, resources: ps.resources() });
 });
 after(async () => {
   if (skip) return;
-  await ps.close(); await https.close(); await http?.close();
+  await ps.close();
+  await https.close();
+  await http?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
-const basicHttps = () => ({ transport: 'wsman' as const, computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth: 'basic' });
+const basicHttps = () => ({
+  transport: 'wsman' as const,
+  computerName: `127.0.0.1:${https.port}`,
+  https: true,
+  ca: selfSigned().cert,
+  username: USER,
+  password: PASSWORD,
+  auth: 'basic',
+});
 
 test('Basic over HTTPS: values, the user, streams, input, a script file with param(), stop', { skip }, async () => {
   const answers: string[] = [];
-  const s = await Session.open({ ...basicHttps(), host: { ui: { readLine: () => { answers.push('asked'); return 'typed by the test host'; } } } });
+  const s = await Session.open({
+    ...basicHttps(),
+    host: {
+      ui: {
+        readLine: () => {
+          answers.push('asked');
+          return 'typed by the test host';
+        },
+      },
+    },
+  });
   try {
     const v = await s.invoke('$PSVersionTable.PSVersion.ToString(); $env:USERNAME; $env:USERDOMAIN; 1+1');
     assert.deepEqual(plain(v.output).slice(1), ['alice', 'EXAMPLE', 2]);
@@ -62,7 +89,11 @@ test('Basic over HTTPS: values, the user, streams, input, a script file with par
     assert.deepEqual(plain(inp.output), [2, 4, 6]);
 
     const host = await s.invoke('$x = Read-Host "name?"; "got: $x"');
-    assert.deepEqual(plain(host.output), ['got: typed by the test host'], JSON.stringify(host.streams.error.map((e) => (e as { toStringValue?: string }).toStringValue)));
+    assert.deepEqual(
+      plain(host.output),
+      ['got: typed by the test host'],
+      JSON.stringify(host.streams.error.map((e) => (e as { toStringValue?: string }).toStringValue)),
+    );
     assert.equal(answers.length, 1, 'the host call reached our host once');
 
     const file = join(dir, 's.ps1');
@@ -75,19 +106,31 @@ test('Basic over HTTPS: values, the user, streams, input, a script file with par
 
     const ac = new AbortController();
     const events: string[] = [];
-    await assert.rejects(async () => {
-      for await (const e of s.stream('1; while ($true) { Start-Sleep -Milliseconds 20 }', { signal: ac.signal })) {
-        events.push(e.type);
-        if (e.type === 'output') ac.abort();
-      }
-    }, { name: 'AbortError' });
+    await assert.rejects(
+      async () => {
+        for await (const e of s.stream('1; while ($true) { Start-Sleep -Milliseconds 20 }', { signal: ac.signal })) {
+          events.push(e.type);
+          if (e.type === 'output') ac.abort();
+        }
+      },
+      { name: 'AbortError' },
+    );
     assert.deepEqual(plain((await s.invoke('"still usable"')).output), ['still usable'], 'the pool survives a stop');
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
   assert.equal(ps.shells.size, 0, 'Delete removed the shell and its pwsh');
 });
 
 test('round trips: a warm invoke is Command + Receive; the envelope is sized from the host config (500 KiB)', { skip }, async () => {
-  const c = connect({ host: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth: 'basic' });
+  const c = connect({
+    host: `127.0.0.1:${https.port}`,
+    https: true,
+    ca: selfSigned().cert,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+  });
   try {
     const rp = await WSManRunspacePool.open(c.wsman);
     assert.equal(rp.maxEnvelopeSize, PSV3_ENVELOPE_SIZE, 'cfg:MaxEnvelopeSizekb 500 of the endpoint');
@@ -101,23 +144,45 @@ test('round trips: a warm invoke is Command + Receive; the envelope is sized fro
       counts.push(c.stats.requests - before);
     }
     // Command, then Receive until Done: output, PIPELINE_STATE and CommandState Done usually share one Receive
-    assert.ok(counts.every((n) => n >= 2 && n <= 3), `requests per invoke: ${counts.join(',')}`);
+    assert.ok(
+      counts.every((n) => n >= 2 && n <= 3),
+      `requests per invoke: ${counts.join(',')}`,
+    );
     assert.equal(Math.min(...counts), 2, `requests per invoke: ${counts.join(',')}`);
     await rp.close();
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('Negotiate over sealed HTTP and CredSSP: the real pwsh as the logged-on user', { skip }, async () => {
-  const s = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'negotiate' });
+  const s = await Session.open({
+    transport: 'wsman' as const,
+    computerName: `127.0.0.1:${http!.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth: 'negotiate',
+  });
   try {
     const r = await s.invoke('$PSVersionTable.PSVersion.Major; $env:USERNAME; $env:WINRM_TS_LOGON_TYPE');
     assert.deepEqual(plain(r.output), [7, 'alice', 'network']);
-  } finally { await s.close(); }
-  const c = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${http!.port}`, username: USER, password: PASSWORD, auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] });
+  } finally {
+    await s.close();
+  }
+  const c = await Session.open({
+    transport: 'wsman' as const,
+    computerName: `127.0.0.1:${http!.port}`,
+    username: USER,
+    password: PASSWORD,
+    auth: 'credssp',
+    delegateTo: ['wsman/127.0.0.1'],
+  });
   try {
     const r = await c.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_TYPE');
     assert.deepEqual(plain(r.output), ['alice', 'interactive'], 'CredSSP: an interactive logon with delegated credentials');
-  } finally { await c.close(); }
+  } finally {
+    await c.close();
+  }
 });
 
 test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script still fits (Command + Sends)', { skip }, async () => {
@@ -131,16 +196,30 @@ test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script
     assert.deepEqual(plain(r.output), [70000]);
     assert.ok(c.stats.requests - before >= 4, 'the script went as Command + several Sends');
     await rp.close();
-  } finally { c.close(); await small.close(); }
+  } finally {
+    c.close();
+    await small.close();
+  }
 });
 
 test('Negotiate and CredSSP over HTTPS (channel binding, no message encryption)', { skip }, async () => {
   for (const auth of sealedAuth) {
-    const s = await Session.open({ transport: 'wsman' as const, computerName: `127.0.0.1:${https.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, auth, delegateTo: ['wsman/127.0.0.1'] });
+    const s = await Session.open({
+      transport: 'wsman' as const,
+      computerName: `127.0.0.1:${https.port}`,
+      https: true,
+      ca: selfSigned().cert,
+      username: USER,
+      password: PASSWORD,
+      auth,
+      delegateTo: ['wsman/127.0.0.1'],
+    });
     try {
       const r = await s.invoke('$env:USERNAME; $env:WINRM_TS_LOGON_MECHANISM');
       assert.deepEqual(plain(r.output), ['alice', auth === 'credssp' ? 'credssp' : plain(r.output)[1]], auth);
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   }
 });
 
@@ -153,5 +232,7 @@ test('several pipelines at once on one pool', { skip }, async () => {
     ]);
     assert.deepEqual(plain(a.output), ['a1', 'a2', 'a3']);
     assert.deepEqual(plain(b.output), ['b1', 'b2', 'b3']);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });

@@ -12,31 +12,71 @@ import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { buildRequest, parseEnvelope, faultFromEnvelope } from '../../src/wsman/envelope.js';
 import { Action, NS } from '../../src/wsman/ns.js';
 import {
-  SHELL_CMD_URI, shellBody, commandLineBody, receiveBody, signalBody, SIGNAL, parseCreateResponse, parseCommandResponse, parseReceiveResponse,
+  SHELL_CMD_URI,
+  shellBody,
+  commandLineBody,
+  receiveBody,
+  signalBody,
+  SIGNAL,
+  parseCreateResponse,
+  parseCommandResponse,
+  parseReceiveResponse,
 } from '../../src/winrs/messages.js';
 import { CONFIG_URI } from '../../src/server/config.js';
 import type { EndpointLimits } from '../../src/server/limits.js';
 
 const AUTH = 'Basic ' + Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
 const endpoints: Array<{ close(): Promise<void> }> = [];
-after(async () => { for (const e of endpoints) await e.close(); });
+after(async () => {
+  for (const e of endpoints) await e.close();
+});
 
 async function endpoint(limits: Partial<EndpointLimits> = {}) {
   const ep = await startEndpoint({ limits });
   endpoints.push(ep);
-  const post = (body: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> => new Promise((resolve, reject) => {
-    const b = typeof body === 'string' ? Buffer.from(body) : body;
-    const req = http.request({ host: '127.0.0.1', port: ep.port, path: '/wsman', method: 'POST', agent: false,
-      headers: { 'Content-Type': 'application/soap+xml;charset=UTF-8', Authorization: AUTH, 'Content-Length': String(b.length), ...headers } }, (res) => {
-      const parts: Buffer[] = [];
-      res.on('data', (d) => parts.push(d)); res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts).toString() }));
-      res.on('error', reject);
+  const post = (body: Buffer | string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const b = typeof body === 'string' ? Buffer.from(body) : body;
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port: ep.port,
+          path: '/wsman',
+          method: 'POST',
+          agent: false,
+          headers: {
+            'Content-Type': 'application/soap+xml;charset=UTF-8',
+            Authorization: AUTH,
+            'Content-Length': String(b.length),
+            ...headers,
+          },
+        },
+        (res) => {
+          const parts: Buffer[] = [];
+          res.on('data', (d) => parts.push(d));
+          res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(parts).toString() }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(b);
     });
-    req.on('error', reject);
-    req.end(b);
-  });
-  const env = (action: string, body: string, o: { selectors?: Record<string, string>; operationTimeout?: number; resourceUri?: string; maxEnvelopeSize?: number } = {}) =>
-    buildRequest({ action, resourceUri: o.resourceUri ?? SHELL_CMD_URI, to: ep.url, selectors: o.selectors, operationTimeout: o.operationTimeout, maxEnvelopeSize: o.maxEnvelopeSize }, body).xml;
+  const env = (
+    action: string,
+    body: string,
+    o: { selectors?: Record<string, string>; operationTimeout?: number; resourceUri?: string; maxEnvelopeSize?: number } = {},
+  ) =>
+    buildRequest(
+      {
+        action,
+        resourceUri: o.resourceUri ?? SHELL_CMD_URI,
+        to: ep.url,
+        selectors: o.selectors,
+        operationTimeout: o.operationTimeout,
+        maxEnvelopeSize: o.maxEnvelopeSize,
+      },
+      body,
+    ).xml;
   const createShell = async (spec: Parameters<typeof shellBody>[0] = {}) => {
     const r = await post(env(Action.Create, shellBody(spec)));
     assert.equal(r.status, 200, r.body);
@@ -47,12 +87,20 @@ async function endpoint(limits: Partial<EndpointLimits> = {}) {
     return r.status === 200 ? { id: parseCommandResponse(parseEnvelope(r.body)), r } : { id: undefined, r };
   };
   const receiveAll = async (shellId: string, commandId: string) => {
-    let stdout = ''; let stderr = ''; let exitCode: number | undefined;
+    let stdout = '';
+    let stderr = '';
+    let exitCode: number | undefined;
     for (let i = 0; i < 200 && exitCode === undefined; i++) {
       const r = await post(env(Action.Receive, receiveBody(commandId), { selectors: { ShellId: shellId }, operationTimeout: 5 }));
-      if (r.status !== 200) { assert.equal(faultCode(r.body), 2150858793, r.body); continue; }
+      if (r.status !== 200) {
+        assert.equal(faultCode(r.body), 2150858793, r.body);
+        continue;
+      }
       const rr = parseReceiveResponse(parseEnvelope(r.body));
-      for (const s of rr.streams) { if (s.name === 'stdout') stdout += Buffer.from(s.data).toString(); else stderr += Buffer.from(s.data).toString(); }
+      for (const s of rr.streams) {
+        if (s.name === 'stdout') stdout += Buffer.from(s.data).toString();
+        else stderr += Buffer.from(s.data).toString();
+      }
       if (rr.state?.state === 'Done') exitCode = rr.state.exitCode;
     }
     return { stdout, stderr, exitCode };
@@ -69,8 +117,11 @@ const faultMessage = (body: string) => faultFromEnvelope(parseEnvelope(body))?.m
 function raw(port: number, head: string, body?: Buffer): Promise<{ response: string; wrote: number }> {
   return new Promise((resolve) => {
     const s = net.connect(port, '127.0.0.1');
-    let response = ''; let wrote = 0;
-    s.on('data', (d) => { response += d.toString('latin1'); });
+    let response = '';
+    let wrote = 0;
+    s.on('data', (d) => {
+      response += d.toString('latin1');
+    });
     s.on('error', () => undefined);
     s.on('close', () => resolve({ response, wrote }));
     s.on('connect', () => {
@@ -79,8 +130,12 @@ function raw(port: number, head: string, body?: Buffer): Promise<{ response: str
       const step = 16384;
       const pump = () => {
         while (wrote < body.length && !s.destroyed) {
-          const more = s.write(body.subarray(wrote, wrote + step)); wrote += Math.min(step, body.length - wrote);
-          if (!more) { s.once('drain', pump); return; }
+          const more = s.write(body.subarray(wrote, wrote + step));
+          wrote += Math.min(step, body.length - wrote);
+          if (!more) {
+            s.once('drain', pump);
+            return;
+          }
         }
       };
       pump();
@@ -96,13 +151,23 @@ test('before authentication at most a few KB of a body are read: 1 MB anonymous,
   const { ep } = await endpoint();
   const MB = Buffer.alloc(1024 * 1024, 0x41);
   const cases: Array<[string, string, number]> = [
-    ['anonymous, Content-Length', `POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml\r\nContent-Length: ${MB.length}\r\n\r\n`, 401],
-    ['wrong Basic password', `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from(`${USER}:nope`).toString('base64')}\r\nContent-Length: ${MB.length}\r\n\r\n`, 401],
+    [
+      'anonymous, Content-Length',
+      `POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Type: application/soap+xml\r\nContent-Length: ${MB.length}\r\n\r\n`,
+      401,
+    ],
+    [
+      'wrong Basic password',
+      `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from(`${USER}:nope`).toString('base64')}\r\nContent-Length: ${MB.length}\r\n\r\n`,
+      401,
+    ],
     ['anonymous, chunked', 'POST /wsman HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', 401],
   ];
   for (const [what, head, status] of cases) {
     ep.lines.length = 0;
-    const body = what.includes('chunked') ? Buffer.concat([Buffer.from(`${MB.length.toString(16)}\r\n`), MB, Buffer.from('\r\n0\r\n\r\n')]) : MB;
+    const body = what.includes('chunked')
+      ? Buffer.concat([Buffer.from(`${MB.length.toString(16)}\r\n`), MB, Buffer.from('\r\n0\r\n\r\n')])
+      : MB;
     const r = await raw(ep.port, head, body);
     assert.match(r.response, new RegExp(`^HTTP/1.1 ${status} `), `${what}: ${r.response.slice(0, 100)}`);
     if (status === 401) assert.match(r.response, /WWW-Authenticate: Basic realm="WSMAN"/);
@@ -114,13 +179,25 @@ test('before authentication at most a few KB of a body are read: 1 MB anonymous,
   const negotiate = 'TlRMTVNTUAABAAAAB4IIogAAAAAAAAAAAAAAAAAAAAAKAGFKAAAADw==';
   const ntlm = await startEndpoint({ auth: ['negotiate'] });
   endpoints.push(ntlm);
-  const leg = await raw(ntlm.port, `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Negotiate ${negotiate}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n`, Buffer.alloc(100000, 0x20));
+  const leg = await raw(
+    ntlm.port,
+    `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Negotiate ${negotiate}\r\nContent-Length: 100000\r\nConnection: close\r\n\r\n`,
+    Buffer.alloc(100000, 0x20),
+  );
   assert.match(leg.response, /^HTTP\/1.1 401 [^]*WWW-Authenticate: Negotiate TlRMTVNTUAAC/);
-  const r = await raw(ntlm.port, `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Negotiate ${negotiate}\r\nContent-Length: ${4 * MB.length}\r\n\r\n`, Buffer.concat([MB, MB, MB, MB]));
+  const r = await raw(
+    ntlm.port,
+    `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Negotiate ${negotiate}\r\nContent-Length: ${4 * MB.length}\r\n\r\n`,
+    Buffer.concat([MB, MB, MB, MB]),
+  );
   assert.match(r.response, /^HTTP\/1.1 413 /);
   assert.ok((bytesReadFromLog(ntlm.lines) ?? Infinity) < 256 * 1024);
   // a small unauthenticated body keeps the connection usable (the normal 401 round of a handshake)
-  const small = await raw(ep.port, 'POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n', Buffer.alloc(100, 0x20));
+  const small = await raw(
+    ep.port,
+    'POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\nConnection: close\r\n\r\n',
+    Buffer.alloc(100, 0x20),
+  );
   assert.match(small.response, /^HTTP\/1.1 401 /);
 });
 
@@ -130,13 +207,20 @@ test('slow headers (slowloris) are cut off by the header timeout; an idle kept-a
     const s = net.connect(ep.port, '127.0.0.1');
     let got = '';
     let timer: NodeJS.Timeout | undefined;
-    s.on('data', (d) => { got += d.toString(); });
+    s.on('data', (d) => {
+      got += d.toString();
+    });
     s.on('error', () => undefined);
-    s.on('close', () => { clearInterval(timer); resolve(got); });
+    s.on('close', () => {
+      clearInterval(timer);
+      resolve(got);
+    });
     s.on('connect', () => {
       s.write('POST /wsman HTTP/1.1\r\nHost: x\r\n');
       let i = 0;
-      timer = setInterval(() => { if (!s.destroyed) s.write(`X-Slow-${i++}: a\r\n`); }, 100); // never ends the headers
+      timer = setInterval(() => {
+        if (!s.destroyed) s.write(`X-Slow-${i++}: a\r\n`);
+      }, 100); // never ends the headers
     });
   });
   assert.match(closed, /^HTTP\/1.1 408 /, closed);
@@ -159,7 +243,10 @@ test('connections per remote address are capped: the next one gets 503 with the 
   for (let i = 0; i < 2; i++) {
     const s = net.connect(ep.port, '127.0.0.1');
     s.on('error', () => undefined);
-    await new Promise<void>((resolve) => { s.once('data', () => resolve()); s.on('connect', () => s.write('GET /wsman HTTP/1.1\r\nHost: x\r\n\r\n')); });
+    await new Promise<void>((resolve) => {
+      s.once('data', () => resolve());
+      s.on('connect', () => s.write('GET /wsman HTTP/1.1\r\nHost: x\r\n\r\n'));
+    });
     open.push(s);
   }
   const third = await raw(ep.port, 'POST /wsman HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n');
@@ -177,12 +264,16 @@ test('connections per remote address are capped: the next one gets 503 with the 
 
 test('MaxShellsPerUser: the next Create faults as Windows does (2150859173, w:QuotaLimit); a Delete frees a slot; config shows it', async () => {
   const { ep, post, env, createShell, del } = await endpoint({ maxShellsPerUser: 2 });
-  const a = await createShell(); await createShell();
+  const a = await createShell();
+  await createShell();
   const r = await post(env(Action.Create, shellBody()));
   assert.equal(r.status, 500);
   assert.equal(faultCode(r.body), 2150859173);
   assert.match(r.body, /w:QuotaLimit/);
-  assert.match(faultMessage(r.body), /This user is allowed a maximum number of 2 concurrent shells, which has been exceeded\. Close existing shells or raise the quota for this user\./);
+  assert.match(
+    faultMessage(r.body),
+    /This user is allowed a maximum number of 2 concurrent shells, which has been exceeded\. Close existing shells or raise the quota for this user\./,
+  );
   assert.equal((await del(a.shellId)).status, 200);
   await createShell();
   const cfg = await post(env(Action.Get, '', { resourceUri: CONFIG_URI }));
@@ -201,13 +292,17 @@ test('MaxConcurrentOperationsPerUser: requests beyond it fault (2150859174) whil
   assert.ok(id);
   const polls = [0, 1].map(() => post(env(Action.Receive, receiveBody(id!), { selectors: { ShellId: shellId }, operationTimeout: 3 })));
   let third = { status: 0, body: '' };
-  for (let i = 0; i < 40; i++) { // until both long polls are being processed
+  for (let i = 0; i < 40; i++) {
+    // until both long polls are being processed
     third = await post(env(Action.Signal, signalBody(id!, SIGNAL.ctrl_break + 'x'), { selectors: { ShellId: shellId } }));
     if (faultCode(third.body) === 2150859174) break;
     await sleep(50);
   }
   assert.equal(faultCode(third.body), 2150859174);
-  assert.match(faultMessage(third.body), /maximum number of 2 concurrent operations, which has been exceeded\. Close existing operations for this user, or raise the quota for this user\./);
+  assert.match(
+    faultMessage(third.body),
+    /maximum number of 2 concurrent operations, which has been exceeded\. Close existing operations for this user, or raise the quota for this user\./,
+  );
   for (const p of await Promise.all(polls)) assert.equal(faultCode(p.body), 2150858793); // w:TimedOut, as usual
   assert.equal((await del(shellId)).status, 200);
 });
@@ -234,9 +329,13 @@ test('Send back-pressure: stdin for a command that never reads stays bounded, Se
   let refused: { status: number; body: string } | undefined;
   let sent = 0;
   for (let i = 0; i < 40 && !refused; i++) {
-    const x = env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}">${chunk.toString('base64')}</rsp:Stream></rsp:Send>`, { selectors: { ShellId: shellId }, operationTimeout: 1 });
+    const x = env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}">${chunk.toString('base64')}</rsp:Stream></rsp:Send>`, {
+      selectors: { ShellId: shellId },
+      operationTimeout: 1,
+    });
     const r = await post(x);
-    if (r.status === 200) sent += chunk.length; else refused = r;
+    if (r.status === 200) sent += chunk.length;
+    else refused = r;
     assert.ok(ep.stats().stdinBufferedBytes <= bound, `buffered ${ep.stats().stdinBufferedBytes}`);
   }
   assert.ok(refused, `every Send of ${sent} bytes was accepted`);
@@ -253,13 +352,23 @@ test('End="True", "TRUE" and "1" end stdin (xs:boolean, as pypsrp and Windows wr
   for (const end of ['True', 'TRUE', '1', ' true ']) {
     const { id } = await command(shellId, 'cat');
     const data = Buffer.from(`x-${end}\n`).toString('base64');
-    const r = await post(env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}" End="${end}">${data}</rsp:Stream></rsp:Send>`, { selectors: { ShellId: shellId } }));
+    const r = await post(
+      env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}" End="${end}">${data}</rsp:Stream></rsp:Send>`, {
+        selectors: { ShellId: shellId },
+      }),
+    );
     assert.equal(r.status, 200);
     const out = await receiveAll(shellId, id!);
     assert.deepEqual(out, { stdout: `x-${end}\n`, stderr: '', exitCode: 0 });
   }
   const { id } = await command(shellId, 'cat');
-  await post(env(Action.Send, `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}" End="false">${Buffer.from('y').toString('base64')}</rsp:Stream></rsp:Send>`, { selectors: { ShellId: shellId } }));
+  await post(
+    env(
+      Action.Send,
+      `<rsp:Send><rsp:Stream Name="stdin" CommandId="${id}" End="false">${Buffer.from('y').toString('base64')}</rsp:Stream></rsp:Send>`,
+      { selectors: { ShellId: shellId } },
+    ),
+  );
   const r = await post(env(Action.Receive, receiveBody(id!), { selectors: { ShellId: shellId }, operationTimeout: 1 }));
   assert.doesNotMatch(r.body, /CommandState\/Done/);
   assert.equal((await del(shellId)).status, 200);
@@ -280,11 +389,23 @@ test('malformed XML gets w:SchemaValidationError (500); MaxEnvelopeSize under 81
   assert.equal(r.status, 200);
   // Windows' shapes (test_psrp_is_alive_invalid_selectors.yml, test_psrp_is_alive_other_wsman_error.yml)
   r = await post(env(Action.Receive, receiveBody('X'), { selectors: { ShellId: 'NOT-A-SHELL' } }));
-  assert.match(r.body, /<s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. <\/s:Text>/);
-  assert.match(r.body, /<f:ProviderFault provider="Shell provider" path="%systemroot%\\system32\\WsmSvc.dll"><f:WSManFault xmlns:f="[^"]+" Code="2150858843" Machine="hostA">/);
+  assert.match(
+    r.body,
+    /<s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. <\/s:Text>/,
+  );
+  assert.match(
+    r.body,
+    /<f:ProviderFault provider="Shell provider" path="%systemroot%\\system32\\WsmSvc.dll"><f:WSManFault xmlns:f="[^"]+" Code="2150858843" Machine="hostA">/,
+  );
   r = await post(env(Action.Create, shellBody()).replace('PT20S', 'PT-1S'));
-  assert.match(r.body, /<s:Text xml:lang="en-US">The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. <\/s:Text>/);
-  assert.match(r.body, /<f:Message>The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: PT-1S. <\/f:Message>/);
+  assert.match(
+    r.body,
+    /<s:Text xml:lang="en-US">The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. <\/s:Text>/,
+  );
+  assert.match(
+    r.body,
+    /<f:Message>The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: PT-1S. <\/f:Message>/,
+  );
   assert.equal(NS.s, 'http://www.w3.org/2003/05/soap-envelope');
 });
 
@@ -292,8 +413,13 @@ test('MaxProcessesPerShell: a Command beyond it faults; a command that forks bey
   const { post, env, createShell, command, receiveAll, del } = await endpoint({ maxProcessesPerShell: 4 });
   const { shellId } = await createShell();
   // each `sleep 60` is one or two processes (sh may exec it): commands start until the shell holds 4 processes
-  let started = 0; let refused: Awaited<ReturnType<typeof command>> | undefined;
-  for (let i = 0; i < 5 && !refused; i++) { const c = await command(shellId, 'sleep 60'); if (c.id) started++; else refused = c; }
+  let started = 0;
+  let refused: Awaited<ReturnType<typeof command>> | undefined;
+  for (let i = 0; i < 5 && !refused; i++) {
+    const c = await command(shellId, 'sleep 60');
+    if (c.id) started++;
+    else refused = c;
+  }
   assert.ok(started >= 2 && refused, `${started} commands started`);
   assert.equal(faultCode(refused.r.body), 2147944216);
   assert.match(faultMessage(refused.r.body), /Not enough quota is available to process this command/);
@@ -309,7 +435,10 @@ test('MaxProcessesPerShell: a Command beyond it faults; a command that forks bey
 test('MaxMemoryPerShellMB: a shell whose processes grow beyond it has its commands stopped', async () => {
   const { createShell, command, receiveAll, del } = await endpoint({ maxMemoryPerShellMB: 40 });
   const { shellId } = await createShell();
-  const { id } = await command(shellId, `${process.execPath} -e "const b = Buffer.alloc(120 * 1024 * 1024, 1); setTimeout(() => b, 60000)"`);
+  const { id } = await command(
+    shellId,
+    `${process.execPath} -e "const b = Buffer.alloc(120 * 1024 * 1024, 1); setTimeout(() => b, 60000)"`,
+  );
   const out = await receiveAll(shellId, id!);
   assert.match(out.stderr, /over MaxMemoryPerShellMB \(40\); the command was stopped/);
   assert.notEqual(out.exitCode, 0);
@@ -324,12 +453,17 @@ test('a request whose client went away is still logged', async () => {
   const s = net.connect(ep.port, '127.0.0.1');
   s.on('error', () => undefined);
   await new Promise<void>((resolve) => s.on('connect', () => resolve()));
-  s.write(`POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: ${x.length}\r\n\r\n`);
+  s.write(
+    `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: ${x.length}\r\n\r\n`,
+  );
   s.write(x);
   for (let i = 0; i < 40 && !ep.lines.some((l) => /auth ok/.test(l)); i++) await sleep(25);
   await sleep(100);
   s.destroy();
   for (let i = 0; i < 40 && !ep.lines.some((l) => /Receive -> client went away/.test(l)); i++) await sleep(50);
-  assert.ok(ep.lines.some((l) => /EXAMPLE\\alice Receive -> client went away/.test(l)), ep.lines.join('\n'));
+  assert.ok(
+    ep.lines.some((l) => /EXAMPLE\\alice Receive -> client went away/.test(l)),
+    ep.lines.join('\n'),
+  );
   assert.equal((await del(shellId)).status, 200);
 });

@@ -17,24 +17,45 @@ useEndpoint();
 function mountTiny(): string | undefined {
   if (process.getuid?.() !== 0) return undefined;
   const mnt = mkdtempSync(join(tmpdir(), 'winrm-ts-full-'));
-  try { execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' }); return mnt; } catch { rmSync(mnt, { recursive: true, force: true }); return undefined; }
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt], { stdio: 'ignore' });
+    return mnt;
+  } catch {
+    rmSync(mnt, { recursive: true, force: true });
+    return undefined;
+  }
 }
 const mnt = noPwsh ? undefined : mountTiny();
 const skip = noPwsh || peerSkip('a mountable tmpfs (root)', !!mnt, 'run the tests as root where mount is allowed');
 
 after(() => {
   if (!mnt) return;
-  try { execFileSync('umount', [mnt], { stdio: 'ignore' }); } catch { /* busy: lazy */ try { execFileSync('umount', ['-l', mnt], { stdio: 'ignore' }); } catch { /* ignore */ } }
+  try {
+    execFileSync('umount', [mnt], { stdio: 'ignore' });
+  } catch {
+    /* busy: lazy */ try {
+      execFileSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    } catch {
+      /* ignore */
+    }
+  }
   rmSync(mnt, { recursive: true, force: true });
 });
 
 let big: string;
-before(() => { if (skip) return; big = join(dir, 'big.bin'); randomFile(big, 3 * 1024 * 1024); });
+before(() => {
+  if (skip) return;
+  big = join(dir, 'big.bin');
+  randomFile(big, 3 * 1024 * 1024);
+});
 
 test('copy onto a full remote volume: DiskFullError (remote side), the target never appears', { skip }, async () => {
   const target = join(mnt!, 'sub', 'big.bin');
   mkdirSync(join(mnt!, 'sub'));
-  const e = await session.copy(big, target, { resume: false }).then(() => undefined, (x: unknown) => x);
+  const e = await session.copy(big, target, { resume: false }).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   assert.ok(e instanceof DiskFullError, `expected DiskFullError, got ${String(e)}`);
   assert.equal(e.side, 'remote');
   assert.match(e.message, /space/);
@@ -44,7 +65,10 @@ test('copy onto a full remote volume: DiskFullError (remote side), the target ne
 test('fetch onto a full local volume: DiskFullError (local side), the target never appears', { skip }, async () => {
   rmSync(join(mnt!, 'sub'), { recursive: true, force: true });
   const target = join(mnt!, 'got.bin');
-  const e = await session.fetch(big, target, { resume: false }).then(() => undefined, (x: unknown) => x);
+  const e = await session.fetch(big, target, { resume: false }).then(
+    () => undefined,
+    (x: unknown) => x,
+  );
   assert.ok(e instanceof DiskFullError, `expected DiskFullError, got ${String(e)}`);
   assert.equal(e.side, 'local');
   assert.ok(!existsSync(target), 'no half file under the target name');

@@ -17,24 +17,37 @@ useEndpoint();
 function runAndKill(args: string[], killAt: number): Promise<TransferEvent[]> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, cliArgv(args), { cwd: PROJECT_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: TransferEvent[] = []; let buf = ''; let err = '';
-    child.stderr.on('data', (d) => { err += d; });
+    const events: TransferEvent[] = [];
+    let buf = '';
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       buf += d;
       for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-        const line = buf.slice(0, i); buf = buf.slice(i + 1);
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
         const ev = JSON.parse(line) as TransferEvent;
         events.push(ev);
         if (ev.type === 'progress' && ev.doneBytes >= killAt) child.kill('SIGKILL');
       }
     });
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`no progress to ${killAt} bytes: ${err}`)); }, 240_000);
-    child.on('close', (code, sig) => { clearTimeout(t); if (sig === 'SIGKILL') resolve(events); else reject(new Error(`the CLI ended by itself (${code}) before it was killed: ${err}`)); });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`no progress to ${killAt} bytes: ${err}`));
+    }, 240_000);
+    child.on('close', (code, sig) => {
+      clearTimeout(t);
+      if (sig === 'SIGKILL') resolve(events);
+      else reject(new Error(`the CLI ended by itself (${code}) before it was killed: ${err}`));
+    });
   });
 }
 
 test('a copy and a fetch killed midway (SIGKILL) continue from the partial file when run again', { skip, timeout: 600_000 }, async () => {
-  const src = join(dir, 'resume.src'); const want = randomFile(src, 24 * 1024 * 1024);
+  const src = join(dir, 'resume.src');
+  const want = randomFile(src, 24 * 1024 * 1024);
   const remote = join(dir, 'resume.remote');
   const part = join(dir, `.resume.remote${PARTIAL_SUFFIX}`);
   await runAndKill(['copy', ...cliConn(), '--json', '--window', '2', src, remote], 6 * 1024 * 1024);
@@ -50,7 +63,10 @@ test('a copy and a fetch killed midway (SIGKILL) continue from the partial file 
   assert.ok(partSize > 0, 'a partial file is left');
   const again = await runCli(['copy', ...cliConn(), '--json', src, remote], { timeoutMs: 240_000 });
   assert.equal(again.code, 0, again.stderr);
-  const evs = again.stdout.trim().split('\n').map((l) => JSON.parse(l) as TransferEvent & { movedBytes?: number; bytes?: number });
+  const evs = again.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TransferEvent & { movedBytes?: number; bytes?: number });
   const start = evs.find((e) => e.type === 'start') as Extract<TransferEvent, { type: 'start' }>;
   assert.ok(start.resumedBytes > 0 && start.resumedBytes <= partSize, `resumed from ${start.resumedBytes} (partial ${partSize})`);
   const done = evs.find((e) => (e.type as string) === 'done')!;
@@ -65,7 +81,10 @@ test('a copy and a fetch killed midway (SIGKILL) continue from the partial file 
   assert.ok(statSync(lpart).size > 0);
   const f = await runCli(['fetch', ...cliConn(), '--json', remote, back], { timeoutMs: 240_000 });
   assert.equal(f.code, 0, f.stderr);
-  const fs = f.stdout.trim().split('\n').map((l) => JSON.parse(l) as TransferEvent);
+  const fs = f.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TransferEvent);
   const fstart = fs.find((e) => e.type === 'start') as Extract<TransferEvent, { type: 'start' }>;
   assert.ok(fstart.resumedBytes > 0, 'the fetch resumed');
   assert.equal(fileSha(back), want);
@@ -78,4 +97,3 @@ test('a copy and a fetch killed midway (SIGKILL) continue from the partial file 
   assert.ok(r.stdout.includes('"type":"restart"'), 'the mismatching partial file was restarted');
   assert.equal(fileSha(back), want);
 });
-

@@ -11,9 +11,19 @@ before(async () => {
   const c = selfSigned();
   https = await startEndpoint({ https: true, cert: c.cert, key: c.key, allowUnencrypted: false });
 });
-after(async () => { await http.close(); await https.close(); });
+after(async () => {
+  await http.close();
+  await https.close();
+});
 
-const opts = (o: Partial<ConnectOptions> = {}): ConnectOptions => ({ host: `127.0.0.1:${http.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true, ...o });
+const opts = (o: Partial<ConnectOptions> = {}): ConnectOptions => ({
+  host: `127.0.0.1:${http.port}`,
+  username: USER,
+  password: PASSWORD,
+  auth: 'basic',
+  allowUnencrypted: true,
+  ...o,
+});
 
 test('a short run takes exactly 4 HTTP requests (Create, Command, Receive, Delete)', async () => {
   const c = connect(opts());
@@ -27,7 +37,9 @@ test('a short run takes exactly 4 HTTP requests (Create, Command, Receive, Delet
     assert.equal(r2.exitCode, 0);
     assert.equal(c.stats.requests, 8, 'a second run on the same keep-alive connection: 4 more');
     assert.equal(c.stats.connections, 1);
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 test('UTF-8 both ways (Japanese, emoji), stderr apart, exit codes', async () => {
@@ -52,16 +64,22 @@ test('UTF-8 both ways (Japanese, emoji), stderr apart, exit codes', async () => 
     // the password never reaches the child
     const all = await shell.exec('env');
     assert.ok(!all.stdout.toString().includes(PASSWORD));
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('shell options: working directory and environment', async () => {
   const c = connect(opts());
-  const shell = await c.openShell({ workingDirectory: '/tmp', environment: { FOO: 'bar baz', 'X_1': 'ü' } });
+  const shell = await c.openShell({ workingDirectory: '/tmp', environment: { FOO: 'bar baz', X_1: 'ü' } });
   try {
     const r = await shell.exec('sh', ['-c', 'pwd; echo "$FOO"; echo "$X_1"']);
     assert.equal(r.stdout.toString(), '/tmp\nbar baz\nü\n');
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('stdin streamed to EOF and large output streamed', async () => {
@@ -82,7 +100,10 @@ test('stdin streamed to EOF and large output streamed', async () => {
     for await (const d of big.stdout) n += (d as Buffer).length;
     assert.equal(n, 5_000_000);
     assert.equal(await big.exitCode, 0);
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('many commands on one shell, and a command terminated', async () => {
@@ -97,7 +118,10 @@ test('many commands on one shell, and a command terminated', async () => {
     const ctrlc = await shell.run('sleep', ['30']);
     await ctrlc.ctrlC();
     assert.notEqual(await ctrlc.exitCode, 0);
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('abort signal stops a running command', async () => {
@@ -109,7 +133,10 @@ test('abort signal stops a running command', async () => {
     setImmediate(() => ac.abort());
     await assert.rejects(cmd.exitCode, { name: 'AbortError' });
     assert.equal((await shell.exec('echo', ['still'])).stdout.toString(), 'still\n');
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('a Receive long poll with no output: TimedOut faults are retried silently', async () => {
@@ -118,23 +145,38 @@ test('a Receive long poll with no output: TimedOut faults are retried silently',
   try {
     const r = await shell.exec('sh', ['-c', 'sleep 2.5; echo late']);
     assert.equal(r.stdout.toString(), 'late\n');
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('faults: unknown shell id, closed shell', async () => {
   const c = connect(opts());
   const shell = await c.openShell();
   await shell.close();
-  await assert.rejects(c.wsman.invoke('http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command',
-    'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd', '<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>',
-    { selectors: { ShellId: shell.shellId } }), (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843 && e.machine === 'hostA');
-  await assert.rejects(c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/nope'), (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858811);
+  await assert.rejects(
+    c.wsman.invoke(
+      'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command',
+      'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/cmd',
+      '<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>',
+      { selectors: { ShellId: shell.shellId } },
+    ),
+    (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843 && e.machine === 'hostA',
+  );
+  await assert.rejects(
+    c.wsman.get('http://schemas.microsoft.com/wbem/wsman/1/nope'),
+    (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858811,
+  );
   c.close();
 });
 
 test('auth errors: anonymous names ANONYMOUS LOGON; wrong password is AccessDenied without the password', async () => {
   const anon = connect({ host: `127.0.0.1:${http.port}` });
-  await assert.rejects(anon.exec('echo'), (e: unknown) => e instanceof AccessDeniedError && /NT AUTHORITY\\ANONYMOUS LOGON/.test((e as Error).message));
+  await assert.rejects(
+    anon.exec('echo'),
+    (e: unknown) => e instanceof AccessDeniedError && /NT AUTHORITY\\ANONYMOUS LOGON/.test((e as Error).message),
+  );
   anon.close();
   const bad = connect(opts({ password: 'Zq9-notmine' }));
   await assert.rejects(bad.exec('echo'), (e: unknown) => e instanceof AccessDeniedError && !(e as Error).message.includes('Zq9-notmine'));
@@ -147,24 +189,58 @@ test('Basic over plain HTTP is refused when unencrypted traffic is not allowed',
     const c = connect({ host: `127.0.0.1:${strict.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
     await assert.rejects(c.exec('echo'), (e: unknown) => e instanceof AuthError && /HTTP|unencrypted/i.test((e as Error).message));
     c.close();
-  } finally { await strict.close(); }
+  } finally {
+    await strict.close();
+  }
 });
 
 test('HTTPS: self-signed refused by default with a TlsError that says what to do; ca and fingerprint work', async () => {
   const c0 = connect({ host: `127.0.0.1:${https.port}`, https: true, username: USER, password: PASSWORD, auth: 'basic' });
-  await assert.rejects(c0.exec('echo'), (e: unknown) => e instanceof TlsError && /--ca/.test((e as Error).message) && /--fingerprint/.test((e as Error).message));
+  await assert.rejects(
+    c0.exec('echo'),
+    (e: unknown) => e instanceof TlsError && /--ca/.test((e as Error).message) && /--fingerprint/.test((e as Error).message),
+  );
   c0.close();
-  const c1 = connect({ host: `127.0.0.1:${https.port}`, https: true, username: USER, password: PASSWORD, auth: 'basic', ca: selfSigned().cert });
+  const c1 = connect({
+    host: `127.0.0.1:${https.port}`,
+    https: true,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+    ca: selfSigned().cert,
+  });
   assert.equal((await c1.exec('echo', ['tls'])).stdout.toString(), 'tls\n');
   c1.close();
-  const c2 = connect({ host: `127.0.0.1:${https.port}`, https: true, username: USER, password: PASSWORD, auth: 'basic', fingerprint: https.fingerprint! });
+  const c2 = connect({
+    host: `127.0.0.1:${https.port}`,
+    https: true,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+    fingerprint: https.fingerprint!,
+  });
   assert.equal((await c2.exec('echo', ['pinned'])).stdout.toString(), 'pinned\n');
   c2.close();
-  const c3 = connect({ host: `127.0.0.1:${https.port}`, https: true, username: USER, password: PASSWORD, auth: 'basic', fingerprint: 'SHA256:' + '00'.repeat(32) });
+  const c3 = connect({
+    host: `127.0.0.1:${https.port}`,
+    https: true,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+    fingerprint: 'SHA256:' + '00'.repeat(32),
+  });
   await assert.rejects(c3.exec('echo'), TlsError);
   c3.close();
   const warnings: string[] = [];
-  const c4 = connect({ host: `127.0.0.1:${https.port}`, https: true, username: USER, password: PASSWORD, auth: 'basic', insecure: true, onWarning: (w) => warnings.push(w) });
+  const c4 = connect({
+    host: `127.0.0.1:${https.port}`,
+    https: true,
+    username: USER,
+    password: PASSWORD,
+    auth: 'basic',
+    insecure: true,
+    onWarning: (w) => warnings.push(w),
+  });
   assert.equal((await c4.exec('echo', ['insecure'])).stdout.toString(), 'insecure\n');
   assert.equal(warnings.length, 1);
   c4.close();
@@ -179,7 +255,10 @@ test('the client reconnects transparently when the server closes the keep-alive 
     await new Promise((r) => setTimeout(r, 50));
     assert.equal((await shell.exec('echo', ['b'])).stdout.toString(), 'b\n');
     assert.ok(c.stats.connections >= 2);
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('the endpoint log names users and actions but never the password', () => {
@@ -194,9 +273,19 @@ test('a shell belongs to its owner: another user gets Access denied', async () =
   const bob = connect(opts({ username: 'EXAMPLE\\bob', password: 'B0b-secret' }));
   const shell = await alice.openShell();
   try {
-    await assert.rejects(bob.wsman.invoke('http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command', shell.resourceUri,
-      '<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>', { selectors: { ShellId: shell.shellId } }),
-    (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2147942405);
+    await assert.rejects(
+      bob.wsman.invoke(
+        'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command',
+        shell.resourceUri,
+        '<rsp:CommandLine><rsp:Command>echo</rsp:Command></rsp:CommandLine>',
+        { selectors: { ShellId: shell.shellId } },
+      ),
+      (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2147942405,
+    );
     assert.equal((await shell.exec('echo', ['mine'])).stdout.toString(), 'mine\n');
-  } finally { await shell.close(); alice.close(); bob.close(); }
+  } finally {
+    await shell.close();
+    alice.close();
+    bob.close();
+  }
 });

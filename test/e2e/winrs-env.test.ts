@@ -21,15 +21,24 @@ before(async () => {
 });
 after(async () => {
   await ep.close();
-  for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+  for (const [k, v] of Object.entries(saved)) {
+    if (v === undefined) delete process.env[k];
+    else process.env[k] = v;
+  }
 });
 
-test('a WinRS child sees its account and the client\'s variables, never the endpoint\'s TERM or other variables', async () => {
+test("a WinRS child sees its account and the client's variables, never the endpoint's TERM or other variables", async () => {
   const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   const shell = await c.openShell({ environment: { FROM_CLIENT: 'yes', TERM: 'vt100' } });
   try {
     const r = await shell.exec('env');
-    const env = Object.fromEntries(r.stdout.toString().split('\n').filter(Boolean).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    const env = Object.fromEntries(
+      r.stdout
+        .toString()
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+    );
     assert.equal(env.WINRM_TS_ENDPOINT_ONLY, undefined);
     assert.equal(env.TERM, 'vt100', 'a TERM the client sets is the only TERM');
     assert.equal(env.FROM_CLIENT, 'yes');
@@ -43,17 +52,25 @@ test('a WinRS child sees its account and the client\'s variables, never the endp
     assert.equal(noTerm.stdout.toString(), 'TERM=unset\n');
     await plain.close();
     // each command runs in a process group of its own, not the endpoint's
-    const pg = Number((await shell.exec('sh', ['-c', '\'ps -o pgid= -p $$\''], { rawArguments: true })).stdout.toString().trim());
+    const pg = Number((await shell.exec('sh', ['-c', "'ps -o pgid= -p $$'"], { rawArguments: true })).stdout.toString().trim());
     const mine = Number(execFileSync('ps', ['-o', 'pgid=', '-p', String(process.pid)], { encoding: 'utf8' }).trim());
     assert.ok(pg > 1 && pg !== mine, `command pgid ${pg}, endpoint pgid ${mine}`);
-  } finally { await shell.close(); c.close(); }
+  } finally {
+    await shell.close();
+    c.close();
+  }
 });
 
 test('stale broker and shim directories of dead endpoints are removed; live ones stay', async () => {
   const parent = mkdtempSync(join(tmpdir(), 'winrm-ts-stale-'));
   try {
     const deadPid = 2 ** 22 + 12345; // above pid_max: no such process
-    const mk = (name: string) => { const d = join(parent, name); mkdirSync(d, { mode: 0o700 }); writeFileSync(join(d, 'x'), ''); return d; };
+    const mk = (name: string) => {
+      const d = join(parent, name);
+      mkdirSync(d, { mode: 0o700 });
+      writeFileSync(join(d, 'x'), '');
+      return d;
+    };
     const dead = mk(`winrm-ts-broker-${deadPid}-AbC123`);
     const deadShims = mk(`winrm-ts-shims-${deadPid}-AbC123`);
     const mine = mk(`winrm-ts-broker-${process.pid}-AbC123`);
@@ -62,5 +79,7 @@ test('stale broker and shim directories of dead endpoints are removed; live ones
     const removed = await removeStaleRunFiles(parent);
     assert.deepEqual(removed.sort(), [dead, deadShims, legacy].sort());
     for (const d of [mine, other]) assert.ok(removed.indexOf(d) < 0);
-  } finally { rmSync(parent, { recursive: true, force: true }); }
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
 });

@@ -20,7 +20,13 @@ function mutate(b: Uint8Array, i: number): Uint8Array {
 
 test('fuzz tsrequest/tscredentials decoders: only typed errors escape', () => {
   const seeds = [
-    TSRequest.encode({ version: 6, negoTokens: [fz.bytes(40)], pubKeyAuth: fz.bytes(48), clientNonce: fz.bytes(32), errorCode: 0xc000006d }),
+    TSRequest.encode({
+      version: 6,
+      negoTokens: [fz.bytes(40)],
+      pubKeyAuth: fz.bytes(48),
+      clientNonce: fz.bytes(32),
+      errorCode: 0xc000006d,
+    }),
     TSRequest.encode({ version: 2, authInfo: fz.bytes(90) }),
     TSCredentials.password({ domainName: 'EXAMPLE', userName: 'alice', password: 'x' }),
   ];
@@ -28,17 +34,30 @@ test('fuzz tsrequest/tscredentials decoders: only typed errors escape', () => {
   for (let i = 0; i < 4000; i++) {
     const input = i % 2 ? fz.bytes(1 + (i % 80)) : mutate(seeds[i % seeds.length]!, i);
     for (const d of decoders) {
-      try { d(input); } catch (e) { if (!(e instanceof RemoteProtocolError || e instanceof InvalidTokenError)) throw new Error(`untyped ${e} for ${Buffer.from(input).toString('hex')}`); }
+      try {
+        d(input);
+      } catch (e) {
+        if (!(e instanceof RemoteProtocolError || e instanceof InvalidTokenError))
+          throw new Error(`untyped ${e} for ${Buffer.from(input).toString('hex')}`);
+      }
     }
   }
   // every truncation of a valid TSRequest is refused
   const s = seeds[0]!;
-  for (let n = 0; n < s.length; n++) assert.throws(() => TSRequest.decode(s.subarray(0, n)), (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'CredSSP');
+  for (let n = 0; n < s.length; n++)
+    assert.throws(
+      () => TSRequest.decode(s.subarray(0, n)),
+      (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'CredSSP',
+    );
 });
 
 test('fuzz credssp contexts: random and mutated tokens at each handshake leg give typed errors', async () => {
   for (let i = 0; i < 40; i++) {
-    const init = new CredSSPInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' }, targetHost: 'h', delegateTo: ['wsman/h'] });
+    const init = new CredSSPInitiator({
+      credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' },
+      targetHost: 'h',
+      delegateTo: ['wsman/h'],
+    });
     const acc = new CredSSPAcceptor({ userDb: users, serverName: 'H' });
     const legBreak = i % 5; // which leg gets corrupted
     let tok = await init.step();

@@ -12,8 +12,22 @@ function exercise(buf: Uint8Array, depth = 0): void {
   if (depth > 64) return;
   const el = der.decode(buf);
   const tryAll = (b: Uint8Array) => {
-    for (const f of ['integer', 'octetString', 'bitString', 'oid', 'enumerated', 'boolean', 'generalString', 'utf8String', 'time'] as const) {
-      try { (new DerReader(b) as any)[f](); } catch (e) { if (!(e instanceof RemoteProtocolError)) throw e; }
+    for (const f of [
+      'integer',
+      'octetString',
+      'bitString',
+      'oid',
+      'enumerated',
+      'boolean',
+      'generalString',
+      'utf8String',
+      'time',
+    ] as const) {
+      try {
+        (new DerReader(b) as any)[f]();
+      } catch (e) {
+        if (!(e instanceof RemoteProtocolError)) throw e;
+      }
     }
   };
   tryAll(el.raw);
@@ -21,7 +35,9 @@ function exercise(buf: Uint8Array, depth = 0): void {
 }
 
 function ok(buf: Uint8Array): void {
-  try { exercise(buf); } catch (e) {
+  try {
+    exercise(buf);
+  } catch (e) {
     if (!(e instanceof RemoteProtocolError)) throw new Error(`non-typed error for ${Buffer.from(buf).toString('hex')}: ${e}`);
   }
 }

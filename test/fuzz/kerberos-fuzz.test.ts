@@ -5,8 +5,22 @@ import { encrypt, randomKey } from '../../src/auth/kerberos/crypto.js';
 import { acceptApReq, buildApReq, checkApRep, unframeToken, decodeGssChecksum, openKrbCred } from '../../src/auth/kerberos/gss.js';
 import { decodeCCache, decodeKeytab, encodeCCache, encodeKeytab } from '../../src/auth/kerberos/ccache.js';
 import {
-  decodeApRep, decodeApReq, decodeAuthenticator, decodeEncKdcRepPart, decodeEtypeInfo2, decodeKdcRep, decodeKrbCred, decodeKrbError,
-  decodeMethodData, decodeTicket, encodeEncKdcRepPart, encodeEncTicketPart, encodeKdcRep, encodeKrbError, encodeTicket, encodeEtypeInfo2,
+  decodeApRep,
+  decodeApReq,
+  decodeAuthenticator,
+  decodeEncKdcRepPart,
+  decodeEtypeInfo2,
+  decodeKdcRep,
+  decodeKrbCred,
+  decodeKrbError,
+  decodeMethodData,
+  decodeTicket,
+  encodeEncKdcRepPart,
+  encodeEncTicketPart,
+  encodeKdcRep,
+  encodeKrbError,
+  encodeTicket,
+  encodeEtypeInfo2,
 } from '../../src/auth/kerberos/messages.js';
 import { KerberosError } from '../../src/errors.js';
 import { fuzzRandom } from '../helpers/fuzz.js';
@@ -17,11 +31,29 @@ const alice = { name: { nameType: 1, nameString: ['alice'] }, realm: 'EXAMPLE.TE
 const http = { nameType: 2, nameString: ['HTTP', 'localhost'] };
 
 function setup() {
-  const sk = randomKey(18); const session = randomKey(18);
-  const now = new Date(Math.floor(Date.now() / 1000) * 1000); const end = new Date(now.getTime() + 3600_000);
-  const etp = encodeEncTicketPart({ flags: 0x40000000, key: { keytype: 18, keyvalue: session.value }, crealm: 'EXAMPLE.TEST', cname: alice.name, authtime: now, endtime: end });
+  const sk = randomKey(18);
+  const session = randomKey(18);
+  const now = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const end = new Date(now.getTime() + 3600_000);
+  const etp = encodeEncTicketPart({
+    flags: 0x40000000,
+    key: { keytype: 18, keyvalue: session.value },
+    crealm: 'EXAMPLE.TEST',
+    cname: alice.name,
+    authtime: now,
+    endtime: end,
+  });
   const ticket = encodeTicket({ realm: 'EXAMPLE.TEST', sname: http, encPart: { etype: 18, kvno: 1, cipher: encrypt(sk, 2, etp) } });
-  const cred = { client: alice, server: { name: http, realm: 'EXAMPLE.TEST' }, key: session, authtime: now, starttime: now, endtime: end, flags: 0x40000000, ticket };
+  const cred = {
+    client: alice,
+    server: { name: http, realm: 'EXAMPLE.TEST' },
+    key: session,
+    authtime: now,
+    starttime: now,
+    endtime: end,
+    flags: 0x40000000,
+    ticket,
+  };
   const keytab = [{ principal: { name: http, realm: 'EXAMPLE.TEST' }, timestamp: 0, kvno: 1, key: sk }];
   return { cred, keytab, now, end };
 }
@@ -29,10 +61,17 @@ function setup() {
 function mutate(b: Uint8Array, i: number): Uint8Array {
   const c = new Uint8Array(b);
   switch (i % 4) {
-    case 0: c[i % c.length] = c[i % c.length]! ^ (1 << (i % 8)); return c;
-    case 1: return c.subarray(0, i % c.length);
-    case 2: c[i % c.length] = 0xff; c[(i * 7) % c.length] = 0x84; return c;
-    default: return new Uint8Array([...c.subarray(0, i % c.length), ...fz.bytes(i % 13), ...c.subarray(i % c.length)]);
+    case 0:
+      c[i % c.length] = c[i % c.length]! ^ (1 << (i % 8));
+      return c;
+    case 1:
+      return c.subarray(0, i % c.length);
+    case 2:
+      c[i % c.length] = 0xff;
+      c[(i * 7) % c.length] = 0x84;
+      return c;
+    default:
+      return new Uint8Array([...c.subarray(0, i % c.length), ...fz.bytes(i % 13), ...c.subarray(i % c.length)]);
   }
 }
 
@@ -41,22 +80,43 @@ function onlyKerberosErrors(name: string, fn: (b: Uint8Array) => unknown, seeds:
   for (let i = 0; i < 300; i++) inputs.push(new Uint8Array(fz.bytes(i % 97)));
   for (const s of seeds) for (let i = 0; i < 400; i++) inputs.push(mutate(s, i));
   for (const inp of inputs) {
-    try { fn(inp); } catch (e) {
-      assert.ok(e instanceof KerberosError, `${name}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} for ${Buffer.from(inp).toString('hex').slice(0, 80)}`);
+    try {
+      fn(inp);
+    } catch (e) {
+      assert.ok(
+        e instanceof KerberosError,
+        `${name}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} for ${Buffer.from(inp).toString('hex').slice(0, 80)}`,
+      );
     }
   }
 }
 
 test('KDC replies, KRB-ERRORs and their parts', () => {
   const { cred, now, end } = setup();
-  const rep = encodeKdcRep(11, { padata: [{ type: 19, value: encodeEtypeInfo2([{ etype: 18, salt: 'EXAMPLE.TESTalice' }]) }], crealm: 'EXAMPLE.TEST', cname: alice.name, ticketRaw: cred.ticket, encPart: { etype: 18, cipher: new Uint8Array(60) } });
+  const rep = encodeKdcRep(11, {
+    padata: [{ type: 19, value: encodeEtypeInfo2([{ etype: 18, salt: 'EXAMPLE.TESTalice' }]) }],
+    crealm: 'EXAMPLE.TEST',
+    cname: alice.name,
+    ticketRaw: cred.ticket,
+    encPart: { etype: 18, cipher: new Uint8Array(60) },
+  });
   const err = encodeKrbError({ stime: now, errorCode: 25, realm: 'EXAMPLE.TEST', sname: http, eText: 'x', eData: new Uint8Array(4) });
-  const part = encodeEncKdcRepPart(25, { key: { keytype: 18, keyvalue: new Uint8Array(32) }, nonce: 5, flags: 0, authtime: now, endtime: end, srealm: 'EXAMPLE.TEST', sname: http });
+  const part = encodeEncKdcRepPart(25, {
+    key: { keytype: 18, keyvalue: new Uint8Array(32) },
+    nonce: 5,
+    flags: 0,
+    authtime: now,
+    endtime: end,
+    srealm: 'EXAMPLE.TEST',
+    sname: http,
+  });
   onlyKerberosErrors('KDC-REP', decodeKdcRep, [rep]);
   onlyKerberosErrors('KRB-ERROR', decodeKrbError, [err]);
   onlyKerberosErrors('EncKDCRepPart', decodeEncKdcRepPart, [part]);
   onlyKerberosErrors('Ticket', decodeTicket, [cred.ticket]);
-  onlyKerberosErrors('ETYPE-INFO2', decodeEtypeInfo2, [encodeEtypeInfo2([{ etype: 18, salt: 's', s2kparams: Uint8Array.of(0, 0, 16, 0) }])]);
+  onlyKerberosErrors('ETYPE-INFO2', decodeEtypeInfo2, [
+    encodeEtypeInfo2([{ etype: 18, salt: 's', s2kparams: Uint8Array.of(0, 0, 16, 0) }]),
+  ]);
   onlyKerberosErrors('METHOD-DATA', decodeMethodData, []);
 });
 

@@ -29,14 +29,21 @@ test('known_hosts: mutated and random text never throws, every entry is well for
   for (let i = 0; i < 3000; i++) {
     let s: string;
     if (i % 3 === 0) s = BASE.slice(0, Math.floor(rnd() * BASE.length));
-    else if (i % 3 === 1) { const a = [...BASE]; for (let k = 0; k < 5; k++) a[Math.floor(rnd() * a.length)] = pick([...alphabet]); s = a.join(''); }
-    else s = Array.from({ length: Math.floor(rnd() * 200) }, () => pick([...alphabet])).join('');
+    else if (i % 3 === 1) {
+      const a = [...BASE];
+      for (let k = 0; k < 5; k++) a[Math.floor(rnd() * a.length)] = pick([...alphabet]);
+      s = a.join('');
+    } else s = Array.from({ length: Math.floor(rnd() * 200) }, () => pick([...alphabet])).join('');
     const { entries } = parseKnownHosts(s);
     for (const e of entries) {
       assert.ok(e.key.length >= 4 && typeof e.keyType === 'string');
       assert.ok(e.hashed || (e.patterns && e.patterns.length));
       // judging any key against these entries works or raises a typed error
-      try { checkHostKey(entries, pick(['host1', 'a.x', 'y.x', 'h', '[h]:22']), pick([22, 2222]), e.key); } catch (err) { assert.ok(err instanceof WinRMError, String(err)); }
+      try {
+        checkHostKey(entries, pick(['host1', 'a.x', 'y.x', 'h', '[h]:22']), pick([22, 2222]), e.key);
+      } catch (err) {
+        assert.ok(err instanceof WinRMError, String(err));
+      }
     }
   }
 });
@@ -46,11 +53,18 @@ test('host key blobs: random bytes give a verdict or a typed error', () => {
   for (let i = 0; i < 2000; i++) {
     const blob = new Uint8Array(Math.floor(rnd() * 80));
     for (let k = 0; k < blob.length; k++) blob[k] = Math.floor(rnd() * 256);
-    if (i % 2 && blob.length > 4) { blob[0] = 0; blob[1] = 0; blob[2] = 0; blob[3] = Math.floor(rnd() * 20); }
+    if (i % 2 && blob.length > 4) {
+      blob[0] = 0;
+      blob[1] = 0;
+      blob[2] = 0;
+      blob[3] = Math.floor(rnd() * 20);
+    }
     try {
       const v = checkHostKey(entries, 'host1', 22, blob);
       assert.ok(['unknown', 'changed', 'revoked', 'known'].includes(v.status));
-    } catch (err) { assert.ok(err instanceof WinRMError, String(err)); }
+    } catch (err) {
+      assert.ok(err instanceof WinRMError, String(err));
+    }
   }
 });
 
@@ -64,8 +78,11 @@ test('sshs output filter: random bytes pass through unchanged unless they form e
     let afterError = false;
     for (let k = 0; k < n; k++) {
       const body = Array.from({ length: Math.floor(rnd() * 40) }, () => pick([...'abc<>_N: \u00e9\r'])).join('');
-      if (rnd() < 0.3) { lines.push(`__NamedPipeError__:${body}\n`); errs.push(body.replace(/\r$/, '').trim()); afterError = true; }
-      else {
+      if (rnd() < 0.3) {
+        lines.push(`__NamedPipeError__:${body}\n`);
+        errs.push(body.replace(/\r$/, '').trim());
+        afterError = true;
+      } else {
         const l = pick(['', '_', '__NamedPipe', '__NamedPipeError_', '   at ', '\tat ']) + body + '\n';
         lines.push(l);
         // the stack-trace lines after an error line (white space first) are dropped
@@ -76,11 +93,13 @@ test('sshs output filter: random bytes pass through unchanged unless they form e
     }
     const bytes = new TextEncoder().encode(lines.join(''));
     const f = new SshsOutputFilter();
-    const out: Uint8Array[] = []; const gotErrs: string[] = [];
+    const out: Uint8Array[] = [];
+    const gotErrs: string[] = [];
     for (let p = 0; p < bytes.length;) {
       const sz = 1 + Math.floor(rnd() * 30);
       const r = f.push(bytes.subarray(p, p + sz));
-      out.push(...r.data.map((d) => d.slice())); gotErrs.push(...r.errors);
+      out.push(...r.data.map((d) => d.slice()));
+      gotErrs.push(...r.errors);
       p += sz;
     }
     assert.equal(Buffer.concat(out).toString('utf8'), expected);

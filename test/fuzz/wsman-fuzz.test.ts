@@ -14,10 +14,14 @@ const fz = fuzzRandom('wsman-fuzz.test.ts');
 
 const dir = recordingsDir();
 test('mutated and truncated recorded replies', { skip: recordingsSkip(dir) }, () => {
-  const ws = new WSManClient({ exchange: async () => '', stats: { requests: 0, authRequests: 0, connections: 0 }, close() {} }, { to: 'x' });
+  const ws = new WSManClient(
+    { exchange: async () => '', stats: { requests: 0, authRequests: 0, connections: 0 }, close() {} },
+    { to: 'x' },
+  );
   const replies: string[] = [];
   for (const f of readdirSync(dir!).filter((x) => /^test_winrs_.*\.yml$/.test(x))) {
-    for (const m of (parseYaml(readFileSync(join(dir!, f), 'utf8')) as { messages: Array<{ response: string }> }).messages) replies.push(m.response);
+    for (const m of (parseYaml(readFileSync(join(dir!, f), 'utf8')) as { messages: Array<{ response: string }> }).messages)
+      replies.push(m.response);
   }
   let seed = fz.int31();
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
@@ -26,11 +30,24 @@ test('mutated and truncated recorded replies', { skip: recordingsSkip(dir) }, ()
     const base = replies[i % replies.length]!;
     let s: string;
     if (i % 3 === 0) s = base.slice(0, Math.floor(rnd() * base.length));
-    else { const a = [...base]; for (let k = 0; k < 4; k++) a[Math.floor(rnd() * a.length)] = String.fromCharCode(Math.floor(rnd() * 128)); s = a.join(''); }
+    else {
+      const a = [...base];
+      for (let k = 0; k < 4; k++) a[Math.floor(rnd() * a.length)] = String.fromCharCode(Math.floor(rnd() * 128));
+      s = a.join('');
+    }
     try {
       const env = ws.parseReply(s);
-      for (const p of [parseReceiveResponse, parseCreateResponse, parseCommandResponse]) { try { p(env); } catch (e) { assert.ok(e instanceof WinRMError, String(e)); } }
-    } catch (e) { assert.ok(e instanceof WinRMError, `${String(e)}`); typed++; }
+      for (const p of [parseReceiveResponse, parseCreateResponse, parseCommandResponse]) {
+        try {
+          p(env);
+        } catch (e) {
+          assert.ok(e instanceof WinRMError, String(e));
+        }
+      }
+    } catch (e) {
+      assert.ok(e instanceof WinRMError, `${String(e)}`);
+      typed++;
+    }
   }
   assert.ok(typed > 100);
 });

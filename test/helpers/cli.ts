@@ -14,16 +14,32 @@ export function cliArgv(args: string[]): string[] {
   return USE_DIST ? [CLI_DIST, ...args] : ['--import', 'tsx', CLI_ENTRY, ...args];
 }
 
-export interface CliResult { code: number | null; stdout: string; stderr: string }
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
 export function runCli(args: string[], opts: SpawnOptions & { input?: string | Buffer; timeoutMs?: number } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, cliArgv(args), { cwd: PROJECT_ROOT, ...opts, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = ''; let stderr = '';
-    child.stdout!.setEncoding('utf8').on('data', (d) => { stdout += d; });
-    child.stderr!.setEncoding('utf8').on('data', (d) => { stderr += d; });
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`CLI timed out: ${args.join(' ')}\n${stderr}`)); }, opts.timeoutMs ?? 60000);
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d) => {
+      stdout += d;
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d) => {
+      stderr += d;
+    });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`CLI timed out: ${args.join(' ')}\n${stderr}`));
+    }, opts.timeoutMs ?? 60000);
     child.on('error', reject);
-    child.on('close', (code) => { clearTimeout(t); resolve({ code, stdout, stderr }); });
-    if (opts.input !== undefined) child.stdin!.end(opts.input); else child.stdin!.end();
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, stdout, stderr });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    else child.stdin!.end();
   });
 }

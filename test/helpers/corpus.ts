@@ -28,9 +28,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import {
-  PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSDateTime, PSTimeSpan, type ClixmlValue,
-} from '../../src/clixml/index.js';
+import { PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSDateTime, PSTimeSpan, type ClixmlValue } from '../../src/clixml/index.js';
 import { toBase64 } from '../../src/util/bytes.js';
 import type { Session } from '../../src/index.js';
 import { PROJECT_ROOT } from './peers.js';
@@ -50,8 +48,13 @@ export interface CorpusCase {
   localOnly?: string;
 }
 
-const S = (name: string, expr: string, covers: string, depth?: number, localOnly?: string): CorpusCase =>
-  ({ name, expr, covers, ...(depth ? { depth } : {}), ...(localOnly ? { localOnly } : {}) });
+const S = (name: string, expr: string, covers: string, depth?: number, localOnly?: string): CorpusCase => ({
+  name,
+  expr,
+  covers,
+  ...(depth ? { depth } : {}),
+  ...(localOnly ? { localOnly } : {}),
+});
 
 export const CORPUS: CorpusCase[] = [
   // strings and escaping
@@ -66,77 +69,145 @@ export const CORPUS: CorpusCase[] = [
   S('str-whitespace', '"  lead and trail  `r`n  "', 'S whitespace kept'),
   S('str-1mb', `('abcdé' * 209716) + 'こ'`, 'S 1 MB'),
   // primitives
-  S('char', `[char]'A'`, 'C'), S('char-nul', '[char]0', 'C 0'), S('char-surrogate', '[char]0xd83d', 'C surrogate'),
-  S('bool-true', '$true', 'B'), S('bool-false', '$false', 'B'),
+  S('char', `[char]'A'`, 'C'),
+  S('char-nul', '[char]0', 'C 0'),
+  S('char-surrogate', '[char]0xd83d', 'C surrogate'),
+  S('bool-true', '$true', 'B'),
+  S('bool-false', '$false', 'B'),
   S('null', '$null', 'Nil'),
-  S('byte', '[byte]255', 'By'), S('sbyte', '[sbyte]-128', 'SB'),
-  S('int16', '[int16]::MinValue', 'I16'), S('uint16', '[uint16]::MaxValue', 'U16'),
-  S('int32-min', '[int32]::MinValue', 'I32'), S('int32-max', '[int32]::MaxValue', 'I32'),
+  S('byte', '[byte]255', 'By'),
+  S('sbyte', '[sbyte]-128', 'SB'),
+  S('int16', '[int16]::MinValue', 'I16'),
+  S('uint16', '[uint16]::MaxValue', 'U16'),
+  S('int32-min', '[int32]::MinValue', 'I32'),
+  S('int32-max', '[int32]::MaxValue', 'I32'),
   S('uint32', '[uint32]::MaxValue', 'U32'),
-  S('int64-min', '[int64]::MinValue', 'I64'), S('int64-max', '[int64]::MaxValue', 'I64'),
+  S('int64-min', '[int64]::MinValue', 'I64'),
+  S('int64-max', '[int64]::MaxValue', 'I64'),
   S('uint64', '[uint64]::MaxValue', 'U64'),
-  S('single', '[single]3.14159', 'Sg'), S('single-tiny', '[single]1e-45', 'Sg denormal'),
-  S('single-inf', '[single]::NegativeInfinity', 'Sg -INF'), S('single-nan', '[single]::NaN', 'Sg NaN'),
-  S('double', '[double]0.1', 'Db'), S('double-big', '[double]1.2345678901234568e300', 'Db E notation'),
-  S('double-negzero', '[double]"-0"', 'Db -0'), S('double-nan', '[double]::NaN', 'Db NaN'),
-  S('double-inf', '[double]::PositiveInfinity', 'Db INF'), S('double-eps', '[double]::Epsilon', 'Db denormal'),
-  S('decimal', '[decimal]"1.50"', 'D scale'), S('decimal-max', '[decimal]::MaxValue', 'D'),
+  S('single', '[single]3.14159', 'Sg'),
+  S('single-tiny', '[single]1e-45', 'Sg denormal'),
+  S('single-inf', '[single]::NegativeInfinity', 'Sg -INF'),
+  S('single-nan', '[single]::NaN', 'Sg NaN'),
+  S('double', '[double]0.1', 'Db'),
+  S('double-big', '[double]1.2345678901234568e300', 'Db E notation'),
+  S('double-negzero', '[double]"-0"', 'Db -0'),
+  S('double-nan', '[double]::NaN', 'Db NaN'),
+  S('double-inf', '[double]::PositiveInfinity', 'Db INF'),
+  S('double-eps', '[double]::Epsilon', 'Db denormal'),
+  S('decimal', '[decimal]"1.50"', 'D scale'),
+  S('decimal-max', '[decimal]::MaxValue', 'D'),
   S('decimal-min-frac', '[decimal]"-0.0000000000000000000000000001"', 'D'),
   S('datetime-utc', '[datetime]::new(2024,2,29,23,59,59,999,[DateTimeKind]::Utc).AddTicks(9999)', 'DT Utc ticks'),
   S('datetime-local', '[datetime]::new(2020,1,1,8,30,0,[DateTimeKind]::Local)', 'DT Local offset'),
   S('datetime-unspec', '[datetime]::new(638000000000000001)', 'DT Unspecified'),
-  S('datetime-min', '[datetime]::MinValue', 'DT min'), S('datetime-max', '[datetime]::MaxValue', 'DT max'),
+  S('datetime-min', '[datetime]::MinValue', 'DT min'),
+  S('datetime-max', '[datetime]::MaxValue', 'DT max'),
   S('get-date', `Get-Date '2021-06-01T12:00:00.5Z'`, 'DT in Obj with DisplayHint note'),
-  S('timespan', '[timespan]::new(1,2,3,4,5)', 'TS'), S('timespan-neg', '[timespan]::FromTicks(-123456789)', 'TS negative'),
-  S('timespan-max', '[timespan]::MaxValue', 'TS max'), S('timespan-min', '[timespan]::MinValue', 'TS min'),
+  S('timespan', '[timespan]::new(1,2,3,4,5)', 'TS'),
+  S('timespan-neg', '[timespan]::FromTicks(-123456789)', 'TS negative'),
+  S('timespan-max', '[timespan]::MaxValue', 'TS max'),
+  S('timespan-min', '[timespan]::MinValue', 'TS min'),
   S('timespan-zero', '[timespan]::Zero', 'TS zero'),
-  S('guid', `[guid]'792E5B37-4505-47EF-B7D2-8711BB7AFFA8'`, 'G'), S('guid-empty', '[guid]::Empty', 'G'),
-  S('bytes', '[byte[]](0..255)', 'BA'), S('bytes-empty', '[byte[]]@()', 'BA empty'),
-  S('uri', `[uri]'https://example.com/a b?q=1&r=2#frag'`, 'URI'), S('uri-relative', `[uri]::new('rel/pa th', [System.UriKind]::Relative)`, 'URI relative'),
-  S('version-2', `[version]'2.3'`, 'Version'), S('version-4', `[version]'1.2.3.4'`, 'Version'),
+  S('guid', `[guid]'792E5B37-4505-47EF-B7D2-8711BB7AFFA8'`, 'G'),
+  S('guid-empty', '[guid]::Empty', 'G'),
+  S('bytes', '[byte[]](0..255)', 'BA'),
+  S('bytes-empty', '[byte[]]@()', 'BA empty'),
+  S('uri', `[uri]'https://example.com/a b?q=1&r=2#frag'`, 'URI'),
+  S('uri-relative', `[uri]::new('rel/pa th', [System.UriKind]::Relative)`, 'URI relative'),
+  S('version-2', `[version]'2.3'`, 'Version'),
+  S('version-4', `[version]'1.2.3.4'`, 'Version'),
   S('xml', `[xml]'<root a="1"><c>t &amp; u</c><d/></root>'`, 'XD'),
   S('scriptblock', '{ param($a) "x`n$a" ; \'_x0041_\' }', 'SBK'),
   S('securestring', `ConvertTo-SecureString 'not-a-real-secret' -AsPlainText -Force`, 'SS'),
   S('pscredential', `[pscredential]::new('user', (ConvertTo-SecureString 'not-a-real-secret' -AsPlainText -Force))`, 'SS in Props'),
   // collections
-  S('array', '@(1, "two", 3.5, $null, $true)', 'LST Object[]'), S('array-empty', '@()', 'LST empty'),
+  S('array', '@(1, "two", 3.5, $null, $true)', 'LST Object[]'),
+  S('array-empty', '@()', 'LST empty'),
   S('array-nested', '@(1, @(2, @(3, @(4))))', 'LST nested'),
   S('arraylist', '[System.Collections.ArrayList]@(1, "a", $null)', 'LST ArrayList'),
   S('list-generic', '[System.Collections.Generic.List[string]]@("x", "y")', 'LST generic'),
   S('hashset', '[System.Collections.Generic.HashSet[int]]@(3, 1, 2)', 'IE + Props'),
-  S('char-array', `[char[]]'abc'`, 'LST of C'), S('double-array', '[double[]]@(1.5, -2, 1e-300)', 'LST of Db'),
-  S('hashtable', `@{ a = 1; b = 'two'; c = @(3, 4) }`, 'DCT Hashtable'), S('hashtable-empty', '@{}', 'DCT empty'),
+  S('char-array', `[char[]]'abc'`, 'LST of C'),
+  S('double-array', '[double[]]@(1.5, -2, 1e-300)', 'LST of Db'),
+  S('hashtable', `@{ a = 1; b = 'two'; c = @(3, 4) }`, 'DCT Hashtable'),
+  S('hashtable-empty', '@{}', 'DCT empty'),
   S('hashtable-keys', `@{ 1 = 'one'; [guid]::Empty = 'g'; 'k' = $null }`, 'DCT non-string keys, null value'),
   S('ordered', `[ordered]@{ z = 1; y = 2; x = [ordered]@{ n = 1 } }`, 'DCT OrderedDictionary order'),
-  S('dictionary-generic', '& { $d = [System.Collections.Generic.Dictionary[int,string]]::new(); $d[5] = "five"; $d[1] = "one"; $d }', 'DCT generic'),
-  S('stack', '[System.Collections.Stack]::new(@(1, 2, 3))', 'STK'), S('queue', '[System.Collections.Queue]::new(@("a", "b"))', 'QUE'),
+  S(
+    'dictionary-generic',
+    '& { $d = [System.Collections.Generic.Dictionary[int,string]]::new(); $d[5] = "five"; $d[1] = "one"; $d }',
+    'DCT generic',
+  ),
+  S('stack', '[System.Collections.Stack]::new(@(1, 2, 3))', 'STK'),
+  S('queue', '[System.Collections.Queue]::new(@("a", "b"))', 'QUE'),
   // objects
   S('pscustomobject', `[pscustomobject]@{ a = 1; b = 'x'; c = $null }`, 'PSCustomObject MS'),
   S('pscustomobject-nested', `[pscustomobject]@{ inner = [pscustomobject]@{ deeper = [pscustomobject]@{ v = 1 } } }`, 'nested', 3),
   S('prop-names', `[pscustomobject]@{ 'a b' = 1; "new\`nline" = 2; '_x0041_' = 3; '名前' = 'テスト'; 'emoji😀' = 4 }`, 'N= escaping'),
-  S('enum', '[ConsoleColor]::Red', 'enum'), S('enum-flags', `[System.IO.FileAttributes]'ReadOnly, Hidden'`, 'flags enum'),
+  S('enum', '[ConsoleColor]::Red', 'enum'),
+  S('enum-flags', `[System.IO.FileAttributes]'ReadOnly, Hidden'`, 'flags enum'),
   S('enum-byte', '[System.Security.AccessControl.AceFlags]::ObjectInherit', 'enum By underlying'),
   S('enum-zero', '[System.IO.FileAttributes]0', 'enum 0'),
   S('string-with-note', `'abc' | Add-Member -NotePropertyName n -NotePropertyValue 1 -PassThru`, 'S base + MS'),
   S('int-with-note', `5 | Add-Member -NotePropertyName tag -NotePropertyValue 'x' -PassThru`, 'I32 base + MS'),
   S('directoryinfo', '& { Set-Location /; Get-Item / }', 'Props + MS, ToString', 1, 'PSDrive Used/Free change while other work runs'),
-  S('stringbuilder-note', `[System.Text.StringBuilder]::new('abc') | Add-Member -NotePropertyName Note -NotePropertyValue 'n' -PassThru`, 'Props + MS + ToString'),
+  S(
+    'stringbuilder-note',
+    `[System.Text.StringBuilder]::new('abc') | Add-Member -NotePropertyName Note -NotePropertyValue 'n' -PassThru`,
+    'Props + MS + ToString',
+  ),
   S('bigint', '[System.Numerics.BigInteger]::Pow(2, 100)', 'Obj with ToString + Props'),
-  S('errorrecord', `try { throw [System.InvalidOperationException]::new('boom') } catch { $_ }`, 'ErrorRecord', 2, 'InvocationInfo names the script and line it ran in'),
-  S('errorrecord-new', `[System.Management.Automation.ErrorRecord]::new([System.ArgumentException]::new('bad arg'), 'MyId', 'InvalidArgument', 42)`, 'ErrorRecord target', 2),
+  S(
+    'errorrecord',
+    `try { throw [System.InvalidOperationException]::new('boom') } catch { $_ }`,
+    'ErrorRecord',
+    2,
+    'InvocationInfo names the script and line it ran in',
+  ),
+  S(
+    'errorrecord-new',
+    `[System.Management.Automation.ErrorRecord]::new([System.ArgumentException]::new('bad arg'), 'MyId', 'InvalidArgument', 42)`,
+    'ErrorRecord target',
+    2,
+  ),
   S('warningrecord', `[System.Management.Automation.WarningRecord]::new('careful')`, 'WarningRecord'),
-  S('informationrecord', `[System.Management.Automation.InformationRecord]::new('msg', 'src')`, 'InformationRecord', undefined, 'TimeGenerated is the time of evaluation'),
-  S('progressrecord', `& { $p = [System.Management.Automation.ProgressRecord]::new(7, 'act', 'status'); $p.PercentComplete = 42; $p.CurrentOperation = 'op'; $p.SecondsRemaining = 9; $p.ParentActivityId = 3; $p }`, 'PR'),
-  S('progressrecord-completed', `& { $p = [System.Management.Automation.ProgressRecord]::new(1, 'a', 's'); $p.RecordType = 'Completed'; $p }`, 'PR Completed'),
+  S(
+    'informationrecord',
+    `[System.Management.Automation.InformationRecord]::new('msg', 'src')`,
+    'InformationRecord',
+    undefined,
+    'TimeGenerated is the time of evaluation',
+  ),
+  S(
+    'progressrecord',
+    `& { $p = [System.Management.Automation.ProgressRecord]::new(7, 'act', 'status'); $p.PercentComplete = 42; $p.CurrentOperation = 'op'; $p.SecondsRemaining = 9; $p.ParentActivityId = 3; $p }`,
+    'PR',
+  ),
+  S(
+    'progressrecord-completed',
+    `& { $p = [System.Management.Automation.ProgressRecord]::new(1, 'a', 's'); $p.RecordType = 'Completed'; $p }`,
+    'PR Completed',
+  ),
   S('depth-truncated', `[pscustomobject]@{ a = [pscustomobject]@{ b = [pscustomobject]@{ c = 1 } } }`, 'depth 1 -> ToString', 1),
   // references, size, depth
   S('shared-refs', `& { $o = [pscustomobject]@{ n = 1 }; ,@($o, $o, [pscustomobject]@{ o = $o }) }`, 'Ref'),
   S('shared-hashtable', `& { $h = @{ k = 'v' }; ,@($h, $h) }`, 'Ref to DCT'),
-  S('cycle', `& { $h = @{}; $h.self = $h; $h }`, 'Ref cycle', 3, 'PSRP writes a top-level output object once more before the first Ref to it'),
+  S(
+    'cycle',
+    `& { $h = @{}; $h.self = $h; $h }`,
+    'Ref cycle',
+    3,
+    'PSRP writes a top-level output object once more before the first Ref to it',
+  ),
   S('deep-nesting', `& { $x = 'leaf'; foreach ($i in 1..40) { $x = @{ n = $x } }; $x }`, 'deep nesting', 45),
   S('array-100k', '1..100000', 'LST 100 000 items'),
   S('objects-5k', `& { ,@(1..5000 | % { [pscustomobject]@{ i = $_; s = "x$_" } }) }`, 'TNRef reuse'),
-  S('mixed-primitives', `@([byte]1, [sbyte]-1, [int16]2, [uint16]3, 4, [uint32]5, [int64]6, [uint64]7, [single]8.5, 9.5, [decimal]10.5, [char]'c', 'str', $true, [guid]::Empty)`, 'LST mixed'),
+  S(
+    'mixed-primitives',
+    `@([byte]1, [sbyte]-1, [int16]2, [uint16]3, 4, [uint32]5, [int64]6, [uint64]7, [single]8.5, 9.5, [decimal]10.5, [char]'c', 'str', $true, [guid]::Empty)`,
+    'LST mixed',
+  ),
 ];
 
 // ---- TypeScript side of the canonical dump ---------------------------------------------------------------
@@ -156,23 +227,41 @@ export function esc(s: string): string {
 }
 function bitsDouble(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
-  const dv = new DataView(new ArrayBuffer(8)); dv.setFloat64(0, v);
+  const dv = new DataView(new ArrayBuffer(8));
+  dv.setFloat64(0, v);
   return dv.getBigUint64(0).toString(16).padStart(16, '0');
 }
 function bitsSingle(v: number): string {
   if (Number.isNaN(v)) return 'NaN';
-  const dv = new DataView(new ArrayBuffer(4)); dv.setFloat32(0, v);
+  const dv = new DataView(new ArrayBuffer(4));
+  dv.setFloat32(0, v);
   return dv.getUint32(0).toString(16).padStart(8, '0');
 }
 
 const NET_TYPES: Record<string, string[]> = {
-  S: ['System.String'], SBK: ['System.String'], C: ['System.Char', 'System.ValueType'], B: ['System.Boolean', 'System.ValueType'],
-  DT: ['System.DateTime', 'System.ValueType'], TS: ['System.TimeSpan', 'System.ValueType'], By: ['System.Byte', 'System.ValueType'],
-  SB: ['System.SByte', 'System.ValueType'], U16: ['System.UInt16', 'System.ValueType'], I16: ['System.Int16', 'System.ValueType'],
-  U32: ['System.UInt32', 'System.ValueType'], I32: ['System.Int32', 'System.ValueType'], U64: ['System.UInt64', 'System.ValueType'],
-  I64: ['System.Int64', 'System.ValueType'], Sg: ['System.Single', 'System.ValueType'], Db: ['System.Double', 'System.ValueType'],
-  D: ['System.Decimal', 'System.ValueType'], BA: ['System.Byte[]', 'System.Array'], G: ['System.Guid', 'System.ValueType'],
-  URI: ['System.Uri'], Version: ['System.Version'], XD: ['System.Xml.XmlDocument', 'System.Xml.XmlNode'], SS: ['System.Security.SecureString'],
+  S: ['System.String'],
+  SBK: ['System.String'],
+  C: ['System.Char', 'System.ValueType'],
+  B: ['System.Boolean', 'System.ValueType'],
+  DT: ['System.DateTime', 'System.ValueType'],
+  TS: ['System.TimeSpan', 'System.ValueType'],
+  By: ['System.Byte', 'System.ValueType'],
+  SB: ['System.SByte', 'System.ValueType'],
+  U16: ['System.UInt16', 'System.ValueType'],
+  I16: ['System.Int16', 'System.ValueType'],
+  U32: ['System.UInt32', 'System.ValueType'],
+  I32: ['System.Int32', 'System.ValueType'],
+  U64: ['System.UInt64', 'System.ValueType'],
+  I64: ['System.Int64', 'System.ValueType'],
+  Sg: ['System.Single', 'System.ValueType'],
+  Db: ['System.Double', 'System.ValueType'],
+  D: ['System.Decimal', 'System.ValueType'],
+  BA: ['System.Byte[]', 'System.Array'],
+  G: ['System.Guid', 'System.ValueType'],
+  URI: ['System.Uri'],
+  Version: ['System.Version'],
+  XD: ['System.Xml.XmlDocument', 'System.Xml.XmlNode'],
+  SS: ['System.Security.SecureString'],
 };
 function tagOf(v: ClixmlValue): string | undefined {
   if (typeof v === 'string') return 'S';
@@ -190,21 +279,38 @@ export function primDump(v: ClixmlValue): string {
   if (!(v instanceof PSPrimitive)) throw new Error('not a primitive');
   const x = v.value;
   switch (v.tag) {
-    case 'S': case 'SBK': return 'S:' + esc(x as string);
-    case 'Sg': return 'Sg:' + bitsSingle(x as number);
-    case 'Db': return 'Db:' + bitsDouble(x as number);
-    case 'D': return 'D:' + String(x).replace(/^\+/, '');
-    case 'B': return `B:${x}`;
-    case 'DT': { const d = x as PSDateTime; return `DT:${d.kind}:${d.kind === 'Local' ? d.utcTicks : d.ticks}`; }
-    case 'TS': return `TS:${(x as PSTimeSpan).ticks}`;
-    case 'BA': return 'BA:' + toBase64(x as Uint8Array);
-    case 'URI': case 'XD': return `${v.tag}:` + esc(x as string);
-    case 'SS': return 'SS:' + sha((x as PSSecureString).reveal());
-    default: return `${v.tag}:${String(x)}`;
+    case 'S':
+    case 'SBK':
+      return 'S:' + esc(x as string);
+    case 'Sg':
+      return 'Sg:' + bitsSingle(x as number);
+    case 'Db':
+      return 'Db:' + bitsDouble(x as number);
+    case 'D':
+      return 'D:' + String(x).replace(/^\+/, '');
+    case 'B':
+      return `B:${x}`;
+    case 'DT': {
+      const d = x as PSDateTime;
+      return `DT:${d.kind}:${d.kind === 'Local' ? d.utcTicks : d.ticks}`;
+    }
+    case 'TS':
+      return `TS:${(x as PSTimeSpan).ticks}`;
+    case 'BA':
+      return 'BA:' + toBase64(x as Uint8Array);
+    case 'URI':
+    case 'XD':
+      return `${v.tag}:` + esc(x as string);
+    case 'SS':
+      return 'SS:' + sha((x as PSSecureString).reveal());
+    default:
+      return `${v.tag}:${String(x)}`;
   }
 }
 
-function isPR(o: PSObject): boolean { return o.typeNames[0] === 'System.Management.Automation.ProgressRecord' && o.adapted.has('Activity'); }
+function isPR(o: PSObject): boolean {
+  return o.typeNames[0] === 'System.Management.Automation.ProgressRecord' && o.adapted.has('Activity');
+}
 
 /** Canonical dump of a value WE deserialized (same rules as clixml-dump.cs). */
 export function canonicalDump(v: ClixmlValue): string {
@@ -220,11 +326,14 @@ export function canonicalDump(v: ClixmlValue): string {
     if (isPR(x)) {
       const a = (n: string) => x.adapted.get(n) as ClixmlValue;
       const co = a('CurrentOperation');
-      return `PR:${esc(a('Activity') as string)}:${a('ActivityId')}:${co === null || co === undefined ? 'N' : esc(co as string)}:${a('ParentActivityId')}`
-        + `:${a('PercentComplete')}:${a('RecordType') ?? 'Processing'}:${a('SecondsRemaining')}:${esc(a('StatusDescription') as string)}`;
+      return (
+        `PR:${esc(a('Activity') as string)}:${a('ActivityId')}:${co === null || co === undefined ? 'N' : esc(co as string)}:${a('ParentActivityId')}` +
+        `:${a('PercentComplete')}:${a('RecordType') ?? 'Processing'}:${a('SecondsRemaining')}:${esc(a('StatusDescription') as string)}`
+      );
     }
     if (stack.has(x)) return 'CYCLE';
-    stack.add(x); all.add(x);
+    stack.add(x);
+    all.add(x);
     try {
       let tn = x.typeNames;
       if (!tn.length && x.value !== undefined && x.value !== null) {
@@ -247,7 +356,9 @@ export function canonicalDump(v: ClixmlValue): string {
       if (bag && x.adapted.size) s += `{a:${[...x.adapted].map(([k, val]) => esc(k) + '=' + go(val as ClixmlValue)).join(';')}}`;
       if (x.extended.size) s += `{p:${[...x.extended].map(([k, val]) => esc(k) + '=' + go(val as ClixmlValue)).join(';')}}`;
       return s;
-    } finally { stack.delete(x); }
+    } finally {
+      stack.delete(x);
+    }
   };
   const d = go(v);
   return `${d} #objs=${all.size}`;
@@ -257,26 +368,49 @@ export function canonicalDump(v: ClixmlValue): string {
 
 export const DUMPER_CS = join(PROJECT_ROOT, 'test', 'peers', 'fixtures', 'clixml-dump.cs');
 
-function psQuote(s: string): string { return `'${s.replace(/'/g, "''")}'`; }
+function psQuote(s: string): string {
+  return `'${s.replace(/'/g, "''")}'`;
+}
 
-export function runPwsh(pwsh: string, script: string, opts: { timeoutMs?: number } = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runPwsh(
+  pwsh: string,
+  script: string,
+  opts: { timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pwsh-'));
     const file = join(dir, 'run.ps1');
     writeFileSync(file, '\uFEFF' + script);
     const child = spawn(pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', file], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = ''; let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 240_000);
-    child.on('error', (e) => { clearTimeout(timer); rmSync(dir, { recursive: true, force: true }); reject(e); });
-    child.on('close', (code) => { clearTimeout(timer); rmSync(dir, { recursive: true, force: true }); resolve({ code, stdout, stderr }); });
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
 const prelude = (): string => `$ErrorActionPreference = 'Stop'\nAdd-Type -TypeDefinition ([IO.File]::ReadAllText(${psQuote(DUMPER_CS)}))\n`;
 
-export interface Reference { clixml?: string; dump?: string; error?: string }
+export interface Reference {
+  clixml?: string;
+  dump?: string;
+  error?: string;
+}
 
 /**
  * ONE pwsh run: for each case, CLIXML from [PSSerializer]::Serialize and the canonical dump of pwsh's own
@@ -289,20 +423,27 @@ export async function pwshReference(pwsh: string, cases: CorpusCase[] = CORPUS, 
     script += `$out = ${psQuote(out)}\n`;
     cases.forEach((c, i) => {
       const depth = depthOverride ?? c.depth ?? 2;
-      script += `try { $v = ${c.expr}\n  $x = [WinrmTsClixmlDump]::Serialize($v, ${depth})\n`
-        + `  [IO.File]::WriteAllText("$out/${i}.xml", $x)\n  [IO.File]::WriteAllText("$out/${i}.dump", [WinrmTsClixmlDump]::DumpXml($x))\n`
-        + `} catch { [IO.File]::WriteAllText("$out/${i}.err", "$_") }\n`;
+      script +=
+        `try { $v = ${c.expr}\n  $x = [WinrmTsClixmlDump]::Serialize($v, ${depth})\n` +
+        `  [IO.File]::WriteAllText("$out/${i}.xml", $x)\n  [IO.File]::WriteAllText("$out/${i}.dump", [WinrmTsClixmlDump]::DumpXml($x))\n` +
+        `} catch { [IO.File]::WriteAllText("$out/${i}.err", "$_") }\n`;
     });
     const r = await runPwsh(pwsh, script);
     if (r.code !== 0) throw new Error(`pwsh failed (${r.code}): ${r.stderr.slice(0, 2000)}`);
     const res = new Map<string, Reference>();
     cases.forEach((c, i) => {
       const p = (ext: string) => join(out, `${i}.${ext}`);
-      res.set(c.name, existsSync(p('err')) ? { error: readFileSync(p('err'), 'utf8') }
-        : { clixml: readFileSync(p('xml'), 'utf8'), dump: readFileSync(p('dump'), 'utf8') });
+      res.set(
+        c.name,
+        existsSync(p('err'))
+          ? { error: readFileSync(p('err'), 'utf8') }
+          : { clixml: readFileSync(p('xml'), 'utf8'), dump: readFileSync(p('dump'), 'utf8') },
+      );
     });
     return res;
-  } finally { rmSync(out, { recursive: true, force: true }); }
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
 }
 
 /** ONE pwsh run: pwsh deserializes each CLIXML document (ours) and dumps it. */
@@ -322,10 +463,18 @@ export async function pwshDumpDocuments(pwsh: string, docs: Array<[string, strin
       res.set(name, existsSync(p('err')) ? { error: readFileSync(p('err'), 'utf8') } : { dump: readFileSync(p('dump'), 'utf8') });
     });
     return res;
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
-export interface CorpusResult { name: string; ok: boolean; expected?: string; actual?: string; error?: string }
+export interface CorpusResult {
+  name: string;
+  ok: boolean;
+  expected?: string;
+  actual?: string;
+  error?: string;
+}
 
 /**
  * Run the corpus through any transport. `getValue(c)` returns the deserialized value of `c.expr` as the
@@ -339,11 +488,14 @@ export async function runCorpus(
 ): Promise<CorpusResult[]> {
   const cases = (opts.cases ?? CORPUS).filter((c) => opts.all || !c.localOnly);
   // `reference`: pwshReference(pwsh, cases, depth) computed beforehand (e.g. while the session opens)
-  const ref = opts.reference ?? await pwshReference(opts.pwsh, cases, opts.depth);
+  const ref = opts.reference ?? (await pwshReference(opts.pwsh, cases, opts.depth));
   const out: CorpusResult[] = [];
   for (const c of cases) {
     const r = ref.get(c.name)!;
-    if (r.error !== undefined) { out.push({ name: c.name, ok: false, error: `pwsh: ${r.error}` }); continue; }
+    if (r.error !== undefined) {
+      out.push({ name: c.name, ok: false, error: `pwsh: ${r.error}` });
+      continue;
+    }
     try {
       const actual = canonicalDump(await getValue(c));
       out.push({ name: c.name, ok: actual === r.dump, expected: r.dump, actual });
@@ -358,12 +510,14 @@ export async function runCorpus(
  * `getValue` for a PSRP session: invokes `$v = EXPR` then `,$v`, which emits $v as ONE object (Write-Output
  * -NoEnumerate wraps scalars in a List in PowerShell 7); remote errors or another number of objects fail the case.
  */
-export const sessionValue = (s: Pick<Session, 'invoke'>) => async (c: CorpusCase): Promise<ClixmlValue> => {
-  const r = await s.invoke(`$v = ${c.expr}\n,$v`);
-  if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
-  if (r.output.length !== 1) throw new Error(`expected one output object, got ${r.output.length}`);
-  return r.output[0] as ClixmlValue;
-};
+export const sessionValue =
+  (s: Pick<Session, 'invoke'>) =>
+  async (c: CorpusCase): Promise<ClixmlValue> => {
+    const r = await s.invoke(`$v = ${c.expr}\n,$v`);
+    if (r.hadErrors) throw new Error(`remote errors: ${r.streams.error.length}`);
+    if (r.output.length !== 1) throw new Error(`expected one output object, got ${r.output.length}`);
+    return r.output[0] as ClixmlValue;
+  };
 
 /** One line per failed case (`name: error or first difference`), for `assert.deepEqual(corpusFailures(results), [])`. */
 export function corpusFailures(results: CorpusResult[], except: (name: string) => boolean = () => false): string[] {

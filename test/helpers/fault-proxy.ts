@@ -17,7 +17,13 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
 export type FaultMode = 'pass' | 'rst-after-forward' | 'idle-close';
-export interface FaultProxyOptions { mode: FaultMode; trigger?: string; nth?: number; idleMs?: number; announce?: boolean }
+export interface FaultProxyOptions {
+  mode: FaultMode;
+  trigger?: string;
+  nth?: number;
+  idleMs?: number;
+  announce?: boolean;
+}
 export interface FaultProxy {
   port: number;
   /** whether the fault was injected */
@@ -31,7 +37,9 @@ export interface FaultProxy {
 
 export async function startFaultProxy(upstreamPort: number, o: FaultProxyOptions): Promise<FaultProxy> {
   const bodies: string[] = [];
-  let hits = 0; let fired = false; let connections = 0;
+  let hits = 0;
+  let fired = false;
+  let connections = 0;
   const sockets = new Set<Socket>();
   const idleArm = new WeakMap<Socket, () => void>();
   const srv = http.createServer(async (req, res) => {
@@ -45,19 +53,28 @@ export async function startFaultProxy(upstreamPort: number, o: FaultProxyOptions
     const trigger = o.mode === 'rst-after-forward' && match && !fired && ++hits === (o.nth ?? 1);
     if (trigger) fired = true;
     const agent = agentFor(sock);
-    const up = http.request({ host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent }, async (ur) => {
-      const uc: Buffer[] = [];
-      for await (const c of ur) uc.push(c as Buffer);
-      const ub = Buffer.concat(uc);
-      if (trigger) { sock.resetAndDestroy(); return; }
-      const h: http.OutgoingHttpHeaders = { ...ur.headers };
-      delete h['transfer-encoding']; delete h['keep-alive']; delete h.connection;
-      h['content-length'] = String(ub.length);
-      // Node announces its keep-alive timeout; a server that does not (Windows' http.sys) is played with `max=` only
-      if (o.mode === 'idle-close') h['keep-alive'] = o.announce === false ? 'max=1000' : `timeout=${Math.max(1, Math.round((o.idleMs ?? 1000) / 1000))}`;
-      res.writeHead(ur.statusCode ?? 502, h);
-      res.end(ub, () => idleArm.get(sock)?.());
-    });
+    const up = http.request(
+      { host: '127.0.0.1', port: upstreamPort, method: req.method, path: req.url, headers: req.headers, agent },
+      async (ur) => {
+        const uc: Buffer[] = [];
+        for await (const c of ur) uc.push(c as Buffer);
+        const ub = Buffer.concat(uc);
+        if (trigger) {
+          sock.resetAndDestroy();
+          return;
+        }
+        const h: http.OutgoingHttpHeaders = { ...ur.headers };
+        delete h['transfer-encoding'];
+        delete h['keep-alive'];
+        delete h.connection;
+        h['content-length'] = String(ub.length);
+        // Node announces its keep-alive timeout; a server that does not (Windows' http.sys) is played with `max=` only
+        if (o.mode === 'idle-close')
+          h['keep-alive'] = o.announce === false ? 'max=1000' : `timeout=${Math.max(1, Math.round((o.idleMs ?? 1000) / 1000))}`;
+        res.writeHead(ur.statusCode ?? 502, h);
+        res.end(ub, () => idleArm.get(sock)?.());
+      },
+    );
     up.on('error', () => sock.resetAndDestroy());
     up.end(body);
   });
@@ -73,11 +90,16 @@ export async function startFaultProxy(upstreamPort: number, o: FaultProxyOptions
     return a;
   };
   srv.on('connection', (s: Socket) => {
-    connections++; sockets.add(s); s.once('close', () => sockets.delete(s));
+    connections++;
+    sockets.add(s);
+    s.once('close', () => sockets.delete(s));
     if (o.mode !== 'idle-close') return;
     // a server's keep-alive timer: a connection idle (no request in flight) for idleMs is closed with a FIN
     let timer: NodeJS.Timeout | undefined;
-    const arm = () => { clearTimeout(timer); timer = setTimeout(() => s.end(), o.idleMs ?? 1000); };
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => s.end(), o.idleMs ?? 1000);
+    };
     s.on('data', () => clearTimeout(timer));
     s.on('close', () => clearTimeout(timer));
     idleArm.set(s, arm);
@@ -87,9 +109,17 @@ export async function startFaultProxy(upstreamPort: number, o: FaultProxyOptions
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
   return {
     port: (srv.address() as AddressInfo).port,
-    get fired() { return fired; },
-    get connections() { return connections; },
+    get fired() {
+      return fired;
+    },
+    get connections() {
+      return connections;
+    },
     count: (needle) => bodies.filter((b) => b.includes(needle)).length,
-    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); srv.close(() => r()); }),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        srv.close(() => r());
+      }),
   };
 }

@@ -7,7 +7,8 @@ import { randomInt } from 'node:crypto';
 function parseSeed(v: string | undefined): number | undefined {
   if (v === undefined || v === '') return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new Error(`WINRM_TS_FUZZ_SEED must be an integer 0..4294967295, got ${JSON.stringify(v)}`);
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff)
+    throw new Error(`WINRM_TS_FUZZ_SEED must be an integer 0..4294967295, got ${JSON.stringify(v)}`);
   return n;
 }
 
@@ -20,14 +21,17 @@ function announce(): void {
   announced = true;
   console.log(`fuzz seed ${FUZZ_SEED} (replay: WINRM_TS_FUZZ_SEED=${FUZZ_SEED})`);
   process.once('exit', (code) => {
-    if (code !== 0 || (process.exitCode ?? 0) !== 0) process.stderr.write(`fuzz seed ${FUZZ_SEED}: replay this failure with WINRM_TS_FUZZ_SEED=${FUZZ_SEED}\n`);
+    if (code !== 0 || (process.exitCode ?? 0) !== 0)
+      process.stderr.write(`fuzz seed ${FUZZ_SEED}: replay this failure with WINRM_TS_FUZZ_SEED=${FUZZ_SEED}\n`);
   });
 }
 
 /** A seeded generator (mulberry32): deterministic for one seed. */
 export class FuzzRandom {
   private s: number;
-  constructor(seed: number) { this.s = seed >>> 0; }
+  constructor(seed: number) {
+    this.s = seed >>> 0;
+  }
   /** a float in [0, 1) */
   next(): number {
     let t = (this.s = (this.s + 0x6d2b79f5) >>> 0);
@@ -36,9 +40,13 @@ export class FuzzRandom {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   }
   /** an integer in [0, n) */
-  int(n: number): number { return Math.floor(this.next() * n); }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
   /** a 31-bit integer (to seed a test's own generator) */
-  int31(): number { return this.int(0x7fffffff) + 1; }
+  int31(): number {
+    return this.int(0x7fffffff) + 1;
+  }
   /** n random bytes */
   bytes(n: number): Buffer {
     const b = Buffer.alloc(n);

@@ -24,10 +24,20 @@ export function peerSkip(name: string, present: boolean, hint = 'run `npm run pe
 }
 
 export function hasCommand(cmd: string): boolean {
-  try { execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 export function hasDebPackage(pkg: string): boolean {
-  try { execFileSync('dpkg', ['-s', pkg], { stdio: 'ignore' }); return true; } catch { return false; }
+  try {
+    execFileSync('dpkg', ['-s', pkg], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 export function findPwsh(): string | undefined {
   const cands = [process.env.WINRM_TS_PWSH, join(PEERS_DIR, 'pwsh', 'pwsh')].filter(Boolean) as string[];
@@ -48,8 +58,10 @@ export function recordingsDir(): string | undefined {
 
 /** The skip reason of a recordings test: false when `dir` is there, else what is missing and where to get it. */
 export function recordingsSkip(dir: string | undefined): false | string {
-  return dir ? false : `the pypsrp recordings of real Windows hosts are missing: no folder ${RECORDINGS_DIR} (they are not part of ` +
-    'this repository; point WINRM_TS_SHARED at the folder that holds recordings/pypsrp)';
+  return dir
+    ? false
+    : `the pypsrp recordings of real Windows hosts are missing: no folder ${RECORDINGS_DIR} (they are not part of ` +
+        'this repository; point WINRM_TS_SHARED at the folder that holds recordings/pypsrp)';
 }
 
 /**

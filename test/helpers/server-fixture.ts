@@ -15,7 +15,16 @@ export const userDb = () => parseUsers(`${USER}:${PASSWORD}\n# a comment\n\nEXAM
 export async function startEndpoint(o: Partial<ServeOptions> = {}): Promise<ServerHandle & { lines: string[] }> {
   const lines: string[] = [];
   // two users without accounts: they share the test process's account (--single-account)
-  const h = await serve({ listen: '127.0.0.1:0', userDb: userDb(), singleAccount: true, auth: ['basic'], allowUnencrypted: true, name: 'hostA', log: (l) => lines.push(l), ...o });
+  const h = await serve({
+    listen: '127.0.0.1:0',
+    userDb: userDb(),
+    singleAccount: true,
+    auth: ['basic'],
+    allowUnencrypted: true,
+    name: 'hostA',
+    log: (l) => lines.push(l),
+    ...o,
+  });
   return Object.assign(h, { lines });
 }
 
@@ -23,8 +32,32 @@ let cert: { cert: string; key: string; certFile: string; dir: string } | undefin
 export function selfSigned(): { cert: string; key: string; certFile: string; dir: string } {
   if (cert) return cert;
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-cert-'));
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'k.pem'), '-out', join(dir, 'c.pem'),
-    '-days', '2', '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { stdio: 'ignore' });
-  cert = { cert: readFileSync(join(dir, 'c.pem'), 'utf8'), key: readFileSync(join(dir, 'k.pem'), 'utf8'), certFile: join(dir, 'c.pem'), dir };
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      join(dir, 'k.pem'),
+      '-out',
+      join(dir, 'c.pem'),
+      '-days',
+      '2',
+      '-subj',
+      '/CN=localhost',
+      '-addext',
+      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+    ],
+    { stdio: 'ignore' },
+  );
+  cert = {
+    cert: readFileSync(join(dir, 'c.pem'), 'utf8'),
+    key: readFileSync(join(dir, 'k.pem'), 'utf8'),
+    certFile: join(dir, 'c.pem'),
+    dir,
+  };
   return cert;
 }

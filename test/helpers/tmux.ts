@@ -23,15 +23,37 @@ export interface Terminal {
 }
 
 let n = 0;
-export function startTerminal(command: string, o: { env?: NodeJS.ProcessEnv; cwd?: string; width?: number; height?: number } = {}): Terminal {
+export function startTerminal(
+  command: string,
+  o: { env?: NodeJS.ProcessEnv; cwd?: string; width?: number; height?: number } = {},
+): Terminal {
   const sock = `wts-test-${process.pid}-${++n}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], { encoding: 'utf8', env: { ...(o.env ?? process.env), TMUX: '' }, cwd: o.cwd });
+  const tmux = (...args: string[]) =>
+    execFileSync('tmux', ['-L', sock, '-f', '/dev/null', ...args], {
+      encoding: 'utf8',
+      env: { ...(o.env ?? process.env), TMUX: '' },
+      cwd: o.cwd,
+    });
   // the pane stays after the command ends (remain-on-exit), so its last screen and exit line can be read
-  tmux('new-session', '-d', '-s', 't', '-x', String(o.width ?? 160), '-y', String(o.height ?? 40), `${command}; echo "EXITED $?"; sleep 600`);
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    't',
+    '-x',
+    String(o.width ?? 160),
+    '-y',
+    String(o.height ?? 40),
+    `${command}; echo "EXITED $?"; sleep 600`,
+  );
   const screen = () => tmux('capture-pane', '-p', '-t', 't');
   return {
-    send: (...keys) => { tmux('send-keys', '-t', 't', ...keys); },
-    type: (text) => { tmux('send-keys', '-t', 't', '-l', text); },
+    send: (...keys) => {
+      tmux('send-keys', '-t', 't', ...keys);
+    },
+    type: (text) => {
+      tmux('send-keys', '-t', 't', '-l', text);
+    },
     screen,
     screenWithColors: () => tmux('capture-pane', '-p', '-e', '-t', 't'),
     async waitFor(re, timeoutMs = 60_000) {
@@ -44,6 +66,12 @@ export function startTerminal(command: string, o: { env?: NodeJS.ProcessEnv; cwd
         await sleep(100);
       }
     },
-    close: () => { try { tmux('kill-server'); } catch { /* already gone */ } },
+    close: () => {
+      try {
+        tmux('kill-server');
+      } catch {
+        /* already gone */
+      }
+    },
   };
 }

@@ -18,7 +18,8 @@ import type { AuthContext } from '../../src/auth/types.js';
 const PASSWORD = 'Passw0rd!';
 const userDb = parseUsers(`EXAMPLE\\alice:${PASSWORD}\n`);
 const factory = (m: string, c: Parameters<typeof createInitiator>[1], o: Parameters<typeof createInitiator>[2]) => createInitiator(m, c, o);
-const interactive = () => new LogonSession({ domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: PASSWORD, mechanism: 'credssp' });
+const interactive = () =>
+  new LogonSession({ domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: PASSWORD, mechanism: 'credssp' });
 
 async function handshake(ini: AuthContext, acc: AuthContext): Promise<void> {
   let tok = await ini.step();
@@ -44,7 +45,10 @@ test('broker: Negotiate through the broker against a real acceptor; seal/unseal 
     await Promise.all([handshake(one, acc1), handshake(two, acc2)]);
     assert.equal((acc1 as { identity?: { user: string } }).identity?.user, 'alice');
     assert.equal(b.contexts, 2);
-    for (const [ini, acc] of [[one, acc1], [two, acc2]] as const) {
+    for (const [ini, acc] of [
+      [one, acc1],
+      [two, acc2],
+    ] as const) {
       const w = await ini.wrapWinrm(Buffer.from('<s:Envelope/>'));
       assert.equal(Buffer.from(await acc.unwrapWinrm(w.header, w.data)).toString(), '<s:Envelope/>');
       const r = await acc.wrapWinrm(Buffer.from('reply'));
@@ -53,7 +57,9 @@ test('broker: Negotiate through the broker against a real acceptor; seal/unseal 
     const big = new Uint8Array(1_000_000).map((_, i) => (i * 7) & 0xff);
     const w = await one.wrapWinrm(big);
     assert.deepEqual(new Uint8Array(await acc1.unwrapWinrm(w.header, w.data)), big);
-  } finally { await b.close(); }
+  } finally {
+    await b.close();
+  }
 });
 
 test('broker: CredSSP onward through the broker, and its delegate list still applies', async () => {
@@ -65,20 +71,37 @@ test('broker: CredSSP onward through the broker, and its delegate list still app
     const acc = createAcceptor('credssp', { userDb, serverName: 'hostB' });
     await handshake(ini, acc);
     const id = (acc as { identity?: { user: string; logonType: string } }).identity;
-    assert.equal(id?.user, 'alice'); assert.equal(id?.logonType, 'interactive');
+    assert.equal(id?.user, 'alice');
+    assert.equal(id?.logonType, 'interactive');
     const refused = new BrokeredContext(addr, 'credssp', { targetHost: 'hostc', delegateTo: ['wsman/*.corp.example'] });
-    await assert.rejects(refused.step(), (e: unknown) => e instanceof DelegationRefusedError && /--delegate-to wsman\/hostc/.test((e as Error).message));
-  } finally { await b.close(); }
+    await assert.rejects(
+      refused.step(),
+      (e: unknown) => e instanceof DelegationRefusedError && /--delegate-to wsman\/hostc/.test((e as Error).message),
+    );
+  } finally {
+    await b.close();
+  }
 });
 
 test('broker: wrong capability, Basic, too many contexts -> refused; session end tears it down', async () => {
   const s = interactive();
   const b = await startBroker(s, factory);
   const addr = { socketPath: b.socketPath, token: b.token };
-  await assert.rejects(new BrokeredContext({ ...addr, token: 'A'.repeat(b.token.length) }, 'negotiate', { targetHost: 'x' }).step(), AuthError);
-  assert.throws(() => new BrokeredContext(addr, 'basic', { targetHost: 'x' }), InvalidArgumentError, 'Basic would hand the password to the child');
+  await assert.rejects(
+    new BrokeredContext({ ...addr, token: 'A'.repeat(b.token.length) }, 'negotiate', { targetHost: 'x' }).step(),
+    AuthError,
+  );
+  assert.throws(
+    () => new BrokeredContext(addr, 'basic', { targetHost: 'x' }),
+    InvalidArgumentError,
+    'Basic would hand the password to the child',
+  );
   const open: BrokeredContext[] = [];
-  for (let i = 0; i < MAX_CONTEXTS; i++) { const c = new BrokeredContext(addr, 'negotiate', { targetHost: 'x' }); await c.step(); open.push(c); }
+  for (let i = 0; i < MAX_CONTEXTS; i++) {
+    const c = new BrokeredContext(addr, 'negotiate', { targetHost: 'x' });
+    await c.step();
+    open.push(c);
+  }
   await assert.rejects(new BrokeredContext(addr, 'negotiate', { targetHost: 'x' }).step(), /too many security contexts/);
   await s.close(); // the logon session ends (shell deleted / connection closed)
   await b.close();
@@ -108,7 +131,9 @@ test('broker: child env — socket + capability for interactive logons, nothing 
     assert.equal(ctx.protocol, 'negotiate');
     delete process.env[BROKER_SOCKET_ENV];
     assert.equal(brokeredAmbientAuth({ targetHost: 'hostb' }), undefined);
-  } finally { process.env = saved; }
+  } finally {
+    process.env = saved;
+  }
   // the shim whoami prints the session's user the way Windows does
   const full = { ...(await childEnv(net)), ...nenv };
   const out = execFileSync('whoami', { env: { ...full } as NodeJS.ProcessEnv }).toString();

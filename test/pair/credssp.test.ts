@@ -7,15 +7,18 @@ import { AccessDeniedError, CredSSPError, DelegationRefusedError } from '../../s
 
 const users: UserDatabase = {
   lookup(domain, user) {
-    if (user.toLowerCase() === 'alice' && (domain === '' || domain.toUpperCase() === 'EXAMPLE')) return { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' };
+    if (user.toLowerCase() === 'alice' && (domain === '' || domain.toUpperCase() === 'EXAMPLE'))
+      return { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' };
     return undefined;
   },
 };
 
 function pair(iopts: Partial<CredSSPInitiatorOptions> = {}, aopts: Partial<CredSSPAcceptorOptions> = {}) {
   const init = new CredSSPInitiator({
-    credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' }, targetHost: 'hosta.corp.example',
-    delegateTo: ['wsman/*.corp.example'], ...iopts,
+    credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' },
+    targetHost: 'hosta.corp.example',
+    delegateTo: ['wsman/*.corp.example'],
+    ...iopts,
   });
   const acc = new CredSSPAcceptor({ userDb: users, serverName: 'HOSTA', ...aopts });
   return { init, acc };
@@ -35,13 +38,21 @@ async function run(init: CredSSPInitiator, acc: CredSSPAcceptor): Promise<number
   return legs;
 }
 
-for (const [tls, inner] of [['TLSv1.2', 'negotiate'], ['TLSv1.3', 'negotiate'], ['TLSv1.2', 'ntlm'], ['TLSv1.3', 'ntlm']] as const) {
+for (const [tls, inner] of [
+  ['TLSv1.2', 'negotiate'],
+  ['TLSv1.3', 'negotiate'],
+  ['TLSv1.2', 'ntlm'],
+  ['TLSv1.3', 'ntlm'],
+] as const) {
   test(`credssp pair: v6 over ${tls} with ${inner} inside, credentials recovered, encryption both ways`, async () => {
     const { init, acc } = pair({ tlsMaxVersion: tls, inner }, { tlsMaxVersion: tls });
     const legs = await run(init, acc);
     assert.ok(init.complete && acc.complete);
     assert.equal(init.version, 6);
-    assert.deepEqual({ ...acc.identity }, { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' });
+    assert.deepEqual(
+      { ...acc.identity },
+      { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' },
+    );
     assert.equal(init.tlsInfo!.protocol, tls);
     assert.ok(legs >= 4 && legs <= 5, `legs ${legs}`);
     for (const n of [1, 100, 16384]) {
@@ -65,10 +76,13 @@ for (const v of [2, 3, 4, 5]) {
   });
 }
 
-
 test('credssp pair: server version below the minimum -> CredSSPError naming the versions, no credentials sent', async () => {
   const { init, acc } = pair({}, { version: 2 });
-  await assert.rejects(run(init, acc), (e: unknown) => e instanceof CredSSPError && /version 2, below the minimum 6/.test(e.message) && /--credssp-min-version 2/.test(e.message));
+  await assert.rejects(
+    run(init, acc),
+    (e: unknown) =>
+      e instanceof CredSSPError && /version 2, below the minimum 6/.test(e.message) && /--credssp-min-version 2/.test(e.message),
+  );
   assert.equal(acc.identity, undefined);
 });
 
@@ -90,9 +104,15 @@ test('credssp pair: target outside the delegate list -> DelegationRefusedError b
     let err: unknown;
     let produced: Uint8Array | undefined;
     try {
-      const init = new CredSSPInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' }, targetHost: '10.0.0.5', delegateTo });
+      const init = new CredSSPInitiator({
+        credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' },
+        targetHost: '10.0.0.5',
+        delegateTo,
+      });
       produced = await init.step();
-    } catch (e) { err = e; }
+    } catch (e) {
+      err = e;
+    }
     assert.equal(produced, undefined, 'nothing may be produced');
     assert.ok(err instanceof DelegationRefusedError);
     assert.match((err as Error).message, /--delegate-to wsman\/10\.0\.0\.5/);
@@ -109,10 +129,16 @@ test('credssp pair: pubKeyAuth made for another key -> the acceptor refuses (man
   const realStep = init.step.bind(init);
   let swapped = false;
   init.step = async (t?: Uint8Array) => {
-    if (!swapped && (init as any).pubKey) { (init as any).pubKey = new Uint8Array((init as any).pubKey.length).fill(1); swapped = true; }
+    if (!swapped && (init as any).pubKey) {
+      (init as any).pubKey = new Uint8Array((init as any).pubKey.length).fill(1);
+      swapped = true;
+    }
     return realStep(t);
   };
-  await assert.rejects(run(init, acc), (e: unknown) => e instanceof CredSSPError && /0x80090330 SEC_E_MESSAGE_ALTERED/.test((e as Error).message));
+  await assert.rejects(
+    run(init, acc),
+    (e: unknown) => e instanceof CredSSPError && /0x80090330 SEC_E_MESSAGE_ALTERED/.test((e as Error).message),
+  );
   assert.equal(acc.identity, undefined);
 });
 
@@ -182,7 +208,8 @@ test('credssp pair: wrap/unwrap 1 byte .. 10 MB in 16 KiB chunks', async () => {
   assert.deepEqual(await init.unwrapWinrm(one.header, one.data), Uint8Array.of(9));
   // a tampered record is refused
   const w = await init.wrapWinrm(Uint8Array.of(1, 2, 3));
-  const bad = Uint8Array.from(w.data); bad[bad.length - 1]! ^= 1;
+  const bad = Uint8Array.from(w.data);
+  bad[bad.length - 1]! ^= 1;
   await assert.rejects(acc.unwrapWinrm(w.header, bad), /decrypted|TLS/);
 });
 
@@ -194,24 +221,49 @@ test('credssp pair: a server answering pubKeyAuth for another key -> the initiat
   Object.defineProperty(acc, 'pubKey', { get: () => (++reads === 1 ? real : new Uint8Array(real.length).fill(7)) });
   const sent: Uint8Array[] = [];
   const realStep = init.step.bind(init);
-  init.step = async (t?: Uint8Array) => { const out = await realStep(t); if (out) sent.push(out); return out; };
-  await assert.rejects(run(init, acc), (e: unknown) => e instanceof CredSSPError && /does not match the TLS public key/.test((e as Error).message) && /NOT sent/.test((e as Error).message));
+  init.step = async (t?: Uint8Array) => {
+    const out = await realStep(t);
+    if (out) sent.push(out);
+    return out;
+  };
+  await assert.rejects(
+    run(init, acc),
+    (e: unknown) =>
+      e instanceof CredSSPError && /does not match the TLS public key/.test((e as Error).message) && /NOT sent/.test((e as Error).message),
+  );
   assert.equal(acc.identity, undefined);
   assert.equal(init.complete, false);
 });
 
 test('credssp pair: stream framing (RDP) with every flight split into small random pieces', async () => {
   const { init, acc } = pair({ framing: 'stream', inner: 'ntlm' }, { framing: 'stream' });
-  const pieces = (b: Uint8Array) => { const out: Uint8Array[] = []; for (let o = 0; o < b.length;) { const n = 1 + Math.floor(Math.random() * 60); out.push(b.subarray(o, o + n)); o += n; } return out; };
+  const pieces = (b: Uint8Array) => {
+    const out: Uint8Array[] = [];
+    for (let o = 0; o < b.length;) {
+      const n = 1 + Math.floor(Math.random() * 60);
+      out.push(b.subarray(o, o + n));
+      o += n;
+    }
+    return out;
+  };
   let toAcc = await init.step();
   for (let round = 0; round < 12 && !(init.complete && acc.complete); round++) {
     const fromAcc: Uint8Array[] = [];
-    for (const p of pieces(toAcc ?? new Uint8Array())) { const o = await acc.step(p); if (o?.length) fromAcc.push(o); }
+    for (const p of pieces(toAcc ?? new Uint8Array())) {
+      const o = await acc.step(p);
+      if (o?.length) fromAcc.push(o);
+    }
     if (init.complete) break;
     const outs: Uint8Array[] = [];
-    for (const f of fromAcc) for (const p of pieces(f)) { const o = await init.step(p); if (o?.length) outs.push(o); }
+    for (const f of fromAcc)
+      for (const p of pieces(f)) {
+        const o = await init.step(p);
+        if (o?.length) outs.push(o);
+      }
     toAcc = Buffer.concat(outs);
-    if (init.complete && toAcc.length) { for (const p of pieces(toAcc)) await acc.step(p); }
+    if (init.complete && toAcc.length) {
+      for (const p of pieces(toAcc)) await acc.step(p);
+    }
   }
   assert.ok(init.complete && acc.complete);
   assert.equal(acc.identity?.password, 'Passw0rd!');

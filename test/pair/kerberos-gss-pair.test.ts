@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encrypt, randomKey, type Key } from '../../src/auth/kerberos/crypto.js';
 import { acceptApReq, buildApReq, checkApRep } from '../../src/auth/kerberos/gss.js';
-import { decodeCCache, decodeKeytab, encodeCCache, encodeKeytab, type Credential, type KeytabEntry } from '../../src/auth/kerberos/ccache.js';
+import {
+  decodeCCache,
+  decodeKeytab,
+  encodeCCache,
+  encodeKeytab,
+  type Credential,
+  type KeytabEntry,
+} from '../../src/auth/kerberos/ccache.js';
 import { kdcsForRealm, parseKrb5Conf, realmForHost } from '../../src/auth/kerberos/config.js';
 import { TicketFlags, encodeEncTicketPart, encodeTicket } from '../../src/auth/kerberos/messages.js';
 import { KerberosError } from '../../src/errors.js';
@@ -17,13 +24,28 @@ const alice = { name: { nameType: 1, nameString: ['alice'] }, realm: 'EXAMPLE.TE
 const http = { name: { nameType: 2, nameString: ['HTTP', 'localhost'] }, realm: 'EXAMPLE.TEST' };
 const krbtgt = { name: { nameType: 2, nameString: ['krbtgt', 'EXAMPLE.TEST'] }, realm: 'EXAMPLE.TEST' };
 
-function fakeCred(etype: number, server = http, flags = TicketFlags.FORWARDABLE | TicketFlags.OK_AS_DELEGATE): { cred: Credential; keytab: KeytabEntry[] } {
+function fakeCred(
+  etype: number,
+  server = http,
+  flags = TicketFlags.FORWARDABLE | TicketFlags.OK_AS_DELEGATE,
+): { cred: Credential; keytab: KeytabEntry[] } {
   const serviceKey = randomKey(etype);
   const session: Key = randomKey(etype);
   const now = new Date(Math.floor(Date.now() / 1000) * 1000);
   const end = new Date(now.getTime() + 3600_000);
-  const etp = encodeEncTicketPart({ flags, key: { keytype: etype, keyvalue: session.value }, crealm: alice.realm, cname: alice.name, authtime: now, endtime: end });
-  const ticket = encodeTicket({ realm: server.realm, sname: server.name, encPart: { etype, kvno: 3, cipher: encrypt(serviceKey, 2, etp) } });
+  const etp = encodeEncTicketPart({
+    flags,
+    key: { keytype: etype, keyvalue: session.value },
+    crealm: alice.realm,
+    cname: alice.name,
+    authtime: now,
+    endtime: end,
+  });
+  const ticket = encodeTicket({
+    realm: server.realm,
+    sname: server.name,
+    encPart: { etype, kvno: 3, cipher: encrypt(serviceKey, 2, etp) },
+  });
   return {
     cred: { client: alice, server, key: session, authtime: now, starttime: now, endtime: end, flags, ticket },
     keytab: [{ principal: server, timestamp: 0, kvno: 3, key: serviceKey }],
@@ -42,7 +64,10 @@ test('AP-REQ/AP-REP and WinRM-split wrap tokens both ways, for aes128/256-sha1, 
       const tok = init.wrap(msg);
       // RFC 4121: header 16 + confounder 16 + header copy 16 + MAC; RFC 4757: 0x60 len, OID 11, TOK_ID 2, 30 header bytes
       const inner = 11 + 2 + 30 + msg.length + 1; // + the RFC 4757 padding byte (generic GSS form)
-      assert.equal(tok.length, etype === 23 ? 2 + (inner >= 128 ? 1 : 0) + inner : msg.length + 16 + 16 + 16 + (etype === 20 ? 24 : etype === 19 ? 16 : 12));
+      assert.equal(
+        tok.length,
+        etype === 23 ? 2 + (inner >= 128 ? 1 : 0) + inner : msg.length + 16 + 16 + 16 + (etype === 20 ? 24 : etype === 19 ? 16 : 12),
+      );
       assert.deepEqual(acc.security.unwrap(tok), msg);
       assert.deepEqual(init.unwrap(acc.security.wrap(msg)), msg);
       const w = init.wrapWinrm(msg);
@@ -78,16 +103,27 @@ test('channel bindings, clock skew, replay and a wrong keytab are refused with K
   const { cred, keytab } = fakeCred(18);
   const cbA = { applicationData: utf8('tls-server-end-point:AAAA') };
   const cbB = { applicationData: utf8('tls-server-end-point:BBBB') };
-  assert.throws(() => acceptApReq(buildApReq({ service: cred, channelBindings: cbA }).token, { keytab, channelBindings: cbB }), /channel binding mismatch/);
-  assert.throws(() => acceptApReq(buildApReq({ service: cred }).token, { keytab, channelBindings: cbB, requireBindings: true }), /channel binding/);
+  assert.throws(
+    () => acceptApReq(buildApReq({ service: cred, channelBindings: cbA }).token, { keytab, channelBindings: cbB }),
+    /channel binding mismatch/,
+  );
+  assert.throws(
+    () => acceptApReq(buildApReq({ service: cred }).token, { keytab, channelBindings: cbB, requireBindings: true }),
+    /channel binding/,
+  );
   acceptApReq(buildApReq({ service: cred }).token, { keytab, channelBindings: cbB }); // relaxed: no bindings from the client is allowed
   acceptApReq(buildApReq({ service: cred, channelBindings: cbB }).token, { keytab, channelBindings: cbB, requireBindings: true });
-  assert.throws(() => acceptApReq(buildApReq({ service: cred }).token, { keytab, now: new Date(Date.now() + 11 * 60_000) }),
-    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 37 && /clock skew too great.*\d+ s/.test(e.message));
+  assert.throws(
+    () => acceptApReq(buildApReq({ service: cred }).token, { keytab, now: new Date(Date.now() + 11 * 60_000) }),
+    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 37 && /clock skew too great.*\d+ s/.test(e.message),
+  );
   const replay = new Set<string>();
   const tok = buildApReq({ service: cred }).token;
   acceptApReq(tok, { keytab, replay });
-  assert.throws(() => acceptApReq(tok, { keytab, replay }), (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 34);
+  assert.throws(
+    () => acceptApReq(tok, { keytab, replay }),
+    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 34,
+  );
   const other = fakeCred(18).keytab;
   assert.throws(() => acceptApReq(tok, { keytab: other }), /stale|keytab/);
   assert.throws(() => acceptApReq(tok, { keytab: [] }), /no key for HTTP\/localhost@EXAMPLE.TEST/);
@@ -117,7 +153,10 @@ test('MIT ccache and keytab round trips; krb5.conf realms, KDCs and domain_realm
   .other.test = OTHER.TEST
   localhost = EXAMPLE.TEST
 `);
-  assert.deepEqual(kdcsForRealm(cfg, 'EXAMPLE.TEST'), [{ host: '127.0.0.1', port: 8888 }, { host: 'kdc2.example.test', port: 88 }]);
+  assert.deepEqual(kdcsForRealm(cfg, 'EXAMPLE.TEST'), [
+    { host: '127.0.0.1', port: 8888 },
+    { host: 'kdc2.example.test', port: 88 },
+  ]);
   assert.deepEqual(kdcsForRealm(cfg, 'OTHER.TEST'), [{ host: '::1', port: 99 }]);
   assert.equal(realmForHost(cfg, 'web.other.test'), 'OTHER.TEST');
   assert.equal(realmForHost(cfg, 'LOCALHOST'), 'EXAMPLE.TEST');

@@ -13,7 +13,8 @@ import { utf8, fromUtf8 } from '../../src/util/bytes.js';
 const PASSWORD = 'Passw0rd!';
 export const users: UserDatabase = {
   lookup(domain, user) {
-    if (domain.toLowerCase() === 'example' && user.toLowerCase() === 'alice') return { domain: 'EXAMPLE', user: 'alice', password: PASSWORD };
+    if (domain.toLowerCase() === 'example' && user.toLowerCase() === 'alice')
+      return { domain: 'EXAMPLE', user: 'alice', password: PASSWORD };
     return undefined;
   },
 };
@@ -43,7 +44,10 @@ async function exchangeMany(ini: AuthContext, acc: AuthContext, n = 25): Promise
   }
 }
 
-const cred = (username: string, password = PASSWORD): NtlmInitiatorOptions => ({ credentials: { username, password }, spn: 'HTTP/server.example' });
+const cred = (username: string, password = PASSWORD): NtlmInitiatorOptions => ({
+  credentials: { username, password },
+  spn: 'HTTP/server.example',
+});
 const accOpts = (o: Partial<NtlmAcceptorOptions> = {}): NtlmAcceptorOptions => ({ userDb: users, netbiosDomain: 'EXAMPLE', ...o });
 const cbt = (s: string): ChannelBindings => ({ applicationData: utf8('tls-server-end-point:' + s) });
 
@@ -73,11 +77,18 @@ test('raw NTLM: user@domain (UPN), bare user with local domain, and an NT hash i
 });
 
 test('wrong password, wrong domain, unknown user -> AccessDeniedError naming user and mechanism, never the password', async () => {
-  for (const [u, p] of [['EXAMPLE\\alice', 'Zq9-notmine'], ['OTHER\\alice', PASSWORD], ['EXAMPLE\\bob', PASSWORD]] as const) {
+  for (const [u, p] of [
+    ['EXAMPLE\\alice', 'Zq9-notmine'],
+    ['OTHER\\alice', PASSWORD],
+    ['EXAMPLE\\bob', PASSWORD],
+  ] as const) {
     for (const spnego of [false, true]) {
       const ini = spnego ? new SpnegoInitiator(cred(u, p)) : new NtlmInitiator(cred(u, p));
       const acc = spnego ? new SpnegoAcceptor(accOpts()) : new NtlmAcceptor(accOpts());
-      const err = await handshake(ini, acc).then(() => undefined, (e: unknown) => e);
+      const err = await handshake(ini, acc).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       assert.ok(err instanceof AccessDeniedError, `${u} ${spnego}: ${String(err)}`);
       assert.match(err.message, /NTLM/);
       assert.ok(err.message.includes(u), err.message);
@@ -148,7 +159,10 @@ test('SPNEGO acceptor when NTLM is not the preferred mechanism: request-mic, the
     const c = decodeNegotiationToken((await lazy.step(encodeNegTokenResp({ responseToken: (await n2.step())! })))!);
     assert.ok(c.kind === 'resp');
     await lazy.step(encodeNegTokenResp({ responseToken: (await n2.step(c.responseToken))! }));
-  })().then(() => undefined, (e: unknown) => e);
+  })().then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof AuthError && /mechListMIC/.test(err.message), String(err));
   const mic = ntlm.session.sign(mechTypesRaw);
   const r3 = decodeNegotiationToken((await acc.step(encodeNegTokenResp({ responseToken: auth, mechListMIC: mic })))!);
@@ -162,7 +176,10 @@ test('channel bindings: strict match ok; mismatch denied (strict and relaxed); m
   const run = async (mode: 'none' | 'relaxed' | 'strict', cbIni: ChannelBindings | undefined, cbAcc: ChannelBindings | undefined) => {
     const ini = new SpnegoInitiator(cred('EXAMPLE\\alice'));
     const acc = new SpnegoAcceptor(accOpts({ cbt: mode }));
-    return handshake(ini, acc, cbIni, cbAcc).then(() => 'ok', (e: unknown) => e as Error);
+    return handshake(ini, acc, cbIni, cbAcc).then(
+      () => 'ok',
+      (e: unknown) => e as Error,
+    );
   };
   assert.equal(await run('strict', cbt('AAAA'), cbt('AAAA')), 'ok');
   for (const mode of ['strict', 'relaxed'] as const) {
@@ -182,7 +199,8 @@ test('tampering: altered sealed data or signature -> EncryptionError; altered me
   const acc = new SpnegoAcceptor(accOpts());
   await handshake(ini, acc);
   const a = await ini.wrapWinrm(utf8('hello'));
-  const bad = a.data.slice(); bad[0] ^= 1;
+  const bad = a.data.slice();
+  bad[0] ^= 1;
   await assert.rejects(acc.unwrapWinrm(a.header, bad), EncryptionError);
 
   const ini2 = new NtlmInitiator(cred('EXAMPLE\\alice'));
@@ -215,6 +233,8 @@ test('newContext() gives a fresh context with the same credentials (re-auth on a
 
 test('an NT hash of the wrong length is refused up front (InvalidArgumentError), without echoing it', async () => {
   const { InvalidArgumentError } = await import('../../src/errors.js');
-  assert.throws(() => new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', ntHash: new Uint8Array(15).fill(0xab) } }),
-    (e: Error) => e instanceof InvalidArgumentError && !/abab/i.test(e.message));
+  assert.throws(
+    () => new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', ntHash: new Uint8Array(15).fill(0xab) } }),
+    (e: Error) => e instanceof InvalidArgumentError && !/abab/i.test(e.message),
+  );
 });

@@ -15,7 +15,11 @@ import type { AuthContext } from '../../src/auth/types.js';
 import { fromBase64, toBase64 } from '../../src/util/bytes.js';
 
 const FIX = new URL('./fixtures/apache/', import.meta.url).pathname;
-const present = hasDebPackage('apache2') && hasDebPackage('libapache2-mod-auth-gssapi') && hasDebPackage('gss-ntlmssp') && existsSync('/usr/sbin/apache2');
+const present =
+  hasDebPackage('apache2') &&
+  hasDebPackage('libapache2-mod-auth-gssapi') &&
+  hasDebPackage('gss-ntlmssp') &&
+  existsSync('/usr/sbin/apache2');
 const skip = peerSkip('apache2 + mod_auth_gssapi + gss-ntlmssp', present);
 let run = '';
 let port = 0;
@@ -24,7 +28,10 @@ async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)); });
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
   });
 }
 
@@ -34,15 +41,26 @@ class Conn {
   private wake?: () => void;
   private closed = false;
   constructor(private readonly sock: Socket) {
-    sock.on('data', (d: Buffer) => { this.buf = Buffer.concat([this.buf, d]); this.wake?.(); });
-    sock.on('close', () => { this.closed = true; this.wake?.(); });
+    sock.on('data', (d: Buffer) => {
+      this.buf = Buffer.concat([this.buf, d]);
+      this.wake?.();
+    });
+    sock.on('close', () => {
+      this.closed = true;
+      this.wake?.();
+    });
   }
   static open(p: number): Promise<Conn> {
-    return new Promise((resolve, reject) => { const s = connect(p, '127.0.0.1', () => resolve(new Conn(s))); s.once('error', reject); });
+    return new Promise((resolve, reject) => {
+      const s = connect(p, '127.0.0.1', () => resolve(new Conn(s)));
+      s.once('error', reject);
+    });
   }
   private async more(): Promise<void> {
     if (this.closed) throw new Error('connection closed by the server');
-    await new Promise<void>((r) => { this.wake = r; });
+    await new Promise<void>((r) => {
+      this.wake = r;
+    });
     this.wake = undefined;
   }
   async get(path: string, auth?: string): Promise<{ status: number; headers: Array<[string, string]>; body: string }> {
@@ -51,7 +69,10 @@ class Conn {
     while ((end = this.buf.indexOf('\r\n\r\n')) < 0) await this.more();
     const head = this.buf.subarray(0, end).toString('latin1').split('\r\n');
     const status = Number(head[0]!.split(' ')[1]);
-    const headers = head.slice(1).map((l) => { const i = l.indexOf(':'); return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()] as [string, string]; });
+    const headers = head.slice(1).map((l) => {
+      const i = l.indexOf(':');
+      return [l.slice(0, i).toLowerCase(), l.slice(i + 1).trim()] as [string, string];
+    });
     this.buf = this.buf.subarray(end + 4);
     let body = '';
     if (headers.some(([k, v]) => k === 'transfer-encoding' && /chunked/i.test(v))) {
@@ -72,7 +93,9 @@ class Conn {
     }
     return { status, headers, body };
   }
-  close(): void { this.sock.destroy(); }
+  close(): void {
+    this.sock.destroy();
+  }
 }
 
 /** The 401 loop as a WinRM client runs it: one connection, tokens in Authorization / WWW-Authenticate. */
@@ -96,7 +119,9 @@ async function login(ctx: AuthContext, scheme: string): Promise<{ status: number
       }
     }
     throw new Error('too many legs');
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 }
 
 before(async () => {
@@ -108,7 +133,11 @@ before(async () => {
 });
 after(() => {
   if (!run) return;
-  try { execFileSync('sh', [join(FIX, 'stop.sh'), run], { stdio: 'pipe' }); } finally { rmSync(run, { recursive: true, force: true }); }
+  try {
+    execFileSync('sh', [join(FIX, 'stop.sh'), run], { stdio: 'pipe' });
+  } finally {
+    rmSync(run, { recursive: true, force: true });
+  }
 });
 
 const creds = (password: string) => ({ credentials: { username: 'EXAMPLE\\alice', password }, spn: 'HTTP/localhost' });
@@ -120,7 +149,9 @@ test('Apache offers Negotiate and NTLM without credentials', { skip }, async () 
     assert.equal(r.status, 401);
     const www = r.headers.filter(([k]) => k === 'www-authenticate').map(([, v]) => v);
     assert.ok(www.includes('Negotiate') && www.includes('NTLM'), www.join(', '));
-  } finally { c.close(); }
+  } finally {
+    c.close();
+  }
 });
 
 for (const [name, make, scheme, mech] of [

@@ -13,8 +13,12 @@ const pwsh = findPwsh();
 const skip = peerSkip('pwsh (PowerShell 7.6.9)', !!pwsh);
 let s: Session | undefined;
 
-before(async () => { if (!skip) s = await Session.open({ transport: 'process', pwsh, exchangeKeys: true }); });
-after(async () => { await s?.close(); });
+before(async () => {
+  if (!skip) s = await Session.open({ transport: 'process', pwsh, exchangeKeys: true });
+});
+after(async () => {
+  await s?.close();
+});
 
 test(`corpus (${CORPUS.length} expressions) over PSRP (pwsh -s) equals pwsh's own deserialization`, { skip }, async () => {
   const results = await runCorpus(sessionValue(s!), { pwsh: pwsh!, depth: 1 });

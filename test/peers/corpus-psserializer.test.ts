@@ -20,7 +20,11 @@ const cipher = unprotectedSecureStringCipher; // what PSSerializer writes on Lin
 
 test('the corpus covers >= 60 expressions, 1 MB strings, 100 000 items, deep nesting, shared refs, non-ASCII', () => {
   assert.ok(CORPUS.length >= 60, `${CORPUS.length} cases`);
-  for (const n of ['str-1mb', 'array-100k', 'deep-nesting', 'shared-refs', 'cycle', 'str-japanese', 'str-emoji']) assert.ok(CORPUS.some((c) => c.name === n), n);
+  for (const n of ['str-1mb', 'array-100k', 'deep-nesting', 'shared-refs', 'cycle', 'str-japanese', 'str-emoji'])
+    assert.ok(
+      CORPUS.some((c) => c.name === n),
+      n,
+    );
   assert.equal(new Set(CORPUS.map((c) => c.name)).size, CORPUS.length, 'unique names');
 });
 
@@ -30,7 +34,10 @@ test('corpus: our deserializer == PowerShell deserializer, and PowerShell reads 
   const failures: string[] = [];
   for (const c of CORPUS) {
     const r = ref.get(c.name)!;
-    if (r.error !== undefined) { failures.push(`${c.name}: pwsh could not serialize: ${r.error}`); continue; }
+    if (r.error !== undefined) {
+      failures.push(`${c.name}: pwsh could not serialize: ${r.error}`);
+      continue;
+    }
     try {
       const values = deserializeDocument(r.clixml!, { cipher });
       assert.equal(values.length, 1);
@@ -56,8 +63,15 @@ test('corpus: our deserializer == PowerShell deserializer, and PowerShell reads 
 
   const wire: string[] = [];
   for (const [name, ours] of docs) {
-    const theirs = ref.get(name)!.clixml!.replace(/>\r?\n\s*</g, '><').trim();
-    if (ours !== theirs) { let i = 0; while (ours[i] === theirs[i]) i++; wire.push(`${name} at ${i}: pwsh …${theirs.slice(Math.max(0, i - 60), i + 80)}… ours …${ours.slice(Math.max(0, i - 60), i + 80)}…`); }
+    const theirs = ref
+      .get(name)!
+      .clixml!.replace(/>\r?\n\s*</g, '><')
+      .trim();
+    if (ours !== theirs) {
+      let i = 0;
+      while (ours[i] === theirs[i]) i++;
+      wire.push(`${name} at ${i}: pwsh …${theirs.slice(Math.max(0, i - 60), i + 80)}… ours …${ours.slice(Math.max(0, i - 60), i + 80)}…`);
+    }
   }
   await t.test('wire: our serializer writes the same bytes as PowerShell for every case', () => assert.deepEqual(wire, []));
 });

@@ -20,14 +20,26 @@ before(async () => {
   kdc = await startKdc();
   // no ccache: the password goes into an AS-REQ
   env = { ...process.env, ...kdc.env, KRB5CCNAME: `FILE:${join(kdc.dir, 'none.cc')}` };
-  delete env.KRB5_KTNAME; delete env.KRB5_CLIENT_KTNAME;
+  delete env.KRB5_KTNAME;
+  delete env.KRB5_CLIENT_KTNAME;
   process.env.KRB5_CONFIG = kdc.krb5Conf;
-  ep = await startEndpoint({ auth: ['negotiate', 'kerberos'], allowUnencrypted: false, keytab: kdc.httpKeytab, userDb: parseUsers('EXAMPLE\\alice:Passw0rd!\nalice@EXAMPLE.TEST:*\n') });
+  ep = await startEndpoint({
+    auth: ['negotiate', 'kerberos'],
+    allowUnencrypted: false,
+    keytab: kdc.httpKeytab,
+    userDb: parseUsers('EXAMPLE\\alice:Passw0rd!\nalice@EXAMPLE.TEST:*\n'),
+  });
 });
-after(async () => { await ep?.close(); kdc?.stop(); });
+after(async () => {
+  await ep?.close();
+  kdc?.stop();
+});
 
 const doctor = async (host: string, extra: string[] = []): Promise<Report> => {
-  const r = await runCli(['doctor', '-H', `${host}:${ep.port}`, '--auth', 'kerberos', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--json', ...extra], { env });
+  const r = await runCli(
+    ['doctor', '-H', `${host}:${ep.port}`, '--auth', 'kerberos', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--json', ...extra],
+    { env },
+  );
   assert.ok(!r.stdout.includes('Passw0rd!') && !r.stderr.includes('Passw0rd!'));
   return JSON.parse(r.stdout) as Report;
 };
@@ -35,21 +47,33 @@ const get = (r: Report, id: string) => r.checks.find((c) => c.id === id)!;
 
 test('by host name: Kerberos offered and used, whoami is alice', { skip }, async () => {
   const r = await doctor('localhost');
-  assert.equal(r.ok, true, JSON.stringify(r.checks.filter((c) => c.status === 'failed'), null, 1));
+  assert.equal(
+    r.ok,
+    true,
+    JSON.stringify(
+      r.checks.filter((c) => c.status === 'failed'),
+      null,
+      1,
+    ),
+  );
   assert.match(get(r, 'auth-schemes').detail, /offers Negotiate, Kerberos; this client uses Kerberos \(--auth kerberos\)/);
   assert.equal(get(r, 'round-trip').data?.identity, 'example\\alice');
 });
 
-test('by IP address: a warning before connecting (the test realm has HTTP/127.0.0.1, so it then works); an unknown SPN names --spn', { skip }, async () => {
-  const r = await doctor('127.0.0.1');
-  assert.equal(get(r, 'dns').status, 'warning');
-  assert.match(get(r, 'dns').detail, /HTTP\/127\.0\.0\.1/);
-  assert.match((get(r, 'dns').fix ?? []).join('\n'), /--spn HTTP\/<name>/);
-  assert.equal(get(r, 'round-trip').data?.identity, 'example\\alice');
-  const s = await doctor('localhost', ['--spn', 'HTTP/nosuch.example.test']);
-  assert.equal(s.ok, false);
-  const rt = get(s, 'round-trip');
-  assert.equal(rt.status, 'failed');
-  assert.match(rt.detail, /Kerberos failed: .*HTTP\/nosuch\.example\.test/);
-  assert.match((rt.fix ?? []).join('\n'), /--spn HTTP\/name/);
-});
+test(
+  'by IP address: a warning before connecting (the test realm has HTTP/127.0.0.1, so it then works); an unknown SPN names --spn',
+  { skip },
+  async () => {
+    const r = await doctor('127.0.0.1');
+    assert.equal(get(r, 'dns').status, 'warning');
+    assert.match(get(r, 'dns').detail, /HTTP\/127\.0\.0\.1/);
+    assert.match((get(r, 'dns').fix ?? []).join('\n'), /--spn HTTP\/<name>/);
+    assert.equal(get(r, 'round-trip').data?.identity, 'example\\alice');
+    const s = await doctor('localhost', ['--spn', 'HTTP/nosuch.example.test']);
+    assert.equal(s.ok, false);
+    const rt = get(s, 'round-trip');
+    assert.equal(rt.status, 'failed');
+    assert.match(rt.detail, /Kerberos failed: .*HTTP\/nosuch\.example\.test/);
+    assert.match((rt.fix ?? []).join('\n'), /--spn HTTP\/name/);
+  },
+);

@@ -28,11 +28,23 @@ async function freePort(): Promise<number> {
 /** A private tinyproxy on a free loopback port (`extra`: more config lines); its URL once it listens. */
 async function tinyproxy(name: string, extra: string[] = []): Promise<string> {
   const port = await freePort();
-  writeFileSync(join(work, `${name}.conf`), [`Port ${port}`, 'Listen 127.0.0.1', 'Allow 127.0.0.1', `LogFile "${join(work, `${name}.log`)}"`, 'MaxClients 20', ...extra].join('\n') + '\n');
+  writeFileSync(
+    join(work, `${name}.conf`),
+    [`Port ${port}`, 'Listen 127.0.0.1', 'Allow 127.0.0.1', `LogFile "${join(work, `${name}.log`)}"`, 'MaxClients 20', ...extra].join(
+      '\n',
+    ) + '\n',
+  );
   const p = spawn('tinyproxy', ['-d', '-c', join(work, `${name}.conf`)], { stdio: 'ignore' });
   children.push(p);
   for (let i = 0; i < 100; i++) {
-    const up = await new Promise<boolean>((r) => { const c = net.connect(port, '127.0.0.1'); c.once('connect', () => { c.destroy(); r(true); }); c.once('error', () => r(false)); });
+    const up = await new Promise<boolean>((r) => {
+      const c = net.connect(port, '127.0.0.1');
+      c.once('connect', () => {
+        c.destroy();
+        r(true);
+      });
+      c.once('error', () => r(false));
+    });
     if (up) return `http://127.0.0.1:${port}`;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -54,8 +66,19 @@ const status = (r: Report, id: string) => r.checks.find((c) => c.id === id);
 
 test('through tinyproxy: the probes and the round trip take the tunnel; channel binding Strict holds end to end', { skip }, async () => {
   const proxy = await tinyproxy('open');
-  const r = await runDoctor({ host: `127.0.0.1:${ep!.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, proxy });
-  assert.deepEqual(r.checks.filter((c) => c.status === 'failed').map((c) => c.id), [], JSON.stringify(r.checks, null, 1));
+  const r = await runDoctor({
+    host: `127.0.0.1:${ep!.port}`,
+    https: true,
+    ca: selfSigned().cert,
+    username: USER,
+    password: PASSWORD,
+    proxy,
+  });
+  assert.deepEqual(
+    r.checks.filter((c) => c.status === 'failed').map((c) => c.id),
+    [],
+    JSON.stringify(r.checks, null, 1),
+  );
   assert.match(status(r, 'proxy')!.detail, new RegExp(`through ${proxy.replace(/[.:/]/g, '\\$&')} \\(--proxy\\)`));
   assert.match(status(r, 'tcp')!.detail, /through http:\/\/127\.0\.0\.1:\d+/);
   // the fixture's certificate lives two days: "expires soon" is the only remark
@@ -64,9 +87,16 @@ test('through tinyproxy: the probes and the round trip take the tunnel; channel 
   assert.equal(status(r, 'round-trip')!.data?.identity, 'example\\alice');
 });
 
-test('a proxy that refuses the CONNECT (tinyproxy ConnectPort 443): the proxy\'s 403, not the host\'s', { skip }, async () => {
+test("a proxy that refuses the CONNECT (tinyproxy ConnectPort 443): the proxy's 403, not the host's", { skip }, async () => {
   const proxy = await tinyproxy('strict', ['ConnectPort 443']);
-  const r = await runDoctor({ host: `127.0.0.1:${ep!.port}`, https: true, ca: selfSigned().cert, username: USER, password: PASSWORD, proxy });
+  const r = await runDoctor({
+    host: `127.0.0.1:${ep!.port}`,
+    https: true,
+    ca: selfSigned().cert,
+    username: USER,
+    password: PASSWORD,
+    proxy,
+  });
   const tcp = status(r, 'tcp')!;
   assert.equal(tcp.status, 'failed');
   assert.match(tcp.detail, /^through http:\/\/127\.0\.0\.1:\d+: proxy: .*403/);

@@ -19,7 +19,10 @@ const present = ['freerdp-shadow-cli', 'xfreerdp', 'Xvfb', 'winpr-hash', 'stdbuf
 const skip = peerSkip('freerdp2-shadow-x11 + freerdp2-x11 + xvfb', present);
 const SHADOW = new URL('./fixtures/rdp/shadow.sh', import.meta.url).pathname;
 const users: UserDatabase = {
-  lookup: (d, u) => (u.toLowerCase() === 'alice' && (!d || d.toUpperCase() === 'EXAMPLE') ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined),
+  lookup: (d, u) =>
+    u.toLowerCase() === 'alice' && (!d || d.toUpperCase() === 'EXAMPLE')
+      ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' }
+      : undefined,
 };
 
 let work = '';
@@ -57,7 +60,11 @@ before(async () => {
 });
 after(() => {
   if (!work) return;
-  try { execFileSync(SHADOW, ['stop', work], { stdio: 'ignore' }); } catch { /* already gone */ }
+  try {
+    execFileSync(SHADOW, ['stop', work], { stdio: 'ignore' });
+  } catch {
+    /* already gone */
+  }
   if (!process.env.KEEP_WORK) rmSync(work, { recursive: true, force: true });
 });
 
@@ -78,12 +85,16 @@ test('freerdp: our CredSSP initiator -> FreeRDP shadow server: TSCredentials acc
     assert.equal(r.initiator.version, 6);
     // FreeRDP logs the authInfo it received and, once TSCredentials decrypted and verified, moves the connection on
     // (on failure it logs "Could not decrypt TSCredentials" and drops the connection)
-    const ok = await waitLog(() => count(/CONNECTION_STATE_INITIAL --> CONNECTION_STATE_NEGO/g) > before || /Could not decrypt TSCredentials/.test(log()));
+    const ok = await waitLog(
+      () => count(/CONNECTION_STATE_INITIAL --> CONNECTION_STATE_NEGO/g) > before || /Could not decrypt TSCredentials/.test(log()),
+    );
     assert.ok(ok, 'FreeRDP logged no verdict on the credentials');
     assert.doesNotMatch(log(), /Could not decrypt TSCredentials/);
     assert.match(log(), /NLA\.authInfo \(length = \d+\)/);
     assert.match(log(), /CredSSP protocol support 6, peer supports 6/);
-  } finally { r.socket.destroy(); }
+  } finally {
+    r.socket.destroy();
+  }
 });
 
 test('freerdp: wrong password fails cleanly with a CredSSPError (no hang, no secret in the message)', { skip }, async () => {
@@ -100,11 +111,15 @@ function xfreerdp(p: number, password: string): Promise<number> {
   return new Promise((resolve) => {
     // password on stdin (/from-stdin), not in argv
     const c = spawn('xfreerdp', [`/v:127.0.0.1:${p}`, '/u:EXAMPLE\\alice', '/from-stdin:force', '/cert:ignore', '/sec:nla', '+auth-only'], {
-      env: { ...process.env, DISPLAY: `:${display}` }, stdio: ['pipe', 'ignore', 'ignore'],
+      env: { ...process.env, DISPLAY: `:${display}` },
+      stdio: ['pipe', 'ignore', 'ignore'],
     });
     c.stdin.end(password + '\n');
     const t = setTimeout(() => c.kill(), 30000);
-    c.on('exit', (code) => { clearTimeout(t); resolve(code ?? -1); });
+    c.on('exit', (code) => {
+      clearTimeout(t);
+      resolve(code ?? -1);
+    });
   });
 }
 
@@ -115,8 +130,13 @@ test('freerdp: xfreerdp -> our CredSSP acceptor recovers exactly the credentials
     assert.equal(r.error, undefined, r.error?.message);
     assert.match(r.connectionRequest.toString('latin1'), /mstshash=alice/);
     assert.equal(r.acceptor.peerVersion, 6);
-    assert.deepEqual({ ...r.acceptor.identity }, { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' });
-  } finally { await srv.close(); }
+    assert.deepEqual(
+      { ...r.acceptor.identity },
+      { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' },
+    );
+  } finally {
+    await srv.close();
+  }
 });
 
 test('freerdp: xfreerdp with a wrong password -> our acceptor refuses, nothing delegated', { skip }, async () => {
@@ -126,6 +146,7 @@ test('freerdp: xfreerdp with a wrong password -> our acceptor refuses, nothing d
     assert.notEqual(code, 0);
     assert.ok(r.error instanceof AccessDeniedError, String(r.error));
     assert.equal(r.acceptor.identity, undefined);
-  } finally { await srv.close(); }
+  } finally {
+    await srv.close();
+  }
 });
-

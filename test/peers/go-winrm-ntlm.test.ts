@@ -21,8 +21,12 @@ const servers: ServerHandle[] = [];
 
 function run(port: number, password: string, ...cmd: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const p = execFile(BIN, ['127.0.0.1', String(port), 'EXAMPLE\\alice', ...cmd], { timeout: 60000, env: { PATH: process.env.PATH ?? '' } },
-      (err, stdout) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout }));
+    const p = execFile(
+      BIN,
+      ['127.0.0.1', String(port), 'EXAMPLE\\alice', ...cmd],
+      { timeout: 60000, env: { PATH: process.env.PATH ?? '' } },
+      (err, stdout) => resolve({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, out: stdout }),
+    );
     p.stdin!.end(password + '\n');
   });
 }
@@ -33,10 +37,13 @@ before(() => {
   mkdirSync(join(OUT, 'gocache'), { recursive: true });
   execFileSync('go', ['build', '-o', BIN, 'winrmntlm'], {
     env: { ...process.env, GO111MODULE: 'off', GOPATH: `${GOPATH_FIX}:/usr/share/gocode`, GOCACHE: join(OUT, 'gocache') },
-    stdio: 'pipe', timeout: 240000,
+    stdio: 'pipe',
+    timeout: 240000,
   });
 });
-after(async () => { for (const s of servers) await s.close(); });
+after(async () => {
+  for (const s of servers) await s.close();
+});
 
 test('masterzen/winrm NTLM against our endpoint with allowUnencrypted: the command runs', { skip }, async () => {
   const s = await serve({ listen: '127.0.0.1:0', userDb: users, auth: ['negotiate'], allowUnencrypted: true });

@@ -12,8 +12,15 @@ const present = hasCommand('go') && existsSync('/usr/share/gocode/src/github.com
 const skip = peerSkip('Go masterzen/winrm', present, 'apt-get install golang-go golang-github-masterzen-winrm-dev');
 let bin: string;
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
-before(async () => { if (!skip) { bin = goPeer(); ep = await startEndpoint(); } });
-after(async () => { await ep?.close(); });
+before(async () => {
+  if (!skip) {
+    bin = goPeer();
+    ep = await startEndpoint();
+  }
+});
+after(async () => {
+  await ep?.close();
+});
 
 function go(args: string[], input = ''): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -26,9 +33,11 @@ function go(args: string[], input = ''): Promise<{ code: number; stdout: string;
 
 test('Go client: stdout, stderr, exit codes, stdin', { skip }, async () => {
   let r = await go(['echo', 'hello']);
-  assert.equal(r.code, 0, r.stderr); assert.equal(r.stdout, 'hello\n');
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, 'hello\n');
   r = await go(['sh', '-c', "'echo boom 1>&2; exit 3'"]);
-  assert.equal(r.code, 3); assert.equal(r.stderr, 'boom\n');
+  assert.equal(r.code, 3);
+  assert.equal(r.stderr, 'boom\n');
   r = await go(['cat'], 'from go stdin\n');
   assert.equal(r.stdout, 'from go stdin\n');
   r = await go(['echo', 'ünïcödé']);

@@ -16,7 +16,8 @@ import { AccessDeniedError } from '../../src/errors.js';
 const present = hasDebPackage('gss-ntlmssp') && hasDebPackage('python3-gssapi') && existsSync('/usr/bin/python3');
 const skip = peerSkip('gss-ntlmssp + python3-gssapi', present);
 const users: UserDatabase = {
-  lookup: (d, u) => (d.toLowerCase() === 'example' && u.toLowerCase() === 'alice' ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined),
+  lookup: (d, u) =>
+    d.toLowerCase() === 'example' && u.toLowerCase() === 'alice' ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined,
 };
 const N = 12;
 
@@ -50,7 +51,9 @@ for (const mech of ['ntlm', 'spnego'] as const) {
       assert.ok(ini.complete, 'our initiator completed');
       assert.match(await peer.info(), /peer=EXAMPLE\\alice/);
       await traffic(ini, peer);
-    } finally { await peer.close(); }
+    } finally {
+      await peer.close();
+    }
   });
 
   test(`our ${mech} initiator with a wrong password is refused by gss-ntlmssp`, { skip }, async () => {
@@ -60,14 +63,19 @@ for (const mech of ['ntlm', 'spnego'] as const) {
       const ini = mech === 'ntlm' ? new NtlmInitiator(opts) : new SpnegoInitiator(opts);
       const r = await peer.token((await ini.step())!);
       await assert.rejects(peer.token((await ini.step(r.token))!), /gss peer: ERROR/);
-    } finally { await peer.close(); }
+    } finally {
+      await peer.close();
+    }
   });
 
   test(`gss-ntlmssp ${mech} initiator <-> our acceptor: authenticate, then ${N} sealed messages each way`, { skip }, async () => {
     const peer = new GssPeer('initiate', mech);
     try {
       await peer.cred('EXAMPLE\\alice', 'Passw0rd!');
-      const acc: AcceptorContext = mech === 'ntlm' ? new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' }) : new SpnegoAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' });
+      const acc: AcceptorContext =
+        mech === 'ntlm'
+          ? new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' })
+          : new SpnegoAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' });
       let r = await peer.start();
       for (let legs = 0; legs < 4 && !acc.complete; legs++) {
         const back = await acc.step(r.token);
@@ -77,48 +85,82 @@ for (const mech of ['ntlm', 'spnego'] as const) {
       assert.ok(r.complete, 'gss-ntlmssp initiator completed (it verified our final token)');
       assert.deepEqual(acc.identity, { domain: 'EXAMPLE', user: 'alice', logonType: 'network', mechanism: 'ntlm' });
       await traffic(acc, peer);
-    } finally { await peer.close(); }
+    } finally {
+      await peer.close();
+    }
   });
 
   test(`gss-ntlmssp ${mech} initiator with a wrong password -> our acceptor denies`, { skip }, async () => {
     const peer = new GssPeer('initiate', mech);
     try {
       await peer.cred('EXAMPLE\\alice', 'nope');
-      const acc = mech === 'ntlm' ? new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' }) : new SpnegoAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' });
+      const acc =
+        mech === 'ntlm'
+          ? new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' })
+          : new SpnegoAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE' });
       const r = await peer.start();
       const r2 = await peer.token((await acc.step(r.token))!);
       await assert.rejects(acc.step(r2.token), AccessDeniedError);
-    } finally { await peer.close(); }
+    } finally {
+      await peer.close();
+    }
   });
 }
 
 // Channel binding (MS-NLMP 2.2.2.1 MsvAvChannelBindings = MD5(gss_channel_bindings_struct)) checked by an independent
 // implementation: gss-ntlmssp compares our hash with the one it computes from the same application data.
 const app = (s: string) => utf8('tls-server-end-point:' + s);
-test('our initiator with channel bindings <-> gss-ntlmssp acceptor with the same bindings: accepted; different: refused', { skip }, async () => {
-  for (const [theirs, ok] of [['A'.repeat(32), true], ['B'.repeat(32), false]] as const) {
-    const peer = new GssPeer('accept', 'ntlm');
-    try {
-      await peer.cbt(app(theirs));
-      const ini = new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' } });
-      const cb = { channelBindings: { applicationData: app('A'.repeat(32)) } };
-      const r = await peer.token((await ini.step(undefined, cb))!);
-      const p = peer.token((await ini.step(r.token, cb))!);
-      if (ok) assert.ok((await p).complete); else await assert.rejects(p, /gss peer: ERROR/);
-    } finally { await peer.close(); }
-  }
-});
+test(
+  'our initiator with channel bindings <-> gss-ntlmssp acceptor with the same bindings: accepted; different: refused',
+  { skip },
+  async () => {
+    for (const [theirs, ok] of [
+      ['A'.repeat(32), true],
+      ['B'.repeat(32), false],
+    ] as const) {
+      const peer = new GssPeer('accept', 'ntlm');
+      try {
+        await peer.cbt(app(theirs));
+        const ini = new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'Passw0rd!' } });
+        const cb = { channelBindings: { applicationData: app('A'.repeat(32)) } };
+        const r = await peer.token((await ini.step(undefined, cb))!);
+        const p = peer.token((await ini.step(r.token, cb))!);
+        if (ok) assert.ok((await p).complete);
+        else await assert.rejects(p, /gss peer: ERROR/);
+      } finally {
+        await peer.close();
+      }
+    }
+  },
+);
 
-test('gss-ntlmssp initiator with channel bindings <-> our acceptor (CBT strict): same bindings accepted, different denied', { skip }, async () => {
-  for (const [theirs, ok] of [['A'.repeat(32), true], ['B'.repeat(32), false]] as const) {
-    const peer = new GssPeer('initiate', 'ntlm');
-    try {
-      await peer.cred('EXAMPLE\\alice', 'Passw0rd!');
-      await peer.cbt(app(theirs));
-      const acc = new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE', cbt: 'strict', channelBindings: { applicationData: app('A'.repeat(32)) } });
-      const r = await peer.start();
-      const r2 = await peer.token((await acc.step(r.token))!);
-      if (ok) { await acc.step(r2.token); assert.ok(acc.complete); } else await assert.rejects(acc.step(r2.token), AccessDeniedError);
-    } finally { await peer.close(); }
-  }
-});
+test(
+  'gss-ntlmssp initiator with channel bindings <-> our acceptor (CBT strict): same bindings accepted, different denied',
+  { skip },
+  async () => {
+    for (const [theirs, ok] of [
+      ['A'.repeat(32), true],
+      ['B'.repeat(32), false],
+    ] as const) {
+      const peer = new GssPeer('initiate', 'ntlm');
+      try {
+        await peer.cred('EXAMPLE\\alice', 'Passw0rd!');
+        await peer.cbt(app(theirs));
+        const acc = new NtlmAcceptor({
+          userDb: users,
+          netbiosDomain: 'EXAMPLE',
+          cbt: 'strict',
+          channelBindings: { applicationData: app('A'.repeat(32)) },
+        });
+        const r = await peer.start();
+        const r2 = await peer.token((await acc.step(r.token))!);
+        if (ok) {
+          await acc.step(r2.token);
+          assert.ok(acc.complete);
+        } else await assert.rejects(acc.step(r2.token), AccessDeniedError);
+      } finally {
+        await peer.close();
+      }
+    }
+  },
+);

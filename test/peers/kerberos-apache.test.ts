@@ -20,7 +20,12 @@ import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { fromBase64, toBase64 } from '../../src/util/bytes.js';
 
-const skip = kdcSkip() || peerSkip('Apache mod_auth_gssapi (apache2 libapache2-mod-auth-gssapi curl)', hasDebPackage('libapache2-mod-auth-gssapi') && hasCommand('curl'));
+const skip =
+  kdcSkip() ||
+  peerSkip(
+    'Apache mod_auth_gssapi (apache2 libapache2-mod-auth-gssapi curl)',
+    hasDebPackage('libapache2-mod-auth-gssapi') && hasCommand('curl'),
+  );
 let kdc: Kdc;
 let run: string;
 let aport: number;
@@ -32,29 +37,54 @@ before(async () => {
   chmodSync(run, 0o755);
   aport = await freePort();
   const out = execFileSync('sh', [join(PROJECT_ROOT, 'test/peers/fixtures/apache-krb/start.sh'), run, String(aport), kdc.httpKeytab], {
-    env: { ...process.env, KRB5_CONFIG: kdc.krb5Conf }, encoding: 'utf8',
+    env: { ...process.env, KRB5_CONFIG: kdc.krb5Conf },
+    encoding: 'utf8',
   });
   apid = Number(out.trim().split('\n').pop());
 });
 after(() => {
-  if (apid) { try { process.kill(apid); } catch { /* gone */ } }
+  if (apid) {
+    try {
+      process.kill(apid);
+    } catch {
+      /* gone */
+    }
+  }
   kdc?.stop();
   if (run) rmSync(run, { recursive: true, force: true });
 });
 
 function get(token: Uint8Array): Promise<{ status: number; body: string; auth?: string }> {
   return new Promise((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port: aport, path: '/whoami', headers: { Host: `localhost:${aport}`, Authorization: `Negotiate ${toBase64(token)}` } }, (resp) => {
-      let body = ''; resp.setEncoding('utf8').on('data', (d) => { body += d; }).on('end', () => resolve({ status: resp.statusCode!, body, auth: resp.headers['www-authenticate'] as string | undefined }));
-    });
-    r.on('error', reject); r.end();
+    const r = request(
+      {
+        host: '127.0.0.1',
+        port: aport,
+        path: '/whoami',
+        headers: { Host: `localhost:${aport}`, Authorization: `Negotiate ${toBase64(token)}` },
+      },
+      (resp) => {
+        let body = '';
+        resp
+          .setEncoding('utf8')
+          .on('data', (d) => {
+            body += d;
+          })
+          .on('end', () => resolve({ status: resp.statusCode!, body, auth: resp.headers['www-authenticate'] as string | undefined }));
+      },
+    );
+    r.on('error', reject);
+    r.end();
   });
 }
 
 test('our Negotiate (Kerberos) AP-REQ is accepted by Apache mod_auth_gssapi, and its AP-REP completes our side', { skip }, async () => {
   const me = new SpnegoKerberosInitiator({
-    credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf },
+    credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+    targetHost: 'localhost',
+    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+    send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+    env: { KRB5_CONFIG: kdc.krb5Conf },
   });
   const res = await get((await me.step())!);
   assert.equal(res.status, 200, res.body);
@@ -67,10 +97,16 @@ test('our Negotiate (Kerberos) AP-REQ is accepted by Apache mod_auth_gssapi, and
 
 test('second hop for any program: curl --negotiate on the endpoint reaches Apache as alice only with delegation', { skip }, async () => {
   const env = { ...process.env, ...kdc.env };
-  delete env.KRB5_KTNAME; delete env.KRB5_CLIENT_KTNAME;
+  delete env.KRB5_KTNAME;
+  delete env.KRB5_CLIENT_KTNAME;
   process.env.KRB5_CONFIG = kdc.krb5Conf; // the endpoint machine's configuration
   execFileSync('kinit', ['-f', 'alice@EXAMPLE.TEST'], { env, input: 'Passw0rd!\n', stdio: ['pipe', 'ignore', 'ignore'] });
-  const ep = await startEndpoint({ auth: ['kerberos'], allowUnencrypted: false, keytab: kdc.httpKeytab, userDb: parseUsers('alice@EXAMPLE.TEST:*\n') });
+  const ep = await startEndpoint({
+    auth: ['kerberos'],
+    allowUnencrypted: false,
+    keytab: kdc.httpKeytab,
+    userDb: parseUsers('alice@EXAMPLE.TEST:*\n'),
+  });
   try {
     const h = `localhost:${new URL(ep.url).port}`;
     const curl = ['curl', '-s', '--negotiate', '-u', ':', '-w', '\\nHTTP=%{http_code}\\n', `http://localhost:${aport}/whoami`];
@@ -80,5 +116,7 @@ test('second hop for any program: curl --negotiate on the endpoint reaches Apach
     assert.match(d.stdout, /HTTP=200/);
     const n = await runCli(['run', '-H', h, '--auth', 'kerberos', '--', ...curl], { env });
     assert.match(n.stdout, /HTTP=401/);
-  } finally { await ep.close(); }
+  } finally {
+    await ep.close();
+  }
 });

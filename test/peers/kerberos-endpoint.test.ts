@@ -25,13 +25,18 @@ before(async () => {
   if (skip) return;
   kdc = await startKdc();
   env = { ...process.env, ...kdc.env, KRB5_KTNAME: '', KRB5_CLIENT_KTNAME: '' };
-  delete env.KRB5_KTNAME; delete env.KRB5_CLIENT_KTNAME;
+  delete env.KRB5_KTNAME;
+  delete env.KRB5_CLIENT_KTNAME;
   process.env.KRB5_CONFIG = kdc.krb5Conf; // the endpoint's machine configuration (for the logon sessions' ccaches)
   ep = await startEndpoint({ auth: ['negotiate', 'kerberos'], allowUnencrypted: false, keytab: kdc.httpKeytab, userDb: users() });
 });
-after(async () => { await ep?.close(); kdc?.stop(); });
+after(async () => {
+  await ep?.close();
+  kdc?.stop();
+});
 
-const kinit = (...flags: string[]) => execFileSync('kinit', [...flags, 'alice@EXAMPLE.TEST'], { env, input: 'Passw0rd!\n', stdio: ['pipe', 'ignore', 'ignore'] });
+const kinit = (...flags: string[]) =>
+  execFileSync('kinit', [...flags, 'alice@EXAMPLE.TEST'], { env, input: 'Passw0rd!\n', stdio: ['pipe', 'ignore', 'ignore'] });
 
 test('single sign-on from an MIT kinit ccache: --auth kerberos and Negotiate both log on as alice', { skip }, async () => {
   kinit();
@@ -49,14 +54,34 @@ test('single sign-on from an MIT kinit ccache: --auth kerberos and Negotiate bot
 test('password AS-REQ without a ccache; wrong password and unknown SPN give actionable errors', { skip }, async () => {
   const e2 = { ...env, KRB5CCNAME: `FILE:${join(kdc.dir, 'none.cc')}` };
   const h = `localhost:${port(ep.url)}`;
-  const ok = await runCli(['run', '-H', h, '--auth', 'kerberos', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--', 'printenv', 'USERNAME'], { env: e2 });
+  const ok = await runCli(
+    ['run', '-H', h, '--auth', 'kerberos', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--', 'printenv', 'USERNAME'],
+    { env: e2 },
+  );
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stdout.trim(), 'alice');
   const bad = await runCli(['run', '-H', h, '--auth', 'kerberos', '-u', 'alice@EXAMPLE.TEST', '-p', 'nope', '--', 'true'], { env: e2 });
   assert.notEqual(bad.code, 0);
   assert.match(bad.stderr, /pre-authentication failed for alice@EXAMPLE\.TEST: wrong password/);
   assert.doesNotMatch(bad.stderr, /nope/);
-  const spn = await runCli(['run', '-H', h, '--auth', 'kerberos', '--spn', 'HTTP/nosuch.example.test', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!', '--', 'true'], { env: e2 });
+  const spn = await runCli(
+    [
+      'run',
+      '-H',
+      h,
+      '--auth',
+      'kerberos',
+      '--spn',
+      'HTTP/nosuch.example.test',
+      '-u',
+      'alice@EXAMPLE.TEST',
+      '-p',
+      'Passw0rd!',
+      '--',
+      'true',
+    ],
+    { env: e2 },
+  );
   assert.notEqual(spn.code, 0);
   assert.match(spn.stderr, /does not know the service principal HTTP\/nosuch\.example\.test@EXAMPLE\.TEST.*SPN/);
   const none = await runCli(['run', '-H', h, '--auth', 'kerberos', '--', 'true'], { env: e2 });
@@ -67,7 +92,9 @@ test('password AS-REQ without a ccache; wrong password and unknown SPN give acti
 test('delegation: --kerberos-delegate gives the logon session a ccache kvno can use; a non-forwardable TGT warns', { skip }, async () => {
   const h = `localhost:${port(ep.url)}`;
   kinit('-f');
-  const d = await runCli(['run', '-H', h, '--auth', 'kerberos', '--kerberos-delegate', '--', 'kvno', 'HTTP/localhost@EXAMPLE.TEST'], { env });
+  const d = await runCli(['run', '-H', h, '--auth', 'kerberos', '--kerberos-delegate', '--', 'kvno', 'HTTP/localhost@EXAMPLE.TEST'], {
+    env,
+  });
   assert.equal(d.code, 0, d.stderr + d.stdout);
   assert.match(d.stdout, /kvno = \d+/);
   const nd = await runCli(['run', '-H', h, '--auth', 'kerberos', '--', 'kvno', 'HTTP/localhost@EXAMPLE.TEST'], { env });
@@ -78,25 +105,64 @@ test('delegation: --kerberos-delegate gives the logon session a ccache kvno can 
   assert.match(w.stderr, /warning: Kerberos delegation is off: the TGT of alice@EXAMPLE\.TEST is not forwardable/);
 });
 
-test('MIT initiator: curl --negotiate authenticates to the endpoint with Kerberos', { skip: skip || (hasCommand('curl') ? false : 'curl missing') }, async () => {
-  kinit();
-  const before = ep.lines.length;
-  // async: the endpoint runs in this process
-  const { stdout: code } = await promisify(execFile)('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '--negotiate', '-u', ':', '-X', 'POST', '-H', 'Content-Type: application/soap+xml;charset=UTF-8',
-    '--data-binary', '', `http://localhost:${port(ep.url)}/wsman`], { env, encoding: 'utf8', timeout: 30000 });
-  assert.equal(code, '200');
-  assert.ok(ep.lines.slice(before).some((l) => /auth ok EXAMPLE\\alice via negotiate/.test(l)), ep.lines.slice(before).join('\n'));
-});
+test(
+  'MIT initiator: curl --negotiate authenticates to the endpoint with Kerberos',
+  { skip: skip || (hasCommand('curl') ? false : 'curl missing') },
+  async () => {
+    kinit();
+    const before = ep.lines.length;
+    // async: the endpoint runs in this process
+    const { stdout: code } = await promisify(execFile)(
+      'curl',
+      [
+        '-s',
+        '-o',
+        '/dev/null',
+        '-w',
+        '%{http_code}',
+        '--negotiate',
+        '-u',
+        ':',
+        '-X',
+        'POST',
+        '-H',
+        'Content-Type: application/soap+xml;charset=UTF-8',
+        '--data-binary',
+        '',
+        `http://localhost:${port(ep.url)}/wsman`,
+      ],
+      { env, encoding: 'utf8', timeout: 30000 },
+    );
+    assert.equal(code, '200');
+    assert.ok(
+      ep.lines.slice(before).some((l) => /auth ok EXAMPLE\\alice via negotiate/.test(l)),
+      ep.lines.slice(before).join('\n'),
+    );
+  },
+);
 
 test('HTTPS with strict channel binding: the AP-REQ checksum carries tls-server-end-point', { skip }, async () => {
   kinit();
   const c = selfSigned();
-  const s = await startEndpoint({ auth: ['kerberos'], https: true, cert: c.cert, key: c.key, cbt: 'strict', keytab: kdc.httpKeytab, userDb: users() });
+  const s = await startEndpoint({
+    auth: ['kerberos'],
+    https: true,
+    cert: c.cert,
+    key: c.key,
+    cbt: 'strict',
+    keytab: kdc.httpKeytab,
+    userDb: users(),
+  });
   try {
-    const r = await runCli(['run', '-H', `localhost:${port(s.url)}`, '--https', '--ca', c.certFile, '--auth', 'kerberos', '--', 'printenv', 'USERNAME'], { env });
+    const r = await runCli(
+      ['run', '-H', `localhost:${port(s.url)}`, '--https', '--ca', c.certFile, '--auth', 'kerberos', '--', 'printenv', 'USERNAME'],
+      { env },
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'alice');
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });
 
 test('Negotiate falls back to NTLM when Kerberos cannot start (KDC down), unless --no-ntlm-fallback', { skip }, async () => {
@@ -118,13 +184,36 @@ test('CredSSP with Kerberos inside (user@REALM and a KDC at hand): the delegated
   const { readFileSync } = await import('node:fs');
   const s = await startEndpoint({ auth: ['credssp'], keytab: kdc.httpKeytab, userDb: users() });
   try {
-    const tgsBefore = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8').split('\n').filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
+    const tgsBefore = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
     const e2 = { ...env, KRB5CCNAME: `FILE:${join(kdc.dir, 'none.cc')}` };
-    const r = await runCli(['run', '-H', `localhost:${port(s.url)}`, '--auth', 'credssp', '--delegate-to', 'wsman/localhost', '-u', 'alice@EXAMPLE.TEST', '-p', 'Passw0rd!',
-      '--', 'kvno', 'HTTP/localhost@EXAMPLE.TEST'], { env: e2 });
+    const r = await runCli(
+      [
+        'run',
+        '-H',
+        `localhost:${port(s.url)}`,
+        '--auth',
+        'credssp',
+        '--delegate-to',
+        'wsman/localhost',
+        '-u',
+        'alice@EXAMPLE.TEST',
+        '-p',
+        'Passw0rd!',
+        '--',
+        'kvno',
+        'HTTP/localhost@EXAMPLE.TEST',
+      ],
+      { env: e2 },
+    );
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /kvno = \d+/);
-    const tgsAfter = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8').split('\n').filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
-    assert.ok(tgsAfter >= tgsBefore + 2, 'the client got a service ticket for CredSSP\'s inner Kerberos, and kvno one on the endpoint');
-  } finally { await s.close(); }
+    const tgsAfter = readFileSync(join(kdc.dir, 'kdc.log'), 'utf8')
+      .split('\n')
+      .filter((l) => /TGS_REQ.*alice@EXAMPLE\.TEST for HTTP\/localhost@EXAMPLE\.TEST/.test(l)).length;
+    assert.ok(tgsAfter >= tgsBefore + 2, "the client got a service ticket for CredSSP's inner Kerberos, and kvno one on the endpoint");
+  } finally {
+    await s.close();
+  }
 });

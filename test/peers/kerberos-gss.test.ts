@@ -22,19 +22,31 @@ import { utf8, fromUtf8 } from '../../src/util/bytes.js';
 
 const skip = kdcSkip() || peerSkip('python3-gssapi', hasDebPackage('python3-gssapi'));
 let kdc: Kdc;
-before(async () => { if (!skip) kdc = await startKdc(); });
+before(async () => {
+  if (!skip) kdc = await startKdc();
+});
 after(() => kdc?.stop());
 
 const users = () => parseUsers('EXAMPLE\\alice:Passw0rd!\nalice@EXAMPLE.TEST:*\n');
-const ours = (o: { delegate?: boolean; scheme?: string } = {}) => new KerberosInitiator({
-  credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-  config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf }, onWarning: () => undefined,
-  ...(o.delegate ? { delegate: true } : {}), ...(o.scheme ? { httpScheme: o.scheme } : {}),
-});
+const ours = (o: { delegate?: boolean; scheme?: string } = {}) =>
+  new KerberosInitiator({
+    credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+    targetHost: 'localhost',
+    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+    send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+    env: { KRB5_CONFIG: kdc.krb5Conf },
+    onWarning: () => undefined,
+    ...(o.delegate ? { delegate: true } : {}),
+    ...(o.scheme ? { httpScheme: o.scheme } : {}),
+  });
 const acceptorEnv = () => ({ KRB5_CONFIG: kdc.krb5Conf, KRB5_KTNAME: `FILE:${kdc.httpKeytab}` });
 function mitInitiatorEnv(): Record<string, string> {
   const cc = `FILE:${join(kdc.dir, 'mit-init.cc')}`;
-  execFileSync('kinit', ['-f', 'alice@EXAMPLE.TEST'], { env: { ...process.env, KRB5_CONFIG: kdc.krb5Conf, KRB5CCNAME: cc }, input: 'Passw0rd!\n', stdio: ['pipe', 'ignore', 'ignore'] });
+  execFileSync('kinit', ['-f', 'alice@EXAMPLE.TEST'], {
+    env: { ...process.env, KRB5_CONFIG: kdc.krb5Conf, KRB5CCNAME: cc },
+    input: 'Passw0rd!\n',
+    stdio: ['pipe', 'ignore', 'ignore'],
+  });
   return { KRB5_CONFIG: kdc.krb5Conf, KRB5CCNAME: cc };
 }
 
@@ -58,7 +70,9 @@ test('our initiator -> MIT acceptor (raw krb5): mutual auth, delegation, wrap/un
       assert.equal(u.encrypted, true);
       const back = await peer.wrap(utf8('reply from MIT'));
       assert.equal(fromUtf8(me.security!.unwrap(back)), 'reply from MIT');
-    } finally { peer.close(); }
+    } finally {
+      peer.close();
+    }
   }
 });
 
@@ -66,8 +80,11 @@ test('our SPNEGO initiator -> MIT SPNEGO acceptor', { skip }, async () => {
   const peer = new Krb5Peer('accept', 'spnego', acceptorEnv());
   try {
     const me = new SpnegoKerberosInitiator({
-      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost',
-      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }), env: { KRB5_CONFIG: kdc.krb5Conf },
+      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+      targetHost: 'localhost',
+      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+      send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+      env: { KRB5_CONFIG: kdc.krb5Conf },
     });
     let t = await me.step();
     for (let i = 0; i < 3 && !me.complete; i++) {
@@ -80,7 +97,9 @@ test('our SPNEGO initiator -> MIT SPNEGO acceptor', { skip }, async () => {
     assert.equal((await peer.info()).peer, 'alice@EXAMPLE.TEST');
     const w = await me.wrapWinrm(utf8('spnego sealed'));
     assert.equal(fromUtf8((await peer.unwrap(new Uint8Array([...w.header, ...w.data]))).data), 'spnego sealed');
-  } finally { peer.close(); }
+  } finally {
+    peer.close();
+  }
 });
 
 test('MIT initiator (kinit -f ccache) -> our acceptor (keytab): identity, delegated TGT, wrap/unwrap both ways', { skip }, async () => {
@@ -101,13 +120,20 @@ test('MIT initiator (kinit -f ccache) -> our acceptor (keytab): identity, delega
     assert.equal(fromUtf8(acc.security!.unwrap(w)), 'from MIT');
     const mine = await acc.wrapWinrm(utf8('from the endpoint'));
     assert.equal(fromUtf8((await peer.unwrap(new Uint8Array([...mine.header, ...mine.data]))).data), 'from the endpoint');
-  } finally { peer.close(); }
+  } finally {
+    peer.close();
+  }
 });
 
 test('MIT SPNEGO initiator -> our Negotiate acceptor picks Kerberos', { skip }, async () => {
   const peer = new Krb5Peer('initiate', 'spnego', mitInitiatorEnv());
   try {
-    const acc = new SpnegoAcceptor({ userDb: users(), netbiosComputer: 'HOST', netbiosDomain: 'EXAMPLE', kerberos: { keytab: readKeytab(kdc.httpKeytab), userDb: users(), httpScheme: 'Negotiate' } });
+    const acc = new SpnegoAcceptor({
+      userDb: users(),
+      netbiosComputer: 'HOST',
+      netbiosDomain: 'EXAMPLE',
+      kerberos: { keytab: readKeytab(kdc.httpKeytab), userDb: users(), httpScheme: 'Negotiate' },
+    });
     const first = await peer.start();
     const rep = await acc.step(first.token);
     assert.equal(acc.complete, true);
@@ -117,7 +143,9 @@ test('MIT SPNEGO initiator -> our Negotiate acceptor picks Kerberos', { skip }, 
     const w = await peer.wrap(utf8('negotiate from MIT'));
     // MIT wraps with its own RRC/EC: the WinRM split is just header+data concatenated again
     assert.equal(fromUtf8(await acc.unwrapWinrm(w.subarray(0, 16), w.subarray(16))), 'negotiate from MIT');
-  } finally { peer.close(); }
+  } finally {
+    peer.close();
+  }
 });
 
 test('a principal that is not in the users file is refused with the line to add', { skip }, async () => {
@@ -125,17 +153,26 @@ test('a principal that is not in the users file is refused with the line to add'
   try {
     const acc = new KerberosAcceptor({ keytab: readKeytab(kdc.httpKeytab), userDb: parseUsers('EXAMPLE\\alice:Passw0rd!\n') });
     await assert.rejects(acc.step((await peer.start()).token), /alice@EXAMPLE\.TEST is not allowed.*alice@EXAMPLE\.TEST:\*/);
-  } finally { peer.close(); }
+  } finally {
+    peer.close();
+  }
 });
 
 test('rc4-hmac session (RFC 4757): AP-REQ accepted by MIT, RFC 1964-framed wrap tokens both ways', { skip }, async () => {
   // a realm that still allows RC4 (this MIT build needs permitted_enctypes and allow_rc4)
-  const rc4 = await startKdc({ enctypes: 'rc4-hmac:normal aes256-cts-hmac-sha1-96:normal', libdefaults: 'allow_weak_crypto = true\n  permitted_enctypes = aes256-cts-hmac-sha1-96 rc4-hmac\n  allow_rc4 = true' });
+  const rc4 = await startKdc({
+    enctypes: 'rc4-hmac:normal aes256-cts-hmac-sha1-96:normal',
+    libdefaults: 'allow_weak_crypto = true\n  permitted_enctypes = aes256-cts-hmac-sha1-96 rc4-hmac\n  allow_rc4 = true',
+  });
   const peer = new Krb5Peer('accept', 'krb5', { KRB5_CONFIG: rc4.krb5Conf, KRB5_KTNAME: `FILE:${rc4.httpKeytab}` });
   try {
     const me = new KerberosInitiator({
-      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, targetHost: 'localhost', etypes: [23],
-      config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }), send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }) }), env: { KRB5_CONFIG: rc4.krb5Conf },
+      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+      targetHost: 'localhost',
+      etypes: [23],
+      config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }),
+      send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: rc4.krb5Conf }) }),
+      env: { KRB5_CONFIG: rc4.krb5Conf },
     });
     const rep = await peer.token((await me.step())!);
     await me.step(rep.token);
@@ -144,5 +181,8 @@ test('rc4-hmac session (RFC 4757): AP-REQ accepted by MIT, RFC 1964-framed wrap 
     // generic GSS tokens carry RFC 4757's padding byte (MIT 1.20 requires it; WinRM's unpadded form is in the pair tests)
     assert.equal(fromUtf8((await peer.unwrap(me.security!.wrap(utf8('rc4 from winrm-ts')))).data), 'rc4 from winrm-ts');
     assert.equal(fromUtf8(me.security!.unwrap(await peer.wrap(utf8('rc4 from MIT')))), 'rc4 from MIT');
-  } finally { peer.close(); rc4.stop(); }
+  } finally {
+    peer.close();
+    rc4.stop();
+  }
 });

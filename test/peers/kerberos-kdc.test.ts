@@ -21,7 +21,9 @@ let kdc: Kdc;
 const alice = { name: { nameType: NameType.PRINCIPAL, nameString: ['alice'] }, realm: 'EXAMPLE.TEST' };
 const http = { name: { nameType: NameType.SRV_INST, nameString: ['HTTP', 'localhost'] }, realm: 'EXAMPLE.TEST' };
 
-before(async () => { if (!skip) kdc = await startKdc(); });
+before(async () => {
+  if (!skip) kdc = await startKdc();
+});
 after(() => kdc?.stop());
 
 const ctx = (o: { udp?: boolean; etypes?: number[] } = {}) => ({
@@ -44,7 +46,12 @@ test('AS (password, TCP) then TGS for HTTP/localhost: the service keytab opens t
   const st = await getServiceCredential(ctx(), tgt, http);
   assert.deepEqual(st.server.name.nameString, ['HTTP', 'localhost']);
   checkServiceTicket(st.ticket, st.key);
-  const fwd = await getServiceCredential(ctx(), tgt, { name: { nameType: NameType.SRV_INST, nameString: ['krbtgt', 'EXAMPLE.TEST'] }, realm: 'EXAMPLE.TEST' }, { forwarded: true });
+  const fwd = await getServiceCredential(
+    ctx(),
+    tgt,
+    { name: { nameType: NameType.SRV_INST, nameString: ['krbtgt', 'EXAMPLE.TEST'] }, realm: 'EXAMPLE.TEST' },
+    { forwarded: true },
+  );
   assert.ok(fwd.flags & 0x20000000, 'forwarded flag set');
 });
 
@@ -64,14 +71,32 @@ test('AS with a keytab (kadmin ktadd -norandkey)', { skip }, async () => {
 });
 
 test('KDC errors are KerberosErrors a user can act on', { skip }, async () => {
-  await assert.rejects(getInitialCredential(ctx(), alice, { password: 'wrong' }), (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 24 && /wrong password/.test(e.message));
+  await assert.rejects(
+    getInitialCredential(ctx(), alice, { password: 'wrong' }),
+    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 24 && /wrong password/.test(e.message),
+  );
   const nobody = { name: { nameType: 1, nameString: ['nobody'] }, realm: 'EXAMPLE.TEST' };
-  await assert.rejects(getInitialCredential(ctx(), nobody, { password: 'x' }), (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 6 && /does not know the client/.test(e.message));
+  await assert.rejects(
+    getInitialCredential(ctx(), nobody, { password: 'x' }),
+    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 6 && /does not know the client/.test(e.message),
+  );
   const tgt = await getInitialCredential(ctx(), alice, { password: 'Passw0rd!' });
   const bad = { name: { nameType: 2, nameString: ['HTTP', '10.1.2.3'] }, realm: 'EXAMPLE.TEST' };
-  await assert.rejects(getServiceCredential(ctx(), tgt, bad), (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 7 && /SPN/.test(e.message) && /--spn/.test(e.message));
-  const none = { send: networkKdc({ config: { libdefaults: {}, realms: { 'EXAMPLE.TEST': { kdc: ['127.0.0.1:1'] } }, domainRealm: {} }, timeoutMs: 2000, udpPreferenceLimit: 1 }) };
-  await assert.rejects(getInitialCredential(none, alice, { password: 'x' }), (e: unknown) => e instanceof KerberosError && /no KDC of realm EXAMPLE.TEST is reachable/.test(e.message));
+  await assert.rejects(
+    getServiceCredential(ctx(), tgt, bad),
+    (e: unknown) => e instanceof KerberosError && e.krbErrorCode === 7 && /SPN/.test(e.message) && /--spn/.test(e.message),
+  );
+  const none = {
+    send: networkKdc({
+      config: { libdefaults: {}, realms: { 'EXAMPLE.TEST': { kdc: ['127.0.0.1:1'] } }, domainRealm: {} },
+      timeoutMs: 2000,
+      udpPreferenceLimit: 1,
+    }),
+  };
+  await assert.rejects(
+    getInitialCredential(none, alice, { password: 'x' }),
+    (e: unknown) => e instanceof KerberosError && /no KDC of realm EXAMPLE.TEST is reachable/.test(e.message),
+  );
 });
 
 test('MIT kinit ccache is read; the ccache we write is read by MIT klist and used by kvno', { skip }, async () => {

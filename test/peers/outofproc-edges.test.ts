@@ -20,14 +20,23 @@ test('the server process is killed while a pipeline runs', { skip }, async () =>
     const running = s.stream('"up"; Start-Sleep -Seconds 60');
     assert.equal((await running.next()).value?.type, 'output');
     process.kill(pid, 'SIGKILL');
-    await assert.rejects(async () => { for await (const _ of running) { /* drain */ } }, (e: unknown) => {
-      assert.ok(e instanceof TransportError, String(e));
-      assert.match((e as Error).message, /closed unexpectedly|exited/);
-      return true;
-    });
+    await assert.rejects(
+      async () => {
+        for await (const _ of running) {
+          /* drain */
+        }
+      },
+      (e: unknown) => {
+        assert.ok(e instanceof TransportError, String(e));
+        assert.match((e as Error).message, /closed unexpectedly|exited/);
+        return true;
+      },
+    );
     assert.equal(s.state, RunspacePoolState.Broken);
     await assert.rejects(s.invoke('1'), WinRMError);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });
 
 test('a pwsh that cannot be started is a typed error', async () => {
@@ -44,15 +53,24 @@ test('the smallest fragment size (22 bytes: one byte of blob per fragment) works
   try {
     const r = await s.invoke('param($a) "got $a"', { args: ['é✓'] });
     assert.deepEqual(r.output, ['got é✓']);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });
 
 test('a peer that never answers makes open time out with a typed error', async () => {
   const silent = new PassThrough(); // swallows what we write, never answers
   const duplex: DuplexLike = {
     write: () => true,
-    on: ((ev: string, cb: (...a: unknown[]) => void) => { silent.on(ev, cb); }) as DuplexLike['on'],
-    end: () => { silent.end(); },
+    on: ((ev: string, cb: (...a: unknown[]) => void) => {
+      silent.on(ev, cb);
+    }) as DuplexLike['on'],
+    end: () => {
+      silent.end();
+    },
   };
-  await assert.rejects(Session.open({ transport: new OutOfProcTransport(duplex, { kind: 'test', closeTimeoutMs: 200 }), openTimeoutMs: 300 }), TimeoutError);
+  await assert.rejects(
+    Session.open({ transport: new OutOfProcTransport(duplex, { kind: 'test', closeTimeoutMs: 200 }), openTimeoutMs: 300 }),
+    TimeoutError,
+  );
 });

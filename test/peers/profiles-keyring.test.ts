@@ -13,10 +13,17 @@ import { cliArgv } from '../helpers/cli.js';
 import { hasCommand, peerSkip, PROJECT_ROOT } from '../helpers/peers.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
-const skip = peerSkip('secret-tool + GNOME Keyring (libsecret-tools gnome-keyring)', hasCommand('secret-tool') && hasCommand('gnome-keyring-daemon') && hasCommand('dbus-run-session'));
+const skip = peerSkip(
+  'secret-tool + GNOME Keyring (libsecret-tools gnome-keyring)',
+  hasCommand('secret-tool') && hasCommand('gnome-keyring-daemon') && hasCommand('dbus-run-session'),
+);
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
-before(async () => { if (!skip) ep = await startEndpoint({ auth: ['negotiate'] }); });
-after(async () => { await ep?.close(); });
+before(async () => {
+  if (!skip) ep = await startEndpoint({ auth: ['negotiate'] });
+});
+after(async () => {
+  await ep?.close();
+});
 
 const sq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -28,45 +35,80 @@ function inKeyringSession(dir: string, steps: string[]): Promise<{ code: number 
     'rm -f "$PWFILE"',
     ...steps,
   ].join('\n');
-  const env: NodeJS.ProcessEnv = { ...process.env, HOME: dir, XDG_DATA_HOME: join(dir, 'data'), XDG_RUNTIME_DIR: dir, XDG_CONFIG_HOME: join(dir, 'config'), PWFILE: join(dir, 'pw') };
-  delete env.WINRM_PASSWORD; delete env.DBUS_SESSION_BUS_ADDRESS;
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOME: dir,
+    XDG_DATA_HOME: join(dir, 'data'),
+    XDG_RUNTIME_DIR: dir,
+    XDG_CONFIG_HOME: join(dir, 'config'),
+    PWFILE: join(dir, 'pw'),
+  };
+  delete env.WINRM_PASSWORD;
+  delete env.DBUS_SESSION_BUS_ADDRESS;
   writeFileSync(join(dir, 'pw'), PASSWORD, { mode: 0o600 });
   return new Promise((resolve, reject) => {
     const child = spawn('dbus-run-session', ['--', 'bash', '-c', script], { cwd: PROJECT_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
-    child.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
-    child.stderr.setEncoding('utf8').on('data', (d) => { out += d; });
-    const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`timed out: ${out}`)); }, 120_000);
-    child.on('close', (code) => { clearTimeout(t); resolve({ code, out }); });
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+    });
+    child.stderr.setEncoding('utf8').on('data', (d) => {
+      out += d;
+    });
+    const t = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`timed out: ${out}`));
+    }, 120_000);
+    child.on('close', (code) => {
+      clearTimeout(t);
+      resolve({ code, out });
+    });
   });
 }
 
-test('keyring: "keyring": true reads the stored password; without the opt-in nothing is looked up; an unknown user is told how to store one', { skip }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-keyring-'));
-  mkdirSync(join(dir, 'config', 'winrm-ts'), { recursive: true });
-  const host = `127.0.0.1:${ep.port}`;
-  writeFileSync(join(dir, 'config', 'winrm-ts', 'config.json'), JSON.stringify({
-    hosts: { kr: { host, user: USER, keyring: true }, plain: { host, user: USER }, bob: { host, user: 'EXAMPLE\\bob', keyring: true } },
-  }));
-  const cli = (label: string, args: string[]) => `echo "== ${label}"; ${[process.execPath, ...cliArgv(['run', ...args, '--', 'printenv', 'USERNAME'])].map(sq).join(' ')}; echo "== ${label} rc=$?"`;
-  const r = await inKeyringSession(dir, [
-    cli('profile', ['-H', 'kr']),
-    cli('flag', ['-H', host, '-u', USER, '--keyring']),
-    cli('no-opt-in', ['-H', 'plain']),
-    cli('unknown-user', ['-H', 'bob']),
-  ]);
-  const part = (label: string) => r.out.split(`== ${label}\n`)[1]!.split(`== ${label} rc=`);
-  const rc = (label: string) => Number(part(label)[1]!.split('\n')[0]);
-  assert.equal(rc('profile'), 0, r.out); assert.match(part('profile')[0]!, /^alice$/m);
-  assert.equal(rc('flag'), 0, r.out); assert.match(part('flag')[0]!, /^alice$/m);
-  assert.notEqual(rc('no-opt-in'), 0); assert.match(part('no-opt-in')[0]!, /no password: pass -p PASSWORD or set WINRM_PASSWORD/);
-  assert.doesNotMatch(part('no-opt-in')[0]!, /keyring/);
-  assert.notEqual(rc('unknown-user'), 0);
-  assert.match(part('unknown-user')[0]!, /no password for EXAMPLE\\bob in the keyring; store one with: secret-tool store --label='winrm-ts EXAMPLE\\bob' service winrm-ts user 'EXAMPLE\\bob'/);
-  assert.ok(!r.out.includes(PASSWORD), 'the password is never printed');
-});
+test(
+  'keyring: "keyring": true reads the stored password; without the opt-in nothing is looked up; an unknown user is told how to store one',
+  { skip },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-keyring-'));
+    mkdirSync(join(dir, 'config', 'winrm-ts'), { recursive: true });
+    const host = `127.0.0.1:${ep.port}`;
+    writeFileSync(
+      join(dir, 'config', 'winrm-ts', 'config.json'),
+      JSON.stringify({
+        hosts: { kr: { host, user: USER, keyring: true }, plain: { host, user: USER }, bob: { host, user: 'EXAMPLE\\bob', keyring: true } },
+      }),
+    );
+    const cli = (label: string, args: string[]) =>
+      `echo "== ${label}"; ${[process.execPath, ...cliArgv(['run', ...args, '--', 'printenv', 'USERNAME'])].map(sq).join(' ')}; echo "== ${label} rc=$?"`;
+    const r = await inKeyringSession(dir, [
+      cli('profile', ['-H', 'kr']),
+      cli('flag', ['-H', host, '-u', USER, '--keyring']),
+      cli('no-opt-in', ['-H', 'plain']),
+      cli('unknown-user', ['-H', 'bob']),
+    ]);
+    const part = (label: string) => r.out.split(`== ${label}\n`)[1]!.split(`== ${label} rc=`);
+    const rc = (label: string) => Number(part(label)[1]!.split('\n')[0]);
+    assert.equal(rc('profile'), 0, r.out);
+    assert.match(part('profile')[0]!, /^alice$/m);
+    assert.equal(rc('flag'), 0, r.out);
+    assert.match(part('flag')[0]!, /^alice$/m);
+    assert.notEqual(rc('no-opt-in'), 0);
+    assert.match(part('no-opt-in')[0]!, /no password: pass -p PASSWORD or set WINRM_PASSWORD/);
+    assert.doesNotMatch(part('no-opt-in')[0]!, /keyring/);
+    assert.notEqual(rc('unknown-user'), 0);
+    assert.match(
+      part('unknown-user')[0]!,
+      /no password for EXAMPLE\\bob in the keyring; store one with: secret-tool store --label='winrm-ts EXAMPLE\\bob' service winrm-ts user 'EXAMPLE\\bob'/,
+    );
+    assert.ok(!r.out.includes(PASSWORD), 'the password is never printed');
+  },
+);
 
 test('keyring: asked for but secret-tool is not installed: an error that says what to install', { skip }, async () => {
   const { keyringPassword } = await import('../../src/cli/keyring.js');
-  await assert.rejects(keyringPassword(USER, () => undefined, join(tmpdir(), 'no-such-secret-tool')), /is not installed \(Debian\/Ubuntu: apt-get install libsecret-tools/);
+  await assert.rejects(
+    keyringPassword(USER, () => undefined, join(tmpdir(), 'no-such-secret-tool')),
+    /is not installed \(Debian\/Ubuntu: apt-get install libsecret-tools/,
+  );
 });

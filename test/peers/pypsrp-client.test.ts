@@ -20,7 +20,11 @@ import { checkClient, runPypsrp, type ClientResult } from './fixtures/pypsrp/run
 
 const pwsh = findPwsh();
 const py = pypsrpPath();
-const skip = peerSkip('pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh', !!py && !!pwsh, 'run `npm run peers:install`; pypsrp comes from ../shared/peers/python');
+const skip = peerSkip(
+  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
+  !!py && !!pwsh,
+  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
+);
 
 let ps: PsrpEndpoint;
 let http: Awaited<ReturnType<typeof startEndpoint>>;
@@ -33,17 +37,22 @@ before(async () => {
 });
 after(async () => {
   if (skip) return;
-  await ps.close(); await http.close();
+  await ps.close();
+  await http.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 for (const auth of ['ntlm', 'negotiate', 'credssp']) {
   const copy = auth === 'negotiate';
-  test(`pypsrp Client over HTTP with ${auth} and encryption: execute_cmd, execute_ps, WinRS stdin to EOF${copy ? ', copy + fetch' : ''}`, { skip }, async () => {
-    const work = mkdtempSync(join(dir, `${auth}-`));
-    const r = await runPypsrp<ClientResult>(py!, 'client', http.port, [auth, 'http', '-', work, copy ? 'copy' : 'nocopy']);
-    checkClient(r, copy);
-    assert.ok(!http.lines.some((l) => /unencrypted/i.test(l)), 'every HTTP request was sealed');
-    assert.ok(!http.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
-  });
+  test(
+    `pypsrp Client over HTTP with ${auth} and encryption: execute_cmd, execute_ps, WinRS stdin to EOF${copy ? ', copy + fetch' : ''}`,
+    { skip },
+    async () => {
+      const work = mkdtempSync(join(dir, `${auth}-`));
+      const r = await runPypsrp<ClientResult>(py!, 'client', http.port, [auth, 'http', '-', work, copy ? 'copy' : 'nocopy']);
+      checkClient(r, copy);
+      assert.ok(!http.lines.some((l) => /unencrypted/i.test(l)), 'every HTTP request was sealed');
+      assert.ok(!http.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
+    },
+  );
 }

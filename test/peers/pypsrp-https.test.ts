@@ -18,7 +18,11 @@ import { checkClient, runPypsrp, type ClientResult } from './fixtures/pypsrp/run
 
 const pwsh = findPwsh();
 const py = pypsrpPath();
-const skip = peerSkip('pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh', !!py && !!pwsh, 'run `npm run peers:install`; pypsrp comes from ../shared/peers/python');
+const skip = peerSkip(
+  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
+  !!py && !!pwsh,
+  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
+);
 
 let ps: PsrpEndpoint;
 let https: Awaited<ReturnType<typeof startEndpoint>>;
@@ -28,17 +32,28 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pypsrp-'));
   ps = new PsrpEndpoint({ pwsh });
   const c = selfSigned();
-  https = await startEndpoint({ auth: ['basic'], allowUnencrypted: false, https: true, cert: c.cert, key: c.key, resources: ps.resources() });
+  https = await startEndpoint({
+    auth: ['basic'],
+    allowUnencrypted: false,
+    https: true,
+    cert: c.cert,
+    key: c.key,
+    resources: ps.resources(),
+  });
 });
 after(async () => {
   if (skip) return;
-  await ps.close(); await https.close();
+  await ps.close();
+  await https.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 test('pypsrp Client with Basic over HTTPS: execute_cmd, execute_ps, WinRS stdin to EOF, copy + fetch', { skip }, async () => {
   const r = await runPypsrp<ClientResult>(py!, 'client', https.port, ['basic', 'https', selfSigned().certFile, dir, 'copy']);
   checkClient(r, true);
-  assert.ok(https.lines.some((l) => /auth ok EXAMPLE\\alice via basic/.test(l)), https.lines.join('\n'));
+  assert.ok(
+    https.lines.some((l) => /auth ok EXAMPLE\\alice via basic/.test(l)),
+    https.lines.join('\n'),
+  );
   assert.ok(!https.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
 });

@@ -15,7 +15,11 @@ import { runPypsrp } from './fixtures/pypsrp/run.js';
 
 const pwsh = findPwsh();
 const py = pypsrpPath();
-const skip = peerSkip('pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh', !!py && !!pwsh, 'run `npm run peers:install`; pypsrp comes from ../shared/peers/python');
+const skip = peerSkip(
+  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
+  !!py && !!pwsh,
+  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
+);
 
 let ps: PsrpEndpoint;
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
@@ -25,35 +29,63 @@ before(async () => {
   ps = new PsrpEndpoint({ pwsh, log: (l) => log.push(l) });
   ep = await startEndpoint({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false, resources: ps.resources() });
 });
-after(async () => { if (!skip) { await ps.close(); await ep.close(); } });
-
-test('RunspacePool: scripts, cmdlets, parameters, input, every stream, host calls with colours, SecureString both ways', { skip }, async () => {
-  const r = await runPypsrp(py!, 'pool', ep.port);
-  assert.deepEqual(r.script, [2, 'two', 7]);
-  assert.deepEqual(r.cmdlets, ['/tmp/x', 'positional'], 'Join-Path -Path -ChildPath; a second statement with a positional argument');
-  assert.deepEqual(r.parameters, ['one-2']);
-  assert.deepEqual(r.input, [2, 4, 6]);
-  assert.deepEqual(r.streams, {
-    output: ['out'], had_errors: false, error: ['an error'], warning: ['a warning'], verbose: ['verbose'], debug: ['debug'], information: ['info'], progress: 1,
-  });
-  assert.deepEqual(r.host_output, ['typed by pypsrp'], 'ReadLine answered by the client host');
-  // ConsoleColor Red = 12, Blue = 9, Green = 10, Black = 0: the colours arrive as on Windows
-  assert.deepEqual((r.host_calls as unknown[]).slice(0, 5), [['Write2', 12, 9, 'coloured'], ['WriteLine3', 10, 0, 'line'], ['Write1', 'plain'], ['WriteLine2', 'plain line'], ['ReadLine']]);
-  assert.deepEqual(r.secure_out, ['from the server'], 'a SecureString output decrypted with the exchanged session key');
-  assert.deepEqual(r.secure_in, ['SecureString', 's3cret typed'], 'ReadLineAsSecureString answered with an encrypted SecureString');
-  const [out, hadErrors, errors] = r.error_redirect_True as [unknown[], boolean, string[]];
-  assert.deepEqual(out, ['after'], 'with RedirectShellErrorOutputPipe the script goes on after a failed statement');
-  assert.equal(errors.length, 1);
-  assert.match(errors[0]!, /Get-NoSuchThing/);
-  assert.equal(hadErrors, false);
-  const [out2, hadErrors2] = r.error_redirect_False as [unknown[], boolean, string[]];
-  assert.deepEqual(out2, [], 'without it (pypsrp\'s default) the pipeline stops at the failed statement, as on Windows');
-  assert.equal(hadErrors2, true);
+after(async () => {
+  if (!skip) {
+    await ps.close();
+    await ep.close();
+  }
 });
+
+test(
+  'RunspacePool: scripts, cmdlets, parameters, input, every stream, host calls with colours, SecureString both ways',
+  { skip },
+  async () => {
+    const r = await runPypsrp(py!, 'pool', ep.port);
+    assert.deepEqual(r.script, [2, 'two', 7]);
+    assert.deepEqual(r.cmdlets, ['/tmp/x', 'positional'], 'Join-Path -Path -ChildPath; a second statement with a positional argument');
+    assert.deepEqual(r.parameters, ['one-2']);
+    assert.deepEqual(r.input, [2, 4, 6]);
+    assert.deepEqual(r.streams, {
+      output: ['out'],
+      had_errors: false,
+      error: ['an error'],
+      warning: ['a warning'],
+      verbose: ['verbose'],
+      debug: ['debug'],
+      information: ['info'],
+      progress: 1,
+    });
+    assert.deepEqual(r.host_output, ['typed by pypsrp'], 'ReadLine answered by the client host');
+    // ConsoleColor Red = 12, Blue = 9, Green = 10, Black = 0: the colours arrive as on Windows
+    assert.deepEqual((r.host_calls as unknown[]).slice(0, 5), [
+      ['Write2', 12, 9, 'coloured'],
+      ['WriteLine3', 10, 0, 'line'],
+      ['Write1', 'plain'],
+      ['WriteLine2', 'plain line'],
+      ['ReadLine'],
+    ]);
+    assert.deepEqual(r.secure_out, ['from the server'], 'a SecureString output decrypted with the exchanged session key');
+    assert.deepEqual(r.secure_in, ['SecureString', 's3cret typed'], 'ReadLineAsSecureString answered with an encrypted SecureString');
+    const [out, hadErrors, errors] = r.error_redirect_True as [unknown[], boolean, string[]];
+    assert.deepEqual(out, ['after'], 'with RedirectShellErrorOutputPipe the script goes on after a failed statement');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0]!, /Get-NoSuchThing/);
+    assert.equal(hadErrors, false);
+    const [out2, hadErrors2] = r.error_redirect_False as [unknown[], boolean, string[]];
+    assert.deepEqual(out2, [], "without it (pypsrp's default) the pipeline stops at the failed statement, as on Windows");
+    assert.equal(hadErrors2, true);
+  },
+);
 
 test('stop (ctrl_c and crtl_c) of a command with lots of unread output is answered at once; the next command runs', { skip }, async (t) => {
   const r = await runPypsrp<{ stops: Array<{ code: string; signal_s: number; next: unknown[] }> }>(py!, 'stop', ep.port);
-  assert.deepEqual(r.stops.map((s) => [s.code, s.next]), [['ctrl_c', ['next ok']], ['crtl_c', ['next ok']]]);
+  assert.deepEqual(
+    r.stops.map((s) => [s.code, s.next]),
+    [
+      ['ctrl_c', ['next ok']],
+      ['crtl_c', ['next ok']],
+    ],
+  );
   const stopped = log.filter((l) => /stopped by the client \((\d+) bytes of unread output dropped\)/.test(l));
   assert.equal(stopped.length, 2, log.join('\n'));
   // the figures go to the test report, not into assertions (the machine's speed decides them)
@@ -61,7 +93,7 @@ test('stop (ctrl_c and crtl_c) of a command with lots of unread output is answer
   for (const l of stopped) t.diagnostic(l);
 });
 
-test('the client\'s WS-Man Locale is pwsh\'s CurrentCulture and CurrentUICulture', { skip }, async () => {
+test("the client's WS-Man Locale is pwsh's CurrentCulture and CurrentUICulture", { skip }, async () => {
   const de = await runPypsrp(py!, 'locale', ep.port, ['de-DE']);
   assert.deepEqual(de.culture, ['de-DE', 'de-DE', '1,5']);
   const fr = await runPypsrp(py!, 'locale', ep.port, ['fr-FR']);

@@ -14,7 +14,11 @@ import { runPypsrp } from './fixtures/pypsrp/run.js';
 
 const pwsh = findPwsh();
 const py = pypsrpPath();
-const skip = peerSkip('pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh', !!py && !!pwsh, 'run `npm run peers:install`; pypsrp comes from ../shared/peers/python');
+const skip = peerSkip(
+  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
+  !!py && !!pwsh,
+  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
+);
 
 let ps: PsrpEndpoint;
 let ep: Awaited<ReturnType<typeof startEndpoint>>;
@@ -24,23 +28,36 @@ before(async () => {
   ps = new PsrpEndpoint({ pwsh, log: (l) => log.push(l) });
   ep = await startEndpoint({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false, resources: ps.resources() });
 });
-after(async () => { if (!skip) { await ps.close(); await ep.close(); } });
-
-test('disconnect, then connect from new clients (get_runspace_pools): Opened, state kept, disconnect and connect again', { skip }, async () => {
-  const r = await runPypsrp(py!, 'reconnect', ep.port);
-  const opened = r.opened_value; const disconnected = r.disconnected_value;
-  assert.equal(r.alive, true, 'is_alive: a Get of the shell answers with its state');
-  assert.equal(r.alive_after_close, false, 'is_alive after close: the shell is gone (InvalidSelectors)');
-  assert.equal(r.after_disconnect, disconnected);
-  assert.deepEqual(r.listed, [disconnected], 'a new client lists the pool as Disconnected');
-  assert.equal(r.state_after_connect, opened, 'the first Receive after Connect carries RUNSPACEPOOL_STATE Opened');
-  const [pid] = r.pid as number[];
-  assert.deepEqual(r.kept, [42, pid], 'the same pwsh, with its variables');
-  assert.equal(r.second_disconnect, disconnected);
-  assert.equal(r.third_state, opened);
-  assert.deepEqual(r.third_kept, [41]);
-  assert.ok(log.some((l) => /connected by EXAMPLE\\alice/.test(l)), log.join('\n'));
+after(async () => {
+  if (!skip) {
+    await ps.close();
+    await ep.close();
+  }
 });
+
+test(
+  'disconnect, then connect from new clients (get_runspace_pools): Opened, state kept, disconnect and connect again',
+  { skip },
+  async () => {
+    const r = await runPypsrp(py!, 'reconnect', ep.port);
+    const opened = r.opened_value;
+    const disconnected = r.disconnected_value;
+    assert.equal(r.alive, true, 'is_alive: a Get of the shell answers with its state');
+    assert.equal(r.alive_after_close, false, 'is_alive after close: the shell is gone (InvalidSelectors)');
+    assert.equal(r.after_disconnect, disconnected);
+    assert.deepEqual(r.listed, [disconnected], 'a new client lists the pool as Disconnected');
+    assert.equal(r.state_after_connect, opened, 'the first Receive after Connect carries RUNSPACEPOOL_STATE Opened');
+    const [pid] = r.pid as number[];
+    assert.deepEqual(r.kept, [42, pid], 'the same pwsh, with its variables');
+    assert.equal(r.second_disconnect, disconnected);
+    assert.equal(r.third_state, opened);
+    assert.deepEqual(r.third_kept, [41]);
+    assert.ok(
+      log.some((l) => /connected by EXAMPLE\\alice/.test(l)),
+      log.join('\n'),
+    );
+  },
+);
 
 test('pool calls (runspaces, command metadata, reset) and a running command picked up by a new client', { skip }, async () => {
   const r = await runPypsrp(py!, 'commands', ep.port);

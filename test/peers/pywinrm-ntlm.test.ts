@@ -16,29 +16,48 @@ const log: string[] = [];
 
 function pywinrm(user: string, password: string, n: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const p = execFile('/usr/bin/python3', [FIX + 'pywinrm/ntlm_client.py', srv!.url, user, String(n)], {
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OPENSSL_CONF: FIX + 'openssl-legacy.cnf' }, timeout: 60000,
-    }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout)));
+    const p = execFile(
+      '/usr/bin/python3',
+      [FIX + 'pywinrm/ntlm_client.py', srv!.url, user, String(n)],
+      {
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', OPENSSL_CONF: FIX + 'openssl-legacy.cnf' },
+        timeout: 60000,
+      },
+      (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stdout}\n${stderr}`)) : resolve(stdout)),
+    );
     p.stdin!.end(password + '\n');
   });
 }
 
 before(async () => {
   if (skip) return;
-  srv = await serve({ listen: '127.0.0.1:0', userDb: parseUsers('EXAMPLE\\alice:Passw0rd!\n'), auth: ['negotiate'], log: (l) => log.push(l) });
+  srv = await serve({
+    listen: '127.0.0.1:0',
+    userDb: parseUsers('EXAMPLE\\alice:Passw0rd!\n'),
+    auth: ['negotiate'],
+    log: (l) => log.push(l),
+  });
 });
-after(async () => { await srv?.close(); });
+after(async () => {
+  await srv?.close();
+});
 
 test('pywinrm transport=ntlm, message_encryption=always: 3 commands on one session against our endpoint', { skip }, async () => {
   const out = await pywinrm('EXAMPLE\\alice', 'Passw0rd!', 3);
   assert.equal(out.trim(), 'ok 0\nok 1\nok 2');
-  assert.ok(log.some((l) => /auth ok EXAMPLE\\alice via negotiate \(network\)/.test(l)), log.join('\n'));
+  assert.ok(
+    log.some((l) => /auth ok EXAMPLE\\alice via negotiate \(network\)/.test(l)),
+    log.join('\n'),
+  );
   assert.ok(!log.some((l) => /unencrypted/.test(l)), 'every request was sealed');
 });
 
 test('pywinrm with a wrong password gets InvalidCredentialsError; the endpoint log names no password', { skip }, async () => {
   const out = await pywinrm('EXAMPLE\\alice', 'Zq9-notmine', 1);
   assert.equal(out.trim(), 'denied');
-  assert.ok(log.some((l) => /access denied for EXAMPLE\\alice \(NTLM\)/.test(l)), log.join('\n'));
+  assert.ok(
+    log.some((l) => /access denied for EXAMPLE\\alice \(NTLM\)/.test(l)),
+    log.join('\n'),
+  );
   assert.ok(!log.some((l) => l.includes('Zq9-notmine') || l.includes('Passw0rd!')));
 });

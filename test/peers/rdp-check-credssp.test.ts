@@ -17,7 +17,10 @@ import type { UserDatabase } from '../../src/auth/types.js';
 const RDP_CHECK = '/usr/share/doc/python3-impacket/examples/rdp_check.py';
 const skip = peerSkip('python3-impacket (rdp_check.py)', existsSync(RDP_CHECK) && existsSync('/usr/bin/python3'));
 const users: UserDatabase = {
-  lookup: (d, u) => (u.toLowerCase() === 'alice' && (!d || d.toUpperCase() === 'EXAMPLE') ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined),
+  lookup: (d, u) =>
+    u.toLowerCase() === 'alice' && (!d || d.toUpperCase() === 'EXAMPLE')
+      ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' }
+      : undefined,
 };
 let dir = '';
 let script = '';
@@ -29,18 +32,28 @@ before(() => {
   assert.ok(src.includes('os.environ["RDP_PORT"]'), 'rdp_check.py changed: cannot patch its port');
   writeFileSync(script, 'import os\n' + src);
 });
-after(() => { if (dir) rmSync(dir, { recursive: true, force: true }); });
+after(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
 
 function rdpCheck(port: number, password: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const c = spawn('/usr/bin/python3', [script, `EXAMPLE/alice:${password}@127.0.0.1`], {
-      env: { ...process.env, RDP_PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, RDP_PORT: String(port) },
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
-    c.stdout.on('data', (d) => { out += d; });
-    c.stderr.on('data', (d) => { out += d; });
+    c.stdout.on('data', (d) => {
+      out += d;
+    });
+    c.stderr.on('data', (d) => {
+      out += d;
+    });
     const t = setTimeout(() => c.kill(), 30000);
-    c.on('exit', (code) => { clearTimeout(t); resolve({ code: code ?? -1, out }); });
+    c.on('exit', (code) => {
+      clearTimeout(t);
+      resolve({ code: code ?? -1, out });
+    });
   });
 }
 
@@ -52,8 +65,13 @@ test('rdp_check: impacket (CredSSP v2, raw NTLM) -> our acceptor: Access Granted
     assert.match(res.out, /Access Granted/);
     assert.equal(r.acceptor.peerVersion, 2);
     assert.equal(r.acceptor.version, 2);
-    assert.deepEqual({ ...r.acceptor.identity }, { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' });
-  } finally { await srv.close(); }
+    assert.deepEqual(
+      { ...r.acceptor.identity },
+      { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: 'Passw0rd!', mechanism: 'credssp' },
+    );
+  } finally {
+    await srv.close();
+  }
 });
 
 test('rdp_check: wrong password -> our acceptor refuses, rdp_check does not report access', { skip }, async () => {
@@ -64,5 +82,7 @@ test('rdp_check: wrong password -> our acceptor refuses, rdp_check does not repo
     assert.ok(r.error instanceof AccessDeniedError, String(r.error));
     assert.doesNotMatch(r.error!.message, /bad-pass/);
     assert.equal(r.acceptor.identity, undefined);
-  } finally { await srv.close(); }
+  } finally {
+    await srv.close();
+  }
 });

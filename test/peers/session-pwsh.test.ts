@@ -22,21 +22,34 @@ const testHost: PSHostHandler = {
   ui: {
     readLine: () => 'typed answer',
     readLineAsSecureString: () => 'S3cret!',
-    promptForChoice: (_c, _m, choices, def) => { hostLog.push(`choice:${choices.map((c) => c.label).join('|')}:${def}`); return 2; },
+    promptForChoice: (_c, _m, choices, def) => {
+      hostLog.push(`choice:${choices.map((c) => c.label).join('|')}:${def}`);
+      return 2;
+    },
     promptForCredential: (_c, _m, user) => ({ userName: user || 'EXAMPLE\\bob', password: 'Cr3d!' }),
     prompt: (_c, _m, fields) => Object.fromEntries(fields.map((f) => [f.name, `field-${f.name}`])),
-    writeLine: (t) => { hostLog.push(`line:${t}`); },
-    writeProgress: (_id, rec) => { hostLog.push(`progress:${(rec as PSObject).get('Activity')}:${(rec as PSObject).get('PercentComplete')}`); },
+    writeLine: (t) => {
+      hostLog.push(`line:${t}`);
+    },
+    writeProgress: (_id, rec) => {
+      hostLog.push(`progress:${(rec as PSObject).get('Activity')}:${(rec as PSObject).get('PercentComplete')}`);
+    },
     rawUI: { windowTitle: 'winrm-ts test', bufferSize: { width: 100, height: 200 } },
   },
 };
 const plain = (v: unknown[]) => v.map((x) => toPlain(x as never));
 
-before(async () => { if (!skip) s = await Session.open({ transport: 'process', pwsh, host: testHost, maxRunspaces: 3 }); });
-after(async () => { await s?.close(); });
+before(async () => {
+  if (!skip) s = await Session.open({ transport: 'process', pwsh, host: testHost, maxRunspaces: 3 });
+});
+after(async () => {
+  await s?.close();
+});
 
 test('values and types come back deserialized', { skip }, async () => {
-  const r = await s.invoke('1+1; "héllo ✓ 𝄞"; [int64]5; 1.5; $true; $null; [pscustomobject]@{ a = 1; b = @("x", "y") }; $PSVersionTable.PSVersion.ToString()');
+  const r = await s.invoke(
+    '1+1; "héllo ✓ 𝄞"; [int64]5; 1.5; $true; $null; [pscustomobject]@{ a = 1; b = @("x", "y") }; $PSVersionTable.PSVersion.ToString()',
+  );
   assert.equal(r.hadErrors, false);
   assert.equal(r.state, PSInvocationState.Completed);
   assert.deepEqual(plain(r.output), [2, 'héllo ✓ 𝄞', 5, 1.5, true, null, { a: 1, b: ['x', 'y'] }, r.output[7]]);
@@ -56,7 +69,8 @@ test('every output stream arrives', { skip }, async () => {
   assert.equal(String(r.streams.debug[0]), 'd1');
   assert.equal(String((r.streams.information[0] as PSObject).get('MessageData')), 'i1');
   const pr = r.streams.progress[0] as PSObject;
-  assert.equal(pr.get('Activity'), 'act'); assert.equal(pr.get('PercentComplete'), 40);
+  assert.equal(pr.get('Activity'), 'act');
+  assert.equal(pr.get('PercentComplete'), 40);
 });
 
 test('parameters, positional args, input and merged errors', { skip }, async () => {
@@ -65,7 +79,10 @@ test('parameters, positional args, input and merged errors', { skip }, async () 
   assert.deepEqual(plain(r.output), ['x|42|n']);
   const i = await s.invoke('process { $_ * 10 }', { input: [1, 2, 3] });
   assert.deepEqual(plain(i.output), [10, 20, 30]);
-  async function* gen() { yield 'a'; yield 'b'; }
+  async function* gen() {
+    yield 'a';
+    yield 'b';
+  }
   const j = await s.invoke('$input | ForEach-Object { $_.ToUpper() }', { input: gen() });
   assert.deepEqual(plain(j.output), ['A', 'B']);
   const m = await s.invoke('Write-Error merged; 1', { mergeErrorToOutput: true });
@@ -74,12 +91,17 @@ test('parameters, positional args, input and merged errors', { skip }, async () 
 });
 
 test('several statements, commands with parameters and merged streams (invokePipeline)', { skip }, async () => {
-  const r = await s.invokePipeline({ statements: [
-    [{ cmd: '"first"', isScript: true }],
-    [{ cmd: 'Write-Output', args: [{ name: 'InputObject', value: 'second' }] }],
-    [{ cmd: 'Get-Date', args: [{ name: 'Year', value: 2001 }] }, { cmd: 'Select-Object', args: [{ name: 'ExpandProperty', value: 'Year' }] }],
-    [{ cmd: 'Write-Error "e"; "after"', isScript: true, mergeToOutput: { error: true } }],
-  ] });
+  const r = await s.invokePipeline({
+    statements: [
+      [{ cmd: '"first"', isScript: true }],
+      [{ cmd: 'Write-Output', args: [{ name: 'InputObject', value: 'second' }] }],
+      [
+        { cmd: 'Get-Date', args: [{ name: 'Year', value: 2001 }] },
+        { cmd: 'Select-Object', args: [{ name: 'ExpandProperty', value: 'Year' }] },
+      ],
+      [{ cmd: 'Write-Error "e"; "after"', isScript: true, mergeToOutput: { error: true } }],
+    ],
+  });
   assert.equal(r.streams.error.length, 0);
   assert.deepEqual(plain([r.output[0], r.output[1], r.output[2], r.output[4]]), ['first', 'second', 2001, 'after']);
   assert.ok((r.output[3] as PSObject).isType('System.Management.Automation.ErrorRecord'));
@@ -118,10 +140,13 @@ test('a host without Read-Host support makes Read-Host fail in the script, not h
 });
 
 test('SecureString and PSCredential sent by the client arrive intact (compared remotely)', { skip }, async () => {
-  const r = await s.invoke(`param([securestring]$Sec, [pscredential]$Cred)
+  const r = await s.invoke(
+    `param([securestring]$Sec, [pscredential]$Cred)
     [Net.NetworkCredential]::new('', $Sec).Password -eq 'pä$$ wörd ✓'
     $Cred.UserName -eq 'DOM\\user'
-    $Cred.GetNetworkCredential().Password -eq 'c-pw'`, { parameters: { Sec: ps.secureString('pä$$ wörd ✓'), Cred: psCredential('DOM\\user', 'c-pw') } });
+    $Cred.GetNetworkCredential().Password -eq 'c-pw'`,
+    { parameters: { Sec: ps.secureString('pä$$ wörd ✓'), Cred: psCredential('DOM\\user', 'c-pw') } },
+  );
   assert.equal(r.hadErrors, false, String(r.streams.error[0]));
   assert.deepEqual(plain(r.output), [true, true, true]);
   assert.ok(s.pool.hasSessionKey);
@@ -139,7 +164,11 @@ test('stop: an endless pipeline stops promptly and the pool stays usable', { ski
   assert.deepEqual(toPlain(first.value as never), { type: 'output', value: 'started' });
   const t0 = Date.now();
   ac.abort();
-  await assert.rejects(async () => { for await (const _ of started) { /* drain */ } }, AbortError);
+  await assert.rejects(async () => {
+    for await (const _ of started) {
+      /* drain */
+    }
+  }, AbortError);
   const ms = Date.now() - t0;
   assert.ok(ms < 5000, `stopped after ${ms} ms (requirement: 2 s; bound kept generous for noisy machines)`);
   assert.equal(s.state, RunspacePoolState.Opened);
@@ -157,7 +186,9 @@ test('several pipelines run at once on one pool', { skip }, async () => {
     const [ra, rb, rc] = await Promise.all([a, b, c]);
     assert.deepEqual([...plain(ra.output), ...plain(rb.output), ...plain(rc.output)], ['A done', 'B done', 1, 2, 3]);
     assert.ok(existsSync(flag));
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('invokeFile honours the param() block (Invoke-Command -FilePath)', { skip }, async () => {
@@ -167,7 +198,9 @@ test('invokeFile honours the param() block (Invoke-Command -FilePath)', { skip }
     writeFileSync(f, '\uFEFFparam([string]$Name, [int]$Count = 1)\n1..$Count | ForEach-Object { "hello $Name $_" }\n');
     const r = await s.invokeFile(f, { args: ['world', '3'] });
     assert.deepEqual(plain(r.output), ['hello world 1', 'hello world 2', 'hello world 3']);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('long scripts: > 3000 characters and 1 MB', { skip }, async () => {
@@ -187,13 +220,24 @@ test('the session key is exchanged while opening by default: a server-sent Secur
     const v = r.output[0] as PSPrimitive;
     assert.ok(v instanceof PSPrimitive && v.tag === 'SS');
     assert.equal((v.value as import('../../src/clixml/index.js').PSSecureString).reveal(), 'sent by the server');
-  } finally { await s2.close(); }
+  } finally {
+    await s2.close();
+  }
 });
 
 describe('exchangeKeys: false (lazy key exchange), then the pwsh process dies', { skip }, () => {
   let lazy: Session;
-  before(async () => { lazy = await Session.open({ transport: 'process', pwsh, exchangeKeys: false, host: { ui: { readLineAsSecureString: () => 'pin-Secret-9' } } }); });
-  after(async () => { await lazy?.close(); });
+  before(async () => {
+    lazy = await Session.open({
+      transport: 'process',
+      pwsh,
+      exchangeKeys: false,
+      host: { ui: { readLineAsSecureString: () => 'pin-Secret-9' } },
+    });
+  });
+  after(async () => {
+    await lazy?.close();
+  });
 
   test('Read-Host "pin" -AsSecureString as the first secret: the answer waits for the key exchange', async () => {
     assert.equal(lazy.pool.hasSessionKey, false);
@@ -211,11 +255,20 @@ describe('exchangeKeys: false (lazy key exchange), then the pwsh process dies', 
         if (ev.type === 'output') process.kill(Number(toPlain(ev.value)), 'SIGKILL');
         if (ev.type === 'state') states.push(ev);
       }
-    })().then(() => undefined, (e: Error) => e);
+    })().then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.ok(err instanceof TransportError, `${String(err)} ${JSON.stringify(states)}`);
     assert.match(err.message, /closed unexpectedly: pwsh exited/);
-    assert.deepEqual(states.map((e) => e.type === 'state' && e.state), [PSInvocationState.Failed]);
-    const next = await lazy.invoke('1').then(() => undefined, (e: Error) => e);
+    assert.deepEqual(
+      states.map((e) => e.type === 'state' && e.state),
+      [PSInvocationState.Failed],
+    );
+    const next = await lazy.invoke('1').then(
+      () => undefined,
+      (e: Error) => e,
+    );
     assert.equal(next, err, 'the session refuses with the same error');
   });
 });
@@ -236,8 +289,11 @@ test('receive backpressure: a consumer that stops reading pauses the pwsh stdout
     const rest: unknown[] = [];
     for await (const ev of it) if (ev.type === 'output') rest.push(toPlain(ev.value));
     assert.equal(rest.length, 19999);
-    assert.equal(rest[0], 2); assert.equal(rest.at(-1), 20000);
+    assert.equal(rest[0], 2);
+    assert.equal(rest.at(-1), 20000);
     assert.equal(s3.receivePaused, false);
     assert.deepEqual(plain((await s3.invoke('"after"')).output), ['after']);
-  } finally { await s3.close(); }
+  } finally {
+    await s3.close();
+  }
 });

@@ -19,7 +19,11 @@ import { peerSkip } from '../helpers/peers.js';
 import { canonicalDump, diffAt } from '../helpers/corpus.js';
 import { sshdLog, sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
 
-const skip = peerSkip('sshd + pwsh (PSRP over SSH)', sshdPresent(), 'apt-get install openssh-server, npm run peers:install, and run as root');
+const skip = peerSkip(
+  'sshd + pwsh (PSRP over SSH)',
+  sshdPresent(),
+  'apt-get install openssh-server, npm run peers:install, and run as root',
+);
 const CLIENT_PS1 = new URL('./fixtures/sshd/pwsh-client.ps1', import.meta.url).pathname;
 
 /** expressions both clients run (statements allowed) */
@@ -38,12 +42,15 @@ const CASES: Array<[string, string]> = [
   ['enum', '[ConsoleColor]::Red'],
   ['bytes', ',[byte[]](1, 2, 3)'],
   ['big-string', "'ab' * 50000"],
-  ['objects-200', "1..200 | ForEach-Object { [pscustomobject]@{ i = $_; s = \"x$_\" } }"],
+  ['objects-200', '1..200 | ForEach-Object { [pscustomobject]@{ i = $_; s = "x$_" } }'],
   ['directory', "$d = Get-Item /usr; $d.PSObject.Properties.Remove('PSDrive'); $d"], // PSDrive's Used/Free change between runs
   ['whoami', 'whoami; $PSVersionTable.PSVersion.ToString()'],
   ['errors', "Write-Error 'first boom'; 'after'; Write-Error 'second boom'"],
   ['warnings', "Write-Warning 'careful now'; 'value'"],
-  ['mixed-pipeline', "Get-ChildItem / | Where-Object Name -in 'etc','tmp' | Sort-Object Name | Select-Object Name, @{ n = 'IsDir'; e = { $_.PSIsContainer } }"],
+  [
+    'mixed-pipeline',
+    "Get-ChildItem / | Where-Object Name -in 'etc','tmp' | Sort-Object Name | Select-Object Name, @{ n = 'IsDir'; e = { $_.PSIsContainer } }",
+  ],
 ];
 
 let peer: SshdPeer;
@@ -61,12 +68,36 @@ after(async () => {
 
 function runPwshClient(): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const c = spawn(peer.pwsh, ['-NoLogo', '-NoProfile', '-NonInteractive', '-File', CLIENT_PS1,
-      '-HostName', '127.0.0.1', '-Port', String(peer.port), '-UserName', peer.user, '-KeyFilePath', peer.keyPath,
-      '-KnownHosts', peer.knownHosts, '-Dir', dir, '-Count', String(CASES.length)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(
+      peer.pwsh,
+      [
+        '-NoLogo',
+        '-NoProfile',
+        '-NonInteractive',
+        '-File',
+        CLIENT_PS1,
+        '-HostName',
+        '127.0.0.1',
+        '-Port',
+        String(peer.port),
+        '-UserName',
+        peer.user,
+        '-KeyFilePath',
+        peer.keyPath,
+        '-KnownHosts',
+        peer.knownHosts,
+        '-Dir',
+        dir,
+        '-Count',
+        String(CASES.length),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let stderr = '';
     c.stdout.resume();
-    c.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    c.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+    });
     c.on('error', reject);
     c.on('close', (code) => resolve({ code, stderr }));
   });
@@ -74,7 +105,15 @@ function runPwshClient(): Promise<{ code: number | null; stderr: string }> {
 
 /** an Obj that only wraps a primitive (no properties, no ToString of its own) -> the primitive */
 function bare(v: ClixmlValue): ClixmlValue {
-  if (v instanceof PSObject && v.value !== undefined && !v.collection && v.toStringValue === undefined && v.adapted.size === 0 && v.extended.size === 0) return v.value as ClixmlValue;
+  if (
+    v instanceof PSObject &&
+    v.value !== undefined &&
+    !v.collection &&
+    v.toStringValue === undefined &&
+    v.adapted.size === 0 &&
+    v.extended.size === 0
+  )
+    return v.value as ClixmlValue;
   return v;
 }
 const msgOf = (r: ClixmlValue) => (r instanceof PSObject ? String(r.get('Message') ?? r.toStringValue ?? '') : String(r));
@@ -83,12 +122,20 @@ test('our client and pwsh Invoke-Command -HostName get the same results over the
   CASES.forEach(([, expr], i) => writeFileSync(join(dir, `${i}.ps1`), expr));
   // real pwsh and our client run side by side (each has its own SSH connection and remote pwsh)
   const ours = (async () => {
-    const s = await Session.open({ transport: 'ssh', computerName: `127.0.0.1:${peer.port}`, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+    const s = await Session.open({
+      transport: 'ssh',
+      computerName: `127.0.0.1:${peer.port}`,
+      username: peer.user,
+      privateKeyPath: peer.keyPath,
+      knownHostsPath: peer.knownHosts,
+    });
     try {
       const out = [];
       for (const [, expr] of CASES) out.push(await s.invoke(expr));
       return out;
-    } finally { await s.close(); }
+    } finally {
+      await s.close();
+    }
   })();
   const [theirs, mine] = await Promise.all([runPwshClient(), ours]);
   assert.equal(theirs.code, 0, `pwsh client failed: ${theirs.stderr.slice(0, 2000)}\nsshd log:\n${sshdLog(peer)}`);
@@ -97,10 +144,11 @@ test('our client and pwsh Invoke-Command -HostName get the same results over the
   CASES.forEach(([name], i) => {
     const doc = deserializeDocument(readFileSync(join(dir, `${i}.xml`), 'utf8'));
     const list = doc[0];
-    const items = list instanceof PSObject && list.collection instanceof PSList ? list.collection.items as ClixmlValue[] : [];
+    const items = list instanceof PSObject && list.collection instanceof PSList ? (list.collection.items as ClixmlValue[]) : [];
     const expected = items.map((v) => canonicalDump(bare(v)));
     const actual = mine[i]!.output.map((v) => canonicalDump(v));
-    if (JSON.stringify(expected) !== JSON.stringify(actual)) diffs.push(`${name}: ${expected.length} vs ${actual.length} objects; ${diffAt(JSON.stringify(expected), JSON.stringify(actual))}`);
+    if (JSON.stringify(expected) !== JSON.stringify(actual))
+      diffs.push(`${name}: ${expected.length} vs ${actual.length} objects; ${diffAt(JSON.stringify(expected), JSON.stringify(actual))}`);
     const errs = readFileSync(join(dir, `${i}.err`), 'utf8');
     const myErrs = mine[i]!.streams.error.map((e) => describeRemoteError(e)).join('\n');
     if (errs !== myErrs) diffs.push(`${name} errors: pwsh ${JSON.stringify(errs)} ours ${JSON.stringify(myErrs)}`);

@@ -14,7 +14,11 @@ import { peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
 
-const skip = peerSkip('sshd + pwsh (PSRP over SSH)', sshdPresent(), 'apt-get install openssh-server, npm run peers:install, and run as root (the test user is created)');
+const skip = peerSkip(
+  'sshd + pwsh (PSRP over SSH)',
+  sshdPresent(),
+  'apt-get install openssh-server, npm run peers:install, and run as root (the test user is created)',
+);
 let peer: SshdPeer;
 let work: string;
 
@@ -23,7 +27,8 @@ before(async () => {
   peer = await startSshd();
   work = mkdtempSync(join(tmpdir(), 'winrm-ts-ssh-transfer-'));
   chmodSync(work, 0o755);
-  mkdirSync(join(work, 'remote')); chmodSync(join(work, 'remote'), 0o777); // the test user writes here
+  mkdirSync(join(work, 'remote'));
+  chmodSync(join(work, 'remote'), 0o777); // the test user writes here
 });
 after(async () => {
   await peer?.stop();
@@ -57,13 +62,27 @@ test('CLI copy / fetch --ssh: a file and a tree, same bytes back', { skip }, asy
 });
 
 test('Session.copy over SSH runs as the remote user: a directory it may not write is access denied', { skip }, async () => {
-  const s = await Session.open({ transport: 'ssh', computerName: '127.0.0.1', port: peer.port, username: peer.user, privateKeyPath: peer.keyPath, knownHostsPath: peer.knownHosts });
+  const s = await Session.open({
+    transport: 'ssh',
+    computerName: '127.0.0.1',
+    port: peer.port,
+    username: peer.user,
+    privateKeyPath: peer.keyPath,
+    knownHostsPath: peer.knownHosts,
+  });
   try {
-    const ro = join(work, 'root-only'); mkdirSync(ro); chmodSync(ro, 0o755);
+    const ro = join(work, 'root-only');
+    mkdirSync(ro);
+    chmodSync(ro, 0o755);
     writeFileSync(join(work, 'small.txt'), 'x');
-    await assert.rejects(s.copy(join(work, 'small.txt'), join(ro, 'x.txt')), (e: unknown) => e instanceof FileAccessDeniedError && e.side === 'remote');
+    await assert.rejects(
+      s.copy(join(work, 'small.txt'), join(ro, 'x.txt')),
+      (e: unknown) => e instanceof FileAccessDeniedError && e.side === 'remote',
+    );
     const r = await s.copy(join(work, 'small.txt'), join(work, 'remote', 'ok.txt'));
     assert.equal(r.files.length, 1);
     assert.equal(statSync(join(work, 'remote', 'ok.txt')).size, 1);
-  } finally { await s.close(); }
+  } finally {
+    await s.close();
+  }
 });

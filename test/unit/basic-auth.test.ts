@@ -19,12 +19,18 @@ test('initiator <-> acceptor: right, wrong, other forms of the user name', async
     return a.identity!;
   };
   const id = await ok('EXAMPLE\\alice', 'Passw0rd!');
-  assert.deepEqual({ ...id, password: id.password === 'Passw0rd!' }, { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: true, mechanism: 'basic' });
+  assert.deepEqual(
+    { ...id, password: id.password === 'Passw0rd!' },
+    { domain: 'EXAMPLE', user: 'alice', logonType: 'interactive', password: true, mechanism: 'basic' },
+  );
   assert.equal((await ok('alice@example', 'Passw0rd!')).user, 'alice');
   assert.equal((await ok('alice@EXAMPLE.COM', 'Passw0rd!')).domain, 'EXAMPLE');
   assert.equal((await ok('ALICE', 'Passw0rd!')).user, 'alice');
   assert.equal((await ok('EXAMPLE\\bob', 'has:colons')).user, 'bob');
-  await assert.rejects(ok('EXAMPLE\\alice', 'Zq9-notmine'), (e: unknown) => e instanceof AccessDeniedError && !(e as Error).message.includes('Zq9'));
+  await assert.rejects(
+    ok('EXAMPLE\\alice', 'Zq9-notmine'),
+    (e: unknown) => e instanceof AccessDeniedError && !(e as Error).message.includes('Zq9'),
+  );
   await assert.rejects(ok('OTHER\\alice', 'Passw0rd!'), AccessDeniedError);
   await assert.rejects(new BasicAcceptor(db).step(new TextEncoder().encode('nocolon')), AccessDeniedError);
   await assert.rejects(new BasicAcceptor(db).step(), AccessDeniedError);

@@ -7,7 +7,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign } from 'node:crypto';
 import * as der from '../../src/asn1/der.js';
-import { AccessDeniedError, CERTIFICATE_PROFILE, RemoteProtocolError, certificateLogonNames, parseUsers, subjectAltNames } from '../../src/index.js';
+import {
+  AccessDeniedError,
+  CERTIFICATE_PROFILE,
+  RemoteProtocolError,
+  certificateLogonNames,
+  parseUsers,
+  subjectAltNames,
+} from '../../src/index.js';
 import { CertificateAcceptor, CertificateInitiator, OID_UPN } from '../../src/auth/certificate.js';
 
 const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -18,24 +25,34 @@ function cert(generalNames: Uint8Array[] | undefined, opts: { critical?: boolean
   const name = der.sequence(der.set(der.sequence(der.oid('2.5.4.3'), der.utf8String('subject'))));
   const exts: Uint8Array[] = [der.sequence(der.oid('2.5.29.19'), der.octetString(der.sequence()))];
   if (generalNames) {
-    exts.push(der.sequence(der.oid('2.5.29.17'), ...(opts.critical ? [der.boolean(true)] : []), der.octetString(der.sequence(...generalNames))));
+    exts.push(
+      der.sequence(der.oid('2.5.29.17'), ...(opts.critical ? [der.boolean(true)] : []), der.octetString(der.sequence(...generalNames))),
+    );
   }
   const tbs = der.sequence(
-    der.explicit(0, der.integer(2)), der.integer(7), algo, name,
-    der.sequence(der.utcTime(new Date(Date.UTC(2026, 0, 1))), der.utcTime(new Date(Date.UTC(2027, 0, 1)))), name,
+    der.explicit(0, der.integer(2)),
+    der.integer(7),
+    algo,
+    name,
+    der.sequence(der.utcTime(new Date(Date.UTC(2026, 0, 1))), der.utcTime(new Date(Date.UTC(2027, 0, 1)))),
+    name,
     new Uint8Array(publicKey.export({ type: 'spki', format: 'der' })),
     der.explicit(3, der.sequence(...exts)),
   );
   return der.sequence(tbs, algo, der.bitString(new Uint8Array(sign('sha256', tbs, privateKey))));
 }
 /** GeneralName otherName: [0] IMPLICIT OtherName ::= SEQUENCE { type-id, [0] EXPLICIT value } */
-const otherName = (oid: string, inner: Uint8Array) => der.tlv(der.TagClass.Context, true, 0, new Uint8Array([...der.oid(oid), ...der.explicit(0, inner)]));
+const otherName = (oid: string, inner: Uint8Array) =>
+  der.tlv(der.TagClass.Context, true, 0, new Uint8Array([...der.oid(oid), ...der.explicit(0, inner)]));
 const upn = (s: string) => otherName(OID_UPN, der.utf8String(s));
 const email = (s: string) => der.implicit(1, new TextEncoder().encode(s));
 const dns = (s: string) => der.implicit(2, new TextEncoder().encode(s));
 
 test('SAN: UPN otherName, e-mail and DNS names; other otherNames are skipped', () => {
-  const c = cert([dns('host.example.test'), otherName('1.2.3.4', der.utf8String('x')), upn('Alice@Example.Test'), email('alice@mail.example.test')], { critical: true });
+  const c = cert(
+    [dns('host.example.test'), otherName('1.2.3.4', der.utf8String('x')), upn('Alice@Example.Test'), email('alice@mail.example.test')],
+    { critical: true },
+  );
   assert.deepEqual(subjectAltNames(c), { upn: ['Alice@Example.Test'], email: ['alice@mail.example.test'], dns: ['host.example.test'] });
   assert.deepEqual(certificateLogonNames(c), ['Alice@Example.Test'], 'the UPN wins over the e-mail');
   assert.deepEqual(certificateLogonNames(cert([email('bob@example.test')])), ['bob@example.test']);
@@ -51,14 +68,25 @@ test('SAN: a certificate from the DER writer is one Node can read (the fixture i
 test('SAN: garbage and truncations are RemoteProtocolError, never a crash', () => {
   const good = cert([upn('alice@example.test'), email('e@x.test')]);
   for (let n = 0; n < good.length; n += 7) {
-    try { subjectAltNames(good.subarray(0, n)); } catch (e) { assert.ok(e instanceof RemoteProtocolError, `${n}: ${String(e)}`); }
+    try {
+      subjectAltNames(good.subarray(0, n));
+    } catch (e) {
+      assert.ok(e instanceof RemoteProtocolError, `${n}: ${String(e)}`);
+    }
   }
   let seed = 1;
-  const rnd = () => { seed = (seed * 1103515245 + 12345) & 0x7fffffff; return seed; };
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed;
+  };
   for (let i = 0; i < 2000; i++) {
     const b = good.slice();
     for (let k = 0; k < 3; k++) b[rnd() % b.length] = rnd() & 0xff;
-    try { subjectAltNames(b); } catch (e) { assert.ok(e instanceof RemoteProtocolError, String(e)); }
+    try {
+      subjectAltNames(b);
+    } catch (e) {
+      assert.ok(e instanceof RemoteProtocolError, String(e));
+    }
   }
   assert.throws(() => subjectAltNames(cert([otherName(OID_UPN, der.octetString(new Uint8Array([1])))])), RemoteProtocolError);
 });
@@ -81,9 +109,14 @@ test('acceptor: the TLS verdict first, then the mapping; the initiator sends the
   assert.deepEqual(ok.identity, { domain: 'EXAMPLE', user: 'alice', logonType: 'network', mechanism: 'certificate' });
   assert.equal(ok.identity?.password, undefined);
   await assert.rejects(new CertificateAcceptor(db, undefined).step(), /presented no TLS client certificate/);
-  await assert.rejects(new CertificateAcceptor(db, { der: cert([upn('alice@example.test')]), authorized: false, authorizationError: 'CERT_REVOKED' }).step(),
-    (e: unknown) => e instanceof AccessDeniedError && /revoked/.test((e as Error).message));
-  await assert.rejects(new CertificateAcceptor(db, { der: cert([email('eve@example.test')]), authorized: true }).step(), /not mapped to a user \(SAN eve@example\.test/);
+  await assert.rejects(
+    new CertificateAcceptor(db, { der: cert([upn('alice@example.test')]), authorized: false, authorizationError: 'CERT_REVOKED' }).step(),
+    (e: unknown) => e instanceof AccessDeniedError && /revoked/.test((e as Error).message),
+  );
+  await assert.rejects(
+    new CertificateAcceptor(db, { der: cert([email('eve@example.test')]), authorized: true }).step(),
+    /not mapped to a user \(SAN eve@example\.test/,
+  );
   const i = new CertificateInitiator();
   assert.equal(i.httpScheme, CERTIFICATE_PROFILE);
   assert.equal((await i.step()).length, 0);

@@ -25,13 +25,21 @@ function payloads(el: XmlElement, out: string[] = []): string[] {
 }
 
 test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordingsSkip(dir) }, (t) => {
-  const files = readdirSync(dir!).filter((f) => /^test_psrp_.*\.yml$/.test(f)).sort();
+  const files = readdirSync(dir!)
+    .filter((f) => /^test_psrp_.*\.yml$/.test(f))
+    .sort();
   assert.ok(files.length >= 20, `${files.length} recordings`);
-  let messages = 0; let objects = 0; let identical = 0;
+  let messages = 0;
+  let objects = 0;
+  let identical = 0;
   const notIdentical: string[] = [];
   // pypsrp (the client side of the recordings) writes `<S />`, `<ToString />` and `RefId` before `N`;
   // PowerShell writes `<S></S>`, `<ToString></ToString>` and `N` first. Apart from that our serializer must reproduce every payload byte for byte.
-  const norm = (x: string) => x.replace(/<ToString \/>/g, '<ToString></ToString>').replace(/<S( N="[^"]*")? \/>/g, '<S$1></S>').replace(/<(Obj|Ref) RefId="(\d+)" N="([^"]*)"/g, '<$1 N="$3" RefId="$2"');
+  const norm = (x: string) =>
+    x
+      .replace(/<ToString \/>/g, '<ToString></ToString>')
+      .replace(/<S( N="[^"]*")? \/>/g, '<S$1></S>')
+      .replace(/<(Obj|Ref) RefId="(\d+)" N="([^"]*)"/g, '<$1 N="$3" RefId="$2"');
   const types = new Set<string>();
   for (const f of files) {
     const doc = parseYaml(readFileSync(join(dir!, f), 'utf8')) as { messages: Array<{ request?: string; response?: string }> };
@@ -41,12 +49,20 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
         const xml = m[dirn];
         if (typeof xml !== 'string') continue;
         let root: XmlElement;
-        try { root = parseXml(xml); } catch { continue; } // some recordings carry non-XML error bodies
+        try {
+          root = parseXml(xml);
+        } catch {
+          continue;
+        } // some recordings carry non-XML error bodies
         for (const b64 of payloads(root)) {
           const bytes = fromBase64(b64);
           if (bytes.length < 21) continue;
           let frags;
-          try { frags = decodeFragments(bytes); } catch { continue; } // a WinRS argument that is not PSRP
+          try {
+            frags = decodeFragments(bytes);
+          } catch {
+            continue;
+          } // a WinRS argument that is not PSRP
           for (const fr of frags) {
             const whole = defrag.add(fr);
             if (!whole) continue;
@@ -56,7 +72,11 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
             if (!text.trim()) continue;
             const where = `${f} ${dirn} ${messageTypeName(msg.messageType)}`;
             let v: ClixmlValue;
-            try { v = deserialize(text); } catch (e) { assert.fail(`${where}: ${(e as Error).message}\n${text.slice(0, 500)}`); }
+            try {
+              v = deserialize(text);
+            } catch (e) {
+              assert.fail(`${where}: ${(e as Error).message}\n${text.slice(0, 500)}`);
+            }
             objects++;
             types.add(messageTypeName(msg.messageType));
             // stable re-serialization
@@ -64,18 +84,26 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
             assert.equal(serialize(deserialize(once)), once, `${where}: re-serialization is not stable`);
             if (once === text) identical++;
             else if (norm(text) !== once) {
-              const a = norm(text); let i = 0; while (a[i] === once[i]) i++;
-              notIdentical.push(`${where} at ${i}: ${a.slice(Math.max(0, i - 80), i + 120)}\n   ours: ${once.slice(Math.max(0, i - 80), i + 120)}`);
+              const a = norm(text);
+              let i = 0;
+              while (a[i] === once[i]) i++;
+              notIdentical.push(
+                `${where} at ${i}: ${a.slice(Math.max(0, i - 80), i + 120)}\n   ours: ${once.slice(Math.max(0, i - 80), i + 120)}`,
+              );
             }
-            if (v instanceof PSObject) assert.ok(v.extended.size || v.adapted.size || v.collection || v.value !== undefined || v.typeNames.length, where);
+            if (v instanceof PSObject)
+              assert.ok(v.extended.size || v.adapted.size || v.collection || v.value !== undefined || v.typeNames.length, where);
           }
         }
       }
     }
   }
-  t.diagnostic(`${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`);
+  t.diagnostic(
+    `${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`,
+  );
   assert.deepEqual(notIdentical, []);
   assert.ok(messages > 100, `${messages} PSRP messages decoded`);
   assert.ok(objects > 100, `${objects} CLIXML payloads`);
-  for (const t of ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL', 'CREATE_PIPELINE', 'PIPELINE_OUTPUT', 'PIPELINE_STATE', 'RUNSPACEPOOL_STATE']) assert.ok(types.has(t), `saw ${t}`);
+  for (const t of ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL', 'CREATE_PIPELINE', 'PIPELINE_OUTPUT', 'PIPELINE_STATE', 'RUNSPACEPOOL_STATE'])
+    assert.ok(types.has(t), `saw ${t}`);
 });

@@ -7,9 +7,29 @@ import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
 import { inspect } from 'node:util';
 import {
-  ClixmlRefs, decodeClixmlString, deserialize, deserializeDocument, deserializeDocumentItems, encodeClixmlString,
-  parseDateTime, parseDuration, ps, PSDateTime, PSDict, PSList, PSObject, PSPrimitive, PSSecureString, PSTimeSpan,
-  serialize, serializeDocument, toPlain, TN_ORDERED, type ClixmlValue, type PSValue, type SecureStringCipher,
+  ClixmlRefs,
+  decodeClixmlString,
+  deserialize,
+  deserializeDocument,
+  deserializeDocumentItems,
+  encodeClixmlString,
+  parseDateTime,
+  parseDuration,
+  ps,
+  PSDateTime,
+  PSDict,
+  PSList,
+  PSObject,
+  PSPrimitive,
+  PSSecureString,
+  PSTimeSpan,
+  serialize,
+  serializeDocument,
+  toPlain,
+  TN_ORDERED,
+  type ClixmlValue,
+  type PSValue,
+  type SecureStringCipher,
 } from '../../src/clixml/index.js';
 import { ClixmlError, InvalidArgumentError, LocalProtocolError } from '../../src/errors.js';
 import { canonicalDump } from '../helpers/corpus.js';
@@ -30,12 +50,13 @@ test('string escaping: MS-PSRP 2.2.5.3.2 and a pypsrp transcript vector', () => 
   assert.equal(decodeClixmlString('_x0041__x0042_ _xzz_ _x41_'), 'AB _xzz_ _x41_');
   assert.equal(decodeClixmlString('lower_xd83d__xde00_'), 'lower😀');
   assert.equal(encodeClixmlString('plain text'), 'plain text');
-  for (const c of ['\u0000', '\u001f', '\u007f', '\u009f', '\ufffe', '\uffff', '\udc00']) assert.equal(decodeClixmlString(encodeClixmlString(c)), c);
+  for (const c of ['\u0000', '\u001f', '\u007f', '\u009f', '\ufffe', '\uffff', '\udc00'])
+    assert.equal(decodeClixmlString(encodeClixmlString(c)), c);
   assert.equal(encodeClixmlString('\u00a0é'), '\u00a0é');
 });
 
 test('property names are escaped like strings', () => {
-  const o = PSObject.custom({ 'a\nb': 1, '_x0041_': 2, 'x"y': 3 });
+  const o = PSObject.custom({ 'a\nb': 1, _x0041_: 2, 'x"y': 3 });
   const xml = serialize(o);
   assert.match(xml, /N="a_x000A_b"/);
   assert.match(xml, /N="_x005F_x0041_"/);
@@ -60,9 +81,18 @@ test('plain JS mapping', () => {
   assert.equal(serialize(5n), '<I64>5</I64>');
   assert.equal(serialize(new Uint8Array([1, 2, 3])), '<BA>AQID</BA>');
   assert.equal(serialize(new Date(Date.UTC(2008, 3, 11, 10, 42, 32, 5))), '<DT>2008-04-11T10:42:32.005Z</DT>');
-  assert.equal(serialize([1, 'a']), '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST><I32>1</I32><S>a</S></LST></Obj>');
-  assert.equal(serialize({ k: 1 }), '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">k</S><I32 N="Value">1</I32></En></DCT></Obj>');
-  assert.equal(serialize(new Map<PSValue, PSValue>([[1, 'one']])), '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><I32 N="Key">1</I32><S N="Value">one</S></En></DCT></Obj>');
+  assert.equal(
+    serialize([1, 'a']),
+    '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST><I32>1</I32><S>a</S></LST></Obj>',
+  );
+  assert.equal(
+    serialize({ k: 1 }),
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">k</S><I32 N="Value">1</I32></En></DCT></Obj>',
+  );
+  assert.equal(
+    serialize(new Map<PSValue, PSValue>([[1, 'one']])),
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><I32 N="Key">1</I32><S N="Value">one</S></En></DCT></Obj>',
+  );
   assert.throws(() => serialize(Symbol('x') as unknown as PSValue), InvalidArgumentError);
   assert.throws(() => serialize(new (class Foo {})() as unknown as PSValue), InvalidArgumentError);
   assert.equal(rt(42), 42);
@@ -73,19 +103,33 @@ test('plain JS mapping', () => {
 
 test('every primitive: exact wire text (as PowerShell 7.6.9 writes it) and round trip', () => {
   const cases: Array<[PSPrimitive, string]> = [
-    [ps.char('A'), '<C>65</C>'], [ps.byte(255), '<By>255</By>'], [ps.sbyte(-128), '<SB>-128</SB>'],
-    [ps.int16(-32768), '<I16>-32768</I16>'], [ps.uint16(65535), '<U16>65535</U16>'], [ps.int32(7), '<I32>7</I32>'],
-    [ps.uint32(4294967295), '<U32>4294967295</U32>'], [ps.int64(-(2n ** 63n)), '<I64>-9223372036854775808</I64>'],
-    [ps.uint64(2n ** 64n - 1n), '<U64>18446744073709551615</U64>'], [ps.single(0.1), '<Sg>0.1</Sg>'],
-    [ps.single(1e-45), '<Sg>1E-45</Sg>'], [ps.double(0.1), '<Db>0.1</Db>'], [ps.double(Infinity), '<Db>INF</Db>'],
-    [ps.decimal('1.50'), '<D>1.50</D>'], [ps.decimal('79228162514264337593543950335'), '<D>79228162514264337593543950335</D>'],
-    [ps.bool(true), '<B>true</B>'], [ps.string('s'), '<S>s</S>'],
+    [ps.char('A'), '<C>65</C>'],
+    [ps.byte(255), '<By>255</By>'],
+    [ps.sbyte(-128), '<SB>-128</SB>'],
+    [ps.int16(-32768), '<I16>-32768</I16>'],
+    [ps.uint16(65535), '<U16>65535</U16>'],
+    [ps.int32(7), '<I32>7</I32>'],
+    [ps.uint32(4294967295), '<U32>4294967295</U32>'],
+    [ps.int64(-(2n ** 63n)), '<I64>-9223372036854775808</I64>'],
+    [ps.uint64(2n ** 64n - 1n), '<U64>18446744073709551615</U64>'],
+    [ps.single(0.1), '<Sg>0.1</Sg>'],
+    [ps.single(1e-45), '<Sg>1E-45</Sg>'],
+    [ps.double(0.1), '<Db>0.1</Db>'],
+    [ps.double(Infinity), '<Db>INF</Db>'],
+    [ps.decimal('1.50'), '<D>1.50</D>'],
+    [ps.decimal('79228162514264337593543950335'), '<D>79228162514264337593543950335</D>'],
+    [ps.bool(true), '<B>true</B>'],
+    [ps.string('s'), '<S>s</S>'],
     [ps.guid('792E5B37-4505-47EF-B7D2-8711BB7AFFA8'), '<G>792e5b37-4505-47ef-b7d2-8711bb7affa8</G>'],
-    [ps.uri('http://x/a b'), '<URI>http://x/a b</URI>'], [ps.version('1.2.3.4'), '<Version>1.2.3.4</Version>'],
+    [ps.uri('http://x/a b'), '<URI>http://x/a b</URI>'],
+    [ps.version('1.2.3.4'), '<Version>1.2.3.4</Version>'],
     [ps.xmlDocument('<a x="1"><b>t</b></a>'), '<XD>&lt;a x="1"&gt;&lt;b&gt;t&lt;/b&gt;&lt;/a&gt;</XD>'],
-    [ps.scriptBlock("'c_x'"), "<SBK>'c_x005F_x'</SBK>"], [ps.bytes(new Uint8Array()), '<BA />'],
+    [ps.scriptBlock("'c_x'"), "<SBK>'c_x005F_x'</SBK>"],
+    [ps.bytes(new Uint8Array()), '<BA />'],
     [ps.timespan({ days: 1, hours: 2, minutes: 3, seconds: 4, milliseconds: 500 }), '<TS>P1DT2H3M4.5S</TS>'],
-    [ps.timespan(-1n), '<TS>-PT0.0000001S</TS>'], [ps.timespan(0n), '<TS>PT0S</TS>'], [ps.timespan({ days: 2 }), '<TS>P2D</TS>'],
+    [ps.timespan(-1n), '<TS>-PT0.0000001S</TS>'],
+    [ps.timespan(0n), '<TS>PT0S</TS>'],
+    [ps.timespan({ days: 2 }), '<TS>P2D</TS>'],
     [ps.datetime({ ticks: 638000000000000001n, kind: 'Unspecified' }), '<DT>2022-09-28T22:13:20.0000001</DT>'],
     [ps.datetime(new Date(Date.UTC(2008, 3, 11, 10, 42, 32))), '<DT>2008-04-11T10:42:32Z</DT>'],
   ];
@@ -118,7 +162,15 @@ test('DateTime: kinds, offsets, 100 ns ticks, range', () => {
   assert.equal(parseDateTime('9999-12-31T23:59:59.9999999')!.ticks, 3155378975999999999n);
   assert.equal(parseDateTime('2024-02-29T00:00:00Z')!.toString(), '2024-02-29T00:00:00Z');
   assert.equal(parseDateTime('1970-01-01T00:00:00.1Z')!.toString(), '1970-01-01T00:00:00.1Z');
-  for (const bad of ['2023-02-29T00:00:00Z', '2020-13-01T00:00:00', '2020-01-01T24:00:00', '2020-01-01', '2020-01-01T00:00:00.12345678Z', '2020-01-01T00:00:00+15:00', 'x'])
+  for (const bad of [
+    '2023-02-29T00:00:00Z',
+    '2020-13-01T00:00:00',
+    '2020-01-01T24:00:00',
+    '2020-01-01',
+    '2020-01-01T00:00:00.12345678Z',
+    '2020-01-01T00:00:00+15:00',
+    'x',
+  ])
     assert.equal(parseDateTime(bad), undefined, bad);
   assert.throws(() => deserialize('<DT>2023-02-29T00:00:00Z</DT>'), ClixmlError);
   assert.equal(PSDateTime.fromDate(new Date(0)).toString(), '1970-01-01T00:00:00Z');
@@ -127,7 +179,11 @@ test('DateTime: kinds, offsets, 100 ns ticks, range', () => {
 
 test('TimeSpan: xs:duration both ways', () => {
   const vec: Array<[string, bigint]> = [
-    ['PT0S', 0n], ['P1DT2H3M4.5S', 937845000000n], ['-PT0.0000001S', -1n], ['PT1H', 36000000000n], ['P10675199DT2H48M5.4775807S', 2n ** 63n - 1n],
+    ['PT0S', 0n],
+    ['P1DT2H3M4.5S', 937845000000n],
+    ['-PT0.0000001S', -1n],
+    ['PT1H', 36000000000n],
+    ['P10675199DT2H48M5.4775807S', 2n ** 63n - 1n],
     ['-P10675199DT2H48M5.4775808S', -(2n ** 63n)],
   ];
   for (const [s, t] of vec) {
@@ -142,36 +198,58 @@ test('TimeSpan: xs:duration both ways', () => {
 test('Ref/RefId and TN/TNRef: shared objects stay shared, cycles survive, numbering per call or shared', () => {
   const shared = PSObject.custom({ n: 1 });
   const xml = serialize([shared, shared, PSObject.custom({ o: shared })]);
-  assert.equal(xml, '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST>'
-    + '<Obj RefId="1"><TN RefId="1"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="n">1</I32></MS></Obj>'
-    + '<Ref RefId="1" /><Obj RefId="2"><TNRef RefId="1" /><MS><Ref N="o" RefId="1" /></MS></Obj></LST></Obj>');
+  assert.equal(
+    xml,
+    '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST>' +
+      '<Obj RefId="1"><TN RefId="1"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="n">1</I32></MS></Obj>' +
+      '<Ref RefId="1" /><Obj RefId="2"><TNRef RefId="1" /><MS><Ref N="o" RefId="1" /></MS></Obj></LST></Obj>',
+  );
   const back = deserialize(xml) as PSObject;
   const items = (back.collection as PSList).items as PSObject[];
   assert.equal(items[0], items[1]);
-  assert.equal((items[2]!.get('o')), items[0]);
+  assert.equal(items[2]!.get('o'), items[0]);
   assert.deepEqual(items[2]!.typeNames, ['System.Management.Automation.PSCustomObject', 'System.Object']);
   assert.equal(serialize(back), xml);
   // cycle
   const cyc = new PSObject({ typeNames: ['System.Collections.Hashtable', 'System.Object'] });
   cyc.collection = new PSDict([['self', cyc]]);
   const cx = serialize(cyc);
-  assert.equal(cx, '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">self</S><Ref N="Value" RefId="0" /></En></DCT></Obj>');
+  assert.equal(
+    cx,
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">self</S><Ref N="Value" RefId="0" /></En></DCT></Obj>',
+  );
   const cb = deserialize(cx) as PSObject;
   assert.equal((cb.collection as PSDict).get('SELF'), cb);
   assert.deepEqual(toPlain(cb), { self: '[Circular]' });
   // shared numbering across calls (one PSRP message built in parts)
   const refs = new ClixmlRefs();
-  assert.equal(serialize(PSObject.custom({}), { refs }), '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN></Obj>');
+  assert.equal(
+    serialize(PSObject.custom({}), { refs }),
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN></Obj>',
+  );
   assert.equal(serialize(PSObject.custom({}), { refs }), '<Obj RefId="1"><TNRef RefId="0" /></Obj>');
   // a plain-JS cycle: arrays are objects, so it becomes a Ref too
-  const arr: PSValue[] = []; arr.push(arr);
-  assert.equal(serialize(arr), '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST><Ref RefId="0" /></LST></Obj>');
+  const arr: PSValue[] = [];
+  arr.push(arr);
+  assert.equal(
+    serialize(arr),
+    '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST><Ref RefId="0" /></LST></Obj>',
+  );
 });
 
 test('collections: LST, IE, STK, QUE, DCT (ordered kept in order)', () => {
-  const o = PSObject.dict([['z', 1], ['a', 2]], TN_ORDERED);
+  const o = PSObject.dict(
+    [
+      ['z', 1],
+      ['a', 2],
+    ],
+    TN_ORDERED,
+  );
   const b = rt(o) as PSObject;
-  assert.deepEqual((b.collection as PSDict).entries, [['z', 1], ['a', 2]]);
+  assert.deepEqual((b.collection as PSDict).entries, [
+    ['z', 1],
+    ['a', 2],
+  ]);
   assert.equal(b.isType('System.Collections.Specialized.OrderedDictionary'), true);
   for (const kind of ['LST', 'IE', 'STK', 'QUE'] as const) {
     const x = new PSObject({ typeNames: ['T'], collection: new PSList(kind, [1, 'two', null]) });
@@ -185,7 +263,8 @@ test('collections: LST, IE, STK, QUE, DCT (ordered kept in order)', () => {
 
 test('enums, ToString, adapted and extended properties, Deserialized type names, PSRP host-call shape', () => {
   // MS-PSRP host call (protocol.md 7.8, from a transcript)
-  const xml = '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>';
+  const xml =
+    '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>';
   const v = deserialize(xml) as PSObject;
   assert.ok(v.get('ci') instanceof PSPrimitive);
   assert.equal((v.get('ci') as PSPrimitive<'I64'>).value, 1n);
@@ -195,10 +274,18 @@ test('enums, ToString, adapted and extended properties, Deserialized type names,
   assert.ok(mi.isType('System.Enum'));
   assert.equal(toPlain(mi), 'ReadLine');
   assert.equal(serialize(v), xml);
-  const built = new PSObject({ extended: [['ci', ps.int64(1n)], ['mi', PSObject.enum('System.Management.Automation.Remoting.RemoteHostMethodId', 'ReadLine', 11)], ['mp', PSObject.list([], ['System.Collections.ArrayList', 'System.Object'])]] });
+  const built = new PSObject({
+    extended: [
+      ['ci', ps.int64(1n)],
+      ['mi', PSObject.enum('System.Management.Automation.Remoting.RemoteHostMethodId', 'ReadLine', 11)],
+      ['mp', PSObject.list([], ['System.Collections.ArrayList', 'System.Object'])],
+    ],
+  });
   assert.equal(serialize(built), xml);
   // adapted + extended + Deserialized.*
-  const d = deserialize('<Obj RefId="0"><TN RefId="0"><T>Deserialized.System.Diagnostics.Process</T><T>Deserialized.System.Object</T></TN><ToString>System.Diagnostics.Process (pwsh)</ToString><Props><I32 N="Id">42</I32><S N="Name">pwsh</S></Props><MS><S N="Note">n</S></MS></Obj>') as PSObject;
+  const d = deserialize(
+    '<Obj RefId="0"><TN RefId="0"><T>Deserialized.System.Diagnostics.Process</T><T>Deserialized.System.Object</T></TN><ToString>System.Diagnostics.Process (pwsh)</ToString><Props><I32 N="Id">42</I32><S N="Name">pwsh</S></Props><MS><S N="Note">n</S></MS></Obj>',
+  ) as PSObject;
   assert.ok(d.isType('System.Diagnostics.Process'));
   assert.ok(d.isType('Deserialized.System.Diagnostics.Process'));
   assert.equal(d.get('id'), 42);
@@ -213,16 +300,32 @@ test('ProgressRecord <PR> both ways', () => {
   const xml = '<PR><AV>act</AV><AI>7</AI><S>op</S><PI>3</PI><PC>42</PC><T>Processing</T><SR>9</SR><SD>status_x000A_</SD></PR>';
   const v = deserialize(xml) as PSObject;
   assert.ok(v.isType('System.Management.Automation.ProgressRecord'));
-  assert.deepEqual(toPlain(v), { Activity: 'act', ActivityId: 7, CurrentOperation: 'op', ParentActivityId: 3, PercentComplete: 42, RecordType: 'Processing', SecondsRemaining: 9, StatusDescription: 'status\n' });
+  assert.deepEqual(toPlain(v), {
+    Activity: 'act',
+    ActivityId: 7,
+    CurrentOperation: 'op',
+    ParentActivityId: 3,
+    PercentComplete: 42,
+    RecordType: 'Processing',
+    SecondsRemaining: 9,
+    StatusDescription: 'status\n',
+  });
   assert.equal(serialize(v), xml);
   assert.throws(() => deserialize('<PR><AV>a</AV><AI>x</AI><SD>s</SD></PR>'), ClixmlError);
 });
 
 test('SecureString: pluggable cipher, never revealed by printing', () => {
   const key = new Uint8Array(32).fill(7);
-  const cipher: SecureStringCipher = { // MS-PSRP 3.1.4.11 shape: AES-256-CBC, zero IV, PKCS7
-    encrypt: (b) => { const c = createCipheriv('aes-256-cbc', key, Buffer.alloc(16)); return Buffer.concat([c.update(b), c.final()]).toString('base64'); },
-    decrypt: (t) => { const d = createDecipheriv('aes-256-cbc', key, Buffer.alloc(16)); return new Uint8Array(Buffer.concat([d.update(Buffer.from(t, 'base64')), d.final()])); },
+  const cipher: SecureStringCipher = {
+    // MS-PSRP 3.1.4.11 shape: AES-256-CBC, zero IV, PKCS7
+    encrypt: (b) => {
+      const c = createCipheriv('aes-256-cbc', key, Buffer.alloc(16));
+      return Buffer.concat([c.update(b), c.final()]).toString('base64');
+    },
+    decrypt: (t) => {
+      const d = createDecipheriv('aes-256-cbc', key, Buffer.alloc(16));
+      return new Uint8Array(Buffer.concat([d.update(Buffer.from(t, 'base64')), d.final()]));
+    },
   };
   const secret = 'not-a-real-secret ünï';
   const xml = serialize(PSObject.custom({ p: ps.secureString(secret) }), { cipher });
@@ -239,13 +342,22 @@ test('SecureString: pluggable cipher, never revealed by printing', () => {
   assert.throws(() => opaque.value.reveal(), InvalidArgumentError);
   assert.equal(serialize(opaque), `<SS>${opaque.value.ciphertext}</SS>`);
   assert.throws(() => serialize(ps.secureString('x')), LocalProtocolError);
-  const wrong: SecureStringCipher = { ...cipher, decrypt: () => { throw new Error('bad decrypt'); } };
-  assert.throws(() => deserialize(xml, { cipher: wrong }), (e: Error) => e instanceof ClixmlError && !e.message.includes('not-a-real'));
+  const wrong: SecureStringCipher = {
+    ...cipher,
+    decrypt: () => {
+      throw new Error('bad decrypt');
+    },
+  };
+  assert.throws(
+    () => deserialize(xml, { cipher: wrong }),
+    (e: Error) => e instanceof ClixmlError && !e.message.includes('not-a-real'),
+  );
   assert.equal(PSSecureString.fromPlaintext('x').hasPlaintext, true);
 });
 
 test('documents: <Objs>, #< CLIXML prefix, stream attributes, RefIds across the document', () => {
-  const doc = '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><S S="Error">oops_x000D__x000A_</S><Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I64 N="SourceId">1</I64></MS></Obj><Ref RefId="0" /></Objs>';
+  const doc =
+    '#< CLIXML\r\n<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><S S="Error">oops_x000D__x000A_</S><Obj S="progress" RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I64 N="SourceId">1</I64></MS></Obj><Ref RefId="0" /></Objs>';
   const items = deserializeDocumentItems(doc);
   assert.equal(items.length, 3);
   assert.deepEqual(items[0], { value: 'oops\r\n', stream: 'Error' });
@@ -254,11 +366,19 @@ test('documents: <Objs>, #< CLIXML prefix, stream attributes, RefIds across the 
   assert.throws(() => deserializeDocument('<Obj RefId="0"/>'), ClixmlError);
   const shared = PSObject.custom({ a: 1 });
   const out = serializeDocument([shared, shared]);
-  assert.equal(out, '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="a">1</I32></MS></Obj><Ref RefId="0" /></Objs>');
+  assert.equal(
+    out,
+    '<Objs Version="1.1.0.1" xmlns="http://schemas.microsoft.com/powershell/2004/04"><Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="a">1</I32></MS></Obj><Ref RefId="0" /></Objs>',
+  );
   const vs = deserializeDocument(out);
   assert.equal(vs[0], vs[1]);
   // pretty-printed input (as PSSerializer writes it): whitespace between elements is ignored, inside <S> kept
-  assert.deepEqual(deserializeDocument('<Objs>\n  <S>  a  </S>\n  <Obj RefId="0">\n    <LST>\n      <I32>1</I32>\n    </LST>\n  </Obj>\n</Objs>').map((v) => toPlain(v)), ['  a  ', [1]]);
+  assert.deepEqual(
+    deserializeDocument('<Objs>\n  <S>  a  </S>\n  <Obj RefId="0">\n    <LST>\n      <I32>1</I32>\n    </LST>\n  </Obj>\n</Objs>').map(
+      (v) => toPlain(v),
+    ),
+    ['  a  ', [1]],
+  );
 });
 
 test('toPlain mapping for ps --json', () => {
@@ -273,9 +393,20 @@ test('toPlain mapping for ps --json', () => {
   assert.equal(toPlain(ps.bytes(new Uint8Array([255]))), '/w==');
   assert.equal(toPlain(ps.timespan({ seconds: 90 })), 'PT1M30S');
   assert.equal(toPlain(ps.guid('00000000-0000-0000-0000-000000000001')), '00000000-0000-0000-0000-000000000001');
-  assert.equal(toPlain(new PSObject({ value: ps.datetime(new Date(0)), extended: { DisplayHint: PSObject.enum('X', 'DateTime', 2) } })), '1970-01-01T00:00:00Z');
+  assert.equal(
+    toPlain(new PSObject({ value: ps.datetime(new Date(0)), extended: { DisplayHint: PSObject.enum('X', 'DateTime', 2) } })),
+    '1970-01-01T00:00:00Z',
+  );
   assert.equal(toPlain(new PSObject({ toStringValue: 'only text' })), 'only text');
-  assert.deepEqual(toPlain(PSObject.dict([[1, 'a'], [PSObject.custom({}, ['K']), 'b']])), { 1: 'a', K: 'b' });
+  assert.deepEqual(
+    toPlain(
+      PSObject.dict([
+        [1, 'a'],
+        [PSObject.custom({}, ['K']), 'b'],
+      ]),
+    ),
+    { 1: 'a', K: 'b' },
+  );
   // a DAG of shared refs that would expand exponentially is refused, not silently truncated
   let x: PSObject = PSObject.list([1]);
   for (let i = 0; i < 40; i++) x = PSObject.list([x, x]);
@@ -284,23 +415,55 @@ test('toPlain mapping for ps --json', () => {
 
 /** A small seeded PRNG (mulberry32) so failures reproduce. */
 function rng(seed: number): () => number {
-  return () => { seed |= 0; seed = (seed + 0x6d2b79f5) | 0; let t = Math.imul(seed ^ (seed >>> 15), 1 | seed); t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t; return ((t ^ (t >>> 14)) >>> 0) / 4294967296; };
+  return () => {
+    seed |= 0;
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 test('property: random values round-trip exactly (seeded)', () => {
   for (let seed = 1; seed <= 150; seed++) {
     const r = rng(seed);
     const int = (n: number) => Math.floor(r() * n);
-    const str = (): string => { let s = ''; const n = int(12); for (let i = 0; i < n; i++) s += String.fromCharCode(r() < 0.7 ? 32 + int(95) : int(0x10000)); return r() < 0.1 ? s + '_x0041_' : s; };
+    const str = (): string => {
+      let s = '';
+      const n = int(12);
+      for (let i = 0; i < n; i++) s += String.fromCharCode(r() < 0.7 ? 32 + int(95) : int(0x10000));
+      return r() < 0.1 ? s + '_x0041_' : s;
+    };
     const prims: Array<() => PSValue> = [
-      () => null, () => str(), () => r() < 0.5, () => int(2 ** 31) - 2 ** 30, () => r() * 1e6 - 5e5,
-      () => ps.byte(int(256)), () => ps.sbyte(int(256) - 128), () => ps.int16(int(65536) - 32768), () => ps.uint16(int(65536)),
-      () => ps.uint32(int(2 ** 32)), () => ps.int64(BigInt(int(2 ** 31)) * BigInt(int(2 ** 31)) - 2n ** 60n), () => ps.uint64(BigInt(int(2 ** 31)) ** 2n),
-      () => ps.single(r() * 100), () => ps.double(r() < 0.1 ? -0 : r() / 3), () => ps.decimal(`${int(1e6)}.${int(100)}`), () => ps.char(int(0x10000)),
-      () => ps.datetime({ ticks: (BigInt(int(2 ** 31)) * BigInt(int(2 ** 31))) % 3155378975999999999n, kind: (['Utc', 'Local', 'Unspecified'] as const)[int(3)]!, offsetMinutes: 0 }),
-      () => ps.timespan(BigInt(int(2 ** 31)) * BigInt(int(2 ** 20)) - 2n ** 50n), () => ps.guid('12345678-1234-1234-1234-1234567890ab'),
-      () => ps.bytes(new Uint8Array(int(20)).map(() => int(256))), () => ps.uri('http://h/' + int(99)), () => ps.version(`${int(9)}.${int(9)}`),
-      () => ps.scriptBlock(str()), () => ps.xmlDocument('<a>' + int(9) + '</a>'),
+      () => null,
+      () => str(),
+      () => r() < 0.5,
+      () => int(2 ** 31) - 2 ** 30,
+      () => r() * 1e6 - 5e5,
+      () => ps.byte(int(256)),
+      () => ps.sbyte(int(256) - 128),
+      () => ps.int16(int(65536) - 32768),
+      () => ps.uint16(int(65536)),
+      () => ps.uint32(int(2 ** 32)),
+      () => ps.int64(BigInt(int(2 ** 31)) * BigInt(int(2 ** 31)) - 2n ** 60n),
+      () => ps.uint64(BigInt(int(2 ** 31)) ** 2n),
+      () => ps.single(r() * 100),
+      () => ps.double(r() < 0.1 ? -0 : r() / 3),
+      () => ps.decimal(`${int(1e6)}.${int(100)}`),
+      () => ps.char(int(0x10000)),
+      () =>
+        ps.datetime({
+          ticks: (BigInt(int(2 ** 31)) * BigInt(int(2 ** 31))) % 3155378975999999999n,
+          kind: (['Utc', 'Local', 'Unspecified'] as const)[int(3)]!,
+          offsetMinutes: 0,
+        }),
+      () => ps.timespan(BigInt(int(2 ** 31)) * BigInt(int(2 ** 20)) - 2n ** 50n),
+      () => ps.guid('12345678-1234-1234-1234-1234567890ab'),
+      () => ps.bytes(new Uint8Array(int(20)).map(() => int(256))),
+      () => ps.uri('http://h/' + int(99)),
+      () => ps.version(`${int(9)}.${int(9)}`),
+      () => ps.scriptBlock(str()),
+      () => ps.xmlDocument('<a>' + int(9) + '</a>'),
     ];
     const pool: PSObject[] = [];
     const gen = (d: number): PSValue => {
@@ -311,9 +474,13 @@ test('property: random values round-trip exactly (seeded)', () => {
       if (k < 0.65) o = PSObject.list(Array.from({ length: int(4) }, () => gen(d + 1)));
       else if (k < 0.75) o = PSObject.dict(Array.from({ length: int(4) }, (_, i) => [`k${i}`, gen(d + 1)] as [PSValue, PSValue]));
       else if (k < 0.8) o = PSObject.enum('E', 'Name' + int(5), int(5));
-      else o = new PSObject({ typeNames: r() < 0.5 ? ['T' + int(3), 'System.Object'] : [], toStringValue: r() < 0.5 ? str() : undefined,
-        adapted: Array.from({ length: int(3) }, (_, i) => [`a${i}`, gen(d + 1)] as [string, PSValue]),
-        extended: Array.from({ length: int(3) }, (_, i) => [str() + i, gen(d + 1)] as [string, PSValue]) });
+      else
+        o = new PSObject({
+          typeNames: r() < 0.5 ? ['T' + int(3), 'System.Object'] : [],
+          toStringValue: r() < 0.5 ? str() : undefined,
+          adapted: Array.from({ length: int(3) }, (_, i) => [`a${i}`, gen(d + 1)] as [string, PSValue]),
+          extended: Array.from({ length: int(3) }, (_, i) => [str() + i, gen(d + 1)] as [string, PSValue]),
+        });
       pool.push(o);
       return o;
     };
@@ -326,7 +493,8 @@ test('property: random values round-trip exactly (seeded)', () => {
 });
 
 test('an already-parsed element (e.g. from a SOAP body) deserializes like its text', () => {
-  const xml = '<Objs xmlns="http://schemas.microsoft.com/powershell/2004/04">\n <Obj RefId="0">\n  <TN RefId="0"><T>A</T></TN>\n  <MS><S N="s"> x </S><Ref N="me" RefId="0" /></MS>\n </Obj>\n</Objs>';
+  const xml =
+    '<Objs xmlns="http://schemas.microsoft.com/powershell/2004/04">\n <Obj RefId="0">\n  <TN RefId="0"><T>A</T></TN>\n  <MS><S N="s"> x </S><Ref N="me" RefId="0" /></MS>\n </Obj>\n</Objs>';
   const el = parseXml(xml).children[0]!;
   const v = deserialize(el) as PSObject;
   assert.equal(v.get('s'), ' x ');

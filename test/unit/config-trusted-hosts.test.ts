@@ -11,8 +11,10 @@ import { createInitiator } from '../../src/auth/registry.js';
 
 test('patterns: exact names and addresses, *.domain, IP wildcards, *, <local>; case-insensitive; no partial matches', () => {
   const list = ['*.corp.example', '192.168.1.*', 'Web1', '[::1]', '<local>'];
-  for (const h of ['a.corp.example', 'A.B.CORP.EXAMPLE', '192.168.1.20', 'web1', 'WEB1', '::1', '[::1]', 'fileserver']) assert.ok(matchesTrustedHost(h, list), h);
-  for (const h of ['corp.example', 'a.corp.example.evil', '192.168.10.1', '192.168.1', 'web1.corp.other', '10.0.0.1', '::2', 'x.y']) assert.ok(!matchesTrustedHost(h, list), h);
+  for (const h of ['a.corp.example', 'A.B.CORP.EXAMPLE', '192.168.1.20', 'web1', 'WEB1', '::1', '[::1]', 'fileserver'])
+    assert.ok(matchesTrustedHost(h, list), h);
+  for (const h of ['corp.example', 'a.corp.example.evil', '192.168.10.1', '192.168.1', 'web1.corp.other', '10.0.0.1', '::2', 'x.y'])
+    assert.ok(!matchesTrustedHost(h, list), h);
   assert.ok(matchesTrustedHost('anything.example', ['*']));
   assert.ok(!matchesTrustedHost('web1', []));
   assert.ok(!matchesTrustedHost('w.corp.example', ['w.corp.example*x']));
@@ -31,9 +33,19 @@ test('hostTrust: no list = no policy; verified or pinned HTTPS proves the host; 
 });
 
 const base: ConnectOptions = { host: '127.0.0.1', username: 'EXAMPLE\\alice', password: 'Passw0rd!', trustedHosts: ['*.corp.example'] };
-const refused = (o: Partial<ConnectOptions>, what: RegExp) => assert.throws(() => connect({ ...base, ...o }), (e: unknown) =>
-  e instanceof UntrustedHostError && e.code === 'WINRM_ERR_UNTRUSTED_HOST' && e.host === '127.0.0.1' && what.test(e.message)
-  && /ConnectOptions\.trustedHosts/.test(e.message) && /"\*\.corp\.example"/.test(e.message) && !e.message.includes('Passw0rd!') || assert.fail(String(e)));
+const refused = (o: Partial<ConnectOptions>, what: RegExp) =>
+  assert.throws(
+    () => connect({ ...base, ...o }),
+    (e: unknown) =>
+      (e instanceof UntrustedHostError &&
+        e.code === 'WINRM_ERR_UNTRUSTED_HOST' &&
+        e.host === '127.0.0.1' &&
+        what.test(e.message) &&
+        /ConnectOptions\.trustedHosts/.test(e.message) &&
+        /"\*\.corp\.example"/.test(e.message) &&
+        !e.message.includes('Passw0rd!')) ||
+      assert.fail(String(e)),
+  );
 
 test('NTLM, Basic, Negotiate and CredSSP without Kerberos to a host outside the list over HTTP: refused at connect()', () => {
   refused({ auth: 'ntlm' }, /refused to send NTLM credentials to 127\.0\.0\.1/);
@@ -41,11 +53,17 @@ test('NTLM, Basic, Negotiate and CredSSP without Kerberos to a host outside the 
   refused({}, /NTLM credentials \(Negotiate has no Kerberos credential here\)/); // the default mechanism
   refused({ auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] }, /CredSSP \(with NTLM inside/);
   refused({ auth: 'ntlm', https: true, insecure: true }, /HTTPS with certificate verification off/);
-  assert.throws(() => connect({ ...base, auth: 'ntlm', trustedHostsSource: '"trustedHosts" in /etc/x.json' }), /add "127\.0\.0\.1" .* to "trustedHosts" in \/etc\/x\.json/);
+  assert.throws(
+    () => connect({ ...base, auth: 'ntlm', trustedHostsSource: '"trustedHosts" in /etc/x.json' }),
+    /add "127\.0\.0\.1" .* to "trustedHosts" in \/etc\/x\.json/,
+  );
 });
 
 test('allowed: a matching host, verified / pinned HTTPS, Kerberos, anonymous, and no list at all', () => {
-  const ok = (o: Partial<ConnectOptions>) => { const c = connect({ ...base, ...o }); c.close(); };
+  const ok = (o: Partial<ConnectOptions>) => {
+    const c = connect({ ...base, ...o });
+    c.close();
+  };
   ok({ auth: 'ntlm', trustedHosts: ['127.0.0.*'] });
   ok({ auth: 'ntlm', trustedHosts: undefined });
   ok({ auth: 'ntlm', https: true });
@@ -56,24 +74,42 @@ test('allowed: a matching host, verified / pinned HTTPS, Kerberos, anonymous, an
 
 test('Negotiate with a Kerberos credential to an untrusted host: Kerberos is tried, the NTLM fallback is refused', async () => {
   // a KDC address that refuses connections: Kerberos fails, and Negotiate would fall back to NTLM
-  const srv = net.createServer(); await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as net.AddressInfo).port; await new Promise<void>((r) => srv.close(() => r()));
-  const old = process.env.WINRM_TS_KDC; process.env.WINRM_TS_KDC = `127.0.0.1:${port}`;
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  const old = process.env.WINRM_TS_KDC;
+  process.env.WINRM_TS_KDC = `127.0.0.1:${port}`;
   try {
     let made = 0;
-    const refusal = (what: string) => { made++; return new UntrustedHostError(`refused: ${what}`, '127.0.0.1'); };
-    const ctx = createInitiator('negotiate', { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, { targetHost: '127.0.0.1', ntlmRefused: refusal });
+    const refusal = (what: string) => {
+      made++;
+      return new UntrustedHostError(`refused: ${what}`, '127.0.0.1');
+    };
+    const ctx = createInitiator(
+      'negotiate',
+      { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+      { targetHost: '127.0.0.1', ntlmRefused: refusal },
+    );
     await assert.rejects(ctx.step(), (e: unknown) => e instanceof UntrustedHostError && /Negotiate could not use Kerberos/.test(e.message));
     assert.equal(made, 1);
     // the same credentials without the policy fall back to NTLM (a NegTokenInit carrying NTLMSSP)
     const free = createInitiator('negotiate', { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' }, { targetHost: '127.0.0.1' });
     const tok = await free.step();
     assert.ok(tok && Buffer.from(tok).includes(Buffer.from('NTLMSSP\0')));
-  } finally { if (old === undefined) delete process.env.WINRM_TS_KDC; else process.env.WINRM_TS_KDC = old; }
+  } finally {
+    if (old === undefined) delete process.env.WINRM_TS_KDC;
+    else process.env.WINRM_TS_KDC = old;
+  }
 });
 
 test('Session.open options carry trustedHosts and tlsServerName to the connection (the wsman transport)', async () => {
   const { connectionOptionsFrom } = await import('../../src/index.js');
-  const c = connectionOptionsFrom({ computerName: '10.0.0.5', trustedHosts: ['*.corp'], trustedHostsSource: 'x', tlsServerName: 'web1.corp' });
+  const c = connectionOptionsFrom({
+    computerName: '10.0.0.5',
+    trustedHosts: ['*.corp'],
+    trustedHostsSource: 'x',
+    tlsServerName: 'web1.corp',
+  });
   assert.deepEqual([c.trustedHosts, c.trustedHostsSource, c.tlsServerName], [['*.corp'], 'x', 'web1.corp']);
 });

@@ -10,11 +10,20 @@ import { RemoteProtocolError, InvalidTokenError } from '../../src/errors.js';
 import { fromHex, toHex, utf8 } from '../../src/util/bytes.js';
 
 // protocol.md 4.1, from pyspnego tests/test_credssp_structures.py (MS-CSSP 2.2.1)
-const TSREQUEST_HEX = '3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a40302010aa50e040c636c69656e74206e6f6e6365';
-const TSCREDS_HEX = '304da003020101a14604443042a018041664006f006d00610069006e0020006e0061006d006500a112041075007300650072006e0061006d006500a2120410700061007300730077006f0072006400';
+const TSREQUEST_HEX =
+  '3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a40302010aa50e040c636c69656e74206e6f6e6365';
+const TSCREDS_HEX =
+  '304da003020101a14604443042a018041664006f006d00610069006e0020006e0061006d006500a112041075007300650072006e0061006d006500a2120410700061007300730077006f0072006400';
 
 test('tsrequest: encode/decode the MS-CSSP 2.2.1 vector (pyspnego)', () => {
-  const m = { version: 6, negoTokens: [utf8('123')], authInfo: utf8('auth info'), pubKeyAuth: utf8('pub key auth'), errorCode: 10, clientNonce: utf8('client nonce') };
+  const m = {
+    version: 6,
+    negoTokens: [utf8('123')],
+    authInfo: utf8('auth info'),
+    pubKeyAuth: utf8('pub key auth'),
+    errorCode: 10,
+    clientNonce: utf8('client nonce'),
+  };
   assert.equal(toHex(TSRequest.encode(m)), TSREQUEST_HEX);
   const d = TSRequest.decode(fromHex(TSREQUEST_HEX));
   assert.deepEqual(d, m);
@@ -48,14 +57,23 @@ test('tsrequest: errorCode is a signed 32-bit NTSTATUS on the wire, unsigned in 
 
 test('tsrequest: bad input -> InvalidTokenError (CredSSP)', () => {
   const bads = [
-    '', '3000', '3003a00100', '3005a003020100', // version 0
-    '3005a1030201063005', '3007a003020106ff00', // trailing / unknown
+    '',
+    '3000',
+    '3003a00100',
+    '3005a003020100', // version 0
+    '3005a1030201063005',
+    '3007a003020106ff00', // trailing / unknown
     '3009a003020106a1020400', // negoTokens not a SEQUENCE
     '300aa003020106a4030401ff', // errorCode not INTEGER
     '3010a003020106a409020700ffffffffffff', // errorCode out of range
     '0403010203',
   ];
-  for (const h of bads) assert.throws(() => TSRequest.decode(fromHex(h)), (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'CredSSP', h);
+  for (const h of bads)
+    assert.throws(
+      () => TSRequest.decode(fromHex(h)),
+      (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'CredSSP',
+      h,
+    );
   assert.throws(() => TSRequest.frameLength(fromHex('0401')), RemoteProtocolError);
   assert.throws(() => TSRequest.frameLength(fromHex('3084ffffffff')), /limit/);
   assert.equal(TSRequest.frameLength(fromHex('3082')), 0);
@@ -80,7 +98,8 @@ test('negodata: SEQUENCE OF SEQUENCE { [0] OCTET STRING }', () => {
 });
 
 test('pubKeyAuth: MS-CSSP 3.1.5 vectors (protocol.md 4.2, pyspnego test_pub_key_auth)', () => {
-  const pub = fromHex('0001'), nonce = fromHex('0000');
+  const pub = fromHex('0001'),
+    nonce = fromHex('0000');
   assert.equal(toHex(clientPubKeyAuth(6, pub, nonce)), '4590c26c837dacdf3da8fae578264d9e45486afc3951f21ef357064cd55fbbb5');
   assert.equal(toHex(serverPubKeyAuth(6, pub, nonce)), 'cdf4ffee6cb6395e5b692c2da397386f6a1eab2d3a6271816a04c7a2914d333f');
   assert.equal(toHex(clientPubKeyAuth(5, pub, nonce)), '4590c26c837dacdf3da8fae578264d9e45486afc3951f21ef357064cd55fbbb5');

@@ -7,13 +7,25 @@ import { fromHex, toHex } from '../../src/util/bytes.js';
 
 const hex = (b: Uint8Array) => toHex(b);
 
-test('der: INTEGER vectors (X.690 8.3, two\'s complement, minimal)', () => {
+test("der: INTEGER vectors (X.690 8.3, two's complement, minimal)", () => {
   const cases: [number | bigint, string][] = [
-    [0, '020100'], [1, '020101'], [127, '02017f'], [128, '02020080'], [255, '020200ff'], [256, '02020100'],
-    [-1, '0201ff'], [-128, '020180'], [-129, '0202ff7f'], [-256, '0202ff00'], [-257, '0202feff'],
-    [6, '020106'], [0x7fffffff, '02047fffffff'], [-0x3ffffff3, '0204c000000d'],
+    [0, '020100'],
+    [1, '020101'],
+    [127, '02017f'],
+    [128, '02020080'],
+    [255, '020200ff'],
+    [256, '02020100'],
+    [-1, '0201ff'],
+    [-128, '020180'],
+    [-129, '0202ff7f'],
+    [-256, '0202ff00'],
+    [-257, '0202feff'],
+    [6, '020106'],
+    [0x7fffffff, '02047fffffff'],
+    [-0x3ffffff3, '0204c000000d'],
     [0xc000006d, '020500c000006d'],
-    [2n ** 64n, '0209010000000000000000'], [-(2n ** 63n), '02088000000000000000'],
+    [2n ** 64n, '0209010000000000000000'],
+    [-(2n ** 63n), '02088000000000000000'],
   ];
   for (const [v, h] of cases) {
     assert.equal(hex(der.integer(v)), h, `encode ${v}`);
@@ -96,7 +108,9 @@ test('der: tags — context [n], application, high tag numbers', () => {
 });
 
 test('der: reader walks a SEQUENCE with optional fields (TSRequest vector, MS-CSSP 2.2.1)', () => {
-  const v = fromHex('3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a40302010aa50e040c636c69656e74206e6f6e6365');
+  const v = fromHex(
+    '3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a40302010aa50e040c636c69656e74206e6f6e6365',
+  );
   const r = new DerReader(v).sequence();
   assert.equal(r.explicit(0).integerNumber(), 6);
   const nego = r.optionalExplicit(1)!.sequence();
@@ -125,7 +139,11 @@ test('der: bounds checks give RemoteProtocolError', () => {
   for (const h of bads) assert.throws(() => der.decode(fromHex(h)), RemoteProtocolError, h);
   assert.throws(() => new DerReader(fromHex('020101')).octetString(), /expected OctetString, got Integer/);
   assert.throws(() => new DerReader(fromHex('')).integer(), /data ended/);
-  assert.throws(() => { const r = new DerReader(fromHex('020101020102')); r.integer(); r.end(); }, /unexpected Integer/);
+  assert.throws(() => {
+    const r = new DerReader(fromHex('020101020102'));
+    r.integer();
+    r.end();
+  }, /unexpected Integer/);
   assert.throws(() => new DerReader(fromHex('0200')).integer(), /no content/);
   assert.throws(() => der.children(der.decode(fromHex('0400'))), /primitive/);
   assert.throws(() => der.children(der.decode(fromHex('30020401'))), RemoteProtocolError);

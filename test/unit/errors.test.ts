@@ -17,8 +17,10 @@ test('every error code is a WINRM_ERR_ constant exported from the public API, eq
   const codes = Object.entries(api).filter(([k]) => k.startsWith('WINRM_ERR_'));
   assert.ok(codes.length >= 20, `exported codes: ${codes.length}`);
   for (const [k, v] of codes) assert.equal(v, k);
-  const classes = (Object.values(api) as unknown[]).filter((v): v is (new (...a: unknown[]) => api.WinRMError) & { name: string } =>
-    typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof api.WinRMError);
+  const classes = (Object.values(api) as unknown[]).filter(
+    (v): v is (new (...a: unknown[]) => api.WinRMError) & { name: string } =>
+      typeof v === 'function' && (v as { prototype?: unknown }).prototype instanceof api.WinRMError,
+  );
   assert.ok(classes.length >= 20, `exported classes: ${classes.length}`);
   for (const C of classes) {
     // class fields are set by the constructor: build one with plausible arguments
@@ -30,13 +32,23 @@ test('every error code is a WINRM_ERR_ constant exported from the public API, eq
 
 test('AccessDeniedError.reason: bad password, anonymous, MIC and channel binding from the acceptors', async () => {
   const basic = (s?: string) => new BasicAcceptor(users).step(s === undefined ? undefined : new TextEncoder().encode(s));
-  await assert.rejects(basic('EXAMPLE\\alice:wrong'), (e: unknown) => e instanceof AccessDeniedError && e.reason === 'bad-password' && e.code === WINRM_ERR_ACCESS_DENIED);
+  await assert.rejects(
+    basic('EXAMPLE\\alice:wrong'),
+    (e: unknown) => e instanceof AccessDeniedError && e.reason === 'bad-password' && e.code === WINRM_ERR_ACCESS_DENIED,
+  );
   await assert.rejects(basic(), (e: unknown) => e instanceof AccessDeniedError && e.reason === 'anonymous');
 
   const ntlm = async (o: { password?: string; cbIni?: string; cbAcc?: string; tamper?: boolean }) => {
-    const ini = new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', password: o.password ?? 'Passw0rd!' }, spn: 'HTTP/server.example' });
+    const ini = new NtlmInitiator({
+      credentials: { username: 'EXAMPLE\\alice', password: o.password ?? 'Passw0rd!' },
+      spn: 'HTTP/server.example',
+    });
     const cb = (s?: string) => (s ? { applicationData: new TextEncoder().encode('tls-server-end-point:' + s) } : undefined);
-    const acc = new NtlmAcceptor({ userDb: users, netbiosDomain: 'EXAMPLE', ...(o.cbAcc ? { channelBindings: cb(o.cbAcc), cbt: 'strict' as const } : {}) });
+    const acc = new NtlmAcceptor({
+      userDb: users,
+      netbiosDomain: 'EXAMPLE',
+      ...(o.cbAcc ? { channelBindings: cb(o.cbAcc), cbt: 'strict' as const } : {}),
+    });
     const t1 = await ini.step(undefined, { channelBindings: cb(o.cbIni) });
     const t2 = await acc.step(t1!);
     const t3 = (await ini.step(t2!, { channelBindings: cb(o.cbIni) }))!;
@@ -44,8 +56,15 @@ test('AccessDeniedError.reason: bad password, anonymous, MIC and channel binding
     return acc.step(t3);
   };
   await assert.rejects(ntlm({ password: 'wrong' }), (e: unknown) => e instanceof AccessDeniedError && e.reason === 'bad-password');
-  await assert.rejects(ntlm({ cbIni: 'aa', cbAcc: 'bb' }), (e: unknown) => e instanceof AccessDeniedError && e.reason === 'channel-binding');
-  await assert.rejects(ntlm({ cbIni: 'aa', cbAcc: 'aa', tamper: true }), (e: unknown) => e instanceof AccessDeniedError && (e.reason === 'mic' || e.reason === 'bad-password'), 'tampered');
+  await assert.rejects(
+    ntlm({ cbIni: 'aa', cbAcc: 'bb' }),
+    (e: unknown) => e instanceof AccessDeniedError && e.reason === 'channel-binding',
+  );
+  await assert.rejects(
+    ntlm({ cbIni: 'aa', cbAcc: 'aa', tamper: true }),
+    (e: unknown) => e instanceof AccessDeniedError && (e.reason === 'mic' || e.reason === 'bad-password'),
+    'tampered',
+  );
 });
 
 test('a malformed token is an InvalidTokenError naming the mechanism (NTLM, SPNEGO, CredSSP)', () => {
@@ -56,6 +75,11 @@ test('a malformed token is an InvalidTokenError naming the mechanism (NTLM, SPNE
     ['CredSSP', () => TSRequest.decode(garbage)],
   ];
   for (const [mech, f] of cases) {
-    assert.throws(f, (e: unknown) => e instanceof InvalidTokenError && e.mechanism === mech && e.code === WINRM_ERR_INVALID_TOKEN && e instanceof api.AuthError, mech);
+    assert.throws(
+      f,
+      (e: unknown) =>
+        e instanceof InvalidTokenError && e.mechanism === mech && e.code === WINRM_ERR_INVALID_TOKEN && e instanceof api.AuthError,
+      mech,
+    );
   }
 });

@@ -2,7 +2,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  encodeFragment, decodeFragments, fragmentMessage, FragmentReader, Defragmenter, FRAGMENT_HEADER_SIZE, MIN_FRAGMENT_SIZE,
+  encodeFragment,
+  decodeFragments,
+  fragmentMessage,
+  FragmentReader,
+  Defragmenter,
+  FRAGMENT_HEADER_SIZE,
+  MIN_FRAGMENT_SIZE,
 } from '../../src/psrp/fragment.js';
 import { encodeMessage, decodeMessage, Destination, MessageType, EMPTY_GUID } from '../../src/psrp/message.js';
 import { LocalProtocolError, RemoteProtocolError } from '../../src/errors.js';
@@ -23,7 +29,9 @@ test('message header is little-endian with .NET GUID order (MS-PSRP 2.2.1)', () 
   assert.equal(toHex(m.subarray(8, 24)), '78563412bc9af0de1122334455667788');
   assert.equal(toHex(m.subarray(24, 40)), '00'.repeat(16));
   const d = decodeMessage(m);
-  assert.equal(d.rpid, rpid); assert.equal(d.pid, EMPTY_GUID); assert.equal(fromUtf8(d.data), '<x/>');
+  assert.equal(d.rpid, rpid);
+  assert.equal(d.pid, EMPTY_GUID);
+  assert.equal(fromUtf8(d.data), '<x/>');
   // a server message carries a UTF-8 BOM: stripped
   const withBom = concatBytes(m.subarray(0, 40), fromHex('efbbbf'), utf8('<y/>'));
   assert.equal(fromUtf8(decodeMessage(withBom).data), '<y/>');
@@ -52,7 +60,8 @@ test('fragmentMessage honours every maximum size down to the minimum, and reasse
 
 test('empty message is one fragment with both flags', () => {
   const f = fragmentMessage(3n, new Uint8Array(0));
-  assert.equal(f.length, 1); assert.ok(f[0]!.start && f[0]!.end);
+  assert.equal(f.length, 1);
+  assert.ok(f[0]!.start && f[0]!.end);
 });
 
 test('FragmentReader: every split point of a multi-fragment stream yields the same fragments', () => {
@@ -64,19 +73,30 @@ test('FragmentReader: every split point of a multi-fragment stream yields the sa
     for (const j of [i, Math.min(stream.length, i + 7)]) {
       const r = new FragmentReader();
       const got = [...r.push(stream.subarray(0, i)), ...r.push(stream.subarray(i, j)), ...r.push(stream.subarray(j))];
-      assert.deepEqual(got.map((f) => `${f.objectId}/${f.fragmentId}/${toHex(f.blob)}`), expect, `split at ${i},${j}`);
+      assert.deepEqual(
+        got.map((f) => `${f.objectId}/${f.fragmentId}/${toHex(f.blob)}`),
+        expect,
+        `split at ${i},${j}`,
+      );
       assert.equal(r.buffered, 0);
     }
   }
   // byte by byte
-  const r = new FragmentReader(); const got = [];
+  const r = new FragmentReader();
+  const got = [];
   for (const byte of stream) got.push(...r.push(Uint8Array.of(byte)));
   assert.equal(got.length, expect.length);
 });
 
 test('Defragmenter: interleaved objects, order and bounds', () => {
   const d = new Defragmenter({ maxMessageSize: 10, maxPending: 2 });
-  const f = (objectId: bigint, fragmentId: bigint, start: boolean, end: boolean, s: string) => ({ objectId, fragmentId, start, end, blob: utf8(s) });
+  const f = (objectId: bigint, fragmentId: bigint, start: boolean, end: boolean, s: string) => ({
+    objectId,
+    fragmentId,
+    start,
+    end,
+    blob: utf8(s),
+  });
   assert.equal(d.add(f(1n, 0n, true, false, 'ab')), undefined);
   assert.equal(d.add(f(2n, 0n, true, false, 'xy')), undefined);
   assert.equal(fromUtf8(d.add(f(1n, 1n, false, true, 'cd'))!), 'abcd');
@@ -95,6 +115,7 @@ test('decodeFragments: truncated and oversize fragments are RemoteProtocolError'
   const full = encodeFragment({ objectId: 1n, fragmentId: 0n, start: true, end: true, blob: utf8('hello') });
   for (let i = 1; i < full.length; i++) assert.throws(() => decodeFragments(full.subarray(0, i)), RemoteProtocolError);
   assert.throws(() => decodeFragments(full, 4), /exceeds the limit/);
-  const badFlags = full.slice(); badFlags[16] = 0x84;
+  const badFlags = full.slice();
+  badFlags[16] = 0x84;
   assert.throws(() => decodeFragments(badFlags), /unknown flag/);
 });

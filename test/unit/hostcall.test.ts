@@ -6,8 +6,19 @@ import { PSObject, PSPrimitive, PSList, PSDict, PSSecureString, serialize, type 
 import { HOST_METHODS } from '../../src/psrp/host-methods.js';
 import type { HostCall } from '../../src/psrp/events.js';
 
-const call = (methodId: number, params: ClixmlValue[] = []): HostCall => ({ ci: 1n, methodId, methodName: HOST_METHODS.get(methodId)!.name, params });
-const choice = (label: string) => new PSObject({ extended: [['label', label], ['helpMessage', '']] });
+const call = (methodId: number, params: ClixmlValue[] = []): HostCall => ({
+  ci: 1n,
+  methodId,
+  methodName: HOST_METHODS.get(methodId)!.name,
+  params,
+});
+const choice = (label: string) =>
+  new PSObject({
+    extended: [
+      ['label', label],
+      ['helpMessage', ''],
+    ],
+  });
 const host: PSHostHandler = {
   ui: {
     readLine: () => 'line',
@@ -32,7 +43,8 @@ test('answers carry exact .NET types', async () => {
   assert.equal((ss.value.value as PSSecureString).reveal(), 'secret');
   assert.equal(String(ss.value.value), '[SecureString]');
   const ch = (await answerHostCall(host, call(26, ['c', 'm', PSObject.list([choice('&A'), choice('&B')]), 1]))) as { value: PSPrimitive };
-  assert.equal(ch.value.tag, 'I32'); assert.equal(ch.value.value, 3);
+  assert.equal(ch.value.tag, 'I32');
+  assert.equal(ch.value.value, 3);
   const multi = (await answerHostCall(host, call(56, ['c', 'm', PSObject.list([choice('a')]), PSObject.list([])]))) as { value: PSObject };
   assert.ok(multi.value.collection instanceof PSList);
   assert.match(serialize(multi.value), /Collection`1\[\[System.Int32.*<I32>0<\/I32><I32>2<\/I32>/);
@@ -48,7 +60,16 @@ test('answers carry exact .NET types', async () => {
 });
 
 test('Prompt without a prompt handler reads one line per field; dictionary answer', async () => {
-  const field = new PSObject({ extended: [['name', 'Name'], ['label', ''], ['parameterTypeFullName', 'System.String'], ['helpMessage', ''], ['isMandatory', true], ['defaultValue', null]] });
+  const field = new PSObject({
+    extended: [
+      ['name', 'Name'],
+      ['label', ''],
+      ['parameterTypeFullName', 'System.String'],
+      ['helpMessage', ''],
+      ['isMandatory', true],
+      ['defaultValue', null],
+    ],
+  });
   const r = (await answerHostCall(host, call(23, ['', '', PSObject.list([field])]))) as { value: PSObject };
   assert.ok(r.value.collection instanceof PSDict);
   assert.equal((r.value.collection as PSDict).get('Name'), 'line');
@@ -61,6 +82,15 @@ test('void methods need no answer; missing handlers give an error answer', async
   assert.equal(await answerHostCall(undefined, call(20, [new PSPrimitive('I64', 0n), null])), undefined);
   const e = await answerHostCall({}, call(11));
   assert.ok(e && 'error' in e && /does not support ReadLine/.test(e.error));
-  const thrown = await answerHostCall({ ui: { readLine: () => { throw new Error('user cancelled'); } } }, call(11));
+  const thrown = await answerHostCall(
+    {
+      ui: {
+        readLine: () => {
+          throw new Error('user cancelled');
+        },
+      },
+    },
+    call(11),
+  );
   assert.deepEqual(thrown, { error: 'user cancelled' });
 });

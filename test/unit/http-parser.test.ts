@@ -10,8 +10,9 @@ import { selfSigned } from '../helpers/server-fixture.js';
 
 const two = Buffer.from(
   'HTTP/1.1 401 \r\nWWW-Authenticate: Negotiate\r\nWWW-Authenticate: Basic realm="WSMAN"\r\nContent-Length: 0\r\n\r\n' +
-  'HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n' +
-  'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom');
+    'HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nX-Trailer: 1\r\n\r\n' +
+    'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 4\r\nConnection: close\r\n\r\nboom',
+);
 
 function check(rs: ReturnType<HttpResponseParser['feed']>) {
   assert.equal(rs.length, 3);
@@ -19,7 +20,8 @@ function check(rs: ReturnType<HttpResponseParser['feed']>) {
   assert.deepEqual(rs[0]!.headers.get('www-authenticate'), ['Negotiate', 'Basic realm="WSMAN"']);
   assert.equal(Buffer.from(rs[1]!.body).toString(), 'hello, world');
   assert.equal(header(rs[1]!, 'Content-Type'), 'application/soap+xml;charset=UTF-8');
-  assert.equal(rs[2]!.status, 500); assert.equal(rs[2]!.close, true);
+  assert.equal(rs[2]!.status, 500);
+  assert.equal(rs[2]!.close, true);
   assert.equal(Buffer.from(rs[2]!.body).toString(), 'boom');
 }
 
@@ -30,7 +32,8 @@ test('whole input and every two-way split give the same responses', () => {
     check([...p.feed(two.subarray(0, i)), ...p.feed(two.subarray(i))]);
     assert.ok(p.idle);
   }
-  const p = new HttpResponseParser(); const out = [];
+  const p = new HttpResponseParser();
+  const out = [];
   for (const b of two) out.push(...p.feed(Buffer.from([b])));
   check(out);
 });
@@ -45,8 +48,14 @@ test('until-close bodies finish on end(); truncation is an error', () => {
 });
 
 test('bad input -> RemoteProtocolError', () => {
-  const bad = ['SSH-2.0-OpenSSH\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
-    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n', 'HTTP/1.1 200 OK\r\nno colon\r\n\r\n', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc'];
+  const bad = [
+    'SSH-2.0-OpenSSH\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n',
+    'HTTP/1.1 200 OK\r\nno colon\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nabc',
+  ];
   for (const b of bad) assert.throws(() => new HttpResponseParser().feed(Buffer.from(b)), RemoteProtocolError, b);
   assert.throws(() => new HttpResponseParser().feed(Buffer.alloc(70000, 0x41)), RemoteProtocolError);
   assert.throws(() => new HttpResponseParser(10).feed(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\n')), RemoteProtocolError);
@@ -58,18 +67,28 @@ test('random bytes never crash the parser (typed error or need-more)', () => {
   for (let i = 0; i < 500; i++) {
     const base = Buffer.from(two);
     for (let k = 0; k < 5; k++) base[Math.floor(rnd() * base.length)] = Math.floor(rnd() * 256);
-    try { new HttpResponseParser(1 << 20).feed(base); } catch (e) { assert.ok(e instanceof RemoteProtocolError, String(e)); }
+    try {
+      new HttpResponseParser(1 << 20).feed(base);
+    } catch (e) {
+      assert.ok(e instanceof RemoteProtocolError, String(e));
+    }
   }
 });
 
 test('WWW-Authenticate challenges and fingerprints', () => {
-  assert.deepEqual(parseChallenges(['Negotiate TlRMTVNTUAACAAAA', 'Basic realm="WSMAN"', 'CredSSP']),
-    [{ scheme: 'Negotiate', token: 'TlRMTVNTUAACAAAA' }, { scheme: 'Basic', token: undefined }, { scheme: 'CredSSP', token: undefined }]);
+  assert.deepEqual(parseChallenges(['Negotiate TlRMTVNTUAACAAAA', 'Basic realm="WSMAN"', 'CredSSP']), [
+    { scheme: 'Negotiate', token: 'TlRMTVNTUAACAAAA' },
+    { scheme: 'Basic', token: undefined },
+    { scheme: 'CredSSP', token: undefined },
+  ]);
   assert.deepEqual(parseChallenges(['Negotiate oRswGaADCgEAoxIEEAEAAAA=']), [{ scheme: 'Negotiate', token: 'oRswGaADCgEAoxIEEAEAAAA=' }]);
   const hex = 'ab'.repeat(32);
   assert.deepEqual(Buffer.from(parseFingerprint(`SHA256:${hex}`)).toString('hex'), hex);
   assert.deepEqual(Buffer.from(parseFingerprint(`sha256:${hex.match(/../g)!.join(':')}`)).toString('hex'), hex);
-  assert.deepEqual(Buffer.from(parseFingerprint(`SHA256:${Buffer.from(hex, 'hex').toString('base64').replace(/=$/, '')}`)).toString('hex'), hex);
+  assert.deepEqual(
+    Buffer.from(parseFingerprint(`SHA256:${Buffer.from(hex, 'hex').toString('base64').replace(/=$/, '')}`)).toString('hex'),
+    hex,
+  );
   assert.throws(() => parseFingerprint('MD5:abc'), InvalidArgumentError);
 });
 

@@ -24,13 +24,55 @@ test('RFC 3961 A.1 n-fold vectors', () => {
 
 test('RFC 3962 B string-to-key vectors (aes128 and aes256)', () => {
   const v: Array<[number, string, Uint8Array, string, string]> = [
-    [1, 'password', utf8('ATHENA.MIT.EDUraeburn'), '42263c6e89f4fc28b8df68ee09799f15', 'fe697b52bc0d3ce14432ba036a92e65bbb52280990a2fa27883998d72af30161'],
-    [2, 'password', utf8('ATHENA.MIT.EDUraeburn'), 'c651bf29e2300ac27fa469d693bdda13', 'a2e16d16b36069c135d5e9d2e25f896102685618b95914b467c67622225824ff'],
-    [1200, 'password', utf8('ATHENA.MIT.EDUraeburn'), '4c01cd46d632d01e6dbe230a01ed642a', '55a6ac740ad17b4846941051e1e8b0a7548d93b0ab30a8bc3ff16280382b8c2a'],
-    [5, 'password', fromHex('1234567878563412'), 'e9b23d52273747dd5c35cb55be619d8e', '97a4e786be20d81a382d5ebc96d5909cabcdadc87ca48f574504159f16c36e31'],
-    [1200, 'X'.repeat(64), utf8('pass phrase equals block size'), '59d1bb789a828b1aa54ef9c2883f69ed', '89adee3608db8bc71f1bfbfe459486b05618b70cbae22092534e56c553ba4b34'],
-    [1200, 'X'.repeat(65), utf8('pass phrase exceeds block size'), 'cb8005dc5f90179a7f02104c0018751d', 'd78c5c9cb872a8c9dad4697f0bb5b2d21496c82beb2caeda2112fceea057401b'],
-    [50, '\u{1D11E}', utf8('EXAMPLE.COMpianist'), 'f149c1f2e154a73452d43e7fe62a56e5', '4b6d9839f84406df1f09cc166db4b83c571848b784a3d6bdc346589a3e393f9e'],
+    [
+      1,
+      'password',
+      utf8('ATHENA.MIT.EDUraeburn'),
+      '42263c6e89f4fc28b8df68ee09799f15',
+      'fe697b52bc0d3ce14432ba036a92e65bbb52280990a2fa27883998d72af30161',
+    ],
+    [
+      2,
+      'password',
+      utf8('ATHENA.MIT.EDUraeburn'),
+      'c651bf29e2300ac27fa469d693bdda13',
+      'a2e16d16b36069c135d5e9d2e25f896102685618b95914b467c67622225824ff',
+    ],
+    [
+      1200,
+      'password',
+      utf8('ATHENA.MIT.EDUraeburn'),
+      '4c01cd46d632d01e6dbe230a01ed642a',
+      '55a6ac740ad17b4846941051e1e8b0a7548d93b0ab30a8bc3ff16280382b8c2a',
+    ],
+    [
+      5,
+      'password',
+      fromHex('1234567878563412'),
+      'e9b23d52273747dd5c35cb55be619d8e',
+      '97a4e786be20d81a382d5ebc96d5909cabcdadc87ca48f574504159f16c36e31',
+    ],
+    [
+      1200,
+      'X'.repeat(64),
+      utf8('pass phrase equals block size'),
+      '59d1bb789a828b1aa54ef9c2883f69ed',
+      '89adee3608db8bc71f1bfbfe459486b05618b70cbae22092534e56c553ba4b34',
+    ],
+    [
+      1200,
+      'X'.repeat(65),
+      utf8('pass phrase exceeds block size'),
+      'cb8005dc5f90179a7f02104c0018751d',
+      'd78c5c9cb872a8c9dad4697f0bb5b2d21496c82beb2caeda2112fceea057401b',
+    ],
+    [
+      50,
+      '\u{1D11E}',
+      utf8('EXAMPLE.COMpianist'),
+      'f149c1f2e154a73452d43e7fe62a56e5',
+      '4b6d9839f84406df1f09cc166db4b83c571848b784a3d6bdc346589a3e393f9e',
+    ],
   ];
   for (const [iter, pass, salt, k128, k256] of v) {
     const p = Uint8Array.of(iter >>> 24, (iter >>> 16) & 255, (iter >>> 8) & 255, iter & 255);
@@ -48,7 +90,10 @@ test('RFC 3962 B AES-128 CTS vectors ("chicken teriyaki", IV 0), both directions
     [32, '39312523a78662d5be7fcbcc98ebf5a897687268d6ecccc0c07b25e25ecfe584'],
     [47, '97687268d6ecccc0c07b25e25ecfe584b3fffd940c16a18c1b5549d2f838029e39312523a78662d5be7fcbcc98ebf5'],
     [48, '97687268d6ecccc0c07b25e25ecfe5849dad8bbb96c4cdc03bc103e1a194bbd839312523a78662d5be7fcbcc98ebf5a8'],
-    [64, '97687268d6ecccc0c07b25e25ecfe58439312523a78662d5be7fcbcc98ebf5a84807efe836ee89a526730dbc2f7bc8409dad8bbb96c4cdc03bc103e1a194bbd8'],
+    [
+      64,
+      '97687268d6ecccc0c07b25e25ecfe58439312523a78662d5be7fcbcc98ebf5a84807efe836ee89a526730dbc2f7bc8409dad8bbb96c4cdc03bc103e1a194bbd8',
+    ],
   ];
   for (const [n, out] of v) {
     assert.equal(toHex(ctsEncrypt(key, full.subarray(0, n))), out, `encrypt ${n} bytes`);
@@ -73,18 +118,55 @@ test('RFC 8009 A: string-to-key, key derivation, encryption and checksum vectors
   assert.equal(toHex(kdfHmacSha2('sha256', b128, fromHex('0000000255'), 128)), '9fda0e56ab2d85e1569a688696c26a6c');
   const b256 = fromHex('6d404d37faf79f9df0d33568d320669800eb4836472ea8a026d16b7182460c52');
   assert.equal(toHex(kdfHmacSha2('sha384', b256, fromHex('0000000299'), 192)), 'ef5718be86cc84963d8bbb5031e9f5c4ba41f28faf69e73d');
-  assert.equal(toHex(kdfHmacSha2('sha384', b256, fromHex('00000002aa'), 256)), '56ab22bee63d82d7bc5227f6773f8ea7a5eb1c825160c38312980c442e5c7e49');
+  assert.equal(
+    toHex(kdfHmacSha2('sha384', b256, fromHex('00000002aa'), 256)),
+    '56ab22bee63d82d7bc5227f6773f8ea7a5eb1c825160c38312980c442e5c7e49',
+  );
   const enc: Array<[number, Uint8Array, string, string, string]> = [
     [19, b128, '', '7e5895eaf2672435bad817f545a37148', 'ef85fb890bb8472f4dab20394dca781dad877eda39d50c870c0d5a0a8e48c718'],
-    [19, b128, '000102030405', '7bca285e2fd4130fb55b1a5c83bc5b24', '84d7f30754ed987bab0bf3506beb09cfb55402cef7e6877ce99e247e52d16ed4421dfdf8976c'],
-    [19, b128, '000102030405060708090a0b0c0d0e0f', '56ab21713ff62c0a1457200f6fa9948f', '3517d640f50ddc8ad3628722b3569d2ae07493fa8263254080ea65c1008e8fc295fb4852e7d83e1e7c48c37eebe6b0d3'],
-    [19, b128, '000102030405060708090a0b0c0d0e0f1011121314', 'a7a4e29a4728ce10664fb64e49ad3fac', '720f73b18d9859cd6ccb4346115cd336c70f58edc0c4437c5573544c31c813bce1e6d072c186b39a413c2f92ca9b8334a287ffcbfc'],
+    [
+      19,
+      b128,
+      '000102030405',
+      '7bca285e2fd4130fb55b1a5c83bc5b24',
+      '84d7f30754ed987bab0bf3506beb09cfb55402cef7e6877ce99e247e52d16ed4421dfdf8976c',
+    ],
+    [
+      19,
+      b128,
+      '000102030405060708090a0b0c0d0e0f',
+      '56ab21713ff62c0a1457200f6fa9948f',
+      '3517d640f50ddc8ad3628722b3569d2ae07493fa8263254080ea65c1008e8fc295fb4852e7d83e1e7c48c37eebe6b0d3',
+    ],
+    [
+      19,
+      b128,
+      '000102030405060708090a0b0c0d0e0f1011121314',
+      'a7a4e29a4728ce10664fb64e49ad3fac',
+      '720f73b18d9859cd6ccb4346115cd336c70f58edc0c4437c5573544c31c813bce1e6d072c186b39a413c2f92ca9b8334a287ffcbfc',
+    ],
     [20, b256, '', 'f764e9fa15c276478b2c7d0c4e5f58e4', '41f53fa5bfe7026d91faf9be959195a058707273a96a40f0a01960621ac612748b9bbfbe7eb4ce3c'],
-    [20, b256, '000102030405', 'b80d3251c1f6471494256ffe712d0b9a', '4ed7b37c2bcac8f74f23c1cf07e62bc7b75fb3f637b9f559c7f664f69eab7b6092237526ea0d1f61cb20d69d10f2'],
-    [20, b256, '000102030405060708090a0b0c0d0e0f1011121314', '763e65367e864f02f55153c7e3b58af1', '40013e2df58e8751957d2878bcd2d6fe101ccfd556cb1eae79db3c3ee86429f2b2a602ac86fef6ecb647d6295fae077a1feb517508d2c16b4192e01f62'],
+    [
+      20,
+      b256,
+      '000102030405',
+      'b80d3251c1f6471494256ffe712d0b9a',
+      '4ed7b37c2bcac8f74f23c1cf07e62bc7b75fb3f637b9f559c7f664f69eab7b6092237526ea0d1f61cb20d69d10f2',
+    ],
+    [
+      20,
+      b256,
+      '000102030405060708090a0b0c0d0e0f1011121314',
+      '763e65367e864f02f55153c7e3b58af1',
+      '40013e2df58e8751957d2878bcd2d6fe101ccfd556cb1eae79db3c3ee86429f2b2a602ac86fef6ecb647d6295fae077a1feb517508d2c16b4192e01f62',
+    ],
   ];
   for (const [etype, key, plain, conf, out] of enc) {
-    assert.equal(toHex(profile(etype).encrypt(key, 2, fromHex(plain), fromHex(conf))), out, `etype ${etype} encrypt ${plain.length / 2} bytes`);
+    assert.equal(
+      toHex(profile(etype).encrypt(key, 2, fromHex(plain), fromHex(conf))),
+      out,
+      `etype ${etype} encrypt ${plain.length / 2} bytes`,
+    );
     assert.equal(toHex(profile(etype).decrypt(key, 2, fromHex(out))), plain);
   }
   const data = fromHex('000102030405060708090a0b0c0d0e0f1011121314');

@@ -27,6 +27,7 @@ test('MD4: padding boundaries (55, 56, 63, 64, 65 bytes) are deterministic and d
   for (const n of [55, 56, 57, 63, 64, 65, 119, 120, 128]) {
     const h = toHex(md4(new Uint8Array(n).fill(0x61)));
     assert.equal(h.length, 32);
-    assert.ok(!seen.has(h)); seen.add(h);
+    assert.ok(!seen.has(h));
+    seen.add(h);
   }
 });

@@ -4,13 +4,22 @@ import assert from 'node:assert/strict';
 import { toHex, utf16le } from '../../src/util/bytes.js';
 import { NegotiateFlags as F, AvId } from '../../src/auth/ntlm/flags.js';
 import {
-  decodeAuthenticate, decodeAvPairs, decodeChallenge, decodeNegotiate, encodeAuthenticate, encodeAvPairs, encodeChallenge,
-  encodeNegotiate, isNtlmToken,
+  decodeAuthenticate,
+  decodeAvPairs,
+  decodeChallenge,
+  decodeNegotiate,
+  encodeAuthenticate,
+  encodeAvPairs,
+  encodeChallenge,
+  encodeNegotiate,
+  isNtlmToken,
 } from '../../src/auth/ntlm/messages.js';
 import { NtlmInitiator, INITIATOR_FLAGS } from '../../src/auth/ntlm/initiator.js';
 import { NtlmAcceptor } from '../../src/auth/ntlm/acceptor.js';
 
-const users = { lookup: (d: string, u: string) => (u.toLowerCase() === 'alice' ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined) };
+const users = {
+  lookup: (d: string, u: string) => (u.toLowerCase() === 'alice' ? { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' } : undefined),
+};
 
 test('NEGOTIATE: always 40 bytes with VERSION (gss-ntlmssp refuses the 32-byte form); Windows flags 0xE20882B7', () => {
   const b = encodeNegotiate({ flags: INITIATOR_FLAGS });
@@ -21,11 +30,15 @@ test('NEGOTIATE: always 40 bytes with VERSION (gss-ntlmssp refuses the 32-byte f
   assert.equal(d.flags >>> 0, 0xe20882b7);
   assert.deepEqual(d.version, { major: 10, minor: 0, build: 17763, revision: 15 });
   const withNames = decodeNegotiate(encodeNegotiate({ flags: F.UNICODE, domainName: 'EXAMPLE', workstation: 'WS1' }));
-  assert.equal(withNames.domainName, 'EXAMPLE'); assert.equal(withNames.workstation, 'WS1');
+  assert.equal(withNames.domainName, 'EXAMPLE');
+  assert.equal(withNames.workstation, 'WS1');
 });
 
 test('AV_PAIR list round trip; EOL terminates; a missing EOL at the end is tolerated', () => {
-  const pairs = [{ id: AvId.NbDomainName, value: utf16le('EXAMPLE') }, { id: AvId.Timestamp, value: new Uint8Array(8).fill(1) }];
+  const pairs = [
+    { id: AvId.NbDomainName, value: utf16le('EXAMPLE') },
+    { id: AvId.Timestamp, value: new Uint8Array(8).fill(1) },
+  ];
   const b = encodeAvPairs(pairs);
   assert.equal(toHex(b.subarray(b.length - 4)), '00000000');
   assert.deepEqual(decodeAvPairs(b), pairs);
@@ -34,7 +47,12 @@ test('AV_PAIR list round trip; EOL terminates; a missing EOL at the end is toler
 
 test('CHALLENGE with OEM and UNICODE together (FreeRDP): strings read as UNICODE, the initiator answers in UNICODE', async () => {
   const flags = (INITIATOR_FLAGS | F.TARGET_INFO) >>> 0; // has both OEM and UNICODE
-  const ch = encodeChallenge({ flags, targetName: 'SERVER', serverChallenge: new Uint8Array(8).fill(7), targetInfo: [{ id: AvId.NbDomainName, value: utf16le('SERVER') }] });
+  const ch = encodeChallenge({
+    flags,
+    targetName: 'SERVER',
+    serverChallenge: new Uint8Array(8).fill(7),
+    targetInfo: [{ id: AvId.NbDomainName, value: utf16le('SERVER') }],
+  });
   assert.equal(decodeChallenge(ch).targetName, 'SERVER');
   const ini = new NtlmInitiator({ credentials: { username: 'EXAMPLE\\alice', password: 'x' } });
   await ini.step();
@@ -63,13 +81,21 @@ test('an OEM-only client (no UNICODE) still authenticates: strings in OEM both w
 
 test('AUTHENTICATE round trip: fields, Version, MIC slot at 72 (payload at 88)', () => {
   const m = {
-    flags: (F.UNICODE | F.NTLM | F.VERSION) >>> 0, lmChallengeResponse: new Uint8Array(24), ntChallengeResponse: new Uint8Array(48).fill(2),
-    domainName: 'EXAMPLE', userName: 'alice', workstation: 'WS', encryptedRandomSessionKey: new Uint8Array(16).fill(3), mic: new Uint8Array(16).fill(9),
+    flags: (F.UNICODE | F.NTLM | F.VERSION) >>> 0,
+    lmChallengeResponse: new Uint8Array(24),
+    ntChallengeResponse: new Uint8Array(48).fill(2),
+    domainName: 'EXAMPLE',
+    userName: 'alice',
+    workstation: 'WS',
+    encryptedRandomSessionKey: new Uint8Array(16).fill(3),
+    mic: new Uint8Array(16).fill(9),
   };
   const b = encodeAuthenticate(m);
   const d = decodeAuthenticate(b);
   assert.equal(d.payloadOffset, 88);
   assert.equal(toHex(d.mic!), '09'.repeat(16));
-  assert.equal(d.userName, 'alice'); assert.equal(d.domainName, 'EXAMPLE'); assert.equal(d.workstation, 'WS');
+  assert.equal(d.userName, 'alice');
+  assert.equal(d.domainName, 'EXAMPLE');
+  assert.equal(d.workstation, 'WS');
   assert.equal(toHex(d.encryptedRandomSessionKey), '03'.repeat(16));
 });

@@ -4,31 +4,62 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { fromHex, toHex, utf16le, concatBytes } from '../../src/util/bytes.js';
 import {
-  ntHash, ntowfv2, ntProofStr, lmv2Response, sessionBaseKey, signKey, sealKey, channelBindingsHash, encodeChannelBindings,
+  ntHash,
+  ntowfv2,
+  ntProofStr,
+  lmv2Response,
+  sessionBaseKey,
+  signKey,
+  sealKey,
+  channelBindingsHash,
+  encodeChannelBindings,
 } from '../../src/auth/ntlm/crypto.js';
 import { rc4 } from '../../src/crypto/rc4.js';
 import { NtlmSession } from '../../src/auth/ntlm/security.js';
 import { NegotiateFlags as F } from '../../src/auth/ntlm/flags.js';
 import {
-  decodeAuthenticate, decodeChallenge, encodeClientChallenge, decodeAvPairs, encodeNegotiate,
+  decodeAuthenticate,
+  decodeChallenge,
+  encodeClientChallenge,
+  decodeAvPairs,
+  encodeNegotiate,
 } from '../../src/auth/ntlm/messages.js';
 import { NtlmInitiator } from '../../src/auth/ntlm/initiator.js';
 import { NtlmAcceptor } from '../../src/auth/ntlm/acceptor.js';
 
 // MS-NLMP 4.2.1 Common Values
-const USER = 'User', DOMAIN = 'Domain', PASSWORD = 'Password';
+const USER = 'User',
+  DOMAIN = 'Domain',
+  PASSWORD = 'Password';
 const RANDOM_SESSION_KEY = fromHex('55'.repeat(16));
 const TIME = new Uint8Array(8);
 const CLIENT_CHALLENGE = fromHex('aa'.repeat(8));
 const SERVER_CHALLENGE = fromHex('0123456789abcdef');
 // MS-NLMP 4.2.4 NTLMv2 Authentication flags
-const FLAGS_424 = (F.KEY_EXCH | F.NEGOTIATE_56 | F.NEGOTIATE_128 | F.VERSION | F.TARGET_INFO | F.EXTENDED_SESSIONSECURITY |
-  F.TARGET_TYPE_SERVER | F.ALWAYS_SIGN | F.NTLM | F.SEAL | F.SIGN | F.OEM | F.UNICODE) >>> 0;
+const FLAGS_424 =
+  (F.KEY_EXCH |
+    F.NEGOTIATE_56 |
+    F.NEGOTIATE_128 |
+    F.VERSION |
+    F.TARGET_INFO |
+    F.EXTENDED_SESSIONSECURITY |
+    F.TARGET_TYPE_SERVER |
+    F.ALWAYS_SIGN |
+    F.NTLM |
+    F.SEAL |
+    F.SIGN |
+    F.OEM |
+    F.UNICODE) >>>
+  0;
 const AV_PAIRS_424 = fromHex('02000c0044006f006d00610069006e0001000c005300650072007600650072000000' + '0000');
 
 // TargetNameFields Len is 0x0c as in MS-NLMP 4.2.4.3 (the ntlm-auth copy in protocol.md has 0x03 there, a transcription slip).
-const CHALLENGE_424 = fromHex('4e544c4d53535000020000000c000c003800000033828ae20123456789abcdef00000000000000002400240044000000060070170000000f53006500720076006500720002000c0044006f006d00610069006e0001000c0053006500720076006500720000000000');
-const AUTHENTICATE_424 = fromHex('4e544c4d5353500003000000180018006c00000054005400840000000c000c00480000000800080054000000100010005c00000010001000d8000000358288e20501280a0000000f44006f006d00610069006e00550073006500720043004f004d005000550054004500520086c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa68cd0ab851e51c96aabc927bebef6a1c01010000000000000000000000000000aaaaaaaaaaaaaaaa0000000002000c0044006f006d00610069006e0001000c005300650072007600650072000000000000000000c5dad2544fc9799094ce1ce90bc9d03e');
+const CHALLENGE_424 = fromHex(
+  '4e544c4d53535000020000000c000c003800000033828ae20123456789abcdef00000000000000002400240044000000060070170000000f53006500720076006500720002000c0044006f006d00610069006e0001000c0053006500720076006500720000000000',
+);
+const AUTHENTICATE_424 = fromHex(
+  '4e544c4d5353500003000000180018006c00000054005400840000000c000c00480000000800080054000000100010005c00000010001000d8000000358288e20501280a0000000f44006f006d00610069006e00550073006500720043004f004d005000550054004500520086c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa68cd0ab851e51c96aabc927bebef6a1c01010000000000000000000000000000aaaaaaaaaaaaaaaa0000000002000c0044006f006d00610069006e0001000c005300650072007600650072000000000000000000c5dad2544fc9799094ce1ce90bc9d03e',
+);
 
 test('MS-NLMP 4.2.2.1.2 NTOWFv1 and 4.2.4.1.1 NTOWFv2 (ResponseKeyNT)', () => {
   assert.equal(toHex(ntHash(PASSWORD)), 'a4f49c406510bdcab6824ee7c30fd852');
@@ -38,8 +69,17 @@ test('MS-NLMP 4.2.2.1.2 NTOWFv1 and 4.2.4.1.1 NTOWFv2 (ResponseKeyNT)', () => {
 test('MS-NLMP 4.2.4.1.3 temp, 4.2.4.2.2 NTProofStr, 4.2.4.2.1 LMv2, 4.2.4.1.2 SessionBaseKey, 4.2.4.2.3 EncryptedRandomSessionKey', () => {
   const key = ntowfv2(ntHash(PASSWORD), USER, DOMAIN);
   const temp = encodeClientChallenge({ timestamp: TIME, clientChallenge: CLIENT_CHALLENGE, avPairs: decodeAvPairs(AV_PAIRS_424) });
-  assert.equal(toHex(temp), '0101000000000000' + '0000000000000000' + 'aaaaaaaaaaaaaaaa' + '00000000' +
-    '02000c0044006f006d00610069006e00' + '01000c00530065007200760065007200' + '00000000' + '00000000');
+  assert.equal(
+    toHex(temp),
+    '0101000000000000' +
+      '0000000000000000' +
+      'aaaaaaaaaaaaaaaa' +
+      '00000000' +
+      '02000c0044006f006d00610069006e00' +
+      '01000c00530065007200760065007200' +
+      '00000000' +
+      '00000000',
+  );
   const proof = ntProofStr(key, SERVER_CHALLENGE, temp);
   assert.equal(toHex(proof), '68cd0ab851e51c96aabc927bebef6a1c');
   assert.equal(toHex(lmv2Response(key, SERVER_CHALLENGE, CLIENT_CHALLENGE)), '86c35097ac9cec102554764a57cccc19aaaaaaaaaaaaaaaa');
@@ -86,7 +126,8 @@ test('MS-NLMP 4.2.4.3 CHALLENGE_MESSAGE decodes', () => {
 test('MS-NLMP 4.2.4.3 AUTHENTICATE_MESSAGE: our initiator produces the same responses and session key', async () => {
   const randoms = [CLIENT_CHALLENGE, RANDOM_SESSION_KEY];
   const ini = new NtlmInitiator({
-    credentials: { username: `${DOMAIN}\\${USER}`, password: PASSWORD }, workstation: 'COMPUTER',
+    credentials: { username: `${DOMAIN}\\${USER}`, password: PASSWORD },
+    workstation: 'COMPUTER',
     now: () => -11644473600000, // FILETIME 0 (4.2.1 Time)
     random: () => randoms.shift()!,
   });
@@ -97,7 +138,9 @@ test('MS-NLMP 4.2.4.3 AUTHENTICATE_MESSAGE: our initiator produces the same resp
   assert.equal(toHex(auth.ntChallengeResponse), toHex(want.ntChallengeResponse));
   assert.equal(toHex(auth.lmChallengeResponse), toHex(want.lmChallengeResponse));
   assert.equal(toHex(auth.encryptedRandomSessionKey), 'c5dad2544fc9799094ce1ce90bc9d03e');
-  assert.equal(auth.userName, USER); assert.equal(auth.domainName, DOMAIN); assert.equal(auth.workstation, 'COMPUTER');
+  assert.equal(auth.userName, USER);
+  assert.equal(auth.domainName, DOMAIN);
+  assert.equal(auth.workstation, 'COMPUTER');
   assert.equal(auth.mic !== undefined && auth.mic.every((b) => b === 0), true, 'no timestamp in target info -> no MIC');
   assert.ok(ini.complete);
   const { header, data } = await ini.wrapWinrm(utf16le('Plaintext'));
@@ -106,7 +149,10 @@ test('MS-NLMP 4.2.4.3 AUTHENTICATE_MESSAGE: our initiator produces the same resp
 });
 
 test('MS-NLMP 4.2.4.3 AUTHENTICATE_MESSAGE: our acceptor verifies the spec message and derives the same keys', async () => {
-  const users = { lookup: (d: string, u: string) => (d.toLowerCase() === 'domain' && u.toLowerCase() === 'user' ? { domain: 'Domain', user: 'User', password: PASSWORD } : undefined) };
+  const users = {
+    lookup: (d: string, u: string) =>
+      d.toLowerCase() === 'domain' && u.toLowerCase() === 'user' ? { domain: 'Domain', user: 'User', password: PASSWORD } : undefined,
+  };
   const acc = new NtlmAcceptor({ userDb: users, random: () => SERVER_CHALLENGE });
   await acc.step(encodeNegotiate({ flags: FLAGS_424 }));
   assert.equal(await acc.step(AUTHENTICATE_424), undefined);
@@ -118,7 +164,10 @@ test('MS-NLMP 4.2.4.3 AUTHENTICATE_MESSAGE: our acceptor verifies the spec messa
 });
 
 test('protocol.md 2.4 channel bindings: tls-server-end-point struct and its MD5', () => {
-  const app = concatBytes(new TextEncoder().encode('tls-server-end-point:'), fromHex('E3CA49271E5089CC48CE82109F1324F41DBEDDC29A777410C738F7868C4FF405'));
+  const app = concatBytes(
+    new TextEncoder().encode('tls-server-end-point:'),
+    fromHex('E3CA49271E5089CC48CE82109F1324F41DBEDDC29A777410C738F7868C4FF405'),
+  );
   const s = encodeChannelBindings({ applicationData: app });
   assert.equal(toHex(s.subarray(0, 20)), '00'.repeat(16) + '35000000');
   assert.equal(toHex(channelBindingsHash({ applicationData: app })), '6ea19df066da4622051f9c4f92c6df74');

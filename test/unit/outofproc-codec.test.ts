@@ -8,10 +8,15 @@ import { utf8 } from '../../src/util/bytes.js';
 const G = '0d4e2b7c-1f0a-4c5e-9b2d-3a4b5c6d7e8f';
 
 test('packets are written exactly as PowerShell writes them', () => {
-  assert.equal(encodePacket({ type: 'Data', stream: 'Default', psGuid: OUTOFPROC_POOL_GUID, data: utf8('hi') }),
-    `<Data Stream='Default' PSGuid='00000000-0000-0000-0000-000000000000'>aGk=</Data>\n`);
+  assert.equal(
+    encodePacket({ type: 'Data', stream: 'Default', psGuid: OUTOFPROC_POOL_GUID, data: utf8('hi') }),
+    `<Data Stream='Default' PSGuid='00000000-0000-0000-0000-000000000000'>aGk=</Data>\n`,
+  );
   assert.equal(encodePacket({ type: 'Command', psGuid: G.toUpperCase() }), `<Command PSGuid='${G}' />\n`);
-  assert.equal(encodePacket({ type: 'Data', stream: 'PromptResponse', psGuid: G, data: utf8('x') }), `<Data Stream='PromptResponse' PSGuid='${G}'>eA==</Data>\n`);
+  assert.equal(
+    encodePacket({ type: 'Data', stream: 'PromptResponse', psGuid: G, data: utf8('x') }),
+    `<Data Stream='PromptResponse' PSGuid='${G}'>eA==</Data>\n`,
+  );
   assert.throws(() => encodePacket({ type: 'Data', stream: 'Default', psGuid: G, data: new Uint8Array(0) }));
 });
 
@@ -26,20 +31,35 @@ test('decode: every packet kind, both quote styles, several per line', () => {
 });
 
 test('decoder splits lines at any chunk boundary, CRLF tolerated', () => {
-  const text = encodePacket({ type: 'Data', stream: 'Default', psGuid: G, data: utf8('hello') }) + `<CloseAck PSGuid='${G}' />\r\n` + encodePacket({ type: 'SignalAck', psGuid: G });
+  const text =
+    encodePacket({ type: 'Data', stream: 'Default', psGuid: G, data: utf8('hello') }) +
+    `<CloseAck PSGuid='${G}' />\r\n` +
+    encodePacket({ type: 'SignalAck', psGuid: G });
   const bytes = utf8(text);
   for (let i = 0; i <= bytes.length; i++) {
     const d = new OutOfProcDecoder();
     const got = [...d.push(bytes.subarray(0, i)), ...d.push(bytes.subarray(i))];
-    assert.deepEqual(got.map((p) => p.type), ['Data', 'CloseAck', 'SignalAck'], `split ${i}`);
+    assert.deepEqual(
+      got.map((p) => p.type),
+      ['Data', 'CloseAck', 'SignalAck'],
+      `split ${i}`,
+    );
   }
 });
 
 test('bad lines are RemoteProtocolError', () => {
   const bad = [
-    'hello', `<Data PSGuid='${G}'>aGk=</Data>`, `<Data Stream='Default' PSGuid='${G}'></Data>`, `<Data Stream='Other' PSGuid='${G}'>aGk=</Data>`,
-    `<Data Stream='Default' PSGuid='${G}'>!!</Data>`, `<Foo PSGuid='${G}' />`, `<Close />`, `<Close PSGuid='nope' />`,
-    `<Close PSGuid='${G}' X='1' />`, `<Data Stream='Default' PSGuid='${G}'>aGk=`, `<Close PSGuid='${G}'>x</Close>`,
+    'hello',
+    `<Data PSGuid='${G}'>aGk=</Data>`,
+    `<Data Stream='Default' PSGuid='${G}'></Data>`,
+    `<Data Stream='Other' PSGuid='${G}'>aGk=</Data>`,
+    `<Data Stream='Default' PSGuid='${G}'>!!</Data>`,
+    `<Foo PSGuid='${G}' />`,
+    `<Close />`,
+    `<Close PSGuid='nope' />`,
+    `<Close PSGuid='${G}' X='1' />`,
+    `<Data Stream='Default' PSGuid='${G}'>aGk=`,
+    `<Close PSGuid='${G}'>x</Close>`,
   ];
   for (const l of bad) assert.throws(() => decodePacketLine(l), RemoteProtocolError, l);
 });

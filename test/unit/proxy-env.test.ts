@@ -10,7 +10,12 @@ import { InvalidArgumentError, noProxyMatches, parseJumpHost, parseProxyUrl, pro
 const T = (https: boolean, host = 'win1.example.test', port = https ? 5986 : 5985) => ({ https, host, port });
 
 test('parseProxyUrl: schemes, default port, credentials (percent-decoded), label without secrets', () => {
-  assert.deepEqual(parseProxyUrl('http://proxy.example.test:3128', {}), { kind: 'http', host: 'proxy.example.test', port: 3128, label: 'http://proxy.example.test:3128' });
+  assert.deepEqual(parseProxyUrl('http://proxy.example.test:3128', {}), {
+    kind: 'http',
+    host: 'proxy.example.test',
+    port: 3128,
+    label: 'http://proxy.example.test:3128',
+  });
   assert.equal(parseProxyUrl('proxy:8080', {}).kind, 'http');
   assert.equal(parseProxyUrl('http://proxy', {}).port, 1080);
   const s = parseProxyUrl('http://us%40er:p%3Ass@[::1]:3128', {});
@@ -19,7 +24,10 @@ test('parseProxyUrl: schemes, default port, credentials (percent-decoded), label
   assert.equal(parseProxyUrl('socks5h://127.0.0.1:1080', {}).kind, 'socks5h');
   assert.equal(parseProxyUrl('http://u@p:1', { WINRM_PROXY_PASSWORD: 'from-env' }).password, 'from-env');
   assert.throws(() => parseProxyUrl('ftp://p:1', {}), InvalidArgumentError);
-  assert.throws(() => parseProxyUrl('http://u:Secret-1@', {}), (e: unknown) => e instanceof InvalidArgumentError && !/Secret-1/.test((e as Error).message));
+  assert.throws(
+    () => parseProxyUrl('http://u:Secret-1@', {}),
+    (e: unknown) => e instanceof InvalidArgumentError && !/Secret-1/.test((e as Error).message),
+  );
 });
 
 test('proxyFor: explicit beats the environment; "" and false mean none', () => {

@@ -16,13 +16,16 @@ import { fromUtf8, toBase64 } from '../../src/util/bytes.js';
 
 const RPID = '11111111-2222-3333-4444-555555555555';
 const PID = 'AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE';
-const msg = (type: number, data: string, pid?: string) => encodeMessage({ destination: Destination.Client, messageType: type, rpid: RPID, pid, data });
+const msg = (type: number, data: string, pid?: string) =>
+  encodeMessage({ destination: Destination.Client, messageType: type, rpid: RPID, pid, data });
 const line = (guid: string, frag: Uint8Array) => `<Data Stream='Default' PSGuid='${guid.toLowerCase()}'>${toBase64(frag)}</Data>`;
 
 /** A fake pwsh: prints `lines` after its first stdin line, acks Command/Close, then waits for EOF. */
 function fakePwsh(dir: string, lines: string[]): string {
   const p = join(dir, 'fake-pwsh');
-  writeFileSync(p, `#!${process.execPath}
+  writeFileSync(
+    p,
+    `#!${process.execPath}
 const out = ${JSON.stringify(lines)};
 let first = true;
 require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
@@ -32,7 +35,8 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   const d = /^<Data Stream='\\w+' PSGuid='([^']+)'/.exec(l);
   if (d) process.stdout.write("<DataAck PSGuid='" + d[1] + "' />\\n");
 }).on('close', () => process.exit(0));
-`);
+`,
+  );
   chmodSync(p, 0o755);
   return p;
 }
@@ -40,7 +44,14 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
 function reassemble(chunks: Uint8Array[]): Array<{ type: number; text: string }> {
   const d = new Defragmenter();
   const out: Array<{ type: number; text: string }> = [];
-  for (const c of chunks) for (const f of decodeFragments(c)) { const b = d.add(f); if (b) { const m = decodeMessage(b); out.push({ type: m.messageType, text: fromUtf8(m.data) }); } }
+  for (const c of chunks)
+    for (const f of decodeFragments(c)) {
+      const b = d.add(f);
+      if (b) {
+        const m = decodeMessage(b);
+        out.push({ type: m.messageType, text: fromUtf8(m.data) });
+      }
+    }
   return out;
 }
 
@@ -81,14 +92,20 @@ test('re-split, partial delivery, rewind for a new client, terminal state, acks'
       if (r.terminalDelivered) break;
     }
     const msgs = reassemble(rest);
-    assert.deepEqual(msgs.map((m) => m.type), [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE]);
+    assert.deepEqual(
+      msgs.map((m) => m.type),
+      [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE],
+    );
     assert.equal(msgs[0]!.text, `<S>${big}</S>`);
     assert.equal(msgs[1]!.text, '<S>two</S>');
     assert.equal(b.target(PID).frags.length, 0, 'everything delivered whole was dropped');
     b.rewind();
     assert.equal(b.take(PID, 100_000).fragments, 0, 'nothing is handed out twice');
     await b.closePipeline(PID);
-  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
   assert.ok(b.exited);
 });
 
@@ -103,13 +120,18 @@ test('a child that writes garbage is stopped; later calls get a typed error', as
     await until(() => b.exited);
     assert.ok(logs.some((l) => /not OutOfProc framing/.test(l)));
     await assert.rejects(b.command(PID), /exited/);
-  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 /** A fake pwsh that acks Command and Close, floods one pipeline after its Command, and on Signal sends Stopped (no SignalAck). */
 function floodingPwsh(dir: string, floodPid: string, line: string, count: number, stopped: string): string {
   const p = join(dir, 'flood-pwsh');
-  writeFileSync(p, `#!${process.execPath}
+  writeFileSync(
+    p,
+    `#!${process.execPath}
 const flood = ${JSON.stringify(floodPid.toLowerCase())}, line = ${JSON.stringify(line)}, stopped = ${JSON.stringify(stopped)};
 require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
   const m = /^<(Command|Close|Signal) PSGuid='([^']+)'/.exec(l);
@@ -118,7 +140,8 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
   if (m[1] === 'Command' && m[2] === flood) for (let i = 0; i < ${count}; i++) process.stdout.write(line + '\\n'); // blocks while the bridge pauses
 }).on('close', () => process.exit(0));
-`);
+`,
+  );
   chmodSync(p, 0o755);
   return p;
 }
@@ -144,13 +167,24 @@ test('a command with more unread output than its bound pauses pwsh; a stop drops
     assert.equal(b.outputPaused, false, 'the stop dropped the unread output: pwsh runs again at once');
     assert.equal(b.target(PID).bytes, 0);
     let ackState = 'pending';
-    acked.then(() => { ackState = 'acked'; }, () => { ackState = 'failed'; });
+    acked.then(
+      () => {
+        ackState = 'acked';
+      },
+      () => {
+        ackState = 'failed';
+      },
+    );
     // the shell is usable: the rest of the flood is dropped as it arrives, another command is acknowledged
     await b.command(PID2);
     await until(() => b.target(PID).terminal);
     const rest: Uint8Array[] = [];
     for (let r = b.take(PID, 1 << 20); r.fragments; r = b.take(PID, 1 << 20)) rest.push(r.data);
-    assert.deepEqual(reassemble(rest).map((m) => m.type), [MessageType.PIPELINE_STATE], 'only the final state is kept after the stop');
+    assert.deepEqual(
+      reassemble(rest).map((m) => m.type),
+      [MessageType.PIPELINE_STATE],
+      'only the final state is kept after the stop',
+    );
     assert.ok(b.target(PID).droppedBytes > 16 * 1024 * 1024, `${b.target(PID).droppedBytes} bytes dropped`);
     assert.equal(ackState, 'pending', 'pwsh never acknowledged the Signal; nobody waited for it');
     // a closed command: its unread output goes, late output is not kept, the id can be used again
@@ -161,7 +195,10 @@ test('a command with more unread output than its bound pauses pwsh; a stop drops
     assert.equal(b.hasTarget(PID2), false);
     await b.command(PID2);
     assert.equal(b.hasTarget(PID2), true, 'a closed id can be used again');
-  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('one output object larger than the 16 MiB pause mark still arrives whole (delivered fragments do not hold back its rest)', async () => {
@@ -172,20 +209,34 @@ test('one output object larger than the 16 MiB pause mark still arrives whole (d
   const lines: string[] = [];
   const room = 32 * 1024 - 21;
   for (let off = 0, fid = 0n; off < blob.length; off += room, fid++) {
-    lines.push(line(PID, encodeFragment({ objectId: 7n, fragmentId: fid, start: off === 0, end: off + room >= blob.length, blob: blob.subarray(off, off + room) })));
+    lines.push(
+      line(
+        PID,
+        encodeFragment({
+          objectId: 7n,
+          fragmentId: fid,
+          start: off === 0,
+          end: off + room >= blob.length,
+          blob: blob.subarray(off, off + room),
+        }),
+      ),
+    );
   }
   lines.push(line(PID, encodeFragment({ objectId: 8n, fragmentId: 0n, start: true, end: true, blob: done })));
   const data = join(dir, 'out.txt');
   writeFileSync(data, lines.join('\n') + '\n');
   const p = join(dir, 'fake-pwsh');
-  writeFileSync(p, `#!${process.execPath}
+  writeFileSync(
+    p,
+    `#!${process.execPath}
 const fs = require('fs'); let first = true;
 require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
   if (first) { first = false; fs.createReadStream(${JSON.stringify(data)}).pipe(process.stdout, { end: false }); }
   const m = /^<(Command|Close|Signal) PSGuid='([^']+)'/.exec(l);
   if (m) process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
 }).on('close', () => process.exit(0));
-`);
+`,
+  );
   chmodSync(p, 0o755);
   const b = new PsrpBridge({ pwsh: p, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 400_000 });
   try {
@@ -202,7 +253,13 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
       if (!r.fragments) await new Promise((res) => setTimeout(res, 5));
     }
     const msgs = reassemble(got);
-    assert.deepEqual(msgs.map((m) => m.type), [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE]);
+    assert.deepEqual(
+      msgs.map((m) => m.type),
+      [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE],
+    );
     assert.equal(msgs[0]!.text.length, size + 7);
-  } finally { await b.stop(); rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

@@ -14,7 +14,10 @@ import { fromBase64, toBase64 } from '../../src/util/bytes.js';
 /** The messages in a payload. */
 function messages(data: Uint8Array) {
   const d = new Defragmenter();
-  return decodeFragments(data).map((f) => d.add(f)).filter((b): b is Uint8Array => !!b).map(decodeMessage);
+  return decodeFragments(data)
+    .map((f) => d.add(f))
+    .filter((b): b is Uint8Array => !!b)
+    .map(decodeMessage);
 }
 let serverObj = 100n;
 function fromServer(pool: ClientRunspacePool, type: MessageType, body: string, pid?: string, max = 32768): Uint8Array {
@@ -25,8 +28,24 @@ function openPool(): ClientRunspacePool {
   const pool = new ClientRunspacePool();
   pool.open();
   pool.dataToSend();
-  pool.receiveData({ data: fromServer(pool, MessageType.SESSION_CAPABILITY, serialize(new PSObject({ extended: [['protocolversion', ps.version('2.3')], ['PSVersion', ps.version('2.0')], ['SerializationVersion', ps.version('1.1.0.1')]] }))) });
-  pool.receiveData({ data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>') });
+  pool.receiveData({
+    data: fromServer(
+      pool,
+      MessageType.SESSION_CAPABILITY,
+      serialize(
+        new PSObject({
+          extended: [
+            ['protocolversion', ps.version('2.3')],
+            ['PSVersion', ps.version('2.0')],
+            ['SerializationVersion', ps.version('1.1.0.1')],
+          ],
+        }),
+      ),
+    ),
+  });
+  pool.receiveData({
+    data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>'),
+  });
   while (pool.nextEvent());
   return pool;
 }
@@ -38,25 +57,43 @@ test('open queues SESSION_CAPABILITY + INIT_RUNSPACEPOOL in one payload; Opened 
   const p = pool.dataToSend()!;
   assert.equal(p.pipelineId, undefined);
   const ms = messages(p.data);
-  assert.deepEqual(ms.map((m) => messageTypeName(m.messageType)), ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL']);
+  assert.deepEqual(
+    ms.map((m) => messageTypeName(m.messageType)),
+    ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL'],
+  );
   assert.ok(ms.every((m) => m.destination === Destination.Server && m.rpid === pool.id));
   const init = deserialize(fromUtf8(ms[1]!.data)) as PSObject;
   assert.equal(init.get('MaxRunspaces'), 3);
   assert.equal(pool.dataToSend(), undefined);
   assert.throws(() => pool.open(), LocalProtocolError);
   assert.throws(() => pool.createPipeline({ statements: [[{ cmd: '1' }]] }), LocalProtocolError);
-  pool.receiveData({ data: fromServer(pool, MessageType.SESSION_CAPABILITY, '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version N="SerializationVersion">1.1.0.1</Version></MS></Obj>') });
+  pool.receiveData({
+    data: fromServer(
+      pool,
+      MessageType.SESSION_CAPABILITY,
+      '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version N="SerializationVersion">1.1.0.1</Version></MS></Obj>',
+    ),
+  });
   assert.equal(pool.state, RunspacePoolState.NegotiationSucceeded);
-  pool.receiveData({ data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>') });
+  pool.receiveData({
+    data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>'),
+  });
   assert.equal(pool.state, RunspacePoolState.Opened);
-  assert.deepEqual([pool.nextEvent()?.type, pool.nextEvent()?.type, pool.nextEvent()], ['SessionCapability', 'RunspacePoolState', undefined]);
+  assert.deepEqual(
+    [pool.nextEvent()?.type, pool.nextEvent()?.type, pool.nextEvent()],
+    ['SessionCapability', 'RunspacePoolState', undefined],
+  );
 });
 
 test('dataToSend packs fragments no larger than asked, down to the minimum', () => {
   for (const max of [22, 23, 100, 1000]) {
-    const pool = new ClientRunspacePool(); pool.open();
+    const pool = new ClientRunspacePool();
+    pool.open();
     const parts: Uint8Array[] = [];
-    for (let p = pool.dataToSend(max); p; p = pool.dataToSend(max)) { assert.ok(p.data.length <= max); parts.push(p.data); }
+    for (let p = pool.dataToSend(max); p; p = pool.dataToSend(max)) {
+      assert.ok(p.data.length <= max);
+      parts.push(p.data);
+    }
     assert.equal(messages(concatBytes(...parts)).length, 2);
   }
   assert.throws(() => new ClientRunspacePool().dataToSend(21), LocalProtocolError);
@@ -64,7 +101,10 @@ test('dataToSend packs fragments no larger than asked, down to the minimum', () 
 
 test('pipeline lifecycle: output, streams, state; misuse is LocalProtocolError', () => {
   const pool = openPool();
-  const p = pool.createPipeline({ statements: [[{ cmd: 'Get-Date', args: [{ name: 'Year', value: 2020 }, { value: 'pos' }, { name: 'Switch' }] }]], noInput: false });
+  const p = pool.createPipeline({
+    statements: [[{ cmd: 'Get-Date', args: [{ name: 'Year', value: 2020 }, { value: 'pos' }, { name: 'Switch' }] }]],
+    noInput: false,
+  });
   assert.throws(() => p.sendInput([1]), LocalProtocolError); // not started
   p.start();
   assert.throws(() => p.start(), LocalProtocolError);
@@ -76,30 +116,62 @@ test('pipeline lifecycle: output, streams, state; misuse is LocalProtocolError',
   assert.match(body, /<S N="N">Year<\/S><I32 N="V">2020<\/I32>/);
   assert.match(body, /<Nil N="N" \/><S N="V">pos<\/S>/);
   assert.match(body, /<S N="N">Switch<\/S><Nil N="V" \/>/);
-  p.sendInput([1, 'two']); p.endInput();
+  p.sendInput([1, 'two']);
+  p.endInput();
   assert.throws(() => p.sendInput([3]), LocalProtocolError);
   const inputs = messages(pool.dataToSend(32768, { pipelineId: p.id })!.data);
-  assert.deepEqual(inputs.map((m) => m.messageType), [MessageType.PIPELINE_INPUT, MessageType.PIPELINE_INPUT, MessageType.END_OF_PIPELINE_INPUT]);
+  assert.deepEqual(
+    inputs.map((m) => m.messageType),
+    [MessageType.PIPELINE_INPUT, MessageType.PIPELINE_INPUT, MessageType.END_OF_PIPELINE_INPUT],
+  );
   pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_OUTPUT, '<I32>7</I32>', p.id, 22) });
-  pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.WARNING_RECORD, '<Obj RefId="0"><ToString>w</ToString></Obj>', p.id) });
-  pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', p.id) });
-  const evs = []; for (let e = pool.nextEvent(); e; e = pool.nextEvent()) evs.push(e);
-  assert.deepEqual(evs.map((e) => e.type), ['Output', 'Warning', 'PipelineState']);
+  pool.receiveData({
+    pipelineId: p.id,
+    data: fromServer(pool, MessageType.WARNING_RECORD, '<Obj RefId="0"><ToString>w</ToString></Obj>', p.id),
+  });
+  pool.receiveData({
+    pipelineId: p.id,
+    data: fromServer(pool, MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', p.id),
+  });
+  const evs = [];
+  for (let e = pool.nextEvent(); e; e = pool.nextEvent()) evs.push(e);
+  assert.deepEqual(
+    evs.map((e) => e.type),
+    ['Output', 'Warning', 'PipelineState'],
+  );
   assert.equal((evs[0] as { value: unknown }).value, 7);
   assert.equal(p.state, PSInvocationState.Completed);
   assert.throws(() => p.endInput(), LocalProtocolError);
   // the server may not move a completed pipeline back to Running
-  assert.throws(() => pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">1</I32></MS></Obj>', p.id) }), RemoteProtocolError);
+  assert.throws(
+    () =>
+      pool.receiveData({
+        pipelineId: p.id,
+        data: fromServer(pool, MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">1</I32></MS></Obj>', p.id),
+      }),
+    RemoteProtocolError,
+  );
 });
 
 test('host call event and response on the pr stream', () => {
   const pool = openPool();
   const p = pool.createPipeline({ statements: [[{ cmd: 'Read-Host', isScript: true }]] });
-  p.start(); pool.dataToSend(32768, { pipelineId: p.id });
-  pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_HOST_CALL, '<Obj RefId="0"><MS><I64 N="ci">5</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>', p.id) });
+  p.start();
+  pool.dataToSend(32768, { pipelineId: p.id });
+  pool.receiveData({
+    pipelineId: p.id,
+    data: fromServer(
+      pool,
+      MessageType.PIPELINE_HOST_CALL,
+      '<Obj RefId="0"><MS><I64 N="ci">5</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>',
+      p.id,
+    ),
+  });
   const e = pool.nextEvent();
   assert.ok(e?.type === 'HostCall');
-  assert.equal(e.call.ci, 5n); assert.equal(e.call.methodName, 'ReadLine'); assert.equal(e.call.pipelineId, p.id);
+  assert.equal(e.call.ci, 5n);
+  assert.equal(e.call.methodName, 'ReadLine');
+  assert.equal(e.call.pipelineId, p.id);
   pool.hostResponse(e.call, { value: 'answer' });
   const out = pool.dataToSend(32768, { pipelineId: p.id })!;
   assert.equal(out.stream, 'pr');
@@ -122,7 +194,13 @@ test('session key exchange (MS-PSRP 3.1.4.11) and SecureString both ways', () =>
   const sessionKey = new Uint8Array(32).map((_, i) => i + 1);
   const enc = encryptSessionKeyForBlob(fromBase64(blobB64), sessionKey);
   assert.match(toBase64(enc), /^AQIAABBmAAAApAAA/);
-  pool.receiveData({ data: fromServer(pool, MessageType.ENCRYPTED_SESSION_KEY, `<Obj RefId="0"><MS><S N="EncryptedSessionKey">${toBase64(enc)}</S></MS></Obj>`) });
+  pool.receiveData({
+    data: fromServer(
+      pool,
+      MessageType.ENCRYPTED_SESSION_KEY,
+      `<Obj RefId="0"><MS><S N="EncryptedSessionKey">${toBase64(enc)}</S></MS></Obj>`,
+    ),
+  });
   assert.equal(pool.nextEvent()?.type, 'SessionKeyReady');
   assert.ok(pool.hasSessionKey);
   const ct = pool.cipher!.encrypt(new Uint8Array(Buffer.from('pw', 'utf16le')));
@@ -133,10 +211,31 @@ test('session key exchange (MS-PSRP 3.1.4.11) and SecureString both ways', () =>
 
 test('garbage from the server is RemoteProtocolError', () => {
   const pool = openPool();
-  assert.throws(() => pool.receiveData({ data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><S N="RunspaceState">x</S></MS></Obj>') }), RemoteProtocolError);
-  assert.throws(() => pool.receiveData({ data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">77</I32></MS></Obj>') }), RemoteProtocolError);
-  const p = pool.createPipeline({ statements: [[{ cmd: '1' }]] }); p.start();
-  assert.throws(() => pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_OUTPUT, '<not xml', p.id) }), RemoteProtocolError);
-  const m = encodeMessage({ destination: Destination.Server, messageType: MessageType.PIPELINE_OUTPUT, rpid: pool.id, data: '<I32>1</I32>' });
+  assert.throws(
+    () =>
+      pool.receiveData({
+        data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><S N="RunspaceState">x</S></MS></Obj>'),
+      }),
+    RemoteProtocolError,
+  );
+  assert.throws(
+    () =>
+      pool.receiveData({
+        data: fromServer(pool, MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">77</I32></MS></Obj>'),
+      }),
+    RemoteProtocolError,
+  );
+  const p = pool.createPipeline({ statements: [[{ cmd: '1' }]] });
+  p.start();
+  assert.throws(
+    () => pool.receiveData({ pipelineId: p.id, data: fromServer(pool, MessageType.PIPELINE_OUTPUT, '<not xml', p.id) }),
+    RemoteProtocolError,
+  );
+  const m = encodeMessage({
+    destination: Destination.Server,
+    messageType: MessageType.PIPELINE_OUTPUT,
+    rpid: pool.id,
+    data: '<I32>1</I32>',
+  });
   assert.throws(() => pool.receiveData({ data: concatBytes(...fragmentMessage(999n, m).map(encodeFragment)) }), RemoteProtocolError);
 });

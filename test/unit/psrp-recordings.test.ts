@@ -20,7 +20,11 @@ const skip = recordingsSkip(dir);
 const PSRP_URI = 'http://schemas.microsoft.com/powershell/';
 const B64 = /<(?:[\w]+:)?(creationXml|connectXml|connectResponseXml|Stream|Arguments)\b[^>]*>([A-Za-z0-9+/=\s]+)<\//g;
 
-interface Decoded { file: string; dir: 'request' | 'response'; msg: PSRPMessage }
+interface Decoded {
+  file: string;
+  dir: 'request' | 'response';
+  msg: PSRPMessage;
+}
 
 function decodeFile(file: string): { decoded: Decoded[]; fragments: number } {
   const doc = parseYaml(readFileSync(join(dir!, file), 'utf8')) as { messages: Array<{ request?: string; response?: string }> };
@@ -35,9 +39,12 @@ function decodeFile(file: string): { decoded: Decoded[]; fragments: number } {
       if (typeof xml !== 'string') continue;
       for (const mm of xml.matchAll(B64)) {
         // client object ids are unique per pool; server ones per command
-        const cmd = d === 'request' ? '' : /CommandId="([^"]+)"/.exec(mm[0])?.[1] ?? '';
+        const cmd = d === 'request' ? '' : (/CommandId="([^"]+)"/.exec(mm[0])?.[1] ?? '');
         let df = defrag[d].get(cmd);
-        if (!df) { df = new Defragmenter(); defrag[d].set(cmd, df); }
+        if (!df) {
+          df = new Defragmenter();
+          defrag[d].set(cmd, df);
+        }
         for (const f of decodeFragments(fromBase64(mm[2]!))) {
           fragments++;
           const whole = df.add(f);
@@ -50,19 +57,27 @@ function decodeFile(file: string): { decoded: Decoded[]; fragments: number } {
 }
 
 test('every fragment and message in the PSRP recordings decodes; server messages drive the pool', { skip }, () => {
-  const files = readdirSync(dir!).filter((f) => /^test_psrp_.*\.yml$/.test(f)).sort();
+  const files = readdirSync(dir!)
+    .filter((f) => /^test_psrp_.*\.yml$/.test(f))
+    .sort();
   assert.ok(files.length >= 20);
-  let total = 0; let frags = 0;
+  let total = 0;
+  let frags = 0;
   const seen = new Set<string>();
   for (const file of files) {
     const { decoded, fragments } = decodeFile(file);
     frags += fragments;
     const pool = new ClientRunspacePool();
-    pool.open(); pool.dataToSend();
+    pool.open();
+    pool.dataToSend();
     for (const { dir: d, msg } of decoded) {
       total++;
       seen.add(`${d}:${messageTypeName(msg.messageType)}`);
-      assert.equal(msg.destination, d === 'request' ? Destination.Server : Destination.Client, `${file} ${messageTypeName(msg.messageType)}`);
+      assert.equal(
+        msg.destination,
+        d === 'request' ? Destination.Server : Destination.Client,
+        `${file} ${messageTypeName(msg.messageType)}`,
+      );
       if (msg.data.length) deserialize(fromUtf8(msg.data));
       if (d === 'request') {
         // client messages: register the pipelines the recording creates, so their server messages route
@@ -82,15 +97,26 @@ test('every fragment and message in the PSRP recordings decodes; server messages
         pool.processMessage(msg);
       } catch (e) {
         // a recording of a reconnect replays states our fresh pool did not pass through; anything else is a failure
-        if (!(msg.messageType === MessageType.RUNSPACEPOOL_STATE || msg.messageType === MessageType.PIPELINE_STATE)) throw new Error(`${file}: ${messageTypeName(msg.messageType)}: ${(e as Error).message}`);
+        if (!(msg.messageType === MessageType.RUNSPACEPOOL_STATE || msg.messageType === MessageType.PIPELINE_STATE))
+          throw new Error(`${file}: ${messageTypeName(msg.messageType)}: ${(e as Error).message}`);
       }
       while (pool.nextEvent());
     }
   }
   assert.ok(total > 300, `${total} messages`);
   assert.ok(frags >= total);
-  for (const t of ['response:PIPELINE_OUTPUT', 'response:PIPELINE_HOST_CALL', 'response:RUNSPACEPOOL_STATE', 'response:PIPELINE_STATE', 'response:ERROR_RECORD',
-    'request:PUBLIC_KEY', 'request:PIPELINE_HOST_RESPONSE', 'request:PIPELINE_INPUT', 'request:CONNECT_RUNSPACEPOOL', 'response:RUNSPACEPOOL_INIT_DATA']) {
+  for (const t of [
+    'response:PIPELINE_OUTPUT',
+    'response:PIPELINE_HOST_CALL',
+    'response:RUNSPACEPOOL_STATE',
+    'response:PIPELINE_STATE',
+    'response:ERROR_RECORD',
+    'request:PUBLIC_KEY',
+    'request:PIPELINE_HOST_RESPONSE',
+    'request:PIPELINE_INPUT',
+    'request:CONNECT_RUNSPACEPOOL',
+    'response:RUNSPACEPOOL_INIT_DATA',
+  ]) {
     assert.ok(seen.has(t), `recordings exercise ${t}`);
   }
 });

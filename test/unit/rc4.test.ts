@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { RC4, rc4 } from '../../src/crypto/rc4.js';
 import { fromHex, toHex } from '../../src/util/bytes.js';
 
-function keystream(key: string, n: number): Uint8Array { return rc4(fromHex(key), new Uint8Array(n)); }
+function keystream(key: string, n: number): Uint8Array {
+  return rc4(fromHex(key), new Uint8Array(n));
+}
 
 test('RC4: RFC 6229 40-bit key 0x0102030405', () => {
   const ks = keystream('0102030405', 4112);
@@ -40,16 +42,23 @@ test('RC4: decrypt(encrypt(x)) = x and in-place update', () => {
   assert.throws(() => new RC4(new Uint8Array(0)), RangeError);
 });
 
-test('RC4: bulk updates (the WebAssembly loop) give the JS loop\'s key stream, across handles and splits', () => {
+test("RC4: bulk updates (the WebAssembly loop) give the JS loop's key stream, across handles and splits", () => {
   const key = fromHex('0102030405060708090a0b0c0d0e0f10');
-  const data = new Uint8Array(3 * 1024 * 1024 + 77); for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
+  const data = new Uint8Array(3 * 1024 * 1024 + 77);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 31) & 0xff;
   // byte by byte: always the JS loop
-  const ref = new RC4(key); const expect = new Uint8Array(data.length);
+  const ref = new RC4(key);
+  const expect = new Uint8Array(data.length);
   for (let o = 0; o < data.length; o += 100) expect.set(ref.update(data.subarray(o, Math.min(o + 100, data.length))), o);
-  const a = new RC4(key); const b = new RC4(fromHex('0102030405'));
+  const a = new RC4(key);
+  const b = new RC4(fromHex('0102030405'));
   const got = new Uint8Array(data.length);
   let o = 0;
-  for (const n of [5000, 3, 2 * 1024 * 1024 + 1, 511, 512, 100000]) { got.set(a.update(data.subarray(o, o + n)), o); b.update(data.subarray(0, 4096)); o += n; }
+  for (const n of [5000, 3, 2 * 1024 * 1024 + 1, 511, 512, 100000]) {
+    got.set(a.update(data.subarray(o, o + n)), o);
+    b.update(data.subarray(0, 4096));
+    o += n;
+  }
   got.set(a.update(data.subarray(o)), o);
   assert.equal(Buffer.from(got).equals(Buffer.from(expect)), true);
 });

@@ -21,7 +21,10 @@ import { bytesToGuid, fromBase64 } from '../../src/util/bytes.js';
 const dir = recordingsDir();
 const skip = recordingsSkip(dir);
 
-interface Recorded { request: string; response?: string }
+interface Recorded {
+  request: string;
+  response?: string;
+}
 const actionOf = (xml: string) => /<(?:\w+:)?Action\b[^>]*>([^<]+)</.exec(xml)?.[1]?.replace(/^.*\//, '') ?? '?';
 
 class ReplayExchange implements EnvelopeExchange {
@@ -43,8 +46,12 @@ class ReplayExchange implements EnvelopeExchange {
     const id = /<(?:\w+:)?MessageID>([^<]+)</.exec(xml)![1]!;
     return (m.response ?? '').replace(/(<(?:\w+:)?RelatesTo>)[^<]*(<\/(?:\w+:)?RelatesTo>)/, `$1${id}$2`);
   }
-  get remaining(): string[] { return this.messages.slice(this.i).map((m) => actionOf(m.request)); }
-  close(): void { /* nothing */ }
+  get remaining(): string[] {
+    return this.messages.slice(this.i).map((m) => actionOf(m.request));
+  }
+  close(): void {
+    /* nothing */
+  }
 }
 
 function load(name: string): { ex: ReplayExchange; wsman: WSManClient; rec: Recorded[] } {
@@ -53,13 +60,18 @@ function load(name: string): { ex: ReplayExchange; wsman: WSManClient; rec: Reco
   return { ex, rec: doc.messages, wsman: new WSManClient(ex, { to: 'https://127.0.0.1:55986/wsman' }) };
 }
 /** The ShellId / CommandIds the recording used (so our ids match the PSRP messages inside). */
-const shellIds = (rec: Recorded[]) => rec.filter((m) => actionOf(m.request) === 'Create').map((m) => /ShellId="([^"]+)"/.exec(m.request)![1]!);
+const shellIds = (rec: Recorded[]) =>
+  rec.filter((m) => actionOf(m.request) === 'Create').map((m) => /ShellId="([^"]+)"/.exec(m.request)![1]!);
 /** The PID inside each recorded CREATE_PIPELINE (pypsrp wrote it in RFC byte order, so it differs from the CommandId). */
-const commandIds = (rec: Recorded[]) => rec.filter((m) => actionOf(m.request) === 'Command').map((m) => {
-  const args = fromBase64(/<(?:\w+:)?Arguments>([^<]+)</.exec(m.request)![1]!);
-  return bytesToGuid(decodeFragments(args)[0]!.blob.subarray(24, 40));
-});
-const wsmanCommandIds = (rec: Recorded[]) => rec.filter((m) => actionOf(m.request) === 'Command').map((m) => /<(?:\w+:)?CommandId>([^<]+)</.exec(m.response ?? '')![1]!);
+const commandIds = (rec: Recorded[]) =>
+  rec
+    .filter((m) => actionOf(m.request) === 'Command')
+    .map((m) => {
+      const args = fromBase64(/<(?:\w+:)?Arguments>([^<]+)</.exec(m.request)![1]!);
+      return bytesToGuid(decodeFragments(args)[0]!.blob.subarray(24, 40));
+    });
+const wsmanCommandIds = (rec: Recorded[]) =>
+  rec.filter((m) => actionOf(m.request) === 'Command').map((m) => /<(?:\w+:)?CommandId>([^<]+)</.exec(m.response ?? '')![1]!);
 const script = (cmd: string) => ({ statements: [[{ cmd, isScript: true }]] });
 const plain = (v: unknown[]) => v.map((x) => toPlain(x as never));
 
@@ -92,7 +104,7 @@ test('with_no_history: two pipelines, outputs and states', { skip }, async () =>
   assert.deepEqual(ex.skipped, []);
 });
 
-test('multiple_invocations: the same pipeline id twice (pypsrp\'s extra Signals are not needed: Done was reported)', { skip }, async () => {
+test("multiple_invocations: the same pipeline id twice (pypsrp's extra Signals are not needed: Done was reported)", { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_multiple_invocations');
   const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const [id] = commandIds(rec);
@@ -124,7 +136,10 @@ test('small_msg_size: MaxEnvelopeSizekb read by a config Get, small fragments re
   const out = plain(r.output) as string[];
   assert.equal(out[0], 'input');
   assert.equal(out.length, 3);
-  assert.ok(out.slice(1).every((s) => /^a+$/.test(s) && s.length > 1000), 'long strings arrived whole');
+  assert.ok(
+    out.slice(1).every((s) => /^a+$/.test(s) && s.length > 1000),
+    'long strings arrived whole',
+  );
   await rp.close();
   assert.deepEqual(ex.remaining, []);
 });
@@ -152,8 +167,11 @@ test('run_protocol_version_2.1: an older protocol announced, the envelope is not
 test('receive_failure: a Receive for a command the host does not know is a WSManFaultError (InvalidSelectors)', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_receive_failure');
   const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
-  await assert.rejects(rp.receive('D1BF48DA-B26C-4F4A-BE52-B382AC20DD1F'),
-    (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843 && /command identifier that does not exist/.test(e.message));
+  await assert.rejects(
+    rp.receive('D1BF48DA-B26C-4F4A-BE52-B382AC20DD1F'),
+    (e: unknown) =>
+      e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843 && /command identifier that does not exist/.test(e.message),
+  );
   await rp.close();
   assert.deepEqual(ex.remaining, []);
 });
@@ -163,7 +181,10 @@ test('with_jea_configuration: the JEARole resource URI, a command output and a F
   const rp = await WSManRunspacePool.open(wsman, { configurationName: 'JEARole', pool: { runspacePoolId: shellIds(rec)[0] } });
   assert.equal(rp.resourceUri, 'http://schemas.microsoft.com/powershell/JEARole');
   const [a, b] = commandIds(rec);
-  const r1 = await rp.invoke({ statements: [[{ cmd: 'Get-Item', args: [{ name: null, value: 'WSMan:\\localhost\\Service\\AllowUnencrypted' }] }]] }, { pipelineId: a });
+  const r1 = await rp.invoke(
+    { statements: [[{ cmd: 'Get-Item', args: [{ name: null, value: 'WSMan:\\localhost\\Service\\AllowUnencrypted' }] }]] },
+    { pipelineId: a },
+  );
   assert.equal(r1.output.length, 1);
   assert.ok((r1.output[0] as PSObject).typeNames[0]!.includes('WSManConfigLeafElement'));
   const r2 = await rp.invoke({ statements: [[{ cmd: 'Get-Item', args: [{ name: null, value: 'C:\\Windows' }] }]] }, { pipelineId: b });
@@ -184,12 +205,19 @@ test('disconnect_runspaces: Disconnect, Reconnect, Enumerate, Connect from anoth
   const b = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: idB } });
   await b.disconnect();
   const shells = await WSManRunspacePool.list(wsman);
-  assert.deepEqual(shells.map((s) => [s.shellId, s.state, s.commands.length]), [[idA, 'Disconnected', 0], [idB, 'Disconnected', 0]]);
+  assert.deepEqual(
+    shells.map((s) => [s.shellId, s.state, s.commands.length]),
+    [
+      [idA, 'Disconnected', 0],
+      [idB, 'Disconnected', 0],
+    ],
+  );
   const a2 = await WSManRunspacePool.connect(wsman, { shellId: idA! });
   assert.equal(a2.state, RunspacePoolState.Opened);
   assert.equal(a2.pool.serverProtocolVersion, '2.3');
   const b2 = await WSManRunspacePool.connect(wsman, { shellId: idB! });
-  await a2.close(); await b2.close();
+  await a2.close();
+  await b2.close();
   assert.deepEqual(ex.remaining, []);
 });
 
@@ -199,20 +227,34 @@ test('disconnected_commands: pipelines left running are listed, connected and re
   const [cmdA, cmdB] = commandIds(rec);
   const [wsA, wsB] = wsmanCommandIds(rec);
   const spec = script('Write-Progress x; "a"; Start-Sleep 10; "b"');
-  for (const [id, cmd] of [[idA, cmdA], [idB, cmdB]] as const) {
+  for (const [id, cmd] of [
+    [idA, cmdA],
+    [idB, cmdB],
+  ] as const) {
     const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: id } });
     const p = rp.pool.createPipeline(spec, { pipelineId: cmd });
     await rp.start(p);
     await rp.disconnect();
   }
   const shells = await WSManRunspacePool.list(wsman);
-  assert.deepEqual(shells.map((s) => [s.shellId, s.commands.map((c) => [c.commandId, c.state])]), [[idB, [[wsB, 'Running']]], [idA, [[wsA, 'Running']]]]);
+  assert.deepEqual(
+    shells.map((s) => [s.shellId, s.commands.map((c) => [c.commandId, c.state])]),
+    [
+      [idB, [[wsB, 'Running']]],
+      [idA, [[wsA, 'Running']]],
+    ],
+  );
   const pools: WSManRunspacePool[] = [];
-  for (const [id, cmd, ws] of [[idB, cmdB, wsB], [idA, cmdA, wsA]] as const) {
+  for (const [id, cmd, ws] of [
+    [idB, cmdB, wsB],
+    [idA, cmdA, wsA],
+  ] as const) {
     const rp = await WSManRunspacePool.connect(wsman, { shellId: id! });
     pools.push(rp);
     const p = await rp.attach(ws!, undefined, undefined, { pipelineId: cmd! });
-    const got: unknown[] = []; let state: PSInvocationState | undefined; let progress = 0;
+    const got: unknown[] = [];
+    let state: PSInvocationState | undefined;
+    let progress = 0;
     for await (const e of rp.follow(p)) {
       if (e.type === 'Output') got.push(toPlain(e.value));
       if (e.type === 'Progress') progress++;
@@ -236,7 +278,11 @@ test('key exchange: PUBLIC_KEY goes out, an ENCRYPTED_SESSION_KEY for another ke
 });
 
 test('update_envelope_size: cfg:MaxEnvelopeSizekb 150 / 500 / 4096', { skip }, async () => {
-  for (const [kb, bytes] of [[150, SAFE_ENVELOPE_SIZE], [500, PSV3_ENVELOPE_SIZE], [4096, 4096 * 1024]] as const) {
+  for (const [kb, bytes] of [
+    [150, SAFE_ENVELOPE_SIZE],
+    [500, PSV3_ENVELOPE_SIZE],
+    [4096, 4096 * 1024],
+  ] as const) {
     const { wsman } = load(`test_wsman_update_envelope_size_${kb}`);
     assert.equal(await readServerMaxEnvelopeSize(wsman), bytes);
   }
@@ -246,8 +292,14 @@ test('pshost_methods: a void host call (SetShouldExit 1) reaches the host handle
   const { ex, wsman, rec } = load('test_psrp_pshost_methods');
   const calls: Array<[string, unknown[]]> = [];
   const rp = await WSManRunspacePool.open(wsman, {
-    pool: { runspacePoolId: shellIds(rec)[0], host: { isHostNull: false, isHostUINull: false, isHostRawUINull: true, useRunspaceHost: false } },
-    onHostCall: (call) => { calls.push([call.methodName, call.params.map((p) => toPlain(p as never))]); return undefined; },
+    pool: {
+      runspacePoolId: shellIds(rec)[0],
+      host: { isHostNull: false, isHostUINull: false, isHostRawUINull: true, useRunspaceHost: false },
+    },
+    onHostCall: (call) => {
+      calls.push([call.methodName, call.params.map((p) => toPlain(p as never))]);
+      return undefined;
+    },
   });
   const r = await rp.invoke(script('$host.CurrentCulture; $host.SetShouldExit(1)'), { pipelineId: commandIds(rec)[0] });
   assert.equal((r.output[0] as PSObject).toStringValue, 'en-US');

@@ -13,8 +13,29 @@ test('plain words naming an executable on PATH run directly', () => {
 
 test('shell syntax, builtins, assignments, unknown programs and relative paths go through the shell', () => {
   for (const line of [
-    'echo x', 'exit 3', 'cd /tmp', 'FOO=1 env', 'ls | wc -l', 'ls > /tmp/x', 'printf "%s" a', "ls 'a b'", 'ls $HOME', 'ls *', 'ls ~',
-    'ls a\\ b', 'ls; ls', 'ls && ls', 'sleep 1 &', 'ls `pwd`', 'ls (x)', 'no-such-program-x1 a', './run.sh', 'ls\nrm x', 'ls #c', '',
-  ]) assert.equal(directArgv(line, PATH), undefined, line);
+    'echo x',
+    'exit 3',
+    'cd /tmp',
+    'FOO=1 env',
+    'ls | wc -l',
+    'ls > /tmp/x',
+    'printf "%s" a',
+    "ls 'a b'",
+    'ls $HOME',
+    'ls *',
+    'ls ~',
+    'ls a\\ b',
+    'ls; ls',
+    'ls && ls',
+    'sleep 1 &',
+    'ls `pwd`',
+    'ls (x)',
+    'no-such-program-x1 a',
+    './run.sh',
+    'ls\nrm x',
+    'ls #c',
+    '',
+  ])
+    assert.equal(directArgv(line, PATH), undefined, line);
   assert.equal(directArgv('head -c 1', 'relative/bin'), undefined, 'PATH entries that are not absolute are not searched');
 });

@@ -11,7 +11,11 @@ export function typeLevelCases(): SessionOptions[] {
     {},
     { transport: 'wsman', computerName: 'win1', username: 'EXAMPLE\\alice', auth: 'negotiate' },
     { transport: 'ssh', computerName: 'srv:22', username: 'alice', privateKeyPath: '/home/alice/.ssh/id_ed25519' },
-    { transport: () => { throw new Error('a factory'); } },
+    {
+      transport: () => {
+        throw new Error('a factory');
+      },
+    },
     // @ts-expect-error a misspelt transport name
     { transport: 'wsmna', computerName: 'win1' },
     // @ts-expect-error an option of another transport (computerName is not a 'process' option)
@@ -32,6 +36,15 @@ test('Session.open: a transport name that is not known (only possible through a 
 test('Session.open: a transport factory receives the options and its transport is used', async () => {
   const boom = new InvalidArgumentError('factory called');
   let seen: unknown;
-  await assert.rejects(Session.open({ transport: (o) => { seen = o.maxRunspaces; throw boom; }, maxRunspaces: 3 }), (e) => e === boom);
+  await assert.rejects(
+    Session.open({
+      transport: (o) => {
+        seen = o.maxRunspaces;
+        throw boom;
+      },
+      maxRunspaces: 3,
+    }),
+    (e) => e === boom,
+  );
   assert.equal(seen, 3);
 });

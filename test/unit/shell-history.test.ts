@@ -37,5 +37,7 @@ test('save then load round-trips newest-first, keeps the newest `max`, mode 600 
     writeFileSync(blocker, '');
     const err = saveHistory(join(blocker, 'history', 'h'), ['x']);
     assert.ok(err instanceof Error);
-  } finally { rmSync(dir, { recursive: true, force: true }); }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

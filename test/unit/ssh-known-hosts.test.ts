@@ -6,7 +6,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  checkHostKey, entryMatchesHost, fingerprintSha256, hashHostName, keyBlobType, knownHostName, knownKeyTypes, parseKnownHosts,
+  checkHostKey,
+  entryMatchesHost,
+  fingerprintSha256,
+  hashHostName,
+  keyBlobType,
+  knownHostName,
+  knownKeyTypes,
+  parseKnownHosts,
 } from '../../src/remoting/ssh-known-hosts.js';
 import { hostKeyAlgorithms, SshsOutputFilter } from '../../src/remoting/ssh.js';
 import { splitHostPort } from '../../src/client/ssh-session.js';
@@ -14,9 +21,11 @@ import { fromBase64 } from '../../src/util/bytes.js';
 
 const ED = 'AAAAC3NzaC1lZDI1NTE5AAAAIEmd88DHL92CTxUktHGrl9w1A2tGgVip/8HQnylQCqIy';
 const ED_FP = 'SHA256:Qm6O1a46tjmkdxC+iY1EOHyJr5PpyTT7IsO3IpVGxt0';
-const RSA = 'AAAAB3NzaC1yc2EAAAADAQABAAAAgQDDkadau98Uoora2xnXcwfvqYjaqouDlAiJjAnTPUfp/4CIlkVP/KKsqcozQfUPDveMRKA2vRARhnuOjyAhtJWP82uhgHH7MkNEy5I1n87kS47EB+41+kJ4qRbhW96F+q4ZuGn9ciWYioNW2x29UAQVMSSbBX4gVWnAjm+4C/0gIQ==';
+const RSA =
+  'AAAAB3NzaC1yc2EAAAADAQABAAAAgQDDkadau98Uoora2xnXcwfvqYjaqouDlAiJjAnTPUfp/4CIlkVP/KKsqcozQfUPDveMRKA2vRARhnuOjyAhtJWP82uhgHH7MkNEy5I1n87kS47EB+41+kJ4qRbhW96F+q4ZuGn9ciWYioNW2x29UAQVMSSbBX4gVWnAjm+4C/0gIQ==';
 const RSA_FP = 'SHA256:QPO2vAlUPxquyYH6wqmhzrVVsb3t8ASGrJlvRRp+f7s';
-const EC = 'AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGWepe0sQp8XXQQvCgMNbt9pNK/erJdY8q1qSiR0WnDbFCaICsqmNc8TXqM6We9DE45RE2N4ox7b9VJw/2nEhfM=';
+const EC =
+  'AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBGWepe0sQp8XXQQvCgMNbt9pNK/erJdY8q1qSiR0WnDbFCaICsqmNc8TXqM6We9DE45RE2N4ox7b9VJw/2nEhfM=';
 const EC_FP = 'SHA256:MdNhtUnlExZuAUjgFJBhCY6Sj9h+H92dMchFgiynyhM';
 /** `ssh-keygen -H` of "[127.0.0.1]:33959 ssh-ed25519 ED" */
 const HASHED = `|1|Y95AkAn8JfwozBExhnLdCCWAano=|75TDH0nnG8QiJNwt1msJXEU7j+U= ssh-ed25519 ${ED}`;
@@ -62,7 +71,9 @@ test('patterns: lists, wildcards, negation, comments, markers', () => {
   const { entries, skipped } = parseKnownHosts(text);
   assert.deepEqual(skipped, []);
   assert.equal(entries.length, 4);
-  const ed = fromBase64(ED), rsa = fromBase64(RSA), ec = fromBase64(EC);
+  const ed = fromBase64(ED),
+    rsa = fromBase64(RSA),
+    ec = fromBase64(EC);
   assert.equal(checkHostKey(entries, 'WEB1.example.com', 22, ed).status, 'known');
   assert.equal(checkHostKey(entries, '10.0.0.5', 22, ed).status, 'known');
   assert.equal(checkHostKey(entries, 'x.lab.example.com', 22, rsa).status, 'known');
@@ -78,7 +89,8 @@ test('patterns: lists, wildcards, negation, comments, markers', () => {
 test('changed, revoked and known-with-other-types verdicts', () => {
   const text = `host1 ssh-ed25519 ${ED}\nhost2 ecdsa-sha2-nistp256 ${EC}\n@revoked * ssh-rsa ${RSA}\n`;
   const { entries } = parseKnownHosts(text);
-  const otherEd = fromBase64(ED); otherEd[otherEd.length - 1] ^= 1;
+  const otherEd = fromBase64(ED);
+  otherEd[otherEd.length - 1] ^= 1;
   assert.deepEqual(checkHostKey(entries, 'host1', 22, otherEd), { status: 'changed', line: 1, knownType: 'ssh-ed25519' });
   assert.deepEqual(checkHostKey(entries, 'host1', 22, fromBase64(RSA)), { status: 'revoked', line: 3 });
   assert.deepEqual(checkHostKey(entries, 'host2', 22, fromBase64(ED)), { status: 'unknown', otherTypes: ['ecdsa-sha2-nistp256'] });
@@ -99,7 +111,10 @@ test('malformed lines are skipped with a reason, never fatal', () => {
   const { entries, skipped } = parseKnownHosts(text);
   assert.equal(entries.length, 1);
   assert.equal(entries[0]!.line, 7);
-  assert.deepEqual(skipped.map((s) => s.line), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(
+    skipped.map((s) => s.line),
+    [1, 2, 3, 4, 5, 6],
+  );
   assert.match(skipped[3]!.why, /ssh-ed25519, not ssh-rsa/);
 });
 
@@ -123,12 +138,15 @@ test('splitHostPort', () => {
 function filterAll(text: string, sizes: number[]): { data: string; errors: string[] } {
   const bytes = new TextEncoder().encode(text);
   const f = new SshsOutputFilter();
-  const parts: Uint8Array[] = []; const errors: string[] = [];
-  let i = 0, k = 0;
+  const parts: Uint8Array[] = [];
+  const errors: string[] = [];
+  let i = 0,
+    k = 0;
   while (i < bytes.length) {
     const n = sizes[k++ % sizes.length]!;
     const r = f.push(bytes.subarray(i, i + n));
-    parts.push(...r.data.map((d) => d.slice())); errors.push(...r.errors);
+    parts.push(...r.data.map((d) => d.slice()));
+    errors.push(...r.errors);
     i += n;
   }
   return { data: Buffer.concat(parts).toString('utf8'), errors };
@@ -136,8 +154,14 @@ function filterAll(text: string, sizes: number[]): { data: string; errors: strin
 
 test('SshsOutputFilter: __NamedPipeError__ lines (and their stack lines) are split out at any chunking', () => {
   const packet = "<DataAck PSGuid='00000000-0000-0000-0000-000000000000' />\n";
-  const text = packet + '__NamedPipeError__: the server failed\r\n   at Some.Stack(Frame)\n\tat Another\n' + "x__NamedPipeError__: not at line start\n" + '__NamedPipe is only a prefix\n' + packet + '__NamedPipeError__:tail';
-  const expectedData = packet + "x__NamedPipeError__: not at line start\n" + '__NamedPipe is only a prefix\n' + packet;
+  const text =
+    packet +
+    '__NamedPipeError__: the server failed\r\n   at Some.Stack(Frame)\n\tat Another\n' +
+    'x__NamedPipeError__: not at line start\n' +
+    '__NamedPipe is only a prefix\n' +
+    packet +
+    '__NamedPipeError__:tail';
+  const expectedData = packet + 'x__NamedPipeError__: not at line start\n' + '__NamedPipe is only a prefix\n' + packet;
   for (const sizes of [[text.length], [1], [2, 3], [7], [19, 1], [64]]) {
     const r = filterAll(text, sizes);
     assert.equal(r.data, expectedData, `chunks ${sizes}`);

@@ -3,8 +3,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  ChecksumMismatchError, DiskFullError, FileAccessDeniedError, InvalidNameError, PathKindError, PathNotFoundError, SourceChangedError,
-  TransferError, ProgressTracker, chunkSizeFor, type TransferEvent, type TransferSession,
+  ChecksumMismatchError,
+  DiskFullError,
+  FileAccessDeniedError,
+  InvalidNameError,
+  PathKindError,
+  PathNotFoundError,
+  SourceChangedError,
+  TransferError,
+  ProgressTracker,
+  chunkSizeFor,
+  type TransferEvent,
+  type TransferSession,
 } from '../../src/index.js';
 import { localTransferError, remoteTransferError } from '../../src/transfer/errors.js';
 import { payloadSizeFor } from '../../src/remoting/wsman-pool.js';
@@ -52,18 +62,35 @@ test('local errno codes become typed errors about the local path; others pass th
 test('progress: rate over the bytes moved (resumed bytes excluded), ETA from it, events throttled', () => {
   let now = 0;
   const evs: TransferEvent[] = [];
-  const p = new ProgressTracker('copy', 10_000_000, 1, (e) => evs.push(e), () => now, 100);
+  const p = new ProgressTracker(
+    'copy',
+    10_000_000,
+    1,
+    (e) => evs.push(e),
+    () => now,
+    100,
+  );
   p.skip(2_000_000); // resumed
-  for (let i = 0; i < 20; i++) { now += 100; p.add(100_000); } // 2 MB in 2 s
+  for (let i = 0; i < 20; i++) {
+    now += 100;
+    p.add(100_000);
+  } // 2 MB in 2 s
   const last = evs.at(-1) as Extract<TransferEvent, { type: 'progress' }>;
   assert.equal(last.doneBytes, 4_000_000);
   assert.equal(last.bytesPerSecond, 1_000_000);
   assert.equal(last.etaSeconds, 6);
   assert.equal(p.movedBytes, 2_000_000);
   const before = evs.length;
-  p.add(1); p.add(1); // same instant: throttled
+  p.add(1);
+  p.add(1); // same instant: throttled
   assert.equal(evs.length, before);
-  const unknown = new ProgressTracker('fetch', undefined, 1, (e) => evs.push(e), () => now);
+  const unknown = new ProgressTracker(
+    'fetch',
+    undefined,
+    1,
+    (e) => evs.push(e),
+    () => now,
+  );
   unknown.tick();
   assert.equal((evs.at(-1) as { etaSeconds?: number }).etaSeconds, undefined);
 });

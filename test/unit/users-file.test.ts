@@ -11,15 +11,17 @@ import { InvalidArgumentError } from '../../src/errors.js';
 import type { AcceptedIdentity } from '../../src/auth/types.js';
 
 test('users file: the four forms, each with and without an account', () => {
-  const db = parseUsers([
-    'EXAMPLE\\alice:Passw0rd!',
-    'EXAMPLE\\bob:B0b:wts-bob',
-    'local:pw',
-    'EXAMPLE\\carol:cert:carol@example.com',
-    'EXAMPLE\\dave:cert:dave@example.com:wts-dave',
-    'erin@EXAMPLE.COM:*',
-    'frank@corp.example.com:*:wts-frank',
-  ].join('\n'));
+  const db = parseUsers(
+    [
+      'EXAMPLE\\alice:Passw0rd!',
+      'EXAMPLE\\bob:B0b:wts-bob',
+      'local:pw',
+      'EXAMPLE\\carol:cert:carol@example.com',
+      'EXAMPLE\\dave:cert:dave@example.com:wts-dave',
+      'erin@EXAMPLE.COM:*',
+      'frank@corp.example.com:*:wts-frank',
+    ].join('\n'),
+  );
   const r = (i: number) => db.users[i]!;
   assert.deepEqual(r(0), { domain: 'EXAMPLE', user: 'alice', password: 'Passw0rd!' });
   assert.deepEqual(r(1), { domain: 'EXAMPLE', user: 'bob', password: 'B0b', account: 'wts-bob' });
@@ -56,7 +58,12 @@ test('users file: a colon or backslash inside a password is escaped; other backs
 });
 
 test('users file: mistakes are refused with the line and the fix', () => {
-  const bad = (text: string, re: RegExp) => assert.throws(() => parseUsers(text, 'u.txt'), (e: unknown) => e instanceof InvalidArgumentError && re.test((e as Error).message), text);
+  const bad = (text: string, re: RegExp) =>
+    assert.throws(
+      () => parseUsers(text, 'u.txt'),
+      (e: unknown) => e instanceof InvalidArgumentError && re.test((e as Error).message),
+      text,
+    );
   bad('EXAMPLE\\bob:has:colons:too\n', /u\.txt line 1: too many ':'.*'\\:'/);
   bad('# x\nEXAMPLE\\bob:pw:not an account\n', /line 2: 'not an account' is not a local account name/);
   bad('EXAMPLE\\bob:pw:\n', /is not a local account name/);
@@ -77,7 +84,12 @@ const accounts: Record<string, LocalAccount> = {
   root: { ...rootSelf, own: false },
 };
 const lookup = (n: string) => accounts[n];
-const id = (domain: string, user: string, mechanism: AcceptedIdentity['mechanism'] = 'ntlm'): AcceptedIdentity => ({ domain, user, mechanism, logonType: 'network' });
+const id = (domain: string, user: string, mechanism: AcceptedIdentity['mechanism'] = 'ntlm'): AcceptedIdentity => ({
+  domain,
+  user,
+  mechanism,
+  logonType: 'network',
+});
 
 test('accounts: as root, each entry runs as its own account; unknown logons get no account', () => {
   const db = parseUsers('EXAMPLE\\alice:a:wts-alice\nEXAMPLE\\bob:b:wts-bob\nerin@EXAMPLE.COM:*:wts-bob\n');
@@ -87,7 +99,11 @@ test('accounts: as root, each entry runs as its own account; unknown logons get 
   assert.equal(plan.accountFor(id('EXAMPLE.COM', 'erin', 'kerberos'))?.name, 'wts-bob');
   assert.equal(plan.accountFor(id('EXAMPLE', 'mallory')), undefined, 'never the endpoint (root) account for a logon outside the file');
   assert.equal(plan.rootLogons, false);
-  assert.deepEqual(plan.summary, ["logons of EXAMPLE\\alice run as 'wts-alice' (uid 999)", "logons of EXAMPLE\\bob run as 'wts-bob' (uid 998)", "logons of erin@EXAMPLE.COM run as 'wts-bob' (uid 998)"]);
+  assert.deepEqual(plan.summary, [
+    "logons of EXAMPLE\\alice run as 'wts-alice' (uid 999)",
+    "logons of EXAMPLE\\bob run as 'wts-bob' (uid 998)",
+    "logons of erin@EXAMPLE.COM run as 'wts-bob' (uid 998)",
+  ]);
 });
 
 test('accounts: one user without an account runs as the endpoint; as root that is said loudly', () => {
@@ -104,8 +120,11 @@ test('accounts: one user without an account runs as the endpoint; as root that i
 
 test('accounts: several users need an account each, or --single-account', () => {
   const two = parseUsers('EXAMPLE\\alice:a:wts-alice\nEXAMPLE\\bob:b\n');
-  assert.throws(() => planAccounts(two, { self: rootSelf, root: true, lookup, setpriv: '/x' }),
-    (e: unknown) => e instanceof InvalidArgumentError && /2 users and EXAMPLE\\bob names no local account.*--single-account/.test((e as Error).message));
+  assert.throws(
+    () => planAccounts(two, { self: rootSelf, root: true, lookup, setpriv: '/x' }),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError && /2 users and EXAMPLE\\bob names no local account.*--single-account/.test((e as Error).message),
+  );
   const p = planAccounts(two, { self: rootSelf, root: true, lookup, singleAccount: true, setpriv: '/x' });
   assert.equal(p.accountFor(id('EXAMPLE', 'bob'))?.name, 'root');
   assert.equal(p.accountFor(id('EXAMPLE', 'alice'))?.name, 'wts-alice');
@@ -118,23 +137,36 @@ test('accounts: entries of one user (password, certificate, Kerberos principal) 
   const p = planAccounts(db, { self: rootSelf, root: true, lookup });
   assert.equal(p.accountFor(id('EXAMPLE', 'alice')), p.own);
   assert.match(p.summary.join('\n'), /logons of EXAMPLE\\alice run as this endpoint's own account/);
-  assert.throws(() => planAccounts(parseUsers('EXAMPLE\\alice:pw\nbob@EXAMPLE.TEST:*\n'), { self: rootSelf, root: true, lookup }),
-    (e: unknown) => e instanceof InvalidArgumentError && /2 users/.test((e as Error).message));
+  assert.throws(
+    () => planAccounts(parseUsers('EXAMPLE\\alice:pw\nbob@EXAMPLE.TEST:*\n'), { self: rootSelf, root: true, lookup }),
+    (e: unknown) => e instanceof InvalidArgumentError && /2 users/.test((e as Error).message),
+  );
 });
-
 
 test('accounts: not root -> an entry naming another account refuses the start; its own account is fine', () => {
   const other = parseUsers('EXAMPLE\\alice:a:wts-alice\n');
-  assert.throws(() => planAccounts(other, { self, root: false, lookup }),
-    (e: unknown) => e instanceof InvalidArgumentError && /line 1: EXAMPLE\\alice runs as 'wts-alice', but this endpoint runs as 'svc' \(uid 1000\), not root/.test((e as Error).message));
+  assert.throws(
+    () => planAccounts(other, { self, root: false, lookup }),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError &&
+      /line 1: EXAMPLE\\alice runs as 'wts-alice', but this endpoint runs as 'svc' \(uid 1000\), not root/.test((e as Error).message),
+  );
   const mine = planAccounts(parseUsers('EXAMPLE\\alice:a:svc\nEXAMPLE\\bob:b:svc\n'), { self, root: false, lookup });
   assert.equal(mine.accountFor(id('EXAMPLE', 'bob'))?.own, true);
-  assert.throws(() => planAccounts(parseUsers('EXAMPLE\\alice:a:nosuch\n'), { self: rootSelf, root: true, lookup }), /no such local account.*useradd/);
+  assert.throws(
+    () => planAccounts(parseUsers('EXAMPLE\\alice:a:nosuch\n'), { self: rootSelf, root: true, lookup }),
+    /no such local account.*useradd/,
+  );
   assert.throws(() => planAccounts(other, { self: rootSelf, root: true, lookup, setpriv: undefined }), /setpriv/);
 });
 
-test('accounts: a clean environment from the account, never the endpoint\'s TERM or secrets', () => {
-  const saved = { TERM: process.env.TERM, NODE_OPTIONS: process.env.NODE_OPTIONS, LANG: process.env.LANG, SECRET_TOKEN: process.env.SECRET_TOKEN };
+test("accounts: a clean environment from the account, never the endpoint's TERM or secrets", () => {
+  const saved = {
+    TERM: process.env.TERM,
+    NODE_OPTIONS: process.env.NODE_OPTIONS,
+    LANG: process.env.LANG,
+    SECRET_TOKEN: process.env.SECRET_TOKEN,
+  };
   Object.assign(process.env, { TERM: 'xterm-256color', NODE_OPTIONS: '--inspect', LANG: 'C.UTF-8', SECRET_TOKEN: 'x' });
   try {
     const env = logonEnvironment(accounts['wts-alice']!, ['DOTNET_ROOT', 'HOME']);
@@ -150,7 +182,10 @@ test('accounts: a clean environment from the account, never the endpoint\'s TERM
     assert.equal(mine.PATH, process.env.PATH);
     assert.equal(mine.TERM, undefined);
   } finally {
-    for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+    }
   }
 });
 
@@ -159,7 +194,11 @@ test('users file on disk: refused unless private, naming the file and chmod 600'
   const f = join(dir, 'users');
   writeFileSync(f, 'EXAMPLE\\alice:pw\n');
   chmodSync(f, 0o644);
-  assert.throws(() => loadUsersFile(f), (e: unknown) => e instanceof InvalidArgumentError && (e as Error).message.includes(f) && /mode 0644.*chmod 600/.test((e as Error).message));
+  assert.throws(
+    () => loadUsersFile(f),
+    (e: unknown) =>
+      e instanceof InvalidArgumentError && (e as Error).message.includes(f) && /mode 0644.*chmod 600/.test((e as Error).message),
+  );
   chmodSync(f, 0o640);
   assert.throws(() => loadUsersFile(f), /chmod 600/);
   chmodSync(f, 0o600);

@@ -5,9 +5,7 @@
  * logon: `identity.password` holds the delegated password (in memory only; never logged).
  */
 import type { AcceptedIdentity, AcceptorContext, AuthContext, AuthProtocol, StepOptions, UserDatabase } from '../types.js';
-import {
-  AbortError, AccessDeniedError, CredSSPError, LocalProtocolError, RemoteProtocolError, WinRMError,
-} from '../../errors.js';
+import { AbortError, AccessDeniedError, CredSSPError, LocalProtocolError, RemoteProtocolError, WinRMError } from '../../errors.js';
 import { bytesEqual, concatBytes } from '../../util/bytes.js';
 import { debug, channels } from '../../util/debug.js';
 import { TlsPipe, certificatePublicKey } from './tls-pipe.js';
@@ -65,20 +63,33 @@ export class CredSSPAcceptor implements AcceptorContext {
   credType?: number;
 
   constructor(private readonly opts: CredSSPAcceptorOptions) {
-    let cert = opts.tlsCert, key = opts.tlsKey;
+    let cert = opts.tlsCert,
+      key = opts.tlsKey;
     if (!cert || !key) ({ certPem: cert, keyPem: key } = processCredSSPCertificate(opts.serverName));
     this.pipe = TlsPipe.server({ cert, key, minVersion: opts.tlsMinVersion, maxVersion: opts.tlsMaxVersion });
     this.pubKey = certificatePublicKey(cert);
   }
 
-  get complete(): boolean { return this.state === 'done'; }
-  private get ownVersion(): number { return this.opts.version ?? CREDSSP_VERSION; }
-  get version(): number { return this.selectedVersion; }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
+  private get ownVersion(): number {
+    return this.opts.version ?? CREDSSP_VERSION;
+  }
+  get version(): number {
+    return this.selectedVersion;
+  }
   /** the client's TSRequest version */
-  get peerVersion(): number { return this.clientVersion; }
-  get tlsInfo(): { protocol: string; cipher: string } { return { protocol: this.pipe.protocol, cipher: this.pipe.cipher }; }
+  get peerVersion(): number {
+    return this.clientVersion;
+  }
+  get tlsInfo(): { protocol: string; cipher: string } {
+    return { protocol: this.pipe.protocol, cipher: this.pipe.cipher };
+  }
 
-  newContext(): CredSSPAcceptor { return new CredSSPAcceptor(this.opts); }
+  newContext(): CredSSPAcceptor {
+    return new CredSSPAcceptor(this.opts);
+  }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     if (opts?.signal?.aborted) throw new AbortError();
@@ -89,7 +100,8 @@ export class CredSSPAcceptor implements AcceptorContext {
       this.state = 'failed';
       this.pipe.destroy();
       let err: Error;
-      if (e instanceof RemoteProtocolError) err = new CredSSPError(`CredSSP: the client sent an invalid message: ${e.message}`, undefined, { cause: e });
+      if (e instanceof RemoteProtocolError)
+        err = new CredSSPError(`CredSSP: the client sent an invalid message: ${e.message}`, undefined, { cause: e });
       else if (e instanceof WinRMError) err = e;
       else err = new CredSSPError(`CredSSP failed: ${(e as Error).message}`, undefined, { cause: e });
       this.failure = err;
@@ -99,7 +111,10 @@ export class CredSSPAcceptor implements AcceptorContext {
 
   private async stepInner(inToken?: Uint8Array): Promise<Uint8Array | undefined> {
     if (this.state === 'done') {
-      if (inToken?.length) { this.pipe.feed(inToken); await this.pipe.settle(); }
+      if (inToken?.length) {
+        this.pipe.feed(inToken);
+        await this.pipe.settle();
+      }
       return undefined;
     }
     if (!inToken || !inToken.length) throw new CredSSPError('the client sent an empty CredSSP token');
@@ -109,7 +124,8 @@ export class CredSSPAcceptor implements AcceptorContext {
     if (this.state === 'tls') {
       if (!this.pipe.secure) {
         const out = this.pipe.takeOutput();
-        if (!out.length && this.opts.framing !== 'stream') throw new CredSSPError('the CredSSP TLS handshake stalled: the client token is not a complete TLS flight');
+        if (!out.length && this.opts.framing !== 'stream')
+          throw new CredSSPError('the CredSSP TLS handshake stalled: the client token is not a complete TLS flight');
         return out;
       }
       this.state = 'auth';
@@ -136,7 +152,10 @@ export class CredSSPAcceptor implements AcceptorContext {
       this.clientVersion = req.version;
       const min = this.opts.minVersion ?? 2;
       if (req.version < min) {
-        return this.refuse(STATUS_INVALID_PARAMETER, `the client speaks CredSSP version ${req.version}, below this endpoint's minimum ${min}`);
+        return this.refuse(
+          STATUS_INVALID_PARAMETER,
+          `the client speaks CredSSP version ${req.version}, below this endpoint's minimum ${min}`,
+        );
       }
       this.selectedVersion = Math.min(req.version, this.ownVersion);
     }
@@ -159,13 +178,15 @@ export class CredSSPAcceptor implements AcceptorContext {
       return this.send({ version: this.ownVersion, negoTokens: [out] });
     }
     // Kerberos completes on its first token: send the AP-REP and wait for pubKeyAuth (MS-CSSP 3.1.5 step 3)
-    if (!req.pubKeyAuth && out && this.inner.identity?.mechanism === 'kerberos') return this.send({ version: this.ownVersion, negoTokens: [out] });
+    if (!req.pubKeyAuth && out && this.inner.identity?.mechanism === 'kerberos')
+      return this.send({ version: this.ownVersion, negoTokens: [out] });
     // inner complete: the same TSRequest must carry pubKeyAuth (MS-CSSP 3.1.5 step 3)
     if (!req.pubKeyAuth) throw new CredSSPError('the client did not send pubKeyAuth with its last authentication token');
     let nonce: Uint8Array | undefined;
     if (this.selectedVersion >= NONCE_VERSION) {
       nonce = req.clientNonce;
-      if (!nonce || nonce.length !== 32) return this.refuse(STATUS_INVALID_PARAMETER, `CredSSP version ${this.selectedVersion} requires a 32-byte clientNonce`);
+      if (!nonce || nonce.length !== 32)
+        return this.refuse(STATUS_INVALID_PARAMETER, `CredSSP version ${this.selectedVersion} requires a 32-byte clientNonce`);
     }
     const got = await gssUnwrap(this.inner, req.pubKeyAuth, "the client's pubKeyAuth");
     if (!bytesEqual(got, clientPubKeyAuth(this.selectedVersion, this.pubKey, nonce))) {
@@ -182,35 +203,59 @@ export class CredSSPAcceptor implements AcceptorContext {
     const tsc = TSCredentials.decode(plain);
     this.credType = tsc.credType;
     if (tsc.credType !== CredType.Password) {
-      throw new CredSSPError(`the client delegated credentials of type ${tsc.credType}; this endpoint accepts only passwords (TSPasswordCreds, type 1)`);
+      throw new CredSSPError(
+        `the client delegated credentials of type ${tsc.credType}; this endpoint accepts only passwords (TSPasswordCreds, type 1)`,
+      );
     }
     const pw = TSPasswordCreds.decode(tsc.credentials);
     plain.fill(0);
     const authed = this.inner!.identity;
     if (!authed) throw new CredSSPError('internal: the inner authentication has no identity');
     // The delegated user must be the authenticated one; a UPN (user@domain) travels whole in userName.
-    let dUser = pw.userName, dDomain = pw.domainName;
+    let dUser = pw.userName,
+      dDomain = pw.domainName;
     const at = dUser.indexOf('@');
-    if (!dDomain && at > 0) { dDomain = dUser.slice(at + 1); dUser = dUser.slice(0, at); }
-    let aUser = authed.user, aDomain = authed.domain;
+    if (!dDomain && at > 0) {
+      dDomain = dUser.slice(at + 1);
+      dUser = dUser.slice(0, at);
+    }
+    let aUser = authed.user,
+      aDomain = authed.domain;
     const aAt = aUser.indexOf('@');
-    if (!aDomain && aAt > 0) { aDomain = aUser.slice(aAt + 1); aUser = aUser.slice(0, aAt); } // a user@REALM users-file entry
-    const sameUser = dUser.toLowerCase() === aUser.toLowerCase() &&
-      (!dDomain || dDomain.toLowerCase() === aDomain.toLowerCase() || dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
+    if (!aDomain && aAt > 0) {
+      aDomain = aUser.slice(aAt + 1);
+      aUser = aUser.slice(0, aAt);
+    } // a user@REALM users-file entry
+    const sameUser =
+      dUser.toLowerCase() === aUser.toLowerCase() &&
+      (!dDomain ||
+        dDomain.toLowerCase() === aDomain.toLowerCase() ||
+        dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
     if (!sameUser) {
-      throw new AccessDeniedError(`CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`, 'policy');
+      throw new AccessDeniedError(
+        `CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`,
+        'policy',
+      );
     }
     if (this.opts.verifyDelegatedPassword !== false) {
       const kp = (authed as { kerberosPrincipal?: string }).kerberosPrincipal;
       const entry = this.opts.userDb.lookup(authed.domain, authed.user) ?? (kp ? findPrincipalUser(this.opts.userDb, kp) : undefined);
       if (!entry || entry.password !== pw.password) {
-        throw new AccessDeniedError(`CredSSP: the delegated password for ${authed.domain}\\${authed.user} does not log on (an interactive logon with it would fail)`, 'bad-password');
+        throw new AccessDeniedError(
+          `CredSSP: the delegated password for ${authed.domain}\\${authed.user} does not log on (an interactive logon with it would fail)`,
+          'bad-password',
+        );
       }
     }
     this.identity = { domain: authed.domain, user: authed.user, logonType: 'interactive', password: pw.password, mechanism: 'credssp' };
     this.state = 'done';
     debug('credssp acceptor: %s\\%s authenticated, credentials delegated (interactive logon)', authed.domain, authed.user);
-    channels.auth.publish({ mechanism: 'credssp', event: 'accepted', user: `${authed.domain}\\${authed.user}`, version: this.selectedVersion });
+    channels.auth.publish({
+      mechanism: 'credssp',
+      event: 'accepted',
+      user: `${authed.domain}\\${authed.user}`,
+      version: this.selectedVersion,
+    });
     return undefined;
   }
 
@@ -231,7 +276,9 @@ export class CredSSPAcceptor implements AcceptorContext {
   }
 
   /** The error that failed this context, if any (after a refusal token was sent). */
-  get error(): Error | undefined { return this.failure; }
+  get error(): Error | undefined {
+    return this.failure;
+  }
 
   private async send(m: TSRequest): Promise<Uint8Array> {
     this.pipe.write(TSRequest.encode(m));

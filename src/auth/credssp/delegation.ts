@@ -11,12 +11,16 @@ export const DELEGATE_ENV = 'WINRM_TS_DELEGATE_TO';
 /** Parse a pattern list as given on the command line or in the environment ("wsman/a, wsman/*.corp"). */
 export function parseDelegateList(s: string | undefined): string[] {
   if (!s) return [];
-  return s.split(/[\s,;]+/).map((x) => x.trim()).filter(Boolean);
+  return s
+    .split(/[\s,;]+/)
+    .map((x) => x.trim())
+    .filter(Boolean);
 }
 
 function normalizeHost(h: string): string {
   let host = h.trim().toLowerCase();
-  if (host.startsWith('[')) host = host.slice(1, host.indexOf(']') > 0 ? host.indexOf(']') : undefined); // [::1]:5986
+  if (host.startsWith('['))
+    host = host.slice(1, host.indexOf(']') > 0 ? host.indexOf(']') : undefined); // [::1]:5986
   else if (/^[^:]+:\d+$/.test(host)) host = host.slice(0, host.lastIndexOf(':')); // host:5985
   return host.replace(/\.$/, '');
 }
@@ -24,11 +28,15 @@ function normalizeHost(h: string): string {
 /** Validate one pattern: `wsman/HOST` where HOST is a name, `*.suffix`, `*`, or an address. */
 export function validatePattern(p: string): { service: string; host: string } {
   const m = /^([^/\s]+)\/([^/\s]+)$/.exec(p.trim());
-  if (!m) throw new InvalidArgumentError(`delegate-to entry '${p}' is not of the form wsman/HOST (e.g. wsman/*.corp.example, wsman/10.0.0.5, wsman/*)`);
+  if (!m)
+    throw new InvalidArgumentError(
+      `delegate-to entry '${p}' is not of the form wsman/HOST (e.g. wsman/*.corp.example, wsman/10.0.0.5, wsman/*)`,
+    );
   const service = m[1]!.toLowerCase();
-  if (service !== 'wsman' && service !== '*') throw new InvalidArgumentError(`delegate-to entry '${p}': only the wsman/ service class is delegated to`);
+  if (service !== 'wsman' && service !== '*')
+    throw new InvalidArgumentError(`delegate-to entry '${p}': only the wsman/ service class is delegated to`);
   const host = normalizeHost(m[2]!);
-  if (host.includes('*') && !(host === '*' || (/^\*\.[^*]+$/.test(host)))) {
+  if (host.includes('*') && !(host === '*' || /^\*\.[^*]+$/.test(host))) {
     throw new InvalidArgumentError(`delegate-to entry '${p}': a wildcard is allowed only as 'wsman/*' or 'wsman/*.domain'`);
   }
   return { service, host };
@@ -56,8 +64,8 @@ export function checkDelegation(targetHost: string, delegateTo: readonly string[
   const spn = `wsman/${host}`;
   throw new DelegationRefusedError(
     `CredSSP refused: delegating your credentials to ${spn} is not allowed (${list.length ? `allowed: ${list.join(', ')}` : 'the delegate list is empty'}). ` +
-    `CredSSP hands the full password to the target host, so it is delegated only to hosts you list: ` +
-    `add --delegate-to ${spn} (or a pattern like wsman/*.domain), set ${DELEGATE_ENV}=${spn}, or pass the delegateTo option. ` +
-    `Nothing was sent to the host.`,
+      `CredSSP hands the full password to the target host, so it is delegated only to hosts you list: ` +
+      `add --delegate-to ${spn} (or a pattern like wsman/*.domain), set ${DELEGATE_ENV}=${spn}, or pass the delegateTo option. ` +
+      `Nothing was sent to the host.`,
   );
 }

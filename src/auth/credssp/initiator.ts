@@ -10,7 +10,14 @@
 import { randomBytes } from 'node:crypto';
 import type { AuthContext, AuthProtocol, Credentials, StepOptions } from '../types.js';
 import {
-  AbortError, CredSSPError, EncryptionError, InvalidArgumentError, LocalProtocolError, RemoteProtocolError, TlsError, WinRMError,
+  AbortError,
+  CredSSPError,
+  EncryptionError,
+  InvalidArgumentError,
+  LocalProtocolError,
+  RemoteProtocolError,
+  TlsError,
+  WinRMError,
 } from '../../errors.js';
 import { bytesEqual, concatBytes } from '../../util/bytes.js';
 import { debug, channels } from '../../util/debug.js';
@@ -58,7 +65,6 @@ export interface CredSSPInitiatorOptions {
 
 type State = 'initial' | 'tls' | 'auth' | 'pubkey' | 'done' | 'failed';
 
-
 export class CredSSPInitiator implements AuthContext {
   readonly protocol: AuthProtocol = 'credssp';
   readonly httpScheme = 'CredSSP';
@@ -90,19 +96,26 @@ export class CredSSPInitiator implements AuthContext {
       throw new InvalidArgumentError(`--credssp-min-version must be 2..${CREDSSP_VERSION}, got ${opts.minVersion}`);
     }
     this.inner = createInnerInitiator(opts.inner ?? 'negotiate', opts.credentials, opts.spn ?? `HTTP/${opts.targetHost}`, {
-      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}), ...(opts.ntlmRefused ? { ntlmRefused: opts.ntlmRefused } : {}),
+      ...(opts.kdcSend ? { kdcSend: opts.kdcSend } : {}),
+      ...(opts.ntlmRefused ? { ntlmRefused: opts.ntlmRefused } : {}),
     });
   }
 
-  get complete(): boolean { return this.state === 'done'; }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
   /** the negotiated TSRequest version (min of ours and the server's) once known */
-  get version(): number { return this.selectedVersion; }
+  get version(): number {
+    return this.selectedVersion;
+  }
   /** TLS protocol and cipher of the CredSSP channel */
   get tlsInfo(): { protocol: string; cipher: string } | undefined {
     return this.pipe ? { protocol: this.pipe.protocol, cipher: this.pipe.cipher } : undefined;
   }
 
-  newContext(): CredSSPInitiator { return new CredSSPInitiator(this.opts); }
+  newContext(): CredSSPInitiator {
+    return new CredSSPInitiator(this.opts);
+  }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     if (opts?.signal?.aborted) throw new AbortError();
@@ -113,7 +126,8 @@ export class CredSSPInitiator implements AuthContext {
     } catch (e) {
       this.state = 'failed';
       this.pipe?.destroy();
-      if (e instanceof RemoteProtocolError) throw new CredSSPError(`CredSSP: the server sent an invalid message: ${e.message}`, undefined, { cause: e });
+      if (e instanceof RemoteProtocolError)
+        throw new CredSSPError(`CredSSP: the server sent an invalid message: ${e.message}`, undefined, { cause: e });
       if (e instanceof TlsError) throw new CredSSPError(e.message, undefined, { cause: e });
       if (e instanceof WinRMError) throw e; // CredSSPError, AccessDeniedError from the inner mechanism, ...
       throw new CredSSPError(`CredSSP failed: ${(e as Error).message}`, undefined, { cause: e });
@@ -124,7 +138,11 @@ export class CredSSPInitiator implements AuthContext {
     switch (this.state) {
       case 'initial': {
         if (inToken && inToken.length) throw new LocalProtocolError('the first CredSSP step takes no input');
-        this.pipe = TlsPipe.client({ minVersion: this.opts.tlsMinVersion, maxVersion: this.opts.tlsMaxVersion, servername: this.opts.targetHost });
+        this.pipe = TlsPipe.client({
+          minVersion: this.opts.tlsMinVersion,
+          maxVersion: this.opts.tlsMaxVersion,
+          servername: this.opts.targetHost,
+        });
         await this.pipe.settle();
         this.checkPipe();
         this.state = 'tls';
@@ -181,7 +199,8 @@ export class CredSSPInitiator implements AuthContext {
       if (req.version < this.minVersion) {
         throw new CredSSPError(
           `the server speaks CredSSP version ${req.version}, below the minimum ${this.minVersion} (versions before 5 are open to ` +
-          `CVE-2018-0886); update the host, or accept it explicitly with --credssp-min-version ${req.version}`);
+            `CVE-2018-0886); update the host, or accept it explicitly with --credssp-min-version ${req.version}`,
+        );
       }
       this.selectedVersion = Math.min(req.version, CREDSSP_VERSION);
     }
@@ -210,7 +229,8 @@ export class CredSSPInitiator implements AuthContext {
     if (!bytesEqual(got, want)) {
       throw new CredSSPError(
         "CredSSP: the server's pubKeyAuth does not match the TLS public key: the TLS channel may be intercepted " +
-        '(man in the middle); credentials were NOT sent');
+          '(man in the middle); credentials were NOT sent',
+      );
     }
     const { domain, user } = ntlmUserFields(this.opts.credentials.username);
     const creds = TSCredentials.password({ domainName: domain, userName: user, password: this.opts.credentials.password ?? '' });
@@ -241,9 +261,11 @@ export class CredSSPInitiator implements AuthContext {
     const n = TSRequest.frameLength(this.pendingPlain);
     if (n === 0) {
       if (this.opts.framing === 'stream') return undefined;
-      throw new CredSSPError(this.pendingPlain.length
-        ? 'the server sent an incomplete TSRequest in its CredSSP token (broken framing)'
-        : 'the server CredSSP token carried no TSRequest (broken TLS framing?)');
+      throw new CredSSPError(
+        this.pendingPlain.length
+          ? 'the server sent an incomplete TSRequest in its CredSSP token (broken framing)'
+          : 'the server CredSSP token carried no TSRequest (broken TLS framing?)',
+      );
     }
     const msg = this.pendingPlain.subarray(0, n);
     this.pendingPlain = this.pendingPlain.slice(n);
@@ -258,20 +280,28 @@ export class CredSSPInitiator implements AuthContext {
 
   private requireInput(t: Uint8Array | undefined, phase: string): void {
     if (!t || !t.length) {
-      throw new CredSSPError(`the server sent no CredSSP token during the ${phase} phase; the host may not offer CredSSP ` +
-        '(on Windows: Enable-WSManCredSSP -Role Server) or it rejected the request');
+      throw new CredSSPError(
+        `the server sent no CredSSP token during the ${phase} phase; the host may not offer CredSSP ` +
+          '(on Windows: Enable-WSManCredSSP -Role Server) or it rejected the request',
+      );
     }
   }
 
   private checkPipe(): void {
     const e = this.pipe?.error;
     if (e) {
-      throw new CredSSPError(`TLS inside CredSSP failed: ${e.message}; the server token is not valid TLS or the TLS versions/ciphers do not match`, undefined, { cause: e });
+      throw new CredSSPError(
+        `TLS inside CredSSP failed: ${e.message}; the server token is not valid TLS or the TLS versions/ciphers do not match`,
+        undefined,
+        { cause: e },
+      );
     }
     if (this.pipe?.closed && this.state !== 'done') {
-      throw new CredSSPError(this.state === 'pubkey'
-        ? 'the CredSSP server closed the channel after our authentication: the logon was refused (wrong user name or password?)'
-        : 'the CredSSP server closed the TLS channel');
+      throw new CredSSPError(
+        this.state === 'pubkey'
+          ? 'the CredSSP server closed the channel after our authentication: the logon was refused (wrong user name or password?)'
+          : 'the CredSSP server closed the TLS channel',
+      );
     }
   }
 

@@ -43,18 +43,32 @@ export async function gssUnwrap(ctx: AuthContext, token: Uint8Array, what: strin
 export type InnerMechanism = 'negotiate' | 'ntlm';
 
 /** The inner initiator: SPNEGO offering NTLM (what WinRM expects) or raw NTLM (what RDP servers take). */
-export function createInnerInitiator(kind: InnerMechanism, creds: Credentials, spn: string, o: { kerberos?: boolean; kdcSend?: KdcSend; ntlmRefused?: (what: string) => Error } = {}): AuthContext {
+export function createInnerInitiator(
+  kind: InnerMechanism,
+  creds: Credentials,
+  spn: string,
+  o: { kerberos?: boolean; kdcSend?: KdcSend; ntlmRefused?: (what: string) => Error } = {},
+): AuthContext {
   if (o.ntlmRefused) {
     // a trusted-hosts policy does not trust this host (src/client/trusted-hosts.ts): Kerberos inside CredSSP, or nothing
     const refused = o.ntlmRefused;
-    if (kind === 'ntlm' || o.kerberos === false || !kerberosAvailable(creds)) throw refused('the password by CredSSP (with NTLM inside: no Kerberos credential here)');
-    return new SpnegoKerberosInitiator({ credentials: creds, targetHost: spn.split('/')[1] ?? spn, spn, ...(o.kdcSend ? { send: o.kdcSend } : {}) }, () => { throw refused('the password by CredSSP (with NTLM inside: Kerberos was not possible)'); });
+    if (kind === 'ntlm' || o.kerberos === false || !kerberosAvailable(creds))
+      throw refused('the password by CredSSP (with NTLM inside: no Kerberos credential here)');
+    return new SpnegoKerberosInitiator(
+      { credentials: creds, targetHost: spn.split('/')[1] ?? spn, spn, ...(o.kdcSend ? { send: o.kdcSend } : {}) },
+      () => {
+        throw refused('the password by CredSSP (with NTLM inside: Kerberos was not possible)');
+      },
+    );
   }
   if (kind === 'ntlm') return new NtlmInitiator({ credentials: creds, spn });
   const ntlm = () => new SpnegoInitiator({ credentials: creds, spn });
   // Kerberos inside CredSSP when a credential for it is at hand (user@REALM with a configured KDC, or a ticket)
   if (o.kerberos !== false && kerberosAvailable(creds)) {
-    return new SpnegoKerberosInitiator({ credentials: creds, targetHost: spn.split('/')[1] ?? spn, spn, ...(o.kdcSend ? { send: o.kdcSend } : {}) }, ntlm);
+    return new SpnegoKerberosInitiator(
+      { credentials: creds, targetHost: spn.split('/')[1] ?? spn, spn, ...(o.kdcSend ? { send: o.kdcSend } : {}) },
+      ntlm,
+    );
   }
   return ntlm();
 }
@@ -63,6 +77,16 @@ export function createInnerInitiator(kind: InnerMechanism, creds: Credentials, s
  * The inner acceptor takes what Windows takes: SPNEGO, or a raw NTLMSSP token (mstsc, FreeRDP, impacket), which
  * the SPNEGO acceptor answers raw.
  */
-export function createInnerAcceptor(userDb: UserDatabase, serverName: string, domainName?: string, kerberos?: KerberosAcceptorOptions): AcceptorContext {
-  return new SpnegoAcceptor({ userDb, netbiosComputer: serverName.toUpperCase().slice(0, 15), netbiosDomain: domainName, ...(kerberos ? { kerberos } : {}) });
+export function createInnerAcceptor(
+  userDb: UserDatabase,
+  serverName: string,
+  domainName?: string,
+  kerberos?: KerberosAcceptorOptions,
+): AcceptorContext {
+  return new SpnegoAcceptor({
+    userDb,
+    netbiosComputer: serverName.toUpperCase().slice(0, 15),
+    netbiosDomain: domainName,
+    ...(kerberos ? { kerberos } : {}),
+  });
 }

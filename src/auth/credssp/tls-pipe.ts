@@ -20,15 +20,25 @@ class WireEnd extends Duplex {
   private chunks: Buffer[] = [];
   private size = 0;
   written = 0;
-  override _read(): void { /* data is pushed by inject() */ }
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    this.chunks.push(chunk); this.size += chunk.length; this.written += chunk.length; cb();
+  override _read(): void {
+    /* data is pushed by inject() */
   }
-  override _final(cb: (e?: Error | null) => void): void { cb(); }
-  inject(b: Uint8Array): void { if (b.length) this.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength)); }
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    this.written += chunk.length;
+    cb();
+  }
+  override _final(cb: (e?: Error | null) => void): void {
+    cb();
+  }
+  inject(b: Uint8Array): void {
+    if (b.length) this.push(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  }
   drain(): Uint8Array {
     const out = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
-    this.chunks = []; this.size = 0;
+    this.chunks = [];
+    this.size = 0;
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
 }
@@ -68,7 +78,10 @@ export class TlsPipe {
   private closedFlag = false;
   private activity = 0;
 
-  private constructor(readonly role: 'client' | 'server', opts: TlsPipeOptions) {
+  private constructor(
+    readonly role: 'client' | 'server',
+    opts: TlsPipeOptions,
+  ) {
     const minVersion = opts.minVersion ?? 'TLSv1.2';
     if (role === 'client') {
       this.socket = tls.connect({
@@ -78,7 +91,10 @@ export class TlsPipe {
         maxVersion: opts.maxVersion ?? 'TLSv1.3',
         ...(opts.servername && !/^[\d.:]+$/.test(opts.servername) ? { servername: opts.servername } : {}),
       });
-      this.socket.once('secureConnect', () => { this.secureFlag = true; this.activity++; });
+      this.socket.once('secureConnect', () => {
+        this.secureFlag = true;
+        this.activity++;
+      });
     } else {
       if (!opts.cert || !opts.key) throw new CredSSPError('the CredSSP acceptor needs a TLS certificate and key');
       const secureContext = tls.createSecureContext({
@@ -88,27 +104,61 @@ export class TlsPipe {
         maxVersion: opts.maxVersion ?? 'TLSv1.2',
       });
       this.socket = new tls.TLSSocket(this.wire, { isServer: true, secureContext, requestCert: false });
-      this.socket.once('secure', () => { this.secureFlag = true; this.activity++; });
+      this.socket.once('secure', () => {
+        this.secureFlag = true;
+        this.activity++;
+      });
     }
-    this.socket.on('data', (d: Buffer) => { this.plain.push(d); this.plainSize += d.length; this.activity++; });
-    this.socket.on('error', (e: Error) => { this.failure ??= e; this.activity++; });
-    this.socket.on('close', () => { this.closedFlag = true; this.activity++; });
-    this.socket.on('end', () => { this.closedFlag = true; this.activity++; });
-    this.wire.on('error', (e: Error) => { this.failure ??= e; });
+    this.socket.on('data', (d: Buffer) => {
+      this.plain.push(d);
+      this.plainSize += d.length;
+      this.activity++;
+    });
+    this.socket.on('error', (e: Error) => {
+      this.failure ??= e;
+      this.activity++;
+    });
+    this.socket.on('close', () => {
+      this.closedFlag = true;
+      this.activity++;
+    });
+    this.socket.on('end', () => {
+      this.closedFlag = true;
+      this.activity++;
+    });
+    this.wire.on('error', (e: Error) => {
+      this.failure ??= e;
+    });
   }
 
-  static client(opts: TlsPipeOptions = {}): TlsPipe { return new TlsPipe('client', opts); }
-  static server(opts: TlsPipeOptions): TlsPipe { return new TlsPipe('server', opts); }
+  static client(opts: TlsPipeOptions = {}): TlsPipe {
+    return new TlsPipe('client', opts);
+  }
+  static server(opts: TlsPipeOptions): TlsPipe {
+    return new TlsPipe('server', opts);
+  }
 
   /** true once the handshake has finished on this side */
-  get secure(): boolean { return this.secureFlag; }
-  get closed(): boolean { return this.closedFlag; }
+  get secure(): boolean {
+    return this.secureFlag;
+  }
+  get closed(): boolean {
+    return this.closedFlag;
+  }
   /** the TLS error (bad record, handshake failure, alert from the peer), if any */
-  get error(): Error | undefined { return this.failure; }
+  get error(): Error | undefined {
+    return this.failure;
+  }
   /** total bytes TLS has written to the wire so far */
-  get bytesOut(): number { return this.wire.written; }
-  get protocol(): string { return this.socket.getProtocol() ?? ''; }
-  get cipher(): string { return this.socket.getCipher()?.name ?? ''; }
+  get bytesOut(): number {
+    return this.wire.written;
+  }
+  get protocol(): string {
+    return this.socket.getProtocol() ?? '';
+  }
+  get cipher(): string {
+    return this.socket.getCipher()?.name ?? '';
+  }
 
   /** Feed bytes received from the peer. */
   feed(bytes: Uint8Array): void {
@@ -132,25 +182,35 @@ export class TlsPipe {
     for (let i = 0; i < MAX_SETTLE_TURNS && quiet < SETTLE_QUIET_TURNS; i++) {
       await new Promise<void>((r) => setImmediate(r));
       const now = this.activity + this.wire.written;
-      if (now === last) quiet++; else { quiet = 0; last = now; }
+      if (now === last) quiet++;
+      else {
+        quiet = 0;
+        last = now;
+      }
     }
   }
 
   /** Bytes TLS produced for the peer since the last call. */
-  takeOutput(): Uint8Array { return this.wire.drain(); }
+  takeOutput(): Uint8Array {
+    return this.wire.drain();
+  }
 
   /** Plaintext received since the last call. */
   takePlaintext(): Uint8Array {
     const out = this.plain.length === 1 ? this.plain[0]! : Buffer.concat(this.plain, this.plainSize);
-    this.plain = []; this.plainSize = 0;
+    this.plain = [];
+    this.plainSize = 0;
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
-  get plaintextAvailable(): number { return this.plainSize; }
+  get plaintextAvailable(): number {
+    return this.plainSize;
+  }
 
   /** Put back plaintext not consumed yet (a partial message). */
   unread(b: Uint8Array): void {
     if (!b.length) return;
-    this.plain.unshift(Buffer.from(b.buffer, b.byteOffset, b.byteLength)); this.plainSize += b.length;
+    this.plain.unshift(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+    this.plainSize += b.length;
   }
 
   /** Client: the server certificate's SubjectPublicKey. */

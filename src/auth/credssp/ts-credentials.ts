@@ -33,8 +33,12 @@ export const TSCredentials = {
     const top = new DerReader(bytes, 'TSCredentials');
     const r = top.sequence();
     top.end();
-    const f0 = r.explicit(0); const credType = f0.integerNumber(); f0.end();
-    const f1 = r.explicit(1); const credentials = f1.octetString(); f1.end();
+    const f0 = r.explicit(0);
+    const credType = f0.integerNumber();
+    f0.end();
+    const f1 = r.explicit(1);
+    const credentials = f1.octetString();
+    f1.end();
     r.end();
     return { credType, credentials };
   },

@@ -38,21 +38,33 @@ export const TSRequest = {
   },
 
   /** A TSRequest from the peer (MS-CSSP 2.2.1); malformed → InvalidTokenError. */
-  decode(bytes: Uint8Array): TSRequest { return decodeToken('CredSSP', () => TSRequest.decodeFields(bytes)); },
+  decode(bytes: Uint8Array): TSRequest {
+    return decodeToken('CredSSP', () => TSRequest.decodeFields(bytes));
+  },
 
   decodeFields(bytes: Uint8Array): TSRequest {
     const top = new DerReader(bytes, 'TSRequest');
     const r = top.sequence();
     top.end();
     const version = r.explicit(0).integerNumber();
-    if (version < 1 || version > 0xffff) throw new RemoteProtocolError(`TSRequest version ${version} is not valid; the peer is not speaking CredSSP`);
+    if (version < 1 || version > 0xffff)
+      throw new RemoteProtocolError(`TSRequest version ${version} is not valid; the peer is not speaking CredSSP`);
     const m: TSRequest = { version };
     const f1 = r.optionalExplicit(1);
-    if (f1) { m.negoTokens = NegoData.decode(f1); f1.end(); }
+    if (f1) {
+      m.negoTokens = NegoData.decode(f1);
+      f1.end();
+    }
     const f2 = r.optionalExplicit(2);
-    if (f2) { m.authInfo = f2.octetString(); f2.end(); }
+    if (f2) {
+      m.authInfo = f2.octetString();
+      f2.end();
+    }
     const f3 = r.optionalExplicit(3);
-    if (f3) { m.pubKeyAuth = f3.octetString(); f3.end(); }
+    if (f3) {
+      m.pubKeyAuth = f3.octetString();
+      f3.end();
+    }
     const f4 = r.optionalExplicit(4);
     if (f4) {
       const v = f4.integer();
@@ -61,7 +73,10 @@ export const TSRequest = {
       m.errorCode = Number(BigInt.asUintN(32, v));
     }
     const f5 = r.optionalExplicit(5);
-    if (f5) { m.clientNonce = f5.octetString(); f5.end(); }
+    if (f5) {
+      m.clientNonce = f5.octetString();
+      f5.end();
+    }
     r.end();
     return m;
   },
@@ -72,7 +87,10 @@ export const TSRequest = {
    */
   frameLength(buf: Uint8Array): number {
     if (buf.length === 0) return 0;
-    if (buf[0] !== 0x30) throw new RemoteProtocolError(`expected a TSRequest (DER SEQUENCE 0x30), got 0x${buf[0]!.toString(16)}; the peer is not speaking CredSSP`);
+    if (buf[0] !== 0x30)
+      throw new RemoteProtocolError(
+        `expected a TSRequest (DER SEQUENCE 0x30), got 0x${buf[0]!.toString(16)}; the peer is not speaking CredSSP`,
+      );
     if (buf.length < 2) return 0;
     const l0 = buf[1]!;
     if (l0 < 0x80) return buf.length >= 2 + l0 ? 2 + l0 : 0;

@@ -16,9 +16,15 @@ const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 function name(cn: string): Uint8Array {
   return der.sequence(der.set(der.sequence(der.oid(OID_CN), der.utf8String(cn))));
 }
-function time(d: Date): Uint8Array { return d.getUTCFullYear() < 2050 ? der.utcTime(d) : der.generalizedTime(d); }
+function time(d: Date): Uint8Array {
+  return d.getUTCFullYear() < 2050 ? der.utcTime(d) : der.generalizedTime(d);
+}
 
-export interface SelfSignedCert { certPem: string; keyPem: string; certDer: Uint8Array }
+export interface SelfSignedCert {
+  certPem: string;
+  keyPem: string;
+  certDer: Uint8Array;
+}
 
 /** RFC 5280 4.1 Certificate, self-signed. */
 export function createSelfSignedCertificate(commonName: string, opts: { days?: number; now?: Date } = {}): SelfSignedCert {
@@ -26,15 +32,19 @@ export function createSelfSignedCertificate(commonName: string, opts: { days?: n
   const now = opts.now ?? new Date();
   const notBefore = new Date(now.getTime() - 3600_000);
   const notAfter = new Date(now.getTime() + (opts.days ?? 365) * 86400_000);
-  const serial = randomBytes(16); serial[0]! &= 0x7f;
+  const serial = randomBytes(16);
+  serial[0]! &= 0x7f;
   const algo = der.sequence(der.oid(OID_SHA256_RSA), der.nullValue());
   const spki = new Uint8Array(publicKey.export({ type: 'spki', format: 'der' }));
-  const extensions = der.explicit(3, der.sequence(
-    der.sequence(der.oid(OID_BASIC_CONSTRAINTS), der.octetString(der.sequence())),
-    // digitalSignature | keyEncipherment
-    der.sequence(der.oid(OID_KEY_USAGE), der.boolean(true), der.octetString(der.bitString(Uint8Array.of(0xa0), 5))),
-    der.sequence(der.oid(OID_EXT_KEY_USAGE), der.octetString(der.sequence(der.oid(OID_SERVER_AUTH)))),
-  ));
+  const extensions = der.explicit(
+    3,
+    der.sequence(
+      der.sequence(der.oid(OID_BASIC_CONSTRAINTS), der.octetString(der.sequence())),
+      // digitalSignature | keyEncipherment
+      der.sequence(der.oid(OID_KEY_USAGE), der.boolean(true), der.octetString(der.bitString(Uint8Array.of(0xa0), 5))),
+      der.sequence(der.oid(OID_EXT_KEY_USAGE), der.octetString(der.sequence(der.oid(OID_SERVER_AUTH)))),
+    ),
+  );
   const tbs = der.sequence(
     der.explicit(0, der.integer(2)), // v3
     der.unsignedInteger(serial),

@@ -10,20 +10,29 @@ import type { Key } from './crypto.js';
 import type { PrincipalName } from './messages.js';
 import type { Krb5Config } from './config.js';
 
-export interface Principal { name: PrincipalName; realm: string }
+export interface Principal {
+  name: PrincipalName;
+  realm: string;
+}
 
 /** One ticket with its session key, as kept in a ccache and handed between the layers. */
 export interface Credential {
   client: Principal;
   server: Principal;
   key: Key;
-  authtime: Date; starttime: Date; endtime: Date; renewTill?: Date;
+  authtime: Date;
+  starttime: Date;
+  endtime: Date;
+  renewTill?: Date;
   flags: number;
   /** the Ticket DER */
   ticket: Uint8Array;
 }
 
-export interface CCache { defaultPrincipal: Principal; credentials: Credential[] }
+export interface CCache {
+  defaultPrincipal: Principal;
+  credentials: Credential[];
+}
 
 // ------------------------------------------------------------------------------------------------------------
 // binary helpers
@@ -31,27 +40,77 @@ export interface CCache { defaultPrincipal: Principal; credentials: Credential[]
 
 class Reader {
   off = 0;
-  constructor(readonly b: Uint8Array, readonly what: string) {}
-  need(n: number): void { if (this.off + n > this.b.length) throw new KerberosError(`${this.what} is truncated at byte ${this.off}`); }
-  u8(): number { this.need(1); return this.b[this.off++]!; }
-  u16(): number { this.need(2); const v = (this.b[this.off]! << 8) | this.b[this.off + 1]!; this.off += 2; return v; }
-  u32(): number { this.need(4); const v = ((this.b[this.off]! << 24) >>> 0) + (this.b[this.off + 1]! << 16) + (this.b[this.off + 2]! << 8) + this.b[this.off + 3]!; this.off += 4; return v; }
-  i32(): number { return this.u32() | 0; }
-  bytes(n: number): Uint8Array { if (n > 1 << 24) throw new KerberosError(`${this.what}: field of ${n} bytes is too large`); this.need(n); const v = this.b.slice(this.off, this.off + n); this.off += n; return v; }
-  data32(): Uint8Array { return this.bytes(this.u32()); }
-  data16(): Uint8Array { return this.bytes(this.u16()); }
-  get done(): boolean { return this.off >= this.b.length; }
+  constructor(
+    readonly b: Uint8Array,
+    readonly what: string,
+  ) {}
+  need(n: number): void {
+    if (this.off + n > this.b.length) throw new KerberosError(`${this.what} is truncated at byte ${this.off}`);
+  }
+  u8(): number {
+    this.need(1);
+    return this.b[this.off++]!;
+  }
+  u16(): number {
+    this.need(2);
+    const v = (this.b[this.off]! << 8) | this.b[this.off + 1]!;
+    this.off += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = ((this.b[this.off]! << 24) >>> 0) + (this.b[this.off + 1]! << 16) + (this.b[this.off + 2]! << 8) + this.b[this.off + 3]!;
+    this.off += 4;
+    return v;
+  }
+  i32(): number {
+    return this.u32() | 0;
+  }
+  bytes(n: number): Uint8Array {
+    if (n > 1 << 24) throw new KerberosError(`${this.what}: field of ${n} bytes is too large`);
+    this.need(n);
+    const v = this.b.slice(this.off, this.off + n);
+    this.off += n;
+    return v;
+  }
+  data32(): Uint8Array {
+    return this.bytes(this.u32());
+  }
+  data16(): Uint8Array {
+    return this.bytes(this.u16());
+  }
+  get done(): boolean {
+    return this.off >= this.b.length;
+  }
 }
 
 class Writer {
   private parts: number[] = [];
-  u8(v: number): this { this.parts.push(v & 255); return this; }
-  u16(v: number): this { this.parts.push((v >>> 8) & 255, v & 255); return this; }
-  u32(v: number): this { this.parts.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255); return this; }
-  bytes(b: Uint8Array): this { for (const x of b) this.parts.push(x); return this; }
-  data32(b: Uint8Array): this { return this.u32(b.length).bytes(b); }
-  data16(b: Uint8Array): this { return this.u16(b.length).bytes(b); }
-  done(): Uint8Array { return Uint8Array.from(this.parts); }
+  u8(v: number): this {
+    this.parts.push(v & 255);
+    return this;
+  }
+  u16(v: number): this {
+    this.parts.push((v >>> 8) & 255, v & 255);
+    return this;
+  }
+  u32(v: number): this {
+    this.parts.push((v >>> 24) & 255, (v >>> 16) & 255, (v >>> 8) & 255, v & 255);
+    return this;
+  }
+  bytes(b: Uint8Array): this {
+    for (const x of b) this.parts.push(x);
+    return this;
+  }
+  data32(b: Uint8Array): this {
+    return this.u32(b.length).bytes(b);
+  }
+  data16(b: Uint8Array): this {
+    return this.u16(b.length).bytes(b);
+  }
+  done(): Uint8Array {
+    return Uint8Array.from(this.parts);
+  }
 }
 
 const latin1 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
@@ -83,7 +142,10 @@ export function decodeCCache(b: Uint8Array): CCache {
   if (r.u8() !== 5) throw new KerberosError('not an MIT credential cache (bad magic)');
   const version = r.u8();
   if (version < 1 || version > 4) throw new KerberosError(`credential cache format version ${version} is not supported`);
-  if (version === 4) { const hl = r.u16(); r.bytes(hl); }
+  if (version === 4) {
+    const hl = r.u16();
+    r.bytes(hl);
+  }
   const defaultPrincipal = readPrincipal(r, version);
   const credentials: Credential[] = [];
   while (!r.done) {
@@ -92,19 +154,37 @@ export function decodeCCache(b: Uint8Array): CCache {
     const keytype = r.u16();
     if (version === 3) r.u16();
     const keyvalue = r.data32();
-    const authtime = r.u32(), starttime = r.u32(), endtime = r.u32(), renew = r.u32();
+    const authtime = r.u32(),
+      starttime = r.u32(),
+      endtime = r.u32(),
+      renew = r.u32();
     const isSkey = r.u8();
     const flags = r.u32();
-    const na = r.u32(); if (na > 64) throw new KerberosError('credential cache: too many addresses');
-    for (let i = 0; i < na; i++) { r.u16(); r.data32(); }
-    const nd = r.u32(); if (nd > 64) throw new KerberosError('credential cache: too many authdata');
-    for (let i = 0; i < nd; i++) { r.u16(); r.data32(); }
+    const na = r.u32();
+    if (na > 64) throw new KerberosError('credential cache: too many addresses');
+    for (let i = 0; i < na; i++) {
+      r.u16();
+      r.data32();
+    }
+    const nd = r.u32();
+    if (nd > 64) throw new KerberosError('credential cache: too many authdata');
+    for (let i = 0; i < nd; i++) {
+      r.u16();
+      r.data32();
+    }
     const ticket = r.data32();
     r.data32(); // second ticket
     if (server.realm === 'X-CACHECONF:' || isSkey) continue; // MIT configuration entries, user-to-user tickets
     credentials.push({
-      client, server, key: { etype: keytype, value: keyvalue }, flags, ticket,
-      authtime: date(authtime), starttime: date(starttime || authtime), endtime: date(endtime), ...(renew ? { renewTill: date(renew) } : {}),
+      client,
+      server,
+      key: { etype: keytype, value: keyvalue },
+      flags,
+      ticket,
+      authtime: date(authtime),
+      starttime: date(starttime || authtime),
+      endtime: date(endtime),
+      ...(renew ? { renewTill: date(renew) } : {}),
     });
   }
   return { defaultPrincipal, credentials };
@@ -118,7 +198,10 @@ export function encodeCCache(c: CCache): Uint8Array {
     writePrincipal(w, cr.client);
     writePrincipal(w, cr.server);
     w.u16(cr.key.etype).data32(cr.key.value);
-    w.u32(secs(cr.authtime)).u32(secs(cr.starttime)).u32(secs(cr.endtime)).u32(cr.renewTill ? secs(cr.renewTill) : 0);
+    w.u32(secs(cr.authtime))
+      .u32(secs(cr.starttime))
+      .u32(secs(cr.endtime))
+      .u32(cr.renewTill ? secs(cr.renewTill) : 0);
     w.u8(0).u32(cr.flags).u32(0).u32(0).data32(cr.ticket).data32(new Uint8Array(0));
   }
   return w.done();
@@ -142,21 +225,36 @@ export function ccachePath(name: string, forWrite = false): string {
   if (type === 'DIR') {
     if (rest.startsWith(':')) return rest.slice(1);
     let primary = 'tkt';
-    try { primary = readFileSync(join(rest, 'primary'), 'utf8').trim() || 'tkt'; } catch {
-      if (forWrite) { mkdirSync(rest, { recursive: true, mode: 0o700 }); writeFileSync(join(rest, 'primary'), 'tkt\n', { mode: 0o600 }); }
-      else {
-        try { const t = readdirSync(rest).find((f) => f.startsWith('tkt')); if (t) primary = t; } catch { /* no dir */ }
+    try {
+      primary = readFileSync(join(rest, 'primary'), 'utf8').trim() || 'tkt';
+    } catch {
+      if (forWrite) {
+        mkdirSync(rest, { recursive: true, mode: 0o700 });
+        writeFileSync(join(rest, 'primary'), 'tkt\n', { mode: 0o600 });
+      } else {
+        try {
+          const t = readdirSync(rest).find((f) => f.startsWith('tkt'));
+          if (t) primary = t;
+        } catch {
+          /* no dir */
+        }
       }
     }
     return join(rest, primary);
   }
-  throw new KerberosError(`credential cache type ${type}: is not supported by winrm-ts (supported: FILE:, DIR:); set KRB5CCNAME=FILE:/path`);
+  throw new KerberosError(
+    `credential cache type ${type}: is not supported by winrm-ts (supported: FILE:, DIR:); set KRB5CCNAME=FILE:/path`,
+  );
 }
 
 export function readCCache(name: string): CCache | undefined {
   const path = ccachePath(name);
   let b: Uint8Array;
-  try { b = new Uint8Array(readFileSync(path)); } catch { return undefined; }
+  try {
+    b = new Uint8Array(readFileSync(path));
+  } catch {
+    return undefined;
+  }
   return decodeCCache(b);
 }
 
@@ -175,7 +273,12 @@ export function writeCCache(name: string, c: CCache): string {
 // keytab
 // ------------------------------------------------------------------------------------------------------------
 
-export interface KeytabEntry { principal: Principal; timestamp: number; kvno: number; key: Key }
+export interface KeytabEntry {
+  principal: Principal;
+  timestamp: number;
+  kvno: number;
+  key: Key;
+}
 
 export function decodeKeytab(b: Uint8Array): KeytabEntry[] {
   const r = new Reader(b, 'keytab');
@@ -186,7 +289,10 @@ export function decodeKeytab(b: Uint8Array): KeytabEntry[] {
   while (!r.done) {
     const size = r.i32();
     if (size === 0) break;
-    if (size < 0) { r.bytes(-size); continue; } // a hole
+    if (size < 0) {
+      r.bytes(-size);
+      continue;
+    } // a hole
     const e = new Reader(r.bytes(size), 'keytab entry');
     let count = e.u16();
     if (version === 1) count--;
@@ -199,7 +305,10 @@ export function decodeKeytab(b: Uint8Array): KeytabEntry[] {
     let kvno = e.u8();
     const keytype = e.u16();
     const value = e.data16();
-    if (e.b.length - e.off >= 4) { const k32 = e.u32(); if (k32) kvno = k32; }
+    if (e.b.length - e.off >= 4) {
+      const k32 = e.u32();
+      if (k32) kvno = k32;
+    }
     out.push({ principal: { name: { nameType, nameString }, realm }, timestamp, kvno, key: { etype: keytype, value } });
   }
   return out;
@@ -212,7 +321,12 @@ export function encodeKeytab(entries: KeytabEntry[]): Uint8Array {
     const x = new Writer();
     x.u16(e.principal.name.nameString.length).data16(enc(e.principal.realm));
     for (const s of e.principal.name.nameString) x.data16(enc(s));
-    x.u32(e.principal.name.nameType).u32(e.timestamp).u8(e.kvno & 255).u16(e.key.etype).data16(e.key.value).u32(e.kvno);
+    x.u32(e.principal.name.nameType)
+      .u32(e.timestamp)
+      .u8(e.kvno & 255)
+      .u16(e.key.etype)
+      .data16(e.key.value)
+      .u32(e.kvno);
     const body = x.done();
     w.u32(body.length).bytes(body);
   }
@@ -232,13 +346,18 @@ export function keytabPath(name: string): string {
 export function readKeytab(name: string): KeytabEntry[] {
   const path = keytabPath(name);
   let b: Uint8Array;
-  try { b = new Uint8Array(readFileSync(path)); } catch (e) {
+  try {
+    b = new Uint8Array(readFileSync(path));
+  } catch (e) {
     throw new KerberosError(`cannot read the keytab ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
   }
   return decodeKeytab(b);
 }
 
 export function samePrincipal(a: Principal, b: Principal): boolean {
-  return a.realm.toUpperCase() === b.realm.toUpperCase() && a.name.nameString.length === b.name.nameString.length &&
-    a.name.nameString.every((s, i) => s.toLowerCase() === b.name.nameString[i]!.toLowerCase());
+  return (
+    a.realm.toUpperCase() === b.realm.toUpperCase() &&
+    a.name.nameString.length === b.name.nameString.length &&
+    a.name.nameString.every((s, i) => s.toLowerCase() === b.name.nameString[i]!.toLowerCase())
+  );
 }

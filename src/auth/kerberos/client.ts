@@ -12,9 +12,29 @@ import { krbErrorToError, KrbErrorCode } from './errors.js';
 import type { Credential, KeytabEntry, Principal } from './ccache.js';
 import { samePrincipal } from './ccache.js';
 import {
-  ApOptions, KdcOptions, KeyUsage, MsgType, NameType, PaType, decodeEncKdcRepPart, decodeEtypeInfo2, decodeKdcRep, decodeKrbError,
-  decodeMethodData, encodeApReq, encodeAuthenticator, encodeEncryptedData, encodeKdcReq, encodeKdcReqBody, encodePaEncTsEnc,
-  messageTag, principalText, type EtypeInfo2Entry, type KdcRep, type PaData, type PrincipalName,
+  ApOptions,
+  KdcOptions,
+  KeyUsage,
+  MsgType,
+  NameType,
+  PaType,
+  decodeEncKdcRepPart,
+  decodeEtypeInfo2,
+  decodeKdcRep,
+  decodeKrbError,
+  decodeMethodData,
+  encodeApReq,
+  encodeAuthenticator,
+  encodeEncryptedData,
+  encodeKdcReq,
+  encodeKdcReqBody,
+  encodePaEncTsEnc,
+  messageTag,
+  principalText,
+  type EtypeInfo2Entry,
+  type KdcRep,
+  type PaData,
+  type PrincipalName,
 } from './messages.js';
 import type { KdcSend } from '../types.js';
 
@@ -30,10 +50,14 @@ export interface ClientContext {
 const nonce = () => randomInt(1, 0x7fffffff);
 const now = (c: ClientContext) => (c.now ? c.now() : new Date());
 
-export function principalString(p: Principal): string { return principalText(p.name, p.realm); }
+export function principalString(p: Principal): string {
+  return principalText(p.name, p.realm);
+}
 
 /** Default salt (RFC 4120 4): realm || name components. */
-export function defaultSalt(p: Principal): string { return p.realm + p.name.nameString.join(''); }
+export function defaultSalt(p: Principal): string {
+  return p.realm + p.name.nameString.join('');
+}
 
 export type ClientSecret = { password: string } | { keytab: KeytabEntry[] };
 
@@ -55,7 +79,9 @@ function replyError(rep: Uint8Array, ctx: { client?: string; service?: string; n
 
 /** AS exchange: a TGT (or a ticket for `service`, default krbtgt/REALM) for `client`. */
 export async function getInitialCredential(
-  ctx: ClientContext, client: Principal, secret: ClientSecret,
+  ctx: ClientContext,
+  client: Principal,
+  secret: ClientSecret,
   o: { service?: Principal; forwardable?: boolean; lifetimeSec?: number } = {},
 ): Promise<Credential> {
   const realm = client.realm;
@@ -63,7 +89,10 @@ export async function getInitialCredential(
   let etypes = ctx.etypes ?? DEFAULT_ETYPES;
   if ('keytab' in secret) {
     const have = new Set(secret.keytab.filter((e) => samePrincipal(e.principal, client)).map((e) => e.key.etype));
-    if (!have.size) throw new KerberosError(`the keytab has no key for ${principalString(client)}: export one (kadmin ktadd -norandkey, or ktpass on Windows)`);
+    if (!have.size)
+      throw new KerberosError(
+        `the keytab has no key for ${principalString(client)}: export one (kadmin ktadd -norandkey, or ktpass on Windows)`,
+      );
     etypes = etypes.filter((e) => have.has(e));
   }
   const cname = principalString(client);
@@ -71,8 +100,12 @@ export async function getInitialCredential(
     const n = nonce();
     const body = encodeKdcReqBody({
       kdcOptions: (o.forwardable !== false ? KdcOptions.FORWARDABLE : 0) | KdcOptions.RENEWABLE_OK,
-      cname: client.name, realm, sname: service.name,
-      till: new Date(now(ctx).getTime() + (o.lifetimeSec ?? 10 * 3600) * 1000), nonce: n, etypes,
+      cname: client.name,
+      realm,
+      sname: service.name,
+      till: new Date(now(ctx).getTime() + (o.lifetimeSec ?? 10 * 3600) * 1000),
+      nonce: n,
+      etypes,
     });
     const rep = await ctx.send(realm, encodeKdcReq(MsgType.AS_REQ, padata, body), { signal: ctx.signal });
     return { rep, n };
@@ -88,7 +121,11 @@ export async function getInitialCredential(
     const ei2 = md.find((p) => p.type === PaType.ETYPE_INFO2);
     infos = ei2 ? decodeEtypeInfo2(ei2.value) : [];
     const chosen = infos.find((i) => etypes.includes(i.etype)) ?? (infos.length ? undefined : { etype: etypes[0]! });
-    if (!chosen) throw new KerberosError(`no common encryption type with the KDC for ${cname} (KDC offers ${infos.map((i) => i.etype).join(', ')})`, KrbErrorCode.KDC_ERR_ETYPE_NOSUPP);
+    if (!chosen)
+      throw new KerberosError(
+        `no common encryption type with the KDC for ${cname} (KDC offers ${infos.map((i) => i.etype).join(', ')})`,
+        KrbErrorCode.KDC_ERR_ETYPE_NOSUPP,
+      );
     usedKey = keyFor(secret, client, chosen.etype, chosen);
     if (!usedKey) throw new KerberosError(`no key for ${cname} with encryption type ${chosen.etype}`);
     const t = now(ctx);
@@ -102,13 +139,24 @@ export async function getInitialCredential(
   if (kr.msgType !== MsgType.AS_REP) throw new KerberosError(`the KDC answered an AS-REQ with message type ${kr.msgType}`);
   // the reply's own ETYPE-INFO2 wins (RFC 4120 3.1.3)
   const repInfo = kr.padata.find((p) => p.type === PaType.ETYPE_INFO2);
-  const info = repInfo ? decodeEtypeInfo2(repInfo.value).find((i) => i.etype === kr.encPart.etype) : infos.find((i) => i.etype === kr.encPart.etype);
+  const info = repInfo
+    ? decodeEtypeInfo2(repInfo.value).find((i) => i.etype === kr.encPart.etype)
+    : infos.find((i) => i.etype === kr.encPart.etype);
   let key = usedKey && usedKey.etype === kr.encPart.etype && !repInfo ? usedKey : keyFor(secret, client, kr.encPart.etype, info);
   if (!key) throw new KerberosError(`the KDC encrypted its reply with encryption type ${kr.encPart.etype}, for which there is no key`);
   let plain: Uint8Array;
-  try { plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, kr.encPart.cipher); } catch (e) {
-    if (usedKey && usedKey !== key) { key = usedKey; plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, kr.encPart.cipher); }
-    else throw new KerberosError(`cannot decrypt the KDC's reply for ${cname}: wrong password or stale keytab`, KrbErrorCode.KDC_ERR_PREAUTH_FAILED, { cause: e });
+  try {
+    plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, kr.encPart.cipher);
+  } catch (e) {
+    if (usedKey && usedKey !== key) {
+      key = usedKey;
+      plain = decrypt(key, KeyUsage.AS_REP_ENC_PART, kr.encPart.cipher);
+    } else
+      throw new KerberosError(
+        `cannot decrypt the KDC's reply for ${cname}: wrong password or stale keytab`,
+        KrbErrorCode.KDC_ERR_PREAUTH_FAILED,
+        { cause: e },
+      );
   }
   return credentialFromRep(kr, plain, n, 'AS');
 }
@@ -117,9 +165,14 @@ function credentialFromRep(kr: KdcRep, plain: Uint8Array, n: number, what: strin
   const p = decodeEncKdcRepPart(plain);
   if (p.nonce !== n) throw new KerberosError(`the KDC's ${what} reply carries the wrong nonce (replayed or forged reply)`);
   return {
-    client: { name: kr.cname, realm: kr.crealm }, server: { name: p.sname, realm: p.srealm },
-    key: { etype: p.key.keytype, value: p.key.keyvalue }, flags: p.flags,
-    authtime: p.authtime, starttime: p.starttime ?? p.authtime, endtime: p.endtime, ...(p.renewTill ? { renewTill: p.renewTill } : {}),
+    client: { name: kr.cname, realm: kr.crealm },
+    server: { name: p.sname, realm: p.srealm },
+    key: { etype: p.key.keytype, value: p.key.keyvalue },
+    flags: p.flags,
+    authtime: p.authtime,
+    starttime: p.starttime ?? p.authtime,
+    endtime: p.endtime,
+    ...(p.renewTill ? { renewTill: p.renewTill } : {}),
     ticket: kr.ticket.raw,
   };
 }
@@ -128,17 +181,30 @@ function credentialFromRep(kr: KdcRep, plain: Uint8Array, n: number, what: strin
 function tgsApReq(tgt: Credential, bodyDer: Uint8Array, t: Date): Uint8Array {
   const p = profile(tgt.key.etype);
   const cksum = { cksumtype: p.checksumType, checksum: p.checksum(tgt.key.value, KeyUsage.TGS_REQ_AUTH_CKSUM, bodyDer) };
-  const auth = encodeAuthenticator({ crealm: tgt.client.realm, cname: tgt.client.name, cksum, cusec: (t.getTime() % 1000) * 1000, ctime: t });
+  const auth = encodeAuthenticator({
+    crealm: tgt.client.realm,
+    cname: tgt.client.name,
+    cksum,
+    cusec: (t.getTime() % 1000) * 1000,
+    ctime: t,
+  });
   return encodeApReq(0, tgt.ticket, { etype: tgt.key.etype, cipher: encrypt(tgt.key, KeyUsage.TGS_REQ_AUTHENTICATOR, auth) });
 }
 
 async function tgsOnce(ctx: ClientContext, tgt: Credential, service: Principal, kdcRealm: string, kdcOptions: number): Promise<Credential> {
   const n = nonce();
   const body = encodeKdcReqBody({
-    kdcOptions, realm: service.realm, sname: service.name, till: tgt.endtime, nonce: n, etypes: ctx.etypes ?? DEFAULT_ETYPES,
+    kdcOptions,
+    realm: service.realm,
+    sname: service.name,
+    till: tgt.endtime,
+    nonce: n,
+    etypes: ctx.etypes ?? DEFAULT_ETYPES,
   });
   const apreq = tgsApReq(tgt, body, now(ctx));
-  const rep = await ctx.send(kdcRealm, encodeKdcReq(MsgType.TGS_REQ, [{ type: PaType.TGS_REQ, value: apreq }], body), { signal: ctx.signal });
+  const rep = await ctx.send(kdcRealm, encodeKdcReq(MsgType.TGS_REQ, [{ type: PaType.TGS_REQ, value: apreq }], body), {
+    signal: ctx.signal,
+  });
   const err = replyError(rep, { client: principalString(tgt.client), service: principalString(service), now: now(ctx) });
   if (err) throw err;
   const kr = decodeKdcRep(rep);
@@ -151,12 +217,20 @@ async function tgsOnce(ctx: ClientContext, tgt: Credential, service: Principal, 
  * TGS exchange for `service` with `tgt`; follows cross-realm referrals (a krbtgt/OTHER@... ticket) up to 5 hops.
  * `forwarded`: ask for a forwarded TGT (service = krbtgt/REALM) — delegation.
  */
-export async function getServiceCredential(ctx: ClientContext, tgt: Credential, service: Principal, o: { forwarded?: boolean } = {}): Promise<Credential> {
+export async function getServiceCredential(
+  ctx: ClientContext,
+  tgt: Credential,
+  service: Principal,
+  o: { forwarded?: boolean } = {},
+): Promise<Credential> {
   let current = tgt;
   let kdcRealm = tgt.server.name.nameString[1] ?? tgt.client.realm;
   const opts = KdcOptions.FORWARDABLE | KdcOptions.CANONICALIZE | (o.forwarded ? KdcOptions.FORWARDED : 0);
   if (o.forwarded && !(tgt.flags & 0x40000000)) {
-    throw new KerberosError(`the TGT of ${principalString(tgt.client)} is not forwardable, so it cannot be delegated: get one with kinit -f (or forwardable = true in krb5.conf), and make sure the account may be delegated`, KrbErrorCode.KDC_ERR_BADOPTION);
+    throw new KerberosError(
+      `the TGT of ${principalString(tgt.client)} is not forwardable, so it cannot be delegated: get one with kinit -f (or forwardable = true in krb5.conf), and make sure the account may be delegated`,
+      KrbErrorCode.KDC_ERR_BADOPTION,
+    );
   }
   for (let hop = 0; hop < 5; hop++) {
     const target = { ...service, realm: service.realm || kdcRealm };
@@ -165,13 +239,16 @@ export async function getServiceCredential(ctx: ClientContext, tgt: Credential, 
     const isReferral = sn[0] === 'krbtgt' && sn.length === 2 && !(service.name.nameString[0] === 'krbtgt') && sn[1] !== kdcRealm;
     if (!isReferral) return cred;
     debug('kerberos: referral from %s to %s', kdcRealm, sn[1]);
-    current = cred; kdcRealm = sn[1]!;
+    current = cred;
+    kdcRealm = sn[1]!;
   }
   throw new KerberosError(`too many cross-realm referrals while looking for ${principalString(service)}`);
 }
 
 /** A fresh random subkey of the same type as `key`. */
-export function newSubkey(etype: number): Key { return { etype, value: new Uint8Array(randomBytes(profile(etype).keySize)) }; }
+export function newSubkey(etype: number): Key {
+  return { etype, value: new Uint8Array(randomBytes(profile(etype).keySize)) };
+}
 
 export { ApOptions };
 export type { PrincipalName };

@@ -11,7 +11,9 @@ export interface Krb5Config {
   domainRealm: Record<string, string>;
 }
 
-export function emptyConfig(): Krb5Config { return { libdefaults: {}, realms: {}, domainRealm: {} }; }
+export function emptyConfig(): Krb5Config {
+  return { libdefaults: {}, realms: {}, domainRealm: {} };
+}
 
 export function parseKrb5Conf(text: string, into: Krb5Config = emptyConfig()): Krb5Config {
   let section = '';
@@ -21,20 +23,36 @@ export function parseKrb5Conf(text: string, into: Krb5Config = emptyConfig()): K
     const line = raw.replace(/(^|\s)[#;].*$/, '').trim();
     if (!line) continue;
     const sec = /^\[([^\]]+)\]$/.exec(line);
-    if (sec) { section = sec[1]!.trim().toLowerCase(); realm = undefined; depth = 0; continue; }
-    if (line === '}') { depth = Math.max(0, depth - 1); if (depth === 0) realm = undefined; continue; }
+    if (sec) {
+      section = sec[1]!.trim().toLowerCase();
+      realm = undefined;
+      depth = 0;
+      continue;
+    }
+    if (line === '}') {
+      depth = Math.max(0, depth - 1);
+      if (depth === 0) realm = undefined;
+      continue;
+    }
     const kv = /^([^=]+?)\s*=\s*(.*)$/.exec(line);
     if (!kv) continue;
     const key = kv[1]!.trim();
     const value = kv[2]!.trim();
     if (value === '{') {
       depth++;
-      if (section === 'realms' && depth === 1) { realm = key; into.realms[realm] ??= { kdc: [] }; }
+      if (section === 'realms' && depth === 1) {
+        realm = key;
+        into.realms[realm] ??= { kdc: [] };
+      }
       continue;
     }
-    if (section === 'libdefaults' && depth === 0) { if (!(key in into.libdefaults)) into.libdefaults[key] = value; }
-    else if (section === 'realms' && realm && depth === 1) { (into.realms[realm]![key] ??= []).push(value); }
-    else if (section === 'domain_realm' && depth === 0) { if (!(key.toLowerCase() in into.domainRealm)) into.domainRealm[key.toLowerCase()] = value; }
+    if (section === 'libdefaults' && depth === 0) {
+      if (!(key in into.libdefaults)) into.libdefaults[key] = value;
+    } else if (section === 'realms' && realm && depth === 1) {
+      (into.realms[realm]![key] ??= []).push(value);
+    } else if (section === 'domain_realm' && depth === 0) {
+      if (!(key.toLowerCase() in into.domainRealm)) into.domainRealm[key.toLowerCase()] = value;
+    }
   }
   return into;
 }
@@ -45,7 +63,11 @@ export function loadKrb5Config(env: NodeJS.ProcessEnv = process.env): Krb5Config
   const paths = (env.KRB5_CONFIG ?? '/etc/krb5.conf').split(':').filter(Boolean);
   for (const p of paths) {
     let text: string;
-    try { text = readFileSync(p, 'utf8'); } catch { continue; }
+    try {
+      text = readFileSync(p, 'utf8');
+    } catch {
+      continue;
+    }
     parseKrb5Conf(text, cfg);
   }
   return cfg;

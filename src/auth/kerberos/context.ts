@@ -7,9 +7,27 @@
  */
 import { KerberosError, LocalProtocolError } from '../../errors.js';
 import { debug } from '../../util/debug.js';
-import type { AcceptedIdentity, AcceptorContext, AuthContext, AuthProtocol, ChannelBindings, Credentials, StepOptions, UserDatabase } from '../types.js';
+import type {
+  AcceptedIdentity,
+  AcceptorContext,
+  AuthContext,
+  AuthProtocol,
+  ChannelBindings,
+  Credentials,
+  StepOptions,
+  UserDatabase,
+} from '../types.js';
 import { loadKrb5Config, realmForHost, kdcsForRealm, type Krb5Config } from './config.js';
-import { defaultCCacheName, encodeCCache, readCCache, readKeytab, samePrincipal, type Credential, type KeytabEntry, type Principal } from './ccache.js';
+import {
+  defaultCCacheName,
+  encodeCCache,
+  readCCache,
+  readKeytab,
+  samePrincipal,
+  type Credential,
+  type KeytabEntry,
+  type Principal,
+} from './ccache.js';
 import { getInitialCredential, getServiceCredential, principalString, type ClientContext, type KdcSend } from './client.js';
 import { NameType, TicketFlags, parsePrincipal, principalText } from './messages.js';
 import { acceptApReq, buildApReq, checkApRep, type GssSecurity } from './gss.js';
@@ -35,16 +53,28 @@ export interface KerberosInitiatorOptions {
 }
 
 /** The KdcSend of a context created without one: a ticket is needed but nobody gave this layer a way to reach a KDC. */
-const noKdc: KdcSend = () => Promise.reject(new KerberosError(
-  'no KDC transport was given to the Kerberos context (an application that creates it directly passes `send`, e.g. networkKdc() of src/kdc/network.ts)'));
+const noKdc: KdcSend = () =>
+  Promise.reject(
+    new KerberosError(
+      'no KDC transport was given to the Kerberos context (an application that creates it directly passes `send`, e.g. networkKdc() of src/kdc/network.ts)',
+    ),
+  );
 
 /** A literal IPv4 or IPv6 address (no SPN can name it): the same test as node:net isIP, without the socket module. */
 function isIpAddress(host: string): boolean {
-  return /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host) || (host.includes(':') && /^[0-9a-fA-F:.]+(%.+)?$/.test(host.replace(/^\[|\]$/g, '')));
+  return (
+    /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/.test(host) ||
+    (host.includes(':') && /^[0-9a-fA-F:.]+(%.+)?$/.test(host.replace(/^\[|\]$/g, '')))
+  );
 }
 
 /** Resolved tickets, shared by a context and its `newContext()` copies (one AS/TGS per client, not per connection). */
-interface TicketCache { tgt?: Credential; service?: Credential; forwarded?: Credential | null; warned?: boolean }
+interface TicketCache {
+  tgt?: Credential;
+  service?: Credential;
+  forwarded?: Credential | null;
+  warned?: boolean;
+}
 
 function userPrincipal(username: string, cfg: Krb5Config): Principal {
   const p = parsePrincipal(username);
@@ -65,9 +95,18 @@ function validTgt(c: Credential, now: number): boolean {
 }
 
 /** A TGT in the ccache (for `username` if given), or undefined. Never touches the network. */
-export function ccacheTgt(env: NodeJS.ProcessEnv, cfg: Krb5Config, username?: string): { tgt: Credential; cache: Credential[] } | undefined {
+export function ccacheTgt(
+  env: NodeJS.ProcessEnv,
+  cfg: Krb5Config,
+  username?: string,
+): { tgt: Credential; cache: Credential[] } | undefined {
   let cc;
-  try { cc = readCCache(defaultCCacheName(env, cfg)); } catch (e) { debug('kerberos: ccache unreadable: %s', (e as Error).message); return undefined; }
+  try {
+    cc = readCCache(defaultCCacheName(env, cfg));
+  } catch (e) {
+    debug('kerberos: ccache unreadable: %s', (e as Error).message);
+    return undefined;
+  }
   if (!cc) return undefined;
   const want = username ? userPrincipal(username, cfg) : cc.defaultPrincipal;
   if (!samePrincipal(want, cc.defaultPrincipal)) return undefined;
@@ -79,7 +118,11 @@ export function ccacheTgt(env: NodeJS.ProcessEnv, cfg: Krb5Config, username?: st
 function clientKeytab(env: NodeJS.ProcessEnv, cfg: Krb5Config): KeytabEntry[] | undefined {
   const name = env.KRB5_CLIENT_KTNAME ?? cfg.libdefaults.default_client_keytab_name;
   if (!name) return undefined;
-  try { return readKeytab(name); } catch { return undefined; }
+  try {
+    return readKeytab(name);
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -100,7 +143,9 @@ export function kerberosAvailable(creds: Credentials | undefined, env: NodeJS.Pr
     if (!creds?.username) return true;
     const p = userPrincipal(creds.username, cfg);
     return kt.some((e) => samePrincipal(e.principal, p));
-  } catch { return false; }
+  } catch {
+    return false;
+  }
 }
 
 export class KerberosInitiator implements AuthContext {
@@ -113,16 +158,25 @@ export class KerberosInitiator implements AuthContext {
   security?: GssSecurity;
   private readonly env: NodeJS.ProcessEnv;
 
-  constructor(private readonly opts: KerberosInitiatorOptions, private readonly tickets: TicketCache = {}) {
+  constructor(
+    private readonly opts: KerberosInitiatorOptions,
+    private readonly tickets: TicketCache = {},
+  ) {
     this.httpScheme = opts.httpScheme ?? 'Kerberos';
     this.encryptionProtocol = this.httpScheme === 'Negotiate' ? SPNEGO_ENCRYPTION_PROTOCOL : KERBEROS_ENCRYPTION_PROTOCOL;
     this.env = opts.env ?? process.env;
   }
 
-  get complete(): boolean { return this.state === 'done'; }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
   /** the user this context authenticates as (for messages) */
-  get displayName(): string | undefined { return this.tickets.tgt ? principalString(this.tickets.tgt.client) : this.opts.credentials?.username; }
-  newContext(): KerberosInitiator { return new KerberosInitiator(this.opts, this.tickets); }
+  get displayName(): string | undefined {
+    return this.tickets.tgt ? principalString(this.tickets.tgt.client) : this.opts.credentials?.username;
+  }
+  newContext(): KerberosInitiator {
+    return new KerberosInitiator(this.opts, this.tickets);
+  }
 
   /** The SPN as a principal: --spn, else HTTP/<host>; realm from [domain_realm], else the client's realm. */
   servicePrincipal(cfg: Krb5Config, clientRealm: string): Principal {
@@ -130,7 +184,9 @@ export class KerberosInitiator implements AuthContext {
     const p = parsePrincipal(spn);
     if (p.realm) return { name: { nameType: NameType.SRV_INST, nameString: p.name.nameString }, realm: p.realm };
     const host = p.name.nameString[1] ?? this.opts.targetHost;
-    const mapped = cfg.domainRealm[host.toLowerCase()] || Object.entries(cfg.domainRealm).find(([k]) => k.startsWith('.') && host.toLowerCase().endsWith(k))?.[1];
+    const mapped =
+      cfg.domainRealm[host.toLowerCase()] ||
+      Object.entries(cfg.domainRealm).find(([k]) => k.startsWith('.') && host.toLowerCase().endsWith(k))?.[1];
     return { name: { nameType: NameType.SRV_HST, nameString: p.name.nameString }, realm: mapped ?? clientRealm ?? realmForHost(cfg, host) };
   }
 
@@ -139,7 +195,11 @@ export class KerberosInitiator implements AuthContext {
     const now = Date.now();
     if (t.service && t.service.endtime.getTime() > now + 60_000 && (!this.opts.delegate || t.forwarded !== undefined)) return;
     const cfg = this.opts.config ?? loadKrb5Config(this.env);
-    const ctx: ClientContext = { send: this.opts.send ?? noKdc, ...(signal ? { signal } : {}), ...(this.opts.etypes ? { etypes: this.opts.etypes } : {}) };
+    const ctx: ClientContext = {
+      send: this.opts.send ?? noKdc,
+      ...(signal ? { signal } : {}),
+      ...(this.opts.etypes ? { etypes: this.opts.etypes } : {}),
+    };
     const creds = this.opts.credentials;
     let cache: Credential[] = [];
     if (!t.tgt || !validTgt(t.tgt, now)) {
@@ -147,13 +207,17 @@ export class KerberosInitiator implements AuthContext {
         t.tgt = await getInitialCredential(ctx, userPrincipal(creds.username, cfg), { password: creds.password });
       } else {
         const fromCc = ccacheTgt(this.env, cfg, creds?.username);
-        if (fromCc) { t.tgt = fromCc.tgt; cache = fromCc.cache; }
-        else {
+        if (fromCc) {
+          t.tgt = fromCc.tgt;
+          cache = fromCc.cache;
+        } else {
           const kt = clientKeytab(this.env, cfg);
           const who = creds?.username ? userPrincipal(creds.username, cfg) : kt?.[0]?.principal;
           if (kt?.length && who) t.tgt = await getInitialCredential(ctx, who, { keytab: kt });
           else {
-            throw new KerberosError(`no Kerberos credentials${creds?.username ? ` for ${creds.username}` : ''}: no ticket in ${defaultCCacheName(this.env, cfg)} (run kinit${creds?.username ? ' ' + creds.username : ''}), no client keytab (KRB5_CLIENT_KTNAME), and no password (-u user@REALM -p ...)`);
+            throw new KerberosError(
+              `no Kerberos credentials${creds?.username ? ` for ${creds.username}` : ''}: no ticket in ${defaultCCacheName(this.env, cfg)} (run kinit${creds?.username ? ' ' + creds.username : ''}), no client keytab (KRB5_CLIENT_KTNAME), and no password (-u user@REALM -p ...)`,
+            );
           }
         }
       }
@@ -162,21 +226,32 @@ export class KerberosInitiator implements AuthContext {
     const sp = this.servicePrincipal(cfg, tgt.client.realm);
     const cached = cache.find((c) => samePrincipal(c.server, sp) && c.endtime.getTime() > now + 60_000);
     try {
-      t.service = cached ?? await getServiceCredential(ctx, tgt, sp);
+      t.service = cached ?? (await getServiceCredential(ctx, tgt, sp));
     } catch (e) {
       if (e instanceof KerberosError && e.krbErrorCode === 7 && isIpAddress(this.opts.targetHost) && !this.opts.spn) {
-        throw new KerberosError(`${e.message}. You connected by IP address (${this.opts.targetHost}): Kerberos needs the host's name, so connect by name or pass --spn HTTP/<hostname>`, 7, { cause: e });
+        throw new KerberosError(
+          `${e.message}. You connected by IP address (${this.opts.targetHost}): Kerberos needs the host's name, so connect by name or pass --spn HTTP/<hostname>`,
+          7,
+          { cause: e },
+        );
       }
       throw e;
     }
     if (this.opts.delegate && t.forwarded === undefined) {
       t.forwarded = null;
-      const warn = (m: string) => { if (!t.warned) (this.opts.onWarning ?? ((x: string) => process.stderr.write(`winrm-ts: warning: ${x}\n`)))(m); t.warned = true; };
+      const warn = (m: string) => {
+        if (!t.warned) (this.opts.onWarning ?? ((x: string) => process.stderr.write(`winrm-ts: warning: ${x}\n`)))(m);
+        t.warned = true;
+      };
       if (!(tgt.flags & TicketFlags.FORWARDABLE)) {
-        warn(`Kerberos delegation is off: the TGT of ${principalString(tgt.client)} is not forwardable (get one with kinit -f, or forwardable = true in krb5.conf); the second hop will run as ANONYMOUS LOGON`);
+        warn(
+          `Kerberos delegation is off: the TGT of ${principalString(tgt.client)} is not forwardable (get one with kinit -f, or forwardable = true in krb5.conf); the second hop will run as ANONYMOUS LOGON`,
+        );
       } else {
         if (!(t.service.flags & TicketFlags.OK_AS_DELEGATE)) {
-          warn(`the KDC does not mark ${principalString(sp)} as trusted for delegation (ok-as-delegate); delegating anyway because --kerberos-delegate was given`);
+          warn(
+            `the KDC does not mark ${principalString(sp)} as trusted for delegation (ok-as-delegate); delegating anyway because --kerberos-delegate was given`,
+          );
         }
         const krbtgt = { name: { nameType: NameType.SRV_INST, nameString: ['krbtgt', tgt.client.realm] }, realm: tgt.client.realm };
         try {
@@ -202,7 +277,8 @@ export class KerberosInitiator implements AuthContext {
         return b.token;
       }
       case 'sent': {
-        if (!inToken?.length) throw new KerberosError('the server completed Kerberos without an AP-REP: mutual authentication is impossible');
+        if (!inToken?.length)
+          throw new KerberosError('the server completed Kerberos without an AP-REP: mutual authentication is impossible');
         this.security = checkApRep(inToken, this.pending!, this.tickets.service ? principalString(this.tickets.service.server) : undefined);
         this.state = 'done';
         return undefined;
@@ -243,7 +319,13 @@ export interface KerberosIdentity extends AcceptedIdentity {
 
 const replay = new Set<string>();
 
-interface UserRec { domain: string; user: string; password?: string; kerberosPrincipal?: string; account?: string }
+interface UserRec {
+  domain: string;
+  user: string;
+  password?: string;
+  kerberosPrincipal?: string;
+  account?: string;
+}
 
 /** The users-file entry for a principal: a `kerberosPrincipal` field, or a `user@REALM` line (domain empty). */
 export function findPrincipalUser(db: UserDatabase, principal: string): UserRec | undefined {
@@ -270,10 +352,16 @@ export class KerberosAcceptor implements AcceptorContext {
     this.httpScheme = opts.httpScheme ?? 'Kerberos';
     this.encryptionProtocol = this.httpScheme === 'Negotiate' ? SPNEGO_ENCRYPTION_PROTOCOL : KERBEROS_ENCRYPTION_PROTOCOL;
   }
-  get complete(): boolean { return this.done; }
-  newContext(): KerberosAcceptor { return new KerberosAcceptor(this.opts); }
+  get complete(): boolean {
+    return this.done;
+  }
+  newContext(): KerberosAcceptor {
+    return new KerberosAcceptor(this.opts);
+  }
 
-  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> { return this.stepSync(inToken, opts); }
+  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
+    return this.stepSync(inToken, opts);
+  }
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
     if (this.done) throw new KerberosError('unexpected Kerberos token: this connection already authenticated');
@@ -281,17 +369,25 @@ export class KerberosAcceptor implements AcceptorContext {
     const cb = opts?.channelBindings ?? this.opts.channelBindings;
     const mode = this.opts.cbt ?? 'relaxed';
     const a = acceptApReq(inToken, {
-      keytab: this.opts.keytab, replay,
+      keytab: this.opts.keytab,
+      replay,
       ...(cb && mode !== 'none' ? { channelBindings: cb, requireBindings: mode === 'strict' } : {}),
     });
     const principal = principalText(a.client.name, a.client.realm);
     const rec = findPrincipalUser(this.opts.userDb, principal);
-    if (!rec) throw new KerberosError(`Kerberos principal ${principal} is not allowed on this endpoint: add a line "${principal}:*" to the users file`);
+    if (!rec)
+      throw new KerberosError(
+        `Kerberos principal ${principal} is not allowed on this endpoint: add a line "${principal}:*" to the users file`,
+      );
     const user = rec.account ?? a.client.name.nameString[0] ?? principal;
     const ccache = a.delegated?.length ? encodeCCache({ defaultPrincipal: a.delegated[0]!.client, credentials: a.delegated }) : undefined;
     this.identity = {
-      domain: a.client.realm.split('.')[0]!.toUpperCase(), user, logonType: 'network', mechanism: 'kerberos',
-      kerberosPrincipal: principal, ...(ccache ? { delegatedCCache: ccache } : {}),
+      domain: a.client.realm.split('.')[0]!.toUpperCase(),
+      user,
+      logonType: 'network',
+      mechanism: 'kerberos',
+      kerberosPrincipal: principal,
+      ...(ccache ? { delegatedCCache: ccache } : {}),
     };
     this.security = a.security;
     this.done = true;
@@ -314,6 +410,9 @@ export function acceptorKeytab(path: string | undefined, env: NodeJS.ProcessEnv 
   const p = path ?? env.KRB5_KTNAME;
   if (!p) return undefined;
   let kt = keytabCache.get(p);
-  if (!kt) { kt = readKeytab(p); keytabCache.set(p, kt); }
+  if (!kt) {
+    kt = readKeytab(p);
+    keytabCache.set(p, kt);
+  }
   return kt;
 }

@@ -33,11 +33,17 @@ export enum ChecksumType {
 }
 
 export const ENCTYPE_NAMES: Record<number, string> = {
-  17: 'aes128-cts-hmac-sha1-96', 18: 'aes256-cts-hmac-sha1-96',
-  19: 'aes128-cts-hmac-sha256-128', 20: 'aes256-cts-hmac-sha384-192', 23: 'rc4-hmac',
+  17: 'aes128-cts-hmac-sha1-96',
+  18: 'aes256-cts-hmac-sha1-96',
+  19: 'aes128-cts-hmac-sha256-128',
+  20: 'aes256-cts-hmac-sha384-192',
+  23: 'rc4-hmac',
 };
 
-export interface Key { etype: number; value: Uint8Array }
+export interface Key {
+  etype: number;
+  value: Uint8Array;
+}
 
 const u8 = (b: Buffer): Uint8Array => new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 const be32 = (n: number) => Uint8Array.of((n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255);
@@ -56,8 +62,8 @@ export function nfold(input: Uint8Array, nbytes: number): Uint8Array {
   let byte = 0;
   // the same algorithm as the RFC's reference: walk the lcm bytes from the end, adding each rotated input bit-byte
   for (let i = lcm - 1; i >= 0; i--) {
-    const msbit = ((inLen << 3) - 1 + (((inLen << 3) + 13) * Math.floor(i / inLen)) + ((inLen - (i % inLen)) << 3)) % (inLen << 3);
-    byte += (((input[((inLen - 1) - (msbit >>> 3)) % inLen]! << 8) | input[(inLen - (msbit >>> 3)) % inLen]!) >>> ((msbit & 7) + 1)) & 0xff;
+    const msbit = ((inLen << 3) - 1 + ((inLen << 3) + 13) * Math.floor(i / inLen) + ((inLen - (i % inLen)) << 3)) % (inLen << 3);
+    byte += (((input[(inLen - 1 - (msbit >>> 3)) % inLen]! << 8) | input[(inLen - (msbit >>> 3)) % inLen]!) >>> ((msbit & 7) + 1)) & 0xff;
     byte += out[i % nbytes]!;
     out[i % nbytes] = byte & 0xff;
     byte >>>= 8;
@@ -76,7 +82,9 @@ export function nfold(input: Uint8Array, nbytes: number): Uint8Array {
 // AES CBC with ciphertext stealing (RFC 3962 5: CBC-CS3, last two blocks swapped), IV zero unless given
 // ------------------------------------------------------------------------------------------------------------
 
-function aesName(key: Uint8Array, mode: 'cbc' | 'ecb'): string { return `aes-${key.length * 8}-${mode}`; }
+function aesName(key: Uint8Array, mode: 'cbc' | 'ecb'): string {
+  return `aes-${key.length * 8}-${mode}`;
+}
 
 function aesCbc(key: Uint8Array, iv: Uint8Array, data: Uint8Array, decrypt: boolean): Uint8Array {
   const c = decrypt ? createDecipheriv(aesName(key, 'cbc'), key, iv) : createCipheriv(aesName(key, 'cbc'), key, iv);
@@ -177,12 +185,20 @@ export function dk(key: Uint8Array, constant: Uint8Array): Uint8Array {
   return concatBytes(...out).subarray(0, key.length);
 }
 
-function usageConst(usage: number, tail: number): Uint8Array { return concatBytes(be32(usage), Uint8Array.of(tail)); }
+function usageConst(usage: number, tail: number): Uint8Array {
+  return concatBytes(be32(usage), Uint8Array.of(tail));
+}
 
 function aesSha1(etype: number, keySize: number): EncProfile {
   const hmac = (k: Uint8Array, d: Uint8Array) => u8(createHmac('sha1', k).update(d).digest()).subarray(0, 12);
   return {
-    etype, name: ENCTYPE_NAMES[etype]!, keySize, checksumType: etype === 17 ? 15 : 16, macSize: 12, confounderSize: 16, defaultIterations: 4096,
+    etype,
+    name: ENCTYPE_NAMES[etype]!,
+    keySize,
+    checksumType: etype === 17 ? 15 : 16,
+    macSize: 12,
+    confounderSize: 16,
+    defaultIterations: 4096,
     stringToKey(password, salt, params) {
       const tkey = u8(pbkdf2Sync(utf8(password), salt, iterations(params, 4096), keySize, 'sha1'));
       return dk(tkey, utf8('kerberos'));
@@ -201,22 +217,35 @@ function aesSha1(etype: number, keySize: number): EncProfile {
       checkMac(hmac(ki, p), cipher.subarray(cipher.length - 12));
       return p.subarray(16);
     },
-    checksum(key, usage, data) { return hmac(dk(key, usageConst(usage, 0x99)), data); },
+    checksum(key, usage, data) {
+      return hmac(dk(key, usageConst(usage, 0x99)), data);
+    },
     randomKey: () => u8(randomBytes(keySize)),
   };
 }
 
 /** RFC 8009 3: KDF-HMAC-SHA2(key, label, k) = k-truncate(HMAC(key, 00000001 | label | 00 | k)). */
 export function kdfHmacSha2(hash: 'sha256' | 'sha384', key: Uint8Array, label: Uint8Array, kBits: number): Uint8Array {
-  return u8(createHmac(hash, key).update(concatBytes(be32(1), label, Uint8Array.of(0), be32(kBits))).digest()).subarray(0, kBits / 8);
+  return u8(
+    createHmac(hash, key)
+      .update(concatBytes(be32(1), label, Uint8Array.of(0), be32(kBits)))
+      .digest(),
+  ).subarray(0, kBits / 8);
 }
 
 function aesSha2(etype: number, keySize: number, hash: 'sha256' | 'sha384', macSize: number): EncProfile {
   const name = ENCTYPE_NAMES[etype]!;
   const kdf = (k: Uint8Array, label: Uint8Array, bits: number) => kdfHmacSha2(hash, k, label, bits);
-  const keBits = keySize * 8; const kiBits = macSize * 8;
+  const keBits = keySize * 8;
+  const kiBits = macSize * 8;
   return {
-    etype, name, keySize, checksumType: etype, macSize, confounderSize: 16, defaultIterations: 32768,
+    etype,
+    name,
+    keySize,
+    checksumType: etype,
+    macSize,
+    confounderSize: 16,
+    defaultIterations: 32768,
     stringToKey(password, salt, params) {
       const saltp = concatBytes(utf8(name), Uint8Array.of(0), salt);
       const tkey = u8(pbkdf2Sync(utf8(password), saltp, iterations(params, 32768), keySize, hash));
@@ -226,7 +255,11 @@ function aesSha2(etype: number, keySize: number, hash: 'sha256' | 'sha384', macS
       const ke = kdf(key, usageConst(usage, 0xaa), keBits);
       const ki = kdf(key, usageConst(usage, 0x55), kiBits);
       const c = ctsEncrypt(ke, concatBytes(confounder, plain));
-      const h = u8(createHmac(hash, ki).update(concatBytes(new Uint8Array(16), c)).digest()).subarray(0, macSize);
+      const h = u8(
+        createHmac(hash, ki)
+          .update(concatBytes(new Uint8Array(16), c))
+          .digest(),
+      ).subarray(0, macSize);
       return concatBytes(c, h);
     },
     decrypt(key, usage, cipher) {
@@ -234,7 +267,11 @@ function aesSha2(etype: number, keySize: number, hash: 'sha256' | 'sha384', macS
       const ke = kdf(key, usageConst(usage, 0xaa), keBits);
       const ki = kdf(key, usageConst(usage, 0x55), kiBits);
       const c = cipher.subarray(0, cipher.length - macSize);
-      const h = u8(createHmac(hash, ki).update(concatBytes(new Uint8Array(16), c)).digest()).subarray(0, macSize);
+      const h = u8(
+        createHmac(hash, ki)
+          .update(concatBytes(new Uint8Array(16), c))
+          .digest(),
+      ).subarray(0, macSize);
       checkMac(h, cipher.subarray(cipher.length - macSize));
       return ctsDecrypt(ke, c).subarray(16);
     },
@@ -249,18 +286,30 @@ function aesSha2(etype: number, keySize: number, hash: 'sha256' | 'sha384', macS
 /** RFC 4757 3: Microsoft's key usage numbers (MIT arcfour_translate_usage). */
 export function rc4Usage(usage: number): number {
   switch (usage) {
-    case 3: return 8;
-    case 9: return 8;
-    case 23: return 13;
-    default: return usage;
+    case 3:
+      return 8;
+    case 9:
+      return 8;
+    case 23:
+      return 13;
+    default:
+      return usage;
   }
 }
 
 const hmacMd5 = (k: Uint8Array, d: Uint8Array) => u8(createHmac('md5', k).update(d).digest());
 
 const rc4Profile: EncProfile = {
-  etype: EncType.RC4_HMAC, name: 'rc4-hmac', keySize: 16, checksumType: ChecksumType.HMAC_MD5, macSize: 16, confounderSize: 8, defaultIterations: 0,
-  stringToKey(password) { return md4(utf16le(password)); },
+  etype: EncType.RC4_HMAC,
+  name: 'rc4-hmac',
+  keySize: 16,
+  checksumType: ChecksumType.HMAC_MD5,
+  macSize: 16,
+  confounderSize: 8,
+  defaultIterations: 0,
+  stringToKey(password) {
+    return md4(utf16le(password));
+  },
   encrypt(key, usage, plain, confounder = u8(randomBytes(8))) {
     const k1 = hmacMd5(key, le32(rc4Usage(usage)));
     const data = concatBytes(confounder, plain);
@@ -280,7 +329,12 @@ const rc4Profile: EncProfile = {
   /** RFC 4757 4 HMAC-MD5 checksum: Ksign = HMAC(K, "signaturekey\0"), HMAC(Ksign, MD5(usage_le || data)). */
   checksum(key, usage, data) {
     const ksign = hmacMd5(key, utf8('signaturekey\0'));
-    const tmp = u8(createHash('md5').update(le32(rc4Usage(usage))).update(data).digest());
+    const tmp = u8(
+      createHash('md5')
+        .update(le32(rc4Usage(usage)))
+        .update(data)
+        .digest(),
+    );
     return hmacMd5(ksign, tmp);
   },
   randomKey: () => u8(randomBytes(16)),
@@ -299,11 +353,19 @@ export const DEFAULT_ETYPES = [18, 17, 20, 19, 23];
 
 export function profile(etype: number): EncProfile {
   const p = PROFILES[etype];
-  if (!p) throw new KerberosError(`encryption type ${etype} is not supported (supported: ${Object.keys(PROFILES).map((e) => ENCTYPE_NAMES[Number(e)]).join(', ')}); ask the administrator to enable AES for this account`, 14);
+  if (!p)
+    throw new KerberosError(
+      `encryption type ${etype} is not supported (supported: ${Object.keys(PROFILES)
+        .map((e) => ENCTYPE_NAMES[Number(e)])
+        .join(', ')}); ask the administrator to enable AES for this account`,
+      14,
+    );
   return p;
 }
 
-export function isSupportedEtype(etype: number): boolean { return etype in PROFILES; }
+export function isSupportedEtype(etype: number): boolean {
+  return etype in PROFILES;
+}
 
 /** Checksum types map to the etype whose key computes them. */
 export function checksumProfile(cksumtype: number): EncProfile {
@@ -311,9 +373,15 @@ export function checksumProfile(cksumtype: number): EncProfile {
   throw new KerberosError(`checksum type ${cksumtype} is not supported`, 15);
 }
 
-export function encrypt(key: Key, usage: number, plain: Uint8Array): Uint8Array { return profile(key.etype).encrypt(key.value, usage, plain); }
-export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array { return profile(key.etype).decrypt(key.value, usage, cipher); }
+export function encrypt(key: Key, usage: number, plain: Uint8Array): Uint8Array {
+  return profile(key.etype).encrypt(key.value, usage, plain);
+}
+export function decrypt(key: Key, usage: number, cipher: Uint8Array): Uint8Array {
+  return profile(key.etype).decrypt(key.value, usage, cipher);
+}
 export function stringToKey(etype: number, password: string, salt: Uint8Array | string, params?: Uint8Array): Key {
   return { etype, value: profile(etype).stringToKey(password, typeof salt === 'string' ? utf8(salt) : salt, params) };
 }
-export function randomKey(etype: number): Key { return { etype, value: profile(etype).randomKey() }; }
+export function randomKey(etype: number): Key {
+  return { etype, value: profile(etype).randomKey() };
+}

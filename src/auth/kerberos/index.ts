@@ -7,14 +7,27 @@ import { AuthError, KerberosError } from '../../errors.js';
 import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../types.js';
 import type { AuthContext, AuthProtocol, Credentials, StepOptions } from '../types.js';
 import { MechOid, NegState, decodeNegotiationToken, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp } from '../spnego/tokens.js';
-import { KerberosAcceptor, KerberosInitiator, SPNEGO_ENCRYPTION_PROTOCOL, acceptorKeytab, kerberosAvailable, type KerberosAcceptorOptions, type KerberosInitiatorOptions } from './context.js';
+import {
+  KerberosAcceptor,
+  KerberosInitiator,
+  SPNEGO_ENCRYPTION_PROTOCOL,
+  acceptorKeytab,
+  kerberosAvailable,
+  type KerberosAcceptorOptions,
+  type KerberosInitiatorOptions,
+} from './context.js';
 
 export { KerberosAcceptor, KerberosInitiator, kerberosAvailable } from './context.js';
 
-export function kerberosInitiatorOptions(creds: Credentials | undefined, opts: InitiatorOptions, httpScheme = 'Kerberos'): KerberosInitiatorOptions {
+export function kerberosInitiatorOptions(
+  creds: Credentials | undefined,
+  opts: InitiatorOptions,
+  httpScheme = 'Kerberos',
+): KerberosInitiatorOptions {
   return {
     ...(creds?.username ? { credentials: creds } : {}),
-    targetHost: opts.targetHost, httpScheme,
+    targetHost: opts.targetHost,
+    httpScheme,
     ...(opts.spn ? { spn: opts.spn } : {}),
     ...(opts.kdcSend ? { send: opts.kdcSend } : {}),
     ...(opts.kerberosDelegate ? { delegate: true } : {}),
@@ -26,7 +39,13 @@ export function kerberosInitiatorOptions(creds: Credentials | undefined, opts: I
 export function kerberosAcceptorOptions(opts: AcceptorOptions, httpScheme = 'Kerberos'): KerberosAcceptorOptions | undefined {
   const kt = acceptorKeytab(typeof opts.keytab === 'string' ? opts.keytab : undefined);
   if (!kt) return undefined;
-  return { keytab: kt, userDb: opts.userDb, cbt: opts.cbt ?? 'relaxed', httpScheme, ...(opts.channelBindings ? { channelBindings: opts.channelBindings } : {}) };
+  return {
+    keytab: kt,
+    userDb: opts.userDb,
+    cbt: opts.cbt ?? 'relaxed',
+    httpScheme,
+    ...(opts.channelBindings ? { channelBindings: opts.channelBindings } : {}),
+  };
 }
 
 /**
@@ -44,19 +63,31 @@ export class SpnegoKerberosInitiator implements AuthContext {
   private mechTypesRaw = encodeMechTypes([MechOid.KRB5]);
   private state: 'initial' | 'sent' | 'done' = 'initial';
 
-  constructor(private readonly kopts: KerberosInitiatorOptions, private readonly fallback?: () => AuthContext, krb?: KerberosInitiator) {
+  constructor(
+    private readonly kopts: KerberosInitiatorOptions,
+    private readonly fallback?: () => AuthContext,
+    krb?: KerberosInitiator,
+  ) {
     this.krb = krb ?? new KerberosInitiator({ ...kopts, httpScheme: 'Negotiate' });
   }
-  get complete(): boolean { return this.inner ? this.inner.complete : this.state === 'done'; }
-  get displayName(): string | undefined { return this.krb.displayName; }
-  newContext(): SpnegoKerberosInitiator { return new SpnegoKerberosInitiator(this.kopts, this.fallback, this.krb.newContext()); }
+  get complete(): boolean {
+    return this.inner ? this.inner.complete : this.state === 'done';
+  }
+  get displayName(): string | undefined {
+    return this.krb.displayName;
+  }
+  newContext(): SpnegoKerberosInitiator {
+    return new SpnegoKerberosInitiator(this.kopts, this.fallback, this.krb.newContext());
+  }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     if (this.inner) return this.inner.step(inToken, opts);
     switch (this.state) {
       case 'initial': {
         let ap: Uint8Array;
-        try { ap = (await this.krb.step(undefined, opts))!; } catch (e) {
+        try {
+          ap = (await this.krb.step(undefined, opts))!;
+        } catch (e) {
           if (e instanceof KerberosError && this.fallback) {
             (this.kopts.onWarning ?? (() => undefined))(`Kerberos is not possible (${e.message}); falling back to NTLM`);
             this.inner = this.fallback();
@@ -74,11 +105,14 @@ export class SpnegoKerberosInitiator implements AuthContext {
         if (!inToken?.length) throw new KerberosError('the server completed Negotiate without the Kerberos AP-REP');
         const t = decodeNegotiationToken(inToken);
         if (t.kind !== 'resp') throw new AuthError('the server sent a SPNEGO NegTokenInit where a NegTokenResp was expected');
-        if (t.negState === NegState.REJECT) throw new AuthError('the server rejected Kerberos inside Negotiate: it has no key for the SPN, or does not accept Kerberos; try --auth ntlm, or check --spn');
+        if (t.negState === NegState.REJECT)
+          throw new AuthError(
+            'the server rejected Kerberos inside Negotiate: it has no key for the SPN, or does not accept Kerberos; try --auth ntlm, or check --spn',
+          );
         if (t.supportedMech && t.supportedMech !== MechOid.KRB5 && t.supportedMech !== MechOid.MS_KRB5) {
           throw new AuthError(`the server chose SPNEGO mechanism ${t.supportedMech} instead of Kerberos; try --auth ntlm`);
         }
-        if (!t.responseToken) throw new KerberosError('the server\'s NegTokenResp carries no AP-REP');
+        if (!t.responseToken) throw new KerberosError("the server's NegTokenResp carries no AP-REP");
         await this.krb.step(t.responseToken, opts);
         if (t.mechListMIC) this.krb.security!.verifyMic(this.mechTypesRaw, t.mechListMIC);
         this.state = 'done';
@@ -92,8 +126,12 @@ export class SpnegoKerberosInitiator implements AuthContext {
     }
   }
 
-  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> { return (this.inner ?? this.krb).wrapWinrm(data); }
-  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> { return (this.inner ?? this.krb).unwrapWinrm(header, data); }
+  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    return (this.inner ?? this.krb).wrapWinrm(data);
+  }
+  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+    return (this.inner ?? this.krb).unwrapWinrm(header, data);
+  }
 }
 
 export const kerberosMechanism: AuthMechanism = {
@@ -117,10 +155,14 @@ export function kerberosAmbientAuth(opts: InitiatorOptions): AuthContext | undef
   if (!kerberosAvailable(undefined)) {
     if (mech !== 'kerberos') return undefined;
     const network = process.env.WINRM_TS_LOGON_TYPE === 'network';
-    const who = process.env.USERNAME ? `${process.env.USERDOMAIN ? process.env.USERDOMAIN + '\\' : ''}${process.env.USERNAME}` : 'this user';
-    throw new KerberosError(network
-      ? `no Kerberos ticket here: this process runs in a network logon of ${who} that holds no delegated credentials, so the second hop would be NT AUTHORITY\\ANONYMOUS LOGON. Fix it on the first hop: --auth kerberos --kerberos-delegate (a forwardable TGT: kinit -f), or CredSSP`
-      : 'no Kerberos ticket: run kinit (or set KRB5CCNAME), set KRB5_CLIENT_KTNAME to a client keytab, or give -u user@REALM -p PASSWORD; without credentials the request would be NT AUTHORITY\\ANONYMOUS LOGON');
+    const who = process.env.USERNAME
+      ? `${process.env.USERDOMAIN ? process.env.USERDOMAIN + '\\' : ''}${process.env.USERNAME}`
+      : 'this user';
+    throw new KerberosError(
+      network
+        ? `no Kerberos ticket here: this process runs in a network logon of ${who} that holds no delegated credentials, so the second hop would be NT AUTHORITY\\ANONYMOUS LOGON. Fix it on the first hop: --auth kerberos --kerberos-delegate (a forwardable TGT: kinit -f), or CredSSP`
+        : 'no Kerberos ticket: run kinit (or set KRB5CCNAME), set KRB5_CLIENT_KTNAME to a client keytab, or give -u user@REALM -p PASSWORD; without credentials the request would be NT AUTHORITY\\ANONYMOUS LOGON',
+    );
   }
   const k = kerberosInitiatorOptions(undefined, opts, mech === 'kerberos' ? 'Kerberos' : 'Negotiate');
   return mech === 'kerberos' ? new KerberosInitiator(k) : new SpnegoKerberosInitiator(k);

@@ -10,7 +10,14 @@ import { rc4 } from '../../crypto/rc4.js';
 import type { AcceptedIdentity, AcceptorContext, AuthProtocol, ChannelBindings, StepOptions, UserDatabase } from '../types.js';
 import { AvFlags, AvId, NegotiateFlags as F, hasFlag } from './flags.js';
 import {
-  avGet, decodeAuthenticate, decodeClientChallenge, decodeNegotiate, encodeChallenge, MIC_OFFSET, type AvPair, type Version,
+  avGet,
+  decodeAuthenticate,
+  decodeClientChallenge,
+  decodeNegotiate,
+  encodeChallenge,
+  MIC_OFFSET,
+  type AvPair,
+  type Version,
 } from './messages.js';
 import { channelBindingsHash, fileTime, hmacMd5, ntHash, ntowfv2, ntProofStr, sessionBaseKey } from './crypto.js';
 import { NtlmSession } from './security.js';
@@ -58,19 +65,26 @@ export class NtlmAcceptor implements AcceptorContext {
     this.httpScheme = opts.httpScheme ?? 'NTLM';
   }
 
-  get complete(): boolean { return this.state === 'done'; }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
   get session(): NtlmSession {
     if (!this.sessionState) throw new LocalProtocolError('the NTLM acceptor is not complete yet: no session keys');
     return this.sessionState;
   }
-  newContext(): NtlmAcceptor { return new NtlmAcceptor(this.opts); }
+  newContext(): NtlmAcceptor {
+    return new NtlmAcceptor(this.opts);
+  }
 
-  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> { return this.stepSync(inToken, opts); }
+  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
+    return this.stepSync(inToken, opts);
+  }
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
     if (!inToken || !inToken.length) throw new AuthError('the NTLM acceptor got an empty token');
     switch (this.state) {
-      case 'initial': return this.challenge(inToken);
+      case 'initial':
+        return this.challenge(inToken);
       case 'challenge-sent':
         try {
           this.verify(inToken, opts);
@@ -92,7 +106,17 @@ export class NtlmAcceptor implements AcceptorContext {
     // python3-ntlm-auth (pywinrm) leaves NTLMSSP_NEGOTIATE_NTLM out; Windows answers anyway, and so do we.
     let flags = F.NTLM | F.TARGET_INFO | F.VERSION | F.TARGET_TYPE_DOMAIN;
     flags |= hasFlag(c, F.UNICODE) ? F.UNICODE : F.OEM;
-    for (const bit of [F.REQUEST_TARGET, F.SIGN, F.SEAL, F.ALWAYS_SIGN, F.EXTENDED_SESSIONSECURITY, F.NEGOTIATE_128, F.NEGOTIATE_56, F.KEY_EXCH, F.IDENTIFY]) {
+    for (const bit of [
+      F.REQUEST_TARGET,
+      F.SIGN,
+      F.SEAL,
+      F.ALWAYS_SIGN,
+      F.EXTENDED_SESSIONSECURITY,
+      F.NEGOTIATE_128,
+      F.NEGOTIATE_56,
+      F.KEY_EXCH,
+      F.IDENTIFY,
+    ]) {
       if (hasFlag(c, bit)) flags |= bit;
     }
     this.flags = flags >>> 0;
@@ -109,7 +133,10 @@ export class NtlmAcceptor implements AcceptorContext {
     this.serverChallenge = random(8);
     this.negotiateBytes = negBytes;
     this.challengeBytes = encodeChallenge({
-      flags: this.flags, targetName: dom, serverChallenge: this.serverChallenge, targetInfo: pairs,
+      flags: this.flags,
+      targetName: dom,
+      serverChallenge: this.serverChallenge,
+      targetInfo: pairs,
       ...(this.opts.version ? { version: this.opts.version } : {}),
     });
     this.state = 'challenge-sent';
@@ -120,10 +147,16 @@ export class NtlmAcceptor implements AcceptorContext {
     const auth = decodeAuthenticate(authBytes);
     const who = auth.domainName ? `${auth.domainName}\\${auth.userName}` : auth.userName;
     if (!auth.userName && auth.ntChallengeResponse.length === 0) {
-      throw new AccessDeniedError('access denied for NT AUTHORITY\\ANONYMOUS LOGON (NTLM): anonymous logons are not accepted; give a user name and password', 'anonymous');
+      throw new AccessDeniedError(
+        'access denied for NT AUTHORITY\\ANONYMOUS LOGON (NTLM): anonymous logons are not accepted; give a user name and password',
+        'anonymous',
+      );
     }
     if (auth.ntChallengeResponse.length <= 24) {
-      throw new AccessDeniedError(`access denied for ${who} (NTLM): only NTLMv2 responses are accepted, the client sent NTLMv1 (raise its LmCompatibilityLevel)`, 'policy');
+      throw new AccessDeniedError(
+        `access denied for ${who} (NTLM): only NTLMv2 responses are accepted, the client sent NTLMv1 (raise its LmCompatibilityLevel)`,
+        'policy',
+      );
     }
     const proof = auth.ntChallengeResponse.subarray(0, 16);
     const temp = auth.ntChallengeResponse.subarray(16);
@@ -131,10 +164,16 @@ export class NtlmAcceptor implements AcceptorContext {
 
     const entry = this.lookup(auth.domainName, auth.userName);
     const denied = () => new AccessDeniedError(`access denied for ${who} (NTLM): the user name or password is incorrect`, 'bad-password');
-    if (!entry) { debug('ntlm acceptor: unknown user %s', who); throw denied(); }
+    if (!entry) {
+      debug('ntlm acceptor: unknown user %s', who);
+      throw denied();
+    }
     const key = ntowfv2(ntHash(entry.password), auth.userName, auth.domainName);
     const expected = ntProofStr(key, this.serverChallenge!, temp);
-    if (!bytesEqual(expected, proof)) { debug('ntlm acceptor: NTLMv2 proof mismatch for %s', who); throw denied(); }
+    if (!bytesEqual(expected, proof)) {
+      debug('ntlm acceptor: NTLMv2 proof mismatch for %s', who);
+      throw denied();
+    }
 
     const keyExchangeKey = sessionBaseKey(key, proof);
     let flags = auth.flags >>> 0;
@@ -142,7 +181,10 @@ export class NtlmAcceptor implements AcceptorContext {
     flags = (flags & this.flags) >>> 0;
     let exportedSessionKey = keyExchangeKey;
     if (hasFlag(flags, F.KEY_EXCH) && (hasFlag(flags, F.SIGN) || hasFlag(flags, F.SEAL))) {
-      if (auth.encryptedRandomSessionKey.length !== 16) throw new AuthError(`NTLM AUTHENTICATE negotiated key exchange but carries a ${auth.encryptedRandomSessionKey.length}-byte session key (expected 16)`);
+      if (auth.encryptedRandomSessionKey.length !== 16)
+        throw new AuthError(
+          `NTLM AUTHENTICATE negotiated key exchange but carries a ${auth.encryptedRandomSessionKey.length}-byte session key (expected 16)`,
+        );
       exportedSessionKey = rc4(keyExchangeKey, auth.encryptedRandomSessionKey);
     }
 
@@ -154,7 +196,11 @@ export class NtlmAcceptor implements AcceptorContext {
       const zeroed = authBytes.slice();
       zeroed.fill(0, MIC_OFFSET, MIC_OFFSET + 16);
       const mic = hmacMd5(exportedSessionKey, this.negotiateBytes!, this.challengeBytes!, zeroed);
-      if (!bytesEqual(mic, auth.mic)) throw new AccessDeniedError(`access denied for ${who} (NTLM): the message integrity code (MIC) does not verify; the NTLM messages were altered in transit`, 'mic');
+      if (!bytesEqual(mic, auth.mic))
+        throw new AccessDeniedError(
+          `access denied for ${who} (NTLM): the message integrity code (MIC) does not verify; the NTLM messages were altered in transit`,
+          'mic',
+        );
       this.micReceived = true;
     }
 
@@ -166,10 +212,16 @@ export class NtlmAcceptor implements AcceptorContext {
     if (mode !== 'none' && expectCb) {
       const want = channelBindingsHash(expectCb);
       if (provided && !bytesEqual(cbSent!, want)) {
-        throw new AccessDeniedError(`access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a TLS-intercepting proxy in between?)`, 'channel-binding');
+        throw new AccessDeniedError(
+          `access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a TLS-intercepting proxy in between?)`,
+          'channel-binding',
+        );
       }
       if (!provided && mode === 'strict') {
-        throw new AccessDeniedError(`access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client sent none; use a client that supports Extended Protection`, 'channel-binding');
+        throw new AccessDeniedError(
+          `access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client sent none; use a client that supports Extended Protection`,
+          'channel-binding',
+        );
       }
     }
 
@@ -194,12 +246,19 @@ export class NtlmAcceptor implements AcceptorContext {
     }
     const local = [this.opts.netbiosDomain ?? 'WORKGROUP', this.opts.netbiosComputer ?? 'WINRM-TS', '.', ''];
     if (local.some((d) => d.toLowerCase() === domain.toLowerCase())) {
-      for (const d of local) { if (d !== domain) { e = db.lookup(d, user); if (e) return e; } }
+      for (const d of local) {
+        if (d !== domain) {
+          e = db.lookup(d, user);
+          if (e) return e;
+        }
+      }
     }
     return undefined;
   }
 
-  get canSeal(): boolean { return this.sessionState !== undefined; }
+  get canSeal(): boolean {
+    return this.sessionState !== undefined;
+  }
 
   async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
     const { signature, sealed } = this.session.wrap(data);

@@ -3,7 +3,10 @@ import { InvalidArgumentError } from '../../errors.js';
 import type { Credentials } from '../types.js';
 import { ntHash } from './crypto.js';
 
-export interface NtlmUser { domain: string; user: string }
+export interface NtlmUser {
+  domain: string;
+  user: string;
+}
 
 /**
  * The UserName and DomainName fields NTLM (MS-NLMP 2.2.1.3 AUTHENTICATE_MESSAGE) and CredSSP (MS-CSSP 2.2.1.2.1

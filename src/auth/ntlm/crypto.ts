@@ -16,7 +16,9 @@ export function md5(...data: Uint8Array[]): Uint8Array {
 }
 
 /** MS-NLMP 3.3.1 NTOWFv1 = MD4(UNICODE(Passwd)): the NT hash. */
-export function ntHash(password: string): Uint8Array { return md4(utf16le(password)); }
+export function ntHash(password: string): Uint8Array {
+  return md4(utf16le(password));
+}
 
 /** MS-NLMP 3.3.2 NTOWFv2 = HMAC_MD5(NT hash, UNICODE(Uppercase(User) + UserDom)). */
 export function ntowfv2(hash: Uint8Array, user: string, domain: string): Uint8Array {
@@ -58,15 +60,30 @@ export function sealKey(exportedSessionKey: Uint8Array, mode: 'client' | 'server
 
 /** RFC 2744 3.11 gss_channel_bindings_struct as hashed for MsvAvChannelBindings (MS-NLMP 2.2.2.1; RFC 5929). */
 export function encodeChannelBindings(cb: ChannelBindings): Uint8Array {
-  const u32 = (n: number) => { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n >>> 0, true); return b; };
+  const u32 = (n: number) => {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, n >>> 0, true);
+    return b;
+  };
   const ia = cb.initiatorAddress ?? new Uint8Array(0);
   const aa = cb.acceptorAddress ?? new Uint8Array(0);
   const app = cb.applicationData ?? new Uint8Array(0);
-  return concatBytes(u32(cb.initiatorAddrType ?? 0), u32(ia.length), ia, u32(cb.acceptorAddrType ?? 0), u32(aa.length), aa, u32(app.length), app);
+  return concatBytes(
+    u32(cb.initiatorAddrType ?? 0),
+    u32(ia.length),
+    ia,
+    u32(cb.acceptorAddrType ?? 0),
+    u32(aa.length),
+    aa,
+    u32(app.length),
+    app,
+  );
 }
 
 /** MsvAvChannelBindings value: MD5 of the gss_channel_bindings_struct (MS-NLMP 2.2.2.1). */
-export function channelBindingsHash(cb: ChannelBindings): Uint8Array { return md5(encodeChannelBindings(cb)); }
+export function channelBindingsHash(cb: ChannelBindings): Uint8Array {
+  return md5(encodeChannelBindings(cb));
+}
 
 /** Windows FILETIME (100 ns since 1601-01-01) as 8 LE bytes. */
 export function fileTime(ms: number): Uint8Array {

@@ -52,9 +52,13 @@ export const AvFlags = {
 export const MessageType = { NEGOTIATE: 1, CHALLENGE: 2, AUTHENTICATE: 3 } as const;
 
 /** True when every bit of `flag` is set in `flags` (unsigned-safe). */
-export function hasFlag(flags: number, flag: number): boolean { return ((flags & flag) >>> 0) === flag >>> 0; }
+export function hasFlag(flags: number, flag: number): boolean {
+  return (flags & flag) >>> 0 === flag >>> 0;
+}
 
 /** Human-readable flag names (debug output only). */
 export function flagNames(flags: number): string[] {
-  return Object.entries(NegotiateFlags).filter(([, v]) => hasFlag(flags, v)).map(([k]) => k);
+  return Object.entries(NegotiateFlags)
+    .filter(([, v]) => hasFlag(flags, v))
+    .map(([k]) => k);
 }

@@ -10,15 +10,35 @@ import type { AuthContext, AuthProtocol, Credentials, StepOptions } from '../typ
 import { rc4 } from '../../crypto/rc4.js';
 import { AvFlags, AvId, NegotiateFlags as F, flagNames, hasFlag } from './flags.js';
 import {
-  type AvPair, avGet, decodeChallenge, encodeAuthenticate, encodeClientChallenge, encodeNegotiate, MIC_OFFSET, type Version,
+  type AvPair,
+  avGet,
+  decodeChallenge,
+  encodeAuthenticate,
+  encodeClientChallenge,
+  encodeNegotiate,
+  MIC_OFFSET,
+  type Version,
 } from './messages.js';
 import { channelBindingsHash, fileTime, hmacMd5, lmv2Response, ntowfv2, ntProofStr, sessionBaseKey } from './crypto.js';
 import { credentialHash, ntlmUserFields } from './credentials.js';
 import { NtlmSession, SIGNATURE_LENGTH } from './security.js';
 
 /** MS-NLMP NEGOTIATE flags we request (what Windows sends: 0xE20882B7). */
-export const INITIATOR_FLAGS = (F.NEGOTIATE_56 | F.KEY_EXCH | F.NEGOTIATE_128 | F.VERSION | F.EXTENDED_SESSIONSECURITY |
-  F.ALWAYS_SIGN | F.NTLM | F.LM_KEY | F.SEAL | F.SIGN | F.REQUEST_TARGET | F.OEM | F.UNICODE) >>> 0;
+export const INITIATOR_FLAGS =
+  (F.NEGOTIATE_56 |
+    F.KEY_EXCH |
+    F.NEGOTIATE_128 |
+    F.VERSION |
+    F.EXTENDED_SESSIONSECURITY |
+    F.ALWAYS_SIGN |
+    F.NTLM |
+    F.LM_KEY |
+    F.SEAL |
+    F.SIGN |
+    F.REQUEST_TARGET |
+    F.OEM |
+    F.UNICODE) >>>
+  0;
 
 export const WINRM_ENCRYPTION_PROTOCOL = 'application/HTTP-SPNEGO-session-encrypted';
 
@@ -56,18 +76,26 @@ export class NtlmInitiator implements AuthContext {
     credentialHash(opts.credentials); // validate early (hash length)
   }
 
-  get complete(): boolean { return this.state === 'done'; }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
   /** The user as the initiator presents it (for error messages). */
-  get userDisplay(): string { return this.opts.credentials.username; }
+  get userDisplay(): string {
+    return this.opts.credentials.username;
+  }
 
   get session(): NtlmSession {
     if (!this.sessionState) throw new LocalProtocolError('the NTLM context is not complete yet: no session keys');
     return this.sessionState;
   }
 
-  newContext(): NtlmInitiator { return new NtlmInitiator(this.opts); }
+  newContext(): NtlmInitiator {
+    return new NtlmInitiator(this.opts);
+  }
 
-  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> { return this.stepSync(inToken, opts); }
+  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
+    return this.stepSync(inToken, opts);
+  }
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
     switch (this.state) {
@@ -97,7 +125,9 @@ export class NtlmInitiator implements AuthContext {
     if (hasFlag(flags, F.UNICODE)) flags = (flags & ~F.OEM) >>> 0;
     else if (!hasFlag(flags, F.OEM)) throw new AuthError('the NTLM CHALLENGE negotiated neither UNICODE nor OEM strings');
     if (!hasFlag(flags, F.EXTENDED_SESSIONSECURITY)) {
-      throw new AuthError('the NTLM server did not agree to extended session security; winrm-ts speaks only NTLMv2 with ESS (check the server\'s LmCompatibilityLevel)');
+      throw new AuthError(
+        "the NTLM server did not agree to extended session security; winrm-ts speaks only NTLMv2 with ESS (check the server's LmCompatibilityLevel)",
+      );
     }
     flags = (flags & ~F.LM_KEY) >>> 0; // ESS takes precedence over LM_KEY (MS-NLMP 2.2.2.5)
     this.flags = flags;
@@ -115,7 +145,8 @@ export class NtlmInitiator implements AuthContext {
     if (f && f.length === 4) avFlags = new DataView(f.buffer, f.byteOffset, 4).getUint32(0, true);
     if (useMic) avFlags |= AvFlags.MIC_PRESENT;
     if (avFlags) {
-      const v = new Uint8Array(4); new DataView(v.buffer).setUint32(0, avFlags >>> 0, true);
+      const v = new Uint8Array(4);
+      new DataView(v.buffer).setUint32(0, avFlags >>> 0, true);
       pairs.push({ id: AvId.Flags, value: v });
     }
     if (opts?.channelBindings) pairs.push({ id: AvId.ChannelBindings, value: channelBindingsHash(opts.channelBindings) });
@@ -169,8 +200,11 @@ export class NtlmInitiator implements AuthContext {
 export function unwrapChecked(session: NtlmSession, header: Uint8Array, data: Uint8Array): Uint8Array {
   if (header.length !== SIGNATURE_LENGTH) {
     // Some peers put the signature in front of the data with a zero-length header field; accept that form too.
-    if (header.length === 0 && data.length >= SIGNATURE_LENGTH) return session.unwrap(data.subarray(0, SIGNATURE_LENGTH), data.subarray(SIGNATURE_LENGTH));
-    throw new EncryptionError(`an NTLM-encrypted WinRM part must carry a ${SIGNATURE_LENGTH}-byte signature header, got ${header.length} bytes`);
+    if (header.length === 0 && data.length >= SIGNATURE_LENGTH)
+      return session.unwrap(data.subarray(0, SIGNATURE_LENGTH), data.subarray(SIGNATURE_LENGTH));
+    throw new EncryptionError(
+      `an NTLM-encrypted WinRM part must carry a ${SIGNATURE_LENGTH}-byte signature header, got ${header.length} bytes`,
+    );
   }
   return session.unwrap(header, data);
 }

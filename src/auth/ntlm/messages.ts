@@ -17,13 +17,22 @@ export function isNtlmToken(b: Uint8Array): boolean {
 }
 
 /** MS-NLMP 2.2.2.10 VERSION (8 bytes). */
-export interface Version { major: number; minor: number; build: number; revision: number }
+export interface Version {
+  major: number;
+  minor: number;
+  build: number;
+  revision: number;
+}
 /** Windows 10 / Server 2019-like version, NTLMSSP_REVISION_W2K3 (15). */
 export const DEFAULT_VERSION: Version = { major: 10, minor: 0, build: 17763, revision: 15 };
 
 export function encodeVersion(v: Version): Uint8Array {
   const b = new Uint8Array(8);
-  b[0] = v.major; b[1] = v.minor; b[2] = v.build & 0xff; b[3] = (v.build >>> 8) & 0xff; b[7] = v.revision;
+  b[0] = v.major;
+  b[1] = v.minor;
+  b[2] = v.build & 0xff;
+  b[3] = (v.build >>> 8) & 0xff;
+  b[7] = v.revision;
   return b;
 }
 export function decodeVersion(b: Uint8Array): Version {
@@ -31,7 +40,10 @@ export function decodeVersion(b: Uint8Array): Version {
 }
 
 /** MS-NLMP 2.2.2.1 AV_PAIR. */
-export interface AvPair { id: number; value: Uint8Array }
+export interface AvPair {
+  id: number;
+  value: Uint8Array;
+}
 
 /** Encode an AV_PAIR list; appends MsvAvEOL. */
 export function encodeAvPairs(pairs: readonly AvPair[]): Uint8Array {
@@ -40,7 +52,8 @@ export function encodeAvPairs(pairs: readonly AvPair[]): Uint8Array {
     if (p.id === AvId.EOL) continue;
     const h = new Uint8Array(4);
     const dv = new DataView(h.buffer);
-    dv.setUint16(0, p.id, true); dv.setUint16(2, p.value.length, true);
+    dv.setUint16(0, p.id, true);
+    dv.setUint16(2, p.value.length, true);
     parts.push(h, p.value);
   }
   parts.push(new Uint8Array(4));
@@ -83,20 +96,27 @@ function unstr(b: Uint8Array, unicode: boolean): string {
 /** Bounds-checked reader of the fixed header and its (Len, MaxLen, Offset) payload fields. */
 class Reader {
   readonly dv: DataView;
-  constructor(readonly b: Uint8Array, readonly what: string) {
+  constructor(
+    readonly b: Uint8Array,
+    readonly what: string,
+  ) {
     this.dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   }
   need(n: number): void {
     if (this.b.length < n) throw new AuthError(`NTLM ${this.what} is truncated: ${this.b.length} bytes, at least ${n} needed`);
   }
-  u32(o: number): number { return this.dv.getUint32(o, true); }
+  u32(o: number): number {
+    return this.dv.getUint32(o, true);
+  }
   /** MS-NLMP 2.2 "fields": Len u16, MaxLen u16, BufferOffset u32. */
   field(o: number, name: string): { data: Uint8Array; offset: number } {
     const len = this.dv.getUint16(o, true);
     const off = this.dv.getUint32(o + 4, true);
     if (len === 0) return { data: new Uint8Array(0), offset: off };
     if (off > this.b.length || off + len > this.b.length) {
-      throw new AuthError(`NTLM ${this.what} is malformed: ${name} (offset ${off}, ${len} bytes) lies outside the ${this.b.length}-byte message`);
+      throw new AuthError(
+        `NTLM ${this.what} is malformed: ${name} (offset ${off}, ${len} bytes) lies outside the ${this.b.length}-byte message`,
+      );
     }
     return { data: this.b.slice(off, off + len), offset: off };
   }
@@ -105,7 +125,8 @@ class Reader {
 function checkHeader(r: Reader, type: number, min: number): void {
   r.need(12);
   for (let i = 0; i < 8; i++) {
-    if (r.b[i] !== NTLMSSP_SIGNATURE[i]) throw new AuthError(`not an NTLM ${r.what}: the NTLMSSP signature is missing (is the token SPNEGO, Kerberos or garbage?)`);
+    if (r.b[i] !== NTLMSSP_SIGNATURE[i])
+      throw new AuthError(`not an NTLM ${r.what}: the NTLMSSP signature is missing (is the token SPNEGO, Kerberos or garbage?)`);
   }
   const t = r.u32(8);
   if (t !== type) throw new AuthError(`expected an NTLM ${r.what} (type ${type}) but got message type ${t}`);
@@ -131,9 +152,14 @@ class Writer {
     this.dv.setUint16(at, d.length, true);
     this.dv.setUint16(at + 2, d.length, true);
     this.dv.setUint32(at + 4, this.off, true);
-    if (d.length) { this.parts.push(d); this.off += d.length; }
+    if (d.length) {
+      this.parts.push(d);
+      this.off += d.length;
+    }
   }
-  finish(): Uint8Array { return concatBytes(this.head, ...this.parts); }
+  finish(): Uint8Array {
+    return concatBytes(this.head, ...this.parts);
+  }
 }
 
 /** MS-NLMP 2.2.1.1 NEGOTIATE_MESSAGE. Always encoded in the 40-byte form with the Version field. */
@@ -157,7 +183,9 @@ export function encodeNegotiate(m: NegotiateMessage): Uint8Array {
 }
 
 /** Negotiate message from a peer; malformed → InvalidTokenError. */
-export function decodeNegotiate(b: Uint8Array): NegotiateMessage { return decodeToken('NTLM', () => decodeNegotiateFields(b)); }
+export function decodeNegotiate(b: Uint8Array): NegotiateMessage {
+  return decodeToken('NTLM', () => decodeNegotiateFields(b));
+}
 function decodeNegotiateFields(b: Uint8Array): NegotiateMessage {
   const r = new Reader(b, 'NEGOTIATE message');
   checkHeader(r, MessageType.NEGOTIATE, 16);
@@ -196,7 +224,9 @@ export function encodeChallenge(m: Omit<ChallengeMessage, 'targetInfoRaw'> & { t
 }
 
 /** Challenge message from a peer; malformed → InvalidTokenError. */
-export function decodeChallenge(b: Uint8Array): ChallengeMessage { return decodeToken('NTLM', () => decodeChallengeFields(b)); }
+export function decodeChallenge(b: Uint8Array): ChallengeMessage {
+  return decodeToken('NTLM', () => decodeChallengeFields(b));
+}
 function decodeChallengeFields(b: Uint8Array): ChallengeMessage {
   const r = new Reader(b, 'CHALLENGE message');
   checkHeader(r, MessageType.CHALLENGE, 32);
@@ -212,7 +242,9 @@ function decodeChallengeFields(b: Uint8Array): ChallengeMessage {
     if (b.length >= 56 && hasFlag(flags, F.VERSION)) version = decodeVersion(b.subarray(48, 56));
   }
   const targetInfo = decodeAvPairs(targetInfoRaw);
-  return version ? { flags, targetName, serverChallenge, targetInfo, targetInfoRaw, version } : { flags, targetName, serverChallenge, targetInfo, targetInfoRaw };
+  return version
+    ? { flags, targetName, serverChallenge, targetInfo, targetInfoRaw, version }
+    : { flags, targetName, serverChallenge, targetInfo, targetInfoRaw };
 }
 
 /** MS-NLMP 2.2.1.3 AUTHENTICATE_MESSAGE. */
@@ -249,7 +281,9 @@ export function encodeAuthenticate(m: AuthenticateMessage): Uint8Array {
 }
 
 /** Authenticate message from a peer; malformed → InvalidTokenError. */
-export function decodeAuthenticate(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } { return decodeToken('NTLM', () => decodeAuthenticateFields(b)); }
+export function decodeAuthenticate(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } {
+  return decodeToken('NTLM', () => decodeAuthenticateFields(b));
+}
 function decodeAuthenticateFields(b: Uint8Array): AuthenticateMessage & { payloadOffset: number } {
   const r = new Reader(b, 'AUTHENTICATE message');
   checkHeader(r, MessageType.AUTHENTICATE, 64);
@@ -288,7 +322,8 @@ export interface NtlmV2ClientChallenge {
 
 export function encodeClientChallenge(c: NtlmV2ClientChallenge): Uint8Array {
   const head = new Uint8Array(28);
-  head[0] = 1; head[1] = 1;
+  head[0] = 1;
+  head[1] = 1;
   head.set(c.timestamp, 8);
   head.set(c.clientChallenge, 16);
   return concatBytes(head, encodeAvPairs(c.avPairs), new Uint8Array(4));

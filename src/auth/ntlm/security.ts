@@ -25,7 +25,9 @@ export class NtlmSession {
   /** `role` decides which magic constants go out (client-to-server for the initiator) and which come in. */
   constructor(exportedSessionKey: Uint8Array, flags: number, role: 'initiator' | 'acceptor') {
     if (!hasFlag(flags, F.EXTENDED_SESSIONSECURITY)) {
-      throw new AuthError('the NTLM peer did not negotiate extended session security (NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY); signing and sealing without it are not supported');
+      throw new AuthError(
+        'the NTLM peer did not negotiate extended session security (NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY); signing and sealing without it are not supported',
+      );
     }
     const bits: 128 | 56 | 40 = hasFlag(flags, F.NEGOTIATE_128) ? 128 : hasFlag(flags, F.NEGOTIATE_56) ? 56 : 40;
     const out = role === 'initiator' ? 'client' : 'server';
@@ -48,7 +50,9 @@ export class NtlmSession {
   }
 
   /** Next outgoing / incoming sequence numbers (tests and diagnostics). */
-  get sequence(): { out: number; in: number } { return { out: this.seqOut, in: this.seqIn }; }
+  get sequence(): { out: number; in: number } {
+    return { out: this.seqOut, in: this.seqIn };
+  }
 
   private mac(key: Uint8Array, handle: RC4, seq: number, msg: Uint8Array): Uint8Array {
     const seqb = new Uint8Array(4);
@@ -72,18 +76,23 @@ export class NtlmSession {
 
   /** GSS_UnwrapEx: unseal, then verify the signature against the expected incoming sequence number. */
   unwrap(signature: Uint8Array, sealed: Uint8Array): Uint8Array {
-    if (signature.length !== SIGNATURE_LENGTH) throw new EncryptionError(`NTLM signature must be ${SIGNATURE_LENGTH} bytes, got ${signature.length}`);
+    if (signature.length !== SIGNATURE_LENGTH)
+      throw new EncryptionError(`NTLM signature must be ${SIGNATURE_LENGTH} bytes, got ${signature.length}`);
     const plaintext = this.rc4In.update(sealed);
     const expected = this.mac(this.signIn, this.rc4In, this.seqIn, plaintext);
     if (!bytesEqual(expected, signature)) {
-      throw new EncryptionError(`NTLM message signature does not verify (expected sequence ${this.seqIn}): the message was altered, or the connection's security context is out of step; re-authenticate`);
+      throw new EncryptionError(
+        `NTLM message signature does not verify (expected sequence ${this.seqIn}): the message was altered, or the connection's security context is out of step; re-authenticate`,
+      );
     }
     this.seqIn = (this.seqIn + 1) >>> 0;
     return plaintext;
   }
 
   /** Account for an incoming signature that was never seen (the SPNEGO acceptor MIC the transport dropped). */
-  skipIncoming(): void { this.seqIn = (this.seqIn + 1) >>> 0; }
+  skipIncoming(): void {
+    this.seqIn = (this.seqIn + 1) >>> 0;
+  }
 
   /** GSS_GetMIC (MS-NLMP 3.4.4.2): signature only. */
   sign(msg: Uint8Array): Uint8Array {
@@ -95,7 +104,8 @@ export class NtlmSession {
   /** GSS_VerifyMIC; throws AuthError when the signature does not match. */
   verify(msg: Uint8Array, signature: Uint8Array): void {
     const expected = signature.length === SIGNATURE_LENGTH ? this.mac(this.signIn, this.rc4In, this.seqIn, msg) : undefined;
-    if (!expected || !bytesEqual(expected, signature)) throw new AuthError('NTLM MIC over the SPNEGO mechanism list does not verify (tampered negotiation?)');
+    if (!expected || !bytesEqual(expected, signature))
+      throw new AuthError('NTLM MIC over the SPNEGO mechanism list does not verify (tampered negotiation?)');
     this.seqIn = (this.seqIn + 1) >>> 0;
   }
 }

@@ -13,7 +13,13 @@ import { NtlmAcceptor, type NtlmAcceptorOptions } from '../ntlm/acceptor.js';
 import { isNtlmToken } from '../ntlm/messages.js';
 import { KerberosAcceptor, type KerberosAcceptorOptions } from '../kerberos/context.js';
 import {
-  MechOid, NegState, decodeNegotiationToken, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp, type NegTokenResp,
+  MechOid,
+  NegState,
+  decodeNegotiationToken,
+  encodeMechTypes,
+  encodeNegTokenInit,
+  encodeNegTokenResp,
+  type NegTokenResp,
 } from './tokens.js';
 
 const NEG_STATE_NAMES = ['accept-completed', 'accept-incomplete', 'reject', 'request-mic'];
@@ -38,10 +44,16 @@ export class SpnegoInitiator implements AuthContext {
     this.ntlm = new NtlmInitiator({ ...opts, httpScheme: 'Negotiate' });
   }
 
-  get complete(): boolean { return this.state === 'done'; }
-  newContext(): SpnegoInitiator { return new SpnegoInitiator(this.opts); }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
+  newContext(): SpnegoInitiator {
+    return new SpnegoInitiator(this.opts);
+  }
 
-  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> { return this.stepSync(inToken, opts); }
+  async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
+    return this.stepSync(inToken, opts);
+  }
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
     switch (this.state) {
@@ -51,7 +63,8 @@ export class SpnegoInitiator implements AuthContext {
         return encodeNegTokenInit({ mechTypesRaw: this.mechTypesRaw, mechToken: neg! });
       }
       case 'init-sent': {
-        if (!inToken || !inToken.length) throw new AuthError('the server answered Negotiate without a token: it may not accept NTLM inside SPNEGO');
+        if (!inToken || !inToken.length)
+          throw new AuthError('the server answered Negotiate without a token: it may not accept NTLM inside SPNEGO');
         if (isNtlmToken(inToken)) {
           // Some acceptors answer a SPNEGO NegTokenInit with a bare NTLM CHALLENGE: follow them.
           this.raw = true;
@@ -65,7 +78,7 @@ export class SpnegoInitiator implements AuthContext {
         if (t.supportedMech && t.supportedMech !== MechOid.NTLM) {
           throw new AuthError(`the server chose SPNEGO mechanism ${t.supportedMech}; winrm-ts offered only NTLM (${MechOid.NTLM})`);
         }
-        if (!t.responseToken) throw new AuthError('the server\'s SPNEGO NegTokenResp carries no NTLM CHALLENGE');
+        if (!t.responseToken) throw new AuthError("the server's SPNEGO NegTokenResp carries no NTLM CHALLENGE");
         const auth = this.ntlm.stepSync(t.responseToken, opts)!;
         const resp: NegTokenResp = { responseToken: auth };
         if (this.ntlm.micSent || t.negState === NegState.REQUEST_MIC) {
@@ -115,7 +128,8 @@ export class SpnegoInitiator implements AuthContext {
 
   /** Sealing may start once our AUTHENTICATE (+ mechListMIC) is out: CredSSP wraps its pubKeyAuth in that same message. */
   private ready(): void {
-    if (this.state !== 'done' && this.state !== 'auth-sent') throw new LocalProtocolError('Negotiate is not complete: cannot seal or unseal messages yet');
+    if (this.state !== 'done' && this.state !== 'auth-sent')
+      throw new LocalProtocolError('Negotiate is not complete: cannot seal or unseal messages yet');
   }
 
   /** If the acceptor's final token never reached us, account for its MIC (Windows numbering: sequence 0) and reset. */
@@ -129,8 +143,15 @@ export class SpnegoInitiator implements AuthContext {
     }
   }
 
-  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> { this.ready(); return this.ntlm.wrapWinrm(data); }
-  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> { this.ready(); this.settleIncoming(); return this.ntlm.unwrapWinrm(header, data); }
+  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    this.ready();
+    return this.ntlm.wrapWinrm(data);
+  }
+  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+    this.ready();
+    this.settleIncoming();
+    return this.ntlm.unwrapWinrm(header, data);
+  }
 }
 
 type AccState = 'initial' | 'await-mech-token' | 'challenge-sent' | 'done' | 'failed';
@@ -154,9 +175,15 @@ export class SpnegoAcceptor implements AcceptorContext {
     this.ntlm = new NtlmAcceptor({ ...opts, httpScheme: 'Negotiate' });
   }
 
-  get complete(): boolean { return this.state === 'done'; }
-  get identity(): AcceptedIdentity | undefined { return this.krb ? this.krb.identity : this.ntlm.identity; }
-  newContext(): SpnegoAcceptor { return new SpnegoAcceptor(this.opts); }
+  get complete(): boolean {
+    return this.state === 'done';
+  }
+  get identity(): AcceptedIdentity | undefined {
+    return this.krb ? this.krb.identity : this.ntlm.identity;
+  }
+  newContext(): SpnegoAcceptor {
+    return new SpnegoAcceptor(this.opts);
+  }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     try {
@@ -169,7 +196,8 @@ export class SpnegoAcceptor implements AcceptorContext {
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
     if (!inToken || !inToken.length) throw new AuthError('the Negotiate acceptor got an empty token');
-    if (this.state === 'done' || this.state === 'failed') throw new AuthError('unexpected Negotiate token: this connection already finished its handshake');
+    if (this.state === 'done' || this.state === 'failed')
+      throw new AuthError('unexpected Negotiate token: this connection already finished its handshake');
     if (this.raw || (this.state === 'initial' && isNtlmToken(inToken))) {
       this.raw = true;
       const out = this.ntlm.stepSync(inToken, opts);
@@ -179,7 +207,8 @@ export class SpnegoAcceptor implements AcceptorContext {
     const t = decodeNegotiationToken(inToken);
     switch (this.state) {
       case 'initial': {
-        if (t.kind !== 'init') throw new AuthError('the Negotiate handshake must start with a SPNEGO NegTokenInit (or a raw NTLM NEGOTIATE)');
+        if (t.kind !== 'init')
+          throw new AuthError('the Negotiate handshake must start with a SPNEGO NegTokenInit (or a raw NTLM NEGOTIATE)');
         const first = t.mechTypes[0];
         if (this.opts.kerberos && (first === MechOid.KRB5 || first === MechOid.MS_KRB5) && t.mechToken) {
           // Kerberos is the client's preferred mechanism and came with its AP-REQ: one round trip (RFC 4178 5 c)
@@ -189,7 +218,9 @@ export class SpnegoAcceptor implements AcceptorContext {
           return encodeNegTokenResp({ negState: NegState.ACCEPT_COMPLETED, supportedMech: first, ...(rep ? { responseToken: rep } : {}) });
         }
         if (!t.mechTypes.includes(MechOid.NTLM)) {
-          throw new AuthError(`the client offered no SPNEGO mechanism this endpoint supports (offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM}${this.opts.kerberos ? `, Kerberos ${MechOid.KRB5}` : '; Kerberos needs serve --keytab'})`);
+          throw new AuthError(
+            `the client offered no SPNEGO mechanism this endpoint supports (offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM}${this.opts.kerberos ? `, Kerberos ${MechOid.KRB5}` : '; Kerberos needs serve --keytab'})`,
+          );
         }
         this.mechTypesRaw = t.mechTypesRaw;
         if (t.mechTypes[0] === MechOid.NTLM && t.mechToken) {
@@ -232,6 +263,10 @@ export class SpnegoAcceptor implements AcceptorContext {
     throw new LocalProtocolError(`SPNEGO acceptor in state ${this.state}`);
   }
 
-  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> { return (this.krb ?? this.ntlm).wrapWinrm(data); }
-  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> { return (this.krb ?? this.ntlm).unwrapWinrm(header, data); }
+  async wrapWinrm(data: Uint8Array): Promise<{ header: Uint8Array; data: Uint8Array }> {
+    return (this.krb ?? this.ntlm).wrapWinrm(data);
+  }
+  async unwrapWinrm(header: Uint8Array, data: Uint8Array): Promise<Uint8Array> {
+    return (this.krb ?? this.ntlm).unwrapWinrm(header, data);
+  }
 }

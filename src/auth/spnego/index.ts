@@ -18,13 +18,18 @@ export const negotiateMechanism: AuthMechanism = {
     const ntlm = () => new SpnegoInitiator(ntlmInitiatorOptions(creds, opts));
     const noFallback = opts.ntlmFallback === false;
     // a trusted-hosts policy (src/client/trusted-hosts.ts) that does not trust this host: Kerberos or nothing
-    const refused = typeof opts.ntlmRefused === 'function' ? opts.ntlmRefused as (what: string) => Error : undefined;
+    const refused = typeof opts.ntlmRefused === 'function' ? (opts.ntlmRefused as (what: string) => Error) : undefined;
     if (refused) {
       if (!kerberosAvailable(creds)) throw refused('NTLM credentials (Negotiate has no Kerberos credential here)');
-      return new SpnegoKerberosInitiator(kerberosInitiatorOptions(creds, opts, 'Negotiate'), () => { throw refused('NTLM credentials (Negotiate could not use Kerberos)'); });
+      return new SpnegoKerberosInitiator(kerberosInitiatorOptions(creds, opts, 'Negotiate'), () => {
+        throw refused('NTLM credentials (Negotiate could not use Kerberos)');
+      });
     }
     if (!noFallback && !kerberosAvailable(creds)) return ntlm();
-    return new SpnegoKerberosInitiator(kerberosInitiatorOptions(creds, opts, 'Negotiate'), noFallback || creds.password === undefined ? undefined : ntlm);
+    return new SpnegoKerberosInitiator(
+      kerberosInitiatorOptions(creds, opts, 'Negotiate'),
+      noFallback || creds.password === undefined ? undefined : ntlm,
+    );
   },
   acceptor: (opts) => {
     const k = kerberosAcceptorOptions(opts, 'Negotiate');

@@ -3,9 +3,7 @@
  * (MS-SPNG 2.2.1) tolerated on decode. DER via src/asn1/der.ts; decode errors become AuthError.
  */
 import { AuthError, decodeToken } from '../../errors.js';
-import {
-  DerReader, TagClass, UniversalTag, application, enumerated, explicit, octetString, oid, sequence,
-} from '../../asn1/der.js';
+import { DerReader, TagClass, UniversalTag, application, enumerated, explicit, octetString, oid, sequence } from '../../asn1/der.js';
 
 /** Mechanism OIDs (RFC 4178, MS-SPNG 2.2.2 / 3.1.5.1). */
 export const MechOid = {
@@ -40,7 +38,9 @@ export interface NegTokenResp {
 export type NegotiationToken = ({ kind: 'init' } & NegTokenInit) | ({ kind: 'resp' } & NegTokenResp);
 
 /** DER of `MechTypeList ::= SEQUENCE OF MechType`. */
-export function encodeMechTypes(mechs: readonly string[]): Uint8Array { return sequence(...mechs.map((m) => oid(m))); }
+export function encodeMechTypes(mechs: readonly string[]): Uint8Array {
+  return sequence(...mechs.map((m) => oid(m)));
+}
 
 /** RFC 2743 3.1 InitialContextToken wrapping a NegTokenInit: 0x60 len 06 06 2b0601050502 a0 ... */
 export function encodeNegTokenInit(t: { mechTypesRaw: Uint8Array; mechToken?: Uint8Array; mechListMIC?: Uint8Array }): Uint8Array {
@@ -64,7 +64,8 @@ function decodeInitBody(r: DerReader): NegTokenInit {
   const seq = r.sequence();
   const mt = seq.explicit(0);
   const mtEl = mt.next();
-  if (mtEl.tag.cls !== TagClass.Universal || mtEl.tag.number !== UniversalTag.Sequence) throw new AuthError('SPNEGO NegTokenInit: mechTypes is not a SEQUENCE');
+  if (mtEl.tag.cls !== TagClass.Universal || mtEl.tag.number !== UniversalTag.Sequence)
+    throw new AuthError('SPNEGO NegTokenInit: mechTypes is not a SEQUENCE');
   const mechTypesRaw = mtEl.raw.slice();
   const list = new DerReader(mtEl.value, 'SPNEGO mechTypes');
   const mechTypes: string[] = [];
@@ -104,7 +105,9 @@ function decodeRespBody(r: DerReader): NegTokenResp {
 
 /** Decode a NegotiationToken from the wire (InitialContextToken, bare [0] NegTokenInit, or [1] NegTokenResp). */
 /** A SPNEGO token from a peer (RFC 4178 4.2); malformed → InvalidTokenError. */
-export function decodeNegotiationToken(b: Uint8Array): NegotiationToken { return decodeToken('SPNEGO', () => decodeNegotiationTokenFields(b)); }
+export function decodeNegotiationToken(b: Uint8Array): NegotiationToken {
+  return decodeToken('SPNEGO', () => decodeNegotiationTokenFields(b));
+}
 function decodeNegotiationTokenFields(b: Uint8Array): NegotiationToken {
   try {
     if (!b.length) throw new AuthError('empty SPNEGO token');
@@ -114,7 +117,8 @@ function decodeNegotiationTokenFields(b: Uint8Array): NegotiationToken {
     if (first === 0x60) {
       const app = r.application(0);
       const mech = app.oid();
-      if (mech !== MechOid.SPNEGO) throw new AuthError(`not a SPNEGO token: the GSS mechanism is ${mech} (raw Kerberos? use the Kerberos scheme)`);
+      if (mech !== MechOid.SPNEGO)
+        throw new AuthError(`not a SPNEGO token: the GSS mechanism is ${mech} (raw Kerberos? use the Kerberos scheme)`);
       res = { kind: 'init', ...decodeInitBody(app.explicit(0)) };
     } else if (first === 0xa0) {
       res = { kind: 'init', ...decodeInitBody(r.explicit(0)) };

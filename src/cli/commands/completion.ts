@@ -14,13 +14,28 @@ import { Argument, Command, type Option } from 'commander';
 export type CommandTable = Record<string, () => Promise<{ register: (program: Command) => void }>>;
 
 export const SHELLS = ['bash', 'zsh', 'fish', 'powershell'] as const;
-export type Shell = typeof SHELLS[number];
+export type Shell = (typeof SHELLS)[number];
 
 export interface OptionModel {
-  short?: string; long?: string; description: string; takesValue: boolean; choices?: string[]; file: boolean;
+  short?: string;
+  long?: string;
+  description: string;
+  takesValue: boolean;
+  choices?: string[];
+  file: boolean;
 }
-export interface CommandModel { name: string; description: string; options: OptionModel[]; takesArgs: boolean; argChoices?: string[] }
-export interface ProgramModel { name: string; options: OptionModel[]; commands: CommandModel[] }
+export interface CommandModel {
+  name: string;
+  description: string;
+  options: OptionModel[];
+  takesArgs: boolean;
+  argChoices?: string[];
+}
+export interface ProgramModel {
+  name: string;
+  options: OptionModel[];
+  commands: CommandModel[];
+}
 
 /** The `completion` command, generating from every command of `table`. */
 export function withCommands(table: CommandTable): { register: (program: Command) => void } {
@@ -28,15 +43,19 @@ export function withCommands(table: CommandTable): { register: (program: Command
 }
 
 function register(program: Command, table: CommandTable): void {
-  program.command('completion')
+  program
+    .command('completion')
     .description('print a shell completion script (bash, zsh, fish, powershell)')
     .addArgument(new Argument('<shell>', 'the shell').choices([...SHELLS]))
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Install:
   bash        eval "$(winrm-ts completion bash)"            (in ~/.bashrc)
   zsh         source <(winrm-ts completion zsh)             (in ~/.zshrc, after compinit)
   fish        winrm-ts completion fish > ~/.config/fish/completions/winrm-ts.fish
-  powershell  winrm-ts completion powershell | Out-String | Invoke-Expression   (in $PROFILE)`)
+  powershell  winrm-ts completion powershell | Out-String | Invoke-Expression   (in $PROFILE)`,
+    )
     .action(async (shell: Shell) => {
       process.stdout.write(completionScript(shell, await programModel(table, program.name())));
     });
@@ -73,10 +92,14 @@ function optionModel(o: Option): OptionModel {
 
 export function completionScript(shell: Shell, m: ProgramModel): string {
   switch (shell) {
-    case 'bash': return bash(m);
-    case 'zsh': return zsh(m);
-    case 'fish': return fish(m);
-    case 'powershell': return powershell(m);
+    case 'bash':
+      return bash(m);
+    case 'zsh':
+      return zsh(m);
+    case 'fish':
+      return fish(m);
+    case 'powershell':
+      return powershell(m);
   }
 }
 
@@ -91,16 +114,25 @@ function bash(m: ProgramModel): string {
   const cases = m.commands.map((c) => {
     const valued = c.options.filter((o) => o.takesValue);
     const prevCases = [
-      ...valued.filter((o) => o.choices).map((o) => `        ${names(o).join('|')}) COMPREPLY=( $(compgen -W ${sq(o.choices!.join(' '))} -- "$cur") ); return ;;`),
+      ...valued
+        .filter((o) => o.choices)
+        .map((o) => `        ${names(o).join('|')}) COMPREPLY=( $(compgen -W ${sq(o.choices!.join(' '))} -- "$cur") ); return ;;`),
       ...valued.filter((o) => o.file).map((o) => `        ${names(o).join('|')}) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;`),
-      ...valued.filter((o) => !o.choices && !o.file).length
-        ? [`        ${valued.filter((o) => !o.choices && !o.file).flatMap(names).join('|')}) return ;;`] : [],
+      ...(valued.filter((o) => !o.choices && !o.file).length
+        ? [
+            `        ${valued
+              .filter((o) => !o.choices && !o.file)
+              .flatMap(names)
+              .join('|')}) return ;;`,
+          ]
+        : []),
     ];
     return [
       `    ${c.name})`,
       ...(prevCases.length ? ['      case "$prev" in', ...prevCases, '      esac'] : []),
       `      if [[ $cur == -* ]]; then COMPREPLY=( $(compgen -W ${sq(c.options.flatMap(names).join(' '))} -- "$cur") )` +
-        (c.argChoices ? `\n      else COMPREPLY=( $(compgen -W ${sq(c.argChoices.join(' '))} -- "$cur") )` : '') + '; fi',
+        (c.argChoices ? `\n      else COMPREPLY=( $(compgen -W ${sq(c.argChoices.join(' '))} -- "$cur") )` : '') +
+        '; fi',
       '      ;;',
     ].join('\n');
   });
@@ -125,21 +157,29 @@ complete -o default -F ${fn} ${m.name}
 }
 
 /** Text inside a zsh _arguments description ([...]) in a single-quoted word. */
-const zdesc = (s: string) => oneLine(s).replace(/\\/g, '\\\\').replace(/[[\]]/g, (b) => (b === '[' ? '(' : ')')).replace(/:/g, '\\:').replace(/'/g, `'\\''`);
+const zdesc = (s: string) =>
+  oneLine(s)
+    .replace(/\\/g, '\\\\')
+    .replace(/[[\]]/g, (b) => (b === '[' ? '(' : ')'))
+    .replace(/:/g, '\\:')
+    .replace(/'/g, `'\\''`);
 
 function zsh(m: ProgramModel): string {
   const fn = fnName(m);
-  const spec = (o: OptionModel) => names(o).map((n) => {
-    const action = !o.takesValue ? '' : o.choices ? `:value:(${o.choices.join(' ')})` : o.file ? ':file:_files' : ':value: ';
-    return `'*${n}[${zdesc(o.description)}]${action.replace(/'/g, `'\\''`)}'`;
-  });
-  const cases = m.commands.map((c) => [
-    `    (${c.name})`,
-    `      _arguments -S \\`,
-    ...c.options.flatMap(spec).map((s) => `        ${s} \\`),
-    `        ${c.argChoices ? `'1:argument:(${c.argChoices.join(' ')})'` : c.takesArgs ? `'*:argument:_files'` : `'*::'`}`,
-    '      ;;',
-  ].join('\n'));
+  const spec = (o: OptionModel) =>
+    names(o).map((n) => {
+      const action = !o.takesValue ? '' : o.choices ? `:value:(${o.choices.join(' ')})` : o.file ? ':file:_files' : ':value: ';
+      return `'*${n}[${zdesc(o.description)}]${action.replace(/'/g, `'\\''`)}'`;
+    });
+  const cases = m.commands.map((c) =>
+    [
+      `    (${c.name})`,
+      `      _arguments -S \\`,
+      ...c.options.flatMap(spec).map((s) => `        ${s} \\`),
+      `        ${c.argChoices ? `'1:argument:(${c.argChoices.join(' ')})'` : c.takesArgs ? `'*:argument:_files'` : `'*::'`}`,
+      '      ;;',
+    ].join('\n'),
+  );
   return `#compdef ${m.name}
 # zsh completion for ${m.name} (generated by \`${m.name} completion zsh\`)
 ${fn}() {
@@ -189,8 +229,12 @@ function fish(m: ProgramModel): string {
 const pq = (s: string) => `'${oneLine(s).replace(/['\u2018\u2019\u201a\u201b]/g, (q) => q + q)}'`;
 
 function powershell(m: ProgramModel): string {
-  const optTable = (os: OptionModel[]) => `@(${os.flatMap((o) => names(o).map((n) =>
-    `@(${pq(n)}, ${pq(o.description || n)}, $${o.takesValue}, @(${(o.choices ?? []).map(pq).join(', ')}))`)).join(', ')})`;
+  const optTable = (os: OptionModel[]) =>
+    `@(${os
+      .flatMap((o) =>
+        names(o).map((n) => `@(${pq(n)}, ${pq(o.description || n)}, $${o.takesValue}, @(${(o.choices ?? []).map(pq).join(', ')}))`),
+      )
+      .join(', ')})`;
   return `# PowerShell completion for ${m.name} (generated by \`${m.name} completion powershell\`)
 Register-ArgumentCompleter -Native -CommandName ${pq(m.name)} -ScriptBlock {
   param($wordToComplete, $commandAst, $cursorPosition)

@@ -18,19 +18,29 @@ import { endpointUrl } from '../../client/client.js';
 type DoctorFlags = ConnectionFlags & { secondHop?: string; json?: boolean; throttle?: number };
 
 export function register(program: Command): void {
-  const cmd = program.command('doctor')
+  const cmd = program
+    .command('doctor')
     .description('diagnose a WinRM connection: reachability, TLS, auth schemes, service configuration, whoami, the second hop');
   addConnectionOptions(cmd)
-    .option('--second-hop <host[:port]|https://host[:port]>', 'from the host, reach this WinRM host too (the double hop) and report who arrives')
+    .option(
+      '--second-hop <host[:port]|https://host[:port]>',
+      'from the host, reach this WinRM host too (the double hop) and report who arrives',
+    )
     .option('--json', 'print the whole report as JSON (many hosts: one report per line)')
     .option('--throttle <n>', 'many hosts: how many are checked at once (default 32)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--throttle must be a positive integer, got ${v}`);
       return n;
     });
-  cmd.addHelpText('after', '\nExamples:\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice --second-hop win2 --json\n  winrm-ts doctor -H @hosts.txt -u EXAMPLE\\\\alice --json');
+  cmd.addHelpText(
+    'after',
+    '\nExamples:\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice --second-hop win2 --json\n  winrm-ts doctor -H @hosts.txt -u EXAMPLE\\\\alice --json',
+  );
   cmd.action(async (f: DoctorFlags) => {
-    if (isHostList(f.host)) { process.exitCode = await doctorMany(f); return; }
+    if (isHostList(f.host)) {
+      process.exitCode = await doctorMany(f);
+      return;
+    }
     const conn = await connectionFromOptions(f);
     const colour = !f.json && useColour(process.stdout);
     if (!f.json) process.stdout.write(renderHeader(endpointUrl(conn), f.secondHop));
@@ -49,17 +59,27 @@ async function doctorMany(f: DoctorFlags): Promise<number> {
   const flags = { ...f };
   // the password once, for every host (a user may come from the config's profiles)
   const withUser = flags.user ? flags : hosts.map((h) => hostFlags(flags, h)).find((x) => x.user);
-  if (withUser?.user && flags.password === undefined && process.env.WINRM_PASSWORD === undefined) flags.password = await askPassword(withUser.user, withUser);
+  if (withUser?.user && flags.password === undefined && process.env.WINRM_PASSWORD === undefined)
+    flags.password = await askPassword(withUser.user, withUser);
   const colour = !f.json && useColour(process.stdout);
   let failed = 0;
-  const events = fanout<never, Report>(hosts, async (host) => runDoctor(await connectionFromOptions(hostFlags(flags, host)), { secondHop: f.secondHop }),
-    { throttle: f.throttle ?? 32 });
+  const events = fanout<never, Report>(
+    hosts,
+    async (host) => runDoctor(await connectionFromOptions(hostFlags(flags, host)), { secondHop: f.secondHop }),
+    { throttle: f.throttle ?? 32 },
+  );
   for await (const ev of events) {
     if (ev.type === 'done') {
       if (!ev.result.ok) failed++;
       if (f.json) process.stdout.write(JSON.stringify({ PSComputerName: ev.host, ...ev.result }) + '\n');
       else {
-        process.stdout.write(`[${ev.host}]\n` + renderHeader(ev.result.url, f.secondHop) + ev.result.checks.map((c) => renderCheck(c, colour)).join('') + renderSummary(ev.result) + '\n');
+        process.stdout.write(
+          `[${ev.host}]\n` +
+            renderHeader(ev.result.url, f.secondHop) +
+            ev.result.checks.map((c) => renderCheck(c, colour)).join('') +
+            renderSummary(ev.result) +
+            '\n',
+        );
       }
     } else if (ev.type === 'error') {
       failed++;
@@ -68,6 +88,7 @@ async function doctorMany(f: DoctorFlags): Promise<number> {
       else process.stdout.write(`[${ev.host}]\n  doctor could not run: ${message}\n\n`);
     }
   }
-  if (!f.json) process.stderr.write(`${hosts.length - failed} of ${hosts.length} hosts without a failed check${failed ? `, ${failed} with` : ''}\n`);
+  if (!f.json)
+    process.stderr.write(`${hosts.length - failed} of ${hosts.length} hosts without a failed check${failed ? `, ${failed} with` : ''}\n`);
   return failed ? 1 : 0;
 }

@@ -15,9 +15,17 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
   const reader = () => {
     if (!rl) {
       rl = createInterface({ input: process.stdin, terminal: false });
-      rl.on('line', (l) => { const w = waiters.shift(); if (w) w(l); else lines.push(l); });
+      rl.on('line', (l) => {
+        const w = waiters.shift();
+        if (w) w(l);
+        else lines.push(l);
+      });
       const mine = rl;
-      rl.on('close', () => { if (rl !== mine) return; eof = true; for (const w of waiters.splice(0)) w(undefined); });
+      rl.on('close', () => {
+        if (rl !== mine) return;
+        eof = true;
+        for (const w of waiters.splice(0)) w(undefined);
+      });
     }
   };
   const readLine = async (prompt: string, _secret = false): Promise<string> => {
@@ -31,26 +39,47 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
     const stdin = process.stdin;
     if (!stdin.isTTY) return readLine(prompt, true);
     // the line reader must not see the secret: detach it while reading raw keys
-    if (rl) { const r = rl; rl = undefined; r.close(); }
+    if (rl) {
+      const r = rl;
+      rl = undefined;
+      r.close();
+    }
     return readHidden(prompt, () => new Error('cancelled'));
   };
-  const choiceText = (choices: PromptChoice[], def: number) => choices.map((c, i) => {
-    const m = /&(.)/.exec(c.label);
-    return `[${m ? m[1]!.toUpperCase() : i}] ${c.label.replace('&', '')}${i === def ? ' (default)' : ''}`;
-  }).join('  ');
+  const choiceText = (choices: PromptChoice[], def: number) =>
+    choices
+      .map((c, i) => {
+        const m = /&(.)/.exec(c.label);
+        return `[${m ? m[1]!.toUpperCase() : i}] ${c.label.replace('&', '')}${i === def ? ' (default)' : ''}`;
+      })
+      .join('  ');
   const out = opts.json ? process.stderr : process.stdout;
   return {
     setShouldExit: (c) => opts.onExit(c),
     ui: {
       readLine: () => readLine(''),
       readLineAsSecureString: () => readSecret(''),
-      write: (t) => { out.write(t); },
-      writeLine: (t) => { out.write(t + '\n'); },
-      writeErrorLine: (t) => { process.stderr.write(t + '\n'); },
-      writeWarningLine: (t) => { process.stderr.write(`WARNING: ${t}\n`); },
-      writeVerboseLine: (t) => { process.stderr.write(`VERBOSE: ${t}\n`); },
-      writeDebugLine: (t) => { process.stderr.write(`DEBUG: ${t}\n`); },
-      writeProgress: () => { /* progress bars are not drawn */ },
+      write: (t) => {
+        out.write(t);
+      },
+      writeLine: (t) => {
+        out.write(t + '\n');
+      },
+      writeErrorLine: (t) => {
+        process.stderr.write(t + '\n');
+      },
+      writeWarningLine: (t) => {
+        process.stderr.write(`WARNING: ${t}\n`);
+      },
+      writeVerboseLine: (t) => {
+        process.stderr.write(`VERBOSE: ${t}\n`);
+      },
+      writeDebugLine: (t) => {
+        process.stderr.write(`DEBUG: ${t}\n`);
+      },
+      writeProgress: () => {
+        /* progress bars are not drawn */
+      },
       prompt: async (caption, message, fields) => {
         if (caption || message) process.stderr.write(`${[caption, message].filter(Boolean).join('\n')}\n`);
         const out: Record<string, PSValue> = {};
@@ -68,7 +97,12 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
         for (;;) {
           const a = (await readLine(`${caption ? caption + '\n' : ''}${message}\n${choiceText(choices, def)}: `)).trim();
           if (!a) return def;
-          const i = choices.findIndex((c, n) => String(n) === a || (/&(.)/.exec(c.label)?.[1] ?? '').toLowerCase() === a.toLowerCase() || c.label.replace('&', '').toLowerCase() === a.toLowerCase());
+          const i = choices.findIndex(
+            (c, n) =>
+              String(n) === a ||
+              (/&(.)/.exec(c.label)?.[1] ?? '').toLowerCase() === a.toLowerCase() ||
+              c.label.replace('&', '').toLowerCase() === a.toLowerCase(),
+          );
           if (i >= 0) return i;
         }
       },
@@ -79,6 +113,9 @@ export function cliHost(opts: { json: boolean; onExit: (code: number) => void })
         return { userName: u, password: p };
       },
     },
-    dispose: () => { rl?.close(); process.stdin.unref?.(); },
+    dispose: () => {
+      rl?.close();
+      process.stdin.unref?.();
+    },
   };
 }

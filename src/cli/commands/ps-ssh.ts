@@ -10,15 +10,23 @@ import { addTargetOptions, askPassword } from '../options.js';
 import { hostFlags } from '../hosts.js';
 
 export interface SshFlags {
-  ssh?: boolean; host?: string; port?: number | string; user?: string; password?: string; sshKey?: string;
-  knownHosts?: string; insecureHostKey?: boolean; connectTimeout?: number | string; sshJump?: string;
+  ssh?: boolean;
+  host?: string;
+  port?: number | string;
+  user?: string;
+  password?: string;
+  sshKey?: string;
+  knownHosts?: string;
+  insecureHostKey?: boolean;
+  connectTimeout?: number | string;
+  sshJump?: string;
   [flag: string]: unknown;
 }
 
 /** Add the SSH flags; -H/-u/-p/--port/--connect-timeout come from src/cli/options.ts (once, whichever source adds them first). */
 export function addSshOptions(cmd: Command): Command {
   return addTargetOptions(cmd, { hostRequired: false })
-    .option('--ssh', 'PSRP over SSH (the server\'s `powershell` subsystem, PowerShell 7 -HostName) instead of WinRM; port 22')
+    .option('--ssh', "PSRP over SSH (the server's `powershell` subsystem, PowerShell 7 -HostName) instead of WinRM; port 22")
     .option('--ssh-key <file>', 'SSH: private key file (OpenSSH or PEM; passphrase from env WINRM_SSH_PASSPHRASE)')
     .option('--known-hosts <file>', 'SSH: known_hosts file to check the host key against (default ~/.ssh/known_hosts)')
     .addOption(new Option('--insecure-host-key', 'SSH: do not check the host key (prints a warning)'))
@@ -41,9 +49,10 @@ export const SSH_SESSION_SOURCE = {
     if (!f.host) throw new InvalidArgumentError('--ssh needs -H HOST[:PORT]');
     if (!f.user) throw new InvalidArgumentError('--ssh needs -u USER');
     const t = splitTarget(f.host);
-    const port = f.port !== undefined ? Number(f.port) : t.port ?? 22;
+    const port = f.port !== undefined ? Number(f.port) : (t.port ?? 22);
     let password = f.password ?? process.env.WINRM_PASSWORD;
-    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK) password = await askPassword(f.user, f, `Password for ${f.user}@${t.host}: `);
+    if (password === undefined && !f.sshKey && !process.env.SSH_AUTH_SOCK)
+      password = await askPassword(f.user, f, `Password for ${f.user}@${t.host}: `);
     return {
       transport: 'ssh',
       computerName: t.host.includes(':') ? `[${t.host}]` : t.host,

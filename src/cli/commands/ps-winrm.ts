@@ -11,8 +11,10 @@ import { hostFlags } from '../hosts.js';
 
 /** Add the WinRM connection flags to `ps` (declared in src/cli/options.ts; -H is optional because of --local). */
 export function addWinrmOptions(cmd: Command): Command {
-  return addWinrmOnlyOptions(addTargetOptions(cmd, { hostRequired: false }))
-    .option('--configuration-name <name>', 'session configuration (default Microsoft.PowerShell; e.g. a JEA endpoint)');
+  return addWinrmOnlyOptions(addTargetOptions(cmd, { hostRequired: false })).option(
+    '--configuration-name <name>',
+    'session configuration (default Microsoft.PowerShell; e.g. a JEA endpoint)',
+  );
 }
 
 export const WINRM_SESSION_SOURCE = {

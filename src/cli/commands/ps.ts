@@ -9,25 +9,52 @@
  */
 import type { Command } from 'commander';
 import {
-  AbortError, InvalidArgumentError, PSInvocationState, Session, toPlain,
-  type PSHostHandler, type PSValue, type SessionOptions, type InvokeEvent,
+  AbortError,
+  InvalidArgumentError,
+  PSInvocationState,
+  Session,
+  toPlain,
+  type PSHostHandler,
+  type PSValue,
+  type SessionOptions,
+  type InvokeEvent,
 } from '../../index.js';
 import { cliHost } from './ps-host.js';
 import { addSshOptions, SSH_SESSION_SOURCE } from './ps-ssh.js';
 import { addWinrmOptions, WINRM_SESSION_SOURCE } from './ps-winrm.js';
 import { addFanoutOptions, exitWith } from '../fanout-run.js';
 import { psFanout, wantsPsFanout } from '../fanout-ps.js';
-import { colorWanted, formatError, formatValue, formattedPipeline, isMissingCommand, outputWidth, remoteErrorView, textHost } from '../format.js';
+import {
+  colorWanted,
+  formatError,
+  formatValue,
+  formattedPipeline,
+  isMissingCommand,
+  outputWidth,
+  remoteErrorView,
+  textHost,
+} from '../format.js';
 import { commandOf, readsPipelineInput, scriptOf, stdinJson, stdinLines } from '../format-args.js';
 
 export interface PsFlags {
-  local?: boolean; pwsh?: string; command?: string; file?: string; json?: boolean;
-  cmd?: string; param?: string[]; inputJson?: boolean; inputLines?: boolean;
+  local?: boolean;
+  pwsh?: string;
+  command?: string;
+  file?: string;
+  json?: boolean;
+  cmd?: string;
+  param?: string[];
+  inputJson?: boolean;
+  inputLines?: boolean;
   [flag: string]: unknown;
 }
 
 /** How `ps` turns flags into Session.open options. The first source whose `matches` is true is used. */
-export interface PsSessionSource { name: string; matches(flags: PsFlags): boolean; options(flags: PsFlags): Promise<SessionOptions> | SessionOptions }
+export interface PsSessionSource {
+  name: string;
+  matches(flags: PsFlags): boolean;
+  options(flags: PsFlags): Promise<SessionOptions> | SessionOptions;
+}
 export const SESSION_SOURCES: PsSessionSource[] = [
   SSH_SESSION_SOURCE,
   WINRM_SESSION_SOURCE,
@@ -35,7 +62,8 @@ export const SESSION_SOURCES: PsSessionSource[] = [
 ];
 
 export function register(program: Command): void {
-  const cmd = program.command('ps')
+  const cmd = program
+    .command('ps')
     .description('run PowerShell through PSRP (--local: a local pwsh -s process)')
     .argument('[args...]', 'arguments (after --) as pwsh -File takes them: -Name value, -Switch, positional values')
     .option('--local', 'run against a local PowerShell process (pwsh -s) over the OutOfProc transport')
@@ -43,14 +71,25 @@ export function register(program: Command): void {
     .option('-c, --command <script>', 'the script to run')
     .option('-f, --file <file.ps1>', 'a local script file to run (its param() block takes the arguments after --)')
     .option('--cmd <name>', 'command mode: run this command, not a script (NoLanguage / JEA endpoints); see --param')
-    .option('--param <name=value>', 'a parameter of --cmd (repeatable; NAME alone is a switch)', (v: string, prev: string[]) => [...prev, v], [] as string[])
+    .option(
+      '--param <name=value>',
+      'a parameter of --cmd (repeatable; NAME alone is a switch)',
+      (v: string, prev: string[]) => [...prev, v],
+      [] as string[],
+    )
     .option('--input-json', 'stdin is JSON or NDJSON: each value is one pipeline input object')
-    .option('--input-lines', 'stdin lines are pipeline input (default: when stdin is not a terminal and the script reads $input or has a process block)')
-    .option('--json', 'print each output object as one JSON line (NDJSON) instead of PowerShell\'s formatted text');
+    .option(
+      '--input-lines',
+      'stdin lines are pipeline input (default: when stdin is not a terminal and the script reads $input or has a process block)',
+    )
+    .option('--json', "print each output object as one JSON line (NDJSON) instead of PowerShell's formatted text");
   addWinrmOptions(cmd);
   addSshOptions(cmd);
   cmd.action(async (args: string[], flags: PsFlags) => {
-    if (wantsPsFanout(flags)) { await exitWith(await psFanout(args, flags)); return; } // many hosts: src/cli/fanout-ps.ts
+    if (wantsPsFanout(flags)) {
+      await exitWith(await psFanout(args, flags));
+      return;
+    } // many hosts: src/cli/fanout-ps.ts
     process.exitCode = await runPs(args, flags);
   });
   addFanoutOptions(cmd, { queue: false });
@@ -72,20 +111,30 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
   const width = outputWidth();
   const input = stdinInput(script, flags);
   let exitRequest: number | undefined;
-  const base = cliHost({ json, onExit: (c) => { exitRequest = c; } });
+  const base = cliHost({
+    json,
+    onExit: (c) => {
+      exitRequest = c;
+    },
+  });
   const text = json ? undefined : textHost(base, { width, color: colorWanted(), stdinIsInput: input !== undefined });
   const host: PSHostHandler & { dispose(): void } = text ?? base;
   const ac = new AbortController();
   const onSig = () => ac.abort();
-  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   let session: Session;
   try {
     session = await Session.open({ ...(await source.options(flags)), host, signal: ac.signal });
   } catch (e) {
-    process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
     host.dispose();
     if (input) process.stdin.destroy();
-    if (ac.signal.aborted) { process.stderr.write('winrm-ts: interrupted\n'); return 130; }
+    if (ac.signal.aborted) {
+      process.stderr.write('winrm-ts: interrupted\n');
+      return 130;
+    }
     throw e;
   }
   let hadErrors = false;
@@ -101,18 +150,28 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
       for await (const ev of session.streamPipeline(spec, { input, signal: ac.signal })) {
         seen++;
         if (ev.type === 'state' && ev.state === PSInvocationState.Stopped) stopped = true;
-        if (ev.type === 'state' && ev.state === PSInvocationState.Failed) { failure = { error: ev.error }; hadErrors = true; continue; }
+        if (ev.type === 'state' && ev.state === PSInvocationState.Failed) {
+          failure = { error: ev.error };
+          hadErrors = true;
+          continue;
+        }
         if (emit(ev, json)) hadErrors = true;
       }
       // an endpoint without Out-Default (a bare restricted configuration): print the objects here instead
-      if (formatted && failure && seen === 1 && !input && isMissingCommand(failure.error as never, 'Out-Default')) { formatted = false; seen = 0; hadErrors = false; continue; }
+      if (formatted && failure && seen === 1 && !input && isMissingCommand(failure.error as never, 'Out-Default')) {
+        formatted = false;
+        seen = 0;
+        hadErrors = false;
+        continue;
+      }
       break;
     }
     if (failure) {
       const view = formatted ? await remoteErrorView(session, failure.error as never, width) : undefined;
       const lines = view ?? (failure.error !== undefined ? [formatError(failure.error as never)] : []);
       for (const l of lines) {
-        if (text) text.ui!.writeErrorLine!(l); else process.stderr.write(l + '\n');
+        if (text) text.ui!.writeErrorLine!(l);
+        else process.stderr.write(l + '\n');
       }
     }
   } catch (e) {
@@ -121,7 +180,8 @@ export async function runPs(args: string[], flags: PsFlags): Promise<number> {
     if (!stopped) process.stderr.write('winrm-ts: the pipeline was stopped\n');
     hadErrors = true;
   } finally {
-    process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
     // stdin still open after the pipeline ended (the script stopped reading it) must not keep the process alive
     if (input) process.stdin.destroy();
     // the pool is closed on the host in every case (WinRM: Delete, bounded by the transport; a lost connection is
@@ -139,16 +199,28 @@ function emit(ev: InvokeEvent, json: boolean): boolean {
   switch (ev.type) {
     case 'output':
       if (json) process.stdout.write(JSON.stringify(toPlain(ev.value)) + '\n');
-      else { const t = formatValue(ev.value); if (t !== undefined) process.stdout.write(t + '\n'); }
+      else {
+        const t = formatValue(ev.value);
+        if (t !== undefined) process.stdout.write(t + '\n');
+      }
       return false;
-    case 'error': process.stderr.write(formatError(ev.record) + '\n'); return true;
+    case 'error':
+      process.stderr.write(formatError(ev.record) + '\n');
+      return true;
     // warnings, verbose, debug and Write-Host text reach the terminal through the host (WriteWarningLine, WriteLine ...)
     // exactly as the server's preferences decide; the records themselves are not printed again
-    case 'warning': case 'verbose': case 'debug': case 'information':
+    case 'warning':
+    case 'verbose':
+    case 'debug':
+    case 'information':
       return false;
-    case 'progress': return false;
+    case 'progress':
+      return false;
     case 'state':
-      if (ev.state === PSInvocationState.Stopped) { process.stderr.write('winrm-ts: the pipeline was stopped\n'); return true; }
+      if (ev.state === PSInvocationState.Stopped) {
+        process.stderr.write('winrm-ts: the pipeline was stopped\n');
+        return true;
+      }
       return false;
   }
 }

@@ -13,7 +13,8 @@ import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFl
 import { addFanoutOptions, exitWith, runFanout, runSpecFromFlags, wantsRunFanout } from '../fanout-run.js';
 
 export function register(program: Command): void {
-  const cmd = program.command('run')
+  const cmd = program
+    .command('run')
     .description('run a command on a WinRM host (WinRS cmd shell) and exit with its exit code')
     .argument('<command...>', 'the command and its arguments (put them after --)');
   addConnectionOptions(cmd)
@@ -23,13 +24,17 @@ export function register(program: Command): void {
     .option('--no-profile', 'do not load the user profile (WINRS_NOPROFILE)')
     .action(async (words: string[], flags: ConnectionFlags & { cwd?: string; env?: string[]; codepage?: string; profile?: boolean }) => {
       // many hosts (-H a,b,c / -H @file), --json or --queue: src/cli/fanout-run.ts
-      if (wantsRunFanout(flags)) { await exitWith(await runFanout(words, flags)); return; }
+      if (wantsRunFanout(flags)) {
+        await exitWith(await runFanout(words, flags));
+        return;
+      }
       // --env / --codepage / --cwd / --no-profile: read once, the same way for one host and for many
       const { environment, codepage, cwd, noProfile } = runSpecFromFlags(words, flags);
       const client = connect(await connectionFromOptions(flags));
       const ac = new AbortController();
       const onSig = () => ac.abort();
-      process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+      process.once('SIGINT', onSig);
+      process.once('SIGTERM', onSig);
       let code = 1;
       try {
         const shell = await client.openShell({ codepage, workingDirectory: cwd, environment, noProfile, signal: ac.signal });
@@ -40,18 +45,32 @@ export function register(program: Command): void {
           run.stdout.pipe(process.stdout, { end: false });
           run.stderr.pipe(process.stderr, { end: false });
           const stdin = process.stdin;
-          const onIn = (d: Buffer) => { stdin.pause(); run.write(d).then(() => stdin.resume(), () => undefined); };
-          const onEnd = () => { void run.end().catch(() => undefined); };
-          stdin.on('data', onIn); stdin.once('end', onEnd);
+          const onIn = (d: Buffer) => {
+            stdin.pause();
+            run.write(d).then(
+              () => stdin.resume(),
+              () => undefined,
+            );
+          };
+          const onEnd = () => {
+            void run.end().catch(() => undefined);
+          };
+          stdin.on('data', onIn);
+          stdin.once('end', onEnd);
           stdin.on('error', () => undefined);
           try {
             code = await run.exitCode.catch((e: unknown) => {
-              if (ac.signal.aborted) { process.stderr.write('winrm-ts: interrupted; the remote command was terminated\n'); return 130; }
+              if (ac.signal.aborted) {
+                process.stderr.write('winrm-ts: interrupted; the remote command was terminated\n');
+                return 130;
+              }
               throw e;
             });
             await Promise.all([drained(run.stdout), drained(run.stderr)]);
           } finally {
-            stdin.off('data', onIn); stdin.off('end', onEnd); stdin.pause();
+            stdin.off('data', onIn);
+            stdin.off('end', onEnd);
+            stdin.pause();
             if (typeof (stdin as { unref?: () => void }).unref === 'function') (stdin as { unref: () => void }).unref();
           }
         } finally {
@@ -65,9 +84,10 @@ export function register(program: Command): void {
         code = 130;
       } finally {
         client.close();
-        process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+        process.off('SIGINT', onSig);
+        process.off('SIGTERM', onSig);
       }
-      process.exitCode = code >= 0 && code <= 255 ? code : ((code & 0xff) || 1);
+      process.exitCode = code >= 0 && code <= 255 ? code : code & 0xff || 1;
       await new Promise<void>((r) => process.stdout.write('', () => r()));
       // stdin may keep the event loop alive (an open pipe nobody writes to): we are done
       setImmediate(() => process.exit(process.exitCode as number));
@@ -80,5 +100,8 @@ const CLEANUP_TIMEOUT_MS = 10_000;
 
 function drained(r: NodeJS.ReadableStream & { readableEnded?: boolean; destroyed?: boolean }): Promise<void> {
   if (r.readableEnded || r.destroyed) return Promise.resolve();
-  return new Promise((res) => { r.once('end', () => res()); r.once('close', () => res()); });
+  return new Promise((res) => {
+    r.once('end', () => res());
+    r.once('close', () => res());
+  });
 }

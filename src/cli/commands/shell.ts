@@ -12,7 +12,14 @@ import { shellHost } from '../shell/host.js';
 import { historyFile, loadHistory, saveHistory } from '../shell/history.js';
 import { remoteCompletion, shellLoop } from '../shell/repl.js';
 
-interface ShellFlags { local?: boolean; pwsh?: string; host?: string; ssh?: boolean; history?: boolean; [flag: string]: unknown }
+interface ShellFlags {
+  local?: boolean;
+  pwsh?: string;
+  host?: string;
+  ssh?: boolean;
+  history?: boolean;
+  [flag: string]: unknown;
+}
 
 const SOURCES: Array<{ matches(f: ShellFlags): boolean; options(f: ShellFlags): Promise<SessionOptions> | SessionOptions }> = [
   SSH_SESSION_SOURCE,
@@ -21,14 +28,17 @@ const SOURCES: Array<{ matches(f: ShellFlags): boolean; options(f: ShellFlags): 
 ];
 
 export function register(program: Command): void {
-  const cmd = program.command('shell')
+  const cmd = program
+    .command('shell')
     .description('an interactive PowerShell session on the host (Enter-PSSession): prompt, history, Tab completion, Ctrl+C stops a command')
     .option('--local', 'a local PowerShell process (pwsh -s) instead of a remote host')
     .option('--pwsh <path>', 'pwsh to start for --local (default: $WINRM_TS_PWSH, the peer install, or PATH)')
     .option('--no-history', 'do not read or write the history file ($XDG_CONFIG_HOME/winrm-ts/history/HOST)');
   addWinrmOptions(cmd);
   addSshOptions(cmd);
-  cmd.addHelpText('after', `
+  cmd.addHelpText(
+    'after',
+    `
 Keys: Enter runs the line (an open brace, paren, quote or here-string continues on a ">> " line; an empty line ends
 it), Tab completes from the remote (TabExpansion2), Up/Down walk the history, Ctrl+C stops the running command (the
 session stays) or drops the typed line, Ctrl+D or \`exit\` leaves. Colours on a terminal; NO_COLOR turns them off.
@@ -37,8 +47,11 @@ Example:
   winrm-ts shell -H server1 -u 'CORP\\alice'          # WinRM, Negotiate
   winrm-ts shell -H server1 -u alice --auth credssp --delegate-to wsman/server1
   winrm-ts shell --ssh -H server2 -u alice          # PSRP over SSH
-  winrm-ts shell --local                            # a local pwsh`);
-  cmd.action(async (flags: ShellFlags) => { process.exitCode = await runShell(flags); });
+  winrm-ts shell --local                            # a local pwsh`,
+  );
+  cmd.action(async (flags: ShellFlags) => {
+    process.exitCode = await runShell(flags);
+  });
 }
 
 export async function runShell(flags: ShellFlags): Promise<number> {
@@ -51,7 +64,7 @@ export async function runShell(flags: ShellFlags): Promise<number> {
   let session: Session | undefined;
   const editor = new LineEditor({
     history: file ? loadHistory(file) : [],
-    complete: (before) => session ? remoteCompletion(session, before) : Promise.resolve({ matches: [], replace: '' }),
+    complete: (before) => (session ? remoteCompletion(session, before) : Promise.resolve({ matches: [], replace: '' })),
   });
   const host = shellHost(editor, { color });
   // Ctrl+C while connecting gives up
@@ -61,14 +74,20 @@ export async function runShell(flags: ShellFlags): Promise<number> {
     session = await Session.open({ ...opts, host, signal: opening.signal });
   } catch (e) {
     editor.close();
-    if (opening.signal.aborted) { process.stderr.write('winrm-ts: interrupted\n'); return 130; }
+    if (opening.signal.aborted) {
+      process.stderr.write('winrm-ts: interrupted\n');
+      return 130;
+    }
     throw e;
   }
   let warned = false;
   const save = () => {
     if (!file) return;
     const err = saveHistory(file, editor.history);
-    if (err && !warned) { warned = true; process.stderr.write(`winrm-ts: warning: the history was not saved (${err.message})\n`); }
+    if (err && !warned) {
+      warned = true;
+      process.stderr.write(`winrm-ts: warning: the history was not saved (${err.message})\n`);
+    }
   };
   try {
     if (!color) await session.invoke('if ($PSStyle) { $PSStyle.OutputRendering = "PlainText" }').catch(() => undefined);

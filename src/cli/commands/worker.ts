@@ -9,23 +9,39 @@ import { collect } from '../options.js';
 
 const pos = (name: string, int: boolean) => (v: string) => {
   const n = Number(v);
-  if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n))) throw new InvalidArgumentError(`${name} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);
+  if (!Number.isFinite(n) || n <= 0 || (int && !Number.isInteger(n)))
+    throw new InvalidArgumentError(`${name} must be a positive ${int ? 'integer' : 'number'}, got ${v}`);
   return n;
 };
 
 export function register(program: Command): void {
-  program.command('worker')
+  program
+    .command('worker')
     .description('process fan-out jobs from a BullMQ queue on Redis (submitted by run --queue)')
     .requiredOption('--queue <redis-url>', 'the Redis server: redis://[:PASSWORD@]HOST:PORT[/DB] or rediss://')
     .option('--queue-name <name>', 'BullMQ queue name', 'winrm-ts')
     .option('--throttle <n>', `hosts at a time (default ${DEFAULT_THROTTLE})`, pos('--throttle', true))
-    .option('--lock-duration <s>', 'seconds before a silent worker\'s jobs count as lost (default 30)', pos('--lock-duration', false))
-    .option('--delegate-to <pattern>', 'CredSSP: allow delegating credentials to wsman/HOST (repeatable; also WINRM_TS_DELEGATE_TO)', collect)
+    .option('--lock-duration <s>', "seconds before a silent worker's jobs count as lost (default 30)", pos('--lock-duration', false))
+    .option(
+      '--delegate-to <pattern>',
+      'CredSSP: allow delegating credentials to wsman/HOST (repeatable; also WINRM_TS_DELEGATE_TO)',
+      collect,
+    )
     .option('--allow-unencrypted', 'let jobs that ask for it send Basic credentials over plain HTTP (a job alone cannot)')
     .option('--quiet', 'no per-job log lines')
-    .action(async (f: { queue: string; queueName?: string; throttle?: number; lockDuration?: number; delegateTo?: string[]; allowUnencrypted?: boolean; quiet?: boolean }) => {
-      const { runWorker } = await import('../queue/worker.js');
-      process.exitCode = await runWorker(f);
-      setImmediate(() => process.exit(process.exitCode as number));
-    });
+    .action(
+      async (f: {
+        queue: string;
+        queueName?: string;
+        throttle?: number;
+        lockDuration?: number;
+        delegateTo?: string[];
+        allowUnencrypted?: boolean;
+        quiet?: boolean;
+      }) => {
+        const { runWorker } = await import('../queue/worker.js');
+        process.exitCode = await runWorker(f);
+        setImmediate(() => process.exit(process.exitCode as number));
+      },
+    );
 }

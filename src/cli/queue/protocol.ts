@@ -32,9 +32,20 @@ export interface QueueJob {
   stream: string;
   retryLost: boolean;
   conn: {
-    port?: number; https?: boolean; username?: string; auth?: string; encryption?: 'auto' | 'always' | 'never';
-    ca?: string; fingerprint?: string; insecure?: boolean; allowUnencrypted?: boolean; credsspMinVersion?: number;
-    connectTimeout?: number; operationTimeout?: number; readTimeout?: number; hostTimeout?: number;
+    port?: number;
+    https?: boolean;
+    username?: string;
+    auth?: string;
+    encryption?: 'auto' | 'always' | 'never';
+    ca?: string;
+    fingerprint?: string;
+    insecure?: boolean;
+    allowUnencrypted?: boolean;
+    credsspMinVersion?: number;
+    connectTimeout?: number;
+    operationTimeout?: number;
+    readTimeout?: number;
+    hostTimeout?: number;
   };
   spec: RunSpec;
 }
@@ -51,19 +62,32 @@ export const startedKey = (queue: string, jobId: string) => `${queue}:started:${
 /** results and markers expire after a day even when nobody collects them */
 export const KEEP_SECONDS = 86400;
 
-export function workerId(): string { return `${hostname()}:${process.pid}`; }
+export function workerId(): string {
+  return `${hostname()}:${process.pid}`;
+}
 
 /** Check a --queue URL; returns it. */
 export function queueUrl(u: string): string {
   let url: URL;
-  try { url = new URL(u); } catch { throw new InvalidArgumentError(`--queue must be a Redis URL like redis://HOST:PORT, got ${u}`); }
-  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new InvalidArgumentError(`--queue must be a redis:// or rediss:// URL, got ${url.protocol}`);
+  try {
+    url = new URL(u);
+  } catch {
+    throw new InvalidArgumentError(`--queue must be a Redis URL like redis://HOST:PORT, got ${u}`);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:')
+    throw new InvalidArgumentError(`--queue must be a redis:// or rediss:// URL, got ${url.protocol}`);
   return u;
 }
 
 /** A URL fit for messages: no password. */
 export function safeUrl(u: string): string {
-  try { const url = new URL(u); if (url.password) url.password = '***'; return url.toString(); } catch { return '(bad URL)'; }
+  try {
+    const url = new URL(u);
+    if (url.password) url.password = '***';
+    return url.toString();
+  } catch {
+    return '(bad URL)';
+  }
 }
 
 type BullMQ = typeof import('bullmq');
@@ -81,7 +105,10 @@ export function redisOptions(onError: (e: Error) => void): Record<string, unknow
   return {
     maxRetriesPerRequest: null,
     retryStrategy: (times: number) => {
-      if (!reported && times >= 3) { reported = true; onError(new Error('cannot reach Redis (still trying)')); }
+      if (!reported && times >= 3) {
+        reported = true;
+        onError(new Error('cannot reach Redis (still trying)'));
+      }
       return Math.min(times * 200, 2000);
     },
   };

@@ -10,8 +10,16 @@ import { FanoutPrinter, type HostOutcome } from '../fanout-output.js';
 import { stdoutRoom, type FanoutFlags, type RunSpec } from '../fanout-spec.js';
 import type { ConnectionFlags } from '../options.js';
 import {
-  DEFAULT_QUEUE, JOB_VERSION, KEEP_SECONDS, loadQueueLibs, queueUrl, redisOptions, safeUrl, streamKey,
-  type QueueEvent, type QueueJob,
+  DEFAULT_QUEUE,
+  JOB_VERSION,
+  KEEP_SECONDS,
+  loadQueueLibs,
+  queueUrl,
+  redisOptions,
+  safeUrl,
+  streamKey,
+  type QueueEvent,
+  type QueueJob,
 } from './protocol.js';
 
 const CHECK_EVERY_MS = 2000;
@@ -19,20 +27,40 @@ const CHECK_EVERY_MS = 2000;
 export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFlags & FanoutFlags): Promise<number> {
   const url = queueUrl(f.queue!);
   if (f.password !== undefined) {
-    throw new InvalidArgumentError('--queue: the password does not go into the queue; give it to the workers instead (WINRM_PASSWORD in their environment) and leave out -p');
+    throw new InvalidArgumentError(
+      '--queue: the password does not go into the queue; give it to the workers instead (WINRM_PASSWORD in their environment) and leave out -p',
+    );
   }
-  if (f.delegateTo?.length) process.stderr.write('winrm-ts: warning: --delegate-to is ignored with --queue: CredSSP delegation follows each worker\'s own --delegate-to / WINRM_TS_DELEGATE_TO\n');
+  if (f.delegateTo?.length)
+    process.stderr.write(
+      "winrm-ts: warning: --delegate-to is ignored with --queue: CredSSP delegation follows each worker's own --delegate-to / WINRM_TS_DELEGATE_TO\n",
+    );
   let ca: string | undefined;
   if (f.ca) {
-    try { ca = readFileSync(f.ca, 'utf8'); } catch (e) { throw new InvalidArgumentError(`cannot read --ca ${f.ca}: ${(e as Error).message}`); }
+    try {
+      ca = readFileSync(f.ca, 'utf8');
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot read --ca ${f.ca}: ${(e as Error).message}`);
+    }
   }
   const queueName = f.queueName ?? DEFAULT_QUEUE;
   const runId = randomUUID();
   const stream = streamKey(queueName, runId);
   const conn: QueueJob['conn'] = {
-    port: f.port, https: !!f.https, username: f.user, auth: f.auth, encryption: f.encryption, ca, fingerprint: f.fingerprint,
-    insecure: !!f.insecure, allowUnencrypted: !!f.allowUnencrypted, credsspMinVersion: f.credsspMinVersion, connectTimeout: f.connectTimeout,
-    operationTimeout: f.operationTimeout, readTimeout: f.readTimeout, hostTimeout: f.hostTimeout,
+    port: f.port,
+    https: !!f.https,
+    username: f.user,
+    auth: f.auth,
+    encryption: f.encryption,
+    ca,
+    fingerprint: f.fingerprint,
+    insecure: !!f.insecure,
+    allowUnencrypted: !!f.allowUnencrypted,
+    credsspMinVersion: f.credsspMinVersion,
+    connectTimeout: f.connectTimeout,
+    operationTimeout: f.operationTimeout,
+    readTimeout: f.readTimeout,
+    hostTimeout: f.hostTimeout,
   };
   const { bullmq, Redis } = await loadQueueLibs();
   const onRedisError = (e: Error) => process.stderr.write(`winrm-ts: ${safeUrl(url)}: ${e.message}\n`);
@@ -45,24 +73,34 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
   const final = new Map<number, HostOutcome>();
   const suspect = new Map<number, HostOutcome>();
   let interrupted = false;
-  const onSig = () => { interrupted = true; };
-  process.once('SIGINT', onSig); process.once('SIGTERM', onSig);
+  const onSig = () => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSig);
+  process.once('SIGTERM', onSig);
   try {
-    await queue.addBulk(hosts.map((host, index) => ({
-      name: 'run',
-      data: { v: JOB_VERSION, runId, host, index, stream, retryLost: !!f.retryLost, conn, spec } satisfies QueueJob,
-      opts: { jobId: jobId(index), attempts: 1, removeOnComplete: true, removeOnFail: { age: KEEP_SECONDS } },
-    })));
-    process.stderr.write(`winrm-ts: ${hosts.length} job${hosts.length === 1 ? '' : 's'} queued on ${safeUrl(url)} (queue ${queueName}); results appear as workers run them (winrm-ts worker --queue ...)\n`);
+    await queue.addBulk(
+      hosts.map((host, index) => ({
+        name: 'run',
+        data: { v: JOB_VERSION, runId, host, index, stream, retryLost: !!f.retryLost, conn, spec } satisfies QueueJob,
+        opts: { jobId: jobId(index), attempts: 1, removeOnComplete: true, removeOnFail: { age: KEEP_SECONDS } },
+      })),
+    );
+    process.stderr.write(
+      `winrm-ts: ${hosts.length} job${hosts.length === 1 ? '' : 's'} queued on ${safeUrl(url)} (queue ${queueName}); results appear as workers run them (winrm-ts worker --queue ...)\n`,
+    );
     const finish = (i: number, oc: HostOutcome) => {
       if (final.has(i)) return;
-      final.set(i, oc); suspect.delete(i);
+      final.set(i, oc);
+      suspect.delete(i);
       printer.finish(hosts[i]!, oc);
     };
     let lastId = '0-0';
     let lastCheck = Date.now();
     while (final.size < hosts.length && !interrupted) {
-      const res = await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', stream, lastId) as Array<[string, Array<[string, string[]]>]> | null;
+      const res = (await reader.xread('COUNT', 1000, 'BLOCK', 1000, 'STREAMS', stream, lastId)) as Array<
+        [string, Array<[string, string[]]>]
+      > | null;
       for (const [, entries] of res ?? []) {
         for (const [id, fields] of entries) {
           lastId = id;
@@ -70,10 +108,18 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
           if (!ev || ev.i < 0 || ev.i >= hosts.length || final.has(ev.i)) continue;
           const host = hosts[ev.i]!;
           switch (ev.t) {
-            case 'start': printer.start(host); break;
-            case 'line': printer.line(host, ev.s === 'stderr' ? 'stderr' : 'stdout', String(ev.l)); break;
-            case 'exit': finish(ev.i, { kind: 'exit', exitCode: Number(ev.c) }); break;
-            case 'error': finish(ev.i, { kind: 'error', code: String(ev.code), message: String(ev.m), unknown: !!ev.unknown }); break;
+            case 'start':
+              printer.start(host);
+              break;
+            case 'line':
+              printer.line(host, ev.s === 'stderr' ? 'stderr' : 'stdout', String(ev.l));
+              break;
+            case 'exit':
+              finish(ev.i, { kind: 'exit', exitCode: Number(ev.c) });
+              break;
+            case 'error':
+              finish(ev.i, { kind: 'error', code: String(ev.code), message: String(ev.m), unknown: !!ev.unknown });
+              break;
           }
           await stdoutRoom();
         }
@@ -90,11 +136,23 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
           if (state === 'failed') {
             const reason = job?.failedReason ?? 'the job failed';
             const lost = /stall/i.test(reason);
-            suspect.set(i, lost
-              ? { kind: 'error', code: WINRM_ERR_OUTCOME_UNKNOWN, message: `the worker running it was lost (${reason}); the command may or may not have run`, unknown: true }
-              : { kind: 'error', code: 'QUEUE_JOB_FAILED', message: reason });
+            suspect.set(
+              i,
+              lost
+                ? {
+                    kind: 'error',
+                    code: WINRM_ERR_OUTCOME_UNKNOWN,
+                    message: `the worker running it was lost (${reason}); the command may or may not have run`,
+                    unknown: true,
+                  }
+                : { kind: 'error', code: 'QUEUE_JOB_FAILED', message: reason },
+            );
           } else if (state === 'missing' || state === 'completed') {
-            suspect.set(i, { kind: 'error', code: 'QUEUE_NO_RESULT', message: 'the job ended without a result (was the queue cleaned, or the run\'s stream deleted?)' });
+            suspect.set(i, {
+              kind: 'error',
+              code: 'QUEUE_NO_RESULT',
+              message: "the job ended without a result (was the queue cleaned, or the run's stream deleted?)",
+            });
           }
         }
       }
@@ -105,14 +163,29 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
         if (final.has(i)) continue;
         const job = await queue.getJob(jobId(i)).catch(() => undefined);
         const state = job ? await job.getState().catch(() => 'unknown') : 'missing';
-        if (state === 'waiting' || state === 'delayed' || state === 'prioritized') { await job!.remove().then(() => { removed++; }, () => undefined); }
-        printer.finish(hosts[i]!, { kind: 'error', code: 'INTERRUPTED', message: state === 'active' ? 'interrupted while a worker was running it (its result was not collected)' : 'interrupted before a worker ran it (removed from the queue)' });
+        if (state === 'waiting' || state === 'delayed' || state === 'prioritized') {
+          await job!.remove().then(
+            () => {
+              removed++;
+            },
+            () => undefined,
+          );
+        }
+        printer.finish(hosts[i]!, {
+          kind: 'error',
+          code: 'INTERRUPTED',
+          message:
+            state === 'active'
+              ? 'interrupted while a worker was running it (its result was not collected)'
+              : 'interrupted before a worker ran it (removed from the queue)',
+        });
       }
       process.stderr.write(`winrm-ts: interrupted; ${removed} job${removed === 1 ? '' : 's'} removed from the queue\n`);
     }
     await reader.del(stream).catch(() => undefined);
   } finally {
-    process.off('SIGINT', onSig); process.off('SIGTERM', onSig);
+    process.off('SIGINT', onSig);
+    process.off('SIGTERM', onSig);
     reader.disconnect();
     await queue.close().catch(() => undefined);
   }
@@ -126,7 +199,9 @@ function parseEvent(fields: string[]): QueueEvent | undefined {
     try {
       const ev = JSON.parse(fields[k + 1]!) as QueueEvent;
       if (ev && typeof ev === 'object' && typeof ev.i === 'number' && typeof ev.t === 'string') return ev;
-    } catch { /* not ours: skipped */ }
+    } catch {
+      /* not ours: skipped */
+    }
   }
   return undefined;
 }

@@ -9,7 +9,10 @@ import { Writable } from 'node:stream';
 import { AbortError } from '../../index.js';
 
 /** What a completion returns: the candidates and the text before the cursor they replace. */
-export interface Completion { matches: string[]; replace: string }
+export interface Completion {
+  matches: string[];
+  replace: string;
+}
 
 export interface EditorOptions {
   input?: NodeJS.ReadStream;
@@ -20,7 +23,10 @@ export interface EditorOptions {
   complete?: (before: string) => Promise<Completion>;
 }
 
-interface Pending { resolve(line: string | undefined): void; reject(e: Error): void }
+interface Pending {
+  resolve(line: string | undefined): void;
+  reject(e: Error): void;
+}
 
 export class LineEditor {
   readonly terminal: boolean;
@@ -41,27 +47,50 @@ export class LineEditor {
     this.terminal = !!input.isTTY && !!this.out.isTTY;
     const real = this.out;
     // readline echoes through this stream; muted while a secret is typed
-    const echo = new Writable({ write: (c, _e, cb) => { if (!this.muted) real.write(c); cb(); } }) as Writable & { columns?: number; rows?: number; isTTY?: boolean };
+    const echo = new Writable({
+      write: (c, _e, cb) => {
+        if (!this.muted) real.write(c);
+        cb();
+      },
+    }) as Writable & { columns?: number; rows?: number; isTTY?: boolean };
     Object.defineProperty(echo, 'columns', { get: () => real.columns ?? 80 });
     Object.defineProperty(echo, 'rows', { get: () => real.rows ?? 24 });
     echo.isTTY = this.terminal;
     real.on('resize', () => echo.emit('resize'));
     const complete = o.complete;
     this.rl = createInterface({
-      input, output: echo, terminal: this.terminal, history: [...(o.history ?? [])], historySize: o.historySize ?? 1000, tabSize: 4,
-      completer: complete ? (line: string, cb: (err: Error | null, r: [string[], string]) => void) => {
-        if (!this.completing) { cb(null, [[], line]); return; }
-        complete(line).then((c) => cb(null, this.fit(c)), () => cb(null, [[], line]));
-      } : undefined,
+      input,
+      output: echo,
+      terminal: this.terminal,
+      history: [...(o.history ?? [])],
+      historySize: o.historySize ?? 1000,
+      tabSize: 4,
+      completer: complete
+        ? (line: string, cb: (err: Error | null, r: [string[], string]) => void) => {
+            if (!this.completing) {
+              cb(null, [[], line]);
+              return;
+            }
+            complete(line).then(
+              (c) => cb(null, this.fit(c)),
+              () => cb(null, [[], line]),
+            );
+          }
+        : undefined,
     });
     this.rl.on('SIGINT', () => this.onInterrupt());
     this.rl.on('line', (l) => {
       const p = this.pending;
-      if (p) { this.pending = undefined; p.resolve(l); } else this.typeAhead.push(l);
+      if (p) {
+        this.pending = undefined;
+        p.resolve(l);
+      } else this.typeAhead.push(l);
     });
     this.rl.on('close', () => {
       this.closed = true;
-      const p = this.pending; this.pending = undefined; p?.resolve(undefined);
+      const p = this.pending;
+      this.pending = undefined;
+      p?.resolve(undefined);
     });
   }
 
@@ -74,7 +103,11 @@ export class LineEditor {
     if (!c.matches.length) return [[], c.replace];
     if (c.matches.every((m) => m.startsWith(c.replace))) return [c.matches, c.replace];
     let prefix = c.matches[0]!;
-    for (const m of c.matches) { let i = 0; while (i < prefix.length && i < m.length && prefix[i]!.toLowerCase() === m[i]!.toLowerCase()) i++; prefix = prefix.slice(0, i); }
+    for (const m of c.matches) {
+      let i = 0;
+      while (i < prefix.length && i < m.length && prefix[i]!.toLowerCase() === m[i]!.toLowerCase()) i++;
+      prefix = prefix.slice(0, i);
+    }
     if (c.matches.length === 1) prefix = c.matches[0]!;
     else if (prefix.length < c.replace.length) return [[], c.replace]; // nothing both safe and useful to insert
     for (let i = 0; i < c.replace.length; i++) this.rl.write(null as unknown as string, { name: 'backspace' });
@@ -82,11 +115,17 @@ export class LineEditor {
     return [c.matches.length === 1 ? [] : c.matches, prefix];
   }
 
-  get isClosed(): boolean { return this.closed; }
+  get isClosed(): boolean {
+    return this.closed;
+  }
   /** The history, newest first (readline's order). */
-  get history(): string[] { return [...((this.rl as unknown as { history: string[] }).history ?? [])]; }
+  get history(): string[] {
+    return [...((this.rl as unknown as { history: string[] }).history ?? [])];
+  }
   /** The text typed so far on the current line. */
-  get line(): string { return this.rl.line; }
+  get line(): string {
+    return this.rl.line;
+  }
 
   /**
    * Show `prompt` and read one line. `history: false` keeps the answer out of the history (Read-Host), `secret`
@@ -105,7 +144,10 @@ export class LineEditor {
     return new Promise<string | undefined>((resolve, reject) => {
       const settle = () => {
         o.signal?.removeEventListener('abort', onAbort);
-        if (this.muted) { this.muted = false; if (this.terminal) this.out.write('\n'); }
+        if (this.muted) {
+          this.muted = false;
+          if (this.terminal) this.out.write('\n');
+        }
         if (before) hist.splice(0, hist.length, ...before);
       };
       const onAbort = () => {
@@ -115,7 +157,16 @@ export class LineEditor {
         settle();
         reject(new AbortError('the question was cancelled'));
       };
-      const p: Pending = { resolve: (l) => { settle(); resolve(l); }, reject: (e) => { settle(); reject(e); } };
+      const p: Pending = {
+        resolve: (l) => {
+          settle();
+          resolve(l);
+        },
+        reject: (e) => {
+          settle();
+          reject(e);
+        },
+      };
       this.pending = p;
       o.signal?.addEventListener('abort', onAbort, { once: true });
       if (o.secret && this.terminal) {
@@ -157,7 +208,11 @@ export class LineEditor {
   }
 
   /** Write text while no question is open (command output): goes straight to the terminal. */
-  write(text: string): void { this.out.write(text); }
+  write(text: string): void {
+    this.out.write(text);
+  }
 
-  close(): void { if (!this.closed) this.rl.close(); }
+  close(): void {
+    if (!this.closed) this.rl.close();
+  }
 }

@@ -14,15 +14,27 @@ export function historyDir(env: NodeJS.ProcessEnv = process.env): string {
 
 /** The file for a host: the name with anything but letters, digits, `.`, `-` and `_` replaced (`[::1]:5985` → `__1__5985`). */
 export function historyFile(host: string, env: NodeJS.ProcessEnv = process.env): string {
-  const name = host.toLowerCase().replace(/[^a-z0-9._-]/g, '_').replace(/^\.+/, '_') || 'default';
+  const name =
+    host
+      .toLowerCase()
+      .replace(/[^a-z0-9._-]/g, '_')
+      .replace(/^\.+/, '_') || 'default';
   return join(historyDir(env), name);
 }
 
 /** The saved lines, newest first (readline's order); none when there is no file yet. */
 export function loadHistory(file: string, max = 1000): string[] {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch { return []; }
-  return text.split('\n').filter((l) => l.length > 0).slice(-max).reverse();
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.length > 0)
+    .slice(-max)
+    .reverse();
 }
 
 /** Save `newestFirst` (readline's order). Errors are returned, not thrown: a read-only home must not end the shell. */
@@ -36,5 +48,7 @@ export function saveHistory(file: string, newestFirst: string[], max = 1000): Er
     chmodSync(tmp, 0o600);
     renameSync(tmp, file);
     return undefined;
-  } catch (e) { return e as Error; }
+  } catch (e) {
+    return e as Error;
+  }
 }

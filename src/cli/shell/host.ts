@@ -31,10 +31,24 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
   let partial = '';
   const size = () => ({ width: out.columns || 120, height: out.rows || 50 });
   const rawUI = {
-    foregroundColor: DEFAULT_FG, backgroundColor: DEFAULT_BG, cursorPosition: { x: 0, y: 0 }, windowPosition: { x: 0, y: 0 }, cursorSize: 25,
-    bufferSize: { width: size().width, height: 9001 }, windowSize: size(), maxWindowSize: size(), maxPhysicalWindowSize: size(), windowTitle: 'winrm-ts',
+    foregroundColor: DEFAULT_FG,
+    backgroundColor: DEFAULT_BG,
+    cursorPosition: { x: 0, y: 0 },
+    windowPosition: { x: 0, y: 0 },
+    cursorSize: 25,
+    bufferSize: { width: size().width, height: 9001 },
+    windowSize: size(),
+    maxWindowSize: size(),
+    maxPhysicalWindowSize: size(),
+    windowTitle: 'winrm-ts',
   };
-  out.on?.('resize', () => { const s = size(); rawUI.bufferSize.width = s.width; rawUI.windowSize = s; rawUI.maxWindowSize = s; rawUI.maxPhysicalWindowSize = s; });
+  out.on?.('resize', () => {
+    const s = size();
+    rawUI.bufferSize.width = s.width;
+    rawUI.windowSize = s;
+    rawUI.maxWindowSize = s;
+    rawUI.maxPhysicalWindowSize = s;
+  });
   const paint = (text: string, fg?: number, bg?: number) => {
     if (!o.color || !text) return text;
     const codes: number[] = [];
@@ -51,13 +65,16 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
   };
   const ask = async (prompt: string, secret = false): Promise<string> => {
     if (progress.active) progress.clear();
-    const lead = partial; partial = '';
+    const lead = partial;
+    partial = '';
     if (lead) out.write('\r');
     const a = await editor.ask(lead + prompt, { history: false, secret, signal: host.signal });
     if (a === undefined) throw new Error('no answer: the input ended (Ctrl+D)');
     return a;
   };
-  const lines = (text: string) => { if (text) emit(out, text.endsWith('\n') ? text : text + '\n'); };
+  const lines = (text: string) => {
+    if (text) emit(out, text.endsWith('\n') ? text : text + '\n');
+  };
   const choiceLine = (choices: PromptChoice[], defaults: number[]) => {
     const keys = choices.map((c, i) => (/&(.)/.exec(c.label)?.[1] ?? String(i)).toUpperCase());
     const parts = choices.map((c, i) => `[${keys[i]}] ${c.label.replace('&', '')}`);
@@ -68,15 +85,21 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
     const t = a.trim().toLowerCase();
     return choices.findIndex((c, i) => keys[i]!.toLowerCase() === t || c.label.replace('&', '').toLowerCase() === t);
   };
-  const help = (choices: PromptChoice[], keys: string[]) => lines(choices.map((c, i) => `${keys[i]} - ${c.helpMessage || c.label.replace('&', '')}`).join('\n'));
+  const help = (choices: PromptChoice[], keys: string[]) =>
+    lines(choices.map((c, i) => `${keys[i]} - ${c.helpMessage || c.label.replace('&', '')}`).join('\n'));
   const host: ShellHost = {
     exitCode: undefined,
     signal: undefined,
     commandEnded: () => {
       progress.clear();
-      if (partial) { out.write('\n'); partial = ''; }
+      if (partial) {
+        out.write('\n');
+        partial = '';
+      }
     },
-    setShouldExit: (c) => { host.exitCode = c; },
+    setShouldExit: (c) => {
+      host.exitCode = c;
+    },
     ui: {
       rawUI,
       write: (t, c) => emit(out, paint(t, c?.foreground, c?.background)),
@@ -85,7 +108,13 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
       writeWarningLine: (t) => emit(err, paint(`WARNING: ${t}`, 14) + '\n'),
       writeVerboseLine: (t) => emit(err, paint(`VERBOSE: ${t}`, 14) + '\n'),
       writeDebugLine: (t) => emit(err, paint(`DEBUG: ${t}`, 14) + '\n'),
-      writeProgress: (_id, record) => { if (partial) { out.write('\n'); partial = ''; } progress.update(record); },
+      writeProgress: (_id, record) => {
+        if (partial) {
+          out.write('\n');
+          partial = '';
+        }
+        progress.update(record);
+      },
       readLine: () => ask(''),
       readLineAsSecureString: () => ask('', true),
       prompt: async (caption, message, fields) => {
@@ -107,7 +136,10 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
         for (;;) {
           const a = await ask(text);
           if (!a.trim() && def >= 0) return def;
-          if (a.trim() === '?') { help(choices, keys); continue; }
+          if (a.trim() === '?') {
+            help(choices, keys);
+            continue;
+          }
           const i = pick(choices, keys, a);
           if (i >= 0) return i;
         }
@@ -120,7 +152,10 @@ export function shellHost(editor: LineEditor, o: { color: boolean; out?: NodeJS.
         for (let n = 0; ; n++) {
           const a = await ask(`Choice[${n}]: `);
           if (!a.trim()) return chosen.length ? chosen : defs;
-          if (a.trim() === '?') { help(choices, keys); continue; }
+          if (a.trim() === '?') {
+            help(choices, keys);
+            continue;
+          }
           const i = pick(choices, keys, a);
           if (i >= 0) chosen.push(i);
         }

@@ -19,7 +19,8 @@ export interface ShellLoopOptions {
   afterCommand?: () => void;
 }
 
-const text = (v: ClixmlValue): string => (typeof v === 'string' ? v : v === null ? '' : String((v as { toStringValue?: string }).toStringValue ?? v));
+const text = (v: ClixmlValue): string =>
+  typeof v === 'string' ? v : v === null ? '' : String((v as { toStringValue?: string }).toStringValue ?? v);
 
 /** The remote prompt, as Enter-PSSession shows it; PowerShell's default when `prompt` fails or returns nothing. */
 export async function remotePrompt(session: Session, label: string): Promise<string> {
@@ -27,7 +28,9 @@ export async function remotePrompt(session: Session, label: string): Promise<str
   try {
     const r = await session.invokePipeline({ statements: [[{ cmd: 'prompt', isScript: true }]], addToHistory: false });
     p = r.output.map(text).join('');
-  } catch { /* the default below */ }
+  } catch {
+    /* the default below */
+  }
   if (!p) p = 'PS> ';
   return `[${label}]: ${p}`;
 }
@@ -50,7 +53,8 @@ export async function remoteCompletion(session: Session, before: string): Promis
     { args: [before] },
   );
   const [index, length, ...matches] = r.output;
-  const i = Number(index ?? 0); const n = Number(length ?? 0);
+  const i = Number(index ?? 0);
+  const n = Number(length ?? 0);
   if (!Number.isInteger(i) || i < 0 || i > before.length) return { matches: [], replace: '' };
   return { matches: matches.map(text), replace: before.slice(i, Math.min(before.length, i + n)) };
 }
@@ -65,14 +69,24 @@ async function showErrors(session: Session, host: ShellHost, failures: string[])
   let formatted = '';
   try {
     const r = await session.invokePipeline({
-      statements: [[{
-        cmd: 'param($n, $w) if ($Error.Count -ge $n) { ($Error[($n - 1)..0] | ForEach-Object { if ($_ -is [System.Management.Automation.IContainsErrorRecord]) { $_.ErrorRecord } else { $_ } } | Out-String -Width $w).Trim("`r`n") }',
-        isScript: true, args: [{ name: null, value: failures.length }, { name: null, value: width }],
-      }]],
+      statements: [
+        [
+          {
+            cmd: 'param($n, $w) if ($Error.Count -ge $n) { ($Error[($n - 1)..0] | ForEach-Object { if ($_ -is [System.Management.Automation.IContainsErrorRecord]) { $_.ErrorRecord } else { $_ } } | Out-String -Width $w).Trim("`r`n") }',
+            isScript: true,
+            args: [
+              { name: null, value: failures.length },
+              { name: null, value: width },
+            ],
+          },
+        ],
+      ],
       addToHistory: false,
     });
     formatted = r.output.map(text).join('\n');
-  } catch { /* the local text below */ }
+  } catch {
+    /* the local text below */
+  }
   if (formatted.trim()) host.ui!.writeErrorLine!(formatted);
   else for (const f of failures) host.ui!.writeErrorLine!(f);
 }
@@ -85,7 +99,10 @@ export async function shellLoop(o: ShellLoopOptions): Promise<number> {
   const { session, editor, host } = o;
   let running: AbortController | undefined;
   editor.onInterrupt = () => {
-    if (running) { running.abort(); return; }
+    if (running) {
+      running.abort();
+      return;
+    }
     editor.cancelLine();
   };
   for (;;) {
@@ -95,42 +112,65 @@ export async function shellLoop(o: ShellLoopOptions): Promise<number> {
     try {
       editor.completing = true;
       const first = await editor.ask(prompt);
-      if (first === undefined) { editor.write('\n'); return 0; }
+      if (first === undefined) {
+        editor.write('\n');
+        return 0;
+      }
       entry = first;
       editor.completing = false;
-      while (entry.trim() && await incompleteInput(session, entry)) {
+      while (entry.trim() && (await incompleteInput(session, entry))) {
         const more = await editor.ask('>> ');
-        if (more === undefined) { editor.write('\n'); return 0; }
+        if (more === undefined) {
+          editor.write('\n');
+          return 0;
+        }
         if (more === '') break; // an empty line ends the entry, as in PowerShell's console
         entry += '\n' + more;
       }
     } catch (e) {
       if (e instanceof AbortError) continue; // Ctrl+C at the prompt: a new prompt
       throw e;
-    } finally { editor.completing = false; }
+    } finally {
+      editor.completing = false;
+    }
     if (!entry.trim()) continue;
     const exit = EXIT.exec(entry);
     if (exit) return exit[1] !== undefined ? Number(exit[1]) : 0;
     // Clear-Host clears this terminal (the remote one has none)
-    if (CLEAR.test(entry)) { if (editor.terminal) editor.write('\x1b[H\x1b[2J\x1b[3J'); continue; }
+    if (CLEAR.test(entry)) {
+      if (editor.terminal) editor.write('\x1b[H\x1b[2J\x1b[3J');
+      continue;
+    }
 
     running = new AbortController();
     host.signal = running.signal;
     // errors that did not go through Out-Default (a terminating error: throw, -ErrorAction Stop, a parse error)
     const failures: string[] = [];
     try {
-      for await (const ev of session.streamPipeline({
-        statements: [[{ cmd: entry, isScript: true, useLocalScope: false, mergeToOutput: { error: true } }, { cmd: 'Out-Default', useLocalScope: true }]],
-        addToHistory: true,
-      }, { signal: running.signal })) {
+      for await (const ev of session.streamPipeline(
+        {
+          statements: [
+            [
+              { cmd: entry, isScript: true, useLocalScope: false, mergeToOutput: { error: true } },
+              { cmd: 'Out-Default', useLocalScope: true },
+            ],
+          ],
+          addToHistory: true,
+        },
+        { signal: running.signal },
+      )) {
         if (ev.type === 'error') failures.push(text(ev.record));
         else if (ev.type === 'state' && ev.state === PSInvocationState.Failed && ev.error !== undefined) failures.push(text(ev.error));
       }
       if (failures.length) await showErrors(session, host, failures);
     } catch (e) {
-      if (!(e instanceof AbortError)) { host.commandEnded(); throw e; }
+      if (!(e instanceof AbortError)) {
+        host.commandEnded();
+        throw e;
+      }
     } finally {
-      running = undefined; host.signal = undefined;
+      running = undefined;
+      host.signal = undefined;
       host.commandEnded();
       o.afterCommand?.();
     }
