@@ -7,8 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
@@ -16,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, AccessDeniedError, ConnectError, HttpStatusError, RemoteProtocolError, TlsError, WinRMError } from '../../src/index.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { startEndpoint, selfSigned, USER, PASSWORD } from '../helpers/server-fixture.js';
+import { makeCertificate, startEndpoint, selfSigned, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { runCli, cliArgv } from '../helpers/cli.js';
 import { PROJECT_ROOT, findPwsh, peerSkip } from '../helpers/peers.js';
 
@@ -130,28 +129,8 @@ test('a plain TCP service answering garbage is a RemoteProtocolError, not a hang
 test('a channel-binding mismatch (a TLS-intercepting proxy) says so, not only "check the password"', async () => {
   // the proxy terminates TLS with its own certificate and opens its own TLS connection to the endpoint
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-mitm-'));
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'rsa:2048',
-      '-nodes',
-      '-keyout',
-      join(dir, 'k.pem'),
-      '-out',
-      join(dir, 'c.pem'),
-      '-days',
-      '2',
-      '-subj',
-      '/CN=interceptor',
-      '-addext',
-      'subjectAltName=IP:127.0.0.1',
-    ],
-    { stdio: 'ignore' },
-  );
-  const mitm = tls.createServer({ cert: readFileSync(join(dir, 'c.pem')), key: readFileSync(join(dir, 'k.pem')) }, (cs) => {
+  const interceptor = makeCertificate(dir, 'interceptor', 'IP:127.0.0.1');
+  const mitm = tls.createServer({ cert: interceptor.cert, key: interceptor.key }, (cs) => {
     const us = tls.connect({ host: '127.0.0.1', port: secure.port, rejectUnauthorized: false });
     cs.pipe(us);
     us.pipe(cs);
@@ -163,7 +142,7 @@ test('a channel-binding mismatch (a TLS-intercepting proxy) says so, not only "c
     const c = connect({
       host: `127.0.0.1:${(mitm.address() as AddressInfo).port}`,
       https: true,
-      ca: readFileSync(join(dir, 'c.pem'), 'utf8'),
+      ca: interceptor.cert,
       username: USER,
       password: PASSWORD,
       auth: 'negotiate',

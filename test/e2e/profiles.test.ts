@@ -4,12 +4,11 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
-import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
+import { makeCertificate, startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-profiles-'));
 // no developer's own ~/.config/winrm-ts/config.json: the default path points into the test directory
@@ -17,28 +16,8 @@ const env = { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), WINRM_PASSWORD:
 const NAME = 'web1.winrm-ts.test';
 
 // a certificate that names NAME only (no IP address): connecting to 127.0.0.1 needs --tls-server-name NAME
-execFileSync(
-  'openssl',
-  [
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    join(dir, 'k.pem'),
-    '-out',
-    join(dir, 'c.pem'),
-    '-days',
-    '2',
-    '-subj',
-    `/CN=${NAME}`,
-    '-addext',
-    `subjectAltName=DNS:${NAME}`,
-  ],
-  { stdio: 'ignore' },
-);
-const certFile = join(dir, 'c.pem');
+const made = makeCertificate(dir, NAME, `DNS:${NAME}`);
+const certFile = made.certFile;
 
 let http: Awaited<ReturnType<typeof startEndpoint>>;
 let https: Awaited<ReturnType<typeof startEndpoint>>;
@@ -49,8 +28,8 @@ before(async () => {
     startEndpoint({
       auth: ['negotiate', 'ntlm'],
       https: true,
-      cert: readFileSync(certFile, 'utf8'),
-      key: readFileSync(join(dir, 'k.pem'), 'utf8'),
+      cert: made.cert,
+      key: made.key,
     }),
   ]);
   http.server.on('connection', () => {

@@ -29,9 +29,16 @@ export async function startEndpoint(o: Partial<ServeOptions> = {}): Promise<Serv
 }
 
 let cert: { cert: string; key: string; certFile: string; dir: string } | undefined;
+/** A self-signed certificate for localhost / 127.0.0.1 (made once per test process). */
 export function selfSigned(): { cert: string; key: string; certFile: string; dir: string } {
-  if (cert) return cert;
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-cert-'));
+  cert ??= makeCertificate(mkdtempSync(join(tmpdir(), 'winrm-ts-cert-')), 'localhost', 'DNS:localhost,IP:127.0.0.1');
+  return cert;
+}
+
+/** A self-signed certificate (openssl) with this CN and subjectAltName, as dir/c.pem and dir/k.pem. */
+export function makeCertificate(dir: string, cn: string, san: string): { cert: string; key: string; certFile: string; dir: string } {
+  const certFile = join(dir, 'c.pem');
+  const keyFile = join(dir, 'k.pem');
   execFileSync(
     'openssl',
     [
@@ -41,23 +48,17 @@ export function selfSigned(): { cert: string; key: string; certFile: string; dir
       'rsa:2048',
       '-nodes',
       '-keyout',
-      join(dir, 'k.pem'),
+      keyFile,
       '-out',
-      join(dir, 'c.pem'),
+      certFile,
       '-days',
       '2',
       '-subj',
-      '/CN=localhost',
+      `/CN=${cn}`,
       '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
+      `subjectAltName=${san}`,
     ],
     { stdio: 'ignore' },
   );
-  cert = {
-    cert: readFileSync(join(dir, 'c.pem'), 'utf8'),
-    key: readFileSync(join(dir, 'k.pem'), 'utf8'),
-    certFile: join(dir, 'c.pem'),
-    dir,
-  };
-  return cert;
+  return { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), certFile, dir };
 }
