@@ -131,7 +131,7 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
   const unmapped = records.filter((r) => !r.account);
   // one user may have several entries (password, certificate, Kerberos principal: EXAMPLE\alice and alice@EXAMPLE.TEST
   // are one account, as on Windows); what must not share an OS account is two different users
-  const users = new Set(records.map((r) => `${r.domain.toLowerCase()}\\${r.user.toLowerCase()}`)).size;
+  const users = new Set(records.map(userIdentity)).size;
   if (users > 1 && unmapped.length && !o.singleAccount) {
     const names = unmapped.slice(0, 3).map(recName).join(', ') + (unmapped.length > 3 ? ` and ${unmapped.length - 3} more` : '');
     throw new InvalidArgumentError(
@@ -182,4 +182,13 @@ export function recordFor(db: MemoryUserDatabase, id: AcceptedIdentity): UserRec
     default:
       return db.lookup(id.domain, id.user) ?? db.find(id.domain, id.user);
   }
+}
+
+/**
+ * Who an entry is, for the account rule: DOMAIN\user, lower case. A password entry written as a UPN
+ * (`alice@EXAMPLE.TEST:password`) is the realm's short name + user, as a Kerberos-only entry of that principal is.
+ */
+function userIdentity(r: UserRecord): string {
+  const upn = !r.domain ? /^([^@]+)@([^@.]+)/.exec(r.user) : null;
+  return upn ? `${upn[2]!.toLowerCase()}\\${upn[1]!.toLowerCase()}` : `${r.domain.toLowerCase()}\\${r.user.toLowerCase()}`;
 }

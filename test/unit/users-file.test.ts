@@ -133,7 +133,7 @@ test('accounts: several users need an account each, or --single-account', () => 
   assert.match(p.summary.join('\n'), /1 user without an account \(EXAMPLE\\bob\) share this endpoint's own account 'root'/);
 });
 test('accounts: entries of one user (password, certificate, Kerberos principal) are one user, not several', () => {
-  const db = parseUsers('EXAMPLE\\alice:pw\nEXAMPLE\\alice:cert:alice@example.test\nalice@EXAMPLE.TEST:*\n');
+  const db = parseUsers('EXAMPLE\\alice:pw\nEXAMPLE\\alice:cert:alice@example.test\nalice@EXAMPLE.TEST:*\nalice@EXAMPLE.TEST:pw\n');
   const p = planAccounts(db, { self: rootSelf, root: true, lookup });
   assert.equal(p.accountFor(id('EXAMPLE', 'alice')), p.own);
   assert.match(p.summary.join('\n'), /logons of EXAMPLE\\alice run as this endpoint's own account/);
