@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .description('run PowerShell through PSRP (--local: a local pwsh -s process)')
     .argument('[args...]', 'arguments (after --) as pwsh -File takes them: -Name value, -Switch, positional values')
     .option('--local', 'run against a local PowerShell process (pwsh -s) over the OutOfProc transport')
-    .option('--pwsh <path>', 'pwsh to start for --local (default: $WINRM_TS_PWSH, the peer install, or PATH)')
+    .option('--pwsh <path>', 'pwsh to start for --local (default: $WINRM_TS_PWSH, else pwsh on PATH)')
     .option('-c, --command <script>', 'the script to run')
     .option('-f, --file <file.ps1>', 'a local script file to run (its param() block takes the arguments after --)')
     .option('--cmd <name>', 'command mode: run this command, not a script (NoLanguage / JEA endpoints); see --param')
@@ -93,6 +93,16 @@ export function register(program: Command): void {
     process.exitCode = await runPs(args, flags);
   });
   addFanoutOptions(cmd, { queue: false });
+  cmd.addHelpText(
+    'after',
+    `
+Examples:
+  winrm-ts ps -H win1 -u 'EXAMPLE\\alice' -c 'Get-Service | Select-Object -First 5'
+  winrm-ts ps -H win1 -u 'EXAMPLE\\alice' -f deploy.ps1 -- -Version 2.1 -Force   # as pwsh -File binds them
+  printf 'a\\nb\\n' | winrm-ts ps --local -c '$input | ForEach-Object { $_.ToUpper() }'
+  winrm-ts ps -H win1 -u 'EXAMPLE\\alice' --json -c 'Get-Process | Select-Object -First 3 Name, Id'
+  winrm-ts ps -H jea1 -u 'EXAMPLE\\alice' --configuration-name JEA --cmd Get-Date --param Format=o`,
+  );
 }
 
 /** Pipeline input from stdin: --input-json, --input-lines, or lines when stdin is piped and the script reads input. */

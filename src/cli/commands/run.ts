@@ -16,7 +16,16 @@ export function register(program: Command): void {
   const cmd = program
     .command('run')
     .description('run a command on a WinRM host (WinRS cmd shell) and exit with its exit code')
-    .argument('<command...>', 'the command and its arguments (put them after --)');
+    .argument('<command...>', 'the command and its arguments (put them after --)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  winrm-ts run -H win1 -u 'EXAMPLE\\alice' -- ipconfig /all
+  echo data | winrm-ts run -H win1 -u 'EXAMPLE\\alice' -- findstr a      # stdin goes to the command
+  winrm-ts run -H win1 -u 'EXAMPLE\\alice' --auth credssp --delegate-to wsman/win1 -- whoami   # the double hop
+  winrm-ts run -H @hosts.txt -u 'EXAMPLE\\alice' --json -- hostname      # many hosts, NDJSON`,
+    );
   addConnectionOptions(cmd)
     .option('--cwd <dir>', 'working directory on the host')
     .option('--env <K=V>', 'environment variable for the remote shell (repeatable)', collect)

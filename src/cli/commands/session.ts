@@ -47,7 +47,15 @@ function winrm(cmd: Command): Command {
 export function register(program: Command): void {
   const session = program
     .command('session')
-    .description('disconnected sessions (WinRM): start a job, leave, list, reconnect and receive its output');
+    .description('disconnected sessions (WinRM): start a job, leave, list, reconnect and receive its output')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  winrm-ts session disconnect -H win1 -u 'EXAMPLE\\alice' -c 'Start-Sleep 600; Get-Date'   # prints the session id
+  winrm-ts session list -H win1 -u 'EXAMPLE\\alice'
+  winrm-ts session connect -H win1 -u 'EXAMPLE\\alice' <id>`,
+    );
   winrm(
     session
       .command('disconnect')
