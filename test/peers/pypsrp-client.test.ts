@@ -8,39 +8,14 @@
 //  - there is no cmd.exe: WinRS commands run through /bin/sh, so `echo hi` prints "hi\n", not "hi\r\n";
 //  - paths are POSIX paths (/tmp/...), not C:\...; copy/fetch take them as pypsrp passes them through;
 //  - $env:USERNAME is the logon's user name (the endpoint sets it; there is no Windows profile).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
-import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { findPwsh, peerSkip, pypsrpPath } from '../helpers/peers.js';
-import { startEndpoint } from '../helpers/server-fixture.js';
-import { checkClient, runPypsrp, type ClientResult } from './fixtures/pypsrp/run.js';
+import { checkClient, pypsrpFixture, runPypsrp, type ClientResult } from './fixtures/pypsrp/run.js';
 
-const pwsh = findPwsh();
-const py = pypsrpPath();
-const skip = peerSkip(
-  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
-  !!py && !!pwsh,
-  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
-);
-
-let ps: PsrpEndpoint;
-let http: Awaited<ReturnType<typeof startEndpoint>>;
-let dir: string;
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pypsrp-'));
-  ps = new PsrpEndpoint({ pwsh });
-  http = await startEndpoint({ auth: ['negotiate', 'ntlm', 'credssp'], allowUnencrypted: false, resources: ps.resources() });
-});
-after(async () => {
-  if (skip) return;
-  await ps.close();
-  await http.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const f = pypsrpFixture(() => ({ auth: ['negotiate', 'ntlm', 'credssp'], allowUnencrypted: false }));
+const { skip, py } = f;
 
 for (const auth of ['ntlm', 'negotiate', 'credssp']) {
   const copy = auth === 'negotiate';
@@ -48,11 +23,11 @@ for (const auth of ['ntlm', 'negotiate', 'credssp']) {
     `pypsrp Client over HTTP with ${auth} and encryption: execute_cmd, execute_ps, WinRS stdin to EOF${copy ? ', copy + fetch' : ''}`,
     { skip },
     async () => {
-      const work = mkdtempSync(join(dir, `${auth}-`));
-      const r = await runPypsrp<ClientResult>(py!, 'client', http.port, [auth, 'http', '-', work, copy ? 'copy' : 'nocopy']);
+      const work = mkdtempSync(join(f.dir, `${auth}-`));
+      const r = await runPypsrp<ClientResult>(py!, 'client', f.endpoint.port, [auth, 'http', '-', work, copy ? 'copy' : 'nocopy']);
       checkClient(r, copy);
-      assert.ok(!http.lines.some((l) => /unencrypted/i.test(l)), 'every HTTP request was sealed');
-      assert.ok(!http.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
+      assert.ok(!f.endpoint.lines.some((l) => /unencrypted/i.test(l)), 'every HTTP request was sealed');
+      assert.ok(!f.endpoint.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
     },
   );
 }

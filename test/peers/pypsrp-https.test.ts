@@ -6,54 +6,23 @@
 //  - there is no cmd.exe: WinRS commands run through /bin/sh, so `echo hi` prints "hi\n", not "hi\r\n";
 //  - paths are POSIX paths (/tmp/...), not C:\...; copy/fetch take them as pypsrp passes them through;
 //  - $env:USERNAME is the logon's user name (the endpoint sets it; there is no Windows profile).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { findPwsh, peerSkip, pypsrpPath } from '../helpers/peers.js';
-import { selfSigned, startEndpoint } from '../helpers/server-fixture.js';
-import { checkClient, runPypsrp, type ClientResult } from './fixtures/pypsrp/run.js';
+import { selfSigned } from '../helpers/server-fixture.js';
+import { checkClient, pypsrpFixture, runPypsrp, type ClientResult } from './fixtures/pypsrp/run.js';
 
-const pwsh = findPwsh();
-const py = pypsrpPath();
-const skip = peerSkip(
-  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
-  !!py && !!pwsh,
-  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
-);
-
-let ps: PsrpEndpoint;
-let https: Awaited<ReturnType<typeof startEndpoint>>;
-let dir: string;
-before(async () => {
-  if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'winrm-ts-pypsrp-'));
-  ps = new PsrpEndpoint({ pwsh });
+const f = pypsrpFixture(() => {
   const c = selfSigned();
-  https = await startEndpoint({
-    auth: ['basic'],
-    allowUnencrypted: false,
-    https: true,
-    cert: c.cert,
-    key: c.key,
-    resources: ps.resources(),
-  });
+  return { auth: ['basic'], allowUnencrypted: false, https: true, cert: c.cert, key: c.key };
 });
-after(async () => {
-  if (skip) return;
-  await ps.close();
-  await https.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+const { skip, py } = f;
 
 test('pypsrp Client with Basic over HTTPS: execute_cmd, execute_ps, WinRS stdin to EOF, copy + fetch', { skip }, async () => {
-  const r = await runPypsrp<ClientResult>(py!, 'client', https.port, ['basic', 'https', selfSigned().certFile, dir, 'copy']);
+  const r = await runPypsrp<ClientResult>(py!, 'client', f.endpoint.port, ['basic', 'https', selfSigned().certFile, f.dir, 'copy']);
   checkClient(r, true);
   assert.ok(
-    https.lines.some((l) => /auth ok EXAMPLE\\alice via basic/.test(l)),
-    https.lines.join('\n'),
+    f.endpoint.lines.some((l) => /auth ok EXAMPLE\\alice via basic/.test(l)),
+    f.endpoint.lines.join('\n'),
   );
-  assert.ok(!https.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
+  assert.ok(!f.endpoint.lines.some((l) => l.includes('Passw0rd!')), 'no password in the endpoint log');
 });

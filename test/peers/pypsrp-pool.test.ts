@@ -6,41 +6,18 @@
 // and pool calls are in pypsrp-reconnect.test.ts.
 //
 // Platform differences from a Windows host: none in these checks (paths and cmd.exe are not involved).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { findPwsh, peerSkip, pypsrpPath } from '../helpers/peers.js';
-import { startEndpoint } from '../helpers/server-fixture.js';
-import { runPypsrp } from './fixtures/pypsrp/run.js';
+import { pypsrpFixture, runPypsrp } from './fixtures/pypsrp/run.js';
 
-const pwsh = findPwsh();
-const py = pypsrpPath();
-const skip = peerSkip(
-  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
-  !!py && !!pwsh,
-  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
-);
-
-let ps: PsrpEndpoint;
-let ep: Awaited<ReturnType<typeof startEndpoint>>;
-const log: string[] = [];
-before(async () => {
-  if (skip) return;
-  ps = new PsrpEndpoint({ pwsh, log: (l) => log.push(l) });
-  ep = await startEndpoint({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false, resources: ps.resources() });
-});
-after(async () => {
-  if (!skip) {
-    await ps.close();
-    await ep.close();
-  }
-});
+const f = pypsrpFixture(() => ({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false }));
+const { skip, py, log } = f;
 
 test(
   'RunspacePool: scripts, cmdlets, parameters, input, every stream, host calls with colours, SecureString both ways',
   { skip },
   async () => {
-    const r = await runPypsrp(py!, 'pool', ep.port);
+    const r = await runPypsrp(py!, 'pool', f.endpoint.port);
     assert.deepEqual(r.script, [2, 'two', 7]);
     assert.deepEqual(r.cmdlets, ['/tmp/x', 'positional'], 'Join-Path -Path -ChildPath; a second statement with a positional argument');
     assert.deepEqual(r.parameters, ['one-2']);
@@ -78,7 +55,7 @@ test(
 );
 
 test('stop (ctrl_c and crtl_c) of a command with lots of unread output is answered at once; the next command runs', { skip }, async (t) => {
-  const r = await runPypsrp<{ stops: Array<{ code: string; signal_s: number; next: unknown[] }> }>(py!, 'stop', ep.port);
+  const r = await runPypsrp<{ stops: Array<{ code: string; signal_s: number; next: unknown[] }> }>(py!, 'stop', f.endpoint.port);
   assert.deepEqual(
     r.stops.map((s) => [s.code, s.next]),
     [
@@ -94,8 +71,8 @@ test('stop (ctrl_c and crtl_c) of a command with lots of unread output is answer
 });
 
 test("the client's WS-Man Locale is pwsh's CurrentCulture and CurrentUICulture", { skip }, async () => {
-  const de = await runPypsrp(py!, 'locale', ep.port, ['de-DE']);
+  const de = await runPypsrp(py!, 'locale', f.endpoint.port, ['de-DE']);
   assert.deepEqual(de.culture, ['de-DE', 'de-DE', '1,5']);
-  const fr = await runPypsrp(py!, 'locale', ep.port, ['fr-FR']);
+  const fr = await runPypsrp(py!, 'locale', f.endpoint.port, ['fr-FR']);
   assert.deepEqual(fr.culture, ['fr-FR', 'fr-FR', '1,5']);
 });

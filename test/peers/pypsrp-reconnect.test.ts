@@ -5,41 +5,18 @@
 // The rest of the RunspacePool checks are in pypsrp-pool.test.ts.
 //
 // Platform differences from a Windows host: none in these checks.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { findPwsh, peerSkip, pypsrpPath } from '../helpers/peers.js';
-import { startEndpoint } from '../helpers/server-fixture.js';
-import { runPypsrp } from './fixtures/pypsrp/run.js';
+import { pypsrpFixture, runPypsrp } from './fixtures/pypsrp/run.js';
 
-const pwsh = findPwsh();
-const py = pypsrpPath();
-const skip = peerSkip(
-  'pypsrp 0.9.1 (../shared/peers/python) + python3-requests + pwsh',
-  !!py && !!pwsh,
-  'run `npm run peers:install`; pypsrp comes from ../shared/peers/python',
-);
-
-let ps: PsrpEndpoint;
-let ep: Awaited<ReturnType<typeof startEndpoint>>;
-const log: string[] = [];
-before(async () => {
-  if (skip) return;
-  ps = new PsrpEndpoint({ pwsh, log: (l) => log.push(l) });
-  ep = await startEndpoint({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false, resources: ps.resources() });
-});
-after(async () => {
-  if (!skip) {
-    await ps.close();
-    await ep.close();
-  }
-});
+const f = pypsrpFixture(() => ({ auth: ['negotiate', 'ntlm'], allowUnencrypted: false }));
+const { skip, py, log } = f;
 
 test(
   'disconnect, then connect from new clients (get_runspace_pools): Opened, state kept, disconnect and connect again',
   { skip },
   async () => {
-    const r = await runPypsrp(py!, 'reconnect', ep.port);
+    const r = await runPypsrp(py!, 'reconnect', f.endpoint.port);
     const opened = r.opened_value;
     const disconnected = r.disconnected_value;
     assert.equal(r.alive, true, 'is_alive: a Get of the shell answers with its state');
@@ -60,7 +37,7 @@ test(
 );
 
 test('pool calls (runspaces, command metadata, reset) and a running command picked up by a new client', { skip }, async () => {
-  const r = await runPypsrp(py!, 'commands', ep.port);
+  const r = await runPypsrp(py!, 'commands', f.endpoint.port);
   assert.deepEqual(r.runspaces, [2, 3, 3]);
   assert.deepEqual(r.metadata, ['Get-Date']);
   assert.equal(r.disconnected_commands, 1);
