@@ -39,6 +39,7 @@ export const PROFILE_KEYS: Record<string, Kind> = {
   credsspMinVersion: 'positive',
   spn: 'string',
   kerberosDelegate: 'boolean',
+  kerberosDelegateAlways: 'boolean',
   ntlmFallback: 'boolean',
   connectTimeout: 'positive',
   operationTimeout: 'positive',

@@ -85,7 +85,11 @@ export function addWinrmOnlyOptions(cmd: Command): Command {
       .option('--credssp-min-version <n>', 'CredSSP: lowest server TSRequest version accepted (default 6)', num('--credssp-min-version'))
       // Kerberos
       .option('--spn <spn>', 'Kerberos service principal (default HTTP/<host>; needed when connecting by IP address)')
-      .option('--kerberos-delegate', 'Kerberos: send a forwarded TGT so the server can make the second hop as you')
+      .option(
+        '--kerberos-delegate',
+        'Kerberos: send a forwarded TGT so the server can make the second hop as you, when the KDC marks the service ok-as-delegate',
+      )
+      .option('--kerberos-delegate-always', 'Kerberos: send the forwarded TGT even when the service is not marked ok-as-delegate')
       .option('--no-ntlm-fallback', 'Negotiate: use Kerberos only, never fall back to NTLM')
       .option('--operation-timeout <s>', 'WS-Man OperationTimeout, seconds (default 20)', num('--operation-timeout'))
       .option('--read-timeout <s>', 'HTTP read timeout, seconds (default operation + 10)', num('--read-timeout'))
@@ -152,6 +156,7 @@ export interface ConnectionFlags {
   allowUnencrypted?: boolean;
   spn?: string;
   kerberosDelegate?: boolean;
+  kerberosDelegateAlways?: boolean;
   ntlmFallback?: boolean;
   cert?: string;
   certKey?: string;
@@ -299,7 +304,7 @@ export async function connectionFromOptions(f: ConnectionFlags): Promise<Connect
     operationTimeout: f.operationTimeout,
     readTimeout: f.readTimeout,
     spn: f.spn,
-    kerberosDelegate: !!f.kerberosDelegate,
+    kerberosDelegate: f.kerberosDelegateAlways ? 'always' : !!f.kerberosDelegate,
     ntlmFallback: f.ntlmFallback !== false,
     clientCertificate: await clientCertificateFrom(f),
     proxy: f.proxy,

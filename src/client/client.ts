@@ -36,8 +36,11 @@ export interface ConnectOptions {
   delegateTo?: string[];
   credsspMinVersion?: number;
   spn?: string;
-  /** Kerberos: send a forwarded TGT to the server (the second hop); `ntlmFallback: false` = Negotiate never uses NTLM */
-  kerberosDelegate?: boolean;
+  /**
+   * Kerberos: send a forwarded TGT to the server (the second hop): `true` when the KDC marks the service ok-as-delegate
+   * (GSS_C_DELEG_POLICY_FLAG), 'always' even when it does not; `ntlmFallback: false` = Negotiate never uses NTLM
+   */
+  kerberosDelegate?: boolean | 'always';
   ntlmFallback?: boolean;
   /** seconds */
   connectTimeout?: number;
@@ -114,7 +117,7 @@ export class WinRMClient {
       delegateTo: options.delegateTo,
       credsspMinVersion: options.credsspMinVersion,
       tls: !!options.https,
-      ...(options.kerberosDelegate ? { kerberosDelegate: true } : {}),
+      ...(options.kerberosDelegate ? { kerberosDelegate: options.kerberosDelegate } : {}),
       ...(options.ntlmFallback === false ? { ntlmFallback: false } : {}),
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
       kdcSend: networkKdc(),

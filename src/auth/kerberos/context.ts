@@ -39,8 +39,11 @@ export interface KerberosInitiatorOptions {
   credentials?: Credentials;
   targetHost: string;
   spn?: string;
-  /** --kerberos-delegate: send a forwarded TGT */
-  delegate?: boolean;
+  /**
+   * --kerberos-delegate: send a forwarded TGT. `true`/'policy' (GSS_C_DELEG_POLICY_FLAG, curl's --delegation policy):
+   * only when the KDC marks the service ok-as-delegate; 'always' (--kerberos-delegate-always): regardless.
+   */
+  delegate?: boolean | 'policy' | 'always';
   onWarning?: (msg: string) => void;
   /** "Kerberos" (raw GSS token) or "Negotiate" (when wrapped by SPNEGO) */
   httpScheme?: string;
@@ -249,8 +252,19 @@ export class KerberosInitiator implements AuthContext {
         );
       } else {
         if (!(t.service.flags & TicketFlags.OK_AS_DELEGATE)) {
+          if (this.opts.delegate !== 'always') {
+            warn(
+              `Kerberos delegation is off: the KDC does not mark ${principalString(sp)} as trusted for delegation ` +
+                `(no ok-as-delegate flag in its ticket), so no TGT was forwarded and the second hop will run as ANONYMOUS LOGON. ` +
+                `Fix it on the domain: Set-ADComputer ${sp.name.nameString[1]?.split('.')[0] ?? '<host>'} -TrustedForDelegation $true ` +
+                `(or Set-ADAccountControl <service account> -TrustedForDelegation $true; MIT: kadmin modprinc +ok_as_delegate ` +
+                `${principalText(sp.name, sp.realm)}), or override with --kerberos-delegate-always`,
+            );
+            return;
+          }
           warn(
-            `the KDC does not mark ${principalString(sp)} as trusted for delegation (ok-as-delegate); delegating anyway because --kerberos-delegate was given`,
+            `the KDC does not mark ${principalString(sp)} as trusted for delegation (ok-as-delegate); ` +
+              'delegating anyway because --kerberos-delegate-always was given',
           );
         }
         const krbtgt = { name: { nameType: NameType.SRV_INST, nameString: ['krbtgt', tgt.client.realm] }, realm: tgt.client.realm };

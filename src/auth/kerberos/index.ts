@@ -30,7 +30,7 @@ export function kerberosInitiatorOptions(
     httpScheme,
     ...(opts.spn ? { spn: opts.spn } : {}),
     ...(opts.kdcSend ? { send: opts.kdcSend } : {}),
-    ...(opts.kerberosDelegate ? { delegate: true } : {}),
+    ...(opts.kerberosDelegate ? { delegate: opts.kerberosDelegate === 'always' ? ('always' as const) : true } : {}),
     ...(typeof opts.onWarning === 'function' ? { onWarning: opts.onWarning as (m: string) => void } : {}),
   };
 }
