@@ -962,6 +962,9 @@ export class HttpTransport implements EnvelopeExchange {
           );
         }
         if (!mine?.token) {
+          // a mechanism that knows better why a bare 401 came back (Kerberos: the server may have no key for the SPN)
+          const hint = (ctx as { rejectionHint?: () => string | undefined }).rejectionHint?.();
+          if (hint) throw new AccessDeniedError(`Access is denied: ${hint}`);
           if (leg > 0 && c.bindings) {
             // over HTTPS the last leg carries the channel binding (the hash of the certificate this client saw); the
             // server answers a mismatch exactly as a wrong password (Windows and this project's endpoint alike)

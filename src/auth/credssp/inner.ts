@@ -59,6 +59,8 @@ export function createInnerInitiator(
       () => {
         throw refused('the password by CredSSP (with NTLM inside: Kerberos was not possible)');
       },
+      undefined,
+      false,
     );
   }
   if (kind === 'ntlm') return new NtlmInitiator({ credentials: creds, spn });

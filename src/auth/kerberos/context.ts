@@ -277,6 +277,16 @@ export class KerberosInitiator implements AuthContext {
     }
   }
 
+  /** Why the server may have answered our AP-REQ with a bare 401 (read by the HTTP transport for its error). */
+  rejectionHint(): string | undefined {
+    if (this.state !== 'sent' || !this.tickets.service) return undefined;
+    const spn = principalString(this.tickets.service.server);
+    return (
+      `the server rejected the Kerberos ticket of ${principalString(this.tickets.service.client)} for ${spn}: ` +
+      `it may not accept Kerberos, have no key for ${spn} (its keytab is missing or outdated), or not admit this principal`
+    );
+  }
+
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     switch (this.state) {
       case 'initial': {

@@ -60,15 +60,21 @@ export class SpnegoKerberosInitiator implements AuthContext {
   readonly encryptionProtocol = SPNEGO_ENCRYPTION_PROTOCOL;
   private readonly krb: KerberosInitiator;
   private inner?: AuthContext;
-  private mechTypesRaw = encodeMechTypes([MechOid.KRB5]);
+  private readonly mechTypesRaw: Uint8Array;
   private state: 'initial' | 'sent' | 'done' = 'initial';
 
+  /**
+   * `fallback`: the NTLM context used when Kerberos cannot start. `offerNtlm` (default: with a fallback) also lists
+   * NTLM second in the NegTokenInit, so an acceptor without Kerberos can select it mid-handshake (RFC 4178 5 d).
+   */
   constructor(
     private readonly kopts: KerberosInitiatorOptions,
     private readonly fallback?: () => AuthContext,
     krb?: KerberosInitiator,
+    private readonly offerNtlm = !!fallback,
   ) {
     this.krb = krb ?? new KerberosInitiator({ ...kopts, httpScheme: 'Negotiate' });
+    this.mechTypesRaw = encodeMechTypes(offerNtlm ? [MechOid.KRB5, MechOid.NTLM] : [MechOid.KRB5]);
   }
   get complete(): boolean {
     return this.inner ? this.inner.complete : this.state === 'done';
@@ -77,7 +83,14 @@ export class SpnegoKerberosInitiator implements AuthContext {
     return this.krb.displayName;
   }
   newContext(): SpnegoKerberosInitiator {
-    return new SpnegoKerberosInitiator(this.kopts, this.fallback, this.krb.newContext());
+    return new SpnegoKerberosInitiator(this.kopts, this.fallback, this.krb.newContext(), this.offerNtlm);
+  }
+
+  /** Why the server may have answered our NegTokenInit with a bare 401 (read by the HTTP transport). */
+  rejectionHint(): string | undefined {
+    if (this.inner || this.state !== 'sent') return undefined;
+    const h = this.krb.rejectionHint();
+    return h && `${h} (Negotiate${this.offerNtlm ? '' : ' with Kerberos only: NTLM was not offered'})`;
   }
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
@@ -109,6 +122,17 @@ export class SpnegoKerberosInitiator implements AuthContext {
           throw new AuthError(
             'the server rejected Kerberos inside Negotiate: it has no key for the SPN, or does not accept Kerberos; try --auth ntlm, or check --spn',
           );
+        if (t.supportedMech === MechOid.NTLM && this.offerNtlm && this.fallback) {
+          // the acceptor has no Kerberos (no keytab, no key for the SPN) and selected our second mechanism
+          const inner = this.fallback() as AuthContext & { selectedAfter?: (mechTypesRaw: Uint8Array) => Uint8Array };
+          if (!inner.selectedAfter) throw new AuthError('the server selected NTLM inside Negotiate, which this context cannot continue');
+          (this.kopts.onWarning ?? (() => undefined))(
+            'the server does not accept Kerberos (it selected NTLM inside Negotiate); continuing with NTLM. ' +
+              'Check that it has a keytab for the SPN, or pass --no-ntlm-fallback to refuse NTLM',
+          );
+          this.inner = inner;
+          return inner.selectedAfter(this.mechTypesRaw);
+        }
         if (t.supportedMech && t.supportedMech !== MechOid.KRB5 && t.supportedMech !== MechOid.MS_KRB5) {
           throw new AuthError(`the server chose SPNEGO mechanism ${t.supportedMech} instead of Kerberos; try --auth ntlm`);
         }

@@ -39,6 +39,8 @@ export class SpnegoInitiator implements AuthContext {
   private micPending = false;
   /** The acceptor answered with a raw NTLM token: no SPNEGO framing from then on. */
   private raw = false;
+  /** NTLM was selected after another mechanism we preferred (RFC 4178 section 5 d): both mechListMICs are required. */
+  private micRequired = false;
 
   constructor(private readonly opts: NtlmInitiatorOptions) {
     this.ntlm = new NtlmInitiator({ ...opts, httpScheme: 'Negotiate' });
@@ -53,6 +55,19 @@ export class SpnegoInitiator implements AuthContext {
 
   async step(inToken?: Uint8Array, opts?: StepOptions): Promise<Uint8Array | undefined> {
     return this.stepSync(inToken, opts);
+  }
+
+  /**
+   * Take over a SPNEGO exchange whose NegTokenInit (`mechTypesRaw`) preferred another mechanism (Kerberos) when the
+   * acceptor selects NTLM instead: our NEGOTIATE goes in a NegTokenResp, and the MICs cover that mechTypes list.
+   */
+  selectedAfter(mechTypesRaw: Uint8Array): Uint8Array {
+    if (this.state !== 'initial') throw new LocalProtocolError('SPNEGO: NTLM can only be selected before it started');
+    this.mechTypesRaw = mechTypesRaw;
+    this.micRequired = true;
+    const neg = this.ntlm.stepSync()!;
+    this.state = 'init-sent';
+    return encodeNegTokenResp({ responseToken: neg });
   }
 
   stepSync(inToken?: Uint8Array, opts?: StepOptions): Uint8Array | undefined {
@@ -81,7 +96,7 @@ export class SpnegoInitiator implements AuthContext {
         if (!t.responseToken) throw new AuthError("the server's SPNEGO NegTokenResp carries no NTLM CHALLENGE");
         const auth = this.ntlm.stepSync(t.responseToken, opts)!;
         const resp: NegTokenResp = { responseToken: auth };
-        if (this.ntlm.micSent || t.negState === NegState.REQUEST_MIC) {
+        if (this.ntlm.micSent || this.micRequired || t.negState === NegState.REQUEST_MIC) {
           resp.mechListMIC = this.ntlm.session.sign(this.mechTypesRaw);
           this.ntlm.session.resetHandles('out');
           this.micPending = true;

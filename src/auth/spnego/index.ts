@@ -21,9 +21,14 @@ export const negotiateMechanism: AuthMechanism = {
     const refused = typeof opts.ntlmRefused === 'function' ? (opts.ntlmRefused as (what: string) => Error) : undefined;
     if (refused) {
       if (!kerberosAvailable(creds)) throw refused('NTLM credentials (Negotiate has no Kerberos credential here)');
-      return new SpnegoKerberosInitiator(kerberosInitiatorOptions(creds, opts, 'Negotiate'), () => {
-        throw refused('NTLM credentials (Negotiate could not use Kerberos)');
-      });
+      return new SpnegoKerberosInitiator(
+        kerberosInitiatorOptions(creds, opts, 'Negotiate'),
+        () => {
+          throw refused('NTLM credentials (Negotiate could not use Kerberos)');
+        },
+        undefined,
+        false,
+      );
     }
     if (!noFallback && !kerberosAvailable(creds)) return ntlm();
     return new SpnegoKerberosInitiator(
