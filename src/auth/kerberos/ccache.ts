@@ -3,7 +3,20 @@
  * KRB5CCNAME / KRB5_CLIENT_KTNAME resolution at the edge (FILE:, DIR:, plain paths).
  * Layout: MIT krb5 doc "ccache file format" and "keytab file format" (all integers big-endian).
  */
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KerberosError } from '../../errors.js';
 import type { Key } from './crypto.js';
@@ -190,21 +203,58 @@ export function decodeCCache(b: Uint8Array): CCache {
   return { defaultPrincipal, credentials };
 }
 
+function writeCredential(w: Writer, cr: Credential, version = 4): void {
+  writePrincipal(w, cr.client);
+  writePrincipal(w, cr.server);
+  w.u16(cr.key.etype);
+  if (version === 3) w.u16(cr.key.etype);
+  w.data32(cr.key.value);
+  w.u32(secs(cr.authtime))
+    .u32(secs(cr.starttime))
+    .u32(secs(cr.endtime))
+    .u32(cr.renewTill ? secs(cr.renewTill) : 0);
+  w.u8(0).u32(cr.flags).u32(0).u32(0).data32(cr.ticket).data32(new Uint8Array(0));
+}
+
 export function encodeCCache(c: CCache): Uint8Array {
   const w = new Writer();
   w.u8(5).u8(4).u16(0); // version 4, no header tags
   writePrincipal(w, c.defaultPrincipal);
-  for (const cr of c.credentials) {
-    writePrincipal(w, cr.client);
-    writePrincipal(w, cr.server);
-    w.u16(cr.key.etype).data32(cr.key.value);
-    w.u32(secs(cr.authtime))
-      .u32(secs(cr.starttime))
-      .u32(secs(cr.endtime))
-      .u32(cr.renewTill ? secs(cr.renewTill) : 0);
-    w.u8(0).u32(cr.flags).u32(0).u32(0).data32(cr.ticket).data32(new Uint8Array(0));
-  }
+  for (const cr of c.credentials) writeCredential(w, cr);
   return w.done();
+}
+
+/**
+ * Store one more credential (a service ticket) in an existing ccache the way MIT's FILE type does: appended at the
+ * end, the rest of the file (configuration entries, other tickets) untouched. Only into a regular file of format
+ * 3 or 4 that this process's user owns, whose default principal is the credential's client; never creates one.
+ * Returns why it did not store, or undefined when it did.
+ */
+export function storeCredential(name: string, cred: Credential): string | undefined {
+  const path = ccachePath(name);
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | (constants.O_NOFOLLOW ?? 0));
+  } catch (e) {
+    return `cannot open ${path}: ${(e as Error).message}`;
+  }
+  try {
+    const st = fstatSync(fd);
+    const uid = typeof process.getuid === 'function' ? process.getuid() : undefined;
+    if (!st.isFile()) return `${path} is not a regular file`;
+    if (uid !== undefined && st.uid !== uid) return `${path} belongs to uid ${st.uid}, not to this user`;
+    const all = new Uint8Array(readFileSync(path));
+    if (all[0] !== 5 || (all[1] !== 3 && all[1] !== 4)) return `${path} is not an MIT ccache of format 3 or 4`;
+    if (!samePrincipal(decodeCCache(all).defaultPrincipal, cred.client)) return `${path} holds the tickets of another principal`;
+    const w = new Writer();
+    writeCredential(w, cred, all[1]);
+    writeSync(fd, w.done()); // one write with O_APPEND, as MIT appends
+    return undefined;
+  } catch (e) {
+    return `cannot write ${path}: ${(e as Error).message}`;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The ccache to use: KRB5CCNAME, else [libdefaults] default_ccache_name, else FILE:/tmp/krb5cc_<uid>. */

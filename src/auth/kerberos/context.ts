@@ -24,6 +24,7 @@ import {
   readCCache,
   readKeytab,
   samePrincipal,
+  storeCredential,
   type Credential,
   type KeytabEntry,
   type Principal,
@@ -102,10 +103,11 @@ export function ccacheTgt(
   env: NodeJS.ProcessEnv,
   cfg: Krb5Config,
   username?: string,
-): { tgt: Credential; cache: Credential[] } | undefined {
+): { tgt: Credential; cache: Credential[]; name: string } | undefined {
   let cc;
+  const name = defaultCCacheName(env, cfg);
   try {
-    cc = readCCache(defaultCCacheName(env, cfg));
+    cc = readCCache(name);
   } catch (e) {
     debug('kerberos: ccache unreadable: %s', (e as Error).message);
     return undefined;
@@ -115,7 +117,7 @@ export function ccacheTgt(
   if (!samePrincipal(want, cc.defaultPrincipal)) return undefined;
   const now = Date.now();
   const tgt = cc.credentials.find((c) => validTgt(c, now) && c.server.realm === want.realm) ?? cc.credentials.find((c) => validTgt(c, now));
-  return tgt ? { tgt, cache: cc.credentials } : undefined;
+  return tgt ? { tgt, cache: cc.credentials, name } : undefined;
 }
 
 function clientKeytab(env: NodeJS.ProcessEnv, cfg: Krb5Config): KeytabEntry[] | undefined {
@@ -205,6 +207,8 @@ export class KerberosInitiator implements AuthContext {
     };
     const creds = this.opts.credentials;
     let cache: Credential[] = [];
+    /** the user's ccache the TGT came from: new service tickets go back into it, as MIT's libraries do */
+    let ccName: string | undefined;
     if (!t.tgt || !validTgt(t.tgt, now)) {
       if (creds?.username && creds.password !== undefined) {
         t.tgt = await getInitialCredential(ctx, userPrincipal(creds.username, cfg), { password: creds.password });
@@ -213,6 +217,7 @@ export class KerberosInitiator implements AuthContext {
         if (fromCc) {
           t.tgt = fromCc.tgt;
           cache = fromCc.cache;
+          ccName = fromCc.name;
         } else {
           const kt = clientKeytab(this.env, cfg);
           const who = creds?.username ? userPrincipal(creds.username, cfg) : kt?.[0]?.principal;
@@ -230,6 +235,10 @@ export class KerberosInitiator implements AuthContext {
     const cached = cache.find((c) => samePrincipal(c.server, sp) && c.endtime.getTime() > now + 60_000);
     try {
       t.service = cached ?? (await getServiceCredential(ctx, tgt, sp));
+      if (!cached && ccName) {
+        const why = storeCredential(ccName, t.service);
+        if (why) debug('kerberos: service ticket not stored in the ccache: %s', why);
+      }
     } catch (e) {
       if (e instanceof KerberosError && e.krbErrorCode === 7 && isIpAddress(this.opts.targetHost) && !this.opts.spn) {
         throw new KerberosError(
