@@ -3,10 +3,14 @@
 # usage: KDC_PORT=NNNN scripts/kdc-start.sh WORKDIR   -> WORKDIR/{krb5.conf,kdc.conf,http.keytab,alice.keytab,env.sh,kdc.pid}
 # Principals: alice, bob (password Passw0rd!, pre-auth required), HTTP/localhost, HTTP/127.0.0.1, host/localhost
 # (random keys, ok-as-delegate). Stop: kill "$(cat WORKDIR/kdc.pid)".
+# Cross-realm: REALM=OTHER.TEST (default EXAMPLE.TEST; the domain is its lower case), TRUST_REALMS="EXAMPLE.TEST"
+# adds krbtgt/OTHER.TEST@EXAMPLE.TEST and krbtgt/EXAMPLE.TEST@OTHER.TEST (password $TRUST_PASSWORD, the same in both
+# KDCs), DOMAIN_REALM_EXTRA=".other.test = OTHER.TEST" maps hosts to another realm (the KDC then answers referrals).
 set -euo pipefail
 W=${1:?usage: kdc-start.sh WORKDIR}
 PORT=${KDC_PORT:-8888}
-REALM=EXAMPLE.TEST
+REALM=${REALM:-EXAMPLE.TEST}
+DOMAIN=$(echo "$REALM" | tr 'A-Z' 'a-z')
 [ -s "$W/kdc.pid" ] && kill "$(cat "$W/kdc.pid")" 2>/dev/null || true
 rm -rf "$W"; mkdir -p "$W"
 cat > "$W/krb5.conf" <<EOC
@@ -26,7 +30,8 @@ cat > "$W/krb5.conf" <<EOC
   }
 [domain_realm]
   localhost = $REALM
-  .example.test = $REALM
+  .$DOMAIN = $REALM
+  ${DOMAIN_REALM_EXTRA:-}
 EOC
 cat > "$W/kdc.conf" <<EOC
 [kdcdefaults]
@@ -56,6 +61,10 @@ kadmin.local -q "addprinc -randkey +ok_as_delegate host/localhost" >/dev/null 2>
 kadmin.local -q "ktadd -k $W/http.keytab HTTP/localhost HTTP/127.0.0.1" >/dev/null 2>&1
 kadmin.local -q "ktadd -k $W/host.keytab host/localhost" >/dev/null 2>&1
 kadmin.local -q "ktadd -norandkey -k $W/alice.keytab alice" >/dev/null 2>&1
+for T in ${TRUST_REALMS:-}; do
+  kadmin.local -q "addprinc -pw ${TRUST_PASSWORD:-Cr0ssRealm!} krbtgt/$T@$REALM" >/dev/null 2>&1
+  kadmin.local -q "addprinc -pw ${TRUST_PASSWORD:-Cr0ssRealm!} krbtgt/$REALM@$T" >/dev/null 2>&1
+done
 krb5kdc -P "$W/kdc.pid"
 for _ in $(seq 1 50); do [ -s "$W/kdc.pid" ] && break; sleep 0.1; done
 cat > "$W/env.sh" <<EOC

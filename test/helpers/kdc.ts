@@ -35,7 +35,19 @@ export async function freePort(): Promise<number> {
   });
 }
 
-export async function startKdc(o: { udpLimit?: number; enctypes?: string; libdefaults?: string } = {}): Promise<Kdc> {
+export async function startKdc(
+  o: {
+    udpLimit?: number;
+    enctypes?: string;
+    libdefaults?: string;
+    /** another realm name than EXAMPLE.TEST */
+    realm?: string;
+    /** realms this one trusts both ways (krbtgt/OTHER@THIS and krbtgt/THIS@OTHER, the same password in both KDCs) */
+    trust?: string[];
+    /** extra [domain_realm] lines of the KDC's krb5.conf (it answers referrals for those hosts) */
+    domainRealm?: string;
+  } = {},
+): Promise<Kdc> {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-kdc-'));
   const port = await freePort();
   const w = join(dir, 'krb');
@@ -46,6 +58,9 @@ export async function startKdc(o: { udpLimit?: number; enctypes?: string; libdef
       ...(o.udpLimit !== undefined ? { UDP_LIMIT: String(o.udpLimit) } : {}),
       ...(o.enctypes ? { ENCTYPES: o.enctypes } : {}),
       ...(o.libdefaults ? { KRB5_LIBDEFAULTS_EXTRA: o.libdefaults } : {}),
+      ...(o.realm ? { REALM: o.realm } : {}),
+      ...(o.trust ? { TRUST_REALMS: o.trust.join(' ') } : {}),
+      ...(o.domainRealm ? { DOMAIN_REALM_EXTRA: o.domainRealm } : {}),
     },
     stdio: 'pipe',
   });

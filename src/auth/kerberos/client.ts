@@ -233,7 +233,8 @@ export async function getServiceCredential(
     );
   }
   for (let hop = 0; hop < 5; hop++) {
-    const target = { ...service, realm: service.realm || kdcRealm };
+    // after a referral the request names the realm the referral TGT is for (RFC 6806 8; what MIT and Windows send)
+    const target = { ...service, realm: hop === 0 ? service.realm || kdcRealm : kdcRealm };
     const cred = await tgsOnce(ctx, current, target, kdcRealm, opts);
     const sn = cred.server.name.nameString;
     const isReferral = sn[0] === 'krbtgt' && sn.length === 2 && !(service.name.nameString[0] === 'krbtgt') && sn[1] !== kdcRealm;

@@ -195,6 +195,19 @@ export class KerberosInitiator implements AuthContext {
     return { name: { nameType: NameType.SRV_HST, nameString: p.name.nameString }, realm: mapped ?? clientRealm ?? realmForHost(cfg, host) };
   }
 
+  /** A ticket in the ccache for the SPN: when its realm was only a guess (referrals decide), one of any realm will do. */
+  private cachedService(cache: Credential[], cfg: Krb5Config, sp: Principal, now: number): Credential | undefined {
+    const host = (sp.name.nameString[1] ?? '').toLowerCase();
+    const guessed =
+      !parsePrincipal(this.opts.spn ?? '').realm &&
+      !cfg.domainRealm[host] &&
+      !Object.keys(cfg.domainRealm).some((k) => k.startsWith('.') && host.endsWith(k));
+    const names = (a: Principal) => a.name.nameString.join('/') === sp.name.nameString.join('/');
+    return cache.find(
+      (c) => (samePrincipal(c.server, sp) || (guessed && names(c.server))) && c.endtime.getTime() > now + 60_000 && c.ticket.length > 0,
+    );
+  }
+
   private async resolve(signal?: AbortSignal): Promise<void> {
     const t = this.tickets;
     const now = Date.now();
@@ -232,7 +245,7 @@ export class KerberosInitiator implements AuthContext {
     }
     const tgt = t.tgt!;
     const sp = this.servicePrincipal(cfg, tgt.client.realm);
-    const cached = cache.find((c) => samePrincipal(c.server, sp) && c.endtime.getTime() > now + 60_000);
+    const cached = this.cachedService(cache, cfg, sp, now);
     try {
       t.service = cached ?? (await getServiceCredential(ctx, tgt, sp));
       if (!cached && ccName) {
