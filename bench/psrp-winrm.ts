@@ -10,8 +10,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { connect, Session, mechanismNames } from '../src/index.js';
-import { WSManRunspacePool } from '../src/remoting/wsman-pool.js';
+import { connect, Session, WSManTransport, mechanismNames } from '../src/index.js';
 import { arg, invokeLatencies, outDir, PASSWORD, quantile, startServe, throughputRuns, USER } from './lib.js';
 
 const N = Number(arg('--n', '40'));
@@ -71,13 +70,13 @@ async function winrm(): Promise<Side> {
       },
     });
     const openMs = performance.now() - t0;
-    // requests per invoke are counted on a pool driven directly (the Session's client is internal)
-    const rp = await WSManRunspacePool.open(client.wsman);
-    for (let i = 0; i < 3; i++) await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] });
+    // requests per invoke are counted on a second Session over this client's connections (a WSManTransport)
+    const counted = await Session.open({ transport: new WSManTransport(client.wsman) });
+    for (let i = 0; i < 3; i++) await counted.invoke('1+1');
     const r0 = client.stats.requests;
-    for (let i = 0; i < 10; i++) await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] });
+    for (let i = 0; i < 10; i++) await counted.invoke('1+1');
     const perInvoke = (client.stats.requests - r0) / 10;
-    await rp.close();
+    await counted.close();
     client.close();
     try {
       const side = await measure(`WinRM/HTTP ${auth}${auth === 'basic' ? '' : ' (encrypted)'}`, s, openMs);

@@ -96,13 +96,7 @@ export {
   type HostKeyVerdict,
 } from './remoting/ssh-known-hosts.js';
 // --- PSRP over WinRM: Session transport 'wsman'; the endpoint's PowerShell resource ---
-export {
-  WSManRunspacePool,
-  resourceUriFor,
-  readServerMaxEnvelopeSize,
-  type WSManPoolOptions,
-  type DisconnectedShell,
-} from './remoting/wsman-pool.js';
+export { resourceUriFor, readServerMaxEnvelopeSize, type DisconnectedShell } from './remoting/wsman-pool.js';
 export { WSManTransport, type WSManTransportOptions } from './remoting/wsman-transport.js';
 export { createWSManTransport, connectionOptionsFrom, type WSManSessionOptions } from './client/wsman-session.js';
 export { PsrpEndpoint, type PsrpEndpointOptions } from './server/psrp-shell.js';

@@ -1,7 +1,7 @@
 /**
  * How a Session talks to a server: a PoolTransport carries one ClientRunspacePool's bytes. Implementations:
  * OutOfProc over a byte stream (`pwsh -s` child process here; the SSH `powershell` subsystem reuses it),
- * WS-Man (WinRM) in remoting/wsman-pool.ts. The Session drives the sans-IO pool and calls these at the edges.
+ * WS-Man (WinRM) in remoting/wsman-transport.ts. The Session drives the sans-IO pool and calls these at the edges.
  */
 import type { ClientRunspacePool } from '../psrp/pool.js';
 

@@ -1,14 +1,14 @@
 /**
- * PSRP over WS-Man (MS-PSRP 3.1.5.1, 3.1.5.3): drives the sans-IO ClientRunspacePool through a
- * WSManClient (src/wsman/client.ts, any auth the HTTP transport offers — Basic, Negotiate with encryption, CredSSP —
- * over HTTP or HTTPS).
+ * The transport-level runspace pool of PSRP over WS-Man (MS-PSRP 3.1.5.1, 3.1.5.3): the WS-Man verbs that carry a
+ * sans-IO ClientRunspacePool through a WSManClient (src/wsman/client.ts, any auth the HTTP transport offers — Basic,
+ * Negotiate with encryption, CredSSP — over HTTP or HTTPS). It is internal: WSManTransport (wsman-transport.ts) drives
+ * it for a Session, which is the API for running pipelines (`Session.open({ transport: 'wsman', ... })`).
  *
- *   const rp = await WSManRunspacePool.open(wsman, { configurationName: 'Microsoft.PowerShell' });
- *   const r = await rp.invoke({ statements: [[{ cmd: "1+1", isScript: true }]] });      // r.output = [2]
- *   for await (const ev of rp.stream(spec, { signal })) ...                              // events as they come
+ *   const rp = await WSManRunspacePool.create(wsman, pool, { configurationName: 'Microsoft.PowerShell' });  // Create
+ *   await rp.receive();  await rp.command(pipelineId);  await rp.flush();   // Receive, Command, Send
  *   await rp.disconnect({ idleTimeout: 600 });   // the shell and its running pipelines stay on the host
- *   const again = await WSManRunspacePool.connect(wsman2, { shellId });                  // another process
- *   const pipes = await again.attach(pid) ...   await WSManRunspacePool.list(wsman)      // Enumerate
+ *   const again = await WSManRunspacePool.connect(wsman2, { shellId });     // Connect, from another process
+ *   await again.attach(commandId);   await WSManRunspacePool.list(wsman);   // Connect with CommandId, Enumerate
  *   await rp.close();                            // Delete
  *
  * Create carries SESSION_CAPABILITY + INIT_RUNSPACEPOOL in creationXml with the `protocolversion` option; Receive
@@ -17,14 +17,13 @@
  * is Signal terminate, closing the pool is Delete. MaxEnvelopeSize starts at 150 KiB (safe everywhere) and is raised
  * to 500 KiB once the server speaks protocol >= 2.2 (pypsrp's rule), or to what `cfg:MaxEnvelopeSizekb` says when
  * `readServerMaxEnvelopeSize` is used; fragments are sized to fit the envelope.
- * Round trips of a warm `invoke`: Command + Receive (output, final state and CommandState Done travel together).
+ * Received bytes go into the pool; `onReceived` announces them (the Session drains `pool.nextEvent()`).
  */
 import {
   AbortError,
   InvalidArgumentError,
   LocalProtocolError,
   OutcomeUnknownError,
-  RemoteCommandError,
   RemoteProtocolError,
   WSManFaultError,
 } from '../errors.js';
@@ -37,9 +36,7 @@ import { ClientRunspacePool, type ClientPipeline, type ClientRunspacePoolOptions
 import { RunspacePoolState, PSInvocationState } from '../psrp/state.js';
 import { encodeFragment } from '../psrp/fragment.js';
 import { encodeMessage, Destination, MessageType } from '../psrp/message.js';
-import type { HostCall, PSRPEvent } from '../psrp/events.js';
 import type { PipelineSpec } from '../psrp/messages.js';
-import type { ClixmlValue, PSValue } from '../clixml/index.js';
 import {
   PSRP_STOP_SIGNAL,
   SIGNAL_TERMINATE,
@@ -82,18 +79,12 @@ export function payloadSizeFor(maxEnvelopeSize: number): number {
   return Math.floor((maxEnvelopeSize - ENVELOPE_OVERHEAD - 256) / 4) * 3;
 }
 
-export type HostCallHandler = (
-  call: HostCall,
-) => Promise<{ value?: PSValue } | { error: PSValue } | undefined> | { value?: PSValue } | { error: PSValue } | undefined;
-
 export interface WSManPoolOptions {
   /** `Microsoft.PowerShell` (default), a JEA / custom name, or a full resource URI */
   configurationName?: string;
   pool?: ClientRunspacePoolOptions;
   /** seconds the host keeps the shell when no client is connected (Create IdleTimeOut) */
   idleTimeout?: number;
-  /** answer host calls (Read-Host, PromptForChoice, ...); default: void calls are ignored, others get an error */
-  onHostCall?: HostCallHandler;
   /**
    * MaxEnvelopeSize once the pool is open: 'auto' (default) reads the host's cfg:MaxEnvelopeSizekb (a config Get,
    * refused to non-admins on Windows) and falls back to 'protocol'; 'protocol' = 500 KiB when the server speaks
@@ -103,43 +94,12 @@ export interface WSManPoolOptions {
   signal?: AbortSignal;
 }
 
-export interface InvokeOptions {
-  /** the pipeline id (= WS-Man CommandId); default a new GUID */
-  pipelineId?: string;
-  /** values piped into the pipeline (PIPELINE_INPUT, then END_OF_PIPELINE_INPUT) */
-  input?: Iterable<PSValue>;
-  signal?: AbortSignal;
-  onHostCall?: HostCallHandler;
-}
-
-export interface InvokeResult {
-  output: ClixmlValue[];
-  streams: {
-    error: ClixmlValue[];
-    warning: ClixmlValue[];
-    verbose: ClixmlValue[];
-    debug: ClixmlValue[];
-    information: ClixmlValue[];
-    progress: ClixmlValue[];
-  };
-  hadErrors: boolean;
-  state: PSInvocationState;
-  /** the reason of a Failed pipeline (ErrorRecord) */
-  reason?: ClixmlValue;
-  pipelineId: string;
-}
-
 export interface DisconnectedShell extends ShellListing {
   commands: CommandListing[];
 }
 
-const terminal = (s: PSInvocationState) =>
-  s === PSInvocationState.Completed || s === PSInvocationState.Failed || s === PSInvocationState.Stopped;
-
 export class WSManRunspacePool {
   private mes: number;
-  private readonly queues = new Map<string, PSRPEvent[]>();
-  private readonly poolEvents: PSRPEvent[] = [];
   private readonly commandDone = new Set<string>();
   /** pipeline id (the PID in PSRP messages) -> WS-Man CommandId, when the host chose another id */
   private readonly cmdIds = new Map<string, string>();
@@ -150,7 +110,6 @@ export class WSManRunspacePool {
   private sendChain: Promise<void> = Promise.resolve();
   private closed = false;
   disconnected = false;
-  onHostCall: HostCallHandler | undefined;
 
   private constructor(
     readonly wsman: WSManClient,
@@ -199,22 +158,6 @@ export class WSManRunspacePool {
 
   // ---------------------------------------------------------------- open / connect / list
 
-  /** Create the runspace pool (WS-Man Create with creationXml) and receive until it is Opened. */
-  static async open(wsman: WSManClient, o: WSManPoolOptions = {}): Promise<WSManRunspacePool> {
-    const pool = new ClientRunspacePool(o.pool);
-    pool.open();
-    const rp = await WSManRunspacePool.create(wsman, pool, o);
-    try {
-      await rp.flush(o.signal); // an INIT_RUNSPACEPOOL larger than one envelope continues on stdin
-      await rp.receivePoolUntil(() => pool.state === RunspacePoolState.Opened, o.signal);
-      await rp.negotiateEnvelopeSize(o.envelopeSize, o.signal);
-    } catch (e) {
-      await rp.close().catch(() => undefined);
-      throw e;
-    }
-    return rp;
-  }
-
   /** WS-Man Create for a pool whose creation messages are queued (`pool.open()` was called). No Receive yet. */
   static async create(wsman: WSManClient, pool: ClientRunspacePool, o: WSManPoolOptions = {}): Promise<WSManRunspacePool> {
     const uri = resourceUriFor(o.configurationName);
@@ -244,9 +187,7 @@ export class WSManRunspacePool {
       throw e;
     }
     const { shellId } = parseCreateResponse(env);
-    const rp = new WSManRunspacePool(wsman, pool, shellId, uri);
-    rp.onHostCall = o.onHostCall;
-    return rp;
+    return new WSManRunspacePool(wsman, pool, shellId, uri);
   }
 
   /**
@@ -262,7 +203,6 @@ export class WSManRunspacePool {
     const pool = o.existingPool ?? new ClientRunspacePool({ ...o.pool, runspacePoolId: o.shellId });
     pool.connect();
     const rp = new WSManRunspacePool(wsman, pool, o.shellId.toUpperCase(), uri);
-    rp.onHostCall = o.onHostCall;
     const cx = pool.dataToSend(rp.payloadSize, { stream: 'default' });
     if (!cx) throw new LocalProtocolError('the runspace pool produced no connectXml');
     const env = await wsman.invoke(Action.Connect, uri, connectPoolBody(cx.data), {
@@ -327,31 +267,11 @@ export class WSManRunspacePool {
 
   // ---------------------------------------------------------------- events
 
-  /** When set (a Session drives the pool), received bytes are announced here and events are left in the pool. */
+  /** Called when received bytes were fed to the pool (its events wait in `pool.nextEvent()`). */
   onReceived: (() => void) | undefined;
 
-  /** Move the pool's events into per-pipeline queues (several pipelines may run at once). */
   private dispatch(): void {
-    if (this.onReceived) {
-      this.onReceived();
-      return;
-    }
-    for (let e = this.pool.nextEvent(); e; e = this.pool.nextEvent()) {
-      const pid = 'pipelineId' in e && e.pipelineId ? e.pipelineId.toUpperCase() : undefined;
-      if (pid) {
-        let q = this.queues.get(pid);
-        if (!q) {
-          q = [];
-          this.queues.set(pid, q);
-        }
-        q.push(e);
-      } else this.poolEvents.push(e);
-    }
-  }
-
-  /** Pool-level events received so far (state, application private data, pool host calls), drained. */
-  takePoolEvents(): PSRPEvent[] {
-    return this.poolEvents.splice(0);
+    this.onReceived?.();
   }
 
   /** One Receive round for the pool (no CommandId) or a pipeline. A w:TimedOut long poll returns quietly. */
@@ -376,46 +296,6 @@ export class WSManRunspacePool {
     if (done && pipelineId) this.commandDone.add(pipelineId.toUpperCase());
     this.dispatch();
     return { timedOut: false, done };
-  }
-
-  private async receivePoolUntil(pred: () => boolean, signal?: AbortSignal): Promise<void> {
-    while (!pred()) {
-      if (signal?.aborted) throw new AbortError();
-      if (this.pool.state === RunspacePoolState.Broken || this.pool.state === RunspacePoolState.Closed) {
-        const e = this.poolEvents.find((x) => x.type === 'RunspacePoolState' && x.error !== undefined) as
-          { error?: ClixmlValue } | undefined;
-        throw new RemoteCommandError(
-          `the runspace pool could not be opened: it is ${RunspacePoolState[this.pool.state]}${e?.error ? ` (${describeError(e.error)})` : ''}`,
-          e?.error,
-        );
-      }
-      await this.receive(undefined, signal);
-      await this.answerPoolHostCalls(signal);
-    }
-  }
-
-  private async answerPoolHostCalls(signal?: AbortSignal): Promise<void> {
-    const keep: PSRPEvent[] = [];
-    for (const e of this.poolEvents.splice(0)) {
-      if (e.type === 'HostCall') await this.answer(e.call, this.onHostCall, signal);
-      keep.push(e);
-    }
-    this.poolEvents.push(...keep);
-  }
-
-  private async answer(call: HostCall, handler: HostCallHandler | undefined, signal?: AbortSignal): Promise<void> {
-    if (call.ci === -100n) {
-      if (handler) await handler(call);
-      return;
-    }
-    let r: { value?: PSValue } | { error: PSValue } | undefined;
-    try {
-      r = handler ? await handler(call) : undefined;
-    } catch (e) {
-      r = { error: (e as Error).message ?? String(e) };
-    }
-    this.pool.hostResponse(call, r ?? { error: `the client has no host to answer ${call.methodName}` });
-    await this.flush(signal);
   }
 
   // ---------------------------------------------------------------- bytes out
@@ -488,7 +368,6 @@ export class WSManRunspacePool {
     const k = pipelineId.toUpperCase();
     this.commandDone.delete(k);
     this.started.delete(k);
-    this.queues.delete(k);
     this.cmdIds.delete(k);
   }
   get isClosed(): boolean {
@@ -523,84 +402,6 @@ export class WSManRunspacePool {
     await this.call(Action.Signal, signalBody(this.cmd(pipelineId), SIGNAL_TERMINATE), { signal });
   }
 
-  // ---------------------------------------------------------------- pipelines, high level
-
-  /**
-   * Run a pipeline and yield its events as they arrive (Output, Error, ..., HostCall, PipelineState). Host calls are
-   * answered through `onHostCall` before they are yielded. Aborting the signal stops the pipeline.
-   */
-  async *stream(spec: PipelineSpec, o: InvokeOptions = {}): AsyncGenerator<PSRPEvent> {
-    const input = o.input ? [...o.input] : undefined;
-    const p = this.pool.createPipeline({ ...spec, noInput: input === undefined }, { pipelineId: o.pipelineId });
-    yield* this.follow(p, o, async () => {
-      await this.start(p, o.signal);
-      if (input) {
-        if (input.length) p.sendInput(input);
-        p.endInput();
-        await this.flush(o.signal);
-      }
-    });
-  }
-
-  /** Follow the events of a pipeline (started by `begin`, or attached) until it ends. */
-  async *follow(p: ClientPipeline, o: InvokeOptions = {}, begin?: () => Promise<void>): AsyncGenerator<PSRPEvent> {
-    const pid = p.id.toUpperCase();
-    const handler = o.onHostCall ?? this.onHostCall;
-    let stopping = false;
-    const onAbort = () => {
-      if (!stopping && !p.done) {
-        stopping = true;
-        void this.stop(pid).catch(() => undefined);
-      }
-    };
-    o.signal?.addEventListener('abort', onAbort, { once: true });
-    let finished = false;
-    try {
-      if (begin) await begin();
-      if (o.signal?.aborted) onAbort();
-      for (;;) {
-        const q = this.queues.get(pid) ?? [];
-        this.queues.set(pid, q);
-        while (q.length) {
-          const e = q.shift()!;
-          if (e.type === 'HostCall') await this.answer(e.call, handler);
-          yield e;
-          if (e.type === 'PipelineState' && terminal(e.state)) finished = true;
-        }
-        if (finished && this.commandDone.has(pid)) break;
-        if (this.disconnected) break; // Disconnect-PSSession: the pipeline goes on running on the host
-        if (finished && p.done && !this.commandDone.has(pid)) {
-          // the host has not reported the command Done yet: one more Receive usually brings it
-          const r = await this.receive(pid);
-          if (!r.done && !r.timedOut) continue;
-          break;
-        }
-        await this.receive(pid);
-      }
-    } finally {
-      o.signal?.removeEventListener('abort', onAbort);
-      if (!this.commandDone.has(pid) && !this.disconnected && !this.closed) await this.terminate(pid).catch(() => undefined);
-      this.commandDone.delete(pid);
-      this.queues.delete(pid);
-      this.started.delete(pid);
-      p.close();
-    }
-  }
-
-  /** Run a pipeline to the end and collect its output and streams. */
-  async invoke(spec: PipelineSpec, o: InvokeOptions = {}): Promise<InvokeResult> {
-    const r: InvokeResult = {
-      output: [],
-      streams: { error: [], warning: [], verbose: [], debug: [], information: [], progress: [] },
-      hadErrors: false,
-      state: PSInvocationState.Running,
-      pipelineId: '',
-    };
-    for await (const e of this.stream(spec, o)) collect(r, e);
-    if (o.signal?.aborted && r.state !== PSInvocationState.Completed) throw new AbortError('the pipeline was stopped (aborted)');
-    return r;
-  }
-
   // ---------------------------------------------------------------- disconnect / reconnect / close
 
   /** Disconnect-PSSession: the shell and its pipelines keep running on the host for `idleTimeout` seconds. */
@@ -628,54 +429,6 @@ export class WSManRunspacePool {
       this.pool.closed();
     }
   }
-}
-
-/** Fold one event into an InvokeResult. */
-export function collect(r: InvokeResult, e: PSRPEvent): void {
-  switch (e.type) {
-    case 'Output':
-      r.output.push(e.value);
-      r.pipelineId = e.pipelineId;
-      break;
-    case 'Error':
-      r.streams.error.push(e.record);
-      r.hadErrors = true;
-      break;
-    case 'Warning':
-      r.streams.warning.push(e.record);
-      break;
-    case 'Verbose':
-      r.streams.verbose.push(e.record);
-      break;
-    case 'Debug':
-      r.streams.debug.push(e.record);
-      break;
-    case 'Information':
-      r.streams.information.push(e.record);
-      break;
-    case 'Progress':
-      r.streams.progress.push(e.record);
-      break;
-    case 'PipelineState':
-      r.state = e.state;
-      r.pipelineId = e.pipelineId;
-      if (e.state === PSInvocationState.Failed) {
-        r.hadErrors = true;
-        r.reason = e.error;
-      }
-      break;
-    default:
-      break;
-  }
-}
-
-/** Short text of an ErrorRecord-ish value (its ToString). */
-export function describeError(v: ClixmlValue | undefined): string {
-  if (v && typeof v === 'object' && 'toString' in v) {
-    const s = (v as { toStringValue?: string }).toStringValue ?? String(v);
-    return s;
-  }
-  return String(v);
 }
 
 /** A RUNSPACEPOOL_STATE message in one fragment (MS-PSRP 2.2.2.9), for the state machine after a Connect. */

@@ -1,6 +1,6 @@
 /**
  * WS-Man (WinRM) as a PoolTransport (src/remoting/transport.ts) for the Session: the same sans-IO pool as the
- * OutOfProc transport, carried by WSManRunspacePool's verbs (src/remoting/wsman-pool.ts).
+ * OutOfProc transport, carried by the WS-Man verbs of the internal WSManRunspacePool (src/remoting/wsman-pool.ts).
  *
  *   const t = new WSManTransport(client.wsman, { configurationName: 'Microsoft.PowerShell' });
  *   // Session: t.attach(pool, hooks); pool.open(); await t.openPool(); ... pipeline.start(); await t.createPipeline(id)
@@ -46,6 +46,8 @@ export class WSManTransport implements PoolTransport {
   private readonly poolWaits = new Set<() => boolean>();
   private ended: Error | null | undefined;
   private sized = false;
+  /** waiting for the envelope to be sized (see envelopeSized) */
+  private sizeWaiters: Array<() => void> | undefined = [];
   private closing: Promise<void> | undefined;
 
   constructor(
@@ -59,6 +61,20 @@ export class WSManTransport implements PoolTransport {
   }
   get runspacePool(): WSManRunspacePool | undefined {
     return this.rp;
+  }
+
+  /**
+   * The MaxEnvelopeSize in bytes once it was sized for this host (the opening Receive loop does it right after the
+   * pool is Opened, while the Session already runs pipelines), or at once when that is done or cannot happen any more.
+   */
+  async envelopeSized(): Promise<number> {
+    if (this.sizeWaiters && this.ended === undefined) await new Promise<void>((r) => this.sizeWaiters!.push(r));
+    return this.rp?.maxEnvelopeSize ?? this.wsman.maxEnvelopeSize;
+  }
+  private sizingDone(): void {
+    const w = this.sizeWaiters ?? [];
+    this.sizeWaiters = undefined;
+    for (const r of w) r();
   }
 
   attach(pool: ClientRunspacePool, hooks: PoolTransportHooks): void {
@@ -100,7 +116,11 @@ export class WSManTransport implements PoolTransport {
       }),
     );
     this.sized = true;
-    await this.rp!.negotiateEnvelopeSize(this.opts.envelopeSize, o.signal);
+    try {
+      await this.rp!.negotiateEnvelopeSize(this.opts.envelopeSize, o.signal);
+    } finally {
+      this.sizingDone();
+    }
     this.hooks.onData();
   }
 
@@ -171,6 +191,7 @@ export class WSManTransport implements PoolTransport {
 
   close(): Promise<void> {
     if (this.closing) return this.closing;
+    this.sizingDone();
     this.closing = (async () => {
       for (const ac of this.loops.values()) ac.abort();
       this.loops.clear();
@@ -234,7 +255,11 @@ export class WSManTransport implements PoolTransport {
           while (!over() && pending()) await rp.receive(undefined, ac.signal);
           if (!over() && this.pool.state === RunspacePoolState.Opened && !this.sized) {
             this.sized = true;
-            await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal);
+            try {
+              await rp.negotiateEnvelopeSize(this.opts.envelopeSize, ac.signal);
+            } finally {
+              this.sizingDone();
+            }
           }
           if (over() || !pending()) break;
         }
@@ -245,6 +270,7 @@ export class WSManTransport implements PoolTransport {
           this.loops.delete('');
           this.poolWaits.clear();
         }
+        if (over()) this.sizingDone(); // the pool will not be sized any more
       }
     })();
   }
@@ -276,6 +302,7 @@ export class WSManTransport implements PoolTransport {
     this.ended = err instanceof TransportError || err instanceof Error ? err : new TransportError(String(err));
     for (const ac of this.loops.values()) ac.abort();
     this.loops.clear();
+    this.sizingDone();
     // the session learns the real cause first (a waiting open fails with it, not with "the pool is Broken")
     this.hooks.onClose(err);
     this.pool.broken(err);

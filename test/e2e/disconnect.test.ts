@@ -2,6 +2,8 @@
 // printing 1..N slowly is disconnected mid-run, the client process is killed, the shell is listed (Enumerate) as
 // Disconnected with its running command, and a NEW process connects, picks the pipeline up and receives the rest.
 // Output produced meanwhile arrives; nothing is lost, nothing is duplicated (the exact sequence is asserted).
+// The client process uses Session; the refusals, the idle timeout and the vanished client drive the WS-Man verbs one
+// at a time (test/helpers/wsman-pool-driver.ts) to pin what the endpoint answers to each.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { connect, WSManFaultError } from '../../src/index.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
 import { WSManRunspacePool } from '../../src/remoting/wsman-pool.js';
+import { openPool, connectPool } from '../helpers/wsman-pool-driver.js';
 import { startEndpoint, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { findPwsh, peerSkip, PROJECT_ROOT } from '../helpers/peers.js';
 
@@ -100,24 +103,24 @@ test('Connect refuses a shell that is still connected, another user, and an unkn
     allowUnencrypted: true,
   });
   try {
-    const rp = await WSManRunspacePool.open(c.wsman);
+    const rp = await openPool(c.wsman);
     await assert.rejects(
-      WSManRunspacePool.connect(c.wsman, { shellId: rp.shellId }),
+      connectPool(c.wsman, { shellId: rp.shellId }),
       (e: unknown) => e instanceof WSManFaultError && /in use/.test(e.message),
     );
     await rp.disconnect();
     await assert.rejects(
-      WSManRunspacePool.connect(bob.wsman, { shellId: rp.shellId }),
+      connectPool(bob.wsman, { shellId: rp.shellId }),
       (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2147942405,
     );
     assert.equal((await WSManRunspacePool.list(bob.wsman)).length, 0, "bob does not see alice's shells");
     await assert.rejects(
-      WSManRunspacePool.connect(c.wsman, { shellId: '11111111-2222-3333-4444-555555555555' }),
+      connectPool(c.wsman, { shellId: '11111111-2222-3333-4444-555555555555' }),
       (e: unknown) => e instanceof WSManFaultError && e.wsmanFaultCode === 2150858843,
     );
     // the same client may Reconnect and go on
     await rp.reconnect();
-    const r = await rp.invoke({ statements: [[{ cmd: '"back"', isScript: true }]] });
+    const r = await rp.invoke({ statements: [[{ cmd: '"back"', isScript: true }]] }); // the test driver's invoke
     assert.equal(r.output[0], 'back');
     await rp.close();
   } finally {
@@ -129,7 +132,7 @@ test('Connect refuses a shell that is still connected, another user, and an unkn
 test('a disconnected shell is closed after its IdleTimeOut', { skip }, async () => {
   const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
-    const rp = await WSManRunspacePool.open(c.wsman);
+    const rp = await openPool(c.wsman);
     await rp.disconnect({ idleTimeout: 1 });
     assert.ok(ps.shells.has(rp.shellId));
     for (let i = 0; i < 100 && ps.shells.has(rp.shellId); i++) await sleep(100);
@@ -179,14 +182,14 @@ test(
   async () => {
     const c = connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
     try {
-      const rp = await WSManRunspacePool.open(c.wsman);
+      const rp = await openPool(c.wsman);
       const p = rp.pool.createPipeline({
         statements: [[{ cmd: '1..4 | ForEach-Object { $_; Start-Sleep -Milliseconds 200 }', isScript: true }]],
       });
       await rp.start(p);
       c.close(); // vanishes: no Disconnect, no Delete
       await assert.rejects(
-        WSManRunspacePool.connect(
+        connectPool(
           connect({ host: `127.0.0.1:${ep.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true }).wsman,
           { shellId: rp.shellId },
         ),
@@ -198,7 +201,7 @@ test(
       try {
         const listed = await WSManRunspacePool.list(c2.wsman);
         assert.equal(listed.find((s) => s.shellId === rp.shellId)?.state, 'Disconnected');
-        const rp2 = await WSManRunspacePool.connect(c2.wsman, { shellId: rp.shellId });
+        const rp2 = await connectPool(c2.wsman, { shellId: rp.shellId });
         const p2 = await rp2.attach(p.id);
         const got: unknown[] = [];
         for await (const e of rp2.follow(p2)) if (e.type === 'Output') got.push(e.value);

@@ -1,4 +1,4 @@
-// PowerShell remoting over WinRM, end to end on 127.0.0.1: our client (Session 'wsman' and WSManRunspacePool) ->
+// PowerShell remoting over WinRM, end to end on 127.0.0.1: our client (Session over 'wsman' or a WSManTransport) ->
 // our endpoint (`serve` + the PowerShell resource) -> the real pwsh 7.6.9 (`pwsh -s`). Basic over HTTPS, Negotiate
 // (sealed HTTP) and CredSSP: values, streams, host calls, stop, -FilePath with param(), and the HTTP round trips of a
 // warm invoke pinned.
@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { connect, toPlain } from '../../src/index.js';
 import { Session } from '../../src/client/session.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { WSManRunspacePool, PSV3_ENVELOPE_SIZE } from '../../src/remoting/wsman-pool.js';
+import { PSV3_ENVELOPE_SIZE } from '../../src/remoting/wsman-pool.js';
+import { WSManTransport } from '../../src/remoting/wsman-transport.js';
 import { PSInvocationState } from '../../src/psrp/state.js';
 import { startEndpoint, selfSigned, USER, PASSWORD } from '../helpers/server-fixture.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
@@ -132,13 +133,15 @@ test('round trips: a warm invoke is Command + Receive; the envelope is sized fro
     auth: 'basic',
   });
   try {
-    const rp = await WSManRunspacePool.open(c.wsman);
-    assert.equal(rp.maxEnvelopeSize, PSV3_ENVELOPE_SIZE, 'cfg:MaxEnvelopeSizekb 500 of the endpoint');
-    await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] }); // warm up the runspace
+    // a Session over this client's WS-Man connections, so its requests can be counted
+    const t = new WSManTransport(c.wsman);
+    const s = await Session.open({ transport: t, exchangeKeys: false });
+    assert.equal(await t.envelopeSized(), PSV3_ENVELOPE_SIZE, 'cfg:MaxEnvelopeSizekb 500 of the endpoint');
+    await s.invoke('1+1'); // warm up the runspace
     const counts: number[] = [];
     for (let i = 0; i < 5; i++) {
       const before = c.stats.requests;
-      const r = await rp.invoke({ statements: [[{ cmd: '1+1', isScript: true }]] });
+      const r = await s.invoke('1+1');
       assert.deepEqual(plain(r.output), [2]);
       assert.equal(r.state, PSInvocationState.Completed);
       counts.push(c.stats.requests - before);
@@ -149,7 +152,7 @@ test('round trips: a warm invoke is Command + Receive; the envelope is sized fro
       `requests per invoke: ${counts.join(',')}`,
     );
     assert.equal(Math.min(...counts), 2, `requests per invoke: ${counts.join(',')}`);
-    await rp.close();
+    await s.close();
   } finally {
     c.close();
   }
@@ -189,13 +192,14 @@ test('a host with MaxEnvelopeSizekb 150: the client reads it and a 400 kB script
   const small = await startEndpoint({ resources: ps.resources(), maxEnvelopeSize: 153600 });
   const c = connect({ host: `127.0.0.1:${small.port}`, username: USER, password: PASSWORD, auth: 'basic', allowUnencrypted: true });
   try {
-    const rp = await WSManRunspacePool.open(c.wsman);
-    assert.equal(rp.maxEnvelopeSize, 153600, 'cfg:MaxEnvelopeSizekb 150, read by a config Get');
+    const t = new WSManTransport(c.wsman);
+    const s = await Session.open({ transport: t, exchangeKeys: false });
+    assert.equal(await t.envelopeSized(), 153600, 'cfg:MaxEnvelopeSizekb 150, read by a config Get');
     const before = c.stats.requests;
-    const r = await rp.invoke({ statements: [[{ cmd: `$x = 0; ${'$x++; '.repeat(70000)}$x`, isScript: true }]] });
+    const r = await s.invoke(`$x = 0; ${'$x++; '.repeat(70000)}$x`);
     assert.deepEqual(plain(r.output), [70000]);
     assert.ok(c.stats.requests - before >= 4, 'the script went as Command + several Sends');
-    await rp.close();
+    await s.close();
   } finally {
     c.close();
     await small.close();

@@ -1,4 +1,9 @@
-/** Garbage and mutated Kerberos input from a KDC or a peer: always a KerberosError, never a crash or a hang. */
+/**
+ * Garbage and mutated Kerberos input from a KDC or a peer, never a crash or a hang: bytes that are not Kerberos raise
+ * an InvalidTokenError (mechanism Kerberos), as a malformed NTLM, SPNEGO or CredSSP token does; a well-formed token
+ * that fails a check (integrity, direction, a KRB-ERROR) may also be a KerberosError. Credential caches and keytabs are
+ * local files, not a peer's tokens: KerberosError.
+ */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { encrypt, randomKey } from '../../src/auth/kerberos/crypto.js';
@@ -22,7 +27,7 @@ import {
   encodeTicket,
   encodeEtypeInfo2,
 } from '../../src/auth/kerberos/messages.js';
-import { KerberosError } from '../../src/errors.js';
+import { InvalidTokenError, KerberosError } from '../../src/errors.js';
 import { fuzzRandom } from '../helpers/fuzz.js';
 
 const fz = fuzzRandom('kerberos-fuzz.test.ts');
@@ -75,20 +80,36 @@ function mutate(b: Uint8Array, i: number): Uint8Array {
   }
 }
 
-function onlyKerberosErrors(name: string, fn: (b: Uint8Array) => unknown, seeds: Uint8Array[]): void {
+const invalidToken = (e: unknown) => e instanceof InvalidTokenError && e.mechanism === 'Kerberos';
+
+/**
+ * `fn` on garbage (empty, cut-off headers, random bytes) and on mutations of valid `seeds`: garbage that throws must
+ * throw `garbage` (InvalidTokenError by default), a mutation an InvalidTokenError or a KerberosError.
+ */
+function onlyKerberosErrors(
+  name: string,
+  fn: (b: Uint8Array) => unknown,
+  seeds: Uint8Array[],
+  garbage: (e: unknown) => boolean = invalidToken,
+): void {
   const inputs: Uint8Array[] = [new Uint8Array(0), Uint8Array.of(0x60), Uint8Array.of(0x6e, 0x84, 0xff, 0xff, 0xff, 0xff)];
   for (let i = 0; i < 300; i++) inputs.push(new Uint8Array(fz.bytes(i % 97)));
+  const nGarbage = inputs.length;
   for (const s of seeds) for (let i = 0; i < 400; i++) inputs.push(mutate(s, i));
-  for (const inp of inputs) {
+  let invalid = 0;
+  inputs.forEach((inp, i) => {
     try {
       fn(inp);
     } catch (e) {
+      const ok = i < nGarbage ? garbage(e) : garbage(e) || e instanceof KerberosError;
+      if (invalidToken(e)) invalid++;
       assert.ok(
-        e instanceof KerberosError,
+        ok,
         `${name}: ${(e as Error)?.constructor?.name}: ${(e as Error)?.message} for ${Buffer.from(inp).toString('hex').slice(0, 80)}`,
       );
     }
-  }
+  });
+  if (garbage === invalidToken) assert.ok(invalid > 0, `${name}: some garbage was refused as an invalid token`);
 }
 
 test('KDC replies, KRB-ERRORs and their parts', () => {
@@ -112,7 +133,8 @@ test('KDC replies, KRB-ERRORs and their parts', () => {
   });
   onlyKerberosErrors('KDC-REP', decodeKdcRep, [rep]);
   onlyKerberosErrors('KRB-ERROR', decodeKrbError, [err]);
-  onlyKerberosErrors('EncKDCRepPart', decodeEncKdcRepPart, [part]);
+  // decrypted with the reply key (integrity checked): what is not an EncKDCRepPart there means a wrong key, a KerberosError
+  onlyKerberosErrors('EncKDCRepPart', decodeEncKdcRepPart, [part], (e) => invalidToken(e) || e instanceof KerberosError);
   onlyKerberosErrors('Ticket', decodeTicket, [cred.ticket]);
   onlyKerberosErrors('ETYPE-INFO2', decodeEtypeInfo2, [
     encodeEtypeInfo2([{ etype: 18, salt: 's', s2kparams: Uint8Array.of(0, 0, 16, 0) }]),
@@ -140,6 +162,7 @@ test('GSS tokens from a peer: AP-REQ into the acceptor, AP-REP into the initiato
 
 test('credential caches and keytabs from disk', () => {
   const { cred, keytab } = setup();
-  onlyKerberosErrors('ccache', decodeCCache, [encodeCCache({ defaultPrincipal: alice, credentials: [cred] })]);
-  onlyKerberosErrors('keytab', decodeKeytab, [encodeKeytab(keytab)]);
+  const kerberosError = (e: unknown) => e instanceof KerberosError;
+  onlyKerberosErrors('ccache', decodeCCache, [encodeCCache({ defaultPrincipal: alice, credentials: [cred] })], kerberosError);
+  onlyKerberosErrors('keytab', decodeKeytab, [encodeKeytab(keytab)], kerberosError);
 });

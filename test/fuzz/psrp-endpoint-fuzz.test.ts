@@ -4,7 +4,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect, WSManFaultError, RemoteProtocolError } from '../../src/index.js';
 import { PsrpEndpoint } from '../../src/server/psrp-shell.js';
-import { WSManRunspacePool } from '../../src/remoting/wsman-pool.js';
+import { openPool } from '../helpers/wsman-pool-driver.js';
+import { Session } from '../../src/client/session.js';
+import { WSManTransport } from '../../src/remoting/wsman-transport.js';
 import { Action } from '../../src/wsman/ns.js';
 import { parseXml } from '../../src/xml/dom.js';
 import { parseEnvelope } from '../../src/wsman/envelope.js';
@@ -72,7 +74,7 @@ test(
       await assert.rejects(ws.invoke(Action.Get, URI, ''), isFault(2150858771), 'unsupported action');
 
       // a real shell, then garbage for pwsh: bad fragments in Arguments and Send, a Signal for no command
-      const rp = await WSManRunspacePool.open(ws);
+      const rp = (await openPool(ws)).rp;
       const shell = { selectors: { ShellId: rp.shellId } };
       await assert.rejects(
         ws.invoke(Action.Command, URI, '<rsp:CommandLine CommandId="zz"><rsp:Arguments>%%%</rsp:Arguments></rsp:CommandLine>', shell),
@@ -112,8 +114,8 @@ test(
       await rp.close().catch((e) => assert.ok(e instanceof WSManFaultError));
 
       // the endpoint still serves a clean session
-      const ok = await WSManRunspacePool.open(ws);
-      const r = await ok.invoke({ statements: [[{ cmd: '"alive"', isScript: true }]] });
+      const ok = await Session.open({ transport: new WSManTransport(ws), exchangeKeys: false });
+      const r = await ok.invoke('"alive"');
       assert.equal(r.output[0], 'alive');
       await ok.close();
     } finally {

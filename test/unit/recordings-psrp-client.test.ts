@@ -4,6 +4,8 @@
 // pypsrp's extra Signals, are skipped), with RelatesTo set to our MessageID. Requests need not be byte-identical;
 // the responses must be consumed correctly: states, outputs, errors, faults, envelope sizes are asserted.
 // The recordings stay in ../shared (never copied here); the suite skips when they are absent.
+// The pool's WS-Man verbs are strung together one at a time by test/helpers/wsman-pool-driver.ts, so the order of
+// requests is the recorded one (a Session receives and sends concurrently).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -13,6 +15,7 @@ import { WSManClient } from '../../src/wsman/client.js';
 import type { EnvelopeExchange, TransportStats } from '../../src/http/transport.js';
 import { WSManFaultError, RemoteProtocolError, toPlain, PSObject } from '../../src/index.js';
 import { WSManRunspacePool, readServerMaxEnvelopeSize, SAFE_ENVELOPE_SIZE, PSV3_ENVELOPE_SIZE } from '../../src/remoting/wsman-pool.js';
+import { openPool, connectPool, type PoolDriver } from '../helpers/wsman-pool-driver.js';
 import { RunspacePoolState, PSInvocationState } from '../../src/psrp/state.js';
 import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 import { decodeFragments } from '../../src/psrp/fragment.js';
@@ -77,7 +80,7 @@ const plain = (v: unknown[]) => v.map((x) => toPlain(x as never));
 
 test('open_runspace: Create, Receive until Opened, the envelope grows to 500 KiB, Delete', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_open_runspace');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   assert.equal(rp.state, RunspacePoolState.Opened);
   assert.equal(rp.pool.serverProtocolVersion, '2.3');
   assert.equal(rp.maxEnvelopeSize, PSV3_ENVELOPE_SIZE);
@@ -91,7 +94,7 @@ test('open_runspace: Create, Receive until Opened, the envelope grows to 500 KiB
 
 test('with_no_history: two pipelines, outputs and states', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_with_no_history');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const [a, b] = commandIds(rec);
   const r1 = await rp.invoke(script('Write-Output 1; Write-Output 2'), { pipelineId: a });
   assert.deepEqual(plain(r1.output), [1, 2]);
@@ -106,7 +109,7 @@ test('with_no_history: two pipelines, outputs and states', { skip }, async () =>
 
 test("multiple_invocations: the same pipeline id twice (pypsrp's extra Signals are not needed: Done was reported)", { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_multiple_invocations');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const [id] = commandIds(rec);
   for (let i = 0; i < 2; i++) assert.deepEqual(plain((await rp.invoke(script('1+1'), { pipelineId: id })).output), [2]);
   await rp.close();
@@ -116,7 +119,7 @@ test("multiple_invocations: the same pipeline id twice (pypsrp's extra Signals a
 
 test('with_input: input by Send, deserialized output (Deserialized.* types)', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_with_input');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const r = await rp.invoke(script('$input'), { pipelineId: commandIds(rec)[0], input: ['1', 2] });
   assert.equal(r.output.length, 4);
   assert.deepEqual(plain(r.output.slice(0, 2)), ['1', 2]);
@@ -131,7 +134,7 @@ test('small_msg_size: MaxEnvelopeSizekb read by a config Get, small fragments re
   const { ex, wsman, rec } = load('test_psrp_small_msg_size');
   const mes = await readServerMaxEnvelopeSize(wsman);
   assert.equal(typeof mes, 'number');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const r = await rp.invoke(script('$input; "a" * 20000; "a" * 20000'), { pipelineId: commandIds(rec)[0], input: ['input'] });
   const out = plain(r.output) as string[];
   assert.equal(out[0], 'input');
@@ -146,7 +149,7 @@ test('small_msg_size: MaxEnvelopeSizekb read by a config Get, small fragments re
 
 test('long_running_cmdlet: w:TimedOut long polls are retried silently', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_long_running_cmdlet');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   const r = await rp.invoke(script('Start-Sleep 40; "hi"'), { pipelineId: commandIds(rec)[0] });
   assert.deepEqual(plain(r.output), ['hi']);
   await rp.close();
@@ -156,7 +159,7 @@ test('long_running_cmdlet: w:TimedOut long polls are retried silently', { skip }
 
 test('run_protocol_version_2.1: an older protocol announced, the envelope is not raised by the client', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_run_protocol_version_2.1');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0], protocolVersion: '2.1' } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0], protocolVersion: '2.1' } });
   const r = await rp.invoke(script('$input'), { pipelineId: commandIds(rec)[0], input: ['message 1', 2] });
   assert.equal(r.output.length, 4);
   assert.equal(toPlain(r.output[1]!), 'message 1');
@@ -166,7 +169,7 @@ test('run_protocol_version_2.1: an older protocol announced, the envelope is not
 
 test('receive_failure: a Receive for a command the host does not know is a WSManFaultError (InvalidSelectors)', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_receive_failure');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   await assert.rejects(
     rp.receive('D1BF48DA-B26C-4F4A-BE52-B382AC20DD1F'),
     (e: unknown) =>
@@ -178,7 +181,7 @@ test('receive_failure: a Receive for a command the host does not know is a WSMan
 
 test('with_jea_configuration: the JEARole resource URI, a command output and a Failed pipeline', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_with_jea_configuration');
-  const rp = await WSManRunspacePool.open(wsman, { configurationName: 'JEARole', pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { configurationName: 'JEARole', pool: { runspacePoolId: shellIds(rec)[0] } });
   assert.equal(rp.resourceUri, 'http://schemas.microsoft.com/powershell/JEARole');
   const [a, b] = commandIds(rec);
   const r1 = await rp.invoke(
@@ -190,7 +193,7 @@ test('with_jea_configuration: the JEARole resource URI, a command output and a F
   const r2 = await rp.invoke({ statements: [[{ cmd: 'Get-Item', args: [{ name: null, value: 'C:\\Windows' }] }]] }, { pipelineId: b });
   assert.equal(r2.state, PSInvocationState.Failed);
   assert.equal(r2.hadErrors, true);
-  assert.match((r2.streams.error[0] as PSObject).toStringValue ?? '', /FileSystem/);
+  assert.match((r2.errors[0] as PSObject).toStringValue ?? '', /FileSystem/);
   await rp.close();
   assert.deepEqual(ex.remaining, []);
 });
@@ -198,11 +201,11 @@ test('with_jea_configuration: the JEARole resource URI, a command output and a F
 test('disconnect_runspaces: Disconnect, Reconnect, Enumerate, Connect from another client', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_disconnect_runspaces');
   const [idA, idB] = shellIds(rec);
-  const a = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: idA } });
+  const a = await openPool(wsman, { pool: { runspacePoolId: idA } });
   await a.disconnect();
   await a.reconnect();
   await a.disconnect();
-  const b = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: idB } });
+  const b = await openPool(wsman, { pool: { runspacePoolId: idB } });
   await b.disconnect();
   const shells = await WSManRunspacePool.list(wsman);
   assert.deepEqual(
@@ -212,10 +215,10 @@ test('disconnect_runspaces: Disconnect, Reconnect, Enumerate, Connect from anoth
       [idB, 'Disconnected', 0],
     ],
   );
-  const a2 = await WSManRunspacePool.connect(wsman, { shellId: idA! });
+  const a2 = await connectPool(wsman, { shellId: idA! });
   assert.equal(a2.state, RunspacePoolState.Opened);
   assert.equal(a2.pool.serverProtocolVersion, '2.3');
-  const b2 = await WSManRunspacePool.connect(wsman, { shellId: idB! });
+  const b2 = await connectPool(wsman, { shellId: idB! });
   await a2.close();
   await b2.close();
   assert.deepEqual(ex.remaining, []);
@@ -231,7 +234,7 @@ test('disconnected_commands: pipelines left running are listed, connected and re
     [idA, cmdA],
     [idB, cmdB],
   ] as const) {
-    const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: id } });
+    const rp = await openPool(wsman, { pool: { runspacePoolId: id } });
     const p = rp.pool.createPipeline(spec, { pipelineId: cmd });
     await rp.start(p);
     await rp.disconnect();
@@ -244,14 +247,14 @@ test('disconnected_commands: pipelines left running are listed, connected and re
       [idA, [[wsA, 'Running']]],
     ],
   );
-  const pools: WSManRunspacePool[] = [];
+  const pools: PoolDriver[] = [];
   for (const [id, cmd, ws] of [
     [idB, cmdB, wsB],
     [idA, cmdA, wsA],
   ] as const) {
-    const rp = await WSManRunspacePool.connect(wsman, { shellId: id! });
+    const rp = await connectPool(wsman, { shellId: id! });
     pools.push(rp);
-    const p = await rp.attach(ws!, undefined, undefined, { pipelineId: cmd! });
+    const p = await rp.attach(ws!, { pipelineId: cmd! });
     const got: unknown[] = [];
     let state: PSInvocationState | undefined;
     let progress = 0;
@@ -270,7 +273,7 @@ test('disconnected_commands: pipelines left running are listed, connected and re
 
 test('key exchange: PUBLIC_KEY goes out, an ENCRYPTED_SESSION_KEY for another key is refused with a typed error', { skip }, async () => {
   const { wsman, rec } = load('test_psrp_multiple_commands');
-  const rp = await WSManRunspacePool.open(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
+  const rp = await openPool(wsman, { pool: { runspacePoolId: shellIds(rec)[0] } });
   rp.pool.exchangeKey();
   await rp.flush();
   // the recorded session key was encrypted to pypsrp's RSA key, not ours: it must fail cleanly, not crash
@@ -291,7 +294,7 @@ test('update_envelope_size: cfg:MaxEnvelopeSizekb 150 / 500 / 4096', { skip }, a
 test('pshost_methods: a void host call (SetShouldExit 1) reaches the host handler and needs no answer', { skip }, async () => {
   const { ex, wsman, rec } = load('test_psrp_pshost_methods');
   const calls: Array<[string, unknown[]]> = [];
-  const rp = await WSManRunspacePool.open(wsman, {
+  const rp = await openPool(wsman, {
     pool: {
       runspacePoolId: shellIds(rec)[0],
       host: { isHostNull: false, isHostUINull: false, isHostRawUINull: true, useRunspaceHost: false },

@@ -10,7 +10,7 @@
  */
 import { createHash, createHmac, randomBytes, randomInt } from 'node:crypto';
 import { rc4 } from '../../crypto/rc4.js';
-import { KerberosError } from '../../errors.js';
+import { InvalidTokenError, KerberosError } from '../../errors.js';
 import { concatBytes } from '../../util/bytes.js';
 import { application } from '../../asn1/der.js';
 import type { ChannelBindings } from '../types.js';
@@ -65,31 +65,31 @@ export function frameToken(tokId: number, body: Uint8Array): Uint8Array {
 /** Unframe a GSS krb5 token; raw AP-REQ/AP-REP/KRB-ERROR (no framing) are accepted too. */
 export function unframeToken(token: Uint8Array): { tokId: number; body: Uint8Array } {
   return guard('GSS token', () => {
-    if (token.length < 2) throw new KerberosError('GSS token too short');
+    if (token.length < 2) throw new InvalidTokenError('Kerberos', 'GSS token too short');
     if (token[0] === 0x60) {
       // parse length
       let off = 1;
       let len = token[off++]!;
       if (len & 0x80) {
         const n = len & 0x7f;
-        if (n > 4) throw new KerberosError('bad GSS token length');
+        if (n > 4) throw new InvalidTokenError('Kerberos', 'bad GSS token length');
         len = 0;
         for (let i = 0; i < n; i++) len = len * 256 + token[off++]!;
       }
-      if (off + len > token.length) throw new KerberosError('GSS token truncated');
+      if (off + len > token.length) throw new InvalidTokenError('Kerberos', 'GSS token truncated');
       const end = off + len;
       const oid = token.subarray(off, off + 11);
       const ok = oid.length === 11 && (oid.every((b, i) => b === KRB5_OID_DER[i]) || oid.every((b, i) => b === MS_KRB5_OID_DER[i]));
-      if (!ok) throw new KerberosError('GSS token is not for the Kerberos V5 mechanism');
+      if (!ok) throw new InvalidTokenError('Kerberos', 'GSS token is not for the Kerberos V5 mechanism');
       off += 11;
-      if (off + 2 > end) throw new KerberosError('GSS token truncated');
+      if (off + 2 > end) throw new InvalidTokenError('Kerberos', 'GSS token truncated');
       const tokId = (token[off]! << 8) | token[off + 1]!;
       return { tokId, body: token.subarray(off + 2, end) };
     }
     const tag = token[0]! & 0x1f;
     const map: Record<number, number> = { 14: TokId.AP_REQ, 15: TokId.AP_REP, 30: TokId.KRB_ERROR };
     if ((token[0]! & 0xe0) === 0x60 && map[tag]) return { tokId: map[tag]!, body: token };
-    throw new KerberosError('not a Kerberos GSS token');
+    throw new InvalidTokenError('Kerberos', 'not a Kerberos GSS token');
   });
 }
 
@@ -122,14 +122,14 @@ export function encodeGssChecksum(flags: number, cb?: ChannelBindings, deleg?: U
 }
 
 export function decodeGssChecksum(v: Uint8Array): { bnd: Uint8Array; flags: number; deleg?: Uint8Array } {
-  if (v.length < 24) throw new KerberosError('the GSS authenticator checksum is too short');
+  if (v.length < 24) throw new InvalidTokenError('Kerberos', 'the GSS authenticator checksum is too short');
   const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
-  if (dv.getUint32(0, true) !== 16) throw new KerberosError('the GSS authenticator checksum has a bad binding length');
+  if (dv.getUint32(0, true) !== 16) throw new InvalidTokenError('Kerberos', 'the GSS authenticator checksum has a bad binding length');
   const flags = dv.getUint32(20, true);
   const out: { bnd: Uint8Array; flags: number; deleg?: Uint8Array } = { bnd: v.subarray(4, 20), flags };
   if (flags & GssFlags.DELEG && v.length >= 28) {
     const dlen = dv.getUint16(26, true);
-    if (28 + dlen > v.length) throw new KerberosError('the delegated credential in the GSS checksum is truncated');
+    if (28 + dlen > v.length) throw new InvalidTokenError('Kerberos', 'the delegated credential in the GSS checksum is truncated');
     out.deleg = v.subarray(28, 28 + dlen);
   }
   return out;
@@ -235,10 +235,10 @@ export class GssSecurity {
   /** `padded`: strip the RFC 4757 padding byte (generic GSS peers such as MIT); WinRM tokens carry none. */
   unwrapRc4(token: Uint8Array, padded = false): Uint8Array {
     const { tokId, body } = unframeToken(token);
-    if (tokId !== 0x0201 || body.length < 30) throw new KerberosError('not an RFC 4757 wrap token');
+    if (tokId !== 0x0201 || body.length < 30) throw new InvalidTokenError('Kerberos', 'not an RFC 4757 wrap token');
     const hdr8 = concatBytes(Uint8Array.of(0x02, 0x01), body.subarray(0, 6));
     if (body[0] !== 0x11 || body[1] !== 0x00 || body[2] !== 0x10 || body[3] !== 0x00)
-      throw new KerberosError('unsupported RFC 4757 wrap token algorithms (expected HMAC-MD5 / RC4)');
+      throw new InvalidTokenError('Kerberos', 'unsupported RFC 4757 wrap token algorithms (expected HMAC-MD5 / RC4)');
     const cksum = body.subarray(14, 22);
     const { kseq } = this.rc4Keys(cksum);
     const seqPlain = rc4(kseq, body.subarray(6, 14));
@@ -267,9 +267,9 @@ export class GssSecurity {
 
   unwrap(token: Uint8Array): Uint8Array {
     if (token[0] === 0x60) return this.unwrapRc4(token, true);
-    if (token.length < 16) throw new KerberosError('the Kerberos wrap token is too short');
+    if (token.length < 16) throw new InvalidTokenError('Kerberos', 'the Kerberos wrap token is too short');
     if (token[0] !== 0x05 || token[1] !== 0x04 || token[3] !== 0xff)
-      throw new KerberosError('not an RFC 4121 wrap token (bad token id); the peer may use an rc4-hmac session key');
+      throw new InvalidTokenError('Kerberos', 'not an RFC 4121 wrap token (bad token id); the peer may use an rc4-hmac session key');
     const flags = token[2]!;
     if (!!(flags & WRAP_FLAG.SENT_BY_ACCEPTOR) === this.isAcceptor)
       throw new KerberosError('the wrap token was sent in the wrong direction (reflection?)');
@@ -297,7 +297,7 @@ export class GssSecurity {
       if (!ec) throw e;
       plain = decrypt(this.key, this.peerSealUsage, rotateLeft(body, rrc + ec)); // MS-KILE 3.4.5.4.1 rotates by RRC+EC
     }
-    if (plain.length < 16 + ec) throw new KerberosError('the decrypted wrap token is too short');
+    if (plain.length < 16 + ec) throw new InvalidTokenError('Kerberos', 'the decrypted wrap token is too short');
     const hcopy = plain.subarray(plain.length - 16);
     if (hcopy[0] !== 0x05 || hcopy[1] !== 0x04 || hcopy[2] !== flags || !hcopy.subarray(8).every((b, i) => b === token[8 + i])) {
       throw new KerberosError('the encrypted header of the wrap token does not match (tampered token)');
@@ -317,7 +317,7 @@ export class GssSecurity {
     );
   }
   verifyMic(data: Uint8Array, mic: Uint8Array): void {
-    if (mic.length < 16 || mic[0] !== 0x04 || mic[1] !== 0x04) throw new KerberosError('not an RFC 4121 MIC token');
+    if (mic.length < 16 || mic[0] !== 0x04 || mic[1] !== 0x04) throw new InvalidTokenError('Kerberos', 'not an RFC 4121 MIC token');
     const hdr = mic.subarray(0, 16);
     const p = profile(this.key.etype);
     const want = p.checksum(
@@ -397,7 +397,8 @@ export function makeKrbCred(c: Credential, key: Key): Uint8Array {
 export function checkApRep(token: Uint8Array, pending: ReturnType<typeof buildApReq>['pending'], service?: string): GssSecurity {
   const { tokId, body } = unframeToken(token);
   if (tokId === TokId.KRB_ERROR) throw krbErrorToError(decodeKrbError(body), service ? { service } : {});
-  if (tokId !== TokId.AP_REP) throw new KerberosError(`expected an AP-REP from the server, got GSS token id ${tokId.toString(16)}`);
+  if (tokId !== TokId.AP_REP)
+    throw new InvalidTokenError('Kerberos', `expected an AP-REP from the server, got GSS token id ${tokId.toString(16)}`);
   const ed = decodeApRep(body);
   let plain: Uint8Array;
   try {
@@ -456,7 +457,7 @@ export function errorToken(code: number, realm: string, sname: PrincipalName, te
 
 export function acceptApReq(token: Uint8Array, o: AcceptOptions): Accepted {
   const { tokId, body } = unframeToken(token);
-  if (tokId !== TokId.AP_REQ) throw new KerberosError(`expected an AP-REQ, got GSS token id ${tokId.toString(16)}`);
+  if (tokId !== TokId.AP_REQ) throw new InvalidTokenError('Kerberos', `expected an AP-REQ, got GSS token id ${tokId.toString(16)}`);
   const req = decodeApReq(body);
   const t = req.ticket;
   const sname = principalText(t.sname, t.realm);

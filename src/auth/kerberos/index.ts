@@ -3,7 +3,7 @@
  * application/HTTP-Kerberos-session-encrypted), the SPNEGO-wrapped Kerberos initiator that `negotiate` prefers
  * when a credential is at hand, and the ambient provider (no -u: a ticket in the ccache / a client keytab).
  */
-import { AuthError, KerberosError } from '../../errors.js';
+import { AuthError, InvalidTokenError, KerberosError } from '../../errors.js';
 import type { AcceptorOptions, AuthMechanism, InitiatorOptions } from '../types.js';
 import type { AuthContext, AuthProtocol, Credentials, StepOptions } from '../types.js';
 import { MechOid, NegState, decodeNegotiationToken, encodeMechTypes, encodeNegTokenInit, encodeNegTokenResp } from '../spnego/tokens.js';
@@ -101,7 +101,9 @@ export class SpnegoKerberosInitiator implements AuthContext {
         try {
           ap = (await this.krb.step(undefined, opts))!;
         } catch (e) {
-          if (e instanceof KerberosError && this.fallback) {
+          // no ticket (a KDC error, no KDC, or a KDC reply that is not valid Kerberos): NTLM, if allowed. The server's
+          // tokens come later ('sent'): a malformed one there is an InvalidTokenError and never falls back.
+          if ((e instanceof KerberosError || e instanceof InvalidTokenError) && this.fallback) {
             (this.kopts.onWarning ?? (() => undefined))(`Kerberos is not possible (${e.message}); falling back to NTLM`);
             this.inner = this.fallback();
             return this.inner.step(inToken, opts);

@@ -16,7 +16,7 @@ import {
   sequence,
   readElement,
 } from '../../asn1/der.js';
-import { KerberosError } from '../../errors.js';
+import { InvalidTokenError, KerberosError } from '../../errors.js';
 import { concatBytes } from '../../util/bytes.js';
 
 export const KRB5_PVNO = 5;
@@ -134,15 +134,15 @@ export interface Ticket {
 }
 
 function fail(what: string, e: unknown): never {
-  if (e instanceof KerberosError) throw e;
-  throw new KerberosError(
+  if (e instanceof KerberosError || e instanceof InvalidTokenError) throw e;
+  throw new InvalidTokenError(
+    'Kerberos',
     `malformed Kerberos ${what}: ${(e as Error)?.message ?? String(e)}; the KDC or peer sent bytes that are not valid Kerberos`,
-    undefined,
     { cause: e },
   );
 }
 
-/** Run a decoder; any parse failure becomes a KerberosError. */
+/** Run a decoder; any parse failure becomes an InvalidTokenError (mechanism Kerberos). */
 export function guard<T>(what: string, fn: () => T): T {
   try {
     return fn();
@@ -184,7 +184,7 @@ export function kerberosTime(d: Date): Uint8Array {
 function readTime(r: DerReader): Date {
   const s = r.time();
   const m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(?:\.\d+)?Z$/.exec(s);
-  if (!m) throw new KerberosError(`malformed KerberosTime "${s.slice(0, 20)}"`);
+  if (!m) throw new InvalidTokenError('Kerberos', `malformed KerberosTime "${s.slice(0, 20)}"`);
   return new Date(Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!));
 }
 
@@ -197,7 +197,7 @@ function readPrincipalName(r: DerReader): PrincipalName {
   const names = s.explicit(1).sequence();
   const nameString: string[] = [];
   while (!names.done) nameString.push(readKerberosString(names));
-  if (nameString.length > 16) throw new KerberosError('principal name has too many components');
+  if (nameString.length > 16) throw new InvalidTokenError('Kerberos', 'principal name has too many components');
   return { nameType, nameString };
 }
 /** KerberosString is GeneralString; some peers use UTF8String / IA5String: accept those too. */
@@ -262,7 +262,7 @@ export function decodeTicket(raw: Uint8Array): Ticket {
     const s = top.application(1).sequence();
     top.end();
     const vno = readInt(s.explicit(0));
-    if (vno !== KRB5_PVNO) throw new KerberosError(`ticket version ${vno} is not Kerberos 5`);
+    if (vno !== KRB5_PVNO) throw new InvalidTokenError('Kerberos', `ticket version ${vno} is not Kerberos 5`);
     const realm = readKerberosString(s.explicit(1));
     const sname = readPrincipalName(s.explicit(2));
     const encPart = readEncryptedData(s.explicit(3));
@@ -336,7 +336,7 @@ export function decodeKdcReq(raw: Uint8Array): KdcReq {
   return guard('KDC-REQ', () => {
     const top = new DerReader(raw, 'KDC-REQ');
     const el = top.peek();
-    if (!el || el.tag.cls !== TagClass.Application) throw new KerberosError('not a KDC-REQ');
+    if (!el || el.tag.cls !== TagClass.Application) throw new InvalidTokenError('Kerberos', 'not a KDC-REQ');
     const s = top.application(el.tag.number).sequence();
     readInt(s.explicit(1));
     const msgType = readInt(s.explicit(2));
@@ -392,7 +392,7 @@ export function decodeKdcRep(raw: Uint8Array): KdcRep {
     const top = new DerReader(raw, 'KDC-REP');
     const el = top.peek();
     if (!el || el.tag.cls !== TagClass.Application || (el.tag.number !== 11 && el.tag.number !== 13))
-      throw new KerberosError('expected an AS-REP or TGS-REP');
+      throw new InvalidTokenError('Kerberos', 'expected an AS-REP or TGS-REP');
     const s = top.application(el.tag.number).sequence();
     top.end();
     readInt(s.explicit(0));
@@ -575,7 +575,7 @@ export function decodeApReq(raw: Uint8Array): ApReq {
     top.end();
     readInt(s.explicit(0));
     const mt = readInt(s.explicit(1));
-    if (mt !== 14) throw new KerberosError(`expected an AP-REQ (14), got message type ${mt}`);
+    if (mt !== 14) throw new InvalidTokenError('Kerberos', `expected an AP-REQ (14), got message type ${mt}`);
     const apOptions = readFlags(s.explicit(2));
     const ticket = readTicketEl(s.explicit(3));
     const authenticator = readEncryptedData(s.explicit(4));
@@ -640,7 +640,7 @@ export function decodeApRep(raw: Uint8Array): EncryptedData {
     const s = top.application(15).sequence();
     readInt(s.explicit(0));
     const mt = readInt(s.explicit(1));
-    if (mt !== 15) throw new KerberosError(`expected an AP-REP (15), got message type ${mt}`);
+    if (mt !== 15) throw new InvalidTokenError('Kerberos', `expected an AP-REP (15), got message type ${mt}`);
     return readEncryptedData(s.explicit(2));
   });
 }
@@ -859,7 +859,7 @@ export function decodeKrbCred(raw: Uint8Array): KrbCred {
     const s = top.application(22).sequence();
     readInt(s.explicit(0));
     const mt = readInt(s.explicit(1));
-    if (mt !== 22) throw new KerberosError(`expected KRB-CRED (22), got message type ${mt}`);
+    if (mt !== 22) throw new InvalidTokenError('Kerberos', `expected KRB-CRED (22), got message type ${mt}`);
     const ts = s.explicit(2).sequence();
     const tickets: Ticket[] = [];
     while (!ts.done) tickets.push(readTicketEl(ts));
