@@ -16,6 +16,8 @@ PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, us
 PKGS+=(libsecret-tools gnome-keyring dbus) # the CLI's opt-in keyring (secret-tool) and a headless Secret Service for its test
 PKGS+=(zsh fish) # `winrm-ts completion`: each shell parses (and fish completes) its script
 PKGS+=(tmux) # the interactive shell tests drive `winrm-ts shell` in a terminal
+PKGS+=(dnsmasq-base) # Kerberos KDC discovery: a private DNS server on loopback publishing _kerberos._tcp SRV records
+PKGS+=(samba smbclient) # a Samba share accepting Kerberos (MIT keytab) as the second-hop resource of the delegation tests
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

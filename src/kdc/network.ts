@@ -22,6 +22,11 @@ export interface KdcTransportOptions {
   timeoutMs?: number;
   /** messages longer than this go over TCP (krb5.conf udp_preference_limit, default 1465) */
   udpPreferenceLimit?: number;
+  /**
+   * DNS servers ("ip[:port]") for the SRV lookups and their targets' addresses instead of the system resolver
+   * (default: env WINRM_TS_DNS_SERVER, comma-separated)
+   */
+  dnsServers?: string[];
 }
 
 const MAX_REPLY = 1 << 20;
@@ -97,15 +102,28 @@ function udpExchange(host: string, port: number, req: Uint8Array, timeoutMs: num
   });
 }
 
-async function srvKdcs(realm: string): Promise<Array<{ host: string; port: number; proto: 'tcp' | 'udp' }>> {
-  const out: Array<{ host: string; port: number; proto: 'tcp' | 'udp' }> = [];
+type Target = { host: string; port: number; proto?: 'tcp' | 'udp' };
+
+/** _kerberos._tcp.REALM and _kerberos._udp.REALM (RFC 4120 7.2.3.2), by priority then weight. */
+async function srvKdcs(realm: string, servers: string[]): Promise<Target[]> {
+  const r = new dns.Resolver({ timeout: 2000, tries: 2 });
+  if (servers.length) r.setServers(servers);
+  const out: Target[] = [];
   for (const proto of ['tcp', 'udp'] as const) {
     try {
-      const recs = await dns.resolveSrv(`_kerberos._${proto}.${realm}`);
+      const recs = await r.resolveSrv(`_kerberos._${proto}.${realm}`);
       recs.sort((a, b) => a.priority - b.priority || b.weight - a.weight);
-      for (const r of recs) out.push({ host: r.name, port: r.port, proto });
-    } catch {
-      /* none */
+      for (const rec of recs) {
+        if (!rec.name || rec.name === '.') continue; // "service decidedly not available"
+        let host = rec.name;
+        if (servers.length && !net.isIP(host)) {
+          // the target's address from the same DNS server (the system resolver does not know it)
+          host = (await r.resolve4(host).catch(() => r.resolve6(host).catch(() => [] as string[])))[0] ?? host;
+        }
+        out.push({ host, port: rec.port, proto });
+      }
+    } catch (e) {
+      debug('kerberos: no SRV records _kerberos._%s.%s: %s', proto, realm, (e as NodeJS.ErrnoException).code ?? (e as Error).message);
     }
   }
   return out;
@@ -121,8 +139,9 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
       const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(s.trim());
       return { host: m?.[1] ?? m?.[2] ?? s, port: m?.[3] ? Number(m[3]) : 88 };
     });
-    let targets: Array<{ host: string; port: number; proto?: 'tcp' | 'udp' }> = [...explicit, ...kdcsForRealm(cfg, realm)];
-    if (!targets.length && configBool(cfg.libdefaults.dns_lookup_kdc, true)) targets = await srvKdcs(realm);
+    let targets: Target[] = [...explicit, ...kdcsForRealm(cfg, realm)];
+    const dnsServers = o.dnsServers ?? (process.env.WINRM_TS_DNS_SERVER ? process.env.WINRM_TS_DNS_SERVER.split(',') : []);
+    if (!targets.length && configBool(cfg.libdefaults.dns_lookup_kdc, true)) targets = await srvKdcs(realm, dnsServers);
     if (!targets.length) {
       throw new KerberosError(
         `no KDC known for realm ${realm}: add "${realm} = { kdc = host }" under [realms] in krb5.conf (KRB5_CONFIG), publish _kerberos._tcp.${realm} SRV records, or set WINRM_TS_KDC=host[:port]`,

@@ -181,6 +181,16 @@ test('rc4-hmac session (RFC 4757): AP-REQ accepted by MIT, RFC 1964-framed wrap 
     // generic GSS tokens carry RFC 4757's padding byte (MIT 1.20 requires it; WinRM's unpadded form is in the pair tests)
     assert.equal(fromUtf8((await peer.unwrap(me.security!.wrap(utf8('rc4 from winrm-ts')))).data), 'rc4 from winrm-ts');
     assert.equal(fromUtf8(me.security!.unwrap(await peer.wrap(utf8('rc4 from MIT')))), 'rc4 from MIT');
+    // WinRM's layout (MS-WSMV 2.2.9.1) from MIT's IOV call, as pyspnego/pypsrp seal WinRM messages: we decrypt it
+    // to the message plus RFC 4757's one padding byte, which such clients count in OriginalContent Length
+    for (const size of [1, 15, 16, 17, 4096]) {
+      const msg = utf8('<s:Envelope/>'.repeat(Math.ceil(size / 13)).slice(0, size));
+      const theirs = await peer.wrapWinrm(msg);
+      assert.equal(theirs.data.length, size + 1, 'MIT pads rc4-hmac wrap tokens with one byte');
+      const plain = me.security!.unwrapWinrm(theirs.header, theirs.data);
+      assert.deepEqual(plain.subarray(0, size), msg, `we unwrap MIT's ${size}-byte WinRM message`);
+      assert.deepEqual([...plain.subarray(size)], [1]);
+    }
   } finally {
     peer.close();
     rc4.stop();

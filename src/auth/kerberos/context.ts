@@ -17,7 +17,7 @@ import type {
   StepOptions,
   UserDatabase,
 } from '../types.js';
-import { loadKrb5Config, realmForHost, kdcsForRealm, type Krb5Config } from './config.js';
+import { configBool, loadKrb5Config, realmForHost, kdcsForRealm, type Krb5Config } from './config.js';
 import {
   defaultCCacheName,
   encodeCCache,
@@ -140,7 +140,8 @@ export function kerberosAvailable(creds: Credentials | undefined, env: NodeJS.Pr
     if (creds?.username && creds.password !== undefined) {
       if (!creds.username.includes('@')) return false;
       const p = userPrincipal(creds.username, cfg);
-      return kdcsForRealm(cfg, p.realm).length > 0 || !!env.WINRM_TS_KDC;
+      // a KDC from krb5.conf or WINRM_TS_KDC, or DNS SRV discovery switched on explicitly (dns_lookup_kdc = true)
+      return kdcsForRealm(cfg, p.realm).length > 0 || !!env.WINRM_TS_KDC || configBool(cfg.libdefaults.dns_lookup_kdc, false);
     }
     if (ccacheTgt(env, cfg, creds?.username)) return true;
     const kt = clientKeytab(env, cfg);
