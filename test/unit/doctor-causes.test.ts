@@ -39,17 +39,21 @@ test('other faults: access denied, envelope size, timeout', () => {
   assert.match(all(explain(fault(2150858793, 'w:TimedOut', 'too slow'), http)), /OperationTimeout/);
 });
 
-test('a rejected logon: over HTTPS the channel binding is named, with --encryption never AllowUnencrypted, with Basic on HTTP the HTTPS fix', () => {
-  const denied = new AccessDeniedError('Access is denied');
-  assert.match(all(explain(denied, { ...http, https: true })), /channel binding.*TLS-terminating proxy/);
-  assert.doesNotMatch(all(explain(denied, http)), /channel binding/);
-  assert.match(all(explain(denied, { ...http, encryption: 'never' })), /AllowUnencrypted/);
-  assert.match(explain(denied, { ...http, auth: 'basic' }).fix[0]!, /--https --auth basic/);
-  assert.match(
-    all(explain(new AccessDeniedError('refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON)'), http)),
-    /-u DOMAIN\\user/,
-  );
-});
+test(
+  'a rejected logon: over HTTPS the channel binding is named, with --encryption never AllowUnencrypted, with Basic on HTTP the ' +
+    'HTTPS fix',
+  () => {
+    const denied = new AccessDeniedError('Access is denied');
+    assert.match(all(explain(denied, { ...http, https: true })), /channel binding.*TLS-terminating proxy/);
+    assert.doesNotMatch(all(explain(denied, http)), /channel binding/);
+    assert.match(all(explain(denied, { ...http, encryption: 'never' })), /AllowUnencrypted/);
+    assert.match(explain(denied, { ...http, auth: 'basic' }).fix[0]!, /--https --auth basic/);
+    assert.match(
+      all(explain(new AccessDeniedError('refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON)'), http)),
+      /-u DOMAIN\\user/,
+    );
+  },
+);
 
 test('delegation, TLS and connection errors carry their fixes', () => {
   assert.match(
