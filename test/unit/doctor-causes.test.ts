@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/cli/doctor/checks.js';
 import { renderCheck } from '../../src/cli/doctor/render.js';
 import { isTrustedHost } from '../../src/cli/doctor/policy.js';
 import { parseEnvelope } from '../../src/wsman/envelope.js';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 
 const http: CauseContext = { https: false, auth: 'negotiate', encryption: 'auto', host: 'win1' };
 const fault = (code: number, subcode: string, reason: string) =>
@@ -66,7 +66,7 @@ test('delegation, TLS and connection errors carry their fixes', () => {
 
 test(
   "parseConfig reads Windows' winrm/config reply (test_wsman_update_envelope_size_500.yml)",
-  { skip: recordingsDir() ? false : 'recordings not present (../shared/recordings/pypsrp)' },
+  { skip: recordingsSkip(recordingsDir()) },
   () => {
     const rec = (
       parseYaml(readFileSync(join(recordingsDir()!, 'test_wsman_update_envelope_size_500.yml'), 'utf8')) as {
