@@ -138,13 +138,15 @@ for (const x of [w, sh]) {
     continue;
   }
   lines.push(
-    `| ${x.transport} | ${f(x.openMs)} | ${f(x.latencyMedianMs)} | ${f(x.latencyP90Ms)} | ${f(x.latencyMinMs)} | ${Math.round(x.objectsPerSec)} | ${x.requestsPerInvoke ?? '-'} |`,
+    `| ${x.transport} | ${f(x.openMs)} | ${f(x.latencyMedianMs)} | ${f(x.latencyP90Ms)} | ${f(x.latencyMinMs)} | ` +
+      `${Math.round(x.objectsPerSec)} | ${x.requestsPerInvoke ?? '-'} |`,
   );
 }
 if (typeof sh !== 'string') {
   lines.push(
     '',
-    `Ratios (WinRM / SSH): latency ${(w.latencyMedianMs / sh.latencyMedianMs).toFixed(2)}x, throughput ${(w.objectsPerSec / sh.objectsPerSec).toFixed(2)}x.`,
+    `Ratios (WinRM / SSH): latency ${(w.latencyMedianMs / sh.latencyMedianMs).toFixed(2)}x, throughput ` +
+      `${(w.objectsPerSec / sh.objectsPerSec).toFixed(2)}x.`,
   );
 }
 lines.push(

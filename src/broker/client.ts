@@ -59,7 +59,8 @@ export class BrokeredContext implements AuthContext {
     const info = BROKERED_MECHANISMS[mechanism];
     if (!info) {
       throw new InvalidArgumentError(
-        `the logged-on user's credentials can be used with ${Object.keys(BROKERED_MECHANISMS).join(', ')}, not '${mechanism}'; pass -u DOMAIN\\user and a password for ${mechanism}`,
+        `the logged-on user's credentials can be used with ${Object.keys(BROKERED_MECHANISMS).join(', ')}, not '${mechanism}'; ` +
+          `pass -u DOMAIN\\user and a password for ${mechanism}`,
       );
     }
     this.protocol = info.protocol;
@@ -120,7 +121,8 @@ export class BrokeredContext implements AuthContext {
       sock.once('error', (e: NodeJS.ErrnoException) =>
         reject(
           new AuthError(
-            `the logon session's credential broker is not reachable (${e.code ?? e.message}): the session on the endpoint may have ended; pass -u DOMAIN\\user and a password instead`,
+            `the logon session's credential broker is not reachable (${e.code ?? e.message}): the session on the endpoint may ` +
+              `have ended; pass -u DOMAIN\\user and a password instead`,
           ),
         ),
       );
@@ -235,8 +237,10 @@ export function anonymousLogonHint(env: NodeJS.ProcessEnv = process.env): string
     const user = env.USERDOMAIN ? `${env.USERDOMAIN}\\${env.USERNAME ?? ''}` : (env.USERNAME ?? 'the user');
     const how = env.WINRM_TS_LOGON_MECHANISM ? ` (${env.WINRM_TS_LOGON_MECHANISM})` : '';
     return (
-      `. This is the double hop: this process runs in a network logon session of ${user}${how}, and a network logon holds no credentials to forward.` +
-      ' Fix it on the first hop: --auth credssp --delegate-to wsman/<first host> (CredSSP hands over the password), Basic over HTTPS, or pass a credential here with -u DOMAIN\\user -p ...'
+      `. This is the double hop: this process runs in a network logon session of ${user}${how}, and a network logon holds no ` +
+      `credentials to forward.` +
+      ' Fix it on the first hop: --auth credssp --delegate-to wsman/<first host> (CredSSP hands over the password), Basic over ' +
+      'HTTPS, or pass a credential here with -u DOMAIN\\user -p ...'
     );
   }
   return '';

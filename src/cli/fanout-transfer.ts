@@ -40,8 +40,11 @@ export function hostDirName(host: string): string {
 /** The one-line result of a transfer (the text `copy` / `fetch` print when done). */
 export function transferSummary(r: TransferResult, verbed: string, human: (n: number) => string): string {
   return (
-    `${verbed} ${r.files.length} file${r.files.length === 1 ? '' : 's'}${r.directories ? ` in ${r.directories} director${r.directories === 1 ? 'y' : 'ies'}` : ''}, ` +
-    `${human(r.bytes)} in ${r.seconds.toFixed(1)} s (${human(r.bytesPerSecond)}/s${r.movedBytes < r.bytes ? `, ${human(r.bytes - r.movedBytes)} resumed` : ''}), SHA-256 verified`
+    `${verbed} ${r.files.length} ` +
+    `file${r.files.length === 1 ? '' : 's'}${r.directories ? ` in ${r.directories} director${r.directories === 1 ? 'y' : 'ies'}` : ''}, ` +
+    `${human(r.bytes)} in ${r.seconds.toFixed(1)} s ` +
+    `(${human(r.bytesPerSecond)}/s${r.movedBytes < r.bytes ? `, ${human(r.bytes - r.movedBytes)} resumed` : ''}), SHA-256 ` +
+    `verified`
   );
 }
 

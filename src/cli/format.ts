@@ -99,7 +99,8 @@ export function textHost<H extends PSHostHandler>(
  * text, so they go to the host's error line here too (Out-Default would write them to stdout).
  */
 const NATIVE_STDERR =
-  "process { if ($_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'NativeCommandError*') { $Host.UI.WriteErrorLine([string]$_.Exception.Message) } else { $_ } }";
+  "process { if ($_ -is [System.Management.Automation.ErrorRecord] -and $_.FullyQualifiedErrorId -like 'NativeCommandError*') { " +
+  '$Host.UI.WriteErrorLine([string]$_.Exception.Message) } else { $_ } }';
 
 /**
  * The pipeline that prints `cmd`'s output as PowerShell does: `cmd 2>&1 | Out-Default` (a script also passes its
@@ -150,7 +151,8 @@ export async function remoteErrorView(session: Session, err: ClixmlValue, width:
   if (typeof id !== 'string') return undefined;
   try {
     const r = await session.invoke(
-      'param($id, $w) $e = $Error[0]; if ($e -is [System.Management.Automation.ErrorRecord] -and $e.FullyQualifiedErrorId -eq $id) { $e | Out-String -Stream -Width $w }',
+      'param($id, $w) $e = $Error[0]; if ($e -is [System.Management.Automation.ErrorRecord] -and $e.FullyQualifiedErrorId -eq ' +
+        '$id) { $e | Out-String -Stream -Width $w }',
       { args: [id, width] },
     );
     if (r.state !== PSInvocationState.Completed || r.hadErrors || !r.output.length) return undefined;

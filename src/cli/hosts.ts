@@ -73,7 +73,8 @@ export function hostFlags<T extends object>(flags: T, name: string): T & { host:
   const ssh = (flags as { ssh?: boolean }).ssh;
   if (ctx.known.has('ssh') && r.profile.ssh !== undefined && !!r.profile.ssh !== !!ssh && !ctx.explicit.has('ssh')) {
     throw new InvalidArgumentError(
-      `config file ${ctx.config.path}: hosts.${name} is reached ${r.profile.ssh ? 'over SSH' : 'over WinRM'}, but the host list runs ${ssh ? 'over SSH' : 'over WinRM'}: one list uses one transport (list the SSH hosts with --ssh separately)`,
+      `config file ${ctx.config.path}: hosts.${name} is reached ${r.profile.ssh ? 'over SSH' : 'over WinRM'}, but the host list ` +
+        `runs ${ssh ? 'over SSH' : 'over WinRM'}: one list uses one transport (list the SSH hosts with --ssh separately)`,
     );
   }
   applyProfile(out as Record<string, unknown>, name, r, ctx);

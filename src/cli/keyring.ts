@@ -39,7 +39,8 @@ export function keyringPassword(
         if (err && (err as NodeJS.ErrnoException).code === 'ENOENT') {
           reject(
             new InvalidArgumentError(
-              `--keyring: ${bin} is not installed (Debian/Ubuntu: apt-get install libsecret-tools; it needs a Secret Service such as GNOME Keyring on the session D-Bus)`,
+              `--keyring: ${bin} is not installed (Debian/Ubuntu: apt-get install libsecret-tools; it needs a Secret Service ` +
+                `such as GNOME Keyring on the session D-Bus)`,
             ),
           );
           return;
@@ -53,7 +54,8 @@ export function keyringPassword(
           .split('\n')[0];
         warn(
           why
-            ? `the keyring could not be read (${why}): is a Secret Service (GNOME Keyring, KeePassXC) running and unlocked on this session's D-Bus?`
+            ? `the keyring could not be read (${why}): is a Secret Service (GNOME Keyring, KeePassXC) running and unlocked on ` +
+                `this session's D-Bus?`
             : `no password for ${user} in the keyring; store one with: ${keyringStoreHint(user)}`,
         );
         resolve(undefined);

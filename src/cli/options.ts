@@ -49,7 +49,8 @@ export function addTargetOptions(cmd: Command, o: { hostRequired: boolean }): Co
   return cmd
     .option(
       '--config <file>',
-      'config file: named hosts (-H NAME), defaults, trustedHosts (default $XDG_CONFIG_HOME/winrm-ts/config.json, else ~/.config/winrm-ts/config.json)',
+      'config file: named hosts (-H NAME), defaults, trustedHosts (default $XDG_CONFIG_HOME/winrm-ts/config.json, else ' +
+        '~/.config/winrm-ts/config.json)',
     )
     .option('--port <port>', 'port (overrides host:port)', num('--port'))
     .option('-u, --user <DOMAIN\\user>', 'user name (DOMAIN\\user, user@domain); none = anonymous / the logged-on user')

@@ -435,7 +435,8 @@ class Reader {
   private wrap(e: unknown, local?: string, name?: string): unknown {
     if (e instanceof Bad)
       return new ClixmlError(
-        `invalid CLIXML at ${this.path(local === undefined ? undefined : name === undefined ? local : `${local}[N=${name}]`)}: ${e.message}`,
+        `invalid CLIXML at ${this.path(local === undefined ? undefined : name === undefined ? local : `${local}[N=${name}]`)}: ` +
+          `${e.message}`,
       );
     return e;
   }

@@ -339,7 +339,8 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
           if (err)
             reject(
               new ConnectError(
-                `the jump host ${jLabel} could not open a connection to ${target}: ${err.message} (is the target reachable from the jump host, and AllowTcpForwarding on there?)`,
+                `the jump host ${jLabel} could not open a connection to ${target}: ${err.message} (is the target reachable from ` +
+                  `the jump host, and AllowTcpForwarding on there?)`,
                 { cause: err },
               ),
             );
@@ -380,7 +381,8 @@ export async function connectSsh(opts: SshConnectOptions): Promise<OutOfProcTran
         if (err)
           reject(
             new ConnectError(
-              `the SSH server ${target} refused the '${subsystem}' subsystem: add \`Subsystem ${subsystem} /usr/bin/pwsh -sshs -NoLogo -NoProfile\` to its sshd_config (PowerShell 7 must be installed there)`,
+              `the SSH server ${target} refused the '${subsystem}' subsystem: add \`Subsystem ${subsystem} /usr/bin/pwsh -sshs ` +
+                `-NoLogo -NoProfile\` to its sshd_config (PowerShell 7 must be installed there)`,
               { cause: err },
             ),
           );
@@ -405,7 +407,8 @@ function hostKeyError(
   host: string,
   port: number,
 ): HostKeyError {
-  const scan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}-t ${type.replace(/^ssh-/, '').replace(/^ecdsa-sha2-nistp\d+$/, 'ecdsa')} ${host}`;
+  const keyType = type.replace(/^ssh-/, '').replace(/^ecdsa-sha2-nistp\d+$/, 'ecdsa');
+  const scan = `ssh-keyscan ${port === 22 ? '' : `-p ${port} `}-t ${keyType} ${host}`;
   const skip = '--insecure-host-key (API: insecureHostKey) skips the check, which is unsafe';
   switch (v.status) {
     case 'revoked':
@@ -419,7 +422,8 @@ function hostKeyError(
     case 'changed':
       return new HostKeyError(
         `the SSH host key of ${target} has CHANGED: the server sent ${type} ${fp}, but ${khLabel} line ${v.line} holds a different key. ` +
-          `Someone could be impersonating the server (man in the middle), or the server was reinstalled. If the change is expected, remove the old entry ` +
+          `Someone could be impersonating the server (man in the middle), or the server was reinstalled. ` +
+          `If the change is expected, remove the old entry ` +
           `(\`ssh-keygen -R '${target}' -f ${khLabel}\`) and trust the new key after checking its fingerprint; ${skip}`,
         'changed',
         target,
@@ -428,9 +432,10 @@ function hostKeyError(
       );
     case 'unknown':
       return new HostKeyError(
-        `the SSH host key of ${target} (${type} ${fp}) is not in ${khLabel}${v.otherTypes.length ? ` (it is known there only with ${v.otherTypes.join(', ')} keys, which the server did not offer)` : ''}. ` +
-          `Check the fingerprint with the server's administrator, then trust it: \`${scan} >> ${khLabel}\` (or connect once with OpenSSH \`ssh\`), ` +
-          `or pass --known-hosts FILE; ${skip}`,
+        `the SSH host key of ${target} (${type} ${fp}) is not in ${khLabel}` +
+          (v.otherTypes.length ? ` (it is known there only with ${v.otherTypes.join(', ')} keys, which the server did not offer)` : '') +
+          `. Check the fingerprint with the server's administrator, then trust it: \`${scan} >> ${khLabel}\` (or connect once ` +
+          `with OpenSSH \`ssh\`), or pass --known-hosts FILE; ${skip}`,
         'unknown',
         target,
         type,
@@ -463,7 +468,8 @@ function mapConnectError(
   }
   if (e.level === 'client-timeout') {
     return new TimeoutError(
-      `the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or raise --connect-timeout`,
+      `the SSH handshake with ${target} did not complete within ${opts.connectTimeout ?? 30} s; check the host and port, or ` +
+        `raise --connect-timeout`,
       { cause: e },
     );
   }

@@ -119,11 +119,13 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
     const a = lookup(r.account);
     if (!a)
       throw new InvalidArgumentError(
-        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but there is no such local account (create it, e.g. \`useradd -r -M ${r.account}\`, or fix the name)`,
+        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but there is no such local account (create it, e.g. ` +
+          `\`useradd -r -M ${r.account}\`, or fix the name)`,
       );
     if (!root && a.uid !== self.uid) {
       throw new InvalidArgumentError(
-        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but this endpoint runs as ${describe(self)}, not root, and cannot start processes as another account: run serve as root, or remove the account field`,
+        `users file ${db.where(r)}: ${recName(r)} runs as '${r.account}', but this endpoint runs as ${describe(self)}, not ` +
+          `root, and cannot start processes as another account: run serve as root, or remove the account field`,
       );
     }
     mapped.set(r, a.uid === self.uid ? { ...a, own: true } : a);
@@ -136,7 +138,8 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
     const names = unmapped.slice(0, 3).map(recName).join(', ') + (unmapped.length > 3 ? ` and ${unmapped.length - 3} more` : '');
     throw new InvalidArgumentError(
       `the users file has ${users} users and ${names} name${unmapped.length === 1 ? 's' : ''} no local account: ` +
-        `each would run as this endpoint's own account ${describe(self)} and could read the others' processes. Give each entry its own account ` +
+        `each would run as this endpoint's own account ${describe(self)} and could read the others' processes. Give each entry ` +
+        `its own account ` +
         '(DOMAIN\\user:password:account), or pass --single-account to run them all as this account',
     );
   }
@@ -151,7 +154,9 @@ export function planAccounts(db: UserDatabase, o: PlanOptions = {}): AccountPlan
     summary.push(
       users === 1
         ? `logons of ${recName(unmapped[0]!)} run as this endpoint's own account ${describe(self)}`
-        : `${unmapped.length} user${unmapped.length === 1 ? '' : 's'} without an account (${unmapped.map(recName).slice(0, 5).join(', ')}${unmapped.length > 5 ? ', ...' : ''}) share this endpoint's own account ${describe(self)} (--single-account)`,
+        : `${unmapped.length} user${unmapped.length === 1 ? '' : 's'} without an account ` +
+            `(${unmapped.map(recName).slice(0, 5).join(', ')}${unmapped.length > 5 ? ', ...' : ''}) share this endpoint's own ` +
+            `account ${describe(self)} (--single-account)`,
     );
   }
   for (const [r, a] of mapped)

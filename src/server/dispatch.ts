@@ -68,7 +68,9 @@ export const faults = {
       code: 's:Sender',
       subcode: 'w:DestinationUnreachable',
       wsmanCode: WSManFaultCode.InvalidResourceUri,
-      reason: `The WS-Management service cannot process the request. The resource URI (${uri.slice(0, 300)}) was not found in the WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints. `,
+      reason:
+        `The WS-Management service cannot process the request. The resource URI (${uri.slice(0, 300)}) was not found in the ` +
+        `WS-Management catalog. The catalog contains the metadata that describes resources, or logical endpoints. `,
     }),
   actionNotSupported: (action: string) =>
     new WsmanFault({
@@ -90,7 +92,8 @@ export const faults = {
       ...(what === 'command'
         ? {
             message:
-              'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. Either the command has completed execution or the client specified an invalid command identifier. ',
+              'The Windows Remote Shell received a request to perform an operation on a command identifier that does not exist. ' +
+              'Either the command has completed execution or the client specified an invalid command identifier. ',
           }
         : { nestedProvider: { provider: 'Shell provider', path: '%systemroot%\\system32\\WsmSvc.dll' } }),
     }),
@@ -107,7 +110,9 @@ export const faults = {
       subcode: 'w:EncodingLimit',
       wsmanCode: WSManFaultCode.EncodingLimit,
       faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MaxEnvelopeSize',
-      reason: `The WS-Management service cannot process the request because the envelope size (${size} bytes) exceeds the maximum envelope size (${max} bytes). `,
+      reason:
+        `The WS-Management service cannot process the request because the envelope size (${size} bytes) exceeds the maximum ` +
+        `envelope size (${max} bytes). `,
     }),
   /** Reason generic, Message names the header (test_psrp_is_alive_other_wsman_error.yml). */
   invalidHeader: (message: string) =>
@@ -125,7 +130,9 @@ export const faults = {
       subcode: 'a:InvalidMessageInformationHeader',
       wsmanCode: WSManFaultCode.InvalidMessageInformationHeader,
       reason: 'The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. ',
-      message: `The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: ${raw.slice(0, 100)}. `,
+      message:
+        `The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: ` +
+        `${raw.slice(0, 100)}. `,
     }),
   /** not well-formed XML / not a SOAP envelope (MS-WSMV 3.1.4.1.31.3 wsman:SchemaValidationError,
    *  ERROR_WSMAN_SCHEMA_VALIDATION_ERROR 0x80338041) */
@@ -143,14 +150,18 @@ export const faults = {
       subcode: 'w:EncodingLimit',
       wsmanCode: 2150858823,
       faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/MinimumEnvelopeLimit',
-      reason: `The WS-Management service cannot process the request because the MaxEnvelopeSize in the request (${size}) is less than the minimum of 8192 bytes. `,
+      reason:
+        `The WS-Management service cannot process the request because the MaxEnvelopeSize in the request (${size}) is less than ` +
+        `the minimum of 8192 bytes. `,
     }),
   invalidBody: (what: string) =>
     new WsmanFault({
       code: 's:Sender',
       subcode: 'w:InvalidBody',
       wsmanCode: WSManFaultCode.InvalidSoapBody,
-      reason: `The WS-Management service cannot process the request because the request packet does not have a valid SOAP body: ${what.slice(0, 200)} `,
+      reason:
+        `The WS-Management service cannot process the request because the request packet does not have a valid SOAP body: ` +
+        `${what.slice(0, 200)} `,
     }),
   accessDenied: () =>
     new WsmanFault({
@@ -167,7 +178,8 @@ export const faults = {
       reason: 'The parameter is incorrect. ',
       faultDetail: 'http://schemas.dmtf.org/wbem/wsman/1/wsman/faultDetail/InvalidValue',
       providerFault:
-        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">The parameter is incorrect. </f:ProviderFault>',
+        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">The parameter is incorrect. ' +
+        '</f:ProviderFault>',
     }),
   provider: (wsmanCode: number, reason: string, subcode = 'w:InternalError') =>
     new WsmanFault({
@@ -175,7 +187,9 @@ export const faults = {
       subcode,
       wsmanCode,
       reason,
-      providerFault: `<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">${reason.replace(/[<&>]/g, ' ')}</f:ProviderFault>`,
+      providerFault:
+        `<f:ProviderFault provider="Shell cmd plugin" ` +
+        `path="%systemroot%\\system32\\winrscmd.dll">${reason.replace(/[<&>]/g, ' ')}</f:ProviderFault>`,
     }),
 };
 

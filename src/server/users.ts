@@ -150,7 +150,8 @@ export function parseUsers(text: string, source = 'users file'): MemoryUserDatab
       const a = field.trim();
       if (!ACCOUNT_NAME.test(a)) {
         throw new InvalidArgumentError(
-          `${at}: '${a.slice(0, 40)}' is not a local account name (the field after the password names the Unix account the logon runs as; a ':' inside a password is written '\\:')`,
+          `${at}: '${a.slice(0, 40)}' is not a local account name (the field after the password names the Unix account the ` +
+            `logon runs as; a ':' inside a password is written '\\:')`,
         );
       }
       return { account: a };
@@ -200,13 +201,15 @@ export function checkUsersFilePermissions(path: string): void {
   }
   if (st.mode & 0o077) {
     throw new InvalidArgumentError(
-      `the users file ${path} is accessible by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); it holds passwords: run \`chmod 600 ${path}\``,
+      `the users file ${path} is accessible by other users (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}); it holds ` +
+        `passwords: run \`chmod 600 ${path}\``,
     );
   }
   const me = process.getuid();
   if (st.uid !== me && st.uid !== 0) {
     throw new InvalidArgumentError(
-      `the users file ${path} belongs to uid ${st.uid}, not to this endpoint's account (uid ${me}) or root: whoever owns it decides who logs on as what; run \`chown ${me} ${path}\``,
+      `the users file ${path} belongs to uid ${st.uid}, not to this endpoint's account (uid ${me}) or root: whoever owns it ` +
+        `decides who logs on as what; run \`chown ${me} ${path}\``,
     );
   }
 }

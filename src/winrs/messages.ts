@@ -33,7 +33,9 @@ export interface ShellSpec {
 
 /** MS-WSMV 2.2.4.37 Shell (Create body). */
 export function shellBody(s: ShellSpec = {}): string {
-  let x = `<rsp:Shell><rsp:InputStreams>${escapeXml(s.inputStreams ?? 'stdin')}</rsp:InputStreams><rsp:OutputStreams>${escapeXml(s.outputStreams ?? 'stdout stderr')}</rsp:OutputStreams>`;
+  let x =
+    `<rsp:Shell><rsp:InputStreams>${escapeXml(s.inputStreams ?? 'stdin')}</rsp:InputStreams>` +
+    `<rsp:OutputStreams>${escapeXml(s.outputStreams ?? 'stdout stderr')}</rsp:OutputStreams>`;
   if (s.environment && Object.keys(s.environment).length) {
     x +=
       '<rsp:Environment>' +
@@ -60,12 +62,19 @@ export function commandLineBody(command: string, args: string[] = [], commandId?
 
 /** MS-WSMV 2.2.4.34 Send. */
 export function sendBody(commandId: string, data: Uint8Array, end: boolean, stream = 'stdin'): string {
-  return `<rsp:Send><rsp:Stream Name="${escapeXml(stream)}" CommandId="${escapeXml(commandId)}"${end ? ' End="true"' : ''}>${b64(data)}</rsp:Stream></rsp:Send>`;
+  return (
+    `<rsp:Send><rsp:Stream Name="${escapeXml(stream)}" ` +
+    `CommandId="${escapeXml(commandId)}"${end ? ' End="true"' : ''}>${b64(data)}</rsp:Stream></rsp:Send>`
+  );
 }
 
 /** MS-WSMV 2.2.4.26 Receive. */
 export function receiveBody(commandId: string | undefined, streams = 'stdout stderr'): string {
-  return `<rsp:Receive><rsp:DesiredStream${commandId ? ` CommandId="${escapeXml(commandId)}"` : ''}>${escapeXml(streams)}</rsp:DesiredStream></rsp:Receive>`;
+  return (
+    `<rsp:Receive>` +
+    `<rsp:DesiredStream${commandId ? ` CommandId="${escapeXml(commandId)}"` : ''}>${escapeXml(streams)}</rsp:DesiredStream>` +
+    `</rsp:Receive>`
+  );
 }
 
 /** MS-WSMV 2.2.4.38 Signal. */
@@ -240,7 +249,8 @@ export interface ShellInfo {
 export function createResponseBody(s: ShellInfo): string {
   const uri = s.resourceUri ?? SHELL_CMD_URI;
   return (
-    `<x:ResourceCreated><a:Address>${escapeXml(s.address)}</a:Address><a:ReferenceParameters><w:ResourceURI>${escapeXml(uri)}</w:ResourceURI>` +
+    `<x:ResourceCreated><a:Address>${escapeXml(s.address)}</a:Address><a:ReferenceParameters>` +
+    `<w:ResourceURI>${escapeXml(uri)}</w:ResourceURI>` +
     `<w:SelectorSet><w:Selector Name="ShellId">${s.shellId}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
     `<rsp:Shell xmlns:rsp="${NS.rsp}"><rsp:ShellId>${s.shellId}</rsp:ShellId><rsp:ResourceUri>${escapeXml(uri)}</rsp:ResourceUri>` +
     `<rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
@@ -253,7 +263,8 @@ export function createResponseBody(s: ShellInfo): string {
         '</rsp:Environment>'
       : '') +
     `<rsp:IdleTimeOut>${escapeXml(s.idleTimeout)}</rsp:IdleTimeOut>` +
-    `<rsp:InputStreams>${escapeXml(s.inputStreams)}</rsp:InputStreams><rsp:OutputStreams>${escapeXml(s.outputStreams)}</rsp:OutputStreams>` +
+    `<rsp:InputStreams>${escapeXml(s.inputStreams)}</rsp:InputStreams>` +
+    `<rsp:OutputStreams>${escapeXml(s.outputStreams)}</rsp:OutputStreams>` +
     '<rsp:ShellRunTime>P0DT0H0M0S</rsp:ShellRunTime><rsp:ShellInactivity>P0DT0H0M0S</rsp:ShellInactivity></rsp:Shell>'
   );
 }
@@ -266,7 +277,9 @@ export function commandResponseBody(commandId: string): string {
 export function receiveResponseBody(chunks: StreamChunk[], state?: CommandStateInfo): string {
   let x = '<rsp:ReceiveResponse>';
   for (const c of chunks) {
-    x += `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${c.commandId}"` : ''}${c.end ? ' End="true"' : ''}>${c.data.length ? b64(c.data) : ''}</rsp:Stream>`;
+    x +=
+      `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${c.commandId}"` : ''}${c.end ? ' End="true"' : ''}>` +
+      `${c.data.length ? b64(c.data) : ''}</rsp:Stream>`;
   }
   if (state) {
     x +=
@@ -290,14 +303,16 @@ export function receiveResponseBytes(head: string, chunks: StreamChunk[], state:
   for (const c of chunks) {
     texts.push(
       x +
-        `<rsp:Stream Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`,
+        (`<rsp:Stream ` +
+          `Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`),
     );
     datas.push(Buffer.isBuffer(c.data) ? c.data : Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
     x = '</rsp:Stream>';
   }
   if (state) {
     x +=
-      `<rsp:CommandState${state.commandId ? ` CommandId="${escapeXml(state.commandId)}"` : ''} State="${COMMAND_STATE}${escapeXml(state.state)}">` +
+      `<rsp:CommandState${state.commandId ? ` CommandId="${escapeXml(state.commandId)}"` : ''} ` +
+      `State="${COMMAND_STATE}${escapeXml(state.state)}">` +
       (state.exitCode !== undefined ? `<rsp:ExitCode>${state.exitCode}</rsp:ExitCode>` : '') +
       '</rsp:CommandState>';
   }

@@ -17,7 +17,10 @@ import { fromBase64, toBase64 } from '../util/bytes.js';
 /** `powershell/signal/crtl_c` — the exact (misspelled) code PowerShell compares to stop a pipeline (MS-PSRP 3.1.5.3.9; MS-WSMV 2.2.5.6). */
 export const PSRP_STOP_SIGNAL = 'powershell/signal/crtl_c';
 export const SIGNAL_TERMINATE = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/signal/terminate';
-/** ResourceURI for enumerating shells (and, with `/Command`, their commands) — DSP0226 8 (WS-Enumeration); MS-WSMV 3.1.4 (wsen:Enumerate). */
+/**
+ * ResourceURI for enumerating shells (and, with `/Command`, their commands) — DSP0226 8 (WS-Enumeration);
+ * MS-WSMV 3.1.4 (wsen:Enumerate).
+ */
 export const SHELL_ENUM_URI = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell';
 export const COMMAND_ENUM_URI = 'http://schemas.microsoft.com/wbem/wsman/1/windows/shell/Command';
 const SELECTOR_FILTER = 'http://schemas.dmtf.org/wbem/wsman/1/wsman/SelectorFilter';
@@ -35,7 +38,8 @@ const secs = (s: number) => `PT${Number.isInteger(s) ? s : s.toFixed(3)}S`;
 /** MS-PSRP 3.1.5.1.3 (wxf:Create) rsp:Shell with creationXml (SESSION_CAPABILITY + INIT_RUNSPACEPOOL fragments). */
 export function psrpShellBody(o: { shellId: string; creationXml: Uint8Array; idleTimeout?: number }): string {
   return (
-    `<rsp:Shell ShellId="${escapeXml(o.shellId)}"><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>` +
+    `<rsp:Shell ShellId="${escapeXml(o.shellId)}"><rsp:InputStreams>stdin ` +
+    `pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>` +
     (o.idleTimeout !== undefined ? `<rsp:IdleTimeOut>${secs(o.idleTimeout)}</rsp:IdleTimeOut>` : '') +
     `<creationXml xmlns="${NS.pwsh}">${toBase64(o.creationXml)}</creationXml></rsp:Shell>`
   );
@@ -43,12 +47,18 @@ export function psrpShellBody(o: { shellId: string; creationXml: Uint8Array; idl
 
 /** MS-PSRP 3.1.5.1.7 Command: CommandId = the pipeline id, Arguments = the first fragment(s) of CREATE_PIPELINE. */
 export function psrpCommandLineBody(commandId: string, args: Uint8Array): string {
-  return `<rsp:CommandLine CommandId="${escapeXml(commandId)}"><rsp:Command /><rsp:Arguments>${toBase64(args)}</rsp:Arguments></rsp:CommandLine>`;
+  return (
+    `<rsp:CommandLine CommandId="${escapeXml(commandId)}"><rsp:Command ` +
+    `/><rsp:Arguments>${toBase64(args)}</rsp:Arguments></rsp:CommandLine>`
+  );
 }
 
 /** MS-PSRP 3.1.5.1.5 Send: `stdin` (data) or `pr` (host responses). */
 export function psrpSendBody(data: Uint8Array, o: { commandId?: string; stream?: 'stdin' | 'pr' } = {}): string {
-  return `<rsp:Send><rsp:Stream Name="${o.stream ?? 'stdin'}"${o.commandId ? ` CommandId="${escapeXml(o.commandId)}"` : ''}>${toBase64(data)}</rsp:Stream></rsp:Send>`;
+  return (
+    `<rsp:Send><rsp:Stream ` +
+    `Name="${o.stream ?? 'stdin'}"${o.commandId ? ` CommandId="${escapeXml(o.commandId)}"` : ''}>${toBase64(data)}</rsp:Stream></rsp:Send>`
+  );
 }
 
 /** MS-WSMV 3.1.4.15 Disconnect, optional IdleTimeOut (seconds). */
@@ -68,12 +78,16 @@ export function connectCommandBody(commandId: string): string {
 }
 
 export function enumerateShellsBody(): string {
-  return `<wsen:Enumerate xmlns:wsen="${NS.wsen}"><wsman:OptimizeEnumeration /><wsman:MaxElements>32000</wsman:MaxElements></wsen:Enumerate>`;
+  return (
+    `<wsen:Enumerate xmlns:wsen="${NS.wsen}"><wsman:OptimizeEnumeration ` +
+    `/><wsman:MaxElements>32000</wsman:MaxElements></wsen:Enumerate>`
+  );
 }
 export function enumerateCommandsBody(shellId: string): string {
   return (
     `<wsen:Enumerate xmlns:wsen="${NS.wsen}"><wsman:OptimizeEnumeration /><wsman:MaxElements>32000</wsman:MaxElements>` +
-    `<wsman:Filter Dialect="${SELECTOR_FILTER}"><wsman:SelectorSet><wsman:Selector Name="ShellId">${escapeXml(shellId)}</wsman:Selector></wsman:SelectorSet></wsman:Filter></wsen:Enumerate>`
+    `<wsman:Filter Dialect="${SELECTOR_FILTER}"><wsman:SelectorSet><wsman:Selector ` +
+    `Name="ShellId">${escapeXml(shellId)}</wsman:Selector></wsman:SelectorSet></wsman:Filter></wsen:Enumerate>`
   );
 }
 
@@ -213,11 +227,15 @@ const dur = (ms: number) => {
 export function shellXml(s: PsrpShellInfo): string {
   return (
     `<rsp:Shell xmlns:rsp="${NS.rsp}"><rsp:ShellId>${s.shellId}</rsp:ShellId>${s.name ? `<rsp:Name>${escapeXml(s.name)}</rsp:Name>` : ''}` +
-    `<rsp:ResourceUri>${escapeXml(s.resourceUri)}</rsp:ResourceUri><rsp:Owner>${escapeXml(s.owner)}</rsp:Owner><rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
+    `<rsp:ResourceUri>${escapeXml(s.resourceUri)}</rsp:ResourceUri><rsp:Owner>${escapeXml(s.owner)}</rsp:Owner>` +
+    `<rsp:ClientIP>${escapeXml(s.clientIp)}</rsp:ClientIP>` +
     (s.processId !== undefined ? `<rsp:ProcessId>${s.processId}</rsp:ProcessId>` : '') +
-    `<rsp:IdleTimeOut>PT${(s.idleTimeoutMs / 1000).toFixed(3)}S</rsp:IdleTimeOut><rsp:InputStreams>stdin pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>` +
-    `<rsp:MaxIdleTimeOut>PT2147483.647S</rsp:MaxIdleTimeOut><rsp:Locale>en-US</rsp:Locale><rsp:DataLocale>en-US</rsp:DataLocale><rsp:CompressionMode>NoCompression</rsp:CompressionMode>` +
-    `<rsp:ProfileLoaded>Yes</rsp:ProfileLoaded><rsp:Encoding>UTF8</rsp:Encoding><rsp:BufferMode>Block</rsp:BufferMode><rsp:State>${s.state}</rsp:State>` +
+    (`<rsp:IdleTimeOut>PT${(s.idleTimeoutMs / 1000).toFixed(3)}S</rsp:IdleTimeOut><rsp:InputStreams>stdin ` +
+      `pr</rsp:InputStreams><rsp:OutputStreams>stdout</rsp:OutputStreams>`) +
+    (`<rsp:MaxIdleTimeOut>PT2147483.647S</rsp:MaxIdleTimeOut><rsp:Locale>en-US</rsp:Locale><rsp:DataLocale>en-US</rsp:DataLocale>` +
+      `<rsp:CompressionMode>NoCompression</rsp:CompressionMode>`) +
+    `<rsp:ProfileLoaded>Yes</rsp:ProfileLoaded><rsp:Encoding>UTF8</rsp:Encoding><rsp:BufferMode>Block</rsp:BufferMode>` +
+    `<rsp:State>${s.state}</rsp:State>` +
     `<rsp:ShellRunTime>${dur(s.runTimeMs)}</rsp:ShellRunTime><rsp:ShellInactivity>${dur(s.inactivityMs)}</rsp:ShellInactivity></rsp:Shell>`
   );
 }
@@ -225,7 +243,8 @@ export function shellXml(s: PsrpShellInfo): string {
 /** CreateResponse of a PowerShell shell (test_psrp_open_runspace.yml). */
 export function psrpCreateResponseBody(address: string, s: PsrpShellInfo): string {
   return (
-    `<x:ResourceCreated><a:Address>${escapeXml(address)}</a:Address><a:ReferenceParameters><w:ResourceURI>${escapeXml(s.resourceUri)}</w:ResourceURI>` +
+    `<x:ResourceCreated><a:Address>${escapeXml(address)}</a:Address><a:ReferenceParameters>` +
+    `<w:ResourceURI>${escapeXml(s.resourceUri)}</w:ResourceURI>` +
     `<w:SelectorSet><w:Selector Name="ShellId">${s.shellId}</w:Selector></w:SelectorSet></a:ReferenceParameters></x:ResourceCreated>` +
     shellXml(s)
   );
@@ -255,7 +274,9 @@ export function enumerateCommandsResponseBody(commands: CommandListing[]): strin
         commands
           .map(
             (c) =>
-              `<rsp:Command xmlns:rsp="${NS.rsp}"><rsp:CommandId>${c.commandId}</rsp:CommandId><rsp:CommandLine></rsp:CommandLine><rsp:CommandState>${c.state ?? 'Running'}</rsp:CommandState></rsp:Command>`,
+              `<rsp:Command ` +
+              `xmlns:rsp="${NS.rsp}"><rsp:CommandId>${c.commandId}</rsp:CommandId><rsp:CommandLine></rsp:CommandLine>` +
+              `<rsp:CommandState>${c.state ?? 'Running'}</rsp:CommandState></rsp:Command>`,
           )
           .join('') +
         '</w:Items>'

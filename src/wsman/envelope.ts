@@ -1,6 +1,7 @@
 /**
- * WS-Management SOAP envelopes (DSP0226 / MS-WSMV 2.2.4): build requests with the WS-Addressing / WS-Man header set (DSP0226 5; MS-WSMV 3.1.4.1),
- * parse any envelope namespace-correctly (Windows answers with other prefixes than we send), faults both ways.
+ * WS-Management SOAP envelopes (DSP0226 / MS-WSMV 2.2.4): build requests with the WS-Addressing / WS-Man header set
+ * (DSP0226 5; MS-WSMV 3.1.4.1), parse any envelope namespace-correctly (Windows answers with other prefixes than we
+ * send), faults both ways.
  * Sans-IO: strings in, strings/objects out. Used by the client (src/wsman/client.ts) and the endpoint (src/server/).
  */
 import { randomUUID } from 'node:crypto';
@@ -80,7 +81,8 @@ export function buildRequest(h: RequestHeader, bodyXml: string, extraNs = ''): {
       '</wsman:SelectorSet>';
   }
   const xml =
-    `<s:Envelope xmlns:rsp="${NS.rsp}" xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" xmlns:wsmv="${NS.wsmv}"${extraNs}>` +
+    `<s:Envelope xmlns:rsp="${NS.rsp}" xmlns:s="${NS.s}" xmlns:wsa="${NS.wsa}" xmlns:wsman="${NS.wsman}" ` +
+    `xmlns:wsmv="${NS.wsmv}"${extraNs}>` +
     `<s:Header>${hdr}</s:Header><s:Body>${bodyXml}</s:Body></s:Envelope>`;
   return { xml, messageId };
 }
@@ -174,7 +176,9 @@ export function faultFromEnvelope(env: Envelope): WSManFaultError | undefined {
   const num = wfCode && /^\d+$/.test(wfCode) ? Number(wfCode) : undefined;
   const msg = message || reason || subValue || codeValue || 'unknown WS-Management fault';
   return new WSManFaultError(
-    `WS-Management fault${num !== undefined ? ` ${num} (0x${num.toString(16)})` : subValue ? ` ${subValue}` : ''}${machine ? ` from ${machine}` : ''}: ${msg.replace(/\s+/g, ' ').trim()}`,
+    'WS-Management fault' +
+      (num !== undefined ? ` ${num} (0x${num.toString(16)})` : subValue ? ` ${subValue}` : '') +
+      `${machine ? ` from ${machine}` : ''}: ${msg.replace(/\s+/g, ' ').trim()}`,
     num,
     machine,
     msg,
@@ -196,7 +200,9 @@ export function isTimedOutFault(e: unknown): boolean {
 
 // ---- server side: responses in Windows' prefixes (s, a, x, w, rsp, p) ----
 
-const RESP_NS = `xml:lang="en-US" xmlns:s="${NS.s}" xmlns:a="${NS.wsa}" xmlns:x="${NS.wst}" xmlns:w="${NS.wsman}" xmlns:rsp="${NS.rsp}" xmlns:p="${NS.wsmv}"`;
+const RESP_NS =
+  `xml:lang="en-US" xmlns:s="${NS.s}" xmlns:a="${NS.wsa}" xmlns:x="${NS.wst}" xmlns:w="${NS.wsman}" xmlns:rsp="${NS.rsp}" ` +
+  `xmlns:p="${NS.wsmv}"`;
 
 /** A response envelope as Windows writes it (prefixes a/x/w/rsp/p; body uses them). */
 export function buildResponse(action: string, relatesTo: string | undefined, bodyXml: string, headerExtra = ''): string {
@@ -237,14 +243,18 @@ export interface FaultSpec {
 /** A SOAP fault envelope shaped like Windows' (DSP0226 14; MS-WSMV 2.2.4.43 WSManFault). */
 export function buildFault(f: FaultSpec, relatesTo: string | undefined): string {
   const wsmanFault = (inner: string) =>
-    `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
+    `<f:WSManFault xmlns:f="${NS.wsmanfault}" Code="${f.wsmanCode}" ` +
+    `Machine="${escapeXml(f.machine)}"><f:Message>${inner}</f:Message></f:WSManFault>`;
   let message = f.providerFault ?? escapeXml(f.message ?? f.reason);
   if (f.nestedProvider && !f.providerFault) {
-    message = `<f:ProviderFault provider="${escapeXml(f.nestedProvider.provider)}" path="${escapeXml(f.nestedProvider.path)}">${wsmanFault(message)}</f:ProviderFault>`;
+    message =
+      `<f:ProviderFault provider="${escapeXml(f.nestedProvider.provider)}" ` +
+      `path="${escapeXml(f.nestedProvider.path)}">${wsmanFault(message)}</f:ProviderFault>`;
   }
   const body =
     `<s:Fault><s:Code><s:Value>${f.code}</s:Value><s:Subcode><s:Value>${escapeXml(f.subcode)}</s:Value></s:Subcode></s:Code>` +
     `<s:Reason><s:Text xml:lang="en-US">${escapeXml(f.reason)}</s:Text></s:Reason>` +
-    `<s:Detail>${f.faultDetail ? `<w:FaultDetail>${escapeXml(f.faultDetail)}</w:FaultDetail>` : ''}${wsmanFault(message)}</s:Detail></s:Fault>`;
+    `<s:Detail>${f.faultDetail ? `<w:FaultDetail>${escapeXml(f.faultDetail)}</w:FaultDetail>` : ''}${wsmanFault(message)}</s:Detail>` +
+    `</s:Fault>`;
   return buildResponse(f.action ?? Action.Fault, relatesTo, body);
 }

@@ -58,7 +58,8 @@ test('bash: parses (bash -n) and completes commands, options and choices', async
         'bash',
         [
           '-c',
-          `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$(( \${#COMP_WORDS[@]} - 1 )); _winrm_ts; echo "\${COMPREPLY[*]}"`,
+          `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ $2 == *' ' ]] && COMP_WORDS+=(''); COMP_CWORD=$(( \${#COMP_WORDS[@]} - ` +
+            `1 )); _winrm_ts; echo "\${COMPREPLY[*]}"`,
           'x',
           path,
           line,
@@ -101,7 +102,8 @@ test('powershell: parses and completes through TabExpansion2', { skip: peerSkip(
         '-NonInteractive',
         '-c',
         `
-      $errs = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('${path}', [ref]$null, [ref]$errs); "parse errors: $($errs.Count)"
+      $errs = $null; [void][System.Management.Automation.Language.Parser]::ParseFile('${path}', [ref]$null, [ref]$errs); \
+"parse errors: $($errs.Count)"
       Get-Content -Raw '${path}' | Invoke-Expression
       foreach ($l in 'winrm-ts p', 'winrm-ts ps --input-j', 'winrm-ts ps --auth n', 'winrm-ts completion f') {
         ((TabExpansion2 -inputScript $l -cursorColumn $l.Length).CompletionMatches.CompletionText -join ' ')

@@ -22,23 +22,26 @@ const doctor = (auth: string[], extra: string[] = []) =>
     timeoutMs: 90_000,
   });
 
-test('Negotiate: the second hop is ANONYMOUS LOGON; the fixes name CredSSP, Kerberos delegation, RunAs/JEA and a passed credential', async () => {
-  const r = await doctor(['--auth', 'negotiate']);
-  assert.equal(r.code, 1, r.stdout + r.stderr);
-  assert.match(r.stdout, /^FAILED +second hop: from 127\.0\.0\.1, 127\.0\.0\.1:\d+ sees NT AUTHORITY\\ANONYMOUS LOGON/m);
-  assert.match(
-    r.stdout,
-    /fix: CredSSP .*--auth credssp --delegate-to wsman\/127\.0\.0\.1.*Enable-WSManCredSSP -Role Server.*Allow delegating fresh credentials.*wsman\/127\.0\.0\.1/,
-  );
-  assert.match(r.stdout, /fix: Kerberos delegation .*--kerberos-delegate.*TrustedForDelegation/);
-  assert.match(r.stdout, /fix: a RunAs \/ JEA session configuration .*Register-PSSessionConfiguration.*--configuration-name/);
-  assert.match(r.stdout, /fix: pass a credential into the script: Invoke-Command .*-Credential/);
-  // the first hop itself was fine, and hostB saw the anonymous request
-  assert.match(r.stdout, /^ok +authenticated round trip: .*example\\alice/m);
-  assert.match(B.log(), /anonymous request \(NT AUTHORITY\\ANONYMOUS LOGON\) refused/);
-  for (const [what, text] of [['stdout', r.stdout], ['stderr', r.stderr], ...hosts.logs()] as const)
-    assert.ok(!text.includes(PASSWORD), `password in ${what}`);
-});
+test(
+  'Negotiate: the second hop is ANONYMOUS LOGON; the fixes name ' + 'CredSSP, Kerberos delegation, RunAs/JEA and a passed ' + 'credential',
+  async () => {
+    const r = await doctor(['--auth', 'negotiate']);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^FAILED +second hop: from 127\.0\.0\.1, 127\.0\.0\.1:\d+ sees NT AUTHORITY\\ANONYMOUS LOGON/m);
+    assert.match(
+      r.stdout,
+      /fix: CredSSP .*--auth credssp --delegate-to wsman\/127\.0\.0\.1.*Enable-WSManCredSSP -Role Server.*Allow delegating fresh credentials.*wsman\/127\.0\.0\.1/,
+    );
+    assert.match(r.stdout, /fix: Kerberos delegation .*--kerberos-delegate.*TrustedForDelegation/);
+    assert.match(r.stdout, /fix: a RunAs \/ JEA session configuration .*Register-PSSessionConfiguration.*--configuration-name/);
+    assert.match(r.stdout, /fix: pass a credential into the script: Invoke-Command .*-Credential/);
+    // the first hop itself was fine, and hostB saw the anonymous request
+    assert.match(r.stdout, /^ok +authenticated round trip: .*example\\alice/m);
+    assert.match(B.log(), /anonymous request \(NT AUTHORITY\\ANONYMOUS LOGON\) refused/);
+    for (const [what, text] of [['stdout', r.stdout], ['stderr', r.stderr], ...hosts.logs()] as const)
+      assert.ok(!text.includes(PASSWORD), `password in ${what}`);
+  },
+);
 
 test('CredSSP with --delegate-to wsman/127.0.0.1: the second hop arrives as alice (--json)', async () => {
   const r = await doctor(['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'], ['--json']);

@@ -55,7 +55,8 @@ function makeCert(name: string, san: string, start?: string, end?: string): { ce
   writeFileSync(
     join(d, 'ca.cnf'),
     `[ca]\ndefault_ca = d\n[d]\ndatabase = ${join(d, 'db', 'index.txt')}\nserial = ${join(d, 'db', 'serial')}\n` +
-      `new_certs_dir = ${join(d, 'db')}\ndefault_md = sha256\npolicy = p\ndefault_days = 30\n[p]\ncommonName = supplied\n[ext]\nsubjectAltName = ${san}\n`,
+      `new_certs_dir = ${join(d, 'db')}\ndefault_md = sha256\npolicy = p\ndefault_days = 30\n[p]\ncommonName = ` +
+      `supplied\n[ext]\nsubjectAltName = ${san}\n`,
   );
   execFileSync(
     'openssl',
@@ -113,45 +114,55 @@ test('a healthy Negotiate endpoint: every check ok, the schemes, CredSSP off on 
   assert.match(check(r, 'limits').detail, /MaxEnvelopeSizekb 500.*MaxShellsPerUser 30/);
 });
 
-test('CredSSP off on the service: the scheme is not offered and Get-WSManCredSSP says so (read with Negotiate), fix Enable-WSManCredSSP -Role Server', async () => {
-  const r = await runDoctor(alice(healthy.port, { auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] }));
-  assert.equal(r.ok, false);
-  assert.equal(check(r, 'auth-schemes').status, 'failed');
-  assert.match(text(check(r, 'auth-schemes')), /offers Negotiate; this client would use CredSSP/);
-  const c = check(r, 'credssp-service');
-  assert.equal(c.status, 'failed');
-  assert.match(text(c), /CredSSP is disabled on the service/);
-  assert.match(text(c), /Enable-WSManCredSSP -Role Server -Force/);
-});
+test(
+  'CredSSP off on the service: the scheme is not offered and Get-WSManCredSSP says so (read with Negotiate), fix ' +
+    'Enable-WSManCredSSP -Role Server',
+  async () => {
+    const r = await runDoctor(alice(healthy.port, { auth: 'credssp', delegateTo: ['wsman/127.0.0.1'] }));
+    assert.equal(r.ok, false);
+    assert.equal(check(r, 'auth-schemes').status, 'failed');
+    assert.match(text(check(r, 'auth-schemes')), /offers Negotiate; this client would use CredSSP/);
+    const c = check(r, 'credssp-service');
+    assert.equal(c.status, 'failed');
+    assert.match(text(c), /CredSSP is disabled on the service/);
+    assert.match(text(c), /Enable-WSManCredSSP -Role Server -Force/);
+  },
+);
 
-test('CredSSP to a host outside the delegate list: the client side fails before anything is sent, naming --delegate-to and the GPO entry', async () => {
-  const ep = await endpoint({ auth: ['negotiate', 'credssp'] });
-  const r = await runDoctor(alice(ep.port, { auth: 'credssp' }));
-  const c = check(r, 'delegate-list');
-  assert.equal(c.status, 'failed');
-  assert.match(text(c), /--delegate-to wsman\/127\.0\.0\.1/);
-  assert.match(text(c), /Allow delegating fresh credentials" entry wsman\/127\.0\.0\.1/);
-  assert.equal(check(r, 'credssp-service').status, 'ok', 'the config was read with Negotiate instead');
-  assert.doesNotMatch(ep.lines.join('\n'), /via credssp/);
-});
+test(
+  'CredSSP to a host outside the delegate list: the client side fails before anything is sent, naming --delegate-to and the GPO ' + 'entry',
+  async () => {
+    const ep = await endpoint({ auth: ['negotiate', 'credssp'] });
+    const r = await runDoctor(alice(ep.port, { auth: 'credssp' }));
+    const c = check(r, 'delegate-list');
+    assert.equal(c.status, 'failed');
+    assert.match(text(c), /--delegate-to wsman\/127\.0\.0\.1/);
+    assert.match(text(c), /Allow delegating fresh credentials" entry wsman\/127\.0\.0\.1/);
+    assert.equal(check(r, 'credssp-service').status, 'ok', 'the config was read with Negotiate instead');
+    assert.doesNotMatch(ep.lines.join('\n'), /via credssp/);
+  },
+);
 
-test('Basic only, on plain HTTP: Negotiate is not offered and the fix is Basic over HTTPS; Basic over HTTP is refused by the client', async () => {
-  const ep = await endpoint({ auth: ['basic'] });
-  const r = await runDoctor(alice(ep.port));
-  const c = check(r, 'auth-schemes');
-  assert.equal(c.status, 'failed');
-  assert.match(text(c), /offers Basic; this client would use Negotiate/);
-  assert.match(text(c), /--https --auth basic/);
-  const b = await runDoctor(alice(ep.port, { auth: 'basic' }));
-  assert.match(text(check(b, 'auth-schemes')), /refuses Basic over plain HTTP/);
-  // the user insists (--allow-unencrypted): the host refuses it, and doctor says why
-  const u = await runDoctor(alice(ep.port, { auth: 'basic', allowUnencrypted: true }));
-  assert.equal(check(u, 'auth-schemes').status, 'warning');
-  const rt = check(u, 'round-trip');
-  assert.equal(rt.status, 'failed');
-  assert.match(text(rt), /AllowUnencrypted/);
-  assert.match(text(rt), /--https --auth basic/);
-});
+test(
+  'Basic only, on plain HTTP: Negotiate is not offered and the fix ' + 'is Basic over HTTPS; Basic over HTTP is refused by the client',
+  async () => {
+    const ep = await endpoint({ auth: ['basic'] });
+    const r = await runDoctor(alice(ep.port));
+    const c = check(r, 'auth-schemes');
+    assert.equal(c.status, 'failed');
+    assert.match(text(c), /offers Basic; this client would use Negotiate/);
+    assert.match(text(c), /--https --auth basic/);
+    const b = await runDoctor(alice(ep.port, { auth: 'basic' }));
+    assert.match(text(check(b, 'auth-schemes')), /refuses Basic over plain HTTP/);
+    // the user insists (--allow-unencrypted): the host refuses it, and doctor says why
+    const u = await runDoctor(alice(ep.port, { auth: 'basic', allowUnencrypted: true }));
+    assert.equal(check(u, 'auth-schemes').status, 'warning');
+    const rt = check(u, 'round-trip');
+    assert.equal(rt.status, 'failed');
+    assert.match(text(rt), /AllowUnencrypted/);
+    assert.match(text(rt), /--https --auth basic/);
+  },
+);
 
 test('AllowUnencrypted false with --encryption never: the config check names the setting; the round trip fails', async () => {
   const r = await runDoctor(alice(healthy.port, { encryption: 'never' }));
@@ -182,38 +193,42 @@ test('a quota hit: MaxShellsPerUser reached by a shell left open is named, with 
   }
 });
 
-test('HTTPS, CbtHardeningLevel Strict: direct it works and says binding is required; through a TLS-terminating proxy the cause is the channel binding', async () => {
-  const { cert, key } = selfSigned();
-  const ep = await endpoint({ auth: ['negotiate'], https: true, cert, key, cbt: 'strict' });
-  const direct = await runDoctor(alice(ep.port, { https: true, insecure: true }));
-  assert.equal(check(direct, 'round-trip').status, 'ok', JSON.stringify(direct.checks, null, 1));
-  assert.match(check(direct, 'channel-binding').detail, /Strict: channel binding is required/);
-  assert.equal(check(direct, 'tls').status, 'warning', 'insecure is a warning');
-  assert.match(text(check(direct, 'tls')), /--fingerprint SHA256:[0-9a-f]{64}/);
-  // a TLS-terminating proxy with its own certificate in front of the endpoint
-  const p = makeCert('proxy', 'DNS:localhost,IP:127.0.0.1');
-  const proxy = tls.createServer({ cert: p.cert, key: p.key }, (down) => {
-    const up = tls.connect({ host: '127.0.0.1', port: ep.port, rejectUnauthorized: false });
-    down.pipe(up).pipe(down);
-    const end = () => {
-      down.destroy();
-      up.destroy();
-    };
-    down.on('error', end);
-    up.on('error', end);
-    down.on('close', end);
-    up.on('close', end);
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  closers.push(() => proxy.close());
-  const r = await runDoctor(alice((proxy.address() as net.AddressInfo).port, { https: true, ca: p.cert }));
-  assert.equal(check(r, 'tls').status, 'ok', "the proxy's certificate verifies with --ca");
-  const rt = check(r, 'round-trip');
-  assert.equal(rt.status, 'failed');
-  assert.match(rt.detail, /channel binding did not match/);
-  assert.match(text(rt), /TLS-terminating proxy/);
-  assert.match(text(rt), /CbtHardeningLevel/);
-});
+test(
+  'HTTPS, CbtHardeningLevel Strict: direct it works and says binding is required; through a TLS-terminating proxy the cause is ' +
+    'the channel binding',
+  async () => {
+    const { cert, key } = selfSigned();
+    const ep = await endpoint({ auth: ['negotiate'], https: true, cert, key, cbt: 'strict' });
+    const direct = await runDoctor(alice(ep.port, { https: true, insecure: true }));
+    assert.equal(check(direct, 'round-trip').status, 'ok', JSON.stringify(direct.checks, null, 1));
+    assert.match(check(direct, 'channel-binding').detail, /Strict: channel binding is required/);
+    assert.equal(check(direct, 'tls').status, 'warning', 'insecure is a warning');
+    assert.match(text(check(direct, 'tls')), /--fingerprint SHA256:[0-9a-f]{64}/);
+    // a TLS-terminating proxy with its own certificate in front of the endpoint
+    const p = makeCert('proxy', 'DNS:localhost,IP:127.0.0.1');
+    const proxy = tls.createServer({ cert: p.cert, key: p.key }, (down) => {
+      const up = tls.connect({ host: '127.0.0.1', port: ep.port, rejectUnauthorized: false });
+      down.pipe(up).pipe(down);
+      const end = () => {
+        down.destroy();
+        up.destroy();
+      };
+      down.on('error', end);
+      up.on('error', end);
+      down.on('close', end);
+      up.on('close', end);
+    });
+    await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+    closers.push(() => proxy.close());
+    const r = await runDoctor(alice((proxy.address() as net.AddressInfo).port, { https: true, ca: p.cert }));
+    assert.equal(check(r, 'tls').status, 'ok', "the proxy's certificate verifies with --ca");
+    const rt = check(r, 'round-trip');
+    assert.equal(rt.status, 'failed');
+    assert.match(rt.detail, /channel binding did not match/);
+    assert.match(text(rt), /TLS-terminating proxy/);
+    assert.match(text(rt), /CbtHardeningLevel/);
+  },
+);
 
 test('an expired certificate and a certificate for another name: the TLS check names each, with the fingerprint to pin', async () => {
   const expired = makeCert('expired', 'DNS:localhost,IP:127.0.0.1', '20200101000000Z', '20200201000000Z');
@@ -333,24 +348,27 @@ test('CLI: --json is the whole report and the exit code is 1 on a failed check; 
   assert.match(h.stdout, /--auth <mechanism>/);
 });
 
-test('CLI: a host list gets one report per host (NDJSON with PSComputerName, or text under [host]); exit 1 when a host failed', async () => {
-  const port = await closedPort();
-  const good = `127.0.0.1:${healthy.port}`,
-    bad = `127.0.0.1:${port}`;
-  const j = await runCli(['doctor', '-H', `${good},${bad}`, '-u', USER, '-p', PASSWORD, '--json']);
-  assert.equal(j.code, 1, j.stderr);
-  const reps = j.stdout
-    .trim()
-    .split('\n')
-    .map((l) => JSON.parse(l) as Report & { PSComputerName: string });
-  assert.deepEqual(reps.map((r) => r.PSComputerName).sort(), [good, bad].sort());
-  assert.equal(reps.find((r) => r.PSComputerName === good)?.ok, true);
-  const failed = reps.find((r) => r.PSComputerName === bad)!;
-  assert.equal(failed.ok, false);
-  assert.equal(failed.checks.find((x) => x.id === 'tcp')?.status, 'failed');
-  const t = await runCli(['doctor', '-H', `${good},${good.replace('127.0.0.1', 'localhost')}`, '-u', USER, '-p', PASSWORD]);
-  assert.equal(t.code, 0, t.stdout + t.stderr);
-  assert.match(t.stdout, new RegExp(`^\\[${good.replace(/\./g, '\\.')}\\]$`, 'm'));
-  assert.equal(t.stdout.match(/^ok {7}authenticated round trip: /gm)?.length, 2);
-  assert.match(t.stderr, /2 of 2 hosts without a failed check/);
-});
+test(
+  'CLI: a host list gets one report per host (NDJSON with ' + 'PSComputerName, or text under [host]); exit 1 when a host ' + 'failed',
+  async () => {
+    const port = await closedPort();
+    const good = `127.0.0.1:${healthy.port}`,
+      bad = `127.0.0.1:${port}`;
+    const j = await runCli(['doctor', '-H', `${good},${bad}`, '-u', USER, '-p', PASSWORD, '--json']);
+    assert.equal(j.code, 1, j.stderr);
+    const reps = j.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Report & { PSComputerName: string });
+    assert.deepEqual(reps.map((r) => r.PSComputerName).sort(), [good, bad].sort());
+    assert.equal(reps.find((r) => r.PSComputerName === good)?.ok, true);
+    const failed = reps.find((r) => r.PSComputerName === bad)!;
+    assert.equal(failed.ok, false);
+    assert.equal(failed.checks.find((x) => x.id === 'tcp')?.status, 'failed');
+    const t = await runCli(['doctor', '-H', `${good},${good.replace('127.0.0.1', 'localhost')}`, '-u', USER, '-p', PASSWORD]);
+    assert.equal(t.code, 0, t.stdout + t.stderr);
+    assert.match(t.stdout, new RegExp(`^\\[${good.replace(/\./g, '\\.')}\\]$`, 'm'));
+    assert.equal(t.stdout.match(/^ok {7}authenticated round trip: /gm)?.length, 2);
+    assert.match(t.stderr, /2 of 2 hosts without a failed check/);
+  },
+);

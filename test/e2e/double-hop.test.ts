@@ -47,7 +47,8 @@ test('a process on hostA holds a broker socket and capability, never the passwor
   const r = await hop1(
     A,
     ['--auth', 'credssp', '--delegate-to', 'wsman/127.0.0.1'],
-    'tr "\\0" "\\n" < /proc/$$/environ; echo ---; tr "\\0" " " < /proc/$$/cmdline; echo; echo ---; ls -ld "$(dirname "$WINRM_TS_LOGON_BROKER")"',
+    'tr "\\0" "\\n" < /proc/$$/environ; echo ---; tr "\\0" " " < /proc/$$/cmdline; echo; echo ---; ls -ld "$(dirname ' +
+      '"$WINRM_TS_LOGON_BROKER")"',
   );
   assert.equal(r.code, 0, r.stderr);
   const [environ, cmdline, ls] = r.stdout.split('---\n');

@@ -74,7 +74,8 @@ test('a fault that is not about the envelope size is not retried; the size fault
     'x',
     2150858805,
     'h',
-    'The WS-Management service cannot process the request because the envelope size (20000 bytes) exceeds the maximum envelope size (16384 bytes). ',
+    'The WS-Management service cannot process the request because the envelope size (20000 bytes) exceeds the maximum envelope ' +
+      'size (16384 bytes). ',
     's:Sender',
     'w:EncodingLimit',
   );

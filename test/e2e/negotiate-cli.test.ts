@@ -38,21 +38,25 @@ test('winrm-ts run --auth ntlm (raw NTLM) works; --encryption never is refused; 
     assert.ok(!r.stderr.includes('Zq9-notmine') && !r.stderr.includes(PASSWORD) && !r.stdout.includes(PASSWORD));
 });
 
-test('serve --auth ntlm (no negotiate) accepts run --auth ntlm (raw NTLMSSP under the Negotiate scheme) and explains a Negotiate-only client', async () => {
-  const ntlmOnly = await startEndpoint({ auth: ['ntlm'], allowUnencrypted: false });
-  try {
-    const env = { ...process.env, WINRM_PASSWORD: PASSWORD };
-    const ok = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--auth', 'ntlm', '--', 'echo', 'raw-ntlm'], { env });
-    assert.equal(ok.stdout.trim(), 'raw-ntlm', ok.stderr);
-    assert.equal(ok.code, 0);
-    assert.ok(
-      ntlmOnly.lines.some((l) => /auth ok EXAMPLE\\alice via ntlm \(network\)/.test(l)),
-      ntlmOnly.lines.join('\n'),
-    );
-    const neg = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--', 'echo', 'x'], { env });
-    assert.notEqual(neg.code, 0);
-    assert.match(neg.stderr, /offers: NTLM.*--auth ntlm/);
-  } finally {
-    await ntlmOnly.close();
-  }
-});
+test(
+  'serve --auth ntlm (no negotiate) accepts run --auth ntlm (raw NTLMSSP under the Negotiate scheme) and explains a ' +
+    'Negotiate-only client',
+  async () => {
+    const ntlmOnly = await startEndpoint({ auth: ['ntlm'], allowUnencrypted: false });
+    try {
+      const env = { ...process.env, WINRM_PASSWORD: PASSWORD };
+      const ok = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--auth', 'ntlm', '--', 'echo', 'raw-ntlm'], { env });
+      assert.equal(ok.stdout.trim(), 'raw-ntlm', ok.stderr);
+      assert.equal(ok.code, 0);
+      assert.ok(
+        ntlmOnly.lines.some((l) => /auth ok EXAMPLE\\alice via ntlm \(network\)/.test(l)),
+        ntlmOnly.lines.join('\n'),
+      );
+      const neg = await runCli(['run', '-H', `127.0.0.1:${ntlmOnly.port}`, '-u', USER, '--', 'echo', 'x'], { env });
+      assert.notEqual(neg.code, 0);
+      assert.match(neg.stderr, /offers: NTLM.*--auth ntlm/);
+    } finally {
+      await ntlmOnly.close();
+    }
+  },
+);

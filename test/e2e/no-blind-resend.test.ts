@@ -29,24 +29,28 @@ after(async () => {
 const runArgs = (port: number) => ['run', '-H', `127.0.0.1:${port}`, '-u', USER, '-p', PASSWORD, '--auth', 'basic', '--allow-unencrypted'];
 const deletes = () => ep.lines.filter((l) => /\bDelete\b/.test(l)).length;
 
-test('connection reset after the Command reached the host: the command runs once, run fails with the outcome unknown, the shell is deleted', async () => {
-  const marker = join(dir, 'ran-command');
-  writeFileSync(marker, '');
-  const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Command' });
-  const before = deletes();
-  try {
-    const r = await runCli([...runArgs(proxy.port), '--', 'sh', '-c', `echo ran >> ${marker}; echo part1; sleep 1; echo part2`]);
-    assert.ok(proxy.fired);
-    assert.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the command must run exactly once');
-    assert.equal(proxy.count('/Command'), 1, 'the Command must not be resent');
-    assert.notEqual(r.code, 0, r.stderr);
-    assert.match(r.stderr, /outcome is unknown/i);
-    assert.match(r.stderr, /Command/);
-    assert.ok(deletes() > before, `the shell must be deleted on the host:\n${ep.lines.slice(-5).join('\n')}`);
-  } finally {
-    await proxy.close();
-  }
-});
+test(
+  'connection reset after the Command reached the host: the command runs once, run fails with the outcome unknown, the shell is ' +
+    'deleted',
+  async () => {
+    const marker = join(dir, 'ran-command');
+    writeFileSync(marker, '');
+    const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Command' });
+    const before = deletes();
+    try {
+      const r = await runCli([...runArgs(proxy.port), '--', 'sh', '-c', `echo ran >> ${marker}; echo part1; sleep 1; echo part2`]);
+      assert.ok(proxy.fired);
+      assert.equal(readFileSync(marker, 'utf8'), 'ran\n', 'the command must run exactly once');
+      assert.equal(proxy.count('/Command'), 1, 'the Command must not be resent');
+      assert.notEqual(r.code, 0, r.stderr);
+      assert.match(r.stderr, /outcome is unknown/i);
+      assert.match(r.stderr, /Command/);
+      assert.ok(deletes() > before, `the shell must be deleted on the host:\n${ep.lines.slice(-5).join('\n')}`);
+    } finally {
+      await proxy.close();
+    }
+  },
+);
 
 test('connection reset after a Receive answered: never exit 0 with partial output', async () => {
   const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Receive' });
@@ -93,29 +97,33 @@ test('library: a lost Command rejects with OutcomeUnknownError (code OUTCOME_UNK
 });
 
 for (const announce of [false, true]) {
-  test(`a kept-alive connection the server closed while idle is replaced transparently (server ${announce ? 'announces' : 'does not announce'} its keep-alive timeout)`, async () => {
-    const proxy = await startFaultProxy(ep.port, { mode: 'idle-close', idleMs: 300, announce });
-    const c = connect({
-      host: `127.0.0.1:${proxy.port}`,
-      username: USER,
-      password: PASSWORD,
-      auth: 'basic',
-      allowUnencrypted: true,
-      maxConnections: 1,
-    });
-    try {
-      const shell = await c.openShell();
-      assert.equal((await shell.exec('echo', ['one'])).stdout.toString(), 'one\n');
-      await new Promise((r) => setTimeout(r, 900)); // longer than the server keeps an idle connection
-      assert.equal((await shell.exec('echo', ['two'])).stdout.toString(), 'two\n');
-      await shell.close();
-      assert.ok(proxy.connections >= 2, 'the idle connection was replaced');
-      assert.equal(proxy.count('/Command'), 2, 'each Command was sent once');
-    } finally {
-      c.close();
-      await proxy.close();
-    }
-  });
+  test(
+    `a kept-alive connection the server closed while idle is replaced transparently (server ` +
+      `${announce ? 'announces' : 'does not announce'} its keep-alive timeout)`,
+    async () => {
+      const proxy = await startFaultProxy(ep.port, { mode: 'idle-close', idleMs: 300, announce });
+      const c = connect({
+        host: `127.0.0.1:${proxy.port}`,
+        username: USER,
+        password: PASSWORD,
+        auth: 'basic',
+        allowUnencrypted: true,
+        maxConnections: 1,
+      });
+      try {
+        const shell = await c.openShell();
+        assert.equal((await shell.exec('echo', ['one'])).stdout.toString(), 'one\n');
+        await new Promise((r) => setTimeout(r, 900)); // longer than the server keeps an idle connection
+        assert.equal((await shell.exec('echo', ['two'])).stdout.toString(), 'two\n');
+        await shell.close();
+        assert.ok(proxy.connections >= 2, 'the idle connection was replaced');
+        assert.equal(proxy.count('/Command'), 2, 'each Command was sent once');
+      } finally {
+        c.close();
+        await proxy.close();
+      }
+    },
+  );
 }
 
 test('a repeatable request (Get) lost before any response byte is resent once', async () => {

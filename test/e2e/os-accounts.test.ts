@@ -251,7 +251,8 @@ test("bob cannot read alice's environment (broker capability), her broker socket
           '-c',
           `'cat /proc/${pid}/environ >/dev/null 2>&1 && echo environ-readable; ` +
             'cat /proc/[0-9]*/environ 2>/dev/null | tr "\\0" "\\n" | grep -c WINRM_TS_LOGON_TOKEN; ' +
-            `cat ${usersFile} >/dev/null 2>&1 && echo users-readable; ls ${join(socket!, '..')} >/dev/null 2>&1 && echo broker-dir-listable; ` +
+            `cat ${usersFile} >/dev/null 2>&1 && echo users-readable; ls ${join(socket!, '..')} >/dev/null 2>&1 && echo ` +
+            `broker-dir-listable; ` +
             `test -w ${socket} && echo socket-writable; echo done'`,
         ],
         { rawArguments: true },

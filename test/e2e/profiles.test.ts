@@ -87,25 +87,28 @@ test('--tls-server-name: a certificate for a name, reached by IP: refused withou
   assert.match(wrong.stderr, /TLS verification/);
 });
 
-test('profiles: tlsServerName and ca as profile keys; verified HTTPS is allowed whatever trustedHosts says; a list resolves each name', async () => {
-  const cfg = config({
-    hosts: {
-      // ca relative to the config file's directory
-      secure: { host: `127.0.0.1:${https.port}`, https: true, ca: 'c.pem', tlsServerName: NAME, auth: 'ntlm' },
-      plain: { host: `127.0.0.1:${http.port}`, auth: 'ntlm' },
-    },
-    defaults: { user: USER },
-    trustedHosts: [],
-  });
-  const one = await run(['--config', cfg, '-H', 'secure']);
-  assert.equal(one.code, 0, one.stderr);
-  assert.equal(one.stdout.trim(), 'alice');
-  // fan-out: each name through its profile; the HTTP one is refused by the (empty) trusted-hosts list, the HTTPS one runs
-  const many = await run(['--config', cfg, '-H', 'secure,plain']);
-  assert.notEqual(many.code, 0);
-  assert.match(many.stdout, /^\[secure\] alice$/m);
-  assert.match(many.stderr + many.stdout, /plain\s+ERROR WINRM_ERR_UNTRUSTED_HOST/);
-});
+test(
+  'profiles: tlsServerName and ca as profile keys; verified HTTPS is allowed whatever trustedHosts says; a list resolves each ' + 'name',
+  async () => {
+    const cfg = config({
+      hosts: {
+        // ca relative to the config file's directory
+        secure: { host: `127.0.0.1:${https.port}`, https: true, ca: 'c.pem', tlsServerName: NAME, auth: 'ntlm' },
+        plain: { host: `127.0.0.1:${http.port}`, auth: 'ntlm' },
+      },
+      defaults: { user: USER },
+      trustedHosts: [],
+    });
+    const one = await run(['--config', cfg, '-H', 'secure']);
+    assert.equal(one.code, 0, one.stderr);
+    assert.equal(one.stdout.trim(), 'alice');
+    // fan-out: each name through its profile; the HTTP one is refused by the (empty) trusted-hosts list, the HTTPS one runs
+    const many = await run(['--config', cfg, '-H', 'secure,plain']);
+    assert.notEqual(many.code, 0);
+    assert.match(many.stdout, /^\[secure\] alice$/m);
+    assert.match(many.stderr + many.stdout, /plain\s+ERROR WINRM_ERR_UNTRUSTED_HOST/);
+  },
+);
 
 test('profiles: a password in the config file is refused (and never echoed); an unknown name is used as a host name', async () => {
   const cfg = config({ hosts: { web1: { host: `127.0.0.1:${http.port}`, password: 'Zq9-inthefile' } } });

@@ -68,18 +68,21 @@ const CORPUS: Array<[string, () => string]> = [
   [
     'custom objects wider than the screen, nested values, a table of many objects',
     () =>
-      '[pscustomobject]@{ a = "x" * 150; b = "y" * 150; c = 1 }; [pscustomobject]@{ p = 1; q = [pscustomobject]@{ r = 2 } } | Format-List; ' +
+      '[pscustomobject]@{ a = "x" * 150; b = "y" * 150; c = 1 }; [pscustomobject]@{ p = 1; q = [pscustomobject]@{ r = 2 } } | ' +
+      'Format-List; ' +
       '1..25 | ForEach-Object { [pscustomobject]@{ Id = $_; Name = "item$_"; Even = $_ % 2 -eq 0 } }',
   ],
   [
     "Get-Date in the culture's format, Get-Process | Select-Object",
     () =>
-      "Get-Date -Date '2024-01-02T03:04:05'; [datetime]'2024-05-06' | Format-List Year, Month, DayOfWeek; Get-Process | Where-Object Id -eq 1 | Select-Object Id, ProcessName",
+      "Get-Date -Date '2024-01-02T03:04:05'; [datetime]'2024-05-06' | Format-List Year, Month, DayOfWeek; Get-Process | " +
+      'Where-Object Id -eq 1 | Select-Object Id, ProcessName',
   ],
   [
     "errors: the error view on stderr, a native program's stderr, output in between, a terminating throw at the end",
     () =>
-      'Write-Error boom; "after"; sh -c \'echo native-err >&2; echo native-out\'; Get-Item /no/such/file; 1/0; Get-NoSuchCommand; [pscustomobject]@{ k = 1 } | Format-List; throw "bad"',
+      'Write-Error boom; "after"; sh -c \'echo native-err >&2; echo native-out\'; Get-Item /no/such/file; 1/0; ' +
+      'Get-NoSuchCommand; [pscustomobject]@{ k = 1 } | Format-List; throw "bad"',
   ],
 ];
 

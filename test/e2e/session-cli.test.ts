@@ -46,7 +46,9 @@ test(
   { skip, timeout: 300_000 },
   async () => {
     const gate = join(dir, 'gate');
-    const script = `"before"; while (-not (Test-Path '${gate}')) { Start-Sleep -Milliseconds 100 }; 1..3 | ForEach-Object { "after $_" }; [pscustomobject]@{ Name = 'x'; Size = 42 } | Format-Table`;
+    const script =
+      `"before"; while (-not (Test-Path '${gate}')) { Start-Sleep -Milliseconds 100 }; 1..3 | ForEach-Object { "after $_" }; ` +
+      `[pscustomobject]@{ Name = 'x'; Size = 42 } | Format-Table`;
     const started = await cli('disconnect', '-c', script);
     assert.equal(started.code, 0, started.stderr);
     const out = lines(started.stdout);

@@ -95,7 +95,8 @@ test(
     assert.ok(!t.screen().includes('hunter2-xyz'), 'the secret is not echoed');
     await idle(t);
     t.type(
-      '$c = $host.UI.PromptForChoice("Deploy", "Go on?", [System.Management.Automation.Host.ChoiceDescription[]]@("&Yes", "&No"), 1); "choice $c"',
+      '$c = $host.UI.PromptForChoice("Deploy", "Go on?", [System.Management.Automation.Host.ChoiceDescription[]]@("&Yes", ' +
+        '"&No"), 1); "choice $c"',
     );
     t.send('Enter');
     await t.waitFor(/^\[Y\] Yes {2}\[N\] No {2}\[\?\] Help \(default is "N"\):\s*$/m);
@@ -137,7 +138,8 @@ test(
     // Write-Progress: drawn while the command runs (it waits for a file this test creates), cleared after
     const gate = join(dir, 'gate');
     t.type(
-      `Write-Progress -Activity Copying -Status "file 3" -PercentComplete 60; while (-not (Test-Path ${q(gate)})) { Start-Sleep -Milliseconds 100 }; "copied"`,
+      `Write-Progress -Activity Copying -Status "file 3" -PercentComplete 60; while (-not (Test-Path ${q(gate)})) { Start-Sleep ` +
+        `-Milliseconds 100 }; "copied"`,
     );
     t.send('Enter');
     await t.waitFor(/^Copying \[o+ +\] 60% file 3/m);

@@ -50,7 +50,8 @@ const sample = serializeDocument([
   ps.version('1.2'),
 ]);
 const body =
-  '<Obj RefId="0"><TN RefId="0"><T>A</T></TN><MS><I32 N="a">1</I32><Obj N="b" RefId="1"><TNRef RefId="0" /><LST><Ref RefId="0" /><S>z</S></LST></Obj></MS></Obj>';
+  '<Obj RefId="0"><TN RefId="0"><T>A</T></TN><MS><I32 N="a">1</I32><Obj N="b" RefId="1"><TNRef RefId="0" /><LST><Ref RefId="0" ' +
+  '/><S>z</S></LST></Obj></MS></Obj>';
 
 test('truncation at every position -> ClixmlError (or a value when still well-formed)', () => {
   for (let i = 0; i < sample.length; i++) expectTyped(() => deserializeDocument(sample.slice(0, i)), `doc cut at ${i}`);

@@ -37,16 +37,21 @@ function expectTyped(f: () => void, what: string): void {
 const SAMPLES: Array<[MessageType, string]> = [
   [
     MessageType.SESSION_CAPABILITY,
-    '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version N="SerializationVersion">1.1.0.1</Version></MS></Obj>',
+    '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version ' +
+      'N="SerializationVersion">1.1.0.1</Version></MS></Obj>',
   ],
   [MessageType.RUNSPACEPOOL_STATE, '<Obj RefId="0"><MS><I32 N="RunspaceState">2</I32></MS></Obj>'],
   [
     MessageType.PIPELINE_OUTPUT,
-    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="a">1</I32><S N="b">x_x000A_</S></MS></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 ' +
+      'N="a">1</I32><S N="b">x_x000A_</S></MS></Obj>',
   ],
   [
     MessageType.PIPELINE_HOST_CALL,
-    '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>',
+    '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0">' +
+      '<T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T>' +
+      '<T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1">' +
+      '<T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>',
   ],
   [MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>'],
   [MessageType.ENCRYPTED_SESSION_KEY, '<Obj RefId="0"><MS><S N="EncryptedSessionKey">AQIAABBmAAAApAAA</S></MS></Obj>'],

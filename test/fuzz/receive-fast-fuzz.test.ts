@@ -136,7 +136,8 @@ test('strict base64: what Node decodes leniently is refused (left to the full pa
 
 test('cut: elements named Stream in any prefix, self-closing and empty ones kept, end tag checked', () => {
   const x =
-    '<a xmlns:r="u"><r:Stream N="1">QUJD</r:Stream><r:Stream/><Stream></Stream><r:Streams>QUJD</r:Streams><r:Stream a=">">QQ==</r:Stream ></a>';
+    '<a xmlns:r="u"><r:Stream N="1">QUJD</r:Stream><r:Stream/><Stream></Stream><r:Streams>QUJD</r:Streams><r:Stream ' +
+    'a=">">QQ==</r:Stream ></a>';
   const c = cutBase64Elements(Buffer.from(x), 'Stream')!;
   assert.equal(
     c.xml,

@@ -181,7 +181,8 @@ export const CORPUS: CorpusCase[] = [
   ),
   S(
     'progressrecord',
-    `& { $p = [System.Management.Automation.ProgressRecord]::new(7, 'act', 'status'); $p.PercentComplete = 42; $p.CurrentOperation = 'op'; $p.SecondsRemaining = 9; $p.ParentActivityId = 3; $p }`,
+    `& { $p = [System.Management.Automation.ProgressRecord]::new(7, 'act', 'status'); $p.PercentComplete = 42; ` +
+      `$p.CurrentOperation = 'op'; $p.SecondsRemaining = 9; $p.ParentActivityId = 3; $p }`,
     'PR',
   ),
   S(
@@ -205,7 +206,8 @@ export const CORPUS: CorpusCase[] = [
   S('objects-5k', `& { ,@(1..5000 | % { [pscustomobject]@{ i = $_; s = "x$_" } }) }`, 'TNRef reuse'),
   S(
     'mixed-primitives',
-    `@([byte]1, [sbyte]-1, [int16]2, [uint16]3, 4, [uint32]5, [int64]6, [uint64]7, [single]8.5, 9.5, [decimal]10.5, [char]'c', 'str', $true, [guid]::Empty)`,
+    `@([byte]1, [sbyte]-1, [int16]2, [uint16]3, 4, [uint32]5, [int64]6, [uint64]7, [single]8.5, 9.5, [decimal]10.5, [char]'c', ` +
+      `'str', $true, [guid]::Empty)`,
     'LST mixed',
   ),
 ];
@@ -321,13 +323,15 @@ export function canonicalDump(v: ClixmlValue): string {
     if (x.isType('System.Management.Automation.PSCredential') && x.adapted.has('UserName')) {
       const pw = x.adapted.get('Password');
       const u = x.adapted.get('UserName');
-      return `CRED:${typeof u === 'string' ? esc(u) : 'N'}:${pw instanceof PSPrimitive && pw.tag === 'SS' ? sha((pw.value as PSSecureString).reveal()) : 'N'}`;
+      const secret = pw instanceof PSPrimitive && pw.tag === 'SS' ? sha((pw.value as PSSecureString).reveal()) : 'N';
+      return `CRED:${typeof u === 'string' ? esc(u) : 'N'}:${secret}`;
     }
     if (isPR(x)) {
       const a = (n: string) => x.adapted.get(n) as ClixmlValue;
       const co = a('CurrentOperation');
       return (
-        `PR:${esc(a('Activity') as string)}:${a('ActivityId')}:${co === null || co === undefined ? 'N' : esc(co as string)}:${a('ParentActivityId')}` +
+        `PR:${esc(a('Activity') as string)}:${a('ActivityId')}:` +
+        `${co === null || co === undefined ? 'N' : esc(co as string)}:${a('ParentActivityId')}` +
         `:${a('PercentComplete')}:${a('RecordType') ?? 'Processing'}:${a('SecondsRemaining')}:${esc(a('StatusDescription') as string)}`
       );
     }
@@ -453,7 +457,9 @@ export async function pwshDumpDocuments(pwsh: string, docs: Array<[string, strin
     let script = prelude() + `$dir = ${psQuote(dir)}\n`;
     docs.forEach(([, xml], i) => {
       writeFileSync(join(dir, `${i}.xml`), xml);
-      script += `try { [IO.File]::WriteAllText("$dir/${i}.dump", [WinrmTsClixmlDump]::DumpXml([IO.File]::ReadAllText("$dir/${i}.xml"))) } catch { [IO.File]::WriteAllText("$dir/${i}.err", "$_") }\n`;
+      script +=
+        `try { [IO.File]::WriteAllText("$dir/${i}.dump", [WinrmTsClixmlDump]::DumpXml([IO.File]::ReadAllText("$dir/${i}.xml"))) } ` +
+        `catch { [IO.File]::WriteAllText("$dir/${i}.err", "$_") }\n`;
     });
     const r = await runPwsh(pwsh, script);
     if (r.code !== 0) throw new Error(`pwsh failed (${r.code}): ${r.stderr.slice(0, 2000)}`);

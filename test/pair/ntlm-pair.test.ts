@@ -194,32 +194,35 @@ test('channel bindings: strict match ok; mismatch denied (strict and relaxed); m
   assert.equal(await run('strict', cbt('AAAA'), undefined), 'ok');
 });
 
-test('tampering: altered sealed data or signature -> EncryptionError; altered mechListMIC -> AuthError; replay -> EncryptionError', async () => {
-  const ini = new SpnegoInitiator(cred('EXAMPLE\\alice'));
-  const acc = new SpnegoAcceptor(accOpts());
-  await handshake(ini, acc);
-  const a = await ini.wrapWinrm(utf8('hello'));
-  const bad = a.data.slice();
-  bad[0] ^= 1;
-  await assert.rejects(acc.unwrapWinrm(a.header, bad), EncryptionError);
+test(
+  'tampering: altered sealed data or signature -> ' + 'EncryptionError; altered mechListMIC -> AuthError; replay -> ' + 'EncryptionError',
+  async () => {
+    const ini = new SpnegoInitiator(cred('EXAMPLE\\alice'));
+    const acc = new SpnegoAcceptor(accOpts());
+    await handshake(ini, acc);
+    const a = await ini.wrapWinrm(utf8('hello'));
+    const bad = a.data.slice();
+    bad[0] ^= 1;
+    await assert.rejects(acc.unwrapWinrm(a.header, bad), EncryptionError);
 
-  const ini2 = new NtlmInitiator(cred('EXAMPLE\\alice'));
-  const acc2 = new NtlmAcceptor(accOpts());
-  await handshake(ini2, acc2);
-  const m = await ini2.wrapWinrm(utf8('once'));
-  await acc2.unwrapWinrm(m.header, m.data);
-  await assert.rejects(acc2.unwrapWinrm(m.header, m.data), EncryptionError);
-  await assert.rejects(acc2.unwrapWinrm(new Uint8Array(5), m.data), EncryptionError);
+    const ini2 = new NtlmInitiator(cred('EXAMPLE\\alice'));
+    const acc2 = new NtlmAcceptor(accOpts());
+    await handshake(ini2, acc2);
+    const m = await ini2.wrapWinrm(utf8('once'));
+    await acc2.unwrapWinrm(m.header, m.data);
+    await assert.rejects(acc2.unwrapWinrm(m.header, m.data), EncryptionError);
+    await assert.rejects(acc2.unwrapWinrm(new Uint8Array(5), m.data), EncryptionError);
 
-  const ini3 = new SpnegoInitiator(cred('EXAMPLE\\alice'));
-  const acc3 = new SpnegoAcceptor(accOpts());
-  const t2 = (await acc3.step((await ini3.step())!))!;
-  const t3 = (await ini3.step(t2))!;
-  const d3 = decodeNegotiationToken(t3);
-  assert.ok(d3.kind === 'resp');
-  d3.mechListMIC![5] ^= 0xff;
-  await assert.rejects(acc3.step(encodeNegTokenResp({ responseToken: d3.responseToken!, mechListMIC: d3.mechListMIC! })), AuthError);
-});
+    const ini3 = new SpnegoInitiator(cred('EXAMPLE\\alice'));
+    const acc3 = new SpnegoAcceptor(accOpts());
+    const t2 = (await acc3.step((await ini3.step())!))!;
+    const t3 = (await ini3.step(t2))!;
+    const d3 = decodeNegotiationToken(t3);
+    assert.ok(d3.kind === 'resp');
+    d3.mechListMIC![5] ^= 0xff;
+    await assert.rejects(acc3.step(encodeNegTokenResp({ responseToken: d3.responseToken!, mechListMIC: d3.mechListMIC! })), AuthError);
+  },
+);
 
 test('newContext() gives a fresh context with the same credentials (re-auth on a new connection)', async () => {
   const ini = new SpnegoInitiator(cred('EXAMPLE\\alice'));

@@ -161,7 +161,8 @@ describe('our endpoint: --client-ca, --crl and the users-file mapping', { skip }
       const script = [
         'import sys, winrm',
         'url, cert, key, ca = sys.argv[1:5]',
-        "s = winrm.Session(url, auth=(None, None), transport='certificate', cert_pem=cert, cert_key_pem=key, server_cert_validation='validate', ca_trust_path=ca)",
+        "s = winrm.Session(url, auth=(None, None), transport='certificate', cert_pem=cert, cert_key_pem=key, " +
+          "server_cert_validation='validate', ca_trust_path=ca)",
         'try:',
         "    r = s.run_cmd('printenv', ['USERNAME'])",
         "    print('ok', r.status_code, r.std_out.decode().strip())",

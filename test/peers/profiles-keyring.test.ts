@@ -80,7 +80,8 @@ test(
       }),
     );
     const cli = (label: string, args: string[]) =>
-      `echo "== ${label}"; ${[process.execPath, ...cliArgv(['run', ...args, '--', 'printenv', 'USERNAME'])].map(sq).join(' ')}; echo "== ${label} rc=$?"`;
+      `echo "== ${label}"; ${[process.execPath, ...cliArgv(['run', ...args, '--', 'printenv', 'USERNAME'])].map(sq).join(' ')}; ` +
+      `echo "== ${label} rc=$?"`;
     const r = await inKeyringSession(dir, [
       cli('profile', ['-H', 'kr']),
       cli('flag', ['-H', host, '-u', USER, '--keyring']),

@@ -125,7 +125,8 @@ test('host calls: Read-Host, PromptForChoice, Get-Credential, Write-Progress, Wr
     $sec = Read-Host -AsSecureString
     Write-Progress -Activity 'copying' -Status 'half' -PercentComplete 50
     Write-Host 'to the host'
-    $a; $b; $c; $cred.UserName; ($cred.GetNetworkCredential().Password -eq 'Cr3d!'); ([Net.NetworkCredential]::new('', $sec).Password -eq 'S3cret!')
+    $a; $b; $c; $cred.UserName; ($cred.GetNetworkCredential().Password -eq 'Cr3d!'); \
+([Net.NetworkCredential]::new('', $sec).Password -eq 'S3cret!')
     $host.UI.RawUI.WindowTitle; $host.UI.RawUI.BufferSize.Width`);
   assert.equal(r.hadErrors, false, String(r.streams.error[0]));
   assert.deepEqual(plain(r.output), ['typed answer', 'field-Your name', 2, 'EXAMPLE\\alice', true, true, 'winrm-ts test', 100]);

@@ -49,7 +49,8 @@ const CASES: Array<[string, string]> = [
   ['warnings', "Write-Warning 'careful now'; 'value'"],
   [
     'mixed-pipeline',
-    "Get-ChildItem / | Where-Object Name -in 'etc','tmp' | Sort-Object Name | Select-Object Name, @{ n = 'IsDir'; e = { $_.PSIsContainer } }",
+    "Get-ChildItem / | Where-Object Name -in 'etc','tmp' | Sort-Object Name | Select-Object Name, @{ n = 'IsDir'; e = { " +
+      '$_.PSIsContainer } }',
   ],
 ];
 

@@ -93,7 +93,8 @@ describe('key auth, hashed known_hosts: one session', { skip }, () => {
 
   test('values come back typed, as the remote user', async () => {
     const r = await s.invoke(
-      `1+1; 'text'; [pscustomobject]@{ a = 1; b = 'x'; c = @(1,2) }; whoami; $PSVersionTable.PSVersion.ToString(); [datetime]::new(2020,1,2,3,4,5,[DateTimeKind]::Utc)`,
+      `1+1; 'text'; [pscustomobject]@{ a = 1; b = 'x'; c = @(1,2) }; whoami; $PSVersionTable.PSVersion.ToString(); ` +
+        `[datetime]::new(2020,1,2,3,4,5,[DateTimeKind]::Utc)`,
     );
     assert.equal(r.hadErrors, false);
     const [two, text, obj, who, ver, dt] = r.output.map((v) => toPlain(v));
@@ -107,7 +108,8 @@ describe('key auth, hashed known_hosts: one session', { skip }, () => {
 
   test('every stream arrives; Write-Error sets hadErrors', async () => {
     const r = await s.invoke(
-      `Write-Warning 'w1'; Write-Verbose 'v1' -Verbose; Write-Debug 'd1' -Debug; Write-Information 'i1'; Write-Progress -Activity act -Status st; Write-Error 'e1'; 'out'`,
+      `Write-Warning 'w1'; Write-Verbose 'v1' -Verbose; Write-Debug 'd1' -Debug; Write-Information 'i1'; Write-Progress ` +
+        `-Activity act -Status st; Write-Error 'e1'; 'out'`,
     );
     assert.deepEqual(
       r.output.map((v) => toPlain(v)),
@@ -137,7 +139,8 @@ describe('key auth, hashed known_hosts: one session', { skip }, () => {
 
   test('host calls: Read-Host and PromptForChoice are answered by our host', async () => {
     const r = await s.invoke(
-      `$n = Read-Host 'Your name'; $c = $host.UI.PromptForChoice('Cap', 'Pick one', [System.Management.Automation.Host.ChoiceDescription[]]@('&Yes', '&No'), 0); "hello $n, choice $c"`,
+      `$n = Read-Host 'Your name'; $c = $host.UI.PromptForChoice('Cap', 'Pick one', ` +
+        `[System.Management.Automation.Host.ChoiceDescription[]]@('&Yes', '&No'), 0); "hello $n, choice $c"`,
     );
     assert.equal(r.hadErrors, false, JSON.stringify(r.streams.error.map((e) => describeRemoteError(e))));
     assert.deepEqual(
@@ -149,7 +152,8 @@ describe('key auth, hashed known_hosts: one session', { skip }, () => {
 
   test('host calls returning secrets: Get-Credential (session key exchanged on demand)', async () => {
     const r = await s.invoke(
-      `$c = Get-Credential -UserName carol -Message 'm'; [pscustomobject]@{ user = $c.UserName; pw = ($c.GetNetworkCredential().Password -eq 'cred-Secret-2') }`,
+      `$c = Get-Credential -UserName carol -Message 'm'; [pscustomobject]@{ user = $c.UserName; pw = ` +
+        `($c.GetNetworkCredential().Password -eq 'cred-Secret-2') }`,
     );
     assert.equal(r.hadErrors, false, JSON.stringify(r.streams.error.map((e) => describeRemoteError(e))));
     assert.deepEqual(
@@ -549,18 +553,21 @@ describe('lazy key exchange (exchangeKeys: false), then connection loss', { skip
     }
   });
 
-  test('the remote pwsh dying mid-pipeline ends the pipeline (Failed), no hang; the session then refuses with a TransportError', async () => {
-    assert.ok(
-      streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.state === PSInvocationState.Failed),
-      `${String(streamError)} ${JSON.stringify(states)}`,
-    );
-    const e = await s.invoke('1').then(
-      () => undefined,
-      (x: Error) => x,
-    );
-    assert.ok(e instanceof TransportError, String(e));
-    assert.match(e.message, /closed unexpectedly: the remote pwsh exited with code \d+/);
-  });
+  test(
+    'the remote pwsh dying mid-pipeline ends the pipeline ' + '(Failed), no hang; the session then refuses with a ' + 'TransportError',
+    async () => {
+      assert.ok(
+        streamError instanceof TransportError || states.some((e) => e.type === 'state' && e.state === PSInvocationState.Failed),
+        `${String(streamError)} ${JSON.stringify(states)}`,
+      );
+      const e = await s.invoke('1').then(
+        () => undefined,
+        (x: Error) => x,
+      );
+      assert.ok(e instanceof TransportError, String(e));
+      assert.match(e.message, /closed unexpectedly: the remote pwsh exited with code \d+/);
+    },
+  );
 
   test('the pipeline itself reports why it failed: the running stream rejects with the TransportError', async () => {
     assert.ok(streamError instanceof TransportError, String(streamError));

@@ -110,7 +110,8 @@ test('ps text output: a cyclic list prints [Circular]; a value shared exponentia
   );
   assert.equal(formatValue(cyclic), 'a\n[Circular]');
   const dict = deserialize(
-    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT><En><S N="Key">self</S><Ref N="Value" RefId="0" /></En></DCT></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT><En><S N="Key">self</S><Ref N="Value" RefId="0" ' +
+      '/></En></DCT></Obj>',
   );
   assert.match(formatValue(dict)!, /self\s+\[Circular\]/);
   // 40 levels of [a, a] where a is the level below: 2^40 leaves through shared references

@@ -1,7 +1,8 @@
 /**
  * Every CLIXML payload in the pypsrp PSRP recordings (captured from real Windows hosts; ../shared/recordings,
  * never copied here) deserializes without error, re-serializing it is stable, and our serializer reproduces
- * each payload byte for byte (modulo pypsrp's own `<S />` and attribute order on the client side). Fragments/messages are decoded with the PSRP core's own fragment and message codecs.
+ * each payload byte for byte (modulo pypsrp's own `<S />` and attribute order on the client side). Fragments/messages are decoded with the
+ * PSRP core's own fragment and message codecs.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -34,7 +35,8 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
   let identical = 0;
   const notIdentical: string[] = [];
   // pypsrp (the client side of the recordings) writes `<S />`, `<ToString />` and `RefId` before `N`;
-  // PowerShell writes `<S></S>`, `<ToString></ToString>` and `N` first. Apart from that our serializer must reproduce every payload byte for byte.
+  // PowerShell writes `<S></S>`, `<ToString></ToString>` and `N` first. Apart from that our serializer must reproduce every payload byte
+  // for byte.
   const norm = (x: string) =>
     x
       .replace(/<ToString \/>/g, '<ToString></ToString>')
@@ -99,7 +101,8 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
     }
   }
   t.diagnostic(
-    `${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`,
+    `${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ` +
+      `${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`,
   );
   assert.deepEqual(notIdentical, []);
   assert.ok(messages > 100, `${messages} PSRP messages decoded`);

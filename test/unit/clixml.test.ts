@@ -87,11 +87,13 @@ test('plain JS mapping', () => {
   );
   assert.equal(
     serialize({ k: 1 }),
-    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">k</S><I32 N="Value">1</I32></En></DCT></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">k</S><I32 ' +
+      'N="Value">1</I32></En></DCT></Obj>',
   );
   assert.equal(
     serialize(new Map<PSValue, PSValue>([[1, 'one']])),
-    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><I32 N="Key">1</I32><S N="Value">one</S></En></DCT></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><I32 N="Key">1</I32><S ' +
+      'N="Value">one</S></En></DCT></Obj>',
   );
   assert.throws(() => serialize(Symbol('x') as unknown as PSValue), InvalidArgumentError);
   assert.throws(() => serialize(new (class Foo {})() as unknown as PSValue), InvalidArgumentError);
@@ -201,7 +203,8 @@ test('Ref/RefId and TN/TNRef: shared objects stay shared, cycles survive, number
   assert.equal(
     xml,
     '<Obj RefId="0"><TN RefId="0"><T>System.Object[]</T><T>System.Array</T><T>System.Object</T></TN><LST>' +
-      '<Obj RefId="1"><TN RefId="1"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 N="n">1</I32></MS></Obj>' +
+      '<Obj RefId="1"><TN RefId="1"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN><MS><I32 ' +
+      'N="n">1</I32></MS></Obj>' +
       '<Ref RefId="1" /><Obj RefId="2"><TNRef RefId="1" /><MS><Ref N="o" RefId="1" /></MS></Obj></LST></Obj>',
   );
   const back = deserialize(xml) as PSObject;
@@ -216,7 +219,8 @@ test('Ref/RefId and TN/TNRef: shared objects stay shared, cycles survive, number
   const cx = serialize(cyc);
   assert.equal(
     cx,
-    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">self</S><Ref N="Value" RefId="0" /></En></DCT></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T><T>System.Object</T></TN><DCT><En><S N="Key">self</S><Ref ' +
+      'N="Value" RefId="0" /></En></DCT></Obj>',
   );
   const cb = deserialize(cx) as PSObject;
   assert.equal((cb.collection as PSDict).get('SELF'), cb);
@@ -264,7 +268,10 @@ test('collections: LST, IE, STK, QUE, DCT (ordered kept in order)', () => {
 test('enums, ToString, adapted and extended properties, Deserialized type names, PSRP host-call shape', () => {
   // MS-PSRP host call (protocol.md 7.8, from a transcript)
   const xml =
-    '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>';
+    '<Obj RefId="0"><MS><I64 N="ci">1</I64><Obj N="mi" RefId="1"><TN RefId="0">' +
+    '<T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T>' +
+    '<T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1">' +
+    '<T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>';
   const v = deserialize(xml) as PSObject;
   assert.ok(v.get('ci') instanceof PSPrimitive);
   assert.equal((v.get('ci') as PSPrimitive<'I64'>).value, 1n);
@@ -284,7 +291,9 @@ test('enums, ToString, adapted and extended properties, Deserialized type names,
   assert.equal(serialize(built), xml);
   // adapted + extended + Deserialized.*
   const d = deserialize(
-    '<Obj RefId="0"><TN RefId="0"><T>Deserialized.System.Diagnostics.Process</T><T>Deserialized.System.Object</T></TN><ToString>System.Diagnostics.Process (pwsh)</ToString><Props><I32 N="Id">42</I32><S N="Name">pwsh</S></Props><MS><S N="Note">n</S></MS></Obj>',
+    '<Obj RefId="0"><TN RefId="0"><T>Deserialized.System.Diagnostics.Process</T><T>Deserialized.System.Object</T></TN>' +
+      '<ToString>System.Diagnostics.Process (pwsh)</ToString><Props><I32 N="Id">42</I32><S N="Name">pwsh</S></Props><MS><S ' +
+      'N="Note">n</S></MS></Obj>',
   ) as PSObject;
   assert.ok(d.isType('System.Diagnostics.Process'));
   assert.ok(d.isType('Deserialized.System.Diagnostics.Process'));

@@ -109,7 +109,8 @@ test('der: tags — context [n], application, high tag numbers', () => {
 
 test('der: reader walks a SEQUENCE with optional fields (TSRequest vector, MS-CSSP 2.2.1)', () => {
   const v = fromHex(
-    '3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a40302010aa50e040c636c69656e74206e6f6e6365',
+    '3044a003020106a10b30093007a0050403313233a20b04096175746820696e666fa30e040c707562206b65792061757468a4' +
+      '0302010aa50e040c636c69656e74206e6f6e6365',
   );
   const r = new DerReader(v).sequence();
   assert.equal(r.explicit(0).integerNumber(), 6);

@@ -11,7 +11,7 @@ import { parseConfig } from '../../src/cli/doctor/checks.js';
 import { renderCheck } from '../../src/cli/doctor/render.js';
 import { isTrustedHost } from '../../src/cli/doctor/policy.js';
 import { parseEnvelope } from '../../src/wsman/envelope.js';
-import { recordingsDir } from '../helpers/peers.js';
+import { recordingsDir, recordingsSkip } from '../helpers/peers.js';
 
 const http: CauseContext = { https: false, auth: 'negotiate', encryption: 'auto', host: 'win1' };
 const fault = (code: number, subcode: string, reason: string) =>
@@ -39,17 +39,21 @@ test('other faults: access denied, envelope size, timeout', () => {
   assert.match(all(explain(fault(2150858793, 'w:TimedOut', 'too slow'), http)), /OperationTimeout/);
 });
 
-test('a rejected logon: over HTTPS the channel binding is named, with --encryption never AllowUnencrypted, with Basic on HTTP the HTTPS fix', () => {
-  const denied = new AccessDeniedError('Access is denied');
-  assert.match(all(explain(denied, { ...http, https: true })), /channel binding.*TLS-terminating proxy/);
-  assert.doesNotMatch(all(explain(denied, http)), /channel binding/);
-  assert.match(all(explain(denied, { ...http, encryption: 'never' })), /AllowUnencrypted/);
-  assert.match(explain(denied, { ...http, auth: 'basic' }).fix[0]!, /--https --auth basic/);
-  assert.match(
-    all(explain(new AccessDeniedError('refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON)'), http)),
-    /-u DOMAIN\\user/,
-  );
-});
+test(
+  'a rejected logon: over HTTPS the channel binding is named, with --encryption never AllowUnencrypted, with Basic on HTTP the ' +
+    'HTTPS fix',
+  () => {
+    const denied = new AccessDeniedError('Access is denied');
+    assert.match(all(explain(denied, { ...http, https: true })), /channel binding.*TLS-terminating proxy/);
+    assert.doesNotMatch(all(explain(denied, http)), /channel binding/);
+    assert.match(all(explain(denied, { ...http, encryption: 'never' })), /AllowUnencrypted/);
+    assert.match(explain(denied, { ...http, auth: 'basic' }).fix[0]!, /--https --auth basic/);
+    assert.match(
+      all(explain(new AccessDeniedError('refused an anonymous request (NT AUTHORITY\\ANONYMOUS LOGON)'), http)),
+      /-u DOMAIN\\user/,
+    );
+  },
+);
 
 test('delegation, TLS and connection errors carry their fixes', () => {
   assert.match(
@@ -62,7 +66,7 @@ test('delegation, TLS and connection errors carry their fixes', () => {
 
 test(
   "parseConfig reads Windows' winrm/config reply (test_wsman_update_envelope_size_500.yml)",
-  { skip: recordingsDir() ? false : 'recordings not present (../shared/recordings/pypsrp)' },
+  { skip: recordingsSkip(recordingsDir()) },
   () => {
     const rec = (
       parseYaml(readFileSync(join(recordingsDir()!, 'test_wsman_update_envelope_size_500.yml'), 'utf8')) as {

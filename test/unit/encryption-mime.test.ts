@@ -47,7 +47,8 @@ test('exact single-part body layout (protocol.md 1.3)', async () => {
   assert.equal(contentType, 'multipart/encrypted;protocol="application/HTTP-SPNEGO-session-encrypted";boundary="Encrypted Boundary"');
   const expected = Buffer.concat([
     Buffer.from(
-      '--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=13\r\n--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n',
+      '--Encrypted Boundary\r\n\tContent-Type: application/HTTP-SPNEGO-session-encrypted\r\n\tOriginalContent: ' +
+        'type=application/soap+xml;charset=UTF-8;Length=13\r\n--Encrypted Boundary\r\n\tContent-Type: application/octet-stream\r\n',
     ),
     Buffer.from([16, 0, 0, 0]),
     Buffer.from(SIG),
@@ -80,7 +81,8 @@ test('tolerant: boundary from Content-Type, "-- Encrypted Boundary", no TAB', as
   const sealed = plain.map((x) => x ^ 0x5a);
   const body = Buffer.concat([
     Buffer.from(
-      '-- Encrypted Boundary\r\nContent-Type: application/HTTP-SPNEGO-session-encrypted\r\nOriginalContent: type=application/soap+xml;charset=UTF-8;Length=11\r\n-- Encrypted Boundary\r\nContent-Type: application/octet-stream\r\n',
+      '-- Encrypted Boundary\r\nContent-Type: application/HTTP-SPNEGO-session-encrypted\r\nOriginalContent: ' +
+        'type=application/soap+xml;charset=UTF-8;Length=11\r\n-- Encrypted Boundary\r\nContent-Type: application/octet-stream\r\n',
     ),
     Buffer.from([16, 0, 0, 0]),
     Buffer.from(SIG),

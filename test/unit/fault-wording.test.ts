@@ -65,12 +65,14 @@ test('quota faults carry Windows codes and texts and parse on the client', () =>
     [
       quotaFaults.maxShells(30),
       2150859173,
-      'This user is allowed a maximum number of 30 concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user.',
+      'This user is allowed a maximum number of 30 concurrent shells, which has been exceeded. Close existing shells or raise ' +
+        'the quota for this user.',
     ],
     [
       quotaFaults.maxOperations(1500),
       2150859174,
-      'This user is allowed a maximum number of 1500 concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user.',
+      'This user is allowed a maximum number of 1500 concurrent operations, which has been exceeded. Close existing operations ' +
+        'for this user, or raise the quota for this user.',
     ],
   ] as const) {
     const e = faultFromEnvelope(parseEnvelope(buildFault({ ...f.spec, machine: 'hostA' }, 'uuid:X')))!;
@@ -87,7 +89,8 @@ test('End is an xs:boolean: true/1 in any case and with blanks end stdin; anythi
   for (const v of ['true', 'True', 'TRUE', '1', ' true ', '\ttrue\n']) assert.equal(xsBoolean(v), true, JSON.stringify(v));
   for (const v of [undefined, '', 'false', 'False', '0', 'yes', 'truee', '11', 'on']) assert.equal(xsBoolean(v), false, JSON.stringify(v));
   const env = parseEnvelope(
-    `<s:Envelope xmlns:s="${NS.s}" xmlns:rsp="${NS.rsp}"><s:Body><rsp:Send><rsp:Stream Name="stdin" CommandId="C" End="True">YQ==</rsp:Stream></rsp:Send></s:Body></s:Envelope>`,
+    `<s:Envelope xmlns:s="${NS.s}" xmlns:rsp="${NS.rsp}"><s:Body><rsp:Send><rsp:Stream Name="stdin" CommandId="C" ` +
+      `End="True">YQ==</rsp:Stream></rsp:Send></s:Body></s:Envelope>`,
   );
   assert.deepEqual(
     parseSendRequest(env.payload).map((x) => x.end),

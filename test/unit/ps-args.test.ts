@@ -141,37 +141,40 @@ test('--input-json: NDJSON streams, a document (pretty or an array) gives its va
   assert.deepEqual(toPlain(jsonToPS({ nested: { x: true } })), { nested: { x: true } });
 });
 
-test('text host: width to the remote, escape sequences removed unless colours, error lines counted, prompts refused while stdin is input', () => {
-  const got: string[] = [];
-  const base = {
-    ui: {
-      write: (t: string) => {
-        got.push(`w:${t}`);
+test(
+  'text host: width to the remote, escape sequences removed unless colours, error lines counted, prompts refused while stdin is ' + 'input',
+  () => {
+    const got: string[] = [];
+    const base = {
+      ui: {
+        write: (t: string) => {
+          got.push(`w:${t}`);
+        },
+        writeLine: (t: string) => {
+          got.push(`l:${t}`);
+        },
+        writeErrorLine: (t: string) => {
+          got.push(`e:${t}`);
+        },
+        readLine: () => 'typed',
       },
-      writeLine: (t: string) => {
-        got.push(`l:${t}`);
-      },
-      writeErrorLine: (t: string) => {
-        got.push(`e:${t}`);
-      },
-      readLine: () => 'typed',
-    },
-  };
-  const plain = textHost(base, { width: 77, color: false, stdinIsInput: true });
-  assert.equal(plain.ui!.rawUI!.bufferSize!.width, 77);
-  plain.ui!.writeLine!('\x1b[32;1mName\x1b[0m x');
-  plain.ui!.write!('\x1b]0;title\x07plain');
-  plain.ui!.writeErrorLine!('\x1b[31;1mboom\x1b[0m');
-  assert.deepEqual(got, ['l:Name x', 'w:plain', 'e:boom']);
-  assert.equal(plain.state.errorLines, 1);
-  assert.throws(() => plain.ui!.readLine!(), /stdin is the pipeline input/);
-  const color = textHost(base, { width: 80, color: true });
-  color.ui!.writeLine!('\x1b[32;1mName\x1b[0m');
-  color.ui!.writeErrorLine!('boom');
-  assert.deepEqual(got.slice(3), ['l:\x1b[32;1mName\x1b[0m', 'e:\x1b[31;1mboom\x1b[0m']);
-  assert.equal(color.ui!.readLine!(), 'typed');
-  assert.equal(stripAnsi('a\x1b[0mb\x1b[?25lc'), 'abc');
-});
+    };
+    const plain = textHost(base, { width: 77, color: false, stdinIsInput: true });
+    assert.equal(plain.ui!.rawUI!.bufferSize!.width, 77);
+    plain.ui!.writeLine!('\x1b[32;1mName\x1b[0m x');
+    plain.ui!.write!('\x1b]0;title\x07plain');
+    plain.ui!.writeErrorLine!('\x1b[31;1mboom\x1b[0m');
+    assert.deepEqual(got, ['l:Name x', 'w:plain', 'e:boom']);
+    assert.equal(plain.state.errorLines, 1);
+    assert.throws(() => plain.ui!.readLine!(), /stdin is the pipeline input/);
+    const color = textHost(base, { width: 80, color: true });
+    color.ui!.writeLine!('\x1b[32;1mName\x1b[0m');
+    color.ui!.writeErrorLine!('boom');
+    assert.deepEqual(got.slice(3), ['l:\x1b[32;1mName\x1b[0m', 'e:\x1b[31;1mboom\x1b[0m']);
+    assert.equal(color.ui!.readLine!(), 'typed');
+    assert.equal(stripAnsi('a\x1b[0mb\x1b[?25lc'), 'abc');
+  },
+);
 
 test("width: the terminal's, else $COLUMNS, else 120; colours only on a terminal without NO_COLOR", () => {
   const tty = { isTTY: true, columns: 99 } as NodeJS.WriteStream;

@@ -138,7 +138,8 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   if (!m) return;
   if (m[1] === 'Signal') { process.stdout.write(stopped + '\\n'); return; } // stops, never acknowledges
   process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
-  if (m[1] === 'Command' && m[2] === flood) for (let i = 0; i < ${count}; i++) process.stdout.write(line + '\\n'); // blocks while the bridge pauses
+  // blocks while the bridge pauses
+  if (m[1] === 'Command' && m[2] === flood) for (let i = 0; i < ${count}; i++) process.stdout.write(line + '\\n');
 }).on('close', () => process.exit(0));
 `,
   );
@@ -146,89 +147,98 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   return p;
 }
 
-test('a command with more unread output than its bound pauses pwsh; a stop drops it at once, is not held by the ack, and the shell goes on', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
-  const PID2 = '99999999-8888-7777-6666-555555555555';
-  const one = (oid: bigint, b: Uint8Array) => encodeFragment({ objectId: oid, fragmentId: 0n, start: true, end: true, blob: b });
-  const chunk = line(PID, one(1n, msg(MessageType.PIPELINE_OUTPUT, `<S>${'x'.repeat(65536)}</S>`, PID)));
-  const stopped = line(PID, one(2n, msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">3</I32></MS></Obj>', PID)));
-  const pwsh = floodingPwsh(dir, PID, chunk, 320, stopped); // 320 x 64 KiB: 20 MiB for one command
-  const b = new PsrpBridge({ pwsh, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 500_000 });
-  try {
-    await b.start();
-    await b.command(PID);
-    await until(() => b.outputPaused);
-    const held = b.target(PID).bytes;
-    assert.ok(held > 16 * 1024 * 1024, `paused with ${held} bytes unread for the command`);
-    // a client read a little of it, then stopped it
-    const first = b.take(PID, 100_000);
-    assert.equal(reassemble([first.data])[0]!.type, MessageType.PIPELINE_OUTPUT);
-    const { acked } = b.signal(PID);
-    assert.equal(b.outputPaused, false, 'the stop dropped the unread output: pwsh runs again at once');
-    assert.equal(b.target(PID).bytes, 0);
-    let ackState = 'pending';
-    acked.then(
-      () => {
-        ackState = 'acked';
-      },
-      () => {
-        ackState = 'failed';
-      },
+test(
+  'a command with more unread output than its bound pauses pwsh; a stop drops it at once, is not held by the ack, and the shell ' +
+    'goes on',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+    const PID2 = '99999999-8888-7777-6666-555555555555';
+    const one = (oid: bigint, b: Uint8Array) => encodeFragment({ objectId: oid, fragmentId: 0n, start: true, end: true, blob: b });
+    const chunk = line(PID, one(1n, msg(MessageType.PIPELINE_OUTPUT, `<S>${'x'.repeat(65536)}</S>`, PID)));
+    const stopped = line(
+      PID,
+      one(2n, msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">3</I32></MS></Obj>', PID)),
     );
-    // the shell is usable: the rest of the flood is dropped as it arrives, another command is acknowledged
-    await b.command(PID2);
-    await until(() => b.target(PID).terminal);
-    const rest: Uint8Array[] = [];
-    for (let r = b.take(PID, 1 << 20); r.fragments; r = b.take(PID, 1 << 20)) rest.push(r.data);
-    assert.deepEqual(
-      reassemble(rest).map((m) => m.type),
-      [MessageType.PIPELINE_STATE],
-      'only the final state is kept after the stop',
-    );
-    assert.ok(b.target(PID).droppedBytes > 16 * 1024 * 1024, `${b.target(PID).droppedBytes} bytes dropped`);
-    assert.equal(ackState, 'pending', 'pwsh never acknowledged the Signal; nobody waited for it');
-    // a closed command: its unread output goes, late output is not kept, the id can be used again
-    await b.closePipeline(PID);
-    b.dropTarget(PID);
-    const { acked: closeAcked } = b.abandon(PID2);
-    await closeAcked;
-    assert.equal(b.hasTarget(PID2), false);
-    await b.command(PID2);
-    assert.equal(b.hasTarget(PID2), true, 'a closed id can be used again');
-  } finally {
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    const pwsh = floodingPwsh(dir, PID, chunk, 320, stopped); // 320 x 64 KiB: 20 MiB for one command
+    const b = new PsrpBridge({ pwsh, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 500_000 });
+    try {
+      await b.start();
+      await b.command(PID);
+      await until(() => b.outputPaused);
+      const held = b.target(PID).bytes;
+      assert.ok(held > 16 * 1024 * 1024, `paused with ${held} bytes unread for the command`);
+      // a client read a little of it, then stopped it
+      const first = b.take(PID, 100_000);
+      assert.equal(reassemble([first.data])[0]!.type, MessageType.PIPELINE_OUTPUT);
+      const { acked } = b.signal(PID);
+      assert.equal(b.outputPaused, false, 'the stop dropped the unread output: pwsh runs again at once');
+      assert.equal(b.target(PID).bytes, 0);
+      let ackState = 'pending';
+      acked.then(
+        () => {
+          ackState = 'acked';
+        },
+        () => {
+          ackState = 'failed';
+        },
+      );
+      // the shell is usable: the rest of the flood is dropped as it arrives, another command is acknowledged
+      await b.command(PID2);
+      await until(() => b.target(PID).terminal);
+      const rest: Uint8Array[] = [];
+      for (let r = b.take(PID, 1 << 20); r.fragments; r = b.take(PID, 1 << 20)) rest.push(r.data);
+      assert.deepEqual(
+        reassemble(rest).map((m) => m.type),
+        [MessageType.PIPELINE_STATE],
+        'only the final state is kept after the stop',
+      );
+      assert.ok(b.target(PID).droppedBytes > 16 * 1024 * 1024, `${b.target(PID).droppedBytes} bytes dropped`);
+      assert.equal(ackState, 'pending', 'pwsh never acknowledged the Signal; nobody waited for it');
+      // a closed command: its unread output goes, late output is not kept, the id can be used again
+      await b.closePipeline(PID);
+      b.dropTarget(PID);
+      const { acked: closeAcked } = b.abandon(PID2);
+      await closeAcked;
+      assert.equal(b.hasTarget(PID2), false);
+      await b.command(PID2);
+      assert.equal(b.hasTarget(PID2), true, 'a closed id can be used again');
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test('one output object larger than the 16 MiB pause mark still arrives whole (delivered fragments do not hold back its rest)', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
-  const size = 20 * 1024 * 1024;
-  const blob = msg(MessageType.PIPELINE_OUTPUT, `<S>${'y'.repeat(size)}</S>`, PID);
-  const done = msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', PID);
-  const lines: string[] = [];
-  const room = 32 * 1024 - 21;
-  for (let off = 0, fid = 0n; off < blob.length; off += room, fid++) {
-    lines.push(
-      line(
-        PID,
-        encodeFragment({
-          objectId: 7n,
-          fragmentId: fid,
-          start: off === 0,
-          end: off + room >= blob.length,
-          blob: blob.subarray(off, off + room),
-        }),
-      ),
-    );
-  }
-  lines.push(line(PID, encodeFragment({ objectId: 8n, fragmentId: 0n, start: true, end: true, blob: done })));
-  const data = join(dir, 'out.txt');
-  writeFileSync(data, lines.join('\n') + '\n');
-  const p = join(dir, 'fake-pwsh');
-  writeFileSync(
-    p,
-    `#!${process.execPath}
+test(
+  'one output object larger than the 16 MiB pause mark still ' + 'arrives whole (delivered fragments do not hold back its ' + 'rest)',
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bridge-'));
+    const size = 20 * 1024 * 1024;
+    const blob = msg(MessageType.PIPELINE_OUTPUT, `<S>${'y'.repeat(size)}</S>`, PID);
+    const done = msg(MessageType.PIPELINE_STATE, '<Obj RefId="0"><MS><I32 N="PipelineState">4</I32></MS></Obj>', PID);
+    const lines: string[] = [];
+    const room = 32 * 1024 - 21;
+    for (let off = 0, fid = 0n; off < blob.length; off += room, fid++) {
+      lines.push(
+        line(
+          PID,
+          encodeFragment({
+            objectId: 7n,
+            fragmentId: fid,
+            start: off === 0,
+            end: off + room >= blob.length,
+            blob: blob.subarray(off, off + room),
+          }),
+        ),
+      );
+    }
+    lines.push(line(PID, encodeFragment({ objectId: 8n, fragmentId: 0n, start: true, end: true, blob: done })));
+    const data = join(dir, 'out.txt');
+    writeFileSync(data, lines.join('\n') + '\n');
+    const p = join(dir, 'fake-pwsh');
+    writeFileSync(
+      p,
+      `#!${process.execPath}
 const fs = require('fs'); let first = true;
 require('readline').createInterface({ input: process.stdin }).on('line', (l) => {
   if (first) { first = false; fs.createReadStream(${JSON.stringify(data)}).pipe(process.stdout, { end: false }); }
@@ -236,30 +246,31 @@ require('readline').createInterface({ input: process.stdin }).on('line', (l) => 
   if (m) process.stdout.write('<' + m[1] + "Ack PSGuid='" + m[2] + "' />\\n");
 }).on('close', () => process.exit(0));
 `,
-  );
-  chmodSync(p, 0o755);
-  const b = new PsrpBridge({ pwsh: p, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 400_000 });
-  try {
-    await b.start();
-    await b.command(PID);
-    await b.sendData(POOL, new Uint8Array([1])).catch(() => undefined); // starts the output (no DataAck from this fake)
-    const got: Uint8Array[] = [];
-    const deadline = Date.now() + 60_000;
-    for (;;) {
-      const r = b.take(PID, 400_000);
-      if (r.fragments) got.push(r.data);
-      if (r.terminalDelivered) break;
-      assert.ok(Date.now() < deadline, 'the rest of the big object never came (the child stayed paused)');
-      if (!r.fragments) await new Promise((res) => setTimeout(res, 5));
-    }
-    const msgs = reassemble(got);
-    assert.deepEqual(
-      msgs.map((m) => m.type),
-      [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE],
     );
-    assert.equal(msgs[0]!.text.length, size + 7);
-  } finally {
-    await b.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    chmodSync(p, 0o755);
+    const b = new PsrpBridge({ pwsh: p, args: [], env: { PATH: process.env.PATH ?? '' }, maxFragmentSize: 400_000 });
+    try {
+      await b.start();
+      await b.command(PID);
+      await b.sendData(POOL, new Uint8Array([1])).catch(() => undefined); // starts the output (no DataAck from this fake)
+      const got: Uint8Array[] = [];
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const r = b.take(PID, 400_000);
+        if (r.fragments) got.push(r.data);
+        if (r.terminalDelivered) break;
+        assert.ok(Date.now() < deadline, 'the rest of the big object never came (the child stayed paused)');
+        if (!r.fragments) await new Promise((res) => setTimeout(res, 5));
+      }
+      const msgs = reassemble(got);
+      assert.deepEqual(
+        msgs.map((m) => m.type),
+        [MessageType.PIPELINE_OUTPUT, MessageType.PIPELINE_STATE],
+      );
+      assert.equal(msgs[0]!.text.length, size + 7);
+    } finally {
+      await b.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -71,7 +71,8 @@ test('open queues SESSION_CAPABILITY + INIT_RUNSPACEPOOL in one payload; Opened 
     data: fromServer(
       pool,
       MessageType.SESSION_CAPABILITY,
-      '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version N="SerializationVersion">1.1.0.1</Version></MS></Obj>',
+      '<Obj RefId="0"><MS><Version N="protocolversion">2.3</Version><Version N="PSVersion">2.0</Version><Version ' +
+        'N="SerializationVersion">1.1.0.1</Version></MS></Obj>',
     ),
   });
   assert.equal(pool.state, RunspacePoolState.NegotiationSucceeded);
@@ -163,7 +164,10 @@ test('host call event and response on the pr stream', () => {
     data: fromServer(
       pool,
       MessageType.PIPELINE_HOST_CALL,
-      '<Obj RefId="0"><MS><I64 N="ci">5</I64><Obj N="mi" RefId="1"><TN RefId="0"><T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T><T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1"><T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>',
+      '<Obj RefId="0"><MS><I64 N="ci">5</I64><Obj N="mi" RefId="1"><TN RefId="0">' +
+        '<T>System.Management.Automation.Remoting.RemoteHostMethodId</T><T>System.Enum</T><T>System.ValueType</T>' +
+        '<T>System.Object</T></TN><ToString>ReadLine</ToString><I32>11</I32></Obj><Obj N="mp" RefId="2"><TN RefId="1">' +
+        '<T>System.Collections.ArrayList</T><T>System.Object</T></TN><LST /></Obj></MS></Obj>',
       p.id,
     ),
   });

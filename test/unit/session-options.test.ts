@@ -25,13 +25,16 @@ export function typeLevelCases(): SessionOptions[] {
   ];
 }
 
-test('Session.open: a transport name that is not known (only possible through a cast) is an InvalidArgumentError naming the known ones', async () => {
-  await assert.rejects(Session.open({ transport: 'wsmna' } as unknown as SessionOptions), (e: unknown) => {
-    assert.ok(e instanceof InvalidArgumentError);
-    assert.match((e as Error).message, /unknown session transport "wsmna".*'process', 'wsman', 'ssh'/);
-    return true;
-  });
-});
+test(
+  'Session.open: a transport name that is not known (only possible through a cast) is an InvalidArgumentError naming the known ' + 'ones',
+  async () => {
+    await assert.rejects(Session.open({ transport: 'wsmna' } as unknown as SessionOptions), (e: unknown) => {
+      assert.ok(e instanceof InvalidArgumentError);
+      assert.match((e as Error).message, /unknown session transport "wsmna".*'process', 'wsman', 'ssh'/);
+      return true;
+    });
+  },
+);
 
 test('Session.open: a transport factory receives the options and its transport is used', async () => {
   const boom = new InvalidArgumentError('factory called');

@@ -211,7 +211,8 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      "\nExamples:\n  winrm-ts copy -H host -u 'EXAMPLE\\alice' ./app.zip C:\\deploy\\\n  winrm-ts copy --ssh -H host -u alice ./site /srv/www/site\n  tar c dir | winrm-ts copy -H host -u 'EXAMPLE\\alice' - C:\\tmp\\dir.tar",
+      "\nExamples:\n  winrm-ts copy -H host -u 'EXAMPLE\\alice' ./app.zip C:\\deploy\\\n  winrm-ts copy --ssh -H host -u alice " +
+        "./site /srv/www/site\n  tar c dir | winrm-ts copy -H host -u 'EXAMPLE\\alice' - C:\\tmp\\dir.tar",
     );
   addTransferOptions(cmd);
   cmd.action(async (paths: string[], flags: TransferFlags) => {

@@ -1,7 +1,8 @@
 /**
  * `winrm-ts demo [--step] [--json]`
  * Replays the double-hop story (Negotiate -> ANONYMOUS LOGON on the second hop; CredSSP with a delegate list ->
- * the user on hostB; the guard; Kerberos delegation with a private MIT realm when krb5kdc is installed) against two endpoints started in this process on loopback. No Windows, no network.
+ * the user on hostB; the guard; Kerberos delegation with a private MIT realm when krb5kdc is installed) against two endpoints started in
+ * this process on loopback. No Windows, no network.
  * Exit 0 when every step behaved as expected.
  */
 import { Option, type Command } from 'commander';

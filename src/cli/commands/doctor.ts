@@ -34,7 +34,8 @@ export function register(program: Command): void {
     });
   cmd.addHelpText(
     'after',
-    '\nExamples:\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice --second-hop win2 --json\n  winrm-ts doctor -H @hosts.txt -u EXAMPLE\\\\alice --json',
+    '\nExamples:\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice\n  winrm-ts doctor -H win1 -u EXAMPLE\\\\alice --second-hop ' +
+      'win2 --json\n  winrm-ts doctor -H @hosts.txt -u EXAMPLE\\\\alice --json',
   );
   cmd.action(async (f: DoctorFlags) => {
     if (isHostList(f.host)) {

@@ -18,7 +18,8 @@ export function register(program: Command): void {
     )
     .addHelpText(
       'after',
-      "\nExamples:\n  winrm-ts fetch -H host -u 'EXAMPLE\\alice' C:\\logs\\app.log ./\n  winrm-ts fetch --ssh -H host -u alice /var/log/app ./logs\n  winrm-ts fetch -H host -u 'EXAMPLE\\alice' C:\\data\\big.csv - | head",
+      "\nExamples:\n  winrm-ts fetch -H host -u 'EXAMPLE\\alice' C:\\logs\\app.log ./\n  winrm-ts fetch --ssh -H host -u alice " +
+        "/var/log/app ./logs\n  winrm-ts fetch -H host -u 'EXAMPLE\\alice' C:\\data\\big.csv - | head",
     );
   addTransferOptions(cmd);
   cmd.action(async (paths: string[], flags: TransferFlags) => {

@@ -110,7 +110,9 @@ export function register(program: Command): void {
           }
           first = false;
           process.stdout.write(
-            `winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})${handle.fingerprint ? ` certificate ${handle.fingerprint}` : ''}\n`,
+            `winrm-ts serve: listening on ${handle.url} (auth: ${f.auth}${f.allowUnencrypted ? ', unencrypted allowed' : ''})` +
+              (handle.fingerprint ? ` certificate ${handle.fingerprint}` : '') +
+              '\n',
           );
           return handle;
         });

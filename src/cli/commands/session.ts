@@ -86,7 +86,8 @@ Examples:
       .command('connect')
       .argument('<id>', 'the session id (from `session disconnect` or `session list`)')
       .description(
-        'reattach to a disconnected session, print the rest of its output as it comes, then remove it (Connect-PSSession + Receive-PSSession)',
+        'reattach to a disconnected session, print the rest of its output as it comes, then remove it (Connect-PSSession + ' +
+          'Receive-PSSession)',
       )
       .option('--keep', 'leave the session on the host when its commands are done (remove it later with `session remove`)'),
   ).action(async (id: string, f: SessionFlags) => {

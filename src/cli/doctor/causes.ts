@@ -53,17 +53,20 @@ const FAULTS: Record<number, (e: WSManFaultError) => Explained> = {
   2147944216: () => ({
     cause: 'quota hit: the shell reached MaxProcessesPerShell or MaxMemoryPerShellMB (winrm/config/winrs)',
     fix: [
-      'Set-Item WSMan:\\localhost\\Shell\\MaxProcessesPerShell 50, Set-Item WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB 2048 (and the plug-in quotas: Set-PSSessionConfiguration -MaximumReceivedDataSizePerCommandMB ...)',
+      'Set-Item WSMan:\\localhost\\Shell\\MaxProcessesPerShell 50, Set-Item WSMan:\\localhost\\Shell\\MaxMemoryPerShellMB 2048 ' +
+        '(and the plug-in quotas: Set-PSSessionConfiguration -MaximumReceivedDataSizePerCommandMB ...)',
     ],
   }),
   // ERROR_ACCESS_DENIED from WS-Man (the listener accepted the logon, the resource did not)
   2147942405: () => ({
     cause:
-      'the host authenticated the user but refused the request: the user may not use this resource (on Windows, only members of Administrators and Remote Management Users may use WinRM; winrm/config is readable by administrators only)',
+      'the host authenticated the user but refused the request: the user may not use this resource (on Windows, only members of ' +
+      'Administrators and Remote Management Users may use WinRM; winrm/config is readable by administrators only)',
     fix: [
       'add the user on the host: Add-LocalGroupMember -Group "Remote Management Users" -Member DOMAIN\\user',
       'or grant it on the session configuration: Set-PSSessionConfiguration Microsoft.PowerShell -ShowSecurityDescriptorUI',
-      'a local administrator account other than the built-in one connecting over the network also needs LocalAccountTokenFilterPolicy=1 (HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System)',
+      'a local administrator account other than the built-in one connecting over the network also needs ' +
+        'LocalAccountTokenFilterPolicy=1 (HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System)',
     ],
   }),
   // ERROR_WSMAN_INVALID_RESOURCE_URI 0x80338000
@@ -105,7 +108,8 @@ export function explain(e: unknown, c: CauseContext): Explained {
     return {
       cause: msg,
       fix: [
-        `--delegate-to wsman/${c.host} (on Windows the same list is the GPO "Allow delegating fresh credentials" entry wsman/${c.host}, or Enable-WSManCredSSP -Role Client -DelegateComputer ${c.host})`,
+        `--delegate-to wsman/${c.host} (on Windows the same list is the GPO "Allow delegating fresh credentials" entry ` +
+          `wsman/${c.host}, or Enable-WSManCredSSP -Role Client -DelegateComputer ${c.host})`,
       ],
     };
   }
@@ -132,18 +136,22 @@ export function explain(e: unknown, c: CauseContext): Explained {
     const fix = ['check the user name (DOMAIN\\user or user@domain), the domain and the password'];
     if (c.https && c.auth !== 'basic' && c.auth !== 'certificate') {
       fix.push(
-        'if the password is right: the channel binding did not match (CbtHardeningLevel): a TLS-terminating proxy or load balancer sits in between; ' +
-          'connect to the host directly, or terminate TLS on the host, or on the host Set-Item WSMan:\\localhost\\Service\\Auth\\CbtHardeningLevel Relaxed (only helps clients that send no binding)',
+        'if the password is right: the channel binding did not match (CbtHardeningLevel): a TLS-terminating proxy or load ' +
+          'balancer sits in between; ' +
+          'connect to the host directly, or terminate TLS on the host, or on the host Set-Item ' +
+          'WSMan:\\localhost\\Service\\Auth\\CbtHardeningLevel Relaxed (only helps clients that send no binding)',
       );
     }
     if (!c.https && c.encryption === 'never') {
       fix.push(
-        '--encryption never sends the messages in clear text: the host refuses them unless AllowUnencrypted is true (Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true — not recommended); drop --encryption never, or use --https',
+        '--encryption never sends the messages in clear text: the host refuses them unless AllowUnencrypted is true (Set-Item ' +
+          'WSMan:\\localhost\\Service\\AllowUnencrypted $true — not recommended); drop --encryption never, or use --https',
       );
     }
     if (c.auth === 'basic' && !c.https)
       fix.unshift(
-        'Basic over plain HTTP is refused while the service has AllowUnencrypted=false: use --https --auth basic (or, not recommended, on the host Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true)',
+        'Basic over plain HTTP is refused while the service has AllowUnencrypted=false: use --https --auth basic (or, not ' +
+          'recommended, on the host Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $true)',
       );
     if (c.auth === 'basic')
       fix.push('Basic works only for local accounts on Windows (not domain accounts); use --auth negotiate for a domain user');
@@ -164,7 +172,8 @@ export function explain(e: unknown, c: CauseContext): Explained {
       cause: `TLS: ${msg}`,
       fix: [
         'trust the certificate: --ca FILE (the issuing CA, PEM) or pin it: --fingerprint SHA256:... (doctor prints it)',
-        'an expired or wrong-name certificate is replaced on the host: New-SelfSignedCertificate / a CA certificate, then Set-Item WSMan:\\localhost\\Listener\\<listener>\\CertificateThumbprint',
+        'an expired or wrong-name certificate is replaced on the host: New-SelfSignedCertificate / a CA certificate, then ' +
+          'Set-Item WSMan:\\localhost\\Listener\\<listener>\\CertificateThumbprint',
       ],
     };
   }

@@ -118,7 +118,10 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       id: 'proxy',
       title: 'proxy',
       status: 'ok',
-      detail: `this client reaches ${host}:${port} through ${proxy.label} (${conn.proxy !== undefined ? '--proxy' : 'the environment: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY'}); so do the probes below`,
+      detail:
+        `this client reaches ${host}:${port} through ${proxy.label} ` +
+        `(${conn.proxy !== undefined ? '--proxy' : 'the environment: HTTPS_PROXY / HTTP_PROXY / ALL_PROXY'}); so do the probes ` +
+        `below`,
     });
   const resolvedByProxy = !!proxy && proxy.kind !== 'socks5';
 
@@ -151,12 +154,17 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       title: 'DNS',
       status: byIp && authName === 'kerberos' && !conn.spn ? 'warning' : 'ok',
       detail: byIp
-        ? `${host} is an IP address${authName === 'kerberos' || authName === 'negotiate' ? `: Kerberos then needs the service principal HTTP/${host}, which domains rarely register (Negotiate falls back to NTLM without it)` : ''}`
+        ? `${host} is an IP address` +
+          (authName === 'kerberos' || authName === 'negotiate'
+            ? `: Kerberos then needs the service principal HTTP/${host}, which domains rarely register ` +
+              '(Negotiate falls back to NTLM without it)'
+            : '')
         : `${host} → ${dns.addresses.join(', ')} (${dns.ms} ms)`,
       ...(byIp && authName === 'kerberos' && !conn.spn
         ? {
             fix: [
-              `connect by host name, or give the service principal: --spn HTTP/<name> (or register HTTP/${host}: setspn -S HTTP/${host} <computer account>)`,
+              `connect by host name, or give the service principal: --spn HTTP/<name> (or register HTTP/${host}: setspn -S ` +
+                `HTTP/${host} <computer account>)`,
             ],
           }
         : {}),
@@ -191,11 +199,13 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
           : `cannot connect to ${host}:${port}: ${tcp.error}`,
       fix: refused
         ? [
-            'on the host: Enable-PSRemoting -Force (or winrm quickconfig) creates the listener; winrm enumerate winrm/config/listener shows its port',
+            'on the host: Enable-PSRemoting -Force (or winrm quickconfig) creates the listener; winrm enumerate ' +
+              'winrm/config/listener shows its port',
             `WinRM listens on 5985 (HTTP) and 5986 (HTTPS, with --https); check -H ${host}:PORT / --port`,
           ]
         : [
-            'Test-NetConnection HOST -Port PORT from a machine nearby; the firewall rule "Windows Remote Management (HTTP-In)" (5985) or your HTTPS rule (5986)',
+            'Test-NetConnection HOST -Port PORT from a machine nearby; the firewall rule "Windows Remote Management (HTTP-In)" ' +
+              '(5985) or your HTTPS rule (5986)',
           ],
       data: { ms: tcp.ms, error: tcp.error },
     });
@@ -237,8 +247,10 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
           : `the TLS handshake with ${host}:${port} failed: ${tls.error}`,
         fix: plain.ok
           ? [
-              `drop --https (over HTTP Negotiate, Kerberos and CredSSP encrypt the messages), or use the HTTPS listener's port (5986): --port 5986`,
-              'create an HTTPS listener on the host: New-Item WSMan:\\localhost\\Listener -Transport HTTPS -Address * -CertificateThumbprint <thumbprint>',
+              `drop --https (over HTTP Negotiate, Kerberos and CredSSP encrypt the messages), or use the HTTPS listener's port ` +
+                `(5986): --port 5986`,
+              'create an HTTPS listener on the host: New-Item WSMan:\\localhost\\Listener -Transport HTTPS -Address * ' +
+                '-CertificateThumbprint <thumbprint>',
             ]
           : [],
       });
@@ -280,7 +292,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       id: 'listener',
       title: 'WinRM listener',
       status: 'ok',
-      detail: `WS-Man Identify answered without authentication: ${listener.vendor}, ${listener.productVersion ?? '?'}${server ? `; Server: ${server}` : ''}`,
+      detail:
+        `WS-Man Identify answered without authentication: ${listener.vendor}, ` +
+        `${listener.productVersion ?? '?'}${server ? `; Server: ${server}` : ''}`,
       data: { vendor: listener.vendor, productVersion: listener.productVersion, protocolVersion: listener.protocolVersion, server },
     });
   } else if (listener.challenge.status === 401 && listener.schemes.length) {
@@ -288,7 +302,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       id: 'listener',
       title: 'WinRM listener',
       status: 'ok',
-      detail: `POST ${path} asks for authentication (401: ${listener.schemes.join(', ')}); the unauthenticated WS-Man Identify was not answered${server ? `; Server: ${server}` : ''}`,
+      detail:
+        `POST ${path} asks for authentication (401: ${listener.schemes.join(', ')}); the unauthenticated WS-Man Identify was not ` +
+        `answered${server ? `; Server: ${server}` : ''}`,
       data: { server },
     });
   } else {
@@ -298,7 +314,9 @@ export async function runDoctor(conn: ConnectOptions, o: DoctorOptions = {}): Pr
       id: 'listener',
       title: 'WinRM listener',
       status: 'failed',
-      detail: `not a WinRM listener: POST ${path} answered HTTP ${st}${server ? ` from "${server}"` : ''}${ct ? ` (${ct})` : ''}, and no WS-Man Identify reply`,
+      detail:
+        `not a WinRM listener: POST ${path} answered HTTP ${st}${server ? ` from "${server}"` : ''}${ct ? ` (${ct})` : ''}, and ` +
+        `no WS-Man Identify reply`,
       fix: [
         'another web server owns this port; WinRM listens on 5985 (HTTP) / 5986 (HTTPS): winrm enumerate winrm/config/listener on the host',
         `check the port and the path (${path}); on the host: Enable-PSRemoting -Force`,
@@ -472,7 +490,8 @@ function tlsCheck(t: TlsResult, conn: ConnectOptions, host: string): Check {
       worse('failed');
       problems.push(`the certificate does not match --fingerprint: the host presents ${t.sha256}`);
       fix.push(
-        "a TLS-intercepting proxy, or the host has a new certificate: compare with the host's (Get-ChildItem WSMan:\\localhost\\Listener\\*\\CertificateThumbprint)",
+        "a TLS-intercepting proxy, or the host has a new certificate: compare with the host's (Get-ChildItem " +
+          'WSMan:\\localhost\\Listener\\*\\CertificateThumbprint)',
       );
     }
   }
@@ -482,7 +501,8 @@ function tlsCheck(t: TlsResult, conn: ConnectOptions, host: string): Check {
     else worse('warning');
     problems.push(`the certificate expired on ${t.validTo.toISOString()}`);
     fix.push(
-      "renew the listener's certificate on the host, then Set-Item WSMan:\\localhost\\Listener\\<HTTPS listener>\\CertificateThumbprint <new thumbprint>",
+      "renew the listener's certificate on the host, then Set-Item WSMan:\\localhost\\Listener\\<HTTPS " +
+        'listener>\\CertificateThumbprint <new thumbprint>',
     );
   } else if (t.validFrom && t.validFrom.getTime() > now) {
     if (!trusted) worse('failed');
@@ -496,7 +516,9 @@ function tlsCheck(t: TlsResult, conn: ConnectOptions, host: string): Check {
     problems.push(`the certificate is not for ${host}: ${t.nameError ?? ''} (${t.subjectAltName ?? t.subject ?? 'no names'})`);
     const names = (t.subjectAltName ?? '').replace(/DNS:|IP Address:/g, '');
     fix.push(
-      `connect by a name the certificate has (${names || 'see its subject'}), or keep this address and check the certificate for its name: --tls-server-name ${names.split(',')[0]?.trim() || 'NAME'}, or issue the listener a certificate for ${host}`,
+      `connect by a name the certificate has (${names || 'see its subject'}), or keep this address and check the certificate ` +
+        `for its name: --tls-server-name ${names.split(',')[0]?.trim() || 'NAME'}, or issue the listener a certificate for ` +
+        `${host}`,
     );
   }
   if (!t.authorized && t.authorizationError !== 'CERT_HAS_EXPIRED') {
@@ -522,7 +544,9 @@ function tlsCheck(t: TlsResult, conn: ConnectOptions, host: string): Check {
     problems.push(`${t.protocol} is obsolete`);
     fix.push('enable TLS 1.2 on the host');
   }
-  const facts = `${t.protocol}; subject ${t.subject ?? '?'}; issuer ${t.issuer ?? '?'}; valid until ${t.validTo?.toISOString() ?? '?'}; ${t.sha256} (pin with --fingerprint; Windows thumbprint ${t.sha1})`;
+  const facts =
+    `${t.protocol}; subject ${t.subject ?? '?'}; issuer ${t.issuer ?? '?'}; valid until ${t.validTo?.toISOString() ?? '?'}; ` +
+    `${t.sha256} (pin with --fingerprint; Windows thumbprint ${t.sha1})`;
   return {
     id: 'tls',
     title: 'TLS certificate',
@@ -577,7 +601,8 @@ function schemesCheck(offered: string[], conn: ConnectOptions, authName: string 
     const alt = usable.find((s) => s !== 'basic') ?? usable[0];
     if (alt === 'basic' && !https)
       fix.push(
-        'the host offers only Basic: use it over HTTPS, --https --auth basic (the HTTPS listener, port 5986); over HTTP Basic needs AllowUnencrypted on both sides',
+        'the host offers only Basic: use it over HTTPS, --https --auth basic (the HTTPS listener, port 5986); over HTTP Basic ' +
+          'needs AllowUnencrypted on both sides',
       );
     else if (alt) fix.push(`--auth ${alt}`);
     fix.push(enableOnHost(SERVICE_AUTH_NAME[authName] ?? scheme));
@@ -609,7 +634,9 @@ function schemesCheck(offered: string[], conn: ConnectOptions, authName: string 
       id: 'auth-schemes',
       title: 'auth schemes',
       status: 'warning',
-      detail: `the host offers ${list}; Basic over plain HTTP (--allow-unencrypted): the password crosses the network in clear text, and the host must have AllowUnencrypted=true`,
+      detail:
+        `the host offers ${list}; Basic over plain HTTP (--allow-unencrypted): the password crosses the network in clear text, ` +
+        `and the host must have AllowUnencrypted=true`,
       fix: ['--https --auth basic'],
       data,
     };
@@ -638,7 +665,9 @@ function encryptionCheck(conn: ConnectOptions, authName: string | undefined, htt
       id: 'encryption',
       title: 'message encryption',
       status: 'warning',
-      detail: `${mode === 'never' ? '--encryption never' : `${authName ?? 'anonymous'} cannot encrypt`}: the messages cross plain HTTP in clear text; the host accepts that only with AllowUnencrypted=true`,
+      detail:
+        `${mode === 'never' ? '--encryption never' : `${authName ?? 'anonymous'} cannot encrypt`}: the messages cross plain HTTP ` +
+        `in clear text; the host accepts that only with AllowUnencrypted=true`,
       fix: ['--encryption auto (Negotiate, Kerberos and CredSSP encrypt over HTTP), or --https'],
     };
   }
@@ -716,7 +745,9 @@ function configChecks(
       id: 'credssp-service',
       title: 'CredSSP on the service (Get-WSManCredSSP)',
       status: !credssp && needed ? 'failed' : !credssp && secondHop ? 'warning' : 'ok',
-      detail: `CredSSP is ${credssp ? 'enabled' : 'disabled'} on the service: "${text}"${!credssp && !needed ? ' (needed only to delegate credentials for a second hop)' : ''}`,
+      detail:
+        `CredSSP is ${credssp ? 'enabled' : 'disabled'} on the service: ` +
+        `"${text}"${!credssp && !needed ? ' (needed only to delegate credentials for a second hop)' : ''}`,
       ...(!credssp ? { fix: [`on ${host}: Enable-WSManCredSSP -Role Server -Force`] } : {}),
       data: { enabled: credssp },
     });
@@ -729,8 +760,14 @@ function configChecks(
       title: 'AllowUnencrypted (winrm/config/service)',
       status: bad ? 'failed' : clear || cfg.allowUnencrypted ? 'warning' : 'ok',
       detail: bad
-        ? `AllowUnencrypted is false on the service, and ${authName === 'basic' ? 'Basic over HTTP' : '--encryption never'} sends the messages in clear text: the host refuses every one of them (HTTP 401)`
-        : `AllowUnencrypted is ${cfg.allowUnencrypted}${clear ? ': the messages cross the network in clear text' : cfg.allowUnencrypted ? ': the host also accepts clear-text messages (and Basic passwords) over HTTP from other clients' : ''}`,
+        ? `AllowUnencrypted is false on the service, and ${authName === 'basic' ? 'Basic over HTTP' : '--encryption never'} sends ` +
+          `the messages in clear text: the host refuses every one of them (HTTP 401)`
+        : `AllowUnencrypted is ${cfg.allowUnencrypted}` +
+          (clear
+            ? ': the messages cross the network in clear text'
+            : cfg.allowUnencrypted
+              ? ': the host also accepts clear-text messages (and Basic passwords) over HTTP from other clients'
+              : ''),
       ...(!bad && !clear && cfg.allowUnencrypted
         ? { fix: ['on the host, unless a client needs it: Set-Item WSMan:\\localhost\\Service\\AllowUnencrypted $false'] }
         : {}),
@@ -758,9 +795,13 @@ function configChecks(
       detail: !https
         ? `${cfg.cbtHardeningLevel}: not used over plain HTTP`
         : level === 'strict'
-          ? `Strict: channel binding is required over HTTPS; this client ${binds ? 'sends it (the hash of the certificate it sees): through a TLS-terminating proxy the authentication fails' : `does not need it with ${authName}`}`
+          ? 'Strict: channel binding is required over HTTPS; this client ' +
+            (binds
+              ? 'sends it (the hash of the certificate it sees): through a TLS-terminating proxy the authentication fails'
+              : `does not need it with ${authName}`)
           : level === 'relaxed'
-            ? `Relaxed: a channel binding is checked when sent (this client sends it over HTTPS${binds ? '' : ` with Negotiate/Kerberos/CredSSP, not with ${authName}`})`
+            ? `Relaxed: a channel binding is checked when sent (this client sends it over ` +
+              `HTTPS${binds ? '' : ` with Negotiate/Kerberos/CredSSP, not with ${authName}`})`
             : `${cfg.cbtHardeningLevel}: channel bindings are not checked`,
     });
   }
@@ -772,7 +813,8 @@ function configChecks(
     id: 'limits',
     title: 'envelope size and quotas',
     status: 'ok',
-    detail: `MaxEnvelopeSizekb ${cfg.maxEnvelopeSizeKb ?? '?'}, MaxTimeoutms ${cfg.maxTimeoutMs ?? '?'}${quotaText ? `, ${quotaText}` : ''}`,
+    detail:
+      `MaxEnvelopeSizekb ${cfg.maxEnvelopeSizeKb ?? '?'}, MaxTimeoutms ` + `${cfg.maxTimeoutMs ?? '?'}${quotaText ? `, ${quotaText}` : ''}`,
     data: { maxEnvelopeSizeKb: cfg.maxEnvelopeSizeKb, maxTimeoutMs: cfg.maxTimeoutMs, ...q },
   });
   return out;
@@ -802,7 +844,9 @@ async function roundTrip(
       id: 'round-trip',
       title: 'authenticated round trip',
       status: 'ok',
-      detail: `authenticated via ${authName ?? 'anonymous'}; the host sees you as ${who} (whoami; ${Date.now() - t0} ms, ${client.stats.requests} HTTP requests)`,
+      detail:
+        `authenticated via ${authName ?? 'anonymous'}; the host sees you as ${who} (whoami; ${Date.now() - t0} ms, ` +
+        `${client.stats.requests} HTTP requests)`,
       data: { identity: who, ms: Date.now() - t0, requests: client.stats.requests },
     });
     return who;
@@ -846,7 +890,8 @@ async function secondHopCheck(client: WinRMClient, hop: string, h: HopContext): 
   // winrm-ts serve: the host's processes have the winrm-ts client on PATH; Windows: PowerShell remoting
   const command = h.isWinrmTs
     ? `winrm-ts run -H ${target}${tls ? ' --https' : ''} -- whoami`
-    : `powershell -NoProfile -NonInteractive -Command "Invoke-Command -ComputerName ${tp.host}${tp.port ? ` -Port ${tp.port}` : ''}${tls ? ' -UseSSL' : ''} -ScriptBlock { whoami } -ErrorAction Stop"`;
+    : `powershell -NoProfile -NonInteractive -Command "Invoke-Command -ComputerName ` +
+      `${tp.host}${tp.port ? ` -Port ${tp.port}` : ''}${tls ? ' -UseSSL' : ''} -ScriptBlock { whoami } -ErrorAction Stop"`;
   let out = '';
   let code = -1;
   try {
@@ -871,7 +916,9 @@ async function secondHopCheck(client: WinRMClient, hop: string, h: HopContext): 
       id: 'second-hop',
       title: 'second hop',
       status: 'ok',
-      detail: `from ${h.host}, ${target} sees you as ${last}: your credentials reach the second hop${h.authName === 'credssp' ? ' (CredSSP delegated them)' : ''}`,
+      detail:
+        `from ${h.host}, ${target} sees you as ${last}: your credentials reach the second ` +
+        `hop${h.authName === 'credssp' ? ' (CredSSP delegated them)' : ''}`,
       data: { ...data, identity: last },
     };
   }
@@ -886,17 +933,28 @@ async function secondHopCheck(client: WinRMClient, hop: string, h: HopContext): 
       title: 'second hop',
       status: 'failed',
       detail: anonymous
-        ? `from ${h.host}, ${target} sees NT AUTHORITY\\ANONYMOUS LOGON: the logon on ${h.host} (${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on — the double hop`
-        : `from ${h.host}, reaching ${target} failed (exit ${code}: ${last.slice(0, 300)}); the logon on ${h.host} (${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on, so ${target} most likely saw NT AUTHORITY\\ANONYMOUS LOGON — the double hop`,
+        ? `from ${h.host}, ${target} sees NT AUTHORITY\\ANONYMOUS LOGON: the logon on ${h.host} (${h.authName ?? 'anonymous'}, a ` +
+          `network logon) holds no credentials it can pass on — the double hop`
+        : `from ${h.host}, reaching ${target} failed (exit ${code}: ${last.slice(0, 300)}); the logon on ${h.host} ` +
+          `(${h.authName ?? 'anonymous'}, a network logon) holds no credentials it can pass on, so ${target} most likely saw NT ` +
+          `AUTHORITY\\ANONYMOUS LOGON — the double hop`,
       fix: [
-        `CredSSP (hands your password to ${h.host}): --auth credssp --delegate-to wsman/${h.host}; on ${h.host}: Enable-WSManCredSSP -Role Server -Force; ` +
-          `on a Windows client: Enable-WSManCredSSP -Role Client -DelegateComputer ${h.host} -Force, or the GPO "Allow delegating fresh credentials" (Computer Configuration > Administrative Templates > System > Credentials Delegation) with the entry wsman/${h.host}`,
-        `Kerberos delegation (no password leaves this machine): --auth kerberos --kerberos-delegate with a forwardable ticket (kinit -f), and ${h.host} trusted for delegation ` +
-          `(ok-as-delegate: Set-ADComputer ${h.host} -TrustedForDelegation $true), or resource-based constrained delegation: Set-ADComputer ${tp.host} -PrincipalsAllowedToDelegateToAccount (Get-ADComputer ${h.host})`,
-        `a RunAs / JEA session configuration on ${h.host} that runs as an account allowed on ${tp.host}: Register-PSSessionConfiguration -Name Hop -RunAsCredential ${user} ` +
+        `CredSSP (hands your password to ${h.host}): --auth credssp --delegate-to wsman/${h.host}; on ${h.host}: ` +
+          `Enable-WSManCredSSP -Role Server -Force; ` +
+          `on a Windows client: Enable-WSManCredSSP -Role Client -DelegateComputer ${h.host} -Force, or the GPO "Allow ` +
+          `delegating fresh credentials" (Computer Configuration > Administrative Templates > System > Credentials Delegation) ` +
+          `with the entry wsman/${h.host}`,
+        `Kerberos delegation (no password leaves this machine): --auth kerberos --kerberos-delegate with a forwardable ticket ` +
+          `(kinit -f), and ${h.host} trusted for delegation ` +
+          `(ok-as-delegate: Set-ADComputer ${h.host} -TrustedForDelegation $true), or resource-based constrained delegation: ` +
+          `Set-ADComputer ${tp.host} -PrincipalsAllowedToDelegateToAccount (Get-ADComputer ${h.host})`,
+        `a RunAs / JEA session configuration on ${h.host} that runs as an account allowed on ${tp.host}: ` +
+          `Register-PSSessionConfiguration -Name Hop -RunAsCredential ${user} ` +
           `(or a JEA file with -GroupManagedServiceAccount), then winrm-ts ps -H ${h.host} --configuration-name Hop ...`,
-        `pass a credential into the script: Invoke-Command -ComputerName ${tp.host} -Credential (Get-Credential ${user}) { ... } on ${h.host} ` +
-          `(with winrm-ts on ${h.host}: winrm-ts run -H ${target} -u ${user} with the password in WINRM_PASSWORD, never on the command line)`,
+        `pass a credential into the script: Invoke-Command -ComputerName ${tp.host} -Credential (Get-Credential ${user}) { ... ` +
+          `} on ${h.host} ` +
+          `(with winrm-ts on ${h.host}: winrm-ts run -H ${target} -u ${user} with the password in WINRM_PASSWORD, never on the ` +
+          `command line)`,
       ],
       data: { ...data, ...(anonymous ? { identity: 'NT AUTHORITY\\ANONYMOUS LOGON' } : {}) },
     };

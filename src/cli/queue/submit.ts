@@ -28,12 +28,14 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
   const url = queueUrl(f.queue!);
   if (f.password !== undefined) {
     throw new InvalidArgumentError(
-      '--queue: the password does not go into the queue; give it to the workers instead (WINRM_PASSWORD in their environment) and leave out -p',
+      '--queue: the password does not go into the queue; give it to the workers instead (WINRM_PASSWORD in their environment) ' +
+        'and leave out -p',
     );
   }
   if (f.delegateTo?.length)
     process.stderr.write(
-      "winrm-ts: warning: --delegate-to is ignored with --queue: CredSSP delegation follows each worker's own --delegate-to / WINRM_TS_DELEGATE_TO\n",
+      "winrm-ts: warning: --delegate-to is ignored with --queue: CredSSP delegation follows each worker's own --delegate-to / " +
+        'WINRM_TS_DELEGATE_TO\n',
     );
   let ca: string | undefined;
   if (f.ca) {
@@ -87,7 +89,8 @@ export async function submitRun(hosts: string[], spec: RunSpec, f: ConnectionFla
       })),
     );
     process.stderr.write(
-      `winrm-ts: ${hosts.length} job${hosts.length === 1 ? '' : 's'} queued on ${safeUrl(url)} (queue ${queueName}); results appear as workers run them (winrm-ts worker --queue ...)\n`,
+      `winrm-ts: ${hosts.length} job${hosts.length === 1 ? '' : 's'} queued on ${safeUrl(url)} (queue ${queueName}); results ` +
+        `appear as workers run them (winrm-ts worker --queue ...)\n`,
     );
     const finish = (i: number, oc: HostOutcome) => {
       if (final.has(i)) return;

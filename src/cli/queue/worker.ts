@@ -78,7 +78,9 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
           i: d.index,
           code: WINRM_ERR_OUTCOME_UNKNOWN,
           unknown: true,
-          m: `the worker that was running it (${prev ?? 'unknown'}) was lost mid-run: the command may or may not have run; it was not run again (--retry-lost allows that)`,
+          m:
+            `the worker that was running it (${prev ?? 'unknown'}) was lost mid-run: the command may or may not have run; it was ` +
+            `not run again (--retry-lost allows that)`,
         });
         return;
       }
@@ -99,7 +101,8 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
       encryption: c.encryption,
       ca: c.ca,
       fingerprint: c.fingerprint,
-      insecure: !!c.insecure, // Basic in clear text only when both the job and this worker allow it: a job cannot loosen the worker's policy
+      // Basic in clear text only when both the job and this worker allow it: a job cannot loosen the worker's policy
+      insecure: !!c.insecure,
       allowUnencrypted: !!c.allowUnencrypted && !!f.allowUnencrypted,
       credsspMinVersion: c.credsspMinVersion,
       delegateTo: delegateTo.length ? delegateTo : undefined,
@@ -137,7 +140,8 @@ export async function runWorker(f: WorkerFlags): Promise<number> {
   worker.on('failed', (job, e) => log(`job ${job?.id ?? '?'} failed: ${e.message}`));
   await worker.waitUntilReady();
   log(
-    `winrm-ts worker ${wid}: taking jobs from ${safeUrl(url)} (queue ${queueName}, ${concurrency} at a time${password === undefined ? ', no WINRM_PASSWORD: anonymous or the logged-on user' : ''})`,
+    `winrm-ts worker ${wid}: taking jobs from ${safeUrl(url)} (queue ${queueName}, ${concurrency} at a ` +
+      `time${password === undefined ? ', no WINRM_PASSWORD: anonymous or the logged-on user' : ''})`,
   );
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -40,7 +40,8 @@ export async function incompleteInput(session: Session, input: string): Promise<
   // only text that can be incomplete goes to the remote parser (one round trip saved on most lines)
   if (!/[{(["'@`|]/.test(input) && !/[`|,]\s*$/.test(input)) return false;
   const r = await session.invoke(
-    'param($s) $e = $null; $null = [System.Management.Automation.Language.Parser]::ParseInput($s, [ref]$null, [ref]$e); [bool]@($e | Where-Object IncompleteInput).Count',
+    'param($s) $e = $null; $null = [System.Management.Automation.Language.Parser]::ParseInput($s, [ref]$null, [ref]$e); ' +
+      '[bool]@($e | Where-Object IncompleteInput).Count',
     { args: [input] },
   );
   return r.output[0] === true;
@@ -49,7 +50,8 @@ export async function incompleteInput(session: Session, input: string): Promise<
 /** Tab: the remote's CommandCompletion (TabExpansion2) for the text before the cursor. */
 export async function remoteCompletion(session: Session, before: string): Promise<Completion> {
   const r = await session.invoke(
-    'param($s) $r = TabExpansion2 -inputScript $s -cursorColumn $s.Length; $r.ReplacementIndex; $r.ReplacementLength; foreach ($m in $r.CompletionMatches) { $m.CompletionText }',
+    'param($s) $r = TabExpansion2 -inputScript $s -cursorColumn $s.Length; $r.ReplacementIndex; $r.ReplacementLength; foreach ' +
+      '($m in $r.CompletionMatches) { $m.CompletionText }',
     { args: [before] },
   );
   const [index, length, ...matches] = r.output;
@@ -72,7 +74,10 @@ async function showErrors(session: Session, host: ShellHost, failures: string[])
       statements: [
         [
           {
-            cmd: 'param($n, $w) if ($Error.Count -ge $n) { ($Error[($n - 1)..0] | ForEach-Object { if ($_ -is [System.Management.Automation.IContainsErrorRecord]) { $_.ErrorRecord } else { $_ } } | Out-String -Width $w).Trim("`r`n") }',
+            cmd:
+              'param($n, $w) if ($Error.Count -ge $n) { ($Error[($n - 1)..0] | ForEach-Object { if ($_ -is ' +
+              '[System.Management.Automation.IContainsErrorRecord]) { $_.ErrorRecord } else { $_ } } | Out-String -Width ' +
+              '$w).Trim("`r`n") }',
             isScript: true,
             args: [
               { name: null, value: failures.length },
