@@ -11,7 +11,6 @@
  * Quotas (src/server/limits.ts): MaxShellsPerUser is checked by the server before Create; IdleTimeout is the default
  * and the maximum idle time of a shell; MaxProcessesPerShell / MaxMemoryPerShellMB are enforced by sampling /proc.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { buildResponse, parseDuration, responseEnvelopeParts } from '../wsman/envelope.js';
@@ -35,7 +34,7 @@ import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
-import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon } from './spawn.js';
+import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon, type LogonChild } from './spawn.js';
 import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
@@ -44,7 +43,7 @@ const COALESCE_MS = 50;
 
 class ServerCommand {
   readonly id = randomUUID().toUpperCase();
-  child: ChildProcess | undefined;
+  child: LogonChild | undefined;
   private queue: Array<{ name: string; data: Buffer }> = [];
   private queued = 0;
   private paused = false;
@@ -57,7 +56,7 @@ class ServerCommand {
 
   startedAt = Date.now();
 
-  start(child: ChildProcess): void {
+  start(child: LogonChild): void {
     this.child = child;
     this.startedAt = Date.now();
     const onData = (name: string) => (d: Buffer) => {
@@ -397,7 +396,7 @@ export class WinrsExecutor {
         args = ['-c', line];
       }
     }
-    const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch(
+    const child: LogonChild = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch(
       (e: NodeJS.ErrnoException) => {
         throw e.code === 'ENOENT'
           ? faults.provider(2147942402, 'The system cannot find the file specified. ')
