@@ -35,7 +35,7 @@ import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
 import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon, type LogonChild } from './spawn.js';
-import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
+import { DEFAULT_LIMITS, SessionScanner, quotaFaults, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
@@ -220,6 +220,8 @@ export class WinrsExecutor {
   private readonly touched = new WeakMap<WsmanRequest, ServerShell>();
   private sampler: NodeJS.Timeout | undefined;
   private closed = false;
+  /** the /proc scan shared by the MaxProcessesPerShell check and the sampler */
+  readonly scanner = new SessionScanner();
 
   constructor(
     readonly limits: EndpointLimits = DEFAULT_LIMITS,
@@ -376,7 +378,12 @@ export class WinrsExecutor {
       throw faults.invalidBody((e as Error).message);
     }
     const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
-    if (this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell) throw quotaFaults.maxProcesses();
+    // a recent /proc scan decides; a refusal only on a fresh one
+    if (
+      this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell &&
+      this.processesIn(shell, true) + 1 > this.limits.maxProcessesPerShell
+    )
+      throw quotaFaults.maxProcesses();
     const cmd = new ServerCommand(shell);
     // the logon's account and a clean environment (src/server/spawn.ts) + the client's variables + the logon's
     const env: Record<string, string> = { ...shell.env, ...(await childEnv(shell.owner)) };
@@ -447,12 +454,16 @@ export class WinrsExecutor {
 
   // ---- MaxProcessesPerShell / MaxMemoryPerShellMB: /proc sampling over the commands' sessions ----
 
-  private processesIn(shell: ServerShell): number {
+  private processesIn(shell: ServerShell, fresh = false): number {
     if (this.limits.maxProcessesPerShell >= 0x7fffffff) return 0;
-    const sids = new Set<number>();
-    for (const c of shell.commands.values()) if (c.child?.pid && !c.finished) sids.add(c.child.pid);
     let n = 0;
-    for (const u of sampleSessions(sids).values()) n += u.processes;
+    let scanned = false;
+    for (const c of shell.commands.values())
+      if (c.child?.pid && !c.finished) {
+        if (!scanned) this.scanner.refresh(fresh); // no scan at all for a shell with nothing running
+        scanned = true;
+        n += this.scanner.get(c.child.pid).processes;
+      }
     return n;
   }
 
@@ -472,7 +483,8 @@ export class WinrsExecutor {
       this.sampler = undefined;
       return;
     }
-    const usage = sampleSessions(new Set(bySid.keys()));
+    // a fresh scan: what it finds may stop commands (the per-Command check reuses it)
+    const usage = this.scanner.refresh(true).snapshot();
     const maxBytes = this.limits.maxMemoryPerShellMB * 1024 * 1024;
     for (const sh of this.shells.values()) {
       const live = [...sh.commands.values()].filter((c) => c.child?.pid && !c.finished);
