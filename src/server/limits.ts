@@ -12,9 +12,10 @@
  *
  * What is enforced on Linux (no job objects): MaxProcessesPerShell and MaxMemoryPerShellMB are checked by sampling
  * /proc once a second over the process sessions of a WinRS shell's running commands (each command is a session
- * leader: `detached` spawn); a Command that would start beyond MaxProcessesPerShell faults, a shell over the process
- * count has its newest commands stopped, a shell whose resident memory (RSS, summed) exceeds MaxMemoryPerShellMB has
- * its commands stopped, each with a line on the command's stderr. Processes that leave the session (setsid/daemons)
+ * leader: `detached` spawn); a Command that would start beyond MaxProcessesPerShell faults (judged on a scan at most
+ * 250 ms old, shared by all shells — a shell with nothing running needs none — and refused only on a fresh one), a
+ * shell over the process count has its newest commands stopped, a shell whose resident memory (RSS, summed) exceeds
+ * MaxMemoryPerShellMB has its commands stopped, each with a line on the command's stderr. Processes that leave the session (setsid/daemons)
  * escape the count. PowerShell (PSRP) shells are counted for MaxShellsPerUser only.
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -123,10 +124,11 @@ export interface SessionUsage {
 
 const PAGE = 4096;
 
-/** Processes and resident bytes per session id (only the sessions asked for). Linux /proc; empty elsewhere. */
-export function sampleSessions(sids: Set<number>): Map<number, SessionUsage> {
+/** Processes and resident bytes per session id (only the sessions asked for; every session when `sids` is
+ *  undefined). Linux /proc; empty elsewhere. */
+export function sampleSessions(sids: Set<number> | undefined): Map<number, SessionUsage> {
   const out = new Map<number, SessionUsage>();
-  if (!sids.size) return out;
+  if (sids && !sids.size) return out;
   let names: string[];
   try {
     names = readdirSync('/proc');
@@ -146,7 +148,7 @@ export function sampleSessions(sids: Set<number>): Map<number, SessionUsage> {
     // fields after "pid (comm)": state ppid pgrp session ... rss is field 24 overall (index 21 here)
     const f = stat.slice(close + 2).split(' ');
     const sid = Number(f[3]);
-    if (!sids.has(sid)) continue;
+    if (sids ? !sids.has(sid) : sid <= 1) continue;
     if (f[0] === 'Z') continue;
     const u = out.get(sid) ?? { processes: 0, rssBytes: 0 };
     u.processes++;
@@ -154,4 +156,41 @@ export function sampleSessions(sids: Set<number>): Map<number, SessionUsage> {
     out.set(sid, u);
   }
   return out;
+}
+
+/**
+ * One /proc scan shared by every reader for `ttlMs` (the per-Command MaxProcessesPerShell check and the periodic
+ * sampler), instead of a scan of every process on the machine for each Command. A session the last scan did not
+ * see (a command started after it) counts as its one leader process. A caller about to refuse something asks for
+ * a fresh scan (`fresh`), so a refusal never rests on an old count.
+ */
+export class SessionScanner {
+  private usage = new Map<number, SessionUsage>();
+  private at = -Infinity;
+  /** scans done (tests) */
+  scans = 0;
+  constructor(
+    private readonly ttlMs = 250,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  /** Processes and resident bytes of session `sid` (at least its leader: 1 process, 0 bytes, when not seen). */
+  get(sid: number): SessionUsage {
+    return this.usage.get(sid) ?? { processes: 1, rssBytes: 0 };
+  }
+
+  /** The last scan: session id -> usage (sessions it did not see are absent). */
+  snapshot(): ReadonlyMap<number, SessionUsage> {
+    return this.usage;
+  }
+
+  /** Make sure the scan is at most `ttlMs` old (or new, with `fresh`). */
+  refresh(fresh = false): this {
+    if (fresh || this.now() - this.at > this.ttlMs) {
+      this.usage = sampleSessions(undefined);
+      this.at = this.now();
+      this.scans++;
+    }
+    return this;
+  }
 }

@@ -23,7 +23,6 @@
  *    Only undelivered bytes count: fragments already delivered but kept until their (large) message is whole must
  *    not hold back the rest of that message (a deadlock for any single object above 16 MiB).
  */
-import type { ChildProcess } from 'node:child_process';
 import { RemoteProtocolError } from '../errors.js';
 import { decodeFragments, Defragmenter, encodeFragment, FRAGMENT_HEADER_SIZE, type Fragment } from '../psrp/fragment.js';
 import { decodeMessage, MessageType } from '../psrp/message.js';
@@ -37,7 +36,7 @@ import {
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
 import { waitUntil } from './wait.js';
-import { spawnForLogon } from './spawn.js';
+import { spawnForLogon, type LogonChild } from './spawn.js';
 import type { LogonSession } from './logon.js';
 
 /** bytes one target (a command, or the pool) may keep for its client before pwsh's output is paused */
@@ -110,7 +109,7 @@ export interface BridgeOptions {
 
 /** The child process edge. Not sans-IO by nature; everything it parses goes through the shared codecs. */
 export class PsrpBridge {
-  private child: ChildProcess | undefined;
+  private child: LogonChild | undefined;
   private readonly decoder = new OutOfProcDecoder();
   private readonly targets = new Map<string, OutputTarget>();
   private readonly queues = new Map<

@@ -11,11 +11,14 @@
  *    the shell is deleted or idles out, pwsh's group dies with pwsh, and every group still alive is killed when
  *    the endpoint exits.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve as resolvePath } from 'node:path';
 import { findSetpriv, ownAccount, type LocalAccount } from './accounts.js';
 import type { LogonSession } from './logon.js';
+import { spawnViaHelper, type LogonChild } from './spawn-helper.js';
+
+export type { LogonChild } from './spawn-helper.js';
 
 /** Locale and time zone: passed from the endpoint's environment, as sshd/PAM pass the system locale. */
 const LOCALE_ENV = ['LANG', 'LANGUAGE', 'LC_ALL', 'LC_CTYPE', 'LC_MESSAGES', 'LC_NUMERIC', 'LC_TIME', 'LC_COLLATE', 'LC_MONETARY', 'TZ'];
@@ -123,14 +126,15 @@ let setprivPath: string | undefined;
 /**
  * Start `file args` for the logon `session` (undefined: the endpoint's own account) with piped stdio, in a new
  * process group. Resolves once the process runs; rejects with the spawn error (`code` ENOENT when the
- * executable does not exist).
+ * executable does not exist). The process is created by the spawn helper (src/server/spawn-helper.ts) when there
+ * is one, so that the endpoint's event loop does not wait for a fork; else by Node's spawn.
  */
 export async function spawnForLogon(
   session: LogonSession | undefined,
   file: string,
   args: readonly string[],
   o: LogonSpawnOptions = {},
-): Promise<ChildProcess> {
+): Promise<LogonChild> {
   const account = accountOf(session);
   const env = { ...logonEnvironment(account, o.passEnv), ...(o.env ?? {}) };
   let cmd = file;
@@ -146,11 +150,7 @@ export async function spawnForLogon(
     cmd = setprivPath;
     argv = ['--reuid', String(account.uid), '--regid', String(account.gid), '--init-groups', '--pdeathsig', 'KILL', '--', file, ...args];
   }
-  const child = spawn(cmd, argv, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
-  await new Promise<void>((resolve, reject) => {
-    child.once('spawn', () => resolve());
-    child.once('error', reject);
-  });
+  const child = (await spawnViaHelper([cmd, ...argv], cwd ?? process.cwd(), env)) ?? (await nodeSpawn(cmd, argv, cwd, env));
   const pgid = child.pid!;
   track(pgid);
   o.groups?.add(pgid);
@@ -161,6 +161,15 @@ export async function spawnForLogon(
       live.delete(pgid);
       o.groups?.forget(pgid);
     }
+  });
+  return child;
+}
+
+async function nodeSpawn(cmd: string, argv: string[], cwd: string | undefined, env: Record<string, string>): Promise<LogonChild> {
+  const child = spawn(cmd, argv, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', () => resolve());
+    child.once('error', reject);
   });
   return child;
 }

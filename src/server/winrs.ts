@@ -11,7 +11,6 @@
  * Quotas (src/server/limits.ts): MaxShellsPerUser is checked by the server before Create; IdleTimeout is the default
  * and the maximum idle time of a shell; MaxProcessesPerShell / MaxMemoryPerShellMB are enforced by sampling /proc.
  */
-import type { ChildProcess } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { buildResponse, parseDuration, responseEnvelopeParts } from '../wsman/envelope.js';
@@ -35,8 +34,8 @@ import { RemoteProtocolError } from '../errors.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type WsmanRequest } from './dispatch.js';
 import { waitUntil } from './wait.js';
-import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon } from './spawn.js';
-import { DEFAULT_LIMITS, quotaFaults, sampleSessions, userKey, type EndpointLimits } from './limits.js';
+import { ProcessGroups, accountOf, accountPath, directArgv, spawnForLogon, type LogonChild } from './spawn.js';
+import { DEFAULT_LIMITS, SessionScanner, quotaFaults, userKey, type EndpointLimits } from './limits.js';
 
 const HIGH_WATER = 4 * 1024 * 1024;
 const LOW_WATER = 1024 * 1024;
@@ -44,7 +43,7 @@ const COALESCE_MS = 50;
 
 class ServerCommand {
   readonly id = randomUUID().toUpperCase();
-  child: ChildProcess | undefined;
+  child: LogonChild | undefined;
   private queue: Array<{ name: string; data: Buffer }> = [];
   private queued = 0;
   private paused = false;
@@ -57,7 +56,7 @@ class ServerCommand {
 
   startedAt = Date.now();
 
-  start(child: ChildProcess): void {
+  start(child: LogonChild): void {
     this.child = child;
     this.startedAt = Date.now();
     const onData = (name: string) => (d: Buffer) => {
@@ -221,6 +220,8 @@ export class WinrsExecutor {
   private readonly touched = new WeakMap<WsmanRequest, ServerShell>();
   private sampler: NodeJS.Timeout | undefined;
   private closed = false;
+  /** the /proc scan shared by the MaxProcessesPerShell check and the sampler */
+  readonly scanner = new SessionScanner();
 
   constructor(
     readonly limits: EndpointLimits = DEFAULT_LIMITS,
@@ -377,7 +378,12 @@ export class WinrsExecutor {
       throw faults.invalidBody((e as Error).message);
     }
     const skipShell = /^true$/i.test(req.env.options.get('WINRS_SKIP_CMD_SHELL') ?? '');
-    if (this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell) throw quotaFaults.maxProcesses();
+    // a recent /proc scan decides; a refusal only on a fresh one
+    if (
+      this.processesIn(shell) + 1 > this.limits.maxProcessesPerShell &&
+      this.processesIn(shell, true) + 1 > this.limits.maxProcessesPerShell
+    )
+      throw quotaFaults.maxProcesses();
     const cmd = new ServerCommand(shell);
     // the logon's account and a clean environment (src/server/spawn.ts) + the client's variables + the logon's
     const env: Record<string, string> = { ...shell.env, ...(await childEnv(shell.owner)) };
@@ -397,7 +403,7 @@ export class WinrsExecutor {
         args = ['-c', line];
       }
     }
-    const child: ChildProcess = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch(
+    const child: LogonChild = await spawnForLogon(shell.owner, file, args, { cwd: shell.cwd, env, groups: shell.groups }).catch(
       (e: NodeJS.ErrnoException) => {
         throw e.code === 'ENOENT'
           ? faults.provider(2147942402, 'The system cannot find the file specified. ')
@@ -448,12 +454,16 @@ export class WinrsExecutor {
 
   // ---- MaxProcessesPerShell / MaxMemoryPerShellMB: /proc sampling over the commands' sessions ----
 
-  private processesIn(shell: ServerShell): number {
+  private processesIn(shell: ServerShell, fresh = false): number {
     if (this.limits.maxProcessesPerShell >= 0x7fffffff) return 0;
-    const sids = new Set<number>();
-    for (const c of shell.commands.values()) if (c.child?.pid && !c.finished) sids.add(c.child.pid);
     let n = 0;
-    for (const u of sampleSessions(sids).values()) n += u.processes;
+    let scanned = false;
+    for (const c of shell.commands.values())
+      if (c.child?.pid && !c.finished) {
+        if (!scanned) this.scanner.refresh(fresh); // no scan at all for a shell with nothing running
+        scanned = true;
+        n += this.scanner.get(c.child.pid).processes;
+      }
     return n;
   }
 
@@ -473,7 +483,8 @@ export class WinrsExecutor {
       this.sampler = undefined;
       return;
     }
-    const usage = sampleSessions(new Set(bySid.keys()));
+    // a fresh scan: what it finds may stop commands (the per-Command check reuses it)
+    const usage = this.scanner.refresh(true).snapshot();
     const maxBytes = this.limits.maxMemoryPerShellMB * 1024 * 1024;
     for (const sh of this.shells.values()) {
       const live = [...sh.commands.values()].filter((c) => c.child?.pid && !c.finished);
