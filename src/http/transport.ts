@@ -557,7 +557,7 @@ class Connection {
     this.socket!.uncork();
     const res = await p;
     if (channels.response.hasSubscribers) channels.response.publish({ url: t.url, status: res.status, bytes: res.body.length });
-    debug('HTTP %d (%d bytes)', res.status, res.body.length);
+    if (debug.enabled) debug('HTTP %d (%d bytes)', res.status, res.body.length);
     if (res.close) {
       this.socket?.end();
       this.dead ??= new TransportError('server closed the keep-alive connection');
