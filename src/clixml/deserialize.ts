@@ -31,6 +31,8 @@ export interface DeserializeOptions {
   maxDepth?: number;
   /** maximum input length in characters (default 64 MiB) */
   maxLength?: number;
+  /** parse with saxes only, never the fast path (for tests that hold the two to the same result) */
+  fullParser?: boolean;
 }
 
 /** Thrown inside the reader; the reader adds the element path. */
@@ -571,7 +573,120 @@ class Reader {
   }
 }
 
-function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): void {
+/**
+ * The fast path for the usual CLIXML (what PowerShell writes): a tokenizer for a strict subset of XML that calls the
+ * reader with exactly the events saxes would give for it. Returns false, having stopped early, at anything outside
+ * the subset (the caller then starts over with a fresh reader and saxes, which also reports every error):
+ *  - only characters in [\t\n\x20-\uD7FF\uE000-\uFFFD] (no \r: XML turns \r\n into \n; no surrogates), no `]]>`;
+ *  - no comment, CDATA, processing instruction or DOCTYPE (`<!`, `<?`), no byte order mark;
+ *  - names [A-Za-z_][A-Za-z0-9._-]* with at most one `:` prefix; attribute values quoted, without `<`, tabs or
+ *    newlines (which XML normalises), no duplicate attribute;
+ *  - references only &lt; &gt; &amp; &quot; &apos; (no character references);
+ *  - one root element, end tags matching, only white space outside it.
+ */
+const FAST_CHARS = /[^\t\n\x20-\uD7FF\uE000-\uFFFD]|\]\]>/;
+const NAME_RE = /[A-Za-z_][A-Za-z0-9._-]*(?::[A-Za-z_][A-Za-z0-9._-]*)?/y;
+const ATTR_VALUE_BAD = /[<\t\n]/;
+const ENTITY_RE = /&(?:(lt)|(gt)|(amp)|(quot)|(apos));|&/g;
+const ENTITY_TEXT: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" };
+/** Decode the five predefined entities; undefined when there is any other `&`. */
+function decodeEntities(t: string): string | undefined {
+  if (t.indexOf('&') < 0) return t;
+  let bad = false;
+  const out = t.replace(ENTITY_RE, (m: string) => {
+    const v = m.length > 1 ? ENTITY_TEXT[m.slice(1, -1)] : undefined;
+    if (v === undefined) bad = true;
+    return v ?? m;
+  });
+  return bad ? undefined : out;
+}
+const isWs = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x09;
+
+function runFast(r: Reader, xml: string, onOpen: (name: string, attrs: Record<string, string>) => void, onClose: () => void): boolean {
+  if (FAST_CHARS.test(xml)) return false;
+  const n = xml.length;
+  const open: string[] = [];
+  let rootDone = false;
+  let i = 0;
+  while (i < n) {
+    const lt = xml.indexOf('<', i);
+    const end = lt < 0 ? n : lt;
+    if (end > i) {
+      const raw = xml.slice(i, end);
+      if (!open.length) {
+        // outside the root: white space only
+        for (let k = 0; k < raw.length; k++) if (!isWs(raw.charCodeAt(k))) return false;
+      } else {
+        const t = decodeEntities(raw);
+        if (t === undefined) return false;
+        r.text(t);
+      }
+    }
+    if (lt < 0) break;
+    i = lt + 1;
+    const c = xml.charCodeAt(i);
+    if (c === 0x2f) {
+      // </name S? >
+      NAME_RE.lastIndex = i + 1;
+      const m = NAME_RE.exec(xml);
+      if (!m || open[open.length - 1] !== m[0]) return false;
+      let j = NAME_RE.lastIndex;
+      while (j < n && isWs(xml.charCodeAt(j))) j++;
+      if (xml.charCodeAt(j) !== 0x3e) return false;
+      open.pop();
+      onClose();
+      if (!open.length) rootDone = true;
+      i = j + 1;
+      continue;
+    }
+    if (rootDone) return false; // a second root (or a comment/PI after it): the full parser decides
+    NAME_RE.lastIndex = i;
+    const m = NAME_RE.exec(xml);
+    if (!m) return false; // `<!`, `<?`, or not a name we take
+    const name = m[0];
+    let j = NAME_RE.lastIndex;
+    const attrs: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (;;) {
+      const ws = j;
+      while (j < n && isWs(xml.charCodeAt(j))) j++;
+      const d = xml.charCodeAt(j);
+      if (d === 0x3e || d === 0x2f) break;
+      if (j === ws) return false; // attributes are separated by white space
+      NAME_RE.lastIndex = j;
+      const a = NAME_RE.exec(xml);
+      if (!a) return false;
+      j = NAME_RE.lastIndex;
+      while (j < n && isWs(xml.charCodeAt(j))) j++;
+      if (xml.charCodeAt(j) !== 0x3d) return false;
+      j++;
+      while (j < n && isWs(xml.charCodeAt(j))) j++;
+      const q = xml.charCodeAt(j);
+      if (q !== 0x22 && q !== 0x27) return false;
+      const close = xml.indexOf(q === 0x22 ? '"' : "'", j + 1);
+      if (close < 0) return false;
+      const raw = xml.slice(j + 1, close);
+      if (ATTR_VALUE_BAD.test(raw)) return false;
+      const v = decodeEntities(raw);
+      if (v === undefined || attrs[a[0]] !== undefined) return false;
+      attrs[a[0]] = v;
+      j = close + 1;
+    }
+    const selfClosing = xml.charCodeAt(j) === 0x2f;
+    if (selfClosing && xml.charCodeAt(j + 1) !== 0x3e) return false;
+    open.push(name);
+    onOpen(name, attrs);
+    if (selfClosing) {
+      open.pop();
+      onClose();
+      if (!open.length) rootDone = true;
+      j++;
+    }
+    i = j + 1;
+  }
+  return rootDone && r.done;
+}
+
+function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions, fast: boolean): boolean {
   if (typeof xml !== 'string') {
     // replay an element tree as events
     const walk = (el: XmlElement): void => {
@@ -581,23 +696,15 @@ function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): voi
       r.close();
     };
     walk(xml);
-    return;
+    return true;
   }
   const maxLength = opts.maxLength ?? 64 * 1024 * 1024;
   if (xml.length > maxLength) throw new ClixmlError(`CLIXML too large (${xml.length} characters, limit ${maxLength})`);
   // Namespaces are resolved here rather than by saxes (xmlns: true costs ~15% of the parse): a scope is pushed
   // only by an element that declares xmlns attributes, which CLIXML does once (on <Objs>) or never.
-  const parser = new SaxesParser({ position: false });
-  const scopes: Array<Map<string, string>> = [new Map([['xml', 'http://www.w3.org/XML/1998/namespace']])];
+  const scopes: Array<Map<string, string>> = [XML_SCOPE];
   const pushed: boolean[] = [];
-  parser.on('doctype', () => {
-    throw new ClixmlError('invalid CLIXML: XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)');
-  });
-  parser.on('error', (e) => {
-    throw new ClixmlError(`invalid CLIXML: malformed XML: ${e.message}`);
-  });
-  parser.on('opentag', (tag) => {
-    const attrs = (tag as SaxesTagPlain).attributes;
+  const onOpen = (name: string, attrs: Record<string, string>): void => {
     let p = false;
     for (const k in attrs) {
       if (k === 'xmlns' || k.startsWith('xmlns:')) {
@@ -609,19 +716,28 @@ function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): voi
       }
     }
     pushed.push(p);
-    const name = tag.name;
     const i = name.indexOf(':');
     const prefix = i < 0 ? '' : name.slice(0, i);
     const uri = scopes[scopes.length - 1]!.get(prefix);
     if (uri === undefined && prefix) throw new ClixmlError(`invalid CLIXML: malformed XML: unbound namespace prefix: "${prefix}"`);
     r.open(i < 0 ? name : name.slice(i + 1), uri ?? '', attrs);
-  });
-  parser.on('text', (t) => r.text(t));
-  parser.on('cdata', (t) => r.text(t));
-  parser.on('closetag', () => {
+  };
+  const onClose = (): void => {
     if (pushed.pop()) scopes.pop();
     r.close();
+  };
+  if (fast) return runFast(r, xml, onOpen, onClose);
+  const parser = new SaxesParser({ position: false });
+  parser.on('doctype', () => {
+    throw new ClixmlError('invalid CLIXML: XML DOCTYPE declarations are not accepted (DTDs and entities are never processed)');
   });
+  parser.on('error', (e) => {
+    throw new ClixmlError(`invalid CLIXML: malformed XML: ${e.message}`);
+  });
+  parser.on('opentag', (tag) => onOpen(tag.name, (tag as SaxesTagPlain).attributes));
+  parser.on('text', (t) => r.text(t));
+  parser.on('cdata', (t) => r.text(t));
+  parser.on('closetag', onClose);
   try {
     parser.write(xml);
     parser.close();
@@ -630,13 +746,40 @@ function run(r: Reader, xml: string | XmlElement, opts: DeserializeOptions): voi
     throw new ClixmlError(`invalid CLIXML: ${(e as Error).message}`, { cause: e });
   }
   if (!r.done) throw new ClixmlError('invalid CLIXML: no top-level element');
+  return true;
+}
+const XML_SCOPE = new Map([['xml', 'http://www.w3.org/XML/1998/namespace']]);
+
+/**
+ * Run `xml` into a fresh reader: the fast path (runFast) when it takes the whole input, else saxes from the start
+ * (same result, and every error as saxes and the reader report it).
+ */
+function read(mode: 'one' | 'doc', xml: string | XmlElement, opts: DeserializeOptions): Reader {
+  if (typeof xml === 'string' && !opts.fullParser && xml.length <= (opts.maxLength ?? 64 * 1024 * 1024)) {
+    const r = new Reader(mode, opts.cipher, opts.maxDepth ?? 1024);
+    try {
+      if (run(r, xml, opts, true)) return r;
+    } catch {
+      // reported by the full parse below
+    }
+  }
+  const r = new Reader(mode, opts.cipher, opts.maxDepth ?? 1024);
+  run(r, xml, opts, false);
+  return r;
+}
+
+/** Whether the fast path takes `xml` whole (for tests: the usual CLIXML must not fall back to saxes). */
+export function fastPathTakes(xml: string, mode: 'one' | 'doc' = 'one'): boolean {
+  try {
+    return run(new Reader(mode, undefined, 1024), xml, {}, true);
+  } catch {
+    return false;
+  }
 }
 
 /** Deserialize one CLIXML element (e.g. a PSRP message body `<Obj RefId="0">...`). */
 export function deserialize(xml: string | XmlElement, opts: DeserializeOptions = {}): ClixmlValue {
-  const r = new Reader('one', opts.cipher, opts.maxDepth ?? 1024);
-  run(r, xml, opts);
-  return r.result as ClixmlValue;
+  return read('one', xml, opts).result as ClixmlValue;
 }
 
 export interface ClixmlDocumentItem {
@@ -653,9 +796,7 @@ export function deserializeDocumentItems(xml: string, opts: DeserializeOptions =
   let s = xml.charCodeAt(0) === 0xfeff ? xml.slice(1) : xml;
   const m = /^\s*#< CLIXML\r?\n/.exec(s);
   if (m) s = s.slice(m[0].length);
-  const r = new Reader('doc', opts.cipher, opts.maxDepth ?? 1024);
-  run(r, s, opts);
-  return r.items;
+  return read('doc', s, opts).items;
 }
 
 export function deserializeDocument(xml: string, opts: DeserializeOptions = {}): ClixmlValue[] {

@@ -2,8 +2,51 @@
  * A small sans-IO HTTP/1.1 response parser (RFC 9112): feed bytes, get complete responses. Bounded: header block
  * <= 64 KiB, body <= maxBody. Content-Length and chunked bodies; "until close" bodies finish on `end()`.
  * Used by src/http/transport.ts (one keep-alive connection, one request in flight at a time).
+ *
+ * Memory (what streaming costs most on a VM: every page of fresh memory is a page fault): `feed` never keeps a
+ * reference to the chunk it was given (the transport reads the socket into one reused buffer), and a body of known
+ * length is read into a buffer from a BodyPool, which the consumer hands back with `pool.give(body)` when done.
  */
 import { RemoteProtocolError } from '../errors.js';
+
+/**
+ * Reusable body buffers: `take(n)` returns an n-byte buffer (a kept one when one is large enough, else a new one of
+ * its own ArrayBuffer); `give(view)` takes back a buffer `take` handed out (any view of it; others are ignored, and so
+ * is a second give) for a later `take`. At most `maxKept` buffers of at most `maxSize` bytes are kept. Whoever gives
+ * a buffer back must hold no view of it any more.
+ */
+export class BodyPool {
+  private readonly kept: ArrayBuffer[] = [];
+  private readonly lent = new WeakSet<ArrayBufferLike>();
+  constructor(
+    private readonly maxKept = 2,
+    private readonly maxSize = 4 * 1024 * 1024,
+  ) {}
+
+  take(n: number): Buffer {
+    let ab: ArrayBuffer | undefined;
+    if (n <= this.maxSize) {
+      // the smallest kept buffer that fits
+      let best = -1;
+      for (let i = 0; i < this.kept.length; i++)
+        if (this.kept[i]!.byteLength >= n && (best < 0 || this.kept[i]!.byteLength < this.kept[best]!.byteLength)) best = i;
+      if (best >= 0) ab = this.kept.splice(best, 1)[0];
+    }
+    // room for replies of about this size: rounded up to 64 KiB
+    ab ??= Buffer.allocUnsafeSlow(n <= this.maxSize ? Math.min(this.maxSize, Math.ceil(n / 65536) * 65536) : n).buffer as ArrayBuffer;
+    this.lent.add(ab);
+    return Buffer.from(ab, 0, n);
+  }
+
+  give(view: Uint8Array): void {
+    const ab = view.buffer;
+    if (!this.lent.has(ab)) return;
+    this.lent.delete(ab);
+    if (ab.byteLength > this.maxSize) return;
+    if (this.kept.length >= this.maxKept) this.kept.shift();
+    this.kept.push(ab as ArrayBuffer);
+  }
+}
 
 export interface HttpResponse {
   status: number;
@@ -20,6 +63,7 @@ export function header(res: { headers: Map<string, string[]> }, name: string): s
 }
 
 const MAX_HEADER = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 const PREALLOC_MAX = 16 * 1024 * 1024;
 
 type State =
@@ -32,25 +76,34 @@ type State =
   | { k: 'until-close' };
 
 export class HttpResponseParser {
-  private buf: Buffer = Buffer.alloc(0);
+  private buf: Buffer = EMPTY;
   private state: State = { k: 'head' };
   private cur: Omit<HttpResponse, 'body'> | undefined;
   private bodyParts: Buffer[] = [];
   private bodyLen = 0;
   /** the body's buffer when its length is known up front (Content-Length): chunks are copied in as they arrive */
   private fixed: Buffer | undefined;
-  /** set when the request was HEAD or the status has no body (1xx/204/304) — not used by WinRM but kept correct */
-  constructor(private readonly maxBody = 256 * 1024 * 1024) {}
+  constructor(
+    private readonly maxBody = 256 * 1024 * 1024,
+    private readonly pool?: BodyPool,
+  ) {}
 
-  /** Feed bytes; returns the responses completed by them. */
+  /**
+   * Feed bytes; returns the responses completed by them. The chunk may be reused by the caller afterwards: what is
+   * kept of it (a partial header, a body part) is copied.
+   */
   feed(chunk: Uint8Array): HttpResponse[] {
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const c = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const carried = this.buf.length > 0;
+    this.buf = carried ? Buffer.concat([this.buf, c]) : c;
     const out: HttpResponse[] = [];
     for (;;) {
       const r = this.advance();
       if (r === 'more') break;
       if (r) out.push(r);
     }
+    // a rest still pointing into the caller's chunk is copied (small: a partial header or chunk-size line)
+    if (!carried && this.buf.length) this.buf = Buffer.from(this.buf);
     return out;
   }
 
@@ -74,7 +127,7 @@ export class HttpResponseParser {
     } // bounded by Content-Length
     this.bodyLen += b.length;
     if (this.bodyLen > this.maxBody) throw new RemoteProtocolError(`HTTP response body larger than ${this.maxBody} bytes`);
-    this.bodyParts.push(b);
+    this.bodyParts.push(Buffer.from(b)); // a copy: `b` may point into the caller's reused chunk
   }
 
   private finish(): HttpResponse {
@@ -153,7 +206,8 @@ export class HttpResponseParser {
         if (!this.buf.length) return 'more';
         // one buffer of the announced size, allocated when the first body bytes are there (a header alone reserves
         // nothing) and only up to 16 MiB; larger bodies are joined at the end
-        if (!this.fixed && !this.bodyLen && s.remaining <= PREALLOC_MAX) this.fixed = Buffer.allocUnsafe(s.remaining);
+        if (!this.fixed && !this.bodyLen && s.remaining <= PREALLOC_MAX)
+          this.fixed = this.pool ? this.pool.take(s.remaining) : Buffer.allocUnsafe(s.remaining);
         const take = Math.min(s.remaining, this.buf.length);
         this.pushBody(this.buf.subarray(0, take));
         this.buf = this.buf.subarray(take);
@@ -202,7 +256,7 @@ export class HttpResponseParser {
       case 'until-close': {
         if (!this.buf.length) return 'more';
         this.pushBody(this.buf);
-        this.buf = Buffer.alloc(0);
+        this.buf = EMPTY;
         return 'more';
       }
     }

@@ -39,7 +39,7 @@ import {
   WinRMError,
 } from '../errors.js';
 import { decryptMessage, encryptMessage, isEncryptedContentType } from '../encryption/mime.js';
-import { HttpResponseParser, header, type HttpResponse } from './parser.js';
+import { BodyPool, HttpResponseParser, header, type HttpResponse } from './parser.js';
 import { tlsServerEndPointBindings } from './cbt.js';
 import { openTunnel, proxyFor, type ProxySpec } from './proxy.js';
 import { debug, channels } from '../util/debug.js';
@@ -53,6 +53,8 @@ export interface EnvelopeExchange {
   exchange(envelopeXml: string, opts?: ExchangeOptions): Promise<string>;
   /** the reply as bytes (UTF-8), so bulk content can be cut out before any text conversion (src/xml/base64-cut.ts) */
   exchangeBytes?(envelopeXml: string, opts?: ExchangeOptions): Promise<Buffer>;
+  /** hand back a reply of exchangeBytes once nothing refers to its memory any more (it may be reused for a later reply) */
+  recycle?(reply: Uint8Array): void;
   readonly stats: TransportStats;
   close(): void;
 }
@@ -237,7 +239,7 @@ class Connection {
     ctx: AuthContext | undefined,
   ) {
     this.ctx = ctx;
-    this.parser = new HttpResponseParser(t.maxResponseBytes);
+    this.parser = new HttpResponseParser(t.maxResponseBytes, t.bodies);
   }
 
   get open(): boolean {
@@ -263,7 +265,7 @@ class Connection {
     this.socket = undefined; // events of the old socket are ignored from now on
     old?.destroy();
     this.queue = [];
-    this.parser = new HttpResponseParser(t.maxResponseBytes);
+    this.parser = new HttpResponseParser(t.maxResponseBytes, t.bodies);
     this.authed = false;
     this.bindings = undefined;
     this.responses = 0;
@@ -273,6 +275,11 @@ class Connection {
     let peerDer: Uint8Array | undefined;
     // through a proxy: a tunnel first (HTTP CONNECT / SOCKS), then TLS or HTTP on it, end to end with the host
     const tunnel = t.proxy ? await openTunnel(t.proxy, t.host, t.port, { timeoutMs: t.connectTimeoutMs, signal }) : undefined;
+    let onData: ((d: Uint8Array) => void) | undefined;
+    const onRead = (d: Uint8Array): boolean => {
+      onData?.(d);
+      return true;
+    };
     const sock = await new Promise<net.Socket>((resolve, reject) => {
       let s: net.Socket;
       const timer = setTimeout(() => {
@@ -383,7 +390,12 @@ class Connection {
         done();
         resolve(s);
       } else {
-        s = net.connect({ host: t.host, port: t.port });
+        // read into one reused buffer (the parser copies what it keeps) rather than a new buffer per read
+        s = net.connect({
+          host: t.host,
+          port: t.port,
+          onread: { buffer: READ_BUFFER, callback: (n, buf) => onRead(buf.subarray(0, n)) },
+        });
         s.once('connect', () => {
           done();
           resolve(s);
@@ -404,7 +416,7 @@ class Connection {
     }
     // events of a replaced socket must not touch the connection's new socket
     const mine = () => this.socket === sock;
-    sock.on('data', (d: Buffer) => {
+    onData = (d: Uint8Array) => {
       if (!mine()) return;
       this.received += d.length;
       try {
@@ -412,7 +424,8 @@ class Connection {
       } catch (e) {
         this.destroy(e as Error);
       }
-    });
+    };
+    sock.on('data', onData);
     sock.on('end', () => {
       if (!mine()) return;
       try {
@@ -544,7 +557,7 @@ class Connection {
     this.socket!.uncork();
     const res = await p;
     if (channels.response.hasSubscribers) channels.response.publish({ url: t.url, status: res.status, bytes: res.body.length });
-    debug('HTTP %d (%d bytes)', res.status, res.body.length);
+    if (debug.enabled) debug('HTTP %d (%d bytes)', res.status, res.body.length);
     if (res.close) {
       this.socket?.end();
       this.dead ??= new TransportError('server closed the keep-alive connection');
@@ -572,8 +585,13 @@ export function envelopeAction(xml: string): string | undefined {
   return m?.[1];
 }
 
+/** What a plain TCP socket reads into (socket reads run one at a time on the main thread; the parser copies what it keeps). */
+const READ_BUFFER = Buffer.allocUnsafeSlow(65536);
+
 export class HttpTransport implements EnvelopeExchange {
   readonly stats: TransportStats = { requests: 0, authRequests: 0, connections: 0 };
+  /** response bodies are read into these, and reused once handed back (recycle) */
+  readonly bodies = new BodyPool();
   readonly url: string;
   readonly https: boolean;
   readonly host: string;
@@ -727,7 +745,14 @@ export class HttpTransport implements EnvelopeExchange {
    * have carried the request out, and a Receive's output may be lost with the response.
    */
   async exchange(envelopeXml: string, opts: ExchangeOptions = {}): Promise<string> {
-    return (await this.exchangeBytes(envelopeXml, opts)).toString('utf8');
+    const bytes = await this.exchangeBytes(envelopeXml, opts);
+    const text = bytes.toString('utf8');
+    this.bodies.give(bytes);
+    return text;
+  }
+
+  recycle(reply: Uint8Array): void {
+    this.bodies.give(reply);
   }
 
   /** exchange(), the reply as bytes (no text conversion of the body). */
@@ -903,6 +928,7 @@ export class HttpTransport implements EnvelopeExchange {
       if (!ctx?.canEncrypt)
         throw new EncryptionError('the server sent an encrypted response but this connection has no encryption context');
       xmlBytes = await decryptMessage(ctx, ct!, res.body);
+      if (xmlBytes.buffer !== res.body.buffer) this.bodies.give(res.body); // the sealed body is no longer needed
     } else if (this.encrypt && res.body.length && res.status === 200) {
       throw new EncryptionError(`the server answered an encrypted request with an unencrypted body (Content-Type ${ct ?? 'none'})`);
     }

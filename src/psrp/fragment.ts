@@ -63,8 +63,14 @@ export class FragmentReader {
   private chunks: Uint8Array[] = [];
   private size = 0;
   private readonly maxBlob: number;
-  constructor(opts: { maxBlob?: number } = {}) {
+  private readonly views: boolean;
+  /**
+   * `views`: the blob of a whole message (Start and End in one fragment) is a view of the bytes pushed rather than a
+   * copy, for a caller that is done with it before the pushed bytes change (the pool decodes it at once).
+   */
+  constructor(opts: { maxBlob?: number; views?: boolean } = {}) {
     this.maxBlob = opts.maxBlob ?? 0x7fffffff;
+    this.views = opts.views ?? false;
   }
   /** Bytes held that do not yet form a whole fragment. */
   get buffered(): number {
@@ -94,12 +100,13 @@ export class FragmentReader {
           `PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if this peer is trusted`,
         );
       if (buf.length - off < FRAGMENT_HEADER_SIZE + len) break;
+      const a = off + FRAGMENT_HEADER_SIZE;
       out.push({
         objectId: dv.getBigUint64(off, false),
         fragmentId: dv.getBigUint64(off + 8, false),
         start: (flags & FragmentFlags.Start) !== 0,
         end: (flags & FragmentFlags.End) !== 0,
-        blob: buf.slice(off + FRAGMENT_HEADER_SIZE, off + FRAGMENT_HEADER_SIZE + len),
+        blob: this.views && (flags & 3) === 3 ? buf.subarray(a, a + len) : buf.slice(a, a + len),
       });
       off += FRAGMENT_HEADER_SIZE + len;
     }

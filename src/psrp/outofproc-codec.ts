@@ -7,6 +7,7 @@
  */
 import { RemoteProtocolError } from '../errors.js';
 import { concatBytes, fromBase64, toBase64 } from '../util/bytes.js';
+import { decodeStrictBase64 } from '../xml/base64-cut.js';
 
 export type OutOfProcStream = 'Default' | 'PromptResponse';
 export type OutOfProcAckType = 'DataAck' | 'CommandAck' | 'SignalAck' | 'CloseAck';
@@ -90,6 +91,33 @@ export function decodePacketLine(line: string): OutOfProcPacket[] {
   return out;
 }
 
+const DATA_HEADS: Array<[Buffer, OutOfProcStream]> = [
+  [Buffer.from("<Data Stream='Default' PSGuid='", 'latin1'), 'Default'],
+  [Buffer.from("<Data Stream='PromptResponse' PSGuid='", 'latin1'), 'PromptResponse'],
+];
+const DATA_TAIL = Buffer.from('</Data>', 'latin1');
+
+/**
+ * The usual line, exactly as PowerShell writes it (`<Data Stream='Default' PSGuid='<guid>'>BASE64</Data>`), decoded
+ * from its bytes: no text conversion of the payload, the base64 decoded straight from the line. Undefined for any
+ * other line (the caller decodes it with decodePacketLine; the result is the same whenever this one gives one).
+ */
+function decodeDataLine(line: Buffer): OutOfProcPacket | undefined {
+  for (const [head, stream] of DATA_HEADS) {
+    const h = head.length;
+    if (line.length < h + 36 + 2 + 4 + DATA_TAIL.length || line.compare(head, 0, h, 0, h) !== 0) continue;
+    if (line[h + 36] !== 0x27 || line[h + 37] !== 0x3e) return undefined;
+    const end = line.length - DATA_TAIL.length;
+    if (line.compare(DATA_TAIL, 0, DATA_TAIL.length, end) !== 0) return undefined;
+    const guid = line.toString('latin1', h, h + 36);
+    if (!GUID_RE.test(guid)) return undefined;
+    const data = decodeStrictBase64(line, h + 38, end);
+    if (!data?.length) return undefined;
+    return { type: 'Data', stream, psGuid: guid.toLowerCase(), data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+  }
+  return undefined;
+}
+
 /**
  * Splits a byte stream into lines and decodes packets. Bounded: a line longer than `maxLineLength`
  * raises RemoteProtocolError instead of growing without limit.
@@ -115,6 +143,11 @@ export class OutOfProcDecoder {
       this.size = 0;
       start = nl + 1;
       if (line.length > this.maxLineLength) this.tooLong();
+      const fast = decodeDataLine(Buffer.from(line.buffer, line.byteOffset, line.byteLength));
+      if (fast) {
+        out.push(fast);
+        continue;
+      }
       const text = this.decoder.decode(line).replace(/\r$/, '');
       if (text.trim() === '') continue;
       for (const p of decodePacketLine(text)) out.push(p);

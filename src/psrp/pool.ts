@@ -233,7 +233,7 @@ export class ClientRunspacePool {
       this.outgoing.set(key, q);
     }
     q[stream].push({ objectId: this.nextObjectId++, bytes, offset: 0, fragmentId: 0n });
-    debug('psrp > %s %s %d bytes', messageTypeName(type), pipelineId ?? 'pool', bytes.length);
+    if (debug.enabled) debug('psrp > %s %s %d bytes', messageTypeName(type), pipelineId ?? 'pool', bytes.length);
   }
 
   /** Targets that have data waiting: undefined = the pool, otherwise pipeline ids. */
@@ -304,7 +304,7 @@ export class ClientRunspacePool {
     let r = this.readers.get(key);
     if (!r) {
       r = {
-        reader: new FragmentReader({ maxBlob: this.maxMessageSize }),
+        reader: new FragmentReader({ maxBlob: this.maxMessageSize, views: true }), // each whole message is decoded at once
         defrag: new Defragmenter({ maxMessageSize: this.maxMessageSize }),
       };
       this.readers.set(key, r);
@@ -327,7 +327,7 @@ export class ClientRunspacePool {
 
   /** @internal */
   processMessage(m: PSRPMessage): void {
-    debug('psrp < %s %s %d bytes', messageTypeName(m.messageType), m.pid, m.data.length);
+    if (debug.enabled) debug('psrp < %s %s %d bytes', messageTypeName(m.messageType), m.pid, m.data.length);
     if (m.destination !== Destination.Client)
       throw new RemoteProtocolError(
         `PSRP message ${messageTypeName(m.messageType)} is addressed to the server, not the client (MS-PSRP 2.2.1)`,

@@ -223,7 +223,7 @@ export class OutOfProcTransport implements PoolTransport {
   }
 
   private onPacket(p: OutOfProcPacket): void {
-    debug('outofproc < %s %s', p.type, p.psGuid);
+    if (debug.enabled) debug('outofproc < %s %s', p.type, p.psGuid);
     switch (p.type) {
       case 'Data':
         this.pool.receiveData({

@@ -103,7 +103,10 @@ export class WSManClient {
       if (o.cutBase64 && t.exchangeBytes) {
         const bytes = await t.exchangeBytes(xml, { signal: o.signal, readTimeoutMs });
         const cut = cutBase64Elements(bytes, o.cutBase64);
-        const env = this.parseReply(cut ? cut.xml : bytes.toString('utf8'), messageId);
+        const text = cut ? cut.xml : bytes.toString('utf8');
+        // nothing refers to the reply's bytes any more (the payloads are decoded into their own buffers): reusable
+        t.recycle?.(bytes);
+        const env = this.parseReply(text, messageId);
         if (cut) env.payloads = cut.payloads;
         return { env };
       }

@@ -6,6 +6,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { deserialize, deserializeDocument, ps, PSObject, serialize, serializeDocument, toPlain } from '../../src/clixml/index.js';
 import { ClixmlError } from '../../src/errors.js';
+import { isDeepStrictEqual } from 'node:util';
+import { fastPathTakes } from '../../src/clixml/deserialize.js';
 import { fuzzRandom } from '../helpers/fuzz.js';
 
 const fz = fuzzRandom('clixml.test.ts');
@@ -80,6 +82,70 @@ test('random mutations of valid CLIXML never escape as untyped errors', () => {
       toPlain(v as never);
     }, `mutation ${n}`);
   }
+});
+
+/** The outcome of one parse: the value, or the error's class and message. */
+function outcome(f: () => unknown): { value?: unknown; error?: string } {
+  try {
+    return { value: f() };
+  } catch (e) {
+    return { error: `${(e as Error).constructor.name}: ${(e as Error).message}` };
+  }
+}
+
+test('the fast path and saxes give the same value or the same error (differential, mutations of valid CLIXML)', () => {
+  assert.ok(fastPathTakes(body), 'the usual CLIXML takes the fast path');
+  assert.ok(fastPathTakes(sample.replace(/^\uFEFF/, ''), 'doc') || sample.startsWith('<?'), 'a document takes the fast path');
+  const r = rng(fz.int31());
+  // XML constructs the fast path hands to saxes, and ones it must get exactly right
+  const inserts = [
+    '&lt;',
+    '&amp;',
+    '&#65;',
+    '&#x41;',
+    '&bogus;',
+    '&',
+    '\r',
+    '\r\n',
+    '\t',
+    ']]>',
+    '<!-- c -->',
+    '<![CDATA[<x>]]>',
+    '<?pi x?>',
+    ' xmlns="http://schemas.microsoft.com/powershell/2004/04"',
+    ' xmlns:p="urn:x"',
+    'p:',
+    "'",
+    '"',
+    '\uFEFF',
+    '\uD800',
+    '\u0001',
+    ' ',
+    '/>',
+    '</S>',
+    '<S>',
+    '>',
+  ];
+  const alphabet = '<>/="&;_xX0123456789-.:TZ \nabcNilObjRefTNLSTS';
+  let fast = 0;
+  for (let n = 0; n < 3000; n++) {
+    let s = r() < 0.5 ? sample : body;
+    const edits = 1 + Math.floor(r() * 3);
+    for (let e = 0; e < edits; e++) {
+      const p = Math.floor(r() * s.length);
+      const c = r() < 0.5 ? inserts[Math.floor(r() * inserts.length)]! : alphabet[Math.floor(r() * alphabet.length)]!;
+      const k = r();
+      s = k < 0.4 ? s.slice(0, p) + c + s.slice(p + 1) : k < 0.8 ? s.slice(0, p) + c + s.slice(p) : s.slice(0, p) + s.slice(p + 1);
+    }
+    const doc = s.includes('<Objs');
+    const parse = (full: boolean) => () => (doc ? deserializeDocument(s, { fullParser: full }) : deserialize(s, { fullParser: full }));
+    const a = outcome(parse(false));
+    const b = outcome(parse(true));
+    assert.equal(a.error, b.error, `mutation ${n}: ${JSON.stringify(s)}`);
+    assert.ok(isDeepStrictEqual(a.value, b.value), `mutation ${n}: different values for ${JSON.stringify(s)}`);
+    if (fastPathTakes(s, doc ? 'doc' : 'one')) fast++;
+  }
+  assert.ok(fast > 100, `the fast path took ${fast} of the mutated inputs`);
 });
 
 test('random text and random element soup', () => {

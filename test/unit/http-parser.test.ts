@@ -1,7 +1,7 @@
 /** The sans-IO HTTP/1.1 response parser: chunk-split at every offset, chunked bodies, limits, typed errors. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { HttpResponseParser, header } from '../../src/http/parser.js';
+import { BodyPool, HttpResponseParser, header } from '../../src/http/parser.js';
 import { parseChallenges, parseFingerprint } from '../../src/http/transport.js';
 import { RemoteProtocolError, InvalidArgumentError } from '../../src/errors.js';
 import { tlsServerEndPointHash, certSignatureOid } from '../../src/http/cbt.js';
@@ -37,6 +37,46 @@ test('whole input and every two-way split give the same responses', () => {
   const out = [];
   for (const b of two) out.push(...p.feed(Buffer.from([b])));
   check(out);
+});
+
+test('the fed chunk may be reused by the caller: every split through one scratch buffer gives the same responses', () => {
+  // what the transport does: the socket reads into one buffer, overwritten by the next read
+  const scratch = Buffer.alloc(two.length);
+  for (const step of [1, 3, 7, 64, two.length]) {
+    const p = new HttpResponseParser(1 << 20, new BodyPool());
+    const out = [];
+    for (let o = 0; o < two.length; o += step) {
+      const n = two.copy(scratch, 0, o, Math.min(o + step, two.length));
+      out.push(...p.feed(scratch.subarray(0, n)));
+      scratch.fill(0x7e); // the next read overwrites it
+    }
+    check(out);
+  }
+});
+
+test('BodyPool: a body handed back is reused for the next one; foreign and repeated gives are ignored', () => {
+  const pool = new BodyPool(1, 1 << 20);
+  const res = (body: string) => Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+  const p = new HttpResponseParser(1 << 20, pool);
+  const [a] = p.feed(res('first body'));
+  assert.equal(Buffer.from(a!.body).toString(), 'first body');
+  pool.give(a!.body);
+  pool.give(a!.body); // twice: ignored
+  pool.give(Buffer.alloc(100000)); // not from the pool: ignored
+  const [b] = p.feed(res('second'));
+  assert.equal(Buffer.from(b!.body).toString(), 'second');
+  assert.equal(b!.body.buffer, a!.body.buffer, 'the same memory again');
+  // not handed back: the next body gets memory of its own
+  const [c] = p.feed(res('third'));
+  assert.notEqual(c!.body.buffer, b!.body.buffer);
+  assert.equal(Buffer.from(b!.body).toString(), 'second');
+  // larger than the pool keeps: its own buffer, not kept
+  const big = 'x'.repeat((1 << 20) + 1);
+  const q = new HttpResponseParser(4 << 20, pool);
+  const [d] = q.feed(res(big));
+  assert.equal(d!.body.length, big.length);
+  pool.give(d!.body);
+  assert.notEqual(pool.take(10).buffer, d!.body.buffer);
 });
 
 test('until-close bodies finish on end(); truncation is an error', () => {

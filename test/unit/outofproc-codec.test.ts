@@ -69,3 +69,30 @@ test('a line longer than the bound is refused without buffering it all', () => {
   d.push(utf8('<Data '.padEnd(90, 'x')));
   assert.throws(() => d.push(utf8('y'.repeat(20))), RemoteProtocolError);
 });
+
+test('the byte-level decoding of the usual <Data> line gives what decodePacketLine gives (differential, mutations)', () => {
+  const line = encodePacket({ type: 'Data', stream: 'Default', psGuid: G, data: utf8('<Obj RefId="0"><S>x</S></Obj>') }).trimEnd();
+  const prompt = encodePacket({ type: 'Data', stream: 'PromptResponse', psGuid: G.toUpperCase(), data: utf8('ab') }).trimEnd();
+  const outcome = (f: () => unknown) => {
+    try {
+      return { v: f() };
+    } catch (e) {
+      assert.ok(e instanceof RemoteProtocolError, String(e));
+      return { e: true };
+    }
+  };
+  let seed = 11;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const alphabet = '<>/=\'" -_=+AZaz09\r\t\u00e9\uFEFFData</Data>';
+  for (let n = 0; n < 3000; n++) {
+    let s = rnd() < 0.5 ? line : prompt;
+    for (let k = Math.floor(rnd() * 3); k > 0; k--) {
+      const p = Math.floor(rnd() * s.length);
+      const c = alphabet[Math.floor(rnd() * alphabet.length)]!;
+      s = rnd() < 0.5 ? s.slice(0, p) + c + s.slice(p + 1) : rnd() < 0.5 ? s.slice(0, p) + c + s.slice(p) : s.slice(0, p) + s.slice(p + 1);
+    }
+    const slow = outcome(() => decodePacketLine(s.replace(/\r$/, '')));
+    const fast = outcome(() => new OutOfProcDecoder().push(utf8(s + '\n')));
+    assert.deepEqual(fast, s.trim() === '' ? { v: [] } : slow, `line ${JSON.stringify(s)}`);
+  }
+});
