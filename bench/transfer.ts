@@ -6,6 +6,11 @@
  *
  *   node --import tsx bench/transfer.ts [--mb 32] [--rss-mb 0] [--peer yes|no] [--out DIR]
  *
+ * Over SSH (when sshd and pwsh are here, as root; --ssh no skips it): a private OpenSSH sshd with the `powershell`
+ * subsystem (the test peer of test/peers), `winrm-ts copy/fetch --ssh` (a fresh CLI process each, Node start-up
+ * included) against real pwsh's `Copy-Item -ToSession / -FromSession` over the same sshd (timed inside pwsh:
+ * New-PSSession + Copy-Item + Remove-PSSession, pwsh's own start-up not counted).
+ *
  * --rss-mb N also copies and fetches an N MiB file and reports the client's peak RSS and the peak RSS of the
  * endpoint's pwsh (sampled from /proc every 200 ms) against the same for the --mb file, so growth with the file
  * size shows. --peer no skips pypsrp (its fetch reads the whole file into memory and takes minutes when loaded).
@@ -28,12 +33,15 @@ import {
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
+import { sshdPresent, startSshd } from '../test/peers/fixtures/sshd/sshd.js';
 
 const MB = Number(arg('--mb', '32'));
 const RSS_MB = Number(arg('--rss-mb', '0'));
 const PEER = arg('--peer', 'yes') !== 'no';
+const SSH = arg('--ssh', 'yes') !== 'no';
 const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-bench-transfer-'));
 const SHARED =
   process.env.WINRM_TS_SHARED ??
@@ -240,6 +248,88 @@ try {
     ours: `${Math.round(up.pwshPeakKb / 1024)} / ${Math.round(dn.pwshPeakKb / 1024)} MB`,
     peer: '',
   });
+
+  if (SSH && sshdPresent()) {
+    const peer = await startSshd();
+    try {
+      chmodSync(dir, 0o755);
+      const rdir = join(dir, 'ssh-remote');
+      mkdirSync(rdir);
+      chmodSync(rdir, 0o777); // the sshd test user writes here
+      chmodSync(src, 0o644);
+      const sshConn = [
+        '--ssh',
+        '-H',
+        `127.0.0.1:${peer.port}`,
+        '-u',
+        peer.user,
+        '--ssh-key',
+        peer.keyPath,
+        '--known-hosts',
+        peer.knownHosts,
+      ];
+      const su = timed(process.execPath, [...CLI, 'copy', ...sshConn, src, join(rdir, 'ours.bin')]);
+      const sd = timed(process.execPath, [...CLI, 'fetch', ...sshConn, join(rdir, 'ours.bin'), join(dir, 'ssh-ours.bin')]);
+      if (sha(join(dir, 'ssh-ours.bin')) !== want) throw new Error('winrm-ts copy+fetch over SSH changed the bytes');
+      const ps1 = join(dir, 'copyitem.ps1');
+      writeFileSync(
+        ps1,
+        [
+          'param($P, $U, $K, $KH, $Src, $Dst, $Back)',
+          "$ErrorActionPreference = 'Stop'",
+          "$o = @{ UserKnownHostsFile = $KH; StrictHostKeyChecking = 'yes'; BatchMode = 'yes' }",
+          '$sw = [Diagnostics.Stopwatch]::StartNew()',
+          '$s = New-PSSession -HostName 127.0.0.1 -Port $P -UserName $U -KeyFilePath $K -Options $o',
+          'Copy-Item -LiteralPath $Src -Destination $Dst -ToSession $s; Remove-PSSession $s',
+          '$up = $sw.Elapsed.TotalSeconds; $sw.Restart()',
+          '$s = New-PSSession -HostName 127.0.0.1 -Port $P -UserName $U -KeyFilePath $K -Options $o',
+          'Copy-Item -LiteralPath $Dst -Destination $Back -FromSession $s; Remove-PSSession $s',
+          "'{0} {1}' -f $up, $sw.Elapsed.TotalSeconds",
+        ].join('\n'),
+      );
+      const pr = spawnSync(
+        peer.pwsh,
+        [
+          '-NoLogo',
+          '-NoProfile',
+          '-NonInteractive',
+          '-File',
+          ps1,
+          String(peer.port),
+          peer.user,
+          peer.keyPath,
+          peer.knownHosts,
+          src,
+          join(rdir, 'pwsh.bin'),
+          join(dir, 'ssh-pwsh.bin'),
+        ],
+        { encoding: 'utf8', maxBuffer: 1 << 24 },
+      );
+      if (pr.status !== 0) throw new Error(`pwsh Copy-Item failed: ${pr.stderr.slice(-400)}`);
+      const [pu, pd] = pr.stdout.trim().split(/\s+/).slice(-2).map(Number) as [number, number];
+      if (sha(join(dir, 'ssh-pwsh.bin')) !== want) throw new Error('pwsh Copy-Item changed the bytes');
+      json.ssh = { oursCopyS: su.s, oursFetchS: sd.s, pwshCopyS: pu, pwshFetchS: pd };
+      rows.push({
+        measure: `copy ${MB} MiB over SSH (sshd, powershell subsystem), MB/s`,
+        ours: mbps(su.s),
+        peer: `pwsh Copy-Item -ToSession ${mbps(pu)}`,
+        ratio: Number((pu / su.s).toFixed(2)),
+      });
+      rows.push({
+        measure: `fetch ${MB} MiB over SSH, MB/s`,
+        ours: mbps(sd.s),
+        peer: `pwsh Copy-Item -FromSession ${mbps(pd)}`,
+        ratio: Number((pd / sd.s).toFixed(2)),
+      });
+      rows.push({
+        measure: 'copy over SSH vs raw loopback HTTP upload of the same bytes',
+        ours: `${((mbps(su.s) / raw) * 100).toFixed(1)} %`,
+        peer: `raw ${raw.toFixed(0)} MB/s`,
+      });
+    } finally {
+      await peer.stop();
+    }
+  }
 
   if (RSS_MB > 0) {
     const big = join(dir, 'big.bin');

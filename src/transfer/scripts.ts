@@ -82,18 +82,13 @@ function Move-WtFile([string]$from, [string]$to) {
 `.replaceAll('__SUFFIX__', PARTIAL_SUFFIX);
 
 /**
- * copy, step 1 (one round trip): where each file goes and what is already there.
- * `$Target` the remote path as given; `$Layout` 'file' (one local file named $Names[0]), 'dir' (one local directory
- * named $Names[0]), 'multi' (several sources: $Target must be a directory); `$Rels` the files' relative paths
- * ('/'-separated, under the source), `$Dirs` the directories to create (relative). Output: one object with the
- * resolved root and, per file, its full path and partial file (length + SHA-256) when one exists.
+ * copy, the first segment's `begin` block (no round trip of its own): where each file goes and what is already
+ * there. `$Target` the remote path as given; `$Layout` 'file' (one local file named $Names[0]), 'dir' (one local
+ * directory named $Names[0]), 'multi' (several sources: $Target must be a directory), 'stream'; `$Rels` the files'
+ * relative paths ('/'-separated, under the source), `$Dirs` the directories to create (relative). Output: one object
+ * with the resolved root and, per file, its full path and partial file (length + SHA-256) when one exists.
  */
-export const PREPARE_UPLOAD =
-  String.raw`
-param([string]$Target, [string]$Layout, [string[]]$Names, [string[]]$Rels, [string[]]$Dirs, [bool]$Resume)
-` +
-  REMOTE_HELPERS +
-  String.raw`
+const PREPARE_BLOCK = String.raw`
 if ($null -eq $Rels) { $Rels = @() }
 if ($null -eq $Dirs) { $Dirs = @() }
 try { $full = Resolve-WtPath $Target } catch { Stop-WtFrom $_ $Target }
@@ -116,7 +111,7 @@ if ($Layout -eq 'multi') {
   $root = $full
 }
 $files = foreach ($rel in $Rels) {
-  if ($Layout -eq 'file') { $p = $root } else { $p = [IO.Path]::Combine($root, $rel.Replace('/', $wtSep)) }
+  if ($Layout -eq 'file' -or $Layout -eq 'stream') { $p = $root } else { $p = [IO.Path]::Combine($root, $rel.Replace('/', $wtSep)) }
   try { $p = [IO.Path]::GetFullPath($p) } catch { Stop-WtFrom $_ $p }
   if ([IO.Directory]::Exists($p)) { Stop-Wt 'is-directory' $p 'the target is a directory, the source a file' }
   $part = Get-WtPartName $p
@@ -131,26 +126,38 @@ $dirPaths = foreach ($d in $Dirs) { [IO.Path]::Combine($root, $d.Replace('/', $w
 `;
 
 /**
- * copy, step 2: one pipeline writes the files. Input records, in order:
+ * copy: one pipeline per segment writes the files; the first one (`-Prepare`) starts with the PREPARE_BLOCK answer.
+ * The SHA-256 of each file is computed as it is written (a resumed file's prefix is read once when it is reopened;
+ * a file continued by the next segment keeps its running hash in the runspace, `$global:WtUploadHashes`). Input
+ * records, in order:
  *   @{ op = 'mkdir'; path }                                  create a directory (and parents)
- *   @{ op = 'open'; path; offset }                          (re)open path's partial file at offset (truncating there)
+ *   @{ op = 'open'; path; offset; cont }                    (re)open path's partial file at offset (truncating there);
+ *                                                           cont: the previous segment paused this file (its hash is kept)
  *   byte[]                                                  the next chunk of the open file; every $AckEvery bytes
  *                                                           (and at close / pause) answered by the [long] total
- *   @{ op = 'close'; sha256; mode }                         verify the partial file (read back from disk), set its
- *                                                           mode, rename it over path; answered by { Path; Sha256 }
+ *   @{ op = 'close'; sha256; mode }                         compare the SHA-256 of the bytes written, set the mode,
+ *                                                           rename the partial file over path; answered by { Path; Sha256 }
  *   @{ op = 'pause' }                                        close the open file without finishing it (segment end)
  */
 export const UPLOAD =
-  'param([long]$AckEvery = 1)\nbegin {' +
+  String.raw`
+param([long]$AckEvery = 1, [bool]$Prepare, [string]$Target, [string]$Layout, [string[]]$Names, [string[]]$Rels, [string[]]$Dirs,
+  [bool]$Resume)
+begin {` +
   REMOTE_HELPERS +
   String.raw`
 $cur = $null; $total = [long]0; $acked = [long]0
+if ($Prepare -or $null -eq $global:WtUploadHashes) { $global:WtUploadHashes = @{} }
+if ($Prepare) {` +
+  PREPARE_BLOCK +
+  String.raw`}
 }
 process {
   $o = $_
   if ($o -is [byte[]]) {
     if ($null -eq $cur) { Stop-Wt 'io' '' 'a chunk arrived with no open file' }
     try { $cur.Fs.Write($o, 0, $o.Length); $cur.Fs.Flush() } catch { Stop-WtFrom $_ $cur.Path }
+    $null = $cur.Algo.TransformBlock($o, 0, $o.Length, $null, 0); $cur.Len += $o.Length
     $total += $o.Length
     if ($total - $acked -ge $AckEvery) { $acked = $total; $total }
     return
@@ -170,17 +177,30 @@ process {
         $fs = [IO.FileStream]::new($part, [IO.FileMode]::OpenOrCreate, [IO.FileAccess]::ReadWrite, [IO.FileShare]'ReadWrite, Delete', 4096)
         $off = [long]$o.offset
         if ($fs.Length -lt $off) { $fs.Dispose(); Stop-Wt 'changed' $part 'the partial file is shorter than expected' }
+        $kept = $global:WtUploadHashes[$part]; $global:WtUploadHashes.Remove($part)
+        if ($o.cont -and $null -ne $kept -and $kept.Len -eq $off) { $algo = $kept.Algo }
+        else {
+          # a resumed partial file: its prefix is hashed once, here
+          $algo = New-WtHash; $buf = [byte[]]::new(1048576); $left = $off
+          while ($left -gt 0) {
+            $want = $buf.Length; if ($left -lt $want) { $want = [int]$left }
+            $n = $fs.Read($buf, 0, $want); if ($n -le 0) { break }
+            Add-WtHash $algo $buf $n; $left -= $n
+          }
+        }
         $fs.SetLength($off); $fs.Position = $off
       } catch { if ("$_".StartsWith('WTX1|')) { throw }; Stop-WtFrom $_ $p }
-      $cur = @{ Fs = $fs; Path = $p; Part = $part }
+      $cur = @{ Fs = $fs; Path = $p; Part = $part; Algo = $algo; Len = $off }
     }
-    'pause' { if ($null -ne $cur) { $cur.Fs.Dispose(); $cur = $null }; if ($total -ne $acked) { $acked = $total; $total } }
+    'pause' {
+      if ($null -ne $cur) { $cur.Fs.Dispose(); $global:WtUploadHashes[$cur.Part] = @{ Algo = $cur.Algo; Len = $cur.Len }; $cur = $null }
+      if ($total -ne $acked) { $acked = $total; $total }
+    }
     'close' {
       if ($null -eq $cur) { Stop-Wt 'io' '' 'close with no open file' }
       $cur.Fs.Dispose()
       if ($total -ne $acked) { $acked = $total; $total }
-      $p = $cur.Path; $part = $cur.Part; $cur = $null
-      $h = Get-WtFileHash $part -1
+      $p = $cur.Path; $part = $cur.Part; $h = Complete-WtHash $cur.Algo; $cur = $null
       if ($h -ne [string]$o.sha256) {
         try { [IO.File]::Delete($part) } catch { }
         Stop-Wt 'checksum' $p ('remote SHA-256 ' + $h + ', local ' + [string]$o.sha256)

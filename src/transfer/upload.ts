@@ -2,10 +2,12 @@
  * copy (Copy-Item -ToSession): local files, directories or a stream → the remote host, over one PSRP pipeline per
  * segment (scripts.ts UPLOAD). Chunks fit one envelope; up to `window` chunks are in flight, acknowledged by the
  * remote's running byte count, so both ends hold a bounded amount whatever the file size. The local SHA-256 of the
- * bytes read is compared with the remote SHA-256 of the bytes on disk (read back) before the atomic rename.
+ * bytes read is compared with the remote SHA-256 of the bytes written (computed as they are written) before the
+ * atomic rename.
  *
- * Resume: one round trip first (PREPARE_UPLOAD) reports each target's partial file (length, SHA-256); when the
- * local file's prefix of that length has the same hash, the transfer continues from there.
+ * Resume: the first pipeline first answers where each file goes and its partial file (length, SHA-256); when the
+ * local file's prefix of that length has the same hash, the transfer continues from there. No separate round trip:
+ * the chunks follow in the same pipeline as soon as that answer is in.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { open, readdir, stat, type FileHandle } from 'node:fs/promises';
@@ -16,8 +18,8 @@ import { PSInvocationState } from '../psrp/state.js';
 import { localTransferError, transferError } from './errors.js';
 import { hashLocalFile } from './hash.js';
 import { ProgressTracker, type ProgressListener } from './progress.js';
-import { chunkSizeFor, numberOf, recordOf, runScript, scriptFailure, Signal, type TransferSession } from './remote.js';
-import { PREPARE_UPLOAD, UPLOAD } from './scripts.js';
+import { chunkSizeFor, numberOf, recordOf, scriptFailure, Signal, type TransferSession } from './remote.js';
+import { UPLOAD } from './scripts.js';
 
 export interface TransferOptions {
   /** continue from a partial file whose prefix hash matches (default true); false starts every file over */
@@ -222,61 +224,26 @@ export async function copyToRemote(
     ({ layout, names, files, dirs } = await planLocal(Array.isArray(source) ? source : [source]));
   }
 
-  // one round trip: where everything goes, and what is already there
-  const prep = recordOf(
-    (
-      await runScript(
-        session,
-        'preparing the copy',
-        PREPARE_UPLOAD,
-        {
-          Target: remote,
-          Layout: layout,
-          Names: names,
-          Rels: files.map((f) => f.rel),
-          Dirs: dirs.map((d) => d.rel),
-          Resume: resume && layout !== 'stream',
-        },
-        signal,
-      )
-    )[0] as ClixmlValue,
-  );
-  const remoteFiles = prep?.Files as Array<{ Path: string; PartLength: number; PartSha256: string }> | undefined;
-  const remoteDirs = (prep?.Dirs as string[] | undefined) ?? [];
-  if (!remoteFiles || remoteFiles.length !== files.length)
-    throw new LocalProtocolError('the remote host answered the copy preparation with an unexpected shape');
-
-  const jobs: UploadJob[] = [];
-  for (let i = 0; i < files.length; i++) {
-    const f = files[i]!;
-    const r = remoteFiles[i]!;
-    let offset = 0;
-    let hash = createHash('sha256');
-    if (resume && f.size !== undefined && r.PartLength >= 0 && r.PartLength <= f.size && r.PartSha256) {
-      const p = await hashPrefix(f.local, r.PartLength).catch((e) => {
-        throw localTransferError(e, f.local);
-      });
-      if (p.hex === r.PartSha256) {
-        offset = r.PartLength;
-        hash = p.hash;
-      }
-    }
-    jobs.push({ ...f, remote: r.Path, offset, hash, resumedFrom: offset });
-  }
   const totalBytes = files.every((f) => f.size !== undefined) ? files.reduce((a, f) => a + f.size!, 0) : undefined;
   const progress = new ProgressTracker('copy', totalBytes, files.length, opts.onProgress);
-  const resumed = jobs.reduce((a, j) => a + j.offset, 0);
-  progress.emit({ type: 'start', direction: 'copy', files: jobs.length, directories: dirs.length, totalBytes, resumedBytes: resumed });
-  progress.skip(resumed);
-
   const up = new Uploader(
     session,
-    jobs,
-    remoteDirs.map((p, i) => ({ path: p, mode: dirs[i]?.mode })),
+    files,
+    dirs,
+    {
+      Prepare: true,
+      Target: remote,
+      Layout: layout,
+      Names: names,
+      Rels: files.map((f) => f.rel),
+      Dirs: dirs.map((d) => d.rel),
+      Resume: resume && layout !== 'stream',
+    },
     {
       chunk: opts.chunkSize ?? chunkSizeFor(session),
       window: opts.window ?? 8,
       segment: opts.segmentBytes ?? DEFAULT_SEGMENT,
+      resume,
       signal,
       progress,
     },
@@ -297,11 +264,17 @@ interface UploaderOptions {
   chunk: number;
   window: number;
   segment: number;
+  resume: boolean;
   signal?: AbortSignal;
   progress: ProgressTracker;
 }
 
 class Uploader {
+  private jobs: UploadJob[] = [];
+  private dirs: Array<{ path: string; mode: number | undefined }> = [];
+  /** the first segment's PREPARE_BLOCK answer; jobs and dirs are built from it */
+  private prepared: Record<string, unknown> | undefined;
+  private planned = false;
   private fileIndex = 0;
   private fh: FileHandle | undefined;
   private streamIt: AsyncIterator<Uint8Array> | undefined;
@@ -318,8 +291,9 @@ class Uploader {
 
   constructor(
     private readonly session: TransferSession,
-    private readonly jobs: UploadJob[],
-    private readonly dirs: Array<{ path: string; mode: number | undefined }>,
+    private readonly files: LocalFile[],
+    private readonly localDirs: Array<{ rel: string; mode: number }>,
+    private readonly prepare: Record<string, PSValue>,
     private readonly o: UploaderOptions,
   ) {
     if (!Number.isInteger(o.chunk) || o.chunk < 1024)
@@ -329,7 +303,7 @@ class Uploader {
 
   async run(): Promise<TransferredFile[]> {
     try {
-      while (!this.dirsSent || this.fileIndex < this.jobs.length) await this.segment();
+      while (!this.planned || !this.dirsSent || this.fileIndex < this.jobs.length) await this.segment();
     } finally {
       await this.fh?.close().catch(() => undefined);
       await this.streamIt?.return?.().catch(() => undefined);
@@ -348,7 +322,8 @@ class Uploader {
     try {
       // acknowledgements every half window: the remote writes fewer output objects, the window never runs dry
       const ackEvery = BigInt(Math.max(1, Math.floor((this.o.window * this.o.chunk) / 2)));
-      for await (const ev of this.session.stream(UPLOAD, { parameters: { AckEvery: ackEvery }, input, signal: this.o.signal })) {
+      const parameters: Record<string, PSValue> = this.planned ? { AckEvery: ackEvery } : { ...this.prepare, AckEvery: ackEvery };
+      for await (const ev of this.session.stream(UPLOAD, { parameters, input, signal: this.o.signal })) {
         if (ev.type === 'output') {
           const n = numberOf(ev.value);
           if (n !== undefined) {
@@ -360,7 +335,10 @@ class Uploader {
             continue;
           }
           const r = recordOf(ev.value);
-          if (r && typeof r.Path === 'string') this.fileDone(r.Path, String(r.Sha256 ?? ''));
+          if (r && !this.prepared && 'Root' in r && 'Files' in r) {
+            this.prepared = r;
+            this.ack.wake();
+          } else if (r && typeof r.Path === 'string') this.fileDone(r.Path, String(r.Sha256 ?? ''));
         } else if (ev.type === 'error') errors.push(ev.record);
         else if (ev.type === 'state' && ev.state === PSInvocationState.Failed) {
           failed = true;
@@ -373,6 +351,7 @@ class Uploader {
     }
     if (this.localError) throw this.localError;
     if (failed || errors.length) throw scriptFailure('the copy', errors);
+    if (!this.planned) throw new LocalProtocolError('the remote host ended the copy without answering its preparation');
   }
 
   private fileDone(remotePath: string, sha256: string): void {
@@ -411,9 +390,49 @@ class Uploader {
     return buf.subarray(0, bytesRead);
   }
 
+  /** Wait for the PREPARE_BLOCK answer (false: the pipeline ended without one), then plan the jobs from it. */
+  private async plan(): Promise<boolean> {
+    while (!this.prepared && !this.ended) await this.ack.wait();
+    if (!this.prepared) return false;
+    const remoteFiles = this.prepared.Files as Array<{ Path: string; PartLength: number; PartSha256: string }> | undefined;
+    const remoteDirs = (this.prepared.Dirs as string[] | undefined) ?? [];
+    if (!Array.isArray(remoteFiles) || remoteFiles.length !== this.files.length)
+      throw new LocalProtocolError('the remote host answered the copy preparation with an unexpected shape');
+    for (let i = 0; i < this.files.length; i++) {
+      const f = this.files[i]!;
+      const r = remoteFiles[i]!;
+      let offset = 0;
+      let hash = createHash('sha256');
+      if (this.o.resume && f.size !== undefined && r.PartLength >= 0 && r.PartLength <= f.size && r.PartSha256) {
+        const p = await hashPrefix(f.local, r.PartLength).catch((e) => {
+          throw localTransferError(e, f.local);
+        });
+        if (p.hex === r.PartSha256) {
+          offset = r.PartLength;
+          hash = p.hash;
+        }
+      }
+      this.jobs.push({ ...f, remote: r.Path, offset, hash, resumedFrom: offset });
+    }
+    this.dirs = remoteDirs.map((p, i) => ({ path: p, mode: this.localDirs[i]?.mode }));
+    const resumed = this.jobs.reduce((a, j) => a + j.offset, 0);
+    this.o.progress.emit({
+      type: 'start',
+      direction: 'copy',
+      files: this.jobs.length,
+      directories: this.localDirs.length,
+      totalBytes: this.o.progress.totalBytes,
+      resumedBytes: resumed,
+    });
+    this.o.progress.skip(resumed);
+    this.planned = true;
+    return true;
+  }
+
   /** The pipeline input of one segment. */
   private async *records(): AsyncGenerator<PSValue> {
     try {
+      if (!this.planned && !(await this.plan())) return;
       if (!this.dirsSent) {
         for (const d of this.dirs) {
           const rec = new Map<string, PSValue>([
@@ -447,6 +466,7 @@ class Uploader {
             ['op', 'open'],
             ['path', j.remote],
             ['offset', BigInt(this.pos)],
+            ['cont', this.pos > j.offset],
           ]);
           reopen = false;
         }
