@@ -79,20 +79,26 @@ function get(token: Uint8Array): Promise<{ status: number; body: string; auth?: 
 }
 
 test('our Negotiate (Kerberos) AP-REQ is accepted by Apache mod_auth_gssapi, and its AP-REP completes our side', { skip }, async () => {
-  const me = new SpnegoKerberosInitiator({
-    credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
-    targetHost: 'localhost',
-    config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
-    send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
-    env: { KRB5_CONFIG: kdc.krb5Conf },
-  });
-  const res = await get((await me.step())!);
-  assert.equal(res.status, 200, res.body);
-  assert.match(res.body, /REMOTE_USER=alice@EXAMPLE\.TEST/);
-  const m = /Negotiate\s+(\S+)/.exec(res.auth ?? '');
-  assert.ok(m, 'mod_auth_gssapi returns the mutual-auth token');
-  await me.step(fromBase64(m[1]!));
-  assert.equal(me.complete, true);
+  // Kerberos alone, and Kerberos with NTLM listed second (what `--auth negotiate` with a password offers)
+  for (const fallback of [undefined, () => assert.fail('NTLM must not be used when Kerberos is accepted')]) {
+    const me = new SpnegoKerberosInitiator(
+      {
+        credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+        targetHost: 'localhost',
+        config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+        send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+        env: { KRB5_CONFIG: kdc.krb5Conf },
+      },
+      fallback,
+    );
+    const res = await get((await me.step())!);
+    assert.equal(res.status, 200, res.body);
+    assert.match(res.body, /REMOTE_USER=alice@EXAMPLE\.TEST/);
+    const m = /Negotiate\s+(\S+)/.exec(res.auth ?? '');
+    assert.ok(m, 'mod_auth_gssapi returns the mutual-auth token');
+    await me.step(fromBase64(m[1]!));
+    assert.equal(me.complete, true);
+  }
 });
 
 test('second hop for any program: curl --negotiate on the endpoint reaches Apache as alice only with delegation', { skip }, async () => {

@@ -81,39 +81,45 @@ test('our Negotiate (Kerberos) initiator -> gokrb5 SPNEGO HTTP service', { skip 
       });
       child.once('exit', (c) => reject(new Error(`gokrb5 service exited ${c}`)));
     });
-    const me = new SpnegoKerberosInitiator({
-      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
-      targetHost: 'localhost',
-      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
-      send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
-      env: { KRB5_CONFIG: kdc.krb5Conf },
-    });
-    const tok = await me.step();
-    const port = addr.split(':').pop();
-    const res = await new Promise<{ status: number; body: string; auth?: string }>((resolve, reject) => {
-      const r = request(
-        { host: '127.0.0.1', port, path: '/', headers: { Authorization: `Negotiate ${toBase64(tok!)}`, Host: `localhost:${port}` } },
-        (resp) => {
-          let body = '';
-          resp
-            .setEncoding('utf8')
-            .on('data', (d) => {
-              body += d;
-            })
-            .on('end', () => resolve({ status: resp.statusCode!, body, auth: resp.headers['www-authenticate'] as string | undefined }));
+    // Kerberos alone, and Kerberos with NTLM listed second (what `--auth negotiate` with a password offers)
+    for (const fallback of [undefined, () => assert.fail('NTLM must not be used when Kerberos is accepted')]) {
+      const me = new SpnegoKerberosInitiator(
+        {
+          credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+          targetHost: 'localhost',
+          config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+          send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+          env: { KRB5_CONFIG: kdc.krb5Conf },
         },
+        fallback,
       );
-      r.on('error', reject);
-      r.end();
-    });
-    assert.equal(res.status, 200, res.body);
-    assert.match(res.body, /user=alice realm=EXAMPLE\.TEST/);
-    // gokrb5 answers accept-completed without an AP-REP: we asked for mutual authentication, so our side refuses to
-    // call the context complete (no acceptor subkey, server not proven) rather than silently downgrading
-    const m = /Negotiate\s+(\S+)/.exec(res.auth ?? '');
-    assert.ok(m, 'gokrb5 sends a final NegTokenResp');
-    await assert.rejects(me.step(fromBase64(m[1]!)), /no AP-REP/);
-    assert.equal(me.complete, false);
+      const tok = await me.step();
+      const port = addr.split(':').pop();
+      const res = await new Promise<{ status: number; body: string; auth?: string }>((resolve, reject) => {
+        const r = request(
+          { host: '127.0.0.1', port, path: '/', headers: { Authorization: `Negotiate ${toBase64(tok!)}`, Host: `localhost:${port}` } },
+          (resp) => {
+            let body = '';
+            resp
+              .setEncoding('utf8')
+              .on('data', (d) => {
+                body += d;
+              })
+              .on('end', () => resolve({ status: resp.statusCode!, body, auth: resp.headers['www-authenticate'] as string | undefined }));
+          },
+        );
+        r.on('error', reject);
+        r.end();
+      });
+      assert.equal(res.status, 200, res.body);
+      assert.match(res.body, /user=alice realm=EXAMPLE\.TEST/);
+      // gokrb5 answers accept-completed without an AP-REP: we asked for mutual authentication, so our side refuses to
+      // call the context complete (no acceptor subkey, server not proven) rather than silently downgrading
+      const m = /Negotiate\s+(\S+)/.exec(res.auth ?? '');
+      assert.ok(m, 'gokrb5 sends a final NegTokenResp');
+      await assert.rejects(me.step(fromBase64(m[1]!)), /no AP-REP/);
+      assert.equal(me.complete, false);
+    }
   } finally {
     child.kill();
   }

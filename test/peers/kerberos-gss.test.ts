@@ -76,31 +76,36 @@ test('our initiator -> MIT acceptor (raw krb5): mutual auth, delegation, wrap/un
   }
 });
 
-test('our SPNEGO initiator -> MIT SPNEGO acceptor', { skip }, async () => {
-  const peer = new Krb5Peer('accept', 'spnego', acceptorEnv());
-  try {
-    const me = new SpnegoKerberosInitiator({
-      credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
-      targetHost: 'localhost',
-      config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
-      send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
-      env: { KRB5_CONFIG: kdc.krb5Conf },
-    });
-    let t = await me.step();
-    for (let i = 0; i < 3 && !me.complete; i++) {
-      const r = await peer.token(t!);
-      t = await me.step(r.token);
-      if (t && !r.complete) continue;
+for (const ntlmToo of [false, true]) {
+  test(`our SPNEGO initiator -> MIT SPNEGO acceptor${ntlmToo ? ', with NTLM listed second' : ''}`, { skip }, async () => {
+    const peer = new Krb5Peer('accept', 'spnego', acceptorEnv());
+    try {
+      const me = new SpnegoKerberosInitiator(
+        {
+          credentials: { username: 'alice@EXAMPLE.TEST', password: 'Passw0rd!' },
+          targetHost: 'localhost',
+          config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }),
+          send: networkKdc({ config: loadKrb5Config({ KRB5_CONFIG: kdc.krb5Conf }) }),
+          env: { KRB5_CONFIG: kdc.krb5Conf },
+        },
+        ntlmToo ? () => assert.fail('NTLM must not be used when Kerberos is accepted') : undefined,
+      );
+      let t = await me.step();
+      for (let i = 0; i < 3 && !me.complete; i++) {
+        const r = await peer.token(t!);
+        t = await me.step(r.token);
+        if (t && !r.complete) continue;
+      }
+      if (t) await peer.token(t);
+      assert.equal(me.complete, true);
+      assert.equal((await peer.info()).peer, 'alice@EXAMPLE.TEST');
+      const w = await me.wrapWinrm(utf8('spnego sealed'));
+      assert.equal(fromUtf8((await peer.unwrap(new Uint8Array([...w.header, ...w.data]))).data), 'spnego sealed');
+    } finally {
+      peer.close();
     }
-    if (t) await peer.token(t);
-    assert.equal(me.complete, true);
-    assert.equal((await peer.info()).peer, 'alice@EXAMPLE.TEST');
-    const w = await me.wrapWinrm(utf8('spnego sealed'));
-    assert.equal(fromUtf8((await peer.unwrap(new Uint8Array([...w.header, ...w.data]))).data), 'spnego sealed');
-  } finally {
-    peer.close();
-  }
-});
+  });
+}
 
 test('MIT initiator (kinit -f ccache) -> our acceptor (keytab): identity, delegated TGT, wrap/unwrap both ways', { skip }, async () => {
   const peer = new Krb5Peer('initiate', 'krb5', mitInitiatorEnv(), { delegate: true });

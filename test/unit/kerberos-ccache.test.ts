@@ -46,7 +46,7 @@ test('a service ticket is appended after the existing bytes, and the cache reads
   }
 });
 
-test('refusals: another principal, no file (not created), not a ccache', () => {
+test('refusals: another principal, no file (not created), not a ccache, an unsupported cache type', () => {
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-cc-'));
   try {
     const file = join(dir, 'cc');
@@ -62,6 +62,7 @@ test('refusals: another principal, no file (not created), not a ccache', () => {
     writeFileSync(junk, 'not a ccache');
     assert.match(storeCredential(`FILE:${junk}`, cred(alice, p('EXAMPLE.TEST', 'HTTP', 'x'), 3))!, /not an MIT ccache/);
     assert.equal(readFileSync(junk, 'utf8'), 'not a ccache');
+    assert.match(storeCredential('KEYRING:persistent:0', cred(alice, p('EXAMPLE.TEST', 'HTTP', 'x'), 3))!, /KEYRING.*not supported/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

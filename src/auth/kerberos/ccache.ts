@@ -231,12 +231,13 @@ export function encodeCCache(c: CCache): Uint8Array {
  * Returns why it did not store, or undefined when it did.
  */
 export function storeCredential(name: string, cred: Credential): string | undefined {
-  const path = ccachePath(name);
+  let path: string;
   let fd: number;
   try {
+    path = ccachePath(name);
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | (constants.O_NOFOLLOW ?? 0));
   } catch (e) {
-    return `cannot open ${path}: ${(e as Error).message}`;
+    return `cannot open ${name}: ${(e as Error).message}`;
   }
   try {
     const st = fstatSync(fd);
