@@ -268,6 +268,7 @@ class SpawnHelper {
       // after the caller's continuation has attached its listeners
       setImmediate(() => c.exit(...exit));
     } else this.running.set(token, c);
+    this.refresh();
     p.resolve(c);
   }
 

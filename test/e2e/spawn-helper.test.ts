@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnForLogon, type LogonChild } from '../../src/server/spawn.js';
@@ -125,7 +125,7 @@ test('when the endpoint is killed outright, the helper kills what it started and
     `console.log(JSON.stringify({ sleep: c.pid, helper: spawnHelperStats().pid }));\n` +
     `setInterval(() => {}, 1000);\n`;
   const file = join(dir, 'endpoint.mts');
-  (await import('node:fs')).writeFileSync(file, script);
+  writeFileSync(file, script);
   const ep = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -141,4 +141,24 @@ test('when the endpoint is killed outright, the helper kills what it started and
   ep.kill('SIGKILL');
   assert.equal(await waitFor(() => !alive(sleep), 10_000), true, 'the command died with the endpoint');
   assert.equal(await waitFor(() => !alive(helper), 10_000), true, 'the helper exited');
+});
+
+test('the helper does not keep an endpoint process alive once nothing runs', { skip }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-spawn-test-'));
+  const file = join(dir, 'endpoint.mts');
+  writeFileSync(
+    file,
+    `import { spawnForLogon } from ${JSON.stringify(new URL('../../src/server/spawn.ts', import.meta.url).pathname)};\n` +
+      `const closed = (c) => { c.stdout.resume(); c.stderr.resume(); return new Promise((r) => c.once('close', r)); };\n` +
+      `await Promise.all(Array.from({ length: 20 }, async () => closed(await spawnForLogon(undefined, 'true', []))));\n` +
+      `console.log('done');\n`,
+  );
+  const ep = spawn(process.execPath, ['--import', 'tsx', file], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  ep.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const killer = setTimeout(() => ep.kill('SIGKILL'), 30_000);
+  const [code, signal] = await new Promise<[number | null, string | null]>((r) => ep.once('exit', (c, s) => r([c, s])));
+  clearTimeout(killer);
+  assert.equal(out, 'done\n');
+  assert.deepEqual([code, signal], [0, null], 'it exited by itself');
 });
