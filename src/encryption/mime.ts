@@ -206,6 +206,9 @@ export async function decryptMessage(ctx: AuthContext, contentType: string, body
     }
     if (plain.length !== p.length)
       throw new EncryptionError(`decrypted length ${plain.length} does not match OriginalContent Length ${p.length}`);
+    // RFC 4757 7.3: MIT-based senders (pyspnego, pypsrp) pad rc4-hmac wrap tokens with one 0x01 byte and count it in
+    // Length; Windows sends none. A SOAP envelope never ends in 0x01 (not an XML character), so drop it.
+    if (plain.length > 0 && plain[plain.length - 1] === 1) plain = plain.subarray(0, plain.length - 1);
     plains.push(plain);
     total += plain.length;
   }

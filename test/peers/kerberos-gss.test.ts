@@ -13,6 +13,7 @@ import { Krb5Peer } from './fixtures/krb5-peer.js';
 import { KerberosAcceptor, KerberosInitiator } from '../../src/auth/kerberos/context.js';
 import { SpnegoKerberosInitiator } from '../../src/auth/kerberos/index.js';
 import { SpnegoAcceptor } from '../../src/auth/spnego/context.js';
+import { decryptMessage, frameParts } from '../../src/encryption/mime.js';
 import { networkKdc } from '../../src/kdc/network.js';
 import { loadKrb5Config } from '../../src/auth/kerberos/config.js';
 import { readKeytab } from '../../src/auth/kerberos/ccache.js';
@@ -195,6 +196,10 @@ test('rc4-hmac session (RFC 4757): AP-REQ accepted by MIT, RFC 1964-framed wrap 
       const plain = me.security!.unwrapWinrm(theirs.header, theirs.data);
       assert.deepEqual(plain.subarray(0, size), msg, `we unwrap MIT's ${size}-byte WinRM message`);
       assert.deepEqual([...plain.subarray(size)], [1]);
+      // …and a whole MIME body framed as pypsrp frames it (Length counts the pad) decrypts to the message alone
+      const ct = `multipart/encrypted;protocol="${me.encryptionProtocol}";boundary="Encrypted Boundary"`;
+      const body = frameParts([{ protocol: me.encryptionProtocol, length: size + 1, header: theirs.header, data: theirs.data }]);
+      assert.deepEqual(await decryptMessage(me, ct, body), msg, `the ${size}-byte message without MIT's padding byte`);
     }
   } finally {
     peer.close();
