@@ -16,6 +16,7 @@ PKGS+=(procps util-linux passwd) # the endpoint's account tests: ps, setpriv, us
 PKGS+=(libsecret-tools gnome-keyring dbus) # the CLI's opt-in keyring (secret-tool) and a headless Secret Service for its test
 PKGS+=(zsh fish) # `winrm-ts completion`: each shell parses (and fish completes) its script
 PKGS+=(tmux) # the interactive shell tests drive `winrm-ts shell` in a terminal
+PKGS+=(python3) # the endpoint's spawn helper (src/server/spawn-helper.ts) and its tests
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
