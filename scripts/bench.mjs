@@ -19,6 +19,7 @@ const BENCHES = [
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
   { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
   { name: 'stream', file: 'bench/stream.ts', args: [] },
+  { name: 'endpoint', file: 'bench/endpoint-throughput.ts', args: [] },
 ];
 // the library finds pwsh through WINRM_TS_PWSH or PATH only; the benches use the peer install when nothing else is set
 if (!process.env.WINRM_TS_PWSH) {

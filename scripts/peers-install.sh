@@ -18,6 +18,7 @@ PKGS+=(zsh fish) # `winrm-ts completion`: each shell parses (and fish completes)
 PKGS+=(tmux) # the interactive shell tests drive `winrm-ts shell` in a terminal
 PKGS+=(dnsmasq-base) # Kerberos KDC discovery: a private DNS server on loopback publishing _kerberos._tcp SRV records
 PKGS+=(samba smbclient) # a Samba share accepting Kerberos (MIT keytab) as the second-hop resource of the delegation tests
+PKGS+=(python3) # the endpoint's spawn helper (src/server/spawn-helper.ts) and its tests
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then
