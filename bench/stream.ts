@@ -7,7 +7,8 @@
  *     (transport ntlm). Go's masterzen NTLM client does not encrypt, so it is not in this row.
  * Each run is a separate process under /usr/bin/time: wall seconds (MB/s), client CPU seconds (user + system), peak
  * RSS. Medians over --rounds (default 3). Writes bench/results/<date>-stream.{json,md}.
- * Run: npm run build && node --import tsx bench/stream.ts [--mb 100] [--ntlm-mb 50] [--rounds 3]
+ * Run: npm run build && node --import tsx bench/stream.ts [--mb 100] [--ntlm-mb 50] [--rounds 3] [--name stream]
+ * (--name: the results' file name after the date, e.g. stream-2 for a second run on one day)
  */
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 const MB = Number(arg('--mb', '100'));
 const NTLM_MB = Number(arg('--ntlm-mb', '50'));
 const ROUNDS = Number(arg('--rounds', '3'));
+const NAME = arg('--name', 'stream');
 const OSSL = join(ROOT, 'test/peers/fixtures/openssl-legacy.cnf');
 const CLI = join(ROOT, 'dist/src/bundle/main.js');
 
@@ -186,7 +188,7 @@ async function main(): Promise<void> {
   const OUT = outDir();
   mkdirSync(OUT, { recursive: true });
   writeFileSync(
-    join(OUT, `${date}-stream.json`),
+    join(OUT, `${date}-${NAME}.json`),
     JSON.stringify(
       {
         bench: 'stream',
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
     `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x pywinrm.`,
     notes.length ? `\nNotes: ${notes.join('; ')}` : '',
   ].join('\n');
-  writeFileSync(join(OUT, `${date}-stream.md`), md + '\n');
+  writeFileSync(join(OUT, `${date}-${NAME}.md`), md + '\n');
   console.log(md);
 }
 

@@ -6,6 +6,7 @@
  */
 import { SaxesParser, type SaxesTagNS } from 'saxes';
 import { RemoteProtocolError, WINRM_ERR_XML } from '../errors.js';
+import { fastXml } from './fast.js';
 
 export class XmlError extends RemoteProtocolError {
   override readonly code: string = WINRM_ERR_XML;
@@ -28,12 +29,93 @@ export interface ParseOptions {
   maxDepth?: number;
   /** maximum input length in characters (default 64 MiB) */
   maxLength?: number;
+  /** parse with saxes only, never the fast path (for tests that hold the two to the same result) */
+  fullParser?: boolean;
+}
+
+const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+
+/**
+ * The element tree through the fast tokenizer (src/xml/fast.ts), with namespaces resolved as saxes resolves them;
+ * undefined at anything it does not take (an unbound or reserved prefix, a duplicate expanded attribute name, depth
+ * over the limit, ...): the caller then parses with saxes.
+ */
+function parseFast(xml: string, maxDepth: number): XmlElement | undefined {
+  const stack: XmlElement[] = [];
+  const scopes: Array<Map<string, string>> = [new Map([['xml', XML_NS]])];
+  const pushed: boolean[] = [];
+  let root: XmlElement | undefined;
+  let ok = true;
+  const onOpen = (name: string, attrs: Record<string, string>): void => {
+    if (!ok) return;
+    let scope = scopes[scopes.length - 1]!;
+    let p = false;
+    for (const k in attrs) {
+      if (k !== 'xmlns' && !k.startsWith('xmlns:')) continue;
+      const prefix = k === 'xmlns' ? '' : k.slice(6);
+      const uri = attrs[k]!;
+      if (prefix === 'xml' || prefix === 'xmlns' || (prefix && !uri) || uri === XML_NS || uri === 'http://www.w3.org/2000/xmlns/') {
+        ok = false; // what saxes checks or refuses: left to it
+        return;
+      }
+      if (!p) {
+        scope = new Map(scope);
+        scopes.push(scope);
+        p = true;
+      }
+      scope.set(prefix, uri);
+    }
+    pushed.push(p);
+    const c = name.indexOf(':');
+    const prefix = c < 0 ? '' : name.slice(0, c);
+    const ns = scope.get(prefix);
+    if (ns === undefined && prefix) {
+      ok = false;
+      return;
+    }
+    const map = new Map<string, string>();
+    const seen = new Set<string>();
+    for (const k in attrs) {
+      if (k === 'xmlns' || k.startsWith('xmlns:')) continue;
+      const ac = k.indexOf(':');
+      const local = ac < 0 ? k : k.slice(ac + 1);
+      const uri = ac < 0 ? '' : scope.get(k.slice(0, ac));
+      if (uri === undefined || seen.has(`${uri}}${local}`)) {
+        ok = false;
+        return;
+      }
+      seen.add(`${uri}}${local}`);
+      map.set(local, attrs[k]!);
+      if (uri) map.set(`{${uri}}${local}`, attrs[k]!);
+    }
+    const el: XmlElement = { ns: ns ?? '', local: c < 0 ? name : name.slice(c + 1), prefix, attrs: map, children: [], text: '' };
+    const parent = stack[stack.length - 1];
+    if (parent) {
+      el.parent = parent;
+      parent.children.push(el);
+    } else root = el;
+    stack.push(el);
+    if (stack.length > maxDepth) ok = false;
+  };
+  const onText = (t: string): void => {
+    const top = stack[stack.length - 1];
+    if (top) top.text += t;
+  };
+  const onClose = (): void => {
+    stack.pop();
+    if (pushed.pop()) scopes.pop();
+  };
+  return fastXml(xml, onOpen, onText, onClose) && ok ? root : undefined;
 }
 
 export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
   const maxDepth = opts.maxDepth ?? 256;
   const maxLength = opts.maxLength ?? 64 * 1024 * 1024;
   if (xml.length > maxLength) throw new XmlError(`XML document too large (${xml.length} characters, limit ${maxLength})`);
+  if (!opts.fullParser) {
+    const fast = parseFast(xml, maxDepth);
+    if (fast) return fast;
+  }
   const parser = new SaxesParser({ xmlns: true, position: false });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
