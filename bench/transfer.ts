@@ -379,6 +379,7 @@ const md = [
   ...rows.map((r) => `| ${r.measure} | ${r.ours} | ${r.peer} | ${r.ratio ?? ''} |`),
   '',
 ].join('\n');
+mkdirSync(outDir(), { recursive: true });
 writeFileSync(join(outDir(), `${day}-transfer.md`), md);
 writeFileSync(join(outDir(), `${day}-transfer.json`), JSON.stringify({ ...json, rows }, null, 2));
 console.log(md);
