@@ -107,7 +107,8 @@ async function main(): Promise<void> {
     json.inProcess = ip;
     rows.push(`| HTTP legs (401 round trips) per authentication | ${hs.negotiate!.legs} | ${hs.credssp!.legs} |`);
     rows.push(
-      `| fresh connection: auth + open/delete shell, median of ${CONNS} (ms) | ${hs.negotiate!.msMedian.toFixed(1)} | ${hs.credssp!.msMedian.toFixed(1)} |`,
+      `| fresh connection: auth + open/delete shell, median of ${CONNS} (ms) | ${hs.negotiate!.msMedian.toFixed(1)} ` +
+        `| ${hs.credssp!.msMedian.toFixed(1)} |`,
     );
     rows.push(`| encrypted stdout, ${MB} MB (MB/s) | ${tp.negotiate!.toFixed(1)} | ${tp.credssp!.toFixed(1)} |`);
     rows.push(`| in-process handshake CPU, both sides (ms) | ${ip.negotiate!.cpuMs.toFixed(2)} | ${ip.credssp!.cpuMs.toFixed(2)} |`);
@@ -118,7 +119,8 @@ async function main(): Promise<void> {
   const md = [
     `# CredSSP vs Negotiate bench (${json.date})`,
     '',
-    `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve --auth negotiate,credssp\` (separate process, HTTP, encrypted).`,
+    `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve --auth ` +
+      `negotiate,credssp\` (separate process, HTTP, encrypted).`,
     'CredSSP: TLS 1.2 inside (as Windows), SPNEGO/NTLM inside TLS, TSRequest v6.',
     '',
     '| metric | Negotiate (NTLM) | CredSSP |',

@@ -135,7 +135,10 @@ const rows = [];
 const step = (label, res) => {
   rows.push({ label, ...res });
   console.log(
-    `${label}: ${res.ok}/${res.hosts} ok, ${res.secs.toFixed(1)} s, ${res.hostsPerSec.toFixed(1)} hosts/s, client peak RSS ${res.rssMb.toFixed(0)} MB, client CPU ${res.cpuSecs.toFixed(1)} s${Object.keys(res.errors).length ? `, errors ${JSON.stringify(res.errors)}` : ''}`,
+    `${label}: ${res.ok}/${res.hosts} ok, ${res.secs.toFixed(1)} s, ${res.hostsPerSec.toFixed(1)} hosts/s, client ` +
+      `peak RSS ${res.rssMb.toFixed(0)} MB, client CPU ${res.cpuSecs.toFixed(1)} s${
+        Object.keys(res.errors).length ? `, ` + `errors ${JSON.stringify(res.errors)}` : ''
+      }`,
   );
   return res;
 };
@@ -150,7 +153,9 @@ const serveMb = serveRss();
 serve.kill('SIGTERM');
 
 const date = new Date().toISOString().slice(0, 10);
-const machine = `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GB, Node ${process.version}, load average ${loadavg()[0].toFixed(1)} at the end`;
+const machine =
+  `${cpus().length} × ${cpus()[0]?.model.trim()}, ${(totalmem() / 2 ** 30).toFixed(1)} GB, ` +
+  `Node ${process.version}, load average ${loadavg()[0].toFixed(1)} at the end`;
 const json = {
   date,
   machine,
@@ -162,9 +167,11 @@ const json = {
 };
 mkdirSync(OUT, { recursive: true });
 writeFileSync(join(OUT, `${date}-fanout.json`), JSON.stringify(json, null, 2) + '\n');
-const md = `# Fan-out bench (${date})
+const md =
+  `# Fan-out bench (${date})
 
-Machine: ${machine}. One \`winrm-ts serve\` process listening on ${HOSTS} ports (RSS ${serveMb.toFixed(0)} MB at the end), Negotiate (NTLM) with
+Machine: ${machine}. One \`winrm-ts serve\` process listening on ${HOSTS} ports (RSS ${serveMb.toFixed(0)} MB at the ` +
+  `end), Negotiate (NTLM) with
 message encryption; the client is the built CLI, \`winrm-ts run -H @hosts.txt --throttle T --json\`, measured from outside
 (/usr/bin/time). Client and endpoint share the machine's cores, so hosts/s is bound by the CPU of both: read it as a floor.
 
@@ -173,16 +180,16 @@ message encryption; the client is the built CLI, \`winrm-ts run -H @hosts.txt --
 ${rows
   .map(
     (r) =>
-      `| ${r.label} | ${r.ok}/${r.hosts} | ${r.secs.toFixed(1)} | ${r.hostsPerSec.toFixed(1)} | ${r.rssMb.toFixed(0)} MB | ${r.cpuSecs.toFixed(1)} | ${Object.entries(
-        r.errors,
-      )
+      `| ${r.label} | ${r.ok}/${r.hosts} | ${r.secs.toFixed(1)} | ${r.hostsPerSec.toFixed(1)} | ${r.rssMb.toFixed(0)} ` +
+      `MB | ${r.cpuSecs.toFixed(1)} | ${Object.entries(r.errors)
         .filter(([k]) => k !== 'first')
         .map(([k, n]) => `${k} ×${n}`)
         .join(', ')} |`,
   )
   .join('\n')}
 
-MB per in-flight host (holding runs, (RSS − RSS at T=1) / (T − 1)): **${perHost(heldK2).toFixed(2)} MB** at T=100, **${perHost(held).toFixed(2)} MB** at T=${THROTTLE}.
+MB per in-flight host (holding runs, (RSS − RSS at T=1) / (T − 1)): **${perHost(heldK2).toFixed(2)} MB** at T=100, ` +
+  `**${perHost(held).toFixed(2)} MB** at T=${THROTTLE}.
 `;
 writeFileSync(join(OUT, `${date}-fanout.md`), md);
 console.log(md);

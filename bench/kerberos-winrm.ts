@@ -129,12 +129,14 @@ async function main(): Promise<void> {
     const md = [
       `# Kerberos vs NTLM over WinRM (${json.date})`,
       '',
-      `Node ${process.version}, ${json.cpus} × ${json.cpu}, ${json.memGb} GB; loopback; MIT KDC; endpoint = winrm-ts serve (HTTP, message encryption on); best of 2 runs.`,
+      `Node ${process.version}, ${json.cpus} × ${json.cpu}, ${json.memGb} GB; loopback; MIT KDC; endpoint = winrm-ts ` +
+        `serve (HTTP, message encryption on); best of 2 runs.`,
       '',
       '| metric | Kerberos (warm ccache) | NTLM (Negotiate) |',
       '|---|---|---|',
       `| HTTP auth round trips per connection | ${j.kerberos.authRoundTrips} | ${j.ntlm.authRoundTrips} |`,
-      `| fresh connection: auth + open + delete shell (ms, mean of ${CONNS}) | ${j.kerberos.connMs.toFixed(1)} | ${j.ntlm.connMs.toFixed(1)} |`,
+      `| fresh connection: auth + open + delete shell (ms, mean of ${CONNS}) | ${j.kerberos.connMs.toFixed(1)} ` +
+        `| ${j.ntlm.connMs.toFixed(1)} |`,
       `| encrypted stdout, ${MB} MB (MB/s) | ${j.kerberos.mbps.toFixed(1)} | ${j.ntlm.mbps.toFixed(1)} |`,
       '',
     ].join('\n');

@@ -43,10 +43,12 @@ function post(action, body, selectors = '', options = '') {
     `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:a="http://schemas.xmlsoap.org/ws/2004/08/addressing" xmlns:w="http://schemas.dmtf.org/wbem/wsman/1/wsman.xsd" xmlns:rsp="${RSP}">` +
     `<s:Header><a:To>${url}</a:To><a:ReplyTo><a:Address>http://schemas.xmlsoap.org/ws/2004/08/addressing/role/anonymous</a:Address></a:ReplyTo>` +
     `<a:Action>${action}</a:Action><w:MaxEnvelopeSize>${mes}</w:MaxEnvelopeSize><a:MessageID>uuid:${randomUUID()}</a:MessageID>` +
-    `<w:ResourceURI>${CMD_URI}</w:ResourceURI><w:OperationTimeout>PT20S</w:OperationTimeout>${selectors}${options}</s:Header><s:Body>${body}</s:Body></s:Envelope>`;
+    `<w:ResourceURI>${CMD_URI}</w:ResourceURI><w:OperationTimeout>PT20S</w:OperationTimeout>${selectors}${options}</s:` +
+    `Header><s:Body>${body}</s:Body></s:Envelope>`;
   const b = Buffer.from(xml);
   sock.write(
-    `POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: ${auth}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: ${b.length}\r\n\r\n`,
+    `POST ${u.pathname} HTTP/1.1\r\nHost: ${u.host}\r\nAuthorization: ${auth}\r\nContent-Type: application/soap+xml;` +
+      `charset=UTF-8\r\nContent-Length: ${b.length}\r\n\r\n`,
   );
   sock.write(b);
   return new Promise((r) => {

@@ -41,7 +41,8 @@ function nativeRc4(mb: number): SealBenchResult | undefined {
   const script =
     `const c=require('crypto');const k=Buffer.alloc(16,5);const d=Buffer.alloc(${CHUNK},65);const n=Math.ceil(${mb}*1048576/${CHUNK});` +
     `const x=c.createCipheriv('rc4',k,null);for(let i=0;i<20;i++)x.update(d);const c0=process.cpuUsage();const t=process.hrtime.bigint();` +
-    `for(let i=0;i<n;i++)x.update(d);const w=Number(process.hrtime.bigint()-t)/1e6;const u=process.cpuUsage(c0);const m=n*${CHUNK}/1048576;` +
+    `for(let i=0;i<n;i++)x.update(d);const w=Number(process.hrtime.bigint()-t)/1e6;const u=process.cpuUsage(c0);const ` +
+    `m=n*${CHUNK}/1048576;` +
     `console.log(JSON.stringify({cpu:(u.user+u.system)/1000,wall:w,mb:m}))`;
   try {
     const r = JSON.parse(

@@ -113,7 +113,8 @@ async function main(): Promise<void> {
   const md = [
     `# NTLM bench (${json.date})`,
     '',
-    `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve\` (separate process, Negotiate over HTTP, sealed).`,
+    `Node ${process.version}, ${json.cpus} x ${json.cpu}, ${json.memGb} GB. Endpoint: \`winrm-ts serve\` (separate ` +
+      `process, Negotiate over HTTP, sealed).`,
     '',
     '| metric | winrm-ts | pywinrm 0.3.0 |',
     '|---|---|---|',

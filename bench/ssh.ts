@@ -58,17 +58,21 @@ async function ours(peer: SshdPeer): Promise<Side> {
 }
 
 function pwshSide(peer: SshdPeer): Promise<Side> {
-  const script = `
+  const script =
+    `
 $ErrorActionPreference = 'Stop'
 $sw = [Diagnostics.Stopwatch]::StartNew()
-$s = New-PSSession -HostName 127.0.0.1 -Port ${peer.port} -UserName ${peer.user} -KeyFilePath '${peer.keyPath}' -Options @{ UserKnownHostsFile = '${peer.knownHosts}'; StrictHostKeyChecking = 'yes'; BatchMode = 'yes' }
+$s = New-PSSession -HostName 127.0.0.1 -Port ${peer.port} -UserName ${peer.user} -KeyFilePath '${peer.keyPath}' ` +
+    `-Options @{ UserKnownHostsFile = '${peer.knownHosts}'; StrictHostKeyChecking = 'yes'; BatchMode = 'yes' }
 $openMs = $sw.Elapsed.TotalMilliseconds
 try {
   1..5 | ForEach-Object { $null = Invoke-Command -Session $s -ScriptBlock { 1+1 } }
-  $lat = foreach ($i in 1..${N}) { $sw.Restart(); $r = Invoke-Command -Session $s -ScriptBlock { 1+1 }; $sw.Elapsed.TotalMilliseconds; if ($r -ne 2) { throw '1+1' } }
+  $lat = foreach ($i in 1..${N}) { $sw.Restart(); $r = Invoke-Command -Session $s -ScriptBlock { 1+1 }; ` +
+    `$sw.Elapsed.TotalMilliseconds; if ($r -ne 2) { throw '1+1' } }
   $sb = [scriptblock]::Create('${THROUGHPUT}')
   $null = Invoke-Command -Session $s -ScriptBlock $sb
-  $runs = foreach ($i in 1..${RUNS}) { $sw.Restart(); $r = Invoke-Command -Session $s -ScriptBlock $sb; $sw.Elapsed.TotalMilliseconds; if ($r.Count -ne ${OBJECTS}) { throw "count $($r.Count)" } }
+  $runs = foreach ($i in 1..${RUNS}) { $sw.Restart(); $r = Invoke-Command -Session $s -ScriptBlock $sb; ` +
+    `$sw.Elapsed.TotalMilliseconds; if ($r.Count -ne ${OBJECTS}) { throw "count $($r.Count)" } }
   [pscustomobject]@{ lat = @($lat); runs = @($runs); openMs = $openMs } | ConvertTo-Json -Compress
 } finally { Remove-PSSession $s }
 `;
@@ -126,19 +130,27 @@ try {
 const load1 = loadavg();
 const date = new Date();
 const f = (x: number, d = 1) => x.toFixed(d);
-const md = `# PSRP over SSH bench (${date.toISOString()})
+const md =
+  `# PSRP over SSH bench (${date.toISOString()})
 
-Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GB; load average ${load0.map((x) => f(x, 1)).join(' ')} → ${load1.map((x) => f(x, 1)).join(' ')} (a shared machine: absolute figures are noisy, the ratio less so).
-Server: OpenSSH sshd (Debian) on 127.0.0.1, \`Subsystem powershell pwsh -sshs -NoLogo -NoProfile\` (PowerShell 7.6.9); key auth; one session per client.
-Ours: \`Session.open({ transport: 'ssh' })\` (ssh2). pwsh: \`New-PSSession -HostName\` once, Stopwatch around each \`Invoke-Command -Session\`.
+Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GB; load ` +
+  `average ${load0.map((x) => f(x, 1)).join(' ')} → ${load1.map((x) => f(x, 1)).join(' ')} (a shared machine: absolute ` +
+  `figures are noisy, the ratio less so).
+Server: OpenSSH sshd (Debian) on 127.0.0.1, \`Subsystem powershell pwsh -sshs -NoLogo -NoProfile\` (PowerShell ` +
+  `7.6.9); key auth; one session per client.
+Ours: \`Session.open({ transport: 'ssh' })\` (ssh2). pwsh: \`New-PSSession -HostName\` once, Stopwatch around ` +
+  `each \`Invoke-Command -Session\`.
 
 | metric | winrm-ts (ssh2) | pwsh 7.6.9 Invoke-Command -HostName | ratio (ours / pwsh) |
 |---|---|---|---|
-| warm \`1+1\` latency, median of ${N} (ms) | ${f(a.latencyMedianMs)} | ${f(b.latencyMedianMs)} | ${f(a.latencyMedianMs / b.latencyMedianMs, 2)}x (lower is better) |
+| warm \`1+1\` latency, median of ${N} (ms) | ${f(a.latencyMedianMs)} | ${f(b.latencyMedianMs)} ` +
+  `| ${f(a.latencyMedianMs / b.latencyMedianMs, 2)}x (lower is better) |
 | warm \`1+1\` latency, p90 (ms) | ${f(a.latencyP90Ms)} | ${f(b.latencyP90Ms)} | ${f(a.latencyP90Ms / b.latencyP90Ms, 2)}x |
 | warm \`1+1\` latency, min (ms) | ${f(a.latencyMinMs)} | ${f(b.latencyMinMs)} | ${f(a.latencyMinMs / b.latencyMinMs, 2)}x |
-| ${OBJECTS} pscustomobjects, best of ${RUNS} (objects/s) | ${Math.round(a.objectsPerSec)} | ${Math.round(b.objectsPerSec)} | ${f(a.objectsPerSec / b.objectsPerSec, 2)}x (higher is better) |
-| throughput runs (ms) | ${a.throughputRunsMs.map((x) => Math.round(x)).join(', ')} | ${b.throughputRunsMs.map((x) => Math.round(x)).join(', ')} | |
+| ${OBJECTS} pscustomobjects, best of ${RUNS} (objects/s) | ${Math.round(a.objectsPerSec)} ` +
+  `| ${Math.round(b.objectsPerSec)} | ${f(a.objectsPerSec / b.objectsPerSec, 2)}x (higher is better) |
+| throughput runs (ms) | ${a.throughputRunsMs.map((x) => Math.round(x)).join(', ')} ` +
+  `| ${b.throughputRunsMs.map((x) => Math.round(x)).join(', ')} | |
 | session open incl. SSH handshake + remote pwsh start (ms, one sample) | ${Math.round(a.openMs)} | ${Math.round(b.openMs)} | |
 `;
 mkdirSync(OUT, { recursive: true });

@@ -146,21 +146,33 @@ async function main(): Promise<void> {
   const md = [
     `# WinRS bench (${date})`,
     '',
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`,
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}. ` +
+      `One \`winrm-ts serve\` endpoint (separate process), HTTP + Basic, MaxEnvelopeSize 153600; all clients measured ` +
+      `in the same run. The machine is shared (load average ${machine.loadAverage1m} on ${machine.cpus} cores at the ` +
+      `end): read ratios, not absolutes. Streaming is bound by the endpoint (the same one for all clients).`,
     '',
     '| measure | winrm-ts | pywinrm 0.3.0 | Go masterzen/winrm |',
     '|---|---|---|---|',
     `| HTTP requests for a short run (open, run, close) | ${r.roundTrips.ours} | ${r.roundTrips.pywinrm ?? 'n/a'} | – |`,
-    `| ${MB} MB stdout, MB/s | ${r.stream200MB.ours?.MBps} | ${r.stream200MB.pywinrm?.MBps ?? 'n/a'} | ${r.stream200MB.go?.MBps ?? 'n/a'} |`,
-    `| ${MB} MB stdout, seconds | ${r.stream200MB.ours?.seconds} | ${r.stream200MB.pywinrm?.seconds ?? 'n/a'} | ${r.stream200MB.go?.seconds ?? 'n/a'} |`,
-    `| client CPU seconds per 100 MB of stdout (robust to a busy machine) | ${r.stream200MB.ours?.cpuSecondsPer100MB} | ${r.stream200MB.pywinrm?.cpuSecondsPer100MB ?? 'n/a'} | ${r.stream200MB.go?.cpuSecondsPer100MB ?? 'n/a'} |`,
+    `| ${MB} MB stdout, MB/s | ${r.stream200MB.ours?.MBps} | ${r.stream200MB.pywinrm?.MBps ?? 'n/a'} ` +
+      `| ${r.stream200MB.go?.MBps ?? 'n/a'} |`,
+    `| ${MB} MB stdout, seconds | ${r.stream200MB.ours?.seconds} | ${r.stream200MB.pywinrm?.seconds ?? 'n/a'} ` +
+      `| ${r.stream200MB.go?.seconds ?? 'n/a'} |`,
+    `| client CPU seconds per 100 MB of stdout (robust to a busy machine) | ${r.stream200MB.ours?.cpuSecondsPer100MB} ` +
+      `| ${r.stream200MB.pywinrm?.cpuSecondsPer100MB ?? 'n/a'} | ${r.stream200MB.go?.cpuSecondsPer100MB ?? 'n/a'} |`,
     `| our client's peak RSS during the ${MB} MB run | ${r.stream200MB.ours?.peakRssMB} MB | | |`,
-    `| ${MB} MB stdout with MaxEnvelopeSize 512000 (Windows 2012+ default), MB/s | ${r.stream200MB.ours512k?.MBps ?? 'n/a'} (RSS ${r.stream200MB.ours512k?.peakRssMB ?? '?'} MB) | | |`,
-    `| ${N} sequential short commands on one shell, commands/s | ${r.sequentialCommands.ours?.commandsPerSec} | ${r.sequentialCommands.pywinrm?.commandsPerSec ?? 'n/a'} | – |`,
+    `| ${MB} MB stdout with MaxEnvelopeSize 512000 (Windows 2012+ default), MB/s ` +
+      `| ${r.stream200MB.ours512k?.MBps ?? 'n/a'} (RSS ${r.stream200MB.ours512k?.peakRssMB ?? '?'} MB) | | |`,
+    `| ${N} sequential short commands on one shell, commands/s | ${r.sequentialCommands.ours?.commandsPerSec} ` +
+      `| ${r.sequentialCommands.pywinrm?.commandsPerSec ?? 'n/a'} | – |`,
     '',
     notes.length ? `Notes: ${notes.join('; ')}` : '',
     '',
-    `Our client ran ${existsSync(join(ROOT, 'dist/bench/winrs-client.js')) ? 'from the compiled build (dist/)' : 'under tsx (TypeScript compiled at load time, ~50 MB more RSS)'}; the Go figure includes its process start.`,
+    `Our client ran ${
+      existsSync(join(ROOT, 'dist/bench/winrs-client.js'))
+        ? 'from the compiled build ' + '(dist/)'
+        : 'under tsx (TypeScript compiled at load time, ~50 MB more RSS)'
+    }; the Go figure includes its process start.`,
   ].join('\n');
   writeFileSync(join(OUT, `${date}-winrs.md`), md + '\n');
   console.log(md);

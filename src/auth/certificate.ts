@@ -213,7 +213,8 @@ export class CertificateAcceptor implements AcceptorContext {
       }
     }
     throw new AccessDeniedError(
-      `certificate authentication: the client certificate${who} is not mapped to a user (${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`,
+      `certificate authentication: the client certificate${who} is not mapped to a user ` +
+        `(${names.length ? `SAN ${names.join(', ')}` : 'it has no UPN or e-mail SAN'}; add DOMAIN\\user:cert:NAME to the users file)`,
       'certificate',
     );
   }

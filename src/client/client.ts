@@ -60,7 +60,10 @@ export interface ConnectOptions {
   allowUnencrypted?: boolean;
   /** `auth: 'certificate'` (HTTPS only): the client certificate, PEM `cert` + `key`, or PKCS#12 `pfx` (+ `passphrase`) */
   clientCertificate?: { cert?: string | Buffer; key?: string | Buffer; pfx?: Buffer; passphrase?: string };
-  /** proxy URL (`http://[user:pass@]host:port` CONNECT, `socks5://`, `socks5h://`); '' / false = none; default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY */
+  /**
+   * proxy URL (`http://[user:pass@]host:port` CONNECT, `socks5://`, `socks5h://`); '' / false = none;
+   * default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY
+   */
   proxy?: string | false;
   /** hosts that bypass the proxy (comma-separated, NO_PROXY syntax); replaces NO_PROXY */
   noProxy?: string;
@@ -151,7 +154,8 @@ export class WinRMClient {
       if (options.username) {
         if (!options.auth && !getMechanism('negotiate')?.initiator) {
           throw new InvalidArgumentError(
-            'Negotiate/NTLM is not available in this build yet: pass --auth basic (over HTTPS, or to an endpoint that allows unencrypted traffic)',
+            'Negotiate/NTLM is not available in this build yet: pass --auth basic (over HTTPS, or to an endpoint that ' +
+              'allows unencrypted traffic)',
           );
         }
         const name = defaultAuthName(options)!;
@@ -224,7 +228,10 @@ export class WinRMClient {
     }
   }
 
-  /** Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — a WS-Transfer Get (DSP0226 7; MS-WSMV 3.1.4) of the config resource. */
+  /**
+   * Get the host's WS-Man config (MaxEnvelopeSizekb, MaxTimeoutms, AllowUnencrypted) — a WS-Transfer Get
+   * (DSP0226 7; MS-WSMV 3.1.4) of the config resource.
+   */
   async getConfig(
     o: { signal?: AbortSignal } = {},
   ): Promise<{ maxEnvelopeSizeKb?: number; maxTimeoutMs?: number; allowUnencrypted?: boolean }> {

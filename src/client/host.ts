@@ -94,11 +94,14 @@ function prop(o: ClixmlValue, name: string): ClixmlValue | undefined {
 }
 
 const COLLECTION_INT = [
-  'System.Collections.ObjectModel.Collection`1[[System.Int32, System.Private.CoreLib, Version=4.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]',
+  'System.Collections.ObjectModel.Collection`1[[System.Int32, System.Private.CoreLib, Version=4.0.0.0, ' +
+    'Culture=neutral, PublicKeyToken=7cec85d7bea7798e]]',
   'System.Object',
 ];
 const DICT_PSOBJECT = [
-  'System.Collections.Generic.Dictionary`2[[System.String, System.Private.CoreLib, Version=4.0.0.0, Culture=neutral, PublicKeyToken=7cec85d7bea7798e],[System.Management.Automation.PSObject, System.Management.Automation, Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35]]',
+  'System.Collections.Generic.Dictionary`2[[System.String, System.Private.CoreLib, Version=4.0.0.0, Culture=neutral, ' +
+    'PublicKeyToken=7cec85d7bea7798e],[System.Management.Automation.PSObject, System.Management.Automation, ' +
+    'Version=7.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35]]',
   'System.Object',
 ];
 

@@ -296,7 +296,8 @@ export class Session {
     const limit = opts.openTimeoutMs ?? 120_000;
     const timer = setTimeout(() => {
       const err = new TimeoutError(
-        `the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a PowerShell remoting endpoint?`,
+        `the PowerShell session did not open within ${limit / 1000} s over '${transport.kind}': is the server a ` +
+          `PowerShell remoting endpoint?`,
       );
       s.openWaiter?.reject(err);
       for (const w of s.keyWaiters.splice(0)) w.reject(err);

@@ -82,7 +82,8 @@ export function untrustedHostError(o: TrustInput, what: string): UntrustedHostEr
   return new UntrustedHostError(
     `refused to send ${what} to ${o.host}: nothing proves this host's identity (${why}, no Kerberos) and it is not in ` +
       `${source} (${shown}). If you trust ${o.host}, add ${JSON.stringify(o.host)} (or a pattern such as "*.corp.example") to ${source}; ` +
-      'or connect with --https and a verified certificate (--ca FILE, --fingerprint, --tls-server-name NAME), or use Kerberos (--auth kerberos)',
+      'or connect with --https and a verified certificate (--ca FILE, --fingerprint, --tls-server-name NAME), or use ' +
+      'Kerberos (--auth kerberos)',
     o.host,
   );
 }

@@ -277,7 +277,9 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
       });
       verdict(
         ok,
-        `refused on this machine before any secret left it (hostA's log shows ${credsspSeen.length ? 'CredSSP traffic!' : 'no CredSSP traffic at all'}).`,
+        `refused on this machine before any secret left it (hostA's log shows ${
+          credsspSeen.length ? 'CredSSP ' + 'traffic!' : 'no CredSSP traffic at all'
+        }).`,
       );
       say('  CredSSP hands over your full password — it is not constrained delegation — so winrm-ts sends it only to');
       say('  hosts you list: --delegate-to wsman/HOST (patterns like wsman/*.corp.example), WINRM_TS_DELEGATE_TO,');

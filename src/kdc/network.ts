@@ -144,7 +144,8 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
     if (!targets.length && configBool(cfg.libdefaults.dns_lookup_kdc, true)) targets = await srvKdcs(realm, dnsServers);
     if (!targets.length) {
       throw new KerberosError(
-        `no KDC known for realm ${realm}: add "${realm} = { kdc = host }" under [realms] in krb5.conf (KRB5_CONFIG), publish _kerberos._tcp.${realm} SRV records, or set WINRM_TS_KDC=host[:port]`,
+        `no KDC known for realm ${realm}: add "${realm} = { kdc = host }" under [realms] in krb5.conf (KRB5_CONFIG), ` +
+          `publish _kerberos._tcp.${realm} SRV records, or set WINRM_TS_KDC=host[:port]`,
       );
     }
     const errors: string[] = [];
@@ -177,7 +178,8 @@ export function networkKdc(o: KdcTransportOptions = {}): KdcSend {
       }
     }
     throw new KerberosError(
-      `no KDC of realm ${realm} is reachable: ${errors.join('; ')}. Check the kdc lines in krb5.conf (KRB5_CONFIG) and that port 88 is open`,
+      `no KDC of realm ${realm} is reachable: ${errors.join('; ')}. Check the kdc lines in krb5.conf (KRB5_CONFIG) ` +
+        `and that port 88 is open`,
     );
   };
 }

@@ -156,7 +156,9 @@ export async function startBroker(session: LogonSession, factory: InitiatorFacto
         );
         sock.setTimeout(IDLE_TIMEOUT_MS, () => sock.destroy());
         say(
-          `${who}: ${mechanism} context for ${targetHost}${delegateTo?.length ? ` (delegate to ${delegateTo.join(',')})` : ''}; the password stays in the endpoint`,
+          `${who}: ${mechanism} context for ${targetHost}${
+            delegateTo?.length ? ` (delegate ` + `to ${delegateTo.join(',')})` : ''
+          }; the password stays in the endpoint`,
         );
         send({ ok: true });
         return;
@@ -333,7 +335,8 @@ export function shimDirectory(): string {
   writeFileSync(
     join(dir, 'whoami'),
     '#!/bin/sh\n' +
-      'if [ -n "$USERDOMAIN" ]; then printf \'%s\\\\%s\\n\' "$USERDOMAIN" "$USERNAME"; else printf \'%s\\n\' "$USERNAME"; fi | tr \'[:upper:]\' \'[:lower:]\'\n',
+      'if [ -n "$USERDOMAIN" ]; then printf \'%s\\\\%s\\n\' "$USERDOMAIN" "$USERNAME"; else printf \'%s\\n\' ' +
+      "\"$USERNAME\"; fi | tr '[:upper:]' '[:lower:]'\n",
     { mode: 0o755 },
   );
   writeFileSync(join(dir, 'winrm-ts'), `#!/bin/sh\nexec ${cliCommand().map(sq).join(' ')} "$@"\n`, { mode: 0o755 });

@@ -136,7 +136,9 @@ export function unknownConfigurationFault(resourceUri: string, machine: string):
     code: 's:Sender',
     subcode: 'w:InvalidResourceURI',
     wsmanCode: 2150858811,
-    reason: `The WS-Management service cannot process the request. Cannot find the ${configurationName(resourceUri).slice(0, 200)} session configuration in the WSMan: drive on the ${machine} computer. `,
+    reason:
+      `The WS-Management service cannot process the request. Cannot find ` +
+      `the ${configurationName(resourceUri).slice(0, 200)} session configuration in the WSMan: drive on the ${machine} computer. `,
   });
 }
 
@@ -523,7 +525,9 @@ export class PsrpEndpoint {
       destination: Destination.Client,
       messageType: MessageType.RUNSPACEPOOL_INIT_DATA,
       rpid: shell.rpid,
-      data: `<Obj RefId="0"><MS><I32 N="MinRunspaces">${shell.minRunspaces}</I32><I32 N="MaxRunspaces">${shell.maxRunspaces}</I32></MS></Obj>`,
+      data:
+        `<Obj RefId="0"><MS><I32 N="MinRunspaces">${shell.minRunspaces}</I32><I32 ` +
+        `N="MaxRunspaces">${shell.maxRunspaces}</I32></MS></Obj>`,
     });
     const one = (blob: Uint8Array) => encodeFragment({ objectId: shell.nextInjectedOid++, fragmentId: 0n, start: true, end: true, blob });
     const response = concatBytes(one(bridge.sessionCapability), one(initData));

@@ -135,7 +135,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
   for (const a of auth) {
     if (!getMechanism(a)?.acceptor)
       throw new InvalidArgumentError(
-        `--auth ${a}: no such authentication is available in this build (available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`,
+        `--auth ${a}: no such authentication is available in this build ` +
+          `(available: ${SCHEME_ORDER.filter((n) => getMechanism(n)?.acceptor).join(', ') || 'basic'})`,
       );
   }
   if (o.https && (!o.cert || !o.key)) throw new InvalidArgumentError('--https needs --cert FILE and --key FILE (PEM)');
@@ -299,7 +300,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         for (const one of Array.isArray(v) ? v : [v]) head += `${k}: ${one.replace(/[\r\n]/g, ' ')}\r\n`;
       line(status);
       log(
-        `${new Date().toISOString()} conn#${st!.id} ${clientIp} connection closed without reading the rest of the request (${sock.bytesRead} bytes read from the connection)`,
+        `${new Date().toISOString()} conn#${st!.id} ${clientIp} connection closed without reading the rest of the ` +
+          `request (${sock.bytesRead} bytes read from the connection)`,
       );
       try {
         sock.end(Buffer.concat([Buffer.from(head + '\r\n', 'latin1'), b]));
@@ -470,7 +472,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
           session.ref();
           st.basic.set(key, session);
           log(
-            `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} (${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`,
+            `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${session.name} via ${found.name} ` +
+              `(${id.logonType})${session.account?.own ? '' : ` as ${session.account?.name}`}`,
           );
         }
       } else {
@@ -519,7 +522,8 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
         st.session = ns;
         st.session.ref();
         log(
-          `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} (${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`,
+          `${new Date().toISOString()} conn#${st.id} ${clientIp} auth ok ${st.session.name} via ${found.name} ` +
+            `(${id.logonType})${ns.account?.own ? '' : ` as ${ns.account?.name}`}`,
         );
         session = st.session;
         if (out?.length) finalToken = `${replyScheme} ${toBase64(out)}`;
@@ -730,8 +734,10 @@ export async function serve(o: ServeOptions): Promise<ServerHandle> {
     if (n >= limits.maxConnectionsPerAddress || openConns >= limits.maxConnections) {
       const why =
         n >= limits.maxConnectionsPerAddress
-          ? `winrm-ts serve: too many connections from ${addr} (${n} open; limit ${limits.maxConnectionsPerAddress}, serve --max-connections-per-address). Close idle connections or retry later.`
-          : `winrm-ts serve: too many connections (${openConns} open; limit ${limits.maxConnections}, serve --max-connections). Retry later.`;
+          ? `winrm-ts serve: too many connections from ${addr} (${n} open; limit ${limits.maxConnectionsPerAddress}, ` +
+            `serve --max-connections-per-address). Close idle connections or retry later.`
+          : `winrm-ts serve: too many connections (${openConns} open; limit ${limits.maxConnections}, serve ` +
+            `--max-connections). Retry later.`;
       overCap.set(key, why);
       log(`${new Date().toISOString()} ${addr} connection refused: ${why}`);
       // it must send its request soon, or it is dropped

@@ -158,7 +158,8 @@ test('before authentication at most a few KB of a body are read: 1 MB anonymous,
     ],
     [
       'wrong Basic password',
-      `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: Basic ${Buffer.from(`${USER}:nope`).toString('base64')}\r\nContent-Length: ${MB.length}\r\n\r\n`,
+      `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ` +
+        `Basic ${Buffer.from(`${USER}:nope`).toString('base64')}\r\nContent-Length: ${MB.length}\r\n\r\n`,
       401,
     ],
     ['anonymous, chunked', 'POST /wsman HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n', 401],
@@ -262,28 +263,31 @@ test('connections per remote address are capped: the next one gets 503 with the 
   assert.match(status, /^HTTP\/1.1 405 /);
 });
 
-test('MaxShellsPerUser: the next Create faults as Windows does (2150859173, w:QuotaLimit); a Delete frees a slot; config shows it', async () => {
-  const { ep, post, env, createShell, del } = await endpoint({ maxShellsPerUser: 2 });
-  const a = await createShell();
-  await createShell();
-  const r = await post(env(Action.Create, shellBody()));
-  assert.equal(r.status, 500);
-  assert.equal(faultCode(r.body), 2150859173);
-  assert.match(r.body, /w:QuotaLimit/);
-  assert.match(
-    faultMessage(r.body),
-    /This user is allowed a maximum number of 2 concurrent shells, which has been exceeded\. Close existing shells or raise the quota for this user\./,
-  );
-  assert.equal((await del(a.shellId)).status, 200);
-  await createShell();
-  const cfg = await post(env(Action.Get, '', { resourceUri: CONFIG_URI }));
-  assert.match(cfg.body, /<cfg:MaxShellsPerUser>2<\/cfg:MaxShellsPerUser>/);
-  assert.match(cfg.body, /<cfg:MaxConcurrentOperationsPerUser>1500</);
-  assert.match(cfg.body, /<cfg:MaxProcessesPerShell>25</);
-  assert.match(cfg.body, /<cfg:MaxMemoryPerShellMB>1024</);
-  assert.match(cfg.body, /<cfg:IdleTimeout>7200000</);
-  assert.equal(ep.stats().shells, 2);
-});
+test(
+  'MaxShellsPerUser: the next Create faults as Windows does (2150859173, w:QuotaLimit); a Delete frees a slot; ' + 'config shows it',
+  async () => {
+    const { ep, post, env, createShell, del } = await endpoint({ maxShellsPerUser: 2 });
+    const a = await createShell();
+    await createShell();
+    const r = await post(env(Action.Create, shellBody()));
+    assert.equal(r.status, 500);
+    assert.equal(faultCode(r.body), 2150859173);
+    assert.match(r.body, /w:QuotaLimit/);
+    assert.match(
+      faultMessage(r.body),
+      /This user is allowed a maximum number of 2 concurrent shells, which has been exceeded\. Close existing shells or raise the quota for this user\./,
+    );
+    assert.equal((await del(a.shellId)).status, 200);
+    await createShell();
+    const cfg = await post(env(Action.Get, '', { resourceUri: CONFIG_URI }));
+    assert.match(cfg.body, /<cfg:MaxShellsPerUser>2<\/cfg:MaxShellsPerUser>/);
+    assert.match(cfg.body, /<cfg:MaxConcurrentOperationsPerUser>1500</);
+    assert.match(cfg.body, /<cfg:MaxProcessesPerShell>25</);
+    assert.match(cfg.body, /<cfg:MaxMemoryPerShellMB>1024</);
+    assert.match(cfg.body, /<cfg:IdleTimeout>7200000</);
+    assert.equal(ep.stats().shells, 2);
+  },
+);
 
 test('MaxConcurrentOperationsPerUser: requests beyond it fault (2150859174) while the others wait', async () => {
   const { post, env, createShell, command, del } = await endpoint({ maxConcurrentOperationsPerUser: 2 });
@@ -374,40 +378,43 @@ test('End="True", "TRUE" and "1" end stdin (xs:boolean, as pypsrp and Windows wr
   assert.equal((await del(shellId)).status, 200);
 });
 
-test('malformed XML gets w:SchemaValidationError (500); MaxEnvelopeSize under 8192 gets w:EncodingLimit; unknown shell as Windows', async () => {
-  const { post, env } = await endpoint();
-  let r = await post('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>');
-  assert.equal(r.status, 500);
-  assert.equal(faultCode(r.body), 2150858817);
-  assert.match(faultMessage(r.body), /does not match the corresponding XML schema definition/);
-  r = await post(env(Action.Create, shellBody(), { maxEnvelopeSize: 4096 }));
-  assert.equal(r.status, 500);
-  assert.equal(faultCode(r.body), 2150858823);
-  assert.match(r.body, /w:EncodingLimit/);
-  assert.match(r.body, /faultDetail\/MinimumEnvelopeLimit/);
-  r = await post(env(Action.Create, shellBody(), { maxEnvelopeSize: 8192 }));
-  assert.equal(r.status, 200);
-  // Windows' shapes (test_psrp_is_alive_invalid_selectors.yml, test_psrp_is_alive_other_wsman_error.yml)
-  r = await post(env(Action.Receive, receiveBody('X'), { selectors: { ShellId: 'NOT-A-SHELL' } }));
-  assert.match(
-    r.body,
-    /<s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. <\/s:Text>/,
-  );
-  assert.match(
-    r.body,
-    /<f:ProviderFault provider="Shell provider" path="%systemroot%\\system32\\WsmSvc.dll"><f:WSManFault xmlns:f="[^"]+" Code="2150858843" Machine="hostA">/,
-  );
-  r = await post(env(Action.Create, shellBody()).replace('PT20S', 'PT-1S'));
-  assert.match(
-    r.body,
-    /<s:Text xml:lang="en-US">The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. <\/s:Text>/,
-  );
-  assert.match(
-    r.body,
-    /<f:Message>The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: PT-1S. <\/f:Message>/,
-  );
-  assert.equal(NS.s, 'http://www.w3.org/2003/05/soap-envelope');
-});
+test(
+  'malformed XML gets w:SchemaValidationError (500); MaxEnvelopeSize under 8192 gets w:EncodingLimit; unknown ' + 'shell as Windows',
+  async () => {
+    const { post, env } = await endpoint();
+    let r = await post('<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body>');
+    assert.equal(r.status, 500);
+    assert.equal(faultCode(r.body), 2150858817);
+    assert.match(faultMessage(r.body), /does not match the corresponding XML schema definition/);
+    r = await post(env(Action.Create, shellBody(), { maxEnvelopeSize: 4096 }));
+    assert.equal(r.status, 500);
+    assert.equal(faultCode(r.body), 2150858823);
+    assert.match(r.body, /w:EncodingLimit/);
+    assert.match(r.body, /faultDetail\/MinimumEnvelopeLimit/);
+    r = await post(env(Action.Create, shellBody(), { maxEnvelopeSize: 8192 }));
+    assert.equal(r.status, 200);
+    // Windows' shapes (test_psrp_is_alive_invalid_selectors.yml, test_psrp_is_alive_other_wsman_error.yml)
+    r = await post(env(Action.Receive, receiveBody('X'), { selectors: { ShellId: 'NOT-A-SHELL' } }));
+    assert.match(
+      r.body,
+      /<s:Text xml:lang="en-US">The WS-Management service cannot process the request because the request contained invalid selectors for the resource. <\/s:Text>/,
+    );
+    assert.match(
+      r.body,
+      /<f:ProviderFault provider="Shell provider" path="%systemroot%\\system32\\WsmSvc.dll"><f:WSManFault xmlns:f="[^"]+" Code="2150858843" Machine="hostA">/,
+    );
+    r = await post(env(Action.Create, shellBody()).replace('PT20S', 'PT-1S'));
+    assert.match(
+      r.body,
+      /<s:Text xml:lang="en-US">The WS-Management service cannot process the request. The request contains one or more invalid SOAP headers. <\/s:Text>/,
+    );
+    assert.match(
+      r.body,
+      /<f:Message>The WS-Management service cannot process the request. The XML contains an invalid timeout field in the SOAP header: PT-1S. <\/f:Message>/,
+    );
+    assert.equal(NS.s, 'http://www.w3.org/2003/05/soap-envelope');
+  },
+);
 
 test('MaxProcessesPerShell: a Command beyond it faults; a command that forks beyond it is stopped with a note on stderr', async () => {
   const { post, env, createShell, command, receiveAll, del } = await endpoint({ maxProcessesPerShell: 4 });
@@ -454,7 +461,8 @@ test('a request whose client went away is still logged', async () => {
   s.on('error', () => undefined);
   await new Promise<void>((resolve) => s.on('connect', () => resolve()));
   s.write(
-    `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/soap+xml;charset=UTF-8\r\nContent-Length: ${x.length}\r\n\r\n`,
+    `POST /wsman HTTP/1.1\r\nHost: x\r\nAuthorization: ${AUTH}\r\nContent-Type: application/soap+xml;` +
+      `charset=UTF-8\r\nContent-Length: ${x.length}\r\n\r\n`,
   );
   s.write(x);
   for (let i = 0; i < 40 && !ep.lines.some((l) => /auth ok/.test(l)); i++) await sleep(25);

@@ -233,7 +233,8 @@ export class CredSSPAcceptor implements AcceptorContext {
         dDomain.split('.')[0]!.toLowerCase() === aDomain.split('.')[0]!.toLowerCase());
     if (!sameUser) {
       throw new AccessDeniedError(
-        `CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated user ${authed.domain}\\${authed.user}`,
+        `CredSSP: the delegated credentials are for ${dDomain ? dDomain + '\\' : ''}${dUser}, not the authenticated ` +
+          `user ${authed.domain}\\${authed.user}`,
         'policy',
       );
     }

@@ -63,7 +63,8 @@ export function checkDelegation(targetHost: string, delegateTo: readonly string[
   if (list.some((p) => matchesPattern(p, host))) return;
   const spn = `wsman/${host}`;
   throw new DelegationRefusedError(
-    `CredSSP refused: delegating your credentials to ${spn} is not allowed (${list.length ? `allowed: ${list.join(', ')}` : 'the delegate list is empty'}). ` +
+    `CredSSP refused: delegating your credentials to ${spn} is not allowed ` +
+      `(${list.length ? `allowed: ${list.join(', ')}` : 'the delegate list is empty'}). ` +
       `CredSSP hands the full password to the target host, so it is delegated only to hosts you list: ` +
       `add --delegate-to ${spn} (or a pattern like wsman/*.domain), set ${DELEGATE_ENV}=${spn}, or pass the delegateTo option. ` +
       `Nothing was sent to the host.`,

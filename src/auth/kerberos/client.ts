@@ -228,7 +228,8 @@ export async function getServiceCredential(
   const opts = KdcOptions.FORWARDABLE | KdcOptions.CANONICALIZE | (o.forwarded ? KdcOptions.FORWARDED : 0);
   if (o.forwarded && !(tgt.flags & 0x40000000)) {
     throw new KerberosError(
-      `the TGT of ${principalString(tgt.client)} is not forwardable, so it cannot be delegated: get one with kinit -f (or forwardable = true in krb5.conf), and make sure the account may be delegated`,
+      `the TGT of ${principalString(tgt.client)} is not forwardable, so it cannot be delegated: get one with kinit -f ` +
+        `(or forwardable = true in krb5.conf), and make sure the account may be delegated`,
       KrbErrorCode.KDC_ERR_BADOPTION,
     );
   }

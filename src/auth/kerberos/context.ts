@@ -60,7 +60,8 @@ export interface KerberosInitiatorOptions {
 const noKdc: KdcSend = () =>
   Promise.reject(
     new KerberosError(
-      'no KDC transport was given to the Kerberos context (an application that creates it directly passes `send`, e.g. networkKdc() of src/kdc/network.ts)',
+      'no KDC transport was given to the Kerberos context (an application that creates it directly passes `send`, ' +
+        'e.g. networkKdc() of src/kdc/network.ts)',
     ),
   );
 
@@ -238,7 +239,9 @@ export class KerberosInitiator implements AuthContext {
           if (kt?.length && who) t.tgt = await getInitialCredential(ctx, who, { keytab: kt });
           else {
             throw new KerberosError(
-              `no Kerberos credentials${creds?.username ? ` for ${creds.username}` : ''}: no ticket in ${defaultCCacheName(this.env, cfg)} (run kinit${creds?.username ? ' ' + creds.username : ''}), no client keytab (KRB5_CLIENT_KTNAME), and no password (-u user@REALM -p ...)`,
+              `no Kerberos credentials${creds?.username ? ` for ${creds.username}` : ''}: no ticket ` +
+                `in ${defaultCCacheName(this.env, cfg)} (run kinit${creds?.username ? ' ' + creds.username : ''}), no ` +
+                `client keytab (KRB5_CLIENT_KTNAME), and no password (-u user@REALM -p ...)`,
             );
           }
         }
@@ -256,7 +259,8 @@ export class KerberosInitiator implements AuthContext {
     } catch (e) {
       if (e instanceof KerberosError && e.krbErrorCode === 7 && isIpAddress(this.opts.targetHost) && !this.opts.spn) {
         throw new KerberosError(
-          `${e.message}. You connected by IP address (${this.opts.targetHost}): Kerberos needs the host's name, so connect by name or pass --spn HTTP/<hostname>`,
+          `${e.message}. You connected by IP address (${this.opts.targetHost}): Kerberos needs the host's name, so ` +
+            `connect by name or pass --spn HTTP/<hostname>`,
           7,
           { cause: e },
         );
@@ -271,7 +275,8 @@ export class KerberosInitiator implements AuthContext {
       };
       if (!(tgt.flags & TicketFlags.FORWARDABLE)) {
         warn(
-          `Kerberos delegation is off: the TGT of ${principalString(tgt.client)} is not forwardable (get one with kinit -f, or forwardable = true in krb5.conf); the second hop will run as ANONYMOUS LOGON`,
+          `Kerberos delegation is off: the TGT of ${principalString(tgt.client)} is not forwardable (get one with ` +
+            `kinit -f, or forwardable = true in krb5.conf); the second hop will run as ANONYMOUS LOGON`,
         );
       } else {
         if (!(t.service.flags & TicketFlags.OK_AS_DELEGATE)) {

@@ -55,21 +55,30 @@ export function krbErrorToError(e: KrbErrorMsg, ctx: ErrorContext = {}): Kerbero
       msg = `pre-authentication failed for ${client}: wrong password (or a stale keytab); check the password, or re-export the keytab`;
       break;
     case KrbErrorCode.KDC_ERR_C_PRINCIPAL_UNKNOWN:
-      msg = `the KDC of realm ${e.crealm ?? e.realm} does not know the client ${client}: check the user name and realm (user@REALM, realm in upper case)`;
+      msg =
+        `the KDC of realm ${e.crealm ?? e.realm} does not know the client ${client}: check the user name and ` +
+        `realm (user@REALM, realm in upper case)`;
       break;
     case KrbErrorCode.KDC_ERR_S_PRINCIPAL_UNKNOWN:
-      msg = `the KDC does not know the service principal ${service}: the SPN is not registered. Use the host's DNS name as the KDC knows it (not an IP address or an alias), register the SPN (setspn -S ${service.split('@')[0]} <account>, or kadmin addprinc), or pass --spn`;
+      msg =
+        `the KDC does not know the service principal ${service}: the SPN is not registered. Use the host's DNS ` +
+        `name as the KDC knows it (not an IP address or an alias), register the SPN (setspn -S ${service.split('@')[0]} ` +
+        `<account>, or kadmin addprinc), or pass --spn`;
       break;
     case KrbErrorCode.KRB_AP_ERR_SKEW: {
       const skew = ctx.now ? Math.round((ctx.now.getTime() - e.stime.getTime()) / 1000) : undefined;
-      msg = `clock skew too great between this machine and ${e.realm}${skew !== undefined ? `: local clock is ${Math.abs(skew)} s ${skew >= 0 ? 'ahead of' : 'behind'} the server` : ''}; synchronise the clocks (NTP), Kerberos allows 5 minutes`;
+      msg = `clock skew too great between this machine and ${e.realm}${
+        skew !== undefined ? `: local clock ` + `is ${Math.abs(skew)} s ${skew >= 0 ? 'ahead of' : 'behind'} the ` + `server` : ''
+      }; synchronise the clocks (NTP), Kerberos allows 5 minutes`;
       break;
     }
     case KrbErrorCode.KDC_ERR_ETYPE_NOSUPP:
       msg = `no common encryption type with the KDC for ${client}: enable AES (aes256-cts-hmac-sha1-96) for the account, or RC4 on the KDC`;
       break;
     case KrbErrorCode.KDC_ERR_BADOPTION:
-      msg = `the KDC refused the requested ticket options for ${service}: a forwarded (delegated) ticket needs a forwardable TGT (kinit -f) and an account that is not "sensitive and cannot be delegated"`;
+      msg =
+        `the KDC refused the requested ticket options for ${service}: a forwarded (delegated) ticket needs a ` +
+        `forwardable TGT (kinit -f) and an account that is not "sensitive and cannot be delegated"`;
       break;
     case KrbErrorCode.KDC_ERR_CLIENT_REVOKED:
       msg = `the account ${client} is disabled or locked out`;
@@ -89,7 +98,9 @@ export function krbErrorToError(e: KrbErrorMsg, ctx: ErrorContext = {}): Kerbero
     case KrbErrorCode.KRB_AP_ERR_MODIFIED:
     case KrbErrorCode.KRB_AP_ERR_BADKEYVER:
     case KrbErrorCode.KRB_AP_ERR_NOKEY:
-      msg = `the server cannot decrypt the ticket for ${service}: its keytab does not match the KDC (re-export the keytab), or the SPN belongs to another account`;
+      msg =
+        `the server cannot decrypt the ticket for ${service}: its keytab does not match the KDC (re-export the ` +
+        `keytab), or the SPN belongs to another account`;
       break;
     case KrbErrorCode.KDC_ERR_WRONG_REALM:
       msg = `the KDC says ${client} belongs to another realm${e.crealm ? ` (${e.crealm})` : ''}: give the user as user@REALM`;

@@ -466,7 +466,9 @@ export function acceptApReq(token: Uint8Array, o: AcceptOptions): Accepted {
   const keys = (byKvno.length ? byKvno : cands).map((e) => e.key);
   if (!keys.length) {
     throw new KerberosError(
-      `the keytab has no key for ${sname} (encryption type ${t.encPart.etype}${t.encPart.kvno !== undefined ? `, kvno ${t.encPart.kvno}` : ''}): export the service key (kadmin ktadd ${principalText(t.sname)}) into the --keytab file`,
+      `the keytab has no key for ${sname} (encryption type ${t.encPart.etype}${
+        t.encPart.kvno !== undefined ? `, ` + `kvno ${t.encPart.kvno}` : ''
+      }): export the service key (kadmin ktadd ${principalText(t.sname)}) into the --keytab file`,
       45,
     );
   }
@@ -494,7 +496,8 @@ export function acceptApReq(token: Uint8Array, o: AcceptOptions): Accepted {
   const diff = now.getTime() - auth.ctime.getTime();
   if (Math.abs(diff) > skew)
     throw new KerberosError(
-      `clock skew too great: the client's clock is ${Math.round(Math.abs(diff) / 1000)} s ${diff > 0 ? 'behind' : 'ahead of'} this server; synchronise the clocks (NTP)`,
+      `clock skew too great: the client's clock is ${Math.round(Math.abs(diff) / 1000)} ` +
+        `s ${diff > 0 ? 'behind' : 'ahead of'} this server; synchronise the clocks (NTP)`,
       37,
     );
   if (encTicket.endtime.getTime() + skew < now.getTime()) throw new KerberosError("the client's ticket has expired: run kinit again", 32);

@@ -122,7 +122,8 @@ export class SpnegoKerberosInitiator implements AuthContext {
         if (t.kind !== 'resp') throw new AuthError('the server sent a SPNEGO NegTokenInit where a NegTokenResp was expected');
         if (t.negState === NegState.REJECT)
           throw new AuthError(
-            'the server rejected Kerberos inside Negotiate: it has no key for the SPN, or does not accept Kerberos; try --auth ntlm, or check --spn',
+            'the server rejected Kerberos inside Negotiate: it has no key for the SPN, or does not accept Kerberos; ' +
+              'try --auth ntlm, or check --spn',
           );
         if (t.supportedMech === MechOid.NTLM && this.offerNtlm && this.fallback) {
           // the acceptor has no Kerberos (no keytab, no key for the SPN) and selected our second mechanism
@@ -186,8 +187,11 @@ export function kerberosAmbientAuth(opts: InitiatorOptions): AuthContext | undef
       : 'this user';
     throw new KerberosError(
       network
-        ? `no Kerberos ticket here: this process runs in a network logon of ${who} that holds no delegated credentials, so the second hop would be NT AUTHORITY\\ANONYMOUS LOGON. Fix it on the first hop: --auth kerberos --kerberos-delegate (a forwardable TGT: kinit -f), or CredSSP`
-        : 'no Kerberos ticket: run kinit (or set KRB5CCNAME), set KRB5_CLIENT_KTNAME to a client keytab, or give -u user@REALM -p PASSWORD; without credentials the request would be NT AUTHORITY\\ANONYMOUS LOGON',
+        ? `no Kerberos ticket here: this process runs in a network logon of ${who} that holds no delegated ` +
+            `credentials, so the second hop would be NT AUTHORITY\\ANONYMOUS LOGON. Fix it on the first hop: --auth ` +
+            `kerberos --kerberos-delegate (a forwardable TGT: kinit -f), or CredSSP`
+        : 'no Kerberos ticket: run kinit (or set KRB5CCNAME), set KRB5_CLIENT_KTNAME to a client keytab, or give -u ' +
+            'user@REALM -p PASSWORD; without credentials the request would be NT AUTHORITY\\ANONYMOUS LOGON',
     );
   }
   const k = kerberosInitiatorOptions(undefined, opts, mech === 'kerberos' ? 'Kerberos' : 'Negotiate');

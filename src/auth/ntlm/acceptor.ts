@@ -213,13 +213,15 @@ export class NtlmAcceptor implements AcceptorContext {
       const want = channelBindingsHash(expectCb);
       if (provided && !bytesEqual(cbSent!, want)) {
         throw new AccessDeniedError(
-          `access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a TLS-intercepting proxy in between?)`,
+          `access denied for ${who} (NTLM): the channel binding token does not match this TLS channel (a ` +
+            `TLS-intercepting proxy in between?)`,
           'channel-binding',
         );
       }
       if (!provided && mode === 'strict') {
         throw new AccessDeniedError(
-          `access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client sent none; use a client that supports Extended Protection`,
+          `access denied for ${who} (NTLM): the server requires channel binding (CBT hardening strict) and the client ` +
+            `sent none; use a client that supports Extended Protection`,
           'channel-binding',
         );
       }

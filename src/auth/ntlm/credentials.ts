@@ -1,4 +1,7 @@
-/** User name forms accepted by the NTLM initiator: `DOMAIN\user`, `user@domain` (UPN, sent with an empty domain as Windows does), `user`. */
+/**
+ * User name forms accepted by the NTLM initiator: `DOMAIN\user`, `user@domain` (UPN, sent with an empty domain as
+ * Windows does), `user`.
+ */
 import { InvalidArgumentError } from '../../errors.js';
 import type { Credentials } from '../types.js';
 import { ntHash } from './crypto.js';

@@ -126,7 +126,8 @@ export class NtlmInitiator implements AuthContext {
     else if (!hasFlag(flags, F.OEM)) throw new AuthError('the NTLM CHALLENGE negotiated neither UNICODE nor OEM strings');
     if (!hasFlag(flags, F.EXTENDED_SESSIONSECURITY)) {
       throw new AuthError(
-        "the NTLM server did not agree to extended session security; winrm-ts speaks only NTLMv2 with ESS (check the server's LmCompatibilityLevel)",
+        'the NTLM server did not agree to extended session security; winrm-ts speaks only NTLMv2 with ESS (check the ' +
+          "server's LmCompatibilityLevel)",
       );
     }
     flags = (flags & ~F.LM_KEY) >>> 0; // ESS takes precedence over LM_KEY (MS-NLMP 2.2.2.5)

@@ -26,7 +26,8 @@ export class NtlmSession {
   constructor(exportedSessionKey: Uint8Array, flags: number, role: 'initiator' | 'acceptor') {
     if (!hasFlag(flags, F.EXTENDED_SESSIONSECURITY)) {
       throw new AuthError(
-        'the NTLM peer did not negotiate extended session security (NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY); signing and sealing without it are not supported',
+        'the NTLM peer did not negotiate extended session security (NTLMSSP_NEGOTIATE_EXTENDED_SESSIONSECURITY); ' +
+          'signing and sealing without it are not supported',
       );
     }
     const bits: 128 | 56 | 40 = hasFlag(flags, F.NEGOTIATE_128) ? 128 : hasFlag(flags, F.NEGOTIATE_56) ? 56 : 40;
@@ -82,7 +83,8 @@ export class NtlmSession {
     const expected = this.mac(this.signIn, this.rc4In, this.seqIn, plaintext);
     if (!bytesEqual(expected, signature)) {
       throw new EncryptionError(
-        `NTLM message signature does not verify (expected sequence ${this.seqIn}): the message was altered, or the connection's security context is out of step; re-authenticate`,
+        `NTLM message signature does not verify (expected sequence ${this.seqIn}): the message was altered, or the ` +
+          `connection's security context is out of step; re-authenticate`,
       );
     }
     this.seqIn = (this.seqIn + 1) >>> 0;

@@ -234,7 +234,10 @@ export class SpnegoAcceptor implements AcceptorContext {
         }
         if (!t.mechTypes.includes(MechOid.NTLM)) {
           throw new AuthError(
-            `the client offered no SPNEGO mechanism this endpoint supports (offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM}${this.opts.kerberos ? `, Kerberos ${MechOid.KRB5}` : '; Kerberos needs serve --keytab'})`,
+            `the client offered no SPNEGO mechanism this endpoint supports ` +
+              `(offered ${t.mechTypes.join(', ') || 'none'}; supported: NTLM ${MechOid.NTLM}${
+                this.opts.kerberos ? `, ` + `Kerberos ${MechOid.KRB5}` : '; Kerberos needs serve --keytab'
+              })`,
           );
         }
         this.mechTypesRaw = t.mechTypesRaw;
