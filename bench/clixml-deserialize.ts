@@ -32,8 +32,15 @@ const psLimit = `
 Add-Type -TypeDefinition @'
 using System; using System.Diagnostics; using System.Management.Automation;
 public static class WinrmTsBench {
-  public static double Doc(string xml) { var sw = Stopwatch.StartNew(); var l = PSSerializer.DeserializeAsList(xml); if (l.Length == 0) throw new Exception(); return sw.Elapsed.TotalMilliseconds; }
-  public static double Msgs(string[] xs) { var sw = Stopwatch.StartNew(); int n = 0; foreach (var x in xs) { if (PSSerializer.Deserialize(x) != null) n++; } if (n != xs.Length) throw new Exception(); return sw.Elapsed.TotalMilliseconds; }
+  public static double Doc(string xml) {
+    var sw = Stopwatch.StartNew(); var l = PSSerializer.DeserializeAsList(xml);
+    if (l.Length == 0) throw new Exception(); return sw.Elapsed.TotalMilliseconds;
+  }
+  public static double Msgs(string[] xs) {
+    var sw = Stopwatch.StartNew(); int n = 0;
+    foreach (var x in xs) { if (PSSerializer.Deserialize(x) != null) n++; }
+    if (n != xs.Length) throw new Exception(); return sw.Elapsed.TotalMilliseconds;
+  }
   public static double Cpu() { return Process.GetCurrentProcess().TotalProcessorTime.TotalMilliseconds; }
 }
 '@
@@ -43,12 +50,14 @@ $objs | Export-Clixml -Path "$dir/doc.xml" -Depth 1 -Encoding utf8NoBOM
 $msgs = [string[]]($objs | % { [System.Management.Automation.PSSerializer]::Serialize($_, 1) })
 [IO.File]::WriteAllLines("$dir/msgs.txt", [string[]]($msgs | % { $_.Replace("\`r", '').Replace("\`n", ' ') }))
 $doc = [IO.File]::ReadAllText("$dir/doc.xml")
-$null = [WinrmTsBench]::Doc(($doc.Substring(0, 0) + (Get-Content "$dir/doc.xml" -TotalCount 2000 | Out-String) + '</Objs>'))  # warm-up (JIT) on a prefix
+# warm-up (JIT) on a prefix
+$null = [WinrmTsBench]::Doc(($doc.Substring(0, 0) + (Get-Content "$dir/doc.xml" -TotalCount 2000 | Out-String) + '</Objs>'))
 $null = [WinrmTsBench]::Msgs($msgs[0..1999])
 $r = @{}
 $c0 = [WinrmTsBench]::Cpu(); $d1 = [WinrmTsBench]::Doc($doc); $d2 = [WinrmTsBench]::Doc($doc); $c1 = [WinrmTsBench]::Cpu()
 $m1 = [WinrmTsBench]::Msgs($msgs); $m2 = [WinrmTsBench]::Msgs($msgs); $c2 = [WinrmTsBench]::Cpu()
-@{ docMs = [math]::Min($d1, $d2); docCpuMs = ($c1 - $c0) / 2; msgMs = [math]::Min($m1, $m2); msgCpuMs = ($c2 - $c1) / 2 } | ConvertTo-Json -Compress
+@{ docMs = [math]::Min($d1, $d2); docCpuMs = ($c1 - $c0) / 2
+   msgMs = [math]::Min($m1, $m2); msgCpuMs = ($c2 - $c1) / 2 } | ConvertTo-Json -Compress
 `;
 writeFileSync(join(dir, 'bench.ps1'), psLimit);
 console.error(`pwsh: serializing ${COUNT} objects and timing its own deserializer ...`);

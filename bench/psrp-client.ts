@@ -152,16 +152,21 @@ writeFileSync(join(OUT, `${day}-${NAME}.json`), JSON.stringify(result, null, 2) 
 const md = [
   `# PSRP client CPU per object (${day})`,
   '',
-  `\`node --import tsx bench/psrp-client.ts --count ${COUNT} --runs ${RUNS}\`: \`pwsh -s\` (OutOfProc) streams ${COUNT} \`[pscustomobject]@{ i = $_; s = "x$_" }\`. ` +
-    `${result.machine.cpus} shared cores, 1-minute load average ${result.machine.loadAverage1m.min.toFixed(1)}–${result.machine.loadAverage1m.max.toFixed(1)} (other work running).`,
+  `\`node --import tsx bench/psrp-client.ts --count ${COUNT} --runs ${RUNS}\`: \`pwsh -s\` (OutOfProc) streams ${COUNT} ` +
+    `\`[pscustomobject]@{ i = $_; s = "x$_" }\`. ` +
+    `${result.machine.cpus} shared cores, 1-minute load average ` +
+    `${result.machine.loadAverage1m.min.toFixed(1)}–${result.machine.loadAverage1m.max.toFixed(1)} (other work running).`,
   '',
   '| measure | value |',
   '|---|---|',
   `| end to end, objects/s (best of ${RUNS}) | ${result.endToEnd.objectsPerSecond} |`,
-  `| client CPU per object, end to end (user + system; best / median) | ${result.endToEnd.clientCpuUsPerObject.best} / ${result.endToEnd.clientCpuUsPerObject.median} µs |`,
-  `| receive path alone (OutOfProc decode, fragments, message, CLIXML), replayed; min / median | ${result.receivePathUsPerObject.min} / ${result.receivePathUsPerObject.median} µs |`,
+  `| client CPU per object, end to end (user + system; best / median) | ${result.endToEnd.clientCpuUsPerObject.best} / ` +
+    `${result.endToEnd.clientCpuUsPerObject.median} µs |`,
+  `| receive path alone (OutOfProc decode, fragments, message, CLIXML), replayed; min / median | ` +
+    `${result.receivePathUsPerObject.min} / ${result.receivePathUsPerObject.median} µs |`,
   `| pwsh: building one object (the script with its output discarded) | ${result.pwsh.buildUsPerObject} µs |`,
-  `| pwsh: \`[PSSerializer]::Serialize\` of one object (the server's own cost per output object) | ${result.pwsh.serializeUsPerObject} µs |`,
+  `| pwsh: \`[PSSerializer]::Serialize\` of one object (the server's own cost per output object) | ` +
+    `${result.pwsh.serializeUsPerObject} µs |`,
   '',
 ].join('\n');
 writeFileSync(join(OUT, `${day}-${NAME}.md`), md);

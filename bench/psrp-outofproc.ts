@@ -89,7 +89,8 @@ const local = spawnSync(
     '-NoProfile',
     '-NonInteractive',
     '-c',
-    `$null = ${script}; $best = [double]::MaxValue; foreach ($k in 1..2) { $t = Measure-Command { $null = ${script} }; if ($t.TotalMilliseconds -lt $best) { $best = $t.TotalMilliseconds } }; $best`,
+    `$null = ${script}; $best = [double]::MaxValue; foreach ($k in 1..2) { $t = Measure-Command { $null = ${script} }; if ` +
+      `($t.TotalMilliseconds -lt $best) { $best = $t.TotalMilliseconds } }; $best`,
   ],
   { encoding: 'utf8' },
 );
@@ -102,7 +103,8 @@ const job = spawnSync(
     '-NoProfile',
     '-NonInteractive',
     '-c',
-    `$null = Start-Job { 1 } | Receive-Job -Wait -AutoRemoveJob; $t = Measure-Command { $r = Start-Job { ${script} } | Receive-Job -Wait -AutoRemoveJob }; if ($r.Count -ne ${COUNT}) { throw 'count' }; $t.TotalMilliseconds`,
+    `$null = Start-Job { 1 } | Receive-Job -Wait -AutoRemoveJob; $t = Measure-Command { $r = Start-Job { ${script} } | ` +
+      `Receive-Job -Wait -AutoRemoveJob }; if ($r.Count -ne ${COUNT}) { throw 'count' }; $t.TotalMilliseconds`,
   ],
   { encoding: 'utf8' },
 );
@@ -134,13 +136,17 @@ if (out) {
     out.replace(/\.json$/, '.md'),
     `# PSRP over OutOfProc (pwsh -s) — ${result.date}\n\n` +
       `| measure | value |\n|---|---|\n| pool open (process start included) | ${result.openMs} ms |\n` +
-      `| warm invoke \`1+1\` median / p90 (${INVOKES} runs) | ${result.warmInvoke1plus1.medianMs} / ${result.warmInvoke1plus1.p90Ms} ms |\n` +
-      `| ${COUNT} pscustomobjects received + deserialized | ${result.throughput.oursMs} ms (${result.throughput.objectsPerS} objects/s, ${result.throughput.mbPerS} MB/s of ${result.throughput.payloadMB} MB OutOfProc text; client CPU ${result.throughput.clientCpuMs} ms) |\n` +
+      `| warm invoke \`1+1\` median / p90 (${INVOKES} runs) | ${result.warmInvoke1plus1.medianMs} / ` +
+      `${result.warmInvoke1plus1.p90Ms} ms |\n` +
+      `| ${COUNT} pscustomobjects received + deserialized | ${result.throughput.oursMs} ms (${result.throughput.objectsPerS} ` +
+      `objects/s, ${result.throughput.mbPerS} MB/s of ${result.throughput.payloadMB} MB OutOfProc text; client CPU ` +
+      `${result.throughput.clientCpuMs} ms) |\n` +
       `| same script in pwsh locally, output discarded (the limit) | ${result.throughput.pwshLocalMs} ms |\n` +
       `| ratio ours / local | ${result.throughput.ratioVsLocal} |\n` +
       `| PowerShell's own client, same transport (Start-Job + Receive-Job) | ${result.throughput.pwshStartJobMs} ms |\n` +
       `| ratio ours / pwsh client | ${result.throughput.ratioVsPwshClient} |\n\n` +
-      `Machine: 2 shared cores, other work running; best of 2 runs. Client CPU is ${Math.round((100 * result.throughput.clientCpuMs) / result.throughput.oursMs)} % of the wall time: ` +
+      `Machine: 2 shared cores, other work running; best of 2 runs. Client CPU is ` +
+      `${Math.round((100 * result.throughput.clientCpuMs) / result.throughput.oursMs)} % of the wall time: ` +
       'the rest is the remote pwsh serializing and writing one PSRP message per object.\n',
   );
 }

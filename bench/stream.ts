@@ -77,7 +77,8 @@ async function main(): Promise<void> {
       '/usr/bin/python3',
       [
         '-c',
-        `import sys, winrm\ns = winrm.Session(sys.argv[1], auth=(sys.argv[2], sys.argv[3]), transport=sys.argv[4], server_cert_validation='ignore')\nr = s.run_cmd(sys.argv[5]); sys.stdout.buffer.write(r.std_out)`,
+        `import sys, winrm\ns = winrm.Session(sys.argv[1], auth=(sys.argv[2], sys.argv[3]), transport=sys.argv[4], ` +
+          `server_cert_validation='ignore')\nr = s.run_cmd(sys.argv[5]); sys.stdout.buffer.write(r.std_out)`,
         url,
         USER,
         PASSWORD,
@@ -207,17 +208,27 @@ async function main(): Promise<void> {
   const md = [
     `# stdout streaming bench (${date})`,
     '',
-    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}; shared with other work (1-minute load average ${machine.loadAverage1m.min}–${machine.loadAverage1m.max}, median ${machine.loadAverage1m.median}, on ${machine.cpus} cores). ` +
-      `One \`winrm-ts serve\` endpoint; every client a separate process, ${ROUNDS} interleaved rounds, medians. Wall-clock MB/s include process start; CPU is the client process's user + system time.`,
+    `Machine: ${machine.cpus} × ${machine.cpuModel}, ${machine.memGB} GB, Node ${machine.node}, ${machine.os}; shared with ` +
+      `other work (1-minute load average ${machine.loadAverage1m.min}–${machine.loadAverage1m.max}, median ` +
+      `${machine.loadAverage1m.median}, on ${machine.cpus} cores). ` +
+      `One \`winrm-ts serve\` endpoint; every client a separate process, ${ROUNDS} interleaved rounds, medians. Wall-clock MB/s ` +
+      `include process start; CPU is the client process's user + system time.`,
     '',
     '| client | Basic/HTTP MB/s | CPU s per 100 MB | peak RSS MB | NTLM-encrypted MB/s | CPU s per 100 MB |',
     '|---|---|---|---|---|---|',
-    `| winrm-ts CLI | ${cell('basic/winrm-ts', 'MBps')} | ${cell('basic/winrm-ts', 'cpuSecondsPer100MB')} | ${cell('basic/winrm-ts', 'peakRssMB')} | ${cell('ntlm/winrm-ts', 'MBps')} | ${cell('ntlm/winrm-ts', 'cpuSecondsPer100MB')} |`,
-    `| pywinrm | ${cell('basic/pywinrm', 'MBps')} | ${cell('basic/pywinrm', 'cpuSecondsPer100MB')} | ${cell('basic/pywinrm', 'peakRssMB')} | ${cell('ntlm/pywinrm', 'MBps')} | ${cell('ntlm/pywinrm', 'cpuSecondsPer100MB')} |`,
-    `| Go masterzen/winrm | ${cell('basic/go', 'MBps')} | ${cell('basic/go', 'cpuSecondsPer100MB')} | ${cell('basic/go', 'peakRssMB')} | – | – |`,
-    `| minimal client (floor) | ${cell('basic/minimal', 'MBps')} | ${cell('basic/minimal', 'cpuSecondsPer100MB')} | ${cell('basic/minimal', 'peakRssMB')} | – | – |`,
+    `| winrm-ts CLI | ${cell('basic/winrm-ts', 'MBps')} | ${cell('basic/winrm-ts', 'cpuSecondsPer100MB')} | ` +
+      `${cell('basic/winrm-ts', 'peakRssMB')} | ${cell('ntlm/winrm-ts', 'MBps')} | ${cell('ntlm/winrm-ts', 'cpuSecondsPer100MB')} ` +
+      `|`,
+    `| pywinrm | ${cell('basic/pywinrm', 'MBps')} | ${cell('basic/pywinrm', 'cpuSecondsPer100MB')} | ` +
+      `${cell('basic/pywinrm', 'peakRssMB')} | ${cell('ntlm/pywinrm', 'MBps')} | ${cell('ntlm/pywinrm', 'cpuSecondsPer100MB')} |`,
+    `| Go masterzen/winrm | ${cell('basic/go', 'MBps')} | ${cell('basic/go', 'cpuSecondsPer100MB')} | ` +
+      `${cell('basic/go', 'peakRssMB')} | – | – |`,
+    `| minimal client (floor) | ${cell('basic/minimal', 'MBps')} | ${cell('basic/minimal', 'cpuSecondsPer100MB')} | ` +
+      `${cell('basic/minimal', 'peakRssMB')} | – | – |`,
     '',
-    `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x pywinrm.`,
+    `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ` +
+      `${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x ` +
+      `pywinrm.`,
     notes.length ? `\nNotes: ${notes.join('; ')}` : '',
   ].join('\n');
   writeFileSync(join(OUT, `${date}-${NAME}.md`), md + '\n');

@@ -177,7 +177,8 @@ const py = (op: string, a: string, b: string) =>
     '/usr/bin/python3',
     [
       '-c',
-      `import sys; from pypsrp.client import Client; c=Client('127.0.0.1', port=${serve.port}, username='EXAMPLE\\\\alice', password='${PASSWORD}', ssl=False, auth='negotiate'); getattr(c, sys.argv[1])(sys.argv[2], sys.argv[3])`,
+      `import sys; from pypsrp.client import Client; c=Client('127.0.0.1', port=${serve.port}, username='EXAMPLE\\\\alice', ` +
+        `password='${PASSWORD}', ssl=False, auth='negotiate'); getattr(c, sys.argv[1])(sys.argv[2], sys.argv[3])`,
       op,
       a,
       b,
@@ -372,7 +373,8 @@ const day = new Date().toISOString().slice(0, 10);
 const md = [
   `# transfer (${day})`,
   '',
-  `One \`winrm-ts serve --auth negotiate\` endpoint (NTLM, message encryption, real pwsh behind it), ${MB} MiB of random bytes, each client a fresh process (runspace pool open included).`,
+  `One \`winrm-ts serve --auth negotiate\` endpoint (NTLM, message encryption, real pwsh behind it), ${MB} MiB of random bytes, ` +
+    `each client a fresh process (runspace pool open included).`,
   '',
   '| measure | winrm-ts | peer | ratio (peer time / ours) |',
   '|---|---|---|---|',

@@ -87,7 +87,9 @@ export function frameParts(parts: EncryptedPart[], boundary = DEFAULT_BOUNDARY):
   for (const p of parts) {
     pieces.push(
       enc.encode(
-        `--${boundary}\r\n\tContent-Type: ${p.protocol}\r\n\tOriginalContent: type=application/soap+xml;charset=UTF-8;Length=${p.length}\r\n--${boundary}\r\n\tContent-Type: application/octet-stream\r\n`,
+        `--${boundary}\r\n\tContent-Type: ${p.protocol}\r\n\tOriginalContent: ` +
+          `type=application/soap+xml;charset=UTF-8;Length=${p.length}\r\n--${boundary}\r\n\tContent-Type: ` +
+          `application/octet-stream\r\n`,
       ),
     );
     const hl = new Uint8Array(4);

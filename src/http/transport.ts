@@ -67,7 +67,10 @@ export interface TransportStats {
 export interface TlsOptions {
   /** PEM text of the CA (or the self-signed server certificate) to trust */
   ca?: string | Buffer;
-  /** pin the leaf certificate: "SHA256:<hex|base64>", "AA:BB:..." (openssl), 64 hex digits, or a SHA-1 thumbprint (see parseCertificatePin) */
+  /**
+   * pin the leaf certificate: "SHA256:<hex|base64>", "AA:BB:..." (openssl), 64 hex digits, or a SHA-1 thumbprint
+   * (see parseCertificatePin)
+   */
   fingerprint?: string;
   /** skip verification entirely (a warning is printed) */
   insecure?: boolean;
@@ -129,7 +132,8 @@ export function parseCertificatePin(fp: string): CertificatePin {
   const bad = (why: string) =>
     new InvalidArgumentError(
       `--fingerprint ${JSON.stringify(fp.length > 80 ? fp.slice(0, 80) + '...' : fp)}: ${why}. ` +
-        'Give the SHA-256 of the server certificate as SHA256:<hex>, AA:BB:... (openssl x509 -fingerprint -sha256) or 64 hex digits, or a SHA-1 thumbprint (40 hex digits)',
+        'Give the SHA-256 of the server certificate as SHA256:<hex>, AA:BB:... (openssl x509 -fingerprint -sha256) or 64 hex ' +
+        'digits, or a SHA-1 thumbprint (40 hex digits)',
     );
   const v = fp.replace(/[\u200e\u200f\ufeff]/g, '').trim();
   const m = /^(sha-?256|sha-?1)\s*[:=]\s*(.+)$/i.exec(v);
@@ -286,7 +290,8 @@ class Connection {
         s?.destroy();
         reject(
           new TimeoutError(
-            `could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, port and firewall`,
+            `could not connect to ${t.host}:${t.port} within ${t.connectTimeoutMs / 1000} s (connect timeout); check the host, ` +
+              `port and firewall`,
           ),
         );
       }, t.connectTimeoutMs);
@@ -338,7 +343,11 @@ class Connection {
               s.destroy();
               reject(
                 new TlsError(
-                  `the server certificate (${certFingerprint(peer.raw)}${pin.algorithm === 'sha1' ? `, SHA-1 thumbprint ${got.toString('hex').toUpperCase()}` : ''}) does not match the pinned --fingerprint; ` +
+                  `the server certificate ` +
+                    `(${certFingerprint(peer.raw)}` +
+                    (pin.algorithm === 'sha1' ? `, SHA-1 thumbprint ${got.toString('hex').toUpperCase()}` : '') +
+                    ') ' +
+                    `does not match the pinned --fingerprint; ` +
                     'if the server certificate was renewed, pin the new one; otherwise something may be intercepting the connection',
                 ),
               );
@@ -353,7 +362,8 @@ class Connection {
           if (isNotTlsError(e)) {
             reject(
               new TlsError(
-                `${t.host}:${t.port} did not answer the TLS handshake with TLS (${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
+                `${t.host}:${t.port} did not answer the TLS handshake with TLS ` +
+                  `(${(e as { reason?: string }).reason ?? e.message.split('\n')[0]}): it looks like a plain HTTP port. ` +
                   'WinRM listens for HTTP on 5985 and HTTPS on 5986: drop --https, or use the HTTPS port',
                 { cause: e },
               ),
@@ -370,8 +380,10 @@ class Connection {
               new TlsError(
                 `TLS verification of ${t.host}:${t.port} failed: ${e.message}${fp}. ` +
                   (e.code === 'ERR_TLS_CERT_ALTNAME_INVALID'
-                    ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with --tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
-                    : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, or (unsafe) --insecure'),
+                    ? 'The certificate is trusted but names another host: connect by a name it lists, or give that name with ' +
+                      '--tls-server-name NAME (e.g. when connecting by IP address), or pin it with --fingerprint SHA256:<hex>'
+                    : 'Trust it with --ca FILE (the CA or self-signed certificate, PEM), pin it with --fingerprint SHA256:<hex>, ' +
+                      'or (unsafe) --insecure'),
                 { cause: e },
               ),
             );
@@ -449,7 +461,10 @@ class Connection {
       ) {
         this.destroy(
           new TlsError(
-            `${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ${t.tlsOpts.cert || t.tlsOpts.pfx ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA' : 'it requires one: --auth certificate --cert FILE --cert-key FILE'}`,
+            `${t.host}:${t.port} refused the TLS client certificate (${/alert ([a-z ]+)/i.exec(e.message)?.[1] ?? e.message}): ` +
+              (t.tlsOpts.cert || t.tlsOpts.pfx
+                ? 'check --cert/--cert-key or --cert-p12 and that the server trusts their CA'
+                : 'it requires one: --auth certificate --cert FILE --cert-key FILE'),
             { cause: e },
           ),
         );
@@ -634,7 +649,8 @@ export class HttpTransport implements EnvelopeExchange {
     if (this.pin && !this.https) throw new InvalidArgumentError('--fingerprint pins a TLS certificate: it needs --https');
     if (this.pin?.algorithm === 'sha1' && this.https)
       warn(
-        'the pinned fingerprint is a SHA-1 thumbprint; SHA-1 is weaker than SHA-256: prefer --fingerprint SHA256:<hex> (openssl x509 -noout -fingerprint -sha256)',
+        'the pinned fingerprint is a SHA-1 thumbprint; SHA-1 is weaker than SHA-256: prefer --fingerprint SHA256:<hex> (openssl ' +
+          'x509 -noout -fingerprint -sha256)',
       );
     if (this.tlsOpts.insecure && this.https)
       (opts.onWarning ?? ((m: string) => process.emitWarning(m)))(
@@ -673,7 +689,8 @@ export class HttpTransport implements EnvelopeExchange {
     if (ctx && !this.https && !can && isPerRequest(ctx) && !opts.allowUnencrypted) {
       throw new InvalidArgumentError(
         `${ctx.httpScheme} authentication over plain HTTP would send the password in clear text: refused ` +
-          '(as the Windows client does with AllowUnencrypted=false). Use --https (WinRM over HTTPS, port 5986), a mechanism that encrypts ' +
+          '(as the Windows client does with AllowUnencrypted=false). Use --https (WinRM over HTTPS, port 5986), a mechanism ' +
+          'that encrypts ' +
           '(--auth negotiate, kerberos or credssp), or, on a network you trust, --allow-unencrypted (the server must allow it too)',
       );
     }
@@ -838,21 +855,25 @@ export class HttpTransport implements EnvelopeExchange {
     }
     if (verb === 'authentication') {
       return new TransportError(
-        `the connection to ${where} was lost during authentication (${cause}); nothing was run. Try again; if it keeps happening, check for a proxy or load balancer closing connections`,
+        `the connection to ${where} was lost during authentication (${cause}); nothing was run. Try again; if it keeps ` +
+          `happening, check for a proxy or load balancer closing connections`,
         { cause: e },
       );
     }
     const what = verb ?? 'request';
     const advice: Record<string, string> = {
       Command:
-        'the command may or may not have started on the host (it was not sent again, so it cannot have run twice); check its effects before running it again',
+        'the command may or may not have started on the host (it was not sent again, so it cannot have run twice); check its ' +
+        'effects before running it again',
       Receive: 'what the host sent in the lost response (output, state) is gone, so the output may be incomplete; nothing was run again',
       Send: 'the input may or may not have reached the command; run it again if it is safe to',
       Create: 'a shell may or may not have been created on the host (it times out there when idle); try again',
     };
     return new OutcomeUnknownError(
-      `the connection to ${where} was lost after the ${verb ? `${verb} ` : ''}request was sent and before its response arrived (${cause}): ` +
-        `the outcome is unknown. ${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`,
+      `the connection to ${where} was lost after the ${verb ? `${verb} ` : ''}request was sent and before its response arrived ` +
+        `(${cause}): ` +
+        `the outcome is unknown. ` +
+        `${advice[what] ?? 'it was not sent again, so it cannot have been carried out twice; check the host before retrying'}`,
       verb,
       { cause: e },
     );
@@ -887,7 +908,9 @@ export class HttpTransport implements EnvelopeExchange {
       c.ctx = ctx.newContext();
       if (res.status === 401 && ctx.protocol === 'certificate') {
         throw new AccessDeniedError(
-          `Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's certificate mapping)`,
+          `Access is denied: ${this.host}:${this.port} did not accept the client certificate: it is not mapped to a user there, ` +
+            `has expired or been revoked, or is not issued by a CA the server trusts for client certificates (check the server's ` +
+            `certificate mapping)`,
           'certificate',
         );
       }
@@ -895,11 +918,15 @@ export class HttpTransport implements EnvelopeExchange {
         const offered = parseChallenges(res.headers.get('www-authenticate')).map((x) => x.scheme);
         if (offered.length && !offered.some((s) => s.toLowerCase() === ctx.httpScheme.toLowerCase())) {
           throw new AuthError(
-            `the server does not accept ${ctx.httpScheme} authentication (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}${!this.https && ctx.httpScheme === 'Basic' ? ' (Basic over HTTP also needs AllowUnencrypted on the server)' : ''}`,
+            `the server does not accept ${ctx.httpScheme} authentication (it offers: ${offered.join(', ')}); try --auth ` +
+              offered[0]!.toLowerCase() +
+              (!this.https && ctx.httpScheme === 'Basic' ? ' (Basic over HTTP also needs AllowUnencrypted on the server)' : ''),
           );
         }
         throw new AccessDeniedError(
-          `Access is denied: the server rejected the credentials of ${this.who()}${!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''}`,
+          `Access is denied: the server rejected the credentials of ` +
+            this.who() +
+            (!this.https ? '. If they are right, the server may refuse Basic over plain HTTP (AllowUnencrypted=false): use --https' : ''),
           'bad-password',
         );
       }
@@ -915,7 +942,8 @@ export class HttpTransport implements EnvelopeExchange {
         c.authed = false;
         if (!this.encrypt && !this.https) {
           throw new AccessDeniedError(
-            `the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`,
+            `the server requires message encryption (AllowUnencrypted is false on the server): authenticated as ${this.who()} ` +
+              `but the unencrypted request was refused; use --encryption auto (the default) or HTTPS`,
             'policy',
           );
         }
@@ -941,12 +969,14 @@ export class HttpTransport implements EnvelopeExchange {
     if (res.status === 200 || res.status === 404 || res.status === 405 || (res.status >= 300 && res.status < 400)) {
       throw new HttpStatusError(
         `${this.url} is not a WinRM endpoint: it answered HTTP ${res.status} ${res.reason}${ct ? ` (${ct.split(';')[0]})` : ''}` +
-          `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 for HTTP, 5986 for HTTPS) and the path (/wsman)`,
+          `${res.status === 200 ? ' with a web page, not a SOAP envelope' : ''}. Check the host and port (WinRM listens on 5985 ` +
+          `for HTTP, 5986 for HTTPS) and the path (/wsman)`,
         res.status,
       );
     }
     throw new HttpStatusError(
-      `HTTP ${res.status} ${res.reason} from ${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`,
+      `HTTP ${res.status} ${res.reason} from ` +
+        `${this.url}${res.body.length ? `: ${text.slice(0, 200).replace(/\s+/g, ' ')}` : ''}${res.status === 400 && this.encrypt ? ' (the server could not decrypt or parse the request)' : ''}`,
       res.status,
     );
   }
@@ -984,7 +1014,8 @@ export class HttpTransport implements EnvelopeExchange {
         if (!challenges.some((x) => x.scheme.toLowerCase() === ctx.httpScheme.toLowerCase())) {
           const offered = challenges.map((x) => x.scheme);
           throw new AuthError(
-            `the server does not accept ${ctx.httpScheme} authentication${offered.length ? ` (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}` : ''}`,
+            `the server does not accept ${ctx.httpScheme} ` +
+              `authentication${offered.length ? ` (it offers: ${offered.join(', ')}); try --auth ${offered[0]!.toLowerCase()}` : ''}`,
           );
         }
         if (!mine?.token) {
@@ -996,7 +1027,8 @@ export class HttpTransport implements EnvelopeExchange {
             // server answers a mismatch exactly as a wrong password (Windows and this project's endpoint alike)
             throw new AccessDeniedError(
               `Access is denied: the server rejected the authentication of ${this.who()} over HTTPS. Either the user name, ` +
-                `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate than the ${c.peerFingerprint ?? 'one'} ` +
+                `domain or password is wrong, or the channel binding did not match: the server sees another TLS certificate ` +
+                `than the ${c.peerFingerprint ?? 'one'} ` +
                 "this client got, i.e. a TLS-intercepting proxy may be in between (compare the fingerprint with the server's certificate)",
             );
           }

@@ -92,12 +92,14 @@ export class FragmentReader {
       const flags = buf[off + 16]!;
       if (flags & ~0x3)
         throw new RemoteProtocolError(
-          `PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the stream is corrupt`,
+          `PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the ` +
+            `stream is corrupt`,
         );
       const len = dv.getUint32(off + 17, false);
       if (len > this.maxBlob)
         throw new RemoteProtocolError(
-          `PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if this peer is trusted`,
+          `PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if ` +
+            `this peer is trusted`,
         );
       if (buf.length - off < FRAGMENT_HEADER_SIZE + len) break;
       const a = off + FRAGMENT_HEADER_SIZE;

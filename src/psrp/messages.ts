@@ -7,7 +7,8 @@ import { PSObject, PSPrimitive, PSList, PSDict, ps, type PSValue, type ClixmlVal
 export const TN_ENUM = ['System.Enum', 'System.ValueType', 'System.Object'];
 const enumObj = (type: string, name: string, value: number) => PSObject.enum(type, name, value);
 const LIST_PSOBJECT = [
-  'System.Collections.Generic.List`1[[System.Management.Automation.PSObject, System.Management.Automation, Version=1.0.0.0, Culture=neutral, PublicKeyToken=31bf3856ad364e35]]',
+  'System.Collections.Generic.List`1[[System.Management.Automation.PSObject, System.Management.Automation, Version=1.0.0.0, ' +
+    'Culture=neutral, PublicKeyToken=31bf3856ad364e35]]',
   'System.Object',
 ];
 

@@ -40,7 +40,8 @@ export function decodePacketLine(line: string): OutOfProcPacket[] {
   const s = line.replace(/^\uFEFF/, '');
   const fail = (why: string): never => {
     throw new RemoteProtocolError(
-      `bad OutOfProc packet (${why}): ${JSON.stringify(s.length > 120 ? s.slice(0, 120) + '…' : s)}; the process is not a PowerShell server (pwsh -s) or wrote to stdout`,
+      `bad OutOfProc packet (${why}): ${JSON.stringify(s.length > 120 ? s.slice(0, 120) + '…' : s)}; the process is not a ` +
+        `PowerShell server (pwsh -s) or wrote to stdout`,
     );
   };
   while (i < s.length) {

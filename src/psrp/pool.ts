@@ -376,7 +376,8 @@ export class ClientRunspacePool {
       if (state === RunspacePoolState.Broken || state === RunspacePoolState.Closed) this.sm.state = state;
       else
         throw new RemoteProtocolError(
-          `the server moved the runspace pool from ${RunspacePoolState[this.sm.state]} to ${RunspacePoolState[state]}, which is not allowed (MS-PSRP 3.1.1.1)`,
+          `the server moved the runspace pool from ${RunspacePoolState[this.sm.state]} to ${RunspacePoolState[state]}, which is ` +
+            `not allowed (MS-PSRP 3.1.1.1)`,
         );
     }
     const err = o.get('ExceptionAsErrorRecord');
@@ -483,7 +484,8 @@ const HANDLERS: Partial<Record<MessageType, Handler>> = {
     if (!(state in PSInvocationState)) throw new RemoteProtocolError(`PIPELINE_STATE carries an unknown state ${state}`);
     if (!p.sm.move(state))
       throw new RemoteProtocolError(
-        `the server moved pipeline ${p.id} from ${PSInvocationState[p.sm.state]} to ${PSInvocationState[state]}, which is not allowed (MS-PSRP 3.1.1.2)`,
+        `the server moved pipeline ${p.id} from ${PSInvocationState[p.sm.state]} to ${PSInvocationState[state]}, which is not ` +
+          `allowed (MS-PSRP 3.1.1.2)`,
       );
     const err = o.get('ExceptionAsErrorRecord');
     this._push(

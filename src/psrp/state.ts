@@ -92,7 +92,8 @@ export class PoolStateMachine {
   require(action: string, ...states: RunspacePoolState[]): void {
     if (!states.includes(this.state)) {
       throw new LocalProtocolError(
-        `cannot ${action}: the runspace pool is ${RunspacePoolState[this.state]} (needs ${states.map((s) => RunspacePoolState[s]).join(' or ')})`,
+        `cannot ${action}: the runspace pool is ${RunspacePoolState[this.state]} (needs ` +
+          `${states.map((s) => RunspacePoolState[s]).join(' or ')})`,
       );
     }
   }
@@ -137,7 +138,8 @@ export class PipelineStateMachine {
   require(action: string, ...states: PSInvocationState[]): void {
     if (!states.includes(this.state)) {
       throw new LocalProtocolError(
-        `cannot ${action}: the pipeline is ${PSInvocationState[this.state]} (needs ${states.map((s) => PSInvocationState[s]).join(' or ')})`,
+        `cannot ${action}: the pipeline is ${PSInvocationState[this.state]} (needs ` +
+          `${states.map((s) => PSInvocationState[s]).join(' or ')})`,
       );
     }
   }

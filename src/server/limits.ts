@@ -95,14 +95,18 @@ export const quotaFaults = {
       code: 's:Sender',
       subcode: 'w:QuotaLimit',
       wsmanCode: 2150859173,
-      reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent shells, which has been exceeded. Close existing shells or raise the quota for this user. `,
+      reason:
+        `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent shells, ` +
+        `which has been exceeded. Close existing shells or raise the quota for this user. `,
     }),
   maxOperations: (max: number) =>
     new WsmanFault({
       code: 's:Sender',
       subcode: 'w:QuotaLimit',
       wsmanCode: 2150859174,
-      reason: `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. `,
+      reason:
+        `The WS-Management service cannot process the request. This user is allowed a maximum number of ${max} concurrent ` +
+        `operations, which has been exceeded. Close existing operations for this user, or raise the quota for this user. `,
     }),
   /** a job object's process limit makes CreateProcess fail with ERROR_NOT_ENOUGH_QUOTA (1816) */
   maxProcesses: () =>
@@ -112,7 +116,8 @@ export const quotaFaults = {
       wsmanCode: 2147944216,
       reason: 'Not enough quota is available to process this command. ',
       providerFault:
-        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">Not enough quota is available to process this command. </f:ProviderFault>',
+        '<f:ProviderFault provider="Shell cmd plugin" path="%systemroot%\\system32\\winrscmd.dll">Not enough quota is available ' +
+        'to process this command. </f:ProviderFault>',
     }),
 };
 

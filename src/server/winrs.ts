@@ -500,11 +500,13 @@ export class WinrsExecutor {
       }
       if (rss > maxBytes) {
         this.log(
-          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${Math.round(rss / 1048576)} MB resident exceeds MaxMemoryPerShellMB ${this.limits.maxMemoryPerShellMB}; its commands are stopped`,
+          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${Math.round(rss / 1048576)} MB resident exceeds ` +
+            `MaxMemoryPerShellMB ${this.limits.maxMemoryPerShellMB}; its commands are stopped`,
         );
         for (const c of live) {
           c.note(
-            `winrm-ts serve: the shell's processes use ${Math.round(rss / 1048576)} MB, over MaxMemoryPerShellMB (${this.limits.maxMemoryPerShellMB}); the command was stopped.\n`,
+            `winrm-ts serve: the shell's processes use ${Math.round(rss / 1048576)} MB, over MaxMemoryPerShellMB ` +
+              `(${this.limits.maxMemoryPerShellMB}); the command was stopped.\n`,
           );
           c.kill('SIGKILL');
         }
@@ -514,10 +516,12 @@ export class WinrsExecutor {
       for (const c of live.sort((a, b) => b.startedAt - a.startedAt)) {
         if (procs <= this.limits.maxProcessesPerShell) break;
         this.log(
-          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${procs} processes exceed MaxProcessesPerShell ${this.limits.maxProcessesPerShell}; command ${c.id} is stopped`,
+          `${new Date().toISOString()} shell ${sh.id} of ${sh.owner.name}: ${procs} processes exceed MaxProcessesPerShell ` +
+            `${this.limits.maxProcessesPerShell}; command ${c.id} is stopped`,
         );
         c.note(
-          `winrm-ts serve: the shell runs ${procs} processes, over MaxProcessesPerShell (${this.limits.maxProcessesPerShell}); the command was stopped.\n`,
+          `winrm-ts serve: the shell runs ${procs} processes, over MaxProcessesPerShell (${this.limits.maxProcessesPerShell}); ` +
+            `the command was stopped.\n`,
         );
         c.kill('SIGKILL');
         procs -= usage.get(c.child!.pid!)?.processes ?? 0;

@@ -410,7 +410,8 @@ class Downloader {
     if (local !== remoteHash) {
       if (!this.out) await unlink(j.part).catch(() => undefined);
       throw new ChecksumMismatchError(
-        `SHA-256 mismatch for '${j.local === '-' ? j.remote : j.local}' (remote ${remoteHash}, local ${local}): the data was damaged on the way or on disk; run the same command again`,
+        `SHA-256 mismatch for '${j.local === '-' ? j.remote : j.local}' (remote ${remoteHash}, local ${local}): the data was ` +
+          `damaged on the way or on disk; run the same command again`,
         'local',
         j.local,
         remoteHash,

@@ -27,10 +27,12 @@ function Get-WtPartName([string]$full) {
 function Get-WtReason($e) {
   $x = $e
   if ($x -is [Management.Automation.ErrorRecord]) { $x = $x.Exception }
-  while ($null -ne $x.InnerException -and ($x -is [Management.Automation.MethodInvocationException] -or $x -is [Management.Automation.RuntimeException] -or $x -is [Reflection.TargetInvocationException])) { $x = $x.InnerException }
+  while ($null -ne $x.InnerException -and ($x -is [Management.Automation.MethodInvocationException] -or
+         $x -is [Management.Automation.RuntimeException] -or $x -is [Reflection.TargetInvocationException])) { $x = $x.InnerException }
   $why = 'io'
   if ($x -is [UnauthorizedAccessException] -or $x -is [Security.SecurityException]) { $why = 'access-denied' }
-  elseif ($x -is [IO.FileNotFoundException] -or $x -is [IO.DirectoryNotFoundException] -or $x -is [Management.Automation.ItemNotFoundException]) { $why = 'not-found' }
+  elseif ($x -is [IO.FileNotFoundException] -or $x -is [IO.DirectoryNotFoundException] -or
+          $x -is [Management.Automation.ItemNotFoundException]) { $why = 'not-found' }
   elseif ($x -is [IO.PathTooLongException] -or $x -is [ArgumentException] -or $x -is [NotSupportedException]) { $why = 'invalid-name' }
   elseif ($x -is [IO.IOException]) {
     $hr = $x.HResult -band 0xFFFF
@@ -232,7 +234,8 @@ foreach ($src in $Paths) {
   $name = [IO.Path]::GetFileName($full.TrimEnd('/', '\'))
   if ($kind -eq 'file') {
     try { $len = (Get-Item -LiteralPath $full -Force).Length } catch { Stop-WtFrom $_ $full }
-    [pscustomobject]@{ Source = $src; Full = $full; Name = $name; Kind = 'file'; Length = [long]$len; Mode = (Get-WtMode $full); Entries = @() }
+    [pscustomobject]@{ Source = $src; Full = $full; Name = $name; Kind = 'file'; Length = [long]$len
+      Mode = (Get-WtMode $full); Entries = @() }
     continue
   }
   $base = $full.TrimEnd('/', '\').Length + 1
@@ -245,7 +248,8 @@ foreach ($src in $Paths) {
       [pscustomobject]@{ Rel = $rel; Dir = $isDir; Length = $len; Mode = $m }
     }
   } catch { Stop-WtFrom $_ $full }
-  [pscustomobject]@{ Source = $src; Full = $full; Name = $name; Kind = 'dir'; Length = [long]0; Mode = (Get-WtMode $full); Entries = @($entries) }
+  [pscustomobject]@{ Source = $src; Full = $full; Name = $name; Kind = 'dir'; Length = [long]0
+    Mode = (Get-WtMode $full); Entries = @($entries) }
 }
 `;
 
@@ -267,9 +271,12 @@ begin {
   function Open-WtNext {
     $r = $queue.Dequeue(); $p = [string]$r.path
     if ([IO.Directory]::Exists($p)) { Stop-Wt 'is-directory' $p 'the source is a directory' }
-    try { $fs = [IO.FileStream]::new($p, [IO.FileMode]::Open, [IO.FileAccess]::Read, [IO.FileShare]'ReadWrite, Delete', 65536) } catch { Stop-WtFrom $_ $p }
+    try { $fs = [IO.FileStream]::new($p, [IO.FileMode]::Open, [IO.FileAccess]::Read,
+      [IO.FileShare]'ReadWrite, Delete', 65536) } catch { Stop-WtFrom $_ $p }
     $len = [long]$r.length; $off = [long]$r.offset
-    if ($fs.Length -ne $len) { $fs.Dispose(); Stop-Wt 'changed' $p ('the file changed size (' + $fs.Length + ' bytes, listed ' + $len + ')') }
+    if ($fs.Length -ne $len) {
+      $fs.Dispose(); Stop-Wt 'changed' $p ('the file changed size (' + $fs.Length + ' bytes, listed ' + $len + ')')
+    }
     $algo = New-WtHash; $restart = $false
     if ($off -gt 0) {
       $pre = New-WtHash; $buf = [byte[]]::new(1048576); $left = $off
@@ -301,7 +308,8 @@ process {
     if ($credit -le 0) { break }
     $n = $Chunk; if ($cur.Left -lt $n) { $n = [int]$cur.Left }
     $b = [byte[]]::new($n); $got = 0
-    try { while ($got -lt $n) { $r = $cur.Fs.Read($b, $got, $n - $got); if ($r -le 0) { break }; $got += $r } } catch { Stop-WtFrom $_ $cur.Path }
+    try { while ($got -lt $n) { $r = $cur.Fs.Read($b, $got, $n - $got); if ($r -le 0) { break }; $got += $r } }
+    catch { Stop-WtFrom $_ $cur.Path }
     if ($got -lt $n) { Stop-Wt 'changed' $cur.Path 'the file shrank while it was read' }
     Add-WtHash $cur.Algo $b $n
     $cur.Left -= $n; $credit--

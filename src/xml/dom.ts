@@ -53,7 +53,7 @@ function parseFast(xml: string, maxDepth: number): XmlElement | undefined {
     for (const k in attrs) {
       if (k !== 'xmlns' && !k.startsWith('xmlns:')) continue;
       const prefix = k === 'xmlns' ? '' : k.slice(6);
-      const uri = attrs[k]!;
+      const uri = attrs[k]!.trim(); // saxes trims namespace names with String#trim (so U+FEFF, U+00A0 go too)
       if (prefix === 'xml' || prefix === 'xmlns' || (prefix && !uri) || uri === XML_NS || uri === 'http://www.w3.org/2000/xmlns/') {
         ok = false; // what saxes checks or refuses: left to it
         return;

@@ -67,8 +67,10 @@ test('XML fast path and saxes give the same element tree or the same error (diff
       '<rsp:ExitCode>0</rsp:ExitCode></rsp:CommandState></rsp:ReceiveResponse></s:Body></s:Envelope>',
     '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:f="http://schemas.microsoft.com/wbem/wsman/1/wsmanfault"><s:Body>' +
       '<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode><s:Value>w:TimedOut</s:Value></s:Subcode></s:Code>' +
-      '<s:Reason><s:Text xml:lang="">The WS-Management service cannot complete the operation within the time specified in OperationTimeout.  </s:Text></s:Reason>' +
-      '<s:Detail><f:WSManFault Code="2150858793" Machine="host" xmlns="urn:default"><f:Message>a &lt;b&gt; &amp; c</f:Message><x/></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>',
+      '<s:Reason><s:Text xml:lang="">The WS-Management service cannot complete the operation within the time specified in ' +
+      'OperationTimeout.  </s:Text></s:Reason>' +
+      '<s:Detail><f:WSManFault Code="2150858793" Machine="host" xmlns="urn:default"><f:Message>a &lt;b&gt; &amp; c</f:Message>' +
+      '<x/></f:WSManFault></s:Detail></s:Fault></s:Body></s:Envelope>',
   ];
   const inserts = [
     '&lt;',
