@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
-import { hasCommand } from '../helpers/peers.js';
+import { hasCommand, peerSkip } from '../helpers/peers.js';
 import { kdcSkip, startKdc, type Kdc } from '../helpers/kdc.js';
 import { runCli } from '../helpers/cli.js';
 import { selfSigned, startEndpoint } from '../helpers/server-fixture.js';
@@ -107,7 +107,7 @@ test('delegation: --kerberos-delegate gives the logon session a ccache kvno can 
 
 test(
   'MIT initiator: curl --negotiate authenticates to the endpoint with Kerberos',
-  { skip: skip || (hasCommand('curl') ? false : 'curl missing') },
+  { skip: skip || peerSkip('curl', hasCommand('curl')) },
   async () => {
     kinit();
     const before = ep.lines.length;
