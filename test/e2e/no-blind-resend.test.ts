@@ -35,7 +35,12 @@ test(
   async () => {
     const marker = join(dir, 'ran-command');
     writeFileSync(marker, '');
-    const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Command' });
+    // the reset comes once the command has written its marker: the Delete the client sends after the failure must not
+    // kill it before its first line (a race on a loaded machine), so "ran once" is about resending, not timing
+    const ranOnce = async () => {
+      for (let i = 0; i < 200 && readFileSync(marker, 'utf8') === ''; i++) await new Promise((r) => setTimeout(r, 50));
+    };
+    const proxy = await startFaultProxy(ep.port, { mode: 'rst-after-forward', trigger: '/Command', beforeReset: ranOnce });
     const before = deletes();
     try {
       const r = await runCli([...runArgs(proxy.port), '--', 'sh', '-c', `echo ran >> ${marker}; echo part1; sleep 1; echo part2`]);

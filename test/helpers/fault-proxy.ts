@@ -23,6 +23,8 @@ export interface FaultProxyOptions {
   nth?: number;
   idleMs?: number;
   announce?: boolean;
+  /** 'rst-after-forward': awaited between the upstream's answer and the reset (e.g. until the command has run) */
+  beforeReset?: () => Promise<void>;
 }
 export interface FaultProxy {
   port: number;
@@ -60,6 +62,7 @@ export async function startFaultProxy(upstreamPort: number, o: FaultProxyOptions
         for await (const c of ur) uc.push(c as Buffer);
         const ub = Buffer.concat(uc);
         if (trigger) {
+          await o.beforeReset?.().catch(() => undefined);
           sock.resetAndDestroy();
           return;
         }
