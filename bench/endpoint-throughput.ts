@@ -16,12 +16,12 @@
  *      [--rounds 3] [--mode shell|run] [--cpu-prof DIR] [--out bench/results]
  * Writes <out>/<date>-endpoint.md and .json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { connect } from '../src/client/client.js';
-import { arg, outDir, PASSWORD, quantile, ROOT, USER } from './lib.js';
+import { arg, outDir, PASSWORD, quantile, ROOT, startServe, USER } from './lib.js';
 
 const CLIENTS = Number(arg('--clients', '20'));
 const N = Number(arg('--n', '25'));
@@ -71,24 +71,9 @@ function childrenOf(pid: number): Map<number, number> {
   );
 }
 
-async function startServe(side: Side, dir: string, tag: string): Promise<{ url: string; child: ChildProcess }> {
-  writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`, { mode: 0o600 });
-  const node = PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `${tag}.cpuprofile`] : [];
-  const args = [...node, side.cli, 'serve', '--listen', '127.0.0.1:0', '--users', join(dir, 'users')];
-  const child = spawn(process.execPath, [...args, '--auth', 'basic', '--allow-unencrypted', '--quiet'], {
-    cwd: dir,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-      out += d;
-      const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
-    });
-    child.once('exit', (c) => reject(new Error(`serve (${side.name}) exited ${c}`)));
-  });
-  return { url, child };
+function startSide(side: Side, dir: string, tag: string): Promise<{ url: string; child: ChildProcess }> {
+  const nodeArgs = PROF ? ['--cpu-prof', '--cpu-prof-dir', PROF, '--cpu-prof-name', `${tag}.cpuprofile`] : [];
+  return startServe(dir, ['--auth', 'basic', '--allow-unencrypted'], { cli: side.cli, nodeArgs });
 }
 
 async function stopServe(child: ChildProcess): Promise<void> {
@@ -143,7 +128,7 @@ interface Round {
 }
 
 async function measure(side: Side, round: number, dir: string): Promise<Round> {
-  const { url, child } = await startServe(side, dir, `${side.name}-${round}`);
+  const { url, child } = await startSide(side, dir, `${side.name}-${round}`);
   try {
     // warm-up: the endpoint's code paths, the clients' modules
     await Promise.all(Array.from({ length: 2 }, () => client(url)));

@@ -26,24 +26,19 @@ export const quantile = (xs: number[], q: number): number => {
 
 /**
  * Start `winrm-ts serve --listen 127.0.0.1:0 --users DIR/users --quiet ...serveArgs` (USER:PASSWORD in DIR/users)
- * and wait for its "listening on URL" line. Kill `child` when done.
+ * and wait for its "listening on URL" line. Kill `child` when done. `o.cli`: a built CLI to run instead of the
+ * sources (e.g. another revision's dist); `o.nodeArgs`: flags for node (e.g. --cpu-prof).
  */
-export async function startServe(dir: string, serveArgs: string[]): Promise<{ url: string; port: number; child: ChildProcess }> {
+export async function startServe(
+  dir: string,
+  serveArgs: string[],
+  o: { cli?: string; nodeArgs?: string[] } = {},
+): Promise<{ url: string; port: number; child: ChildProcess }> {
   writeFileSync(join(dir, 'users'), `${USER}:${PASSWORD}\n`, { mode: 0o600 });
+  const cli = o.cli ? [o.cli] : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
   const child = spawn(
     process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(ROOT, 'src/cli/main.ts'),
-      'serve',
-      '--listen',
-      '127.0.0.1:0',
-      '--users',
-      join(dir, 'users'),
-      ...serveArgs,
-      '--quiet',
-    ],
+    [...(o.nodeArgs ?? []), ...cli, 'serve', '--listen', '127.0.0.1:0', '--users', join(dir, 'users'), ...serveArgs, '--quiet'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
   );
   const url = await new Promise<string>((resolve, reject) => {
