@@ -16,11 +16,18 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
+import { WINRM_ERR_ERROR, type WinRMError } from '../errors.js';
 
 export type HostOutcome =
   | { kind: 'exit'; exitCode: number }
   | { kind: 'ps'; hadErrors: boolean; exitCode?: number }
   | { kind: 'error'; code: string; message: string; unknown?: boolean };
+
+/** A host's failure as an outcome: its error's code (WINRM_ERR_ERROR when it has none) and message. */
+export function errorOutcome(e: unknown): HostOutcome {
+  const err = e as WinRMError;
+  return { kind: 'error', code: typeof err?.code === 'string' ? err.code : WINRM_ERR_ERROR, message: err?.message ?? String(e) };
+}
 
 export interface PrinterOptions {
   json: boolean;

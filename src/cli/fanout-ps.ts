@@ -19,9 +19,9 @@ import {
   type SessionOptions,
 } from '../index.js';
 import { FanoutPrinter } from './fanout-output.js';
-import { errorOutcome, type FanoutFlags } from './fanout-run.js';
-import { hostFlags, isHostList, parseHostList } from './hosts.js';
-import { askPassword } from './options.js';
+import type { FanoutFlags } from './fanout-run.js';
+import { passwordForList, printFanout, untilInterrupted } from './fanout-drive.js';
+import { isHostList, parseHostList } from './hosts.js';
 import { formatValue, isMissingCommand, outStringPipeline, outputWidth } from './format.js';
 import { commandOf, scriptOf, type ModeFlags } from './format-args.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
@@ -56,18 +56,10 @@ export async function psFanout(args: string[], flags: PsFanoutFlags): Promise<nu
   const width = outputWidth();
   // credentials once, for every host
   const f = { ...flags };
-  const withUser = f.user ? f : hosts.map((h) => hostFlags(f, h)).find((x) => x.user); // a user may come from the config's profiles
-  const user = withUser?.user as string | undefined;
-  if (user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
-    f.password = await askPassword(user, withUser!);
-  }
+  await passwordForList(f, hosts);
   const source = f.ssh ? SSH_SESSION_SOURCE : WINRM_SESSION_SOURCE;
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: !!f.group });
-  const ac = new AbortController();
-  const onSig = () => ac.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
+  return untilInterrupted(async (signal) => {
     const events = fanout<PsItem, boolean>(
       hosts,
       async (host, ctx) => {
@@ -125,33 +117,11 @@ export async function psFanout(args: string[], flags: PsFanoutFlags): Promise<nu
         }
         return hadErrors;
       },
-      { throttle: f.throttle, timeoutMs: f.hostTimeout ? f.hostTimeout * 1000 : undefined, signal: ac.signal },
+      { throttle: f.throttle, timeoutMs: f.hostTimeout ? f.hostTimeout * 1000 : undefined, signal },
     );
-    for await (const ev of events) {
-      switch (ev.type) {
-        case 'start':
-          printer.start(ev.host);
-          break;
-        case 'data':
-          if (ev.data.kind === 'object') printer.object(ev.host, ev.data.plain, ev.data.text);
-          else printer.message(ev.host, ev.data.text);
-          break;
-        case 'done':
-          printer.finish(ev.host, { kind: 'ps', hadErrors: ev.result });
-          break;
-        case 'error':
-          printer.finish(ev.host, errorOutcome(ev.error));
-          break;
-      }
-      if (process.stdout.writableNeedDrain)
-        await new Promise<void>((r) => {
-          process.stdout.once('drain', r);
-          process.stdout.once('close', r);
-        });
-    }
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
-  return printer.close();
+    return printFanout(events, printer, {
+      data: (host, d) => (d.kind === 'object' ? printer.object(host, d.plain, d.text) : printer.message(host, d.text)),
+      done: (_host, hadErrors) => ({ kind: 'ps', hadErrors }),
+    });
+  });
 }

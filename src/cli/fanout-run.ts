@@ -8,16 +8,17 @@
  */
 import { Option, type Command } from 'commander';
 // the modules behind the public API (src/index.ts), so that `run` starts without loading every layer
-import { InvalidArgumentError, WINRM_ERR_ERROR, type WinRMError } from '../errors.js';
+import { InvalidArgumentError } from '../errors.js';
 import { connect, parseHostPort, type ConnectOptions } from '../client/client.js';
 import { fanout, DEFAULT_THROTTLE } from '../client/fanout.js';
-import { FanoutPrinter, LineSplitter, type HostOutcome } from './fanout-output.js';
+import { FanoutPrinter, LineSplitter } from './fanout-output.js';
+import { printFanout, untilInterrupted } from './fanout-drive.js';
 import { hostFlags, isHostList, parseHostList } from './hosts.js';
 import { profileContext, profileFor } from './config.js';
 import { connectionFromOptions, type ConnectionFlags } from './options.js';
-import { stdoutRoom, type FanoutFlags, type RunSpec } from './fanout-spec.js';
+import type { FanoutFlags, RunSpec } from './fanout-spec.js';
 
-export { stdoutRoom, type FanoutFlags, type RunSpec };
+export type { FanoutFlags, RunSpec };
 
 const posInt = (name: string) => (v: string) => {
   const n = Number(v);
@@ -109,11 +110,6 @@ export async function runOnHost(conn: ConnectOptions, spec: RunSpec, sink: RunLi
   }
 }
 
-export function errorOutcome(e: unknown): HostOutcome {
-  const err = e as WinRMError;
-  return { kind: 'error', code: typeof err?.code === 'string' ? err.code : WINRM_ERR_ERROR, message: err?.message ?? String(e) };
-}
-
 /** `run` over many hosts, in this process. Returns the exit code. */
 export async function runFanout(
   words: string[],
@@ -140,38 +136,20 @@ export async function runFanout(
     return hostOptions(c, c.host, c.port);
   };
   const printer = new FanoutPrinter(hosts, { json: !!flags.json, group: !!flags.group });
-  const ac = new AbortController();
-  const onSig = () => ac.abort();
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
-    const events = fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(
-      hosts,
-      async (host, ctx) => runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
-      { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal: ac.signal },
-    );
-    for await (const ev of events) {
-      switch (ev.type) {
-        case 'start':
-          printer.start(ev.host);
-          break;
-        case 'data':
-          printer.line(ev.host, ev.data.stream, ev.data.line);
-          break;
-        case 'done':
-          printer.finish(ev.host, { kind: 'exit', exitCode: ev.result });
-          break;
-        case 'error':
-          printer.finish(ev.host, errorOutcome(ev.error));
-          break;
-      }
-      await stdoutRoom();
-    }
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
-  return printer.close();
+  return untilInterrupted((signal) =>
+    printFanout(
+      fanout<{ stream: 'stdout' | 'stderr'; line: string }, number>(
+        hosts,
+        async (host, ctx) => runOnHost(await connFor(host), spec, (stream, line) => ctx.emit({ stream, line }), ctx.signal),
+        { throttle: flags.throttle, timeoutMs: flags.hostTimeout ? flags.hostTimeout * 1000 : undefined, signal },
+      ),
+      printer,
+      {
+        data: (host, d) => printer.line(host, d.stream, d.line),
+        done: (_host, exitCode) => ({ kind: 'exit', exitCode }),
+      },
+    ),
+  );
 }
 
 /** Flush stdout, then end the process with `code` (connections and timers of finished hosts do not hold it). */

@@ -8,10 +8,10 @@
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AbortError, fanout, InvalidArgumentError, Session, TimeoutError, type TransferOptions, type TransferResult } from '../index.js';
-import { FanoutPrinter } from './fanout-output.js';
-import { errorOutcome, exitWith } from './fanout-run.js';
-import { hostFlags, parseHostList } from './hosts.js';
-import { askPassword } from './options.js';
+import { errorOutcome, FanoutPrinter } from './fanout-output.js';
+import { exitWith } from './fanout-run.js';
+import { passwordForList, printFanout, untilInterrupted } from './fanout-drive.js';
+import { parseHostList } from './hosts.js';
 import { SSH_SESSION_SOURCE } from './commands/ps-ssh.js';
 import { WINRM_SESSION_SOURCE } from './commands/ps-winrm.js';
 
@@ -61,19 +61,11 @@ export async function transferFanout(
 ): Promise<void> {
   const hosts = parseHostList(String(flags.host));
   const f: TransferFanoutFlags = { ...flags };
-  // the password once, for every host (a user may come from the profiles)
-  const withUser = f.user ? f : hosts.map((h) => hostFlags(f, h)).find((x) => x.user);
-  const user = withUser?.user as string | undefined;
-  if (user && f.password === undefined && process.env.WINRM_PASSWORD === undefined && !(f.ssh && (f.sshKey || process.env.SSH_AUTH_SOCK))) {
-    f.password = await askPassword(user, withUser!);
-  }
+  await passwordForList(f, hosts); // once, for every host
   const source = f.ssh ? SSH_SESSION_SOURCE : WINRM_SESSION_SOURCE;
   const printer = new FanoutPrinter(hosts, { json: !!f.json, group: false });
-  const ac = new AbortController();
-  const onSig = () => ac.abort(new AbortError(`the ${verb} was interrupted; run it again to resume from the partial files`));
-  process.once('SIGINT', onSig);
-  process.once('SIGTERM', onSig);
-  try {
+  const interrupted = () => new AbortError(`the ${verb} was interrupted; run it again to resume from the partial files`);
+  const code = await untilInterrupted(async (signal) => {
     const events = fanout<never, TransferResult>(
       hosts,
       async (host, ctx) => {
@@ -96,50 +88,33 @@ export async function transferFanout(
           await session.close().catch(() => undefined);
         }
       },
-      { throttle: f.throttle ? Math.floor(f.throttle) : undefined, timeoutMs: f.timeout ? f.timeout * 1000 : undefined, signal: ac.signal },
+      { throttle: f.throttle ? Math.floor(f.throttle) : undefined, timeoutMs: f.timeout ? f.timeout * 1000 : undefined, signal },
     );
-    for await (const ev of events) {
-      switch (ev.type) {
-        case 'start':
-          printer.start(ev.host);
-          break;
-        case 'data':
-          break;
-        case 'done': {
-          const r = ev.result;
-          printer.object(
-            ev.host,
-            {
-              type: 'done',
-              files: r.files.length,
-              directories: r.directories,
-              bytes: r.bytes,
-              movedBytes: r.movedBytes,
-              seconds: Number(r.seconds.toFixed(3)),
-              bytesPerSecond: Math.round(r.bytesPerSecond),
-            },
-            transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human),
-          );
-          printer.finish(ev.host, { kind: 'ps', hadErrors: false });
-          break;
-        }
-        case 'error': {
-          const e =
-            ev.error instanceof TimeoutError
-              ? new TimeoutError(
-                  `the ${verb} did not finish within ${f.timeout} s on this host (the partial file is kept: run it again to resume)`,
-                )
-              : ev.error;
-          printer.finish(ev.host, errorOutcome(e));
-          break;
-        }
-      }
-    }
-  } finally {
-    process.off('SIGINT', onSig);
-    process.off('SIGTERM', onSig);
-  }
-  await exitWith(printer.close());
+    return printFanout(events, printer, {
+      done: (host, r) => {
+        const summary = {
+          type: 'done',
+          files: r.files.length,
+          directories: r.directories,
+          bytes: r.bytes,
+          movedBytes: r.movedBytes,
+          seconds: Number(r.seconds.toFixed(3)),
+          bytesPerSecond: Math.round(r.bytesPerSecond),
+        };
+        printer.object(host, summary, transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human));
+        return { kind: 'ps', hadErrors: false };
+      },
+      error: (_host, e) =>
+        errorOutcome(
+          e instanceof TimeoutError
+            ? new TimeoutError(
+                `the ${verb} did not finish within ${f.timeout} s on this host (the partial file is kept: run it again to resume)`,
+              )
+            : e,
+        ),
+    });
+  }, interrupted);
+  await exitWith(code);
 }
 
 /** Checks before a many-hosts transfer: stdin / stdout cannot be shared by several hosts. */
