@@ -6,7 +6,7 @@
  *   <Command PSGuid='…' />  <CommandAck …/>  <Signal …/>  <SignalAck …/>  <Close …/>  <CloseAck …/>
  */
 import { RemoteProtocolError } from '../errors.js';
-import { concatBytes, fromBase64, toBase64 } from '../util/bytes.js';
+import { fromBase64, toBase64 } from '../util/bytes.js';
 import { decodeStrictBase64 } from '../xml/base64-cut.js';
 
 export type OutOfProcStream = 'Default' | 'PromptResponse';
@@ -209,8 +209,14 @@ export class OutOfProcDecoder {
       let a: number;
       let b: number;
       if (this.parts.length) {
-        const c = concatBytes(...this.parts, buf.subarray(start, nl));
-        line = Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+        // a line begun in an earlier read: joined in a pooled buffer (no zero-filled ArrayBuffer per line)
+        line = Buffer.allocUnsafe(this.size + nl - start);
+        let o = 0;
+        for (const p of this.parts) {
+          line.set(p, o);
+          o += p.length;
+        }
+        buf.copy(line, o, start, nl);
         a = 0;
         b = line.length;
         this.parts = [];
@@ -235,7 +241,7 @@ export class OutOfProcDecoder {
       const rest = buf.subarray(start);
       this.size += rest.length;
       if (this.size > this.maxLineLength) this.tooLong();
-      this.parts.push(rest.slice());
+      this.parts.push(Buffer.from(rest)); // a copy: the stream may reuse the bytes it handed over
     }
     return out;
   }
