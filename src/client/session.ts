@@ -352,7 +352,6 @@ export class Session {
     return fetchFromRemote(this, remote, dest, opts);
   }
 
-  /** Run a script and yield its events as they arrive (output, streams, then a final state). */
   /** Yield a run's events as they arrive (resuming the transport below the low-water mark); throw its failure. */
   private async *drainRun(run: Run): AsyncGenerator<InvokeEvent, void, undefined> {
     for (;;) {
@@ -367,19 +366,23 @@ export class Session {
     if (run.failure) throw run.failure;
   }
 
-  async *stream(script: string, opts: InvokeOptions = {}): AsyncGenerator<InvokeEvent, void, undefined> {
-    this.checkUsable();
-    if (typeof script !== 'string' || !script.length) throw new InvalidArgumentError('the script is empty');
-    const args: CommandArgument[] = [];
-    for (const [k, v] of Object.entries(opts.parameters ?? {})) args.push({ name: k, value: v });
-    for (const v of opts.args ?? []) args.push({ name: null, value: v });
-    const cmd: CommandSpec = {
-      cmd: script,
-      isScript: !opts.isCommand,
-      args,
-      mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined,
-    };
-    yield* this.streamPipeline({ statements: [[cmd]] }, opts);
+  /** Run a script and yield its events as they arrive (output, streams, then a final state). */
+  stream(script: string, opts: InvokeOptions = {}): AsyncGenerator<InvokeEvent, void, undefined> {
+    // one generator between the events and the consumer (each level of yield* costs promises per event)
+    return this.runPipeline(() => {
+      this.checkUsable();
+      if (typeof script !== 'string' || !script.length) throw new InvalidArgumentError('the script is empty');
+      const args: CommandArgument[] = [];
+      for (const [k, v] of Object.entries(opts.parameters ?? {})) args.push({ name: k, value: v });
+      for (const v of opts.args ?? []) args.push({ name: null, value: v });
+      const cmd: CommandSpec = {
+        cmd: script,
+        isScript: !opts.isCommand,
+        args,
+        mergeToOutput: opts.mergeErrorToOutput ? { error: true } : undefined,
+      };
+      return { statements: [[cmd]] };
+    }, opts);
   }
 
   /**
@@ -387,10 +390,19 @@ export class Session {
    * statements, merged streams) and yield its events. `opts.parameters`/`args` are not used here: give each
    * command its `args`.
    */
-  async *streamPipeline(
+  streamPipeline(
     pipelineSpec: PipelineSpec,
     opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'> = {},
   ): AsyncGenerator<InvokeEvent, void, undefined> {
+    return this.runPipeline(() => pipelineSpec, opts);
+  }
+
+  /** stream() and streamPipeline(): `makeSpec` runs (and throws) at the first next(), as in a generator of their own. */
+  private async *runPipeline(
+    makeSpec: () => PipelineSpec,
+    opts: Omit<InvokeOptions, 'parameters' | 'args' | 'mergeErrorToOutput' | 'isCommand'>,
+  ): AsyncGenerator<InvokeEvent, void, undefined> {
+    const pipelineSpec = makeSpec();
     this.checkUsable();
     const host = opts.host ?? this.host;
     const spec: PipelineSpec = { ...pipelineSpec, noInput: opts.input === undefined, host: hostInfoFor(host, false) };
@@ -411,7 +423,17 @@ export class Session {
       pipeline.start();
       await this.transport.createPipeline(pipeline.id, { signal: opts.signal });
       if (opts.input !== undefined) void this.feedInput(pipeline, opts.input, run);
-      yield* this.drainRun(run);
+      // drainRun, inlined
+      for (;;) {
+        while (run.buffer.length) {
+          const ev = run.buffer.shift()!;
+          if (this.readingPaused && run.buffer.length <= this.lowWater) this.updateFlow();
+          yield ev;
+        }
+        if (run.finished) break;
+        await run.wait();
+      }
+      if (run.failure) throw run.failure;
       if (opts.signal?.aborted) throw new AbortError('the pipeline was stopped because the invocation was aborted');
     } finally {
       opts.signal?.removeEventListener('abort', onAbort);

@@ -667,6 +667,10 @@ export function fastPathTakes(xml: string, mode: 'one' | 'doc' = 'one'): boolean
 
 /** Deserialize one CLIXML element (e.g. a PSRP message body `<Obj RefId="0">...`). */
 export function deserialize(xml: string | XmlElement, opts: DeserializeOptions = {}): ClixmlValue {
+  if (typeof xml === 'string' && !opts.fullParser && xml.length <= (opts.maxLength ?? 64 * 1024 * 1024)) {
+    const v = direct(xml, opts.maxDepth ?? 1024);
+    if (v !== NOT_TAKEN) return v as ClixmlValue;
+  }
   return read('one', xml, opts).result as ClixmlValue;
 }
 
@@ -689,4 +693,274 @@ export function deserializeDocumentItems(xml: string, opts: DeserializeOptions =
 
 export function deserializeDocument(xml: string, opts: DeserializeOptions = {}): ClixmlValue[] {
   return deserializeDocumentItems(xml, opts).map((i) => i.value);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// The direct path: what PowerShell writes for one value, read in one recursive pass over the text with no XML events,
+// no frames and no closures. It takes a strict subset of the subset fastXml takes (below) and gives exactly the
+// value the general path gives for it; at anything else (and at every error) it gives NOT_TAKEN and the general path
+// starts over, so errors and rare shapes are reported as before. The differential fuzz tests
+// (test/fuzz/clixml.test.ts) hold it to the full parser's result. The subset:
+//  - the characters fastXml takes (FAST_CHARS); white space outside the root and between elements is space, tab, LF;
+//  - elements without a prefix, named [A-Za-z0-9]+; attributes only N and RefId, written name="value" or name='value'
+//    (values without `<`, tab or LF; only the five predefined entities, in attribute values and text);
+//  - end tags written `</name>`; no comment, CDATA, processing instruction or DOCTYPE;
+//  - Obj (TN, TNRef, ToString, Props, MS, LST/IE/STK/QUE, DCT/En, one base value), Ref and the primitives but SS
+//    (SecureStrings, which need the session key, and PR progress records take the general path).
+
+const NOT_TAKEN: unknown = Symbol('not taken');
+const DIRECT_PRIMITIVES = new Set([...PRIMITIVE_TAGS].filter((t) => t !== 'SS'));
+
+/** One direct read: the text, the position and the RefId tables of the message. */
+class Direct {
+  i = 0;
+  objs: Map<string, PSObject> | undefined = undefined;
+  tns: Map<string, string[]> | undefined = undefined;
+  /** the attributes of the last start tag read */
+  n: string | undefined = undefined;
+  refId: string | undefined = undefined;
+  /** whether the last start tag read was self-closing */
+  empty = false;
+  constructor(
+    readonly s: string,
+    readonly maxDepth: number,
+  ) {}
+
+  /** Skip white space (space, tab, LF). */
+  ws(): void {
+    const s = this.s;
+    let i = this.i;
+    for (let c = s.charCodeAt(i); c === 0x20 || c === 0x0a || c === 0x09; c = s.charCodeAt(++i));
+    this.i = i;
+  }
+
+  /** At `<`: read a start tag `<Name attrs>` or `<Name attrs/>`; the name, or NOT_TAKEN (an end tag included). */
+  startTag(): string {
+    const s = this.s;
+    let i = this.i + 1;
+    const a = i;
+    for (let c = s.charCodeAt(i); (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39); c = s.charCodeAt(++i));
+    if (i === a) throw NOT_TAKEN;
+    const name = s.slice(a, i);
+    this.n = undefined;
+    this.refId = undefined;
+    for (;;) {
+      let c = s.charCodeAt(i);
+      if (c === 0x3e) {
+        this.empty = false;
+        this.i = i + 1;
+        return name;
+      }
+      if (c === 0x2f) {
+        if (s.charCodeAt(i + 1) !== 0x3e) throw NOT_TAKEN;
+        this.empty = true;
+        this.i = i + 2;
+        return name;
+      }
+      if (c !== 0x20 && c !== 0x0a && c !== 0x09) throw NOT_TAKEN;
+      for (c = s.charCodeAt(++i); c === 0x20 || c === 0x0a || c === 0x09; c = s.charCodeAt(++i));
+      if (c === 0x3e || c === 0x2f) continue;
+      // N="…" or RefId="…"
+      let isN: boolean;
+      if (c === 0x4e && s.charCodeAt(i + 1) === 0x3d) {
+        isN = true;
+        i += 2;
+      } else if (s.startsWith('RefId=', i)) {
+        isN = false;
+        i += 6;
+      } else throw NOT_TAKEN;
+      const q = s.charCodeAt(i);
+      if (q !== 0x22 && q !== 0x27) throw NOT_TAKEN;
+      const close = s.indexOf(q === 0x22 ? '"' : "'", i + 1);
+      if (close < 0) throw NOT_TAKEN;
+      let v = s.slice(i + 1, close);
+      let amp = false;
+      for (let k = 0; k < v.length; k++) {
+        const d = v.charCodeAt(k);
+        if (d === 0x3c || d === 0x09 || d === 0x0a) throw NOT_TAKEN;
+        if (d === 0x26) amp = true;
+      }
+      if (amp) v = entities(v);
+      if (isN) {
+        if (this.n !== undefined) throw NOT_TAKEN;
+        this.n = v;
+      } else {
+        if (this.refId !== undefined) throw NOT_TAKEN;
+        this.refId = v;
+      }
+      i = close + 1;
+    }
+  }
+
+  /** After white space: whether `</name>` is next (consumed if so). */
+  endTag(name: string): boolean {
+    const s = this.s;
+    const i = this.i;
+    if (s.charCodeAt(i) !== 0x3c || s.charCodeAt(i + 1) !== 0x2f) return false;
+    if (!s.startsWith(name, i + 2) || s.charCodeAt(i + 2 + name.length) !== 0x3e) throw NOT_TAKEN;
+    this.i = i + 3 + name.length;
+    return true;
+  }
+
+  /** White space, then a start tag or `</parent>`: the child's name, or undefined at the end of the parent. */
+  child(parent: string): string | undefined {
+    this.ws();
+    if (this.s.charCodeAt(this.i) !== 0x3c) throw NOT_TAKEN;
+    if (this.endTag(parent)) return undefined;
+    return this.startTag();
+  }
+
+  /** The text content of `name` (its start tag read), up to `</name>`, entities decoded. */
+  text(name: string): string {
+    if (this.empty) return '';
+    const s = this.s;
+    const lt = s.indexOf('<', this.i);
+    if (lt < 0) throw NOT_TAKEN;
+    const t = s.slice(this.i, lt);
+    this.i = lt;
+    if (!this.endTag(name)) throw NOT_TAKEN;
+    return t.indexOf('&') < 0 ? t : entities(t);
+  }
+
+  /** An element that must be empty (self-closing or white space only). */
+  nothing(name: string): void {
+    if (this.empty) return;
+    this.ws();
+    if (!this.endTag(name)) throw NOT_TAKEN;
+  }
+
+  /** The value of the element whose start tag was just read. */
+  value(name: string, depth: number): ClixmlValue {
+    if (depth >= this.maxDepth) throw NOT_TAKEN;
+    if (name === 'Obj') return this.obj(depth);
+    if (name === 'Ref') {
+      const o = this.refId === undefined ? undefined : this.objs?.get(this.refId);
+      if (!o) throw NOT_TAKEN;
+      this.nothing(name);
+      return o;
+    }
+    if (!DIRECT_PRIMITIVES.has(name)) throw NOT_TAKEN;
+    return primitive(name, this.text(name), undefined);
+  }
+
+  obj(depth: number): PSObject {
+    const o = new PSObject();
+    const id = this.refId;
+    if (id !== undefined) {
+      this.objs ??= new Map();
+      if (this.objs.has(id)) throw NOT_TAKEN;
+      this.objs.set(id, o);
+    }
+    if (this.empty) return o;
+    const d = depth + 1;
+    for (let tag = this.child('Obj'); tag !== undefined; tag = this.child('Obj')) {
+      if (d >= this.maxDepth) throw NOT_TAKEN;
+      switch (tag) {
+        case 'TN': {
+          const tnId = this.refId;
+          const names: string[] = [];
+          if (!this.empty)
+            for (let t = this.child('TN'); t !== undefined; t = this.child('TN')) {
+              if (t !== 'T' || d + 1 >= this.maxDepth) throw NOT_TAKEN;
+              names.push(decodeClixmlString(this.text('T')));
+            }
+          if (tnId !== undefined) (this.tns ??= new Map()).set(tnId, names);
+          o.typeNames = [...names];
+          break;
+        }
+        case 'TNRef': {
+          const tn = this.refId === undefined ? undefined : this.tns?.get(this.refId);
+          if (!tn) throw NOT_TAKEN;
+          o.typeNames = [...tn];
+          this.nothing(tag);
+          break;
+        }
+        case 'ToString':
+          o.toStringValue = decodeClixmlString(this.text(tag));
+          break;
+        case 'Props':
+        case 'MS': {
+          const map = tag === 'MS' ? o.extended : o.adapted;
+          if (!this.empty)
+            for (let t = this.child(tag); t !== undefined; t = this.child(tag)) {
+              const n = this.n;
+              if (n === undefined) throw NOT_TAKEN;
+              map.set(decodeClixmlString(n), this.value(t, d + 1));
+            }
+          break;
+        }
+        case 'LST':
+        case 'IE':
+        case 'STK':
+        case 'QUE': {
+          if (o.collection) throw NOT_TAKEN;
+          const l = new PSList(tag, []);
+          o.collection = l;
+          if (!this.empty) for (let t = this.child(tag); t !== undefined; t = this.child(tag)) l.items.push(this.value(t, d + 1));
+          break;
+        }
+        case 'DCT': {
+          if (o.collection) throw NOT_TAKEN;
+          const dict = new PSDict([]);
+          o.collection = dict;
+          if (!this.empty)
+            for (let t = this.child(tag); t !== undefined; t = this.child(tag)) {
+              if (t !== 'En' || this.empty || d + 1 >= this.maxDepth) throw NOT_TAKEN;
+              let key: ClixmlValue | undefined;
+              let val: ClixmlValue | undefined;
+              let hasK = false;
+              let hasV = false;
+              for (let e = this.child('En'); e !== undefined; e = this.child('En')) {
+                const n = this.n;
+                if (n === 'Key' && !hasK) {
+                  key = this.value(e, d + 2);
+                  hasK = true;
+                } else if (n === 'Value' && !hasV) {
+                  val = this.value(e, d + 2);
+                  hasV = true;
+                } else throw NOT_TAKEN;
+              }
+              if (!hasK || !hasV) throw NOT_TAKEN;
+              dict.entries.push([key!, val!]);
+            }
+          break;
+        }
+        default: {
+          const v = this.value(tag, d);
+          if (o.value !== undefined) throw NOT_TAKEN;
+          o.value = v;
+        }
+      }
+    }
+    return o;
+  }
+}
+
+/** Decode the five predefined entities; NOT_TAKEN at any other `&` (character references included). */
+function entities(t: string): string {
+  return t.replace(/&(?:(lt)|(gt)|(amp)|(quot)|(apos));|&/g, (m: string, lt?: string, gt?: string, amp?: string, quot?: string) => {
+    if (m.length === 1) throw NOT_TAKEN;
+    return lt ? '<' : gt ? '>' : amp ? '&' : quot ? '"' : "'";
+  });
+}
+
+/** The direct path (above) on one value: the value, or NOT_TAKEN. */
+function direct(xml: string, maxDepth: number): unknown {
+  if (FAST_CHARS.test(xml)) return NOT_TAKEN;
+  const r = new Direct(xml, maxDepth);
+  try {
+    r.ws();
+    if (xml.charCodeAt(r.i) !== 0x3c) return NOT_TAKEN;
+    const v = r.value(r.startTag(), 0);
+    r.ws();
+    return r.i === xml.length ? v : NOT_TAKEN;
+  } catch {
+    return NOT_TAKEN; // NOT_TAKEN, a bad primitive, a stack overflow: the general path gives the value or the error
+  }
+}
+const FAST_CHARS = /[^\t\n\x20-\uD7FF\uE000-\uFFFD]|\]\]>/;
+
+/** Whether the direct path takes `xml` (for tests: what PowerShell writes for usual values must). */
+export function directPathTakes(xml: string): boolean {
+  return direct(xml, 1024) !== NOT_TAKEN;
 }

@@ -86,7 +86,6 @@ export class FragmentReader {
     if (this.size < FRAGMENT_HEADER_SIZE) return out;
     // one pass over the joined bytes: every whole fragment in them, then the rest kept (one view, not one per fragment)
     const buf = this.flatten();
-    const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     let off = 0;
     while (buf.length - off >= FRAGMENT_HEADER_SIZE) {
       const flags = buf[off + 16]!;
@@ -95,7 +94,7 @@ export class FragmentReader {
           `PSRP fragment has unknown flag bits 0x${flags.toString(16)} (MS-PSRP 2.2.4); the peer is not speaking PSRP or the ` +
             `stream is corrupt`,
         );
-      const len = dv.getUint32(off + 17, false);
+      const len = ((buf[off + 17]! << 24) | (buf[off + 18]! << 16) | (buf[off + 19]! << 8) | buf[off + 20]!) >>> 0;
       if (len > this.maxBlob)
         throw new RemoteProtocolError(
           `PSRP fragment blob of ${len} bytes exceeds the limit of ${this.maxBlob} (MS-PSRP 2.2.4); raise maxMessageSize if ` +
@@ -104,8 +103,8 @@ export class FragmentReader {
       if (buf.length - off < FRAGMENT_HEADER_SIZE + len) break;
       const a = off + FRAGMENT_HEADER_SIZE;
       out.push({
-        objectId: dv.getBigUint64(off, false),
-        fragmentId: dv.getBigUint64(off + 8, false),
+        objectId: u64be(buf, off),
+        fragmentId: u64be(buf, off + 8),
         start: (flags & FragmentFlags.Start) !== 0,
         end: (flags & FragmentFlags.End) !== 0,
         blob: this.views && (flags & 3) === 3 ? buf.subarray(a, a + len) : buf.slice(a, a + len),
@@ -124,6 +123,13 @@ export class FragmentReader {
     if (this.chunks.length > 1) this.chunks = [concatBytes(...this.chunks)];
     return this.chunks[0]!;
   }
+}
+
+/** The big-endian u64 at b[off]: a small one (every id in practice) without the DataView and 64-bit read. */
+function u64be(b: Uint8Array, off: number): bigint {
+  const hi = ((b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!) >>> 0;
+  const lo = ((b[off + 4]! << 24) | (b[off + 5]! << 16) | (b[off + 6]! << 8) | b[off + 7]!) >>> 0;
+  return hi < 0x200000 ? BigInt(hi * 0x100000000 + lo) : (BigInt(hi) << 32n) | BigInt(lo);
 }
 
 /**
@@ -146,7 +152,7 @@ export class Defragmenter {
         throw new RemoteProtocolError(
           `PSRP fragment ${f.fragmentId} of object ${f.objectId} has the Start flag but FragmentId is not 0 (MS-PSRP 2.2.4)`,
         );
-      if (this.pending.has(f.objectId))
+      if (this.pending.size && this.pending.has(f.objectId))
         throw new RemoteProtocolError(`PSRP object ${f.objectId} started twice before it ended (MS-PSRP 2.2.4)`);
       if (f.end) {
         if (f.blob.length > this.maxMessageSize) throw this.tooBig(f.objectId);

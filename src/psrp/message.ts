@@ -83,8 +83,7 @@ export function decodeMessage(b: Uint8Array): PSRPMessage {
   if (b.length < MESSAGE_HEADER_SIZE) {
     throw new RemoteProtocolError(`PSRP message of ${b.length} bytes is shorter than its 40-byte header (MS-PSRP 2.2.1)`);
   }
-  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const destination = dv.getUint32(0, true);
+  const destination = u32le(b, 0);
   if (destination !== Destination.Client && destination !== Destination.Server) {
     throw new RemoteProtocolError(`PSRP message has an unknown Destination 0x${destination.toString(16)} (MS-PSRP 2.2.1)`);
   }
@@ -92,11 +91,16 @@ export function decodeMessage(b: Uint8Array): PSRPMessage {
   if (data.length >= 3 && data[0] === BOM[0] && data[1] === BOM[1] && data[2] === BOM[2]) data = data.subarray(3);
   return {
     destination,
-    messageType: dv.getUint32(4, true),
+    messageType: u32le(b, 4),
     rpid: guidAt(b, 8),
     pid: guidAt(b, 24),
     data,
   };
+}
+
+/** The little-endian u32 at b[off] (no DataView to allocate per message). */
+function u32le(b: Uint8Array, off: number): number {
+  return (b[off]! | (b[off + 1]! << 8) | (b[off + 2]! << 16) | (b[off + 3]! << 24)) >>> 0;
 }
 
 /** The GUID at b[off, off + 16): the messages of a stream carry the same few (pool, pipeline), so the last ones

@@ -6,7 +6,7 @@
  *   <Command PSGuid='…' />  <CommandAck …/>  <Signal …/>  <SignalAck …/>  <Close …/>  <CloseAck …/>
  */
 import { RemoteProtocolError } from '../errors.js';
-import { concatBytes, fromBase64, toBase64 } from '../util/bytes.js';
+import { fromBase64, toBase64 } from '../util/bytes.js';
 import { decodeStrictBase64 } from '../xml/base64-cut.js';
 
 export type OutOfProcStream = 'Default' | 'PromptResponse';
@@ -98,25 +98,90 @@ const DATA_HEADS: Array<[Buffer, OutOfProcStream]> = [
 ];
 const DATA_TAIL = Buffer.from('</Data>', 'latin1');
 
+/** The last GUID read from a line, with its bytes: a stream's lines carry the same one or two (pool, pipeline). */
+class GuidCache {
+  private readonly bytes = Buffer.alloc(36);
+  private text: string | undefined;
+  /** The lower-case GUID in buf[a, a + 36), or undefined when those bytes are not a GUID. */
+  get(buf: Buffer, a: number): string | undefined {
+    const b = this.bytes;
+    if (this.text !== undefined) {
+      let k = 0;
+      while (k < 36 && b[k] === buf[a + k]) k++;
+      if (k === 36) return this.text;
+    }
+    const g = buf.toString('latin1', a, a + 36);
+    if (!GUID_RE.test(g)) return undefined;
+    buf.copy(b, 0, a, a + 36);
+    this.text = g.toLowerCase();
+    return this.text;
+  }
+}
+
+/** Whether buf[a, a + x.length) holds the bytes of x (a loop: cheaper than Buffer#compare for a few bytes). */
+function has(buf: Buffer, a: number, x: Buffer): boolean {
+  for (let k = 0; k < x.length; k++) if (buf[a + k] !== x[k]) return false;
+  return true;
+}
+
+const B64 = new Int8Array(256).fill(-1);
+for (let i = 0; i < 64; i++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(i)] = i;
+
+/**
+ * Strict base64 in buf[a, b) decoded in one pass (a short payload: one object's line), or undefined when it is not
+ * strict base64 (length a multiple of 4, the standard alphabet, `=` only as the last one or two characters): the same
+ * bytes as decodeStrictBase64 gives, without its native calls, which cost more than the decoding at this size.
+ */
+function decodeShortBase64(buf: Buffer, a: number, b: number): Uint8Array | undefined {
+  const n = b - a;
+  if (n === 0 || n % 4 !== 0) return undefined;
+  const pad = buf[b - 1] !== 0x3d ? 0 : buf[b - 2] !== 0x3d ? 1 : 2;
+  const size = (n / 4) * 3 - pad;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  const last = b - 4;
+  for (let i = a; i < last; i += 4) {
+    const v = (B64[buf[i]!]! << 18) | (B64[buf[i + 1]!]! << 12) | (B64[buf[i + 2]!]! << 6) | B64[buf[i + 3]!]!;
+    if (v < 0) return undefined; // any -1 makes the whole word negative
+    out[o++] = v >> 16;
+    out[o++] = (v >> 8) & 0xff;
+    out[o++] = v & 0xff;
+  }
+  const w = (B64[buf[last]!]! << 18) | (B64[buf[last + 1]!]! << 12);
+  const x = pad === 2 ? 0 : B64[buf[last + 2]!]!;
+  const y = pad >= 1 ? 0 : B64[buf[last + 3]!]!;
+  if (w < 0 || x < 0 || y < 0) return undefined;
+  const v = w | (x << 6) | y;
+  out[o++] = v >> 16;
+  if (pad < 2) out[o++] = (v >> 8) & 0xff;
+  if (pad < 1) out[o++] = v & 0xff;
+  return new Uint8Array(out.buffer, out.byteOffset, size);
+}
+
 /**
  * The usual line, exactly as PowerShell writes it (`<Data Stream='Default' PSGuid='<guid>'>BASE64</Data>`), decoded
- * from its bytes: no text conversion of the payload, the base64 decoded straight from the line. Undefined for any
+ * from buf[a, b): no text conversion of the payload, the base64 decoded straight from the line. Undefined for any
  * other line (the caller decodes it with decodePacketLine; the result is the same whenever this one gives one).
  */
-function decodeDataLine(line: Buffer): OutOfProcPacket | undefined {
-  for (const [head, stream] of DATA_HEADS) {
-    const h = head.length;
-    if (line.length < h + 36 + 2 + 4 + DATA_TAIL.length || line.compare(head, 0, h, 0, h) !== 0) continue;
-    if (line[h + 36] !== 0x27 || line[h + 37] !== 0x3e) return undefined;
-    const end = line.length - DATA_TAIL.length;
-    if (line.compare(DATA_TAIL, 0, DATA_TAIL.length, end) !== 0) return undefined;
-    const guid = line.toString('latin1', h, h + 36);
-    if (!GUID_RE.test(guid)) return undefined;
-    const data = decodeStrictBase64(line, h + 38, end);
-    if (!data?.length) return undefined;
-    return { type: 'Data', stream, psGuid: guid.toLowerCase(), data: new Uint8Array(data.buffer, data.byteOffset, data.length) };
+function decodeDataLine(buf: Buffer, a: number, b: number, guids: GuidCache): OutOfProcPacket | undefined {
+  // "<Data Stream='" is common to both heads; the next byte picks one
+  const head = buf[a + 14] === 0x44 ? DATA_HEADS[0]! : buf[a + 14] === 0x50 ? DATA_HEADS[1]! : undefined;
+  if (!head) return undefined;
+  const [bytes, stream] = head;
+  const h = bytes.length;
+  const end = b - DATA_TAIL.length;
+  if (b - a < h + 36 + 2 + 4 + DATA_TAIL.length || !has(buf, a, bytes)) return undefined;
+  if (buf[a + h + 36] !== 0x27 || buf[a + h + 37] !== 0x3e || !has(buf, end, DATA_TAIL)) return undefined;
+  const psGuid = guids.get(buf, a + h);
+  if (psGuid === undefined) return undefined;
+  let data: Uint8Array | undefined;
+  if (end - (a + h + 38) <= 4096) data = decodeShortBase64(buf, a + h + 38, end);
+  else {
+    const d = decodeStrictBase64(buf, a + h + 38, end);
+    if (d) data = new Uint8Array(d.buffer, d.byteOffset, d.length);
   }
-  return undefined;
+  if (!data?.length) return undefined;
+  return { type: 'Data', stream, psGuid, data };
 }
 
 /**
@@ -127,6 +192,7 @@ export class OutOfProcDecoder {
   private parts: Uint8Array[] = [];
   private size = 0;
   private readonly decoder = new TextDecoder('utf-8', { fatal: false });
+  private readonly guids = new GuidCache();
   readonly maxLineLength: number;
   constructor(opts: { maxLineLength?: number } = {}) {
     this.maxLineLength = opts.maxLineLength ?? 16 * 1024 * 1024;
@@ -134,30 +200,48 @@ export class OutOfProcDecoder {
 
   push(chunk: Uint8Array): OutOfProcPacket[] {
     const out: OutOfProcPacket[] = [];
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     let start = 0;
     for (;;) {
-      const nl = chunk.indexOf(0x0a, start);
+      const nl = buf.indexOf(0x0a, start);
       if (nl < 0) break;
-      const piece = chunk.subarray(start, nl);
-      const line = this.parts.length ? concatBytes(...this.parts, piece) : piece;
-      this.parts = [];
-      this.size = 0;
+      let line: Buffer;
+      let a: number;
+      let b: number;
+      if (this.parts.length) {
+        // a line begun in an earlier read: joined in a pooled buffer (no zero-filled ArrayBuffer per line)
+        line = Buffer.allocUnsafe(this.size + nl - start);
+        let o = 0;
+        for (const p of this.parts) {
+          line.set(p, o);
+          o += p.length;
+        }
+        buf.copy(line, o, start, nl);
+        a = 0;
+        b = line.length;
+        this.parts = [];
+        this.size = 0;
+      } else {
+        line = buf;
+        a = start;
+        b = nl;
+      }
       start = nl + 1;
-      if (line.length > this.maxLineLength) this.tooLong();
-      const fast = decodeDataLine(Buffer.from(line.buffer, line.byteOffset, line.byteLength));
+      if (b - a > this.maxLineLength) this.tooLong();
+      const fast = line[a] === 0x3c && line[a + 1] === 0x44 ? decodeDataLine(line, a, b, this.guids) : undefined;
       if (fast) {
         out.push(fast);
         continue;
       }
-      const text = this.decoder.decode(line).replace(/\r$/, '');
+      const text = this.decoder.decode(line.subarray(a, b)).replace(/\r$/, '');
       if (text.trim() === '') continue;
       for (const p of decodePacketLine(text)) out.push(p);
     }
-    if (start < chunk.length) {
-      const rest = chunk.subarray(start);
+    if (start < buf.length) {
+      const rest = buf.subarray(start);
       this.size += rest.length;
       if (this.size > this.maxLineLength) this.tooLong();
-      this.parts.push(rest.slice());
+      this.parts.push(Buffer.from(rest)); // a copy: the stream may reuse the bytes it handed over
     }
     return out;
   }

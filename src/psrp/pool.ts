@@ -300,7 +300,14 @@ export class ClientRunspacePool {
 
   /** Feed bytes received from the server (whole or partial fragments, for the pool or a pipeline). */
   receiveData(payload: { data: Uint8Array; stream?: PSRPStream; pipelineId?: string }): void {
-    const key = payload.pipelineId && payload.pipelineId !== EMPTY_GUID ? upperGuid(payload.pipelineId) : '';
+    const id = payload.pipelineId;
+    let key: string;
+    if (id === this.lastIdIn) key = this.lastKeyIn;
+    else {
+      key = id && id !== EMPTY_GUID ? upperGuid(id) : '';
+      this.lastIdIn = id;
+      this.lastKeyIn = key;
+    }
     let r = this.readers.get(key);
     if (!r) {
       r = {
@@ -314,6 +321,10 @@ export class ClientRunspacePool {
       if (blob) this.processMessage(decodeMessage(blob));
     }
   }
+
+  /** the last pipeline id receiveData was given and its key (a stream's payloads carry the same id, lower-case) */
+  private lastIdIn: string | undefined = undefined;
+  private lastKeyIn = '';
 
   /** The next event, or undefined when more data is needed. */
   nextEvent(): PSRPEvent | undefined {

@@ -211,7 +211,23 @@ export class OutOfProcTransport implements PoolTransport {
   private onBytes(chunk: Uint8Array): void {
     if (this.ended !== undefined) return;
     try {
-      for (const p of this.decoder.push(chunk)) this.onPacket(p);
+      // one read often holds several packets: the session drains and the pool's output is flushed once per read
+      let data = false;
+      for (const p of this.decoder.push(chunk)) {
+        if (p.type === 'Data') {
+          if (debug.enabled) debug('outofproc < Data %s', p.psGuid);
+          this.pool.receiveData({
+            data: p.data,
+            stream: p.stream === 'PromptResponse' ? 'pr' : 'default',
+            pipelineId: p.psGuid === OUTOFPROC_POOL_GUID ? undefined : p.psGuid,
+          });
+          data = true;
+        } else this.onPacket(p);
+      }
+      if (data) {
+        this.hooks.onData();
+        this.flush();
+      }
     } catch (e) {
       const err =
         e instanceof RemoteProtocolError
@@ -225,14 +241,7 @@ export class OutOfProcTransport implements PoolTransport {
   private onPacket(p: OutOfProcPacket): void {
     if (debug.enabled) debug('outofproc < %s %s', p.type, p.psGuid);
     switch (p.type) {
-      case 'Data':
-        this.pool.receiveData({
-          data: p.data,
-          stream: p.stream === 'PromptResponse' ? 'pr' : 'default',
-          pipelineId: p.psGuid === OUTOFPROC_POOL_GUID ? undefined : p.psGuid,
-        });
-        this.hooks.onData();
-        this.flush();
+      case 'Data': // onBytes feeds the pool
         return;
       case 'DataAck':
         this.inflight.delete(p.psGuid);

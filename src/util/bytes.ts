@@ -16,11 +16,13 @@ export function utf16le(s: string): Uint8Array {
 export function fromUtf16le(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf16le');
 }
+const te = new TextEncoder();
+const td = new TextDecoder(); // not fatal, no stream: one instance serves every call
 export function utf8(s: string): Uint8Array {
-  return new TextEncoder().encode(s);
+  return te.encode(s);
 }
 export function fromUtf8(b: Uint8Array): string {
-  return new TextDecoder().decode(b);
+  return td.decode(b);
 }
 export function toHex(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');

@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import { isDeepStrictEqual } from 'node:util';
 import { deserialize, serialize, PSObject, type ClixmlValue } from '../../src/clixml/index.js';
+import { directPathTakes } from '../../src/clixml/deserialize.js';
 import { Defragmenter, decodeFragments } from '../../src/psrp/fragment.js';
 import { decodeMessage, messageTypeName } from '../../src/psrp/message.js';
 import { parseXml, type XmlElement } from '../../src/xml/dom.js';
@@ -33,6 +35,7 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
   let messages = 0;
   let objects = 0;
   let identical = 0;
+  let direct = 0;
   const notIdentical: string[] = [];
   // pypsrp (the client side of the recordings) writes `<S />`, `<ToString />` and `RefId` before `N`;
   // PowerShell writes `<S></S>`, `<ToString></ToString>` and `N` first. Apart from that our serializer must reproduce every payload byte
@@ -81,6 +84,9 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
             }
             objects++;
             types.add(messageTypeName(msg.messageType));
+            // the direct path (what PowerShell writes for usual values) gives what the full XML parser gives
+            if (directPathTakes(text)) direct++;
+            assert.ok(isDeepStrictEqual(v, deserialize(text, { fullParser: true })), `${where}: the fast paths differ from saxes`);
             // stable re-serialization
             const once = serialize(v);
             assert.equal(serialize(deserialize(once)), once, `${where}: re-serialization is not stable`);
@@ -102,11 +108,12 @@ test('every CLIXML payload in the PSRP recordings deserializes', { skip: recordi
   }
   t.diagnostic(
     `${files.length} recordings, ${messages} PSRP messages, ${objects} CLIXML payloads, ${types.size} message types; ` +
-      `${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation`,
+      `${identical} re-serialized byte for byte, the rest equal after the pypsrp normalisation; ${direct} read by the direct path`,
   );
   assert.deepEqual(notIdentical, []);
   assert.ok(messages > 100, `${messages} PSRP messages decoded`);
   assert.ok(objects > 100, `${objects} CLIXML payloads`);
+  assert.ok(direct > objects * 0.8, `the direct path read ${direct} of ${objects} payloads`);
   for (const t of ['SESSION_CAPABILITY', 'INIT_RUNSPACEPOOL', 'CREATE_PIPELINE', 'PIPELINE_OUTPUT', 'PIPELINE_STATE', 'RUNSPACEPOOL_STATE'])
     assert.ok(types.has(t), `saw ${t}`);
 });

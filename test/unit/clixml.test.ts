@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { inspect } from 'node:util';
+import { inspect, isDeepStrictEqual } from 'node:util';
 import {
   ClixmlRefs,
   decodeClixmlString,
@@ -34,6 +34,7 @@ import {
 import { ClixmlError, InvalidArgumentError, LocalProtocolError } from '../../src/errors.js';
 import { canonicalDump } from '../helpers/corpus.js';
 import { parseXml } from '../../src/xml/dom.js';
+import { directPathTakes } from '../../src/clixml/deserialize.js';
 
 const rt = (v: PSValue): ClixmlValue => deserialize(serialize(v));
 
@@ -510,4 +511,60 @@ test('an already-parsed element (e.g. from a SOAP body) deserializes like its te
   assert.equal(v.get('me'), v);
   assert.deepEqual(v.typeNames, ['A']);
   assert.equal(canonicalDump(v), canonicalDump(deserializeDocument(xml)[0]!));
+});
+
+test('the direct path reads what PowerShell writes exactly as the full parser does, and leaves the rest to it', () => {
+  const pwsh = (body: string) =>
+    `<Obj RefId="0"><TN RefId="0"><T>System.Management.Automation.PSCustomObject</T><T>System.Object</T></TN>${body}</Obj>`;
+  const taken = [
+    pwsh('<MS><I32 N="i">1</I32><S N="s">x1</S></MS>'),
+    pwsh('<ToString>@{i=1}</ToString><MS><S N="a_x0020_b">&lt;&amp;&gt;&quot;&apos;</S><S N="e" /><Nil N="n" /></MS>'),
+    `<Obj RefId='0'>\n <TN RefId='0'>\n  <T>A</T>\n </TN>\n <MS>\n  <Ref N='me' RefId='0' />\n` +
+      `  <Obj N='o' RefId='1'><TNRef RefId='0' /></Obj>\n </MS>\n</Obj>\n`,
+    '<Obj RefId="0"><TN RefId="0"><T>System.Collections.Hashtable</T></TN><DCT><En><S N="Key">k</S><I32 N="Value">1</I32></En>' +
+      '<En><Nil N="Key" /><Obj N="Value" RefId="1"><LST><S>a</S><Ref RefId="0" /></LST></Obj></En></DCT></Obj>',
+    '<Obj RefId="0"><ToString>Running</ToString><I32>4</I32><Props><B N="b">true</B><Db N="d">1.5</Db>' +
+      '<DT N="t">2024-01-02T03:04:05.1234567Z</DT><G N="g">0F0E0D0C-0B0A-0908-0706-050403020100</G><BA N="ba">AAEC</BA>' +
+      '<I64 N="l">-9</I64><Version N="v">7.6.9</Version></Props></Obj>',
+    '<Obj RefId="0"><IE><S>1</S></IE></Obj>',
+    '  <S>x_x000A_y</S>  ',
+    '<Nil />',
+  ];
+  for (const x of taken) {
+    assert.ok(directPathTakes(x), x);
+    assert.ok(isDeepStrictEqual(deserialize(x), deserialize(x, { fullParser: true })), x);
+  }
+  const left = [
+    '<Obj RefId="0" xmlns="http://schemas.microsoft.com/powershell/2004/04"><I32>1</I32></Obj>', // an attribute other than N, RefId
+    '<Obj RefId="0"><MS><S N="s">a&#x41;</S></MS></Obj>', // a character reference
+    '<Obj RefId="0"><!-- c --><I32>1</I32></Obj>',
+    '<Obj RefId="0"><MS><SS N="p">AAAA</SS></MS></Obj>', // SecureString
+    '<Obj RefId="0"><PR N="pr"><AV>a</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Processing</T><SR>-1</SR><SD>s</SD></PR></Obj>',
+    '<Obj RefId="0"><MS><I32 N="i">x</I32></MS></Obj>', // an error
+    '<Obj RefId="0"><MS><I32>1</I32></MS></Obj>', // an error: property without a name
+    '<Obj RefId="0"><I32>1</I32><I32>2</I32></Obj>', // an error: two base values
+    '<Obj RefId="0"><Ref RefId="1" /></Obj>', // an error: unknown RefId
+    '<Obj RefId="0"></Obj >',
+    '<Obj RefId="0"> \u00a0 </Obj>',
+  ];
+  const outcome = (f: () => ClixmlValue) => {
+    try {
+      return { value: f() };
+    } catch (e) {
+      return { error: (e as Error).message };
+    }
+  };
+  for (const x of left) {
+    assert.ok(!directPathTakes(x), x);
+    assert.deepEqual(
+      outcome(() => deserialize(x)),
+      outcome(() => deserialize(x, { fullParser: true })),
+      x,
+    );
+  }
+  // the nesting limit holds on the direct path too
+  const deep = [0, 1, 2].map((i) => `<Obj RefId="${i}"><LST>`).join('') + '<I32>1</I32>' + '</LST></Obj>'.repeat(3);
+  assert.ok(directPathTakes(deep));
+  assert.throws(() => deserialize(deep, { maxDepth: 6 }), ClixmlError);
+  assert.doesNotThrow(() => deserialize(deep, { maxDepth: 7 }));
 });

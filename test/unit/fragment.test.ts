@@ -20,6 +20,11 @@ test('fragment header is big-endian (MS-PSRP 2.2.4)', () => {
   assert.equal(f.length, FRAGMENT_HEADER_SIZE + 2);
   const [d] = decodeFragments(f);
   assert.deepEqual({ ...d!, blob: toHex(d!.blob) }, { objectId: 1n, fragmentId: 0n, start: true, end: true, blob: 'aabb' });
+  // ids over 2^53 and at the 64-bit limit read back exactly
+  for (const id of [2n ** 53n - 1n, 2n ** 53n, 2n ** 53n + 1n, 0x123456789abcdef0n, 2n ** 64n - 1n]) {
+    const [e] = decodeFragments(encodeFragment({ objectId: id, fragmentId: id ^ 0xffn, start: true, end: true, blob: fromHex('00') }));
+    assert.deepEqual([e!.objectId, e!.fragmentId], [id, id ^ 0xffn]);
+  }
 });
 
 test('message header is little-endian with .NET GUID order (MS-PSRP 2.2.1)', () => {

@@ -73,6 +73,15 @@ test('a line longer than the bound is refused without buffering it all', () => {
 test('the byte-level decoding of the usual <Data> line gives what decodePacketLine gives (differential, mutations)', () => {
   const line = encodePacket({ type: 'Data', stream: 'Default', psGuid: G, data: utf8('<Obj RefId="0"><S>x</S></Obj>') }).trimEnd();
   const prompt = encodePacket({ type: 'Data', stream: 'PromptResponse', psGuid: G.toUpperCase(), data: utf8('ab') }).trimEnd();
+  // payloads of every padding, a short one decoded in one pass and a long one (over 4 KiB of text) by Node's decoder
+  const sized = [1, 2, 3, 100, 4000].map((n) =>
+    encodePacket({
+      type: 'Data',
+      stream: 'Default',
+      psGuid: G,
+      data: Uint8Array.from({ length: n }, (_, i) => (i * 7 + n) & 0xff),
+    }).trimEnd(),
+  );
   const outcome = (f: () => unknown) => {
     try {
       return { v: f() };
@@ -84,8 +93,8 @@ test('the byte-level decoding of the usual <Data> line gives what decodePacketLi
   let seed = 11;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const alphabet = '<>/=\'" -_=+AZaz09\r\t\u00e9\uFEFFData</Data>';
-  for (let n = 0; n < 3000; n++) {
-    let s = rnd() < 0.5 ? line : prompt;
+  for (let n = 0; n < 6000; n++) {
+    let s = n % 2 ? sized[(n >> 1) % sized.length]! : rnd() < 0.5 ? line : prompt;
     for (let k = Math.floor(rnd() * 3); k > 0; k--) {
       const p = Math.floor(rnd() * s.length);
       const c = alphabet[Math.floor(rnd() * alphabet.length)]!;
