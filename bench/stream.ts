@@ -2,16 +2,17 @@
  * Bench: stdout streaming side by side, one endpoint (`winrm-ts serve`, separate process), rounds interleaved so
  * every client sees the same machine load:
  *   - Basic over HTTP, --mb MB (default 100): the winrm-ts CLI (`run`), pywinrm, Go masterzen/winrm, and a minimal
- *     client (bench/minimal-client.mjs: no XML parser, no checks; the floor for this endpoint);
+ *     client (bench/minimal-client.mjs: no XML parser, no checks; the floor for this endpoint), and the library in a
+ *     process of its own (bench/stream-library.mjs: no CLI; also reports the CPU of the streaming alone);
  *   - NTLM with message encryption, --ntlm-mb MB (default 50): the winrm-ts CLI (--auth negotiate) and pywinrm
  *     (transport ntlm). Go's masterzen NTLM client does not encrypt, so it is not in this row.
  * Each run is a separate process under /usr/bin/time: wall seconds (MB/s), client CPU seconds (user + system), peak
- * RSS. Medians over --rounds (default 3). Writes bench/results/<date>-stream.{json,md}.
+ * RSS; and the endpoint's own CPU around each run. Medians over --rounds (default 3). Writes bench/results/<date>-stream.{json,md}.
  * Run: npm run build && node --import tsx bench/stream.ts [--mb 100] [--ntlm-mb 50] [--rounds 3] [--name stream]
  * (--name: the results' file name after the date, e.g. stream-2 for a second run on one day)
  */
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, platform, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 // @ts-expect-error plain ESM helper without types
@@ -30,6 +31,8 @@ interface Sample {
   cpu: number;
   rssMB: number;
   bytes: number;
+  /** CPU seconds of the streaming alone, when the client reports it (the library row) */
+  streamCpu?: number;
 }
 
 function timed(
@@ -48,7 +51,9 @@ function timed(
         return;
       }
       const bytes = outFile ? statSync(outFile).size : Number(/bytes["=:]+(\d+)/.exec(stderr + _o)?.[1] ?? 0);
-      resolve({ sample: { seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024, bytes }, stderr });
+      const sc = /"streamCpu":([\d.]+)/.exec(_o)?.[1];
+      const sample = { seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMB: Number(m[4]) / 1024, bytes };
+      resolve({ sample: sc === undefined ? sample : { ...sample, streamCpu: Number(sc) }, stderr });
     });
   });
 }
@@ -61,7 +66,17 @@ const median = (xs: number[]): number => {
 async function main(): Promise<void> {
   if (!existsSync(CLI)) throw new Error('run `npm run build` first (the bench runs the CLI from dist/)');
   const dir = mkdtempSync(join(tmpdir(), 'winrm-ts-stream-'));
-  const { url, child: serve } = await startServe(dir, ['--auth', 'basic,negotiate', '--allow-unencrypted']);
+  // the endpoint as installed (the built CLI), its own CPU measured around each run (Linux /proc)
+  const { url, child: serve } = await startServe(dir, ['--auth', 'basic,negotiate', '--allow-unencrypted'], { cli: CLI });
+  const serveCpu = (): number => {
+    try {
+      const f = readFileSync(`/proc/${serve.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 1/100 s
+    } catch {
+      return NaN;
+    }
+  };
+  const endpointCpu = new Map<string, number[]>();
   const host = new URL(url).host;
   const hasPy = existsSync('/usr/lib/python3/dist-packages/winrm');
   let go: string | undefined;
@@ -103,6 +118,12 @@ async function main(): Promise<void> {
     ...(hasPy
       ? [{ name: 'basic/pywinrm', bytes: basic, run: () => timed(py('plaintext', basic)[0], [...py('plaintext', basic)[1]], out) }]
       : []),
+    // the library in its own process (dist/, no CLI): prints its byte count and the CPU of the streaming alone
+    {
+      name: 'basic/library',
+      bytes: basic,
+      run: () => timed(process.execPath, [join(ROOT, 'bench/stream-library.mjs'), url, USER, PASSWORD, line(basic)], undefined),
+    },
     // masterzen/winrm joins its arguments unquoted: the command line goes as one argument
     ...(go ? [{ name: 'basic/go', bytes: basic, run: () => timed(go!, ['-count', url, USER, PASSWORD, line(basic)], undefined) }] : []),
     {
@@ -137,7 +158,10 @@ async function main(): Promise<void> {
     for (let round = 0; round < ROUNDS; round++) {
       for (const r of rows) {
         loads.push(loadavg()[0]!);
+        const before = serveCpu();
         const { sample, stderr } = await r.run();
+        const used = serveCpu() - before;
+        if (sample && Number.isFinite(used)) endpointCpu.set(r.name, [...(endpointCpu.get(r.name) ?? []), used / (r.bytes / 104857600)]);
         if (!sample) {
           notes.push(`${r.name} round ${round + 1} failed: ${stderr.trim().split('\n').slice(-2).join(' ').slice(0, 200)}`);
           continue;
@@ -155,7 +179,10 @@ async function main(): Promise<void> {
   } finally {
     serve.kill('SIGTERM');
   }
-  const results: Record<string, { MBps: number; seconds: number; cpuSecondsPer100MB: number; peakRssMB: number; runs: number }> = {};
+  const results: Record<
+    string,
+    { MBps: number; seconds: number; cpuSecondsPer100MB: number; streamCpuSecondsPer100MB?: number; peakRssMB: number; runs: number }
+  > = {};
   for (const r of rows) {
     const s = samples.get(r.name)!;
     if (!s.length) continue;
@@ -163,6 +190,9 @@ async function main(): Promise<void> {
       MBps: +median(s.map((x) => r.bytes / 1048576 / x.seconds)).toFixed(1),
       seconds: +median(s.map((x) => x.seconds)).toFixed(2),
       cpuSecondsPer100MB: +median(s.map((x) => x.cpu / (r.bytes / 104857600))).toFixed(2),
+      ...(s[0]!.streamCpu !== undefined
+        ? { streamCpuSecondsPer100MB: +median(s.map((x) => x.streamCpu! / (r.bytes / 104857600))).toFixed(2) }
+        : {}),
       peakRssMB: +median(s.map((x) => x.rssMB)).toFixed(0),
       runs: s.length,
     };
@@ -171,6 +201,7 @@ async function main(): Promise<void> {
   const ratios = {
     basicVsPywinrm: ratio('basic/winrm-ts', 'basic/pywinrm'),
     basicVsGo: ratio('basic/winrm-ts', 'basic/go'),
+    libraryVsPywinrm: ratio('basic/library', 'basic/pywinrm'),
     basicPercentOfMinimal:
       results['basic/minimal'] && results['basic/winrm-ts']
         ? Math.round((100 * results['basic/winrm-ts']!.MBps) / results['basic/minimal']!.MBps)
@@ -197,6 +228,7 @@ async function main(): Promise<void> {
         machine,
         params: { MB, NTLM_MB, rounds: ROUNDS, endpoint: 'winrm-ts serve (one process), MaxEnvelopeSize 512000' },
         results,
+        endpointCpuSecondsPer100MB: Object.fromEntries([...endpointCpu].map(([k, v]) => [k, +median(v).toFixed(2)])),
         ratios,
         notes,
       },
@@ -219,6 +251,8 @@ async function main(): Promise<void> {
     `| winrm-ts CLI | ${cell('basic/winrm-ts', 'MBps')} | ${cell('basic/winrm-ts', 'cpuSecondsPer100MB')} | ` +
       `${cell('basic/winrm-ts', 'peakRssMB')} | ${cell('ntlm/winrm-ts', 'MBps')} | ${cell('ntlm/winrm-ts', 'cpuSecondsPer100MB')} ` +
       `|`,
+    `| winrm-ts library (own process) | ${cell('basic/library', 'MBps')} | ${cell('basic/library', 'cpuSecondsPer100MB')} ` +
+      `(streaming alone: ${results['basic/library']?.streamCpuSecondsPer100MB ?? 'n/a'}) | ${cell('basic/library', 'peakRssMB')} | – | – |`,
     `| pywinrm | ${cell('basic/pywinrm', 'MBps')} | ${cell('basic/pywinrm', 'cpuSecondsPer100MB')} | ` +
       `${cell('basic/pywinrm', 'peakRssMB')} | ${cell('ntlm/pywinrm', 'MBps')} | ${cell('ntlm/pywinrm', 'cpuSecondsPer100MB')} |`,
     `| Go masterzen/winrm | ${cell('basic/go', 'MBps')} | ${cell('basic/go', 'cpuSecondsPer100MB')} | ` +
@@ -229,6 +263,10 @@ async function main(): Promise<void> {
     `Ratios (MB/s): Basic ${ratios.basicVsPywinrm ?? 'n/a'}x pywinrm, ${ratios.basicVsGo ?? 'n/a'}x Go, ` +
       `${ratios.basicPercentOfMinimal ?? 'n/a'} % of the minimal client; NTLM-encrypted ${ratios.ntlmVsPywinrm ?? 'n/a'}x ` +
       `pywinrm.`,
+    '',
+    `Endpoint (\`winrm-ts serve\`, its own process; the commands and the spawn helper not counted), CPU s per 100 MB: ` +
+      [...endpointCpu].map(([k, v]) => `${k} ${median(v).toFixed(2)}`).join(', ') +
+      '.',
     notes.length ? `\nNotes: ${notes.join('; ')}` : '',
   ].join('\n');
   writeFileSync(join(OUT, `${date}-${NAME}.md`), md + '\n');

@@ -114,6 +114,15 @@ export class HttpResponseParser {
     throw new RemoteProtocolError('the server closed the connection in the middle of an HTTP response');
   }
 
+  /**
+   * Where the next socket read may go: the rest of a body of known length, so the bytes land in its buffer without a
+   * copy (`feed` then recognises them in place); undefined when a read may hold anything (a header, a chunked body).
+   */
+  readTarget(): Buffer | undefined {
+    if (this.state.k !== 'length' || !this.fixed || this.buf.length) return undefined;
+    return this.fixed.subarray(this.bodyLen, this.bodyLen + this.state.remaining);
+  }
+
   /** true when no partial response is buffered */
   get idle(): boolean {
     return this.state.k === 'head' && this.buf.length === 0;
@@ -121,7 +130,8 @@ export class HttpResponseParser {
 
   private pushBody(b: Buffer): void {
     if (this.fixed) {
-      b.copy(this.fixed, this.bodyLen);
+      // read straight into place (readTarget): nothing to copy
+      if (b.buffer !== this.fixed.buffer || b.byteOffset !== this.fixed.byteOffset + this.bodyLen) b.copy(this.fixed, this.bodyLen);
       this.bodyLen += b.length;
       return;
     } // bounded by Content-Length

@@ -402,11 +402,13 @@ class Connection {
         done();
         resolve(s);
       } else {
-        // read into one reused buffer (the parser copies what it keeps) rather than a new buffer per read
+        // read into one reused buffer (the parser copies what it keeps) rather than a new buffer per read, and the rest
+        // of a body of known length straight into the body's buffer (the parser's readTarget: no copy, larger reads)
+        const parser = this.parser;
         s = net.connect({
           host: t.host,
           port: t.port,
-          onread: { buffer: READ_BUFFER, callback: (n, buf) => onRead(buf.subarray(0, n)) },
+          onread: { buffer: () => parser.readTarget() ?? READ_BUFFER, callback: (n, buf) => onRead(buf.subarray(0, n)) },
         });
         s.once('connect', () => {
           done();

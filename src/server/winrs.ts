@@ -126,7 +126,7 @@ class ServerCommand {
   /** Take up to `budget` bytes of output in arrival order. */
   take(budget: number): StreamChunk[] {
     const out: StreamChunk[] = [];
-    // consecutive pieces of one stream become one chunk, joined once (not re-concatenated piece by piece)
+    // consecutive pieces of one stream become one chunk (its parts: not joined, encoded piece by piece)
     const runs: Buffer[][] = [];
     while (this.queue.length && budget > 0) {
       const head = this.queue[0]!;
@@ -147,7 +147,7 @@ class ServerCommand {
         runs.push([piece]);
       }
     }
-    for (let i = 0; i < out.length; i++) if (runs[i]!.length > 1) out[i]!.data = Buffer.concat(runs[i]!);
+    for (let i = 0; i < out.length; i++) if (runs[i]!.length > 1) out[i] = joinedLater(out[i]!, runs[i]!);
     if (this.paused && this.queued < LOW_WATER && this.child) {
       this.paused = false;
       this.child.stdout?.resume();
@@ -586,6 +586,20 @@ export class WinrsExecutor {
     } else if (!s.commandId) throw faults.invalidSelectors('command');
     return buildResponse(Action.SignalResponse, req.env.messageId, signalResponseBody());
   }
+}
+
+/** `c` with its bytes in `parts` (encoded as they are by receiveResponseBytes) and `data` joined only if read. */
+function joinedLater(c: StreamChunk, parts: Buffer[]): StreamChunk {
+  let joined: Buffer | undefined;
+  return {
+    name: c.name,
+    commandId: c.commandId,
+    end: c.end,
+    parts,
+    get data() {
+      return (joined ??= Buffer.concat(parts));
+    },
+  };
 }
 
 /** A shell's idle timeout: the client's IdleTimeOut capped by the endpoint's IdleTimeout (which is also the default),

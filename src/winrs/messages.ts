@@ -107,6 +107,8 @@ export interface StreamChunk {
   commandId?: string;
   data: Uint8Array;
   end: boolean;
+  /** the same bytes as `data`, in pieces (an endpoint's pipe reads): receiveResponseBytes encodes them without joining */
+  parts?: readonly Uint8Array[];
 }
 export interface CommandStateInfo {
   commandId?: string;
@@ -298,7 +300,7 @@ export function receiveResponseBody(chunks: StreamChunk[], state?: CommandStateI
 export function receiveResponseBytes(head: string, chunks: StreamChunk[], state: CommandStateInfo | undefined, tail: string): Buffer {
   // texts[i] goes before datas[i]; the last text after the last data
   const texts: string[] = [];
-  const datas: Buffer[] = [];
+  const datas: (readonly Uint8Array[])[] = [];
   let x = head + '<rsp:ReceiveResponse>';
   for (const c of chunks) {
     texts.push(
@@ -306,7 +308,7 @@ export function receiveResponseBytes(head: string, chunks: StreamChunk[], state:
         (`<rsp:Stream ` +
           `Name="${escapeXml(c.name)}"${c.commandId ? ` CommandId="${escapeXml(c.commandId)}"` : ''}${c.end ? ' End="true"' : ''}>`),
     );
-    datas.push(Buffer.isBuffer(c.data) ? c.data : Buffer.from(c.data.buffer, c.data.byteOffset, c.data.byteLength));
+    datas.push(c.parts ?? [c.data]);
     x = '</rsp:Stream>';
   }
   if (state) {
@@ -319,16 +321,41 @@ export function receiveResponseBytes(head: string, chunks: StreamChunk[], state:
   texts.push(x + '</rsp:ReceiveResponse>' + tail);
   let total = 0;
   for (const t of texts) total += Buffer.byteLength(t);
-  for (const d of datas) total += Math.ceil(d.length / 3) * 4;
+  for (const d of datas) total += Math.ceil(byteLength(d) / 3) * 4;
   const out = Buffer.allocUnsafe(total);
   let o = 0;
   for (let i = 0; i < texts.length; i++) {
     o += out.write(texts[i]!, o);
     const d = datas[i];
-    if (d)
-      for (let p = 0; p < d.length; p += B64_PIECE) o += out.write(d.toString('base64', p, Math.min(p + B64_PIECE, d.length)), o, 'latin1');
+    if (d) o = writeBase64(out, o, d);
   }
   return o === total ? out : out.subarray(0, o);
+}
+const asBuffer = (d: Uint8Array): Buffer => (Buffer.isBuffer(d) ? d : Buffer.from(d.buffer, d.byteOffset, d.byteLength));
+const byteLength = (d: readonly Uint8Array[]): number => d.reduce((n, p) => n + p.length, 0);
+
+/**
+ * The base64 of the concatenation of `parts`, written into `out` at `o` (returns the end): in 48 KiB pieces (strings
+ * under V8's large-object size), the 1-2 bytes left at the end of a part carried into the next (no joined copy).
+ */
+function writeBase64(out: Buffer, o: number, parts: readonly Uint8Array[]): number {
+  const held = Buffer.allocUnsafe(3);
+  let h = 0;
+  for (const part of parts) {
+    const b = asBuffer(part);
+    let p = 0;
+    if (h) {
+      while (h < 3 && p < b.length) held[h++] = b[p++]!;
+      if (h < 3) continue;
+      o += out.write(held.toString('base64'), o, 'latin1');
+      h = 0;
+    }
+    const whole = p + Math.floor((b.length - p) / 3) * 3;
+    for (; p < whole; p += B64_PIECE) o += out.write(b.toString('base64', p, Math.min(p + B64_PIECE, whole)), o, 'latin1');
+    for (p = whole; p < b.length; p++) held[h++] = b[p]!;
+  }
+  if (h) o += out.write(held.toString('base64', 0, h), o, 'latin1');
+  return o;
 }
 const B64_PIECE = 49152; // a multiple of 3: the pieces' base64 concatenates to the whole's
 

@@ -4,7 +4,8 @@
  * entities and character references are decoded. Matching is always by namespace URI + local name,
  * never by prefix: Windows answers with other prefixes than we send.
  */
-import { SaxesParser, type SaxesTagNS } from 'saxes';
+import { createRequire } from 'node:module';
+import type { SaxesParser as SaxesParserT, SaxesTagNS } from 'saxes';
 import { RemoteProtocolError, WINRM_ERR_XML } from '../errors.js';
 import { fastXml } from './fast.js';
 
@@ -34,6 +35,9 @@ export interface ParseOptions {
 }
 
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
+/** saxes, loaded the first time a document needs it (what WinRM sends takes the fast path; start-up skips it) */
+let Saxes: typeof SaxesParserT | undefined;
+const saxesParser = (): typeof SaxesParserT => (Saxes ??= (createRequire(import.meta.url)('saxes') as typeof import('saxes')).SaxesParser);
 
 /**
  * The element tree through the fast tokenizer (src/xml/fast.ts), with namespaces resolved as saxes resolves them;
@@ -116,7 +120,7 @@ export function parseXml(xml: string, opts: ParseOptions = {}): XmlElement {
     const fast = parseFast(xml, maxDepth);
     if (fast) return fast;
   }
-  const parser = new SaxesParser({ xmlns: true, position: false });
+  const parser = new (saxesParser())({ xmlns: true, position: false });
   const stack: XmlElement[] = [];
   let root: XmlElement | undefined;
   let failure: Error | undefined;

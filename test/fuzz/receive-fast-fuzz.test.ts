@@ -158,7 +158,7 @@ test('cut: elements named Stream in any prefix, self-closing and empty ones kept
   }
 });
 
-test('endpoint: a Receive reply built as bytes equals the text one, for any chunk sizes', async () => {
+test('endpoint: a Receive reply built as bytes equals the text one, for any chunk sizes and pieces', async () => {
   const { responseEnvelopeParts } = await import('../../src/wsman/envelope.js');
   const { receiveResponseBytes } = await import('../../src/winrs/messages.js');
   for (let i = 0; i < 60; i++) {
@@ -170,6 +170,17 @@ test('endpoint: a Receive reply built as bytes equals the text one, for any chun
         data: bytes(pick([0, 1, 2, 3, 49151, 49152, 49153, 150001])),
         end: rnd() < 0.2,
       });
+    // an endpoint's pipe reads, encoded without joining: split anywhere (1-2 bytes carried between parts)
+    for (const c of chunks) {
+      if (rnd() < 0.5) continue;
+      const parts: Uint8Array[] = [];
+      for (let p = 0; p < c.data.length;) {
+        const n = Math.min(c.data.length - p, pick([1, 2, 3, 4, 5, 49151, 49153, 65536]));
+        parts.push(c.data.subarray(p, p + n));
+        p += n;
+      }
+      c.parts = parts;
+    }
     const state = rnd() < 0.5 ? { commandId: 'ID-1', state: 'Done', exitCode: 3 } : rnd() < 0.5 ? { state: 'Running' } : undefined;
     const { head, tail } = responseEnvelopeParts(Action.ReceiveResponse, 'uuid:X', '');
     assert.equal(receiveResponseBytes(head, chunks, state, tail).toString('utf8'), head + receiveResponseBody(chunks, state) + tail);

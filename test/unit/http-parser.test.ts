@@ -54,6 +54,38 @@ test('the fed chunk may be reused by the caller: every split through one scratch
   }
 });
 
+test('readTarget: a body of known length is read straight into its buffer, as a socket would, one or many reads', () => {
+  const body = Buffer.from('x'.repeat(1000) + 'y'.repeat(1000));
+  const wire = Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body, two]);
+  for (const size of [1, 7, 100, 1500, 4096]) {
+    const p = new HttpResponseParser(1 << 20, new BodyPool());
+    const scratch = Buffer.alloc(64);
+    const got: ReturnType<HttpResponseParser['feed']> = [];
+    let targets = 0;
+    let first: ArrayBufferLike | undefined;
+    for (let off = 0; off < wire.length;) {
+      // what the transport's socket does: read into the target when there is one, else into its own buffer
+      const target = p.readTarget();
+      if (target) {
+        assert.ok(target.length > 0);
+        targets++;
+        first ??= target.buffer;
+      }
+      const into = target ?? scratch;
+      const n = Math.min(size, into.length, wire.length - off);
+      wire.copy(into, 0, off, off + n);
+      off += n;
+      got.push(...p.feed(into.subarray(0, n)));
+    }
+    assert.equal(got.length, 4, `read size ${size}`);
+    assert.ok(Buffer.from(got[0]!.body).equals(body));
+    check(got.slice(1));
+    assert.ok(targets > 0);
+    assert.equal(got[0]!.body.buffer, first, 'the body is the buffer the reads went into');
+    assert.equal(p.readTarget(), undefined);
+  }
+});
+
 test('BodyPool: a body handed back is reused for the next one; foreign and repeated gives are ignored', () => {
   const pool = new BodyPool(1, 1 << 20);
   const res = (body: string) => Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
