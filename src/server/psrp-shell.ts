@@ -48,7 +48,7 @@ import {
 } from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
-import { PsrpBridge, POOL } from './psrp-bridge.js';
+import { InputEndedError, PsrpBridge, POOL, SendTimeoutError } from './psrp-bridge.js';
 import { findPwshExecutable } from '../util/pwsh.js';
 import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
@@ -392,8 +392,11 @@ export class PsrpEndpoint {
         target = p && shell.commands.has(p) ? p : POOL;
       }
       try {
-        await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default');
+        await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default', req.operationTimeoutMs);
       } catch (e) {
+        // as Windows: input for a command that has ended faults InvalidSelectors (the client drops the rest of it)
+        if (e instanceof InputEndedError) throw faults.invalidSelectors('command');
+        if (e instanceof SendTimeoutError) throw faults.timedOut();
         throw faults.provider(2150858752, `${(e as Error).message} `);
       }
     }
