@@ -132,6 +132,9 @@ export class SendTimeoutError extends Error {
   }
 }
 
+/** pwsh did not acknowledge a Command / Signal / Close in time. */
+export class AckTimeoutError extends RemoteProtocolError {}
+
 /** The child process edge. Not sans-IO by nature; everything it parses goes through the shared codecs. */
 export class PsrpBridge {
   private child: LogonChild | undefined;
@@ -600,7 +603,7 @@ export class PsrpBridge {
         const ws = this.ackWaiters.get(key);
         const i = ws?.indexOf(entry) ?? -1;
         if (ws && i >= 0) ws.splice(i, 1);
-        reject(new RemoteProtocolError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
+        reject(new AckTimeoutError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       const entry = {
         resolve: () => {
@@ -623,14 +626,14 @@ export class PsrpBridge {
     });
   }
 
-  /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline. */
-  async command(pid: string): Promise<void> {
+  /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline (AckTimeoutError after `timeoutMs`). */
+  async command(pid: string, timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
     await this.closedFully(pid);
     this.freed.delete(pid.toLowerCase());
     this.closed.delete(pid.toLowerCase());
     this.queues.delete(pid.toLowerCase());
     this.target(pid);
-    await this.waitAck('CommandAck', pid, 'Command');
+    await this.waitAck('CommandAck', pid, 'Command', Math.min(timeoutMs, ACK_TIMEOUT_MS));
   }
   /**
    * `<Signal>`: stop the pipeline (MS-PSRP stop; the WS-Man code `powershell/signal/crtl_c`). The output the client

@@ -48,7 +48,7 @@ import {
 } from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
-import { InputEndedError, PsrpBridge, POOL, SendTimeoutError } from './psrp-bridge.js';
+import { AckTimeoutError, InputEndedError, PsrpBridge, POOL, SendTimeoutError } from './psrp-bridge.js';
 import { findPwshExecutable } from '../util/pwsh.js';
 import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
@@ -366,8 +366,13 @@ export class PsrpEndpoint {
     if (shell.commands.has(pid) || shell.bridge.hasTarget(pid))
       throw faults.provider(87, 'The parameter is incorrect: the command id is already in use. ', 'w:InvalidParameter');
     try {
-      await shell.bridge.command(pid);
+      await shell.bridge.command(pid, req.operationTimeoutMs);
     } catch (e) {
+      if (e instanceof AckTimeoutError) {
+        // not started within the OperationTimeout: forget the id (pwsh is told to free it) and let the client retry
+        shell.bridge.abandon(pid);
+        throw faults.timedOut();
+      }
       throw faults.provider(2150858752, `${(e as Error).message} `);
     }
     shell.commands.set(pid, { pid, createdAt: Date.now() });
