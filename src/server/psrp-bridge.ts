@@ -109,7 +109,8 @@ export interface BridgeOptions {
 
 interface SendItem {
   stream: OutOfProcStream;
-  data: Uint8Array;
+  /** the bytes, or their base64 text (no whitespace) passed through as it came in a WS-Man Send */
+  data: Uint8Array | string;
   written: () => void;
   failed: (e: Error) => void;
 }
@@ -130,6 +131,23 @@ export class SendTimeoutError extends Error {
   constructor(readonly pid: string) {
     super(`PowerShell did not take the input for ${pid} within the OperationTimeout`);
   }
+}
+
+/** Base64 text without whitespace or other characters (`isBase64Text`): what an OutOfProc `<Data>` carries. */
+export type Base64Text = string & { readonly __base64: unique symbol };
+let scratch = Buffer.alloc(0);
+/**
+ * Text that can go into a `<Data>` line as it is (strict base64: no whitespace, no base64url, padding only at the end).
+ * Checked by decoding into a scratch buffer: Node skips what is not base64, so any such character shortens the
+ * result (about 60x faster than a regular expression over the text).
+ */
+export function isBase64Text(s: string): s is Base64Text {
+  const n = s.length;
+  if (n === 0 || n % 4 !== 0 || s.indexOf('-') >= 0 || s.indexOf('_') >= 0) return false;
+  const pad = s.charCodeAt(n - 1) === 61 ? (s.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const want = (n / 4) * 3 - pad;
+  if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 64 * 1024));
+  return scratch.write(s, 0, 'base64') === want;
 }
 
 /** pwsh did not acknowledge a Command / Signal / Close in time. */
@@ -525,7 +543,7 @@ export class PsrpBridge {
    * InputEndedError when the command has ended or is closed before that, with SendTimeoutError (the data taken
    * off the queue, never written) when `timeoutMs` passes first, and with RemoteProtocolError when pwsh exits.
    */
-  sendData(guid: string, data: Uint8Array, stream: OutOfProcStream = 'Default', timeoutMs?: number): Promise<void> {
+  sendData(guid: string, data: Uint8Array | Base64Text, stream: OutOfProcStream = 'Default', timeoutMs?: number): Promise<void> {
     if (!data.length) return Promise.resolve();
     if (this.exited) return Promise.reject(new RemoteProtocolError(this.exitMessage()));
     const k = guid.toLowerCase();
@@ -578,7 +596,13 @@ export class PsrpBridge {
     if (!item) return;
     q.inflight = true;
     try {
-      this.write(encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: item.data }));
+      const d = item.data;
+      // base64 from the client goes to pwsh as it came: no decode and re-encode of every byte
+      this.write(
+        typeof d === 'string'
+          ? `<Data Stream='${item.stream}' PSGuid='${k}'>${d}</Data>\n`
+          : encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: d }),
+      );
     } catch (e) {
       item.failed(e as Error);
       return;

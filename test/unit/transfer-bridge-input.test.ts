@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputEndedError, POOL, PsrpBridge, SendTimeoutError } from '../../src/server/psrp-bridge.js';
+import { InputEndedError, isBase64Text, POOL, PsrpBridge, SendTimeoutError } from '../../src/server/psrp-bridge.js';
 import { encodeFragment } from '../../src/psrp/fragment.js';
 import { Destination, encodeMessage, MessageType } from '../../src/psrp/message.js';
 import { toBase64 } from '../../src/util/bytes.js';
@@ -139,4 +139,11 @@ test('a Send still queued when its OperationTimeout runs out is taken off the qu
     const { acked } = b.abandon(HELD);
     await acked;
   });
+});
+
+test('isBase64Text: only strict base64 goes to pwsh as it came (the rest is decoded and re-encoded)', () => {
+  const ok = ['QUFB', 'QUE=', 'QQ==', Buffer.from(new Uint8Array(100_000).map((_, i) => i * 7)).toString('base64')];
+  for (const s of ok) assert.equal(isBase64Text(s), true, s.slice(0, 20));
+  const bad = ['', 'QUF', 'QQ==QUFB', 'QU B', 'QU\nB', 'QUFB\n', 'QU*B', 'QUFBQ===', '====', '-_AA', 'QU<B'];
+  for (const s of bad) assert.equal(isBase64Text(s), false, JSON.stringify(s));
 });
