@@ -107,15 +107,58 @@ export interface BridgeOptions {
   log?: (line: string) => void;
 }
 
+interface SendItem {
+  stream: OutOfProcStream;
+  /** the bytes, or their base64 text (no whitespace) passed through as it came in a WS-Man Send */
+  data: Uint8Array | string;
+  written: () => void;
+  failed: (e: Error) => void;
+}
+/** Data waiting for one target: pwsh takes one un-acked `<Data>` per target. */
+interface SendQueue {
+  items: SendItem[];
+  inflight: boolean;
+}
+
+/** The command's input is no longer taken: it ended (completed, failed or stopped) or was closed (Windows: InvalidSelectors). */
+export class InputEndedError extends Error {
+  constructor(readonly pid: string) {
+    super(`the command ${pid} has ended and takes no more input`);
+  }
+}
+/** Data still waiting for the previous `<Data>`'s acknowledgement when the Send's OperationTimeout ran out (not written). */
+export class SendTimeoutError extends Error {
+  constructor(readonly pid: string) {
+    super(`PowerShell did not take the input for ${pid} within the OperationTimeout`);
+  }
+}
+
+/** Base64 text without whitespace or other characters (`isBase64Text`): what an OutOfProc `<Data>` carries. */
+export type Base64Text = string & { readonly __base64: unique symbol };
+let scratch = Buffer.alloc(0);
+/**
+ * Text that can go into a `<Data>` line as it is (strict base64: no whitespace, no base64url, padding only at the end).
+ * Checked by decoding into a scratch buffer: Node skips what is not base64, so any such character shortens the
+ * result (about 60x faster than a regular expression over the text).
+ */
+export function isBase64Text(s: string): s is Base64Text {
+  const n = s.length;
+  if (n === 0 || n % 4 !== 0 || s.indexOf('-') >= 0 || s.indexOf('_') >= 0) return false;
+  const pad = s.charCodeAt(n - 1) === 61 ? (s.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
+  const want = (n / 4) * 3 - pad;
+  if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 64 * 1024));
+  return scratch.write(s, 0, 'base64') === want;
+}
+
+/** pwsh did not acknowledge a Command / Signal / Close in time. */
+export class AckTimeoutError extends RemoteProtocolError {}
+
 /** The child process edge. Not sans-IO by nature; everything it parses goes through the shared codecs. */
 export class PsrpBridge {
   private child: LogonChild | undefined;
   private readonly decoder = new OutOfProcDecoder();
   private readonly targets = new Map<string, OutputTarget>();
-  private readonly queues = new Map<
-    string,
-    { items: Array<{ stream: OutOfProcStream; data: Uint8Array; written: () => void }>; inflight: boolean }
-  >();
+  private readonly queues = new Map<string, SendQueue>();
   private readonly ackWaiters = new Map<string, Array<{ resolve: () => void; reject: (e: Error) => void }>>();
   private totalBytes = 0;
   /** delivered-but-uncommitted bytes (sum of the targets' sentBytes) */
@@ -184,6 +227,7 @@ export class PsrpBridge {
       this.exitCode = code;
       for (const [, ws] of this.ackWaiters) for (const w of ws) w.reject(new RemoteProtocolError(this.exitMessage()));
       this.ackWaiters.clear();
+      for (const k of [...this.queues.keys()]) this.failInput(k, new RemoteProtocolError(this.exitMessage()));
       for (const t of this.targets.values()) t.wake();
       for (const w of this.exitWaiters.splice(0)) w();
     });
@@ -214,7 +258,7 @@ export class PsrpBridge {
     this.deliveredBytes -= t.sentBytes;
     this.over.delete(t);
     this.targets.delete(k);
-    this.queues.delete(k);
+    this.failInput(k, new InputEndedError(k.toUpperCase()));
     this.maybeResume();
   }
 
@@ -296,8 +340,10 @@ export class PsrpBridge {
   private ingest(guid: string, data: Uint8Array): void {
     const k = guid.toLowerCase();
     const frags = decodeFragments(data);
-    // a pipeline the client closed: its late output goes nowhere (and must not bring the target back)
-    if (this.closed.has(k)) return;
+    // a pipeline the client closed, or pwsh freed (CloseAck): its late output goes nowhere and must not bring the
+    // target back (a fresh defragmenter would see the rest of a message without its start). pwsh may acknowledge
+    // the Close of a stopping pipeline before the last output of that pipeline.
+    if (this.closed.has(k) || this.freed.has(k)) return;
     const t = this.target(k);
     const max = Math.max(FRAGMENT_HEADER_SIZE + 1, this.opts.maxFragmentSize);
     for (const f of frags) {
@@ -381,6 +427,9 @@ export class PsrpBridge {
         // 3 Stopped, 4 Completed, 5 Failed (MS-PSRP 2.2.3.5)
         if (t.pipelineState >= 3 && t.pipelineState <= 5) {
           t.terminal = true;
+          // pwsh takes no more input for it, and may never acknowledge the `<Data>` in flight (a pipeline that failed
+          // while reading its input): the Sends waiting behind it must not wait for ever
+          this.failInput(guid, new InputEndedError(guid.toUpperCase()));
           // pwsh keeps the command until it is closed; the session Close waits for every command
           queueMicrotask(() => {
             void this.closePipeline(guid).catch(() => undefined);
@@ -489,20 +538,55 @@ export class PsrpBridge {
     stdin.write(line);
   }
 
-  /** Queue Data for a target; resolves when it has been written (one un-acked Data per target). */
-  sendData(guid: string, data: Uint8Array, stream: OutOfProcStream = 'Default'): Promise<void> {
+  /**
+   * Queue Data for a target; resolves when it has been written (one un-acked Data per target). Rejects with
+   * InputEndedError when the command has ended or is closed before that, with SendTimeoutError (the data taken
+   * off the queue, never written) when `timeoutMs` passes first, and with RemoteProtocolError when pwsh exits.
+   */
+  sendData(guid: string, data: Uint8Array | Base64Text, stream: OutOfProcStream = 'Default', timeoutMs?: number): Promise<void> {
     if (!data.length) return Promise.resolve();
     if (this.exited) return Promise.reject(new RemoteProtocolError(this.exitMessage()));
     const k = guid.toLowerCase();
+    if (k !== POOL && this.targets.get(k)?.terminal) return Promise.reject(new InputEndedError(k.toUpperCase()));
     let q = this.queues.get(k);
     if (!q) {
       q = { items: [], inflight: false };
       this.queues.set(k, q);
     }
-    return new Promise((resolve) => {
-      q.items.push({ stream, data, written: resolve });
+    const queue = q;
+    return new Promise((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const item: SendItem = {
+        stream,
+        data,
+        written: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        failed: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      queue.items.push(item);
       this.pump(k);
+      if (timeoutMs !== undefined && queue.items.includes(item)) {
+        timer = setTimeout(() => {
+          const i = queue.items.indexOf(item);
+          if (i < 0) return;
+          queue.items.splice(i, 1);
+          reject(new SendTimeoutError(k.toUpperCase()));
+        }, timeoutMs);
+      }
     });
+  }
+
+  /** The target's waiting input is refused with `e` and its queue forgotten (a reused command id starts afresh). */
+  private failInput(k: string, e: Error): void {
+    const q = this.queues.get(k);
+    if (!q) return;
+    this.queues.delete(k);
+    for (const item of q.items.splice(0)) item.failed(e);
   }
 
   private pump(k: string): void {
@@ -512,9 +596,16 @@ export class PsrpBridge {
     if (!item) return;
     q.inflight = true;
     try {
-      this.write(encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: item.data }));
-    } catch {
-      /* exit handler reports */
+      const d = item.data;
+      // base64 from the client goes to pwsh as it came: no decode and re-encode of every byte
+      this.write(
+        typeof d === 'string'
+          ? `<Data Stream='${item.stream}' PSGuid='${k}'>${d}</Data>\n`
+          : encodePacket({ type: 'Data', stream: item.stream, psGuid: k, data: d }),
+      );
+    } catch (e) {
+      item.failed(e as Error);
+      return;
     }
     item.written();
   }
@@ -536,7 +627,7 @@ export class PsrpBridge {
         const ws = this.ackWaiters.get(key);
         const i = ws?.indexOf(entry) ?? -1;
         if (ws && i >= 0) ws.splice(i, 1);
-        reject(new RemoteProtocolError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
+        reject(new AckTimeoutError(`PowerShell did not acknowledge ${packet} for ${k} within ${timeoutMs / 1000} s`));
       }, timeoutMs);
       const entry = {
         resolve: () => {
@@ -559,13 +650,14 @@ export class PsrpBridge {
     });
   }
 
-  /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline. */
-  async command(pid: string): Promise<void> {
+  /** `<Command>` → CommandAck: pwsh now accepts Data for this pipeline (AckTimeoutError after `timeoutMs`). */
+  async command(pid: string, timeoutMs = ACK_TIMEOUT_MS): Promise<void> {
     await this.closedFully(pid);
     this.freed.delete(pid.toLowerCase());
     this.closed.delete(pid.toLowerCase());
+    this.queues.delete(pid.toLowerCase());
     this.target(pid);
-    await this.waitAck('CommandAck', pid, 'Command');
+    await this.waitAck('CommandAck', pid, 'Command', Math.min(timeoutMs, ACK_TIMEOUT_MS));
   }
   /**
    * `<Signal>`: stop the pipeline (MS-PSRP stop; the WS-Man code `powershell/signal/crtl_c`). The output the client

@@ -16,16 +16,16 @@
  * its IdleTimeOut (Create or Disconnect body; default 7200 s) is closed with its pwsh.
  */
 import { randomUUID } from 'node:crypto';
-import { buildResponse } from '../wsman/envelope.js';
+import { buildResponse, responseEnvelopeParts } from '../wsman/envelope.js';
 import { Action, NS } from '../wsman/ns.js';
-import { attr, child } from '../xml/dom.js';
+import { attr, child, childrenNamed, type XmlElement } from '../xml/dom.js';
 import { decodeFragments, encodeFragment, FRAGMENT_HEADER_SIZE } from '../psrp/fragment.js';
 import { decodeMessage, encodeMessage, Destination, MessageType } from '../psrp/message.js';
 import {
   parseReceiveRequest,
   parseSendRequest,
   parseSignalRequest,
-  receiveResponseBody,
+  receiveResponseBytes,
   sendResponseBody,
   signalResponseBody,
   commandResponseBody,
@@ -48,7 +48,7 @@ import {
 } from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
-import { PsrpBridge, POOL } from './psrp-bridge.js';
+import { AckTimeoutError, InputEndedError, isBase64Text, PsrpBridge, POOL, SendTimeoutError, type Base64Text } from './psrp-bridge.js';
 import { findPwshExecutable } from '../util/pwsh.js';
 import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
@@ -174,7 +174,7 @@ export class PsrpEndpoint {
     s.owner.unref();
   }
 
-  async handle(req: WsmanRequest): Promise<string> {
+  async handle(req: WsmanRequest): Promise<string | Buffer> {
     const uri = req.env.resourceUri ?? '';
     const config = this.configs.resolve(uri);
     if (!config) throw unknownConfigurationFault(uri, req.endpoint.name);
@@ -295,7 +295,7 @@ export class PsrpEndpoint {
     return buildResponse(Action.CreateResponse, req.env.messageId, psrpCreateResponseBody(req.endpoint.url, shell.info()));
   }
 
-  private async receive(req: WsmanRequest): Promise<string> {
+  private async receive(req: WsmanRequest): Promise<string | Buffer> {
     const shell = this.shellFor(req);
     let r;
     try {
@@ -350,7 +350,9 @@ export class PsrpEndpoint {
         .catch(() => undefined)
         .finally(() => bridge.dropTarget(pid));
     }
-    return buildResponse(Action.ReceiveResponse, req.env.messageId, receiveResponseBody(chunks, state));
+    // built as bytes: the fragments' base64 never becomes one large string re-encoded to UTF-8
+    const { head, tail } = responseEnvelopeParts(Action.ReceiveResponse, req.env.messageId);
+    return receiveResponseBytes(head, chunks, state, tail);
   }
 
   private async command(req: WsmanRequest): Promise<string> {
@@ -366,8 +368,13 @@ export class PsrpEndpoint {
     if (shell.commands.has(pid) || shell.bridge.hasTarget(pid))
       throw faults.provider(87, 'The parameter is incorrect: the command id is already in use. ', 'w:InvalidParameter');
     try {
-      await shell.bridge.command(pid);
+      await shell.bridge.command(pid, req.operationTimeoutMs);
     } catch (e) {
+      if (e instanceof AckTimeoutError) {
+        // not started within the OperationTimeout: forget the id (pwsh is told to free it) and let the client retry
+        shell.bridge.abandon(pid);
+        throw faults.timedOut();
+      }
       throw faults.provider(2150858752, `${(e as Error).message} `);
     }
     shell.commands.set(pid, { pid, createdAt: Date.now() });
@@ -377,9 +384,11 @@ export class PsrpEndpoint {
 
   private async send(req: WsmanRequest): Promise<string> {
     const shell = this.shellFor(req);
-    let streams;
+    // strict base64 goes to pwsh as it came (no decode / re-encode per byte); anything else through the full parser
+    const fast = sendStreamsText(req.env.payload);
+    let streams: Array<{ name: string; commandId?: string; data: Uint8Array | Base64Text }>;
     try {
-      streams = parseSendRequest(req.env.payload);
+      streams = fast ?? parseSendRequest(req.env.payload);
     } catch (e) {
       throw faults.invalidBody((e as Error).message);
     }
@@ -388,12 +397,15 @@ export class PsrpEndpoint {
       if (target && !shell.commands.has(target)) throw faults.invalidSelectors('command');
       // host answers may come without CommandId (pypsrp): route them by the message's pipeline id
       if (!target) {
-        const p = pidOf(s.data);
+        const p = pidOf(typeof s.data === 'string' ? Buffer.from(s.data, 'base64') : s.data);
         target = p && shell.commands.has(p) ? p : POOL;
       }
       try {
-        await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default');
+        await shell.bridge.sendData(target, s.data, s.name === 'pr' ? 'PromptResponse' : 'Default', req.operationTimeoutMs);
       } catch (e) {
+        // as Windows: input for a command that has ended faults InvalidSelectors (the client drops the rest of it)
+        if (e instanceof InputEndedError) throw faults.invalidSelectors('command');
+        if (e instanceof SendTimeoutError) throw faults.timedOut();
         throw faults.provider(2150858752, `${(e as Error).message} `);
       }
     }
@@ -591,6 +603,18 @@ export class PsrpEndpoint {
 }
 
 /** The pipeline id of the first whole-message-start fragment in a buffer, if any (MS-PSRP 2.2.1 PID). */
+/** The streams of a Send whose every Stream is strict base64 (the usual case), as text; undefined otherwise. */
+function sendStreamsText(payload: XmlElement | undefined): Array<{ name: string; commandId?: string; data: Base64Text }> | undefined {
+  if (!payload || payload.ns !== NS.rsp || payload.local !== 'Send') return undefined;
+  const out: Array<{ name: string; commandId?: string; data: Base64Text }> = [];
+  for (const st of childrenNamed(payload, NS.rsp, 'Stream')) {
+    const text = st.text;
+    if (!isBase64Text(text)) return undefined;
+    out.push({ name: attr(st, 'Name') ?? 'stdin', commandId: attr(st, 'CommandId'), data: text });
+  }
+  return out;
+}
+
 function pidOf(data: Uint8Array): string | undefined {
   try {
     for (const f of decodeFragments(data)) {
