@@ -49,6 +49,12 @@ export interface RunOptions {
   consoleModeStdin?: boolean;
   /** send `args` (and the command) exactly as given, for callers that quote them themselves (default: quoteArg) */
   rawArguments?: boolean;
+  /**
+   * the command's whole stdin, known before it starts (e.g. empty: a caller whose input is /dev/null): sent with
+   * End="true" before the first Receive, on the same connection (no second connection for a Send while the Receive
+   * long-polls). For small inputs: a Send waits for the command to take its bytes.
+   */
+  stdin?: Uint8Array;
 }
 
 /**
@@ -126,6 +132,14 @@ export class WinrsShell {
       ],
     });
     const cmd = new WinrsCommand(this, parseCommandResponse(env), o.signal);
+    if (o.stdin) {
+      try {
+        await cmd.end(o.stdin);
+      } catch (e) {
+        await cmd.terminate().catch(() => undefined);
+        throw e;
+      }
+    }
     cmd.start();
     return cmd;
   }

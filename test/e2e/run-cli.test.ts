@@ -86,6 +86,23 @@ test('run: stdout, stderr apart, exit code, UTF-8, stdin', async () => {
   assert.equal(g.stdout, 'hello there from /tmp\n');
 });
 
+test('run: stdin from /dev/null ends the remote stdin with the command, on the one connection', async () => {
+  const from = plain.out().length;
+  const child = spawn(process.execPath, cliArgv([...R(), '--', 'sh', '-c', 'cat; echo "eof $?"']), {
+    cwd: PROJECT_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'], // 'ignore': stdin is /dev/null
+  });
+  let stdout = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.equal(code, 0);
+  assert.equal(stdout, 'eof 0\n'); // cat saw the end of its input
+  // Create, Command, Send (End), Receive, Delete: no second connection for a Send while the Receive waits
+  const log = plain.out().slice(from);
+  assert.match(log, /Send -> 200/);
+  assert.deepEqual(new Set(log.match(/conn#\d+/g)).size, 1, log);
+});
+
 test('run: password from WINRM_PASSWORD; errors are clear and exit non-zero', async () => {
   const a = await runCli(
     [

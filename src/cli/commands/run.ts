@@ -7,6 +7,7 @@
  * every case the remote shell is deleted (best effort, bounded).
  */
 import type { Command } from 'commander';
+import { fstatSync, statSync } from 'node:fs';
 // the modules behind the public API (src/index.ts), not index.js itself: `run` starts without ssh2, the endpoint or PSRP
 import { connect } from '../../client/client.js';
 import { addConnectionOptions, collect, connectionFromOptions, type ConnectionFlags } from '../options.js';
@@ -50,23 +51,25 @@ Examples:
         try {
           const [command, ...rest] = words;
           // one operand is a whole command line; several are quoted where needed by the library (quoteArg)
-          const run = await shell.run(command!, rest, { signal: ac.signal });
+          // stdin known to be empty (/dev/null, an empty file): its end goes with the command, before the first Receive
+          const noInput = stdinIsEmpty();
+          const run = await shell.run(command!, rest, { signal: ac.signal, stdin: noInput ? new Uint8Array() : undefined });
           run.stdout.pipe(process.stdout, { end: false });
           run.stderr.pipe(process.stderr, { end: false });
-          const stdin = process.stdin;
+          const stdin = noInput ? undefined : process.stdin;
           const onIn = (d: Buffer) => {
-            stdin.pause();
+            stdin?.pause();
             run.write(d).then(
-              () => stdin.resume(),
+              () => stdin?.resume(),
               () => undefined,
             );
           };
           const onEnd = () => {
             void run.end().catch(() => undefined);
           };
-          stdin.on('data', onIn);
-          stdin.once('end', onEnd);
-          stdin.on('error', () => undefined);
+          stdin?.on('data', onIn);
+          stdin?.once('end', onEnd);
+          stdin?.on('error', () => undefined);
           try {
             code = await run.exitCode.catch((e: unknown) => {
               if (ac.signal.aborted) {
@@ -77,10 +80,12 @@ Examples:
             });
             await Promise.all([drained(run.stdout), drained(run.stderr)]);
           } finally {
-            stdin.off('data', onIn);
-            stdin.off('end', onEnd);
-            stdin.pause();
-            if (typeof (stdin as { unref?: () => void }).unref === 'function') (stdin as { unref: () => void }).unref();
+            if (stdin) {
+              stdin.off('data', onIn);
+              stdin.off('end', onEnd);
+              stdin.pause();
+              if (typeof (stdin as { unref?: () => void }).unref === 'function') (stdin as { unref: () => void }).unref();
+            }
           }
         } finally {
           // whatever happened, delete the shell on the host (its processes end with it): best effort, bounded; a lost
@@ -102,6 +107,17 @@ Examples:
       setImmediate(() => process.exit(process.exitCode as number));
     });
   addFanoutOptions(cmd, { queue: true });
+}
+
+/** True when this process's stdin is /dev/null or an empty regular file (its end is known before the command starts). */
+function stdinIsEmpty(): boolean {
+  try {
+    const st = fstatSync(0);
+    if (st.isFile()) return st.size === 0;
+    return st.isCharacterDevice() && st.rdev === statSync('/dev/null').rdev;
+  } catch {
+    return false;
+  }
 }
 
 /** How long the shell's Delete may take after a failure or Ctrl+C. */
