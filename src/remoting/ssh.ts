@@ -487,7 +487,7 @@ function mapConnectError(
  * copy on loopback sshd: 18.6 s with PowerShell's 32 KiB fragments, 8.4 s with 256 KiB, 6.4 s with 1 MiB); pwsh
  * takes fragments of any size. 2 MiB holds a whole 1 MiB file chunk's message (~1.4 MB of CLIXML) in one <Data>:
  * the remote pwsh neither reassembles it across lines nor collects as often (32 MiB copy: 4.2-4.7 s of its CPU
- * against 5.3-5.4 s with 1 MiB fragments; bench/results/2026-11-30-transfer-ssh.md).
+ * against 4.5-5.5 s with 1 MiB fragments; bench/results/2026-11-30-transfer-ssh.md).
  */
 export const SSH_FRAGMENT_SIZE = 2 * 1024 * 1024;
 

@@ -20,7 +20,7 @@ const MESSAGE_OVERHEAD = 21 + 40 + 9 + 128;
 const STREAM_CHUNK = 256 * 1024;
 /**
  * Over SSH, 1 MiB: the remote pwsh runs the script's `process {}` block once per chunk and that, not the link, is
- * what a copy waits for (32 MiB: ~5.7 s of remote pwsh CPU with 1 MiB chunks, ~6.7 s with 256 KiB; see
+ * what a copy waits for (32 MiB: 4.5-5.5 s of remote pwsh CPU with 1 MiB chunks, 5.1-8.5 s with 256 KiB; see
  * bench/results/2026-11-30-transfer-ssh.md).
  */
 const SSH_CHUNK = 1024 * 1024;
