@@ -16,6 +16,7 @@ const BENCHES = [
   { name: 'ssh', file: 'bench/ssh.ts', args: [] },
   { name: 'psrp-winrm', file: 'bench/psrp-winrm.ts', args: [] },
   { name: 'transfer', file: 'bench/transfer.ts', args: [] },
+  { name: 'transfer-ssh', file: 'bench/transfer-ssh.ts', args: [] },
   { name: 'clixml', file: 'bench/clixml-deserialize.ts', args: ['--json', `bench/results/${today}-clixml.json`] },
   { name: 'fanout', file: 'bench/fanout.mjs', args: [] },
   { name: 'stream', file: 'bench/stream.ts', args: [] },

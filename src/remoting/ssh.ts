@@ -61,7 +61,7 @@ export interface SshConnectOptions {
   connectTimeout?: number;
   /** seconds between SSH keepalives (default 0 = off) */
   keepaliveInterval?: number;
-  /** bytes of PSRP fragments per OutOfProc <Data> packet (default SSH_FRAGMENT_SIZE, 1 MiB) */
+  /** bytes of PSRP fragments per OutOfProc <Data> packet (default SSH_FRAGMENT_SIZE, 2 MiB) */
   fragmentSize?: number;
   onWarning?: (msg: string) => void;
   signal?: AbortSignal;
@@ -485,9 +485,11 @@ function mapConnectError(
 /**
  * Each <Data> waits for its DataAck, and over SSH a round trip costs far more than over a local pipe (an 8 MiB
  * copy on loopback sshd: 18.6 s with PowerShell's 32 KiB fragments, 8.4 s with 256 KiB, 6.4 s with 1 MiB); pwsh
- * takes fragments of any size.
+ * takes fragments of any size. 2 MiB holds a whole 1 MiB file chunk's message (~1.4 MB of CLIXML) in one <Data>:
+ * the remote pwsh neither reassembles it across lines nor collects as often (32 MiB copy: 4.2-4.7 s of its CPU
+ * against 4.5-5.5 s with 1 MiB fragments; bench/results/2026-11-30-transfer-ssh.md).
  */
-export const SSH_FRAGMENT_SIZE = 1024 * 1024;
+export const SSH_FRAGMENT_SIZE = 2 * 1024 * 1024;
 
 /** Wrap the subsystem channel as a DuplexLike (pwsh's `__NamedPipeError__:` lines become errors) and drive OutOfProc over it. */
 function sshTransport(client: Client, channel: ClientChannel, target: string, fragmentSize?: number): OutOfProcTransport {

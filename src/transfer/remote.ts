@@ -18,17 +18,23 @@ export interface TransferSession {
 const MESSAGE_OVERHEAD = 21 + 40 + 9 + 128;
 /** Chunk size on byte-stream transports (pwsh -s, SSH): their fragments are 32 KiB; 256 KiB keeps the pipe full. */
 const STREAM_CHUNK = 256 * 1024;
+/**
+ * Over SSH, 1 MiB: the remote pwsh runs the script's `process {}` block once per chunk and that, not the link, is
+ * what a copy waits for (32 MiB: 4.5-5.5 s of remote pwsh CPU with 1 MiB chunks, 5.1-8.5 s with 256 KiB; see
+ * bench/results/2026-11-30-transfer-ssh.md).
+ */
+const SSH_CHUNK = 1024 * 1024;
 
 /**
  * The largest chunk (bytes of file data) whose PIPELINE_INPUT / output message fits in one fragment of this
  * transport: for WS-Man one envelope (MaxEnvelopeSize, after the 4/3 of base64 twice: CLIXML `<BA>` inside the
- * base64 of the SOAP stream), else a fixed 256 KiB.
+ * base64 of the SOAP stream), else a fixed 256 KiB (1 MiB over SSH).
  */
 export function chunkSizeFor(session: TransferSession): number {
   const t = session.transport as PoolTransport & { runspacePool?: { payloadSize?: number } };
   const payload = t.runspacePool?.payloadSize;
   if (typeof payload === 'number' && payload > 8192) return Math.floor((payload - MESSAGE_OVERHEAD) / 4) * 3;
-  return STREAM_CHUNK;
+  return session.transport.kind === 'ssh' ? SSH_CHUNK : STREAM_CHUNK;
 }
 
 /** Short text of an error record / exception value. */

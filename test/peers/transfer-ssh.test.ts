@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileAccessDeniedError, Session } from '../../src/index.js';
+import { chunkSizeFor, FileAccessDeniedError, Session } from '../../src/index.js';
 import { peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
@@ -71,6 +71,8 @@ test('Session.copy over SSH runs as the remote user: a directory it may not writ
     knownHostsPath: peer.knownHosts,
   });
   try {
+    // 1 MiB chunks over SSH (the remote pwsh's per-chunk cost bounds a copy); the CLI test above crosses chunk boundaries
+    assert.equal(chunkSizeFor(s), 1024 * 1024);
     const ro = join(work, 'root-only');
     mkdirSync(ro);
     chmodSync(ro, 0o755);

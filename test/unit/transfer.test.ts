@@ -105,4 +105,5 @@ test('chunk size: one chunk plus its PSRP and CLIXML wrapping fits the WinRM env
     assert.ok(message > payload - 400, `${env}: the envelope is used (${payload - message} bytes spare)`);
   }
   assert.equal(chunkSizeFor({ transport: { kind: 'process' } } as unknown as TransferSession), 256 * 1024);
+  assert.equal(chunkSizeFor({ transport: { kind: 'ssh' } } as unknown as TransferSession), 1024 * 1024);
 });
