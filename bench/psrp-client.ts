@@ -18,6 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { Session, OutOfProcTransport, type DuplexLike } from '../src/index.js';
+import * as processTransport from '../src/remoting/process.js';
 import { OutOfProcDecoder } from '../src/psrp/outofproc-codec.js';
 import { Defragmenter, FragmentReader } from '../src/psrp/fragment.js';
 import { decodeMessage, MessageType } from '../src/psrp/message.js';
@@ -25,6 +26,8 @@ import { deserialize } from '../src/clixml/deserialize.js';
 import { findPwsh } from '../test/helpers/peers.js';
 import { arg, outDir } from './lib.js';
 
+// (absent before read coalescing: the same bench then measures the tree it runs in without it)
+const coalesceReads = (processTransport as { coalesceReads?: typeof processTransport.coalesceReads }).coalesceReads;
 const COUNT = Number(arg('--count', '20000'));
 const RUNS = Number(arg('--runs', '3'));
 const NAME = arg('--name', 'psrp-client');
@@ -60,6 +63,11 @@ const duplex: DuplexLike = {
   resume: () => child.stdout.resume(),
 };
 // no key exchange: the replay (2b) answers the opening with what pwsh wrote for it, which must not hold a session key
+// the read coalescing spawnPwshTransport applies to pwsh's stdout (src/remoting/process.ts), where the library has it
+if (typeof coalesceReads === 'function') {
+  const onRead = coalesceReads(child.stdout);
+  child.stdout.on('data', (d: Buffer) => onRead(d.length));
+}
 const s = await Session.open({
   transport: new OutOfProcTransport(duplex, { kind: 'process', destroy: () => void child.kill() }),
   exchangeKeys: false,
