@@ -37,6 +37,19 @@ export function hostDirName(host: string): string {
   return s === '.' || s === '..' ? s.replace(/\./g, '_') : s;
 }
 
+/** The `--json` event that ends a transfer: {"type":"done", files, directories, bytes, movedBytes, seconds, bytesPerSecond}. */
+export function transferDoneEvent(r: TransferResult): Record<string, unknown> {
+  return {
+    type: 'done',
+    files: r.files.length,
+    directories: r.directories,
+    bytes: r.bytes,
+    movedBytes: r.movedBytes,
+    seconds: Number(r.seconds.toFixed(3)),
+    bytesPerSecond: Math.round(r.bytesPerSecond),
+  };
+}
+
 /** The one-line result of a transfer (the text `copy` / `fetch` print when done). */
 export function transferSummary(r: TransferResult, verbed: string, human: (n: number) => string): string {
   return (
@@ -92,16 +105,7 @@ export async function transferFanout(
     );
     return printFanout(events, printer, {
       done: (host, r) => {
-        const summary = {
-          type: 'done',
-          files: r.files.length,
-          directories: r.directories,
-          bytes: r.bytes,
-          movedBytes: r.movedBytes,
-          seconds: Number(r.seconds.toFixed(3)),
-          bytesPerSecond: Math.round(r.bytesPerSecond),
-        };
-        printer.object(host, summary, transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human));
+        printer.object(host, transferDoneEvent(r), transferSummary(r, verb === 'copy' ? 'copied' : 'fetched', human));
         return { kind: 'ps', hadErrors: false };
       },
       error: (_host, e) =>

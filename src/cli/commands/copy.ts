@@ -18,7 +18,7 @@ import { SESSION_SOURCES, type PsFlags } from './ps.js';
 import { addSshOptions } from './ps-ssh.js';
 import { addWinrmOptions } from './ps-winrm.js';
 import { isHostList } from '../hosts.js';
-import { checkTransferFanout, transferFanout, transferSummary } from '../fanout-transfer.js';
+import { checkTransferFanout, transferDoneEvent, transferFanout, transferSummary } from '../fanout-transfer.js';
 
 export interface TransferFlags extends PsFlags {
   resume?: boolean;
@@ -88,18 +88,7 @@ export function progressReporter(flags: TransferFlags): {
     return {
       onProgress: (ev) => process.stdout.write(JSON.stringify(ev) + '\n'),
       finish: (r) => {
-        if (r)
-          process.stdout.write(
-            JSON.stringify({
-              type: 'done',
-              files: r.files.length,
-              directories: r.directories,
-              bytes: r.bytes,
-              movedBytes: r.movedBytes,
-              seconds: Number(r.seconds.toFixed(3)),
-              bytesPerSecond: Math.round(r.bytesPerSecond),
-            }) + '\n',
-          );
+        if (r) process.stdout.write(JSON.stringify(transferDoneEvent(r)) + '\n');
       },
     };
   }
