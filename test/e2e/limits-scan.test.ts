@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { SessionScanner } from '../../src/server/limits.js';
+import { sampleSessions, SessionScanner } from '../../src/server/limits.js';
 
 test('SessionScanner: one scan serves readers within its TTL; fresh rescans; an unseen session is one process', async () => {
   let now = 0;
@@ -25,6 +25,9 @@ test('SessionScanner: one scan serves readers within its TTL; fresh rescans; an 
     assert.equal(sc.scans, 1, 'reused within the TTL');
     process.kill(-sid, 'SIGKILL');
     await new Promise((r) => leader.once('exit', r));
+    // SIGKILL reaches the group's other processes asynchronously: wait (bounded) until /proc shows none of them
+    for (const end = Date.now() + 10_000; sampleSessions(new Set([sid])).size && Date.now() < end;)
+      await new Promise((r) => setTimeout(r, 20));
     assert.equal(sc.get(sid).processes, 3, 'the cached scan still shows them');
     sc.refresh(true);
     assert.equal(sc.scans, 2);
