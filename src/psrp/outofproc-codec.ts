@@ -31,6 +31,24 @@ export function encodePacket(p: OutOfProcPacket): string {
   return `<${p.type} PSGuid='${g}' />\n`;
 }
 
+const DATA_LINE_END = Buffer.from('</Data>\n', 'latin1');
+
+/**
+ * encodePacket() as UTF-8 bytes, built directly into one Buffer (the base64 is written as ASCII, never re-encoded from a
+ * whole-line string): what the stdio / SSH transports write. Byte for byte `Buffer.from(encodePacket(p), 'utf8')`.
+ */
+export function encodePacketBytes(p: OutOfProcPacket): Buffer {
+  if (p.type !== 'Data') return Buffer.from(encodePacket(p), 'utf8');
+  if (p.data.length === 0) throw new RemoteProtocolError('an OutOfProc <Data> packet needs a non-empty payload');
+  const head = Buffer.from(`<Data Stream='${p.stream}' PSGuid='${p.psGuid.toLowerCase()}'>`, 'utf8');
+  const b64 = toBase64(p.data); // ASCII: one byte per character
+  const out = Buffer.allocUnsafe(head.length + b64.length + DATA_LINE_END.length);
+  head.copy(out, 0);
+  out.write(b64, head.length, 'latin1');
+  DATA_LINE_END.copy(out, head.length + b64.length);
+  return out;
+}
+
 const ATTR_RE = /\s+([A-Za-z]+)\s*=\s*(?:'([^'<>&]*)'|"([^"<>&]*)")/y;
 
 /** Decode one line (which may hold several elements, as the server's XmlReader accepts). */

@@ -7,7 +7,7 @@ import { RemoteProtocolError, TransportError, LocalProtocolError } from '../erro
 import { debug } from '../util/debug.js';
 import type { ClientRunspacePool } from '../psrp/pool.js';
 import { DEFAULT_FRAGMENT_SIZE } from '../psrp/fragment.js';
-import { encodePacket, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket } from '../psrp/outofproc-codec.js';
+import { encodePacketBytes, OutOfProcDecoder, OUTOFPROC_POOL_GUID, type OutOfProcPacket } from '../psrp/outofproc-codec.js';
 import type { PoolTransport, PoolTransportHooks } from './transport.js';
 
 /** What the driver needs from a byte stream: a Node Duplex, a child's stdio pair, an ssh2 channel. */
@@ -184,7 +184,7 @@ export class OutOfProcTransport implements PoolTransport {
 
   private write(p: OutOfProcPacket): void {
     debug('outofproc > %s %s', p.type, p.psGuid);
-    this.stream.write(encodePacket(p));
+    this.stream.write(encodePacketBytes(p));
   }
 
   private request(p: OutOfProcPacket, ack: OutOfProcPacket['type']): Promise<void> {

@@ -1,7 +1,13 @@
 /** OutOfProc packet codec (PowerShell OutOfProcessUtils framing): exact strings, line splitting, bad input. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { encodePacket, decodePacketLine, OutOfProcDecoder, OUTOFPROC_POOL_GUID } from '../../src/psrp/outofproc-codec.js';
+import {
+  encodePacket,
+  encodePacketBytes,
+  decodePacketLine,
+  OutOfProcDecoder,
+  OUTOFPROC_POOL_GUID,
+} from '../../src/psrp/outofproc-codec.js';
 import { RemoteProtocolError } from '../../src/errors.js';
 import { utf8 } from '../../src/util/bytes.js';
 
@@ -104,4 +110,23 @@ test('the byte-level decoding of the usual <Data> line gives what decodePacketLi
     const fast = outcome(() => new OutOfProcDecoder().push(utf8(s + '\n')));
     assert.deepEqual(fast, s.trim() === '' ? { v: [] } : slow, `line ${JSON.stringify(s)}`);
   }
+});
+
+test('encodePacketBytes writes the bytes of encodePacket, for every size and kind', () => {
+  const g = 'D7A5C8E1-1111-2222-3333-444455556666';
+  const src = new Uint8Array(70_000).map((_, i) => (i * 131 + 7) & 0xff);
+  // 1 byte, each base64 padding case, a fragment-sized payload, a view at an odd offset of a larger buffer
+  for (const data of [src.subarray(0, 1), src.subarray(0, 2), src.subarray(0, 3), src.subarray(3, 65_539), src.subarray(5, 70_000)]) {
+    for (const stream of ['Default', 'PromptResponse'] as const) {
+      const p = { type: 'Data' as const, stream, psGuid: g, data };
+      assert.deepEqual(encodePacketBytes(p), Buffer.from(encodePacket(p), 'utf8'));
+    }
+  }
+  assert.equal(
+    encodePacketBytes({ type: 'Data', stream: 'Default', psGuid: g, data: Uint8Array.of(0xff) }).toString('latin1'),
+    "<Data Stream='Default' PSGuid='d7a5c8e1-1111-2222-3333-444455556666'>/w==</Data>\n",
+  );
+  for (const type of ['DataAck', 'Command', 'CommandAck', 'Signal', 'SignalAck', 'Close', 'CloseAck'] as const)
+    assert.deepEqual(encodePacketBytes({ type, psGuid: g }), Buffer.from(encodePacket({ type, psGuid: g }), 'utf8'));
+  assert.throws(() => encodePacketBytes({ type: 'Data', stream: 'Default', psGuid: g, data: new Uint8Array(0) }), RemoteProtocolError);
 });
