@@ -11,23 +11,12 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { descendants, procStat, runDelay } from './proc.js';
 import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 
-const HZ = 100; // USER_HZ: /proc/PID/stat ticks per second
 /** The repository (this file runs from bench/ through tsx, or from dist/bench/ as the measured client). */
 const REPO = ROOT.endsWith('/dist/') ? join(ROOT, '..') : ROOT;
 
@@ -76,49 +65,6 @@ if (process.argv[2] === '--client-ours') {
 }
 
 // ------------------------------------------------------------------ sampling
-function statOf(pid: number): { name: string; ppid: number; cpu: number; ccpu: number } | undefined {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const name = st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'));
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return { name, ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / HZ, ccpu: (Number(f[13]) + Number(f[14])) / HZ };
-  } catch {
-    return undefined;
-  }
-}
-function runDelay(pid: number): number {
-  let s = 0;
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        s += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    /* gone */
-  }
-  return s;
-}
-function descendants(root: number): number[] {
-  const kids = new Map<number, number[]>();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const st = statOf(Number(p));
-    if (st) kids.set(st.ppid, [...(kids.get(st.ppid) ?? []), Number(p)]);
-  }
-  const out: number[] = [];
-  const todo = [root];
-  while (todo.length) {
-    for (const k of kids.get(todo.pop()!) ?? []) {
-      out.push(k);
-      todo.push(k);
-    }
-  }
-  return out;
-}
-
 interface Sample {
   t: number;
   client: number;
@@ -128,12 +74,12 @@ interface Sample {
 }
 /** Cumulative CPU seconds: the client, the endpoint itself, pwsh (live below the endpoint + reaped by it); run-queue wait. */
 function sample(client: number, endpoint: number, reapedBase: number, waitDone: Map<number, number>): Sample {
-  const c = statOf(client);
-  const e = statOf(endpoint);
+  const c = procStat(client);
+  const e = procStat(endpoint);
   let pwsh = (e?.ccpu ?? 0) - reapedBase;
   let wait = 0;
   for (const p of [client, endpoint, ...descendants(endpoint)]) {
-    const st = statOf(p);
+    const st = procStat(p);
     if (!st) continue;
     if (p !== client && p !== endpoint) pwsh += st.cpu + st.ccpu;
     const w = runDelay(p);
@@ -155,7 +101,7 @@ interface PhaseRow {
 
 /** Run one client process, sampling every 50 ms; per phase (between its marks) the wall time, CPU, waits and idle. */
 async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv, endpoint: number): Promise<PhaseRow[]> {
-  const reapedBase = statOf(endpoint)!.ccpu;
+  const reapedBase = procStat(endpoint)!.ccpu;
   const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const marks: Array<{ phase: string; t: number }> = [];
   let out = '';

@@ -21,7 +21,6 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
-  readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
@@ -30,11 +29,11 @@ import {
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { arg, outDir, ROOT } from './lib.js';
+import { descendants, processTree, procStat, runDelay } from './proc.js';
 import { sshdPresent, startSshd } from '../test/peers/fixtures/sshd/sshd.js';
 
 const MB = Number(arg('--mb', '32'));
 const RUNS = Number(arg('--runs', '2'));
-const HZ = 100; // USER_HZ
 const CLI = existsSync(join(ROOT, 'dist/src/cli/main.js'))
   ? [join(ROOT, 'dist/src/cli/main.js')]
   : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
@@ -45,56 +44,6 @@ if (!sshdPresent()) {
 }
 
 // ------------------------------------------------------------------ /proc sampling
-interface Stat {
-  name: string;
-  ppid: number;
-  cpu: number;
-}
-function statOf(pid: number): Stat | undefined {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return { name: st.slice(st.indexOf('(') + 1, st.lastIndexOf(')')), ppid: Number(f[1]), cpu: (Number(f[11]) + Number(f[12])) / HZ };
-  } catch {
-    return undefined;
-  }
-}
-function runDelay(pid: number): number {
-  let s = 0;
-  try {
-    for (const t of readdirSync(`/proc/${pid}/task`)) {
-      try {
-        s += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
-      } catch {
-        /* gone */
-      }
-    }
-  } catch {
-    /* gone */
-  }
-  return s;
-}
-function tree(): Map<number, number[]> {
-  const kids = new Map<number, number[]>();
-  for (const p of readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    const st = statOf(Number(p));
-    if (st) kids.set(st.ppid, [...(kids.get(st.ppid) ?? []), Number(p)]);
-  }
-  return kids;
-}
-function below(kids: Map<number, number[]>, root: number): number[] {
-  const out: number[] = [];
-  const todo = [root];
-  while (todo.length) {
-    for (const k of kids.get(todo.pop()!) ?? []) {
-      out.push(k);
-      todo.push(k);
-    }
-  }
-  return out;
-}
-
 const ROLES = ['client', 'ssh', 'sshd', 'pwsh'] as const;
 type Role = (typeof ROLES)[number];
 interface Sample {
@@ -123,13 +72,13 @@ class Sampler {
     this.tick();
   }
   private tick(): void {
-    const kids = tree();
+    const kids = processTree();
     const roles = new Map<number, Role>();
     roles.set(this.client, 'client');
-    for (const p of below(kids, this.client)) roles.set(p, statOf(p)?.name === 'ssh' ? 'ssh' : 'client');
-    for (const p of below(kids, this.sshdPid)) roles.set(p, statOf(p)?.name === 'sshd' ? 'sshd' : 'pwsh');
+    for (const p of descendants(this.client, kids)) roles.set(p, procStat(p)?.name === 'ssh' ? 'ssh' : 'client');
+    for (const p of descendants(this.sshdPid, kids)) roles.set(p, procStat(p)?.name === 'sshd' ? 'sshd' : 'pwsh');
     for (const [pid, role] of roles) {
-      const st = statOf(pid);
+      const st = procStat(pid);
       if (st) this.last.set(pid, { role, cpu: st.cpu, wait: runDelay(pid) });
     }
     const cpu = { client: 0, ssh: 0, sshd: 0, pwsh: 0 };
