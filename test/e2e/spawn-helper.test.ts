@@ -136,11 +136,27 @@ test('when the endpoint is killed outright, the helper kills what it started and
     ep.once('exit', (c) => reject(new Error(`endpoint exited ${c}`)));
   });
   const { sleep, helper } = JSON.parse(line) as { sleep: number; helper: number };
-  assert.ok(alive(sleep) && alive(helper));
-  assert.match(readFileSync(`/proc/${sleep}/cmdline`, 'latin1'), /^sleep\0/);
-  ep.kill('SIGKILL');
-  assert.equal(await waitFor(() => !alive(sleep), 10_000), true, 'the command died with the endpoint');
-  assert.equal(await waitFor(() => !alive(helper), 10_000), true, 'the helper exited');
+  try {
+    assert.ok(alive(sleep) && alive(helper));
+    // the pid is known from the fork: the exec of `sleep` may still be under way
+    const cmdline = () => {
+      try {
+        return readFileSync(`/proc/${sleep}/cmdline`, 'latin1');
+      } catch {
+        return '';
+      }
+    };
+    assert.equal(
+      await waitFor(() => /^sleep\0/.test(cmdline()), 10_000),
+      true,
+      `the helper ran sleep (cmdline ${JSON.stringify(cmdline())})`,
+    );
+    ep.kill('SIGKILL');
+    assert.equal(await waitFor(() => !alive(sleep), 10_000), true, 'the command died with the endpoint');
+    assert.equal(await waitFor(() => !alive(helper), 10_000), true, 'the helper exited');
+  } finally {
+    ep.kill('SIGKILL'); // a failed check above must not leave the endpoint (and this test file) running
+  }
 });
 
 test('the helper does not keep an endpoint process alive once nothing runs', { skip }, async () => {
