@@ -102,11 +102,7 @@ async function ssh(): Promise<Side | string> {
   try {
     const t0 = performance.now();
     const s = await Session.open({
-      transport: 'ssh',
-      computerName: `127.0.0.1:${peer.port}`,
-      username: peer.user,
-      privateKeyPath: peer.keyPath,
-      knownHostsPath: peer.knownHosts,
+      ...mod.sshSessionOptions(peer),
     });
     const openMs = performance.now() - t0;
     try {

@@ -13,7 +13,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { Session } from '../src/index.js';
-import { startSshd, sshdPresent, type SshdPeer } from '../test/peers/fixtures/sshd/sshd.js';
+import { startSshd, sshdPresent, type SshdPeer, sshSessionOptions } from '../test/peers/fixtures/sshd/sshd.js';
 import { arg, invokeLatencies, outDir, quantile, throughputRuns } from './lib.js';
 
 const N = Number(arg('--n', '50'));
@@ -34,11 +34,7 @@ interface Side {
 async function ours(peer: SshdPeer): Promise<Side> {
   const t0 = performance.now();
   const s = await Session.open({
-    transport: 'ssh',
-    computerName: `127.0.0.1:${peer.port}`,
-    username: peer.user,
-    privateKeyPath: peer.keyPath,
-    knownHostsPath: peer.knownHosts,
+    ...sshSessionOptions(peer),
   });
   const openMs = performance.now() - t0;
   try {

@@ -29,7 +29,7 @@ import {
 import { hasCommand, hasDebPackage, peerSkip } from '../helpers/peers.js';
 import { runCli } from '../helpers/cli.js';
 import { selfSigned } from '../helpers/server-fixture.js';
-import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+import { sshdPresent, startSshd, type SshdPeer, sshSessionOptions } from './fixtures/sshd/sshd.js';
 
 const USER = 'EXAMPLE\\alice';
 const PASSWORD = 'Passw0rd!';
@@ -363,11 +363,7 @@ describe('SOCKS5 (OpenSSH ssh -D) and an SSH jump host (the local sshd)', { skip
     const accepted = () => (readFileSync(join(peer.dir, 'sshd.log'), 'utf8').match(/Accepted publickey/g) ?? []).length;
     const n0 = accepted();
     const s = await Session.open({
-      transport: 'ssh',
-      computerName: `127.0.0.1:${peer.port}`,
-      username: peer.user,
-      privateKeyPath: peer.keyPath,
-      knownHostsPath: peer.knownHosts,
+      ...sshSessionOptions(peer),
       jump: { host: '127.0.0.1', port: peer.port },
     });
     try {

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { Session, type ClixmlValue } from '../../src/index.js';
 import { findPwsh, peerSkip } from '../helpers/peers.js';
 import { CORPUS, corpusFailures, pwshReference, runCorpus, type Reference } from '../helpers/corpus.js';
-import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+import { sshdPresent, startSshd, type SshdPeer, sshSessionOptions } from './fixtures/sshd/sshd.js';
 
 const skip = peerSkip(
   'sshd + pwsh (PSRP over SSH)',
@@ -36,11 +36,7 @@ before(async () => {
   const open = (async () => {
     peer = await startSshd();
     s = await Session.open({
-      transport: 'ssh',
-      computerName: `127.0.0.1:${peer.port}`,
-      username: peer.user,
-      privateKeyPath: peer.keyPath,
-      knownHostsPath: peer.knownHosts,
+      ...sshSessionOptions(peer),
       exchangeKeys: true,
     });
   })();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { Session } from '../../src/index.js';
 import { peerSkip } from '../helpers/peers.js';
-import { sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+import { sshdPresent, startSshd, type SshdPeer, sshSessionOptions } from './fixtures/sshd/sshd.js';
 
 const skip = peerSkip(
   'sshd + pwsh (PSRP over SSH)',
@@ -27,11 +27,7 @@ after(async () => {
 /** Open a session and record the payload size (decoded bytes) of every `<Data>` packet written for a pipeline. */
 async function sendChunk(fragmentSize: number | undefined): Promise<{ packets: number[]; remoteSha: string; sha: string }> {
   const s = await Session.open({
-    transport: 'ssh',
-    computerName: `127.0.0.1:${peer.port}`,
-    username: peer.user,
-    privateKeyPath: peer.keyPath,
-    knownHostsPath: peer.knownHosts,
+    ...sshSessionOptions(peer),
     ...(fragmentSize ? { fragmentSize } : {}),
   });
   try {

@@ -17,7 +17,7 @@ import { spawn } from 'node:child_process';
 import { PSObject, PSList, Session, deserializeDocument, describeRemoteError, type ClixmlValue } from '../../src/index.js';
 import { peerSkip } from '../helpers/peers.js';
 import { canonicalDump, diffAt } from '../helpers/corpus.js';
-import { sshdLog, sshdPresent, startSshd, type SshdPeer } from './fixtures/sshd/sshd.js';
+import { sshdLog, sshdPresent, startSshd, type SshdPeer, sshSessionOptions } from './fixtures/sshd/sshd.js';
 
 const skip = peerSkip(
   'sshd + pwsh (PSRP over SSH)',
@@ -124,11 +124,7 @@ test('our client and pwsh Invoke-Command -HostName get the same results over the
   // real pwsh and our client run side by side (each has its own SSH connection and remote pwsh)
   const ours = (async () => {
     const s = await Session.open({
-      transport: 'ssh',
-      computerName: `127.0.0.1:${peer.port}`,
-      username: peer.user,
-      privateKeyPath: peer.keyPath,
-      knownHostsPath: peer.knownHosts,
+      ...sshSessionOptions(peer),
     });
     try {
       const out = [];
