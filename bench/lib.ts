@@ -3,13 +3,17 @@
  * and the measuring loops (stdout throughput over WinRS, `1+1` latency and object throughput over a PSRP Session).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Session, WinRMClient } from '../src/index.js';
 
 export const ROOT = new URL('..', import.meta.url).pathname;
 export const USER = 'EXAMPLE\\alice';
 export const PASSWORD = 'Passw0rd!';
+/** node arguments that run the winrm-ts CLI: the tsc build when there is one, else the sources through tsx. */
+export const CLI_ARGS = existsSync(join(ROOT, 'dist/src/cli/main.js'))
+  ? [join(ROOT, 'dist/src/cli/main.js')]
+  : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
 
 /** The value after flag `name` on the command line, else `def`. */
 export const arg = (name: string, def: string): string => {

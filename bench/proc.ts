@@ -1,7 +1,9 @@
 /**
  * Linux /proc readings the transfer benches share: a process's name, parent and CPU seconds, its threads' run-queue
- * wait, and the process tree below a pid. Everything returns undefined / 0 / [] for a process that is gone.
+ * wait, and the process tree below a pid (everything returns undefined / 0 / [] for a process that is gone); and the
+ * phase marks a measured child prints.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 const HZ = 100; // USER_HZ
@@ -66,4 +68,23 @@ export function descendants(root: number, kids: Map<number, number[]> = processT
     }
   }
   return out;
+}
+
+/**
+ * Follow a measured child's output: each stdout line `MARK name epoch-ms` goes to `onMark`; the last 2000 characters
+ * of stderr are kept for an error message (`stderrTail()`).
+ */
+export function followMarks(child: ChildProcess, onMark: (name: string, t: number) => void): { stderrTail(): string } {
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    for (let i; (i = out.indexOf('\n')) >= 0;) {
+      const m = /^MARK (\S+) (\d+)/.exec(out.slice(0, i));
+      if (m) onMark(m[1]!, Number(m[2]));
+      out = out.slice(i + 1);
+    }
+  });
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+  return { stderrTail: () => err };
 }

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { descendants, procStat, runDelay } from './proc.js';
+import { descendants, followMarks, procStat, runDelay } from './proc.js';
 import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 
 /** The repository (this file runs from bench/ through tsx, or from dist/bench/ as the measured client). */
@@ -104,17 +104,7 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv, endp
   const reapedBase = procStat(endpoint)!.ccpu;
   const child = spawn(cmd, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const marks: Array<{ phase: string; t: number }> = [];
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    for (let i; (i = out.indexOf('\n')) >= 0;) {
-      const m = /^MARK (\S+) (\d+)/.exec(out.slice(0, i));
-      if (m) marks.push({ phase: m[1]!, t: Number(m[2]) });
-      out = out.slice(i + 1);
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+  const output = followMarks(child, (phase, t) => marks.push({ phase, t }));
   const waits = new Map<number, number>();
   const samples: Sample[] = [];
   let last: Sample | undefined;
@@ -126,7 +116,7 @@ async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv, endp
   }, 50);
   const code = await new Promise<number | null>((r) => child.on('close', r));
   clearInterval(timer);
-  if (code !== 0) throw new Error(`${cmd} failed (${code}): ${err}`);
+  if (code !== 0) throw new Error(`${cmd} failed (${code}): ${output.stderrTail()}`);
   // the exited client: its total from the wait status is not at hand; the last sample is within 50 ms of the end
   const rows: PhaseRow[] = [];
   for (let i = 1; i < marks.length; i++) {

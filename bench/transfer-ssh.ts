@@ -14,29 +14,16 @@
  */
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  openSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { arg, outDir, ROOT } from './lib.js';
-import { descendants, processTree, procStat, runDelay } from './proc.js';
+import { arg, CLI_ARGS, outDir, ROOT } from './lib.js';
+import { descendants, followMarks, processTree, procStat, runDelay } from './proc.js';
 import { sshdPresent, startSshd } from '../test/peers/fixtures/sshd/sshd.js';
 
 const MB = Number(arg('--mb', '32'));
 const RUNS = Number(arg('--runs', '2'));
-const CLI = existsSync(join(ROOT, 'dist/src/cli/main.js'))
-  ? [join(ROOT, 'dist/src/cli/main.js')]
-  : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+const CLI = CLI_ARGS;
 
 if (!sshdPresent()) {
   console.log('transfer-ssh: sshd / pwsh missing or not root: skipped');
@@ -119,21 +106,11 @@ async function measured(cmd: string, args: string[], sshdPid: number): Promise<{
   const child = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const sampler = new Sampler(child.pid!, sshdPid);
   sampler.start();
-  let out = '';
-  let err = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => {
-    out += d;
-    for (let i; (i = out.indexOf('\n')) >= 0;) {
-      const m = /^MARK (\S+) (\d+)/.exec(out.slice(0, i));
-      if (m) marks.set(m[1]!, Number(m[2]));
-      out = out.slice(i + 1);
-    }
-  });
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-2000)));
+  const output = followMarks(child, (name, t) => marks.set(name, t));
   const code = await new Promise<number | null>((r) => child.on('close', r));
   marks.set('end', Date.now());
   sampler.stop();
-  if (code !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${code}): ${err}`);
+  if (code !== 0) throw new Error(`${cmd} ${args.slice(0, 3).join(' ')} failed (${code}): ${output.stderrTail()}`);
   return { marks, sampler };
 }
 

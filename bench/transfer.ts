@@ -35,7 +35,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { arg, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
+import { arg, CLI_ARGS, outDir, PASSWORD, ROOT, startServe, USER } from './lib.js';
 import { sshdPresent, startSshd } from '../test/peers/fixtures/sshd/sshd.js';
 
 const MB = Number(arg('--mb', '32'));
@@ -48,9 +48,7 @@ const SHARED =
   [join(ROOT, '..', 'shared'), join(ROOT, '..', '..', 'shared')].find((d) => existsSync(join(d, 'peers', 'python'))) ??
   join(ROOT, '..', 'shared');
 const PY = join(SHARED, 'peers', 'python');
-const CLI = existsSync(join(ROOT, 'dist/src/cli/main.js'))
-  ? [join(ROOT, 'dist/src/cli/main.js')]
-  : ['--import', 'tsx', join(ROOT, 'src/cli/main.ts')];
+const CLI = CLI_ARGS;
 
 function randomFile(path: string, mb: number): string {
   const h = createHash('sha256');
