@@ -35,6 +35,7 @@ import {
 } from '../psrp/outofproc-codec.js';
 import { concatBytes, fromUtf8 } from '../util/bytes.js';
 import { debug } from '../util/debug.js';
+import type { Base64Text } from '../xml/base64-cut.js';
 import { waitUntil } from './wait.js';
 import { spawnForLogon, type LogonChild } from './spawn.js';
 import type { LogonSession } from './logon.js';
@@ -131,23 +132,6 @@ export class SendTimeoutError extends Error {
   constructor(readonly pid: string) {
     super(`PowerShell did not take the input for ${pid} within the OperationTimeout`);
   }
-}
-
-/** Base64 text without whitespace or other characters (`isBase64Text`): what an OutOfProc `<Data>` carries. */
-export type Base64Text = string & { readonly __base64: unique symbol };
-let scratch = Buffer.alloc(0);
-/**
- * Text that can go into a `<Data>` line as it is (strict base64: no whitespace, no base64url, padding only at the end).
- * Checked by decoding into a scratch buffer: Node skips what is not base64, so any such character shortens the
- * result (about 60x faster than a regular expression over the text).
- */
-export function isBase64Text(s: string): s is Base64Text {
-  const n = s.length;
-  if (n === 0 || n % 4 !== 0 || s.indexOf('-') >= 0 || s.indexOf('_') >= 0) return false;
-  const pad = s.charCodeAt(n - 1) === 61 ? (s.charCodeAt(n - 2) === 61 ? 2 : 1) : 0;
-  const want = (n / 4) * 3 - pad;
-  if (scratch.length < want) scratch = Buffer.allocUnsafe(Math.max(want, 64 * 1024));
-  return scratch.write(s, 0, 'base64') === want;
 }
 
 /** pwsh did not acknowledge a Command / Signal / Close in time. */

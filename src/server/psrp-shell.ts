@@ -48,7 +48,8 @@ import {
 } from '../winrs/psrp-messages.js';
 import { childEnv, type LogonSession } from './logon.js';
 import { faults, WsmanFault, type ResourceHandler, type WsmanRequest } from './dispatch.js';
-import { AckTimeoutError, InputEndedError, isBase64Text, PsrpBridge, POOL, SendTimeoutError, type Base64Text } from './psrp-bridge.js';
+import { AckTimeoutError, InputEndedError, PsrpBridge, POOL, SendTimeoutError } from './psrp-bridge.js';
+import { isBase64Text, type Base64Text } from '../xml/base64-cut.js';
 import { findPwshExecutable } from '../util/pwsh.js';
 import { configurationName, PSRP_URI_PREFIX, SessionConfigurations, type SessionConfiguration } from './psrp-config.js';
 
